@@ -1,0 +1,267 @@
+/* sluice — pipelines, stages, units of work and sinks.
+ *
+ * A pipeline is a named chain of stages ending in a sink. Every pipeline of
+ * an engine sees every unit of work (uow) decoded from its source. Stages are
+ * plain C functions returning a sl_result_t; they run on the engine's thread. */
+#ifndef SLUICE_PIPELINE_H
+#define SLUICE_PIPELINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_pipeline_s sl_pipeline_t;
+typedef struct sl_uow_s sl_uow_t;
+typedef struct sl_sink_s sl_sink_t;
+typedef struct sl_emitter_s sl_emitter_t;
+
+/** What a stage made of a unit of work. */
+typedef enum sl_result_e {
+    SL_OK = 0,    /**< pass it on to the next stage */
+    SL_SKIP = 1,  /**< filtered out: done for this pipeline */
+    SL_RETRY = 2, /**< transient failure: retried after a capped full-jitter backoff, key held */
+    SL_FAULT = 3  /**< permanent failure: published as a fault event, the stream goes on */
+} sl_result_t;
+
+/**
+ * A stage function (filter, map, tap). It may read the uow, set its output
+ * (map) and return a result. To explain a SL_RETRY or SL_FAULT, call
+ * sl_uow_fail() before returning.
+ */
+typedef sl_result_t (*sl_stage_fn)(sl_uow_t *uow, void *opaque);
+
+/** A flat-map function: calls sl_emit() zero or more times for @p uow. */
+typedef sl_result_t (*sl_flat_map_fn)(sl_uow_t *uow, sl_emitter_t *em, void *opaque);
+
+/** How sl_pipeline_filter_types() compares the event type. */
+typedef enum sl_match_e {
+    SL_MATCH_EXACT = 0, /**< type equals one of the names */
+    SL_MATCH_PREFIX = 1 /**< type starts with one of the names */
+} sl_match_t;
+
+/**
+ * Bounds of a batch; a batch closes on whichever comes first. Zero (or -1 for
+ * linger) takes the engine's batch.* configuration. The sink's hard limits
+ * always apply on top, and a single uow over them becomes a fault.
+ */
+typedef struct sl_batch_opts_s {
+    size_t max_events; /**< close at this many uows; 0 = batch.max.events */
+    size_t max_bytes;  /**< close before exceeding this many output bytes; 0 = batch.max.bytes */
+    int64_t linger_ms; /**< close this long after the first uow; -1 = batch.linger.ms; 0 = at the next engine tick */
+} sl_batch_opts_t;
+
+/**
+ * @brief New empty pipeline.
+ * @param name copied; used in fault tags, metrics and logs.
+ * @returns A pipeline owned by the caller until sl_engine_add_pipeline()
+ *          succeeds, or NULL when out of memory or @p name is NULL.
+ * @remark A pipeline is built on one thread and never shared.
+ */
+sl_pipeline_t *sl_pipeline_new(const char *name);
+
+/** @brief Free a pipeline the engine does not own; NULL is accepted. Calls the on_destroy hook. */
+void sl_pipeline_destroy(sl_pipeline_t *p);
+
+/**
+ * @brief Register a function called once when the pipeline is destroyed, to
+ *        free what its stages' opaque pointers hold.
+ * @returns 0, SL_EINVAL if @p p is NULL.
+ */
+int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *opaque), void *opaque);
+
+/**
+ * @brief Append a filter: @p fn returns SL_OK to keep, SL_SKIP to drop.
+ * @param opaque borrowed; passed to every call.
+ * @returns 0; SL_EINVAL for NULL arguments; SL_ESTATE after the sink was set
+ *          or the pipeline was added to an engine; SL_ENOMEM.
+ *          The same codes apply to every sl_pipeline_* builder below.
+ */
+int sl_pipeline_filter(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
+
+/**
+ * @brief Append a filter on the event type, read from the envelope alone (no JSON tree).
+ * @param types @p count names, copied.
+ */
+int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *const *types,
+                             size_t count);
+
+/** @brief Append a map: @p fn may set the uow's output (sl_uow_set_output*). */
+int sl_pipeline_map(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
+
+/**
+ * @brief Append a flat-map: @p fn emits any number of new uows with sl_emit();
+ *        they replace the input uow downstream. Emitting none is a skip.
+ */
+int sl_pipeline_flat_map(sl_pipeline_t *p, sl_flat_map_fn fn, void *opaque);
+
+/** @brief Append a tap: @p fn observes; SL_OK and SL_SKIP both pass the uow on unchanged. */
+int sl_pipeline_tap(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
+
+/**
+ * @brief Append a token-bucket rate limit: at most @p per_second uows pass on
+ *        average, bursts up to @p burst. Excess uows wait in order.
+ * @returns SL_ERANGE when @p per_second <= 0 or @p burst == 0, else as above.
+ */
+int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst);
+
+/**
+ * @brief End the per-uow stages with a batch collector. At most one collector
+ *        per pipeline; without one, each uow reaches the sink alone.
+ * @param opts copied; NULL takes the configured defaults.
+ */
+int sl_pipeline_batch(sl_pipeline_t *p, const sl_batch_opts_t *opts);
+
+/**
+ * @brief Like sl_pipeline_batch(), but when a batch closes only the newest uow
+ *        of each key reaches the sink; the older ones are done ("compacted").
+ */
+int sl_pipeline_compact(sl_pipeline_t *p, const sl_batch_opts_t *opts);
+
+/**
+ * @brief Like sl_pipeline_batch(), but when a batch closes the sink is called
+ *        once per key, with that key's uows in order (streaming: batches still
+ *        close on count, bytes and linger, never at the end of input).
+ */
+int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
+
+/**
+ * @brief Set the sink that ends the pipeline. Required before the pipeline
+ *        is added to an engine; nothing may be appended after it.
+ * @param sink borrowed: it must outlive every engine using this pipeline;
+ *        one sink may serve several pipelines.
+ */
+int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink);
+
+/** @brief The pipeline's name, owned by the pipeline. */
+const char *sl_pipeline_name(const sl_pipeline_t *p);
+
+/* ---- sinks ---------------------------------------------------------- */
+
+/** What a sink implements. */
+typedef struct sl_sink_ops_s {
+    const char *name; /**< for fault tags and logs; static storage */
+    /**
+     * Write @p n uows, in order. The array is valid only during the call; the
+     * uows stay valid until acknowledged. Every uow must be acknowledged
+     * exactly once with sl_uow_ack(), during the call or later on the
+     * engine's thread. Return 0, or a negative error when nothing was
+     * accepted: then the call acknowledges nothing and every uow of the call
+     * is treated as acknowledged with that error.
+     */
+    int (*write)(void *opaque, sl_uow_t *const *uows, size_t n);
+    /** Called by sl_sink_destroy(); may be NULL. */
+    void (*destroy)(void *opaque);
+    size_t max_events;       /**< hard limit of uows per write; 0 = none */
+    size_t max_bytes;        /**< hard limit of output bytes per write; 0 = none */
+    size_t max_record_bytes; /**< a single uow above this becomes a fault; 0 = none */
+} sl_sink_ops_t;
+
+/**
+ * @brief Wrap sink operations in a sink handle.
+ * @param ops copied. @param opaque passed to every op; released by ops->destroy.
+ * @returns A sink owned by the caller (sl_sink_destroy()), or NULL when out of
+ *          memory or ops->write is NULL (then ops->destroy is not called).
+ */
+sl_sink_t *sl_sink_new(const sl_sink_ops_t *ops, void *opaque);
+
+/** @brief Destroy a sink (calls ops->destroy); NULL is accepted. No engine may still use it. */
+void sl_sink_destroy(sl_sink_t *sink);
+
+/* ---- units of work -------------------------------------------------- */
+/* All uow calls run on the engine's thread. Pointers returned are borrowed
+ * from the uow and valid until it is acknowledged or its stage returns. */
+
+/** @brief The record this uow came from (borrowed from the source). */
+const sl_record_t *sl_uow_record(const sl_uow_t *uow);
+
+/** @brief The envelope read by the scanner (spans into the record). */
+const sl_envelope_t *sl_uow_envelope(const sl_uow_t *uow);
+
+/** @brief The event type, unescaped. */
+sl_span_t sl_uow_type(const sl_uow_t *uow);
+
+/** @brief The ordering key: the event's partitionKey, else the record key, else empty. */
+sl_span_t sl_uow_key(const sl_uow_t *uow);
+
+/** @brief Name of the pipeline the uow is in, or "-" for a decode fault. */
+const char *sl_uow_pipeline(const sl_uow_t *uow);
+
+/** @brief How many times the current stage has been retried for this uow. */
+unsigned sl_uow_attempts(const sl_uow_t *uow);
+
+/**
+ * @brief The event body as a jansson tree, parsed once on first use and
+ *        shared by every pipeline.
+ * @returns A borrowed tree: do not modify or decref it (json_deep_copy() to
+ *          change it); NULL when out of memory (return SL_RETRY) or when the
+ *          value is not JSON (CloudEvents binary mode with other content).
+ */
+json_t *sl_uow_body(sl_uow_t *uow);
+
+/**
+ * @brief Set the output event to a copy of @p key and @p value.
+ * @param key may be NULL to keep the input ordering key as output key.
+ * @returns 0, SL_ENOMEM (the previous output stays).
+ * @remark The uow's buffer is reused across uows: no allocation in steady state.
+ */
+int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, const void *value,
+                      size_t value_len);
+
+/**
+ * @brief Set the output event to @p value serialized compactly by jansson
+ *        straight into the uow's reusable buffer.
+ * @param value borrowed. @param key as in sl_uow_set_output().
+ * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded.
+ */
+int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_len, const json_t *value);
+
+/**
+ * @brief The output event: what sl_uow_set_output*() set, else the input
+ *        record's key and value (pass-through).
+ */
+void sl_uow_output(const sl_uow_t *uow, sl_span_t *key, sl_span_t *value);
+
+/**
+ * @brief Record why a stage is about to return SL_RETRY or SL_FAULT.
+ * @param err a negative sluice error code (SL_ESTAGE if unsure).
+ * @param message copied (truncated to 200 bytes); may be NULL.
+ */
+void sl_uow_fail(sl_uow_t *uow, int err, const char *message);
+
+/**
+ * @brief Attach user data to the uow for later stages or the sink.
+ * @param free_fn called with @p data when the uow is done or replaced; may be NULL.
+ */
+void sl_uow_set_data(sl_uow_t *uow, void *data, void (*free_fn)(void *));
+
+/** @brief The user data set by sl_uow_set_data(), or NULL. */
+void *sl_uow_data(const sl_uow_t *uow);
+
+/**
+ * @brief Acknowledge a uow written to a sink: 0 when durably written, a
+ *        retriable error to retry it (with backoff, its key held), a
+ *        permanent one to turn it into a fault.
+ * @remark Exactly once per write; on the engine's thread. Safe to call from
+ *         inside the sink's write callback.
+ */
+void sl_uow_ack(sl_uow_t *uow, int err);
+
+/**
+ * @brief From a flat-map function: emit one new uow with a copy of @p key
+ *        and @p value as its output.
+ * @param key may be NULL: the child keeps the input uow's key.
+ * @returns 0, SL_ENOMEM (then return SL_RETRY), SL_EINVAL.
+ */
+int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value,
+            size_t value_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

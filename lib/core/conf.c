@@ -1,0 +1,342 @@
+/* sluice — configuration property table. */
+#include "sluice/conf.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { P_INT, P_BOOL, P_STR } ptype_t;
+
+typedef struct prop_s {
+    const char *name;
+    ptype_t type;
+    const char *def;
+    int64_t min, max;
+    const char *desc;
+} prop_t;
+
+#define KIB 1024
+#define MIB (1024 * 1024)
+
+static const prop_t props[] = {
+    {"processor.name", P_STR, "sluice", 0, 0, "Name of the processor, in fault tags, logs and metrics."},
+    {"batch.max.events", P_INT, "500", 1, 1000000,
+     "Default batch size: a batch closes when it holds this many units of work."},
+    {"batch.max.bytes", P_INT, "5242880", 1, INT32_MAX,
+     "Default batch byte bound (sum of output key and value sizes)."},
+    {"batch.linger.ms", P_INT, "50", 0, 3600000,
+     "Default linger: a batch closes this long after its first unit of work arrived."},
+    {"record.max.bytes", P_INT, "1048576", 1, INT32_MAX,
+     "A record value larger than this becomes a fault (SL_ETOOBIG) before decoding."},
+    {"retry.max", P_INT, "5", 0, 1000,
+     "Retries of a stage or sink for one unit of work before it becomes a fault."},
+    {"retry.backoff.ms", P_INT, "100", 1, 3600000,
+     "Base of the capped full-jitter exponential backoff between retries."},
+    {"retry.backoff.max.ms", P_INT, "10000", 1, 3600000, "Cap of the retry backoff."},
+    {"inflight.max.records", P_INT, "10000", 1, 100000000,
+     "Records in flight (read, not yet done) above which the source pauses."},
+    {"inflight.max.bytes", P_INT, "67108864", 1, INT64_MAX / 2,
+     "Bytes of record values in flight above which the source pauses."},
+    {"inflight.partition.max.records", P_INT, "5000", 1, 100000000,
+     "Records in flight in one partition above which that partition pauses."},
+    {"inflight.resume.pct", P_INT, "50", 1, 99,
+     "Paused input resumes when in-flight work falls below this percentage of its bound."},
+    {"fault.value.max.bytes", P_INT, "524288", 0, INT32_MAX,
+     "Bytes of the original value copied into a fault event; longer values are truncated "
+     "(the record's coordinates still identify it)."},
+    {"random.seed", P_INT, "0", 0, INT64_MAX,
+     "Seed of the retry jitter; 0 seeds from the clock. Tests set it for repeatability."},
+    {"drain.timeout.ms", P_INT, "30000", 0, 3600000,
+     "On shutdown or revoke, how long to wait for in-flight work before giving up."},
+};
+#define NPROPS (sizeof props / sizeof props[0])
+
+/* Prefixes kept verbatim for the connector that owns them. */
+static const char *const passthrough_prefixes[] = {"kafka.", "kinesis."};
+
+typedef struct pt_s {
+    char *name;
+    char *value;
+} pt_t;
+
+struct sl_conf_s {
+    int64_t ival[NPROPS];
+    char *sval[NPROPS];
+    pt_t *pt;
+    size_t npt, ptcap;
+};
+
+static void set_err(char *errstr, size_t size, const char *fmt, ...)
+{
+    if (!errstr || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, size, fmt, ap);
+    va_end(ap);
+}
+
+static int find_prop(const char *name)
+{
+    for (size_t i = 0; i < NPROPS; i++)
+        if (!strcmp(props[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static int parse_int(const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno == ERANGE)
+        return SL_EINVAL;
+    /* Allow size suffixes for byte properties: 64k, 5m (binary units). */
+    if (*end == 'k' || *end == 'K') {
+        if (n > INT64_MAX / KIB || n < INT64_MIN / KIB)
+            return SL_EINVAL;
+        n *= KIB, end++;
+    } else if (*end == 'm' || *end == 'M') {
+        if (n > INT64_MAX / MIB || n < INT64_MIN / MIB)
+            return SL_EINVAL;
+        n *= MIB, end++;
+    }
+    if (*end)
+        return SL_EINVAL;
+    *out = n;
+    return 0;
+}
+
+static int parse_bool(const char *v, int64_t *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"};
+    static const char *const no[] = {"false", "0", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (!strcmp(v, yes[i]))
+            return *out = 1, 0;
+        if (!strcmp(v, no[i]))
+            return *out = 0, 0;
+    }
+    return SL_EINVAL;
+}
+
+static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t errstr_size)
+{
+    const prop_t *p = &props[i];
+    int64_t n;
+    switch (p->type) {
+    case P_STR: {
+        char *s = sl_strdup(value);
+        if (!s) {
+            set_err(errstr, errstr_size, "out of memory");
+            return SL_ENOMEM;
+        }
+        sl_free(c->sval[i]);
+        c->sval[i] = s;
+        return 0;
+    }
+    case P_BOOL:
+        if (parse_bool(value, &n)) {
+            set_err(errstr, errstr_size, "%s: expected true or false, got \"%s\"", p->name, value);
+            return SL_EINVAL;
+        }
+        c->ival[i] = n;
+        return 0;
+    case P_INT:
+        if (parse_int(value, &n)) {
+            set_err(errstr, errstr_size, "%s: expected an integer, got \"%s\"", p->name, value);
+            return SL_EINVAL;
+        }
+        if (n < p->min || n > p->max) {
+            set_err(errstr, errstr_size, "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]",
+                    p->name, n, p->min, p->max);
+            return SL_ERANGE;
+        }
+        c->ival[i] = n;
+        return 0;
+    }
+    return SL_EINVAL;
+}
+
+sl_conf_t *sl_conf_new(void)
+{
+    sl_conf_t *c = sl_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < NPROPS; i++) {
+        if (set_prop(c, (int)i, props[i].def, NULL, 0)) {
+            sl_conf_destroy(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void sl_conf_destroy(sl_conf_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < NPROPS; i++)
+        sl_free(c->sval[i]);
+    for (size_t i = 0; i < c->npt; i++) {
+        sl_free(c->pt[i].name);
+        sl_free(c->pt[i].value);
+    }
+    sl_free(c->pt);
+    sl_free(c);
+}
+
+static int pt_set(sl_conf_t *c, const char *name, const char *value)
+{
+    char *v = sl_strdup(value);
+    if (!v)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < c->npt; i++) {
+        if (!strcmp(c->pt[i].name, name)) {
+            sl_free(c->pt[i].value);
+            c->pt[i].value = v;
+            return 0;
+        }
+    }
+    if (c->npt == c->ptcap) {
+        size_t cap = c->ptcap ? c->ptcap * 2 : 8;
+        pt_t *np = sl_realloc(c->pt, cap * sizeof *np);
+        if (!np) {
+            sl_free(v);
+            return SL_ENOMEM;
+        }
+        c->pt = np;
+        c->ptcap = cap;
+    }
+    char *n = sl_strdup(name);
+    if (!n) {
+        sl_free(v);
+        return SL_ENOMEM;
+    }
+    c->pt[c->npt].name = n;
+    c->pt[c->npt].value = v;
+    c->npt++;
+    return 0;
+}
+
+sl_conf_t *sl_conf_dup(const sl_conf_t *src)
+{
+    sl_conf_t *c = sl_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    memcpy(c->ival, src->ival, sizeof c->ival);
+    for (size_t i = 0; i < NPROPS; i++) {
+        if (src->sval[i] && !(c->sval[i] = sl_strdup(src->sval[i])))
+            goto fail;
+    }
+    for (size_t i = 0; i < src->npt; i++)
+        if (pt_set(c, src->pt[i].name, src->pt[i].value))
+            goto fail;
+    return c;
+fail:
+    sl_conf_destroy(c);
+    return NULL;
+}
+
+int sl_conf_set(sl_conf_t *c, const char *name, const char *value, char *errstr, size_t errstr_size)
+{
+    if (!c || !name || !value) {
+        set_err(errstr, errstr_size, "name and value are required");
+        return SL_EINVAL;
+    }
+    int i = find_prop(name);
+    if (i >= 0)
+        return set_prop(c, i, value, errstr, errstr_size);
+    for (size_t k = 0; k < sizeof passthrough_prefixes / sizeof *passthrough_prefixes; k++) {
+        size_t n = strlen(passthrough_prefixes[k]);
+        if (!strncmp(name, passthrough_prefixes[k], n) && name[n]) {
+            int rc = pt_set(c, name, value);
+            if (rc)
+                set_err(errstr, errstr_size, "out of memory");
+            return rc;
+        }
+    }
+    set_err(errstr, errstr_size, "unknown configuration property \"%s\"", name);
+    return SL_ENOENT;
+}
+
+int sl_conf_get(const sl_conf_t *c, const char *name, char *buf, size_t *size)
+{
+    char tmp[32];
+    const char *v = NULL;
+    int i = find_prop(name);
+    if (i >= 0) {
+        if (props[i].type == P_STR) {
+            v = c->sval[i];
+        } else if (props[i].type == P_BOOL) {
+            v = c->ival[i] ? "true" : "false";
+        } else {
+            snprintf(tmp, sizeof tmp, "%" PRId64, c->ival[i]);
+            v = tmp;
+        }
+    } else {
+        for (size_t k = 0; k < c->npt && !v; k++)
+            if (!strcmp(c->pt[k].name, name))
+                v = c->pt[k].value;
+        if (!v)
+            return SL_ENOENT;
+    }
+    size_t need = strlen(v) + 1;
+    if (!buf || *size < need) {
+        *size = need;
+        return buf ? SL_ERANGE : 0;
+    }
+    memcpy(buf, v, need);
+    *size = need;
+    return 0;
+}
+
+int64_t sl_conf_get_int(const sl_conf_t *c, const char *name)
+{
+    int i = find_prop(name);
+    if (i < 0 || props[i].type == P_STR)
+        return 0;
+    return c->ival[i];
+}
+
+const char *sl_conf_get_str(const sl_conf_t *c, const char *name)
+{
+    int i = find_prop(name);
+    if (i < 0 || props[i].type != P_STR)
+        return NULL;
+    return c->sval[i];
+}
+
+int sl_conf_foreach(const sl_conf_t *c, const char *prefix,
+                    int (*cb)(const char *name, const char *value, void *opaque), void *opaque)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < c->npt; i++) {
+        if (strncmp(c->pt[i].name, prefix, n))
+            continue;
+        int rc = cb(c->pt[i].name + n, c->pt[i].value, opaque);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void sl_conf_properties_print(FILE *fp)
+{
+    static const char *const tnames[] = {"integer", "boolean", "string"};
+    fprintf(fp, "| property | type | default | range | description |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < NPROPS; i++) {
+        const prop_t *p = &props[i];
+        if (p->type == P_INT)
+            fprintf(fp, "| `%s` | %s | %s | %" PRId64 "..%" PRId64 " | %s |\n", p->name,
+                    tnames[p->type], p->def, p->min, p->max, p->desc);
+        else
+            fprintf(fp, "| `%s` | %s | %s | | %s |\n", p->name, tnames[p->type], p->def, p->desc);
+    }
+    fprintf(fp, "| `kafka.*` | string | | | Passed unchanged to librdkafka (prefix removed). |\n");
+    fprintf(fp, "| `kinesis.*` | string | | | Passed to the Kinesis connector (prefix removed). |\n");
+}

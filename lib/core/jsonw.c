@@ -1,0 +1,165 @@
+/* sluice — small JSON writer. */
+#include "core/jsonw.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void sl__jw_init(sl__jw_t *jw, char *buf, size_t cap)
+{
+    jw->buf = buf;
+    jw->cap = buf ? cap : 0;
+    jw->len = 0;
+    jw->oom = 0;
+}
+
+int sl__jw_reserve(sl__jw_t *jw, size_t extra)
+{
+    if (jw->oom)
+        return SL_ENOMEM;
+    if (jw->cap - jw->len >= extra)
+        return 0;
+    size_t cap = jw->cap ? jw->cap : 256;
+    while (cap - jw->len < extra) {
+        if (cap > SIZE_MAX / 2) {
+            jw->oom = 1;
+            return SL_ENOMEM;
+        }
+        cap *= 2;
+    }
+    char *b = sl_realloc(jw->buf, cap);
+    if (!b) {
+        jw->oom = 1;
+        return SL_ENOMEM;
+    }
+    jw->buf = b;
+    jw->cap = cap;
+    return 0;
+}
+
+void sl__jw_raw(sl__jw_t *jw, const void *s, size_t n)
+{
+    if (sl__jw_reserve(jw, n))
+        return;
+    memcpy(jw->buf + jw->len, s, n);
+    jw->len += n;
+}
+
+void sl__jw_lit(sl__jw_t *jw, const char *s)
+{
+    sl__jw_raw(jw, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t need;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        need = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        need = 4, min = 0x10000;
+    else
+        return 0;
+    if (n < need)
+        return 0;
+    unsigned cp = c & (0x3f >> (need - 1));
+    for (size_t i = 1; i < need; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return need;
+}
+
+void sl__jw_str(sl__jw_t *jw, const void *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = s;
+    /* Worst case: every byte becomes a 6-byte escape. */
+    if (sl__jw_reserve(jw, n * 6 + 2))
+        return;
+    char *o = jw->buf + jw->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            *o++ = (char)c;
+            i++;
+        } else if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+            i++;
+        } else if (c < 0x20) {
+            *o++ = '\\';
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+            i++;
+        } else {
+            size_t k = utf8_len(p + i, n - i);
+            if (k) {
+                memcpy(o, p + i, k);
+                o += k;
+                i += k;
+            } else {
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+                i++;
+            }
+        }
+    }
+    *o++ = '"';
+    jw->len = (size_t)(o - jw->buf);
+}
+
+void sl__jw_int(sl__jw_t *jw, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    sl__jw_raw(jw, tmp, (size_t)n);
+}
+
+void sl__jw_b64(sl__jw_t *jw, const void *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = s;
+    if (sl__jw_reserve(jw, (n + 2) / 3 * 4 + 2))
+        return;
+    char *o = jw->buf + jw->len;
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
+        *o++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)p[i] << 16;
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    *o++ = '"';
+    jw->len = (size_t)(o - jw->buf);
+}
