@@ -1,0 +1,215 @@
+/* sluice — private structures shared by the core's .c files. */
+#ifndef SL_CORE_CORE_H
+#define SL_CORE_CORE_H
+
+#include "core/timer.h"
+#include "core/tracker.h"
+#include "sluice/engine.h"
+#include "sluice/pipeline.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL__ERRMSG_MAX 200
+
+typedef enum {
+    ST_FILTER,
+    ST_TYPES,
+    ST_MAP,
+    ST_FLAT_MAP,
+    ST_TAP,
+    ST_RATE_LIMIT,
+} stage_kind_t;
+
+typedef enum { COLL_BATCH, COLL_COMPACT, COLL_GROUP } coll_kind_t;
+
+/* Where a uow is. */
+typedef enum {
+    U_FREE,
+    U_RUNNING,   /* in a synchronous stage run */
+    U_HELD,      /* queued behind the holder of its key */
+    U_RATE_WAIT, /* queued in a rate limiter */
+    U_IN_BATCH,  /* in an open collector */
+    U_AT_SINK,   /* written, waiting for its ack */
+    U_RETRY_WAIT,
+    U_FAULT_WAIT, /* fault event building or writing must be retried */
+    U_AT_FAULT_SINK,
+} uow_state_t;
+
+typedef struct entry_s entry_t;
+
+struct sl_uow_s {
+    entry_t *entry;
+    sl_pipeline_t *pl;      /* NULL for a decode fault */
+    sl_uow_t *next;         /* intrusive queue link (gate, rate limit, completions) */
+    sl__timer_t timer;      /* retry / fault retry */
+    uint64_t ord;           /* order of arrival: (entry seq << 16) | child index */
+    uint32_t stage;         /* next stage to run; nstages = the collector */
+    uint16_t attempts;
+    uint8_t state;          /* uow_state_t */
+    uint8_t is_child;
+    uint8_t has_output;
+    uint8_t holding;        /* this uow holds its key in the pipeline's gate */
+    uint8_t fault_stage;    /* stage kind name index for the fault tags */
+    uint8_t queued;         /* on the engine's completion queue */
+    int pending_err;        /* ack error waiting on the completion queue */
+    sl_span_t key;          /* ordering key; stable while in flight */
+    /* output: key bytes then value bytes in buf, or borrowed when !owned */
+    char *buf;
+    size_t buf_cap;
+    size_t out_key_len, out_val_len;
+    int out_key_set;
+    int err;
+    char errmsg[SL__ERRMSG_MAX + 1];
+    void *data;
+    void (*data_free)(void *);
+    /* gate: uows of the same key waiting behind this holder, in order */
+    sl_uow_t *wait_head, *wait_tail;
+    sl_uow_t *hnext; /* holder hash chain */
+    sl_uow_t *all_next; /* children: every allocated child, for destroy */
+    uint32_t hslot;
+};
+
+struct entry_s {
+    sl_engine_t *eng;
+    const sl_record_t *rec;
+    struct part_s *part;
+    uint64_t tseq;  /* tracker sequence */
+    uint64_t seq;   /* engine-wide arrival sequence */
+    sl_envelope_t env;
+    int decoded;    /* envelope valid */
+    json_t *body;
+    int body_tried;
+    uint32_t pending; /* uows not yet done */
+    uint32_t children;
+    int in_use;
+    entry_t *next_free;
+    char *scratch; /* unescaped type and key when they hold escapes */
+    size_t scratch_cap;
+    sl_span_t type_u, key_u;
+    sl_uow_t uows[]; /* one per pipeline */
+};
+
+typedef struct stage_s {
+    stage_kind_t kind;
+    union {
+        struct {
+            sl_stage_fn fn;
+            sl_flat_map_fn flat;
+            void *opaque;
+        } f;
+        struct {
+            sl_match_t match;
+            char **names;
+            size_t *lens;
+            size_t count;
+        } types;
+        struct {
+            double rate, tokens;
+            unsigned burst;
+            int64_t last_ms;
+            sl_uow_t *head, *tail;
+            sl__timer_t timer;
+            struct sl_pipeline_s *pl;
+        } rl;
+    } u;
+} stage_t;
+
+typedef struct coll_s {
+    coll_kind_t kind;
+    int configured;
+    sl_batch_opts_t opts;
+    /* effective bounds, set at start */
+    size_t max_events, max_bytes, max_record;
+    int64_t linger;
+    sl_uow_t **items, **out;
+    size_t n, bytes;
+    sl__timer_t timer;
+    /* compact/group: open-addressed key table with generations */
+    uint32_t *slot_gen, *slot_idx;
+    uint32_t gen, tmask;
+    uint32_t *gid, *gcount; /* group id per item, items per group */
+    sl_uow_t **sorted;
+    struct sl_pipeline_s *pl;
+} coll_t;
+
+struct sl_sink_s {
+    sl_sink_ops_t ops;
+    void *opaque;
+};
+
+struct sl_pipeline_s {
+    char *name;
+    stage_t *stages;
+    size_t nstages, cap;
+    coll_t coll;
+    sl_sink_t *sink;
+    void (*on_destroy)(void *);
+    void *on_destroy_opaque;
+    /* runtime */
+    sl_engine_t *eng;
+    size_t index;
+    sl_uow_t **held; /* hash buckets of key holders */
+    uint32_t hmask;
+    size_t nheld;
+    sl_stats_t stats;
+};
+
+typedef struct part_s {
+    char *topic;
+    int32_t partition;
+    sl__tracker_t tr;
+    size_t inflight;
+    int paused;
+    struct part_s *next;
+} part_t;
+
+struct sl_engine_s {
+    sl_conf_t *conf;
+    const char *name;
+    sl_clock_t clock;
+    sl_source_ops_t src;
+    void *src_opaque;
+    sl_sink_t *fault_sink;
+    sl_pipeline_t **pls;
+    size_t npl;
+    int started;
+    /* settings */
+    size_t record_max, fault_value_max;
+    unsigned retry_max;
+    int64_t backoff_base, backoff_max;
+    size_t inflight_max, inflight_bytes_max, part_inflight_max;
+    unsigned resume_pct;
+    uint64_t rng;
+    /* pools */
+    size_t entry_size;
+    entry_t *free_entries;
+    void **chunks;
+    size_t nchunks, chunks_cap;
+    sl_uow_t *free_children, *all_children;
+    /* partitions */
+    part_t **parts;
+    uint32_t pmask;
+    part_t *last_part;
+    /* flow */
+    size_t inflight, inflight_bytes;
+    int paused_all;
+    int fault_blocked;
+    /* scheduling */
+    sl__timers_t timers;
+    int depth;
+    sl_uow_t *cq_head, *cq_tail; /* deferred acks */
+    uint64_t seq;
+    sl_stats_t stats;
+};
+
+/* fault.c */
+int sl__fault_build(sl_engine_t *e, sl_uow_t *u);
+
+/* stage kind names for fault tags */
+extern const char *const sl__stage_names[];
+enum { FS_DECODE = 0, FS_FILTER, FS_TYPES, FS_MAP, FS_FLAT_MAP, FS_TAP, FS_RATE_LIMIT, FS_BATCH, FS_SINK };
+
+uint64_t sl__hash(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,1604 @@
+/* sluice — the engine: decode, fork, stages, collectors, sinks, retries,
+ * faults, watermarks and flow control. No I/O; one thread.
+ *
+ * Re-entrancy: every public entry point runs between enter() and leave().
+ * Acknowledgements (from sinks, synchronous or not) and compacted uows go to
+ * a completion queue that leave() drains at the outermost level, so a sink
+ * write never nests inside another flush of the same collector. */
+#include "core/core.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define ENTRY_CHUNK 256
+#define BUF_KEEP_MAX (64 * 1024) /* larger output buffers are freed when a uow is done */
+#define ACK_COMPACTED 1          /* pseudo ack: superseded in a compacting batch */
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+typedef enum { OUT_SUNK, OUT_SKIP, OUT_COMPACTED, OUT_FAULT, OUT_EXPANDED } outcome_t;
+
+static void run(sl_engine_t *e, sl_uow_t *u);
+static void fault(sl_engine_t *e, sl_uow_t *u, int err, int stage);
+static void finish(sl_engine_t *e, sl_uow_t *u, outcome_t how);
+
+/* ---- clock, random ------------------------------------------------- */
+
+static int64_t mono_ms(void *opaque)
+{
+    (void)opaque;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t now(const sl_engine_t *e)
+{
+    return e->clock.now_ms(e->clock.opaque);
+}
+
+static uint64_t rnd(sl_engine_t *e)
+{
+    /* xorshift64* */
+    uint64_t x = e->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    e->rng = x;
+    return x * 2685821657736338717ull;
+}
+
+/* Capped full-jitter backoff, at least 1 ms so a tick never loops on itself. */
+static int64_t backoff(sl_engine_t *e, unsigned attempt)
+{
+    int64_t cap = e->backoff_base;
+    for (unsigned i = 1; i < attempt && cap < e->backoff_max; i++)
+        cap *= 2;
+    if (cap > e->backoff_max)
+        cap = e->backoff_max;
+    return 1 + (int64_t)(rnd(e) % (uint64_t)cap);
+}
+
+/* ---- re-entrancy ----------------------------------------------------- */
+
+static void process_ack(sl_engine_t *e, sl_uow_t *u, int err);
+
+static inline void enter(sl_engine_t *e)
+{
+    e->depth++;
+}
+
+static void leave(sl_engine_t *e)
+{
+    if (e->depth == 1) {
+        while (e->cq_head) {
+            sl_uow_t *u = e->cq_head;
+            e->cq_head = u->next;
+            if (!e->cq_head)
+                e->cq_tail = NULL;
+            u->next = NULL;
+            u->queued = 0;
+            process_ack(e, u, u->pending_err);
+        }
+    }
+    e->depth--;
+}
+
+static void enqueue(sl_engine_t *e, sl_uow_t *u, int err)
+{
+    if (u->queued)
+        return; /* a second ack of the same write is a sink bug: ignore it */
+    u->queued = 1;
+    u->pending_err = err;
+    u->next = NULL;
+    if (e->cq_tail)
+        e->cq_tail->next = u;
+    else
+        e->cq_head = u;
+    e->cq_tail = u;
+}
+
+/* ---- pools ----------------------------------------------------------- */
+
+static int entry_chunk(sl_engine_t *e)
+{
+    if (e->nchunks == e->chunks_cap) {
+        size_t cap = e->chunks_cap ? e->chunks_cap * 2 : 16;
+        void **nc = sl_realloc(e->chunks, cap * sizeof *nc);
+        if (!nc)
+            return SL_ENOMEM;
+        e->chunks = nc;
+        e->chunks_cap = cap;
+    }
+    char *mem = sl_calloc(ENTRY_CHUNK, e->entry_size);
+    if (!mem)
+        return SL_ENOMEM;
+    e->chunks[e->nchunks++] = mem;
+    for (size_t i = ENTRY_CHUNK; i-- > 0;) {
+        entry_t *en = (entry_t *)(mem + i * e->entry_size);
+        en->eng = e;
+        en->next_free = e->free_entries;
+        e->free_entries = en;
+    }
+    return 0;
+}
+
+static entry_t *entry_get(sl_engine_t *e)
+{
+    if (!e->free_entries && entry_chunk(e))
+        return NULL;
+    entry_t *en = e->free_entries;
+    e->free_entries = en->next_free;
+    return en;
+}
+
+static void entry_put(sl_engine_t *e, entry_t *en)
+{
+    en->in_use = 0;
+    en->next_free = e->free_entries;
+    e->free_entries = en;
+}
+
+/* Resets a uow for a new life, keeping its output buffer. */
+static void uow_init(sl_uow_t *u, entry_t *en, sl_pipeline_t *p, uint64_t ord)
+{
+    char *buf = u->buf;
+    size_t cap = u->buf_cap;
+    sl_uow_t *all_next = u->all_next;
+    uint8_t is_child = u->is_child;
+    memset(u, 0, offsetof(sl_uow_t, errmsg));
+    u->errmsg[0] = 0;
+    memset(&u->data, 0, sizeof *u - offsetof(sl_uow_t, data));
+    u->buf = buf;
+    u->buf_cap = cap;
+    u->all_next = all_next;
+    u->is_child = is_child;
+    u->entry = en;
+    u->pl = p;
+    u->ord = ord;
+    u->key = en->key_u;
+}
+
+static sl_uow_t *child_get(sl_engine_t *e)
+{
+    sl_uow_t *u = e->free_children;
+    if (u) {
+        e->free_children = u->next;
+        return u;
+    }
+    u = sl_calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    u->is_child = 1;
+    u->all_next = e->all_children;
+    e->all_children = u;
+    return u;
+}
+
+static void child_put(sl_engine_t *e, sl_uow_t *u)
+{
+    u->state = U_FREE;
+    u->next = e->free_children;
+    e->free_children = u;
+}
+
+/* ---- partitions and flow control ------------------------------------- */
+
+static part_t *part_find(sl_engine_t *e, const char *topic, int32_t partition)
+{
+    part_t *p = e->last_part;
+    if (p && p->partition == partition && (p->topic == topic || !strcmp(p->topic, topic)))
+        return p;
+    uint32_t h = (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
+    for (p = e->parts[h & e->pmask]; p; p = p->next)
+        if (p->partition == partition && !strcmp(p->topic, topic))
+            return e->last_part = p;
+    return NULL;
+}
+
+static part_t *part_get(sl_engine_t *e, const char *topic, int32_t partition)
+{
+    part_t *p = part_find(e, topic, partition);
+    if (p)
+        return p;
+    p = sl_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->topic = sl_strdup(topic);
+    if (!p->topic || sl__tracker_init(&p->tr, 1024)) {
+        sl_free(p->topic);
+        sl_free(p);
+        return NULL;
+    }
+    p->partition = partition;
+    uint32_t h = (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
+    p->next = e->parts[h & e->pmask];
+    e->parts[h & e->pmask] = p;
+    return e->last_part = p;
+}
+
+static void flow(sl_engine_t *e, const char *topic, int32_t partition, int pause)
+{
+    if (e->src.flow)
+        e->src.flow(e->src_opaque, topic, partition, pause);
+}
+
+static void flow_check_pause(sl_engine_t *e, part_t *p)
+{
+    if (!e->paused_all &&
+        (e->inflight >= e->inflight_max || e->inflight_bytes >= e->inflight_bytes_max)) {
+        e->paused_all = 1;
+        flow(e, NULL, SL_PARTITION_ALL, 1);
+    }
+    if (p && !p->paused && p->inflight >= e->part_inflight_max) {
+        p->paused = 1;
+        flow(e, p->topic, p->partition, 1);
+    }
+}
+
+static void flow_check_resume(sl_engine_t *e, part_t *p)
+{
+    if (p && p->paused && p->inflight * 100 <= e->part_inflight_max * e->resume_pct) {
+        p->paused = 0;
+        flow(e, p->topic, p->partition, 0);
+    }
+    if (e->paused_all && !e->fault_blocked &&
+        e->inflight * 100 <= e->inflight_max * e->resume_pct &&
+        e->inflight_bytes * 100 <= e->inflight_bytes_max * e->resume_pct) {
+        e->paused_all = 0;
+        flow(e, NULL, SL_PARTITION_ALL, 0);
+    }
+}
+
+/* ---- record completion ------------------------------------------------ */
+
+static void entry_done(sl_engine_t *e, entry_t *en)
+{
+    part_t *p = en->part;
+    sl__tracker_done(&p->tr, en->tseq);
+    p->inflight--;
+    e->inflight--;
+    e->inflight_bytes -= en->rec->value_len;
+    e->stats.records_done++;
+    if (en->body) {
+        json_decref(en->body);
+        en->body = NULL;
+    }
+    const sl_record_t *rec = en->rec;
+    en->rec = NULL;
+    entry_put(e, en);
+    if (e->src.release)
+        e->src.release(e->src_opaque, rec, 1);
+    flow_check_resume(e, p);
+}
+
+static inline void entry_unref(sl_engine_t *e, entry_t *en)
+{
+    if (--en->pending == 0)
+        entry_done(e, en);
+}
+
+/* ---- the key gate: per-key order under retries ------------------------ */
+
+static inline int key_eq(sl_span_t a, sl_span_t b)
+{
+    return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
+}
+
+static sl_uow_t **gate_slot(sl_pipeline_t *p, sl_span_t key)
+{
+    sl_uow_t **pp = &p->held[sl__hash(key.ptr, key.len) & p->hmask];
+    while (*pp && !key_eq((*pp)->key, key))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+/* Insert @p w into holder @p h's wait list, keeping arrival order. */
+static void wait_insert(sl_uow_t *h, sl_uow_t *w, uow_state_t st)
+{
+    w->state = (uint8_t)st;
+    sl_uow_t **pp = &h->wait_head;
+    if (h->wait_tail && h->wait_tail->ord <= w->ord) {
+        pp = &h->wait_tail->next;
+    } else {
+        while (*pp && (*pp)->ord <= w->ord)
+            pp = &(*pp)->next;
+    }
+    w->next = *pp;
+    *pp = w;
+    if (!w->next)
+        h->wait_tail = w;
+}
+
+/* Returns 1 when @p u must wait behind the holder of its key. */
+static int gate_blocks(sl_pipeline_t *p, sl_uow_t *u)
+{
+    sl_uow_t *h = *gate_slot(p, u->key);
+    if (!h || h == u)
+        return 0;
+    wait_insert(h, u, U_HELD);
+    return 1;
+}
+
+/* Make @p u hold its key. Returns 0 if it holds it, 1 if it was queued
+ * behind an earlier holder instead. */
+static int gate_hold(sl_pipeline_t *p, sl_uow_t *u)
+{
+    if (u->holding)
+        return 0;
+    sl_uow_t **pp = gate_slot(p, u->key);
+    sl_uow_t *h = *pp;
+    if (h && h->ord < u->ord) {
+        wait_insert(h, u, U_HELD);
+        return 1;
+    }
+    u->holding = 1;
+    u->hnext = NULL;
+    if (h) {
+        /* u arrived first but retried after a later uow of its key: take over
+         * the key; the later holder waits behind u if it is only waiting. */
+        u->hnext = h->hnext;
+        *pp = u;
+        h->holding = 0;
+        h->hnext = NULL;
+        sl_uow_t *w = h->wait_head;
+        h->wait_head = h->wait_tail = NULL;
+        if (h->state == U_RETRY_WAIT) {
+            sl__timer_stop(&p->eng->timers, &h->timer);
+            wait_insert(u, h, U_HELD);
+        }
+        while (w) {
+            sl_uow_t *nx = w->next;
+            wait_insert(u, w, (uow_state_t)w->state);
+            w = nx;
+        }
+    } else {
+        *pp = u;
+        p->nheld++;
+    }
+    return 0;
+}
+
+static void gate_release(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *h)
+{
+    sl_uow_t **pp = gate_slot(p, h->key);
+    if (*pp == h) {
+        *pp = h->hnext;
+        p->nheld--;
+    }
+    h->holding = 0;
+    h->hnext = NULL;
+    sl_uow_t *w = h->wait_head;
+    h->wait_head = h->wait_tail = NULL;
+    while (w) {
+        sl_uow_t *nx = w->next;
+        w->next = NULL;
+        sl_uow_t *nh = *gate_slot(p, w->key);
+        if (nh) {
+            /* A released waiter retried and holds the key again: the rest wait for it. */
+            while (w) {
+                nx = w->next;
+                wait_insert(nh, w, U_HELD);
+                w = nx;
+            }
+            break;
+        }
+        run(e, w);
+        w = nx;
+    }
+}
+
+/* ---- retries ---------------------------------------------------------- */
+
+static void retry_fire(sl__timer_t *t, void *ctx)
+{
+    sl_engine_t *e = ctx;
+    sl_uow_t *u = container_of(t, sl_uow_t, timer);
+    run(e, u);
+}
+
+static void coll_extract_key(sl_pipeline_t *p, sl_uow_t *h);
+
+static void retry(sl_engine_t *e, sl_uow_t *u, int err, int stage)
+{
+    sl_pipeline_t *p = u->pl;
+    u->attempts++;
+    p->stats.retries++;
+    e->stats.retries++;
+    if (u->attempts > e->retry_max) {
+        char msg[SL__ERRMSG_MAX + 1];
+        snprintf(msg, sizeof msg, "retry limit (%u) reached; last error %s: %.150s", e->retry_max,
+                 sl_err_name(err), u->errmsg[0] ? u->errmsg : sl_strerror(err));
+        memcpy(u->errmsg, msg, sizeof msg);
+        fault(e, u, SL_ERETRIES, stage);
+        return;
+    }
+    u->err = err;
+    if (gate_hold(p, u))
+        return; /* re-runs when the earlier holder of its key is done */
+    if (u->stage == p->nstages)
+        coll_extract_key(p, u);
+    u->state = U_RETRY_WAIT;
+    sl__timer_start(&e->timers, &u->timer, now(e) + backoff(e, u->attempts), retry_fire);
+}
+
+/* ---- faults ----------------------------------------------------------- */
+
+static void fault_write(sl_engine_t *e, sl_uow_t *u);
+
+static void fault_fire(sl__timer_t *t, void *ctx)
+{
+    sl_engine_t *e = ctx;
+    sl_uow_t *u = container_of(t, sl_uow_t, timer);
+    if (!u->has_output && sl__fault_build(e, u)) {
+        sl__timer_start(&e->timers, &u->timer, now(e) + backoff(e, 3), fault_fire);
+        return;
+    }
+    fault_write(e, u);
+}
+
+static void fault_write(sl_engine_t *e, sl_uow_t *u)
+{
+    u->state = U_AT_FAULT_SINK;
+    sl_uow_t *one[1] = {u};
+    int rc = e->fault_sink->ops.write(e->fault_sink->opaque, one, 1);
+    if (rc)
+        enqueue(e, u, rc);
+}
+
+static void fault(sl_engine_t *e, sl_uow_t *u, int err, int stage)
+{
+    u->err = err;
+    u->fault_stage = (uint8_t)stage;
+    if (sl__fault_build(e, u)) {
+        /* Out of memory building the event: try again later, never drop. */
+        u->state = U_FAULT_WAIT;
+        sl__timer_start(&e->timers, &u->timer, now(e) + backoff(e, 3), fault_fire);
+        return;
+    }
+    fault_write(e, u);
+}
+
+/* The fault sink failed: keep retrying, and hold intake while it fails. */
+static void fault_sink_failed(sl_engine_t *e, sl_uow_t *u)
+{
+    if (u->state != U_FAULT_WAIT) {
+        u->state = U_FAULT_WAIT;
+        u->fault_stage |= 0x80; /* counted in fault_blocked */
+        if (e->fault_blocked++ == 0 && !e->paused_all) {
+            e->paused_all = 1;
+            flow(e, NULL, SL_PARTITION_ALL, 1);
+        }
+    }
+    e->stats.retries++;
+    sl__timer_start(&e->timers, &u->timer, now(e) + backoff(e, 4), fault_fire);
+}
+
+/* ---- collectors -------------------------------------------------------- */
+
+static inline size_t out_size(const sl_uow_t *u)
+{
+    if (u->has_output)
+        return u->out_key_len + u->out_val_len;
+    const sl_record_t *r = u->entry->rec;
+    return r->key_len + r->value_len;
+}
+
+static void sink_write(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t **arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        arr[i]->state = U_AT_SINK;
+    p->stats.batches++;
+    e->stats.batches++;
+    int rc = p->sink->ops.write(p->sink->opaque, arr, n);
+    if (rc) {
+        if (rc > 0)
+            rc = SL_ESINK;
+        for (size_t i = 0; i < n; i++)
+            enqueue(e, arr[i], rc);
+    }
+}
+
+/* Slot of @p key in the collector's table for this generation. */
+static uint32_t coll_slot(coll_t *c, sl_uow_t **items, sl_span_t key, int *found)
+{
+    uint32_t h = (uint32_t)sl__hash(key.ptr, key.len) & c->tmask;
+    while (c->slot_gen[h] == c->gen) {
+        if (key_eq(items[c->slot_idx[h]]->key, key)) {
+            *found = 1;
+            return h;
+        }
+        h = (h + 1) & c->tmask;
+    }
+    *found = 0;
+    return h;
+}
+
+static void coll_flush(sl_engine_t *e, sl_pipeline_t *p)
+{
+    coll_t *c = &p->coll;
+    size_t n = c->n;
+    if (!n)
+        return;
+    sl__timer_stop(&e->timers, &c->timer);
+    sl_uow_t **arr = c->items;
+    c->items = c->out;
+    c->out = arr;
+    c->n = 0;
+    c->bytes = 0;
+
+    if (c->kind == COLL_BATCH || n == 1) {
+        sink_write(e, p, arr, n);
+        return;
+    }
+    if (++c->gen == 0) {
+        memset(c->slot_gen, 0, (c->tmask + 1) * sizeof *c->slot_gen);
+        c->gen = 1;
+    }
+    if (c->kind == COLL_COMPACT) {
+        /* Last uow of each key survives; order of survivors is kept. */
+        for (size_t i = 0; i < n; i++) {
+            int found;
+            uint32_t s = coll_slot(c, arr, arr[i]->key, &found);
+            c->slot_gen[s] = c->gen;
+            c->slot_idx[s] = (uint32_t)i;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            int found;
+            uint32_t s = coll_slot(c, arr, arr[i]->key, &found);
+            if (c->slot_idx[s] == i)
+                c->sorted[k++] = arr[i];
+            else
+                enqueue(e, arr[i], ACK_COMPACTED);
+        }
+        sink_write(e, p, c->sorted, k);
+        return;
+    }
+    /* COLL_GROUP: stable counting sort by first appearance of each key. */
+    uint32_t ngroups = 0;
+    for (size_t i = 0; i < n; i++) {
+        int found;
+        uint32_t s = coll_slot(c, arr, arr[i]->key, &found);
+        if (!found) {
+            c->slot_gen[s] = c->gen;
+            c->slot_idx[s] = (uint32_t)i;
+            c->gcount[ngroups] = 0;
+            c->gid[i] = ngroups++;
+        } else {
+            c->gid[i] = c->gid[c->slot_idx[s]];
+        }
+        c->gcount[c->gid[i]]++;
+    }
+    uint32_t start = 0;
+    for (uint32_t g = 0; g < ngroups; g++) {
+        uint32_t cnt = c->gcount[g];
+        c->gcount[g] = start;
+        start += cnt;
+    }
+    for (size_t i = 0; i < n; i++)
+        c->sorted[c->gcount[c->gid[i]]++] = arr[i];
+    size_t b = 0;
+    for (size_t i = 1; i <= n; i++) {
+        if (i == n || !key_eq(c->sorted[i]->key, c->sorted[b]->key)) {
+            sink_write(e, p, c->sorted + b, i - b);
+            b = i;
+        }
+    }
+}
+
+static void linger_fire(sl__timer_t *t, void *ctx)
+{
+    coll_t *c = container_of(t, coll_t, timer);
+    coll_flush(ctx, c->pl);
+}
+
+static void coll_add(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u)
+{
+    coll_t *c = &p->coll;
+    size_t size = out_size(u);
+    if (size > c->max_record) {
+        char msg[SL__ERRMSG_MAX + 1];
+        snprintf(msg, sizeof msg, "event of %zu bytes exceeds the limit of %zu for sink %s", size,
+                 c->max_record, p->sink->ops.name ? p->sink->ops.name : "-");
+        sl_uow_fail(u, SL_ETOOBIG, msg);
+        fault(e, u, SL_ETOOBIG, FS_BATCH);
+        return;
+    }
+    if (c->n && c->bytes + size > c->max_bytes)
+        coll_flush(e, p);
+    c->items[c->n++] = u;
+    c->bytes += size;
+    u->state = U_IN_BATCH;
+    if (c->n >= c->max_events) {
+        coll_flush(e, p);
+        return;
+    }
+    if (c->n == 1)
+        sl__timer_start(&e->timers, &c->timer, now(e) + c->linger, linger_fire);
+}
+
+/* Pull later uows of @p h's key out of the open batch so they wait behind it. */
+static void coll_extract_key(sl_pipeline_t *p, sl_uow_t *h)
+{
+    coll_t *c = &p->coll;
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        sl_uow_t *w = c->items[i];
+        if (w != h && key_eq(w->key, h->key)) {
+            c->bytes -= out_size(w);
+            wait_insert(h, w, U_HELD);
+        } else {
+            c->items[k++] = w;
+        }
+    }
+    c->n = k;
+    if (!k)
+        sl__timer_stop(&p->eng->timers, &c->timer);
+}
+
+/* ---- stages ------------------------------------------------------------ */
+
+static int types_match(const stage_t *s, const sl_uow_t *u)
+{
+    sl_span_t t = u->entry->type_u;
+    for (size_t i = 0; i < s->u.types.count; i++) {
+        size_t n = s->u.types.lens[i];
+        if (s->u.types.match == SL_MATCH_EXACT ? t.len == n : t.len >= n)
+            if (!memcmp(t.ptr, s->u.types.names[i], n))
+                return 1;
+    }
+    return 0;
+}
+
+static void rl_refill(stage_t *s, int64_t t)
+{
+    if (s->u.rl.last_ms == INT64_MIN)
+        s->u.rl.last_ms = t;
+    if (t > s->u.rl.last_ms) {
+        s->u.rl.tokens += (double)(t - s->u.rl.last_ms) * s->u.rl.rate / 1000.0;
+        if (s->u.rl.tokens > s->u.rl.burst)
+            s->u.rl.tokens = s->u.rl.burst;
+        s->u.rl.last_ms = t;
+    }
+}
+
+static void rl_fire(sl__timer_t *t, void *ctx);
+
+static void rl_arm(sl_engine_t *e, stage_t *s)
+{
+    double need = 1.0 - s->u.rl.tokens;
+    double wait = need * 1000.0 / s->u.rl.rate;
+    int64_t ms = (int64_t)wait;
+    if ((double)ms < wait)
+        ms++;
+    sl__timer_start(&e->timers, &s->u.rl.timer, now(e) + (ms > 0 ? ms : 1), rl_fire);
+}
+
+static void rl_fire(sl__timer_t *t, void *ctx)
+{
+    sl_engine_t *e = ctx;
+    stage_t *s = container_of(t, stage_t, u.rl.timer);
+    rl_refill(s, now(e));
+    while (s->u.rl.head && s->u.rl.tokens >= 1.0) {
+        sl_uow_t *u = s->u.rl.head;
+        s->u.rl.head = u->next;
+        if (!s->u.rl.head)
+            s->u.rl.tail = NULL;
+        u->next = NULL;
+        s->u.rl.tokens -= 1.0;
+        u->stage++;
+        run(e, u);
+    }
+    if (s->u.rl.head)
+        rl_arm(e, s);
+}
+
+/* Returns 1 if @p u may pass now, else queues it. */
+static int rl_admit(sl_engine_t *e, stage_t *s, sl_uow_t *u)
+{
+    rl_refill(s, now(e));
+    if (!s->u.rl.head && s->u.rl.tokens >= 1.0) {
+        s->u.rl.tokens -= 1.0;
+        return 1;
+    }
+    u->state = U_RATE_WAIT;
+    u->next = NULL;
+    if (s->u.rl.tail)
+        s->u.rl.tail->next = u;
+    else
+        s->u.rl.head = u;
+    s->u.rl.tail = u;
+    if (!s->u.rl.timer.active)
+        rl_arm(e, s);
+    return 0;
+}
+
+struct sl_emitter_s {
+    sl_engine_t *e;
+    sl_uow_t *parent;
+    sl_uow_t *head, *tail;
+    uint32_t count;
+};
+
+int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value,
+            size_t value_len)
+{
+    if (!em || (!value && value_len) || (!key && key_len))
+        return SL_EINVAL;
+    if (em->count >= 0xffff)
+        return SL_ERANGE;
+    sl_uow_t *par = em->parent;
+    sl_uow_t *c = child_get(em->e);
+    if (!c)
+        return SL_ENOMEM;
+    uow_init(c, par->entry, par->pl, par->ord | (em->count + 1));
+    c->key = par->key;
+    c->stage = par->stage + 1;
+    if (sl_uow_set_output(c, key, key_len, value, value_len)) {
+        child_put(em->e, c);
+        return SL_ENOMEM;
+    }
+    if (key) {
+        c->key.ptr = c->buf;
+        c->key.len = key_len;
+    }
+    c->next = NULL;
+    if (em->tail)
+        em->tail->next = c;
+    else
+        em->head = c;
+    em->tail = c;
+    em->count++;
+    return 0;
+}
+
+static void flat_map(sl_engine_t *e, stage_t *s, sl_uow_t *u)
+{
+    sl_emitter_t em = {e, u, NULL, NULL, 0};
+    sl_result_t r = s->u.f.flat(u, &em, s->u.f.opaque);
+    if (r == SL_OK && em.count) {
+        u->entry->pending += em.count;
+        u->pl->stats.records_in += em.count;
+        u->pl->stats.inflight += em.count;
+        for (sl_uow_t *c = em.head; c;) {
+            sl_uow_t *nx = c->next;
+            c->next = NULL;
+            run(e, c);
+            c = nx;
+        }
+        finish(e, u, OUT_EXPANDED);
+        return;
+    }
+    for (sl_uow_t *c = em.head; c;) {
+        sl_uow_t *nx = c->next;
+        child_put(e, c);
+        c = nx;
+    }
+    if (r == SL_OK || r == SL_SKIP)
+        finish(e, u, OUT_SKIP);
+    else if (r == SL_RETRY)
+        retry(e, u, u->err ? u->err : SL_EAGAIN, FS_FLAT_MAP);
+    else
+        fault(e, u, u->err ? u->err : SL_ESTAGE, FS_FLAT_MAP);
+}
+
+static const uint8_t kind_fs[] = {
+    [ST_FILTER] = FS_FILTER, [ST_TYPES] = FS_TYPES,     [ST_MAP] = FS_MAP,
+    [ST_FLAT_MAP] = FS_FLAT_MAP, [ST_TAP] = FS_TAP, [ST_RATE_LIMIT] = FS_RATE_LIMIT,
+};
+
+/* Runs @p u from its current stage until it waits, is done, or reaches the collector. */
+static void run(sl_engine_t *e, sl_uow_t *u)
+{
+    sl_pipeline_t *p = u->pl;
+    u->state = U_RUNNING;
+    while (u->stage < p->nstages) {
+        if (p->nheld && gate_blocks(p, u))
+            return;
+        stage_t *s = &p->stages[u->stage];
+        sl_result_t r;
+        u->err = 0;
+        u->errmsg[0] = 0;
+        switch (s->kind) {
+        case ST_TYPES:
+            r = types_match(s, u) ? SL_OK : SL_SKIP;
+            break;
+        case ST_FILTER:
+        case ST_MAP:
+            r = s->u.f.fn(u, s->u.f.opaque);
+            break;
+        case ST_TAP:
+            r = s->u.f.fn(u, s->u.f.opaque);
+            if (r == SL_SKIP)
+                r = SL_OK;
+            break;
+        case ST_FLAT_MAP:
+            flat_map(e, s, u);
+            return;
+        case ST_RATE_LIMIT:
+            if (!rl_admit(e, s, u))
+                return;
+            r = SL_OK;
+            break;
+        default:
+            r = SL_FAULT;
+        }
+        switch (r) {
+        case SL_OK:
+            u->stage++;
+            break;
+        case SL_SKIP:
+            finish(e, u, OUT_SKIP);
+            return;
+        case SL_RETRY:
+            retry(e, u, u->err ? u->err : SL_EAGAIN, kind_fs[s->kind]);
+            return;
+        case SL_FAULT:
+            fault(e, u, u->err ? u->err : SL_ESTAGE, kind_fs[s->kind]);
+            return;
+        default:
+            sl_uow_fail(u, SL_EINVAL, "stage returned an unknown result");
+            fault(e, u, SL_EINVAL, kind_fs[s->kind]);
+            return;
+        }
+    }
+    if (p->nheld && gate_blocks(p, u))
+        return;
+    coll_add(e, p, u);
+}
+
+/* ---- completion ----------------------------------------------------------- */
+
+static void finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
+{
+    sl_pipeline_t *p = u->pl;
+    if (p) {
+        switch (how) {
+        case OUT_SUNK:
+            p->stats.sunk++;
+            e->stats.sunk++;
+            break;
+        case OUT_SKIP:
+            p->stats.skipped++;
+            e->stats.skipped++;
+            break;
+        case OUT_COMPACTED:
+            p->stats.compacted++;
+            e->stats.compacted++;
+            break;
+        case OUT_FAULT:
+            p->stats.faults++;
+            break;
+        case OUT_EXPANDED:
+            break;
+        }
+        p->stats.inflight--;
+        if (u->holding)
+            gate_release(e, p, u);
+    }
+    if (how == OUT_FAULT)
+        e->stats.faults++;
+    if (u->data_free)
+        u->data_free(u->data);
+    u->data = NULL;
+    u->data_free = NULL;
+    u->state = U_FREE;
+    if (u->buf_cap > BUF_KEEP_MAX) {
+        sl_free(u->buf);
+        u->buf = NULL;
+        u->buf_cap = 0;
+    }
+    entry_t *en = u->entry;
+    if (u->is_child)
+        child_put(e, u);
+    entry_unref(e, en);
+}
+
+static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
+{
+    if (err == ACK_COMPACTED) {
+        finish(e, u, OUT_COMPACTED);
+        return;
+    }
+    if (u->state == U_AT_SINK) {
+        if (!err)
+            finish(e, u, OUT_SUNK);
+        else if (sl_err_is_retriable(err)) {
+            u->stage = (uint32_t)u->pl->nstages;
+            retry(e, u, err, FS_SINK);
+        } else
+            fault(e, u, err, FS_SINK);
+    } else if (u->state == U_AT_FAULT_SINK) {
+        if (!err) {
+            if (u->fault_stage & 0x80) {
+                u->fault_stage &= 0x7f;
+                e->fault_blocked--;
+            }
+            finish(e, u, OUT_FAULT);
+            flow_check_resume(e, NULL);
+        } else {
+            fault_sink_failed(e, u);
+        }
+    }
+}
+
+void sl_uow_ack(sl_uow_t *u, int err)
+{
+    if (!u || (u->state != U_AT_SINK && u->state != U_AT_FAULT_SINK))
+        return;
+    sl_engine_t *e = u->entry->eng;
+    enqueue(e, u, err > 0 ? SL_ESINK : err);
+    if (e->depth == 0) {
+        enter(e);
+        leave(e);
+    }
+}
+
+/* ---- decode and push ------------------------------------------------------ */
+
+static int scratch_reserve(entry_t *en, size_t need)
+{
+    if (en->scratch_cap >= need)
+        return 0;
+    char *s = sl_realloc(en->scratch, need);
+    if (!s)
+        return SL_ENOMEM;
+    en->scratch = s;
+    en->scratch_cap = need;
+    return 0;
+}
+
+static int content_is_json(const sl_record_t *r)
+{
+    for (size_t i = 0; i < r->header_count; i++) {
+        const sl_header_t *h = &r->headers[i];
+        if (!strcmp(h->name, "content-type") || !strcmp(h->name, "ce_datacontenttype")) {
+            const char *v = h->value;
+            for (size_t k = 0; k + 4 <= h->value_len; k++)
+                if (!memcmp(v + k, "json", 4))
+                    return 1;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Decodes the record into @p en. Returns 0, SL_ENOMEM (nothing taken), or
+ * stores a decode error in *derr with a message in @p msg. */
+static int decode(sl_engine_t *e, entry_t *en, const sl_envelope_t *given, int *derr, char *msg)
+{
+    const sl_record_t *r = en->rec;
+    *derr = 0;
+    memset(&en->env, 0, sizeof en->env);
+    en->decoded = 0;
+    if (r->value_len > e->record_max) {
+        *derr = SL_ETOOBIG;
+        snprintf(msg, SL__ERRMSG_MAX + 1, "record value of %zu bytes exceeds record.max.bytes (%zu)",
+                 r->value_len, e->record_max);
+        return 0;
+    }
+    sl_scan_error_t se = {0, NULL};
+    int rc;
+    if (given) {
+        en->env = *given;
+        rc = 0;
+    } else {
+        rc = r->header_count ? sl_envelope_from_headers(r->headers, r->header_count, &en->env) : 0;
+        if (rc == 1) {
+            rc = 0;
+            if (r->value_len && content_is_json(r))
+                rc = sl_json_validate(r->value, r->value_len, &se);
+        } else if (rc == 0) {
+            rc = sl_envelope_scan(r->value ? r->value : "", r->value_len, &en->env, &se);
+        } else {
+            se.reason = "bad CloudEvents header";
+        }
+    }
+    if (rc) {
+        *derr = rc;
+        if (se.reason)
+            snprintf(msg, SL__ERRMSG_MAX + 1, "%s at byte %zu: %s", sl_strerror(rc), se.offset,
+                     se.reason);
+        else
+            snprintf(msg, SL__ERRMSG_MAX + 1, "%s", sl_strerror(rc));
+        return 0;
+    }
+    en->decoded = 1;
+    en->type_u = en->env.type;
+    if (en->env.flags & SL_ENV_PKEY)
+        en->key_u = en->env.partition_key;
+    else
+        en->key_u = (sl_span_t){r->key, r->key ? r->key_len : 0};
+    if (en->env.flags & (SL_ENV_TYPE_ESC | SL_ENV_PKEY_ESC)) {
+        size_t need = en->env.type.len + en->env.partition_key.len;
+        if (scratch_reserve(en, need ? need : 1))
+            return SL_ENOMEM;
+        size_t off = 0, n;
+        if (en->env.flags & SL_ENV_TYPE_ESC) {
+            if (sl_span_unescape(en->env.type, en->scratch, en->scratch_cap, &n)) {
+                *derr = SL_ENOTYPE;
+                snprintf(msg, SL__ERRMSG_MAX + 1, "type holds a bad escape");
+                return 0;
+            }
+            en->type_u = (sl_span_t){en->scratch, n};
+            off = n;
+        }
+        if ((en->env.flags & SL_ENV_PKEY_ESC) && (en->env.flags & SL_ENV_PKEY)) {
+            if (sl_span_unescape(en->env.partition_key, en->scratch + off, en->scratch_cap - off,
+                                 &n)) {
+                *derr = SL_EFIELD;
+                snprintf(msg, SL__ERRMSG_MAX + 1, "partitionKey holds a bad escape");
+                return 0;
+            }
+            en->key_u = (sl_span_t){en->scratch + off, n};
+        }
+    }
+    return 0;
+}
+
+static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env)
+{
+    if (!e || !rec || !rec->topic)
+        return SL_EINVAL;
+    if (!e->started)
+        return SL_ESTATE;
+    part_t *part = part_get(e, rec->topic, rec->partition);
+    if (!part)
+        return SL_ENOMEM;
+    if (rec->offset < 0 || rec->offset <= part->tr.last_pushed)
+        return SL_EINVAL;
+    entry_t *en = entry_get(e);
+    if (!en)
+        return SL_ENOMEM;
+    en->rec = rec;
+    en->key_u = (sl_span_t){rec->key, rec->key ? rec->key_len : 0};
+    en->type_u = (sl_span_t){"", 0};
+    int derr;
+    char msg[SL__ERRMSG_MAX + 1];
+    msg[0] = 0;
+    if (decode(e, en, env, &derr, msg) || sl__tracker_push(&part->tr, rec->offset, &en->tseq)) {
+        en->rec = NULL;
+        entry_put(e, en);
+        return SL_ENOMEM;
+    }
+    enter(e);
+    en->in_use = 1;
+    en->part = part;
+    en->seq = ++e->seq;
+    en->body = NULL;
+    en->body_tried = 0;
+    en->children = 0;
+    part->inflight++;
+    e->inflight++;
+    e->inflight_bytes += rec->value_len;
+    e->stats.records_in++;
+    uint64_t ord = en->seq << 16;
+    if (derr) {
+        en->pending = 1;
+        sl_uow_t *u = &en->uows[0];
+        uow_init(u, en, NULL, ord);
+        e->stats.decode_faults++;
+        memcpy(u->errmsg, msg, sizeof msg);
+        fault(e, u, derr, FS_DECODE);
+    } else {
+        en->pending = (uint32_t)e->npl + 1; /* +1 keeps the entry alive during the fork */
+        for (size_t i = 0; i < e->npl; i++) {
+            sl_pipeline_t *p = e->pls[i];
+            sl_uow_t *u = &en->uows[i];
+            uow_init(u, en, p, ord);
+            p->stats.records_in++;
+            p->stats.inflight++;
+            run(e, u);
+        }
+        entry_unref(e, en);
+    }
+    flow_check_pause(e, part);
+    leave(e);
+    return 0;
+}
+
+int sl_engine_push(sl_engine_t *e, const sl_record_t *rec)
+{
+    return push(e, rec, NULL);
+}
+
+int sl_engine_push_decoded(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env)
+{
+    if (!env || !env->type.len)
+        return SL_EINVAL;
+    return push(e, rec, env);
+}
+
+/* ---- uow accessors ------------------------------------------------------------ */
+
+const sl_record_t *sl_uow_record(const sl_uow_t *u)
+{
+    return u->entry->rec;
+}
+
+const sl_envelope_t *sl_uow_envelope(const sl_uow_t *u)
+{
+    return &u->entry->env;
+}
+
+sl_span_t sl_uow_type(const sl_uow_t *u)
+{
+    return u->entry->type_u;
+}
+
+sl_span_t sl_uow_key(const sl_uow_t *u)
+{
+    return u->key;
+}
+
+const char *sl_uow_pipeline(const sl_uow_t *u)
+{
+    return u->pl ? u->pl->name : "-";
+}
+
+unsigned sl_uow_attempts(const sl_uow_t *u)
+{
+    return u->attempts;
+}
+
+json_t *sl_uow_body(sl_uow_t *u)
+{
+    entry_t *en = u->entry;
+    if (en->body)
+        return en->body;
+    if (!en->decoded || (en->env.flags & SL_ENV_BINARY && !content_is_json(en->rec)))
+        return NULL;
+    const sl_record_t *r = en->rec;
+    en->body = json_loadb(r->value ? r->value : "", r->value_len, 0, NULL);
+    return en->body;
+}
+
+static int buf_reserve(sl_uow_t *u, size_t need)
+{
+    if (u->buf_cap >= need)
+        return 0;
+    size_t cap = u->buf_cap ? u->buf_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *b = sl_realloc(u->buf, cap);
+    if (!b)
+        return SL_ENOMEM;
+    u->buf = b;
+    u->buf_cap = cap;
+    return 0;
+}
+
+int sl_uow_set_output(sl_uow_t *u, const void *key, size_t key_len, const void *value,
+                      size_t value_len)
+{
+    if (!u || (!value && value_len) || (!key && key_len))
+        return SL_EINVAL;
+    if (!key)
+        key_len = 0;
+    if (buf_reserve(u, key_len + value_len))
+        return SL_ENOMEM;
+    if (key_len)
+        memmove(u->buf, key, key_len);
+    if (value_len)
+        memmove(u->buf + key_len, value, value_len);
+    u->out_key_len = key_len;
+    u->out_val_len = value_len;
+    u->out_key_set = key != NULL;
+    u->has_output = 1;
+    return 0;
+}
+
+int sl_uow_set_output_json(sl_uow_t *u, const void *key, size_t key_len, const json_t *value)
+{
+    if (!u || !value || (!key && key_len))
+        return SL_EINVAL;
+    if (!key)
+        key_len = 0;
+    if (buf_reserve(u, key_len + 64))
+        return SL_ENOMEM;
+    if (key_len)
+        memmove(u->buf, key, key_len);
+    size_t n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT);
+    if (n == 0)
+        return SL_EINVAL;
+    if (n > u->buf_cap - key_len) {
+        if (buf_reserve(u, key_len + n))
+            return SL_ENOMEM;
+        n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT);
+        if (n == 0)
+            return SL_EINVAL;
+    }
+    u->out_key_len = key_len;
+    u->out_val_len = n;
+    u->out_key_set = key != NULL;
+    u->has_output = 1;
+    return 0;
+}
+
+void sl_uow_output(const sl_uow_t *u, sl_span_t *key, sl_span_t *value)
+{
+    const sl_record_t *r = u->entry->rec;
+    if (u->has_output) {
+        if (key)
+            *key = u->out_key_set ? (sl_span_t){u->buf, u->out_key_len}
+                                  : (sl_span_t){r->key, r->key ? r->key_len : 0};
+        if (value)
+            *value = (sl_span_t){u->buf + u->out_key_len, u->out_val_len};
+    } else {
+        if (key)
+            *key = (sl_span_t){r->key, r->key ? r->key_len : 0};
+        if (value)
+            *value = (sl_span_t){r->value, r->value ? r->value_len : 0};
+    }
+}
+
+void sl_uow_fail(sl_uow_t *u, int err, const char *message)
+{
+    if (!u)
+        return;
+    u->err = err < 0 ? err : SL_ESTAGE;
+    if (message) {
+        size_t n = strlen(message);
+        if (n > SL__ERRMSG_MAX)
+            n = SL__ERRMSG_MAX;
+        memcpy(u->errmsg, message, n);
+        u->errmsg[n] = 0;
+    }
+}
+
+void sl_uow_set_data(sl_uow_t *u, void *data, void (*free_fn)(void *))
+{
+    if (u->data_free && u->data != data)
+        u->data_free(u->data);
+    u->data = data;
+    u->data_free = free_fn;
+}
+
+void *sl_uow_data(const sl_uow_t *u)
+{
+    return u->data;
+}
+
+/* ---- engine lifecycle ----------------------------------------------------------- */
+
+sl_engine_t *sl_engine_new(const sl_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    sl_engine_t *e = sl_calloc(1, sizeof *e);
+    if (!e)
+        goto oom;
+    e->conf = conf ? sl_conf_dup(conf) : sl_conf_new();
+    if (!e->conf)
+        goto oom;
+    e->pmask = 63;
+    e->parts = sl_calloc(e->pmask + 1, sizeof *e->parts);
+    if (!e->parts)
+        goto oom;
+    e->clock.now_ms = mono_ms;
+    sl__timers_init(&e->timers);
+    return e;
+oom:
+    if (errstr && errstr_size)
+        snprintf(errstr, errstr_size, "out of memory");
+    sl_engine_destroy(e);
+    return NULL;
+}
+
+int sl_engine_set_clock(sl_engine_t *e, const sl_clock_t *clock)
+{
+    if (!e || !clock || !clock->now_ms)
+        return SL_EINVAL;
+    if (e->started)
+        return SL_ESTATE;
+    e->clock = *clock;
+    return 0;
+}
+
+int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaque)
+{
+    if (!e || !ops)
+        return SL_EINVAL;
+    if (e->started)
+        return SL_ESTATE;
+    e->src = *ops;
+    e->src_opaque = opaque;
+    return 0;
+}
+
+int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p)
+{
+    if (!e || !p || !p->sink)
+        return SL_EINVAL;
+    if (e->started || p->eng)
+        return SL_ESTATE;
+    for (size_t i = 0; i < e->npl; i++)
+        if (!strcmp(e->pls[i]->name, p->name))
+            return SL_EEXIST;
+    sl_pipeline_t **np = sl_realloc(e->pls, (e->npl + 1) * sizeof *np);
+    if (!np)
+        return SL_ENOMEM;
+    e->pls = np;
+    p->index = e->npl;
+    p->eng = e;
+    e->pls[e->npl++] = p;
+    return 0;
+}
+
+int sl_engine_set_fault_sink(sl_engine_t *e, sl_sink_t *sink)
+{
+    if (!e || !sink)
+        return SL_EINVAL;
+    if (e->started)
+        return SL_ESTATE;
+    e->fault_sink = sink;
+    return 0;
+}
+
+static size_t min_nz(size_t a, size_t b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    return a < b ? a : b;
+}
+
+static uint32_t pow2_at_least(size_t n)
+{
+    uint32_t v = 16;
+    while (v < n && v < (1u << 30))
+        v <<= 1;
+    return v;
+}
+
+static int prepare_pipeline(sl_engine_t *e, sl_pipeline_t *p)
+{
+    coll_t *c = &p->coll;
+    const sl_sink_ops_t *so = &p->sink->ops;
+    c->pl = p;
+    if (c->configured) {
+        c->max_events = c->opts.max_events ? c->opts.max_events
+                                           : (size_t)sl_conf_get_int(e->conf, "batch.max.events");
+        c->max_bytes = c->opts.max_bytes ? c->opts.max_bytes
+                                         : (size_t)sl_conf_get_int(e->conf, "batch.max.bytes");
+        c->linger = c->opts.linger_ms >= 0 ? c->opts.linger_ms
+                                           : sl_conf_get_int(e->conf, "batch.linger.ms");
+    } else {
+        c->kind = COLL_BATCH;
+        c->max_events = 1;
+        c->max_bytes = SIZE_MAX;
+        c->linger = 0;
+    }
+    c->max_events = min_nz(c->max_events, so->max_events);
+    c->max_bytes = min_nz(c->max_bytes, so->max_bytes);
+    c->max_record = min_nz(so->max_record_bytes, c->max_bytes);
+    c->items = sl_calloc(c->max_events, sizeof *c->items);
+    c->out = sl_calloc(c->max_events, sizeof *c->out);
+    if (!c->items || !c->out)
+        return SL_ENOMEM;
+    if (c->kind != COLL_BATCH) {
+        uint32_t ts = pow2_at_least(c->max_events * 2);
+        c->tmask = ts - 1;
+        c->slot_gen = sl_calloc(ts, sizeof *c->slot_gen);
+        c->slot_idx = sl_calloc(ts, sizeof *c->slot_idx);
+        c->gid = sl_calloc(c->max_events, sizeof *c->gid);
+        c->gcount = sl_calloc(c->max_events, sizeof *c->gcount);
+        c->sorted = sl_calloc(c->max_events, sizeof *c->sorted);
+        if (!c->slot_gen || !c->slot_idx || !c->gid || !c->gcount || !c->sorted)
+            return SL_ENOMEM;
+    }
+    uint32_t hs = pow2_at_least(e->inflight_max < 65536 ? e->inflight_max : 65536);
+    p->hmask = hs - 1;
+    p->held = sl_calloc(hs, sizeof *p->held);
+    if (!p->held)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < p->nstages; i++)
+        if (p->stages[i].kind == ST_RATE_LIMIT)
+            p->stages[i].u.rl.pl = p;
+    return 0;
+}
+
+int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
+{
+    const char *why = NULL;
+    int rc = SL_EINVAL;
+    if (!e)
+        return SL_EINVAL;
+    if (e->started) {
+        why = "engine already started";
+        rc = SL_ESTATE;
+        goto fail;
+    }
+    if (!e->npl) {
+        why = "no pipeline added";
+        goto fail;
+    }
+    if (!e->fault_sink) {
+        why = "no fault sink set";
+        goto fail;
+    }
+    const sl_conf_t *c = e->conf;
+    e->name = sl_conf_get_str(c, "processor.name");
+    e->record_max = (size_t)sl_conf_get_int(c, "record.max.bytes");
+    e->fault_value_max = (size_t)sl_conf_get_int(c, "fault.value.max.bytes");
+    e->retry_max = (unsigned)sl_conf_get_int(c, "retry.max");
+    e->backoff_base = sl_conf_get_int(c, "retry.backoff.ms");
+    e->backoff_max = sl_conf_get_int(c, "retry.backoff.max.ms");
+    e->inflight_max = (size_t)sl_conf_get_int(c, "inflight.max.records");
+    e->inflight_bytes_max = (size_t)sl_conf_get_int(c, "inflight.max.bytes");
+    e->part_inflight_max = (size_t)sl_conf_get_int(c, "inflight.partition.max.records");
+    e->resume_pct = (unsigned)sl_conf_get_int(c, "inflight.resume.pct");
+    int64_t seed = sl_conf_get_int(c, "random.seed");
+    e->rng = seed ? (uint64_t)seed : (uint64_t)mono_ms(NULL) ^ (uint64_t)(uintptr_t)e;
+    if (!e->rng)
+        e->rng = 88172645463325252ull;
+    e->entry_size = (sizeof(entry_t) + e->npl * sizeof(sl_uow_t) + 15) & ~(size_t)15;
+    rc = SL_ENOMEM;
+    why = "out of memory";
+    for (size_t i = 0; i < e->npl; i++)
+        if (prepare_pipeline(e, e->pls[i]))
+            goto fail;
+    if (entry_chunk(e))
+        goto fail;
+    e->started = 1;
+    return 0;
+fail:
+    if (errstr && errstr_size)
+        snprintf(errstr, errstr_size, "%s", why);
+    return rc;
+}
+
+void sl_engine_destroy(sl_engine_t *e)
+{
+    if (!e)
+        return;
+    /* Release what is still in flight; its records go back to the source undone. */
+    for (size_t k = 0; k < e->nchunks; k++) {
+        char *mem = e->chunks[k];
+        for (size_t i = 0; i < ENTRY_CHUNK; i++) {
+            entry_t *en = (entry_t *)(mem + i * e->entry_size);
+            if (en->in_use) {
+                for (size_t j = 0; j < e->npl; j++)
+                    if (en->uows[j].state != U_FREE && en->uows[j].data_free)
+                        en->uows[j].data_free(en->uows[j].data);
+                if (en->body)
+                    json_decref(en->body);
+                if (e->src.release)
+                    e->src.release(e->src_opaque, en->rec, 0);
+            }
+            for (size_t j = 0; j < e->npl; j++)
+                sl_free(en->uows[j].buf);
+            sl_free(en->scratch);
+        }
+        sl_free(mem);
+    }
+    sl_free(e->chunks);
+    for (sl_uow_t *u = e->all_children; u;) {
+        sl_uow_t *nx = u->all_next;
+        if (u->state != U_FREE && u->data_free)
+            u->data_free(u->data);
+        sl_free(u->buf);
+        sl_free(u);
+        u = nx;
+    }
+    for (size_t i = 0; i < e->npl; i++)
+        sl_pipeline_destroy(e->pls[i]);
+    sl_free(e->pls);
+    if (e->parts) {
+        for (uint32_t i = 0; i <= e->pmask; i++) {
+            for (part_t *p = e->parts[i]; p;) {
+                part_t *nx = p->next;
+                sl__tracker_fini(&p->tr);
+                sl_free(p->topic);
+                sl_free(p);
+                p = nx;
+            }
+        }
+        sl_free(e->parts);
+    }
+    sl_conf_destroy(e->conf);
+    sl_free(e);
+}
+
+void sl_engine_tick(sl_engine_t *e)
+{
+    if (!e || !e->started)
+        return;
+    enter(e);
+    int64_t t = now(e);
+    sl__timer_t *tm;
+    while ((tm = sl__timers_pop_due(&e->timers, t)))
+        tm->cb(tm, e);
+    leave(e);
+}
+
+int64_t sl_engine_next_timeout(sl_engine_t *e)
+{
+    sl__timer_t *t = e ? sl__timers_peek(&e->timers) : NULL;
+    if (!t)
+        return -1;
+    int64_t d = t->due - now(e);
+    return d > 0 ? d : 0;
+}
+
+int sl_engine_flush(sl_engine_t *e)
+{
+    if (!e || !e->started)
+        return SL_ESTATE;
+    enter(e);
+    for (size_t i = 0; i < e->npl; i++)
+        coll_flush(e, e->pls[i]);
+    leave(e);
+    return 0;
+}
+
+int64_t sl_engine_watermark(sl_engine_t *e, const char *topic, int32_t partition)
+{
+    part_t *p = e && topic ? part_find(e, topic, partition) : NULL;
+    return p ? p->tr.watermark : -1;
+}
+
+int sl_engine_forget_partition(sl_engine_t *e, const char *topic, int32_t partition)
+{
+    if (!e || !topic)
+        return SL_EINVAL;
+    part_t *p = part_find(e, topic, partition);
+    if (!p)
+        return SL_ENOENT;
+    if (p->inflight)
+        return SL_EAGAIN;
+    uint32_t h = (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
+    part_t **pp = &e->parts[h & e->pmask];
+    while (*pp != p)
+        pp = &(*pp)->next;
+    *pp = p->next;
+    if (e->last_part == p)
+        e->last_part = NULL;
+    sl__tracker_fini(&p->tr);
+    sl_free(p->topic);
+    sl_free(p);
+    return 0;
+}
+
+size_t sl_engine_inflight(const sl_engine_t *e)
+{
+    return e ? e->inflight : 0;
+}
+
+size_t sl_engine_partition_inflight(sl_engine_t *e, const char *topic, int32_t partition)
+{
+    part_t *p = e && topic ? part_find(e, topic, partition) : NULL;
+    return p ? p->inflight : 0;
+}
+
+void sl_engine_stats(const sl_engine_t *e, sl_stats_t *out)
+{
+    *out = e->stats;
+    out->inflight = e->inflight;
+    out->inflight_bytes = e->inflight_bytes;
+}
+
+int sl_engine_pipeline_stats(const sl_engine_t *e, const char *name, sl_stats_t *out)
+{
+    for (size_t i = 0; e && name && i < e->npl; i++) {
+        if (!strcmp(e->pls[i]->name, name)) {
+            *out = e->pls[i]->stats;
+            return 0;
+        }
+    }
+    return SL_ENOENT;
+}
+
+const sl_conf_t *sl_engine_conf(const sl_engine_t *e)
+{
+    return e->conf;
+}
+
+int64_t sl_engine_now(const sl_engine_t *e)
+{
+    return now(e);
+}

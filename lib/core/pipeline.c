@@ -1,0 +1,256 @@
+/* sluice — pipeline builder and sinks. */
+#include "core/core.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
+#include <string.h>
+
+const char *const sl__stage_names[] = {"decode", "filter", "filter-types", "map",  "flat-map",
+                                       "tap",    "rate-limit", "batch",    "sink"};
+
+uint64_t sl__hash(const void *p, size_t n)
+{
+    /* FNV-1a 64: keys are short; good enough spread for power-of-two tables. */
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+sl_pipeline_t *sl_pipeline_new(const char *name)
+{
+    if (!name || !*name)
+        return NULL;
+    sl_pipeline_t *p = sl_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->name = sl_strdup(name);
+    if (!p->name) {
+        sl_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void stage_fini(stage_t *s)
+{
+    if (s->kind == ST_TYPES) {
+        for (size_t i = 0; i < s->u.types.count; i++)
+            sl_free(s->u.types.names[i]);
+        sl_free(s->u.types.names);
+        sl_free(s->u.types.lens);
+    }
+}
+
+void sl_pipeline_destroy(sl_pipeline_t *p)
+{
+    if (!p)
+        return;
+    if (p->on_destroy)
+        p->on_destroy(p->on_destroy_opaque);
+    for (size_t i = 0; i < p->nstages; i++)
+        stage_fini(&p->stages[i]);
+    sl_free(p->stages);
+    coll_t *c = &p->coll;
+    sl_free(c->items);
+    sl_free(c->out);
+    sl_free(c->slot_gen);
+    sl_free(c->slot_idx);
+    sl_free(c->gid);
+    sl_free(c->gcount);
+    sl_free(c->sorted);
+    sl_free(p->held);
+    sl_free(p->name);
+    sl_free(p);
+}
+
+int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *), void *opaque)
+{
+    if (!p)
+        return SL_EINVAL;
+    p->on_destroy = fn;
+    p->on_destroy_opaque = opaque;
+    return 0;
+}
+
+const char *sl_pipeline_name(const sl_pipeline_t *p)
+{
+    return p ? p->name : NULL;
+}
+
+/* Appends an uninitialised stage, or fails if the pipeline is closed. */
+static stage_t *add_stage(sl_pipeline_t *p, stage_kind_t kind, int *rc)
+{
+    if (p->eng || p->sink || p->coll.configured) {
+        *rc = SL_ESTATE;
+        return NULL;
+    }
+    if (p->nstages == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4;
+        stage_t *ns = sl_realloc(p->stages, cap * sizeof *ns);
+        if (!ns) {
+            *rc = SL_ENOMEM;
+            return NULL;
+        }
+        p->stages = ns;
+        p->cap = cap;
+    }
+    stage_t *s = &p->stages[p->nstages];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    *rc = 0;
+    return s;
+}
+
+static int add_fn(sl_pipeline_t *p, stage_kind_t kind, sl_stage_fn fn, sl_flat_map_fn flat,
+                  void *opaque)
+{
+    if (!p || (!fn && !flat))
+        return SL_EINVAL;
+    int rc;
+    stage_t *s = add_stage(p, kind, &rc);
+    if (!s)
+        return rc;
+    s->u.f.fn = fn;
+    s->u.f.flat = flat;
+    s->u.f.opaque = opaque;
+    p->nstages++;
+    return 0;
+}
+
+int sl_pipeline_filter(sl_pipeline_t *p, sl_stage_fn fn, void *opaque)
+{
+    return add_fn(p, ST_FILTER, fn, NULL, opaque);
+}
+
+int sl_pipeline_map(sl_pipeline_t *p, sl_stage_fn fn, void *opaque)
+{
+    return add_fn(p, ST_MAP, fn, NULL, opaque);
+}
+
+int sl_pipeline_tap(sl_pipeline_t *p, sl_stage_fn fn, void *opaque)
+{
+    return add_fn(p, ST_TAP, fn, NULL, opaque);
+}
+
+int sl_pipeline_flat_map(sl_pipeline_t *p, sl_flat_map_fn fn, void *opaque)
+{
+    return add_fn(p, ST_FLAT_MAP, NULL, fn, opaque);
+}
+
+int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *const *types,
+                             size_t count)
+{
+    if (!p || !types || !count || (match != SL_MATCH_EXACT && match != SL_MATCH_PREFIX))
+        return SL_EINVAL;
+    for (size_t i = 0; i < count; i++)
+        if (!types[i])
+            return SL_EINVAL;
+    int rc;
+    stage_t *s = add_stage(p, ST_TYPES, &rc);
+    if (!s)
+        return rc;
+    s->u.types.match = match;
+    s->u.types.names = sl_calloc(count, sizeof *s->u.types.names);
+    s->u.types.lens = sl_calloc(count, sizeof *s->u.types.lens);
+    if (!s->u.types.names || !s->u.types.lens)
+        goto oom;
+    s->u.types.count = count;
+    for (size_t i = 0; i < count; i++) {
+        if (!(s->u.types.names[i] = sl_strdup(types[i])))
+            goto oom;
+        s->u.types.lens[i] = strlen(types[i]);
+    }
+    p->nstages++;
+    return 0;
+oom:
+    stage_fini(s);
+    return SL_ENOMEM;
+}
+
+int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst)
+{
+    if (!p)
+        return SL_EINVAL;
+    if (!(per_second > 0) || burst == 0)
+        return SL_ERANGE;
+    int rc;
+    stage_t *s = add_stage(p, ST_RATE_LIMIT, &rc);
+    if (!s)
+        return rc;
+    s->u.rl.rate = per_second;
+    s->u.rl.burst = burst;
+    s->u.rl.tokens = burst;
+    s->u.rl.last_ms = INT64_MIN;
+    p->nstages++;
+    return 0;
+}
+
+static int set_coll(sl_pipeline_t *p, coll_kind_t kind, const sl_batch_opts_t *opts)
+{
+    if (!p)
+        return SL_EINVAL;
+    if (p->eng || p->sink || p->coll.configured)
+        return SL_ESTATE;
+    p->coll.kind = kind;
+    p->coll.configured = 1;
+    if (opts) {
+        p->coll.opts = *opts;
+    } else {
+        p->coll.opts.max_events = 0;
+        p->coll.opts.max_bytes = 0;
+        p->coll.opts.linger_ms = -1;
+    }
+    if (p->coll.opts.linger_ms < -1)
+        return p->coll.configured = 0, SL_ERANGE;
+    return 0;
+}
+
+int sl_pipeline_batch(sl_pipeline_t *p, const sl_batch_opts_t *opts)
+{
+    return set_coll(p, COLL_BATCH, opts);
+}
+
+int sl_pipeline_compact(sl_pipeline_t *p, const sl_batch_opts_t *opts)
+{
+    return set_coll(p, COLL_COMPACT, opts);
+}
+
+int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts)
+{
+    return set_coll(p, COLL_GROUP, opts);
+}
+
+int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink)
+{
+    if (!p || !sink)
+        return SL_EINVAL;
+    if (p->eng || p->sink)
+        return SL_ESTATE;
+    p->sink = sink;
+    return 0;
+}
+
+sl_sink_t *sl_sink_new(const sl_sink_ops_t *ops, void *opaque)
+{
+    if (!ops || !ops->write)
+        return NULL;
+    sl_sink_t *s = sl_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ops = *ops;
+    s->opaque = opaque;
+    return s;
+}
+
+void sl_sink_destroy(sl_sink_t *s)
+{
+    if (!s)
+        return;
+    if (s->ops.destroy)
+        s->ops.destroy(s->opaque);
+    sl_free(s);
+}
