@@ -1,0 +1,92 @@
+/* Configuration: defaults, parsing, ranges, unknown keys, pass-through. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sluice/conf.h"
+#include "sluice/error.h"
+
+TestSuite(conf);
+
+static int collect(const char *k, const char *v, void *opaque)
+{
+    char *out = opaque;
+    size_t n = strlen(out);
+    snprintf(out + n, 128 - n, "%s=%s;", k, v);
+    return 0;
+}
+
+struct set_case {
+    const char *name, *value;
+    int rc;
+    const char *readback;
+};
+
+Test(conf, set_table)
+{
+    static const struct set_case cases[] = {
+        {.name = "batch.max.events", .value = "1000", .rc = 0, .readback = "1000"},
+        {.name = "batch.max.events", .value = "0", .rc = SL_ERANGE},
+        {.name = "batch.max.events", .value = "abc", .rc = SL_EINVAL},
+        {.name = "batch.max.events", .value = "12x", .rc = SL_EINVAL},
+        {.name = "batch.max.events", .value = "", .rc = SL_EINVAL},
+        {.name = "batch.max.bytes", .value = "64k", .rc = 0, .readback = "65536"},
+        {.name = "batch.max.bytes", .value = "5M", .rc = 0, .readback = "5242880"},
+        {.name = "batch.linger.ms", .value = "-1", .rc = SL_ERANGE},
+        {.name = "record.max.bytes", .value = "99999999999999999999999", .rc = SL_EINVAL},
+        {.name = "processor.name", .value = "things-listener", .rc = 0, .readback = "things-listener"},
+        {.name = "no.such.key", .value = "1", .rc = SL_ENOENT},
+        {.name = "kafka.bootstrap.servers", .value = "127.0.0.1:9092", .rc = 0, .readback = "127.0.0.1:9092"},
+        {.name = "kafka.", .value = "x", .rc = SL_ENOENT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sl_conf_t *c = sl_conf_new();
+        char err[256] = "";
+        int rc = sl_conf_set(c, cases[i].name, cases[i].value, err, sizeof err);
+        cr_assert_eq(rc, cases[i].rc, "case %zu %s=%s: %s", i, cases[i].name, cases[i].value, err);
+        if (rc)
+            cr_assert_neq(err[0], 0, "a failure explains itself");
+        if (cases[i].readback) {
+            char buf[64];
+            size_t n = sizeof buf;
+            cr_assert_eq(sl_conf_get(c, cases[i].name, buf, &n), 0);
+            cr_assert_str_eq(buf, cases[i].readback);
+        }
+        sl_conf_destroy(c);
+    }
+}
+
+Test(conf, defaults_failed_set_keeps_value_and_dup)
+{
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_get_int(c, "batch.max.events"), 500);
+    cr_assert_str_eq(sl_conf_get_str(c, "processor.name"), "sluice");
+    cr_assert_neq(sl_conf_set(c, "batch.max.events", "-5", NULL, 0), 0);
+    cr_assert_eq(sl_conf_get_int(c, "batch.max.events"), 500);
+    char buf[4];
+    size_t n = sizeof buf;
+    cr_assert_eq(sl_conf_get(c, "batch.max.bytes", buf, &n), SL_ERANGE);
+    cr_assert_eq(n, strlen("5242880") + 1);
+    cr_assert_eq(sl_conf_get(c, "nope", buf, &n), SL_ENOENT);
+    sl_conf_set(c, "kafka.acks", "all", NULL, 0);
+    sl_conf_set(c, "kafka.linger.ms", "5", NULL, 0);
+    sl_conf_set(c, "kafka.acks", "1", NULL, 0);
+    sl_conf_t *d = sl_conf_dup(c);
+    sl_conf_destroy(c);
+    char seen[128] = "";
+    cr_assert_eq(sl_conf_foreach(d, "kafka.", collect, seen), 0);
+    cr_assert_str_eq(seen, "acks=1;linger.ms=5;", "prefix stripped, set order, last value wins");
+    sl_conf_destroy(d);
+}
+
+Test(conf, property_table_is_documented)
+{
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&doc, &len);
+    sl_conf_properties_print(fp);
+    fclose(fp);
+    cr_assert(strstr(doc, "| `batch.max.events` | integer | 500 |"));
+    cr_assert(strstr(doc, "`kafka.*`"));
+    free(doc);
+}
