@@ -60,7 +60,7 @@ Test(timer, random_model)
 Test(timer, not_due_stays)
 {
     sl__timers_t h;
-    sl__timer_t a, b;
+    sl__timer_t a = {0}, b = {0};
     sl__timers_init(&h);
     sl__timer_start(&h, &a, 50, noop);
     sl__timer_start(&h, &b, 10, noop);

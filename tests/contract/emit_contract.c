@@ -1,0 +1,143 @@
+/* Writes every kind of fault event and output event the library emits, as
+ * JSON Lines, for the ajv contract test: DIR/faults.jsonl, DIR/events.jsonl. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/sluice.h"
+
+static sl_result_t fault_odd(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    if (sl_uow_record(u)->offset % 5 == 1) {
+        sl_uow_fail(u, SL_ESTAGE, "rejected by the map");
+        return SL_FAULT;
+    }
+    if (sl_uow_record(u)->offset % 5 == 2) {
+        sl_uow_fail(u, SL_EIO, "always busy");
+        return SL_RETRY;
+    }
+    return SL_OK;
+}
+
+/* Re-emits the event as a new domain event built with jansson. */
+static sl_result_t to_event(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    json_t *body = sl_uow_body(u);
+    if (!body)
+        return SL_RETRY;
+    json_t *out = json_pack("{s:s,s:s,s:I,s:O,s:{s:s},s:O}", "id", "derived-1", "type",
+                            "thing-seen", "timestamp", (json_int_t)1767225600000, "partitionKey",
+                            json_object_get(body, "partitionKey"), "tags", "source", "contract",
+                            "thing", json_object_get(body, "thing"));
+    if (!out)
+        return SL_RETRY;
+    int rc = sl_uow_set_output_json(u, NULL, 0, out);
+    json_decref(out);
+    return rc ? SL_RETRY : SL_OK;
+}
+
+static sl_result_t two_children(sl_uow_t *u, sl_emitter_t *em, void *opaque)
+{
+    (void)opaque;
+    (void)u;
+    static const char big[] = "{\"id\":\"c\",\"type\":\"child\",\"timestamp\":1,\"pad\":\""
+                              "0123456789012345678901234567890123456789\"}";
+    return sl_emit(em, "ck", 2, big, sizeof big - 1) ? SL_RETRY : SL_OK;
+}
+
+static void dump(const sl_test_sink_t *s, FILE *fp)
+{
+    for (size_t i = 0; i < sl_test_sink_count(s); i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(s, i);
+        fwrite(m->value, 1, m->value_len, fp);
+        fputc('\n', fp);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        return 2;
+    }
+    sl_conf_t *c = sl_conf_new();
+    sl_conf_set(c, "processor.name", "contract", NULL, 0);
+    sl_conf_set(c, "retry.max", "1", NULL, 0);
+    sl_conf_set(c, "record.max.bytes", "2048", NULL, 0);
+    sl_conf_set(c, "fault.value.max.bytes", "1024", NULL, 0);
+    sl_test_t *t = sl_test_new(c, NULL, 0);
+    sl_conf_destroy(c);
+    sl_test_sink_t *events = sl_test_sink_new(t, "events", 0, 0, 0);
+    sl_test_sink_t *small = sl_test_sink_new(t, "small", 0, 0, 64);
+    sl_test_sink_t *flaky = sl_test_sink_new(t, "flaky", 0, 0, 0);
+    sl_pipeline_t *a = sl_pipeline_new("derive"), *b = sl_pipeline_new("children"),
+                  *d = sl_pipeline_new("flaky-sink");
+    const char *types[] = {"thing-"};
+    if (!t || !events || !small || !flaky || !a || !b || !d ||
+        sl_pipeline_filter_types(a, SL_MATCH_PREFIX, types, 1) || sl_pipeline_map(a, fault_odd, NULL) ||
+        sl_pipeline_map(a, to_event, NULL) || sl_pipeline_batch(a, NULL) ||
+        sl_pipeline_sink(a, sl_test_sink_handle(events)) ||
+        sl_pipeline_filter_types(b, SL_MATCH_PREFIX, types, 1) ||
+        sl_pipeline_flat_map(b, two_children, NULL) || sl_pipeline_sink(b, sl_test_sink_handle(small)) ||
+        sl_pipeline_filter_types(d, SL_MATCH_PREFIX, types, 1) ||
+        sl_pipeline_sink(d, sl_test_sink_handle(flaky)) || sl_test_add_pipeline(t, a) ||
+        sl_test_add_pipeline(t, b) || sl_test_add_pipeline(t, d)) {
+        fprintf(stderr, "emit_contract: setup failed\n");
+        return 1;
+    }
+    sl_test_sink_fail_next(flaky, 1, SL_ESINK);
+    char big[4096];
+    memset(big, 'x', sizeof big);
+    big[0] = '{';
+    const char *inputs[] = {
+        "{\"id\":\"e0\",\"type\":\"thing-created\",\"timestamp\":1767225600000,\"partitionKey\":\"t1\","
+        "\"tags\":{\"source\":\"test\"},\"thing\":{\"id\":\"t1\",\"name\":\"One\"}}",
+        "{\"id\":\"e1\",\"type\":\"thing-updated\",\"timestamp\":1767225600001,\"partitionKey\":\"t1\","
+        "\"thing\":{\"id\":\"t1\"}}",
+        "{\"id\":\"e2\",\"type\":\"thing-updated\",\"timestamp\":1767225600002,\"partitionKey\":\"t\\\"2\","
+        "\"thing\":{\"id\":\"t2\"}}",
+        "{\"type\":\"thing-deleted\",", /* invalid JSON */
+        "{\"id\":\"e4\"}",              /* no type */
+        "[1]",                          /* not an event */
+        "{\"type\":\"thing-x\",\"timestamp\":\"yesterday\"}",
+        "\xff\xfe binary",
+    };
+    sl_header_t h[] = {{.name = "traceparent", .value = "00-abc-01", .value_len = 9}};
+    for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
+        sl_record_t r = {.topic = "things", .partition = 2, .offset = -1, .key = "rk", .key_len = 2,
+                         .value = inputs[i], .value_len = strlen(inputs[i]), .headers = h,
+                         .header_count = i % 2, .position = i == 6 ? "49590338271490256608559692538361571095921575989136588898" : NULL};
+        if (sl_test_push_record(t, &r)) {
+            fprintf(stderr, "emit_contract: push failed\n");
+            return 1;
+        }
+    }
+    sl_record_t r = {.topic = "things", .partition = 2, .offset = -1, .value = big,
+                     .value_len = sizeof big}; /* too big: truncated copy in the fault */
+    sl_test_push_record(t, &r);
+    sl_test_advance(t, 60000);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/faults.jsonl", argv[1]);
+    FILE *ff = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/events.jsonl", argv[1]);
+    FILE *fe = fopen(path, "w");
+    if (!ff || !fe) {
+        perror("emit_contract");
+        return 1;
+    }
+    dump(sl_test_faults(t), ff);
+    dump(events, fe);
+    size_t nf = sl_test_sink_count(sl_test_faults(t)), ne = sl_test_sink_count(events);
+    fclose(ff);
+    fclose(fe);
+    sl_test_destroy(t);
+    /* decode x5, too big x1, map fault, retry limit, batch oversize (children), sink permanent */
+    fprintf(stderr, "emit_contract: %zu faults, %zu events\n", nf, ne);
+    if (nf < 10 || ne < 1) {
+        fprintf(stderr, "emit_contract: expected every kind of fault and some events\n");
+        return 1;
+    }
+    return 0;
+}
