@@ -466,8 +466,8 @@ static void fault(sl_engine_t *e, sl_uow_t *u, int err, int stage)
 /* The fault sink failed: keep retrying, and hold intake while it fails. */
 static void fault_sink_failed(sl_engine_t *e, sl_uow_t *u)
 {
-    if (u->state != U_FAULT_WAIT) {
-        u->state = U_FAULT_WAIT;
+    u->state = U_FAULT_WAIT;
+    if (!(u->fault_stage & 0x80)) {
         u->fault_stage |= 0x80; /* counted in fault_blocked */
         if (e->fault_blocked++ == 0 && !e->paused_all) {
             e->paused_all = 1;

@@ -41,7 +41,7 @@ int sl__jw_reserve(sl__jw_t *jw, size_t extra)
 
 void sl__jw_raw(sl__jw_t *jw, const void *s, size_t n)
 {
-    if (sl__jw_reserve(jw, n))
+    if (!n || sl__jw_reserve(jw, n))
         return;
     memcpy(jw->buf + jw->len, s, n);
     jw->len += n;
