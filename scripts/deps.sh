@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking sluice needs on Debian 12,
+# and the npm packages of the contract tests (from their committed lockfile).
+# Runs apt-get only when something is missing; as root or through sudo.
+set -euo pipefail
+here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+
+pkgs=(gcc make pkg-config meson ninja-build
+      libjansson-dev libcriterion-dev
+      libuv1-dev librdkafka-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
+      clang libclang-rt-14-dev python3)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "deps: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$here/tests/contract/node_modules/ajv/package.json" ]; then
+    (cd "$here/tests/contract" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
