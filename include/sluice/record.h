@@ -84,7 +84,11 @@ typedef struct sl_scan_error_s {
  * @brief Check that @p buf is a JSON text jansson's json_loadb(buf, len, 0)
  *        would accept: an object or array, strict UTF-8, no control characters
  *        in strings, no \u0000, integers within int64, finite reals, depth at
- *        most SL_JSON_MAX_DEPTH, nothing after the value but whitespace.
+ *        most SL_JSON_MAX_DEPTH (counted as jansson does: every value, scalars
+ *        included, keys not), nothing after the value but whitespace. Like
+ *        jansson, a single NUL byte right after a number or a literal is
+ *        ignored; the differential tests and the fuzz target hold the two to
+ *        the same verdict.
  * @param err optional; filled on failure.
  * @returns 0, SL_EJSON, or SL_EDEPTH.
  * @remark Allocates nothing. Thread-safe.
@@ -100,8 +104,13 @@ int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err);
  * "partitionkey", used when the aws-lambda-stream names are absent. When a
  * member repeats, the last one wins, as in jansson's tree.
  *
- * @param env filled on success; untouched fields are zeroed.
- * @param err optional; filled on failure.
+ * A real timestamp outside int64 is SL_EFIELD. A bad "time" or
+ * "partitionkey" counts only when it is used (no "timestamp" or
+ * "partitionKey" present).
+ *
+ * @param env filled on success, zeroed on failure.
+ * @param err optional; filled on failure: offset of the offending value (0
+ *        when type is missing) and a static reason.
  * @returns 0; SL_EJSON or SL_EDEPTH if jansson would reject the text;
  *          SL_ENOTEVENT if it is valid JSON but not an object; SL_ENOTYPE if
  *          "type" is missing, not a string or empty; SL_EFIELD if "id" or
@@ -113,7 +122,9 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
 
 /**
  * @brief Read a CloudEvents binary-mode envelope from ce_* headers
- *        (ce_type, ce_id, ce_partitionkey, ce_time, ce_specversion).
+ *        (ce_type, ce_id, ce_partitionkey, ce_time, ce_specversion; exact
+ *        lower-case names, the last of a repeated header wins; no *_ESC flag
+ *        is ever set).
  * @returns 1 if the headers carry ce_type (binary mode, @p env filled),
  *          0 if they are not CloudEvents binary mode, SL_EFIELD if ce_time
  *          is not RFC 3339 or ce_type is empty.
@@ -125,14 +136,18 @@ int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelo
  * @brief Decode the JSON escapes of a string span.
  * @param out buffer of @p cap bytes; the result is not NUL-terminated.
  * @param out_len set to the decoded length, which never exceeds @p s.len.
- * @returns 0, SL_ERANGE if @p cap is too small, SL_EJSON on a bad escape.
+ * @returns 0, SL_ERANGE if @p cap is too small, SL_EJSON on a bad escape
+ *          (\u0000 included, as jansson rejects it), SL_EINVAL if s.ptr is
+ *          NULL with a non-zero length.
  * @remark Allocates nothing. Thread-safe.
  */
 int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len);
 
 /**
  * @brief Parse an RFC 3339 date-time ("2026-11-27T05:06:31.123Z",
- *        offsets allowed) to epoch milliseconds.
+ *        offsets allowed; 't', 'z' and a space separator accepted; second 60
+ *        rolls into the next minute) to epoch milliseconds.
+ * @param out_ms may be NULL to only validate.
  * @returns 0, or SL_EFIELD if the text is not RFC 3339.
  * @remark Thread-safe.
  */

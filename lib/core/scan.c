@@ -1,0 +1,912 @@
+/* sluice — the strict envelope scanner (see include/sluice/record.h).
+ *
+ * One pass, no recursion, no allocation. Its verdict must equal jansson
+ * 2.14's json_loadb(buf, len, 0): tests/core/test_scan.c and
+ * tests/fuzz/fuzz_scan.c hold the two together, so every rule below that
+ * looks odd is there because jansson does it that way. */
+#include "sluice/record.h"
+#include "sluice/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Byte classes. */
+enum {
+    C_WS = 1,    /* JSON whitespace */
+    C_STR = 2,   /* ends a run of plain string bytes: " \ controls, non-ASCII */
+    C_DIGIT = 4, /* 0-9 */
+    C_HEX = 8    /* 0-9 a-f A-F */
+};
+
+static const unsigned char s_cls[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 3, 2, 2, 2, 2, 2, 2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+    2, 2, 2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
+    0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  2,  2,  2,  2,
+};
+
+#define S_IS(c, k) (s_cls[(unsigned char)(c)] & (k))
+
+/* Finding the first special byte of a word with ctz needs little-endian. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define S_CTZ 1
+#else
+#define S_CTZ 0
+#endif
+
+/* The per-token helpers must inline into the scan loop: a call per string
+ * costs more than the string on short keys. */
+#if defined(__GNUC__)
+#define S_INLINE static inline __attribute__((always_inline))
+#else
+#define S_INLINE static inline
+#endif
+
+/* Envelope members, and what kind of value each last held. */
+enum { F_NONE, F_TYPE, F_ID, F_PKEY, F_TS, F_SPEC, F_TIME, F_PKEY_CE, F_COUNT };
+enum { K_ABSENT, K_STR, K_INT, K_REAL, K_OTHER };
+
+typedef struct s_field_s {
+    const unsigned char *b, *e; /* string: between the quotes; number: the token */
+    unsigned char kind;
+    unsigned char esc;
+} s_field_t;
+
+typedef struct s_scan_s {
+    const unsigned char *at; /* where the scan failed */
+    const char *reason;
+    int top_obj;
+    s_field_t f[F_COUNT];
+} s_scan_t;
+
+/* Exponent digits saturate here: far past any exponent that changes a
+ * verdict, far from int64 overflow when digit counts are added. */
+#define S_EXP_SAT ((int64_t)1 << 59)
+
+/* Significant digits kept for strtod: more than the 768 a double's halfway
+ * points can need, so a sticky digit for the rest rounds as the whole would. */
+#define S_MAXDIG 800
+
+static void *s_fail(s_scan_t *sc, const unsigned char *at, const char *reason)
+{
+    sc->at = at;
+    sc->reason = reason;
+    return NULL;
+}
+
+static int s_bad(s_scan_t *sc, const unsigned char *at, const char *reason)
+{
+    s_fail(sc, at, reason);
+    return SL_EJSON;
+}
+
+S_INLINE const unsigned char *s_ws(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && S_IS(*p, C_WS))
+        p++;
+    return p;
+}
+
+/* One UTF-8 sequence starting at a byte >= 0x80, by the same rules as
+ * jansson's utf8_check_first/utf8_check_full: shortest form, no surrogates,
+ * nothing above U+10FFFF. */
+static const unsigned char *s_utf8(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t n = (size_t)(end - p);
+
+    if (c < 0xC2 || c > 0xF4) return NULL;
+    if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? p + 2 : NULL;
+    if (c < 0xF0) {
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        if (n < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80) return NULL;
+        return p + 3;
+    }
+    if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (n < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+        return NULL;
+    return p + 4;
+}
+
+static int s_hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    if (end - p < 4) return 0;
+    for (i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        if (!S_IS(c, C_HEX)) return 0;
+        v = v << 4 | (S_IS(c, C_DIGIT) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    *out = v;
+    return 1;
+}
+
+/* A \u escape at p (pointing at the backslash), with jansson's rules: no
+ * U+0000, a high surrogate only directly followed by a \u low surrogate.
+ * Returns the code point and sets *next, or returns -1 with a reason. */
+static long s_uescape(const unsigned char *p, const unsigned char *end, const unsigned char **next,
+                      const char **reason)
+{
+    unsigned u, u2;
+
+    if (!s_hex4(p + 2, end, &u)) {
+        *reason = "invalid \\u escape";
+        return -1;
+    }
+    if (u == 0) {
+        *reason = "\\u0000 in string";
+        return -1;
+    }
+    if (u >= 0xDC00 && u <= 0xDFFF) {
+        *reason = "lone low surrogate escape";
+        return -1;
+    }
+    if (u < 0xD800 || u > 0xDBFF) {
+        *next = p + 6;
+        return (long)u;
+    }
+    if (end - p < 8 || p[6] != '\\' || p[7] != 'u') {
+        *reason = "lone high surrogate escape";
+        return -1;
+    }
+    if (!s_hex4(p + 8, end, &u2)) {
+        *reason = "invalid \\u escape";
+        return -1;
+    }
+    if (u2 < 0xDC00 || u2 > 0xDFFF) {
+        *reason = "bad low surrogate escape";
+        return -1;
+    }
+    *next = p + 12;
+    return 0x10000 + ((long)(u - 0xD800) << 10) + (long)(u2 - 0xDC00);
+}
+
+/* A string body: p is just past the opening quote. Returns the closing
+ * quote; *esc is set if the string holds an escape. */
+S_INLINE const unsigned char *s_string(s_scan_t *sc, const unsigned char *p,
+                                       const unsigned char *end, unsigned char *esc)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    const char *reason;
+
+    for (;;) {
+        /* Skip plain bytes a word at a time: flag bytes that are '"', '\\',
+         * below 0x20 or above 0x7F; borrows only run upward, so the lowest
+         * flag is exact. The byte loop only finishes the last word. */
+        if (end - p >= 8) {
+            uint64_t w, q, b, m;
+            memcpy(&w, p, 8);
+            q = w ^ (ones * '"');
+            b = w ^ (ones * '\\');
+            m = (((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & high;
+            if (!m) {
+                p += 8;
+                continue;
+            }
+#if S_CTZ
+            p += (unsigned)__builtin_ctzll(m) >> 3;
+#else
+            while (!S_IS(*p, C_STR))
+                p++;
+#endif
+        } else {
+            while (p < end && !S_IS(*p, C_STR))
+                p++;
+            if (p == end) return s_fail(sc, p, "unterminated string");
+        }
+        if (*p == '"') return p;
+        if (*p == '\\') {
+            const unsigned char *q;
+            *esc = 1;
+            if (end - p < 2) return s_fail(sc, p, "unterminated string");
+            switch (p[1]) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                p += 2;
+                break;
+            case 'u':
+                if (s_uescape(p, end, &q, &reason) < 0) return s_fail(sc, p, reason);
+                p = q;
+                break;
+            default:
+                return s_fail(sc, p, "invalid escape");
+            }
+        } else if (*p < 0x20) {
+            return s_fail(sc, p, "control character in string");
+        } else {
+            const unsigned char *q = s_utf8(p, end);
+            if (!q) return s_fail(sc, p, "invalid UTF-8");
+            p = q;
+        }
+    }
+}
+
+/* The exact value of a validated JSON number, as strtod (so jansson) rounds
+ * it, from a bounded copy with no decimal point (so no locale dependence). */
+static double s_number_value(const unsigned char *p, const unsigned char *end, int *overflow)
+{
+    char buf[S_MAXDIG + 32];
+    size_t n = 0, lead, dropped = 0;
+    int64_t nfrac = 0, x = 0, e;
+    int in_frac = 0, sticky = 0, saved = errno;
+    double v;
+
+    if (*p == '-') buf[n++] = *p++;
+    lead = n;
+    for (; p < end && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.') {
+            in_frac = 1;
+            continue;
+        }
+        nfrac += in_frac;
+        if (n == lead && *p == '0') continue;
+        if (n - lead < S_MAXDIG) {
+            buf[n++] = (char)*p;
+        } else {
+            dropped++;
+            sticky |= *p != '0';
+        }
+    }
+    if (p < end) {
+        int neg = 0;
+        p++;
+        if (*p == '+' || *p == '-') neg = *p++ == '-';
+        for (; p < end; p++)
+            if (x < S_EXP_SAT) x = x * 10 + (*p - '0');
+        if (neg) x = -x;
+    }
+    *overflow = 0;
+    if (n == lead) return lead ? -0.0 : 0.0;
+    e = x - nfrac + (int64_t)dropped;
+    if (sticky) {
+        buf[n++] = '1';
+        e--;
+    }
+    /* Past +-100000 strtod saturates to inf or zero either way. */
+    if (e > 100000)
+        e = 100000;
+    else if (e < -100000)
+        e = -100000;
+    snprintf(buf + n, sizeof buf - n, "e%ld", (long)e);
+    errno = 0;
+    v = strtod(buf, NULL);
+    *overflow = (v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE;
+    errno = saved;
+    return v;
+}
+
+/* A number token at p. Integers must fit int64 (strtoll) and reals must
+ * not overflow to inf (strtod): both are decided from digit positions, and
+ * only when the leading digit sits exactly at 10^308 by calling strtod. */
+static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const unsigned char *end,
+                                     unsigned char *kind)
+{
+    const unsigned char *s = p, *ib, *fb = NULL, *fe = NULL;
+    int64_t x = 0, e10;
+    size_t ni;
+    int has_exp = 0, ovf;
+
+    if (*p == '-') p++;
+    ib = p;
+    if (p == end || !S_IS(*p, C_DIGIT)) return s_fail(sc, p, "invalid number");
+    if (*p == '0') {
+        p++;
+        if (p < end && S_IS(*p, C_DIGIT)) return s_fail(sc, p, "leading zero in number");
+    } else {
+        do
+            p++;
+        while (p < end && S_IS(*p, C_DIGIT));
+    }
+    ni = (size_t)(p - ib);
+    if (p < end && *p == '.') {
+        fb = ++p;
+        if (p == end || !S_IS(*p, C_DIGIT)) return s_fail(sc, p, "invalid number");
+        do
+            p++;
+        while (p < end && S_IS(*p, C_DIGIT));
+        fe = p;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int neg = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
+        if (p == end || !S_IS(*p, C_DIGIT)) return s_fail(sc, p, "invalid number");
+        do {
+            if (x < S_EXP_SAT) x = x * 10 + (*p - '0');
+            p++;
+        } while (p < end && S_IS(*p, C_DIGIT));
+        if (neg) x = -x;
+        has_exp = 1;
+    }
+    if (!fb && !has_exp) {
+        *kind = K_INT;
+        if (ni >= 19 &&
+            (ni > 19 ||
+             memcmp(ib, *s == '-' ? "9223372036854775808" : "9223372036854775807", 19) > 0))
+            return s_fail(sc, s, "integer out of range");
+        return p;
+    }
+    *kind = K_REAL;
+    if (*ib != '0') {
+        e10 = (int64_t)ni - 1 + x;
+    } else {
+        /* 0.000ddd: the leading digit is the first non-zero fraction digit. */
+        const unsigned char *q = fb;
+        if (!fb || x <= 308) return p;
+        while (q < fe && *q == '0')
+            q++;
+        if (q == fe) return p;
+        e10 = x - (int64_t)(q - fb) - 1;
+    }
+    if (e10 < 308) return p;
+    ovf = 1;
+    if (e10 == 308) s_number_value(s, p, &ovf);
+    if (ovf) return s_fail(sc, s, "number overflows double");
+    return p;
+}
+
+static int s_field_id(const char *k, size_t n)
+{
+    switch (n) {
+    case 2:
+        return memcmp(k, "id", 2) ? F_NONE : F_ID;
+    case 4:
+        if (!memcmp(k, "type", 4)) return F_TYPE;
+        return memcmp(k, "time", 4) ? F_NONE : F_TIME;
+    case 9:
+        return memcmp(k, "timestamp", 9) ? F_NONE : F_TS;
+    case 11:
+        return memcmp(k, "specversion", 11) ? F_NONE : F_SPEC;
+    case 12:
+        if (!memcmp(k, "partitionKey", 12)) return F_PKEY;
+        return memcmp(k, "partitionkey", 12) ? F_NONE : F_PKEY_CE;
+    default:
+        return F_NONE;
+    }
+}
+
+/* A top-level key, which may be written with escapes ("ty\u0070e"). */
+static int s_match_key(const unsigned char *b, const unsigned char *e, int esc)
+{
+    char tmp[16];
+    size_t n;
+    sl_span_t sp;
+
+    if (!esc) return s_field_id((const char *)b, (size_t)(e - b));
+    sp.ptr = (const char *)b;
+    sp.len = (size_t)(e - b);
+    if (sl_span_unescape(sp, tmp, sizeof tmp, &n)) return F_NONE;
+    return s_field_id(tmp, n);
+}
+
+/* An object member's key and colon: p is at the key's opening quote. */
+S_INLINE const unsigned char *s_key(s_scan_t *sc, const unsigned char *p, const unsigned char *end,
+                                    int match, unsigned *field)
+{
+    const unsigned char *kb;
+    unsigned char esc = 0;
+
+    if (p == end || *p != '"') return s_fail(sc, p, "expected string key");
+    kb = p + 1;
+    p = s_string(sc, kb, end, &esc);
+    if (!p) return NULL;
+    if (match) *field = (unsigned)s_match_key(kb, p, esc);
+    p = s_ws(p + 1, end);
+    if (p == end || *p != ':') return s_fail(sc, p, "expected ':'");
+    return p + 1;
+}
+
+/* The validator. With want set, the last value of each top-level envelope
+ * member is kept in sc->f. Open containers live on a stack that the depth
+ * limit bounds: nothing here recurses. */
+static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want)
+{
+    unsigned char objs[SL_JSON_MAX_DEPTH]; /* 1 for an object; written on push */
+    size_t depth = 0;
+    unsigned field = F_NONE;
+    int in_obj = 0;
+
+    p = s_ws(p, end);
+    if (p == end || (*p != '{' && *p != '[')) return s_bad(sc, p, "expected '{' or '['");
+    sc->top_obj = *p == '{';
+
+    for (;;) {
+        const unsigned char *v;
+        unsigned char kind, esc = 0;
+        s_field_t *rec = want && depth == 1 && field ? &sc->f[field] : NULL;
+
+        /* A value starts here; jansson counts scalars in the depth too. */
+        p = s_ws(p, end);
+        if (p == end) return s_bad(sc, p, "unexpected end of input");
+        if (depth >= SL_JSON_MAX_DEPTH) {
+            s_bad(sc, p, "nesting too deep");
+            return SL_EDEPTH;
+        }
+        v = p;
+        switch (*p) {
+        case '{':
+        case '[':
+            if (rec) {
+                rec->b = p;
+                rec->e = p + 1;
+                rec->kind = K_OTHER;
+            }
+            in_obj = *p == '{';
+            objs[depth++] = (unsigned char)in_obj;
+            p = s_ws(p + 1, end);
+            if (p < end && *p == (in_obj ? '}' : ']')) {
+                p++;
+                depth--;
+                if (depth) in_obj = objs[depth - 1];
+                break;
+            }
+            if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field))) return SL_EJSON;
+            continue;
+        case '"':
+            p = s_string(sc, p + 1, end, &esc);
+            if (!p) return SL_EJSON;
+            if (rec) {
+                rec->b = v + 1;
+                rec->e = p;
+                rec->kind = K_STR;
+                rec->esc = esc;
+            }
+            p++;
+            break;
+        case '-':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
+            p = s_number(sc, p, end, &kind);
+            if (!p) return SL_EJSON;
+            if (rec) {
+                rec->b = v;
+                rec->e = p;
+                rec->kind = kind;
+            }
+            /* jansson quirk: the byte after a number is "ungot" into its
+             * lookahead buffer, where a NUL reads as empty: it is dropped. */
+            if (p < end && *p == 0) p++;
+            break;
+        case 't':
+        case 'f':
+        case 'n': {
+            const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+            size_t n = *p == 'f' ? 5 : 4;
+            if ((size_t)(end - p) < n || memcmp(p, w, n)) return s_bad(sc, p, "invalid literal");
+            p += n;
+            if (rec) {
+                rec->b = v;
+                rec->e = p;
+                rec->kind = K_OTHER;
+            }
+            if (p < end && *p == 0) /* the same NUL quirk as for numbers */
+                p++;
+            break;
+        }
+        default:
+            return s_bad(sc, p, "unexpected character");
+        }
+
+        /* A value ended: close containers until one goes on with a ','. */
+        for (;;) {
+            p = s_ws(p, end);
+            if (depth == 0) {
+                if (p != end) return s_bad(sc, p, "trailing characters after JSON text");
+                return 0;
+            }
+            if (p == end) return s_bad(sc, p, "unexpected end of input");
+            if (*p == ',') {
+                p = s_ws(p + 1, end);
+                if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field))) return SL_EJSON;
+                break;
+            }
+            if (*p != (in_obj ? '}' : ']'))
+                return s_bad(sc, p, in_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+            p++;
+            depth--;
+            if (depth) in_obj = objs[depth - 1];
+        }
+    }
+}
+
+static void s_err_out(sl_scan_error_t *err, const s_scan_t *sc, const unsigned char *base)
+{
+    if (err) {
+        err->offset = (size_t)(sc->at - base);
+        err->reason = sc->reason;
+    }
+}
+
+int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err)
+{
+    s_scan_t sc;
+    const unsigned char *p = buf;
+    int rc;
+
+    if (!p) {
+        if (err) {
+            err->offset = 0;
+            err->reason = "no input";
+        }
+        return SL_EJSON;
+    }
+    rc = s_scan(&sc, p, p + len, 0);
+    if (rc) s_err_out(err, &sc, p);
+    return rc;
+}
+
+static int64_t s_int_value(const unsigned char *p, const unsigned char *end)
+{
+    uint64_t u = 0;
+    int neg = *p == '-';
+
+    for (p += neg; p < end; p++)
+        u = u * 10 + (uint64_t)(*p - '0');
+    if (!neg) return (int64_t)u;
+    return u ? -(int64_t)(u - 1) - 1 : 0;
+}
+
+/* An RFC 3339 string member (possibly written with escapes). */
+static int s_time_value(const s_field_t *f, int64_t *ms)
+{
+    char tmp[64];
+    size_t n;
+    sl_span_t sp;
+
+    if (f->kind != K_STR) return SL_EFIELD;
+    if (!f->esc) return sl_rfc3339_parse((const char *)f->b, (size_t)(f->e - f->b), ms);
+    sp.ptr = (const char *)f->b;
+    sp.len = (size_t)(f->e - f->b);
+    if (sl_span_unescape(sp, tmp, sizeof tmp, &n)) return SL_EFIELD;
+    return sl_rfc3339_parse(tmp, n, ms);
+}
+
+static int s_timestamp(const s_field_t *f, int64_t *ms)
+{
+    double v;
+    int ovf;
+
+    switch (f->kind) {
+    case K_INT:
+        *ms = s_int_value(f->b, f->e);
+        return 0;
+    case K_REAL:
+        v = s_number_value(f->b, f->e, &ovf);
+        if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return SL_EFIELD;
+        *ms = (int64_t)v;
+        return 0;
+    default:
+        return s_time_value(f, ms);
+    }
+}
+
+static sl_span_t s_span(const s_field_t *f)
+{
+    sl_span_t sp;
+    sp.ptr = (const char *)f->b;
+    sp.len = (size_t)(f->e - f->b);
+    return sp;
+}
+
+static int s_field_fail(sl_scan_error_t *err, const unsigned char *base, const s_field_t *f,
+                        int code, const char *reason)
+{
+    if (err) {
+        err->offset = f && f->b ? (size_t)(f->b - base) : 0;
+        err->reason = reason;
+    }
+    return code;
+}
+
+int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err)
+{
+    s_scan_t sc;
+    const unsigned char *base = buf;
+    const s_field_t *f;
+    sl_envelope_t tmp;
+    int rc;
+
+    if (!env) env = &tmp;
+    memset(env, 0, sizeof *env);
+    if (!base) {
+        if (err) {
+            err->offset = 0;
+            err->reason = "no input";
+        }
+        return SL_EJSON;
+    }
+    memset(sc.f, 0, sizeof sc.f);
+    rc = s_scan(&sc, base, base + len, 1);
+    if (rc) {
+        s_err_out(err, &sc, base);
+        return rc;
+    }
+    if (!sc.top_obj) return s_field_fail(err, base, NULL, SL_ENOTEVENT, "not a JSON object");
+
+    f = &sc.f[F_TYPE];
+    if (f->kind == K_ABSENT) return s_field_fail(err, base, NULL, SL_ENOTYPE, "missing type");
+    if (f->kind != K_STR) return s_field_fail(err, base, f, SL_ENOTYPE, "type is not a string");
+    if (f->e == f->b) return s_field_fail(err, base, f, SL_ENOTYPE, "empty type");
+    env->type = s_span(f);
+    env->flags = SL_ENV_TYPE | (f->esc ? SL_ENV_TYPE_ESC : 0u);
+
+    f = &sc.f[F_ID];
+    if (f->kind != K_ABSENT) {
+        if (f->kind != K_STR) goto bad_id;
+        env->id = s_span(f);
+        env->flags |= SL_ENV_ID | (f->esc ? SL_ENV_ID_ESC : 0u);
+    }
+
+    f = sc.f[F_PKEY].kind != K_ABSENT ? &sc.f[F_PKEY] : &sc.f[F_PKEY_CE];
+    if (f->kind != K_ABSENT) {
+        if (f->kind != K_STR) goto bad_pkey;
+        env->partition_key = s_span(f);
+        env->flags |= SL_ENV_PKEY | (f->esc ? SL_ENV_PKEY_ESC : 0u);
+    }
+
+    f = &sc.f[F_TS];
+    if (f->kind != K_ABSENT) {
+        if (s_timestamp(f, &env->timestamp)) goto bad_ts;
+        env->flags |= SL_ENV_TIMESTAMP;
+    } else if ((f = &sc.f[F_TIME])->kind != K_ABSENT) {
+        if (s_time_value(f, &env->timestamp)) goto bad_ts;
+        env->flags |= SL_ENV_TIMESTAMP;
+    }
+
+    if (sc.f[F_SPEC].kind != K_ABSENT) env->flags |= SL_ENV_CLOUDEVENTS;
+    return 0;
+
+bad_id:
+    rc = s_field_fail(err, base, f, SL_EFIELD, "id is not a string");
+    goto fail;
+bad_pkey:
+    rc = s_field_fail(err, base, f, SL_EFIELD, "partition key is not a string");
+    goto fail;
+bad_ts:
+    rc = s_field_fail(err, base, f, SL_EFIELD, "timestamp is not a number or RFC 3339 time");
+fail:
+    memset(env, 0, sizeof *env);
+    return rc;
+}
+
+int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelope_t *env)
+{
+    const sl_header_t *h[F_COUNT] = {NULL};
+    sl_envelope_t tmp;
+    size_t i;
+    int64_t ms = 0;
+
+    if (!env) env = &tmp;
+    memset(env, 0, sizeof *env);
+    for (i = 0; headers && i < count; i++) {
+        const char *n = headers[i].name;
+        int id = F_NONE;
+        if (!n || strncmp(n, "ce_", 3) != 0) continue;
+        n += 3;
+        if (!strcmp(n, "type"))
+            id = F_TYPE;
+        else if (!strcmp(n, "id"))
+            id = F_ID;
+        else if (!strcmp(n, "partitionkey"))
+            id = F_PKEY;
+        else if (!strcmp(n, "time"))
+            id = F_TIME;
+        else if (!strcmp(n, "specversion"))
+            id = F_SPEC;
+        if (id != F_NONE) h[id] = &headers[i]; /* last wins, like rd_kafka_header_get_last() */
+    }
+    if (!h[F_TYPE]) return 0;
+    if (!h[F_TYPE]->value_len || !h[F_TYPE]->value) return SL_EFIELD;
+    if (h[F_TIME] &&
+        (!h[F_TIME]->value || sl_rfc3339_parse(h[F_TIME]->value, h[F_TIME]->value_len, &ms) != 0))
+        return SL_EFIELD;
+
+    env->type.ptr = h[F_TYPE]->value;
+    env->type.len = h[F_TYPE]->value_len;
+    env->flags = SL_ENV_TYPE | SL_ENV_BINARY | SL_ENV_CLOUDEVENTS;
+    if (h[F_ID]) {
+        env->id.ptr = h[F_ID]->value ? (const char *)h[F_ID]->value : "";
+        env->id.len = h[F_ID]->value ? h[F_ID]->value_len : 0;
+        env->flags |= SL_ENV_ID;
+    }
+    if (h[F_PKEY]) {
+        env->partition_key.ptr = h[F_PKEY]->value ? (const char *)h[F_PKEY]->value : "";
+        env->partition_key.len = h[F_PKEY]->value ? h[F_PKEY]->value_len : 0;
+        env->flags |= SL_ENV_PKEY;
+    }
+    if (h[F_TIME]) {
+        env->timestamp = ms;
+        env->flags |= SL_ENV_TIMESTAMP;
+    }
+    return 1;
+}
+
+static size_t s_utf8_encode(unsigned long cp, unsigned char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | cp >> 6);
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | cp >> 12);
+        o[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | cp >> 18);
+    o[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len)
+{
+    const unsigned char *p, *end;
+    size_t n = 0;
+
+    if (!s.len) {
+        if (out_len) *out_len = 0;
+        return 0;
+    }
+    if (!s.ptr) return SL_EINVAL;
+    p = (const unsigned char *)s.ptr;
+    end = p + s.len;
+    while (p < end) {
+        const unsigned char *q = memchr(p, '\\', (size_t)(end - p)), *next;
+        size_t run = (size_t)((q ? q : end) - p), k;
+        unsigned char u8[4];
+        const char *reason;
+        long cp;
+
+        if (run) {
+            if (!out || run > cap - n) return SL_ERANGE;
+            memcpy(out + n, p, run);
+            n += run;
+            p += run;
+        }
+        if (!q) break;
+        if (end - p < 2) return SL_EJSON;
+        next = p + 2;
+        switch (p[1]) {
+        case '"':
+        case '\\':
+        case '/':
+            cp = p[1];
+            break;
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 't':
+            cp = '\t';
+            break;
+        case 'u':
+            cp = s_uescape(p, end, &next, &reason);
+            if (cp < 0) return SL_EJSON;
+            break;
+        default:
+            return SL_EJSON;
+        }
+        k = s_utf8_encode((unsigned long)cp, u8);
+        if (!out || k > cap - n) return SL_ERANGE;
+        memcpy(out + n, u8, k);
+        n += k;
+        p = next;
+    }
+    if (out_len) *out_len = n;
+    return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), so no timegm() and no TZ dependence. */
+static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int s_dec(const char *s, int n, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (!S_IS(s[i], C_DIGIT)) return 0;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+int sl_rfc3339_parse(const char *s, size_t len, int64_t *out_ms)
+{
+    static const unsigned char mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h, mi, sec, oh = 0, om = 0, ms = 0;
+    size_t i = 19;
+    int64_t t, off = 0;
+
+    /* YYYY-MM-DDTHH:MM:SS then [.frac] then Z or +hh:mm */
+    if (!s || len < 20 || !s_dec(s, 4, &y) || s[4] != '-' || !s_dec(s + 5, 2, &mo) || s[7] != '-' ||
+        !s_dec(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        !s_dec(s + 11, 2, &h) || s[13] != ':' || !s_dec(s + 14, 2, &mi) || s[16] != ':' ||
+        !s_dec(s + 17, 2, &sec))
+        return SL_EFIELD;
+    if (s[i] == '.') {
+        unsigned scale = 100;
+        i++;
+        if (i == len || !S_IS(s[i], C_DIGIT)) return SL_EFIELD;
+        for (; i < len && S_IS(s[i], C_DIGIT); i++) {
+            ms += (unsigned)(s[i] - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (i == len) return SL_EFIELD;
+    if (s[i] == 'Z' || s[i] == 'z') {
+        i++;
+    } else if (s[i] == '+' || s[i] == '-') {
+        if (len - i < 6 || !s_dec(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
+            !s_dec(s + i + 4, 2, &om) || oh > 23 || om > 59)
+            return SL_EFIELD;
+        off = (int64_t)(oh * 60 + om) * (s[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return SL_EFIELD;
+    }
+    if (i != len || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+        sec > 60)
+        return SL_EFIELD;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) return SL_EFIELD;
+    t = ((s_days_from_civil(y, mo, d) * 24 + h) * 60 + mi - off) * 60 + sec;
+    if (out_ms) *out_ms = t * 1000 + ms;
+    return 0;
+}
