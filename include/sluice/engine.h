@@ -49,17 +49,17 @@ typedef struct sl_source_ops_s {
 
 /** Counters of one engine or one pipeline. */
 typedef struct sl_stats_s {
-    uint64_t records_in;    /**< records pushed (engine) or uows entered (pipeline) */
-    uint64_t records_done;  /**< records released as done (engine only) */
-    uint64_t sunk;          /**< uows acknowledged by a sink */
-    uint64_t skipped;       /**< uows filtered out */
-    uint64_t compacted;     /**< uows superseded by a newer one of the same key */
-    uint64_t faults;        /**< fault events acknowledged by the fault sink */
-    uint64_t decode_faults; /**< records that could not be decoded (engine only) */
-    uint64_t retries;       /**< retries scheduled */
-    uint64_t batches;       /**< sink writes */
-    uint64_t inflight;      /**< records (engine) or uows (pipeline) in flight now */
-    uint64_t inflight_bytes;/**< bytes of record values in flight now (engine only) */
+    uint64_t records_in;     /**< records pushed (engine) or uows entered (pipeline) */
+    uint64_t records_done;   /**< records released as done (engine only) */
+    uint64_t sunk;           /**< uows acknowledged by a sink */
+    uint64_t skipped;        /**< uows filtered out */
+    uint64_t compacted;      /**< uows superseded by a newer one of the same key */
+    uint64_t faults;         /**< fault events acknowledged by the fault sink */
+    uint64_t decode_faults;  /**< records that could not be decoded (engine only) */
+    uint64_t retries;        /**< retries scheduled */
+    uint64_t batches;        /**< sink writes */
+    uint64_t inflight;       /**< records (engine) or uows (pipeline) in flight now */
+    uint64_t inflight_bytes; /**< bytes of record values in flight now (engine only) */
 } sl_stats_t;
 
 /**

@@ -11,25 +11,25 @@ extern "C" {
 #endif
 
 /* X(name, value, retriable, description) */
-#define SL_ERRORS(X)                                                                   \
-    X(ENOMEM, -1, 1, "out of memory")                                                  \
-    X(EINVAL, -2, 0, "invalid argument")                                               \
-    X(ESTATE, -3, 0, "operation not allowed in this state")                            \
-    X(ENOENT, -4, 0, "no such entry")                                                  \
-    X(ERANGE, -5, 0, "value out of range")                                             \
-    X(EAGAIN, -6, 1, "resource temporarily unavailable")                               \
-    X(ETIMEDOUT, -7, 1, "timed out")                                                   \
-    X(EIO, -8, 1, "input/output error")                                                \
-    X(EEXIST, -9, 0, "already exists")                                                 \
-    X(EJSON, -20, 0, "invalid JSON")                                                   \
-    X(EDEPTH, -21, 0, "JSON nesting too deep")                                         \
-    X(ENOTEVENT, -22, 0, "not an event: the value is not a JSON object")               \
-    X(ENOTYPE, -23, 0, "event has no string 'type'")                                   \
-    X(EFIELD, -24, 0, "envelope field has the wrong type or format")                   \
-    X(ETOOBIG, -25, 0, "record exceeds a size limit")                                  \
-    X(ESTAGE, -30, 0, "stage could not handle the event")                              \
-    X(ERETRIES, -31, 0, "retry limit reached")                                         \
-    X(ESINK, -32, 0, "sink rejected the event")                                        \
+#define SL_ERRORS(X)                                                                               \
+    X(ENOMEM, -1, 1, "out of memory")                                                              \
+    X(EINVAL, -2, 0, "invalid argument")                                                           \
+    X(ESTATE, -3, 0, "operation not allowed in this state")                                        \
+    X(ENOENT, -4, 0, "no such entry")                                                              \
+    X(ERANGE, -5, 0, "value out of range")                                                         \
+    X(EAGAIN, -6, 1, "resource temporarily unavailable")                                           \
+    X(ETIMEDOUT, -7, 1, "timed out")                                                               \
+    X(EIO, -8, 1, "input/output error")                                                            \
+    X(EEXIST, -9, 0, "already exists")                                                             \
+    X(EJSON, -20, 0, "invalid JSON")                                                               \
+    X(EDEPTH, -21, 0, "JSON nesting too deep")                                                     \
+    X(ENOTEVENT, -22, 0, "not an event: the value is not a JSON object")                           \
+    X(ENOTYPE, -23, 0, "event has no string 'type'")                                               \
+    X(EFIELD, -24, 0, "envelope field has the wrong type or format")                               \
+    X(ETOOBIG, -25, 0, "record exceeds a size limit")                                              \
+    X(ESTAGE, -30, 0, "stage could not handle the event")                                          \
+    X(ERETRIES, -31, 0, "retry limit reached")                                                     \
+    X(ESINK, -32, 0, "sink rejected the event")                                                    \
     X(ESHUTDOWN, -33, 0, "processor is shutting down")
 
 /** Error codes; every public call that can fail returns 0 or one of these. */

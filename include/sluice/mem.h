@@ -32,7 +32,8 @@ void *sl_calloc(size_t n, size_t size);
  */
 void *sl_realloc(void *ptr, size_t size);
 
-/** @brief free() a block from sl_malloc()/sl_calloc()/sl_realloc(); NULL is fine. @remark Thread-safe. */
+/** @brief free() a block from sl_malloc()/sl_calloc()/sl_realloc(); NULL is fine. @remark
+ * Thread-safe. */
 void sl_free(void *ptr);
 
 /**

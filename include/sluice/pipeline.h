@@ -53,7 +53,8 @@ typedef enum sl_match_e {
 typedef struct sl_batch_opts_s {
     size_t max_events; /**< close at this many uows; 0 = batch.max.events */
     size_t max_bytes;  /**< close before exceeding this many output bytes; 0 = batch.max.bytes */
-    int64_t linger_ms; /**< close this long after the first uow; -1 = batch.linger.ms; 0 = at the next engine tick */
+    int64_t linger_ms; /**< close this long after the first uow; -1 = batch.linger.ms; 0 = at the
+                          next engine tick */
 } sl_batch_opts_t;
 
 /**
@@ -258,8 +259,7 @@ void sl_uow_ack(sl_uow_t *uow, int err);
  * @param key may be NULL: the child keeps the input uow's key.
  * @returns 0, SL_ENOMEM (then return SL_RETRY), SL_EINVAL.
  */
-int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value,
-            size_t value_len);
+int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value, size_t value_len);
 
 #ifdef __cplusplus
 }

@@ -25,18 +25,18 @@ typedef struct sl_header_s {
  * source, which keeps them valid until the engine reports the record done.
  */
 typedef struct sl_record_s {
-    const char *topic;          /**< topic or stream name, NUL-terminated */
-    int32_t partition;          /**< partition, or shard index */
-    int64_t offset;             /**< offset or sequence position, strictly increasing per partition */
-    int64_t timestamp_ms;       /**< broker/producer timestamp, or 0 */
-    const void *key;            /**< may be NULL */
+    const char *topic;    /**< topic or stream name, NUL-terminated */
+    int32_t partition;    /**< partition, or shard index */
+    int64_t offset;       /**< offset or sequence position, strictly increasing per partition */
+    int64_t timestamp_ms; /**< broker/producer timestamp, or 0 */
+    const void *key;      /**< may be NULL */
     size_t key_len;
-    const void *value;          /**< may be NULL */
+    const void *value; /**< may be NULL */
     size_t value_len;
     const sl_header_t *headers; /**< may be NULL */
     size_t header_count;
-    const char *position;       /**< optional textual position (Kinesis sequence number), or NULL */
-    void *opaque;               /**< the source's own handle, untouched by sluice */
+    const char *position; /**< optional textual position (Kinesis sequence number), or NULL */
+    void *opaque;         /**< the source's own handle, untouched by sluice */
 } sl_record_t;
 
 /** A slice of bytes inside a record; not NUL-terminated. */
@@ -47,15 +47,15 @@ typedef struct sl_span_s {
 
 /** Envelope flags: which fields were found, and which need unescaping. */
 enum {
-    SL_ENV_TYPE = 1u << 0,          /**< type found (always set on success) */
-    SL_ENV_ID = 1u << 1,            /**< id found */
-    SL_ENV_PKEY = 1u << 2,          /**< partitionKey (or CloudEvents partitionkey) found */
-    SL_ENV_TIMESTAMP = 1u << 3,     /**< timestamp (or CloudEvents time) found */
-    SL_ENV_CLOUDEVENTS = 1u << 4,   /**< specversion found, or read from ce_* headers */
-    SL_ENV_BINARY = 1u << 5,        /**< CloudEvents binary mode: fields from headers */
-    SL_ENV_TYPE_ESC = 1u << 8,      /**< the type span holds JSON escapes */
-    SL_ENV_ID_ESC = 1u << 9,        /**< the id span holds JSON escapes */
-    SL_ENV_PKEY_ESC = 1u << 10      /**< the partitionKey span holds JSON escapes */
+    SL_ENV_TYPE = 1u << 0,        /**< type found (always set on success) */
+    SL_ENV_ID = 1u << 1,          /**< id found */
+    SL_ENV_PKEY = 1u << 2,        /**< partitionKey (or CloudEvents partitionkey) found */
+    SL_ENV_TIMESTAMP = 1u << 3,   /**< timestamp (or CloudEvents time) found */
+    SL_ENV_CLOUDEVENTS = 1u << 4, /**< specversion found, or read from ce_* headers */
+    SL_ENV_BINARY = 1u << 5,      /**< CloudEvents binary mode: fields from headers */
+    SL_ENV_TYPE_ESC = 1u << 8,    /**< the type span holds JSON escapes */
+    SL_ENV_ID_ESC = 1u << 9,      /**< the id span holds JSON escapes */
+    SL_ENV_PKEY_ESC = 1u << 10    /**< the partitionKey span holds JSON escapes */
 };
 
 /**

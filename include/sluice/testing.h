@@ -26,12 +26,12 @@ typedef struct sl_test_msg_s {
     const char *pipeline; /**< pipeline that wrote it ("-" for a decode fault) */
     const char *key;      /**< output key, NUL-terminated for convenience (may hold NULs) */
     size_t key_len;
-    const char *value;    /**< output value, NUL-terminated for convenience */
+    const char *value; /**< output value, NUL-terminated for convenience */
     size_t value_len;
-    const char *topic;    /**< coordinates of the source record */
+    const char *topic; /**< coordinates of the source record */
     int32_t partition;
     int64_t offset;
-    size_t batch;         /**< index of the sink write that carried it */
+    size_t batch; /**< index of the sink write that carried it */
 } sl_test_msg_t;
 
 /** How a test sink acknowledges. */

@@ -23,7 +23,8 @@ typedef struct prop_s {
 #define MIB (1024 * 1024)
 
 static const prop_t props[] = {
-    {"processor.name", P_STR, "sluice", 0, 0, "Name of the processor, in fault tags, logs and metrics."},
+    {"processor.name", P_STR, "sluice", 0, 0,
+     "Name of the processor, in fault tags, logs and metrics."},
     {"batch.max.events", P_INT, "500", 1, 1000000,
      "Default batch size: a batch closes when it holds this many units of work."},
     {"batch.max.bytes", P_INT, "5242880", 1, INT32_MAX,
@@ -152,8 +153,9 @@ static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t
             return SL_EINVAL;
         }
         if (n < p->min || n > p->max) {
-            set_err(errstr, errstr_size, "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]",
-                    p->name, n, p->min, p->max);
+            set_err(errstr, errstr_size,
+                    "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]", p->name, n,
+                    p->min, p->max);
             return SL_ERANGE;
         }
         c->ival[i] = n;
@@ -338,5 +340,6 @@ void sl_conf_properties_print(FILE *fp)
             fprintf(fp, "| `%s` | %s | %s | | %s |\n", p->name, tnames[p->type], p->def, p->desc);
     }
     fprintf(fp, "| `kafka.*` | string | | | Passed unchanged to librdkafka (prefix removed). |\n");
-    fprintf(fp, "| `kinesis.*` | string | | | Passed to the Kinesis connector (prefix removed). |\n");
+    fprintf(fp,
+            "| `kinesis.*` | string | | | Passed to the Kinesis connector (prefix removed). |\n");
 }

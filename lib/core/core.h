@@ -40,20 +40,20 @@ typedef struct entry_s entry_t;
 
 struct sl_uow_s {
     entry_t *entry;
-    sl_pipeline_t *pl;      /* NULL for a decode fault */
-    sl_uow_t *next;         /* intrusive queue link (gate, rate limit, completions) */
-    sl__timer_t timer;      /* retry / fault retry */
-    uint64_t ord;           /* order of arrival: (entry seq << 16) | child index */
-    uint32_t stage;         /* next stage to run; nstages = the collector */
+    sl_pipeline_t *pl; /* NULL for a decode fault */
+    sl_uow_t *next;    /* intrusive queue link (gate, rate limit, completions) */
+    sl__timer_t timer; /* retry / fault retry */
+    uint64_t ord;      /* order of arrival: (entry seq << 16) | child index */
+    uint32_t stage;    /* next stage to run; nstages = the collector */
     uint16_t attempts;
-    uint8_t state;          /* uow_state_t */
+    uint8_t state; /* uow_state_t */
     uint8_t is_child;
     uint8_t has_output;
-    uint8_t holding;        /* this uow holds its key in the pipeline's gate */
-    uint8_t fault_stage;    /* stage kind name index for the fault tags */
-    uint8_t queued;         /* on the engine's completion queue */
-    int pending_err;        /* ack error waiting on the completion queue */
-    sl_span_t key;          /* ordering key; stable while in flight */
+    uint8_t holding;     /* this uow holds its key in the pipeline's gate */
+    uint8_t fault_stage; /* stage kind name index for the fault tags */
+    uint8_t queued;      /* on the engine's completion queue */
+    int pending_err;     /* ack error waiting on the completion queue */
+    sl_span_t key;       /* ordering key; stable while in flight */
     /* output: key bytes then value bytes in buf, or borrowed when !owned */
     char *buf;
     size_t buf_cap;
@@ -65,7 +65,7 @@ struct sl_uow_s {
     void (*data_free)(void *);
     /* gate: uows of the same key waiting behind this holder, in order */
     sl_uow_t *wait_head, *wait_tail;
-    sl_uow_t *hnext; /* holder hash chain */
+    sl_uow_t *hnext;    /* holder hash chain */
     sl_uow_t *all_next; /* children: every allocated child, for destroy */
     uint32_t hslot;
 };
@@ -74,10 +74,10 @@ struct entry_s {
     sl_engine_t *eng;
     const sl_record_t *rec;
     struct part_s *part;
-    uint64_t tseq;  /* tracker sequence */
-    uint64_t seq;   /* engine-wide arrival sequence */
+    uint64_t tseq; /* tracker sequence */
+    uint64_t seq;  /* engine-wide arrival sequence */
     sl_envelope_t env;
-    int decoded;    /* envelope valid */
+    int decoded; /* envelope valid */
     json_t *body;
     int body_tried;
     uint32_t pending; /* uows not yet done */
@@ -208,7 +208,17 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u);
 
 /* stage kind names for fault tags */
 extern const char *const sl__stage_names[];
-enum { FS_DECODE = 0, FS_FILTER, FS_TYPES, FS_MAP, FS_FLAT_MAP, FS_TAP, FS_RATE_LIMIT, FS_BATCH, FS_SINK };
+enum {
+    FS_DECODE = 0,
+    FS_FILTER,
+    FS_TYPES,
+    FS_MAP,
+    FS_FLAT_MAP,
+    FS_TAP,
+    FS_RATE_LIMIT,
+    FS_BATCH,
+    FS_SINK
+};
 
 uint64_t sl__hash(const void *p, size_t n);
 

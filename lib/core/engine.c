@@ -725,8 +725,7 @@ struct sl_emitter_s {
     uint32_t count;
 };
 
-int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value,
-            size_t value_len)
+int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value, size_t value_len)
 {
     if (!em || (!value && value_len) || (!key && key_len))
         return SL_EINVAL;
@@ -788,8 +787,8 @@ static void flat_map(sl_engine_t *e, stage_t *s, sl_uow_t *u)
 }
 
 static const uint8_t kind_fs[] = {
-    [ST_FILTER] = FS_FILTER, [ST_TYPES] = FS_TYPES,     [ST_MAP] = FS_MAP,
-    [ST_FLAT_MAP] = FS_FLAT_MAP, [ST_TAP] = FS_TAP, [ST_RATE_LIMIT] = FS_RATE_LIMIT,
+    [ST_FILTER] = FS_FILTER,     [ST_TYPES] = FS_TYPES, [ST_MAP] = FS_MAP,
+    [ST_FLAT_MAP] = FS_FLAT_MAP, [ST_TAP] = FS_TAP,     [ST_RATE_LIMIT] = FS_RATE_LIMIT,
 };
 
 /* Runs @p u from its current stage until it waits, is done, or reaches the collector. */
@@ -978,8 +977,9 @@ static int decode(sl_engine_t *e, entry_t *en, const sl_envelope_t *given, int *
     en->decoded = 0;
     if (r->value_len > e->record_max) {
         *derr = SL_ETOOBIG;
-        snprintf(msg, SL__ERRMSG_MAX + 1, "record value of %zu bytes exceeds record.max.bytes (%zu)",
-                 r->value_len, e->record_max);
+        snprintf(msg, SL__ERRMSG_MAX + 1,
+                 "record value of %zu bytes exceeds record.max.bytes (%zu)", r->value_len,
+                 e->record_max);
         return 0;
     }
     sl_scan_error_t se = {0, NULL};

@@ -5,8 +5,8 @@
 
 #include <string.h>
 
-const char *const sl__stage_names[] = {"decode", "filter", "filter-types", "map",  "flat-map",
-                                       "tap",    "rate-limit", "batch",    "sink"};
+const char *const sl__stage_names[] = {"decode", "filter",     "filter-types", "map", "flat-map",
+                                       "tap",    "rate-limit", "batch",        "sink"};
 
 uint64_t sl__hash(const void *p, size_t n)
 {

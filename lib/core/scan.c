@@ -103,14 +103,17 @@ static const unsigned char *s_utf8(const unsigned char *p, const unsigned char *
     unsigned c = p[0], lo = 0x80, hi = 0xBF;
     size_t n = (size_t)(end - p);
 
-    if (c < 0xC2 || c > 0xF4) return NULL;
-    if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? p + 2 : NULL;
+    if (c < 0xC2 || c > 0xF4)
+        return NULL;
+    if (c < 0xE0)
+        return n >= 2 && (p[1] & 0xC0) == 0x80 ? p + 2 : NULL;
     if (c < 0xF0) {
         if (c == 0xE0)
             lo = 0xA0;
         else if (c == 0xED)
             hi = 0x9F;
-        if (n < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80) return NULL;
+        if (n < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
+            return NULL;
         return p + 3;
     }
     if (c == 0xF0)
@@ -127,10 +130,12 @@ static int s_hex4(const unsigned char *p, const unsigned char *end, unsigned *ou
     unsigned v = 0;
     int i;
 
-    if (end - p < 4) return 0;
+    if (end - p < 4)
+        return 0;
     for (i = 0; i < 4; i++) {
         unsigned c = p[i];
-        if (!S_IS(c, C_HEX)) return 0;
+        if (!S_IS(c, C_HEX))
+            return 0;
         v = v << 4 | (S_IS(c, C_DIGIT) ? c - '0' : (c | 0x20) - 'a' + 10);
     }
     *out = v;
@@ -208,13 +213,16 @@ S_INLINE const unsigned char *s_string(s_scan_t *sc, const unsigned char *p,
         } else {
             while (p < end && !S_IS(*p, C_STR))
                 p++;
-            if (p == end) return s_fail(sc, p, "unterminated string");
+            if (p == end)
+                return s_fail(sc, p, "unterminated string");
         }
-        if (*p == '"') return p;
+        if (*p == '"')
+            return p;
         if (*p == '\\') {
             const unsigned char *q;
             *esc = 1;
-            if (end - p < 2) return s_fail(sc, p, "unterminated string");
+            if (end - p < 2)
+                return s_fail(sc, p, "unterminated string");
             switch (p[1]) {
             case '"':
             case '\\':
@@ -227,7 +235,8 @@ S_INLINE const unsigned char *s_string(s_scan_t *sc, const unsigned char *p,
                 p += 2;
                 break;
             case 'u':
-                if (s_uescape(p, end, &q, &reason) < 0) return s_fail(sc, p, reason);
+                if (s_uescape(p, end, &q, &reason) < 0)
+                    return s_fail(sc, p, reason);
                 p = q;
                 break;
             default:
@@ -237,7 +246,8 @@ S_INLINE const unsigned char *s_string(s_scan_t *sc, const unsigned char *p,
             return s_fail(sc, p, "control character in string");
         } else {
             const unsigned char *q = s_utf8(p, end);
-            if (!q) return s_fail(sc, p, "invalid UTF-8");
+            if (!q)
+                return s_fail(sc, p, "invalid UTF-8");
             p = q;
         }
     }
@@ -253,7 +263,8 @@ static double s_number_value(const unsigned char *p, const unsigned char *end, i
     int in_frac = 0, sticky = 0, saved = errno;
     double v;
 
-    if (*p == '-') buf[n++] = *p++;
+    if (*p == '-')
+        buf[n++] = *p++;
     lead = n;
     for (; p < end && *p != 'e' && *p != 'E'; p++) {
         if (*p == '.') {
@@ -261,7 +272,8 @@ static double s_number_value(const unsigned char *p, const unsigned char *end, i
             continue;
         }
         nfrac += in_frac;
-        if (n == lead && *p == '0') continue;
+        if (n == lead && *p == '0')
+            continue;
         if (n - lead < S_MAXDIG) {
             buf[n++] = (char)*p;
         } else {
@@ -272,13 +284,17 @@ static double s_number_value(const unsigned char *p, const unsigned char *end, i
     if (p < end) {
         int neg = 0;
         p++;
-        if (*p == '+' || *p == '-') neg = *p++ == '-';
+        if (*p == '+' || *p == '-')
+            neg = *p++ == '-';
         for (; p < end; p++)
-            if (x < S_EXP_SAT) x = x * 10 + (*p - '0');
-        if (neg) x = -x;
+            if (x < S_EXP_SAT)
+                x = x * 10 + (*p - '0');
+        if (neg)
+            x = -x;
     }
     *overflow = 0;
-    if (n == lead) return lead ? -0.0 : 0.0;
+    if (n == lead)
+        return lead ? -0.0 : 0.0;
     e = x - nfrac + (int64_t)dropped;
     if (sticky) {
         buf[n++] = '1';
@@ -308,12 +324,15 @@ static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const
     size_t ni;
     int has_exp = 0, ovf;
 
-    if (*p == '-') p++;
+    if (*p == '-')
+        p++;
     ib = p;
-    if (p == end || !S_IS(*p, C_DIGIT)) return s_fail(sc, p, "invalid number");
+    if (p == end || !S_IS(*p, C_DIGIT))
+        return s_fail(sc, p, "invalid number");
     if (*p == '0') {
         p++;
-        if (p < end && S_IS(*p, C_DIGIT)) return s_fail(sc, p, "leading zero in number");
+        if (p < end && S_IS(*p, C_DIGIT))
+            return s_fail(sc, p, "leading zero in number");
     } else {
         do
             p++;
@@ -322,7 +341,8 @@ static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const
     ni = (size_t)(p - ib);
     if (p < end && *p == '.') {
         fb = ++p;
-        if (p == end || !S_IS(*p, C_DIGIT)) return s_fail(sc, p, "invalid number");
+        if (p == end || !S_IS(*p, C_DIGIT))
+            return s_fail(sc, p, "invalid number");
         do
             p++;
         while (p < end && S_IS(*p, C_DIGIT));
@@ -331,13 +351,17 @@ static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const
     if (p < end && (*p == 'e' || *p == 'E')) {
         int neg = 0;
         p++;
-        if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
-        if (p == end || !S_IS(*p, C_DIGIT)) return s_fail(sc, p, "invalid number");
+        if (p < end && (*p == '+' || *p == '-'))
+            neg = *p++ == '-';
+        if (p == end || !S_IS(*p, C_DIGIT))
+            return s_fail(sc, p, "invalid number");
         do {
-            if (x < S_EXP_SAT) x = x * 10 + (*p - '0');
+            if (x < S_EXP_SAT)
+                x = x * 10 + (*p - '0');
             p++;
         } while (p < end && S_IS(*p, C_DIGIT));
-        if (neg) x = -x;
+        if (neg)
+            x = -x;
         has_exp = 1;
     }
     if (!fb && !has_exp) {
@@ -354,16 +378,21 @@ static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const
     } else {
         /* 0.000ddd: the leading digit is the first non-zero fraction digit. */
         const unsigned char *q = fb;
-        if (!fb || x <= 308) return p;
+        if (!fb || x <= 308)
+            return p;
         while (q < fe && *q == '0')
             q++;
-        if (q == fe) return p;
+        if (q == fe)
+            return p;
         e10 = x - (int64_t)(q - fb) - 1;
     }
-    if (e10 < 308) return p;
+    if (e10 < 308)
+        return p;
     ovf = 1;
-    if (e10 == 308) s_number_value(s, p, &ovf);
-    if (ovf) return s_fail(sc, s, "number overflows double");
+    if (e10 == 308)
+        s_number_value(s, p, &ovf);
+    if (ovf)
+        return s_fail(sc, s, "number overflows double");
     return p;
 }
 
@@ -373,14 +402,16 @@ static int s_field_id(const char *k, size_t n)
     case 2:
         return memcmp(k, "id", 2) ? F_NONE : F_ID;
     case 4:
-        if (!memcmp(k, "type", 4)) return F_TYPE;
+        if (!memcmp(k, "type", 4))
+            return F_TYPE;
         return memcmp(k, "time", 4) ? F_NONE : F_TIME;
     case 9:
         return memcmp(k, "timestamp", 9) ? F_NONE : F_TS;
     case 11:
         return memcmp(k, "specversion", 11) ? F_NONE : F_SPEC;
     case 12:
-        if (!memcmp(k, "partitionKey", 12)) return F_PKEY;
+        if (!memcmp(k, "partitionKey", 12))
+            return F_PKEY;
         return memcmp(k, "partitionkey", 12) ? F_NONE : F_PKEY_CE;
     default:
         return F_NONE;
@@ -394,10 +425,12 @@ static int s_match_key(const unsigned char *b, const unsigned char *e, int esc)
     size_t n;
     sl_span_t sp;
 
-    if (!esc) return s_field_id((const char *)b, (size_t)(e - b));
+    if (!esc)
+        return s_field_id((const char *)b, (size_t)(e - b));
     sp.ptr = (const char *)b;
     sp.len = (size_t)(e - b);
-    if (sl_span_unescape(sp, tmp, sizeof tmp, &n)) return F_NONE;
+    if (sl_span_unescape(sp, tmp, sizeof tmp, &n))
+        return F_NONE;
     return s_field_id(tmp, n);
 }
 
@@ -408,13 +441,17 @@ S_INLINE const unsigned char *s_key(s_scan_t *sc, const unsigned char *p, const 
     const unsigned char *kb;
     unsigned char esc = 0;
 
-    if (p == end || *p != '"') return s_fail(sc, p, "expected string key");
+    if (p == end || *p != '"')
+        return s_fail(sc, p, "expected string key");
     kb = p + 1;
     p = s_string(sc, kb, end, &esc);
-    if (!p) return NULL;
-    if (match) *field = (unsigned)s_match_key(kb, p, esc);
+    if (!p)
+        return NULL;
+    if (match)
+        *field = (unsigned)s_match_key(kb, p, esc);
     p = s_ws(p + 1, end);
-    if (p == end || *p != ':') return s_fail(sc, p, "expected ':'");
+    if (p == end || *p != ':')
+        return s_fail(sc, p, "expected ':'");
     return p + 1;
 }
 
@@ -429,7 +466,8 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
     int in_obj = 0;
 
     p = s_ws(p, end);
-    if (p == end || (*p != '{' && *p != '[')) return s_bad(sc, p, "expected '{' or '['");
+    if (p == end || (*p != '{' && *p != '['))
+        return s_bad(sc, p, "expected '{' or '['");
     sc->top_obj = *p == '{';
 
     for (;;) {
@@ -439,7 +477,8 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
 
         /* A value starts here; jansson counts scalars in the depth too. */
         p = s_ws(p, end);
-        if (p == end) return s_bad(sc, p, "unexpected end of input");
+        if (p == end)
+            return s_bad(sc, p, "unexpected end of input");
         if (depth >= SL_JSON_MAX_DEPTH) {
             s_bad(sc, p, "nesting too deep");
             return SL_EDEPTH;
@@ -459,14 +498,17 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
             if (p < end && *p == (in_obj ? '}' : ']')) {
                 p++;
                 depth--;
-                if (depth) in_obj = objs[depth - 1];
+                if (depth)
+                    in_obj = objs[depth - 1];
                 break;
             }
-            if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field))) return SL_EJSON;
+            if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field)))
+                return SL_EJSON;
             continue;
         case '"':
             p = s_string(sc, p + 1, end, &esc);
-            if (!p) return SL_EJSON;
+            if (!p)
+                return SL_EJSON;
             if (rec) {
                 rec->b = v + 1;
                 rec->e = p;
@@ -487,7 +529,8 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
         case '8':
         case '9':
             p = s_number(sc, p, end, &kind);
-            if (!p) return SL_EJSON;
+            if (!p)
+                return SL_EJSON;
             if (rec) {
                 rec->b = v;
                 rec->e = p;
@@ -495,14 +538,16 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
             }
             /* jansson quirk: the byte after a number is "ungot" into its
              * lookahead buffer, where a NUL reads as empty: it is dropped. */
-            if (p < end && *p == 0) p++;
+            if (p < end && *p == 0)
+                p++;
             break;
         case 't':
         case 'f':
         case 'n': {
             const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
             size_t n = *p == 'f' ? 5 : 4;
-            if ((size_t)(end - p) < n || memcmp(p, w, n)) return s_bad(sc, p, "invalid literal");
+            if ((size_t)(end - p) < n || memcmp(p, w, n))
+                return s_bad(sc, p, "invalid literal");
             p += n;
             if (rec) {
                 rec->b = v;
@@ -521,20 +566,24 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
         for (;;) {
             p = s_ws(p, end);
             if (depth == 0) {
-                if (p != end) return s_bad(sc, p, "trailing characters after JSON text");
+                if (p != end)
+                    return s_bad(sc, p, "trailing characters after JSON text");
                 return 0;
             }
-            if (p == end) return s_bad(sc, p, "unexpected end of input");
+            if (p == end)
+                return s_bad(sc, p, "unexpected end of input");
             if (*p == ',') {
                 p = s_ws(p + 1, end);
-                if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field))) return SL_EJSON;
+                if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field)))
+                    return SL_EJSON;
                 break;
             }
             if (*p != (in_obj ? '}' : ']'))
                 return s_bad(sc, p, in_obj ? "expected ',' or '}'" : "expected ',' or ']'");
             p++;
             depth--;
-            if (depth) in_obj = objs[depth - 1];
+            if (depth)
+                in_obj = objs[depth - 1];
         }
     }
 }
@@ -561,7 +610,8 @@ int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err)
         return SL_EJSON;
     }
     rc = s_scan(&sc, p, p + len, 0);
-    if (rc) s_err_out(err, &sc, p);
+    if (rc)
+        s_err_out(err, &sc, p);
     return rc;
 }
 
@@ -572,7 +622,8 @@ static int64_t s_int_value(const unsigned char *p, const unsigned char *end)
 
     for (p += neg; p < end; p++)
         u = u * 10 + (uint64_t)(*p - '0');
-    if (!neg) return (int64_t)u;
+    if (!neg)
+        return (int64_t)u;
     return u ? -(int64_t)(u - 1) - 1 : 0;
 }
 
@@ -583,11 +634,14 @@ static int s_time_value(const s_field_t *f, int64_t *ms)
     size_t n;
     sl_span_t sp;
 
-    if (f->kind != K_STR) return SL_EFIELD;
-    if (!f->esc) return sl_rfc3339_parse((const char *)f->b, (size_t)(f->e - f->b), ms);
+    if (f->kind != K_STR)
+        return SL_EFIELD;
+    if (!f->esc)
+        return sl_rfc3339_parse((const char *)f->b, (size_t)(f->e - f->b), ms);
     sp.ptr = (const char *)f->b;
     sp.len = (size_t)(f->e - f->b);
-    if (sl_span_unescape(sp, tmp, sizeof tmp, &n)) return SL_EFIELD;
+    if (sl_span_unescape(sp, tmp, sizeof tmp, &n))
+        return SL_EFIELD;
     return sl_rfc3339_parse(tmp, n, ms);
 }
 
@@ -602,7 +656,8 @@ static int s_timestamp(const s_field_t *f, int64_t *ms)
         return 0;
     case K_REAL:
         v = s_number_value(f->b, f->e, &ovf);
-        if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return SL_EFIELD;
+        if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+            return SL_EFIELD;
         *ms = (int64_t)v;
         return 0;
     default:
@@ -636,7 +691,8 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
     sl_envelope_t tmp;
     int rc;
 
-    if (!env) env = &tmp;
+    if (!env)
+        env = &tmp;
     memset(env, 0, sizeof *env);
     if (!base) {
         if (err) {
@@ -651,39 +707,48 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
         s_err_out(err, &sc, base);
         return rc;
     }
-    if (!sc.top_obj) return s_field_fail(err, base, NULL, SL_ENOTEVENT, "not a JSON object");
+    if (!sc.top_obj)
+        return s_field_fail(err, base, NULL, SL_ENOTEVENT, "not a JSON object");
 
     f = &sc.f[F_TYPE];
-    if (f->kind == K_ABSENT) return s_field_fail(err, base, NULL, SL_ENOTYPE, "missing type");
-    if (f->kind != K_STR) return s_field_fail(err, base, f, SL_ENOTYPE, "type is not a string");
-    if (f->e == f->b) return s_field_fail(err, base, f, SL_ENOTYPE, "empty type");
+    if (f->kind == K_ABSENT)
+        return s_field_fail(err, base, NULL, SL_ENOTYPE, "missing type");
+    if (f->kind != K_STR)
+        return s_field_fail(err, base, f, SL_ENOTYPE, "type is not a string");
+    if (f->e == f->b)
+        return s_field_fail(err, base, f, SL_ENOTYPE, "empty type");
     env->type = s_span(f);
     env->flags = SL_ENV_TYPE | (f->esc ? SL_ENV_TYPE_ESC : 0u);
 
     f = &sc.f[F_ID];
     if (f->kind != K_ABSENT) {
-        if (f->kind != K_STR) goto bad_id;
+        if (f->kind != K_STR)
+            goto bad_id;
         env->id = s_span(f);
         env->flags |= SL_ENV_ID | (f->esc ? SL_ENV_ID_ESC : 0u);
     }
 
     f = sc.f[F_PKEY].kind != K_ABSENT ? &sc.f[F_PKEY] : &sc.f[F_PKEY_CE];
     if (f->kind != K_ABSENT) {
-        if (f->kind != K_STR) goto bad_pkey;
+        if (f->kind != K_STR)
+            goto bad_pkey;
         env->partition_key = s_span(f);
         env->flags |= SL_ENV_PKEY | (f->esc ? SL_ENV_PKEY_ESC : 0u);
     }
 
     f = &sc.f[F_TS];
     if (f->kind != K_ABSENT) {
-        if (s_timestamp(f, &env->timestamp)) goto bad_ts;
+        if (s_timestamp(f, &env->timestamp))
+            goto bad_ts;
         env->flags |= SL_ENV_TIMESTAMP;
     } else if ((f = &sc.f[F_TIME])->kind != K_ABSENT) {
-        if (s_time_value(f, &env->timestamp)) goto bad_ts;
+        if (s_time_value(f, &env->timestamp))
+            goto bad_ts;
         env->flags |= SL_ENV_TIMESTAMP;
     }
 
-    if (sc.f[F_SPEC].kind != K_ABSENT) env->flags |= SL_ENV_CLOUDEVENTS;
+    if (sc.f[F_SPEC].kind != K_ABSENT)
+        env->flags |= SL_ENV_CLOUDEVENTS;
     return 0;
 
 bad_id:
@@ -706,12 +771,14 @@ int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelo
     size_t i;
     int64_t ms = 0;
 
-    if (!env) env = &tmp;
+    if (!env)
+        env = &tmp;
     memset(env, 0, sizeof *env);
     for (i = 0; headers && i < count; i++) {
         const char *n = headers[i].name;
         int id = F_NONE;
-        if (!n || strncmp(n, "ce_", 3) != 0) continue;
+        if (!n || strncmp(n, "ce_", 3) != 0)
+            continue;
         n += 3;
         if (!strcmp(n, "type"))
             id = F_TYPE;
@@ -723,10 +790,13 @@ int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelo
             id = F_TIME;
         else if (!strcmp(n, "specversion"))
             id = F_SPEC;
-        if (id != F_NONE) h[id] = &headers[i]; /* last wins, like rd_kafka_header_get_last() */
+        if (id != F_NONE)
+            h[id] = &headers[i]; /* last wins, like rd_kafka_header_get_last() */
     }
-    if (!h[F_TYPE]) return 0;
-    if (!h[F_TYPE]->value_len || !h[F_TYPE]->value) return SL_EFIELD;
+    if (!h[F_TYPE])
+        return 0;
+    if (!h[F_TYPE]->value_len || !h[F_TYPE]->value)
+        return SL_EFIELD;
     if (h[F_TIME] &&
         (!h[F_TIME]->value || sl_rfc3339_parse(h[F_TIME]->value, h[F_TIME]->value_len, &ms) != 0))
         return SL_EFIELD;
@@ -781,10 +851,12 @@ int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len)
     size_t n = 0;
 
     if (!s.len) {
-        if (out_len) *out_len = 0;
+        if (out_len)
+            *out_len = 0;
         return 0;
     }
-    if (!s.ptr) return SL_EINVAL;
+    if (!s.ptr)
+        return SL_EINVAL;
     p = (const unsigned char *)s.ptr;
     end = p + s.len;
     while (p < end) {
@@ -795,13 +867,16 @@ int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len)
         long cp;
 
         if (run) {
-            if (!out || run > cap - n) return SL_ERANGE;
+            if (!out || run > cap - n)
+                return SL_ERANGE;
             memcpy(out + n, p, run);
             n += run;
             p += run;
         }
-        if (!q) break;
-        if (end - p < 2) return SL_EJSON;
+        if (!q)
+            break;
+        if (end - p < 2)
+            return SL_EJSON;
         next = p + 2;
         switch (p[1]) {
         case '"':
@@ -826,18 +901,21 @@ int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len)
             break;
         case 'u':
             cp = s_uescape(p, end, &next, &reason);
-            if (cp < 0) return SL_EJSON;
+            if (cp < 0)
+                return SL_EJSON;
             break;
         default:
             return SL_EJSON;
         }
         k = s_utf8_encode((unsigned long)cp, u8);
-        if (!out || k > cap - n) return SL_ERANGE;
+        if (!out || k > cap - n)
+            return SL_ERANGE;
         memcpy(out + n, u8, k);
         n += k;
         p = next;
     }
-    if (out_len) *out_len = n;
+    if (out_len)
+        *out_len = n;
     return 0;
 }
 
@@ -861,7 +939,8 @@ static int s_dec(const char *s, int n, unsigned *out)
     int i;
 
     for (i = 0; i < n; i++) {
-        if (!S_IS(s[i], C_DIGIT)) return 0;
+        if (!S_IS(s[i], C_DIGIT))
+            return 0;
         v = v * 10 + (unsigned)(s[i] - '0');
     }
     *out = v;
@@ -884,13 +963,15 @@ int sl_rfc3339_parse(const char *s, size_t len, int64_t *out_ms)
     if (s[i] == '.') {
         unsigned scale = 100;
         i++;
-        if (i == len || !S_IS(s[i], C_DIGIT)) return SL_EFIELD;
+        if (i == len || !S_IS(s[i], C_DIGIT))
+            return SL_EFIELD;
         for (; i < len && S_IS(s[i], C_DIGIT); i++) {
             ms += (unsigned)(s[i] - '0') * scale;
             scale /= 10;
         }
     }
-    if (i == len) return SL_EFIELD;
+    if (i == len)
+        return SL_EFIELD;
     if (s[i] == 'Z' || s[i] == 'z') {
         i++;
     } else if (s[i] == '+' || s[i] == '-') {
@@ -905,8 +986,10 @@ int sl_rfc3339_parse(const char *s, size_t len, int64_t *out_ms)
     if (i != len || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
         sec > 60)
         return SL_EFIELD;
-    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) return SL_EFIELD;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return SL_EFIELD;
     t = ((s_days_from_civil(y, mo, d) * 24 + h) * 60 + mi - off) * 60 + sec;
-    if (out_ms) *out_ms = t * 1000 + ms;
+    if (out_ms)
+        *out_ms = t * 1000 + ms;
     return 0;
 }

@@ -29,7 +29,10 @@ void sl__timers_init(sl__timers_t *h);
 void sl__timer_start(sl__timers_t *h, sl__timer_t *t, int64_t due, sl__timer_cb cb);
 void sl__timer_stop(sl__timers_t *h, sl__timer_t *t);
 /* The earliest timer, or NULL. */
-static inline sl__timer_t *sl__timers_peek(const sl__timers_t *h) { return h->root; }
+static inline sl__timer_t *sl__timers_peek(const sl__timers_t *h)
+{
+    return h->root;
+}
 /* Remove and return the earliest timer if due at @p now, else NULL. */
 sl__timer_t *sl__timers_pop_due(sl__timers_t *h, int64_t now);
 

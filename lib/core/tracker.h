@@ -22,6 +22,9 @@ void sl__tracker_fini(sl__tracker_t *t);
 int sl__tracker_push(sl__tracker_t *t, int64_t offset, uint64_t *seq);
 /* Mark @p seq done; returns 1 if the watermark advanced. */
 int sl__tracker_done(sl__tracker_t *t, uint64_t seq);
-static inline size_t sl__tracker_inflight(const sl__tracker_t *t) { return (size_t)(t->tail - t->head); }
+static inline size_t sl__tracker_inflight(const sl__tracker_t *t)
+{
+    return (size_t)(t->tail - t->head);
+}
 
 #endif

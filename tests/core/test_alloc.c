@@ -39,8 +39,8 @@ struct outcome {
 static struct outcome scenario(uint64_t n, int sticky)
 {
     struct outcome o = {0};
-    const char *kv[] = {"retry.max", "1000", "retry.backoff.ms", "1", "retry.backoff.max.ms", "4",
-                        NULL};
+    const char *kv[] = {"retry.max", "1000", "retry.backoff.ms", "1", "retry.backoff.max.ms",
+                        "4",         NULL};
     sl_conf_t *c = sl_conf_new();
     for (const char *const *p = kv; *p; p += 2)
         sl_conf_set(c, p[0], p[1], NULL, 0);
@@ -74,8 +74,9 @@ static struct outcome scenario(uint64_t n, int sticky)
     o.built = 1;
     char b[256];
     for (int i = 0; i < 24; i++) {
-        const char *v = i % 7 == 3 ? "{\"type\":" : ev(b, sizeof b, i % 2 ? "thing-x" : "other",
-                                                         i % 3 ? "k1" : "k2", i);
+        const char *v = i % 7 == 3
+                            ? "{\"type\":"
+                            : ev(b, sizeof b, i % 2 ? "thing-x" : "other", i % 3 ? "k1" : "k2", i);
         if (i == 12)
             sl_mem_fail_at(0, 0); /* lift the injection: everything deferred must now finish */
         int rc = sl_test_push_str(t, "in", 0, "key", v);
@@ -109,10 +110,10 @@ static void sweep(int sticky)
         sl_mem_stats(&before);
         struct outcome o = scenario(n, sticky);
         sl_mem_stats(&after);
-        cr_assert_eq(after.allocs - before.allocs, after.frees - before.frees,
-                     "n=%llu sticky=%d: %llu allocations not freed", (unsigned long long)n, sticky,
-                     (unsigned long long)((after.allocs - before.allocs) -
-                                          (after.frees - before.frees)));
+        cr_assert_eq(
+            after.allocs - before.allocs, after.frees - before.frees,
+            "n=%llu sticky=%d: %llu allocations not freed", (unsigned long long)n, sticky,
+            (unsigned long long)((after.allocs - before.allocs) - (after.frees - before.frees)));
         runs++;
         if (o.built) {
             completed++;

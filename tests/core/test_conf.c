@@ -34,9 +34,15 @@ Test(conf, set_table)
         {.name = "batch.max.bytes", .value = "5M", .rc = 0, .readback = "5242880"},
         {.name = "batch.linger.ms", .value = "-1", .rc = SL_ERANGE},
         {.name = "record.max.bytes", .value = "99999999999999999999999", .rc = SL_EINVAL},
-        {.name = "processor.name", .value = "things-listener", .rc = 0, .readback = "things-listener"},
+        {.name = "processor.name",
+         .value = "things-listener",
+         .rc = 0,
+         .readback = "things-listener"},
         {.name = "no.such.key", .value = "1", .rc = SL_ENOENT},
-        {.name = "kafka.bootstrap.servers", .value = "127.0.0.1:9092", .rc = 0, .readback = "127.0.0.1:9092"},
+        {.name = "kafka.bootstrap.servers",
+         .value = "127.0.0.1:9092",
+         .rc = 0,
+         .readback = "127.0.0.1:9092"},
         {.name = "kafka.", .value = "x", .rc = SL_ENOENT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -99,7 +99,8 @@ Test(faults, malformed_inputs_become_faults_and_the_stream_continues)
         cr_assert_eq(json_integer_value(json_object_get(rec, "offset")), (json_int_t)(2 * i));
         cr_assert_str_eq(json_string_value(json_object_get(rec, "topic")), "in");
         cr_assert_str_eq(json_string_value(json_object_get(rec, "key")), "a2V5LXg=");
-        cr_assert_eq(json_integer_value(json_object_get(rec, "valueSize")), (json_int_t)cases[i].len);
+        cr_assert_eq(json_integer_value(json_object_get(rec, "valueSize")),
+                     (json_int_t)cases[i].len);
         const char *b64 = json_string_value(json_object_get(rec, "value"));
         unsigned char *dec = malloc(cases[i].len + 4);
         size_t dl = b64dec(b64, dec);
@@ -108,7 +109,8 @@ Test(faults, malformed_inputs_become_faults_and_the_stream_continues)
         cr_assert_eq(memcmp(dec, cases[i].value, dl), 0, "%s: original bytes", cases[i].name);
         cr_assert_eq(trunc, cases[i].len > 4096);
         free(dec);
-        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tags"), "pipeline")), "-");
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tags"), "pipeline")),
+                         "-");
         json_decref(j);
     }
     cr_assert_eq(sl_test_committed(t, "in", 3), (int64_t)(2 * nc));
@@ -143,8 +145,13 @@ Test(faults, stage_fault_carries_event_and_headers)
     char b[256];
     sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
     for (int i = 0; i < 4; i++) {
-        sl_record_t r = {.topic = "things", .partition = 1, .offset = -1, .key = "k", .key_len = 1,
-                         .value = ev(b, sizeof b, "thing-created", "p1", i), .headers = h,
+        sl_record_t r = {.topic = "things",
+                         .partition = 1,
+                         .offset = -1,
+                         .key = "k",
+                         .key_len = 1,
+                         .value = ev(b, sizeof b, "thing-created", "p1", i),
+                         .headers = h,
                          .header_count = 1};
         r.value_len = strlen(r.value);
         cr_assert_eq(sl_test_push_record(t, &r), 0);
@@ -162,11 +169,13 @@ Test(faults, stage_fault_carries_event_and_headers)
     cr_assert_str_eq(json_string_value(json_object_get(tags, "stage")), "map");
     cr_assert_str_eq(json_string_value(json_object_get(tags, "source")), "things");
     json_t *err = json_object_get(j, "err");
-    cr_assert_str_eq(json_string_value(json_object_get(err, "message")), "odd offsets are not allowed");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "message")),
+                     "odd offsets are not allowed");
     cr_assert_eq(json_integer_value(json_object_get(err, "code")), SL_ESTAGE);
     json_t *event = json_object_get(json_object_get(j, "uow"), "event");
     cr_assert_str_eq(json_string_value(json_object_get(event, "id")), "e-1");
-    json_t *hdr = json_array_get(json_object_get(json_object_get(json_object_get(j, "uow"), "record"), "headers"), 0);
+    json_t *hdr = json_array_get(
+        json_object_get(json_object_get(json_object_get(j, "uow"), "record"), "headers"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(hdr, "name")), "traceparent");
     cr_assert_str_eq(json_string_value(json_object_get(hdr, "value")), "MDAtYWI=");
     const char *id = json_string_value(json_object_get(j, "id"));
@@ -184,7 +193,11 @@ Test(faults, stage_fault_carries_event_and_headers)
     sl_pipeline_map(p, reject_odd, NULL);
     sl_pipeline_sink(p, sl_test_sink_handle(out));
     sl_test_add_pipeline(t, p);
-    sl_record_t r = {.topic = "things", .partition = 1, .offset = 1, .key = "k", .key_len = 1,
+    sl_record_t r = {.topic = "things",
+                     .partition = 1,
+                     .offset = 1,
+                     .key = "k",
+                     .key_len = 1,
                      .value = ev(b, sizeof b, "thing-created", "p1", 1)};
     r.value_len = strlen(r.value);
     cr_assert_eq(sl_test_push_record(t, &r), 0);
@@ -229,8 +242,12 @@ Test(faults, cloudevents_binary_mode_reads_headers)
         {.name = "ce_time", .value = "2026-01-01T00:00:01Z", .value_len = 20},
         {.name = "content-type", .value = "application/json", .value_len = 16},
     };
-    sl_record_t r = {.topic = "in", .offset = -1, .value = "{\"id\":\"t1\"}", .value_len = 11,
-                     .headers = h, .header_count = 5};
+    sl_record_t r = {.topic = "in",
+                     .offset = -1,
+                     .value = "{\"id\":\"t1\"}",
+                     .value_len = 11,
+                     .headers = h,
+                     .header_count = 5};
     cr_assert_eq(sl_test_push_record(t, &r), 0);
     h[1].value = "thing-deleted";
     cr_assert_eq(sl_test_push_record(t, &r), 0);

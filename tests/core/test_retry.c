@@ -36,8 +36,8 @@ static sl_result_t flaky_map(sl_uow_t *u, void *opaque)
 
 static sl_test_t *flaky_driver(struct flaky *f, sl_test_sink_t **out, const char *retry_max)
 {
-    const char *kv[] = {"retry.max", retry_max, "retry.backoff.ms", "100",
-                        "retry.backoff.max.ms", "400", NULL};
+    const char *kv[] = {"retry.max", retry_max, "retry.backoff.ms", "100", "retry.backoff.max.ms",
+                        "400",       NULL};
     sl_test_t *t = driver(kv);
     f->t = t;
     *out = sl_test_sink_new(t, "out", 0, 0, 0);

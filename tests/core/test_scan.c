@@ -245,7 +245,8 @@ Test(scan, differential_table)
         cr_expect_eq(rc, c->rc, "%s: sl_json_validate %s (%s at %zu)", c->name, sl_err_name(rc),
                      err.reason ? err.reason : "-", err.offset);
         cr_expect_eq(scan_ok, rc == 0, "%s: sl_envelope_scan %s", c->name, sl_err_name(erc));
-        if (rc == 0) continue;
+        if (rc == 0)
+            continue;
         cr_expect_not_null(err.reason, "%s: no reason", c->name);
         cr_expect_leq(err.offset, c->len, "%s: offset", c->name);
     }
@@ -315,7 +316,8 @@ Test(scan, depth_boundary)
                          cases[i].inner);
         cr_expect_eq(jansson_accepts(b, len), cases[i].rc == 0, "depth %zu '%s': jansson",
                      cases[i].depth, cases[i].inner);
-        if (rc == SL_EDEPTH) cr_expect_str_eq(err.reason, "nesting too deep");
+        if (rc == SL_EDEPTH)
+            cr_expect_str_eq(err.reason, "nesting too deep");
         free(b);
     }
 }
@@ -572,7 +574,8 @@ Test(scan, ten_mb_garbage_rejected, .timeout = 60)
         s ^= s >> 7;
         s ^= s << 17;
         b[i] = (char)(0x20 + s % 0x5f);
-        if (b[i] == '"' || b[i] == '\\') b[i] = '.';
+        if (b[i] == '"' || b[i] == '\\')
+            b[i] = '.';
     }
     b[len - 3] = '\xff';
     cr_expect_eq(sl_envelope_scan(b, len, NULL, &err), SL_EJSON);
@@ -688,7 +691,8 @@ Test(scan, randomized_differential)
                 rng() % 2 ? interesting[rng() % sizeof interesting] : (unsigned char)rng();
             switch (rng() % 4) {
             case 0: /* overwrite */
-                if (len) buf[at] = byte;
+                if (len)
+                    buf[at] = byte;
                 break;
             case 1: /* insert */
                 if (len < sizeof buf) {
@@ -854,7 +858,8 @@ Test(scan, span_unescape)
         int rc = sl_span_unescape(s, out, sizeof out, &n);
 
         cr_expect_eq(rc, cases[i].rc, "'%s': %s", cases[i].in, sl_err_name(rc));
-        if (rc) continue;
+        if (rc)
+            continue;
         cr_expect_eq(n, cases[i].out_len, "'%s': length %zu", cases[i].in, n);
         cr_expect_leq(n, s.len);
         cr_expect_arr_eq(out, cases[i].out, n, "'%s'", cases[i].in);
@@ -935,7 +940,8 @@ Test(scan, rfc3339)
         int rc = sl_rfc3339_parse(cases[i].s, strlen(cases[i].s), &ms);
 
         cr_expect_eq(rc, cases[i].rc, "'%s': %s", cases[i].s, sl_err_name(rc));
-        if (rc == 0) cr_expect_eq(ms, cases[i].ms, "'%s': %lld", cases[i].s, (long long)ms);
+        if (rc == 0)
+            cr_expect_eq(ms, cases[i].ms, "'%s': %lld", cases[i].s, (long long)ms);
     }
     cr_expect_eq(sl_rfc3339_parse(NULL, 0, NULL), SL_EFIELD);
 }

@@ -1,6 +1,8 @@
 /* Every per-uow stage, forks to many pipelines, the lazy body. */
 #include "helpers.h"
 
+#include <stdlib.h>
+
 TestSuite(stages);
 
 static sl_result_t keep_even(sl_uow_t *u, void *opaque)
@@ -43,15 +45,47 @@ struct types_case {
 Test(stages, filter_types_table)
 {
     static const struct types_case cases[] = {
-        {.match = SL_MATCH_EXACT, .names = {"thing-created"}, .count = 1, .type = "thing-created", .pass = 1},
-        {.match = SL_MATCH_EXACT, .names = {"thing-created"}, .count = 1, .type = "thing-created-x", .pass = 0},
-        {.match = SL_MATCH_EXACT, .names = {"thing-created"}, .count = 1, .type = "thing-create", .pass = 0},
-        {.match = SL_MATCH_EXACT, .names = {"a", "b", "thing-deleted"}, .count = 3, .type = "thing-deleted", .pass = 1},
-        {.match = SL_MATCH_PREFIX, .names = {"thing-"}, .count = 1, .type = "thing-updated", .pass = 1},
+        {.match = SL_MATCH_EXACT,
+         .names = {"thing-created"},
+         .count = 1,
+         .type = "thing-created",
+         .pass = 1},
+        {.match = SL_MATCH_EXACT,
+         .names = {"thing-created"},
+         .count = 1,
+         .type = "thing-created-x",
+         .pass = 0},
+        {.match = SL_MATCH_EXACT,
+         .names = {"thing-created"},
+         .count = 1,
+         .type = "thing-create",
+         .pass = 0},
+        {.match = SL_MATCH_EXACT,
+         .names = {"a", "b", "thing-deleted"},
+         .count = 3,
+         .type = "thing-deleted",
+         .pass = 1},
+        {.match = SL_MATCH_PREFIX,
+         .names = {"thing-"},
+         .count = 1,
+         .type = "thing-updated",
+         .pass = 1},
         {.match = SL_MATCH_PREFIX, .names = {"thing-"}, .count = 1, .type = "thin", .pass = 0},
-        {.match = SL_MATCH_PREFIX, .names = {"x-", "thing-"}, .count = 2, .type = "thing-", .pass = 1},
-        {.match = SL_MATCH_EXACT, .names = {"thing-\"q"}, .count = 1, .type = "thing-\\\"q", .pass = 1},
-        {.match = SL_MATCH_EXACT, .names = {"thingA"}, .count = 1, .type = "thing\\u0041", .pass = 1},
+        {.match = SL_MATCH_PREFIX,
+         .names = {"x-", "thing-"},
+         .count = 2,
+         .type = "thing-",
+         .pass = 1},
+        {.match = SL_MATCH_EXACT,
+         .names = {"thing-\"q"},
+         .count = 1,
+         .type = "thing-\\\"q",
+         .pass = 1},
+        {.match = SL_MATCH_EXACT,
+         .names = {"thingA"},
+         .count = 1,
+         .type = "thing\\u0041",
+         .pass = 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const struct types_case *c = &cases[i];
@@ -250,5 +284,38 @@ Test(stages, builder_rejects_misuse)
     cr_assert_eq(sl_test_add_pipeline(t, p), 0);
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, "{\"type\":\"a\"}"), 0);
     cr_assert_eq(sl_test_push(t, "in", 0, 0, NULL, 0, "{}", 2), SL_EINVAL, "offset must increase");
+    sl_test_destroy(t);
+}
+
+Test(stages, watermark_under_out_of_order_acks)
+{
+    enum { N = 300 };
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
+    sl_pipeline_t *p = sl_pipeline_new("p");
+    sl_pipeline_sink(p, sl_test_sink_handle(s));
+    sl_test_add_pipeline(t, p);
+    char b[256];
+    for (int i = 0; i < N; i++) { /* offsets with gaps: 0, 3, 6, ... */
+        ev(b, sizeof b, "a", "k", i);
+        cr_assert_eq(sl_test_push(t, "in", 0, i * 3, "k", 1, b, strlen(b)), 0);
+    }
+    static int done[N];
+    srand(11);
+    int low = 0;
+    while (sl_test_sink_pending(s)) {
+        size_t n = sl_test_sink_pending(s), pick = (size_t)rand() % n;
+        size_t len;
+        const char *v = sl_test_sink_pending_value(s, pick, &len);
+        int idx = atoi(strstr(v, "\"e-") + 3);
+        cr_assert_eq(sl_test_sink_ack(s, pick, 0), 0);
+        done[idx] = 1;
+        while (low < N && done[low])
+            low++;
+        int64_t want = low ? (int64_t)(low - 1) * 3 + 1 : -1;
+        cr_assert_eq(sl_test_committed(t, "in", 0), want, "after acking e-%d", idx);
+    }
+    cr_assert_eq(sl_test_committed(t, "in", 0), (N - 1) * 3 + 1);
     sl_test_destroy(t);
 }

@@ -26,7 +26,8 @@ static void check_span(sl_span_t s, const uint8_t *data, size_t size, int rc)
     const char *b = (const char *)data;
 
     if (!s.ptr) {
-        if (s.len) fail("span with NULL pointer", rc);
+        if (s.len)
+            fail("span with NULL pointer", rc);
         return;
     }
     if (s.ptr < b || s.len > size || (size_t)(s.ptr - b) > size - s.len)
@@ -39,11 +40,14 @@ static void check_string(sl_span_t s, json_t *j, const char *what, int rc)
     char buf[4096];
     size_t n = 0;
 
-    if (!json_is_string(j)) fail(what, rc);
-    if (s.len > sizeof buf) return;
+    if (!json_is_string(j))
+        fail(what, rc);
+    if (s.len > sizeof buf)
+        return;
     if (sl_span_unescape(s, buf, sizeof buf, &n) != 0)
         fail("sl_span_unescape rejected a scanned span", rc);
-    if (n != json_string_length(j) || memcmp(buf, json_string_value(j), n) != 0) fail(what, rc);
+    if (n != json_string_length(j) || memcmp(buf, json_string_value(j), n) != 0)
+        fail(what, rc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,12 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ok = rc == 0 || rc == SL_ENOTEVENT || rc == SL_ENOTYPE || rc == SL_EFIELD;
     if (!ok && rc != SL_EJSON && rc != SL_EDEPTH)
         fail("sl_envelope_scan returned an unexpected code", rc);
-    if ((vrc == 0) != ok) fail("sl_json_validate and sl_envelope_scan disagree", rc);
+    if ((vrc == 0) != ok)
+        fail("sl_json_validate and sl_envelope_scan disagree", rc);
     if (ok != (root != NULL))
         fail(root ? "jansson accepts what the scanner rejects"
                   : "jansson rejects what the scanner accepts",
              rc);
-    if (rc != 0 && (!err.reason || err.offset > size)) fail("bad sl_scan_error_t", rc);
+    if (rc != 0 && (!err.reason || err.offset > size))
+        fail("bad sl_scan_error_t", rc);
 
     check_span(env.type, data, size, rc);
     check_span(env.id, data, size, rc);
@@ -83,9 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0) {
             check_string(env.type, v, "type differs from jansson's", rc);
             v = json_object_get(root, "id");
-            if (v) check_string(env.id, v, "id differs from jansson's", rc);
+            if (v)
+                check_string(env.id, v, "id differs from jansson's", rc);
             v = json_object_get(root, "partitionKey");
-            if (v) check_string(env.partition_key, v, "partitionKey differs from jansson's", rc);
+            if (v)
+                check_string(env.partition_key, v, "partitionKey differs from jansson's", rc);
             v = json_object_get(root, "timestamp");
             if (json_is_integer(v) && env.timestamp != json_integer_value(v))
                 fail("timestamp differs from jansson's", rc);
