@@ -67,7 +67,6 @@ struct sl_uow_s {
     sl_uow_t *wait_head, *wait_tail;
     sl_uow_t *hnext;    /* holder hash chain */
     sl_uow_t *all_next; /* children: every allocated child, for destroy */
-    uint32_t hslot;
 };
 
 struct entry_s {
@@ -174,6 +173,7 @@ struct sl_engine_s {
     sl_pipeline_t **pls;
     size_t npl;
     int started;
+    int skip_fast; /* every pipeline starts with a type filter */
     /* settings */
     size_t record_max, fault_value_max;
     unsigned retry_max;
@@ -190,7 +190,7 @@ struct sl_engine_s {
     /* partitions */
     part_t **parts;
     uint32_t pmask;
-    part_t *last_part;
+    part_t *pcache[64]; /* direct-mapped by partition number */
     /* flow */
     size_t inflight, inflight_bytes;
     int paused_all;

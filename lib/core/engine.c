@@ -144,23 +144,32 @@ static void entry_put(sl_engine_t *e, entry_t *en)
 }
 
 /* Resets a uow for a new life, keeping its output buffer. */
+/* Resets a uow for a new life, keeping its output buffer and pool links.
+ * Field by field: a memset of the whole struct costs more on the hot path. */
 static void uow_init(sl_uow_t *u, entry_t *en, sl_pipeline_t *p, uint64_t ord)
 {
-    char *buf = u->buf;
-    size_t cap = u->buf_cap;
-    sl_uow_t *all_next = u->all_next;
-    uint8_t is_child = u->is_child;
-    memset(u, 0, offsetof(sl_uow_t, errmsg));
-    u->errmsg[0] = 0;
-    memset(&u->data, 0, sizeof *u - offsetof(sl_uow_t, data));
-    u->buf = buf;
-    u->buf_cap = cap;
-    u->all_next = all_next;
-    u->is_child = is_child;
     u->entry = en;
     u->pl = p;
+    u->next = NULL;
+    u->timer.active = 0;
     u->ord = ord;
+    u->stage = 0;
+    u->attempts = 0;
+    u->state = U_FREE;
+    u->has_output = 0;
+    u->holding = 0;
+    u->fault_stage = 0;
+    u->queued = 0;
+    u->pending_err = 0;
     u->key = en->key_u;
+    u->out_key_len = u->out_val_len = 0;
+    u->out_key_set = 0;
+    u->err = 0;
+    u->errmsg[0] = 0;
+    u->data = NULL;
+    u->data_free = NULL;
+    u->wait_head = u->wait_tail = NULL;
+    u->hnext = NULL;
 }
 
 static sl_uow_t *child_get(sl_engine_t *e)
@@ -188,15 +197,20 @@ static void child_put(sl_engine_t *e, sl_uow_t *u)
 
 /* ---- partitions and flow control ------------------------------------- */
 
+static uint32_t part_hash(const char *topic, int32_t partition)
+{
+    return (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
+}
+
 static part_t *part_find(sl_engine_t *e, const char *topic, int32_t partition)
 {
-    part_t *p = e->last_part;
-    if (p && p->partition == partition && (p->topic == topic || !strcmp(p->topic, topic)))
+    part_t **slot = &e->pcache[(uint32_t)partition & 63];
+    part_t *p = *slot;
+    if (p && p->partition == partition && !strcmp(p->topic, topic))
         return p;
-    uint32_t h = (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
-    for (p = e->parts[h & e->pmask]; p; p = p->next)
+    for (p = e->parts[part_hash(topic, partition) & e->pmask]; p; p = p->next)
         if (p->partition == partition && !strcmp(p->topic, topic))
-            return e->last_part = p;
+            return *slot = p;
     return NULL;
 }
 
@@ -215,10 +229,10 @@ static part_t *part_get(sl_engine_t *e, const char *topic, int32_t partition)
         return NULL;
     }
     p->partition = partition;
-    uint32_t h = (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
+    uint32_t h = part_hash(topic, partition);
     p->next = e->parts[h & e->pmask];
     e->parts[h & e->pmask] = p;
-    return e->last_part = p;
+    return e->pcache[(uint32_t)partition & 63] = p;
 }
 
 static void flow(sl_engine_t *e, const char *topic, int32_t partition, int pause)
@@ -643,13 +657,21 @@ static void coll_extract_key(sl_pipeline_t *p, sl_uow_t *h)
 
 /* ---- stages ------------------------------------------------------------ */
 
-static int types_match(const stage_t *s, const sl_uow_t *u)
+/* Type names are short: an inline loop beats a call to memcmp. */
+static inline int bytes_eq(const char *a, const char *b, size_t n)
 {
-    sl_span_t t = u->entry->type_u;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static int types_match(const stage_t *s, sl_span_t t)
+{
     for (size_t i = 0; i < s->u.types.count; i++) {
         size_t n = s->u.types.lens[i];
         if (s->u.types.match == SL_MATCH_EXACT ? t.len == n : t.len >= n)
-            if (!memcmp(t.ptr, s->u.types.names[i], n))
+            if (bytes_eq(t.ptr, s->u.types.names[i], n))
                 return 1;
     }
     return 0;
@@ -805,7 +827,7 @@ static void run(sl_engine_t *e, sl_uow_t *u)
         u->errmsg[0] = 0;
         switch (s->kind) {
         case ST_TYPES:
-            r = types_match(s, u) ? SL_OK : SL_SKIP;
+            r = types_match(s, u->entry->type_u) ? SL_OK : SL_SKIP;
             break;
         case ST_FILTER:
         case ST_MAP:
@@ -931,6 +953,12 @@ void sl_uow_ack(sl_uow_t *u, int err)
     if (!u || (u->state != U_AT_SINK && u->state != U_AT_FAULT_SINK))
         return;
     sl_engine_t *e = u->entry->eng;
+    if (!err && u->state == U_AT_SINK && !u->holding && !u->queued) {
+        /* The common case needs no deferral: finishing it starts no other
+         * work (no key waiters), so it cannot re-enter a collector. */
+        finish(e, u, OUT_SUNK);
+        return;
+    }
     enqueue(e, u, err > 0 ? SL_ESINK : err);
     if (e->depth == 0) {
         enter(e);
@@ -967,81 +995,83 @@ static int content_is_json(const sl_record_t *r)
     return 1;
 }
 
-/* Decodes the record into @p en. Returns 0, SL_ENOMEM (nothing taken), or
- * stores a decode error in *derr with a message in @p msg. */
-static int decode(sl_engine_t *e, entry_t *en, const sl_envelope_t *given, int *derr, char *msg)
+/* Reads the envelope of @p r into @p env. Returns 0 or a decode error, with a
+ * message in @p msg. */
+static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t *env, char *msg)
 {
-    const sl_record_t *r = en->rec;
-    *derr = 0;
-    memset(&en->env, 0, sizeof en->env);
-    en->decoded = 0;
     if (r->value_len > e->record_max) {
-        *derr = SL_ETOOBIG;
         snprintf(msg, SL__ERRMSG_MAX + 1,
                  "record value of %zu bytes exceeds record.max.bytes (%zu)", r->value_len,
                  e->record_max);
-        return 0;
+        return SL_ETOOBIG;
     }
     sl_scan_error_t se = {0, NULL};
-    int rc;
-    if (given) {
-        en->env = *given;
+    int rc = r->header_count ? sl_envelope_from_headers(r->headers, r->header_count, env) : 0;
+    if (rc == 1) {
         rc = 0;
+        if (r->value_len && content_is_json(r))
+            rc = sl_json_validate(r->value, r->value_len, &se);
+    } else if (rc == 0) {
+        rc = sl_envelope_scan(r->value ? r->value : "", r->value_len, env, &se);
     } else {
-        rc = r->header_count ? sl_envelope_from_headers(r->headers, r->header_count, &en->env) : 0;
-        if (rc == 1) {
-            rc = 0;
-            if (r->value_len && content_is_json(r))
-                rc = sl_json_validate(r->value, r->value_len, &se);
-        } else if (rc == 0) {
-            rc = sl_envelope_scan(r->value ? r->value : "", r->value_len, &en->env, &se);
-        } else {
-            se.reason = "bad CloudEvents header";
-        }
+        se.reason = "bad CloudEvents header";
     }
     if (rc) {
-        *derr = rc;
         if (se.reason)
             snprintf(msg, SL__ERRMSG_MAX + 1, "%s at byte %zu: %s", sl_strerror(rc), se.offset,
                      se.reason);
         else
             snprintf(msg, SL__ERRMSG_MAX + 1, "%s", sl_strerror(rc));
-        return 0;
     }
-    en->decoded = 1;
+    return rc;
+}
+
+/* Sets the entry's type and key from its envelope, unescaping into the
+ * entry's scratch buffer when needed. Returns 0, SL_ENOMEM, or a decode
+ * error with a message. */
+static int entry_keys(entry_t *en, char *msg)
+{
+    const sl_record_t *r = en->rec;
     en->type_u = en->env.type;
     if (en->env.flags & SL_ENV_PKEY)
         en->key_u = en->env.partition_key;
     else
         en->key_u = (sl_span_t){r->key, r->key ? r->key_len : 0};
-    if (en->env.flags & (SL_ENV_TYPE_ESC | SL_ENV_PKEY_ESC)) {
-        size_t need = en->env.type.len + en->env.partition_key.len;
-        if (scratch_reserve(en, need ? need : 1))
-            return SL_ENOMEM;
-        size_t off = 0, n;
-        if (en->env.flags & SL_ENV_TYPE_ESC) {
-            if (sl_span_unescape(en->env.type, en->scratch, en->scratch_cap, &n)) {
-                *derr = SL_ENOTYPE;
-                snprintf(msg, SL__ERRMSG_MAX + 1, "type holds a bad escape");
-                return 0;
-            }
-            en->type_u = (sl_span_t){en->scratch, n};
-            off = n;
+    if (!(en->env.flags & (SL_ENV_TYPE_ESC | SL_ENV_PKEY_ESC)))
+        return 0;
+    size_t need = en->env.type.len + en->env.partition_key.len;
+    if (scratch_reserve(en, need ? need : 1))
+        return SL_ENOMEM;
+    size_t off = 0, n;
+    if (en->env.flags & SL_ENV_TYPE_ESC) {
+        if (sl_span_unescape(en->env.type, en->scratch, en->scratch_cap, &n)) {
+            snprintf(msg, SL__ERRMSG_MAX + 1, "type holds a bad escape");
+            return SL_ENOTYPE;
         }
-        if ((en->env.flags & SL_ENV_PKEY_ESC) && (en->env.flags & SL_ENV_PKEY)) {
-            if (sl_span_unescape(en->env.partition_key, en->scratch + off, en->scratch_cap - off,
-                                 &n)) {
-                *derr = SL_EFIELD;
-                snprintf(msg, SL__ERRMSG_MAX + 1, "partitionKey holds a bad escape");
-                return 0;
-            }
-            en->key_u = (sl_span_t){en->scratch + off, n};
+        en->type_u = (sl_span_t){en->scratch, n};
+        off = n;
+    }
+    if ((en->env.flags & SL_ENV_PKEY_ESC) && (en->env.flags & SL_ENV_PKEY)) {
+        if (sl_span_unescape(en->env.partition_key, en->scratch + off, en->scratch_cap - off, &n)) {
+            snprintf(msg, SL__ERRMSG_MAX + 1, "partitionKey holds a bad escape");
+            return SL_EFIELD;
         }
+        en->key_u = (sl_span_t){en->scratch + off, n};
     }
     return 0;
 }
 
-static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env)
+/* Bit i set when pipeline i's leading type filter lets @p type through. */
+static uint64_t pass_mask(const sl_engine_t *e, sl_span_t type)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < e->npl; i++)
+        if (types_match(&e->pls[i]->stages[0], type))
+            m |= 1ull << i;
+    return m;
+}
+
+static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *given)
 {
     if (!e || !rec || !rec->topic)
         return SL_EINVAL;
@@ -1052,20 +1082,55 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env
         return SL_ENOMEM;
     if (rec->offset < 0 || rec->offset <= part->tr.last_pushed)
         return SL_EINVAL;
+    char msg[SL__ERRMSG_MAX + 1];
+    msg[0] = 0;
+    sl_envelope_t local;
+    const sl_envelope_t *env = given;
+    int derr = 0;
+    if (!given) {
+        derr = scan_record(e, rec, &local, msg);
+        env = &local;
+    } else if (rec->value_len > e->record_max) {
+        derr = scan_record(e, rec, &local, msg);
+    }
+    /* When every pipeline starts with a type filter, route on the envelope
+     * before building anything: a record no pipeline wants is done on arrival. */
+    uint64_t mask = ~0ull;
+    int masked = !derr && e->skip_fast && !(env->flags & SL_ENV_TYPE_ESC);
+    if (masked) {
+        mask = pass_mask(e, env->type);
+        if (!mask) {
+            if (sl__tracker_push_done(&part->tr, rec->offset))
+                return SL_ENOMEM;
+            e->stats.records_in++;
+            e->stats.records_done++;
+            e->stats.skipped += e->npl;
+            for (size_t i = 0; i < e->npl; i++) {
+                e->pls[i]->stats.records_in++;
+                e->pls[i]->stats.skipped++;
+            }
+            if (e->src.release)
+                e->src.release(e->src_opaque, rec, 1);
+            return 0;
+        }
+    }
     entry_t *en = entry_get(e);
     if (!en)
         return SL_ENOMEM;
     en->rec = rec;
+    en->decoded = !derr;
     en->key_u = (sl_span_t){rec->key, rec->key ? rec->key_len : 0};
     en->type_u = (sl_span_t){"", 0};
-    int derr;
-    char msg[SL__ERRMSG_MAX + 1];
-    msg[0] = 0;
-    if (decode(e, en, env, &derr, msg) || sl__tracker_push(&part->tr, rec->offset, &en->tseq)) {
-        en->rec = NULL;
-        entry_put(e, en);
-        return SL_ENOMEM;
+    if (!derr) {
+        en->env = *env;
+        derr = entry_keys(en, msg);
+        if (derr == SL_ENOMEM)
+            goto oom;
+        if (derr)
+            en->decoded = 0;
     }
+    if (sl__tracker_push(&part->tr, rec->offset, &en->tseq))
+        goto oom;
     enter(e);
     en->in_use = 1;
     en->part = part;
@@ -1086,12 +1151,20 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env
         memcpy(u->errmsg, msg, sizeof msg);
         fault(e, u, derr, FS_DECODE);
     } else {
-        en->pending = (uint32_t)e->npl + 1; /* +1 keeps the entry alive during the fork */
+        en->pending = 1; /* keeps the entry alive during the fork */
+        for (size_t i = 0; i < e->npl; i++)
+            en->pending += (uint32_t)((mask >> i) & 1);
         for (size_t i = 0; i < e->npl; i++) {
             sl_pipeline_t *p = e->pls[i];
+            p->stats.records_in++;
+            if (!((mask >> i) & 1)) {
+                p->stats.skipped++;
+                e->stats.skipped++;
+                continue;
+            }
             sl_uow_t *u = &en->uows[i];
             uow_init(u, en, p, ord);
-            p->stats.records_in++;
+            u->stage = masked ? 1 : 0; /* its type filter already passed */
             p->stats.inflight++;
             run(e, u);
         }
@@ -1100,6 +1173,10 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env
     flow_check_pause(e, part);
     leave(e);
     return 0;
+oom:
+    en->rec = NULL;
+    entry_put(e, en);
+    return SL_ENOMEM;
 }
 
 int sl_engine_push(sl_engine_t *e, const sl_record_t *rec)
@@ -1437,6 +1514,10 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     if (!e->rng)
         e->rng = 88172645463325252ull;
     e->entry_size = (sizeof(entry_t) + e->npl * sizeof(sl_uow_t) + 15) & ~(size_t)15;
+    e->skip_fast = e->npl <= 64;
+    for (size_t i = 0; i < e->npl; i++)
+        if (!e->pls[i]->nstages || e->pls[i]->stages[0].kind != ST_TYPES)
+            e->skip_fast = 0;
     rc = SL_ENOMEM;
     why = "out of memory";
     for (size_t i = 0; i < e->npl; i++)
@@ -1551,13 +1632,12 @@ int sl_engine_forget_partition(sl_engine_t *e, const char *topic, int32_t partit
         return SL_ENOENT;
     if (p->inflight)
         return SL_EAGAIN;
-    uint32_t h = (uint32_t)(sl__hash(topic, strlen(topic)) + (uint32_t)partition * 2654435761u);
-    part_t **pp = &e->parts[h & e->pmask];
+    part_t **pp = &e->parts[part_hash(topic, partition) & e->pmask];
     while (*pp != p)
         pp = &(*pp)->next;
     *pp = p->next;
-    if (e->last_part == p)
-        e->last_part = NULL;
+    if (e->pcache[(uint32_t)partition & 63] == p)
+        e->pcache[(uint32_t)partition & 63] = NULL;
     sl__tracker_fini(&p->tr);
     sl_free(p->topic);
     sl_free(p);

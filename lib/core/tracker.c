@@ -84,3 +84,19 @@ int sl__tracker_done(sl__tracker_t *t, uint64_t seq)
     t->watermark = last + 1;
     return 1;
 }
+
+int sl__tracker_push_done(sl__tracker_t *t, int64_t offset)
+{
+    if (offset < 0 || offset <= t->last_pushed)
+        return SL_EINVAL;
+    t->last_pushed = offset;
+    if (t->head == t->tail) {
+        t->watermark = offset + 1;
+        return 0;
+    }
+    /* Records between two in-flight ones that are done on arrival need no
+     * slot: the previous slot's range grows to cover them, and the watermark
+     * passes them when that slot is done. */
+    t->offsets[(t->tail - 1) & t->mask] = offset;
+    return 0;
+}

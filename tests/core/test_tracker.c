@@ -61,3 +61,25 @@ Test(tracker, grows_and_random_order_matches_model)
     }
     sl__tracker_fini(&t);
 }
+
+Test(tracker, done_on_arrival_between_in_flight_records)
+{
+    sl__tracker_t t;
+    cr_assert_eq(sl__tracker_init(&t, 4), 0);
+    uint64_t a, b;
+    cr_assert_eq(sl__tracker_push_done(&t, 0), 0);
+    cr_assert_eq(t.watermark, 1, "nothing in flight: committed at once");
+    cr_assert_eq(sl__tracker_push(&t, 1, &a), 0);
+    cr_assert_eq(sl__tracker_push_done(&t, 2), 0);
+    cr_assert_eq(sl__tracker_push_done(&t, 3), 0);
+    cr_assert_eq(sl__tracker_push(&t, 4, &b), 0);
+    cr_assert_eq(sl__tracker_push_done(&t, 5), 0);
+    cr_assert_eq(sl__tracker_push_done(&t, 5), SL_EINVAL);
+    cr_assert_eq(t.watermark, 1, "1 holds back 2 and 3");
+    sl__tracker_done(&t, b);
+    cr_assert_eq(t.watermark, 1);
+    sl__tracker_done(&t, a);
+    cr_assert_eq(t.watermark, 6, "1..5 all done");
+    cr_assert_eq(sl__tracker_inflight(&t), 0);
+    sl__tracker_fini(&t);
+}
