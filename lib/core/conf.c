@@ -71,6 +71,9 @@ struct sl_conf_s {
     size_t npt, ptcap;
 };
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
 {
     if (!errstr || !size)

@@ -28,10 +28,10 @@ static sl_result_t to_event(sl_uow_t *u, void *opaque)
     if (!body)
         return SL_RETRY;
     sl_span_t key = sl_uow_key(u);
-    json_t *out = json_pack("{s:s,s:s,s:I,s:s%,s:{s:s},s:O?}", "id", "derived-1", "type",
-                            "thing-seen", "timestamp", (json_int_t)1767225600000, "partitionKey",
-                            key.ptr, key.len, "tags", "source", "contract", "thing",
-                            json_object_get(body, "thing"));
+    json_t *out =
+        json_pack("{s:s,s:s,s:I,s:s%,s:{s:s},s:O?}", "id", "derived-1", "type", "thing-seen",
+                  "timestamp", (json_int_t)1767225600000, "partitionKey", key.ptr, key.len, "tags",
+                  "source", "contract", "thing", json_object_get(body, "thing"));
     if (!out)
         return SL_RETRY;
     int rc = sl_uow_set_output_json(u, NULL, 0, out);
@@ -94,25 +94,25 @@ int main(int argc, char **argv)
     memset(big, 'x', sizeof big);
     big[0] = '{';
     const char *inputs[] = {
-        "{\"id\":\"e0\",\"type\":\"thing-created\",\"timestamp\":1767225600000,\"partitionKey\":"
-        "\"t1\","
-        "\"tags\":{\"source\":\"test\"},\"thing\":{\"id\":\"t1\",\"name\":\"One\"}}",
-        "{\"id\":\"e1\",\"type\":\"thing-updated\",\"timestamp\":1767225600001,\"partitionKey\":"
-        "\"t1\","
-        "\"thing\":{\"id\":\"t1\"}}",
-        "{\"id\":\"e2\",\"type\":\"thing-updated\",\"timestamp\":1767225600002,\"partitionKey\":"
-        "\"t\\\"2\","
-        "\"thing\":{\"id\":\"t2\"}}",
+        ("{\"id\":\"e0\",\"type\":\"thing-created\",\"timestamp\":1767225600000,\"partitionKey\":"
+         "\"t1\","
+         "\"tags\":{\"source\":\"test\"},\"thing\":{\"id\":\"t1\",\"name\":\"One\"}}"),
+        ("{\"id\":\"e1\",\"type\":\"thing-updated\",\"timestamp\":1767225600001,\"partitionKey\":"
+         "\"t1\","
+         "\"thing\":{\"id\":\"t1\"}}"),
+        ("{\"id\":\"e2\",\"type\":\"thing-updated\",\"timestamp\":1767225600002,\"partitionKey\":"
+         "\"t\\\"2\","
+         "\"thing\":{\"id\":\"t2\"}}"),
         "{\"type\":\"thing-deleted\",", /* invalid JSON */
         "{\"id\":\"e4\"}",              /* no type */
         "[1]",                          /* not an event */
         "{\"type\":\"thing-x\",\"timestamp\":\"yesterday\"}",
         "\xff\xfe binary",
-        "{\"id\":\"e8\",\"type\":\"thing-updated\",\"timestamp\":1767225600008,\"partitionKey\":"
-        "\"t3\","
-        "\"thing\":{\"id\":\"t3\",\"n\":[1,2.5,null]}}",
-        "{\"specversion\":\"1.0\",\"id\":\"e9\",\"type\":\"thing-created\",\"source\":\"/x\","
-        "\"time\":\"2026-01-01T00:00:00Z\",\"partitionkey\":\"t4\",\"thing\":{\"id\":\"t4\"}}",
+        ("{\"id\":\"e8\",\"type\":\"thing-updated\",\"timestamp\":1767225600008,\"partitionKey\":"
+         "\"t3\","
+         "\"thing\":{\"id\":\"t3\",\"n\":[1,2.5,null]}}"),
+        ("{\"specversion\":\"1.0\",\"id\":\"e9\",\"type\":\"thing-created\",\"source\":\"/x\","
+         "\"time\":\"2026-01-01T00:00:00Z\",\"partitionkey\":\"t4\",\"thing\":{\"id\":\"t4\"}}"),
     };
     sl_header_t h[] = {{.name = "traceparent", .value = "00-abc-01", .value_len = 9}};
     for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
