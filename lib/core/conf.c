@@ -51,6 +51,13 @@ static const prop_t props[] = {
      "(the record's coordinates still identify it)."},
     {"random.seed", P_INT, "0", 0, INT64_MAX,
      "Seed of the retry jitter; 0 seeds from the clock. Tests set it for repeatability."},
+    {"commit.interval.ms", P_INT, "1000", 10, 3600000,
+     "How often the source commits the done watermark of each partition."},
+    {"processor.signals", P_BOOL, "true", 0, 1,
+     "Whether sl_processor_run() drains on SIGINT and SIGTERM."},
+    {"log.level", P_STR, "info", 0, 0, "Lowest level of JSON log lines: debug, info, warn, error."},
+    {"source.batch.size", P_INT, "1000", 1, 100000,
+     "Records taken from the source per read (rd_kafka_consume_batch_queue)."},
     {"drain.timeout.ms", P_INT, "30000", 0, 3600000,
      "On shutdown or revoke, how long to wait for in-flight work before giving up."},
 };

@@ -1,0 +1,79 @@
+/* sluice — the processor: one source, its pipelines, their sinks and a fault
+ * sink, driven by one libuv loop on the calling thread.
+ *
+ * A processor owns an engine (sluice/engine.h). Connectors attach to it: a
+ * source (sl_kafka_source_attach()) and sinks (sl_kafka_sink_new()).
+ * sl_processor_run() blocks until a stop is requested (SIGINT, SIGTERM or
+ * sl_processor_stop()) and the drain is over: fetching stops, open batches
+ * are flushed, acknowledgements are awaited up to drain.timeout.ms, the
+ * watermark is committed, and the source closes. */
+#ifndef SLUICE_PROCESSOR_H
+#define SLUICE_PROCESSOR_H
+
+#include "sluice/conf.h"
+#include "sluice/engine.h"
+#include "sluice/pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_processor_s sl_processor_t;
+
+/**
+ * @brief New processor configured by @p conf (copied; NULL takes defaults).
+ * @returns A processor owned by the caller (sl_processor_destroy()), or NULL
+ *          with a message in @p errstr.
+ * @remark The processor and what is attached to it belong to the thread that
+ *         calls sl_processor_run(); only sl_processor_stop() may be called
+ *         from elsewhere.
+ */
+sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Destroy a processor that is not running: its engine, pipelines,
+ *        source and the sinks it owns. NULL is accepted.
+ */
+void sl_processor_destroy(sl_processor_t *p);
+
+/**
+ * @brief Add a pipeline; on success the processor owns it.
+ * @returns As sl_engine_add_pipeline().
+ */
+int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl);
+
+/**
+ * @brief Set the sink of fault events (required before running).
+ * @param sink borrowed; sinks made by sl_kafka_sink_new() belong to the processor.
+ * @returns 0, SL_EINVAL, SL_ESTATE while running.
+ */
+int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink);
+
+/**
+ * @brief Run until stopped and drained.
+ * @returns 0 when the drain completed (every record read was done and its
+ *          offset committed); SL_ETIMEDOUT when drain.timeout.ms passed with
+ *          records still in flight (they will be read again: nothing is
+ *          lost); SL_EINVAL or SL_ESTATE when the processor cannot start
+ *          (no source, no pipeline, no fault sink), with a log line saying why.
+ * @remark Installs SIGINT and SIGTERM handlers for its duration when
+ *         processor.signals is true (the default).
+ */
+int sl_processor_run(sl_processor_t *p);
+
+/**
+ * @brief Ask a running processor to drain and stop.
+ * @remark Thread-safe and async-signal-safe; a no-op when not running.
+ */
+void sl_processor_stop(sl_processor_t *p);
+
+/** @brief The processor's engine (owned by it), for stats and watermarks. */
+sl_engine_t *sl_processor_engine(sl_processor_t *p);
+
+/** @brief The processor's configuration (owned by it). */
+const sl_conf_t *sl_processor_conf(const sl_processor_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,132 @@
+/* sluice — Kafka connector: configuration, errors, loop wake-ups. */
+#include "kafka/kafka_int.h"
+#include "sluice/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct conf_walk {
+    rd_kafka_conf_t *kc;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static int set_one(const char *name, const char *value, void *opaque)
+{
+    struct conf_walk *w = opaque;
+    char err[256];
+    if (rd_kafka_conf_set(w->kc, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        if (w->errstr && w->errstr_size)
+            snprintf(w->errstr, w->errstr_size, "kafka.%s: %s", name, err);
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+/* librdkafka's own log lines become ours (the opaque differs between
+ * handles, so no processor name here). Debug lines need kafka.debug anyway. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const char *lvl = level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug";
+    sl__log(NULL, lvl, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, const char *const *defaults, char *errstr,
+                                size_t errstr_size)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    struct conf_walk w = {kc, errstr, errstr_size};
+    for (; defaults && defaults[0]; defaults += 2)
+        if (set_one(defaults[0], defaults[1], &w))
+            goto fail;
+    if (sl_conf_foreach(sl_processor_conf(p), "kafka.", set_one, &w))
+        goto fail;
+    rd_kafka_conf_set_log_cb(kc, log_cb);
+    return kc;
+fail:
+    rd_kafka_conf_destroy(kc);
+    return NULL;
+}
+
+int sl__kafka_err(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return 0;
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return SL_ETIMEDOUT;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+        return SL_EAGAIN;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return SL_ETOOBIG;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        return SL_ESINK;
+    default:
+        /* Broker down, leader moved, not enough replicas, unknown topic while
+         * it is being created, transport errors: all worth another try. */
+        return SL_EIO;
+    }
+}
+
+static void noop_cb(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+}
+
+int sl__kqwake_init(sl__kqwake_t *w, uv_loop_t *loop, rd_kafka_queue_t *q, uv_poll_cb cb,
+                    void *data)
+{
+    if (pipe(w->fds))
+        return SL_EIO;
+    for (int i = 0; i < 2; i++) {
+        fcntl(w->fds[i], F_SETFL, fcntl(w->fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(w->fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    if (uv_poll_init(loop, &w->poll, w->fds[0])) {
+        close(w->fds[0]);
+        close(w->fds[1]);
+        return SL_EIO;
+    }
+    w->poll.data = data;
+    uv_poll_start(&w->poll, UV_READABLE, cb ? cb : noop_cb);
+    rd_kafka_queue_io_event_enable(q, w->fds[1], "1", 1);
+    w->active = 1;
+    return 0;
+}
+
+void sl__kqwake_drain(sl__kqwake_t *w)
+{
+    char buf[256];
+    while (read(w->fds[0], buf, sizeof buf) > 0)
+        ;
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void sl__kqwake_close(sl__kqwake_t *w, rd_kafka_queue_t *q)
+{
+    if (!w->active)
+        return;
+    w->active = 0;
+    if (q)
+        rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, closed_cb);
+    close(w->fds[0]);
+    close(w->fds[1]);
+}

@@ -1,0 +1,32 @@
+/* sluice — shared bits of the Kafka connector (private). */
+#ifndef SL_KAFKA_INT_H
+#define SL_KAFKA_INT_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "runtime/runtime.h"
+
+/* A librdkafka configuration from the processor's kafka.* properties, on
+ * top of @p defaults (NULL-terminated name/value pairs). NULL with a message
+ * in @p errstr on a bad property. */
+rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, const char *const *defaults, char *errstr,
+                                size_t errstr_size);
+
+/* Map a librdkafka error to a sluice error code (retriable ones to
+ * retriable codes). */
+int sl__kafka_err(rd_kafka_resp_err_t err);
+
+/* Wake the loop when a librdkafka queue becomes non-empty: a pipe whose read
+ * end a uv_poll watches. */
+typedef struct sl__kqwake_s {
+    int fds[2];
+    uv_poll_t poll;
+    int active;
+} sl__kqwake_t;
+
+int sl__kqwake_init(sl__kqwake_t *w, uv_loop_t *loop, rd_kafka_queue_t *q, uv_poll_cb cb,
+                    void *data);
+void sl__kqwake_drain(sl__kqwake_t *w);
+void sl__kqwake_close(sl__kqwake_t *w, rd_kafka_queue_t *q);
+
+#endif

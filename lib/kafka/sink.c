@@ -1,0 +1,216 @@
+/* sluice — Kafka sink: an (idempotent) producer; a uow completes from its
+ * delivery report. Key and value are handed over without a copy: the uow's
+ * output stays valid until it is acknowledged. */
+#include "kafka/kafka_int.h"
+#include "sluice/error.h"
+#include "sluice/kafka.h"
+#include "sluice/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ksink_s {
+    sl_processor_t *proc;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_queue_t *mainq;
+    sl__kqwake_t wake;
+    uv_timer_t timer;
+    int timer_on;
+    int closed;
+    char *topic;
+} ksink_t;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    sl_uow_t *u = m->_private;
+    if (!u)
+        return;
+    int err = sl__kafka_err(m->err);
+    if (err) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "kafka delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                 rd_kafka_err2str(m->err));
+        sl_uow_fail(u, err, msg);
+    }
+    sl_uow_ack(u, err);
+}
+
+static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    ksink_t *s = opaque;
+    if (s->closed)
+        return SL_ESHUTDOWN;
+    for (size_t i = 0; i < n; i++) {
+        sl_uow_t *u = uows[i];
+        sl_span_t k, v;
+        sl_uow_output(u, &k, &v);
+        if (rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, 0, (void *)v.ptr, v.len,
+                             k.len ? k.ptr : NULL, k.len, u) == -1) {
+            rd_kafka_resp_err_t e = rd_kafka_last_error();
+            char msg[200];
+            snprintf(msg, sizeof msg, "kafka produce to %s failed: %s", s->topic,
+                     rd_kafka_err2str(e));
+            sl_uow_fail(u, sl__kafka_err(e), msg);
+            sl_uow_ack(u, sl__kafka_err(e));
+        }
+    }
+    return 0;
+}
+
+static void ks_poll(void *opaque, int timeout_ms)
+{
+    ksink_t *s = opaque;
+    if (s->rk)
+        rd_kafka_poll(s->rk, timeout_ms);
+}
+
+static void wake_cb(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    ksink_t *s = h->data;
+    sl__kqwake_drain(&s->wake);
+    rd_kafka_poll(s->rk, 0);
+    sl__proc_after(s->proc);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    ksink_t *s = t->data;
+    rd_kafka_poll(s->rk, 0);
+    sl__proc_after(s->proc);
+}
+
+/* Start the loop hooks lazily, the first time the loop runs them. */
+static int ks_start(ksink_t *s)
+{
+    uv_loop_t *loop = sl__proc_loop(s->proc);
+    if (sl__kqwake_init(&s->wake, loop, s->mainq, wake_cb, s))
+        return SL_EIO;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    uv_timer_start(&s->timer, timer_cb, 100, 100);
+    s->timer_on = 1;
+    return 0;
+}
+
+static void ks_shutdown(void *opaque)
+{
+    ksink_t *s = opaque;
+    if (s->closed || !s->rk)
+        return;
+    s->closed = 1;
+    /* Give back what librdkafka still holds: each uow is acknowledged with a
+     * purge error now, while the engine is alive. */
+    rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(s->rk, 0);
+}
+
+static void ks_close(void *opaque)
+{
+    ksink_t *s = opaque;
+    /* Whatever is still unacknowledged at this point was drained or timed
+     * out; librdkafka may still deliver it while we wait a little. */
+    if (s->rk)
+        rd_kafka_flush(s->rk, 100);
+    sl__kqwake_close(&s->wake, s->mainq);
+    if (s->timer_on) {
+        uv_timer_stop(&s->timer);
+        uv_close((uv_handle_t *)&s->timer, NULL);
+        s->timer_on = 0;
+    }
+}
+
+static void ks_destroy(void *opaque)
+{
+    ksink_t *s = opaque;
+    if (s->rkt)
+        rd_kafka_topic_destroy(s->rkt);
+    if (s->mainq)
+        rd_kafka_queue_destroy(s->mainq);
+    if (s->rk)
+        rd_kafka_destroy(s->rk);
+    sl_free(s->topic);
+    sl_free(s);
+}
+
+/* The sink's own destroy is a no-op: the processor's service owns the state. */
+static void ks_sink_destroy(void *opaque)
+{
+    (void)opaque;
+}
+
+static int ks_lazy_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    ksink_t *s = opaque;
+    if (!s->wake.active && !s->closed && ks_start(s))
+        return SL_EIO;
+    return ks_write(opaque, uows, n);
+}
+
+sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr, size_t errstr_size)
+{
+    if (!p || !topic || !*topic) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "a processor and a topic are required");
+        return NULL;
+    }
+    static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "5", NULL};
+    if (errstr && errstr_size)
+        errstr[0] = 0;
+    ksink_t *s = sl_calloc(1, sizeof *s);
+    if (!s || !(s->topic = sl_strdup(topic))) {
+        sl_free(s);
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    s->proc = p;
+    rd_kafka_conf_t *kc = sl__kafka_conf(p, defaults, errstr, errstr_size);
+    if (!kc)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    /* Consumer-only properties shared through kafka.* would warn here. */
+    char err[256];
+    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    if (!s->rk) {
+        rd_kafka_conf_destroy(kc);
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "kafka producer: %s", err);
+        goto fail;
+    }
+    s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
+    s->mainq = rd_kafka_queue_get_main(s->rk);
+    if (!s->rkt || !s->mainq)
+        goto fail;
+    size_t max = 1000000;
+    char buf[32];
+    size_t bl = sizeof buf;
+    if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "message.max.bytes", buf, &bl) == RD_KAFKA_CONF_OK)
+        max = (size_t)strtoull(buf, NULL, 10);
+    sl_sink_ops_t ops = {.name = s->topic,
+                         .write = ks_lazy_write,
+                         .destroy = ks_sink_destroy,
+                         .max_record_bytes = max - 512 /* record overhead */};
+    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, s};
+    if (sl__proc_add_service(p, &svc))
+        goto fail;
+    /* From here the processor's service owns s. */
+    sl_sink_t *sink = sl_sink_new(&ops, s);
+    if (!sink || sl__proc_own_sink(p, sink)) {
+        sl_sink_destroy(sink);
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    return sink;
+fail:
+    if (errstr && errstr_size && !errstr[0])
+        snprintf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
+    ks_destroy(s);
+    return NULL;
+}

@@ -1,0 +1,586 @@
+/* sluice — Kafka source: a consumer-group consumer read in batches on the
+ * loop thread (librdkafka 2.0's batch consume is not safe with pause, seek
+ * or rebalance on another thread). Messages stay zero-copy until the engine
+ * says they are done; offsets are committed from its watermark. */
+#include "kafka/kafka_int.h"
+#include "sluice/error.h"
+#include "sluice/kafka.h"
+#include "sluice/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct krec_s {
+    sl_record_t rec; /* first: the engine hands this pointer back */
+    rd_kafka_message_t *m;
+    sl_header_t *hdrs;
+    size_t hcap;
+    struct krec_s *next_free;
+    struct krec_s *all_next;
+} krec_t;
+
+typedef struct kpart_s {
+    char *topic;
+    int32_t partition;
+    int assigned;
+    int paused_self;    /* the engine asked to pause this partition */
+    int paused_applied; /* what librdkafka was last told */
+    int64_t committed;  /* last offset committed, -1 none */
+} kpart_t;
+
+typedef struct ksrc_s {
+    sl_processor_t *proc;
+    sl_engine_t *e;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    sl__kqwake_t wake;
+    uv_timer_t timer;
+    int timer_on;
+    rd_kafka_topic_partition_list_t *subscription;
+    rd_kafka_message_t **batch;
+    size_t batch_size;
+    krec_t *free_recs, *all_recs;
+    kpart_t *parts;
+    size_t nparts, pcap;
+    int paused_all;
+    int stopping;
+    int closed;
+    int consumer_closed;
+    int64_t drain_ms;
+} ksrc_t;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- partitions ---- */
+
+static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int create)
+{
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].partition == partition && !strcmp(s->parts[i].topic, topic))
+            return &s->parts[i];
+    if (!create)
+        return NULL;
+    if (s->nparts == s->pcap) {
+        size_t cap = s->pcap ? s->pcap * 2 : 16;
+        kpart_t *n = sl_realloc(s->parts, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        s->parts = n;
+        s->pcap = cap;
+    }
+    char *t = sl_strdup(topic);
+    if (!t)
+        return NULL;
+    kpart_t *kp = &s->parts[s->nparts++];
+    memset(kp, 0, sizeof *kp);
+    kp->topic = t;
+    kp->partition = partition;
+    kp->committed = -1;
+    return kp;
+}
+
+/* Tell librdkafka to pause or resume partitions whose wanted state changed. */
+static void apply_pauses(ksrc_t *s)
+{
+    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < s->nparts; i++) {
+        kpart_t *kp = &s->parts[i];
+        if (!kp->assigned)
+            continue;
+        int want = s->paused_all || kp->paused_self || s->stopping;
+        if (want == kp->paused_applied)
+            continue;
+        rd_kafka_topic_partition_list_add(want ? pause : resume, kp->topic, kp->partition);
+        kp->paused_applied = want;
+    }
+    if (pause->cnt)
+        rd_kafka_pause_partitions(s->rk, pause);
+    if (resume->cnt)
+        rd_kafka_resume_partitions(s->rk, resume);
+    rd_kafka_topic_partition_list_destroy(pause);
+    rd_kafka_topic_partition_list_destroy(resume);
+}
+
+/* ---- records ---- */
+
+static krec_t *krec_get(ksrc_t *s)
+{
+    krec_t *r = s->free_recs;
+    if (r) {
+        s->free_recs = r->next_free;
+        return r;
+    }
+    r = sl_calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->all_next = s->all_recs;
+    s->all_recs = r;
+    return r;
+}
+
+static void krec_put(ksrc_t *s, krec_t *r)
+{
+    r->m = NULL;
+    r->next_free = s->free_recs;
+    s->free_recs = r;
+}
+
+static int krec_fill(krec_t *r, rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hs = NULL;
+    size_t nh = 0;
+    if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR && hs)
+        nh = rd_kafka_header_cnt(hs);
+    if (nh > r->hcap) {
+        sl_header_t *n = sl_realloc(r->hdrs, nh * sizeof *n);
+        if (!n)
+            return SL_ENOMEM;
+        r->hdrs = n;
+        r->hcap = nh;
+    }
+    for (size_t i = 0; i < nh; i++) {
+        const char *name;
+        const void *val;
+        size_t size;
+        if (rd_kafka_header_get_all(hs, i, &name, &val, &size))
+            return SL_EIO;
+        r->hdrs[i] = (sl_header_t){name, val, val ? size : 0};
+    }
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    r->m = m;
+    r->rec = (sl_record_t){.topic = rd_kafka_topic_name(m->rkt),
+                           .partition = m->partition,
+                           .offset = m->offset,
+                           .timestamp_ms = ts > 0 ? ts : 0,
+                           .key = m->key,
+                           .key_len = m->key ? m->key_len : 0,
+                           .value = m->payload,
+                           .value_len = m->payload ? m->len : 0,
+                           .headers = nh ? r->hdrs : NULL,
+                           .header_count = nh,
+                           .opaque = m};
+    return 0;
+}
+
+/* The engine could not take @p m (out of memory): rewind its partition so
+ * it is read again, rather than lose it. */
+static void rewind_to(ksrc_t *s, rd_kafka_message_t *m)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+        m->offset;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(s->rk, l, 1000);
+    if (err) {
+        sl__log(s->proc, "error", "cannot rewind %s/%d to %lld: %s", rd_kafka_topic_name(m->rkt),
+                (int)m->partition, (long long)m->offset, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            sl__log(s->proc, "warn", "consumer: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (*rewound) { /* a previous message of this batch was rewound: read again later */
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    krec_t *r = krec_get(s);
+    int rc = r ? krec_fill(r, m) : SL_ENOMEM;
+    if (!rc)
+        rc = sl_engine_push(s->e, &r->rec);
+    if (!rc)
+        return;
+    if (r)
+        krec_put(s, r);
+    if (rc == SL_EINVAL) {
+        /* At or below an offset already taken: the partition came back after
+         * a revoke while older records were in flight. It is a duplicate of
+         * something the engine holds. */
+        sl__log(s->proc, "debug", "skipping %s/%d@%lld: already taken", rd_kafka_topic_name(m->rkt),
+                (int)m->partition, (long long)m->offset);
+    } else {
+        rewind_to(s, m);
+        *rewound = 1;
+    }
+    rd_kafka_message_destroy(m);
+}
+
+static void fetch(ksrc_t *s)
+{
+    if (s->stopping || s->closed)
+        return;
+    for (;;) {
+        ssize_t n = rd_kafka_consume_batch_queue(s->q, 0, s->batch, s->batch_size);
+        if (n <= 0)
+            break;
+        int rewound = 0;
+        for (ssize_t i = 0; i < n; i++)
+            take(s, s->batch[i], &rewound);
+        if ((size_t)n < s->batch_size || rewound || s->stopping)
+            break;
+    }
+    sl__proc_after(s->proc);
+}
+
+static void wake_cb(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    ksrc_t *s = h->data;
+    sl__kqwake_drain(&s->wake);
+    fetch(s);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    fetch(t->data);
+}
+
+/* ---- commits ---- */
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    ksrc_t *s = opaque;
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        kpart_t *kp = kp_find(s, offsets->elems[i].topic, offsets->elems[i].partition, 0);
+        if (kp)
+            kp->committed = -1;
+    }
+}
+
+/* Commit the watermark of @p only (or every assigned partition when NULL). */
+static void commit_parts(ksrc_t *s, const rd_kafka_topic_partition_list_t *only, int sync)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < s->nparts; i++) {
+        kpart_t *kp = &s->parts[i];
+        if (!kp->assigned)
+            continue;
+        if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
+            continue;
+        int64_t wm = sl_engine_watermark(s->e, kp->topic, kp->partition);
+        if (wm < 0 || wm <= kp->committed)
+            continue;
+        rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = wm;
+        kp->committed = wm;
+    }
+    if (l->cnt) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, !sync);
+        if (sync && err) {
+            sl__log(s->proc, "warn", "offset commit failed: %s", rd_kafka_err2str(err));
+            for (int i = 0; i < l->cnt; i++) {
+                kpart_t *kp = kp_find(s, l->elems[i].topic, l->elems[i].partition, 0);
+                if (kp)
+                    kp->committed = -1;
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void ks_commit(void *opaque, int sync)
+{
+    ksrc_t *s = opaque;
+    if (!s->consumer_closed)
+        commit_parts(s, NULL, sync);
+}
+
+/* ---- rebalances ---- */
+
+static size_t inflight_of(ksrc_t *s, const rd_kafka_topic_partition_list_t *l)
+{
+    size_t n = 0;
+    for (int i = 0; i < l->cnt; i++)
+        n += sl_engine_partition_inflight(s->e, l->elems[i].topic, l->elems[i].partition);
+    return n;
+}
+
+static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
+{
+    sl__log(s->proc, "info", "%s %d partition(s)", lost ? "lost" : "revoking", l->cnt);
+    /* Finish what was read from them, within the drain bound, so the next
+     * owner starts where this one stopped. */
+    sl_engine_flush(s->e);
+    int64_t deadline = now_ms() + s->drain_ms;
+    while (inflight_of(s, l) && now_ms() < deadline)
+        sl__proc_pump(s->proc, 10);
+    if (!lost)
+        commit_parts(s, l, 1);
+    for (int i = 0; i < l->cnt; i++) {
+        const char *t = l->elems[i].topic;
+        int32_t part = l->elems[i].partition;
+        size_t left = sl_engine_partition_inflight(s->e, t, part);
+        if (left)
+            sl__log(s->proc, "warn", "%s/%d left with %zu records in flight", t, (int)part, left);
+        else
+            sl_engine_forget_partition(s->e, t, part);
+        kpart_t *kp = kp_find(s, t, part, 0);
+        if (kp) {
+            kp->assigned = 0;
+            kp->paused_applied = 0;
+            kp->paused_self = 0;
+        }
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    ksrc_t *s = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        sl__log(s->proc, "info", "assigned %d partition(s)", l->cnt);
+        for (int i = 0; i < l->cnt; i++) {
+            kpart_t *kp = kp_find(s, l->elems[i].topic, l->elems[i].partition, 1);
+            if (kp) {
+                kp->assigned = 1;
+                kp->committed = -1;
+                kp->paused_applied = 0;
+            }
+        }
+        rd_kafka_error_t *e2 = NULL;
+        rd_kafka_resp_err_t e1 = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (coop)
+            e2 = rd_kafka_incremental_assign(rk, l);
+        else
+            e1 = rd_kafka_assign(rk, l);
+        if (e2) {
+            sl__log(s->proc, "error", "assign: %s", rd_kafka_error_string(e2));
+            rd_kafka_error_destroy(e2);
+        } else if (e1) {
+            sl__log(s->proc, "error", "assign: %s", rd_kafka_err2str(e1));
+        }
+        apply_pauses(s);
+    } else {
+        revoke(s, l, err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk));
+        if (coop) {
+            rd_kafka_error_t *e2 = rd_kafka_incremental_unassign(rk, l);
+            if (e2)
+                rd_kafka_error_destroy(e2);
+        } else {
+            rd_kafka_assign(rk, NULL);
+        }
+    }
+}
+
+/* ---- the source interface ---- */
+
+static int ks_start(void *opaque)
+{
+    ksrc_t *s = opaque;
+    uv_loop_t *loop = sl__proc_loop(s->proc);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(s->rk, s->subscription);
+    if (err) {
+        sl__log(s->proc, "error", "subscribe: %s", rd_kafka_err2str(err));
+        return SL_EINVAL;
+    }
+    if (sl__kqwake_init(&s->wake, loop, s->q, wake_cb, s))
+        return SL_EIO;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    s->timer_on = 1;
+    /* Reads also on a timer: after a resume nothing else wakes the loop, and
+     * the group needs a poll within max.poll.interval.ms. */
+    uv_timer_start(&s->timer, timer_cb, 0, 50);
+    return 0;
+}
+
+static void ks_stop(void *opaque)
+{
+    ksrc_t *s = opaque;
+    s->stopping = 1;
+    apply_pauses(s);
+}
+
+static void ks_close(void *opaque)
+{
+    ksrc_t *s = opaque;
+    if (s->closed)
+        return;
+    s->closed = 1;
+    s->stopping = 1;
+    sl__kqwake_close(&s->wake, s->q);
+    if (s->timer_on) {
+        uv_timer_stop(&s->timer);
+        uv_close((uv_handle_t *)&s->timer, NULL);
+        s->timer_on = 0;
+    }
+    /* Leaving the group revokes what is left: the drain is over, so no wait. */
+    s->drain_ms = 0;
+    rd_kafka_consumer_close(s->rk);
+    s->consumer_closed = 1;
+}
+
+static void ks_release(void *opaque, const sl_record_t *rec, int done)
+{
+    (void)done;
+    ksrc_t *s = opaque;
+    krec_t *r = (krec_t *)rec;
+    rd_kafka_message_destroy(r->m);
+    krec_put(s, r);
+}
+
+static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
+{
+    ksrc_t *s = opaque;
+    if (partition == SL_PARTITION_ALL) {
+        s->paused_all = pause;
+    } else {
+        kpart_t *kp = kp_find(s, topic, partition, 0);
+        if (!kp)
+            return;
+        kp->paused_self = pause;
+    }
+    apply_pauses(s);
+}
+
+static void ks_destroy(void *opaque)
+{
+    ksrc_t *s = opaque;
+    if (!s)
+        return;
+    if (s->q)
+        rd_kafka_queue_destroy(s->q);
+    if (s->rk)
+        rd_kafka_destroy_flags(s->rk,
+                               s->consumer_closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (s->subscription)
+        rd_kafka_topic_partition_list_destroy(s->subscription);
+    for (krec_t *r = s->all_recs; r;) {
+        krec_t *n = r->all_next;
+        sl_free(r->hdrs);
+        sl_free(r);
+        r = n;
+    }
+    for (size_t i = 0; i < s->nparts; i++)
+        sl_free(s->parts[i].topic);
+    sl_free(s->parts);
+    sl_free(s->batch);
+    sl_free(s);
+}
+
+static const sl__source_if_t kafka_source_if = {
+    .name = "kafka",
+    .start = ks_start,
+    .stop = ks_stop,
+    .commit = ks_commit,
+    .close = ks_close,
+    .destroy = ks_destroy,
+    .release = ks_release,
+    .flow = ks_flow,
+};
+
+int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, size_t errstr_size)
+{
+    if (errstr && errstr_size)
+        errstr[0] = 0;
+    if (!p || !topics || !*topics) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "a processor and topics are required");
+        return SL_EINVAL;
+    }
+    size_t gl = 0;
+    if (sl_conf_get(sl_processor_conf(p), "kafka.group.id", NULL, &gl)) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
+        return SL_EINVAL;
+    }
+    static const char *const defaults[] = {"partition.assignment.strategy",
+                                           "cooperative-sticky",
+                                           "enable.auto.commit",
+                                           "false",
+                                           "enable.auto.offset.store",
+                                           "false",
+                                           "auto.offset.reset",
+                                           "earliest",
+                                           NULL};
+    ksrc_t *s = sl_calloc(1, sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    s->proc = p;
+    s->e = sl_processor_engine(p);
+    s->drain_ms = sl_conf_get_int(sl_processor_conf(p), "drain.timeout.ms");
+    s->batch_size = (size_t)sl_conf_get_int(sl_processor_conf(p), "source.batch.size");
+    s->batch = sl_calloc(s->batch_size, sizeof *s->batch);
+    s->subscription = rd_kafka_topic_partition_list_new(4);
+    if (!s->batch || !s->subscription)
+        goto oom;
+    /* Topics: comma separated, spaces ignored. */
+    const char *t = topics;
+    while (*t) {
+        while (*t == ',' || *t == ' ')
+            t++;
+        size_t n = strcspn(t, ", ");
+        if (n) {
+            char name[256];
+            if (n >= sizeof name) {
+                if (errstr && errstr_size)
+                    snprintf(errstr, errstr_size, "topic name too long");
+                ks_destroy(s);
+                return SL_EINVAL;
+            }
+            memcpy(name, t, n);
+            name[n] = 0;
+            rd_kafka_topic_partition_list_add(s->subscription, name, RD_KAFKA_PARTITION_UA);
+        }
+        t += n;
+    }
+    if (!s->subscription->cnt) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "no topic in \"%s\"", topics);
+        ks_destroy(s);
+        return SL_EINVAL;
+    }
+    rd_kafka_conf_t *kc = sl__kafka_conf(p, defaults, errstr, errstr_size);
+    if (!kc) {
+        ks_destroy(s);
+        return SL_EINVAL;
+    }
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    /* Callbacks get the source as their opaque. */
+    char err[256];
+    rd_kafka_conf_set_opaque(kc, s);
+    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!s->rk) {
+        rd_kafka_conf_destroy(kc);
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+        ks_destroy(s);
+        return SL_EINVAL;
+    }
+    rd_kafka_poll_set_consumer(s->rk);
+    s->q = rd_kafka_queue_get_consumer(s->rk);
+    int rc = sl__proc_set_source(p, &kafka_source_if, s);
+    if (rc) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "%s", sl_strerror(rc));
+        ks_destroy(s);
+        return rc;
+    }
+    return 0;
+oom:
+    ks_destroy(s);
+    if (errstr && errstr_size)
+        snprintf(errstr, errstr_size, "out of memory");
+    return SL_ENOMEM;
+}

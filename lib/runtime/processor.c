@@ -1,0 +1,417 @@
+/* sluice — the processor: an engine driven by one libuv loop.
+ *
+ * Timers: one uv timer follows the engine's next deadline (linger, retries,
+ * rate limits), one commits watermarks. Signals and sl_processor_stop()
+ * start a drain; the loop keeps running until nothing is in flight or the
+ * drain bound passes, then the source commits and closes. */
+#include "runtime/runtime.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum { ST_NEW, ST_RUNNING, ST_DRAINING, ST_CLOSING, ST_DONE };
+
+struct sl_processor_s {
+    sl_conf_t *conf;
+    sl_engine_t *e;
+    uv_loop_t loop;
+    int loop_ok;
+    uv_timer_t engine_timer, commit_timer, drain_timer;
+    uv_signal_t sigint, sigterm;
+    uv_async_t stop_async;
+    int state;
+    int drain_timed_out;
+    int signals;
+    int log_level;
+    const char *name;
+    const sl__source_if_t *src;
+    void *src_opaque;
+    sl__service_t *svcs;
+    size_t nsvcs;
+    sl_sink_t **sinks;
+    size_t nsinks;
+    sl_sink_t *fault_sink;
+    int64_t drain_ms, commit_ms;
+};
+
+static int level_num(const char *l)
+{
+    if (!strcmp(l, "debug"))
+        return 0;
+    if (!strcmp(l, "info"))
+        return 1;
+    if (!strcmp(l, "warn"))
+        return 2;
+    return 3;
+}
+
+void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
+{
+    if (p && level_num(level) < p->log_level)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* Escape what JSON needs; messages are ours and short. */
+    char esc[2100];
+    size_t o = 0;
+    for (const char *s = msg; *s && o < sizeof esc - 8; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            esc[o++] = '\\';
+            esc[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(esc + o, sizeof esc - o, "\\u%04x", c);
+        } else {
+            esc[o++] = (char)c;
+        }
+    }
+    esc[o] = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(stderr, "{\"ts\":%lld,\"level\":\"%s\",\"processor\":\"%s\",\"msg\":\"%s\"}\n",
+            (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
+            p && p->name ? p->name : "sluice", esc);
+}
+
+/* ---- engine glue ---- */
+
+static void src_release(void *opaque, const sl_record_t *rec, int done)
+{
+    sl_processor_t *p = opaque;
+    if (p->src && p->src->release)
+        p->src->release(p->src_opaque, rec, done);
+}
+
+static void src_flow(void *opaque, const char *topic, int32_t partition, int pause)
+{
+    sl_processor_t *p = opaque;
+    if (p->src && p->src->flow)
+        p->src->flow(p->src_opaque, topic, partition, pause);
+}
+
+sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    sl_processor_t *p = sl_calloc(1, sizeof *p);
+    if (!p)
+        goto oom;
+    p->conf = conf ? sl_conf_dup(conf) : sl_conf_new();
+    if (!p->conf)
+        goto oom;
+    p->name = sl_conf_get_str(p->conf, "processor.name");
+    p->log_level = level_num(sl_conf_get_str(p->conf, "log.level"));
+    p->signals = (int)sl_conf_get_int(p->conf, "processor.signals");
+    p->drain_ms = sl_conf_get_int(p->conf, "drain.timeout.ms");
+    p->commit_ms = sl_conf_get_int(p->conf, "commit.interval.ms");
+    p->e = sl_engine_new(p->conf, errstr, errstr_size);
+    if (!p->e)
+        goto fail;
+    sl_source_ops_t ops = {src_release, src_flow};
+    sl_engine_set_source(p->e, &ops, p);
+    if (uv_loop_init(&p->loop)) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "cannot create the event loop");
+        goto fail;
+    }
+    p->loop_ok = 1;
+    p->loop.data = p;
+    return p;
+oom:
+    if (errstr && errstr_size)
+        snprintf(errstr, errstr_size, "out of memory");
+fail:
+    sl_processor_destroy(p);
+    return NULL;
+}
+
+static void close_open(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void sl_processor_destroy(sl_processor_t *p)
+{
+    if (!p)
+        return;
+    /* Services first (producers give back what they hold, with errors),
+     * then the engine (it releases in-flight records to the source), then
+     * the source and the sinks. */
+    for (size_t i = 0; i < p->nsvcs; i++)
+        if (p->svcs[i].shutdown)
+            p->svcs[i].shutdown(p->svcs[i].opaque);
+    sl_engine_destroy(p->e);
+    p->e = NULL;
+    if (p->src && p->src->destroy)
+        p->src->destroy(p->src_opaque);
+    for (size_t i = 0; i < p->nsvcs; i++)
+        if (p->svcs[i].destroy)
+            p->svcs[i].destroy(p->svcs[i].opaque);
+    for (size_t i = 0; i < p->nsinks; i++)
+        sl_sink_destroy(p->sinks[i]);
+    if (p->loop_ok) {
+        uv_walk(&p->loop, close_open, NULL);
+        uv_run(&p->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&p->loop);
+    }
+    sl_free(p->svcs);
+    sl_free(p->sinks);
+    sl_conf_destroy(p->conf);
+    sl_free(p);
+}
+
+int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl)
+{
+    if (!p)
+        return SL_EINVAL;
+    if (p->state != ST_NEW)
+        return SL_ESTATE;
+    return sl_engine_add_pipeline(p->e, pl);
+}
+
+int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink)
+{
+    if (!p || !sink)
+        return SL_EINVAL;
+    if (p->state != ST_NEW)
+        return SL_ESTATE;
+    p->fault_sink = sink;
+    return sl_engine_set_fault_sink(p->e, sink);
+}
+
+sl_engine_t *sl_processor_engine(sl_processor_t *p)
+{
+    return p ? p->e : NULL;
+}
+
+const sl_conf_t *sl_processor_conf(const sl_processor_t *p)
+{
+    return p ? p->conf : NULL;
+}
+
+/* ---- connector hooks ---- */
+
+int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opaque)
+{
+    if (p->src)
+        return SL_EEXIST;
+    if (p->state != ST_NEW)
+        return SL_ESTATE;
+    p->src = ifc;
+    p->src_opaque = opaque;
+    return 0;
+}
+
+int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc)
+{
+    sl__service_t *n = sl_realloc(p->svcs, (p->nsvcs + 1) * sizeof *n);
+    if (!n)
+        return SL_ENOMEM;
+    p->svcs = n;
+    p->svcs[p->nsvcs++] = *svc;
+    return 0;
+}
+
+int sl__proc_own_sink(sl_processor_t *p, sl_sink_t *sink)
+{
+    sl_sink_t **n = sl_realloc(p->sinks, (p->nsinks + 1) * sizeof *n);
+    if (!n)
+        return SL_ENOMEM;
+    p->sinks = n;
+    p->sinks[p->nsinks++] = sink;
+    return 0;
+}
+
+uv_loop_t *sl__proc_loop(sl_processor_t *p)
+{
+    return &p->loop;
+}
+
+sl_engine_t *sl__proc_engine(sl_processor_t *p)
+{
+    return p->e;
+}
+
+int sl__proc_draining(const sl_processor_t *p)
+{
+    return p->state >= ST_DRAINING;
+}
+
+/* ---- drain and close ---- */
+
+static void close_all(sl_processor_t *p);
+
+static void finish_drain(sl_processor_t *p)
+{
+    if (p->state >= ST_CLOSING)
+        return;
+    p->state = ST_CLOSING;
+    size_t left = sl_engine_inflight(p->e);
+    if (left)
+        sl__log(p, "warn", "drain timed out with %zu records in flight; they will be read again",
+                left);
+    else
+        sl__log(p, "info", "drain complete");
+    p->drain_timed_out = left != 0;
+    if (p->src && p->src->commit)
+        p->src->commit(p->src_opaque, 1);
+    if (p->src && p->src->close)
+        p->src->close(p->src_opaque);
+    close_all(p);
+}
+
+static void engine_timer_cb(uv_timer_t *t)
+{
+    sl__proc_after(t->data);
+}
+
+void sl__proc_after(sl_processor_t *p)
+{
+    if (p->state == ST_NEW || p->state == ST_DONE)
+        return;
+    sl_engine_tick(p->e);
+    if (p->state == ST_DRAINING && sl_engine_inflight(p->e) == 0) {
+        finish_drain(p);
+        return;
+    }
+    if (p->state >= ST_CLOSING)
+        return;
+    int64_t next = sl_engine_next_timeout(p->e);
+    if (next < 0)
+        uv_timer_stop(&p->engine_timer);
+    else
+        uv_timer_start(&p->engine_timer, engine_timer_cb, (uint64_t)next, 0);
+}
+
+void sl__proc_pump(sl_processor_t *p, int timeout_ms)
+{
+    int each = p->nsvcs ? timeout_ms / (int)p->nsvcs : timeout_ms;
+    for (size_t i = 0; i < p->nsvcs; i++)
+        if (p->svcs[i].poll)
+            p->svcs[i].poll(p->svcs[i].opaque, each > 0 ? each : 0);
+    if (!p->nsvcs && timeout_ms > 0) {
+        struct timespec ts = {0, (long)timeout_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sl_engine_tick(p->e);
+}
+
+static void drain_timer_cb(uv_timer_t *t)
+{
+    finish_drain(t->data);
+}
+
+static void begin_drain(sl_processor_t *p, const char *why)
+{
+    if (p->state != ST_RUNNING)
+        return;
+    p->state = ST_DRAINING;
+    sl__log(p, "info", "draining (%s): %zu records in flight", why, sl_engine_inflight(p->e));
+    if (p->src && p->src->stop)
+        p->src->stop(p->src_opaque);
+    sl_engine_flush(p->e);
+    uv_timer_start(&p->drain_timer, drain_timer_cb, (uint64_t)p->drain_ms, 0);
+    sl__proc_after(p);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+    begin_drain(s->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void stop_cb(uv_async_t *a)
+{
+    begin_drain(a->data, "stop requested");
+}
+
+void sl_processor_stop(sl_processor_t *p)
+{
+    if (p && p->state >= ST_RUNNING && p->state < ST_DONE)
+        uv_async_send(&p->stop_async);
+}
+
+static void commit_cb(uv_timer_t *t)
+{
+    sl_processor_t *p = t->data;
+    if (p->src && p->src->commit && p->state <= ST_DRAINING)
+        p->src->commit(p->src_opaque, 0);
+}
+
+static void close_all(sl_processor_t *p)
+{
+    uv_timer_stop(&p->engine_timer);
+    uv_timer_stop(&p->commit_timer);
+    uv_timer_stop(&p->drain_timer);
+    for (size_t i = 0; i < p->nsvcs; i++)
+        if (p->svcs[i].close)
+            p->svcs[i].close(p->svcs[i].opaque);
+    uv_close((uv_handle_t *)&p->engine_timer, NULL);
+    uv_close((uv_handle_t *)&p->commit_timer, NULL);
+    uv_close((uv_handle_t *)&p->drain_timer, NULL);
+    uv_close((uv_handle_t *)&p->stop_async, NULL);
+    if (p->signals) {
+        uv_close((uv_handle_t *)&p->sigint, NULL);
+        uv_close((uv_handle_t *)&p->sigterm, NULL);
+    }
+    p->state = ST_DONE;
+}
+
+int sl_processor_run(sl_processor_t *p)
+{
+    if (!p)
+        return SL_EINVAL;
+    if (p->state != ST_NEW) {
+        sl__log(p, "error", "a processor runs once");
+        return SL_ESTATE;
+    }
+    if (!p->src) {
+        sl__log(p, "error", "no source attached");
+        return SL_EINVAL;
+    }
+    char err[256];
+    int rc = sl_engine_start(p->e, err, sizeof err);
+    if (rc) {
+        sl__log(p, "error", "cannot start: %s", err);
+        return rc;
+    }
+    uv_timer_init(&p->loop, &p->engine_timer);
+    uv_timer_init(&p->loop, &p->commit_timer);
+    uv_timer_init(&p->loop, &p->drain_timer);
+    uv_async_init(&p->loop, &p->stop_async, stop_cb);
+    p->engine_timer.data = p->commit_timer.data = p->drain_timer.data = p;
+    p->stop_async.data = p;
+    if (p->signals) {
+        uv_signal_init(&p->loop, &p->sigint);
+        uv_signal_init(&p->loop, &p->sigterm);
+        p->sigint.data = p->sigterm.data = p;
+        uv_signal_start(&p->sigint, signal_cb, SIGINT);
+        uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
+    }
+    p->state = ST_RUNNING;
+    rc = p->src->start ? p->src->start(p->src_opaque) : 0;
+    if (rc) {
+        sl__log(p, "error", "source %s failed to start: %s", p->src->name, sl_strerror(rc));
+        p->state = ST_CLOSING;
+        if (p->src->close)
+            p->src->close(p->src_opaque);
+        close_all(p);
+        uv_run(&p->loop, UV_RUN_DEFAULT);
+        return rc;
+    }
+    uv_timer_start(&p->commit_timer, commit_cb, (uint64_t)p->commit_ms, (uint64_t)p->commit_ms);
+    sl__log(p, "info", "running");
+    uv_run(&p->loop, UV_RUN_DEFAULT);
+    sl_stats_t st;
+    sl_engine_stats(p->e, &st);
+    sl__log(p, "info", "stopped: %llu records in, %llu done, %llu sunk, %llu faults",
+            (unsigned long long)st.records_in, (unsigned long long)st.records_done,
+            (unsigned long long)st.sunk, (unsigned long long)st.faults);
+    return p->drain_timed_out ? SL_ETIMEDOUT : 0;
+}

@@ -1,0 +1,61 @@
+/* sluice — what connectors need from the runtime (private). */
+#ifndef SL_RUNTIME_RUNTIME_H
+#define SL_RUNTIME_RUNTIME_H
+
+#include <uv.h>
+
+#include "sluice/processor.h"
+
+/* A source plugged into a processor. Every callback runs on the loop thread. */
+typedef struct sl__source_if_s {
+    const char *name;
+    /* The loop is ready: subscribe and start fetching. Returns 0 or an error. */
+    int (*start)(void *opaque);
+    /* Stop fetching: a drain has begun. */
+    void (*stop)(void *opaque);
+    /* Commit done watermarks; sync waits for the broker. */
+    void (*commit)(void *opaque, int sync);
+    /* The drain is over (or timed out): final commit, leave, close handles. */
+    void (*close)(void *opaque);
+    /* After the engine is gone: free everything. */
+    void (*destroy)(void *opaque);
+    /* The engine's record release and flow callbacks. */
+    void (*release)(void *opaque, const sl_record_t *rec, int done);
+    void (*flow)(void *opaque, const char *topic, int32_t partition, int pause);
+} sl__source_if_t;
+
+/* Something that must be polled to make progress during a synchronous drain
+ * (a producer serving delivery reports), owned by the processor. */
+typedef struct sl__service_s {
+    void (*poll)(void *opaque, int timeout_ms);
+    /* Stop accepting writes and give back everything in flight (with errors). */
+    void (*shutdown)(void *opaque);
+    /* Close loop handles (the loop is still running). */
+    void (*close)(void *opaque);
+    /* Free (after the engine is gone). */
+    void (*destroy)(void *opaque);
+    void *opaque;
+} sl__service_t;
+
+int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opaque);
+int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc);
+/* Keep @p sink alive as long as the processor (destroyed after the engine). */
+int sl__proc_own_sink(sl_processor_t *p, sl_sink_t *sink);
+uv_loop_t *sl__proc_loop(sl_processor_t *p);
+sl_engine_t *sl__proc_engine(sl_processor_t *p);
+int sl__proc_draining(const sl_processor_t *p);
+/* Call after doing work on the loop outside the runtime's own callbacks:
+ * fires due engine timers, re-arms the engine timer, advances a drain. */
+void sl__proc_after(sl_processor_t *p);
+/* Synchronous progress for a bounded wait (e.g. a revoke): polls every
+ * service for up to @p timeout_ms and ticks the engine. */
+void sl__proc_pump(sl_processor_t *p, int timeout_ms);
+
+/* JSON log lines on stderr. level: "debug", "info", "warn", "error". */
+void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif
