@@ -8,6 +8,7 @@
 #define SL_VERSION_PATCH 0
 #define SL_VERSION_STRING "0.1.0"
 
+#include "sluice/broker.h"
 #include "sluice/conf.h"
 #include "sluice/engine.h"
 #include "sluice/error.h"

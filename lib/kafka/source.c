@@ -8,6 +8,7 @@
 #include "sluice/mem.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +49,7 @@ typedef struct ksrc_s {
     int closed;
     int consumer_closed;
     int64_t drain_ms;
+    int64_t revoke_ms; /* bound of a revoke's drain: it blocks the consumer */
 } ksrc_t;
 
 static int64_t now_ms(void)
@@ -320,7 +322,7 @@ static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
     /* Finish what was read from them, within the drain bound, so the next
      * owner starts where this one stopped. */
     sl_engine_flush(s->e);
-    int64_t deadline = now_ms() + s->drain_ms;
+    int64_t deadline = now_ms() + (s->revoke_ms < s->drain_ms ? s->revoke_ms : s->drain_ms);
     while (inflight_of(s, l) && now_ms() < deadline)
         sl__proc_pump(s->proc, 10);
     if (!lost)
@@ -519,6 +521,15 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->proc = p;
     s->e = sl_processor_engine(p);
     s->drain_ms = sl_conf_get_int(sl_processor_conf(p), "drain.timeout.ms");
+    /* A revoke runs inside the consumer's poll: staying longer than half of
+     * max.poll.interval.ms would get this member thrown out of the group.
+     * What is not done by then is not committed: the next owner reads it
+     * again (a duplicate, never a loss). */
+    char mpi[32];
+    size_t ml = sizeof mpi;
+    s->revoke_ms = 150000;
+    if (!sl_conf_get(sl_processor_conf(p), "kafka.max.poll.interval.ms", mpi, &ml))
+        s->revoke_ms = atoll(mpi) / 2;
     s->batch_size = (size_t)sl_conf_get_int(sl_processor_conf(p), "source.batch.size");
     s->batch = sl_calloc(s->batch_size, sizeof *s->batch);
     s->subscription = rd_kafka_topic_partition_list_new(4);

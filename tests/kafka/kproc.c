@@ -3,7 +3,8 @@
  *
  *   kproc BOOTSTRAP IN OUT FAULTS GROUP [key=value ...]
  *
- * Extra key=value pairs are sluice configuration (kafka.* included).
+ * Extra key=value pairs are sluice configuration (kafka.* included);
+ * rate=N adds a rate-limit stage of N events/s.
  * Exits 0 after a complete drain, 3 after a drain that timed out, 1 on error. */
 #include <sluice/sluice.h>
 
@@ -38,7 +39,12 @@ int main(int argc, char **argv)
     int bad = !c || sl_conf_set(c, "kafka.bootstrap.servers", argv[1], err, sizeof err) ||
               sl_conf_set(c, "kafka.group.id", argv[5], err, sizeof err) ||
               sl_conf_set(c, "processor.name", "kproc", err, sizeof err);
+    double rate = 0;
     for (int i = 6; !bad && i < argc; i++) {
+        if (!strncmp(argv[i], "rate=", 5)) { /* a rate-limit stage, events/s */
+            rate = atof(argv[i] + 5);
+            continue;
+        }
         char *eq = strchr(argv[i], '=');
         if (!eq) {
             fprintf(stderr, "kproc: expected key=value, got %s\n", argv[i]);
@@ -60,6 +66,10 @@ int main(int argc, char **argv)
     sl_sink_t *out = sl_kafka_sink_new(p, argv[3], err, sizeof err);
     sl_sink_t *faults = out ? sl_kafka_sink_new(p, argv[4], err, sizeof err) : NULL;
     sl_pipeline_t *pl = sl_pipeline_new("tag");
+    if (pl && rate > 0 && sl_pipeline_rate_limit(pl, rate, 100)) {
+        fprintf(stderr, "kproc: bad rate\n");
+        return 2;
+    }
     if (!faults || !pl || sl_pipeline_map(pl, tag, NULL) || sl_pipeline_batch(pl, NULL) ||
         sl_pipeline_sink(pl, out) || sl_processor_add_pipeline(p, pl) ||
         sl_processor_set_fault_sink(p, faults) ||

@@ -1,0 +1,237 @@
+/* Kafka chaos: SIGKILL mid-stream and restart, a broker that goes down and
+ * injected produce/fetch errors, a second group member joining mid-run, and
+ * kcat (an external client) on both ends. Nothing may be lost; duplicates
+ * are counted and bounded. */
+#include "kafka_helpers.h"
+
+TestSuite(chaos, .timeout = 300);
+
+static void value_of(char *buf, size_t n, int i)
+{
+    snprintf(buf, n, "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"partitionKey\":\"k%d\"}", i,
+             i % 500);
+}
+
+static void produce_inputs(const char *bootstrap, int n)
+{
+    rd_kafka_t *rk = kt_producer(bootstrap);
+    char v[128], k[16];
+    for (int i = 0; i < n; i++) {
+        value_of(v, sizeof v, i);
+        snprintf(k, sizeof k, "k%d", i % 500);
+        kt_produce(rk, "in", k, v, strlen(v));
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+}
+
+struct tally {
+    int n;
+    unsigned *count;
+    size_t total;
+};
+
+static void tally_out(const rd_kafka_message_t *m, void *opaque)
+{
+    struct tally *t = opaque;
+    int id;
+    t->total++;
+    if (sscanf(m->payload, "{\"id\":\"e%d\"", &id) == 1 && id >= 0 && id < t->n)
+        t->count[id]++;
+}
+
+static size_t missing(const struct tally *t)
+{
+    size_t m = 0;
+    for (int i = 0; i < t->n; i++)
+        m += t->count[i] == 0;
+    return m;
+}
+
+static size_t out_count(const char *bs, int parts)
+{
+    return kt_read(bs, "out", parts, 0, 1500, 300, NULL, NULL);
+}
+
+Test(chaos, sigkill_three_times_loses_nothing_and_bounds_duplicates)
+{
+    enum { N = 30000, INFLIGHT = 2000, KILLS = 3 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {4, 4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_inputs(bs, N);
+    char inflight[64];
+    snprintf(inflight, sizeof inflight, "inflight.max.records=%d", INFLIGHT);
+    for (int k = 0; k < KILLS; k++) {
+        size_t before = out_count(bs, 4);
+        const char *extra[] = {inflight, "rate=8000", "kafka.session.timeout.ms=6000",
+                               "kafka.max.poll.interval.ms=6000", NULL};
+        pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-kill", extra);
+        int64_t end = kt_now_ms() + 60000;
+        while (out_count(bs, 4) < before + 3000 && kt_now_ms() < end)
+            ;
+        kill(pid, SIGKILL);
+        cr_assert_eq(kt_wait(pid, 10000), 128 + SIGKILL);
+    }
+    const char *last[] = {inflight, "kafka.session.timeout.ms=6000",
+                          "kafka.max.poll.interval.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-kill", last);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = kt_now_ms() + 120000;
+    while (kt_now_ms() < end) {
+        memset(t.count, 0, N * sizeof(unsigned));
+        t.total = 0;
+        kt_read(bs, "out", 4, N, 5000, 500, tally_out, &t);
+        if (!missing(&t))
+            break;
+    }
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0);
+    cr_assert_eq(missing(&t), 0, "every input is in the output");
+    size_t dups = t.total - N;
+    /* Per kill at most: what was in flight, what was done since the last
+     * commit (commit.interval.ms 1 s at 8000/s) and one read batch. */
+    size_t bound = (size_t)KILLS * (INFLIGHT + 8000 + 1000);
+    cr_log_info("SIGKILL x%d: %zu outputs for %d inputs, %zu duplicates (bound %zu)", KILLS,
+                t.total, N, dups, bound);
+    cr_assert_leq(dups, bound);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+Test(chaos, broker_down_and_injected_errors_lose_nothing)
+{
+    enum { N = 20000 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {4, 4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_inputs(bs, N);
+    pid_t pid = kt_spawn_kproc(bs, "in", "out", "faults", "g-down", "rate=5000",
+                               "kafka.message.timeout.ms=20000");
+    int64_t end = kt_now_ms() + 60000;
+    while (out_count(bs, 4) < 3000 && kt_now_ms() < end)
+        ;
+    /* Produce and fetch errors the clients must retry through. */
+    cr_assert_eq(
+        sl_broker_inject_errors(b, SL_KAFKA_API_PRODUCE, 5, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS),
+        0);
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_FETCH, 5,
+                                         RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION),
+                 0);
+    kt_sleep_ms(1000);
+    cr_assert_eq(sl_broker_set_down(b, 1, 1), 0);
+    kt_sleep_ms(3000);
+    cr_assert_eq(sl_broker_set_down(b, 1, 0), 0);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    end = kt_now_ms() + 120000;
+    while (kt_now_ms() < end) {
+        memset(t.count, 0, N * sizeof(unsigned));
+        t.total = 0;
+        kt_read(bs, "out", 4, N, 5000, 500, tally_out, &t);
+        if (!missing(&t))
+            break;
+    }
+    kill(pid, SIGTERM);
+    int rc = kt_wait(pid, 60000);
+    cr_assert_eq(missing(&t), 0, "every input is in the output");
+    cr_log_info("broker down: %zu outputs for %d inputs", t.total, N);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(kt_committed(bs, "g-down", "in", 4), N);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+Test(chaos, second_member_joins_mid_run)
+{
+    enum { N = 30000 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {6, 6, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_inputs(bs, N);
+    /* The 2.0.2 mock rebalances only when the rebalance timeout expires. */
+    const char *extra[] = {"kafka.max.poll.interval.ms=6000", "kafka.session.timeout.ms=6000",
+                           "rate=2000", NULL};
+    pid_t a = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-two", extra);
+    int64_t end = kt_now_ms() + 60000;
+    while (out_count(bs, 6) < 2000 && kt_now_ms() < end)
+        ;
+    pid_t c = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-two", extra);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    end = kt_now_ms() + 150000;
+    while (kt_now_ms() < end) {
+        memset(t.count, 0, N * sizeof(unsigned));
+        t.total = 0;
+        kt_read(bs, "out", 6, N, 5000, 500, tally_out, &t);
+        if (!missing(&t))
+            break;
+    }
+    kill(a, SIGTERM);
+    kill(c, SIGTERM);
+    int ra = kt_wait(a, 60000), rc = kt_wait(c, 60000);
+    cr_assert_eq(missing(&t), 0, "every input is in the output");
+    cr_log_info("two members: %zu outputs for %d inputs", t.total, N);
+    cr_assert_eq(ra, 0);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(kt_committed(bs, "g-two", "in", 6), N);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+static int run_cmd(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(chaos, kcat_produces_input_and_consumes_output)
+{
+    if (run_cmd("command -v kcat >/dev/null 2>&1"))
+        cr_skip_test("kcat is not installed");
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    char dir[] = "/tmp/sluice-kcat-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[256], cmd[1024];
+    snprintf(path, sizeof path, "%s/in.txt", dir);
+    FILE *fp = fopen(path, "w");
+    for (int i = 0; i < 500; i++) {
+        char v[128];
+        value_of(v, sizeof v, i);
+        fprintf(fp, "k%d:%s\n", i % 7, v);
+    }
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "kcat -P -b %s -t in -K: -l %s", bs, path);
+    cr_assert_eq(run_cmd(cmd), 0, "kcat produced the input");
+    pid_t pid = kt_spawn_kproc(bs, "in", "out", "faults", "g-kcat", "batch.linger.ms=10", NULL);
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 kcat -C -b %s -t out -c 500 -f '%%k %%s\\n' -q > %s/out.txt", bs, dir);
+    int rc = run_cmd(cmd);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0);
+    cr_assert_eq(rc, 0, "kcat read 500 outputs");
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    fp = fopen(path, "r");
+    char line[512];
+    static unsigned char seen[500];
+    int lines = 0;
+    while (fgets(line, sizeof line, fp)) {
+        int k, id;
+        cr_assert_eq(sscanf(line, "k%d {\"id\":\"e%d\"", &k, &id), 2, "%s", line);
+        cr_assert_eq(k, id % 7, "the key travels with its event");
+        cr_assert(strstr(line, "|in/"), "%s", line);
+        seen[id]++;
+        lines++;
+    }
+    fclose(fp);
+    cr_assert_eq(lines, 500);
+    for (int i = 0; i < 500; i++)
+        cr_assert_eq(seen[i], 1);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    run_cmd(cmd);
+    sl_broker_destroy(b);
+}

@@ -1,0 +1,188 @@
+/* Kafka end to end over the embedded broker: exact output, poison events as
+ * faults, a drain on SIGTERM with exact commits, and a restart that goes on
+ * with nothing lost. The processor under test is kproc, a separate process. */
+#include "kafka_helpers.h"
+
+TestSuite(kafka, .timeout = 240);
+
+static void value_of(char *buf, size_t n, int i)
+{
+    snprintf(buf, n,
+             "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"timestamp\":%d,"
+             "\"partitionKey\":\"k%d\",\"thing\":{\"id\":\"k%d\",\"n\":%d}}",
+             i, 1700000000 + i, i % 1000, i % 1000, i);
+}
+
+struct seen {
+    int n;
+    unsigned char *count; /* per input id */
+    int bad;
+};
+
+/* Checks one output: "<input value>|in/<partition>@<offset>" and counts its id. */
+static void check_out(const rd_kafka_message_t *m, void *opaque)
+{
+    struct seen *s = opaque;
+    const char *v = m->payload;
+    const char *bar = memchr(v, '|', m->len);
+    int id;
+    if (!bar || sscanf(v, "{\"id\":\"e%d\"", &id) != 1 || id < 0 || id >= s->n) {
+        s->bad++;
+        return;
+    }
+    char want[256];
+    value_of(want, sizeof want, id);
+    if ((size_t)(bar - v) != strlen(want) || memcmp(v, want, strlen(want)) ||
+        strncmp(bar + 1, "in/", 3)) {
+        s->bad++;
+        return;
+    }
+    char key[16];
+    snprintf(key, sizeof key, "k%d", id % 1000);
+    if (m->key_len != strlen(key) || memcmp(m->key, key, m->key_len))
+        s->bad++;
+    s->count[id]++;
+}
+
+static void produce_inputs(const char *bootstrap, int from, int to)
+{
+    rd_kafka_t *rk = kt_producer(bootstrap);
+    char v[256], k[16];
+    for (int i = from; i < to; i++) {
+        value_of(v, sizeof v, i);
+        snprintf(k, sizeof k, "k%d", i % 1000);
+        kt_produce(rk, "in", k, v, strlen(v));
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+}
+
+Test(kafka, end_to_end_100k_exact)
+{
+    enum { N = 100000 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {8, 8, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_inputs(bs, 0, N);
+    pid_t pid = kt_spawn_kproc(bs, "in", "out", "faults", "g-e2e", "batch.max.events=500",
+                               "batch.linger.ms=20");
+    struct seen s = {N, calloc(N, 1), 0};
+    size_t got = kt_read(bs, "out", 8, N, 120000, 1500, check_out, &s);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "a complete drain exits 0");
+    cr_assert_eq(s.bad, 0, "every output has the input's exact content, key and provenance");
+    cr_assert_eq(got, N);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(s.count[i], 1, "e%d delivered %d times", i, s.count[i]);
+    cr_assert_eq(kt_committed(bs, "g-e2e", "in", 8), N, "committed offsets cover every record");
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 3000, 500, NULL, NULL), 0);
+    free(s.count);
+    sl_broker_destroy(b);
+}
+
+struct faults {
+    int n;
+    char values[16][128];
+    char keys[16][16];
+    int64_t offsets[16];
+};
+
+static void collect_fault(const rd_kafka_message_t *m, void *opaque)
+{
+    struct faults *f = opaque;
+    json_error_t je;
+    json_t *j = json_loadb(m->payload, m->len, 0, &je);
+    cr_assert(j, "fault is JSON: %s", je.text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "type")), "fault");
+    json_t *rec = json_object_get(json_object_get(j, "uow"), "record");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "topic")), "in");
+    cr_assert_lt(f->n, 16);
+    snprintf(f->values[f->n], sizeof f->values[0], "%s",
+             json_string_value(json_object_get(rec, "value")));
+    snprintf(f->keys[f->n], sizeof f->keys[0], "%s",
+             json_string_value(json_object_get(rec, "key")));
+    f->offsets[f->n] = json_integer_value(json_object_get(rec, "offset"));
+    f->n++;
+    json_decref(j);
+}
+
+Test(kafka, poison_events_become_faults)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {1, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *rk = kt_producer(bs);
+    char v[256];
+    int poison = 0;
+    for (int i = 0; i < 1000; i++) {
+        if (i % 100 == 37) {
+            kt_produce(rk, "in", "bad", "{\"type\":", 8); /* truncated JSON */
+            poison++;
+        } else {
+            value_of(v, sizeof v, i);
+            kt_produce(rk, "in", "good", v, strlen(v));
+        }
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+    pid_t pid = kt_spawn_kproc(bs, "in", "out", "faults", "g-poison", "batch.linger.ms=10", NULL);
+    size_t out = kt_read(bs, "out", 1, 1000 - (size_t)poison, 60000, 1000, NULL, NULL);
+    struct faults f = {0};
+    size_t nf = kt_read(bs, "faults", 1, (size_t)poison, 30000, 1000, collect_fault, &f);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0);
+    cr_assert_eq(out, 1000 - (size_t)poison, "every good event is delivered");
+    cr_assert_eq(nf, (size_t)poison, "each poison event faults exactly once");
+    for (int i = 0; i < f.n; i++) {
+        cr_assert_str_eq(f.values[i], "eyJ0eXBlIjo=", "the original bytes");
+        cr_assert_str_eq(f.keys[i], "YmFk", "the original key");
+        cr_assert_eq(f.offsets[i] % 100, 37, "the original coordinates");
+    }
+    cr_assert_eq(kt_committed(bs, "g-poison", "in", 1), 1000);
+    sl_broker_destroy(b);
+}
+
+static void count_only(const rd_kafka_message_t *m, void *opaque)
+{
+    (void)m;
+    ++*(size_t *)opaque;
+}
+
+Test(kafka, sigterm_drains_commits_exactly_and_restart_loses_nothing)
+{
+    enum { N = 30000 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {4, 4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_inputs(bs, 0, N);
+    /* A slow, rate-limited first run: SIGTERM arrives mid-stream. */
+    pid_t pid =
+        kt_spawn_kproc(bs, "in", "out", "faults", "g-term", "batch.linger.ms=50", "rate=5000");
+    size_t seen = 0;
+    int64_t end = kt_now_ms() + 60000;
+    while (seen < 2000 && kt_now_ms() < end)
+        seen = kt_read(bs, "out", 4, 2000, 3000, 0, NULL, NULL);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the drain completes");
+    size_t first = kt_read(bs, "out", 4, 0, 5000, 1500, NULL, NULL);
+    int64_t committed = kt_committed(bs, "g-term", "in", 4);
+    cr_assert_eq((size_t)committed, first,
+                 "after a complete drain, committed offsets equal the records processed");
+    /* Restart: it continues where the first run stopped. */
+    pid = kt_spawn_kproc(bs, "in", "out", "faults", "g-term", "batch.linger.ms=20", NULL);
+    struct seen s = {N, calloc(N, 1), 0};
+    size_t got = kt_read(bs, "out", 4, N, 120000, 1500, check_out, &s);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0);
+    cr_assert_eq(s.bad, 0);
+    cr_assert_eq(got, N, "nothing lost and nothing twice across the restart");
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(s.count[i], 1, "e%d", i);
+    cr_assert_eq(kt_committed(bs, "g-term", "in", 4), N);
+    (void)count_only;
+    free(s.count);
+    sl_broker_destroy(b);
+}
