@@ -69,6 +69,12 @@ int64_t sl_conf_get_int(const sl_conf_t *conf, const char *name);
 const char *sl_conf_get_str(const sl_conf_t *conf, const char *name);
 
 /**
+ * @brief Read a pass-through property (e.g. "kafka.bootstrap.servers").
+ * @returns A pointer owned by @p conf, valid until it changes; NULL if unset.
+ */
+const char *sl_conf_get_str_pt(const sl_conf_t *conf, const char *name);
+
+/**
  * @brief Call @p cb for every pass-through property whose name starts with
  *        @p prefix, in the order they were set, with the prefix stripped.
  * @returns 0, or the first non-zero value returned by @p cb (which stops the walk).

@@ -53,6 +53,15 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
 sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
                              size_t errstr_size);
 
+/**
+ * @brief The bootstrap servers the processor's Kafka clients use: those of
+ *        its embedded broker when kafka.bootstrap.servers is "embedded" (the
+ *        broker starts with the first Kafka client of the processor), else
+ *        the configured value.
+ * @returns A string owned by the processor, or NULL when none is set.
+ */
+const char *sl_kafka_bootstrap(const sl_processor_t *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -81,7 +81,8 @@ struct sl_conf_s {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void set_err(char *errstr, size_t size, const char *fmt, ...)
+static void
+set_err(char *errstr, size_t size, const char *fmt, ...)
 {
     if (!errstr || !size)
         return;
@@ -321,6 +322,14 @@ const char *sl_conf_get_str(const sl_conf_t *c, const char *name)
     if (i < 0 || props[i].type != P_STR)
         return NULL;
     return c->sval[i];
+}
+
+const char *sl_conf_get_str_pt(const sl_conf_t *c, const char *name)
+{
+    for (size_t i = 0; c && name && i < c->npt; i++)
+        if (!strcmp(c->pt[i].name, name))
+            return c->pt[i].value;
+    return NULL;
 }
 
 int sl_conf_foreach(const sl_conf_t *c, const char *prefix,

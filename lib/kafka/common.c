@@ -1,6 +1,8 @@
 /* sluice — Kafka connector: configuration, errors, loop wake-ups. */
 #include "kafka/kafka_int.h"
+#include "sluice/broker.h"
 #include "sluice/error.h"
+#include "sluice/kafka.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +14,66 @@ struct conf_walk {
     rd_kafka_conf_t *kc;
     char *errstr;
     size_t errstr_size;
+    const char *const *skip; /* properties of the other client kind */
 };
+
+/* kafka.* is shared by the consumer and the producers: each client skips
+ * the properties that belong to the other kind, which librdkafka would only
+ * warn about. */
+static const char *const consumer_only[] = {"group.id",
+                                            "group.instance.id",
+                                            "partition.assignment.strategy",
+                                            "session.timeout.ms",
+                                            "heartbeat.interval.ms",
+                                            "max.poll.interval.ms",
+                                            "enable.auto.commit",
+                                            "auto.commit.interval.ms",
+                                            "enable.auto.offset.store",
+                                            "auto.offset.reset",
+                                            "isolation.level",
+                                            "fetch.min.bytes",
+                                            "fetch.max.bytes",
+                                            "fetch.wait.max.ms",
+                                            "max.partition.fetch.bytes",
+                                            "enable.partition.eof",
+                                            "check.crcs",
+                                            "queued.min.messages",
+                                            "queued.max.messages.kbytes",
+                                            NULL};
+static const char *const producer_only[] = {"acks",
+                                            "request.required.acks",
+                                            "enable.idempotence",
+                                            "linger.ms",
+                                            "queue.buffering.max.ms",
+                                            "batch.size",
+                                            "batch.num.messages",
+                                            "compression.type",
+                                            "compression.codec",
+                                            "message.timeout.ms",
+                                            "delivery.timeout.ms",
+                                            "queue.buffering.max.messages",
+                                            "queue.buffering.max.kbytes",
+                                            "message.send.max.retries",
+                                            "retries",
+                                            "transactional.id",
+                                            "partitioner",
+                                            "sticky.partitioning.linger.ms",
+                                            NULL};
+
+static int skipped(const char *const *list, const char *name)
+{
+    for (; list && *list; list++)
+        if (!strcmp(*list, name))
+            return 1;
+    return 0;
+}
 
 static int set_one(const char *name, const char *value, void *opaque)
 {
     struct conf_walk *w = opaque;
     char err[256];
+    if (skipped(w->skip, name))
+        return 0;
     if (rd_kafka_conf_set(w->kc, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
         if (w->errstr && w->errstr_size)
             snprintf(w->errstr, w->errstr_size, "kafka.%s: %s", name, err);
@@ -34,16 +90,54 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     sl__log(NULL, lvl, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, const char *const *defaults, char *errstr,
-                                size_t errstr_size)
+static void broker_destroy(void *b)
+{
+    sl_broker_destroy(b);
+}
+
+const char *sl_kafka_bootstrap(const sl_processor_t *p)
+{
+    const sl_broker_t *b = p ? sl__proc_attached(p, "kafka.embedded") : NULL;
+    if (b)
+        return sl_broker_bootstrap(b);
+    return p ? sl_conf_get_str_pt(sl_processor_conf(p), "kafka.bootstrap.servers") : NULL;
+}
+
+rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
+                                const char *const *defaults, char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    struct conf_walk w = {kc, errstr, errstr_size};
+    struct conf_walk w = {kc, errstr, errstr_size, NULL};
     for (; defaults && defaults[0]; defaults += 2)
         if (set_one(defaults[0], defaults[1], &w))
             goto fail;
+    w.skip = kind == RD_KAFKA_PRODUCER ? consumer_only : producer_only;
     if (sl_conf_foreach(sl_processor_conf(p), "kafka.", set_one, &w))
         goto fail;
+    /* bootstrap.servers=embedded: one broker in this process, shared by the
+     * processor's clients, for demos and tests. */
+    char bs[64];
+    size_t bl = sizeof bs;
+    if (!sl_conf_get(sl_processor_conf(p), "kafka.bootstrap.servers", bs, &bl) &&
+        !strcmp(bs, "embedded")) {
+        sl_broker_t *b = sl__proc_attached(p, "kafka.embedded");
+        if (!b) {
+            char err[256];
+            b = sl_broker_new(1, err, sizeof err);
+            if (!b) {
+                if (errstr && errstr_size)
+                    snprintf(errstr, errstr_size, "embedded broker: %s", err);
+                goto fail;
+            }
+            if (sl__proc_attach(p, "kafka.embedded", b, broker_destroy)) {
+                sl_broker_destroy(b);
+                goto fail;
+            }
+            sl__log(p, "info", "embedded broker at %s", sl_broker_bootstrap(b));
+        }
+        if (set_one("bootstrap.servers", sl_broker_bootstrap(b), &w))
+            goto fail;
+    }
     rd_kafka_conf_set_log_cb(kc, log_cb);
     return kc;
 fail:

@@ -6,11 +6,11 @@
 
 #include "runtime/runtime.h"
 
-/* A librdkafka configuration from the processor's kafka.* properties, on
- * top of @p defaults (NULL-terminated name/value pairs). NULL with a message
- * in @p errstr on a bad property. */
-rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, const char *const *defaults, char *errstr,
-                                size_t errstr_size);
+/* A librdkafka configuration for a client of @p kind from the processor's
+ * kafka.* properties (those of the other kind skipped), on top of @p defaults (NULL-terminated
+ * name/value pairs). NULL with a message in @p errstr on a bad property. */
+rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
+                                const char *const *defaults, char *errstr, size_t errstr_size);
 
 /* Map a librdkafka error to a sluice error code (retriable ones to
  * retriable codes). */

@@ -170,7 +170,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
         return NULL;
     }
     s->proc = p;
-    rd_kafka_conf_t *kc = sl__kafka_conf(p, defaults, errstr, errstr_size);
+    rd_kafka_conf_t *kc = sl__kafka_conf(p, RD_KAFKA_PRODUCER, defaults, errstr, errstr_size);
     if (!kc)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);

@@ -444,6 +444,8 @@ static void ks_release(void *opaque, const sl_record_t *rec, int done)
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
 {
     ksrc_t *s = opaque;
+    sl__log(s->proc, "info", "%s %s (%zu records in flight)", pause ? "pausing" : "resuming",
+            partition == SL_PARTITION_ALL ? "every partition" : topic, sl_engine_inflight(s->e));
     if (partition == SL_PARTITION_ALL) {
         s->paused_all = pause;
     } else {
@@ -561,7 +563,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         ks_destroy(s);
         return SL_EINVAL;
     }
-    rd_kafka_conf_t *kc = sl__kafka_conf(p, defaults, errstr, errstr_size);
+    rd_kafka_conf_t *kc = sl__kafka_conf(p, RD_KAFKA_CONSUMER, defaults, errstr, errstr_size);
     if (!kc) {
         ks_destroy(s);
         return SL_EINVAL;

@@ -36,6 +36,12 @@ struct sl_processor_s {
     size_t nsinks;
     sl_sink_t *fault_sink;
     int64_t drain_ms, commit_ms;
+    struct attached_s {
+        const char *key;
+        void *obj;
+        void (*destroy)(void *);
+    } attached[4];
+    size_t nattached;
 };
 
 static int level_num(const char *l)
@@ -156,6 +162,9 @@ void sl_processor_destroy(sl_processor_t *p)
             p->svcs[i].destroy(p->svcs[i].opaque);
     for (size_t i = 0; i < p->nsinks; i++)
         sl_sink_destroy(p->sinks[i]);
+    for (size_t i = p->nattached; i-- > 0;)
+        if (p->attached[i].destroy)
+            p->attached[i].destroy(p->attached[i].obj);
     if (p->loop_ok) {
         uv_walk(&p->loop, close_open, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -227,6 +236,22 @@ int sl__proc_own_sink(sl_processor_t *p, sl_sink_t *sink)
     p->sinks = n;
     p->sinks[p->nsinks++] = sink;
     return 0;
+}
+
+int sl__proc_attach(sl_processor_t *p, const char *key, void *obj, void (*destroy)(void *))
+{
+    if (p->nattached == sizeof p->attached / sizeof p->attached[0])
+        return SL_ERANGE;
+    p->attached[p->nattached++] = (struct attached_s){key, obj, destroy};
+    return 0;
+}
+
+void *sl__proc_attached(const sl_processor_t *p, const char *key)
+{
+    for (size_t i = 0; i < p->nattached; i++)
+        if (!strcmp(p->attached[i].key, key))
+            return p->attached[i].obj;
+    return NULL;
 }
 
 uv_loop_t *sl__proc_loop(sl_processor_t *p)

@@ -41,6 +41,10 @@ int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opa
 int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc);
 /* Keep @p sink alive as long as the processor (destroyed after the engine). */
 int sl__proc_own_sink(sl_processor_t *p, sl_sink_t *sink);
+/* Named objects a connector keeps per processor (e.g. an embedded broker
+ * shared by its clients); destroyed last, after sources and services. */
+int sl__proc_attach(sl_processor_t *p, const char *key, void *obj, void (*destroy)(void *));
+void *sl__proc_attached(const sl_processor_t *p, const char *key);
 uv_loop_t *sl__proc_loop(sl_processor_t *p);
 sl_engine_t *sl__proc_engine(sl_processor_t *p);
 int sl__proc_draining(const sl_processor_t *p);

@@ -3,6 +3,9 @@
  * with nothing lost. The processor under test is kproc, a separate process. */
 #include "kafka_helpers.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
 TestSuite(kafka, .timeout = 240);
 
 static void value_of(char *buf, size_t n, int i)
@@ -185,4 +188,57 @@ Test(kafka, sigterm_drains_commits_exactly_and_restart_loses_nothing)
     (void)count_only;
     free(s.count);
     sl_broker_destroy(b);
+}
+
+static void *run_proc(void *arg)
+{
+    return (void *)(intptr_t)sl_processor_run(arg);
+}
+
+static sl_result_t keep_value(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    return SL_OK;
+}
+
+Test(kafka, embedded_bootstrap_in_process)
+{
+    char err[256];
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "kafka.bootstrap.servers", "embedded", err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "kafka.group.id", "g-emb", err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "processor.signals", "false", err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "batch.linger.ms", "10", err, sizeof err), 0);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    cr_assert_str_eq(sl_kafka_bootstrap(p), "embedded", "no client yet, no broker yet");
+    sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
+    cr_assert(out, "%s", err);
+    const char *bs = sl_kafka_bootstrap(p);
+    cr_assert(bs && !strncmp(bs, "127.0.0.1:", 10), "the embedded broker listens on loopback");
+    sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
+    cr_assert(faults);
+    cr_assert_str_eq(sl_kafka_bootstrap(p), bs, "one embedded broker per processor");
+    produce_inputs(bs, 0, 200);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep_value, NULL);
+    sl_pipeline_batch(pl, NULL);
+    sl_pipeline_sink(pl, out);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    size_t got = kt_read(bs, "out", 4, 200, 60000, 1000, NULL, NULL); /* auto-created: 4 */
+    sl_processor_stop(p);
+    void *rc;
+    pthread_join(th, &rc);
+    cr_assert_eq((intptr_t)rc, 0, "complete drain");
+    cr_assert_eq(got, 200);
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.records_done, 200);
+    sl_processor_destroy(p);
 }
