@@ -5,6 +5,7 @@
 #define SL_TEST_KAFKA_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <spawn.h>
@@ -141,6 +142,9 @@ static inline int64_t kt_committed(const char *bootstrap, const char *group, con
     return sum;
 }
 
+/* Where kproc's stderr goes (NULL: inherited). */
+static const char *kt_stderr_path;
+
 /* Spawns kproc with up to 8 extra key=value arguments (NULL-terminated). */
 static inline pid_t kt_spawn_kproc_v(const char *bootstrap, const char *in, const char *out,
                                      const char *faults, const char *group,
@@ -156,8 +160,29 @@ static inline pid_t kt_spawn_kproc_v(const char *bootstrap, const char *in, cons
         argv[n++] = (char *)*extra;
     argv[n] = NULL;
     pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, NULL, NULL, argv, environ), 0, "spawn %s", bin);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (kt_stderr_path)
+        posix_spawn_file_actions_addopen(&fa, 2, kt_stderr_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
+    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0, "spawn %s", bin);
+    posix_spawn_file_actions_destroy(&fa);
     return pid;
+}
+
+/* Resident set size of @p pid in kB, 0 if unknown. */
+static inline long kt_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    long kb = 0;
+    while (fp && fgets(line, sizeof line, fp))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = atol(line + 6);
+    if (fp)
+        fclose(fp);
+    return kb;
 }
 
 static inline pid_t kt_spawn_kproc(const char *bootstrap, const char *in, const char *out,

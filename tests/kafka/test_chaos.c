@@ -235,3 +235,80 @@ Test(chaos, kcat_produces_input_and_consumes_output)
     run_cmd(cmd);
     sl_broker_destroy(b);
 }
+
+static int file_has(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    char line[2048];
+    int found = 0;
+    while (fp && !found && fgets(line, sizeof line, fp))
+        found = strstr(line, needle) != NULL;
+    if (fp)
+        fclose(fp);
+    return found;
+}
+
+Test(chaos, slow_sink_pauses_memory_stays_flat_and_recovers)
+{
+    enum { N = 60000 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {8, 8, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_inputs(bs, N);
+    /* A slow sink: every broker round trip takes 150 ms and the producer
+     * sends one small request at a time, while fetches still bring large
+     * batches. The in-flight bound must stop the reading. */
+    cr_assert_eq(sl_broker_set_rtt(b, SL_BROKER_ALL, 150), 0);
+    char log[] = "/tmp/sluice-slow-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    const char *extra[] = {
+        "inflight.max.records=2000", "kafka.max.in.flight.requests.per.connection=1",
+        "kafka.batch.num.messages=20", "kafka.queued.max.messages.kbytes=4096", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-slow", extra);
+    kt_stderr_path = NULL;
+    long rss_min = 0, rss_max = 0;
+    size_t slow_out = 0;
+    int64_t end = kt_now_ms() + 12000;
+    int samples = 0;
+    while (kt_now_ms() < end) {
+        kt_sleep_ms(500);
+        long rss = kt_rss_kb(pid);
+        if (rss <= 0)
+            continue;
+        if (++samples == 4) /* after start-up */
+            rss_min = rss_max = rss;
+        if (samples > 4) {
+            rss_min = rss < rss_min ? rss : rss_min;
+            rss_max = rss > rss_max ? rss : rss_max;
+        }
+    }
+    /* Reading the output pays the slow round trips too: give it time. */
+    slow_out = kt_read(bs, "out", 8, 0, 10000, 3000, NULL, NULL);
+    cr_assert(file_has(log, "\"msg\":\"pausing"), "the source paused (log in %s)", log);
+    cr_log_info("slow sink: %zu of %d out in 12 s, RSS %ld..%ld kB", slow_out, N, rss_min, rss_max);
+    cr_assert_gt(slow_out, 0, "a slow sink still moves");
+    cr_assert_lt(slow_out, (size_t)N, "the sink was the bottleneck");
+    cr_assert_lt(rss_max - rss_min, 32 * 1024, "memory stays flat while the sink is slow");
+    /* The sink speeds up: everything arrives. */
+    cr_assert_eq(sl_broker_set_rtt(b, SL_BROKER_ALL, 0), 0);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    end = kt_now_ms() + 120000;
+    while (kt_now_ms() < end) {
+        memset(t.count, 0, N * sizeof(unsigned));
+        t.total = 0;
+        kt_read(bs, "out", 8, N, 5000, 500, tally_out, &t);
+        if (!missing(&t))
+            break;
+    }
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0);
+    cr_assert_eq(missing(&t), 0, "every input is in the output once the sink recovers");
+    cr_assert(file_has(log, "\"msg\":\"resuming"), "the source resumed");
+    unlink(log);
+    free(t.count);
+    sl_broker_destroy(b);
+}
