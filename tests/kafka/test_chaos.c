@@ -48,6 +48,19 @@ static size_t missing(const struct tally *t)
     return m;
 }
 
+/* Reads the output until every input is there or @p timeout_ms passed. */
+static void read_until_complete(const char *bs, int parts, struct tally *t, int timeout_ms)
+{
+    int64_t end = kt_now_ms() + timeout_ms;
+    while (kt_now_ms() < end) {
+        memset(t->count, 0, (size_t)t->n * sizeof(unsigned));
+        t->total = 0;
+        kt_read(bs, "out", parts, (size_t)t->n, 5000, 500, tally_out, t);
+        if (!missing(t))
+            return;
+    }
+}
+
 static size_t out_count(const char *bs, int parts)
 {
     return kt_read(bs, "out", parts, 0, 1500, 300, NULL, NULL);
@@ -78,14 +91,7 @@ Test(chaos, sigkill_three_times_loses_nothing_and_bounds_duplicates)
                           "kafka.max.poll.interval.ms=6000", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-kill", last);
     struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    int64_t end = kt_now_ms() + 120000;
-    while (kt_now_ms() < end) {
-        memset(t.count, 0, N * sizeof(unsigned));
-        t.total = 0;
-        kt_read(bs, "out", 4, N, 5000, 500, tally_out, &t);
-        if (!missing(&t))
-            break;
-    }
+    read_until_complete(bs, 4, &t, 120000);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0);
     cr_assert_eq(missing(&t), 0, "every input is in the output");
@@ -125,14 +131,7 @@ Test(chaos, broker_down_and_injected_errors_lose_nothing)
     kt_sleep_ms(3000);
     cr_assert_eq(sl_broker_set_down(b, 1, 0), 0);
     struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    end = kt_now_ms() + 120000;
-    while (kt_now_ms() < end) {
-        memset(t.count, 0, N * sizeof(unsigned));
-        t.total = 0;
-        kt_read(bs, "out", 4, N, 5000, 500, tally_out, &t);
-        if (!missing(&t))
-            break;
-    }
+    read_until_complete(bs, 4, &t, 120000);
     kill(pid, SIGTERM);
     int rc = kt_wait(pid, 60000);
     cr_assert_eq(missing(&t), 0, "every input is in the output");
@@ -160,14 +159,7 @@ Test(chaos, second_member_joins_mid_run)
         ;
     pid_t c = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-two", extra);
     struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    end = kt_now_ms() + 150000;
-    while (kt_now_ms() < end) {
-        memset(t.count, 0, N * sizeof(unsigned));
-        t.total = 0;
-        kt_read(bs, "out", 6, N, 5000, 500, tally_out, &t);
-        if (!missing(&t))
-            break;
-    }
+    read_until_complete(bs, 6, &t, 150000);
     kill(a, SIGTERM);
     kill(c, SIGTERM);
     int ra = kt_wait(a, 60000), rc = kt_wait(c, 60000);
@@ -296,14 +288,7 @@ Test(chaos, slow_sink_pauses_memory_stays_flat_and_recovers)
     /* The sink speeds up: everything arrives. */
     cr_assert_eq(sl_broker_set_rtt(b, SL_BROKER_ALL, 0), 0);
     struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    end = kt_now_ms() + 120000;
-    while (kt_now_ms() < end) {
-        memset(t.count, 0, N * sizeof(unsigned));
-        t.total = 0;
-        kt_read(bs, "out", 8, N, 5000, 500, tally_out, &t);
-        if (!missing(&t))
-            break;
-    }
+    read_until_complete(bs, 8, &t, 120000);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0);
     cr_assert_eq(missing(&t), 0, "every input is in the output once the sink recovers");
