@@ -36,7 +36,7 @@ typedef struct ksrc_s {
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
     sl__kqwake_t wake;
-    uv_timer_t timer;
+    uv_timer_t timer, kick;
     int timer_on;
     rd_kafka_topic_partition_list_t *subscription;
     rd_kafka_message_t **batch;
@@ -44,7 +44,9 @@ typedef struct ksrc_s {
     krec_t *free_recs, *all_recs;
     kpart_t *parts;
     size_t nparts, pcap;
-    int paused_all;
+    int paused_all;     /* the engine asked to pause everything */
+    int hard_all;       /* ... and it lasted: librdkafka was told to pause */
+    int64_t soft_since; /* when the engine-wide pause began */
     int stopping;
     int closed;
     int consumer_closed;
@@ -96,7 +98,7 @@ static void apply_pauses(ksrc_t *s)
         kpart_t *kp = &s->parts[i];
         if (!kp->assigned)
             continue;
-        int want = s->paused_all || kp->paused_self || s->stopping;
+        int want = (s->paused_all && s->hard_all) || kp->paused_self || s->stopping;
         if (want == kp->paused_applied)
             continue;
         rd_kafka_topic_partition_list_add(want ? pause : resume, kp->topic, kp->partition);
@@ -221,17 +223,34 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
     rd_kafka_message_destroy(m);
 }
 
+/* An engine-wide pause first only stops reading the consumer queue: the
+ * bound is usually crossed for milliseconds, until the sinks' delivery
+ * reports come back, and pausing partitions in librdkafka 2.0 drops its
+ * prefetched messages and stalls fetching for most of a second. Only a pause
+ * that lasts is handed to librdkafka (which also keeps the group alive while
+ * we do not read). */
+#define SOFT_PAUSE_MS 500
+
 static void fetch(ksrc_t *s)
 {
     if (s->stopping || s->closed)
         return;
-    for (;;) {
+    if (s->paused_all && !s->hard_all && now_ms() - s->soft_since >= SOFT_PAUSE_MS) {
+        s->hard_all = 1;
+        sl__log(s->proc, "info", "pausing every partition: %zu records in flight",
+                sl_engine_inflight(s->e));
+        apply_pauses(s);
+    }
+    while (!s->paused_all || s->hard_all) {
         ssize_t n = rd_kafka_consume_batch_queue(s->q, 0, s->batch, s->batch_size);
         if (n <= 0)
             break;
         int rewound = 0;
         for (ssize_t i = 0; i < n; i++)
             take(s, s->batch[i], &rewound);
+        /* Serve delivery reports between batches, so acknowledgements keep
+         * up with reading. */
+        sl__proc_pump(s->proc, 0);
         if ((size_t)n < s->batch_size || rewound || s->stopping)
             break;
     }
@@ -248,6 +267,11 @@ static void wake_cb(uv_poll_t *h, int status, int events)
 }
 
 static void timer_cb(uv_timer_t *t)
+{
+    fetch(t->data);
+}
+
+static void kick_cb(uv_timer_t *t)
 {
     fetch(t->data);
 }
@@ -398,7 +422,8 @@ static int ks_start(void *opaque)
     if (sl__kqwake_init(&s->wake, loop, s->q, wake_cb, s))
         return SL_EIO;
     uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
+    uv_timer_init(loop, &s->kick);
+    s->timer.data = s->kick.data = s;
     s->timer_on = 1;
     /* Reads also on a timer: after a resume nothing else wakes the loop, and
      * the group needs a poll within max.poll.interval.ms. */
@@ -423,7 +448,9 @@ static void ks_close(void *opaque)
     sl__kqwake_close(&s->wake, s->q);
     if (s->timer_on) {
         uv_timer_stop(&s->timer);
+        uv_timer_stop(&s->kick);
         uv_close((uv_handle_t *)&s->timer, NULL);
+        uv_close((uv_handle_t *)&s->kick, NULL);
         s->timer_on = 0;
     }
     /* Leaving the group revokes what is left: the drain is over, so no wait. */
@@ -444,17 +471,26 @@ static void ks_release(void *opaque, const sl_record_t *rec, int done)
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
 {
     ksrc_t *s = opaque;
-    sl__log(s->proc, "info", "%s %s (%zu records in flight)", pause ? "pausing" : "resuming",
-            partition == SL_PARTITION_ALL ? "every partition" : topic, sl_engine_inflight(s->e));
     if (partition == SL_PARTITION_ALL) {
+        if (!pause && s->hard_all)
+            sl__log(s->proc, "info", "resuming every partition: %zu records in flight",
+                    sl_engine_inflight(s->e));
         s->paused_all = pause;
+        s->hard_all = 0;
+        s->soft_since = now_ms();
     } else {
         kpart_t *kp = kp_find(s, topic, partition, 0);
         if (!kp)
             return;
+        sl__log(s->proc, "info", "%s %s/%d: %zu records of it in flight",
+                pause ? "pausing" : "resuming", topic, (int)partition,
+                sl_engine_partition_inflight(s->e, topic, partition));
         kp->paused_self = pause;
     }
     apply_pauses(s);
+    /* Called from inside the engine: read again on the next loop turn. */
+    if (!pause && s->timer_on)
+        uv_timer_start(&s->kick, kick_cb, 0, 0);
 }
 
 static void ks_destroy(void *opaque)
