@@ -8,6 +8,9 @@
  * Exits 0 after a complete drain, 3 after a drain that timed out, 1 on error. */
 #include <sluice/sluice.h>
 
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,8 @@ static sl_result_t tag(sl_uow_t *u, void *opaque)
 
 int main(int argc, char **argv)
 {
+    /* A test that fails mid-way must not leave its processor running. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 6) {
         fprintf(stderr, "usage: %s BOOTSTRAP IN OUT FAULTS GROUP [key=value ...]\n", argv[0]);
         return 2;
