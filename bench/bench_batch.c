@@ -9,7 +9,8 @@
  * Only the public API is used, as a user's program would. Never run by
  * `meson test`: no timing is ever asserted, but any API failure or a count
  * that does not add up exits non-zero. */
-#include "sluice/sluice.h"
+#define BENCH_NAME "bench_batch"
+#include "bench_util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -30,54 +31,9 @@
 #define PIPELINE "bench"
 #define FILTER_PREFIX "thing-"
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
 /* ---- errors ------------------------------------------------------------- */
 
-PRINTF_LIKE(1, 2) static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench_batch: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void check(int rc, const char *what)
-{
-    if (rc)
-        die("%s failed: %s (%s)", what, sl_err_name(rc), sl_strerror(rc));
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        die("out of memory allocating %zu x %zu bytes", n, size);
-    return p;
-}
-
 /* ---- clocks, memory, rss -------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* jansson's allocator: its default (malloc/free) while timing, as a user's
  * program has it; routed through the counted sluice hook for counting passes.
@@ -95,27 +51,6 @@ static uint64_t mem_count(void)
     sl_mem_stats_t m;
     sl_mem_stats(&m);
     return m.allocs + m.reallocs;
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru))
-        return -1;
-    return ru.ru_maxrss;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-    /* xorshift64*: deterministic events, run after run */
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 2685821657736338717ull;
 }
 
 /* ---- events and records --------------------------------------------------- */
@@ -496,7 +431,7 @@ static sample_t run_engine_case(bench_t *b, const opts_t *o, int decoded, sl_sta
         jansson_counted(0);
     }
     engine_case_close(b, &ec, what);
-    r.rss_kb = peak_rss_kb();
+    r.rss_kb = peak_rss_kb(RUSAGE_SELF);
     return r;
 }
 
@@ -562,7 +497,7 @@ static sample_t run_loop_case(bench_t *b, const opts_t *o, int kind)
     b->checksum += one_pass(b, kind, out, sizeof out);
     r.allocs = (double)(mem_count() - m0) / (double)b->nevents;
     jansson_counted(0);
-    r.rss_kb = peak_rss_kb();
+    r.rss_kb = peak_rss_kb(RUSAGE_SELF);
     return r;
 }
 
@@ -600,37 +535,6 @@ static const ratio_t ratios[] = {
 };
 #define NRATIOS (sizeof ratios / sizeof ratios[0])
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct summary_s {
-    double med, min, max;
-} summary_t;
-
-static summary_t summarize(const double *v, size_t n)
-{
-    double *s = xcalloc(n, sizeof *s);
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
-    summary_t r = {n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1]};
-    free(s);
-    return r;
-}
-
-static const char *fmt_rate(char *buf, size_t size, double r)
-{
-    if (r >= 1e6)
-        snprintf(buf, size, "%.2fM", r / 1e6);
-    else if (r >= 1e3)
-        snprintf(buf, size, "%.1fk", r / 1e3);
-    else
-        snprintf(buf, size, "%.0f", r);
-    return buf;
-}
-
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: bench_batch [--quick] [--events N] [--reps R] [--min-ms MS] [--case C]... "
@@ -641,17 +545,6 @@ static void usage(FILE *fp)
                 "  --min-ms MS  minimum timed duration of each case (default 500)\n"
                 "  --case C     run only comparison C: batch, scan or decode (repeatable)\n"
                 "  --csv FILE   also write the rows as CSV\n");
-}
-
-static size_t parse_size(const char *opt, const char *s, size_t min, size_t max)
-{
-    char *end;
-    if (!s)
-        die("%s needs a value", opt);
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || s[0] == '-' || v < min || v > max)
-        die("%s: '%s' is not an integer in %zu..%zu", opt, s, min, max);
-    return (size_t)v;
 }
 
 static void parse_args(int argc, char **argv, opts_t *o)
@@ -779,7 +672,7 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < NRATIOS; k++)
             if (ratios[k].row == row)
                 ratio = rsum[k].med;
-        char a[32], lo[32], hi[32], range[64], rs[32] = "";
+        char a[32], lo[32], hi[32], range[72], rs[32] = "";
         snprintf(range, sizeof range, "(%s..%s)", fmt_rate(lo, sizeof lo, s.min),
                  fmt_rate(hi, sizeof hi, s.max));
         if (ratio > 0)
@@ -841,7 +734,7 @@ int main(int argc, char **argv)
                b->forced_flushes);
     if (g_pauses)
         printf("note: the engine asked to pause intake %zu times\n", g_pauses);
-    printf("peak RSS %ld kB; checksum %016" PRIx64 "\n", peak_rss_kb(), b->checksum);
+    printf("peak RSS %ld kB; checksum %016" PRIx64 "\n", peak_rss_kb(RUSAGE_SELF), b->checksum);
 
     free(tmp);
     free(res);

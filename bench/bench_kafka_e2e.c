@@ -17,7 +17,8 @@
  * The engine is not thread-safe: while the processor runs, the main thread
  * only reads C11 atomics that the pipeline's map updates, and queries the
  * broker; engine stats are read after sl_processor_run() has returned. */
-#include <sluice/sluice.h>
+#define BENCH_NAME "bench_kafka_e2e"
+#include "bench_util.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -58,39 +59,7 @@ extern char **environ;
 #define JOIN_DEADLINE_S 60.0 /* group join, first record */
 #define QUERY_TIMEOUT_MS 10000
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
 /* ---- errors ------------------------------------------------------------- */
-
-PRINTF_LIKE(1, 2) static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fflush(stdout);
-    fputs("bench_kafka_e2e: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void check(int rc, const char *what)
-{
-    if (rc)
-        die("%s failed: %s (%s)", what, sl_err_name(rc), sl_strerror(rc));
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        die("out of memory allocating %zu x %zu bytes", n, size);
-    return p;
-}
 
 /* ---- clocks, rss -------------------------------------------------------------- */
 
@@ -101,11 +70,6 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static double now_s(void)
-{
-    return (double)now_ns() * 1e-9;
-}
-
 static double thread_cpu_s(clockid_t id)
 {
     struct timespec ts;
@@ -114,39 +78,11 @@ static double thread_cpu_s(clockid_t id)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     while (nanosleep(&ts, &ts) && errno == EINTR)
         ;
-}
-
-static long peak_rss_kb(int who)
-{
-    struct rusage ru;
-    if (getrusage(who, &ru))
-        return -1;
-    return ru.ru_maxrss;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-    /* xorshift64*: deterministic events, run after run */
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 2685821657736338717ull;
 }
 
 /* ---- options ------------------------------------------------------------------- */
@@ -188,18 +124,6 @@ static void usage(FILE *fp)
         "                  partitions_read,thread_cpu_ms,stored_outputs), for diagnosis;\n"
         "                  it queries the broker, so it disturbs what it observes a little\n",
         MIN_IN_PARTS);
-}
-
-static size_t parse_size(const char *opt, const char *s, size_t min, size_t max)
-{
-    char *end;
-    if (!s)
-        die("%s needs a value", opt);
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        die("%s: '%s' is not an integer in %zu..%zu", opt, s, min, max);
-    return (size_t)v;
 }
 
 static void parse_args(int argc, char **argv, opts_t *o)
@@ -1194,37 +1118,6 @@ static const char *const row_names[NROWS] = {
     [R_KCAT] = "c  kcat -C -e -q > /dev/null (process + connect incl.)",
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct summary_s {
-    double med, min, max;
-} summary_t;
-
-static summary_t summarize(const double *v, size_t n)
-{
-    double *s = xcalloc(n, sizeof *s);
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
-    summary_t r = {n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1]};
-    free(s);
-    return r;
-}
-
-static const char *fmt_rate(char *buf, size_t size, double r)
-{
-    if (r >= 1e6)
-        snprintf(buf, size, "%.2fM", r / 1e6);
-    else if (r >= 1e3)
-        snprintf(buf, size, "%.1fk", r / 1e3);
-    else
-        snprintf(buf, size, "%.0f", r);
-    return buf;
-}
-
 static void loadavg(char *buf, size_t size)
 {
     FILE *f = fopen("/proc/loadavg", "r");
@@ -1390,7 +1283,7 @@ int main(int argc, char **argv)
         for (size_t r = 0; r < o.reps; r++)
             tmp[r] = res[r][row].rate / res[r][R_RAW].rate;
         summary_t rr = summarize(tmp, o.reps);
-        char a[32], lo[32], hi[32], range[64], rs[32] = "", jb[16] = "-", cb[16] = "-",
+        char a[32], lo[32], hi[32], range[72], rs[32] = "", jb[16] = "-", cb[16] = "-",
                                                ab[16] = "-";
         snprintf(range, sizeof range, "(%s..%s)", fmt_rate(lo, sizeof lo, sr.min),
                  fmt_rate(hi, sizeof hi, sr.max));

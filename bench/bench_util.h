@@ -1,0 +1,130 @@
+/* Helpers shared by the benchmark programs: errors, clocks, RSS, a fixed
+ * random sequence, option parsing and the median/spread summary. Define
+ * BENCH_NAME before including it. Not part of the library. */
+#ifndef SLUICE_BENCH_UTIL_H
+#define SLUICE_BENCH_UTIL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "sluice/sluice.h"
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+PRINTF_LIKE(1, 2) static inline void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs(BENCH_NAME ": error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static inline void check(int rc, const char *what)
+{
+    if (rc)
+        die("%s failed: %s (%s)", what, sl_err_name(rc), sl_strerror(rc));
+}
+
+static inline void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        die("out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Peak RSS in kB of RUSAGE_SELF or RUSAGE_CHILDREN, -1 if unknown. */
+static inline long peak_rss_kb(int who)
+{
+    struct rusage ru;
+    if (getrusage(who, &ru))
+        return -1;
+    return ru.ru_maxrss;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+/* xorshift64*: deterministic events, run after run. */
+static inline uint64_t rng(void)
+{
+    uint64_t x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 2685821657736338717ull;
+}
+
+static inline size_t parse_size(const char *opt, const char *s, size_t min, size_t max)
+{
+    char *end;
+    if (!s)
+        die("%s needs a value", opt);
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+        die("%s: '%s' is not an integer in %zu..%zu", opt, s, min, max);
+    return (size_t)v;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct summary_s {
+    double med, min, max;
+} summary_t;
+
+/* Median and range of @p n samples. */
+static inline summary_t summarize(const double *v, size_t n)
+{
+    double *s = xcalloc(n, sizeof *s);
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    summary_t r = {n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1]};
+    free(s);
+    return r;
+}
+
+static inline const char *fmt_rate(char *buf, size_t size, double r)
+{
+    if (r >= 1e6)
+        snprintf(buf, size, "%.2fM", r / 1e6);
+    else if (r >= 1e3)
+        snprintf(buf, size, "%.1fk", r / 1e3);
+    else
+        snprintf(buf, size, "%.0f", r);
+    return buf;
+}
+
+#endif
