@@ -52,6 +52,11 @@ typedef struct ksrc_s {
     int consumer_closed;
     int64_t drain_ms;
     int64_t revoke_ms; /* bound of a revoke's drain: it blocks the consumer */
+    size_t backlog_peak; /* longest consumer queue seen since it last ran dry */
+    size_t kick_at;      /* ... at which librdkafka may have stopped fetching */
+    size_t backlog_bytes; /* payload bytes read since the queue last ran dry */
+    size_t kick_bytes;    /* ... at which librdkafka may have stopped fetching */
+    uint64_t kicks;
 } ksrc_t;
 
 static int64_t now_ms(void)
@@ -190,6 +195,20 @@ static void rewind_to(ksrc_t *s, rd_kafka_message_t *m)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+static inline void prefetch_msg(const rd_kafka_message_t *m)
+{
+#if defined(__GNUC__)
+    const char *p = m->payload;
+    size_t n = m->payload ? m->len : 0;
+    if (n > 512)
+        n = 512;
+    for (size_t off = 0; off < n; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+#else
+    (void)m;
+#endif
+}
+
 static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
 {
     if (m->err) {
@@ -223,6 +242,45 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
     rd_kafka_message_destroy(m);
 }
 
+/* librdkafka 2.0 stops fetching while the consumer queue holds more than
+ * queued.min.messages (or queued.max.messages.kbytes), and decides again only
+ * when its broker thread next wakes up: up to a second after the queue ran
+ * dry, a stall a processor slower than the fetcher hits on every refill
+ * (2.1 added fetch.queue.backoff.ms for it). When the queue runs dry after a
+ * backlog that large, seek every partition to the position already consumed:
+ * the seek wakes the partition's broker thread, which fetches again; nothing
+ * is skipped, as the seek goes to the next offset not yet taken, and the
+ * queue it may purge is empty or holds only what will be fetched again. */
+static void kick_fetcher(ksrc_t *s)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nparts);
+    for (size_t i = 0; i < s->nparts; i++) {
+        kpart_t *kp = &s->parts[i];
+        if (kp->assigned && !kp->paused_applied)
+            rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition);
+    }
+    if (l->cnt && !rd_kafka_position(s->rk, l)) {
+        /* Only partitions with a known position: the others are still
+         * resolving their start and fetch on their own. */
+        rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new(l->cnt);
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(to, l->elems[i].topic, l->elems[i].partition)
+                    ->offset = l->elems[i].offset;
+        if (to->cnt) {
+            rd_kafka_error_t *err = rd_kafka_seek_partitions(s->rk, to, 0);
+            if (err) {
+                sl__log(s->proc, "debug", "fetch kick: %s", rd_kafka_error_string(err));
+                rd_kafka_error_destroy(err);
+            } else {
+                s->kicks++;
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(to);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* An engine-wide pause first only stops reading the consumer queue: the
  * bound is usually crossed for milliseconds, until the sinks' delivery
  * reports come back, and pausing partitions in librdkafka 2.0 drops its
@@ -242,12 +300,28 @@ static void fetch(ksrc_t *s)
         apply_pauses(s);
     }
     while (!s->paused_all || s->hard_all) {
+        size_t queued = rd_kafka_queue_length(s->q);
+        if (queued > s->backlog_peak)
+            s->backlog_peak = queued;
         ssize_t n = rd_kafka_consume_batch_queue(s->q, 0, s->batch, s->batch_size);
-        if (n <= 0)
+        if (n <= 0) {
+            if (s->backlog_peak >= s->kick_at || s->backlog_bytes >= s->kick_bytes)
+                kick_fetcher(s);
+            s->backlog_peak = 0;
+            s->backlog_bytes = 0;
             break;
+        }
         int rewound = 0;
         for (ssize_t i = 0; i < n; i++)
+            s->backlog_bytes += s->batch[i]->len;
+        for (ssize_t i = 0; i < n; i++) {
+            /* The payloads were written by librdkafka's broker thread on
+             * another core: start fetching the next one while this one is
+             * scanned. */
+            if (i + 1 < n)
+                prefetch_msg(s->batch[i + 1]);
             take(s, s->batch[i], &rewound);
+        }
         /* Serve delivery reports between batches, so acknowledgements keep
          * up with reading. */
         sl__proc_pump(s->proc, 0);
@@ -455,6 +529,9 @@ static void ks_close(void *opaque)
     }
     /* Leaving the group revokes what is left: the drain is over, so no wait. */
     s->drain_ms = 0;
+    if (s->kicks)
+        sl__log(s->proc, "debug", "fetcher kicked %llu time(s) after the queue ran dry",
+                (unsigned long long)s->kicks);
     rd_kafka_consumer_close(s->rk);
     s->consumer_closed = 1;
 }
@@ -619,6 +696,19 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     }
     rd_kafka_poll_set_consumer(s->rk);
     s->q = rd_kafka_queue_get_consumer(s->rk);
+    /* Kick the fetcher after the queue ran dry from 90% of either of
+     * librdkafka's queue thresholds (see kick_fetcher). */
+    char qv[32];
+    size_t ql = sizeof qv;
+    long long qmin = 100000, qkb = 65536;
+    if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "queued.min.messages", qv, &ql) == RD_KAFKA_CONF_OK)
+        qmin = atoll(qv);
+    ql = sizeof qv;
+    if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "queued.max.messages.kbytes", qv, &ql) ==
+        RD_KAFKA_CONF_OK)
+        qkb = atoll(qv);
+    s->kick_at = (size_t)(qmin > 10 ? qmin / 10 * 9 : 1);
+    s->kick_bytes = (size_t)(qkb > 0 ? qkb : 1) * 1024 / 10 * 9;
     int rc = sl__proc_set_source(p, &kafka_source_if, s);
     if (rc) {
         if (errstr && errstr_size)
