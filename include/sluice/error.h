@@ -21,6 +21,7 @@ extern "C" {
     X(ETIMEDOUT, -7, 1, "timed out")                                                               \
     X(EIO, -8, 1, "input/output error")                                                            \
     X(EEXIST, -9, 0, "already exists")                                                             \
+    X(EBUSY, -10, 1, "resource busy")                                                              \
     X(EJSON, -20, 0, "invalid JSON")                                                               \
     X(EDEPTH, -21, 0, "JSON nesting too deep")                                                     \
     X(ENOTEVENT, -22, 0, "not an event: the value is not a JSON object")                           \
@@ -30,7 +31,8 @@ extern "C" {
     X(ESTAGE, -30, 0, "stage could not handle the event")                                          \
     X(ERETRIES, -31, 0, "retry limit reached")                                                     \
     X(ESINK, -32, 0, "sink rejected the event")                                                    \
-    X(ESHUTDOWN, -33, 0, "processor is shutting down")
+    X(ESHUTDOWN, -33, 0, "processor is shutting down")                                             \
+    X(ESTORE, -34, 0, "view store rejected the change")
 
 /** Error codes; every public call that can fail returns 0 or one of these. */
 typedef enum sl_err_e {
@@ -63,6 +65,9 @@ const char *sl_err_name(int err);
  *         error turns the unit of work into a fault at once.
  */
 int sl_err_is_retriable(int err);
+
+/** @brief The library's version, e.g. "0.1.0" (static storage). @remark Thread-safe. */
+const char *sl_version(void);
 
 #ifdef __cplusplus
 }

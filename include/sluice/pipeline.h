@@ -71,8 +71,9 @@ void sl_pipeline_destroy(sl_pipeline_t *p);
 
 /**
  * @brief Register a function called once when the pipeline is destroyed, to
- *        free what its stages' opaque pointers hold.
- * @returns 0, SL_EINVAL if @p p is NULL.
+ *        free what its stages' opaque pointers hold. Several may be
+ *        registered (flavors register their own); they run in reverse order.
+ * @returns 0, SL_EINVAL if @p p or @p fn is NULL, SL_ENOMEM.
  */
 int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *opaque), void *opaque);
 

@@ -12,11 +12,13 @@
 #include "sluice/conf.h"
 #include "sluice/engine.h"
 #include "sluice/error.h"
+#include "sluice/flavors.h"
 #include "sluice/kafka.h"
 #include "sluice/mem.h"
 #include "sluice/pipeline.h"
 #include "sluice/processor.h"
 #include "sluice/record.h"
+#include "sluice/store.h"
 #include "sluice/testing.h"
 
 #endif

@@ -58,6 +58,16 @@ static const prop_t props[] = {
     {"log.level", P_STR, "info", 0, 0, "Lowest level of JSON log lines: debug, info, warn, error."},
     {"source.batch.size", P_INT, "1000", 1, 100000,
      "Records taken from the source per read (rd_kafka_consume_batch_queue)."},
+    {"log.stats.interval.ms", P_INT, "0", 0, 86400000,
+     "Log a \"stats\" line (totals and records/s) this often while running; 0 = never."},
+    {"source.connect.timeout.ms", P_INT, "30000", 0, 3600000,
+     "At start, how long the source waits to reach its brokers or endpoint before the "
+     "processor gives up with an error; 0 = do not check."},
+    {"source.format", P_STR, "event", 0, 0,
+     "What a record holds: \"event\" (an event envelope with a type, the default) or \"json\" "
+     "(any JSON text, e.g. change records for a cdc pipeline: validated, no envelope read; the "
+     "record key is the key, type filters match nothing; an empty value, a Kafka tombstone, is "
+     "skipped)."},
     {"drain.timeout.ms", P_INT, "30000", 0, 3600000,
      "On shutdown or revoke, how long to wait for in-flight work before giving up."},
 };

@@ -143,8 +143,11 @@ struct sl_pipeline_s {
     size_t nstages, cap;
     coll_t coll;
     sl_sink_t *sink;
-    void (*on_destroy)(void *);
-    void *on_destroy_opaque;
+    struct sl__hook_s {
+        void (*fn)(void *);
+        void *opaque;
+    } * hooks; /* on_destroy hooks, called last registered first */
+    size_t nhooks;
     /* runtime */
     sl_engine_t *eng;
     size_t index;
@@ -176,6 +179,7 @@ struct sl_engine_s {
     int skip_fast; /* every pipeline starts with a type filter */
     /* settings */
     size_t record_max, fault_value_max;
+    int json_only; /* source.format=json: records are validated JSON, no envelope */
     unsigned retry_max;
     int64_t backoff_base, backoff_max;
     size_t inflight_max, inflight_bytes_max, part_inflight_max;

@@ -1006,8 +1006,18 @@ static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t
         return SL_ETOOBIG;
     }
     sl_scan_error_t se = {0, NULL};
-    int rc = r->header_count ? sl_envelope_from_headers(r->headers, r->header_count, env) : 0;
-    if (rc == 1) {
+    int rc = 0;
+    if (e->json_only) {
+        memset(env, 0, sizeof *env);
+        env->type = (sl_span_t){"", 0};
+        if (r->value_len) /* an empty value is a tombstone, skipped by push() */
+            rc = sl_json_validate(r->value, r->value_len, &se);
+    } else if (r->header_count) {
+        rc = sl_envelope_from_headers(r->headers, r->header_count, env);
+    }
+    if (e->json_only) {
+        /* validated above */
+    } else if (rc == 1) {
         rc = 0;
         if (r->value_len && content_is_json(r))
             rc = sl_json_validate(r->value, r->value_len, &se);
@@ -1094,11 +1104,14 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
         derr = scan_record(e, rec, &local, msg);
     }
     /* When every pipeline starts with a type filter, route on the envelope
-     * before building anything: a record no pipeline wants is done on arrival. */
+     * before building anything: a record no pipeline wants is done on arrival.
+     * With source.format=json, an empty value is a Kafka tombstone (Debezium
+     * writes one after each delete): no change, skipped and counted. */
     uint64_t mask = ~0ull;
     int masked = !derr && e->skip_fast && !(env->flags & SL_ENV_TYPE_ESC);
-    if (masked) {
-        mask = pass_mask(e, env->type);
+    int tombstone = e->json_only && rec->value_len == 0;
+    if (masked || tombstone) {
+        mask = tombstone ? 0 : pass_mask(e, env->type);
         if (!mask) {
             if (sl__tracker_push_done(&part->tr, rec->offset))
                 return SL_ENOMEM;
@@ -1280,13 +1293,15 @@ int sl_uow_set_output_json(sl_uow_t *u, const void *key, size_t key_len, const j
         return SL_ENOMEM;
     if (key_len)
         memmove(u->buf, key, key_len);
-    size_t n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT);
+    size_t n =
+        json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT | JSON_ENCODE_ANY);
     if (n == 0)
         return SL_EINVAL;
     if (n > u->buf_cap - key_len) {
         if (buf_reserve(u, key_len + n))
             return SL_ENOMEM;
-        n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT);
+        n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len,
+                       JSON_COMPACT | JSON_ENCODE_ANY);
         if (n == 0)
             return SL_EINVAL;
     }
@@ -1501,6 +1516,14 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     const sl_conf_t *c = e->conf;
     e->name = sl_conf_get_str(c, "processor.name");
     e->record_max = (size_t)sl_conf_get_int(c, "record.max.bytes");
+    const char *fmt = sl_conf_get_str(c, "source.format");
+    if (!strcmp(fmt, "json")) {
+        e->json_only = 1;
+    } else if (strcmp(fmt, "event")) {
+        rc = SL_EINVAL;
+        why = "source.format must be \"event\" or \"json\"";
+        goto fail;
+    }
     e->fault_value_max = (size_t)sl_conf_get_int(c, "fault.value.max.bytes");
     e->retry_max = (unsigned)sl_conf_get_int(c, "retry.max");
     e->backoff_base = sl_conf_get_int(c, "retry.backoff.ms");
@@ -1514,7 +1537,7 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     if (!e->rng)
         e->rng = 88172645463325252ull;
     e->entry_size = (sizeof(entry_t) + e->npl * sizeof(sl_uow_t) + 15) & ~(size_t)15;
-    e->skip_fast = e->npl <= 64;
+    e->skip_fast = e->npl <= 64 && !e->json_only;
     for (size_t i = 0; i < e->npl; i++)
         if (!e->pls[i]->nstages || e->pls[i]->stages[0].kind != ST_TYPES)
             e->skip_fast = 0;

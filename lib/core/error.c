@@ -43,3 +43,12 @@ int sl_err_is_retriable(int err)
         return 0;
     }
 }
+
+#ifndef SL_VERSION
+#define SL_VERSION "unknown"
+#endif
+
+const char *sl_version(void)
+{
+    return SL_VERSION;
+}

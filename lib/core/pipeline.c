@@ -49,8 +49,9 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
 {
     if (!p)
         return;
-    if (p->on_destroy)
-        p->on_destroy(p->on_destroy_opaque);
+    while (p->nhooks--)
+        p->hooks[p->nhooks].fn(p->hooks[p->nhooks].opaque);
+    sl_free(p->hooks);
     for (size_t i = 0; i < p->nstages; i++)
         stage_fini(&p->stages[i]);
     sl_free(p->stages);
@@ -69,10 +70,13 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
 
 int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *), void *opaque)
 {
-    if (!p)
+    if (!p || !fn)
         return SL_EINVAL;
-    p->on_destroy = fn;
-    p->on_destroy_opaque = opaque;
+    struct sl__hook_s *h = sl_realloc(p->hooks, (p->nhooks + 1) * sizeof *h);
+    if (!h)
+        return SL_ENOMEM;
+    p->hooks = h;
+    h[p->nhooks++] = (struct sl__hook_s){fn, opaque};
     return 0;
 }
 

@@ -51,9 +51,9 @@ typedef struct ksrc_s {
     int closed;
     int consumer_closed;
     int64_t drain_ms;
-    int64_t revoke_ms; /* bound of a revoke's drain: it blocks the consumer */
-    size_t backlog_peak; /* longest consumer queue seen since it last ran dry */
-    size_t kick_at;      /* ... at which librdkafka may have stopped fetching */
+    int64_t revoke_ms;    /* bound of a revoke's drain: it blocks the consumer */
+    size_t backlog_peak;  /* longest consumer queue seen since it last ran dry */
+    size_t kick_at;       /* ... at which librdkafka may have stopped fetching */
     size_t backlog_bytes; /* payload bytes read since the queue last ran dry */
     size_t kick_bytes;    /* ... at which librdkafka may have stopped fetching */
     uint64_t kicks;
@@ -288,6 +288,9 @@ static void kick_fetcher(ksrc_t *s)
  * that lasts is handed to librdkafka (which also keeps the group alive while
  * we do not read). */
 #define SOFT_PAUSE_MS 500
+#define FETCH_SLICE_MS 20
+
+static void kick_cb(uv_timer_t *t);
 
 static void fetch(ksrc_t *s)
 {
@@ -299,6 +302,7 @@ static void fetch(ksrc_t *s)
                 sl_engine_inflight(s->e));
         apply_pauses(s);
     }
+    int64_t slice_start = now_ms();
     while (!s->paused_all || s->hard_all) {
         size_t queued = rd_kafka_queue_length(s->q);
         if (queued > s->backlog_peak)
@@ -327,6 +331,13 @@ static void fetch(ksrc_t *s)
         sl__proc_pump(s->proc, 0);
         if ((size_t)n < s->batch_size || rewound || s->stopping)
             break;
+        /* A slow pipeline must not starve the loop (commit and linger
+         * timers, signals): after a slice, go on from the next loop turn. */
+        if (now_ms() - slice_start >= FETCH_SLICE_MS) {
+            if (s->timer_on)
+                uv_timer_start(&s->kick, kick_cb, 0, 0);
+            break;
+        }
     }
     sl__proc_after(s->proc);
 }
@@ -488,6 +499,24 @@ static int ks_start(void *opaque)
 {
     ksrc_t *s = opaque;
     uv_loop_t *loop = sl__proc_loop(s->proc);
+    int64_t connect_ms = sl_conf_get_int(sl_processor_conf(s->proc), "source.connect.timeout.ms");
+    if (connect_ms > 0) {
+        /* librdkafka retries unreachable brokers forever; a service that
+         * cannot reach its cluster at start should say so and exit. */
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t merr = rd_kafka_metadata(s->rk, 0, NULL, &md, (int)connect_ms);
+        if (merr) {
+            char bs[512];
+            size_t bl = sizeof bs;
+            if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "bootstrap.servers", bs, &bl) !=
+                RD_KAFKA_CONF_OK)
+                snprintf(bs, sizeof bs, "(unset)");
+            sl__log(s->proc, "error", "cannot reach the Kafka brokers at %s within %lld ms: %s", bs,
+                    (long long)connect_ms, rd_kafka_err2str(merr));
+            return SL_EIO;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(s->rk, s->subscription);
     if (err) {
         sl__log(s->proc, "error", "subscribe: %s", rd_kafka_err2str(err));

@@ -20,7 +20,12 @@ struct sl_processor_s {
     sl_engine_t *e;
     uv_loop_t loop;
     int loop_ok;
-    uv_timer_t engine_timer, commit_timer, drain_timer;
+    uv_timer_t engine_timer, commit_timer, drain_timer, stats_timer;
+    int64_t stats_ms;
+    uint64_t started_ns;              /* when sl_processor_run() started */
+    uint64_t first_in_ns;             /* when the first record was seen in, 0 = none yet */
+    uint64_t last_done_ns, last_done; /* when records_done last grew, and to what */
+    uint64_t last_in, last_ns;        /* at the previous stats line */
     uv_signal_t sigint, sigterm;
     uv_async_t stop_async;
     int state;
@@ -115,6 +120,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     p->signals = (int)sl_conf_get_int(p->conf, "processor.signals");
     p->drain_ms = sl_conf_get_int(p->conf, "drain.timeout.ms");
     p->commit_ms = sl_conf_get_int(p->conf, "commit.interval.ms");
+    p->stats_ms = sl_conf_get_int(p->conf, "log.stats.interval.ms");
     p->e = sl_engine_new(p->conf, errstr, errstr_size);
     if (!p->e)
         goto fail;
@@ -302,6 +308,14 @@ void sl__proc_after(sl_processor_t *p)
     if (p->state == ST_NEW || p->state == ST_DONE)
         return;
     sl_engine_tick(p->e);
+    sl_stats_t st;
+    sl_engine_stats(p->e, &st);
+    if (st.records_in && !p->first_in_ns)
+        p->first_in_ns = uv_hrtime();
+    if (st.records_done != p->last_done) {
+        p->last_done = st.records_done;
+        p->last_done_ns = uv_hrtime();
+    }
     if (p->state == ST_DRAINING && sl_engine_inflight(p->e) == 0) {
         finish_drain(p);
         return;
@@ -369,17 +383,44 @@ static void commit_cb(uv_timer_t *t)
         p->src->commit(p->src_opaque, 0);
 }
 
+/* One "stats" line: totals so far and the rate since the previous line. */
+static void log_stats(sl_processor_t *p, const char *what)
+{
+    sl_stats_t st;
+    sl_engine_stats(p->e, &st);
+    uint64_t now = uv_hrtime();
+    uint64_t since = p->last_ns ? p->last_ns : p->started_ns;
+    double dt = (double)(now - since) / 1e9;
+    double rate = dt > 0 ? (double)(st.records_in - p->last_in) / dt : 0;
+    sl__log(p, "info",
+            "%s: %llu records in, %llu done, %llu sunk, %llu skipped, %llu faults, %llu retries, "
+            "%llu in flight, %.0f records/s",
+            what, (unsigned long long)st.records_in, (unsigned long long)st.records_done,
+            (unsigned long long)st.sunk, (unsigned long long)st.skipped,
+            (unsigned long long)st.faults, (unsigned long long)st.retries,
+            (unsigned long long)st.inflight, rate);
+    p->last_in = st.records_in;
+    p->last_ns = now;
+}
+
+static void stats_cb(uv_timer_t *t)
+{
+    log_stats(t->data, "stats");
+}
+
 static void close_all(sl_processor_t *p)
 {
     uv_timer_stop(&p->engine_timer);
     uv_timer_stop(&p->commit_timer);
     uv_timer_stop(&p->drain_timer);
+    uv_timer_stop(&p->stats_timer);
     for (size_t i = 0; i < p->nsvcs; i++)
         if (p->svcs[i].close)
             p->svcs[i].close(p->svcs[i].opaque);
     uv_close((uv_handle_t *)&p->engine_timer, NULL);
     uv_close((uv_handle_t *)&p->commit_timer, NULL);
     uv_close((uv_handle_t *)&p->drain_timer, NULL);
+    uv_close((uv_handle_t *)&p->stats_timer, NULL);
     uv_close((uv_handle_t *)&p->stop_async, NULL);
     if (p->signals) {
         uv_close((uv_handle_t *)&p->sigint, NULL);
@@ -409,8 +450,10 @@ int sl_processor_run(sl_processor_t *p)
     uv_timer_init(&p->loop, &p->engine_timer);
     uv_timer_init(&p->loop, &p->commit_timer);
     uv_timer_init(&p->loop, &p->drain_timer);
+    uv_timer_init(&p->loop, &p->stats_timer);
     uv_async_init(&p->loop, &p->stop_async, stop_cb);
-    p->engine_timer.data = p->commit_timer.data = p->drain_timer.data = p;
+    p->engine_timer.data = p->commit_timer.data = p->drain_timer.data = p->stats_timer.data = p;
+    p->started_ns = uv_hrtime();
     p->stop_async.data = p;
     if (p->signals) {
         uv_signal_init(&p->loop, &p->sigint);
@@ -431,12 +474,24 @@ int sl_processor_run(sl_processor_t *p)
         return rc;
     }
     uv_timer_start(&p->commit_timer, commit_cb, (uint64_t)p->commit_ms, (uint64_t)p->commit_ms);
+    if (p->stats_ms > 0)
+        uv_timer_start(&p->stats_timer, stats_cb, (uint64_t)p->stats_ms, (uint64_t)p->stats_ms);
     sl__log(p, "info", "running");
     uv_run(&p->loop, UV_RUN_DEFAULT);
     sl_stats_t st;
     sl_engine_stats(p->e, &st);
-    sl__log(p, "info", "stopped: %llu records in, %llu done, %llu sunk, %llu faults",
-            (unsigned long long)st.records_in, (unsigned long long)st.records_done,
-            (unsigned long long)st.sunk, (unsigned long long)st.faults);
+    double secs = (double)(uv_hrtime() - p->started_ns) / 1e9;
+    /* The rate over the busy window: first record in to the last one done
+     * (not the group join before, nor the idle time after). */
+    double busy = p->first_in_ns && p->last_done_ns > p->first_in_ns
+                      ? (double)(p->last_done_ns - p->first_in_ns) / 1e9
+                      : 0;
+    sl__log(p, "info",
+            "stopped after %.2f s: %llu records in, %llu done, %llu sunk, %llu skipped, "
+            "%llu faults; %.0f records/s over the %.3f s from the first record in to the last "
+            "done",
+            secs, (unsigned long long)st.records_in, (unsigned long long)st.records_done,
+            (unsigned long long)st.sunk, (unsigned long long)st.skipped,
+            (unsigned long long)st.faults, busy > 0 ? (double)st.records_done / busy : 0, busy);
     return p->drain_timed_out ? SL_ETIMEDOUT : 0;
 }

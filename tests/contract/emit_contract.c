@@ -1,5 +1,8 @@
 /* Writes every kind of fault event and output event the library emits, as
- * JSON Lines, for the ajv contract test: DIR/faults.jsonl, DIR/events.jsonl. */
+ * JSON Lines, for the ajv contract test: DIR/faults.jsonl, DIR/events.jsonl,
+ * and DIR/thing-events.jsonl (what the trigger's cdc flavor publishes for
+ * DynamoDB Streams and Debezium change records). The listener's
+ * materialize flavor publishes only faults: they go to faults.jsonl. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,15 @@ static sl_result_t two_children(sl_uow_t *u, sl_emitter_t *em, void *opaque)
     static const char big[] = "{\"id\":\"c\",\"type\":\"child\",\"timestamp\":1,\"pad\":\""
                               "0123456789012345678901234567890123456789\"}";
     return sl_emit(em, "ck", 2, big, sizeof big - 1) ? SL_RETRY : SL_OK;
+}
+
+static int accept_rows(void *opaque, const sl_view_row_t *rows, size_t n, size_t *applied)
+{
+    (void)opaque;
+    (void)rows;
+    if (applied)
+        *applied = n;
+    return 0;
 }
 
 static void dump(const sl_test_sink_t *s, FILE *fp)
@@ -139,6 +151,75 @@ int main(int argc, char **argv)
                      .value_len = sizeof big}; /* too big: truncated copy in the fault */
     sl_test_push_record(t, &r);
     sl_test_advance(t, 60000);
+
+    /* The flavors: cdc over both change formats (and a malformed record of
+     * each), materialize over events it cannot place in a view. */
+    const char *changes[][2] = {
+        {"ddb", "{\"eventID\":\"1\",\"eventName\":\"INSERT\",\"eventSource\":\"aws:dynamodb\","
+                "\"awsRegion\":\"eu-west-1\",\"dynamodb\":{\"ApproximateCreationDateTime\":"
+                "1767225600.5,\"Keys\":{\"id\":{\"S\":\"t1\"}},\"NewImage\":{\"id\":{\"S\":"
+                "\"t1\"},\"n\":{\"N\":\"3\"},\"tags\":{\"SS\":[\"a\"]},\"m\":{\"M\":{\"ok\":"
+                "{\"BOOL\":true},\"l\":{\"L\":[{\"NULL\":true},{\"N\":\"1.5\"}]}}}},"
+                "\"SequenceNumber\":\"1\",\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}"},
+        {"ddb", "{\"eventID\":\"2\",\"eventName\":\"MODIFY\",\"eventSource\":\"aws:dynamodb\","
+                "\"dynamodb\":{\"ApproximateCreationDateTime\":1767225601,\"Keys\":{\"id\":"
+                "{\"S\":\"t1\"}},\"NewImage\":{\"id\":{\"S\":\"t1\"},\"timestamp\":{\"N\":"
+                "\"1767225601234\"}},\"OldImage\":{\"id\":{\"S\":\"t1\"}},"
+                "\"SequenceNumber\":\"2\",\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}"},
+        {"ddb", "{\"eventID\":\"3\",\"eventName\":\"REMOVE\",\"eventSource\":\"aws:dynamodb\","
+                "\"dynamodb\":{\"ApproximateCreationDateTime\":1767225602,\"Keys\":{\"id\":"
+                "{\"S\":\"t1\"}},\"OldImage\":{\"id\":{\"S\":\"t1\"}},"
+                "\"SequenceNumber\":\"3\",\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}"},
+        {"ddb", "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":{\"n\":{\"N\":\"x\"}}}}"},
+        {"dbz", "{\"before\":null,\"after\":{\"id\":7,\"name\":\"a\"},\"op\":\"c\","
+                "\"ts_ms\":1767225600000,\"source\":{\"table\":\"things\"}}"},
+        {"dbz", "{\"schema\":{},\"payload\":{\"before\":{\"id\":7},\"after\":{\"id\":7,"
+                "\"name\":\"b\"},\"op\":\"u\",\"ts_ms\":1767225601000,\"source\":{}}}"},
+        {"dbz", "{\"before\":{\"id\":7},\"after\":null,\"op\":\"d\",\"ts_ms\":1767225602000,"
+                "\"source\":{}}"},
+        {"dbz", "{\"before\":null,\"after\":{\"id\":8},\"op\":\"r\",\"ts_ms\":1767225603000,"
+                "\"source\":{}}"},
+        {"dbz", "{\"op\":\"q\"}"},
+    };
+    /* One driver per format: with source.format=json every pipeline sees
+     * every record (no type to route on). */
+    sl_test_t *tj[2] = {NULL, NULL};
+    sl_test_sink_t *things[2] = {NULL, NULL};
+    for (int f = 0; f < 2; f++) {
+        sl_conf_t *cj = sl_conf_new();
+        sl_conf_set(cj, "processor.name", "trigger", NULL, 0);
+        sl_conf_set(cj, "source.format", "json", NULL, 0);
+        tj[f] = sl_test_new(cj, NULL, 0);
+        sl_conf_destroy(cj);
+        things[f] = tj[f] ? sl_test_sink_new(tj[f], "things", 0, 0, 0) : NULL;
+        sl_pipeline_t *pl = sl_pipeline_new(f ? "cdc-debezium" : "cdc-dynamodb");
+        sl_cdc_opts_t o = {f ? SL_CDC_DEBEZIUM : SL_CDC_DYNAMODB, "thing", "contract"};
+        if (!things[f] || !pl || sl_cdc(pl, &o) ||
+            sl_pipeline_sink(pl, sl_test_sink_handle(things[f])) ||
+            sl_test_add_pipeline(tj[f], pl)) {
+            fprintf(stderr, "emit_contract: cdc setup failed\n");
+            return 1;
+        }
+        for (size_t i = 0; i < sizeof changes / sizeof *changes; i++)
+            if (!strcmp(changes[i][0], f ? "dbz" : "ddb"))
+                sl_test_push_str(tj[f], "changes", 0, i % 2 ? "k" : NULL, changes[i][1]);
+        sl_test_advance(tj[f], 60000);
+    }
+
+    sl_test_t *tm = sl_test_new(NULL, NULL, 0);
+    sl_pipeline_t *mat = sl_pipeline_new("materialize");
+    static const sl_store_ops_t accept = {"accept", accept_rows, NULL};
+    sl_materialize_opts_t mo = {
+        .key_pointer = "/thing/id", .store = sl_store_new(&accept, NULL), .batch = {0, 0, -1}};
+    if (!tm || !mat || sl_materialize(mat, &mo) || sl_test_add_pipeline(tm, mat)) {
+        fprintf(stderr, "emit_contract: materialize setup failed\n");
+        return 1;
+    }
+    sl_test_push_str(tm, "events", 0, "k",
+                     "{\"type\":\"thing-created\",\"timestamp\":1,\"thing\":{\"name\":\"no id\"}}");
+    sl_test_push_str(tm, "events", 0, "k", "{\"type\":\"thing-created\",\"thing\":{\"id\":\"t\"}}");
+    sl_test_advance(tm, 60000);
+
     char path[4096];
     snprintf(path, sizeof path, "%s/faults.jsonl", argv[1]);
     FILE *ff = fopen(path, "w");
@@ -148,12 +229,37 @@ int main(int argc, char **argv)
         perror("emit_contract");
         return 1;
     }
+    snprintf(path, sizeof path, "%s/thing-events.jsonl", argv[1]);
+    FILE *ft = fopen(path, "w");
+    if (!ft) {
+        perror("emit_contract");
+        return 1;
+    }
     dump(sl_test_faults(t), ff);
+    dump(sl_test_faults(tj[0]), ff);
+    dump(sl_test_faults(tj[1]), ff);
+    dump(sl_test_faults(tm), ff);
     dump(events, fe);
+    dump(things[0], ft);
+    dump(things[1], ft);
     size_t nf = sl_test_sink_count(sl_test_faults(t)), ne = sl_test_sink_count(events);
+    size_t nt = sl_test_sink_count(things[0]) + sl_test_sink_count(things[1]);
+    size_t ncf =
+        sl_test_sink_count(sl_test_faults(tj[0])) + sl_test_sink_count(sl_test_faults(tj[1]));
+    size_t nmf = sl_test_sink_count(sl_test_faults(tm));
     fclose(ff);
     fclose(fe);
+    fclose(ft);
     sl_test_destroy(t);
+    sl_test_destroy(tj[0]);
+    sl_test_destroy(tj[1]);
+    sl_test_destroy(tm);
+    fprintf(stderr, "emit_contract: %zu thing events, %zu cdc faults, %zu materialize faults\n", nt,
+            ncf, nmf);
+    if (nt != 7 || ncf != 2 || nmf != 2) {
+        fprintf(stderr, "emit_contract: expected 7 thing events, 2 cdc and 2 materialize faults\n");
+        return 1;
+    }
     /* decode x5, too big x1, map fault, retry limit, batch oversize (children), sink permanent */
     fprintf(stderr, "emit_contract: %zu faults, %zu events\n", nf, ne);
     if (nf < 10 || ne < 3) {

@@ -14,4 +14,6 @@ trap 'rm -rf -- "$tmp"' EXIT
 "$emitter" "$tmp"
 node "$here/validate.mjs" --schema-dir "$schemas" \
     "$schemas/fault.json" "$tmp/faults.jsonl" \
-    "$schemas/event.json" "$tmp/events.jsonl"
+    "$schemas/event.json" "$tmp/events.jsonl" \
+    "$schemas/thing-event.json" "$tmp/thing-events.jsonl" \
+    "$schemas/event.json" "$tmp/thing-events.jsonl"

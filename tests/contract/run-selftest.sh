@@ -24,7 +24,7 @@ fi
 # The schemas' own examples, one JSON Lines file per schema.
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
-for name in event fault; do
+for name in event fault dynamodb-stream-record debezium-envelope thing-event; do
     node -e '
         const fs = require("fs");
         const s = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
@@ -43,4 +43,14 @@ node "$here/validate.mjs" --schema-dir "$schemas" \
     --expect-invalid "$schemas/fault.json" "$samples/bad-faults.jsonl" \
     "$schemas/event.json" "$samples/good-faults.jsonl" \
     "$schemas/event.json" "$tmp/event-examples.jsonl" \
-    "$schemas/fault.json" "$tmp/fault-examples.jsonl"
+    "$schemas/fault.json" "$tmp/fault-examples.jsonl" \
+    "$schemas/dynamodb-stream-record.json" "$samples/good-dynamodb-stream-records.jsonl" \
+    --expect-invalid "$schemas/dynamodb-stream-record.json" "$samples/bad-dynamodb-stream-records.jsonl" \
+    "$schemas/debezium-envelope.json" "$samples/good-debezium-envelopes.jsonl" \
+    --expect-invalid "$schemas/debezium-envelope.json" "$samples/bad-debezium-envelopes.jsonl" \
+    "$schemas/thing-event.json" "$samples/good-thing-events.jsonl" \
+    --expect-invalid "$schemas/thing-event.json" "$samples/bad-thing-events.jsonl" \
+    "$schemas/event.json" "$samples/good-thing-events.jsonl" \
+    "$schemas/dynamodb-stream-record.json" "$tmp/dynamodb-stream-record-examples.jsonl" \
+    "$schemas/debezium-envelope.json" "$tmp/debezium-envelope-examples.jsonl" \
+    "$schemas/thing-event.json" "$tmp/thing-event-examples.jsonl"

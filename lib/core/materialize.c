@@ -1,0 +1,532 @@
+/* sluice — the materialize flavor (sluice/flavors.h): events → view rows →
+ * newest per key → one store transaction per batch.
+ *
+ * The map stage finds the key and the entity in the event's body (the lazy
+ * jansson tree) and writes the entity's JSON as the uow's output, keyed by
+ * the view key, so the batcher sizes batches by what the store will hold.
+ * The sink compacts each batch by view key (newest timestamp wins, the later
+ * one on a tie) and applies the survivors atomically; the store's own
+ * "only if newer" rule makes replays and reordering harmless. */
+#include "sluice/error.h"
+#include "sluice/flavors.h"
+#include "sluice/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ptr_s {
+    char **tok; /* unescaped reference tokens */
+    size_t n;
+} ptr_t;
+
+typedef struct mat_s {
+    ptr_t key, entity;
+    int entity_whole; /* store the whole event */
+    char *del_suffix;
+    size_t del_len;
+    char **types;
+    size_t ntypes;
+    sl_store_t *store;
+    sl_sink_t *sink;
+    /* per-write scratch, reused */
+    sl_view_row_t *rows;
+    size_t *row_uow; /* index into the write's uows of each row */
+    uint32_t *slot;  /* open addressing: 1 + row index, 0 empty */
+    char **ids;      /* unescaped event ids, owned */
+    size_t cap, slot_cap, slot_mask;
+} mat_t;
+
+/* ---- JSON pointers (RFC 6901) ---- */
+
+static void ptr_free(ptr_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        sl_free(p->tok[i]);
+    sl_free(p->tok);
+    p->tok = NULL;
+    p->n = 0;
+}
+
+/* 0, SL_EINVAL (not a pointer, bad escape), SL_ENOMEM. "" is the whole document. */
+static int ptr_parse(const char *s, ptr_t *out)
+{
+    out->tok = NULL;
+    out->n = 0;
+    if (!*s)
+        return 0;
+    if (*s != '/')
+        return SL_EINVAL;
+    size_t n = 0;
+    for (const char *c = s; *c; c++)
+        n += *c == '/';
+    out->tok = sl_calloc(n, sizeof *out->tok);
+    if (!out->tok)
+        return SL_ENOMEM;
+    const char *c = s + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(c, "/");
+        char *t = sl_malloc(len + 1);
+        if (!t) {
+            out->n = i;
+            ptr_free(out);
+            return SL_ENOMEM;
+        }
+        size_t k = 0;
+        for (size_t j = 0; j < len; j++) {
+            if (c[j] != '~') {
+                t[k++] = c[j];
+            } else if (j + 1 < len && (c[j + 1] == '0' || c[j + 1] == '1')) {
+                t[k++] = c[j + 1] == '0' ? '~' : '/';
+                j++;
+            } else {
+                sl_free(t);
+                out->n = i;
+                ptr_free(out);
+                return SL_EINVAL;
+            }
+        }
+        t[k] = 0;
+        out->tok[i] = t;
+        out->n = i + 1;
+        c += len + (c[len] == '/');
+    }
+    return 0;
+}
+
+/* Pointer lookups walk the record's bytes, which the engine's scanner has
+ * already validated, so the walk only skips: no tree, no copy, and the
+ * entity is stored as the producer wrote it (numbers keep their text). */
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at an opening quote; returns just past the closing one. */
+static const char *skip_string(const char *p, const char *e)
+{
+    for (p++; p < e; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return e;
+}
+
+static const char *skip_value(const char *p, const char *e)
+{
+    if (p >= e)
+        return e;
+    if (*p == '"')
+        return skip_string(p, e);
+    if (*p == '{' || *p == '[') {
+        size_t depth = 0;
+        while (p < e) {
+            char c = *p;
+            if (c == '"') {
+                p = skip_string(p, e);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return e;
+    }
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
+           *p != '\r')
+        p++;
+    return p;
+}
+
+/* Whether the raw key between quotes [b, e) equals @p tok once unescaped. */
+static int key_is(const char *b, const char *e, const char *tok)
+{
+    size_t n = (size_t)(e - b), tl = strlen(tok);
+    if (!memchr(b, '\\', n))
+        return n == tl && !memcmp(b, tok, n);
+    if (tl > n)
+        return 0; /* escapes only make a key shorter */
+    char tmp[256];
+    size_t ul;
+    if (n > sizeof tmp || sl_span_unescape((sl_span_t){b, n}, tmp, sizeof tmp, &ul))
+        return 0;
+    return ul == tl && !memcmp(tmp, tok, ul);
+}
+
+/* The value at pointer @p ptr in the JSON text [buf, buf + len). */
+static int ptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
+{
+    const char *e = buf + len, *p = skip_ws(buf, e);
+    for (size_t t = 0; t < ptr->n; t++) {
+        const char *tok = ptr->tok[t];
+        if (p < e && *p == '{') {
+            p = skip_ws(p + 1, e);
+            for (;;) {
+                if (p >= e || *p != '"')
+                    return SL_ENOENT; /* '}' or the end: no such member */
+                const char *kb = p + 1;
+                p = skip_string(p, e);
+                int hit = key_is(kb, p - 1, tok);
+                p = skip_ws(p, e);
+                p = skip_ws(p + 1, e); /* past ':' */
+                if (hit)
+                    break;
+                p = skip_ws(skip_value(p, e), e);
+                if (p >= e || *p != ',')
+                    return SL_ENOENT;
+                p = skip_ws(p + 1, e);
+            }
+        } else if (p < e && *p == '[') {
+            char *end;
+            if (!*tok || (tok[0] == '0' && tok[1]) || tok[0] < '0' || tok[0] > '9')
+                return SL_ENOENT;
+            unsigned long long ix = strtoull(tok, &end, 10);
+            if (*end)
+                return SL_ENOENT;
+            p = skip_ws(p + 1, e);
+            if (p < e && *p == ']')
+                return SL_ENOENT;
+            for (unsigned long long i = 0; i < ix; i++) {
+                p = skip_ws(skip_value(p, e), e);
+                if (p >= e || *p != ',')
+                    return SL_ENOENT;
+                p = skip_ws(p + 1, e);
+            }
+        } else {
+            return SL_ENOENT;
+        }
+    }
+    if (p >= e)
+        return SL_ENOENT;
+    out->ptr = p;
+    out->len = (size_t)(skip_value(p, e) - p);
+    return 0;
+}
+
+/* ---- the map stage ---- */
+
+static sl_result_t fail(sl_uow_t *u, int err, const char *msg)
+{
+    sl_uow_fail(u, err, msg);
+    return err == SL_ENOMEM ? SL_RETRY : SL_FAULT;
+}
+
+static sl_result_t mat_map(sl_uow_t *u, void *opaque)
+{
+    mat_t *m = opaque;
+    const sl_envelope_t *env = sl_uow_envelope(u);
+    const sl_record_t *rec = sl_uow_record(u);
+    if (!(env->flags & SL_ENV_TIMESTAMP))
+        return fail(u, SL_EFIELD, "materialize: the event has no timestamp");
+    if ((env->flags & SL_ENV_BINARY) || !rec->value_len)
+        return fail(u, SL_EFIELD, "materialize: the event has no JSON body");
+    const char *buf = rec->value;
+    sl_span_t k, ent;
+    char kbuf[256];
+    if (ptr_span(&m->key, buf, rec->value_len, &k))
+        return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+    if (k.len >= 2 && k.ptr[0] == '"') {
+        k.ptr++;
+        k.len -= 2;
+        if (memchr(k.ptr, '\\', k.len)) {
+            size_t n;
+            if (sl_span_unescape(k, kbuf, sizeof kbuf, &n))
+                return fail(u, SL_EFIELD, "materialize: the key is too long or holds \\u0000");
+            k = (sl_span_t){kbuf, n};
+        }
+    } else {
+        size_t i = k.len && k.ptr[0] == '-';
+        if (i == k.len)
+            return fail(u, SL_EFIELD, "materialize: the key is neither a string nor an integer");
+        for (; i < k.len; i++)
+            if (k.ptr[i] < '0' || k.ptr[i] > '9')
+                return fail(u, SL_EFIELD,
+                            "materialize: the key is neither a string nor an integer");
+    }
+    if (!k.len)
+        return fail(u, SL_EFIELD, "materialize: the key is empty");
+    sl_span_t type = sl_uow_type(u);
+    int del = type.len >= m->del_len &&
+              !memcmp(type.ptr + type.len - m->del_len, m->del_suffix, m->del_len);
+    if (m->entity_whole) {
+        const char *e = buf + rec->value_len, *p = skip_ws(buf, e);
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+            e--;
+        ent = (sl_span_t){p, (size_t)(e - p)};
+    } else if (ptr_span(&m->entity, buf, rec->value_len, &ent)) {
+        if (!del)
+            return fail(u, SL_EFIELD, "materialize: the event has no entity");
+        ent = (sl_span_t){"null", 4};
+    }
+    int rc = sl_uow_set_output(u, k.ptr, k.len, ent.ptr, ent.len);
+    if (rc)
+        return fail(u, rc, "materialize: cannot set the row");
+    return SL_OK;
+}
+
+/* ---- the store sink ---- */
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int reserve(mat_t *m, size_t n)
+{
+    if (n > m->cap) {
+        size_t cap = m->cap ? m->cap : 64;
+        while (cap < n)
+            cap *= 2;
+        sl_view_row_t *r = sl_realloc(m->rows, cap * sizeof *r);
+        if (!r)
+            return SL_ENOMEM;
+        m->rows = r;
+        size_t *ru = sl_realloc(m->row_uow, cap * sizeof *ru);
+        if (!ru)
+            return SL_ENOMEM;
+        m->row_uow = ru;
+        char **ids = sl_realloc(m->ids, cap * sizeof *ids);
+        if (!ids)
+            return SL_ENOMEM;
+        memset(ids + m->cap, 0, (cap - m->cap) * sizeof *ids);
+        m->ids = ids;
+        m->cap = cap;
+    }
+    /* The table in use is sized for this write (the rest of a larger
+     * allocation is stale and never probed). */
+    size_t sc = 16;
+    while (sc < 2 * n)
+        sc *= 2;
+    if (sc > m->slot_cap) {
+        uint32_t *s = sl_realloc(m->slot, sc * sizeof *s);
+        if (!s)
+            return SL_ENOMEM;
+        m->slot = s;
+        m->slot_cap = sc;
+    }
+    m->slot_mask = sc - 1;
+    memset(m->slot, 0, sc * sizeof *m->slot);
+    return 0;
+}
+
+/* The event id, unescaped when the envelope holds escapes; NULL when absent. */
+static int row_id(mat_t *m, size_t i, sl_uow_t *u, sl_view_row_t *row)
+{
+    const sl_envelope_t *env = sl_uow_envelope(u);
+    row->event_id = NULL;
+    row->event_id_len = 0;
+    if (!(env->flags & SL_ENV_ID))
+        return 0;
+    if (!(env->flags & SL_ENV_ID_ESC)) {
+        row->event_id = env->id.ptr;
+        row->event_id_len = env->id.len;
+        return 0;
+    }
+    sl_free(m->ids[i]);
+    m->ids[i] = sl_malloc(env->id.len + 1);
+    if (!m->ids[i])
+        return SL_ENOMEM;
+    size_t n;
+    if (sl_span_unescape(env->id, m->ids[i], env->id.len + 1, &n))
+        return 0; /* not representable: store none rather than fail the row */
+    row->event_id = m->ids[i];
+    row->event_id_len = n;
+    return 0;
+}
+
+static void ack_all(sl_uow_t *const *uows, size_t n, int err, const char *msg)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (err && !sl_err_is_retriable(err))
+            sl_uow_fail(uows[i], err, msg);
+        sl_uow_ack(uows[i], err);
+    }
+}
+
+static void row_fill(sl_view_row_t *row, sl_span_t key, sl_span_t val, sl_span_t type, int64_t ts,
+                     int del)
+{
+    row->key = key.ptr;
+    row->key_len = key.len;
+    row->timestamp_ms = ts;
+    row->type = type.ptr;
+    row->type_len = type.len;
+    row->entity = del ? NULL : val.ptr;
+    row->entity_len = del ? 0 : val.len;
+    row->deleted = del;
+}
+
+/* The slot of @p key in this write's table (empty slot when absent). */
+static size_t slot_of(const mat_t *m, sl_span_t key)
+{
+    size_t mask = m->slot_mask;
+    size_t s = (size_t)hash_bytes(key.ptr, key.len) & mask;
+    while (m->slot[s]) {
+        const sl_view_row_t *o = &m->rows[m->slot[s] - 1];
+        if (o->key_len == key.len && !memcmp(o->key, key.ptr, key.len))
+            break;
+        s = (s + 1) & mask;
+    }
+    return s;
+}
+
+static int mat_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    mat_t *m = opaque;
+    if (reserve(m, n))
+        return SL_ENOMEM; /* nothing accepted: retried */
+    /* Compact: one row per key, the newest event (the later one on a tie),
+     * rows in the order their keys first appear. */
+    size_t nrows = 0;
+    for (size_t i = 0; i < n; i++) {
+        sl_uow_t *u = uows[i];
+        sl_span_t key, val, type = sl_uow_type(u);
+        sl_uow_output(u, &key, &val);
+        int64_t ts = sl_uow_envelope(u)->timestamp;
+        int del = type.len >= m->del_len &&
+                  !memcmp(type.ptr + type.len - m->del_len, m->del_suffix, m->del_len);
+        size_t s = slot_of(m, key);
+        size_t r;
+        if (!m->slot[s]) {
+            r = nrows++;
+            m->slot[s] = (uint32_t)(r + 1);
+        } else {
+            r = m->slot[s] - 1;
+            if (ts < m->rows[r].timestamp_ms)
+                continue; /* superseded by a newer event of the key */
+        }
+        row_fill(&m->rows[r], key, val, type, ts, del);
+        m->row_uow[r] = i;
+        if (row_id(m, r, u, &m->rows[r]))
+            return SL_ENOMEM;
+    }
+    char msg[160];
+    int rc = sl_store_apply(m->store, m->rows, nrows, NULL);
+    if (!rc || sl_err_is_retriable(rc) || nrows == 1) {
+        snprintf(msg, sizeof msg, "view store %s: %s", sl_store_name(m->store), sl_strerror(rc));
+        ack_all(uows, n, rc, msg);
+        return 0;
+    }
+    /* A permanent error: find the rows at fault, one transaction each, so
+     * the rest of the batch still lands. Superseded events share the fate of
+     * their key's row. */
+    int *row_rc = sl_calloc(nrows, sizeof *row_rc);
+    if (!row_rc)
+        return SL_ENOMEM;
+    for (size_t r = 0; r < nrows; r++)
+        row_rc[r] = sl_store_apply(m->store, &m->rows[r], 1, NULL);
+    for (size_t i = 0; i < n; i++) {
+        sl_span_t key, val;
+        sl_uow_output(uows[i], &key, &val);
+        size_t s = slot_of(m, key);
+        int err = m->slot[s] ? row_rc[m->slot[s] - 1] : SL_ESTORE;
+        snprintf(msg, sizeof msg, "view store %s: %s", sl_store_name(m->store), sl_strerror(err));
+        ack_all(&uows[i], 1, err, msg);
+    }
+    sl_free(row_rc);
+    return 0;
+}
+
+static void mat_free(void *opaque)
+{
+    mat_t *m = opaque;
+    if (!m)
+        return;
+    ptr_free(&m->key);
+    ptr_free(&m->entity);
+    sl_free(m->del_suffix);
+    for (size_t i = 0; i < m->ntypes; i++)
+        sl_free(m->types[i]);
+    sl_free(m->types);
+    sl_sink_destroy(m->sink);
+    sl_store_destroy(m->store);
+    for (size_t i = 0; i < m->cap; i++)
+        sl_free(m->ids[i]);
+    sl_free(m->ids);
+    sl_free(m->rows);
+    sl_free(m->row_uow);
+    sl_free(m->slot);
+    sl_free(m);
+}
+
+int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
+{
+    if (!p || !o || !o->store || !o->key_pointer || !*o->key_pointer ||
+        (o->type_count && !o->types))
+        return SL_EINVAL;
+    mat_t *m = sl_calloc(1, sizeof *m);
+    if (!m)
+        return SL_ENOMEM;
+    int rc = ptr_parse(o->key_pointer, &m->key);
+    if (rc)
+        goto fail;
+    if (o->entity_pointer) {
+        rc = ptr_parse(o->entity_pointer, &m->entity);
+        if (rc)
+            goto fail;
+        m->entity_whole = m->entity.n == 0;
+    } else if (m->key.n > 1) {
+        m->entity.tok = sl_calloc(1, sizeof *m->entity.tok);
+        if (!m->entity.tok || !(m->entity.tok[0] = sl_strdup(m->key.tok[0]))) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        m->entity.n = 1;
+    } else {
+        m->entity_whole = 1;
+    }
+    m->del_suffix = sl_strdup(o->delete_suffix ? o->delete_suffix : "-deleted");
+    if (!m->del_suffix) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    m->del_len = strlen(m->del_suffix);
+    if (o->type_count) {
+        m->types = sl_calloc(o->type_count, sizeof *m->types);
+        if (!m->types) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < o->type_count; i++, m->ntypes++) {
+            if (!o->types[i] || !*o->types[i]) {
+                rc = SL_EINVAL;
+                goto fail;
+            }
+            if (!(m->types[i] = sl_strdup(o->types[i]))) {
+                rc = SL_ENOMEM;
+                goto fail;
+            }
+        }
+    }
+    static const sl_sink_ops_t ops = {.name = "view", .write = mat_write};
+    m->sink = sl_sink_new(&ops, m);
+    if (!m->sink) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    /* From here on the pipeline frees m, whatever happens next. */
+    if ((rc = sl_pipeline_on_destroy(p, mat_free, m)))
+        goto fail;
+    if (m->ntypes &&
+        (rc = sl_pipeline_filter_types(p, o->match, (const char *const *)m->types, m->ntypes)))
+        return rc;
+    if ((rc = sl_pipeline_map(p, mat_map, m)) || (rc = sl_pipeline_batch(p, &o->batch)) ||
+        (rc = sl_pipeline_sink(p, m->sink)))
+        return rc;
+    m->store = o->store; /* owned from here on */
+    return 0;
+fail:
+    mat_free(m);
+    return rc;
+}

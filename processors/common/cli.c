@@ -1,0 +1,372 @@
+/* Command line and environment of the sluice service binaries. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+void cli_error(const cli_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", c->prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(const cli_t *c, FILE *f)
+{
+    fprintf(f, "usage: %s [options]\n\n", c->prog);
+    if (c->kind == CLI_LISTENER)
+        fprintf(f, "Consume domain events and keep a materialized view of the newest state per "
+                   "key\n(upsert only if newer, delete on *-deleted).\n\n");
+    else
+        fprintf(f, "Consume change records of a store (DynamoDB Streams or Debezium) and publish\n"
+                   "domain events <entity>-created|updated|deleted.\n\n");
+    fprintf(f, "  --source kafka:TOPIC[,TOPIC]  where records come from (required)       "
+               "SLUICE_SOURCE\n");
+    if (c->kind == CLI_TRIGGER)
+        fprintf(f, "  --sink kafka:TOPIC            where domain events go (required)        "
+                   "SLUICE_SINK\n");
+    fprintf(f,
+            "  --faults kafka:TOPIC          fault events (default kafka:faults)        "
+            "SLUICE_FAULTS\n"
+            "  --group ID                    consumer group (default: the name)         "
+            "SLUICE_GROUP\n"
+            "  --name NAME                   processor name in logs, tags, faults       "
+            "SLUICE_NAME\n"
+            "                                (default %s)\n",
+            c->kind == CLI_LISTENER ? "listener" : "trigger");
+    if (c->kind == CLI_LISTENER)
+        fprintf(f, "  --types T1,T2,...             event types to keep (default: all;       "
+                   "SLUICE_TYPES\n"
+                   "                                a trailing * matches a prefix)\n"
+                   "  --key /JSON/POINTER           the entity key in the event (required)   "
+                   "SLUICE_KEY\n"
+                   "  --entity-at /JSON/POINTER     what to store (default: the key's first  "
+                   "SLUICE_ENTITY_AT\n"
+                   "                                token, e.g. /thing for /thing/id)\n"
+                   "  --view sqlite:PATH[#TABLE]    the view store (default sqlite:view.db)  "
+                   "SLUICE_VIEW\n");
+    else
+        fprintf(f, "  --format dynamodb|debezium    change record format (required)          "
+                   "SLUICE_FORMAT\n"
+                   "  --entity NAME                 entity name: types NAME-created|updated|  "
+                   "SLUICE_ENTITY\n"
+                   "                                deleted, payload under NAME (required)\n");
+    fprintf(f,
+            "  -X KEY=VALUE                  librdkafka property, e.g.                  "
+            "SLUICE_KAFKA_KEY\n"
+            "                                -X bootstrap.servers=host:9092 or =embedded\n"
+            "  -c KEY=VALUE                  sluice property, e.g. -c batch.max.events=100  "
+            "SLUICE_CONF_KEY\n"
+            "  --help, --version\n\n"
+            "Environment: SLUICE_KAFKA_BOOTSTRAP_SERVERS=h:9092 is -X bootstrap.servers=h:9092\n"
+            "(after the prefix: lower case, '_' becomes '.'); likewise SLUICE_CONF_*. Flags win\n"
+            "over the environment. Logs are JSON lines on stderr. SIGTERM or SIGINT drains:\n"
+            "exit 0 when every record read was done and committed, 3 when the drain timed\n"
+            "out (those records are read again), 1 when it could not run, 2 for bad usage.\n");
+}
+
+static int push(const char ***arr, size_t *n, const char *v)
+{
+    const char **a = realloc(*arr, (*n + 1) * sizeof *a);
+    if (!a)
+        return -1;
+    a[(*n)++] = v;
+    *arr = a;
+    return 0;
+}
+
+/* "SLUICE_KAFKA_BOOTSTRAP_SERVERS=x" → "bootstrap.servers=x" (owned by c). */
+static const char *env_prop(cli_t *c, const char *rest)
+{
+    const char *eq = strchr(rest, '=');
+    if (!eq || eq == rest)
+        return NULL;
+    char *s = strdup(rest);
+    if (!s)
+        return NULL;
+    for (char *p = s; *p && p < s + (eq - rest); p++)
+        *p = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+    char **o = realloc(c->owned, (c->nowned + 1) * sizeof *o);
+    if (!o) {
+        free(s);
+        return NULL;
+    }
+    c->owned = o;
+    c->owned[c->nowned++] = s;
+    return s;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int kv_ok(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    return eq && eq != s;
+}
+
+int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    c->prog = prog;
+    c->kind = kind;
+    c->source = env("SLUICE_SOURCE");
+    c->sink = env("SLUICE_SINK");
+    c->faults = env("SLUICE_FAULTS");
+    c->group = env("SLUICE_GROUP");
+    c->name = env("SLUICE_NAME");
+    c->types = env("SLUICE_TYPES");
+    c->key = env("SLUICE_KEY");
+    c->entity_at = env("SLUICE_ENTITY_AT");
+    c->view = env("SLUICE_VIEW");
+    c->format = env("SLUICE_FORMAT");
+    c->entity = env("SLUICE_ENTITY");
+    for (char **e = environ; e && *e; e++) {
+        const char *p = NULL;
+        if (!strncmp(*e, "SLUICE_KAFKA_", 13) && (p = env_prop(c, *e + 13)))
+            push(&c->xkv, &c->nx, p);
+        else if (!strncmp(*e, "SLUICE_CONF_", 12) && (p = env_prop(c, *e + 12)))
+            push(&c->ckv, &c->nc, p);
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(c, stdout);
+            return -1;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("%s (sluice) %s\n", prog, sl_version());
+            return -1;
+        }
+        struct {
+            const char *flag;
+            const char **dst;
+            int kinds;
+        } opts[] = {
+            {"--source", &c->source, CLI_LISTENER | CLI_TRIGGER},
+            {"--sink", &c->sink, CLI_TRIGGER},
+            {"--faults", &c->faults, CLI_LISTENER | CLI_TRIGGER},
+            {"--group", &c->group, CLI_LISTENER | CLI_TRIGGER},
+            {"--name", &c->name, CLI_LISTENER | CLI_TRIGGER},
+            {"--types", &c->types, CLI_LISTENER},
+            {"--key", &c->key, CLI_LISTENER},
+            {"--entity-at", &c->entity_at, CLI_LISTENER},
+            {"--view", &c->view, CLI_LISTENER},
+            {"--format", &c->format, CLI_TRIGGER},
+            {"--entity", &c->entity, CLI_TRIGGER},
+        };
+        const char *val = NULL;
+        int matched = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof *opts && !matched; k++) {
+            size_t fl = strlen(opts[k].flag);
+            if (strncmp(a, opts[k].flag, fl) || (a[fl] && a[fl] != '='))
+                continue;
+            if (!(opts[k].kinds & kind)) {
+                cli_error(c, "%s is not an option of %s (see --help)", opts[k].flag, prog);
+                return EXIT_USAGE;
+            }
+            if (a[fl] == '=') {
+                val = a + fl + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                cli_error(c, "%s needs a value (see --help)", opts[k].flag);
+                return EXIT_USAGE;
+            }
+            if (!*val) {
+                cli_error(c, "%s needs a non-empty value", opts[k].flag);
+                return EXIT_USAGE;
+            }
+            *opts[k].dst = val;
+            matched = 1;
+        }
+        if (matched)
+            continue;
+        if (!strcmp(a, "-X") || !strcmp(a, "-c") || !strncmp(a, "-X", 2) || !strncmp(a, "-c", 2)) {
+            int is_x = a[1] == 'X';
+            if (a[2])
+                val = a + 2;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                cli_error(c, "%s needs KEY=VALUE", is_x ? "-X" : "-c");
+                return EXIT_USAGE;
+            }
+            if (!kv_ok(val)) {
+                cli_error(c, "%s %s: expected KEY=VALUE", is_x ? "-X" : "-c", val);
+                return EXIT_USAGE;
+            }
+            if (push(is_x ? &c->xkv : &c->ckv, is_x ? &c->nx : &c->nc, val)) {
+                cli_error(c, "out of memory");
+                return EXIT_RUNTIME;
+            }
+            continue;
+        }
+        cli_error(c, "unknown argument \"%s\" (see --help)", a);
+        return EXIT_USAGE;
+    }
+    if (!c->source) {
+        cli_error(c, "--source is required, e.g. --source kafka:events (see --help)");
+        return EXIT_USAGE;
+    }
+    if (!c->name)
+        c->name = kind == CLI_LISTENER ? "listener" : "trigger";
+    if (!c->faults)
+        c->faults = "kafka:faults";
+    if (kind == CLI_LISTENER) {
+        if (!c->key) {
+            cli_error(c, "--key is required: a JSON pointer to the entity key, e.g. /thing/id");
+            return EXIT_USAGE;
+        }
+        if (c->key[0] != '/') {
+            cli_error(c, "--key %s: a JSON pointer starts with '/', e.g. /thing/id", c->key);
+            return EXIT_USAGE;
+        }
+        if (c->entity_at && c->entity_at[0] != '/') {
+            cli_error(c, "--entity-at %s: a JSON pointer starts with '/'", c->entity_at);
+            return EXIT_USAGE;
+        }
+        if (!c->view)
+            c->view = "sqlite:view.db";
+        if (strncmp(c->view, "sqlite:", 7) || !c->view[7] || c->view[7] == '#') {
+            cli_error(c, "--view %s: expected sqlite:PATH or sqlite:PATH#TABLE", c->view);
+            return EXIT_USAGE;
+        }
+    } else {
+        if (!c->sink) {
+            cli_error(c, "--sink is required, e.g. --sink kafka:domain-events (see --help)");
+            return EXIT_USAGE;
+        }
+        if (!c->format) {
+            cli_error(c, "--format is required: dynamodb or debezium");
+            return EXIT_USAGE;
+        }
+        if (strcmp(c->format, "dynamodb") && strcmp(c->format, "debezium")) {
+            cli_error(c, "--format %s: expected dynamodb or debezium", c->format);
+            return EXIT_USAGE;
+        }
+        if (!c->entity) {
+            cli_error(c, "--entity is required: the entity name, e.g. thing");
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+void cli_free(cli_t *c)
+{
+    for (size_t i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    free(c->owned);
+    free(c->xkv);
+    free(c->ckv);
+    memset(c, 0, sizeof *c);
+}
+
+/* "kafka:TOPIC" → TOPIC; NULL (after an error) for other schemes. */
+static const char *kafka_topic(const cli_t *c, const char *dest, const char *what)
+{
+    if (!strncmp(dest, "kafka:", 6) && dest[6])
+        return dest + 6;
+    if (!strncmp(dest, "kinesis:", 8))
+        cli_error(c, "%s %s: Kinesis streams are not supported by this build yet", what, dest);
+    else
+        cli_error(c, "%s %s: expected kafka:TOPIC", what, dest);
+    return NULL;
+}
+
+static int set(const cli_t *c, sl_conf_t *conf, const char *k, const char *v, const char *flag)
+{
+    char err[256];
+    if (sl_conf_set(conf, k, v, err, sizeof err)) {
+        cli_error(c, "%s %s=%s: %s", flag, k, v, err);
+        return -1;
+    }
+    return 0;
+}
+
+sl_sink_t *cli_sink(const cli_t *c, sl_processor_t *p, const char *dest, const char *what)
+{
+    const char *topic = kafka_topic(c, dest, what);
+    if (!topic)
+        return NULL;
+    char err[512];
+    sl_sink_t *s = sl_kafka_sink_new(p, topic, err, sizeof err);
+    if (!s)
+        cli_error(c, "%s %s: %s", what, dest, err);
+    return s;
+}
+
+sl_processor_t *cli_processor(const cli_t *c)
+{
+    const char *topics = kafka_topic(c, c->source, "--source");
+    if (!topics)
+        return NULL;
+    sl_conf_t *conf = sl_conf_new();
+    if (!conf) {
+        cli_error(c, "out of memory");
+        return NULL;
+    }
+    char kbuf[512];
+    int bad = set(c, conf, "processor.name", c->name, "--name") ||
+              set(c, conf, "log.stats.interval.ms", "10000", "-c") ||
+              set(c, conf, "kafka.group.id", c->group ? c->group : c->name, "--group");
+    if (c->kind == CLI_TRIGGER)
+        bad = bad || set(c, conf, "source.format", "json", "-c");
+    for (size_t i = 0; !bad && i < c->nc; i++) {
+        const char *eq = strchr(c->ckv[i], '=');
+        snprintf(kbuf, sizeof kbuf, "%.*s", (int)(eq - c->ckv[i]), c->ckv[i]);
+        bad = set(c, conf, kbuf, eq + 1, "-c");
+    }
+    for (size_t i = 0; !bad && i < c->nx; i++) {
+        const char *eq = strchr(c->xkv[i], '=');
+        snprintf(kbuf, sizeof kbuf, "kafka.%.*s", (int)(eq - c->xkv[i]), c->xkv[i]);
+        bad = set(c, conf, kbuf, eq + 1, "-X");
+    }
+    if (!bad && sl_conf_get_str_pt(conf, "kafka.bootstrap.servers") == NULL) {
+        cli_error(c, "no Kafka brokers: set -X bootstrap.servers=HOST:PORT (or =embedded), or "
+                     "SLUICE_KAFKA_BOOTSTRAP_SERVERS");
+        bad = 1;
+    }
+    if (bad) {
+        sl_conf_destroy(conf);
+        return NULL;
+    }
+    char err[512];
+    sl_processor_t *p = sl_processor_new(conf, err, sizeof err);
+    sl_conf_destroy(conf);
+    if (!p) {
+        cli_error(c, "%s", err);
+        return NULL;
+    }
+    if (sl_kafka_source_attach(p, topics, err, sizeof err)) {
+        cli_error(c, "--source %s: %s", c->source, err);
+        sl_processor_destroy(p);
+        return NULL;
+    }
+    sl_sink_t *f = cli_sink(c, p, c->faults, "--faults");
+    if (!f || sl_processor_set_fault_sink(p, f)) {
+        sl_processor_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+int cli_run(sl_processor_t *p)
+{
+    int rc = sl_processor_run(p);
+    if (!rc)
+        return EXIT_DRAINED;
+    return rc == SL_ETIMEDOUT ? EXIT_INCOMPLETE : EXIT_RUNTIME;
+}

@@ -1,0 +1,106 @@
+/* sluice-listener — consume domain events, keep a materialized view.
+ *
+ * The materialize flavor over a Kafka source: events of the chosen types →
+ * one view row per key (a JSON pointer into the event) → newest per key in
+ * each batch → one SQLite transaction per batch, upsert only if newer,
+ * delete on *-deleted. Faults go to a Kafka topic. See --help. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/sluice.h>
+
+#include "common/cli.h"
+
+#define PROG "sluice-listener"
+#define MAX_TYPES 256
+
+int main(int argc, char **argv)
+{
+    cli_t c;
+    int rc = cli_parse(&c, PROG, CLI_LISTENER, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    /* --types a,b,c*: exact names, or prefixes when every name ends with '*'. */
+    char *types_buf = c.types ? strdup(c.types) : NULL;
+    const char *types[MAX_TYPES];
+    size_t ntypes = 0, nprefix = 0;
+    for (char *t = types_buf ? strtok(types_buf, ", ") : NULL; t; t = strtok(NULL, ", ")) {
+        if (ntypes == MAX_TYPES) {
+            cli_error(&c, "--types: at most %d types", MAX_TYPES);
+            goto usage;
+        }
+        size_t n = strlen(t);
+        if (t[n - 1] == '*') {
+            t[n - 1] = 0;
+            nprefix++;
+            if (!*t) {
+                cli_error(&c, "--types: \"*\" alone matches everything: leave --types out");
+                goto usage;
+            }
+        }
+        types[ntypes++] = t;
+    }
+    if (nprefix && nprefix != ntypes) {
+        cli_error(&c, "--types: use either exact names or prefixes ending with '*', not both");
+        goto usage;
+    }
+
+    /* --view sqlite:PATH[#TABLE] */
+    char *view = strdup(c.view + 7);
+    char *hash = view ? strrchr(view, '#') : NULL;
+    const char *table = NULL;
+    if (hash) {
+        *hash = 0;
+        table = hash + 1;
+    }
+
+    sl_processor_t *p = cli_processor(&c);
+    if (!p) {
+        free(view);
+        free(types_buf);
+        cli_free(&c);
+        return EXIT_USAGE;
+    }
+    char err[512];
+    sl_store_t *store = sl_store_sqlite_open(view, table, err, sizeof err);
+    if (!store) {
+        cli_error(&c, "--view %s: %s", c.view, err);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    sl_pipeline_t *pl = sl_pipeline_new("materialize");
+    sl_materialize_opts_t o = {.types = ntypes ? types : NULL,
+                               .type_count = ntypes,
+                               .match = nprefix ? SL_MATCH_PREFIX : SL_MATCH_EXACT,
+                               .key_pointer = c.key,
+                               .entity_pointer = c.entity_at,
+                               .store = store,
+                               .batch = {0, 0, -1}};
+    int mrc = pl ? sl_materialize(pl, &o) : SL_ENOMEM;
+    if (mrc) {
+        cli_error(&c, "cannot build the pipeline: %s", sl_strerror(mrc));
+        sl_store_destroy(store);
+        sl_pipeline_destroy(pl);
+        rc = mrc == SL_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+        goto out;
+    }
+    if ((mrc = sl_processor_add_pipeline(p, pl))) {
+        cli_error(&c, "cannot add the pipeline: %s", sl_strerror(mrc));
+        sl_pipeline_destroy(pl);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    rc = cli_run(p);
+out:
+    sl_processor_destroy(p);
+    free(view);
+    free(types_buf);
+    cli_free(&c);
+    return rc;
+usage:
+    free(types_buf);
+    cli_free(&c);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,898 @@
+/* The cdc flavor: DynamoDB Streams records and Debezium envelopes to domain
+ * events (sl_cdc_convert), and the map stage over a json source (sl_cdc).
+ * JSON in this file is written with single quotes; sq() turns them into
+ * double quotes (no test text needs a real single quote). */
+#include "helpers.h"
+
+#include <stdlib.h>
+
+TestSuite(cdc);
+
+static const sl_cdc_opts_t DDB = {.format = SL_CDC_DYNAMODB, .entity = "thing", .source = NULL};
+static const sl_cdc_opts_t DBZ = {
+    .format = SL_CDC_DEBEZIUM, .entity = "thing", .source = "things-trigger"};
+
+#define REC_TS 1767225999000ll /* the records' own timestamp */
+
+/* Single-quoted JSON to JSON, in one of a ring of static buffers. */
+static const char *sq(const char *s)
+{
+    static char ring[8][16384];
+    static unsigned at;
+    char *b = ring[at++ % 8];
+    size_t n = strlen(s);
+    cr_assert_lt(n, sizeof ring[0]);
+    for (size_t i = 0; i <= n; i++)
+        b[i] = s[i] == '\'' ? '"' : s[i];
+    return b;
+}
+
+static sl_record_t rec(const char *value, const char *key, int64_t offset)
+{
+    return (sl_record_t){.topic = "things-cdc",
+                         .partition = 0,
+                         .offset = offset,
+                         .timestamp_ms = REC_TS,
+                         .key = key,
+                         .key_len = key ? strlen(key) : 0,
+                         .value = value,
+                         .value_len = value ? strlen(value) : 0};
+}
+
+static json_t *convert_ok(const sl_cdc_opts_t *o, const sl_record_t *r, const char *what)
+{
+    char err[256] = "untouched";
+    json_t *ev = (json_t *)1;
+    int rc = sl_cdc_convert(o, r, &ev, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s: rc %d: %s", what, rc, err);
+    cr_assert_not_null(ev, "%s", what);
+    return ev;
+}
+
+/* Asserts @p got equals the single-quoted JSON @p want (integers and reals
+ * differ, as in json_equal). */
+static void expect_json(const json_t *got, const char *want, const char *what)
+{
+    json_error_t je;
+    json_t *w = json_loads(sq(want), JSON_DECODE_ANY, &je);
+    cr_assert_not_null(w, "%s: bad expectation: %s", what, je.text);
+    if (!json_equal(got, w)) {
+        char *g = json_dumps(got, JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        char *x = json_dumps(w, JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        cr_log_error("%s:\n got  %s\n want %s", what, g ? g : "(null)", x);
+        free(g);
+        free(x);
+        json_decref(w);
+        cr_assert_fail("%s: JSON differs", what);
+    }
+    json_decref(w);
+}
+
+static const char *str_of(const json_t *ev, const char *name)
+{
+    return json_string_value(json_object_get(ev, name));
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* 8-4-4-4-12 lowercase hex, version 8, RFC variant. */
+static int uuid_shaped(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !is_hex(s[i]))
+            return 0;
+    return s[14] == '8' && strchr("89ab", s[19]);
+}
+
+/* What every event carries whatever its record. */
+static void expect_envelope(const json_t *ev, const char *format, const char *source)
+{
+    cr_assert(uuid_shaped(str_of(ev, "id")), "id %s", str_of(ev, "id"));
+    cr_assert(json_is_integer(json_object_get(ev, "timestamp")));
+    cr_assert_gt(strlen(str_of(ev, "partitionKey")), 0);
+    json_t *tags = json_object_get(ev, "tags");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "source")), source);
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "format")), format);
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "entity")), "thing");
+    json_t *raw = json_object_get(ev, "raw");
+    cr_assert(json_is_object(raw));
+    cr_assert_eq(json_object_size(raw), 2);
+    cr_assert_eq(json_object_size(ev), 7, "id type timestamp partitionKey tags thing raw");
+}
+
+/* ---- DynamoDB ---------------------------------------------------------- */
+
+Test(cdc, dynamodb_every_attribute_type)
+{
+    const char *v =
+        sq("{'eventID':'c81e728d','eventName':'INSERT','eventVersion':'1.1',"
+           "'eventSource':'aws:dynamodb','awsRegion':'eu-west-1','dynamodb':{"
+           "'ApproximateCreationDateTime':1767225600,"
+           "'Keys':{'sk':{'S':'thing'},'pk':{'S':'thing-1'}},"
+           "'NewImage':{'pk':{'S':'thing-1'},'sk':{'S':'thing'},'name':{'S':'Widget'},"
+           "'count':{'N':'42'},'neg':{'N':'-7'},'zero':{'N':'-0'},'price':{'N':'12.5'},"
+           "'big':{'N':'123456789012345678901234567890'},'max':{'N':'9223372036854775807'},"
+           "'over':{'N':'9223372036854775808'},'min':{'N':'-9223372036854775808'},"
+           "'under':{'N':'-9223372036854775809'},'exp':{'N':'1E+3'},'tiny':{'N':'1e-130'},"
+           "'huge':{'N':'9.9999999999999999999999999999999999999E+125'},'half':{'N':'.5'},"
+           "'plus':{'N':'+3'},'blob':{'B':'AAEC'},'yes':{'BOOL':true},'no':{'BOOL':false},"
+           "'nothing':{'NULL':true},"
+           "'dims':{'M':{'w':{'N':'2'},'h':{'N':'3.25'},'tags':{'L':[{'S':'a'},{'N':'1'},"
+           "{'M':{'deep':{'L':[{'NULL':true},{'SS':['x']}]}}}]}}},"
+           "'list':{'L':[{'S':'x'},{'BOOL':true},{'L':[]},{'M':{}}]},"
+           "'colors':{'SS':['red','blue']},'sizes':{'NS':['1','2.5','-3','1e2']},"
+           "'blobs':{'BS':['AA==','AQ==']},'empty':{'S':''},"
+           "'uni':{'S':'h\\u00e9llo \\u2603 \\ud83d\\ude00'}},"
+           "'SequenceNumber':'4421584500000000017450439091','SizeBytes':26,"
+           "'StreamViewType':'NEW_AND_OLD_IMAGES'}}");
+    sl_record_t r = rec(v, NULL, 7);
+    json_t *ev = convert_ok(&DDB, &r, "every type");
+    expect_envelope(ev, "dynamodb", "sluice");
+    const char *thing =
+        "{'pk':'thing-1','sk':'thing','name':'Widget','count':42,'neg':-7,'zero':0,'price':12.5,"
+        "'big':1.2345678901234568e29,'max':9223372036854775807,'over':9.223372036854775808e18,"
+        "'min':-9223372036854775808,'under':-9.223372036854775809e18,'exp':1000.0,"
+        "'tiny':1e-130,'huge':1e126,'half':0.5,'plus':3,'blob':'AAEC','yes':true,'no':false,"
+        "'nothing':null,'dims':{'w':2,'h':3.25,'tags':['a',1,{'deep':[null,['x']]}]},"
+        "'list':['x',true,[],{}],'colors':['red','blue'],'sizes':[1,2.5,-3,100.0],"
+        "'blobs':['AA==','AQ=='],'empty':'','uni':'h\\u00e9llo \\u2603 \\ud83d\\ude00'}";
+    expect_json(json_object_get(ev, "thing"), thing, "thing");
+    expect_json(json_object_get(json_object_get(ev, "raw"), "new"), thing, "raw.new");
+    cr_assert(json_is_null(json_object_get(json_object_get(ev, "raw"), "old")));
+    cr_assert_str_eq(str_of(ev, "type"), "thing-created");
+    cr_assert_eq(json_integer_value(json_object_get(ev, "timestamp")), 1767225600000ll);
+    cr_assert_str_eq(str_of(ev, "partitionKey"), "thing-1|thing", "Keys in name order");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "tags"), "region")),
+                     "eu-west-1");
+    json_decref(ev);
+}
+
+struct ddb_case {
+    const char *name;
+    const char *value; /* single-quoted */
+    const char *key;
+    const char *type;
+    int64_t ts;
+    const char *pkey;
+    const char *entity, *raw_new, *raw_old; /* single-quoted */
+    const char *region;
+};
+
+Test(cdc, dynamodb_table)
+{
+    static const struct ddb_case cases[] = {
+        {"INSERT, the image timestamp wins",
+         "{'eventName':'INSERT','awsRegion':'us-east-1','dynamodb':{"
+         "'ApproximateCreationDateTime':1767225601,'Keys':{'pk':{'S':'t1'}},"
+         "'NewImage':{'pk':{'S':'t1'},'timestamp':{'N':'1767225600500'}}}}",
+         NULL, "thing-created", 1767225600500ll, "t1", "{'pk':'t1','timestamp':1767225600500}",
+         "{'pk':'t1','timestamp':1767225600500}", "null", "us-east-1"},
+        {"MODIFY, fractional seconds to ms",
+         "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225600.123,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'2'}},"
+         "'OldImage':{'pk':{'S':'t1'},'n':{'N':'1'}},'StreamViewType':'NEW_AND_OLD_IMAGES'}}",
+         NULL, "thing-updated", 1767225600123ll, "t1", "{'pk':'t1','n':2}", "{'pk':'t1','n':2}",
+         "{'pk':'t1','n':1}", NULL},
+        {"MODIFY, NEW_IMAGE view: no old image",
+         "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225600.9996,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}},'StreamViewType':'NEW_IMAGE'}}",
+         NULL, "thing-updated", 1767225601000ll, "t1", "{'pk':'t1'}", "{'pk':'t1'}", "null", NULL},
+        {"MODIFY, a real image timestamp is truncated",
+         "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225609,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'timestamp':{'N':'1767225600700.9'}}"
+         "}}",
+         NULL, "thing-updated", 1767225600700ll, "t1", "{'pk':'t1','timestamp':1767225600700.9}",
+         "{'pk':'t1','timestamp':1767225600700.9}", "null", NULL},
+        {"REMOVE takes the change time, not the old image's timestamp",
+         "{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1767225602.5,"
+         "'Keys':{'pk':{'S':'t1'}},'OldImage':{'pk':{'S':'t1'},'timestamp':{'N':'5'}}}}",
+         NULL, "thing-deleted", 1767225602500ll, "t1", "{'pk':'t1','timestamp':5}", "null",
+         "{'pk':'t1','timestamp':5}", NULL},
+        {"REMOVE, KEYS_ONLY: the entity is the keys",
+         "{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1767225603,"
+         "'Keys':{'pk':{'S':'t1'},'sk':{'N':'7'}},'StreamViewType':'KEYS_ONLY'}}",
+         NULL, "thing-deleted", 1767225603000ll, "t1|7", "{'pk':'t1','sk':7}", "null", "null",
+         NULL},
+        {"the record key wins",
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}",
+         "k-1", "thing-created", 1767225600000ll, "k-1", "{'pk':'t1'}", "{'pk':'t1'}", "null",
+         NULL},
+        {"a string timestamp is not a number: the change time",
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'timestamp':{'S':'1767225600999'}}}"
+         "}",
+         NULL, "thing-created", 1767225600000ll, "t1", "{'pk':'t1','timestamp':'1767225600999'}",
+         "{'pk':'t1','timestamp':'1767225600999'}", "null", NULL},
+        {"a negative timestamp is not usable: the change time",
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'timestamp':{'N':'-1'}}}}",
+         NULL, "thing-created", 1767225600000ll, "t1", "{'pk':'t1','timestamp':-1}",
+         "{'pk':'t1','timestamp':-1}", "null", NULL},
+        {"no ApproximateCreationDateTime: the record's timestamp",
+         "{'eventName':'INSERT','dynamodb':{'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}"
+         "}",
+         NULL, "thing-created", REC_TS, "t1", "{'pk':'t1'}", "{'pk':'t1'}", "null", NULL},
+        {"composite keys: values joined in name order, N and B as their text",
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+         "'Keys':{'z':{'B':'AQ=='},'b':{'N':'1.50'},'a':{'S':'x|y'}},'NewImage':{'a':{'S':'x|y'}}}"
+         "}",
+         NULL, "thing-created", 1767225600000ll, "x|y|1.50|AQ==", "{'a':'x|y'}", "{'a':'x|y'}",
+         "null", NULL},
+        {"null members count as absent",
+         "{'eventName':'INSERT','awsRegion':'','dynamodb':{'ApproximateCreationDateTime':null,"
+         "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}},'OldImage':null}}",
+         NULL, "thing-created", REC_TS, "t1", "{'pk':'t1'}", "{'pk':'t1'}", "null", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct ddb_case *c = &cases[i];
+        sl_record_t r = rec(sq(c->value), c->key, (int64_t)i);
+        json_t *ev = convert_ok(&DDB, &r, c->name);
+        expect_envelope(ev, "dynamodb", "sluice");
+        cr_assert_str_eq(str_of(ev, "type"), c->type, "%s", c->name);
+        cr_assert_eq(json_integer_value(json_object_get(ev, "timestamp")), c->ts, "%s: %lld",
+                     c->name, (long long)json_integer_value(json_object_get(ev, "timestamp")));
+        cr_assert_str_eq(str_of(ev, "partitionKey"), c->pkey, "%s", c->name);
+        expect_json(json_object_get(ev, "thing"), c->entity, c->name);
+        json_t *raw = json_object_get(ev, "raw");
+        expect_json(json_object_get(raw, "new"), c->raw_new, c->name);
+        expect_json(json_object_get(raw, "old"), c->raw_old, c->name);
+        json_t *region = json_object_get(json_object_get(ev, "tags"), "region");
+        if (c->region)
+            cr_assert_str_eq(json_string_value(region), c->region, "%s", c->name);
+        else
+            cr_assert_null(region, "%s: no region tag", c->name);
+        json_decref(ev);
+    }
+}
+
+/* ---- Debezium ---------------------------------------------------------- */
+
+struct dbz_case {
+    const char *name;
+    const char *value; /* single-quoted */
+    const char *key;
+    const char *type;
+    int64_t ts;
+    const char *pkey;
+    const char *entity, *raw_new, *raw_old; /* single-quoted */
+};
+
+#define SRC "'source':{'connector':'postgresql','db':'shop','table':'things','ts_ms':1767225000000}"
+#define SCHEMA "'schema':{'type':'struct','name':'shop.public.things.Envelope','optional':false}"
+
+Test(cdc, debezium_table)
+{
+    static const struct dbz_case cases[] = {
+        {"c, bare",
+         "{'before':null,'after':{'id':1,'name':'a'},'op':'c'," SRC ",'ts_ms':1767225600001}", NULL,
+         "thing-created", 1767225600001ll, "1", "{'id':1,'name':'a'}", "{'id':1,'name':'a'}",
+         "null"},
+        {"r (snapshot read) is a create",
+         "{'before':null,'after':{'id':2},'op':'r'," SRC ",'ts_ms':1767225600002}", NULL,
+         "thing-created", 1767225600002ll, "2", "{'id':2}", "{'id':2}", "null"},
+        {"u, under payload, the image timestamp wins",
+         "{" SCHEMA ",'payload':{'before':{'id':3,'n':1},'after':{'id':3,'n':2,"
+         "'timestamp':1767225600333},'op':'u'," SRC ",'ts_ms':1767225600999}}",
+         NULL, "thing-updated", 1767225600333ll, "3", "{'id':3,'n':2,'timestamp':1767225600333}",
+         "{'id':3,'n':2,'timestamp':1767225600333}", "{'id':3,'n':1}"},
+        {"u without before (default replica identity)",
+         "{'before':null,'after':{'id':4},'op':'u'," SRC ",'ts_ms':1767225600004}", NULL,
+         "thing-updated", 1767225600004ll, "4", "{'id':4}", "{'id':4}", "null"},
+        {"d: the old image, the change time",
+         "{'before':{'id':5,'timestamp':7},'after':null,'op':'d'," SRC ",'ts_ms':1767225600005}",
+         NULL, "thing-deleted", 1767225600005ll, "5", "{'id':5,'timestamp':7}", "null",
+         "{'id':5,'timestamp':7}"},
+        {"d under payload",
+         "{" SCHEMA ",'payload':{'before':{'id':'x-6'},'after':null,'op':'d'," SRC
+         ",'ts_ms':1767225600006}}",
+         NULL, "thing-deleted", 1767225600006ll, "x-6", "{'id':'x-6'}", "null", "{'id':'x-6'}"},
+        {"no ts_ms: source.ts_ms", "{'after':{'id':7},'op':'c'," SRC "}", NULL, "thing-created",
+         1767225000000ll, "7", "{'id':7}", "{'id':7}", "null"},
+        {"no ts_ms, no source: the record's timestamp", "{'after':{'id':8},'op':'c'}", NULL,
+         "thing-created", REC_TS, "8", "{'id':8}", "{'id':8}", "null"},
+        {"the record key wins", "{'after':{'id':9},'op':'c','ts_ms':1767225600009}", "{'id':9}",
+         "thing-created", 1767225600009ll, "{'id':9}", "{'id':9}", "{'id':9}", "null"},
+        {"no id: the first member",
+         "{'after':{'sku':'A-1','qty':2},'op':'c','ts_ms':1767225600010}", NULL, "thing-created",
+         1767225600010ll, "A-1", "{'sku':'A-1','qty':2}", "{'sku':'A-1','qty':2}", "null"},
+        {"an id that is not a string or number: the first member",
+         "{'after':{'code':-12,'id':null},'op':'c','ts_ms':1767225600011}", NULL, "thing-created",
+         1767225600011ll, "-12", "{'code':-12,'id':null}", "{'code':-12,'id':null}", "null"},
+        {"a real id as jansson writes it", "{'after':{'id':1.5},'op':'c','ts_ms':1767225600012.7}",
+         NULL, "thing-created", 1767225600012ll, "1.5", "{'id':1.5}", "{'id':1.5}", "null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct dbz_case *c = &cases[i];
+        sl_record_t r = rec(sq(c->value), c->key ? sq(c->key) : NULL, (int64_t)i);
+        json_t *ev = convert_ok(&DBZ, &r, c->name);
+        expect_envelope(ev, "debezium", "things-trigger");
+        cr_assert_str_eq(str_of(ev, "type"), c->type, "%s", c->name);
+        cr_assert_eq(json_integer_value(json_object_get(ev, "timestamp")), c->ts, "%s: %lld",
+                     c->name, (long long)json_integer_value(json_object_get(ev, "timestamp")));
+        cr_assert_str_eq(str_of(ev, "partitionKey"), c->key ? sq(c->pkey) : c->pkey, "%s", c->name);
+        expect_json(json_object_get(ev, "thing"), c->entity, c->name);
+        json_t *raw = json_object_get(ev, "raw");
+        expect_json(json_object_get(raw, "new"), c->raw_new, c->name);
+        expect_json(json_object_get(raw, "old"), c->raw_old, c->name);
+        cr_assert_null(json_object_get(json_object_get(ev, "tags"), "region"));
+        json_decref(ev);
+    }
+}
+
+/* ---- ids, partition keys, copies -------------------------------------- */
+
+static char *id_of(const sl_cdc_opts_t *o, const sl_record_t *r)
+{
+    json_t *ev = convert_ok(o, r, "id");
+    char *id = strdup(str_of(ev, "id"));
+    json_decref(ev);
+    return id;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+Test(cdc, ids_are_deterministic)
+{
+    const char *v = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                       "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}");
+    sl_record_t r = rec(v, NULL, 41);
+    json_t *a = convert_ok(&DDB, &r, "a"), *b = convert_ok(&DDB, &r, "b");
+    cr_assert(json_equal(a, b), "the same record, the same event");
+    cr_assert_str_eq(str_of(a, "id"), "06c853bd-6381-8df5-9deb-97a281f90253",
+                     "stable across builds and platforms (got %s)", str_of(a, "id"));
+    json_decref(a);
+    json_decref(b);
+
+    char *base = id_of(&DDB, &r);
+    sl_record_t r2 = r;
+    r2.offset = 42;
+    char *other_offset = id_of(&DDB, &r2);
+    r2 = r;
+    r2.partition = 1;
+    char *other_partition = id_of(&DDB, &r2);
+    r2 = r;
+    r2.topic = "things-cdc-2";
+    char *other_topic = id_of(&DDB, &r2);
+    sl_cdc_opts_t o = DDB;
+    o.entity = "gadget";
+    char *other_entity = id_of(&o, &r);
+    r2 = r;
+    r2.key = "k";
+    r2.key_len = 1;
+    r2.timestamp_ms = 5;
+    char *same_position = id_of(&DDB, &r2);
+    cr_assert_str_neq(base, other_offset);
+    cr_assert_str_neq(base, other_partition);
+    cr_assert_str_neq(base, other_topic);
+    cr_assert_str_neq(base, other_entity);
+    cr_assert_str_eq(base, same_position, "key and record time are not part of the id");
+
+    /* A textual position (Kinesis sequence number) replaces the offset. */
+    r2 = r;
+    r2.position = "49590338271490256608559692538361571095921575989136588898";
+    char *pos_a = id_of(&DDB, &r2);
+    r2.offset = 99;
+    char *pos_b = id_of(&DDB, &r2);
+    r2.position = "49590338271490256608559692538361571095921575989136588899";
+    char *pos_c = id_of(&DDB, &r2);
+    cr_assert_str_eq(pos_a, pos_b, "the position, not the offset");
+    cr_assert_str_neq(pos_a, pos_c);
+    cr_assert_str_neq(pos_a, base);
+
+    /* Many offsets: no collisions, all UUID-shaped. */
+    enum { N = 2000 };
+    char **ids = malloc(N * sizeof *ids);
+    for (int i = 0; i < N; i++) {
+        r2 = r;
+        r2.offset = i;
+        ids[i] = id_of(&DDB, &r2);
+        cr_assert(uuid_shaped(ids[i]), "%s", ids[i]);
+    }
+    qsort(ids, N, sizeof *ids, cmp_str);
+    for (int i = 1; i < N; i++)
+        cr_assert_str_neq(ids[i - 1], ids[i]);
+    for (int i = 0; i < N; i++)
+        free(ids[i]);
+    free(ids);
+    free(base);
+    free(other_offset);
+    free(other_partition);
+    free(other_topic);
+    free(other_entity);
+    free(same_position);
+    free(pos_a);
+    free(pos_b);
+    free(pos_c);
+}
+
+Test(cdc, partition_key_from_the_record_key_only_when_it_is_text)
+{
+    const char *v = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                       "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}");
+    static const struct {
+        const char *key;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"abc", 3, "abc"},
+        {"", 0, "t1"},         /* empty: not a key */
+        {"a\0b", 3, "t1"},     /* NUL: jansson would not read it back */
+        {"\xff\xfe", 2, "t1"}, /* not UTF-8 */
+        {"h\xc3\xa9", 3, "h\xc3\xa9"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sl_record_t r = rec(v, NULL, 0);
+        r.key = cases[i].key;
+        r.key_len = cases[i].len;
+        json_t *ev = convert_ok(&DDB, &r, "key");
+        cr_assert_str_eq(str_of(ev, "partitionKey"), cases[i].want, "case %zu", i);
+        json_decref(ev);
+    }
+}
+
+Test(cdc, the_entity_is_a_copy_of_the_image)
+{
+    const char *v = sq("{'after':{'id':1,'tags':['a']},'op':'c','ts_ms':1}");
+    sl_record_t r = rec(v, NULL, 0);
+    json_t *ev = convert_ok(&DBZ, &r, "copy");
+    json_t *thing = json_object_get(ev, "thing");
+    json_t *raw_new = json_object_get(json_object_get(ev, "raw"), "new");
+    cr_assert_neq(thing, raw_new);
+    json_object_set_new(thing, "secret", json_string("x"));
+    json_array_clear(json_object_get(thing, "tags"));
+    expect_json(raw_new, "{'id':1,'tags':['a']}", "raw.new unchanged");
+    json_decref(ev);
+}
+
+Test(cdc, source_defaults_to_sluice)
+{
+    const char *v = sq("{'after':{'id':1},'op':'c','ts_ms':1}");
+    sl_record_t r = rec(v, NULL, 0);
+    sl_cdc_opts_t o = DBZ;
+    o.source = NULL;
+    json_t *ev = convert_ok(&o, &r, "source");
+    expect_envelope(ev, "debezium", "sluice");
+    json_decref(ev);
+}
+
+/* ---- malformed records ------------------------------------------------- */
+
+struct bad_case {
+    sl_cdc_format_t format;
+    const char *value; /* single-quoted; NULL: no value */
+    int rc;
+    const char *reason; /* a substring of the message (after sq()) */
+};
+
+#define DDB_WITH(img)                                                                              \
+    "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,'Keys':{'pk':{'S':'t'}},"   \
+    "'NewImage':" img "}}"
+
+Test(cdc, malformed_records_are_refused_with_a_reason)
+{
+    static const struct bad_case cases[] = {
+        {SL_CDC_DYNAMODB, "{'eventName':", SL_EJSON, "dynamodb: not JSON"},
+        {SL_CDC_DYNAMODB, "not json", SL_EJSON, "not JSON"},
+        {SL_CDC_DYNAMODB, NULL, SL_EJSON, "empty value"},
+        {SL_CDC_DYNAMODB, "[1]", SL_EFIELD, "not a JSON object"},
+        {SL_CDC_DYNAMODB, "null", SL_EFIELD, "not a JSON object"},
+        {SL_CDC_DYNAMODB, "{'dynamodb':{}}", SL_EFIELD, "eventName missing"},
+        {SL_CDC_DYNAMODB, "{'eventName':5,'dynamodb':{}}", SL_EFIELD, "eventName is not a string"},
+        {SL_CDC_DYNAMODB, "{'eventName':'FOO','dynamodb':{}}", SL_EFIELD,
+         "dynamodb: eventName 'FOO' is not INSERT, MODIFY or REMOVE"},
+        {SL_CDC_DYNAMODB, "{'eventName':'insert','dynamodb':{}}", SL_EFIELD, "'insert'"},
+        {SL_CDC_DYNAMODB, "{'eventName':'INSERT'}", SL_EFIELD, "'dynamodb' missing"},
+        {SL_CDC_DYNAMODB, "{'eventName':'INSERT','dynamodb':[]}", SL_EFIELD,
+         "'dynamodb' is not an object"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':'abc'}}"), SL_EFIELD,
+         "dynamodb: NewImage.price: N 'abc' is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':''}}"), SL_EFIELD, "N '' is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':' 1'}}"), SL_EFIELD, "is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':'1e'}}"), SL_EFIELD, "is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':'0x10'}}"), SL_EFIELD, "is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':'NaN'}}"), SL_EFIELD, "is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':'.'}}"), SL_EFIELD, "is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':'1e999'}}"), SL_EFIELD,
+         "NewImage.price: N '1e999' is out of range"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'price':{'N':5}}"), SL_EFIELD, "N is not a string"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'X':1}}"), SL_EFIELD,
+         "NewImage.x: unknown attribute type 'X'"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{}}"), SL_EFIELD, "NewImage.x: is not an attribute value"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':'plain'}"), SL_EFIELD, "is not an attribute value"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'S':'a','N':'1'}}"), SL_EFIELD, "has 2 type members"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'S':1}}"), SL_EFIELD, "S is not a string"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'B':null}}"), SL_EFIELD, "B is not a string"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'BOOL':'true'}}"), SL_EFIELD,
+         "BOOL is not true or false"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'NULL':false}}"), SL_EFIELD, "NULL is not true"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'M':[]}}"), SL_EFIELD, "NewImage.x: is not a map"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'L':{}}}"), SL_EFIELD, "L is not an array"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'SS':['a',1]}}"), SL_EFIELD,
+         "NewImage.x[1]: a member of SS is not a string"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'NS':['1','x']}}"), SL_EFIELD,
+         "NewImage.x[1]: N 'x' is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'x':{'BS':'AA=='}}"), SL_EFIELD, "BS is not an array"},
+        {SL_CDC_DYNAMODB, DDB_WITH("{'a':{'M':{'b':{'L':[{'S':'ok'},{'N':'z'}]}}}}"), SL_EFIELD,
+         "dynamodb: NewImage.a.b[1]: N 'z' is not a number"},
+        {SL_CDC_DYNAMODB, DDB_WITH("[]"), SL_EFIELD, "NewImage: is not a map of attribute values"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'Keys':{'pk':{'N':'1.2.3'}},'NewImage':{}}}", SL_EFIELD,
+         "Keys.pk: N '1.2.3' is not a number"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1,'OldImage':{'a':{'S':"
+         "'x'}},'Keys':{'pk':{'BOOL':true}}}}",
+         SL_EFIELD, "Keys.pk: a key attribute is S, N or B, not BOOL"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,'Keys':{},"
+         "'NewImage':{}}}",
+         SL_EFIELD, "no partition key"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,'Keys':{'pk':{'S':''}},"
+         "'NewImage':{}}}",
+         SL_EFIELD, "no partition key"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,'NewImage':{}}}",
+         SL_EFIELD, "no partition key: the record has no key and no Keys"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,'Keys':{'pk':{'S':'t'}}"
+         ","
+         "'StreamViewType':'KEYS_ONLY'}}",
+         SL_EFIELD, "INSERT without NewImage"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1,'Keys':{'pk':{'S':'t'}}"
+         ","
+         "'OldImage':{}}}",
+         SL_EFIELD, "MODIFY without NewImage"},
+        {SL_CDC_DYNAMODB, "{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1}}",
+         SL_EFIELD, "REMOVE without OldImage or Keys"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':'1','Keys':{'pk':{'S':"
+         "'t'}},'NewImage':{}}}",
+         SL_EFIELD, "ApproximateCreationDateTime is not a non-negative number"},
+        {SL_CDC_DYNAMODB,
+         "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':-1,'Keys':{'pk':{'S':"
+         "'t'}},'NewImage':{}}}",
+         SL_EFIELD, "ApproximateCreationDateTime"},
+        {SL_CDC_DEBEZIUM, NULL, SL_EFIELD, "debezium: tombstone"},
+        {SL_CDC_DEBEZIUM, "null", SL_EFIELD, "tombstone"},
+        {SL_CDC_DEBEZIUM, "{" SCHEMA ",'payload':null}", SL_EFIELD, "tombstone"},
+        {SL_CDC_DEBEZIUM, "{" SCHEMA ",'payload':'x'}", SL_EFIELD, "payload is not an object"},
+        {SL_CDC_DEBEZIUM, "{'before':null,", SL_EJSON, "debezium: not JSON"},
+        {SL_CDC_DEBEZIUM, "[]", SL_EFIELD, "not a JSON object"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':1}}", SL_EFIELD, "debezium: op missing"},
+        {SL_CDC_DEBEZIUM, "{" SCHEMA ",'payload':{'after':{'id':1}}}", SL_EFIELD, "op missing"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':1},'op':'z'}", SL_EFIELD,
+         "debezium: op 'z' is not c, r, u or d"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':1},'op':'t'}", SL_EFIELD, "op 't' is not"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':1},'op':1}", SL_EFIELD, "op is not a string"},
+        {SL_CDC_DEBEZIUM, "{'after':'x','op':'c'}", SL_EFIELD, "after is not an object or null"},
+        {SL_CDC_DEBEZIUM, "{'before':[],'after':{'id':1},'op':'u'}", SL_EFIELD,
+         "before is not an object or null"},
+        {SL_CDC_DEBEZIUM, "{'before':null,'after':null,'op':'c'}", SL_EFIELD,
+         "op 'c' without after"},
+        {SL_CDC_DEBEZIUM, "{'before':{'id':1},'op':'u'}", SL_EFIELD, "op 'u' without after"},
+        {SL_CDC_DEBEZIUM, "{'before':null,'after':null,'op':'d'}", SL_EFIELD,
+         "op 'd' without before"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':1},'op':'c','ts_ms':-5}", SL_EFIELD,
+         "ts_ms is not a non-negative number"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':1},'op':'c','ts_ms':'5'}", SL_EFIELD, "ts_ms"},
+        {SL_CDC_DEBEZIUM, "{'after':{},'op':'c','ts_ms':1}", SL_EFIELD, "no partition key"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':null,'x':{}},'op':'c','ts_ms':1}", SL_EFIELD,
+         "no partition key"},
+        {SL_CDC_DEBEZIUM, "{'after':{'id':''},'op':'c','ts_ms':1}", SL_EFIELD, "no partition key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct bad_case *c = &cases[i];
+        sl_cdc_opts_t o = c->format == SL_CDC_DYNAMODB ? DDB : DBZ;
+        sl_record_t r = rec(c->value ? sq(c->value) : NULL, NULL, 0);
+        char err[256] = "";
+        json_t *ev = (json_t *)1;
+        int rc = sl_cdc_convert(&o, &r, &ev, err, sizeof err);
+        cr_assert_eq(rc, c->rc, "case %zu (%s): rc %d, want %d: %s", i, c->value, rc, c->rc, err);
+        cr_assert_null(ev, "case %zu: no event on failure", i);
+        cr_assert_gt(strlen(err), 0, "case %zu: a reason", i);
+        cr_assert(strstr(err, sq(c->reason)), "case %zu (%s): reason '%s' lacks '%s'", i, c->value,
+                  err, sq(c->reason));
+        /* Every message is valid UTF-8 text: jansson takes it as a string. */
+        json_t *s = json_string(err);
+        cr_assert_not_null(s, "case %zu: UTF-8", i);
+        json_decref(s);
+    }
+}
+
+Test(cdc, without_a_record_timestamp_a_change_time_is_required)
+{
+    const char *v = sq("{'eventName':'REMOVE','dynamodb':{'Keys':{'pk':{'S':'t'}}}}");
+    sl_record_t r = rec(v, NULL, 0);
+    r.timestamp_ms = 0;
+    char err[256];
+    json_t *ev;
+    cr_assert_eq(sl_cdc_convert(&DDB, &r, &ev, err, sizeof err), SL_EFIELD);
+    cr_assert(strstr(err, "no timestamp"), "%s", err);
+    r.value = sq("{'after':{'id':1},'op':'c'}");
+    r.value_len = strlen(r.value);
+    cr_assert_eq(sl_cdc_convert(&DBZ, &r, &ev, err, sizeof err), SL_EFIELD);
+    cr_assert(strstr(err, "no timestamp"), "%s", err);
+    /* The image's timestamp is enough for a create. */
+    r.value = sq("{'after':{'id':1,'timestamp':3},'op':'c'}");
+    r.value_len = strlen(r.value);
+    cr_assert_eq(sl_cdc_convert(&DBZ, &r, &ev, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(json_integer_value(json_object_get(ev, "timestamp")), 3);
+    json_decref(ev);
+}
+
+Test(cdc, reasons_are_clipped_and_stay_utf8)
+{
+    /* A long eventName of two-byte characters, quoted in the reason. */
+    char name[400] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(name, "\xc3\xa9");
+    char v[600];
+    snprintf(v, sizeof v, "{\"eventName\":\"%s\",\"dynamodb\":{}}", name);
+    sl_record_t r = rec(v, NULL, 0);
+    char err[256];
+    json_t *ev;
+    cr_assert_eq(sl_cdc_convert(&DDB, &r, &ev, err, sizeof err), SL_EFIELD);
+    cr_assert(strstr(err, "...\" is not INSERT, MODIFY or REMOVE"), "%s", err);
+    cr_assert_lt(strlen(err), 120);
+    /* Any buffer size: NUL-terminated, never a cut character. */
+    for (size_t size = 1; size < 90; size++) {
+        char small[90];
+        memset(small, 'x', sizeof small);
+        cr_assert_eq(sl_cdc_convert(&DDB, &r, &ev, small, size), SL_EFIELD);
+        cr_assert_lt(strlen(small), size);
+        json_t *s = json_string(small);
+        cr_assert_not_null(s, "size %zu: '%s' is UTF-8", size, small);
+        json_decref(s);
+    }
+    /* No buffer at all is fine too. */
+    cr_assert_eq(sl_cdc_convert(&DDB, &r, &ev, NULL, 0), SL_EFIELD);
+}
+
+Test(cdc, bad_options)
+{
+    const char *v = sq("{'after':{'id':1},'op':'c','ts_ms':1}");
+    sl_record_t r = rec(v, NULL, 0);
+    json_t *ev;
+    char err[256];
+    static const sl_cdc_opts_t bad[] = {
+        {.format = 0, .entity = "thing"},
+        {.format = 3, .entity = "thing"},
+        {.format = SL_CDC_DEBEZIUM, .entity = NULL},
+        {.format = SL_CDC_DEBEZIUM, .entity = ""},
+        {.format = SL_CDC_DEBEZIUM, .entity = "a thing"},
+        {.format = SL_CDC_DEBEZIUM, .entity = "th/ing"},
+        {.format = SL_CDC_DEBEZIUM, .entity = "raw"},
+        {.format = SL_CDC_DEBEZIUM, .entity = "partitionKey"},
+        {.format = SL_CDC_DEBEZIUM, .entity = "thing", .source = ""},
+        {.format = SL_CDC_DEBEZIUM, .entity = "thing", .source = "\xff"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        cr_assert_eq(sl_cdc_convert(&bad[i], &r, &ev, err, sizeof err), SL_EINVAL, "case %zu", i);
+        cr_assert_gt(strlen(err), 0);
+        sl_pipeline_t *p = sl_pipeline_new("p");
+        cr_assert_eq(sl_cdc(p, &bad[i]), SL_EINVAL, "case %zu", i);
+        sl_pipeline_destroy(p);
+    }
+    cr_assert_eq(sl_cdc_convert(NULL, &r, &ev, err, sizeof err), SL_EINVAL);
+    cr_assert_eq(sl_cdc_convert(&DBZ, NULL, &ev, err, sizeof err), SL_EINVAL);
+    cr_assert_eq(sl_cdc_convert(&DBZ, &r, NULL, err, sizeof err), SL_EINVAL);
+    cr_assert_eq(sl_cdc(NULL, &DBZ), SL_EINVAL);
+    sl_pipeline_t *p = sl_pipeline_new("p");
+    cr_assert_eq(sl_cdc(p, NULL), SL_EINVAL);
+    /* Good entity names. */
+    sl_cdc_opts_t o = {.format = SL_CDC_DEBEZIUM, .entity = "Order_line-2"};
+    cr_assert_eq(sl_cdc(p, &o), 0);
+    cr_assert_eq(sl_cdc_convert(&o, &r, &ev, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(str_of(ev, "type"), "Order_line-2-created");
+    cr_assert_not_null(json_object_get(ev, "Order_line-2"));
+    json_decref(ev);
+    sl_pipeline_destroy(p);
+}
+
+/* Every allocation failing in turn: never a leak, a crash or an event with an error. */
+TestSuite(cdc_alloc, .init = sl_mem_use_for_jansson);
+
+Test(cdc_alloc, every_allocation_may_fail)
+{
+    const char *values[] = {
+        sq("{'eventName':'MODIFY','awsRegion':'eu-west-1','dynamodb':{"
+           "'ApproximateCreationDateTime':1.5,'Keys':{'b':{'N':'2'},'a':{'S':'x'}},"
+           "'NewImage':{'a':{'S':'x'},'n':{'N':'123456789012345678901234567890.5'},"
+           "'m':{'M':{'l':{'L':[{'NS':['1','2']},{'SS':['a']},{'NULL':true}]}}}},"
+           "'OldImage':{'a':{'S':'x'},'long':{'N':'"
+           "1234567890123456789012345678901234567890123456789012345678901234567890.1'}}}}"),
+        sq("{'schema':{},'payload':{'before':{'id':1.5},'after':{'id':1.5,'v':[1,{'x':2}]},"
+           "'op':'u','ts_ms':1}}"),
+    };
+    const sl_cdc_opts_t *opts[] = {&DDB, &DBZ};
+    for (int k = 0; k < 2; k++) {
+        int done = 0, nomem = 0;
+        for (uint64_t n = 1; n < 10000 && !done; n++) {
+            sl_record_t r = rec(values[k], NULL, 0);
+            sl_mem_stats_t before, after;
+            sl_mem_stats(&before);
+            sl_mem_fail_at(n, 0);
+            char err[256] = "";
+            json_t *ev = NULL;
+            int rc = sl_cdc_convert(opts[k], &r, &ev, err, sizeof err);
+            sl_mem_fail_at(0, 0);
+            sl_mem_stats(&after);
+            if (after.failed == before.failed) {
+                cr_assert_eq(rc, 0, "%d/%llu: %s", k, (unsigned long long)n, err);
+                done = 1;
+            } else if (rc) {
+                /* Mostly SL_ENOMEM; but jansson's lexer ignores a failed
+                 * append to its token buffer (lex_save), so a record can also
+                 * come out altered and be refused, or pass, for another reason. */
+                nomem += rc == SL_ENOMEM;
+                cr_assert_null(ev);
+                cr_assert_gt(strlen(err), 0);
+            } else {
+                cr_assert_not_null(ev);
+            }
+            json_decref(ev);
+        }
+        cr_assert(done);
+        cr_assert_gt(nomem, 10);
+    }
+}
+
+/* ---- the map stage through the test driver ---------------------------- */
+
+static sl_test_t *cdc_driver(const sl_cdc_opts_t *o, sl_test_sink_t **out)
+{
+    const char *kv[] = {"source.format", "json", NULL};
+    sl_test_t *t = driver(kv);
+    *out = sl_test_sink_new(t, "events", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("cdc");
+    cr_assert_eq(sl_cdc(p, o), 0);
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(*out)), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    return t;
+}
+
+Test(cdc, pipeline_publishes_events_and_faults_bad_records)
+{
+    /* The options are copied: change the caller's strings afterwards. */
+    char entity[16] = "thing", source[16] = "things-trigger";
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = entity, .source = source};
+    sl_test_sink_t *out;
+    sl_test_t *t = cdc_driver(&o, &out);
+    strcpy(entity, "xxxxx");
+    strcpy(source, "yyyyy");
+    const char *in[] = {
+        "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'1'}}}}",
+        "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225601,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'abc'}}}}",
+        "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225602,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'2'}},"
+        "'OldImage':{'pk':{'S':'t1'},'n':{'N':'1'}}}}",
+        "{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1767225603,"
+        "'Keys':{'pk':{'S':'t2'}}}}",
+    };
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(sl_test_push_str(t, "things-cdc", 2, i == 3 ? "rk" : NULL, sq(in[i])), 0);
+    cr_assert_eq(sl_test_sink_count(out), 3);
+    static const struct {
+        const char *key, *type;
+        int64_t offset, ts;
+    } want[] = {{"t1", "thing-created", 0, 1767225600000ll},
+                {"t1", "thing-updated", 2, 1767225602000ll},
+                {"rk", "thing-deleted", 3, 1767225603000ll}};
+    for (size_t i = 0; i < 3; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(out, i);
+        cr_assert_str_eq(m->key, want[i].key, "output key = partitionKey");
+        cr_assert_eq(m->offset, want[i].offset);
+        json_error_t je;
+        json_t *ev = json_loadb(m->value, m->value_len, 0, &je);
+        cr_assert_not_null(ev, "%s", je.text);
+        expect_envelope(ev, "dynamodb", "things-trigger");
+        cr_assert_str_eq(str_of(ev, "type"), want[i].type);
+        cr_assert_str_eq(str_of(ev, "partitionKey"), want[i].key);
+        cr_assert_eq(json_integer_value(json_object_get(ev, "timestamp")), want[i].ts);
+        /* The same id sl_cdc_convert gives for the same coordinates. */
+        sl_record_t r = rec(sq(in[want[i].offset]), i == 2 ? "rk" : NULL, want[i].offset);
+        r.partition = 2;
+        json_t *direct = convert_ok(&DDB, &r, "direct");
+        cr_assert_str_eq(str_of(ev, "id"), str_of(direct, "id"));
+        json_decref(direct);
+        json_decref(ev);
+    }
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
+    json_t *fault = json_loadb(m->value, m->value_len, 0, NULL);
+    cr_assert_not_null(fault);
+    json_t *err = json_object_get(fault, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_EFIELD");
+    cr_assert_eq(json_integer_value(json_object_get(err, "code")), SL_EFIELD);
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    cr_assert(strstr(msg, "dynamodb: NewImage.n: N \"abc\" is not a number"), "%s", msg);
+    json_t *tags = json_object_get(fault, "tags");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "pipeline")), "cdc");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "stage")), "map");
+    json_t *rec1 = json_object_get(json_object_get(fault, "uow"), "record");
+    cr_assert_eq(json_integer_value(json_object_get(rec1, "offset")), 1);
+    json_decref(fault);
+    cr_assert_eq(sl_test_committed(t, "things-cdc", 2), 4, "every record done");
+    cr_assert_eq(sl_test_inflight(t), 0);
+    sl_test_destroy(t);
+}
+
+Test(cdc, pipeline_over_debezium)
+{
+    sl_test_sink_t *out;
+    sl_test_t *t = cdc_driver(&DBZ, &out);
+    const char *in[] = {
+        "{" SCHEMA ",'payload':{'before':null,'after':{'id':1},'op':'c','ts_ms':10}}",
+        "{'before':{'id':1},'after':{'id':1,'n':2},'op':'u','ts_ms':11}",
+        "{'before':{'id':1},'after':null,'op':'x','ts_ms':12}",
+        "{'before':{'id':1},'after':null,'op':'d','ts_ms':13}",
+    };
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(sl_test_push_str(t, "shop.public.things", 0, NULL, sq(in[i])), 0);
+    cr_assert_eq(sl_test_sink_count(out), 3);
+    const char *types[] = {"thing-created", "thing-updated", "thing-deleted"};
+    for (size_t i = 0; i < 3; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(out, i);
+        cr_assert_str_eq(m->key, "1");
+        json_t *ev = json_loadb(m->value, m->value_len, 0, NULL);
+        cr_assert_str_eq(str_of(ev, "type"), types[i]);
+        json_decref(ev);
+    }
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(sl_test_faults(t), 0);
+    cr_assert(strstr(m->value, "debezium: op \\\"x\\\" is not c, r, u or d"), "%s", m->value);
+    sl_test_destroy(t);
+}
+
+/* Out of memory inside the map is transient: the stage asks for a retry and
+ * the record goes through once memory is back. */
+Test(cdc_alloc, out_of_memory_in_the_stage_is_retried)
+{
+    const char *v = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                       "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'1.5'}}}}");
+    uint64_t retried = 0;
+    for (uint64_t n = 1; n <= 120; n++) {
+        const char *kv[] = {
+            "source.format",        "json", "retry.max", "100", "retry.backoff.ms", "1",
+            "retry.backoff.max.ms", "2",    NULL};
+        sl_test_t *t = driver(kv);
+        sl_test_sink_t *out = sl_test_sink_new(t, "events", 0, 0, 0);
+        sl_pipeline_t *p = sl_pipeline_new("cdc");
+        cr_assert_eq(sl_cdc(p, &DDB), 0);
+        cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(out)), 0);
+        cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+        cr_assert_eq(sl_test_start(t), 0);
+        sl_mem_fail_at(n, 0);
+        int rc = sl_test_push_str(t, "in", 0, NULL, v);
+        sl_mem_fail_at(0, 0);
+        if (rc == SL_ENOMEM) {
+            sl_test_destroy(t);
+            continue;
+        }
+        cr_assert_eq(rc, 0);
+        for (int i = 0; i < 10; i++)
+            sl_test_advance(t, 10);
+        cr_assert_eq(sl_test_sink_count(out) + sl_test_sink_count(sl_test_faults(t)), 1,
+                     "n=%llu: published or faulted, once", (unsigned long long)n);
+        cr_assert_eq(sl_test_committed(t, "in", 0), 1);
+        sl_stats_t st;
+        cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "cdc", &st), 0);
+        retried += st.retries;
+        sl_test_destroy(t);
+    }
+    cr_assert_gt(retried, 5, "failures inside the stage were retried");
+}

@@ -1,0 +1,362 @@
+/* The materialize flavor through the test driver. The store here is a small
+ * in-memory implementation of the store port (it keeps the port's "only if
+ * newer" rule) so each test can see exactly which rows arrive in which apply
+ * call and inject store failures; the SQLite store has its own suite and the
+ * listener binary's end-to-end tests use it for real. */
+#include "core/helpers.h"
+
+#include <stdlib.h>
+
+TestSuite(materialize);
+
+enum { MAXK = 64 };
+
+typedef struct mrow_s {
+    char key[64];
+    int64_t ts;
+    int deleted;
+    char type[64];
+    char id[64];
+    char entity[512];
+} mrow_t;
+
+typedef struct mstore_s {
+    mrow_t rows[MAXK];
+    size_t n;
+    size_t calls, rows_seen, last_call_rows;
+    size_t fail_calls; /* fail this many apply calls with fail_err */
+    int fail_err;
+    const char *poison; /* a key whose row fails permanently */
+    int destroyed;
+} mstore_t;
+
+static mrow_t *mfind(mstore_t *s, const char *k, size_t kl)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->rows[i].key) == kl && !memcmp(s->rows[i].key, k, kl))
+            return &s->rows[i];
+    return NULL;
+}
+
+static int mapply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *applied)
+{
+    mstore_t *s = opaque;
+    s->calls++;
+    s->last_call_rows = n;
+    if (s->fail_calls) {
+        s->fail_calls--;
+        return s->fail_err;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s->poison && rows[i].key_len == strlen(s->poison) &&
+            !memcmp(rows[i].key, s->poison, rows[i].key_len))
+            return SL_ESTORE; /* all or none */
+    size_t a = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sl_view_row_t *r = &rows[i];
+        s->rows_seen++;
+        mrow_t *m = mfind(s, r->key, r->key_len);
+        if (m && r->timestamp_ms <= m->ts)
+            continue;
+        if (!m) {
+            cr_assert_lt(s->n, MAXK);
+            m = &s->rows[s->n++];
+            memset(m, 0, sizeof *m);
+            memcpy(m->key, r->key, r->key_len);
+        }
+        m->ts = r->timestamp_ms;
+        m->deleted = r->deleted;
+        snprintf(m->type, sizeof m->type, "%.*s", (int)r->type_len, r->type);
+        snprintf(m->id, sizeof m->id, "%.*s", (int)r->event_id_len, r->event_id ? r->event_id : "");
+        snprintf(m->entity, sizeof m->entity, "%.*s", (int)r->entity_len,
+                 r->entity ? r->entity : "");
+        cr_assert(r->deleted ? r->entity == NULL : r->entity != NULL);
+        a++;
+    }
+    if (applied)
+        *applied = a;
+    return 0;
+}
+
+static void mdestroy(void *opaque)
+{
+    ((mstore_t *)opaque)->destroyed = 1;
+}
+
+static const sl_store_ops_t mops = {"memory", mapply, mdestroy};
+
+static const char *const thing_types[] = {"thing-created", "thing-updated", "thing-deleted"};
+
+/* A driver with one materialize pipeline over @p s; linger 1000 ms, 500 per batch. */
+static sl_test_t *listener(mstore_t *s, const char *key_ptr, const char *entity_ptr)
+{
+    const char *kv[] = {"source.format", "event", NULL};
+    sl_test_t *t = driver(kv);
+    sl_pipeline_t *p = sl_pipeline_new("view");
+    sl_store_t *st = sl_store_new(&mops, s);
+    cr_assert(p && st);
+    sl_materialize_opts_t o = {.types = thing_types,
+                               .type_count = 3,
+                               .match = SL_MATCH_EXACT,
+                               .key_pointer = key_ptr,
+                               .entity_pointer = entity_ptr,
+                               .store = st,
+                               .batch = {500, 0, 1000}};
+    cr_assert_eq(sl_materialize(p, &o), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    return t;
+}
+
+static void push_thing(sl_test_t *t, const char *type, const char *id, int64_t ts, int n)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"id\":\"e-%s-%lld\",\"type\":\"%s\",\"timestamp\":%lld,\"partitionKey\":\"%s\","
+             "\"thing\":{\"id\":\"%s\",\"name\":\"Thing %d\",\"n\":%d}}",
+             id, (long long)ts, type, (long long)ts, id, id, n, n);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, id, buf), 0);
+}
+
+Test(materialize, newest_event_per_key_wins_whatever_the_order)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    push_thing(t, "thing-created", "a", 100, 1);
+    push_thing(t, "thing-updated", "a", 300, 3);
+    push_thing(t, "thing-updated", "a", 200, 2); /* late: older than 300 */
+    sl_test_advance(t, 1000);
+    cr_assert_eq(s.calls, 1, "one transaction for the batch");
+    cr_assert_eq(s.last_call_rows, 1, "compacted to one row per key");
+    mrow_t *a = mfind(&s, "a", 1);
+    cr_assert(a);
+    cr_assert_eq(a->ts, 300);
+    cr_assert_str_eq(a->entity, "{\"id\":\"a\",\"name\":\"Thing 3\",\"n\":3}");
+    cr_assert_str_eq(a->type, "thing-updated");
+    cr_assert_str_eq(a->id, "e-a-300");
+    /* A replay of older events in a later batch changes nothing. */
+    push_thing(t, "thing-updated", "a", 200, 2);
+    push_thing(t, "thing-created", "a", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(a->ts, 300);
+    cr_assert_str_eq(a->entity, "{\"id\":\"a\",\"name\":\"Thing 3\",\"n\":3}");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 5, "every event done");
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    sl_test_destroy(t);
+    cr_assert(s.destroyed, "the pipeline owns the store");
+}
+
+Test(materialize, equal_timestamps_keep_the_later_event_within_a_batch)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    push_thing(t, "thing-updated", "k", 500, 1);
+    push_thing(t, "thing-updated", "k", 500, 2);
+    sl_test_advance(t, 1000);
+    cr_assert_str_eq(mfind(&s, "k", 1)->entity, "{\"id\":\"k\",\"name\":\"Thing 2\",\"n\":2}");
+    sl_test_destroy(t);
+}
+
+Test(materialize, deleted_type_removes_and_older_upsert_stays_out)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    push_thing(t, "thing-created", "d", 100, 1);
+    sl_test_advance(t, 1000);
+    push_thing(t, "thing-deleted", "d", 200, 1);
+    sl_test_advance(t, 1000);
+    mrow_t *d = mfind(&s, "d", 1);
+    cr_assert(d->deleted);
+    cr_assert_eq(d->ts, 200);
+    push_thing(t, "thing-updated", "d", 150, 9); /* older than the delete */
+    sl_test_advance(t, 1000);
+    cr_assert(d->deleted, "an update older than the delete is a no-op");
+    push_thing(t, "thing-created", "d", 250, 7);
+    sl_test_advance(t, 1000);
+    cr_assert_not(d->deleted, "a newer event brings it back");
+    sl_test_destroy(t);
+}
+
+Test(materialize, many_keys_one_row_each_in_first_appearance_order)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    char id[16];
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < 40; k++) {
+            snprintf(id, sizeof id, "k%02d", k);
+            push_thing(t, "thing-updated", id, 1000 + round * 100 + k, round);
+        }
+    sl_test_advance(t, 1000);
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq(s.last_call_rows, 40);
+    cr_assert_eq(s.n, 40);
+    for (int k = 0; k < 40; k++) {
+        cr_assert_eq(s.rows[k].key[1] - '0', k / 10, "first-appearance order");
+        cr_assert_eq(s.rows[k].ts, 1200 + k, "newest round");
+    }
+    sl_test_destroy(t);
+}
+
+Test(materialize, other_types_are_skipped)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    push_thing(t, "other-created", "x", 100, 1);
+    push_thing(t, "thing-created", "y", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert_null(mfind(&s, "x", 1));
+    cr_assert(mfind(&s, "y", 1));
+    cr_assert_eq(sl_test_committed(t, "in", 0), 2);
+    sl_test_destroy(t);
+}
+
+Test(materialize, unusable_events_become_faults_and_the_rest_lands)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *bad[] = {
+        "{\"type\":\"thing-created\",\"timestamp\":1,\"thing\":{\"name\":\"no id\"}}",
+        "{\"type\":\"thing-created\",\"timestamp\":1,\"thing\":{\"id\":{\"a\":1}}}",
+        "{\"type\":\"thing-created\",\"timestamp\":1,\"thing\":{\"id\":\"\"}}",
+        "{\"type\":\"thing-created\",\"thing\":{\"id\":\"no-ts\"}}",
+    };
+    const char *why[] = {"no value at the key pointer", "neither a string nor an integer",
+                         "key is empty", "no timestamp"};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(sl_test_push_str(t, "in", 0, "k", bad[i]), 0);
+        push_thing(t, "thing-created", "good", 100 + (int64_t)i, (int)i);
+    }
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k",
+                                  "{\"type\":\"thing-created\",\"timestamp\":5,"
+                                  "\"thing\":{\"id\":42,\"v\":true}}"),
+                 0);
+    sl_test_advance(t, 1000);
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 4);
+    for (size_t i = 0; i < 4; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(f, i);
+        cr_assert(strstr(m->value, why[i]), "fault %zu says why: %s", i, m->value);
+    }
+    cr_assert_eq(mfind(&s, "good", 4)->ts, 103);
+    mrow_t *n = mfind(&s, "42", 2);
+    cr_assert(n, "an integer key is stored as its text");
+    cr_assert_str_eq(n->entity, "{\"id\":42,\"v\":true}");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 9);
+    sl_test_destroy(t);
+}
+
+Test(materialize, entity_pointer_choices)
+{
+    mstore_t s1 = {0}, s2 = {0};
+    sl_test_t *t = listener(&s1, "/thing/id", "/thing/name");
+    push_thing(t, "thing-created", "a", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert_str_eq(mfind(&s1, "a", 1)->entity, "\"Thing 1\"");
+    sl_test_destroy(t);
+    /* A one-token key pointer stores the whole event. */
+    t = listener(&s2, "/partitionKey", NULL);
+    push_thing(t, "thing-created", "b", 100, 1);
+    sl_test_advance(t, 1000);
+    mrow_t *b = mfind(&s2, "b", 1);
+    cr_assert(b);
+    cr_assert(strstr(b->entity, "\"type\":\"thing-created\""), "%s", b->entity);
+    sl_test_destroy(t);
+}
+
+Test(materialize, pointer_escapes_and_array_indexes)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/x~1y/0/k~0", "/x~1y/0");
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k",
+                                  "{\"type\":\"thing-created\",\"timestamp\":7,"
+                                  "\"x/y\":[{\"k~\":\"deep\",\"v\":1}]}"),
+                 0);
+    sl_test_advance(t, 1000);
+    mrow_t *r = mfind(&s, "deep", 4);
+    cr_assert(r);
+    cr_assert_str_eq(r->entity, "{\"k~\":\"deep\",\"v\":1}");
+    sl_test_destroy(t);
+}
+
+Test(materialize, retriable_store_errors_are_retried_then_land)
+{
+    mstore_t s = {.fail_calls = 2, .fail_err = SL_EBUSY};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    push_thing(t, "thing-created", "r", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert_null(mfind(&s, "r", 1));
+    cr_assert_eq(sl_test_committed(t, "in", 0), -1, "not done while the store is busy");
+    for (int i = 0; i < 20 && !mfind(&s, "r", 1); i++)
+        sl_test_advance(t, 1000);
+    cr_assert(mfind(&s, "r", 1), "landed after the retries");
+    cr_assert_eq(s.calls, 3);
+    cr_assert_eq(sl_test_committed(t, "in", 0), 1);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    sl_test_destroy(t);
+}
+
+Test(materialize, a_permanently_failing_row_faults_alone)
+{
+    mstore_t s = {.poison = "bad"};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    push_thing(t, "thing-created", "ok1", 100, 1);
+    push_thing(t, "thing-created", "bad", 100, 1);
+    push_thing(t, "thing-updated", "bad", 110, 2);
+    push_thing(t, "thing-created", "ok2", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert(mfind(&s, "ok1", 3));
+    cr_assert(mfind(&s, "ok2", 3));
+    cr_assert_null(mfind(&s, "bad", 3));
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 2, "both events of the bad key fault");
+    cr_assert(strstr(sl_test_sink_msg(f, 0)->value, "SL_ESTORE"));
+    cr_assert_eq(sl_test_committed(t, "in", 0), 4);
+    sl_test_destroy(t);
+}
+
+Test(materialize, bad_options_are_rejected_and_the_store_stays_with_the_caller)
+{
+    mstore_t s = {0};
+    sl_store_t *st = sl_store_new(&mops, &s);
+    sl_pipeline_t *p = sl_pipeline_new("v");
+    sl_materialize_opts_t o = {.key_pointer = "thing/id", .store = st};
+    cr_assert_eq(sl_materialize(p, &o), SL_EINVAL, "a pointer starts with '/'");
+    o.key_pointer = "/a~2b";
+    cr_assert_eq(sl_materialize(p, &o), SL_EINVAL, "~2 is not an escape");
+    o.key_pointer = NULL;
+    cr_assert_eq(sl_materialize(p, &o), SL_EINVAL);
+    o.key_pointer = "/id";
+    o.store = NULL;
+    cr_assert_eq(sl_materialize(p, &o), SL_EINVAL);
+    cr_assert_eq(s.destroyed, 0);
+    sl_pipeline_destroy(p);
+    sl_store_destroy(st);
+    cr_assert_eq(s.destroyed, 1);
+}
+
+/* Regression: the sink's key table is sized per write; a smaller write after
+ * a larger one once probed stale slots of the larger one and lost rows. */
+Test(materialize, a_smaller_batch_after_a_larger_one_applies_every_row)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    char id[16];
+    for (int k = 0; k < 60; k++) {
+        snprintf(id, sizeof id, "k%02d", k);
+        push_thing(t, "thing-created", id, 1000 + k, 1);
+    }
+    sl_test_advance(t, 1000);
+    cr_assert_eq(s.n, 60);
+    for (int round = 2; round < 6; round++) {
+        for (int k = 0; k < 60; k += 7) {
+            snprintf(id, sizeof id, "k%02d", k);
+            push_thing(t, "thing-updated", id, 1000 * round + k, round);
+        }
+        sl_test_advance(t, 1000);
+        for (int k = 0; k < 60; k += 7) {
+            snprintf(id, sizeof id, "k%02d", k);
+            cr_assert_eq(mfind(&s, id, 3)->ts, 1000 * round + k, "%s in round %d", id, round);
+        }
+    }
+    sl_test_destroy(t);
+}

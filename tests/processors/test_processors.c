@@ -1,0 +1,592 @@
+/* The service binaries end to end: sluice-trigger and sluice-listener run as
+ * child processes against an embedded broker in this process (real Kafka
+ * protocol on 127.0.0.1), fed by librdkafka's producer; the view is read
+ * back with SQLite. Paths come from SLUICE_LISTENER_BIN / SLUICE_TRIGGER_BIN. */
+#include "../kafka/kafka_helpers.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+TestSuite(processors, .timeout = 240);
+
+/* ---- helpers ---- */
+
+static char tmpdir[256];
+
+static void mktmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-proc-XXXXXX");
+    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
+static void rmtmp(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static const char *bin(const char *env)
+{
+    const char *b = getenv(env);
+    if (!b)
+        cr_skip_test("%s is not set", env);
+    return b;
+}
+
+/* Spawn @p argv (NULL-terminated) with stdout+stderr to @p log and extra
+ * environment entries @p envs (NULL-terminated, may be NULL). */
+static pid_t run(char *const argv[], const char *log, char *const *envs)
+{
+    char *envp[256];
+    size_t n = 0;
+    for (char **e = environ; *e && n < 200; e++)
+        if (strncmp(*e, "SLUICE_", 7) || !strncmp(*e, "SLUICE_LISTENER_BIN", 19) ||
+            !strncmp(*e, "SLUICE_TRIGGER_BIN", 18))
+            envp[n++] = *e;
+    for (; envs && *envs && n < 254; envs++)
+        envp[n++] = *envs;
+    envp[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0, "spawn %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n)
+        n = 0;
+    fclose(f);
+    return s;
+}
+
+/* Wait until @p group committed @p want offsets on @p topic, bounded. */
+static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
+                           int64_t want, pid_t pid, const char *log)
+{
+    int64_t end = kt_now_ms() + 60000, got = -1;
+    while (kt_now_ms() < end) {
+        got = kt_committed(bs, group, topic, parts);
+        if (got >= want)
+            return;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            char *l = slurp(log);
+            cr_assert_fail("the processor exited early; its log:\n%s", l);
+        }
+        kt_sleep_ms(100);
+    }
+    char *l = slurp(log);
+    cr_assert_fail("%s committed %lld of %lld on %s; log:\n%s", group, (long long)got,
+                   (long long)want, topic, l);
+}
+
+static int stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    return kt_wait(pid, 30000);
+}
+
+/* A thing-* domain event. */
+static int thing_event(char *buf, size_t cap, const char *type, int id, int version, int64_t ts)
+{
+    return snprintf(buf, cap,
+                    "{\"id\":\"ev-%d-%d-%s\",\"type\":\"%s\",\"timestamp\":%lld,"
+                    "\"partitionKey\":\"thing-%d\",\"tags\":{\"source\":\"test\"},"
+                    "\"thing\":{\"id\":\"thing-%d\",\"name\":\"Thing %d\",\"version\":%d,"
+                    "\"price\":%d.25}}",
+                    id, version, type, type, (long long)ts, id, id, id, version, version);
+}
+
+typedef struct expect_s {
+    int version; /* newest version; 0 = none */
+    int deleted;
+    int64_t ts;
+} expect_t;
+
+/* Checks the view against @p ex; returns the number of live rows. */
+static int check_view(const char *db, const char *table, const expect_t *ex, int n)
+{
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT timestamp, type, json_extract(entity, '$.version'), entity FROM %s WHERE "
+             "key = ?",
+             table);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "thing-%d", i);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        int row = sqlite3_step(st) == SQLITE_ROW;
+        int want = ex[i].version && !ex[i].deleted;
+        cr_assert_eq(row, want, "%s: row %s", key, want ? "missing" : "should be gone");
+        if (row) {
+            live++;
+            cr_assert_eq(sqlite3_column_int64(st, 0), ex[i].ts, "%s timestamp", key);
+            cr_assert_eq(sqlite3_column_int(st, 2), ex[i].version, "%s version", key);
+            const char *ent = (const char *)sqlite3_column_text(st, 3);
+            cr_assert(strstr(ent, ".25"), "%s: the entity keeps the producer's number text: %s",
+                      key, ent);
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return live;
+}
+
+/* ---- listener ---- */
+
+Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_deletes)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N = 300 };
+    expect_t ex[N] = {{0}};
+    char buf[512], key[32];
+    int64_t produced = 0, t0 = 1767225600000ll;
+    for (int round = 1; round <= 4; round++)
+        for (int i = 0; i < N; i++) {
+            snprintf(key, sizeof key, "thing-%d", i);
+            int64_t ts = t0 + round * 100000 + i;
+            const char *type = round == 1 ? "thing-created" : "thing-updated";
+            if (round == 4 && i % 7 == 0)
+                type = "thing-deleted";
+            thing_event(buf, sizeof buf, type, i, round, ts);
+            kt_produce(p, "events", key, buf, strlen(buf));
+            produced++;
+            if (!strcmp(type, "thing-deleted")) {
+                ex[i].deleted = 1;
+            } else {
+                ex[i].version = round;
+                ex[i].deleted = 0;
+            }
+            ex[i].ts = ts;
+            if (round == 3 && i % 5 == 0) { /* a replay of an older event, after a newer one */
+                thing_event(buf, sizeof buf, "thing-updated", i, 2, t0 + 2 * 100000 + i);
+                kt_produce(p, "events", key, buf, strlen(buf));
+                produced++;
+            }
+            if (round == 3 && i % 11 == 0) { /* the same event twice (at-least-once) */
+                thing_event(buf, sizeof buf, type, i, round, ts);
+                kt_produce(p, "events", key, buf, strlen(buf));
+                produced++;
+            }
+        }
+    /* After the deletes: an older update of a deleted key stays out. */
+    for (int i = 0; i < N; i += 7) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-updated", i, 3, t0 + 3 * 100000 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+        produced++;
+    }
+    /* Other types pass by; a malformed event and one without the key fault. */
+    thing_event(buf, sizeof buf, "other-created", 1, 9, t0 + 999999999);
+    kt_produce(p, "events", "x", buf, strlen(buf));
+    kt_produce(p, "events", "bad", "{\"type\":\"thing-created\",", 24);
+    const char *nokey = "{\"type\":\"thing-created\",\"timestamp\":5,\"thing\":{\"name\":\"x\"}}";
+    kt_produce(p, "events", "nokey", nokey, strlen(nokey));
+    produced += 3;
+    kt_flush(p);
+
+    char db[300], view[320], log[300], xb[300];
+    snprintf(db, sizeof db, "%s/view.db", tmpdir);
+    snprintf(view, sizeof view, "sqlite:%s#things", db);
+    snprintf(log, sizeof log, "%s/listener.log", tmpdir);
+    snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
+    /* Half of the settings from the environment, half from flags. */
+    char *envs[] = {xb, "SLUICE_SOURCE=kafka:events", "SLUICE_KEY=/thing/id",
+                    "SLUICE_CONF_COMMIT_INTERVAL_MS=100", NULL};
+    char *argv[] = {(char *)lbin,
+                    "--types",
+                    "thing-created,thing-updated,thing-deleted",
+                    "--view",
+                    view,
+                    "--faults",
+                    "kafka:faults",
+                    "--group",
+                    "g-listener",
+                    "-c",
+                    "batch.linger.ms=20",
+                    NULL};
+    pid_t pid = run(argv, log, envs);
+    wait_committed(bs, "g-listener", "events", 4, produced, pid, log);
+    cr_assert_eq(stop(pid), 0, "SIGTERM drains: exit 0");
+
+    int live = check_view(db, "things", ex, N);
+    cr_assert_eq(live, N - (N + 6) / 7);
+    /* Tombstones of the deleted keys, so older updates stayed out. */
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM things_deleted", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), (N + 6) / 7);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    /* Two faults, with their reasons. */
+    size_t nf = kt_read(bs, "faults", 1, 2, 20000, 500, NULL, NULL);
+    cr_assert_eq(nf, 2, "one fault per bad event");
+    char *l = slurp(log);
+    cr_assert(strstr(l, "\"level\":\"info\""), "JSON log lines");
+    cr_assert(strstr(l, "drain complete"), "%s", l);
+    free(l);
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
+/* ---- trigger → listener ---- */
+
+typedef struct seen_s {
+    size_t n, created, updated, deleted;
+    json_t *first_deleted;
+} seen_t;
+
+static void on_event(const rd_kafka_message_t *m, void *opaque)
+{
+    seen_t *s = opaque;
+    json_error_t je;
+    json_t *j = json_loadb(m->payload, m->len, 0, &je);
+    cr_assert(j, "event is JSON: %s", je.text);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    cr_assert(type);
+    cr_assert(json_is_string(json_object_get(j, "id")));
+    cr_assert(json_is_integer(json_object_get(j, "timestamp")));
+    const char *pk = json_string_value(json_object_get(j, "partitionKey"));
+    cr_assert(pk && m->key_len == strlen(pk) && !memcmp(m->key, pk, m->key_len),
+              "the Kafka key is the partitionKey");
+    cr_assert(json_is_object(json_object_get(j, "thing")), "payload under the entity name");
+    cr_assert(json_is_object(json_object_get(j, "raw")));
+    s->n++;
+    if (!strcmp(type, "thing-created"))
+        s->created++;
+    else if (!strcmp(type, "thing-updated"))
+        s->updated++;
+    else if (!strcmp(type, "thing-deleted")) {
+        s->deleted++;
+        if (!s->first_deleted)
+            s->first_deleted = json_incref(j);
+    } else
+        cr_assert_fail("unexpected type %s", type);
+    json_decref(j);
+}
+
+static int ddb(char *buf, size_t cap, const char *op, int id, int version, int64_t ts)
+{
+    char img[300];
+    snprintf(
+        img, sizeof img,
+        "{\"id\":{\"S\":\"thing-%d\"},\"name\":{\"S\":\"Thing %d\"},"
+        "\"version\":{\"N\":\"%d\"},\"price\":{\"N\":\"%d.25\"},\"timestamp\":{\"N\":\"%lld\"}}",
+        id, id, version, version, (long long)ts);
+    int del = !strcmp(op, "REMOVE");
+    return snprintf(
+        buf, cap,
+        "{\"eventID\":\"e%d-%d\",\"eventName\":\"%s\",\"eventSource\":\"aws:dynamodb\","
+        "\"awsRegion\":\"eu-west-1\",\"dynamodb\":{\"ApproximateCreationDateTime\":%lld,"
+        "\"Keys\":{\"id\":{\"S\":\"thing-%d\"}},\"%s\":%s,\"SequenceNumber\":\"%d%d\","
+        "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
+        id, version, op, (long long)(ts / 1000), id, del ? "OldImage" : "NewImage", img, id,
+        version);
+}
+
+Test(processors, trigger_publishes_domain_events_and_the_listener_materializes_them)
+{
+    const char *tbin = bin("SLUICE_TRIGGER_BIN"), *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"changes", "events", "faults", NULL};
+    const int parts[] = {4, 4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N = 200 };
+    expect_t ex[N] = {{0}};
+    char buf[1024], key[32];
+    int64_t produced = 0, t0 = 1767225600000ll;
+    size_t good = 0;
+    for (int v = 1; v <= 3; v++)
+        for (int i = 0; i < N; i++) {
+            const char *op = v == 1 ? "INSERT" : (v == 3 && i % 4 == 0) ? "REMOVE" : "MODIFY";
+            int64_t ts = t0 + v * 10000 + i;
+            int ver = !strcmp(op, "REMOVE") ? 2 : v;
+            ddb(buf, sizeof buf, op, i, ver, ts);
+            snprintf(key, sizeof key, "thing-%d", i);
+            kt_produce(p, "changes", key, buf, strlen(buf));
+            produced++;
+            good++;
+            if (!strcmp(op, "REMOVE")) {
+                ex[i].deleted = 1;
+                /* a delete takes the change time: seconds, so the ms part is lost */
+                ex[i].ts = ts / 1000 * 1000;
+            } else {
+                ex[i].version = v;
+                ex[i].ts = ts;
+            }
+            if (i % 50 == 49) { /* malformed change records, the stream goes on */
+                const char *bad[] = {"{\"eventName\":\"INSERT\"", "{\"eventName\":\"DROP\","
+                                                                  "\"dynamodb\":{}}"};
+                kt_produce(p, "changes", "bad", bad[i % 2], strlen(bad[i % 2]));
+                produced++;
+            }
+        }
+    kt_flush(p);
+    size_t nbad = (size_t)(produced - (int64_t)good);
+
+    char tlog[300], llog[300], db[300], view[320], xb[300];
+    snprintf(tlog, sizeof tlog, "%s/trigger.log", tmpdir);
+    snprintf(llog, sizeof llog, "%s/listener.log", tmpdir);
+    snprintf(db, sizeof db, "%s/view.db", tmpdir);
+    snprintf(view, sizeof view, "sqlite:%s", db);
+    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
+    char *targv[] = {(char *)tbin,
+                     "--source",
+                     "kafka:changes",
+                     "--sink",
+                     "kafka:events",
+                     "--faults",
+                     "kafka:faults",
+                     "--format",
+                     "dynamodb",
+                     "--entity",
+                     "thing",
+                     "--group",
+                     "g-trigger",
+                     "-X",
+                     xb,
+                     "-c",
+                     "commit.interval.ms=100",
+                     NULL};
+    char *largv[] = {(char *)lbin,
+                     "--source",
+                     "kafka:events",
+                     "--key",
+                     "/thing/id",
+                     "--view",
+                     view,
+                     "--group",
+                     "g-listener2",
+                     "-X",
+                     xb,
+                     "-c",
+                     "commit.interval.ms=100",
+                     NULL};
+    pid_t tp = run(targv, tlog, NULL);
+    pid_t lp = run(largv, llog, NULL);
+    wait_committed(bs, "g-trigger", "changes", 4, produced, tp, tlog);
+    wait_committed(bs, "g-listener2", "events", 4, (int64_t)good, lp, llog);
+    cr_assert_eq(stop(tp), 0);
+    cr_assert_eq(stop(lp), 0);
+
+    seen_t s = {0};
+    cr_assert_eq(kt_read(bs, "events", 4, good, 20000, 300, on_event, &s), good,
+                 "one event per good change record");
+    cr_assert_eq(s.created, N);
+    cr_assert_eq(s.deleted, N / 4);
+    cr_assert_eq(s.updated, good - N - N / 4);
+    json_t *d = s.first_deleted;
+    cr_assert(d);
+    cr_assert(json_is_null(json_object_get(json_object_get(d, "raw"), "new")));
+    cr_assert(json_is_object(json_object_get(json_object_get(d, "raw"), "old")));
+    json_t *thing = json_object_get(d, "thing");
+    cr_assert(json_is_integer(json_object_get(thing, "version")), "{\"N\":\"2\"} became 2");
+    json_decref(d);
+    cr_assert_eq(kt_read(bs, "faults", 1, nbad, 20000, 300, NULL, NULL), nbad,
+                 "one fault per malformed change record");
+    check_view(db, "view", ex, N);
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
+Test(processors, trigger_reads_debezium_envelopes)
+{
+    const char *tbin = bin("SLUICE_TRIGGER_BIN");
+    mktmp();
+    const char *topics[] = {"dbz", "events", "faults", NULL};
+    const int parts[] = {2, 2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    const char *recs[] = {
+        "{\"before\":null,\"after\":{\"id\":7,\"name\":\"a\"},\"op\":\"c\",\"ts_ms\":1767225600000,"
+        "\"source\":{\"table\":\"things\"}}",
+        "{\"schema\":{},\"payload\":{\"before\":{\"id\":7,\"name\":\"a\"},\"after\":{\"id\":7,"
+        "\"name\":\"b\"},\"op\":\"u\",\"ts_ms\":1767225601000,\"source\":{}}}",
+        "{\"before\":{\"id\":7,\"name\":\"b\"},\"after\":null,\"op\":\"d\",\"ts_ms\":1767225602000,"
+        "\"source\":{}}",
+        "{\"before\":null,\"after\":null,\"op\":\"z\",\"ts_ms\":1,\"source\":{}}",
+    };
+    for (int i = 0; i < 4; i++) {
+        kt_produce(p, "dbz", "7", recs[i], strlen(recs[i]));
+        if (i == 2) /* the tombstone Debezium writes after a delete: skipped, not a fault */
+            kt_produce(p, "dbz", "7", "", 0);
+    }
+    kt_flush(p);
+    char log[300], xb[300];
+    snprintf(log, sizeof log, "%s/trigger.log", tmpdir);
+    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
+    char *argv[] = {(char *)tbin,
+                    "--source=kafka:dbz",
+                    "--sink=kafka:events",
+                    "--format=debezium",
+                    "--entity=thing",
+                    "-X",
+                    xb,
+                    "-c",
+                    "commit.interval.ms=100",
+                    NULL};
+    pid_t pid = run(argv, log, NULL);
+    wait_committed(bs, "trigger", "dbz", 2, 5, pid, log);
+    cr_assert_eq(stop(pid), 0);
+    seen_t s = {0};
+    cr_assert_eq(kt_read(bs, "events", 2, 3, 20000, 300, on_event, &s), 3);
+    cr_assert_eq(s.created, 1);
+    cr_assert_eq(s.updated, 1);
+    cr_assert_eq(s.deleted, 1);
+    json_decref(s.first_deleted);
+    cr_assert_eq(kt_read(bs, "faults", 1, 1, 20000, 300, NULL, NULL), 1, "op z is a fault");
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
+/* ---- usage ---- */
+
+typedef struct usage_case_s {
+    const char *what;
+    const char *args[12];
+    int code;
+    const char *says;
+} usage_case_t;
+
+static void check_usage(const char *binary, const usage_case_t *c)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/usage.log", tmpdir);
+    char *argv[16] = {(char *)binary};
+    int n = 1;
+    for (; c->args[n - 1]; n++)
+        argv[n] = (char *)c->args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = run(argv, log, NULL);
+    int code = kt_wait(pid, 30000);
+    char *out = slurp(log);
+    cr_assert_eq(code, c->code, "%s: exit %d, want %d; output:\n%s", c->what, code, c->code, out);
+    cr_assert(strstr(out, c->says), "%s: output should say \"%s\":\n%s", c->what, c->says, out);
+    free(out);
+}
+
+Test(processors, bad_flags_give_a_clear_error_and_exit_code)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *tbin = bin("SLUICE_TRIGGER_BIN");
+    mktmp();
+    const usage_case_t lcases[] = {
+        {"help", {"--help"}, 0, "--key /JSON/POINTER"},
+        {"version", {"--version"}, 0, "sluice-listener (sluice) "},
+        {"no source", {"--key", "/id", "-X", "bootstrap.servers=x:1"}, 2, "--source is required"},
+        {"no key", {"--source", "kafka:e"}, 2, "--key is required"},
+        {"key not a pointer", {"--source", "kafka:e", "--key", "id"}, 2, "starts with '/'"},
+        {"unknown flag",
+         {"--source", "kafka:e", "--key", "/id", "--frobnicate"},
+         2,
+         "unknown argument \"--frobnicate\""},
+        {"missing value", {"--source"}, 2, "--source needs a value"},
+        {"trigger flag",
+         {"--source", "kafka:e", "--key", "/id", "--format", "dynamodb"},
+         2,
+         "--format is not an option of sluice-listener"},
+        {"bad view",
+         {"--source", "kafka:e", "--key", "/id", "--view", "mysql:x"},
+         2,
+         "expected sqlite:PATH"},
+        {"bad -X",
+         {"--source", "kafka:e", "--key", "/id", "-X", "novalue"},
+         2,
+         "expected KEY=VALUE"},
+        {"bad kafka property",
+         {"--source", "kafka:e", "--key", "/id", "-X", "bootstrap.servers=x:1", "-X", "no.such=1"},
+         2,
+         "no.such"},
+        {"bad sluice property",
+         {"--source", "kafka:e", "--key", "/id", "-X", "bootstrap.servers=x:1", "-c", "nope=1"},
+         2,
+         "nope"},
+        {"no brokers", {"--source", "kafka:e", "--key", "/id"}, 2, "no Kafka brokers"},
+        {"kinesis not yet", {"--source", "kinesis:s", "--key", "/id"}, 2, "Kinesis"},
+        {"mixed types",
+         {"--source", "kafka:e", "--key", "/id", "--types", "a,b*"},
+         2,
+         "either exact names or prefixes"},
+    };
+    for (size_t i = 0; i < sizeof lcases / sizeof *lcases; i++)
+        check_usage(lbin, &lcases[i]);
+    const usage_case_t tcases[] = {
+        {"help", {"--help"}, 0, "--format dynamodb|debezium"},
+        {"no sink",
+         {"--source", "kafka:c", "--format", "dynamodb", "--entity", "t"},
+         2,
+         "--sink is required"},
+        {"bad format",
+         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "csv", "--entity", "t"},
+         2,
+         "expected dynamodb or debezium"},
+        {"no entity",
+         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "debezium"},
+         2,
+         "--entity is required"},
+        {"bad entity",
+         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "debezium", "--entity", "a b",
+          "-X", "bootstrap.servers=x:1"},
+         2,
+         "letters, digits"},
+        {"listener flag",
+         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "debezium", "--entity", "t",
+          "--key", "/id"},
+         2,
+         "--key is not an option of sluice-trigger"},
+    };
+    for (size_t i = 0; i < sizeof tcases / sizeof *tcases; i++)
+        check_usage(tbin, &tcases[i]);
+    rmtmp();
+}
+
+Test(processors, unreachable_brokers_exit_with_a_clear_message)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    char view[320];
+    snprintf(view, sizeof view, "sqlite:%s/v.db", tmpdir);
+    const usage_case_t c = {"unreachable",
+                            {"--source", "kafka:e", "--key", "/id", "--view", view, "-X",
+                             "bootstrap.servers=127.0.0.1:1", "-c",
+                             "source.connect.timeout.ms=1500", NULL},
+                            1,
+                            "cannot reach the Kafka brokers at 127.0.0.1:1"};
+    check_usage(lbin, &c);
+    rmtmp();
+}
