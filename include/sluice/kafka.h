@@ -42,7 +42,10 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
  * Idempotent by default (enable.idempotence true). A uow completes only from
  * its delivery report, never on enqueue; the output key and value are handed
  * to librdkafka without a copy. Retriable delivery errors retry the uow with
- * backoff, permanent ones make it a fault. Its hard record limit is
+ * backoff, permanent ones make it a fault. Per-key order holds: the same key
+ * goes to the same partition, whose delivery reports come in order, and a
+ * uow delivered after an earlier one of its key failed is written again
+ * behind it (see sl_uow_ack()). Its hard record limit is
  * message.max.bytes, so a larger event becomes a fault before it is sent.
  *
  * @param topic copied.

@@ -249,6 +249,13 @@ void *sl_uow_data(const sl_uow_t *uow);
  * @brief Acknowledge a uow written to a sink: 0 when durably written, a
  *        retriable error to retry it (with backoff, its key held), a
  *        permanent one to turn it into a fault.
+ *
+ * Per-key order: acknowledge the uows of one key in the order they were
+ * written (a Kafka partition's delivery reports, a batch call's results in
+ * array order). A success that arrives after an earlier uow of the same key
+ * failed and went to retry has overtaken it at the destination: the engine
+ * writes it again behind the earlier one (a duplicate, never a reordering of
+ * the last copies), without counting it against retry.max.
  * @remark Exactly once per write; on the engine's thread. Safe to call from
  *         inside the sink's write callback.
  */

@@ -920,6 +920,31 @@ static void finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
     entry_unref(e, en);
 }
 
+/* Per-key order across sink failures: a uow written after an earlier uow
+ * of its key, acknowledged after that one failed and went to retry, has
+ * overtaken it. Its success is turned into a re-send behind the earlier one
+ * (a duplicate, never a reordering), without counting as a retry of its own.
+ * Sinks acknowledge a key's uows in write order (Kafka delivery reports come
+ * in partition order; a batch call reports in array order). */
+static int overtakes(sl_engine_t *e, sl_uow_t *u)
+{
+    sl_pipeline_t *p = u->pl;
+    if (!p->nheld || u->holding)
+        return 0;
+    sl_uow_t *h = *gate_slot(p, u->key);
+    if (!h || h->ord > u->ord)
+        return 0;
+    snprintf(u->errmsg, sizeof u->errmsg,
+             "written again after an earlier event of its key that failed");
+    u->err = SL_EAGAIN;
+    u->stage = (uint32_t)p->nstages;
+    p->stats.retries++;
+    e->stats.retries++;
+    if (!gate_hold(p, u))
+        run(e, u); /* not reached: h is earlier, so u waits behind it */
+    return 1;
+}
+
 static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
 {
     if (err == ACK_COMPACTED) {
@@ -927,6 +952,8 @@ static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
         return;
     }
     if (u->state == U_AT_SINK) {
+        if (!err && overtakes(e, u))
+            return;
         if (!err)
             finish(e, u, OUT_SUNK);
         else if (sl_err_is_retriable(err)) {
@@ -953,7 +980,7 @@ void sl_uow_ack(sl_uow_t *u, int err)
     if (!u || (u->state != U_AT_SINK && u->state != U_AT_FAULT_SINK))
         return;
     sl_engine_t *e = u->entry->eng;
-    if (!err && u->state == U_AT_SINK && !u->holding && !u->queued) {
+    if (!err && u->state == U_AT_SINK && !u->holding && !u->queued && !u->pl->nheld) {
         /* The common case needs no deferral: finishing it starts no other
          * work (no key waiters), so it cannot re-enter a collector. */
         finish(e, u, OUT_SUNK);

@@ -205,3 +205,48 @@ Test(retry, whole_write_failure_is_retried)
     cr_assert_eq(sl_test_committed(t, "in", 0), 3);
     sl_test_destroy(t);
 }
+
+/* A later uow of a key, acknowledged after an earlier uow of the key failed,
+ * must not land before it: its success becomes a re-send behind the earlier
+ * one (a duplicate at worst, never a reordering). Other keys are untouched. */
+Test(retry, a_later_success_does_not_overtake_an_earlier_failure_of_its_key)
+{
+    const char *kv[] = {"retry.max", "2", "retry.backoff.ms", "10", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("p");
+    sl_batch_opts_t o = {.max_events = 3, .max_bytes = 0, .linger_ms = 5};
+    sl_pipeline_batch(p, &o);
+    sl_pipeline_sink(p, sl_test_sink_handle(s));
+    sl_test_add_pipeline(t, p);
+    sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
+    push_kv(t, "a", 0);
+    push_kv(t, "b", 1);
+    push_kv(t, "a", 2);
+    cr_assert_eq(sl_test_sink_pending(s), 3, "one write of a0, b1, a2");
+    cr_assert_eq(sl_test_sink_ack(s, 0, SL_EIO), 0); /* a0 fails, retriable */
+    cr_assert_eq(sl_test_sink_ack(s, 0, 0), 0);      /* b1 lands */
+    cr_assert_eq(sl_test_sink_ack(s, 0, 0), 0);      /* a2 lands after a0 failed */
+    /* The destination has b1 and a2; a2 overtook a0, so it must come again. */
+    cr_assert_eq(sl_test_sink_count(s), 2);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_pending(s), 1, "a0 written again, a2 waits behind it");
+    size_t len;
+    const char *v = sl_test_sink_pending_value(s, 0, &len);
+    cr_assert(v && strstr(v, "\"n\":0"), "the pending one is a0");
+    cr_assert_eq(sl_test_sink_ack(s, 0, 0), 0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_pending(s), 1, "then a2 is written again");
+    cr_assert_eq(sl_test_sink_ack(s, 0, 0), 0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_pending(s), 0);
+    cr_assert_eq(sl_test_sink_count(s), 4, "b1, a2, a0, a2: one duplicate");
+    cr_assert_eq(sl_test_sink_msg(s, 0)->offset, 1);
+    cr_assert_eq(sl_test_sink_msg(s, 1)->offset, 2);
+    cr_assert_eq(sl_test_sink_msg(s, 2)->offset, 0);
+    cr_assert_eq(sl_test_sink_msg(s, 3)->offset, 2, "the last copy of a2 follows a0");
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0,
+                 "the re-send of a2 does not count against retry.max");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 3);
+    sl_test_destroy(t);
+}
