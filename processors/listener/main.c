@@ -19,8 +19,10 @@ int main(int argc, char **argv)
 {
     cli_t c;
     int rc = cli_parse(&c, PROG, CLI_LISTENER, argc, argv);
-    if (rc)
+    if (rc) {
+        cli_free(&c);
         return rc < 0 ? 0 : rc;
+    }
 
     /* --types a,b,c*: exact names, or prefixes when every name ends with '*'. */
     char *types_buf = c.types ? strdup(c.types) : NULL;

@@ -19,8 +19,10 @@ int main(int argc, char **argv)
 {
     cli_t c;
     int rc = cli_parse(&c, PROG, CLI_TRIGGER, argc, argv);
-    if (rc)
+    if (rc) {
+        cli_free(&c);
         return rc < 0 ? 0 : rc;
+    }
     for (const char *e = c.entity; *e; e++)
         if (!((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9') ||
               *e == '-' || *e == '_')) {
