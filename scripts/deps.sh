@@ -8,7 +8,7 @@ here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 pkgs=(gcc make pkg-config meson ninja-build
       libjansson-dev libcriterion-dev
       libuv1-dev librdkafka-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
-      clang libclang-rt-14-dev python3 kcat sqlite3)
+      clang libclang-rt-14-dev python3 kcat sqlite3 curl)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
@@ -26,4 +26,8 @@ fi
 
 if [ ! -f "$here/tests/contract/node_modules/ajv/package.json" ]; then
     (cd "$here/tests/contract" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+# kinesalite (and the fault-injecting proxy in front of it) for the Kinesis tests
+if [ ! -f "$here/tests/kinesis/server/node_modules/kinesalite/package.json" ]; then
+    (cd "$here/tests/kinesis/server" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

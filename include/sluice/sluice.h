@@ -14,6 +14,7 @@
 #include "sluice/error.h"
 #include "sluice/flavors.h"
 #include "sluice/kafka.h"
+#include "sluice/kinesis.h"
 #include "sluice/mem.h"
 #include "sluice/pipeline.h"
 #include "sluice/processor.h"

@@ -29,9 +29,10 @@ static void usage(const cli_t *c, FILE *f)
         fprintf(f, "Consume change records of a store (DynamoDB Streams or Debezium) and publish\n"
                    "domain events <entity>-created|updated|deleted.\n\n");
     fprintf(f, "  --source kafka:TOPIC[,TOPIC]  where records come from (required)       "
-               "SLUICE_SOURCE\n");
+               "SLUICE_SOURCE\n"
+               "        or kinesis:STREAM\n");
     if (c->kind == CLI_TRIGGER)
-        fprintf(f, "  --sink kafka:TOPIC            where domain events go (required)        "
+        fprintf(f, "  --sink kafka:TOPIC|kinesis:STREAM  where domain events go (required)   "
                    "SLUICE_SINK\n");
     fprintf(f,
             "  --faults kafka:TOPIC          fault events (default kafka:faults)        "
@@ -274,16 +275,25 @@ void cli_free(cli_t *c)
     memset(c, 0, sizeof *c);
 }
 
-/* "kafka:TOPIC" → TOPIC; NULL (after an error) for other schemes. */
-static const char *kafka_topic(const cli_t *c, const char *dest, const char *what)
+/* "kafka:NAME" or "kinesis:NAME" → NAME, with *kinesis set; NULL after an
+ * error for anything else. */
+static const char *dest_name(const cli_t *c, const char *dest, const char *what, int *kinesis)
 {
+    *kinesis = 0;
     if (!strncmp(dest, "kafka:", 6) && dest[6])
         return dest + 6;
-    if (!strncmp(dest, "kinesis:", 8))
-        cli_error(c, "%s %s: Kinesis streams are not supported by this build yet", what, dest);
-    else
-        cli_error(c, "%s %s: expected kafka:TOPIC", what, dest);
+    if (!strncmp(dest, "kinesis:", 8) && dest[8] && !strchr(dest + 8, ',')) {
+        *kinesis = 1;
+        return dest + 8;
+    }
+    cli_error(c, "%s %s: expected kafka:TOPIC or kinesis:STREAM", what, dest);
     return NULL;
+}
+
+static int uses_kafka(const cli_t *c)
+{
+    return !strncmp(c->source, "kafka:", 6) || !strncmp(c->faults, "kafka:", 6) ||
+           (c->sink && !strncmp(c->sink, "kafka:", 6));
 }
 
 static int set(const cli_t *c, sl_conf_t *conf, const char *k, const char *v, const char *flag)
@@ -298,11 +308,13 @@ static int set(const cli_t *c, sl_conf_t *conf, const char *k, const char *v, co
 
 sl_sink_t *cli_sink(const cli_t *c, sl_processor_t *p, const char *dest, const char *what)
 {
-    const char *topic = kafka_topic(c, dest, what);
-    if (!topic)
+    int kin;
+    const char *name = dest_name(c, dest, what, &kin);
+    if (!name)
         return NULL;
     char err[512];
-    sl_sink_t *s = sl_kafka_sink_new(p, topic, err, sizeof err);
+    sl_sink_t *s = kin ? sl_kinesis_sink_new(p, name, err, sizeof err)
+                       : sl_kafka_sink_new(p, name, err, sizeof err);
     if (!s)
         cli_error(c, "%s %s: %s", what, dest, err);
     return s;
@@ -310,8 +322,10 @@ sl_sink_t *cli_sink(const cli_t *c, sl_processor_t *p, const char *dest, const c
 
 sl_processor_t *cli_processor(const cli_t *c)
 {
-    const char *topics = kafka_topic(c, c->source, "--source");
-    if (!topics)
+    int src_kinesis, k2;
+    const char *topics = dest_name(c, c->source, "--source", &src_kinesis);
+    if (!topics || !dest_name(c, c->faults, "--faults", &k2) ||
+        (c->sink && !dest_name(c, c->sink, "--sink", &k2)))
         return NULL;
     sl_conf_t *conf = sl_conf_new();
     if (!conf) {
@@ -321,7 +335,8 @@ sl_processor_t *cli_processor(const cli_t *c)
     char kbuf[512];
     int bad = set(c, conf, "processor.name", c->name, "--name") ||
               set(c, conf, "log.stats.interval.ms", "10000", "-c") ||
-              set(c, conf, "kafka.group.id", c->group ? c->group : c->name, "--group");
+              set(c, conf, src_kinesis ? "kinesis.application" : "kafka.group.id",
+                  c->group ? c->group : c->name, "--group");
     if (c->kind == CLI_TRIGGER)
         bad = bad || set(c, conf, "source.format", "json", "-c");
     for (size_t i = 0; !bad && i < c->nc; i++) {
@@ -334,7 +349,7 @@ sl_processor_t *cli_processor(const cli_t *c)
         snprintf(kbuf, sizeof kbuf, "kafka.%.*s", (int)(eq - c->xkv[i]), c->xkv[i]);
         bad = set(c, conf, kbuf, eq + 1, "-X");
     }
-    if (!bad && sl_conf_get_str_pt(conf, "kafka.bootstrap.servers") == NULL) {
+    if (!bad && uses_kafka(c) && sl_conf_get_str_pt(conf, "kafka.bootstrap.servers") == NULL) {
         cli_error(c, "no Kafka brokers: set -X bootstrap.servers=HOST:PORT (or =embedded), or "
                      "SLUICE_KAFKA_BOOTSTRAP_SERVERS");
         bad = 1;
@@ -350,7 +365,8 @@ sl_processor_t *cli_processor(const cli_t *c)
         cli_error(c, "%s", err);
         return NULL;
     }
-    if (sl_kafka_source_attach(p, topics, err, sizeof err)) {
+    if (src_kinesis ? sl_kinesis_source_attach(p, topics, err, sizeof err)
+                    : sl_kafka_source_attach(p, topics, err, sizeof err)) {
         cli_error(c, "--source %s: %s", c->source, err);
         sl_processor_destroy(p);
         return NULL;

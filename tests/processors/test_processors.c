@@ -42,9 +42,10 @@ static pid_t run(char *const argv[], const char *log, char *const *envs)
 {
     char *envp[256];
     size_t n = 0;
+    /* The child sees only what the test gives it of sluice's and AWS's settings. */
     for (char **e = environ; *e && n < 200; e++)
-        if (strncmp(*e, "SLUICE_", 7) || !strncmp(*e, "SLUICE_LISTENER_BIN", 19) ||
-            !strncmp(*e, "SLUICE_TRIGGER_BIN", 18))
+        if ((strncmp(*e, "SLUICE_", 7) && strncmp(*e, "AWS_", 4)) ||
+            !strncmp(*e, "SLUICE_LISTENER_BIN", 19) || !strncmp(*e, "SLUICE_TRIGGER_BIN", 18))
             envp[n++] = *e;
     for (; envs && *envs && n < 254; envs++)
         envp[n++] = *envs;
@@ -537,7 +538,14 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
          2,
          "nope"},
         {"no brokers", {"--source", "kafka:e", "--key", "/id"}, 2, "no Kafka brokers"},
-        {"kinesis not yet", {"--source", "kinesis:s", "--key", "/id"}, 2, "Kinesis"},
+        {"kinesis without credentials",
+         {"--source", "kinesis:s", "--key", "/id", "--faults", "kinesis:f"},
+         2,
+         "no AWS credentials"},
+        {"bad scheme",
+         {"--source", "pulsar:s", "--key", "/id"},
+         2,
+         "expected kafka:TOPIC or kinesis:STREAM"},
         {"mixed types",
          {"--source", "kafka:e", "--key", "/id", "--types", "a,b*"},
          2,

@@ -1,0 +1,88 @@
+/* sluice — Kinesis-compatible streams: a shard-reading source with
+ * checkpoints and a PutRecords sink, both on the processor's loop.
+ *
+ * The Kinesis JSON 1.1 API (X-Amz-Target: Kinesis_20131202.*) over libcurl's
+ * multi interface, driven by the processor's libuv loop (no thread per
+ * shard, no blocking call on the loop), every call signed with AWS
+ * Signature Version 4. Secrets never appear in logs.
+ *
+ * Where and who, from the environment first, then the processor's
+ * configuration (kinesis.* properties pass through):
+ *   endpoint     AWS_ENDPOINT_URL_KINESIS, then AWS_ENDPOINT_URL, then
+ *                kinesis.endpoint, else https://kinesis.REGION.amazonaws.com
+ *   region       AWS_REGION, then AWS_DEFAULT_REGION, then kinesis.region,
+ *                else us-east-1
+ *   credentials  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ *
+ * Other properties (all optional):
+ *   kinesis.application          whose checkpoints the source keeps
+ *                                (default: kafka.group.id, else processor.name)
+ *   kinesis.checkpoints          sqlite:PATH of the checkpoint store
+ *                                (default sqlite:checkpoints.db)
+ *   kinesis.iterator             where a shard without a checkpoint starts:
+ *                                TRIM_HORIZON (default) or LATEST
+ *   kinesis.records.limit        GetRecords Limit, 1..10000 (default 10000)
+ *   kinesis.poll.interval.ms     least time between two GetRecords of a shard
+ *                                (default 200: the 5 calls/s per shard limit)
+ *   kinesis.shards.refresh.ms    how often shards are listed again to find
+ *                                children after a reshard (default 10000)
+ *   kinesis.request.timeout.ms   one call's timeout (default 10000)
+ */
+#ifndef SLUICE_KINESIS_H
+#define SLUICE_KINESIS_H
+
+#include <stddef.h>
+
+#include "sluice/pipeline.h"
+#include "sluice/processor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @brief Make a Kinesis stream the processor's source.
+ *
+ * Shards are listed (ListShards, every page), and each is read by a
+ * GetRecords loop that keeps within kinesis.poll.interval.ms per shard,
+ * backs off on ProvisionedThroughputExceededException and renews expired
+ * iterators. A closed parent shard is read to its end, and its records done,
+ * before its children are read, so a reshard keeps per-key order. Records are
+ * numbered per shard for the engine (partition = shard index, offset = its
+ * count); their sequence numbers are the records' positions. The checkpoint
+ * of a shard (the sequence number below which everything is done) advances
+ * from the engine's done watermark, like Kafka offsets, every
+ * commit.interval.ms and at the end of a drain; a restart resumes after it
+ * (AFTER_SEQUENCE_NUMBER).
+ *
+ * @param stream the stream name (copied).
+ * @returns 0; SL_EINVAL (no stream, bad property, no credentials, checkpoint
+ *          store cannot open; message in @p errstr); SL_EEXIST if a source
+ *          is attached; SL_ESTATE while running; SL_ENOMEM.
+ * @remark Call before sl_processor_run(), on the processor's thread.
+ */
+int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr,
+                             size_t errstr_size);
+
+/**
+ * @brief A Kinesis PutRecords sink writing to @p stream, owned by the processor.
+ *
+ * Batches hold at most 500 records and 5 MiB (data and partition keys) per
+ * call; a record over 1 MiB becomes a fault. The partition key is the
+ * output key (the event's partitionKey by default), at most 256 characters.
+ * Only failed entries of a call are written again, with backoff; calls
+ * complete in the order they were made, so a later event of a key never
+ * overtakes an earlier one (see sl_uow_ack()).
+ *
+ * @param stream copied.
+ * @returns A sink owned by the processor, or NULL with a message in @p errstr.
+ * @remark Call before sl_processor_run(), on the processor's thread.
+ */
+sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errstr,
+                               size_t errstr_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,41 @@
+/* sluice — HTTP requests on the processor's libuv loop, over libcurl's multi
+ * interface (private to lib/kinesis). No thread, no blocking call: curl's
+ * sockets are watched with uv_poll, its timeouts with a uv_timer. */
+#ifndef SL_KINESIS_HTTP_H
+#define SL_KINESIS_HTTP_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct sl__http_s sl__http_t;
+
+/* A finished request. @p err is 0 when an HTTP response arrived (whatever
+ * its status), SL_EIO for a transport failure (connect, reset, timeout),
+ * SL_ESHUTDOWN when the client closed first. @p body is valid during the
+ * call only (NUL-terminated for convenience). Runs on the loop thread. */
+typedef void (*sl__http_cb)(void *opaque, int err, long status, const char *body, size_t len,
+                            const char *errmsg);
+
+/* A client on @p loop. NULL when out of memory or curl cannot start.
+ * Not thread-safe: the loop's thread only. */
+sl__http_t *sl__http_new(uv_loop_t *loop);
+
+/* POST @p body (taken: freed with free() when done, also on error) to @p url
+ * with @p headers (taken: curl_slist_free_all when done). The callback runs
+ * exactly once, later (never inside this call). Returns 0, SL_ESHUTDOWN
+ * after close, or SL_ENOMEM (then the callback does not run). */
+int sl__http_post(sl__http_t *h, const char *url, struct curl_slist *headers, char *body,
+                  size_t len, long timeout_ms, sl__http_cb cb, void *opaque);
+
+/* Requests in flight. */
+size_t sl__http_inflight(const sl__http_t *h);
+
+/* Abort what is in flight (callbacks run with SL_ESHUTDOWN, now) and close
+ * the loop handles. The loop must run afterwards for the handles to close. */
+void sl__http_close(sl__http_t *h);
+
+/* Free the client once sl__http_close() ran and the loop turned. */
+void sl__http_destroy(sl__http_t *h);
+
+#endif

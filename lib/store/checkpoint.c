@@ -1,0 +1,132 @@
+/* sluice — checkpoints of stream readers in SQLite. */
+#include "store/checkpoint.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct sl__ckpt_s {
+    sqlite3 *db;
+    sqlite3_stmt *get, *put;
+};
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return SL_EBUSY;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+        return SL_EIO;
+    case SQLITE_NOMEM:
+        return SL_ENOMEM;
+    default:
+        return SL_ESTORE;
+    }
+}
+
+sl__ckpt_t *sl__ckpt_open(const char *path, char *errstr, size_t errstr_size)
+{
+    sl__ckpt_t *c = sl_calloc(1, sizeof *c);
+    if (!c) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    const char *why = NULL;
+    int rc = sqlite3_open_v2(
+        path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(c->db, 5000);
+        rc = sqlite3_exec(c->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          "CREATE TABLE IF NOT EXISTS checkpoints ("
+                          " application TEXT NOT NULL, stream TEXT NOT NULL, shard TEXT NOT NULL,"
+                          " sequence TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+                          " PRIMARY KEY (application, stream, shard))",
+                          NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(c->db,
+                                "SELECT sequence FROM checkpoints WHERE application = ?1 AND "
+                                "stream = ?2 AND shard = ?3",
+                                -1, SQLITE_PREPARE_PERSISTENT, &c->get, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(c->db,
+                                "INSERT INTO checkpoints (application, stream, shard, sequence, "
+                                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (application, "
+                                "stream, shard) DO UPDATE SET sequence = excluded.sequence, "
+                                "updated_at = excluded.updated_at",
+                                -1, SQLITE_PREPARE_PERSISTENT, &c->put, NULL);
+    if (rc != SQLITE_OK) {
+        why = c->db ? sqlite3_errmsg(c->db) : "cannot open";
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "checkpoints at %s: %s", path, why);
+        sl__ckpt_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void bind3(sqlite3_stmt *st, const char *app, const char *stream, const char *shard)
+{
+    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, shard, -1, SQLITE_STATIC);
+}
+
+int sl__ckpt_get(sl__ckpt_t *c, const char *app, const char *stream, const char *shard, char *seq,
+                 size_t cap)
+{
+    if (!c || !app || !stream || !shard || !seq || !cap)
+        return SL_EINVAL;
+    bind3(c->get, app, stream, shard);
+    int rc = sqlite3_step(c->get), out;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(c->get, 0);
+        size_t n = (size_t)sqlite3_column_bytes(c->get, 0);
+        if (n + 1 > cap) {
+            out = SL_ERANGE;
+        } else {
+            memcpy(seq, v, n);
+            seq[n] = 0;
+            out = 0;
+        }
+    } else {
+        out = rc == SQLITE_DONE ? SL_ENOENT : map_rc(rc);
+    }
+    sqlite3_reset(c->get);
+    sqlite3_clear_bindings(c->get);
+    return out;
+}
+
+int sl__ckpt_put(sl__ckpt_t *c, const char *app, const char *stream, const char *shard,
+                 const char *seq)
+{
+    if (!c || !app || !stream || !shard || !seq)
+        return SL_EINVAL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bind3(c->put, app, stream, shard);
+    sqlite3_bind_text(c->put, 4, seq, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c->put, 5, (sqlite3_int64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    int rc = sqlite3_step(c->put);
+    sqlite3_reset(c->put);
+    sqlite3_clear_bindings(c->put);
+    return rc == SQLITE_DONE ? 0 : map_rc(rc);
+}
+
+void sl__ckpt_close(sl__ckpt_t *c)
+{
+    if (!c)
+        return;
+    sqlite3_finalize(c->get);
+    sqlite3_finalize(c->put);
+    sqlite3_close_v2(c->db);
+    sl_free(c);
+}
