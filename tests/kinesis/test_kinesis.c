@@ -1,0 +1,448 @@
+/* The Kinesis connector against kinesalite (npm, started by the tests on
+ * 127.0.0.1) and, where the service must misbehave, through the
+ * fault-injecting proxy in front of it: kinesalite enforces no throughput
+ * limits, so throttling, partial PutRecords failures and expired iterators
+ * are injected there (tests/kinesis/server). */
+#include "kinesis_helpers.h"
+
+#include <sqlite3.h>
+
+TestSuite(kinesis, .timeout = 240);
+
+static char g_dir[64];
+
+static void env_for(const char *endpoint)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_KINESIS", endpoint, 1);
+}
+
+static sl_result_t copy(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    const sl_record_t *r = sl_uow_record(u);
+    return sl_uow_set_output(u, NULL, 0, r->value, r->value_len) ? SL_RETRY : SL_OK;
+}
+
+/* A processor: kinesis @p in → copy → kinesis @p out, faults to kinesis "faults". */
+static sl_processor_t *proc(const char *app, const char *in, const char *out, const char *extra_k,
+                            const char *extra_v)
+{
+    char err[512], ck[128];
+    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
+    sl_conf_t *c = sl_conf_new();
+    const char *kv[] = {"processor.name",
+                        app,
+                        "processor.signals",
+                        "false",
+                        "kinesis.application",
+                        app,
+                        "kinesis.checkpoints",
+                        ck,
+                        "kinesis.poll.interval.ms",
+                        "50",
+                        "commit.interval.ms",
+                        "100",
+                        "batch.linger.ms",
+                        "20",
+                        "retry.backoff.ms",
+                        "20",
+                        "retry.max",
+                        "20",
+                        extra_k,
+                        extra_v,
+                        NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
+    sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
+    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
+    cr_assert(o && f, "%s", err);
+    sl_pipeline_t *pl = sl_pipeline_new("copy");
+    sl_batch_opts_t b = {0, 0, -1};
+    cr_assert_eq(sl_pipeline_map(pl, copy, NULL), 0);
+    cr_assert_eq(sl_pipeline_batch(pl, &b), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    return p;
+}
+
+enum { NKEYS = 10 };
+
+/* Events seq in [from, to), keys k0..k9 by turns; a few poison ones. */
+static void put_events(const char *url, const char *stream, int from, int to, int poison_every)
+{
+    size_t n = (size_t)(to - from);
+    char **vals = calloc(n, sizeof *vals), **keys = calloc(n, sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        int seq = from + (int)i;
+        keys[i] = malloc(16);
+        vals[i] = malloc(160);
+        snprintf(keys[i], 16, "k%d", seq % NKEYS);
+        if (poison_every && seq % poison_every == poison_every - 1)
+            snprintf(vals[i], 160, "{\"type\":\"e\",\"seq\":%d,", seq); /* broken JSON */
+        else
+            snprintf(vals[i], 160,
+                     "{\"type\":\"e\",\"id\":\"e%d\",\"partitionKey\":\"k%d\",\"seq\":%d,"
+                     "\"timestamp\":%d}",
+                     seq, seq % NKEYS, seq, 1000 + seq);
+    }
+    kk_put(url, stream, (const char *const *)keys, (const char *const *)vals, n);
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+        free(vals[i]);
+    }
+    free(keys);
+    free(vals);
+}
+
+/* Wait until @p stream holds at least @p want records; returns them. */
+static json_t *wait_records(const char *url, const char *stream, size_t want)
+{
+    json_t *all = NULL;
+    for (int64_t end = kk_now_ms() + 60000; kk_now_ms() < end;) {
+        json_decref(all);
+        all = kk_read_all(url, stream);
+        if (json_array_size(all) >= want)
+            return all;
+        kk_sleep_ms(200);
+    }
+    cr_assert_fail("%s holds %zu records, want %zu", stream, json_array_size(all), want);
+    return NULL;
+}
+
+/* Per key, the last copy of each seq must come in increasing seq order, and
+ * every seq in [0, n) but the poison ones must be there. Returns duplicates. */
+static size_t check_order(json_t *recs, int n, int poison_every)
+{
+    int *last = calloc((size_t)n, sizeof *last);
+    size_t dups = 0;
+    size_t i;
+    json_t *r;
+    /* position of the last copy of each seq */
+    json_array_foreach(recs, i, r)
+    {
+        json_t *ev = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
+        cr_assert(ev, "output is the JSON event");
+        int seq = (int)json_integer_value(json_object_get(ev, "seq"));
+        cr_assert(seq >= 0 && seq < n);
+        if (last[seq])
+            dups++;
+        last[seq] = (int)i + 1;
+        json_decref(ev);
+    }
+    for (int s = 0; s < n; s++) {
+        int poison = poison_every && s % poison_every == poison_every - 1;
+        cr_assert_eq(last[s] != 0, !poison, "seq %d %s", s, poison ? "is poison" : "missing");
+    }
+    for (int k = 0; k < NKEYS; k++) {
+        int prev = 0;
+        for (int s = k; s < n; s += NKEYS) {
+            if (!last[s])
+                continue;
+            cr_assert_gt(last[s], prev, "key k%d: seq %d's last copy comes before an earlier one",
+                         k, s);
+            prev = last[s];
+        }
+    }
+    free(last);
+    return dups;
+}
+
+static void setup_dir(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-kt-XXXXXX");
+    cr_assert(mkdtemp(g_dir));
+}
+
+static void rm_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static int64_t count_checkpoints(const char *app)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM checkpoints WHERE application = ?1",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_checkpoint)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    put_events(s.kinesalite, "in", 0, 300, 50);
+
+    kk_run_t r;
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    json_t *out = wait_records(s.kinesalite, "out", 294);
+    json_t *faults = wait_records(s.kinesalite, "faults", 6);
+    cr_assert_eq(kk_stop_run(&r), 0, "the drain completed");
+    cr_assert_eq(check_order(out, 300, 50), 0, "a clean run writes no duplicate");
+    cr_assert_eq(json_array_size(faults), 6);
+    json_t *f =
+        json_loads(json_string_value(json_object_get(json_array_get(faults, 0), "value")), 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(f, "type")), "fault");
+    json_t *rec = json_object_get(json_object_get(f, "uow"), "record");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "topic")), "in");
+    cr_assert(json_is_string(json_object_get(rec, "value")), "the original bytes");
+    cr_assert(json_string_length(json_object_get(rec, "position")) > 20,
+              "the record's sequence number");
+    json_decref(f);
+    cr_assert_eq(count_checkpoints("app"), 2, "one checkpoint per shard");
+    json_decref(out);
+    json_decref(faults);
+
+    /* A restart resumes after the checkpoints: only the new records. */
+    put_events(s.kinesalite, "in", 300, 400, 50);
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    out = wait_records(s.kinesalite, "out", 392);
+    kk_sleep_ms(500); /* anything read twice would show up by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(check_order(out, 400, 50), 0, "nothing read twice after a clean stop");
+    cr_assert_eq(json_array_size(out), 392);
+    faults = kk_read_all(s.kinesalite, "faults");
+    cr_assert_eq(json_array_size(faults), 8, "each poison record faulted once");
+    json_decref(faults);
+    json_decref(out);
+    kk_stop(&s);
+    rm_dir();
+}
+
+Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:1", "out:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    put_events(s.kinesalite, "in", 0, 150, 0);
+    json_t *ls = kk_call(s.kinesalite, "ListShards", json_pack("{s:s}", "StreamName", "in"));
+    const char *parent = json_string_value(
+        json_object_get(json_array_get(json_object_get(ls, "Shards"), 0), "ShardId"));
+    json_decref(
+        kk_call(s.kinesalite, "SplitShard",
+                json_pack("{s:s,s:s,s:s}", "StreamName", "in", "ShardToSplit", parent,
+                          "NewStartingHashKey", "170141183460469231731687303715884105728")));
+    json_decref(ls);
+    for (int i = 0; i < 100; i++) { /* ACTIVE again (updateStreamMs is 0) */
+        json_t *d =
+            kk_call(s.kinesalite, "DescribeStreamSummary", json_pack("{s:s}", "StreamName", "in"));
+        const char *st = json_string_value(
+            json_object_get(json_object_get(d, "StreamDescriptionSummary"), "StreamStatus"));
+        int active = st && !strcmp(st, "ACTIVE");
+        json_decref(d);
+        if (active)
+            break;
+        kk_sleep_ms(50);
+    }
+    put_events(s.kinesalite, "in", 150, 300, 0); /* into the children */
+    kk_run_t r;
+    kk_run(&r, proc("split", "in", "out", "log.level", "info"));
+    json_t *out = wait_records(s.kinesalite, "out", 300);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    check_order(out, 300, 0);
+    json_decref(out);
+    cr_assert_eq(count_checkpoints("split"), 3, "the parent (SHARD_END) and two children");
+    kk_stop(&s);
+    rm_dir();
+}
+
+Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and_keep_key_order)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    put_events(s.kinesalite, "in", 0, 400, 0);
+    env_for(s.proxy); /* the processor talks to the proxy */
+    kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
+                  "\"putRecordsFailures\":{\"every\":3,\"calls\":4},\"expiredIterator\":1}");
+    int64_t t0 = kk_now_ms();
+    kk_run_t r;
+    kk_run(&r, proc("faulty", "in", "out", "kinesis.poll.interval.ms", "200"));
+    json_t *out = wait_records(s.kinesalite, "out", 400);
+    int64_t secs = (kk_now_ms() - t0) / 1000 + 1;
+    cr_assert_eq(kk_stop_run(&r), 0);
+    size_t dups = check_order(out, 400, 0);
+    json_t *st = kk_stats(&s);
+    json_t *gr = json_object_get(st, "GetRecords"), *pr = json_object_get(st, "PutRecords");
+    cr_assert_eq(json_integer_value(json_object_get(gr, "throttled")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(gr, "expiredIterator")), 1);
+    cr_assert_gt(json_integer_value(json_object_get(pr, "failedEntries")), 0);
+    /* Within 5 calls/s per shard (poll interval 200 ms), with slack for the
+     * first calls and the backoffs that replace some. */
+    json_int_t calls = json_integer_value(json_object_get(gr, "calls"));
+    cr_assert_leq(calls, (json_int_t)(secs * 5 * 2 + 4), "%lld GetRecords in %llds",
+                  (long long)calls, (long long)secs);
+    fprintf(stderr, "faulty run: %lld GetRecords in %llds, %zu duplicates in the output\n",
+            (long long)calls, (long long)secs, dups);
+    json_decref(st);
+    json_decref(out);
+    kk_stop(&s);
+    rm_dir();
+}
+
+/* ---- the service binaries over Kinesis ---- */
+
+static pid_t spawn_bin(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+static int stop_bin(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st;
+    for (int64_t end = kk_now_ms() + 30000; kk_now_ms() < end;) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        kk_sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static int64_t view_rows(const char *db, const char *where)
+{
+    sqlite3 *h;
+    int64_t n = -1;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM things %s", where);
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(h);
+    return n;
+}
+
+Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
+{
+    const char *tbin = getenv("SLUICE_TRIGGER_BIN"), *lbin = getenv("SLUICE_LISTENER_BIN");
+    if (!tbin || !lbin)
+        cr_skip_test("SLUICE_TRIGGER_BIN / SLUICE_LISTENER_BIN are not set");
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"changes:2", "events:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    enum { THINGS = 20, VERSIONS = 3 };
+    char *keys[THINGS * VERSIONS + 1], *vals[THINGS * VERSIONS + 1];
+    size_t n = 0;
+    for (int v = 1; v <= VERSIONS; v++)
+        for (int i = 0; i < THINGS; i++, n++) {
+            keys[n] = malloc(16);
+            vals[n] = malloc(400);
+            snprintf(keys[n], 16, "thing-%d", i);
+            const char *op = v == 1 ? "INSERT" : (v == 3 && i % 5 == 0) ? "REMOVE" : "MODIFY";
+            snprintf(vals[n], 400,
+                     "{\"eventName\":\"%s\",\"eventSource\":\"aws:dynamodb\",\"dynamodb\":{"
+                     "\"ApproximateCreationDateTime\":%d,\"Keys\":{\"id\":{\"S\":\"thing-%d\"}},"
+                     "\"%s\":{\"id\":{\"S\":\"thing-%d\"},\"v\":{\"N\":\"%d\"}},"
+                     "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
+                     op, 1767225600 + v * 10 + i, i, strcmp(op, "REMOVE") ? "NewImage" : "OldImage",
+                     i, v);
+        }
+    keys[n] = strdup("bad");
+    vals[n] = strdup("{\"eventName\":\"INSERT\"}");
+    n++;
+    kk_put(s.kinesalite, "changes", (const char *const *)keys, (const char *const *)vals, n);
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+        free(vals[i]);
+    }
+    char tlog[128], llog[128], db[128], view[160], tck[160], lck[160];
+    snprintf(tlog, sizeof tlog, "%s/trigger.log", g_dir);
+    snprintf(llog, sizeof llog, "%s/listener.log", g_dir);
+    snprintf(db, sizeof db, "%s/view.db", g_dir);
+    snprintf(view, sizeof view, "sqlite:%s#things", db);
+    snprintf(tck, sizeof tck, "kinesis.checkpoints=sqlite:%s/t.db", g_dir);
+    snprintf(lck, sizeof lck, "kinesis.checkpoints=sqlite:%s/l.db", g_dir);
+    char *targv[] = {(char *)tbin,
+                     "--source",
+                     "kinesis:changes",
+                     "--sink",
+                     "kinesis:events",
+                     "--faults",
+                     "kinesis:faults",
+                     "--format",
+                     "dynamodb",
+                     "--entity",
+                     "thing",
+                     "-c",
+                     tck,
+                     "-c",
+                     "kinesis.poll.interval.ms=50",
+                     NULL};
+    char *largv[] = {(char *)lbin,
+                     "--source",
+                     "kinesis:events",
+                     "--faults",
+                     "kinesis:faults",
+                     "--key",
+                     "/thing/id",
+                     "--view",
+                     view,
+                     "-c",
+                     lck,
+                     "-c",
+                     "kinesis.poll.interval.ms=50",
+                     NULL};
+    pid_t tp = spawn_bin(targv, tlog), lp = spawn_bin(largv, llog);
+    int64_t live = THINGS - THINGS / 5, gone = -1, end = kk_now_ms() + 60000;
+    int64_t rows = -1, v3 = -1;
+    while (kk_now_ms() < end) {
+        rows = view_rows(db, "");
+        v3 = view_rows(db, "WHERE json_extract(entity, '$.v') = 3");
+        gone = view_rows(db, "WHERE key IN (SELECT key FROM things_deleted)");
+        if (rows == live && v3 == live && gone == 0)
+            break;
+        kk_sleep_ms(200);
+    }
+    cr_assert_eq(rows, live, "live things in the view");
+    cr_assert_eq(v3, live, "each at its newest version");
+    json_t *faults = wait_records(s.kinesalite, "faults", 1);
+    cr_assert_eq(json_array_size(faults), 1, "the malformed change record");
+    json_decref(faults);
+    cr_assert_eq(stop_bin(tp), 0, "the trigger drains");
+    cr_assert_eq(stop_bin(lp), 0, "the listener drains");
+    kk_stop(&s);
+    rm_dir();
+}
