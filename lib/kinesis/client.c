@@ -193,6 +193,32 @@ static sl__kin_fail_t classify(long status, const char *type)
     return KIN_INVALID;
 }
 
+/* The outcome of an HTTP answer: 0 and the parsed body, or an error. */
+static int answer(long status, const char *body, size_t len, json_t **out, sl__kin_fail_t *why,
+                  char *msg, size_t msg_size)
+{
+    json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (status == 200 && j) {
+        *out = j;
+        *why = KIN_OK;
+        return 0;
+    }
+    const char *type = j ? json_string_value(json_object_get(j, "__type")) : NULL;
+    const char *m = j ? json_string_value(json_object_get(j, "message")) : NULL;
+    if (!m && j)
+        m = json_string_value(json_object_get(j, "Message"));
+    *why = status == 200 ? KIN_SERVER : classify(status, type);
+    snprintf(msg, msg_size, "kinesis: HTTP %ld %s: %.200s", status, type ? type : "",
+             m ? m : (status == 200 ? "unreadable answer" : ""));
+    json_decref(j);
+    *out = NULL;
+    return *why == KIN_THROTTLED   ? SL_EAGAIN
+           : *why == KIN_SERVER    ? SL_EIO
+           : *why == KIN_EXPIRED   ? SL_ESTATE
+           : *why == KIN_NOT_FOUND ? SL_ENOENT
+                                   : SL_EINVAL;
+}
+
 static void on_http(void *opaque, int err, long status, const char *body, size_t len,
                     const char *errmsg)
 {
@@ -205,26 +231,105 @@ static void on_http(void *opaque, int err, long status, const char *body, size_t
         sl_free(c);
         return;
     }
-    json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
-    if (status == 200 && j) {
-        c->cb(c->opaque, 0, KIN_OK, NULL, j);
-    } else {
-        const char *type = j ? json_string_value(json_object_get(j, "__type")) : NULL;
-        const char *m = j ? json_string_value(json_object_get(j, "message")) : NULL;
-        if (!m && j)
-            m = json_string_value(json_object_get(j, "Message"));
-        sl__kin_fail_t why = status == 200 ? KIN_SERVER : classify(status, type);
-        snprintf(msg, sizeof msg, "kinesis: HTTP %ld %s: %.200s", status, type ? type : "",
-                 m ? m : (status == 200 ? "unreadable answer" : ""));
-        int code = why == KIN_THROTTLED   ? SL_EAGAIN
-                   : why == KIN_SERVER    ? SL_EIO
-                   : why == KIN_EXPIRED   ? SL_ESTATE
-                   : why == KIN_NOT_FOUND ? SL_ENOENT
-                                          : SL_EINVAL;
-        c->cb(c->opaque, code, why, msg, NULL);
-    }
+    json_t *j;
+    sl__kin_fail_t why;
+    int code = answer(status, body, len, &j, &why, msg, sizeof msg);
+    c->cb(c->opaque, code, why, code ? msg : NULL, j);
     json_decref(j);
     sl_free(c);
+}
+
+/* The signed headers of a call, and its body (caller frees both). */
+static int prepare(sl__kin_t *k, const char *op, json_t *req, char **body, size_t *len,
+                   struct curl_slist **hdrs)
+{
+    *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    *hdrs = NULL;
+    if (!*body)
+        return SL_ENOMEM;
+    *len = strlen(*body);
+    char target[96], amz_date[SL__SIGV4_DATE_SIZE];
+    snprintf(target, sizeof target, "Kinesis_20131202.%s", op);
+    int rc = sl__sigv4_amz_date(time(NULL), amz_date, sizeof amz_date);
+    if (!rc)
+        rc = sl__sigv4_kinesis_headers(k->access_key, k->secret_key, k->token, k->region, k->host,
+                                       amz_date, target, *body, *len, hdrs);
+    if (rc) {
+        free(*body);
+        *body = NULL;
+        curl_slist_free_all(*hdrs);
+        *hdrs = NULL;
+    }
+    return rc;
+}
+
+typedef struct sbuf_s {
+    char *p;
+    size_t n;
+} sbuf_t;
+
+static size_t sync_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    sbuf_t *b = ud;
+    size_t n = size * nmemb;
+    char *q = sl_realloc(b->p, b->n + n + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->n, ptr, n);
+    b->p = q;
+    b->n += n;
+    b->p[b->n] = 0;
+    return n;
+}
+
+int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms, json_t **resp,
+                      sl__kin_fail_t *why, char *msg, size_t msg_size)
+{
+    char *body;
+    size_t len;
+    struct curl_slist *hdrs;
+    *resp = NULL;
+    *why = KIN_INVALID;
+    int rc = prepare(k, op, req, &body, &len, &hdrs);
+    if (rc) {
+        snprintf(msg, msg_size, "kinesis: cannot sign the call: %s", sl_strerror(rc));
+        return rc;
+    }
+    CURL *e = curl_easy_init();
+    if (!e) {
+        free(body);
+        curl_slist_free_all(hdrs);
+        return SL_ENOMEM;
+    }
+    char url[1024], errbuf[CURL_ERROR_SIZE] = "";
+    snprintf(url, sizeof url, "%s/", k->endpoint);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    sbuf_t b = {NULL, 0};
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sync_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    CURLcode cc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
+    free(body);
+    if (cc != CURLE_OK) {
+        snprintf(msg, msg_size, "kinesis: %s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        sl_free(b.p);
+        *why = KIN_TRANSPORT;
+        return SL_EIO;
+    }
+    rc = answer(status, b.p ? b.p : "", b.n, resp, why, msg, msg_size);
+    sl_free(b.p);
+    return rc;
 }
 
 int sl__kin_call(sl__kin_t *k, const char *op, json_t *req, sl__kin_cb cb, void *opaque)
@@ -236,33 +341,21 @@ int sl__kin_call(sl__kin_t *k, const char *op, json_t *req, sl__kin_cb cb, void 
             return SL_ENOMEM;
         }
     }
-    char *body = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
+    char *body;
+    size_t len;
+    struct curl_slist *hdrs;
+    int rc = prepare(k, op, req, &body, &len, &hdrs);
+    if (rc)
+        return rc;
     call_t *c = sl_malloc(sizeof *c);
-    if (!body || !c) {
+    if (!c) {
         free(body);
-        sl_free(c);
+        curl_slist_free_all(hdrs);
         return SL_ENOMEM;
     }
     c->k = k;
     c->cb = cb;
     c->opaque = opaque;
-    size_t len = strlen(body);
-    char target[96], amz_date[20];
-    snprintf(target, sizeof target, "Kinesis_20131202.%s", op);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
-    struct curl_slist *hdrs = NULL;
-    int rc = sl__sigv4_kinesis_headers(k->access_key, k->secret_key, k->token, k->region, k->host,
-                                       amz_date, target, body, len, &hdrs);
-    if (rc) {
-        free(body);
-        sl_free(c);
-        curl_slist_free_all(hdrs);
-        return rc;
-    }
     char url[1024];
     snprintf(url, sizeof url, "%s/", k->endpoint);
     rc = sl__http_post(k->http, url, hdrs, body, len, k->timeout_ms, on_http, c);

@@ -36,6 +36,12 @@ sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size);
  * The callback runs once, later. Returns 0 or an error (callback not run). */
 int sl__kin_call(sl__kin_t *k, const char *op, json_t *req, sl__kin_cb cb, void *opaque);
 
+/* A blocking call, for start-up checks only (it blocks the loop's thread):
+ * up to @p timeout_ms. Returns 0 with *resp set (caller decrefs), or an
+ * error as for sl__kin_call's callback, with a message in @p msg. */
+int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms, json_t **resp,
+                      sl__kin_fail_t *why, char *msg, size_t msg_size);
+
 /* Close (in-flight callbacks run with KIN_SHUTDOWN) / free after the loop turned. */
 void sl__kin_close(sl__kin_t *k);
 void sl__kin_destroy(sl__kin_t *k);

@@ -528,9 +528,50 @@ static void schedule(ksrc_t *s)
 
 /* ---- the source interface ---- */
 
+/* At start, as the Kafka source does with its brokers: an endpoint that
+ * cannot be reached, or a stream that does not exist, is an error now rather
+ * than a warning repeated forever. Transient failures are retried until
+ * source.connect.timeout.ms. */
+static int check_reachable(ksrc_t *s)
+{
+    int64_t limit = sl_conf_get_int(sl_processor_conf(s->proc), "source.connect.timeout.ms");
+    if (limit <= 0)
+        return 0;
+    int64_t end = now_ms() + limit;
+    char msg[300] = "";
+    for (;;) {
+        int64_t left = end - now_ms();
+        json_t *resp = NULL;
+        sl__kin_fail_t why;
+        json_t *req = json_pack("{s:s}", "StreamName", s->stream);
+        int rc =
+            req ? sl__kin_call_sync(s->kin, "DescribeStreamSummary", req,
+                                    (long)(left > 100 ? left : 100), &resp, &why, msg, sizeof msg)
+                : SL_ENOMEM;
+        json_decref(resp);
+        if (!rc)
+            return 0;
+        if (why == KIN_NOT_FOUND || why == KIN_INVALID) {
+            sl__log(s->proc, "error", "kinesis stream %s at %s: %s", s->stream,
+                    sl__kin_endpoint(s->kin), msg);
+            return SL_EINVAL;
+        }
+        if (now_ms() + 500 >= end)
+            break;
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sl__log(s->proc, "error", "cannot reach the Kinesis endpoint %s within %lld ms: %s",
+            sl__kin_endpoint(s->kin), (long long)limit, msg);
+    return SL_EIO;
+}
+
 static int ks_start(void *opaque)
 {
     ksrc_t *s = opaque;
+    int rc = check_reachable(s);
+    if (rc)
+        return rc;
     uv_timer_init(sl__proc_loop(s->proc), &s->tick);
     s->tick.data = s;
     s->timer_on = 1;

@@ -446,3 +446,74 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     kk_stop(&s);
     rm_dir();
 }
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return s;
+}
+
+Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_secret_is_logged)
+{
+    const char *tbin = getenv("SLUICE_TRIGGER_BIN");
+    if (!tbin)
+        cr_skip_test("SLUICE_TRIGGER_BIN is not set");
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"changes:1", NULL};
+    kk_start(&s, streams);
+    const char *secret = "wJalrXUtnFEMI-this-must-never-be-logged";
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+    setenv("AWS_SESSION_TOKEN", "token-that-must-never-be-logged", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    struct {
+        const char *endpoint, *stream, *says;
+    } cases[] = {
+        {"http://127.0.0.1:1", "kinesis:changes", "cannot reach the Kinesis endpoint"},
+        {s.kinesalite, "kinesis:nope", "ResourceNotFoundException"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        setenv("AWS_ENDPOINT_URL_KINESIS", cases[i].endpoint, 1);
+        char log[128], ck[160];
+        snprintf(log, sizeof log, "%s/t%zu.log", g_dir, i);
+        snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s/c.db", g_dir);
+        char *argv[] = {(char *)tbin,
+                        "--source",
+                        (char *)cases[i].stream,
+                        "--sink",
+                        "kinesis:changes",
+                        "--faults",
+                        "kinesis:changes",
+                        "--format",
+                        "dynamodb",
+                        "--entity",
+                        "thing",
+                        "-c",
+                        ck,
+                        "-c",
+                        "source.connect.timeout.ms=1500",
+                        "-c",
+                        "log.level=debug",
+                        NULL};
+        pid_t pid = spawn_bin(argv, log);
+        int st;
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        char *out = slurp(log);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+        cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
+        cr_assert_null(strstr(out, secret), "the secret key is not logged");
+        cr_assert_null(strstr(out, "token-that-must-never"), "the session token is not logged");
+        free(out);
+    }
+    unsetenv("AWS_SESSION_TOKEN");
+    kk_stop(&s);
+    rm_dir();
+}
