@@ -24,12 +24,15 @@
 #define NKEYS 1000       /* distinct partition keys */
 #define NTYPES 4         /* event types; exactly one matches the filter */
 #define EVENT_SIZE 327   /* target size of one event in bytes */
-#define BATCH_EVENTS 500 /* batch(500) */
+#define BATCH_EVENTS 500 /* batch(500), unless a sweep case sets g_batch */
 #define TICK_EVERY 1024  /* pushes between sl_engine_tick() calls */
 #define RING_MIN 4096    /* records in the ring, at least (covers an open batch) */
 #define TOPIC "bench"
 #define PIPELINE "bench"
 #define FILTER_PREFIX "thing-"
+
+/* The batch size of the next engine case (the size sweep changes it). */
+static size_t g_batch = BATCH_EVENTS;
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -238,6 +241,25 @@ static sl_result_t map_small(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
+/* The peers' pipeline (bench/peers): each kept event becomes
+ * {"id","type","ts","key"}, here straight from the envelope (no tree). */
+static sl_result_t map_peer(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    const sl_envelope_t *e = sl_uow_envelope(u);
+    sl_span_t k = sl_uow_key(u);
+    char out[256];
+    int n = snprintf(out, sizeof out,
+                     "{\"id\":\"%.*s\",\"type\":\"%.*s\",\"ts\":%lld,\"key\":\"%.*s\"}",
+                     (int)e->id.len, e->id.ptr, (int)e->type.len, e->type.ptr,
+                     (long long)e->timestamp, (int)k.len, k.ptr);
+    if (n < 0 || (size_t)n >= sizeof out || sl_uow_set_output(u, k.ptr, k.len, out, (size_t)n)) {
+        sl_uow_fail(u, SL_ESTAGE, "map_peer: cannot set the output");
+        return SL_FAULT;
+    }
+    return SL_OK;
+}
+
 /* Case 3: the body tree (parsed on demand) encoded as the output event. */
 static sl_result_t map_json(sl_uow_t *u, void *opaque)
 {
@@ -271,6 +293,7 @@ typedef struct opts_s {
     size_t reps;
     double min_s; /* minimum timed duration of each case */
     const char *csv;
+    const char *dump;
     int quick;
     unsigned cases; /* bit per comparison: 1 batch, 2 scan, 4 decode */
 } opts_t;
@@ -318,7 +341,7 @@ static void engine_case_open(const bench_t *b, engine_case_t *ec, sl_stage_fn ma
     const char *const prefix[] = {FILTER_PREFIX};
     check(sl_pipeline_filter_types(p, SL_MATCH_PREFIX, prefix, 1), "sl_pipeline_filter_types");
     check(sl_pipeline_map(p, map, NULL), "sl_pipeline_map");
-    sl_batch_opts_t bo = {.max_events = BATCH_EVENTS, .max_bytes = 0, .linger_ms = -1};
+    sl_batch_opts_t bo = {.max_events = g_batch, .max_bytes = 0, .linger_ms = -1};
     check(sl_pipeline_batch(p, &bo), "sl_pipeline_batch");
     check(sl_pipeline_sink(p, ec->sink), "sl_pipeline_sink");
     int rc = sl_engine_add_pipeline(ec->e, p);
@@ -503,7 +526,24 @@ static sample_t run_loop_case(bench_t *b, const opts_t *o, int kind)
 
 /* ---- report -------------------------------------------------------------------- */
 
-enum { R_BATCH, R_SCAN, R_PARSE, R_ENGINE, R_PARSE_DUMP, R_PARSE_FILTER_DUMP, NROWS };
+enum {
+    R_BATCH,
+    R_SCAN,
+    R_PARSE,
+    R_ENGINE,
+    R_PARSE_DUMP,
+    R_PARSE_FILTER_DUMP,
+    R_SIZE_1,
+    R_SIZE_10,
+    R_SIZE_100,
+    R_SIZE_500,
+    R_SIZE_5000,
+    R_PEER,
+    NROWS
+};
+
+static const size_t size_of_row[NROWS] = {
+    [R_SIZE_1] = 1, [R_SIZE_10] = 10, [R_SIZE_100] = 100, [R_SIZE_500] = 500, [R_SIZE_5000] = 5000};
 
 static const char *const row_names[NROWS] = {
     [R_BATCH] = "1 batch: filter->map->batch(500), push_decoded",
@@ -512,12 +552,20 @@ static const char *const row_names[NROWS] = {
     [R_ENGINE] = "3 engine: push(scan)->filter->map(body+json out)->batch",
     [R_PARSE_DUMP] = "3 jansson json_loadb+json_dumpb (every event)",
     [R_PARSE_FILTER_DUMP] = "3 jansson json_loadb+type filter+json_dumpb",
+    [R_SIZE_1] = "4 batch path, batch(1)",
+    [R_SIZE_10] = "4 batch path, batch(10)",
+    [R_SIZE_100] = "4 batch path, batch(100)",
+    [R_SIZE_500] = "4 batch path, batch(500)",
+    [R_SIZE_5000] = "4 batch path, batch(5000)",
+    [R_PEER] = "5 peers' pipeline: push(scan)->filter->map->batch(500)",
 };
 
 /* The comparison (--case bit) each row belongs to. */
 static const unsigned row_case[NROWS] = {
-    [R_BATCH] = 1,  [R_SCAN] = 2,       [R_PARSE] = 2,
-    [R_ENGINE] = 4, [R_PARSE_DUMP] = 4, [R_PARSE_FILTER_DUMP] = 4,
+    [R_BATCH] = 1,    [R_SCAN] = 2,       [R_PARSE] = 2,
+    [R_ENGINE] = 4,   [R_PARSE_DUMP] = 4, [R_PARSE_FILTER_DUMP] = 4,
+    [R_SIZE_1] = 8,   [R_SIZE_10] = 8,    [R_SIZE_100] = 8,
+    [R_SIZE_500] = 8, [R_SIZE_5000] = 8,  [R_PEER] = 16,
 };
 
 typedef struct ratio_s {
@@ -537,14 +585,19 @@ static const ratio_t ratios[] = {
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: bench_batch [--quick] [--events N] [--reps R] [--min-ms MS] [--case C]... "
-                "[--csv FILE]\n"
-                "  --quick      tiny run for a smoke test (every case, about a second)\n"
-                "  --events N   distinct events (default 10000)\n"
-                "  --reps R     repeat each case R times; report median and min..max (default 1)\n"
-                "  --min-ms MS  minimum timed duration of each case (default 500)\n"
-                "  --case C     run only comparison C: batch, scan or decode (repeatable)\n"
-                "  --csv FILE   also write the rows as CSV\n");
+    fprintf(fp,
+            "usage: bench_batch [--quick] [--events N] [--reps R] [--min-ms MS] [--case C]... "
+            "[--csv FILE]\n"
+            "  --quick      tiny run for a smoke test (every case, about a second)\n"
+            "  --events N   distinct events (default 10000)\n"
+            "  --reps R     repeat each case R times; report median and min..max (default 1)\n"
+            "  --min-ms MS  minimum timed duration of each case (default 500)\n"
+            "  --case C     run only comparison C: batch, scan, decode, sizes (the batch\n"
+            "               path at batch 1, 10, 100, 500, 5000) or peers (the pipeline of\n"
+            "               bench/peers from the bytes) (repeatable; default batch, scan,\n"
+            "               decode)\n"
+            "  --csv FILE   also write the rows as CSV\n"
+            "  --dump-events FILE  write the distinct events as JSON Lines (the peers' input)\n");
 }
 
 static void parse_args(int argc, char **argv, opts_t *o)
@@ -572,8 +625,16 @@ static void parse_args(int argc, char **argv, opts_t *o)
                 o->cases |= 2;
             else if (!strcmp(v, "decode"))
                 o->cases |= 4;
+            else if (!strcmp(v, "sizes"))
+                o->cases |= 8;
+            else if (!strcmp(v, "peers"))
+                o->cases |= 16;
             else
-                die("--case: '%s' is not one of batch, scan, decode", v);
+                die("--case: '%s' is not one of batch, scan, decode, sizes, peers", v);
+        } else if (!strcmp(a, "--dump-events")) {
+            if (i + 1 >= argc)
+                die("--dump-events needs a file name");
+            o->dump = argv[++i];
         } else if (!strcmp(a, "--csv")) {
             if (i + 1 >= argc)
                 die("--csv needs a file name");
@@ -611,6 +672,17 @@ int main(int argc, char **argv)
     bench_t *b = xcalloc(1, sizeof *b);
     b->nevents = o.events;
     make_events(b);
+    if (o.dump) {
+        FILE *df = fopen(o.dump, "w");
+        if (!df)
+            die("cannot open %s for writing", o.dump);
+        for (size_t i = 0; i < b->nevents; i++) {
+            fwrite(b->ev[i].buf, 1, b->ev[i].len, df);
+            fputc('\n', df);
+        }
+        if (fclose(df))
+            die("cannot write %s", o.dump);
+    }
 
     printf("sluice %s bench_batch: %zu distinct events, average %.1f bytes, %.1f%% pass the "
            "filter\n",
@@ -634,6 +706,14 @@ int main(int argc, char **argv)
             res[r][R_PARSE_DUMP] = run_loop_case(b, &o, K_PARSE_DUMP);
             res[r][R_PARSE_FILTER_DUMP] = run_loop_case(b, &o, K_PARSE_FILTER_DUMP);
         }
+        if (o.cases & 8)
+            for (int row = R_SIZE_1; row <= R_SIZE_5000; row++) {
+                g_batch = size_of_row[row];
+                res[r][row] = run_engine_case(b, &o, 1, map_small, row_names[row]);
+                g_batch = BATCH_EVENTS;
+            }
+        if (o.cases & 16)
+            res[r][R_PEER] = run_engine_case(b, &o, 0, map_peer, row_names[R_PEER]);
         if (o.reps > 1)
             fprintf(stderr, "rep %zu/%zu done\n", r + 1, o.reps);
     }
