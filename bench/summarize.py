@@ -101,6 +101,19 @@ for r in read_csv("kafka.csv"):
         size=mbs * 1e6 / rate if rate and mbs else None, rss=num(r["peak_rss_kb"]),
         ratio=f"{rt:.2f}x" if rt else "")
 
+# the listener and the trigger
+for r in read_csv("flavors.csv"):
+    rate = num(r["events_per_s"])
+    mbs = num(r["mb_per_s"])
+    if rate:
+        add("flavors: " + r["case"].strip('"'), rate, num(r["min"]), num(r["max"]),
+            size=mbs * 1e6 / rate if mbs else None, ratio=r["ratio"])
+    else:
+        rows.append({"case": "flavors: " + r["case"].strip('"'), "events_per_s": None,
+                     "min": None, "max": None, "ns_per_event": None, "mb_per_s": None,
+                     "allocs_per_event": None, "peak_rss_kb": num(r["peak_rss_kb"]),
+                     "ratio": r["ratio"]})
+
 # Kinesis
 kin = os.path.join(run, "kinesis.txt")
 if os.path.exists(kin):

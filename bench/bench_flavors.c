@@ -1,0 +1,487 @@
+/* bench_flavors — the listener and the trigger end to end over the embedded
+ * Kafka broker, side by side in one run with a raw librdkafka group consumer
+ * and `kcat -C` reading the same topic, and the listener's memory as its
+ * input grows tenfold:
+ *   raw    a librdkafka group consumer (consume_batch_queue) reading the topic
+ *   kcat   kcat -C -e -q > /dev/null (process start and connect included)
+ *   trigger  sl_cdc (DynamoDB Streams records -> thing events) -> batch(500)
+ *            -> Kafka sink, on a processor thread
+ *   listener sl_materialize (thing events -> newest per key -> SQLite view),
+ *            on a processor thread
+ *   memory   the sluice-listener binary over N and then 10 N events: its peak
+ *            RSS, sampled every 50 ms, should stay flat.
+ * librdkafka is used for the baseline, to produce the input and to sample
+ * nothing else; everything measured of sluice goes through include/sluice/. */
+#define BENCH_NAME "bench_flavors"
+#include "bench_util.h"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static char g_dir[64];
+static const char *g_bs;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- input ---- */
+
+static size_t g_change_bytes, g_event_bytes;
+
+static void produce(const char *topic, size_t n, int changes, size_t things)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
+    rd_kafka_conf_set(kc, "linger.ms", "5", err, sizeof err);
+    rd_kafka_conf_set(kc, "batch.num.messages", "10000", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    if (!rk)
+        die("producer: %s", err);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        char v[700], key[32];
+        size_t id = i % things, ver = i / things + 1;
+        int64_t ts = 1767225600000ll + (int64_t)i;
+        int len;
+        snprintf(key, sizeof key, "thing-%06zu", id);
+        if (changes)
+            len = snprintf(
+                v, sizeof v,
+                "{\"eventID\":\"%zu\",\"eventName\":\"%s\",\"eventSource\":\"aws:dynamodb\","
+                "\"awsRegion\":\"us-east-1\",\"dynamodb\":{\"ApproximateCreationDateTime\":"
+                "%lld,\"Keys\":{\"id\":{\"S\":\"%s\"}},\"NewImage\":{\"id\":{\"S\":\"%s\"},"
+                "\"name\":{\"S\":\"Thing %zu\"},\"status\":{\"S\":\"active\"},\"count\":{\"N\":"
+                "\"%zu\"},\"price\":{\"N\":\"%zu.25\"},\"timestamp\":{\"N\":\"%lld\"}},"
+                "\"SequenceNumber\":\"%020zu\",\"SizeBytes\":200,"
+                "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
+                i, ver == 1 ? "INSERT" : "MODIFY", (long long)(ts / 1000), key, key, id, ver,
+                id % 100, (long long)ts, i);
+        else
+            len = snprintf(
+                v, sizeof v,
+                "{\"id\":\"ev-%zu\",\"type\":\"%s\",\"timestamp\":%lld,"
+                "\"partitionKey\":\"%s\",\"tags\":{\"source\":\"bench\"},\"thing\":{\"id\":"
+                "\"%s\",\"name\":\"Thing %zu\",\"status\":\"active\",\"count\":%zu,"
+                "\"price\":%zu.25,\"description\":\"an event of the listener benchmark,"
+                " about three hundred bytes long\"}}",
+                i, ver == 1 ? "thing-created" : "thing-updated", (long long)ts, key, key, id, ver,
+                id % 100);
+        bytes += (size_t)len;
+        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                                 RD_KAFKA_V_VALUE(v, (size_t)len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 10);
+        rd_kafka_poll(rk, 0);
+    }
+    if (rd_kafka_flush(rk, 60000))
+        die("the input of %s was not all delivered", topic);
+    rd_kafka_destroy(rk);
+    if (changes)
+        g_change_bytes = bytes / n;
+    else
+        g_event_bytes = bytes / n;
+}
+
+/* ---- raw consumer and kcat ---- */
+
+static double raw_consumer(const char *topic, size_t n, const char *group)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", err, sizeof err);
+    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk)
+        die("consumer: %s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_message_t *batch[1000];
+    size_t got = 0;
+    double t0 = 0, deadline = now_s() + 120;
+    while (got < n && now_s() < deadline) {
+        size_t want = n - got < 1000 ? n - got : 1000;
+        ssize_t k = rd_kafka_consume_batch_queue(q, 100, batch, want);
+        for (ssize_t i = 0; i < k; i++) {
+            if (!batch[i]->err) {
+                if (!got)
+                    t0 = now_s();
+                got++;
+            }
+            rd_kafka_message_destroy(batch[i]);
+        }
+    }
+    double t1 = now_s();
+    if (got < n)
+        die("raw consumer read %zu of %zu", got, n);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return t1 - t0;
+}
+
+static double kcat(const char *topic)
+{
+    char *argv[] = {"kcat", "-C", "-b", (char *)g_bs, "-t", (char *)topic,
+                    "-e",   "-q", "-o", "beginning",  NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    double t0 = now_s();
+    if (posix_spawnp(&pid, "kcat", &fa, NULL, argv, environ)) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && !WEXITSTATUS(st) ? now_s() - t0 : -1;
+}
+
+/* ---- the flavors on a processor thread ---- */
+
+static atomic_size_t g_seen;
+static _Atomic double g_first;
+
+static sl_result_t count(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    double zero = 0;
+    atomic_compare_exchange_strong(&g_first, &zero, now_s());
+    atomic_fetch_add(&g_seen, 1);
+    return SL_OK;
+}
+
+typedef struct run_s {
+    sl_processor_t *p;
+    int rc;
+} run_t;
+
+static void *runner(void *a)
+{
+    run_t *r = a;
+    r->rc = sl_processor_run(r->p);
+    return NULL;
+}
+
+/* The trigger (@p view NULL) or the listener; returns its seconds from the
+ * first record to the end of the drain after the last. */
+static double flavor(const char *group, const char *topic, size_t n, const char *view)
+{
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    const char *kv[] = {"processor.name",
+                        group,
+                        "processor.signals",
+                        "false",
+                        "kafka.bootstrap.servers",
+                        g_bs,
+                        "kafka.group.id",
+                        group,
+                        "log.level",
+                        "warn",
+                        "source.format",
+                        view ? "event" : "json",
+                        NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        check(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), kv[i]);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    if (!p)
+        die("processor: %s", err);
+    check(sl_kafka_source_attach(p, topic, err, sizeof err), err);
+    sl_sink_t *f = sl_kafka_sink_new(p, "bench-faults", err, sizeof err);
+    if (!f)
+        die("fault sink: %s", err);
+    check(sl_processor_set_fault_sink(p, f), "fault sink");
+    sl_pipeline_t *pl = sl_pipeline_new(view ? "materialize" : "cdc");
+    check(sl_pipeline_tap(pl, count, NULL), "tap");
+    if (view) {
+        sl_store_t *st = sl_store_sqlite_open(view, "things", err, sizeof err);
+        if (!st)
+            die("view: %s", err);
+        const char *types[] = {"thing-created", "thing-updated", "thing-deleted"};
+        sl_materialize_opts_t o = {.types = types,
+                                   .type_count = 3,
+                                   .key_pointer = "/thing/id",
+                                   .store = st,
+                                   .batch = {500, 0, -1}};
+        check(sl_materialize(pl, &o), "sl_materialize");
+    } else {
+        sl_sink_t *out = sl_kafka_sink_new(p, "bench-thing-events", err, sizeof err);
+        if (!out)
+            die("sink: %s", err);
+        sl_cdc_opts_t o = {SL_CDC_DYNAMODB, "thing", "bench"};
+        sl_batch_opts_t b = {500, 0, -1};
+        check(sl_cdc(pl, &o), "sl_cdc");
+        check(sl_pipeline_batch(pl, &b), "batch");
+        check(sl_pipeline_sink(pl, out), "sink");
+    }
+    check(sl_processor_add_pipeline(p, pl), "pipeline");
+    atomic_store(&g_seen, 0);
+    atomic_store(&g_first, 0.0);
+    run_t r = {p, -999};
+    pthread_t th;
+    if (pthread_create(&th, NULL, runner, &r))
+        die("thread");
+    double deadline = now_s() + 300;
+    while (atomic_load(&g_seen) < n && now_s() < deadline)
+        sleep_ms(2);
+    if (atomic_load(&g_seen) < n)
+        die("%s saw %zu of %zu records", group, atomic_load(&g_seen), n);
+    sl_processor_stop(p);
+    pthread_join(th, NULL);
+    double t1 = now_s();
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    if (r.rc || st.records_done != n || st.faults)
+        die("%s: run %d, %llu done, %llu faults of %zu", group, r.rc,
+            (unsigned long long)st.records_done, (unsigned long long)st.faults, n);
+    sl_processor_destroy(p);
+    return t1 - atomic_load(&g_first);
+}
+
+/* ---- memory: the listener binary, RSS sampled ---- */
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int64_t committed(const char *group, const char *topic, int parts)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int i = 0; i < parts; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i);
+    int64_t sum = 0;
+    if (!rd_kafka_committed(rk, l, 10000))
+        for (int i = 0; i < l->cnt; i++)
+            sum += l->elems[i].offset > 0 ? l->elems[i].offset : 0;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
+static long listener_peak_rss(const char *bin, const char *topic, int parts, size_t n,
+                              const char *group)
+{
+    char view[160], xb[300];
+    snprintf(view, sizeof view, "sqlite:%s/%s.db#things", g_dir, group);
+    snprintf(xb, sizeof xb, "bootstrap.servers=%s", g_bs);
+    char *argv[] = {(char *)bin,
+                    "--source",
+                    "kafka:",
+                    "--key",
+                    "/thing/id",
+                    "--view",
+                    view,
+                    "--group",
+                    (char *)group,
+                    "-X",
+                    xb,
+                    "-c",
+                    "commit.interval.ms=200",
+                    "-c",
+                    "log.level=warn",
+                    NULL};
+    char src[128];
+    snprintf(src, sizeof src, "kafka:%s", topic);
+    argv[2] = src;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    if (posix_spawn(&pid, bin, &fa, NULL, argv, environ))
+        die("cannot start %s", bin);
+    posix_spawn_file_actions_destroy(&fa);
+    long peak = 0;
+    double deadline = now_s() + 600, next_check = 0;
+    for (;;) {
+        long r = rss_kb(pid);
+        if (r > peak)
+            peak = r;
+        if (now_s() > next_check) {
+            if (committed(group, topic, parts) >= (int64_t)n)
+                break;
+            next_check = now_s() + 0.5;
+        }
+        if (now_s() > deadline)
+            die("%s did not finish %zu events", group, n);
+        sleep_ms(50);
+    }
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    return peak;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 50000, reps = 3;
+    int quick = 0, memory = 1;
+    const char *csvpath = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            quick = 1;
+            n = 3000;
+            reps = 1;
+        } else if (!strcmp(argv[i], "--events")) {
+            n = parse_size("--events", argv[++i], 1000, 1000000);
+        } else if (!strcmp(argv[i], "--reps")) {
+            reps = parse_size("--reps", argv[++i], 1, 100);
+        } else if (!strcmp(argv[i], "--no-memory")) {
+            memory = 0;
+        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+            csvpath = argv[++i];
+        } else {
+            printf("usage: bench_flavors [--quick] [--events N] [--reps R] [--no-memory] "
+                   "[--csv FILE]\n");
+            return strcmp(argv[i], "--help") ? 2 : 0;
+        }
+    }
+    (void)quick;
+    char err[256];
+    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
+    if (!b)
+        die("embedded broker: %s", err);
+    g_bs = sl_broker_bootstrap(b);
+    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-fl-XXXXXX");
+    if (!mkdtemp(g_dir))
+        die("mkdtemp");
+    /* 5 MiB per partition in the mock: enough partitions for the input */
+    int parts = (int)(n * 600 / (3 << 20)) + 8;
+    check(sl_broker_create_topic(b, "changes", parts, 1), "topic");
+    check(sl_broker_create_topic(b, "events", parts, 1), "topic");
+    check(sl_broker_create_topic(b, "bench-thing-events", parts, 1), "topic");
+    check(sl_broker_create_topic(b, "bench-faults", 1, 1), "topic");
+    size_t things = n / 5 ? n / 5 : 1;
+    produce("changes", n, 1, things);
+    produce("events", n, 0, things);
+    printf("sluice %s bench_flavors: %zu change records (%zu B) and %zu events (%zu B) of %zu "
+           "things, %d partitions, %zu rep(s)\n",
+           sl_version(), n, g_change_bytes, n, g_event_bytes, things, parts, reps);
+    double *traw = xcalloc(reps, sizeof *traw), *ttr = xcalloc(reps, sizeof *ttr),
+           *lraw = xcalloc(reps, sizeof *lraw), *tli = xcalloc(reps, sizeof *tli),
+           *tk = xcalloc(reps, sizeof *tk), *qt = xcalloc(reps, sizeof *qt),
+           *ql = xcalloc(reps, sizeof *ql);
+    for (size_t r = 0; r < reps; r++) {
+        char g[64], view[128];
+        snprintf(g, sizeof g, "raw-c-%zu", r);
+        traw[r] = (double)n / raw_consumer("changes", n, g);
+        snprintf(g, sizeof g, "trigger-%zu", r);
+        ttr[r] = (double)n / flavor(g, "changes", n, NULL);
+        snprintf(g, sizeof g, "raw-e-%zu", r);
+        lraw[r] = (double)n / raw_consumer("events", n, g);
+        snprintf(g, sizeof g, "listener-%zu", r);
+        snprintf(view, sizeof view, "%s/view-%zu.db", g_dir, r);
+        tli[r] = (double)n / flavor(g, "events", n, view);
+        double k = kcat("events");
+        tk[r] = k > 0 ? (double)n / k : 0;
+        qt[r] = ttr[r] / traw[r];
+        ql[r] = tli[r] / lraw[r];
+        char a[32], c[32], d[32], e[32];
+        printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx)\n",
+               r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]), qt[r],
+               fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r]);
+        fflush(stdout);
+    }
+    summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
+              s4 = summarize(tli, reps), s5 = summarize(tk, reps), r1 = summarize(qt, reps),
+              r2 = summarize(ql, reps);
+    char x[32], y[32], z[32];
+    FILE *csv = csvpath ? fopen(csvpath, "w") : NULL;
+    if (csvpath && !csv)
+        die("cannot open %s", csvpath);
+    if (csv)
+        fprintf(csv, "case,events_per_s,min,max,mb_per_s,peak_rss_kb,ratio\n");
+#define ROW(name, s, size, ratio)                                                                  \
+    do {                                                                                           \
+        printf("%-58s %9s (%s..%s) %8.1f MB/s\n", name, fmt_rate(x, sizeof x, s.med),              \
+               fmt_rate(y, sizeof y, s.min), fmt_rate(z, sizeof z, s.max),                         \
+               s.med *(double)size / 1e6);                                                         \
+        if (csv)                                                                                   \
+            fprintf(csv, "\"%s\",%.0f,%.0f,%.0f,%.2f,,%s\n", name, s.med, s.min, s.max,            \
+                    s.med *(double)size / 1e6, ratio);                                             \
+    } while (0)
+    printf("case                                                        records/s (min..max)\n");
+    char rt[32], rl[32];
+    snprintf(rt, sizeof rt, "%.3fx", r1.med);
+    snprintf(rl, sizeof rl, "%.3fx", r2.med);
+    ROW("raw librdkafka group consumer, change records", s1, g_change_bytes, "");
+    ROW("trigger: cdc (DynamoDB) -> batch(500) -> Kafka sink", s2, g_change_bytes, rt);
+    ROW("raw librdkafka group consumer, thing events", s3, g_event_bytes, "");
+    ROW("listener: materialize -> SQLite view (one txn per batch)", s4, g_event_bytes, rl);
+    ROW("kcat -C -e -q, thing events (process + connect incl.)", s5, g_event_bytes, "");
+    printf("ratios, per rep side by side (median, min..max):\n");
+    printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
+    printf("  listener / raw consumer   %.3fx (%.3f..%.3f)\n", r2.med, r2.min, r2.max);
+    if (s5.med > 0)
+        printf("  listener / kcat           %.3fx\n", s4.med / s5.med);
+    if (memory) {
+        const char *bin = getenv("SLUICE_LISTENER_BIN");
+        char path[PATH_MAX];
+        if (!bin) {
+            snprintf(path, sizeof path, "%s", argv[0]);
+            char *slash = strrchr(path, '/');
+            if (slash)
+                snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path),
+                         "../processors/sluice-listener");
+            bin = path;
+        }
+        check(sl_broker_create_topic(b, "events10", parts * 10, 1), "topic");
+        produce("events10", n * 10, 0, things);
+        long m1 = listener_peak_rss(bin, "events", parts, n, "mem-1x");
+        long m10 = listener_peak_rss(bin, "events10", parts * 10, n * 10, "mem-10x");
+        printf("memory: sluice-listener peak RSS %ld kB over %zu events, %ld kB over %zu "
+               "events: %.2fx for 10x the input\n",
+               m1, n, m10, n * 10, m1 > 0 ? (double)m10 / (double)m1 : 0);
+        if (csv) {
+            fprintf(csv, "\"memory: sluice-listener over %zu events\",,,,,%ld,\n", n, m1);
+            fprintf(csv, "\"memory: sluice-listener over %zu events (10x)\",,,,,%ld,%.2fx\n",
+                    n * 10, m10, m1 > 0 ? (double)m10 / (double)m1 : 0);
+        }
+    }
+    if (csv && fclose(csv))
+        die("cannot write %s", csvpath);
+    sl_broker_destroy(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd))
+        fprintf(stderr, "cannot remove %s\n", g_dir);
+    return 0;
+}
