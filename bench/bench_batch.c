@@ -730,8 +730,8 @@ int main(int argc, char **argv)
     }
 
     if (csv) {
-        fprintf(csv,
-                "case,events_per_s,ns_per_event,mb_per_s,allocs_per_event,peak_rss_kb,ratio\n");
+        fprintf(csv, "case,events_per_s,min,max,ns_per_event,mb_per_s,allocs_per_event,peak_rss_kb,"
+                     "ratio\n");
     }
     printf("%-58s %10s %20s %9s %8s %12s %9s %7s\n", "case", "events/s", "(min..max)", "ns/event",
            "MB/s", "allocs/event", "peakRSS kB", "ratio");
@@ -761,8 +761,8 @@ int main(int argc, char **argv)
                fmt_rate(a, sizeof a, s.med), range, 1e9 / s.med, s.med * b->avg_size / 1e6, al.med,
                rss, rs);
         if (csv) {
-            fprintf(csv, "\"%s\",%.0f,%.2f,%.2f,%.4f,%ld,", row_names[row], s.med, 1e9 / s.med,
-                    s.med * b->avg_size / 1e6, al.med, rss);
+            fprintf(csv, "\"%s\",%.0f,%.0f,%.0f,%.2f,%.2f,%.4f,%ld,", row_names[row], s.med, s.min,
+                    s.max, 1e9 / s.med, s.med * b->avg_size / 1e6, al.med, rss);
             if (ratio > 0)
                 fprintf(csv, "%.3f", ratio);
             fputc('\n', csv);

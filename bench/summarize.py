@@ -65,15 +65,16 @@ for r in read_csv("batch.csv"):
     mbs = num(r["mb_per_s"])
     size = mbs * 1e6 / rate if rate and mbs else None
     ratio = f'{num(r["ratio"]):.1f}x' if num(r.get("ratio")) else ""
-    add(r["case"].strip('"'), rate, size=size, allocs=num(r["allocs_per_event"]),
-        rss=num(r["peak_rss_kb"]), ratio=ratio)
+    add(r["case"].strip('"'), rate, num(r.get("min")), num(r.get("max")), size=size,
+        allocs=num(r["allocs_per_event"]), rss=num(r["peak_rss_kb"]), ratio=ratio)
 
 # the peers and sluice on their pipeline
 sluice_peer = None
 for r in read_csv("peers-sluice.csv"):
     sluice_peer = num(r["events_per_s"])
-    add("sluice: the peers' pipeline (scan->filter->map->batch(500))", sluice_peer, size=avg,
-        allocs=num(r["allocs_per_event"]), rss=num(r["peak_rss_kb"]))
+    add("sluice: the peers' pipeline (scan->filter->map->batch(500))", sluice_peer,
+        num(r.get("min")), num(r.get("max")), size=avg, allocs=num(r["allocs_per_event"]),
+        rss=num(r["peak_rss_kb"]))
 goals = {"aws-lambda-stream": 60.0, "highland": 2.0}
 ratios = []
 for impl in ("aws-lambda-stream", "highland"):
