@@ -303,22 +303,12 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
     char view[160], xb[300];
     snprintf(view, sizeof view, "sqlite:%s/%s.db#things", g_dir, group);
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", g_bs);
-    char *argv[] = {(char *)bin,
-                    "--source",
-                    "kafka:",
-                    "--key",
-                    "/thing/id",
-                    "--view",
-                    view,
-                    "--group",
-                    (char *)group,
-                    "-X",
-                    xb,
-                    "-c",
-                    "commit.interval.ms=200",
-                    "-c",
-                    "log.level=warn",
-                    NULL};
+    char *argv[] = {(char *)bin, "--source", "kafka:", "--key", "/thing/id", "--view", view,
+                    "--group", (char *)group, "-X", xb,
+                    /* librdkafka's buffers below their defaults (a 64 MiB queue,
+                     * 50 MiB per fetch), so that both inputs exceed every bound */
+                    "-X", "queued.max.messages.kbytes=16384", "-X", "fetch.max.bytes=16777216",
+                    "-c", "commit.interval.ms=200", "-c", "log.level=warn", NULL};
     char src[128];
     snprintf(src, sizeof src, "kafka:%s", topic);
     argv[2] = src;
@@ -330,11 +320,17 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
         die("cannot start %s", bin);
     posix_spawn_file_actions_destroy(&fa);
     long peak = 0;
-    double deadline = now_s() + 600, next_check = 0;
+    double deadline = now_s() + 600, next_check = 0, t0 = now_s(), next_trace = 0;
+    int trace = getenv("BENCH_RSS_TRACE") != NULL; /* diagnosis: RSS and progress each second */
     for (;;) {
         long r = rss_kb(pid);
         if (r > peak)
             peak = r;
+        if (trace && now_s() >= next_trace) {
+            fprintf(stderr, "%s %5.1f s  RSS %6ld kB  committed %lld of %zu\n", group, now_s() - t0,
+                    r, (long long)committed(group, topic, parts), n);
+            next_trace = now_s() + 1;
+        }
         if (now_s() > next_check) {
             if (committed(group, topic, parts) >= (int64_t)n)
                 break;
