@@ -22,6 +22,7 @@
  *     change raw.new / raw.old.
  *   - a member that is JSON null (Keys, NewImage, before, ts_ms, ...) counts
  *     as absent. */
+#include "core/jsonw.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
 #include "sluice/mem.h"
@@ -41,42 +42,13 @@
 
 /* ---- text ----------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t need;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 4, min = 0x10000;
-    else
-        return 0;
-    if (n < need)
-        return 0;
-    unsigned cp = c & (0x3fu >> (need - 1));
-    for (size_t i = 1; i < need; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return need;
-}
-
 /* Whether @p buf is valid UTF-8 without NUL (what a JSON string may carry
  * through jansson's decoder). */
 static int utf8_text(const void *buf, size_t n)
 {
     const unsigned char *p = buf;
     for (size_t i = 0; i < n;) {
-        size_t k = p[i] ? utf8_seq(p + i, n - i) : 0;
+        size_t k = p[i] ? sl__utf8_len(p + i, n - i) : 0;
         if (!k)
             return 0;
         i += k;
@@ -91,7 +63,7 @@ static void utf8_trim(char *s)
     while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
         i--;
     if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
-        utf8_seq((const unsigned char *)s + i - 1, n - i + 1) == 0)
+        sl__utf8_len((const unsigned char *)s + i - 1, n - i + 1) == 0)
         s[i - 1] = 0;
 }
 
@@ -102,7 +74,7 @@ static const char *clip(char out[QUOTE_MAX + 4], const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = sl__utf8_len(p + i, n - i);
         if (!k)
             k = 1;
         if (o + k > QUOTE_MAX) {

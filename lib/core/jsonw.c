@@ -52,8 +52,7 @@ void sl__jw_lit(sl__jw_t *jw, const char *s)
     sl__jw_raw(jw, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+size_t sl__utf8_len(const unsigned char *p, size_t n)
 {
     unsigned c = p[0];
     size_t need;
@@ -108,7 +107,7 @@ void sl__jw_str(sl__jw_t *jw, const void *s, size_t n)
             *o++ = hex[c & 15];
             i++;
         } else {
-            size_t k = utf8_len(p + i, n - i);
+            size_t k = sl__utf8_len(p + i, n - i);
             if (k) {
                 memcpy(o, p + i, k);
                 o += k;

@@ -22,6 +22,10 @@ void sl__jw_lit(sl__jw_t *jw, const char *s);
 /* A quoted JSON string; control characters escaped; invalid UTF-8 becomes U+FFFD. */
 void sl__jw_str(sl__jw_t *jw, const void *s, size_t n);
 void sl__jw_int(sl__jw_t *jw, int64_t v);
+/* Length of the valid UTF-8 sequence at @p p (1..4; shortest form, no
+ * surrogates, at most U+10FFFF), or 0 when invalid or cut short by @p n. */
+size_t sl__utf8_len(const unsigned char *p, size_t n);
+
 /* A quoted standard base64 string with padding. */
 void sl__jw_b64(sl__jw_t *jw, const void *s, size_t n);
 

@@ -424,6 +424,29 @@ static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *ms
     schedule(s);
 }
 
+/* Send @p req (stolen) for shard @p idx; the shard is busy until @p cb.
+ * Returns 1 when sent; else the shard tries again in 100 ms. */
+static int shard_call(ksrc_t *s, size_t idx, const char *op, json_t *req, sl__kin_cb cb,
+                      int64_t now)
+{
+    shard_t *sh = &s->shards[idx];
+    shcall_t *c = req ? sl_malloc(sizeof *c) : NULL;
+    if (!c) {
+        json_decref(req);
+        sh->due = now + 100;
+        return 0;
+    }
+    *c = (shcall_t){s, idx};
+    if (sl__kin_call(s->kin, op, req, cb, c)) {
+        sl_free(c);
+        sh->due = now + 100;
+        return 0;
+    }
+    s->inflight_calls++;
+    sh->state = SH_BUSY;
+    return 1;
+}
+
 static void shard_step(ksrc_t *s, size_t idx, int64_t now)
 {
     shard_t *sh = &s->shards[idx];
@@ -448,41 +471,13 @@ static void shard_step(ksrc_t *s, size_t idx, int64_t now)
             req = json_pack("{s:s,s:s,s:s}", "StreamName", s->stream, "ShardId", sh->id,
                             "ShardIteratorType",
                             s->latest && !sh->parent ? "LATEST" : "TRIM_HORIZON");
-        shcall_t *c = sl_malloc(sizeof *c);
-        if (!req || !c) {
-            json_decref(req);
-            sl_free(c);
-            sh->due = now + 100;
-            return;
-        }
-        *c = (shcall_t){s, idx};
-        if (sl__kin_call(s->kin, "GetShardIterator", req, on_iterator, c)) {
-            sl_free(c);
-            sh->due = now + 100;
-            return;
-        }
-        s->inflight_calls++;
-        sh->state = SH_BUSY;
+        shard_call(s, idx, "GetShardIterator", req, on_iterator, now);
         return;
     }
     if (sh->state == SH_READY && sh->iterator && !sh->paused && !s->paused_all) {
         json_t *req = json_pack("{s:s,s:i}", "ShardIterator", sh->iterator, "Limit", s->limit);
-        shcall_t *c = sl_malloc(sizeof *c);
-        if (!req || !c) {
-            json_decref(req);
-            sl_free(c);
-            sh->due = now + 100;
-            return;
-        }
-        *c = (shcall_t){s, idx};
-        if (sl__kin_call(s->kin, "GetRecords", req, on_records, c)) {
-            sl_free(c);
-            sh->due = now + 100;
-            return;
-        }
-        s->inflight_calls++;
-        sh->state = SH_BUSY;
-        sh->due = now + s->poll_ms;
+        if (shard_call(s, idx, "GetRecords", req, on_records, now))
+            sh->due = now + s->poll_ms;
         return;
     }
     if (sh->state == SH_ENDED)
