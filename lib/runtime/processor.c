@@ -15,6 +15,14 @@
 
 enum { ST_NEW, ST_RUNNING, ST_DRAINING, ST_CLOSING, ST_DONE };
 
+/* A job of the engine's executor on libuv's thread pool. */
+typedef struct pjob_s {
+    uv_work_t req;
+    sl_job_t job;
+    sl_processor_t *p;
+    struct pjob_s *prev, *next;
+} pjob_t;
+
 struct sl_processor_s {
     sl_conf_t *conf;
     sl_engine_t *e;
@@ -41,6 +49,9 @@ struct sl_processor_s {
     size_t nsinks;
     sl_sink_t *fault_sink;
     int64_t drain_ms, commit_ms;
+    pjob_t *jobs; /* in flight on the thread pool */
+    size_t njobs;
+    int jobs_closed; /* a drain ran out of time: no new jobs */
     struct attached_s {
         const char *key;
         void *obj;
@@ -107,6 +118,66 @@ static void src_flow(void *opaque, const char *topic, int32_t partition, int pau
         p->src->flow(p->src_opaque, topic, partition, pause);
 }
 
+/* ---- the executor: blocking work on libuv's thread pool ---- */
+
+static void job_work(uv_work_t *w)
+{
+    pjob_t *j = w->data;
+    j->job.work(j->job.arg);
+}
+
+static void job_after(uv_work_t *w, int status)
+{
+    pjob_t *j = w->data;
+    sl_processor_t *p = j->p;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        p->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    p->njobs--;
+    j->job.done(j->job.arg, status == UV_ECANCELED ? SL_ESHUTDOWN : 0);
+    sl_free(j);
+    sl__proc_after(p);
+}
+
+static int job_submit(void *opaque, const sl_job_t *job)
+{
+    sl_processor_t *p = opaque;
+    if (p->jobs_closed)
+        return SL_ESHUTDOWN;
+    pjob_t *j = sl_malloc(sizeof *j);
+    if (!j)
+        return SL_ENOMEM;
+    j->job = *job;
+    j->p = p;
+    j->req.data = j;
+    if (uv_queue_work(&p->loop, &j->req, job_work, job_after)) {
+        sl_free(j);
+        return SL_EIO;
+    }
+    j->prev = NULL;
+    j->next = p->jobs;
+    if (p->jobs)
+        p->jobs->prev = j;
+    p->jobs = j;
+    p->njobs++;
+    return 0;
+}
+
+/* Out of time: take no new job, drop the queued ones (their done gets
+ * SL_ESHUTDOWN), interrupt the running ones, so the loop can close. */
+static void interrupt_jobs(sl_processor_t *p)
+{
+    p->jobs_closed = 1;
+    if (p->njobs)
+        sl__log(p, "warn", "interrupting %zu blocking job(s) (store writes)", p->njobs);
+    for (pjob_t *j = p->jobs; j; j = j->next)
+        if (uv_cancel((uv_req_t *)&j->req) && j->job.interrupt)
+            j->job.interrupt(j->job.arg);
+}
+
 sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t errstr_size)
 {
     sl_processor_t *p = sl_calloc(1, sizeof *p);
@@ -133,6 +204,8 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     }
     p->loop_ok = 1;
     p->loop.data = p;
+    sl_executor_t ex = {job_submit, p};
+    sl_engine_set_executor(p->e, &ex);
     return p;
 oom:
     if (errstr && errstr_size)
@@ -153,6 +226,13 @@ void sl_processor_destroy(sl_processor_t *p)
 {
     if (!p)
         return;
+    /* A job still on the thread pool borrows the engine's uows: end it
+     * first (only after a run that did not finish its loop). */
+    if (p->njobs) {
+        interrupt_jobs(p);
+        while (p->njobs)
+            uv_run(&p->loop, UV_RUN_ONCE);
+    }
     /* Services first (producers give back what they hold, with errors),
      * then the engine (it releases in-flight records to the source), then
      * the source and the sinks. */
@@ -295,6 +375,10 @@ static void finish_drain(sl_processor_t *p)
         p->src->commit(p->src_opaque, 1);
     if (p->src && p->src->close)
         p->src->close(p->src_opaque);
+    /* A job blocked past the drain bound (a locked store) would keep the
+     * loop from closing: what it did not finish is not committed. */
+    if (left)
+        interrupt_jobs(p);
     close_all(p);
 }
 

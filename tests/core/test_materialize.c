@@ -83,7 +83,7 @@ static void mdestroy(void *opaque)
     ((mstore_t *)opaque)->destroyed = 1;
 }
 
-static const sl_store_ops_t mops = {"memory", mapply, mdestroy};
+static const sl_store_ops_t mops = {.name = "memory", .apply = mapply, .destroy = mdestroy};
 
 static const char *const thing_types[] = {"thing-created", "thing-updated", "thing-deleted"};
 
