@@ -184,7 +184,10 @@ int sl__ckpt_put(sl__ckpt_t *c, const char *app, const char *stream, const char 
     int rc = sqlite3_step(c->put);
     sqlite3_reset(c->put);
     sqlite3_clear_bindings(c->put);
-    return rc == SQLITE_DONE ? 0 : map_rc(rc);
+    if (rc == SQLITE_DONE)
+        return 0;
+    atomic_store(&c->stop, 0); /* ended early: an interrupt is answered */
+    return map_rc(rc);
 }
 
 void sl__ckpt_interrupt(sl__ckpt_t *c)

@@ -450,8 +450,10 @@ static int sq_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *a
      * BEGIN fail; end it so one bad moment does not poison the store. */
     if (!sqlite3_get_autocommit(s->db))
         run(s->st[ST_ROLLBACK]);
-    if ((err = run(s->st[ST_BEGIN])))
+    if ((err = run(s->st[ST_BEGIN]))) {
+        atomic_store(&s->stop, 0); /* as at fail: below */
         return err;
+    }
     int64_t now = wall_ms();
     for (size_t i = 0; i < n; i++) {
         int changed;
@@ -474,6 +476,8 @@ fail:
         run(s->st[ST_ROLLBACK]);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_clear_bindings(s->st[i]);
+    /* This apply ended early: an interrupt that asked for it is answered. */
+    atomic_store(&s->stop, 0);
     return err;
 }
 
