@@ -169,6 +169,7 @@ static void ck_interrupt(void *arg)
 }
 
 static void ck_flush(ksrc_t *s);
+static void schedule(ksrc_t *s);
 
 static void ck_done(void *arg, int status)
 {
@@ -215,6 +216,8 @@ static void ck_done(void *arg, int status)
      * commit, so a locked database is not hammered). */
     if (s->closed)
         ck_flush(s);
+    else
+        schedule(s); /* children of a finished shard may start */
 }
 
 /* Write every pending checkpoint, unless a write is in flight (its done
@@ -370,8 +373,6 @@ static int ckpt_load(ksrc_t *s)
 }
 
 /* ---- shard listing ---- */
-
-static void schedule(ksrc_t *s);
 
 static int parent_done(ksrc_t *s, const char *id)
 {
