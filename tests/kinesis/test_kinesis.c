@@ -707,3 +707,47 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
     kk_stop(&s);
     rm_dir();
 }
+
+/* Checkpoint writes that fail (another writer holds the database past the
+ * busy timeout, twice) are retried until they land: a restart after a
+ * clean stop then reads nothing twice. */
+Test(kinesis, a_failed_checkpoint_write_is_retried)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    put_events(s.kinesalite, "in", 0, 100, 0);
+    kk_run_t r;
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    json_t *out = wait_records(s.kinesalite, "out", 100);
+    json_decref(out);
+
+    /* A writer holds the checkpoints for 12 s while 100 more records are
+     * read and done. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(h));
+    put_events(s.kinesalite, "in", 100, 200, 0);
+    out = wait_records(s.kinesalite, "out", 200);
+    json_decref(out);
+    kk_sleep_ms(12000);
+    cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    kk_sleep_ms(7000); /* a retry lands (each attempt may wait 5 s for the lock) */
+    cr_assert_eq(kk_stop_run(&r), 0);
+
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    kk_sleep_ms(3000); /* records read again would be written by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(check_order(out, 200, 0), 0, "the restart read nothing twice");
+    cr_assert_eq(json_array_size(out), 200);
+    json_decref(out);
+    kk_stop(&s);
+    rm_dir();
+}
