@@ -599,12 +599,13 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
 
     /* Down: more records come. Then the store is locked across a start that
      * gives up after 1 s. */
-    put_events(s.kinesalite, "in", 100, 200, 0);
+    put_events(s.kinesalite, "in", 100, 150, 0);
     sqlite3 *h = lock_checkpoints();
     char *before = dump_checkpoints(h);
     const char *give_up[] = {"kinesis.iterator", "LATEST", "kinesis.checkpoints.timeout.ms", "1000",
                              NULL};
     kk_run(&r, proc_kv("app", "in", "out", give_up));
+    put_events(s.kinesalite, "in", 150, 200, 0); /* records keep coming */
     int rc = wait_run_end(&r, 60000);
     cr_assert_eq(rc, SL_EBUSY, "the start fails: %s", sl_err_name(rc));
     char *after = dump_checkpoints(h);
@@ -617,16 +618,17 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     /* Locked again across a start that may wait: released after 3 s. */
     const char *latest[] = {"kinesis.iterator", "LATEST", NULL};
     kk_run(&r, proc_kv("app", "in", "out", latest));
+    put_events(s.kinesalite, "in", 200, 250, 0);
     kk_sleep_ms(3000);
     cr_assert_eq(__atomic_load_n(&r.rc, __ATOMIC_SEQ_CST), -999, "still starting");
     sqlite3_close(h);
-    out = wait_records(s.kinesalite, "out", 200);
+    out = wait_records(s.kinesalite, "out", 250);
     json_decref(out);
     kk_sleep_ms(500); /* anything read twice would show up by now */
     cr_assert_eq(kk_stop_run(&r), 0);
     out = kk_read_all(s.kinesalite, "out");
-    cr_assert_eq(check_order(out, 200, 0), 0, "every record once, in key order");
-    cr_assert_eq(json_array_size(out), 200);
+    cr_assert_eq(check_order(out, 250, 0), 0, "every record once, in key order");
+    cr_assert_eq(json_array_size(out), 250);
     json_decref(out);
     free(before);
     kk_stop(&s);
