@@ -753,3 +753,53 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
     kk_stop(&s);
     rm_dir();
 }
+
+/* A checkpoint store that is not a database cannot be read: the service
+ * does not start (exit 1, with the reason), rather than start every shard
+ * from kinesis.iterator; nothing is retried, as waiting cannot help. */
+Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
+{
+    const char *tbin = getenv("SLUICE_TRIGGER_BIN");
+    if (!tbin)
+        cr_skip_test("SLUICE_TRIGGER_BIN is not set");
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"changes:1", "events:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    char path[128], ck[160], log[128];
+    snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    for (int i = 0; i < 64; i++)
+        fputs("this is not an SQLite database, whatever its name says\n", f);
+    fclose(f);
+    snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s", path);
+    snprintf(log, sizeof log, "%s/t.log", g_dir);
+    char *argv[] = {(char *)tbin,
+                    "--source",
+                    "kinesis:changes",
+                    "--sink",
+                    "kinesis:events",
+                    "--faults",
+                    "kinesis:events",
+                    "--format",
+                    "dynamodb",
+                    "--entity",
+                    "thing",
+                    "-c",
+                    ck,
+                    "-c",
+                    "kinesis.iterator=LATEST",
+                    NULL};
+    pid_t pid = spawn_bin(argv, log);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *out = slurp(log);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
+    cr_assert(strstr(out, "not a database"), "the reason: %s", out);
+    free(out);
+    kk_stop(&s);
+    rm_dir();
+}
