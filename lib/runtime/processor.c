@@ -9,6 +9,7 @@
 #include "sluice/mem.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,8 @@ typedef struct pjob_s {
     sl_job_t job;
     sl_processor_t *p;
     struct pjob_s *prev, *next;
+    atomic_int finished; /* work returned (set on the pool's thread) */
+    int delivered;       /* done was called (by a pump, before the loop's turn) */
 } pjob_t;
 
 struct sl_processor_s {
@@ -124,6 +127,7 @@ static void job_work(uv_work_t *w)
 {
     pjob_t *j = w->data;
     j->job.work(j->job.arg);
+    atomic_store(&j->finished, 1);
 }
 
 static void job_after(uv_work_t *w, int status)
@@ -137,9 +141,22 @@ static void job_after(uv_work_t *w, int status)
     if (j->next)
         j->next->prev = j->prev;
     p->njobs--;
-    j->job.done(j->job.arg, status == UV_ECANCELED ? SL_ESHUTDOWN : 0);
+    if (!j->delivered)
+        j->job.done(j->job.arg, status == UV_ECANCELED ? SL_ESHUTDOWN : 0);
     sl_free(j);
     sl__proc_after(p);
+}
+
+/* A synchronous wait inside a loop callback (a Kafka revoke) cannot run
+ * the loop: hand it the jobs whose work is over, so their records can be
+ * done meanwhile. The loop's own turn later only frees them. */
+static void deliver_finished(sl_processor_t *p)
+{
+    for (pjob_t *j = p->jobs; j; j = j->next)
+        if (!j->delivered && atomic_load(&j->finished)) {
+            j->delivered = 1;
+            j->job.done(j->job.arg, 0);
+        }
 }
 
 static int job_submit(void *opaque, const sl_job_t *job)
@@ -153,6 +170,8 @@ static int job_submit(void *opaque, const sl_job_t *job)
     j->job = *job;
     j->p = p;
     j->req.data = j;
+    atomic_init(&j->finished, 0);
+    j->delivered = 0;
     if (uv_queue_work(&p->loop, &j->req, job_work, job_after)) {
         sl_free(j);
         return SL_EIO;
@@ -174,7 +193,8 @@ static void interrupt_jobs(sl_processor_t *p)
     if (p->njobs)
         sl__log(p, "warn", "interrupting %zu blocking job(s) (store writes)", p->njobs);
     for (pjob_t *j = p->jobs; j; j = j->next)
-        if (uv_cancel((uv_req_t *)&j->req) && j->job.interrupt)
+        if (!j->delivered && !atomic_load(&j->finished) && uv_cancel((uv_req_t *)&j->req) &&
+            j->job.interrupt)
             j->job.interrupt(j->job.arg);
 }
 
@@ -415,6 +435,7 @@ void sl__proc_after(sl_processor_t *p)
 
 void sl__proc_pump(sl_processor_t *p, int timeout_ms)
 {
+    deliver_finished(p);
     int each = p->nsvcs ? timeout_ms / (int)p->nsvcs : timeout_ms;
     for (size_t i = 0; i < p->nsvcs; i++)
         if (p->svcs[i].poll)
@@ -423,6 +444,7 @@ void sl__proc_pump(sl_processor_t *p, int timeout_ms)
         struct timespec ts = {0, (long)timeout_ms * 1000000L};
         nanosleep(&ts, NULL);
     }
+    deliver_finished(p);
     sl_engine_tick(p->e);
 }
 
