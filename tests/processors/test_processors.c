@@ -736,3 +736,138 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     sl_broker_destroy(b);
     rmtmp();
 }
+
+/* A Kafka revoke waits for the revoked partitions' records without running
+ * the loop; their view writes, on the thread pool, must still complete
+ * during that wait. The view is locked while a second listener joins, and
+ * released the moment the first one starts revoking: its blocked write then
+ * lands within the revoke bound and the partitions go with nothing left in
+ * flight. */
+Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N1 = 100, N2 = 100 };
+    char buf[512], key[32];
+    int64_t t0 = 1767225600000ll;
+    for (int i = 0; i < N1; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+
+    char dba[300], dbb[300], va[320], vb[320], loga[300], logb[300], xb[300];
+    snprintf(dba, sizeof dba, "%s/a.db", tmpdir);
+    snprintf(dbb, sizeof dbb, "%s/b.db", tmpdir);
+    snprintf(va, sizeof va, "sqlite:%s#things", dba);
+    snprintf(vb, sizeof vb, "sqlite:%s#things", dbb);
+    snprintf(loga, sizeof loga, "%s/a.log", tmpdir);
+    snprintf(logb, sizeof logb, "%s/b.log", tmpdir);
+    snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
+    char *envs[] = {xb, NULL};
+    /* The 2.0.2 mock rebalances when the rebalance timeout expires; the
+     * revoke bound is half of max.poll.interval.ms. */
+    char *argv_a[] = {(char *)lbin,
+                      "--source",
+                      "kafka:events",
+                      "--key",
+                      "/thing/id",
+                      "--view",
+                      va,
+                      "--group",
+                      "g-rb",
+                      "-X",
+                      "max.poll.interval.ms=6000",
+                      "-X",
+                      "session.timeout.ms=6000",
+                      "-c",
+                      "batch.linger.ms=20",
+                      "-c",
+                      "commit.interval.ms=100",
+                      "-c",
+                      "retry.backoff.max.ms=200",
+                      "-c",
+                      "retry.max=1000",
+                      NULL};
+    pid_t a = run(argv_a, loga, envs);
+    wait_committed(bs, "g-rb", "events", 4, N1, a, loga);
+
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(dba, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = N1; i < N1 + N2; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+    kt_sleep_ms(500);
+    char *argv_b[] = {(char *)lbin,
+                      "--source",
+                      "kafka:events",
+                      "--key",
+                      "/thing/id",
+                      "--view",
+                      vb,
+                      "--group",
+                      "g-rb",
+                      "-X",
+                      "max.poll.interval.ms=6000",
+                      "-X",
+                      "session.timeout.ms=6000",
+                      "-c",
+                      "batch.linger.ms=20",
+                      "-c",
+                      "commit.interval.ms=100",
+                      NULL};
+    pid_t bp = run(argv_b, logb, envs);
+    int revoking = 0;
+    for (int64_t end = kt_now_ms() + 60000; !revoking && kt_now_ms() < end;) {
+        char *l = slurp(loga);
+        revoking = strstr(l, "revoking") != NULL;
+        free(l);
+        if (!revoking)
+            kt_sleep_ms(10);
+    }
+    cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    cr_assert(revoking, "the first listener revoked partitions");
+    wait_committed(bs, "g-rb", "events", 4, N1 + N2, a, loga);
+    cr_assert_eq(stop(a), 0);
+    cr_assert_eq(stop(bp), 0);
+    char *l = slurp(loga);
+    cr_assert_null(strstr(l, "left with"),
+                   "the revoked partitions went with nothing in flight:\n%s", l);
+    free(l);
+    /* Every key is in one of the two views. */
+    for (int i = 0; i < N1 + N2; i++) {
+        int found = 0;
+        const char *dbs[] = {dba, dbb};
+        for (int k = 0; k < 2 && !found; k++) {
+            sqlite3 *q;
+            if (sqlite3_open_v2(dbs[k], &q, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                sqlite3_close(q);
+                continue;
+            }
+            sqlite3_stmt *st;
+            snprintf(key, sizeof key, "thing-%d", i);
+            if (sqlite3_prepare_v2(q, "SELECT 1 FROM things WHERE key = ?", -1, &st, NULL) ==
+                SQLITE_OK) {
+                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+                found = sqlite3_step(st) == SQLITE_ROW;
+                sqlite3_finalize(st);
+            }
+            sqlite3_close(q);
+        }
+        cr_assert(found, "thing-%d is in a view", i);
+    }
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
