@@ -5,7 +5,10 @@
  * tracks per-partition watermarks of done records and tells the source when
  * to pause. It does no I/O and owns no thread: a driver (the libuv processor,
  * or the test driver) pushes records, calls sl_engine_tick() when timers are
- * due, and commits watermarks. Everything runs on the driver's thread. */
+ * due, and commits watermarks. Everything runs on the driver's thread, but
+ * for blocking work (a store transaction) that sinks and sources hand to
+ * the driver's executor (sl_engine_submit()): it runs elsewhere and
+ * completes on the driver's thread. */
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
 
