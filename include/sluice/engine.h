@@ -126,6 +126,10 @@ int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaqu
  * Without an executor, sl_engine_submit() runs a job inline (work, then
  * done, before it returns), which blocks the engine's thread.
  * @returns 0; SL_EINVAL (NULL, or no submit); SL_ESTATE after start.
+ * @remark A job's arg borrows engine state (a sink's uows): the executor
+ *         must have called every accepted job's done before
+ *         sl_engine_destroy() (cancel what has not started, with
+ *         SL_ESHUTDOWN).
  */
 int sl_engine_set_executor(sl_engine_t *e, const sl_executor_t *ex);
 

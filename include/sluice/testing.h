@@ -57,7 +57,11 @@ typedef enum sl_test_ack_e {
  */
 sl_test_t *sl_test_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
 
-/** @brief Destroy the driver, its engine, pipelines and test sinks. NULL is accepted. */
+/**
+ * @brief Destroy the driver, its engine, pipelines and test sinks. Jobs still
+ *        queued are cancelled first (done with SL_ESHUTDOWN, never run).
+ *        NULL is accepted.
+ */
 void sl_test_destroy(sl_test_t *t);
 
 /**
