@@ -5,7 +5,10 @@
  * tracks per-partition watermarks of done records and tells the source when
  * to pause. It does no I/O and owns no thread: a driver (the libuv processor,
  * or the test driver) pushes records, calls sl_engine_tick() when timers are
- * due, and commits watermarks. Everything runs on the driver's thread. */
+ * due, and commits watermarks. Everything runs on the driver's thread, but
+ * for blocking work (a store transaction) that sinks and sources hand to
+ * the driver's executor (sl_engine_submit()): it runs elsewhere and
+ * completes on the driver's thread. */
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
 
@@ -47,6 +50,40 @@ typedef struct sl_source_ops_s {
     void (*flow)(void *opaque, const char *topic, int32_t partition, int pause);
 } sl_source_ops_t;
 
+/**
+ * A unit of blocking work (a store transaction, a checkpoint write) that an
+ * executor runs away from the engine's thread. Copied by submit.
+ */
+typedef struct sl_job_s {
+    /** Runs on another thread (or later on the engine's thread, see
+     *  sl_engine_submit()). Must not touch the engine. */
+    void (*work)(void *arg);
+    /**
+     * Runs on the engine's thread after @p work returned (@p status 0), or
+     * instead of it when the executor is shutting down (@p status
+     * SL_ESHUTDOWN: @p work never ran). Called exactly once per accepted job.
+     */
+    void (*done)(void *arg, int status);
+    /**
+     * Optional; may be called from any thread while @p work may be running:
+     * make it return soon (e.g. sqlite3_interrupt). Called when a drain
+     * runs out of time.
+     */
+    void (*interrupt)(void *arg);
+    void *arg;
+} sl_job_t;
+
+/** Where an engine's blocking work runs (the runtime: libuv's thread pool). */
+typedef struct sl_executor_s {
+    /**
+     * Accept @p job (copied). Returns 0 (done will be called exactly once,
+     * never from inside submit), or a negative SL_E* code (SL_ESHUTDOWN,
+     * SL_ENOMEM): the job is not taken and neither callback is called.
+     */
+    int (*submit)(void *opaque, const sl_job_t *job);
+    void *opaque;
+} sl_executor_t;
+
 /** Counters of one engine or one pipeline. */
 typedef struct sl_stats_s {
     uint64_t records_in;     /**< records pushed (engine) or uows entered (pipeline) */
@@ -82,6 +119,43 @@ int sl_engine_set_clock(sl_engine_t *e, const sl_clock_t *clock);
 
 /** @brief Set the source callbacks (copied). @returns 0, SL_ESTATE after start. */
 int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaque);
+
+/**
+ * @brief Run blocking work through @p ex (copied) from now on.
+ *
+ * Without an executor, sl_engine_submit() runs a job inline (work, then
+ * done, before it returns), which blocks the engine's thread.
+ * @returns 0; SL_EINVAL (NULL, or no submit); SL_ESTATE after start.
+ * @remark A job's arg borrows engine state (a sink's uows): the executor
+ *         must have called every accepted job's done before
+ *         sl_engine_destroy() (cancel what has not started, with
+ *         SL_ESHUTDOWN).
+ */
+int sl_engine_set_executor(sl_engine_t *e, const sl_executor_t *ex);
+
+/**
+ * @brief Hand a job to the engine's executor (for sinks and sources that
+ *        would otherwise block the engine's thread).
+ * @param job copied; its arg is borrowed until done is called.
+ * @returns 0 when taken: done is called exactly once on the engine's thread,
+ *          later (with an executor) or before this returns (without one);
+ *          SL_EINVAL; or the executor's error (SL_ESHUTDOWN once a drain ran
+ *          out of time, SL_ENOMEM): then neither callback is called.
+ * @remark On the engine's thread.
+ */
+int sl_engine_submit(sl_engine_t *e, const sl_job_t *job);
+
+/**
+ * @brief Push a record that the source already knows it cannot deliver as
+ *        it should (a stream record without data or position): it becomes
+ *        a fault event with @p err and @p message and is then done, like a
+ *        record that cannot be decoded.
+ * @param rec as sl_engine_push() (its offset must grow per partition).
+ * @param err a negative SL_E* code (SL_EFIELD if unsure).
+ * @param message copied (truncated to 200 bytes); may be NULL.
+ * @returns As sl_engine_push().
+ */
+int sl_engine_push_fault(sl_engine_t *e, const sl_record_t *rec, int err, const char *message);
 
 /**
  * @brief Add a pipeline; on success the engine owns it.

@@ -19,6 +19,9 @@
  *                                (default: kafka.group.id, else processor.name)
  *   kinesis.checkpoints          sqlite:PATH of the checkpoint store
  *                                (default sqlite:checkpoints.db)
+ *   kinesis.checkpoints.timeout.ms  how long the start retries a checkpoint
+ *                                store that cannot be read (locked, I/O
+ *                                errors) before it fails (default 30000)
  *   kinesis.iterator             where a shard without a checkpoint starts:
  *                                TRIM_HORIZON (default) or LATEST
  *   kinesis.records.limit        GetRecords Limit, 1..10000 (default 10000)
@@ -53,11 +56,20 @@ extern "C" {
  * of a shard (the sequence number below which everything is done) advances
  * from the engine's done watermark, like Kafka offsets, every
  * commit.interval.ms and at the end of a drain; a restart resumes after it
- * (AFTER_SEQUENCE_NUMBER).
+ * (AFTER_SEQUENCE_NUMBER). Checkpoint writes run on the processor's thread
+ * pool, never on the loop; a failed write is retried at the next commit.
+ *
+ * The checkpoints are read when the processor starts, before any shard is
+ * read. One that cannot be read is retried (kinesis.checkpoints.timeout.ms),
+ * then sl_processor_run() fails with an error log line: it is never taken as
+ * "no checkpoint", which would start the shard from kinesis.iterator (LATEST
+ * would skip records). A record that comes without Data or SequenceNumber
+ * is a fault event; one without a sequence number never moves the
+ * checkpoint (it stays at the record before it).
  *
  * @param stream the stream name (copied).
- * @returns 0; SL_EINVAL (no stream, bad property, no credentials, checkpoint
- *          store cannot open; message in @p errstr); SL_EEXIST if a source
+ * @returns 0; SL_EINVAL (no stream, bad property, no credentials; message
+ *          in @p errstr); SL_EEXIST if a source
  *          is attached; SL_ESTATE while running; SL_ENOMEM.
  * @remark Call before sl_processor_run(), on the processor's thread.
  */

@@ -51,6 +51,14 @@ typedef struct sl_store_ops_s {
     int (*apply)(void *opaque, const sl_view_row_t *rows, size_t n, size_t *applied);
     /** Release @p opaque; may be NULL. */
     void (*destroy)(void *opaque);
+    /**
+     * Optional. Called from another thread while apply may be running
+     * (when a drain runs out of time): make that apply return soon with a
+     * retriable error and change nothing. With no apply running, the next
+     * apply may be the one that returns early. Must be thread-safe. A store
+     * without it delays a timed-out shutdown until its apply returns.
+     */
+    void (*interrupt)(void *opaque);
 } sl_store_ops_t;
 
 typedef struct sl_store_s sl_store_t;
@@ -73,6 +81,14 @@ void sl_store_destroy(sl_store_t *store);
  * @remark Not thread-safe: one thread per store at a time.
  */
 int sl_store_apply(sl_store_t *store, const sl_view_row_t *rows, size_t n, size_t *applied);
+
+/**
+ * @brief Ask an apply running on another thread to stop (ops->interrupt;
+ *        nothing when the store has none). NULL is accepted.
+ * @remark Thread-safe, the one call that is: it may run while another
+ *         thread is inside sl_store_apply().
+ */
+void sl_store_interrupt(sl_store_t *store);
 
 /** @brief The store's name (static storage of its ops). */
 const char *sl_store_name(const sl_store_t *store);
@@ -102,9 +118,12 @@ const char *sl_store_name(const sl_store_t *store);
  * @param errstr receives a message on failure (may be NULL).
  * @returns A store owned by the caller, or NULL: bad table name, cannot open
  *          or create the database, or an incompatible table.
- * @remark The store may be used from one thread at a time (any thread).
- *         A busy database (another writer) is waited on for up to 5 s, then
- *         reported as SL_EBUSY (retriable).
+ * @remark The store may be used from one thread at a time (any thread);
+ *         the materialize flavor applies on the executor's thread, never on
+ *         the loop. A busy database (another writer) is waited on for up to
+ *         5 s per transaction, then reported as SL_EBUSY (retriable: the
+ *         engine retries with backoff). sl_store_interrupt() ends that wait
+ *         (and a running statement) at once with SL_EAGAIN, rolled back.
  */
 sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errstr,
                                  size_t errstr_size);

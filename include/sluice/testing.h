@@ -3,7 +3,14 @@
  * Test pipelines without a broker: an in-memory source, in-memory sinks and
  * a virtual clock around a real engine. Feed records, advance time, read what
  * each sink received, the fault events, and the committed watermark.
- * A test driver and everything it returns belong to one thread. */
+ * A test driver and everything it returns belong to one thread.
+ *
+ * Blocking work (sl_engine_submit(): the materialize flavor's store
+ * applies) runs on no other thread here: the driver's executor queues each
+ * job and runs it (work, then done) on the test's thread when the driver
+ * call that submitted it (push, tick, advance, sink ack) is about to
+ * return, in submission order. So runs repeat exactly; sl_test_hold_jobs()
+ * keeps jobs queued to look at the state in between. */
 #ifndef SLUICE_TESTING_H
 #define SLUICE_TESTING_H
 
@@ -50,7 +57,11 @@ typedef enum sl_test_ack_e {
  */
 sl_test_t *sl_test_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
 
-/** @brief Destroy the driver, its engine, pipelines and test sinks. NULL is accepted. */
+/**
+ * @brief Destroy the driver, its engine, pipelines and test sinks. Jobs still
+ *        queued are cancelled first (done with SL_ESHUTDOWN, never run).
+ *        NULL is accepted.
+ */
 void sl_test_destroy(sl_test_t *t);
 
 /**
@@ -122,6 +133,22 @@ int sl_test_paused(const sl_test_t *t, const char *topic, int32_t partition);
 
 /** @brief Records the driver fed that the engine has not released yet. */
 size_t sl_test_inflight(const sl_test_t *t);
+
+/**
+ * @brief Hold (1) submitted jobs in the queue until sl_test_run_jobs(), or
+ *        let them run at the end of each driver call (0, the default).
+ */
+void sl_test_hold_jobs(sl_test_t *t, int hold);
+
+/** @brief Jobs submitted and not run yet. */
+size_t sl_test_jobs_pending(const sl_test_t *t);
+
+/**
+ * @brief Run every queued job now, in order (work, then done), including
+ *        jobs their done callbacks submit.
+ * @returns How many ran (0 when called from inside a job).
+ */
+size_t sl_test_run_jobs(sl_test_t *t);
 
 /** @brief The driver's engine (owned by the driver), for stats and advanced use. */
 sl_engine_t *sl_test_engine(sl_test_t *t);

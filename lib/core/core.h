@@ -204,6 +204,7 @@ struct sl_engine_s {
     int depth;
     sl_uow_t *cq_head, *cq_tail; /* deferred acks */
     uint64_t seq;
+    sl_executor_t exec; /* blocking work; submit NULL = inline */
     sl_stats_t stats;
 };
 

@@ -1108,7 +1108,9 @@ static uint64_t pass_mask(const sl_engine_t *e, sl_span_t type)
     return m;
 }
 
-static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *given)
+/* @p ferr: the source's own verdict (a fault without decoding), or 0. */
+static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *given, int ferr,
+                const char *fmsg)
 {
     if (!e || !rec || !rec->topic)
         return SL_EINVAL;
@@ -1124,7 +1126,11 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     sl_envelope_t local;
     const sl_envelope_t *env = given;
     int derr = 0;
-    if (!given) {
+    if (ferr) {
+        derr = ferr;
+        snprintf(msg, sizeof msg, "%s", fmsg ? fmsg : sl_strerror(ferr));
+        env = &local;
+    } else if (!given) {
         derr = scan_record(e, rec, &local, msg);
         env = &local;
     } else if (rec->value_len > e->record_max) {
@@ -1136,7 +1142,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
      * writes one after each delete): no change, skipped and counted. */
     uint64_t mask = ~0ull;
     int masked = !derr && e->skip_fast && !(env->flags & SL_ENV_TYPE_ESC);
-    int tombstone = e->json_only && rec->value_len == 0;
+    int tombstone = !derr && e->json_only && rec->value_len == 0;
     if (masked || tombstone) {
         mask = tombstone ? 0 : pass_mask(e, env->type);
         if (!mask) {
@@ -1221,14 +1227,40 @@ oom:
 
 int sl_engine_push(sl_engine_t *e, const sl_record_t *rec)
 {
-    return push(e, rec, NULL);
+    return push(e, rec, NULL, 0, NULL);
 }
 
 int sl_engine_push_decoded(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env)
 {
     if (!env || !env->type.len)
         return SL_EINVAL;
-    return push(e, rec, env);
+    return push(e, rec, env, 0, NULL);
+}
+
+int sl_engine_push_fault(sl_engine_t *e, const sl_record_t *rec, int err, const char *message)
+{
+    return push(e, rec, NULL, err < 0 ? err : SL_EFIELD, message);
+}
+
+int sl_engine_set_executor(sl_engine_t *e, const sl_executor_t *ex)
+{
+    if (!e || !ex || !ex->submit)
+        return SL_EINVAL;
+    if (e->started)
+        return SL_ESTATE;
+    e->exec = *ex;
+    return 0;
+}
+
+int sl_engine_submit(sl_engine_t *e, const sl_job_t *job)
+{
+    if (!e || !job || !job->work || !job->done)
+        return SL_EINVAL;
+    if (e->exec.submit)
+        return e->exec.submit(e->exec.opaque, job);
+    job->work(job->arg);
+    job->done(job->arg, 0);
+    return 0;
 }
 
 /* ---- uow accessors ------------------------------------------------------------ */

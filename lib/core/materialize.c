@@ -6,7 +6,15 @@
  * the view key, so the batcher sizes batches by what the store will hold.
  * The sink compacts each batch by view key (newest timestamp wins, the later
  * one on a tie) and applies the survivors atomically; the store's own
- * "only if newer" rule makes replays and reordering harmless. */
+ * "only if newer" rule makes replays and reordering harmless.
+ *
+ * The apply blocks (a disk, another writer's lock), so it runs as a job on
+ * the engine's executor, away from the loop, and the uows are acknowledged
+ * when it completes. A store is used by one thread at a time: one job is in
+ * flight per store and later writes wait in order behind it, which also
+ * keeps each key's acknowledgements in write order. The rows borrow the
+ * uows' output buffers, which stay put until the uows are acknowledged. */
+#include "core/core.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
 #include "sluice/mem.h"
@@ -21,6 +29,22 @@ typedef struct ptr_s {
     size_t n;
 } ptr_t;
 
+/* One write: its uows, its compacted rows, and what the store said. */
+typedef struct mjob_s {
+    struct mat_s *m;
+    struct mjob_s *next;
+    sl_uow_t **uows;
+    size_t n;
+    sl_view_row_t *rows;
+    size_t nrows;
+    size_t *uow_row; /* the row of each uow (superseded ones: their key's row) */
+    char **ids;      /* unescaped event ids, owned, one per row */
+    int *row_rc;     /* per-row results when the batch failed for good */
+    size_t cap;      /* of every array above */
+    int rc;          /* the batch's result */
+    int per_row;     /* row_rc holds the results */
+} mjob_t;
+
 typedef struct mat_s {
     ptr_t key, entity;
     int entity_whole; /* store the whole event */
@@ -30,12 +54,13 @@ typedef struct mat_s {
     size_t ntypes;
     sl_store_t *store;
     sl_sink_t *sink;
+    sl_engine_t *eng;
+    /* writes in order; the head is in flight when busy */
+    mjob_t *head, *tail, *spare;
+    int busy, kicking;
     /* per-write scratch, reused */
-    sl_view_row_t *rows;
-    size_t *row_uow; /* index into the write's uows of each row */
-    uint32_t *slot;  /* open addressing: 1 + row index, 0 empty */
-    char **ids;      /* unescaped event ids, owned */
-    size_t cap, slot_cap, slot_mask;
+    uint32_t *slot; /* open addressing: 1 + row index, 0 empty */
+    size_t slot_cap, slot_mask;
 } mat_t;
 
 /* ---- JSON pointers (RFC 6901) ---- */
@@ -282,27 +307,68 @@ static uint64_t hash_bytes(const char *p, size_t n)
     return h;
 }
 
-static int reserve(mat_t *m, size_t n)
+static void job_free(mjob_t *j)
 {
-    if (n > m->cap) {
-        size_t cap = m->cap ? m->cap : 64;
+    if (!j)
+        return;
+    for (size_t i = 0; i < j->cap; i++)
+        sl_free(j->ids[i]);
+    sl_free(j->ids);
+    sl_free(j->uows);
+    sl_free(j->rows);
+    sl_free(j->uow_row);
+    sl_free(j->row_rc);
+    sl_free(j);
+}
+
+/* A job for a write of @p n uows (a spare one when there is). */
+static mjob_t *job_get(mat_t *m, size_t n)
+{
+    mjob_t *j = m->spare;
+    if (j)
+        m->spare = j->next;
+    else if (!(j = sl_calloc(1, sizeof *j)))
+        return NULL;
+    j->m = m;
+    j->next = NULL;
+    if (n > j->cap) {
+        size_t cap = j->cap ? j->cap : 64;
         while (cap < n)
             cap *= 2;
-        sl_view_row_t *r = sl_realloc(m->rows, cap * sizeof *r);
-        if (!r)
-            return SL_ENOMEM;
-        m->rows = r;
-        size_t *ru = sl_realloc(m->row_uow, cap * sizeof *ru);
-        if (!ru)
-            return SL_ENOMEM;
-        m->row_uow = ru;
-        char **ids = sl_realloc(m->ids, cap * sizeof *ids);
-        if (!ids)
-            return SL_ENOMEM;
-        memset(ids + m->cap, 0, (cap - m->cap) * sizeof *ids);
-        m->ids = ids;
-        m->cap = cap;
+        sl_uow_t **u = sl_realloc(j->uows, cap * sizeof *u);
+        if (u)
+            j->uows = u;
+        sl_view_row_t *r = u ? sl_realloc(j->rows, cap * sizeof *r) : NULL;
+        if (r)
+            j->rows = r;
+        size_t *ur = r ? sl_realloc(j->uow_row, cap * sizeof *ur) : NULL;
+        if (ur)
+            j->uow_row = ur;
+        int *rc = ur ? sl_realloc(j->row_rc, cap * sizeof *rc) : NULL;
+        if (rc)
+            j->row_rc = rc;
+        char **ids = rc ? sl_realloc(j->ids, cap * sizeof *ids) : NULL;
+        if (!ids) {
+            j->next = m->spare;
+            m->spare = j;
+            return NULL;
+        }
+        memset(ids + j->cap, 0, (cap - j->cap) * sizeof *ids);
+        j->ids = ids;
+        j->cap = cap;
     }
+    return j;
+}
+
+static void job_put(mat_t *m, mjob_t *j)
+{
+    j->next = m->spare;
+    m->spare = j;
+}
+
+/* Size this write's key table. */
+static int reserve_slots(mat_t *m, size_t n)
+{
     /* The table in use is sized for this write (the rest of a larger
      * allocation is stale and never probed). */
     size_t sc = 16;
@@ -321,7 +387,7 @@ static int reserve(mat_t *m, size_t n)
 }
 
 /* The event id, unescaped when the envelope holds escapes; NULL when absent. */
-static int row_id(mat_t *m, size_t i, sl_uow_t *u, sl_view_row_t *row)
+static int row_id(mjob_t *j, size_t i, sl_uow_t *u, sl_view_row_t *row)
 {
     const sl_envelope_t *env = sl_uow_envelope(u);
     row->event_id = NULL;
@@ -333,25 +399,26 @@ static int row_id(mat_t *m, size_t i, sl_uow_t *u, sl_view_row_t *row)
         row->event_id_len = env->id.len;
         return 0;
     }
-    sl_free(m->ids[i]);
-    m->ids[i] = sl_malloc(env->id.len + 1);
-    if (!m->ids[i])
+    sl_free(j->ids[i]);
+    j->ids[i] = sl_malloc(env->id.len + 1);
+    if (!j->ids[i])
         return SL_ENOMEM;
     size_t n;
-    if (sl_span_unescape(env->id, m->ids[i], env->id.len + 1, &n))
+    if (sl_span_unescape(env->id, j->ids[i], env->id.len + 1, &n))
         return 0; /* not representable: store none rather than fail the row */
-    row->event_id = m->ids[i];
+    row->event_id = j->ids[i];
     row->event_id_len = n;
     return 0;
 }
 
-static void ack_all(sl_uow_t *const *uows, size_t n, int err, const char *msg)
+static void ack_one(const mat_t *m, sl_uow_t *u, int err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (err && !sl_err_is_retriable(err))
-            sl_uow_fail(uows[i], err, msg);
-        sl_uow_ack(uows[i], err);
+    if (err && !sl_err_is_retriable(err)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "view store %s: %s", sl_store_name(m->store), sl_strerror(err));
+        sl_uow_fail(u, err, msg);
     }
+    sl_uow_ack(u, err);
 }
 
 static void row_fill(sl_view_row_t *row, sl_span_t key, sl_span_t val, sl_span_t type, int64_t ts,
@@ -368,12 +435,12 @@ static void row_fill(sl_view_row_t *row, sl_span_t key, sl_span_t val, sl_span_t
 }
 
 /* The slot of @p key in this write's table (empty slot when absent). */
-static size_t slot_of(const mat_t *m, sl_span_t key)
+static size_t slot_of(const mat_t *m, const sl_view_row_t *rows, sl_span_t key)
 {
     size_t mask = m->slot_mask;
     size_t s = (size_t)hash_bytes(key.ptr, key.len) & mask;
     while (m->slot[s]) {
-        const sl_view_row_t *o = &m->rows[m->slot[s] - 1];
+        const sl_view_row_t *o = &rows[m->slot[s] - 1];
         if (o->key_len == key.len && !memcmp(o->key, key.ptr, key.len))
             break;
         s = (s + 1) & mask;
@@ -381,60 +448,141 @@ static size_t slot_of(const mat_t *m, sl_span_t key)
     return s;
 }
 
+/* On the executor's thread: the store and the job only. */
+static void job_work(void *arg)
+{
+    mjob_t *j = arg;
+    sl_store_t *store = j->m->store;
+    j->per_row = 0;
+    j->rc = sl_store_apply(store, j->rows, j->nrows, NULL);
+    if (!j->rc || sl_err_is_retriable(j->rc) || j->nrows == 1)
+        return;
+    /* A permanent error: find the rows at fault, one transaction each, so
+     * the rest of the batch still lands. A retriable error on the way (the
+     * database became busy) ends the search: that row and the ones after it
+     * are retried as they are, rather than each waiting out the busy
+     * timeout in turn. */
+    j->per_row = 1;
+    int stop = 0;
+    for (size_t r = 0; r < j->nrows; r++) {
+        if (stop) {
+            j->row_rc[r] = stop;
+            continue;
+        }
+        j->row_rc[r] = sl_store_apply(store, &j->rows[r], 1, NULL);
+        if (j->row_rc[r] && sl_err_is_retriable(j->row_rc[r]))
+            stop = j->row_rc[r];
+    }
+}
+
+static void job_interrupt(void *arg)
+{
+    mjob_t *j = arg;
+    sl_store_interrupt(j->m->store);
+}
+
+static void kick(mat_t *m);
+
+/* On the engine's thread: acknowledge the write's uows, start the next write. */
+static void job_done(void *arg, int status)
+{
+    mjob_t *j = arg;
+    mat_t *m = j->m;
+    m->head = j->next;
+    if (!m->head)
+        m->tail = NULL;
+    m->busy = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        int err;
+        if (status)
+            err = SL_EAGAIN; /* never applied (shutting down): read again later */
+        else if (j->per_row)
+            err = j->row_rc[j->uow_row[i]];
+        else
+            err = j->rc;
+        ack_one(m, j->uows[i], err);
+    }
+    job_put(m, j);
+    if (!m->kicking)
+        kick(m);
+}
+
+/* Submit the head write when none is in flight. Without an executor the
+ * job completes inside sl_engine_submit(): the loop then takes the next. */
+static void kick(mat_t *m)
+{
+    m->kicking = 1;
+    while (m->head && !m->busy) {
+        mjob_t *j = m->head;
+        m->busy = 1;
+        sl_job_t job = {job_work, job_done, job_interrupt, j};
+        int rc = sl_engine_submit(m->eng, &job);
+        if (rc) {
+            /* Not taken (the executor is shutting down): nothing applied,
+             * the uows are retried or read again after a restart. */
+            m->head = j->next;
+            if (!m->head)
+                m->tail = NULL;
+            m->busy = 0;
+            for (size_t i = 0; i < j->n; i++)
+                ack_one(m, j->uows[i], sl_err_is_retriable(rc) ? rc : SL_EAGAIN);
+            job_put(m, j);
+        }
+    }
+    m->kicking = 0;
+}
+
 static int mat_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     mat_t *m = opaque;
-    if (reserve(m, n))
+    if (!n)
+        return 0;
+    mjob_t *j = job_get(m, n);
+    if (!j || reserve_slots(m, n)) {
+        if (j)
+            job_put(m, j);
         return SL_ENOMEM; /* nothing accepted: retried */
+    }
     /* Compact: one row per key, the newest event (the later one on a tie),
      * rows in the order their keys first appear. */
     size_t nrows = 0;
     for (size_t i = 0; i < n; i++) {
         sl_uow_t *u = uows[i];
+        j->uows[i] = u;
         sl_span_t key, val, type = sl_uow_type(u);
         sl_uow_output(u, &key, &val);
         int64_t ts = sl_uow_envelope(u)->timestamp;
         int del = type.len >= m->del_len &&
                   !memcmp(type.ptr + type.len - m->del_len, m->del_suffix, m->del_len);
-        size_t s = slot_of(m, key);
+        size_t s = slot_of(m, j->rows, key);
         size_t r;
         if (!m->slot[s]) {
             r = nrows++;
             m->slot[s] = (uint32_t)(r + 1);
         } else {
             r = m->slot[s] - 1;
-            if (ts < m->rows[r].timestamp_ms)
+            j->uow_row[i] = r;
+            if (ts < j->rows[r].timestamp_ms)
                 continue; /* superseded by a newer event of the key */
         }
-        row_fill(&m->rows[r], key, val, type, ts, del);
-        m->row_uow[r] = i;
-        if (row_id(m, r, u, &m->rows[r]))
+        j->uow_row[i] = r;
+        row_fill(&j->rows[r], key, val, type, ts, del);
+        if (row_id(j, r, u, &j->rows[r])) {
+            job_put(m, j);
             return SL_ENOMEM;
+        }
     }
-    char msg[160];
-    int rc = sl_store_apply(m->store, m->rows, nrows, NULL);
-    if (!rc || sl_err_is_retriable(rc) || nrows == 1) {
-        snprintf(msg, sizeof msg, "view store %s: %s", sl_store_name(m->store), sl_strerror(rc));
-        ack_all(uows, n, rc, msg);
-        return 0;
-    }
-    /* A permanent error: find the rows at fault, one transaction each, so
-     * the rest of the batch still lands. Superseded events share the fate of
-     * their key's row. */
-    int *row_rc = sl_calloc(nrows, sizeof *row_rc);
-    if (!row_rc)
-        return SL_ENOMEM;
-    for (size_t r = 0; r < nrows; r++)
-        row_rc[r] = sl_store_apply(m->store, &m->rows[r], 1, NULL);
-    for (size_t i = 0; i < n; i++) {
-        sl_span_t key, val;
-        sl_uow_output(uows[i], &key, &val);
-        size_t s = slot_of(m, key);
-        int err = m->slot[s] ? row_rc[m->slot[s] - 1] : SL_ESTORE;
-        snprintf(msg, sizeof msg, "view store %s: %s", sl_store_name(m->store), sl_strerror(err));
-        ack_all(&uows[i], 1, err, msg);
-    }
-    sl_free(row_rc);
+    j->n = n;
+    j->nrows = nrows;
+    if (!m->eng)
+        m->eng = uows[0]->entry->eng;
+    if (m->tail)
+        m->tail->next = j;
+    else
+        m->head = j;
+    m->tail = j;
+    if (!m->busy && !m->kicking)
+        kick(m);
     return 0;
 }
 
@@ -450,12 +598,20 @@ static void mat_free(void *opaque)
         sl_free(m->types[i]);
     sl_free(m->types);
     sl_sink_destroy(m->sink);
+    /* Drivers finish every job before they destroy the engine (the runtime
+     * interrupts and waits, the test driver runs or cancels its queue):
+     * what is left here was never submitted. */
+    while (m->head) {
+        mjob_t *j = m->head;
+        m->head = j->next;
+        job_free(j);
+    }
+    while (m->spare) {
+        mjob_t *j = m->spare;
+        m->spare = j->next;
+        job_free(j);
+    }
     sl_store_destroy(m->store);
-    for (size_t i = 0; i < m->cap; i++)
-        sl_free(m->ids[i]);
-    sl_free(m->ids);
-    sl_free(m->rows);
-    sl_free(m->row_uow);
     sl_free(m->slot);
     sl_free(m);
 }

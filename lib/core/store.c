@@ -40,6 +40,12 @@ int sl_store_apply(sl_store_t *s, const sl_view_row_t *rows, size_t n, size_t *a
     return s->ops.apply(s->opaque, rows, n, applied);
 }
 
+void sl_store_interrupt(sl_store_t *s)
+{
+    if (s && s->ops.interrupt)
+        s->ops.interrupt(s->opaque);
+}
+
 const char *sl_store_name(const sl_store_t *s)
 {
     return s && s->ops.name ? s->ops.name : "store";

@@ -7,7 +7,14 @@
  * partition (its index here) and its records are numbered 0, 1, 2, ... in the
  * order read; a FIFO per shard maps those numbers back to sequence numbers
  * when the watermark advances, and the sequence number below the watermark
- * is the checkpoint. */
+ * is the checkpoint.
+ *
+ * Checkpoints are read once, at start, before any shard is read: one that
+ * cannot be read is retried until kinesis.checkpoints.timeout.ms, then the
+ * start fails. Taking it as "no checkpoint" would start the shard from
+ * kinesis.iterator: LATEST would skip records and then overwrite the
+ * checkpoint. Writes run as jobs on the engine's executor (libuv's thread
+ * pool), one at a time; a failed write stays pending and is retried. */
 #include "kinesis/client.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
@@ -16,6 +23,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include "runtime/runtime.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -30,7 +39,7 @@ enum {
 
 typedef struct seqent_s {
     int64_t off;
-    char *seq;
+    char *seq; /* NULL for a record that came without one */
 } seqent_t;
 
 typedef struct shard_s {
@@ -41,6 +50,7 @@ typedef struct shard_s {
     char *iterator;
     char *last_seq; /* sequence number of the last record pushed */
     char *ckpt;     /* checkpoint stored (or read at start) */
+    char *want;     /* checkpoint to store next (a write is pending), or NULL */
     int64_t next_off;
     int64_t due; /* when the next call may go (ms, monotonic) */
     unsigned backoff;
@@ -54,11 +64,21 @@ typedef struct krec_s {
     /* key, position and data follow in the same allocation */
 } krec_t;
 
+/* A checkpoint read at start. */
+typedef struct known_s {
+    char *shard, *seq;
+} known_t;
+
 typedef struct ksrc_s {
     sl_processor_t *proc;
     sl_engine_t *e;
     sl__kin_t *kin;
     sl__ckpt_t *ckpt;
+    char *ckpt_path;
+    int64_t ckpt_timeout_ms;
+    known_t *known;
+    size_t nknown, kcap;
+    int ck_busy; /* a checkpoint write is in flight */
     char *stream, *app;
     int latest; /* kinesis.iterator LATEST */
     int limit;
@@ -102,53 +122,257 @@ static void set_str(char **dst, const char *v)
 
 /* ---- checkpoints ---- */
 
+typedef struct ckent_s {
+    size_t idx; /* the shard's index (the array may move meanwhile) */
+    char *shard, *seq;
+    int rc;
+} ckent_t;
+
+typedef struct ckjob_s {
+    ksrc_t *s;
+    sl__ckpt_t *ckpt;
+    const char *app, *stream;
+    ckent_t *ents;
+    size_t n;
+} ckjob_t;
+
+static void ckjob_free(ckjob_t *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        sl_free(j->ents[i].shard);
+        sl_free(j->ents[i].seq);
+    }
+    sl_free(j->ents);
+    sl_free(j);
+}
+
+/* On the executor's thread: the checkpoint handle and the job only. */
+static void ck_work(void *arg)
+{
+    ckjob_t *j = arg;
+    int stop = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        /* The database is locked or failing: the rest waits for the next
+         * attempt rather than each waiting out the busy timeout. */
+        j->ents[i].rc =
+            stop ? stop
+                 : sl__ckpt_put(j->ckpt, j->app, j->stream, j->ents[i].shard, j->ents[i].seq);
+        if (j->ents[i].rc)
+            stop = j->ents[i].rc;
+    }
+}
+
+static void ck_interrupt(void *arg)
+{
+    ckjob_t *j = arg;
+    sl__ckpt_interrupt(j->ckpt);
+}
+
+static void ck_flush(ksrc_t *s);
+static void schedule(ksrc_t *s);
+
+static void ck_done(void *arg, int status)
+{
+    ckjob_t *j = arg;
+    ksrc_t *s = j->s;
+    s->ck_busy = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        ckent_t *c = &j->ents[i];
+        shard_t *sh = &s->shards[c->idx];
+        int rc = status ? status : c->rc;
+        if (rc) {
+            if (s->closed) {
+                /* The last write at shutdown: not retried; the records
+                 * after the stored checkpoint are read again next time. */
+                sl__log(s->proc, "warn",
+                        "checkpoint of %s/%s not stored at shutdown: %s; records after %s will "
+                        "be read again",
+                        s->stream, sh->id, sl_strerror(rc), sh->ckpt ? sh->ckpt : "its start");
+                sl_free(sh->want);
+                sh->want = NULL;
+            } else {
+                sl__log(s->proc, "warn", "checkpoint of %s/%s not stored: %s; will retry",
+                        s->stream, sh->id, sl_strerror(rc));
+            }
+            continue;
+        }
+        set_str(&sh->ckpt, c->seq);
+        if (sh->want && !strcmp(sh->want, c->seq)) {
+            sl_free(sh->want);
+            sh->want = NULL;
+        }
+        if (!strcmp(c->seq, SL__CKPT_SHARD_END) && sh->state == SH_ENDED) {
+            sh->state = SH_FINISHED;
+            sl__log(s->proc, "info", "shard %s read and done to its end", sh->id);
+            /* Its children may start now. */
+            for (size_t k = 0; k < s->nshards; k++)
+                if (s->shards[k].state == SH_WAIT_PARENT)
+                    s->shards[k].due = 0;
+            s->next_list = 0;
+        }
+    }
+    ckjob_free(j);
+    /* Newer checkpoints that came meanwhile (failed ones wait for the next
+     * commit, so a locked database is not hammered). */
+    if (s->closed)
+        ck_flush(s);
+    else
+        schedule(s); /* children of a finished shard may start */
+}
+
+/* Write every pending checkpoint, unless a write is in flight (its done
+ * sends what came meanwhile at shutdown; while running, the next commit). */
+static void ck_flush(ksrc_t *s)
+{
+    if (s->ck_busy || !s->ckpt)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < s->nshards; i++)
+        n += s->shards[i].want != NULL;
+    if (!n)
+        return;
+    ckjob_t *j = sl_calloc(1, sizeof *j);
+    if (!j || !(j->ents = sl_calloc(n, sizeof *j->ents))) {
+        sl_free(j);
+        return; /* out of memory: the next commit tries again */
+    }
+    *j = (ckjob_t){s, s->ckpt, s->app, s->stream, j->ents, 0};
+    for (size_t i = 0; i < s->nshards; i++) {
+        shard_t *sh = &s->shards[i];
+        if (!sh->want)
+            continue;
+        ckent_t *c = &j->ents[j->n];
+        c->idx = i;
+        c->shard = sl_strdup(sh->id);
+        c->seq = sl_strdup(sh->want);
+        j->n++;
+        if (!c->shard || !c->seq) {
+            ckjob_free(j);
+            return;
+        }
+    }
+    sl_job_t job = {ck_work, ck_done, ck_interrupt, j};
+    int rc = sl_engine_submit(s->e, &job);
+    if (rc) {
+        sl__log(s->proc, "warn", "checkpoints of %s not stored: %s%s", s->stream, sl_strerror(rc),
+                s->closed ? "; records after the stored ones will be read again" : "; will retry");
+        if (s->closed)
+            for (size_t i = 0; i < s->nshards; i++) {
+                sl_free(s->shards[i].want);
+                s->shards[i].want = NULL;
+            }
+        ckjob_free(j);
+        return;
+    }
+    s->ck_busy = 1;
+}
+
 /* Move the shard's checkpoint up to its done watermark. */
 static void shard_checkpoint(ksrc_t *s, shard_t *sh)
 {
     int64_t wm = sl_engine_watermark(s->e, s->stream, sh->part);
-    const char *seq = NULL;
+    char *seq = NULL;
     while (sh->fn && sh->fifo[sh->fhead].off < wm) {
         seqent_t *f = &sh->fifo[sh->fhead];
-        if (seq)
-            sl_free((char *)seq);
-        seq = f->seq;
-        f->seq = NULL;
+        /* A record without a sequence number (a fault) moves nothing: the
+         * checkpoint stays at the last record before it that has one. */
+        if (f->seq) {
+            sl_free(seq);
+            seq = f->seq;
+            f->seq = NULL;
+        }
         sh->fhead = (sh->fhead + 1) % sh->fcap;
         sh->fn--;
     }
     if (seq) {
-        int rc = sl__ckpt_put(s->ckpt, s->app, s->stream, sh->id, seq);
-        if (rc)
-            sl__log(s->proc, "warn", "checkpoint of %s/%s: %s; will retry", s->stream, sh->id,
-                    sl_strerror(rc));
-        set_str(&sh->ckpt, seq);
-        sl_free((char *)seq);
+        sl_free(sh->want);
+        sh->want = seq;
     }
-    if (sh->state == SH_ENDED && !sh->fn) {
-        int rc = sl__ckpt_put(s->ckpt, s->app, s->stream, sh->id, SL__CKPT_SHARD_END);
-        if (!rc) {
-            sh->state = SH_FINISHED;
-            set_str(&sh->ckpt, SL__CKPT_SHARD_END);
-            sl__log(s->proc, "info", "shard %s read and done to its end", sh->id);
-            /* Its children may start now. */
-            for (size_t i = 0; i < s->nshards; i++)
-                if (s->shards[i].state == SH_WAIT_PARENT)
-                    s->shards[i].due = 0;
-        }
-    }
+    if (sh->state == SH_ENDED && !sh->fn &&
+        !(sh->ckpt && !strcmp(sh->ckpt, SL__CKPT_SHARD_END) && !sh->want))
+        set_str(&sh->want, SL__CKPT_SHARD_END);
 }
 
 static void ks_commit(void *opaque, int sync)
 {
-    (void)sync; /* SQLite writes are synchronous */
+    (void)sync; /* the write completes on the loop, which runs until it does */
     ksrc_t *s = opaque;
     for (size_t i = 0; i < s->nshards; i++)
         shard_checkpoint(s, &s->shards[i]);
+    ck_flush(s);
+}
+
+static int known_add(void *opaque, const char *shard, const char *seq)
+{
+    ksrc_t *s = opaque;
+    if (s->nknown == s->kcap) {
+        size_t cap = s->kcap ? s->kcap * 2 : 16;
+        known_t *n = sl_realloc(s->known, cap * sizeof *n);
+        if (!n)
+            return SL_ENOMEM;
+        s->known = n;
+        s->kcap = cap;
+    }
+    known_t *k = &s->known[s->nknown];
+    k->shard = sl_strdup(shard);
+    k->seq = sl_strdup(seq);
+    if (!k->shard || !k->seq) {
+        sl_free(k->shard);
+        sl_free(k->seq);
+        return SL_ENOMEM;
+    }
+    s->nknown++;
+    return 0;
+}
+
+static void known_clear(ksrc_t *s)
+{
+    for (size_t i = 0; i < s->nknown; i++) {
+        sl_free(s->known[i].shard);
+        sl_free(s->known[i].seq);
+    }
+    s->nknown = 0;
+}
+
+/* Open the checkpoint store and read the stream's checkpoints, retrying a
+ * locked or failing store until kinesis.checkpoints.timeout.ms. Runs at
+ * start, before the loop: nothing else is waiting on it yet. */
+static int ckpt_load(ksrc_t *s)
+{
+    int64_t start = now_ms(), end = start + s->ckpt_timeout_ms;
+    char err[400] = "";
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        rc = s->ckpt ? 0 : sl__ckpt_open(s->ckpt_path, &s->ckpt, err, sizeof err);
+        if (!rc) {
+            known_clear(s);
+            rc = sl__ckpt_list(s->ckpt, s->app, s->stream, known_add, s);
+            if (!rc) {
+                if (attempt)
+                    sl__log(s->proc, "info", "checkpoints of %s read after %lld ms", s->stream,
+                            (long long)(now_ms() - start));
+                return 0;
+            }
+            snprintf(err, sizeof err, "checkpoints at %s: %s", s->ckpt_path, sl_strerror(rc));
+        }
+        if (!sl_err_is_retriable(rc) || now_ms() >= end)
+            break;
+        if (!attempt)
+            sl__log(s->proc, "warn", "%s; retrying for up to %lld ms", err,
+                    (long long)s->ckpt_timeout_ms);
+        int64_t left = end - now_ms();
+        struct timespec ts = {0, (long)(left < 200 ? (left > 0 ? left : 0) : 200) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    known_clear(s);
+    sl__log(s->proc, "error",
+            "cannot read the checkpoints of stream %s (%s); not starting: reading from "
+            "kinesis.iterator instead would skip or repeat records",
+            s->stream, err);
+    return rc;
 }
 
 /* ---- shard listing ---- */
-
-static void schedule(ksrc_t *s);
 
 static int parent_done(ksrc_t *s, const char *id)
 {
@@ -182,15 +406,20 @@ static void shard_add(ksrc_t *s, json_t *j)
     json_t *range = json_object_get(j, "SequenceNumberRange");
     sh->closed_range = json_string_value(json_object_get(range, "EndingSequenceNumber")) != NULL;
     sh->part = (int32_t)s->nshards;
-    char seq[SL__CKPT_SEQ_MAX];
-    int rc = sl__ckpt_get(s->ckpt, s->app, s->stream, id, seq, sizeof seq);
-    if (!rc) {
+    const char *seq = NULL;
+    for (size_t k = 0; k < s->nknown && !seq; k++)
+        if (!strcmp(s->known[k].shard, id))
+            seq = s->known[k].seq;
+    if (seq) {
         set_str(&sh->ckpt, seq);
+        if (!sh->ckpt) {
+            sl_free(sh->id);
+            sl_free(sh->parent);
+            sl_free(sh->adjacent);
+            return; /* out of memory: the next listing adds it */
+        }
         sh->state = strcmp(seq, SL__CKPT_SHARD_END) ? SH_NEED_ITER : SH_FINISHED;
     } else {
-        if (rc != SL_ENOENT)
-            sl__log(s->proc, "warn", "checkpoint of %s/%s unreadable: %s", s->stream, id,
-                    sl_strerror(rc));
         sh->state = SH_WAIT_PARENT;
     }
     s->nshards++;
@@ -290,9 +519,25 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
     const char *pk = json_string_value(json_object_get(r, "PartitionKey"));
     const char *seq = json_string_value(json_object_get(r, "SequenceNumber"));
     json_t *at = json_object_get(r, "ApproximateArrivalTimestamp");
-    if (!data || !seq)
-        return SL_EFIELD;
-    size_t dl = strlen(data), kl = pk ? strlen(pk) : 0, sl = strlen(seq);
+    /* A record without data or without a sequence number (a broken
+     * service) is still a record: it becomes a fault with what is known.
+     * Without a sequence number it has no position of its own: it takes the
+     * next offset like any record, and its FIFO entry holds no sequence
+     * number, so the checkpoint never moves to or past it by itself. */
+    char why[SL__CKPT_SEQ_MAX + 128];
+    why[0] = 0;
+    if (!seq)
+        snprintf(why, sizeof why, "kinesis record of shard %s without SequenceNumber (after %s)%s",
+                 sh->id,
+                 sh->last_seq ? sh->last_seq
+                 : sh->ckpt   ? sh->ckpt
+                              : "the shard's start",
+                 data ? "" : " nor Data");
+    else if (!data)
+        snprintf(why, sizeof why, "kinesis record of shard %s without Data", sh->id);
+    if (!data)
+        data = "";
+    size_t dl = strlen(data), kl = pk ? strlen(pk) : 0, sl = seq ? strlen(seq) : 0;
     krec_t *k = sl_malloc(sizeof *k + kl + 1 + sl + 1 + dl + 1);
     if (!k)
         return SL_ENOMEM;
@@ -306,7 +551,7 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
         vl = (long)dl;
     }
     memcpy(key, pk ? pk : "", kl + 1);
-    memcpy(pos, seq, sl + 1);
+    memcpy(pos, seq ? seq : "", sl + 1);
     double ts = json_is_number(at) ? json_number_value(at) : 0;
     k->rec = (sl_record_t){.topic = s->stream,
                            .partition = sh->part,
@@ -314,9 +559,9 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
                            .timestamp_ms = (int64_t)(ts * 1000.0),
                            .key = kl ? key : NULL,
                            .key_len = kl,
-                           .value = val,
+                           .value = vl ? val : NULL,
                            .value_len = (size_t)vl,
-                           .position = pos,
+                           .position = seq ? pos : NULL,
                            .opaque = k};
     /* the FIFO entry first: the engine may release the record during the push */
     if (sh->fn == sh->fcap) {
@@ -333,12 +578,13 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
         sh->fcap = cap;
         sh->fhead = 0;
     }
-    char *seqcopy = sl_strdup(seq);
-    if (!seqcopy) {
+    char *seqcopy = seq ? sl_strdup(seq) : NULL;
+    if (seq && !seqcopy) {
         sl_free(k);
         return SL_ENOMEM;
     }
-    int rc = sl_engine_push(s->e, &k->rec);
+    int rc = why[0] ? sl_engine_push_fault(s->e, &k->rec, SL_EFIELD, why)
+                    : sl_engine_push(s->e, &k->rec);
     if (rc) {
         sl_free(seqcopy);
         sl_free(k);
@@ -347,7 +593,8 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
     sh->fifo[(sh->fhead + sh->fn) % sh->fcap] = (seqent_t){sh->next_off, seqcopy};
     sh->fn++;
     sh->next_off++;
-    set_str(&sh->last_seq, seq);
+    if (seq)
+        set_str(&sh->last_seq, seq);
     return 0;
 }
 
@@ -387,13 +634,6 @@ static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *ms
     json_array_foreach(recs, i, r)
     {
         int rc = push_record(s, sh, r);
-        if (rc == SL_EFIELD) {
-            sl__log(s->proc, "error",
-                    "GetRecords %s/%s: a record without Data or "
-                    "SequenceNumber",
-                    s->stream, sh->id);
-            continue;
-        }
         if (rc) {
             /* Out of memory: read again from the last record taken. */
             sl__log(s->proc, "warn", "%s/%s: %s; reading again after record %zu", s->stream, sh->id,
@@ -415,6 +655,7 @@ static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *ms
         sl__log(s->proc, "info", "shard %s closed: read to its end", sh->id);
         s->next_list = 0; /* its children: list again now */
         shard_checkpoint(s, sh);
+        ck_flush(s);
     } else if (taken && json_integer_value(json_object_get(resp, "MillisBehindLatest")) > 0) {
         sh->due = now_ms() + s->poll_ms; /* more is waiting: the next call when allowed */
     } else if (!taken) {
@@ -480,8 +721,10 @@ static void shard_step(ksrc_t *s, size_t idx, int64_t now)
             sh->due = now + s->poll_ms;
         return;
     }
-    if (sh->state == SH_ENDED)
+    if (sh->state == SH_ENDED) {
         shard_checkpoint(s, sh);
+        ck_flush(s);
+    }
 }
 
 static void tick_cb(uv_timer_t *t);
@@ -565,6 +808,8 @@ static int ks_start(void *opaque)
 {
     ksrc_t *s = opaque;
     int rc = check_reachable(s);
+    if (!rc)
+        rc = ckpt_load(s);
     if (rc)
         return rc;
     uv_timer_init(sl__proc_loop(s->proc), &s->tick);
@@ -630,6 +875,7 @@ static void ks_destroy(void *opaque)
         sl_free(sh->iterator);
         sl_free(sh->last_seq);
         sl_free(sh->ckpt);
+        sl_free(sh->want);
         for (size_t k = 0; k < sh->fn; k++)
             sl_free(sh->fifo[(sh->fhead + k) % sh->fcap].seq);
         sl_free(sh->fifo);
@@ -638,6 +884,9 @@ static void ks_destroy(void *opaque)
     sl_free(s->list_token);
     sl__kin_destroy(s->kin);
     sl__ckpt_close(s->ckpt);
+    known_clear(s);
+    sl_free(s->known);
+    sl_free(s->ckpt_path);
     sl_free(s->stream);
     sl_free(s->app);
     sl_free(s);
@@ -697,11 +946,11 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
         ks_destroy(s);
         return SL_EINVAL;
     }
-    s->ckpt = sl__ckpt_open(cp + 7, errstr, errstr_size);
-    if (!s->ckpt) {
-        ks_destroy(s);
-        return SL_EINVAL;
-    }
+    /* Opened and read at start, where a locked store is waited on. */
+    s->ckpt_path = sl_strdup(cp + 7);
+    if (!s->ckpt_path)
+        goto oom;
+    s->ckpt_timeout_ms = sl__kin_conf_int(p, "kinesis.checkpoints.timeout.ms", 30000, 0, 3600000);
     s->kin = sl__kin_new(p, errstr, errstr_size);
     if (!s->kin) {
         ks_destroy(s);

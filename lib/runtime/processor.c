@@ -9,11 +9,22 @@
 #include "sluice/mem.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 enum { ST_NEW, ST_RUNNING, ST_DRAINING, ST_CLOSING, ST_DONE };
+
+/* A job of the engine's executor on libuv's thread pool. */
+typedef struct pjob_s {
+    uv_work_t req;
+    sl_job_t job;
+    sl_processor_t *p;
+    struct pjob_s *prev, *next;
+    atomic_int finished; /* work returned (set on the pool's thread) */
+    int delivered;       /* done was called (by a pump, before the loop's turn) */
+} pjob_t;
 
 struct sl_processor_s {
     sl_conf_t *conf;
@@ -41,6 +52,9 @@ struct sl_processor_s {
     size_t nsinks;
     sl_sink_t *fault_sink;
     int64_t drain_ms, commit_ms;
+    pjob_t *jobs; /* in flight on the thread pool */
+    size_t njobs;
+    int jobs_closed; /* a drain ran out of time: no new jobs */
     struct attached_s {
         const char *key;
         void *obj;
@@ -107,6 +121,83 @@ static void src_flow(void *opaque, const char *topic, int32_t partition, int pau
         p->src->flow(p->src_opaque, topic, partition, pause);
 }
 
+/* ---- the executor: blocking work on libuv's thread pool ---- */
+
+static void job_work(uv_work_t *w)
+{
+    pjob_t *j = w->data;
+    j->job.work(j->job.arg);
+    atomic_store(&j->finished, 1);
+}
+
+static void job_after(uv_work_t *w, int status)
+{
+    pjob_t *j = w->data;
+    sl_processor_t *p = j->p;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        p->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    p->njobs--;
+    if (!j->delivered)
+        j->job.done(j->job.arg, status == UV_ECANCELED ? SL_ESHUTDOWN : 0);
+    sl_free(j);
+    sl__proc_after(p);
+}
+
+/* A synchronous wait inside a loop callback (a Kafka revoke) cannot run
+ * the loop: hand it the jobs whose work is over, so their records can be
+ * done meanwhile. The loop's own turn later only frees them. */
+static void deliver_finished(sl_processor_t *p)
+{
+    for (pjob_t *j = p->jobs; j; j = j->next)
+        if (!j->delivered && atomic_load(&j->finished)) {
+            j->delivered = 1;
+            j->job.done(j->job.arg, 0);
+        }
+}
+
+static int job_submit(void *opaque, const sl_job_t *job)
+{
+    sl_processor_t *p = opaque;
+    if (p->jobs_closed)
+        return SL_ESHUTDOWN;
+    pjob_t *j = sl_malloc(sizeof *j);
+    if (!j)
+        return SL_ENOMEM;
+    j->job = *job;
+    j->p = p;
+    j->req.data = j;
+    atomic_init(&j->finished, 0);
+    j->delivered = 0;
+    if (uv_queue_work(&p->loop, &j->req, job_work, job_after)) {
+        sl_free(j);
+        return SL_EIO;
+    }
+    j->prev = NULL;
+    j->next = p->jobs;
+    if (p->jobs)
+        p->jobs->prev = j;
+    p->jobs = j;
+    p->njobs++;
+    return 0;
+}
+
+/* Out of time: take no new job, drop the queued ones (their done gets
+ * SL_ESHUTDOWN), interrupt the running ones, so the loop can close. */
+static void interrupt_jobs(sl_processor_t *p)
+{
+    p->jobs_closed = 1;
+    if (p->njobs)
+        sl__log(p, "warn", "interrupting %zu blocking job(s) (store writes)", p->njobs);
+    for (pjob_t *j = p->jobs; j; j = j->next)
+        if (!j->delivered && !atomic_load(&j->finished) && uv_cancel((uv_req_t *)&j->req) &&
+            j->job.interrupt)
+            j->job.interrupt(j->job.arg);
+}
+
 sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t errstr_size)
 {
     sl_processor_t *p = sl_calloc(1, sizeof *p);
@@ -133,6 +224,8 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     }
     p->loop_ok = 1;
     p->loop.data = p;
+    sl_executor_t ex = {job_submit, p};
+    sl_engine_set_executor(p->e, &ex);
     return p;
 oom:
     if (errstr && errstr_size)
@@ -153,6 +246,13 @@ void sl_processor_destroy(sl_processor_t *p)
 {
     if (!p)
         return;
+    /* A job still on the thread pool borrows the engine's uows: end it
+     * first (only after a run that did not finish its loop). */
+    if (p->njobs) {
+        interrupt_jobs(p);
+        while (p->njobs)
+            uv_run(&p->loop, UV_RUN_ONCE);
+    }
     /* Services first (producers give back what they hold, with errors),
      * then the engine (it releases in-flight records to the source), then
      * the source and the sinks. */
@@ -295,6 +395,10 @@ static void finish_drain(sl_processor_t *p)
         p->src->commit(p->src_opaque, 1);
     if (p->src && p->src->close)
         p->src->close(p->src_opaque);
+    /* A job blocked past the drain bound (a locked store) would keep the
+     * loop from closing: what it did not finish is not committed. */
+    if (left)
+        interrupt_jobs(p);
     close_all(p);
 }
 
@@ -331,6 +435,7 @@ void sl__proc_after(sl_processor_t *p)
 
 void sl__proc_pump(sl_processor_t *p, int timeout_ms)
 {
+    deliver_finished(p);
     int each = p->nsvcs ? timeout_ms / (int)p->nsvcs : timeout_ms;
     for (size_t i = 0; i < p->nsvcs; i++)
         if (p->svcs[i].poll)
@@ -339,6 +444,7 @@ void sl__proc_pump(sl_processor_t *p, int timeout_ms)
         struct timespec ts = {0, (long)timeout_ms * 1000000L};
         nanosleep(&ts, NULL);
     }
+    deliver_finished(p);
     sl_engine_tick(p->e);
 }
 

@@ -52,7 +52,8 @@ int sl__proc_draining(const sl_processor_t *p);
  * fires due engine timers, re-arms the engine timer, advances a drain. */
 void sl__proc_after(sl_processor_t *p);
 /* Synchronous progress for a bounded wait (e.g. a revoke): polls every
- * service for up to @p timeout_ms and ticks the engine. */
+ * service for up to @p timeout_ms, completes executor jobs whose work is
+ * over (the loop cannot run meanwhile) and ticks the engine. */
 void sl__proc_pump(sl_processor_t *p, int timeout_ms);
 
 /* JSON log lines on stderr. level: "debug", "info", "warn", "error". */

@@ -4,45 +4,81 @@
 #include "sluice/mem.h"
 
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#define BUSY_MS 5000
+
 struct sl__ckpt_s {
     sqlite3 *db;
-    sqlite3_stmt *get, *put;
+    sqlite3_stmt *get, *put, *list;
+    int64_t busy_since;
+    atomic_int stop;
 };
 
 static int map_rc(int rc)
 {
     switch (rc & 0xff) {
+    case SQLITE_INTERRUPT:
+        return SL_EAGAIN;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return SL_EBUSY;
     case SQLITE_IOERR:
     case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
         return SL_EIO;
     case SQLITE_NOMEM:
         return SL_ENOMEM;
     default:
+        /* CANTOPEN, NOTADB, CORRUPT, READONLY...: waiting will not help. */
         return SL_ESTORE;
     }
 }
 
-sl__ckpt_t *sl__ckpt_open(const char *path, char *errstr, size_t errstr_size)
+static int64_t mono_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for a lock in short steps so that sl__ckpt_interrupt() ends the
+ * wait at once (SQLite's own handler sleeps through it). */
+static int busy_wait(void *arg, int count)
+{
+    sl__ckpt_t *c = arg;
+    if (atomic_load(&c->stop))
+        return 0;
+    int64_t now = mono_ms();
+    if (count == 0)
+        c->busy_since = now;
+    int64_t left = BUSY_MS - (now - c->busy_since);
+    if (left <= 0)
+        return 0;
+    int64_t step = count < 4 ? (int64_t)1 << count : 10;
+    if (step > left)
+        step = left;
+    struct timespec ts = {0, (long)step * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+int sl__ckpt_open(const char *path, sl__ckpt_t **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
     sl__ckpt_t *c = sl_calloc(1, sizeof *c);
     if (!c) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
+        return SL_ENOMEM;
     }
-    const char *why = NULL;
     int rc = sqlite3_open_v2(
         path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(c->db, 5000);
+        sqlite3_busy_handler(c->db, busy_wait, c);
         rc = sqlite3_exec(c->db,
                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                           "CREATE TABLE IF NOT EXISTS checkpoints ("
@@ -58,26 +94,53 @@ sl__ckpt_t *sl__ckpt_open(const char *path, char *errstr, size_t errstr_size)
                                 -1, SQLITE_PREPARE_PERSISTENT, &c->get, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v3(c->db,
+                                "SELECT shard, sequence FROM checkpoints WHERE application = ?1 "
+                                "AND stream = ?2",
+                                -1, SQLITE_PREPARE_PERSISTENT, &c->list, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(c->db,
                                 "INSERT INTO checkpoints (application, stream, shard, sequence, "
                                 "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (application, "
                                 "stream, shard) DO UPDATE SET sequence = excluded.sequence, "
                                 "updated_at = excluded.updated_at",
                                 -1, SQLITE_PREPARE_PERSISTENT, &c->put, NULL);
     if (rc != SQLITE_OK) {
-        why = c->db ? sqlite3_errmsg(c->db) : "cannot open";
         if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "checkpoints at %s: %s", path, why);
+            snprintf(errstr, errstr_size, "checkpoints at %s: %s", path,
+                     c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         sl__ckpt_close(c);
-        return NULL;
+        return map_rc(rc);
     }
-    return c;
+    *out = c;
+    return 0;
 }
 
 static void bind3(sqlite3_stmt *st, const char *app, const char *stream, const char *shard)
 {
     sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, shard, -1, SQLITE_STATIC);
+    if (shard)
+        sqlite3_bind_text(st, 3, shard, -1, SQLITE_STATIC);
+}
+
+int sl__ckpt_list(sl__ckpt_t *c, const char *app, const char *stream,
+                  int (*each)(void *opaque, const char *shard, const char *seq), void *opaque)
+{
+    if (!c || !app || !stream || !each)
+        return SL_EINVAL;
+    bind3(c->list, app, stream, NULL);
+    int rc, out = 0;
+    while ((rc = sqlite3_step(c->list)) == SQLITE_ROW) {
+        const char *shard = (const char *)sqlite3_column_text(c->list, 0);
+        const char *seq = (const char *)sqlite3_column_text(c->list, 1);
+        if (shard && seq && (out = each(opaque, shard, seq)))
+            break;
+    }
+    if (!out && rc != SQLITE_DONE)
+        out = map_rc(rc);
+    sqlite3_reset(c->list);
+    sqlite3_clear_bindings(c->list);
+    return out;
 }
 
 int sl__ckpt_get(sl__ckpt_t *c, const char *app, const char *stream, const char *shard, char *seq,
@@ -110,6 +173,9 @@ int sl__ckpt_put(sl__ckpt_t *c, const char *app, const char *stream, const char 
 {
     if (!c || !app || !stream || !shard || !seq)
         return SL_EINVAL;
+    /* An interrupt that came before this call is meant for it. */
+    if (atomic_exchange(&c->stop, 0))
+        return SL_EAGAIN;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     bind3(c->put, app, stream, shard);
@@ -118,7 +184,18 @@ int sl__ckpt_put(sl__ckpt_t *c, const char *app, const char *stream, const char 
     int rc = sqlite3_step(c->put);
     sqlite3_reset(c->put);
     sqlite3_clear_bindings(c->put);
-    return rc == SQLITE_DONE ? 0 : map_rc(rc);
+    if (rc == SQLITE_DONE)
+        return 0;
+    atomic_store(&c->stop, 0); /* ended early: an interrupt is answered */
+    return map_rc(rc);
+}
+
+void sl__ckpt_interrupt(sl__ckpt_t *c)
+{
+    if (!c)
+        return;
+    atomic_store(&c->stop, 1);
+    sqlite3_interrupt(c->db);
 }
 
 void sl__ckpt_close(sl__ckpt_t *c)
@@ -127,6 +204,7 @@ void sl__ckpt_close(sl__ckpt_t *c)
         return;
     sqlite3_finalize(c->get);
     sqlite3_finalize(c->put);
+    sqlite3_finalize(c->list);
     sqlite3_close_v2(c->db);
     sl_free(c);
 }

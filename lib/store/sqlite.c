@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@ enum {
 typedef struct sqstore_s {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    int busy_ms;
+    int64_t busy_since; /* start of the current wait for a lock (monotonic ms) */
+    atomic_int stop;    /* sl_store_interrupt() was called */
 } sqstore_t;
 
 typedef struct col_s {
@@ -75,6 +79,8 @@ set_err(char *errstr, size_t size, const char *fmt, ...)
 static int map_rc(int rc)
 {
     switch (rc & 0xff) {
+    case SQLITE_INTERRUPT:
+        return SL_EAGAIN;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return SL_EBUSY;
@@ -94,6 +100,42 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SQLite's own busy handler sleeps through the whole timeout and does not
+ * look at sqlite3_interrupt(): this one waits in short steps, so an
+ * interrupt ends the wait within a few milliseconds. */
+static int busy_wait(void *arg, int count)
+{
+    sqstore_t *s = arg;
+    if (atomic_load(&s->stop))
+        return 0;
+    int64_t now = mono_ms();
+    if (count == 0)
+        s->busy_since = now;
+    int64_t left = s->busy_ms - (now - s->busy_since);
+    if (left <= 0)
+        return 0;
+    int64_t step = count < 4 ? (int64_t)1 << count : 10;
+    if (step > left)
+        step = left;
+    struct timespec ts = {0, (long)step * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static void sq_interrupt(void *opaque)
+{
+    sqstore_t *s = opaque;
+    atomic_store(&s->stop, 1);
+    sqlite3_interrupt(s->db);
 }
 
 static int valid_table(const char *t, char *errstr, size_t errstr_size)
@@ -393,6 +435,9 @@ static int sq_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *a
     int err = 0;
     if (applied)
         *applied = 0;
+    /* An interrupt that came before this apply started is meant for it. */
+    if (atomic_exchange(&s->stop, 0))
+        return SL_EAGAIN;
     /* Checked before the transaction: a bad row is the caller's bug, and the
      * batch must not half-apply because of it. A NULL key would even be
      * stored, as SQLite allows NULL in a TEXT PRIMARY KEY. */
@@ -405,8 +450,10 @@ static int sq_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *a
      * BEGIN fail; end it so one bad moment does not poison the store. */
     if (!sqlite3_get_autocommit(s->db))
         run(s->st[ST_ROLLBACK]);
-    if ((err = run(s->st[ST_BEGIN])))
+    if ((err = run(s->st[ST_BEGIN]))) {
+        atomic_store(&s->stop, 0); /* as at fail: below */
         return err;
+    }
     int64_t now = wall_ms();
     for (size_t i = 0; i < n; i++) {
         int changed;
@@ -429,6 +476,8 @@ fail:
         run(s->st[ST_ROLLBACK]);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_clear_bindings(s->st[i]);
+    /* This apply ended early: an interrupt that asked for it is answered. */
+    atomic_store(&s->stop, 0);
     return err;
 }
 
@@ -436,6 +485,7 @@ static const sl_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .apply = sq_apply,
     .destroy = sq_destroy,
+    .interrupt = sq_interrupt,
 };
 
 static int busy_ms(void)
@@ -484,7 +534,8 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
         set_err(errstr, errstr_size, "sqlite store: %s is read-only", path);
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, busy_ms());
+    s->busy_ms = busy_ms();
+    sqlite3_busy_handler(s->db, busy_wait, s);
     /* The busy timeout comes first: switching to WAL waits for other users. */
     if (set_wal(s->db, errstr, errstr_size) != SQLITE_OK ||
         exec_sql(s->db, "PRAGMA synchronous=NORMAL", errstr, errstr_size) != SQLITE_OK ||

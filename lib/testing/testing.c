@@ -37,7 +37,16 @@ struct sl_test_sink_s {
     sl_test_sink_t *next;
 };
 
+/* A job of the driver's executor: queued, run later on the test's thread. */
+typedef struct tjob_s {
+    sl_job_t job;
+    struct tjob_s *next;
+} tjob_t;
+
 struct sl_test_s {
+    tjob_t *jhead, *jtail;
+    size_t njobs;
+    int hold_jobs, running_jobs, closing;
     sl_engine_t *e;
     int64_t now;
     sl_test_sink_t *sinks;
@@ -109,6 +118,8 @@ static void src_flow(void *opaque, const char *topic, int32_t partition, int pau
     if (p)
         p->paused = pause;
 }
+
+static void settle(sl_test_t *t);
 
 /* ---- sinks ---- */
 
@@ -282,6 +293,7 @@ int sl_test_sink_ack(sl_test_sink_t *s, size_t i, int err)
     if (!err)
         err = store_msg(s, u);
     sl_uow_ack(u, err);
+    settle(s->t);
     return 0;
 }
 
@@ -291,6 +303,73 @@ void sl_test_sink_clear(sl_test_sink_t *s)
         sl_free((void *)s->msgs[i].key);
     s->n = 0;
     s->nw = 0;
+}
+
+/* ---- executor ---- */
+
+/* Deferred rather than on a thread: a job runs (work, then done) when the
+ * driver call that submitted it is about to return, so every run is the
+ * same run, and sl_test_hold_jobs() lets a test look in between. */
+static int job_submit(void *opaque, const sl_job_t *job)
+{
+    sl_test_t *t = opaque;
+    if (t->closing)
+        return SL_ESHUTDOWN;
+    tjob_t *j = sl_malloc(sizeof *j);
+    if (!j)
+        return SL_ENOMEM;
+    j->job = *job;
+    j->next = NULL;
+    if (t->jtail)
+        t->jtail->next = j;
+    else
+        t->jhead = j;
+    t->jtail = j;
+    t->njobs++;
+    return 0;
+}
+
+static size_t run_jobs(sl_test_t *t, int status)
+{
+    size_t n = 0;
+    t->running_jobs = 1;
+    while (t->jhead) {
+        tjob_t *j = t->jhead;
+        t->jhead = j->next;
+        if (!t->jhead)
+            t->jtail = NULL;
+        t->njobs--;
+        if (!status)
+            j->job.work(j->job.arg);
+        j->job.done(j->job.arg, status);
+        sl_free(j);
+        n++;
+    }
+    t->running_jobs = 0;
+    return n;
+}
+
+size_t sl_test_run_jobs(sl_test_t *t)
+{
+    return t && !t->running_jobs ? run_jobs(t, 0) : 0;
+}
+
+void sl_test_hold_jobs(sl_test_t *t, int hold)
+{
+    if (t)
+        t->hold_jobs = hold;
+}
+
+size_t sl_test_jobs_pending(const sl_test_t *t)
+{
+    return t ? t->njobs : 0;
+}
+
+/* At the end of a driver call: run what it submitted, unless held. */
+static void settle(sl_test_t *t)
+{
+    if (!t->hold_jobs && !t->running_jobs)
+        run_jobs(t, 0);
 }
 
 /* ---- driver ---- */
@@ -311,8 +390,10 @@ sl_test_t *sl_test_new(const sl_conf_t *conf, char *errstr, size_t errstr_size)
         goto fail;
     sl_clock_t clk = {vclock, t};
     sl_source_ops_t src = {src_release, src_flow};
+    sl_executor_t ex = {job_submit, t};
     sl_engine_set_clock(t->e, &clk);
     sl_engine_set_source(t->e, &src, t);
+    sl_engine_set_executor(t->e, &ex);
     t->faults = sl_test_sink_new(t, "faults", 0, 0, 0);
     if (!t->faults)
         goto oom;
@@ -331,6 +412,10 @@ void sl_test_destroy(sl_test_t *t)
 {
     if (!t)
         return;
+    /* Jobs borrow the engine's uows: cancel what is queued first (done
+     * with SL_ESHUTDOWN, work never runs), and take no new one. */
+    t->closing = 1;
+    run_jobs(t, SL_ESHUTDOWN);
     sl_engine_destroy(t->e);
     while (t->sinks) {
         sl_test_sink_t *s = t->sinks;
@@ -435,6 +520,7 @@ int sl_test_push_record(sl_test_t *t, const sl_record_t *in)
         return rc;
     }
     p->next_offset = next;
+    settle(t);
     return 0;
 }
 
@@ -460,8 +546,10 @@ int sl_test_push_str(sl_test_t *t, const char *topic, int32_t partition, const c
 
 void sl_test_tick(sl_test_t *t)
 {
-    if (t && t->started)
+    if (t && t->started) {
         sl_engine_tick(t->e);
+        settle(t);
+    }
 }
 
 void sl_test_advance(sl_test_t *t, int64_t ms)
@@ -475,6 +563,7 @@ void sl_test_advance(sl_test_t *t, int64_t ms)
             break;
         t->now += next;
         sl_engine_tick(t->e);
+        settle(t);
     }
     t->now = target;
     sl_test_tick(t);

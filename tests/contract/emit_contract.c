@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 
     sl_test_t *tm = sl_test_new(NULL, NULL, 0);
     sl_pipeline_t *mat = sl_pipeline_new("materialize");
-    static const sl_store_ops_t accept = {"accept", accept_rows, NULL};
+    static const sl_store_ops_t accept = {.name = "accept", .apply = accept_rows};
     sl_materialize_opts_t mo = {
         .key_pointer = "/thing/id", .store = sl_store_new(&accept, NULL), .batch = {0, 0, -1}};
     if (!tm || !mat || sl_materialize(mat, &mo) || sl_test_add_pipeline(tm, mat)) {

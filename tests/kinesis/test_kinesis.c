@@ -26,9 +26,20 @@ static sl_result_t copy(sl_uow_t *u, void *opaque)
     return sl_uow_set_output(u, NULL, 0, r->value, r->value_len) ? SL_RETRY : SL_OK;
 }
 
+static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
+                               const char *const *extra);
+
 /* A processor: kinesis @p in → copy → kinesis @p out, faults to kinesis "faults". */
 static sl_processor_t *proc(const char *app, const char *in, const char *out, const char *extra_k,
                             const char *extra_v)
+{
+    const char *extra[] = {extra_k, extra_v, NULL};
+    return proc_kv(app, in, out, extra);
+}
+
+/* proc() with any number of extra settings (key, value, ..., NULL). */
+static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
+                               const char *const *extra)
 {
     char err[512], ck[128];
     snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
@@ -51,11 +62,11 @@ static sl_processor_t *proc(const char *app, const char *in, const char *out, co
                         "20",
                         "retry.max",
                         "20",
-                        extra_k,
-                        extra_v,
                         NULL};
     for (size_t i = 0; kv[i]; i += 2)
         cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        cr_assert_eq(sl_conf_set(c, extra[i], extra[i + 1], err, sizeof err), 0, "%s", err);
     sl_processor_t *p = sl_processor_new(c, err, sizeof err);
     sl_conf_destroy(c);
     cr_assert(p, "%s", err);
@@ -514,6 +525,281 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
         free(out);
     }
     unsetenv("AWS_SESSION_TOKEN");
+    kk_stop(&s);
+    rm_dir();
+}
+
+/* ---- checkpoints that cannot be read, records that are not whole ---- */
+
+/* Hold the checkpoint database the way another process could: exclusive
+ * locking mode and a write transaction, so that no other connection can
+ * even read it. */
+static sqlite3 *lock_checkpoints(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h,
+                              "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
+                              "UPDATE checkpoints SET updated_at = updated_at",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(h));
+    return h;
+}
+
+/* "shard=sequence;..." of every checkpoint, in shard order. */
+static char *dump_checkpoints(sqlite3 *h)
+{
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT shard, sequence FROM checkpoints ORDER BY shard", -1,
+                                    &st, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(h));
+    char *out = calloc(1, 4096);
+    size_t o = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        o += (size_t)snprintf(out + o, 4096 - o, "%s=%s;", sqlite3_column_text(st, 0),
+                              sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Wait for a run to end by itself; returns sl_processor_run()'s result. */
+static int wait_run_end(kk_run_t *r, int timeout_ms)
+{
+    int64_t end = kk_now_ms() + timeout_ms;
+    while (__atomic_load_n(&r->rc, __ATOMIC_SEQ_CST) == -999 && kk_now_ms() < end)
+        kk_sleep_ms(50);
+    int rc = __atomic_load_n(&r->rc, __ATOMIC_SEQ_CST);
+    cr_assert_neq(rc, -999, "the processor kept running");
+    pthread_join(r->th, NULL);
+    sl_processor_destroy(r->p);
+    return rc;
+}
+
+/* A checkpoint that cannot be read is never taken as "none" (with LATEST
+ * that would skip every record put while the processor was down): held
+ * past kinesis.checkpoints.timeout.ms, the start fails and changes nothing;
+ * held for a while, the start waits for it; either way every record is
+ * processed, once. */
+Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_skips_nothing)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    put_events(s.kinesalite, "in", 0, 100, 0);
+    kk_run_t r;
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    json_t *out = wait_records(s.kinesalite, "out", 100);
+    json_decref(out);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    cr_assert_eq(count_checkpoints("app"), 2);
+
+    /* Down: more records come. Then the store is locked across a start that
+     * gives up after 1 s. */
+    put_events(s.kinesalite, "in", 100, 150, 0);
+    sqlite3 *h = lock_checkpoints();
+    char *before = dump_checkpoints(h);
+    const char *give_up[] = {"kinesis.iterator", "LATEST", "kinesis.checkpoints.timeout.ms", "1000",
+                             NULL};
+    kk_run(&r, proc_kv("app", "in", "out", give_up));
+    put_events(s.kinesalite, "in", 150, 200, 0); /* records keep coming */
+    int rc = wait_run_end(&r, 60000);
+    cr_assert_eq(rc, SL_EBUSY, "the start fails: %s", sl_err_name(rc));
+    char *after = dump_checkpoints(h);
+    cr_assert_str_eq(after, before, "the checkpoints are untouched");
+    free(after);
+    out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(json_array_size(out), 100, "nothing was read");
+    json_decref(out);
+
+    /* Locked again across a start that may wait: released after 3 s. */
+    const char *latest[] = {"kinesis.iterator", "LATEST", NULL};
+    kk_run(&r, proc_kv("app", "in", "out", latest));
+    put_events(s.kinesalite, "in", 200, 250, 0);
+    kk_sleep_ms(3000);
+    cr_assert_eq(__atomic_load_n(&r.rc, __ATOMIC_SEQ_CST), -999, "still starting");
+    sqlite3_close(h);
+    out = wait_records(s.kinesalite, "out", 250);
+    json_decref(out);
+    kk_sleep_ms(500); /* anything read twice would show up by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(check_order(out, 250, 0), 0, "every record once, in key order");
+    cr_assert_eq(json_array_size(out), 250);
+    json_decref(out);
+    free(before);
+    kk_stop(&s);
+    rm_dir();
+}
+
+/* The err.message of every fault event in @p faults holding @p what. */
+static size_t faults_saying(json_t *faults, const char *what, int with_position)
+{
+    size_t i, n = 0;
+    json_t *r;
+    json_array_foreach(faults, i, r)
+    {
+        json_t *f = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
+        cr_assert(f);
+        const char *msg = json_string_value(json_object_get(json_object_get(f, "err"), "message"));
+        json_t *rec = json_object_get(json_object_get(f, "uow"), "record");
+        if (msg && strstr(msg, what)) {
+            n++;
+            cr_assert_eq(json_object_get(rec, "position") != NULL, with_position, "%s", msg);
+        }
+        json_decref(f);
+    }
+    return n;
+}
+
+/* A record without SequenceNumber or Data (a broken service, here the
+ * proxy) is a fault, not a log line; one without a sequence number does
+ * not move the checkpoint, so when it was the last one read, a restart
+ * reads it again (and now whole) rather than losing it. */
+Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_checkpoint_order)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.proxy);
+    put_events(s.kinesalite, "in", 0, 40, 0);
+    /* Records 9, 19, 29, 39 of the first answer lose their sequence number. */
+    kk_faults(&s, "{\"recordsMissing\": {\"field\": \"SequenceNumber\", \"every\": 10}}");
+    const char *limit[] = {"kinesis.records.limit", "1000", NULL};
+    kk_run_t r;
+    kk_run(&r, proc_kv("app", "in", "out", limit));
+    json_t *out = wait_records(s.kinesalite, "out", 36);
+    json_t *faults = wait_records(s.kinesalite, "faults", 4);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    cr_assert_eq(faults_saying(faults, "without SequenceNumber", 0), 4);
+    json_decref(faults);
+    json_decref(out);
+
+    /* The last record read had no sequence number: the checkpoint is the
+     * one before it, and a restart reads it again. Every fifth record of
+     * that answer (39 to 59) then comes without Data. */
+    put_events(s.kinesalite, "in", 40, 60, 0);
+    kk_faults(&s, "{\"recordsMissing\": {\"field\": \"Data\", \"every\": 5}}");
+    kk_run(&r, proc_kv("app", "in", "out", limit));
+    out = wait_records(s.kinesalite, "out", 37 + 16);
+    faults = wait_records(s.kinesalite, "faults", 8);
+    kk_sleep_ms(500);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    json_decref(faults);
+    out = kk_read_all(s.kinesalite, "out");
+    faults = kk_read_all(s.kinesalite, "faults");
+    cr_assert_eq(json_array_size(out), 37 + 16, "record 39 once, after the restart");
+    cr_assert_eq(json_array_size(faults), 8);
+    cr_assert_eq(faults_saying(faults, "without Data", 1), 4);
+    size_t i;
+    json_t *rec;
+    int seen39 = 0;
+    json_array_foreach(out, i, rec)
+    {
+        seen39 += strstr(json_string_value(json_object_get(rec, "value")), "\"seq\":39,") != NULL;
+    }
+    cr_assert_eq(seen39, 1);
+    json_decref(out);
+    json_decref(faults);
+    kk_stop(&s);
+    rm_dir();
+}
+
+/* Checkpoint writes that fail (another writer holds the database past the
+ * busy timeout, twice) are retried until they land: a restart after a
+ * clean stop then reads nothing twice. */
+Test(kinesis, a_failed_checkpoint_write_is_retried)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    put_events(s.kinesalite, "in", 0, 100, 0);
+    kk_run_t r;
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    json_t *out = wait_records(s.kinesalite, "out", 100);
+    json_decref(out);
+
+    /* A writer holds the checkpoints for 12 s while 100 more records are
+     * read and done. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(h));
+    put_events(s.kinesalite, "in", 100, 200, 0);
+    out = wait_records(s.kinesalite, "out", 200);
+    json_decref(out);
+    kk_sleep_ms(12000);
+    cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    kk_sleep_ms(7000); /* a retry lands (each attempt may wait 5 s for the lock) */
+    cr_assert_eq(kk_stop_run(&r), 0);
+
+    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
+    kk_sleep_ms(3000); /* records read again would be written by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(check_order(out, 200, 0), 0, "the restart read nothing twice");
+    cr_assert_eq(json_array_size(out), 200);
+    json_decref(out);
+    kk_stop(&s);
+    rm_dir();
+}
+
+/* A checkpoint store that is not a database cannot be read: the service
+ * does not start (exit 1, with the reason), rather than start every shard
+ * from kinesis.iterator; nothing is retried, as waiting cannot help. */
+Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
+{
+    const char *tbin = getenv("SLUICE_TRIGGER_BIN");
+    if (!tbin)
+        cr_skip_test("SLUICE_TRIGGER_BIN is not set");
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"changes:1", "events:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.kinesalite);
+    char path[128], ck[160], log[128];
+    snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    for (int i = 0; i < 64; i++)
+        fputs("this is not an SQLite database, whatever its name says\n", f);
+    fclose(f);
+    snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s", path);
+    snprintf(log, sizeof log, "%s/t.log", g_dir);
+    char *argv[] = {(char *)tbin,
+                    "--source",
+                    "kinesis:changes",
+                    "--sink",
+                    "kinesis:events",
+                    "--faults",
+                    "kinesis:events",
+                    "--format",
+                    "dynamodb",
+                    "--entity",
+                    "thing",
+                    "-c",
+                    ck,
+                    "-c",
+                    "kinesis.iterator=LATEST",
+                    NULL};
+    pid_t pid = spawn_bin(argv, log);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *out = slurp(log);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
+    cr_assert(strstr(out, "not a database"), "the reason: %s", out);
+    free(out);
     kk_stop(&s);
     rm_dir();
 }

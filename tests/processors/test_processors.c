@@ -598,3 +598,276 @@ Test(processors, unreachable_brokers_exit_with_a_clear_message)
     check_usage(lbin, &c);
     rmtmp();
 }
+
+/* ---- a locked view ---- */
+
+/* Stats lines in @p log from byte @p from on. */
+static int count_stats(const char *log, size_t from)
+{
+    char *l = slurp(log);
+    int n = 0;
+    if (strlen(l) > from)
+        for (const char *s = l + from; (s = strstr(s, "\"msg\":\"stats:")); s++)
+            n++;
+    free(l);
+    return n;
+}
+
+static size_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) ? 0 : (size_t)st.st_size;
+}
+
+/* The "ts" of the first log line holding @p what, or -1. */
+static int64_t line_ts(const char *log, const char *what)
+{
+    char *l = slurp(log);
+    char *hit = strstr(l, what);
+    int64_t ts = -1;
+    if (hit) {
+        while (hit > l && hit[-1] != '\n')
+            hit--;
+        const char *t = strstr(hit, "\"ts\":");
+        if (t)
+            ts = strtoll(t + 5, NULL, 10);
+    }
+    free(l);
+    return ts;
+}
+
+/* The view database held by another writer (BEGIN EXCLUSIVE) while records
+ * flow: the store's busy wait runs off the loop, so the loop keeps logging
+ * stats; a SIGTERM during the lock drains within drain.timeout.ms (the
+ * blocked apply is interrupted) and commits nothing that was not applied;
+ * a restart after the lock is gone puts every key in the view. */
+Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_nothing)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N1 = 200, N2 = 200, DRAIN_MS = 1000 };
+    char buf[512], key[32];
+    int64_t t0 = 1767225600000ll;
+    for (int i = 0; i < N1; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+
+    char db[300], view[320], log[300], log2[300], xb[300], drain[64];
+    snprintf(db, sizeof db, "%s/view.db", tmpdir);
+    snprintf(view, sizeof view, "sqlite:%s#things", db);
+    snprintf(log, sizeof log, "%s/listener.log", tmpdir);
+    snprintf(log2, sizeof log2, "%s/listener2.log", tmpdir);
+    snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
+    snprintf(drain, sizeof drain, "drain.timeout.ms=%d", DRAIN_MS);
+    char *envs[] = {xb, NULL};
+    char *argv[] = {(char *)lbin,
+                    "--source",
+                    "kafka:events",
+                    "--key",
+                    "/thing/id",
+                    "--view",
+                    view,
+                    "--group",
+                    "g-locked",
+                    "-c",
+                    "batch.linger.ms=20",
+                    "-c",
+                    "commit.interval.ms=100",
+                    "-c",
+                    "log.stats.interval.ms=200",
+                    "-c",
+                    drain,
+                    NULL};
+    pid_t pid = run(argv, log, envs);
+    wait_committed(bs, "g-locked", "events", 4, N1, pid, log);
+
+    /* Another writer takes the view; records keep coming. */
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(h));
+    size_t mark = file_size(log);
+    for (int i = N1; i < N1 + N2; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+    kt_sleep_ms(3000);
+    int stats = count_stats(log, mark);
+    /* Every 200 ms for 3 s is 15; a blocked loop logs none. */
+    cr_assert_geq(stats, 5, "the loop kept logging stats during the lock: %d lines", stats);
+
+    /* SIGTERM with the lock still held. */
+    mark = file_size(log);
+    kill(pid, SIGTERM);
+    int rc = kt_wait(pid, 60000);
+    char *l = slurp(log);
+    cr_assert_eq(rc, 3, "a drain that timed out exits 3; log:\n%s", l);
+    free(l);
+    int64_t began = line_ts(log, "draining (SIGTERM)"), ended = line_ts(log, "drain timed out");
+    cr_assert(began > 0 && ended > 0, "drain lines in the log");
+    /* The drain bound holds, with room for a slow machine (a loop blocked
+     * in the store's 5 s busy wait overruns it by seconds). */
+    cr_assert_leq(ended - began, DRAIN_MS + 1500, "the drain took %lld ms, bound %d ms",
+                  (long long)(ended - began), DRAIN_MS);
+    cr_assert_eq(kt_committed(bs, "g-locked", "events", 4), N1,
+                 "nothing applied during the lock, nothing committed");
+    cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+
+    /* The lock is gone: a restart applies the rest. */
+    pid = run(argv, log2, envs);
+    wait_committed(bs, "g-locked", "events", 4, N1 + N2, pid, log2);
+    cr_assert_eq(stop(pid), 0, "a clean drain exits 0");
+    expect_t ex[N1 + N2];
+    for (int i = 0; i < N1 + N2; i++)
+        ex[i] = (expect_t){.version = 1, .deleted = 0, .ts = t0 + i};
+    cr_assert_eq(check_view(db, "things", ex, N1 + N2), N1 + N2, "every key in the view");
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
+/* A Kafka revoke waits for the revoked partitions' records without running
+ * the loop; their view writes, on the thread pool, must still complete
+ * during that wait. The view is locked while a second listener joins, and
+ * released the moment the first one starts revoking: its blocked write then
+ * lands within the revoke bound and the partitions go with nothing left in
+ * flight. */
+Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N1 = 100, N2 = 100 };
+    char buf[512], key[32];
+    int64_t t0 = 1767225600000ll;
+    for (int i = 0; i < N1; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+
+    char dba[300], dbb[300], va[320], vb[320], loga[300], logb[300], xb[300];
+    snprintf(dba, sizeof dba, "%s/a.db", tmpdir);
+    snprintf(dbb, sizeof dbb, "%s/b.db", tmpdir);
+    snprintf(va, sizeof va, "sqlite:%s#things", dba);
+    snprintf(vb, sizeof vb, "sqlite:%s#things", dbb);
+    snprintf(loga, sizeof loga, "%s/a.log", tmpdir);
+    snprintf(logb, sizeof logb, "%s/b.log", tmpdir);
+    snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
+    char *envs[] = {xb, NULL};
+    /* The 2.0.2 mock rebalances when the rebalance timeout expires; the
+     * revoke bound is half of max.poll.interval.ms. */
+    char *argv_a[] = {(char *)lbin,
+                      "--source",
+                      "kafka:events",
+                      "--key",
+                      "/thing/id",
+                      "--view",
+                      va,
+                      "--group",
+                      "g-rb",
+                      "-X",
+                      "max.poll.interval.ms=6000",
+                      "-X",
+                      "session.timeout.ms=6000",
+                      "-c",
+                      "batch.linger.ms=20",
+                      "-c",
+                      "commit.interval.ms=100",
+                      "-c",
+                      "retry.backoff.max.ms=200",
+                      "-c",
+                      "retry.max=1000",
+                      NULL};
+    pid_t a = run(argv_a, loga, envs);
+    wait_committed(bs, "g-rb", "events", 4, N1, a, loga);
+
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(dba, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = N1; i < N1 + N2; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+    kt_sleep_ms(500);
+    char *argv_b[] = {(char *)lbin,
+                      "--source",
+                      "kafka:events",
+                      "--key",
+                      "/thing/id",
+                      "--view",
+                      vb,
+                      "--group",
+                      "g-rb",
+                      "-X",
+                      "max.poll.interval.ms=6000",
+                      "-X",
+                      "session.timeout.ms=6000",
+                      "-c",
+                      "batch.linger.ms=20",
+                      "-c",
+                      "commit.interval.ms=100",
+                      NULL};
+    pid_t bp = run(argv_b, logb, envs);
+    int revoking = 0;
+    for (int64_t end = kt_now_ms() + 60000; !revoking && kt_now_ms() < end;) {
+        char *l = slurp(loga);
+        revoking = strstr(l, "revoking") != NULL;
+        free(l);
+        if (!revoking)
+            kt_sleep_ms(10);
+    }
+    cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    cr_assert(revoking, "the first listener revoked partitions");
+    wait_committed(bs, "g-rb", "events", 4, N1 + N2, a, loga);
+    cr_assert_eq(stop(a), 0);
+    cr_assert_eq(stop(bp), 0);
+    char *l = slurp(loga);
+    cr_assert_null(strstr(l, "left with"),
+                   "the revoked partitions went with nothing in flight:\n%s", l);
+    free(l);
+    /* Every key is in one of the two views. */
+    for (int i = 0; i < N1 + N2; i++) {
+        int found = 0;
+        const char *dbs[] = {dba, dbb};
+        for (int k = 0; k < 2 && !found; k++) {
+            sqlite3 *q;
+            if (sqlite3_open_v2(dbs[k], &q, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                sqlite3_close(q);
+                continue;
+            }
+            sqlite3_stmt *st;
+            snprintf(key, sizeof key, "thing-%d", i);
+            if (sqlite3_prepare_v2(q, "SELECT 1 FROM things WHERE key = ?", -1, &st, NULL) ==
+                SQLITE_OK) {
+                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+                found = sqlite3_step(st) == SQLITE_ROW;
+                sqlite3_finalize(st);
+            }
+            sqlite3_close(q);
+        }
+        cr_assert(found, "thing-%d is in a view", i);
+    }
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}

@@ -745,3 +745,57 @@ Test(sqlite_store, used_from_another_thread)
     cr_assert_eq(apply1(a.s, up("t", 2, "{}")), 1, "and back on the opening thread");
     sl_store_destroy(a.s);
 }
+
+/* ---- interrupt ---------------------------------------------------------- */
+
+typedef struct bg_apply_s {
+    sl_store_t *s;
+    int rc;
+} bg_apply_t;
+
+static void *bg_apply(void *arg)
+{
+    bg_apply_t *a = arg;
+    sl_view_row_t row = up("k", 5, "{}");
+    a->rc = sl_store_apply(a->s, &row, 1, NULL);
+    return NULL;
+}
+
+/* A drain that runs out of time interrupts an apply waiting on a lock from
+ * another thread. The busy timeout here is 10 minutes: an apply that did
+ * not see the interrupt would hold the test past its timeout. */
+Test(sqlite_store, interrupt_ends_a_wait_for_a_lock_from_another_thread, .timeout = 60)
+{
+    setenv("SLUICE_SQLITE_BUSY_MS", "600000", 1);
+    sl_store_t *s = open_ok(NULL);
+    unsetenv("SLUICE_SQLITE_BUSY_MS");
+    sqlite3 *other = peek();
+    exec_ok(other, "BEGIN EXCLUSIVE");
+    bg_apply_t a = {s, 1};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, bg_apply, &a), 0);
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    sl_store_interrupt(s);
+    pthread_join(th, NULL);
+    cr_assert(a.rc < 0 && sl_err_is_retriable(a.rc), "retriable, got %s", sl_err_name(a.rc));
+    exec_ok(other, "ROLLBACK");
+    sqlite3_close(other);
+    cr_assert_eq(q_int("SELECT count(*) FROM view", -1), 0, "nothing applied");
+    cr_assert_eq(apply1(s, up("k", 5, "{}")), 1, "the store works after an interrupt");
+    sl_store_destroy(s);
+}
+
+/* An interrupt with no apply running is for the next apply, which changes
+ * nothing and says so (retriable); the one after works. */
+Test(sqlite_store, an_interrupt_before_an_apply_ends_that_apply)
+{
+    sl_store_t *s = open_ok(NULL);
+    sl_store_interrupt(s);
+    sl_view_row_t row = up("k", 1, "{}");
+    cr_assert_eq(sl_store_apply(s, &row, 1, NULL), SL_EAGAIN);
+    cr_assert_eq(q_int("SELECT count(*) FROM view", -1), 0);
+    cr_assert_eq(apply1(s, row), 1);
+    sl_store_interrupt(NULL);
+    sl_store_destroy(s);
+}

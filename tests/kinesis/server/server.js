@@ -63,6 +63,7 @@ function emptyFaults() {
     expiredIterator: 0,
     putRecordsFailures: null, // { every, indexes, calls }
     latency: null, // { ms, operations (null = all), calls }
+    recordsMissing: null, // { field, every, calls }
   };
 }
 
@@ -117,6 +118,13 @@ function setFaults(body) {
       if (ops !== null && !(Array.isArray(ops) && ops.every((o) => typeof o === 'string')))
         throw new BadFaults('latency.operations: want an array of operation names');
       next.latency = { ms: spec.ms, operations: ops, calls: spec.calls === undefined ? -1 : count(spec.calls, 'latency.calls') };
+    } else if (key === 'recordsMissing') {
+      if (v === null) { next.recordsMissing = null; continue; }
+      if (typeof v !== 'object' || !['Data', 'SequenceNumber'].includes(v.field))
+        throw new BadFaults('recordsMissing: want {"field": "Data"|"SequenceNumber", "every": N, "calls": N}');
+      const every = v.every === undefined ? 1 : v.every;
+      if (!Number.isInteger(every) || every < 1) throw new BadFaults('recordsMissing.every: want an integer >= 1');
+      next.recordsMissing = { field: v.field, every, calls: v.calls === undefined ? 1 : count(v.calls, 'recordsMissing.calls') };
     } else {
       throw new BadFaults(`unknown fault ${key}`);
     }
@@ -231,6 +239,27 @@ async function putRecordsPartial(upstream, req, res, reqJson, failed, st) {
   res.end(body);
 }
 
+// GetRecords whose answer loses a field (Data or SequenceNumber) in every
+// every-th record; a call counts only when its answer holds records.
+async function getRecordsMissing(upstream, req, res, body, st) {
+  const upRes = await forward(upstream, req, body);
+  const upBody = await readAll(upRes);
+  const upJson = upRes.statusCode === 200 ? parseJson(upBody) : undefined;
+  const spec = faults.recordsMissing;
+  let out = upBody;
+  if (spec && upJson && Array.isArray(upJson.Records) && upJson.Records.length > 0) {
+    [, spec.calls] = take(spec.calls);
+    if (spec.calls === 0) faults.recordsMissing = null;
+    for (let i = spec.every - 1; i < upJson.Records.length; i += spec.every) {
+      delete upJson.Records[i][spec.field];
+      st.recordsMissing = (st.recordsMissing || 0) + 1;
+    }
+    out = Buffer.from(JSON.stringify(upJson));
+  }
+  res.writeHead(upRes.statusCode, { ...stripHopByHop(upRes.headers), 'content-length': String(out.length) });
+  res.end(out);
+}
+
 async function handleKinesis(upstream, req, res) {
   const target = req.headers['x-amz-target'] || '';
   const op = target.includes('.') ? target.slice(target.indexOf('.') + 1) : target || '(none)';
@@ -292,6 +321,7 @@ async function handleKinesis(upstream, req, res) {
       'Iterator expired. The iterator was created more than 300000 milliseconds ago (injected by the test proxy).');
   }
   if (action === 'partial') return putRecordsPartial(upstream, req, res, reqJson, failed, st);
+  if (op === 'GetRecords' && faults.recordsMissing) return getRecordsMissing(upstream, req, res, body, st);
   pipeResponse(await forward(upstream, req, body), res);
 }
 
