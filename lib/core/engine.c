@@ -150,7 +150,8 @@ static void entry_put(sl_engine_t *e, entry_t *en)
  * buffers it kept from its last life leave the pool and count against the
  * in-flight bytes of its entry until the entry is done.
  * Field by field: a memset of the whole struct costs more on the hot path. */
-static void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipeline_t *p, uint64_t ord)
+static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipeline_t *p,
+                            uint64_t ord)
 {
     size_t held = u->buf_cap + u->kbuf_cap;
     e->buf_pooled -= held;
@@ -198,7 +199,7 @@ static sl_uow_t *child_get(sl_engine_t *e)
 
 /* A uow's life is over: keep its buffers for the next one while they are
  * small and the pool has room, else give them back. */
-static void buf_park(sl_engine_t *e, sl_uow_t *u)
+static inline void buf_park(sl_engine_t *e, sl_uow_t *u)
 {
     size_t held = u->buf_cap + u->kbuf_cap;
     if (held > BUF_KEEP_MAX || e->buf_pooled + held > e->buf_pool_max) {
@@ -265,7 +266,7 @@ static void flow(sl_engine_t *e, const char *topic, int32_t partition, int pause
         e->src.flow(e->src_opaque, topic, partition, pause);
 }
 
-static void flow_check_pause(sl_engine_t *e, part_t *p)
+static inline void flow_check_pause(sl_engine_t *e, part_t *p)
 {
     if (!e->paused_all &&
         (e->inflight >= e->inflight_max || e->inflight_bytes >= e->inflight_bytes_max)) {
@@ -1368,19 +1369,16 @@ static int kbuf_reserve(sl_uow_t *u, size_t need)
  * sl_uow_output() gave it back to sl_uow_set_output*(). */
 static inline int in_buf(const sl_uow_t *u, const void *p, size_t n)
 {
-    uintptr_t a = (uintptr_t)p, b = (uintptr_t)u->buf;
-    return n && u->buf && a >= b && a < b + u->buf_cap;
+    return n && (uintptr_t)p - (uintptr_t)u->buf < u->buf_cap;
 }
 
-int sl_uow_set_output(sl_uow_t *u, const void *key, size_t key_len, const void *value,
-                      size_t value_len)
+/* sl_uow_set_output() when the buffer must grow or a source lies in it;
+ * kept out of line so the common case stays a short leaf. */
+__attribute__((noinline)) static int set_output_slow(sl_uow_t *u, const void *key, size_t key_len,
+                                                     const void *value, size_t value_len, int ka,
+                                                     int va)
 {
-    if (!u || (!value && value_len) || (!key && key_len))
-        return SL_EINVAL;
-    if (!key)
-        key_len = 0;
     size_t need = key_len + value_len;
-    int ka = in_buf(u, key, key_len), va = in_buf(u, value, value_len);
     if (ka && va) {
         /* Both from the buffer, in any order or overlap: build a new one. */
         size_t cap = cap_for(u->buf_cap, need);
@@ -1414,6 +1412,27 @@ int sl_uow_set_output(sl_uow_t *u, const void *key, size_t key_len, const void *
             if (value_len)
                 memcpy(u->buf + key_len, value, value_len);
         }
+    }
+    return 0;
+}
+
+int sl_uow_set_output(sl_uow_t *u, const void *key, size_t key_len, const void *value,
+                      size_t value_len)
+{
+    if (!u || (!value && value_len) || (!key && key_len))
+        return SL_EINVAL;
+    if (!key)
+        key_len = 0;
+    int ka = in_buf(u, key, key_len), va = in_buf(u, value, value_len);
+    if (ka | va | (key_len + value_len > u->buf_cap)) {
+        int rc = set_output_slow(u, key, key_len, value, value_len, ka, va);
+        if (rc)
+            return rc;
+    } else {
+        if (key_len)
+            memcpy(u->buf, key, key_len);
+        if (value_len)
+            memcpy(u->buf + key_len, value, value_len);
     }
     u->out_key_len = key_len;
     u->out_val_len = value_len;
