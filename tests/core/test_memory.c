@@ -117,6 +117,59 @@ Test(memory, new_output_leaves_a_childs_ordering_key_alone)
     sl_test_destroy(t);
 }
 
+/* Three children of one key "k", values "0", "1", "2". */
+static sl_result_t split_one_key(sl_uow_t *u, sl_emitter_t *em, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    for (int i = 0; i < 3; i++) {
+        char val[4];
+        int vn = snprintf(val, sizeof val, "%d", i);
+        if (sl_emit(em, "k", 1, val, (size_t)vn))
+            return SL_RETRY;
+    }
+    return SL_OK;
+}
+
+/* Sets a new output value (NULL key) and retries the first child once. */
+static sl_result_t map_then_retry_first(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_span_t v;
+    sl_uow_output(u, NULL, &v);
+    char first = v.len ? v.ptr[0] : 0;
+    if (!memchr(v.ptr, '-', v.len)) {
+        char out[32];
+        int n = snprintf(out, sizeof out, "%c-mapped", first);
+        if (sl_uow_set_output(u, NULL, 0, out, (size_t)n))
+            return SL_RETRY;
+    }
+    return first == '0' && sl_uow_attempts(u) == 0 ? SL_RETRY : SL_OK;
+}
+
+Test(memory, a_retrying_child_holds_its_key_whatever_output_it_set)
+{
+    const char *kv[] = {"retry.backoff.ms", "1", "retry.backoff.max.ms", "2", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("p");
+    cr_assert_eq(sl_pipeline_flat_map(p, split_one_key, NULL), 0);
+    cr_assert_eq(sl_pipeline_map(p, map_then_retry_first, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "rk", "{\"type\":\"a\"}"), 0);
+    cr_assert_eq(sl_test_sink_count(s), 0, "the later children of key k wait behind the first");
+    sl_test_advance(t, 50);
+    cr_assert_eq(sl_test_sink_count(s), 3);
+    for (size_t i = 0; i < 3; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%zu-mapped", i);
+        cr_assert_str_eq(sl_test_sink_msg(s, i)->value, want, "per-key order, message %zu", i);
+    }
+    cr_assert_eq(sl_test_inflight(t), 0);
+    sl_test_destroy(t);
+}
+
 /* Second level: two children each, unkeyed, so they keep their parent's key. */
 static sl_result_t split_unkeyed(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
