@@ -117,6 +117,46 @@ Test(memory, new_output_leaves_a_childs_ordering_key_alone)
     sl_test_destroy(t);
 }
 
+/* Grows the output past the first buffer (NULL key), then faults. */
+static sl_result_t grow_then_fault(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    char v[BIG];
+    memset(v, 'g', sizeof v);
+    if (sl_uow_set_output(u, NULL, 0, v, sizeof v))
+        return SL_RETRY;
+    sl_uow_fail(u, SL_ESTAGE, "no");
+    return SL_FAULT;
+}
+
+Test(memory, a_faulting_childs_event_carries_its_own_key)
+{
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("p");
+    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
+    cr_assert_eq(sl_pipeline_map(p, grow_then_fault, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "fk", 0)), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 3);
+    cr_assert_eq(sl_test_sink_count(s), 0);
+    for (size_t i = 0; i < 3; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(f, i);
+        char want[16];
+        snprintf(want, sizeof want, "fk-c%zu", i);
+        cr_assert_str_eq(m->key, want, "fault %zu is keyed by its child's key", i);
+        json_t *v = json_loads(m->value, 0, NULL);
+        cr_assert(v, "fault %zu is JSON", i);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "partitionKey")), want);
+        json_decref(v);
+    }
+    cr_assert_eq(sl_test_inflight(t), 0);
+    sl_test_destroy(t);
+}
+
 /* Three children of one key "k", values "0", "1", "2". */
 static sl_result_t split_one_key(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
