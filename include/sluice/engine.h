@@ -95,8 +95,8 @@ typedef struct sl_stats_s {
     uint64_t decode_faults;  /**< records that could not be decoded (engine only) */
     uint64_t retries;        /**< retries scheduled */
     uint64_t batches;        /**< sink writes */
-    uint64_t inflight;       /**< records (engine) or uows (pipeline) in flight now */
-    uint64_t inflight_bytes; /**< bytes of record values in flight now (engine only) */
+    uint64_t inflight;       /**< records + flat-map children (engine), uows (pipeline) now */
+    uint64_t inflight_bytes; /**< record values + buffers of their uows, now (engine only) */
 } sl_stats_t;
 
 /**
@@ -225,10 +225,12 @@ int64_t sl_engine_watermark(sl_engine_t *e, const char *topic, int32_t partition
  */
 int sl_engine_forget_partition(sl_engine_t *e, const char *topic, int32_t partition);
 
-/** @brief Records in flight in the whole engine. */
+/** @brief Records in flight in the whole engine, each flat-map child not yet
+ *         done counted as one more. */
 size_t sl_engine_inflight(const sl_engine_t *e);
 
-/** @brief Records in flight in one partition (0 for an unknown one). */
+/** @brief Records in flight in one partition, flat-map children counted as
+ *         in sl_engine_inflight() (0 for an unknown partition). */
 size_t sl_engine_partition_inflight(sl_engine_t *e, const char *topic, int32_t partition);
 
 /** @brief Engine-wide counters. */

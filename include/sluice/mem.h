@@ -49,6 +49,12 @@ typedef struct sl_mem_stats_s {
     uint64_t reallocs; /**< successful reallocs of an existing block */
     uint64_t frees;    /**< frees of non-NULL blocks */
     uint64_t failed;   /**< allocations that failed, injected or real */
+    /** Bytes allocated through these wrappers and not freed, by the
+     *  allocator's usable size; stays 0 where the platform cannot tell
+     *  (no malloc_usable_size()). Blocks freed by another allocator than
+     *  the one that made them skew it. */
+    int64_t bytes;
+    int64_t peak_bytes; /**< highest @c bytes since start or sl_mem_reset_peak() */
 } sl_mem_stats_t;
 
 /**
@@ -57,6 +63,12 @@ typedef struct sl_mem_stats_s {
  * @remark Thread-safe (relaxed atomic reads).
  */
 void sl_mem_stats(sl_mem_stats_t *out);
+
+/**
+ * @brief Restart the high-water mark: peak_bytes becomes the current bytes.
+ * @remark Thread-safe (a concurrent allocation may be missed by the reset).
+ */
+void sl_mem_reset_peak(void);
 
 /**
  * @brief Make the @p n-th allocation from now fail (1 = the next one).

@@ -209,6 +209,9 @@ json_t *sl_uow_body(sl_uow_t *uow);
 /**
  * @brief Set the output event to a copy of @p key and @p value.
  * @param key may be NULL to keep the input ordering key as output key.
+ *        @p key and @p value may point anywhere, sl_uow_key() and the spans of
+ *        sl_uow_output() of this uow included; the ordering key is never
+ *        changed by a new output.
  * @returns 0, SL_ENOMEM (the previous output stays).
  * @remark The uow's buffer is reused across uows: no allocation in steady state.
  */
@@ -218,7 +221,8 @@ int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, const void
 /**
  * @brief Set the output event to @p value serialized compactly by jansson
  *        straight into the uow's reusable buffer.
- * @param value borrowed. @param key as in sl_uow_set_output().
+ * @param value borrowed. @param key as in sl_uow_set_output(), and may
+ *        likewise point into this uow's current output.
  * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded.
  */
 int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_len, const json_t *value);
@@ -264,7 +268,10 @@ void sl_uow_ack(sl_uow_t *uow, int err);
 /**
  * @brief From a flat-map function: emit one new uow with a copy of @p key
  *        and @p value as its output.
- * @param key may be NULL: the child keeps the input uow's key.
+ * @param key may be NULL: the child keeps the input uow's key. Else @p key
+ *        (copied) is the child's ordering key as well as its output key.
+ * @remark Each child counts against inflight.max.records, and its buffers
+ *         against inflight.max.bytes, until it is done.
  * @returns 0, SL_ENOMEM (then return SL_RETRY), SL_EINVAL.
  */
 int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value, size_t value_len);

@@ -39,11 +39,15 @@ static const prop_t props[] = {
      "Base of the capped full-jitter exponential backoff between retries."},
     {"retry.backoff.max.ms", P_INT, "10000", 1, 3600000, "Cap of the retry backoff."},
     {"inflight.max.records", P_INT, "50000", 1, 100000000,
-     "Records in flight (read, not yet done) above which the source pauses."},
+     "Records in flight (read, not yet done) above which the source pauses; each flat-map "
+     "child not yet done counts as one more."},
     {"inflight.max.bytes", P_INT, "67108864", 1, INT64_MAX / 2,
-     "Bytes of record values in flight above which the source pauses."},
+     "Bytes in flight above which the source pauses: record values plus the output buffers "
+     "their units of work hold. Idle units of work keep at most as many buffer bytes for "
+     "reuse."},
     {"inflight.partition.max.records", P_INT, "20000", 1, 100000000,
-     "Records in flight in one partition above which that partition pauses."},
+     "Records in flight in one partition above which that partition pauses; flat-map "
+     "children count as for inflight.max.records."},
     {"inflight.resume.pct", P_INT, "50", 1, 99,
      "Paused input resumes when in-flight work falls below this percentage of its bound."},
     {"fault.value.max.bytes", P_INT, "524288", 0, INT32_MAX,

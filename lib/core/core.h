@@ -54,9 +54,13 @@ struct sl_uow_s {
     uint8_t queued;      /* on the engine's completion queue */
     int pending_err;     /* ack error waiting on the completion queue */
     sl_span_t key;       /* ordering key; stable while in flight */
-    /* output: key bytes then value bytes in buf, or borrowed when !owned */
+    /* output: key bytes then value bytes in buf */
     char *buf;
     size_t buf_cap;
+    /* a child's own copy of its ordering key, apart from the output so that
+     * a new output never moves or changes it */
+    char *kbuf;
+    size_t kbuf_cap;
     size_t out_key_len, out_val_len;
     int out_key_set;
     int err;
@@ -80,6 +84,7 @@ struct entry_s {
     json_t *body;
     int body_tried;
     uint32_t pending; /* uows not yet done */
+    size_t bytes;     /* counted in the engine's inflight_bytes: value + uow buffers */
     uint32_t children;
     int in_use;
     entry_t *next_free;
@@ -195,8 +200,11 @@ struct sl_engine_s {
     part_t **parts;
     uint32_t pmask;
     part_t *pcache[64]; /* direct-mapped by partition number */
-    /* flow */
+    /* flow: records and flat-map children; bytes of values and of the
+     * buffers their uows hold */
     size_t inflight, inflight_bytes;
+    /* output buffers kept by idle uows for their next life, and the cap */
+    size_t buf_pooled, buf_pool_max;
     int paused_all;
     int fault_blocked;
     /* scheduling */

@@ -15,8 +15,11 @@
 #include <time.h>
 
 #define ENTRY_CHUNK 256
-#define BUF_KEEP_MAX (64 * 1024) /* larger output buffers are freed when a uow is done */
-#define ACK_COMPACTED 1          /* pseudo ack: superseded in a compacting batch */
+/* Output buffers of a done uow are kept for its next life (no allocation in
+ * steady state) unless larger than this, or unless the idle buffers already
+ * kept add up to buf_pool_max (inflight.max.bytes). */
+#define BUF_KEEP_MAX (64 * 1024)
+#define ACK_COMPACTED 1 /* pseudo ack: superseded in a compacting batch */
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -143,11 +146,17 @@ static void entry_put(sl_engine_t *e, entry_t *en)
     e->free_entries = en;
 }
 
-/* Resets a uow for a new life, keeping its output buffer. */
-/* Resets a uow for a new life, keeping its output buffer and pool links.
+/* Resets a uow for a new life, keeping its buffers and pool links. The
+ * buffers it kept from its last life leave the pool and count against the
+ * in-flight bytes of its entry until the entry is done.
  * Field by field: a memset of the whole struct costs more on the hot path. */
-static void uow_init(sl_uow_t *u, entry_t *en, sl_pipeline_t *p, uint64_t ord)
+static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipeline_t *p,
+                            uint64_t ord)
 {
+    size_t held = u->buf_cap + u->kbuf_cap;
+    e->buf_pooled -= held;
+    en->bytes += held;
+    e->inflight_bytes += held;
     u->entry = en;
     u->pl = p;
     u->next = NULL;
@@ -188,8 +197,24 @@ static sl_uow_t *child_get(sl_engine_t *e)
     return u;
 }
 
+/* A uow's life is over: keep its buffers for the next one while they are
+ * small and the pool has room, else give them back. */
+static inline void buf_park(sl_engine_t *e, sl_uow_t *u)
+{
+    size_t held = u->buf_cap + u->kbuf_cap;
+    if (held > BUF_KEEP_MAX || e->buf_pooled + held > e->buf_pool_max) {
+        sl_free(u->buf);
+        sl_free(u->kbuf);
+        u->buf = u->kbuf = NULL;
+        u->buf_cap = u->kbuf_cap = 0;
+        return;
+    }
+    e->buf_pooled += held;
+}
+
 static void child_put(sl_engine_t *e, sl_uow_t *u)
 {
+    buf_park(e, u);
     u->state = U_FREE;
     u->next = e->free_children;
     e->free_children = u;
@@ -241,7 +266,7 @@ static void flow(sl_engine_t *e, const char *topic, int32_t partition, int pause
         e->src.flow(e->src_opaque, topic, partition, pause);
 }
 
-static void flow_check_pause(sl_engine_t *e, part_t *p)
+static inline void flow_check_pause(sl_engine_t *e, part_t *p)
 {
     if (!e->paused_all &&
         (e->inflight >= e->inflight_max || e->inflight_bytes >= e->inflight_bytes_max)) {
@@ -276,7 +301,7 @@ static void entry_done(sl_engine_t *e, entry_t *en)
     sl__tracker_done(&p->tr, en->tseq);
     p->inflight--;
     e->inflight--;
-    e->inflight_bytes -= en->rec->value_len;
+    e->inflight_bytes -= en->bytes;
     e->stats.records_done++;
     if (en->body) {
         json_decref(en->body);
@@ -740,6 +765,8 @@ static int rl_admit(sl_engine_t *e, stage_t *s, sl_uow_t *u)
     return 0;
 }
 
+static int kbuf_reserve(sl_uow_t *u, size_t need);
+
 struct sl_emitter_s {
     sl_engine_t *e;
     sl_uow_t *parent;
@@ -757,16 +784,26 @@ int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value
     sl_uow_t *c = child_get(em->e);
     if (!c)
         return SL_ENOMEM;
-    uow_init(c, par->entry, par->pl, par->ord | (em->count + 1));
-    c->key = par->key;
+    uow_init(em->e, c, par->entry, par->pl, par->ord | (em->count + 1));
     c->stage = par->stage + 1;
+    /* The ordering key must outlive the parent and stay put whatever output
+     * later stages set: an emitted key, or a key the parent holds in its own
+     * buffers (a child's), is copied into the child's key buffer. A record's
+     * key lives as long as its entry and is shared. */
+    sl_span_t k = key ? (sl_span_t){key, key_len} : par->key;
+    if (key || par->is_child) {
+        if (kbuf_reserve(c, k.len)) {
+            child_put(em->e, c);
+            return SL_ENOMEM;
+        }
+        if (k.len)
+            memcpy(c->kbuf, k.ptr, k.len);
+        k.ptr = c->kbuf ? c->kbuf : "";
+    }
+    c->key = k;
     if (sl_uow_set_output(c, key, key_len, value, value_len)) {
         child_put(em->e, c);
         return SL_ENOMEM;
-    }
-    if (key) {
-        c->key.ptr = c->buf;
-        c->key.len = key_len;
     }
     c->next = NULL;
     if (em->tail)
@@ -783,7 +820,13 @@ static void flat_map(sl_engine_t *e, stage_t *s, sl_uow_t *u)
     sl_emitter_t em = {e, u, NULL, NULL, 0};
     sl_result_t r = s->u.f.flat(u, &em, s->u.f.opaque);
     if (r == SL_OK && em.count) {
+        /* Children hold memory as records do: they count against the
+         * engine's and the partition's record bounds until each is done. */
+        part_t *pt = u->entry->part;
         u->entry->pending += em.count;
+        pt->inflight += em.count;
+        e->inflight += em.count;
+        flow_check_pause(e, pt);
         u->pl->stats.records_in += em.count;
         u->pl->stats.inflight += em.count;
         for (sl_uow_t *c = em.head; c;) {
@@ -909,15 +952,18 @@ static void finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
     u->data = NULL;
     u->data_free = NULL;
     u->state = U_FREE;
-    if (u->buf_cap > BUF_KEEP_MAX) {
-        sl_free(u->buf);
-        u->buf = NULL;
-        u->buf_cap = 0;
-    }
     entry_t *en = u->entry;
-    if (u->is_child)
-        child_put(e, u);
+    if (!u->is_child) {
+        buf_park(e, u);
+        entry_unref(e, en);
+        return;
+    }
+    part_t *pt = en->part;
+    pt->inflight--;
+    e->inflight--;
+    child_put(e, u);
     entry_unref(e, en);
+    flow_check_resume(e, pt);
 }
 
 /* Per-key order across sink failures: a uow written after an earlier uow
@@ -1186,13 +1232,14 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     en->children = 0;
     part->inflight++;
     e->inflight++;
+    en->bytes = rec->value_len;
     e->inflight_bytes += rec->value_len;
     e->stats.records_in++;
     uint64_t ord = en->seq << 16;
     if (derr) {
         en->pending = 1;
         sl_uow_t *u = &en->uows[0];
-        uow_init(u, en, NULL, ord);
+        uow_init(e, u, en, NULL, ord);
         e->stats.decode_faults++;
         memcpy(u->errmsg, msg, sizeof msg);
         fault(e, u, derr, FS_DECODE);
@@ -1209,7 +1256,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
                 continue;
             }
             sl_uow_t *u = &en->uows[i];
-            uow_init(u, en, p, ord);
+            uow_init(e, u, en, p, ord);
             u->stage = masked ? 1 : 0; /* its type filter already passed */
             p->stats.inflight++;
             run(e, u);
@@ -1307,18 +1354,97 @@ json_t *sl_uow_body(sl_uow_t *u)
     return en->body;
 }
 
+static size_t cap_for(size_t have, size_t need)
+{
+    size_t cap = have ? have : 256;
+    while (cap < need)
+        cap *= 2;
+    return cap;
+}
+
+/* Grows @p u's output buffer to @p need bytes, keeping its content. The
+ * growth counts against the in-flight bytes of the uow's entry. */
 static int buf_reserve(sl_uow_t *u, size_t need)
 {
     if (u->buf_cap >= need)
         return 0;
-    size_t cap = u->buf_cap ? u->buf_cap : 256;
-    while (cap < need)
-        cap *= 2;
+    size_t cap = cap_for(u->buf_cap, need);
     char *b = sl_realloc(u->buf, cap);
     if (!b)
         return SL_ENOMEM;
+    u->entry->bytes += cap - u->buf_cap;
+    u->entry->eng->inflight_bytes += cap - u->buf_cap;
     u->buf = b;
     u->buf_cap = cap;
+    return 0;
+}
+
+/* The same for a child's key buffer. */
+static int kbuf_reserve(sl_uow_t *u, size_t need)
+{
+    if (u->kbuf_cap >= need)
+        return 0;
+    size_t cap = 32;
+    while (cap < need)
+        cap *= 2;
+    char *b = sl_realloc(u->kbuf, cap);
+    if (!b)
+        return SL_ENOMEM;
+    u->entry->bytes += cap - u->kbuf_cap;
+    u->entry->eng->inflight_bytes += cap - u->kbuf_cap;
+    u->kbuf = b;
+    u->kbuf_cap = cap;
+    return 0;
+}
+
+/* Whether [p, p+n) lies in @p u's output buffer: a stage may pass what
+ * sl_uow_output() gave it back to sl_uow_set_output*(). */
+static inline int in_buf(const sl_uow_t *u, const void *p, size_t n)
+{
+    return n && (uintptr_t)p - (uintptr_t)u->buf < u->buf_cap;
+}
+
+/* sl_uow_set_output() when the buffer must grow or a source lies in it;
+ * kept out of line so the common case stays a short leaf. */
+__attribute__((noinline)) static int set_output_slow(sl_uow_t *u, const void *key, size_t key_len,
+                                                     const void *value, size_t value_len, int ka,
+                                                     int va)
+{
+    size_t need = key_len + value_len;
+    if (ka && va) {
+        /* Both from the buffer, in any order or overlap: build a new one. */
+        size_t cap = cap_for(u->buf_cap, need);
+        char *b = sl_malloc(cap);
+        if (!b)
+            return SL_ENOMEM;
+        memcpy(b, key, key_len);
+        memcpy(b + key_len, value, value_len);
+        /* the running uow's whole buffer counts for its entry: swap it */
+        u->entry->bytes = u->entry->bytes - u->buf_cap + cap;
+        u->entry->eng->inflight_bytes = u->entry->eng->inflight_bytes - u->buf_cap + cap;
+        sl_free(u->buf);
+        u->buf = b;
+        u->buf_cap = cap;
+    } else {
+        /* One source at most lies in the buffer: remember where, since
+         * growing it may move it; move that one into place first, with
+         * memmove, then copy the other, which cannot overlap. */
+        size_t off = ka   ? (size_t)((const char *)key - u->buf)
+                     : va ? (size_t)((const char *)value - u->buf)
+                          : 0;
+        if (buf_reserve(u, need))
+            return SL_ENOMEM;
+        if (va) {
+            memmove(u->buf + key_len, u->buf + off, value_len);
+            if (key_len)
+                memcpy(u->buf, key, key_len);
+        } else {
+            if (key_len)
+                memmove(u->buf, ka ? u->buf + off : key, key_len);
+            if (value_len)
+                memcpy(u->buf + key_len, value, value_len);
+        }
+    }
     return 0;
 }
 
@@ -1329,12 +1455,17 @@ int sl_uow_set_output(sl_uow_t *u, const void *key, size_t key_len, const void *
         return SL_EINVAL;
     if (!key)
         key_len = 0;
-    if (buf_reserve(u, key_len + value_len))
-        return SL_ENOMEM;
-    if (key_len)
-        memmove(u->buf, key, key_len);
-    if (value_len)
-        memmove(u->buf + key_len, value, value_len);
+    int ka = in_buf(u, key, key_len), va = in_buf(u, value, value_len);
+    if (ka | va | (key_len + value_len > u->buf_cap)) {
+        int rc = set_output_slow(u, key, key_len, value, value_len, ka, va);
+        if (rc)
+            return rc;
+    } else {
+        if (key_len)
+            memcpy(u->buf, key, key_len);
+        if (value_len)
+            memcpy(u->buf + key_len, value, value_len);
+    }
     u->out_key_len = key_len;
     u->out_val_len = value_len;
     u->out_key_set = key != NULL;
@@ -1348,10 +1479,14 @@ int sl_uow_set_output_json(sl_uow_t *u, const void *key, size_t key_len, const j
         return SL_EINVAL;
     if (!key)
         key_len = 0;
+    /* A key in the buffer is moved to its start before the value is written
+     * after it; growing the buffer may move it, so keep its offset. */
+    int ka = in_buf(u, key, key_len);
+    size_t koff = ka ? (size_t)((const char *)key - u->buf) : 0;
     if (buf_reserve(u, key_len + 64))
         return SL_ENOMEM;
     if (key_len)
-        memmove(u->buf, key, key_len);
+        memmove(u->buf, ka ? u->buf + koff : key, key_len);
     size_t n =
         json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT | JSON_ENCODE_ANY);
     if (n == 0)
@@ -1589,6 +1724,9 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     e->backoff_max = sl_conf_get_int(c, "retry.backoff.max.ms");
     e->inflight_max = (size_t)sl_conf_get_int(c, "inflight.max.records");
     e->inflight_bytes_max = (size_t)sl_conf_get_int(c, "inflight.max.bytes");
+    /* Idle uows keep at most as many buffer bytes as may be in flight: the
+     * most a steady state at the bound can reuse without allocating. */
+    e->buf_pool_max = e->inflight_bytes_max;
     e->part_inflight_max = (size_t)sl_conf_get_int(c, "inflight.partition.max.records");
     e->resume_pct = (unsigned)sl_conf_get_int(c, "inflight.resume.pct");
     int64_t seed = sl_conf_get_int(c, "random.seed");
@@ -1645,6 +1783,7 @@ void sl_engine_destroy(sl_engine_t *e)
         if (u->state != U_FREE && u->data_free)
             u->data_free(u->data);
         sl_free(u->buf);
+        sl_free(u->kbuf);
         sl_free(u);
         u = nx;
     }

@@ -3,10 +3,16 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#define HAVE_USABLE_SIZE 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 
 static atomic_uint_fast64_t g_allocs, g_reallocs, g_frees, g_failed;
+/* Bytes live and their high-water mark, by the allocator's usable size. */
+static atomic_int_fast64_t g_bytes, g_peak;
 /* Countdown to the injected failure: 0 = off. */
 static atomic_uint_fast64_t g_fail_in;
 static atomic_int g_fail_sticky, g_failing;
@@ -27,9 +33,30 @@ static int inject(void)
     return 0;
 }
 
+static size_t usable(void *p)
+{
+#ifdef HAVE_USABLE_SIZE
+    return p ? malloc_usable_size(p) : 0;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+static void bytes_add(int64_t d)
+{
+    int_fast64_t now = atomic_fetch_add_explicit(&g_bytes, d, memory_order_relaxed) + d;
+    int_fast64_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak_explicit(
+                             &g_peak, &peak, now, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
 static void *counted(void *p)
 {
     atomic_fetch_add_explicit(p ? &g_allocs : &g_failed, 1, memory_order_relaxed);
+    if (p)
+        bytes_add((int64_t)usable(p));
     return p;
 }
 
@@ -55,8 +82,11 @@ void *sl_realloc(void *ptr, size_t size)
         atomic_fetch_add_explicit(&g_failed, 1, memory_order_relaxed);
         return NULL;
     }
+    size_t old = usable(ptr);
     void *p = realloc(ptr, size ? size : 1);
     atomic_fetch_add_explicit(p ? &g_reallocs : &g_failed, 1, memory_order_relaxed);
+    if (p)
+        bytes_add((int64_t)usable(p) - (int64_t)old);
     return p;
 }
 
@@ -65,6 +95,7 @@ void sl_free(void *ptr)
     if (!ptr)
         return;
     atomic_fetch_add_explicit(&g_frees, 1, memory_order_relaxed);
+    bytes_add(-(int64_t)usable(ptr));
     free(ptr);
 }
 
@@ -85,6 +116,13 @@ void sl_mem_stats(sl_mem_stats_t *out)
     out->reallocs = atomic_load_explicit(&g_reallocs, memory_order_relaxed);
     out->frees = atomic_load_explicit(&g_frees, memory_order_relaxed);
     out->failed = atomic_load_explicit(&g_failed, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&g_bytes, memory_order_relaxed);
+    out->peak_bytes = atomic_load_explicit(&g_peak, memory_order_relaxed);
+}
+
+void sl_mem_reset_peak(void)
+{
+    atomic_store(&g_peak, atomic_load(&g_bytes));
 }
 
 void sl_mem_fail_at(uint64_t n, int sticky)

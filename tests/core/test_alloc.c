@@ -29,9 +29,20 @@ static sl_result_t split(sl_uow_t *u, sl_emitter_t *em, void *opaque)
     return SL_OK;
 }
 
+enum { NSWEEP = 24 };
+
+/* Record i: every seventh is not JSON, odd ones are of pipeline a's type. */
+static const char *rec_value(char *b, size_t n, int i)
+{
+    return i % 7 == 3 ? "{\"type\":"
+                      : ev(b, n, i % 2 ? "thing-x" : "other", i % 3 ? "k1" : "k2", i);
+}
+
 struct outcome {
     int built;
-    size_t pushed, sunk_a, sunk_b, faults, done, decode_faults;
+    size_t pushed, refused, sunk_a, sunk_b, faults, done, decode_faults;
+    /* per record: messages in sink b, fault events */
+    int in_b[NSWEEP], faulted[NSWEEP];
 };
 
 /* One run with the n-th allocation failing (sticky: and all after it, until
@@ -72,19 +83,26 @@ static struct outcome scenario(uint64_t n, int sticky)
         return o;
     }
     o.built = 1;
+    /* The source keeps a refused record and offers it again, before any
+     * later one, until the engine takes it: each round offers what is
+     * waiting, then at most one new record. */
     char b[256];
-    for (int i = 0; i < 24; i++) {
-        const char *v = i % 7 == 3
-                            ? "{\"type\":"
-                            : ev(b, sizeof b, i % 2 ? "thing-x" : "other", i % 3 ? "k1" : "k2", i);
-        if (i == 12)
+    int next = 0, waiting = -1; /* waiting: the refused record, offered again */
+    for (int round = 0; next < NSWEEP || waiting >= 0; round++) {
+        if (round == 12)
             sl_mem_fail_at(0, 0); /* lift the injection: everything deferred must now finish */
-        int rc = sl_test_push_str(t, "in", 0, "key", v);
+        cr_assert_lt(round, 1000, "n=%llu: the source gets its records in", (unsigned long long)n);
+        int i = waiting >= 0 ? waiting : next++;
+        int rc = sl_test_push(t, "in", 0, i, "key", 3, rec_value(b, sizeof b, i),
+                              strlen(rec_value(b, sizeof b, i)));
         if (rc) {
             cr_assert_eq(rc, SL_ENOMEM, "push fails only for memory");
-            continue; /* the source keeps the record: not pushed */
+            o.refused++;
+            waiting = i;
+        } else {
+            o.pushed++;
+            waiting = -1;
         }
-        o.pushed++;
         sl_test_advance(t, 3);
     }
     sl_mem_fail_at(0, 0);
@@ -94,6 +112,18 @@ static struct outcome scenario(uint64_t n, int sticky)
     o.sunk_a = sl_test_sink_count(sa);
     o.sunk_b = sl_test_sink_count(sb);
     o.faults = sl_test_sink_count(sl_test_faults(t));
+    for (size_t i = 0; i < o.sunk_b; i++) {
+        int64_t off = sl_test_sink_msg(sb, i)->offset;
+        cr_assert(off >= 0 && off < NSWEEP);
+        o.in_b[off]++;
+    }
+    for (size_t i = 0; i < o.faults; i++) {
+        int64_t off = sl_test_sink_msg(sl_test_faults(t), i)->offset;
+        cr_assert(off >= 0 && off < NSWEEP);
+        o.faulted[off]++;
+    }
+    cr_assert_eq(sl_test_committed(t, "in", 0), NSWEEP, "n=%llu: the watermark passes every record",
+                 (unsigned long long)n);
     sl_stats_t st;
     sl_engine_stats(sl_test_engine(t), &st);
     o.done = st.records_done;
@@ -105,7 +135,7 @@ static struct outcome scenario(uint64_t n, int sticky)
 static void sweep(int sticky)
 {
     sl_mem_stats_t before, after;
-    size_t runs = 0, completed = 0;
+    size_t runs = 0, completed = 0, refused = 0;
     for (uint64_t n = 1; n < 20000; n++) {
         sl_mem_stats(&before);
         struct outcome o = scenario(n, sticky);
@@ -114,23 +144,36 @@ static void sweep(int sticky)
             after.allocs - before.allocs, after.frees - before.frees,
             "n=%llu sticky=%d: %llu allocations not freed", (unsigned long long)n, sticky,
             (unsigned long long)((after.allocs - before.allocs) - (after.frees - before.frees)));
+        cr_assert_eq(after.bytes, before.bytes, "n=%llu sticky=%d: %lld bytes not freed",
+                     (unsigned long long)n, sticky, (long long)(after.bytes - before.bytes));
         runs++;
         if (o.built) {
             completed++;
-            /* Every record done; pipeline b emits two per decodable record and
-             * retries through every injected failure; each bad record faults once. */
-            cr_assert_eq(o.done, o.pushed, "n=%llu", (unsigned long long)n);
-            cr_assert_eq(o.sunk_b, 2 * (o.pushed - o.decode_faults), "n=%llu: nothing dropped",
+            /* Every record taken exactly once and done; pipeline b emits two
+             * per decodable record and retries through every injected
+             * failure; each bad record faults once. */
+            cr_assert_eq(o.pushed, NSWEEP, "n=%llu: every record taken once",
                          (unsigned long long)n);
-            cr_assert_eq(o.faults, o.decode_faults, "n=%llu", (unsigned long long)n);
+            cr_assert_eq(o.done, NSWEEP, "n=%llu", (unsigned long long)n);
+            for (int i = 0; i < NSWEEP; i++) {
+                int bad = i % 7 == 3;
+                cr_assert_eq(o.in_b[i], bad ? 0 : 2, "n=%llu: record %d in b %d times",
+                             (unsigned long long)n, i, o.in_b[i]);
+                cr_assert_eq(o.faulted[i], bad, "n=%llu: record %d faulted %d times",
+                             (unsigned long long)n, i, o.faulted[i]);
+            }
+            cr_assert_eq(o.decode_faults, 3, "n=%llu", (unsigned long long)n);
+            refused += o.refused;
             cr_assert_gt(o.sunk_a, 0);
         }
         if (after.failed == before.failed)
             break; /* the injection point is past the whole run */
     }
     cr_assert_gt(runs, 100, "the sweep covered the run's allocations");
-    cr_log_info("sticky=%d: %zu runs, %zu completed", sticky, runs, completed);
+    cr_log_info("sticky=%d: %zu runs, %zu completed, %zu pushes refused", sticky, runs, completed,
+                refused);
     cr_assert_gt(completed, 0);
+    cr_assert_gt(refused, 0, "the sweep made the engine refuse records");
 }
 
 Test(alloc, every_allocation_can_fail_once)
