@@ -162,6 +162,7 @@ static void uow_init(sl_uow_t *u, entry_t *en, sl_pipeline_t *p, uint64_t ord)
     u->queued = 0;
     u->pending_err = 0;
     u->fault_cap = 0;
+    u->fault_min = 0;
     u->key = en->key_u;
     u->out_key_len = u->out_val_len = 0;
     u->out_key_set = 0;
@@ -478,17 +479,23 @@ static void fault(sl_engine_t *e, sl_uow_t *u, int err, int stage)
     fault_write(e, u);
 }
 
-/* The fault sink failed. A permanent refusal (too large, or otherwise not
- * acceptable) of an event that can still be made smaller is not retried
- * as is: the event is built again within half the refused size, down to a
- * minimal fault (see fault.c), so the number of attempts is bounded. Any
- * other failure, or a refused minimal fault, keeps retrying with backoff
- * and holds intake while it lasts: a fault is never dropped. */
+/* The fault sink failed. A permanent refusal is not retried as is while
+ * the event can still be made smaller: refused as too large, it is built
+ * again within half the refused size; refused otherwise (e.g. a key the sink
+ * cannot take), as the minimal fault (see fault.c). Each step shrinks it, so
+ * the number of attempts is bounded. Any other failure, or a refusal of a
+ * fault that cannot shrink further, keeps retrying with backoff and holds
+ * intake while it lasts: a fault is never dropped. */
 static void fault_sink_failed(sl_engine_t *e, sl_uow_t *u, int err)
 {
-    if (!sl_err_is_retriable(err) && err != SL_ESHUTDOWN && u->fault_cap != 1) {
-        size_t refused = u->has_output ? u->out_key_len + u->out_val_len : 0;
-        u->fault_cap = refused / 2 > 1 ? refused / 2 : 1;
+    if (!sl_err_is_retriable(err) && err != SL_ESHUTDOWN && u->fault_min != 2 &&
+        (err == SL_ETOOBIG || !u->fault_min)) {
+        if (err == SL_ETOOBIG) {
+            size_t refused = u->has_output ? u->out_key_len + u->out_val_len : 0;
+            u->fault_cap = refused / 2 ? refused / 2 : 1;
+        } else {
+            u->fault_min = 1;
+        }
         u->has_output = 0;
         u->state = U_FAULT_WAIT;
         fault_fire(&u->timer, e);

@@ -3,17 +3,17 @@
  * A fault event must fit its sink, or it would be refused forever and hold
  * its record's partition for good. Its bound is the smaller of the fault
  * sink's hard record limit and fault.max.bytes (key and value together), or
- * a smaller one after the sink refused a larger event as permanently
- * unacceptable. What does not fit is left out in this order, each step only
- * when the previous one was not enough:
+ * a smaller one after the sink refused a larger event as too large; a fault
+ * the sink refused for another permanent reason is built minimal. What does not fit is left out in
+ * this order, each step only when the previous one was not enough:
  *
  *   1. the decoded copy of the event (uow.event);
  *   2. the original value bytes beyond what fits (they are already cut at
  *      fault.value.max.bytes): record.value keeps the first bytes;
  *   3. last resort, a minimal fault: the record's key and headers are left
- *      out, the fault's key (partitionKey) is cut to 256 bytes (the fault id
- *      when empty) and the value keeps what then fits; the coordinates,
- *      tags and error always stay.
+ *      out, the fault's key (partitionKey) is cut to 256 bytes and the
+ *      value keeps what then fits; the coordinates, tags and error always
+ *      stay.
  *
  * Whenever anything is left out, uow.truncated says what, with the size and
  * the SHA-256 of the whole original value, so that the record can be read
@@ -86,17 +86,16 @@ static size_t utf8_cut(const char *p, size_t n, size_t max)
     return i;
 }
 
-/* The fault's key: the uow's ordering key; in a minimal fault at most
- * MIN_KEY_MAX bytes of it, or the fault id when it is empty (a Kinesis
- * record needs a partition key). */
+/* The fault's key: the uow's ordering key, or the fault id when it has none
+ * (a Kinesis record needs a partition key; on Kafka it spreads keyless
+ * faults deterministically); in a minimal fault at most MIN_KEY_MAX bytes. */
 static sl_span_t fault_key(const ctx_t *c, const shape_t *s)
 {
     sl_span_t k = c->u->key;
-    if (!s->minimal)
-        return k;
     if (!k.len)
         return (sl_span_t){c->id, strlen(c->id)};
-    k.len = utf8_cut(k.ptr, k.len, MIN_KEY_MAX);
+    if (s->minimal)
+        k.len = utf8_cut(k.ptr, k.len, MIN_KEY_MAX);
     return k;
 }
 
@@ -238,9 +237,8 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
         clock_gettime(CLOCK_REALTIME, &ts);
         c.ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     }
-    /* fault_cap 1: a minimal fault was already needed (or refused). */
     size_t limit = e->fault_max;
-    if (u->fault_cap > 1 && (!limit || u->fault_cap < limit))
+    if (u->fault_cap && (!limit || u->fault_cap < limit))
         limit = u->fault_cap;
 
     sl__jw_t jw;
@@ -256,7 +254,7 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
     /* A value cut at fault.value.max.bytes leaves no room for a copy of it. */
     s.event = c.has_event && s.take == c.vlen;
     int done = 0;
-    if (u->fault_cap != 1) {
+    if (!u->fault_min) {
         write_fault(&c, &jw, &s);
         done = !limit || jw.len <= limit;
         if (!done && s.event) { /* 1: the decoded copy */
@@ -273,7 +271,7 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
             s.take = 0;
             write_fault(&c, &jw, &s);
         }
-        u->fault_cap = 1;
+        u->fault_min = s.take ? 1 : 2;
     }
     sl_span_t key = fault_key(&c, &s);
     size_t out_len = jw.len;

@@ -548,3 +548,119 @@ Test(faults, too_large_refusals_shrink_the_fault_and_never_loop)
     sl_test_destroy(t);
     free(big);
 }
+
+/* A fault sink with the Kinesis sink's declared limits (lib/kinesis/sink.c:
+ * 500 records and 5 MiB per call, 1 MiB per record) and its per-record
+ * checks (a partition key of 1 to 256 bytes, else SL_ESINK). A stand-in:
+ * the engine sees a fault sink only through these ops, which is what is
+ * under test here; kinesalite is not needed for it. */
+enum { KIN_RECORD_MAX = 1024 * 1024 };
+
+struct kin_sink {
+    size_t writes, refused, n;
+    char *keys[8];
+    size_t key_len[8], size[8];
+    char *values[8];
+};
+
+static int kin_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    struct kin_sink *s = opaque;
+    s->writes++;
+    for (size_t i = 0; i < n; i++) {
+        sl_span_t k, v;
+        sl_uow_output(uows[i], &k, &v);
+        if (!k.len)
+            k = sl_uow_key(uows[i]);
+        if (!k.len || k.len > 256 || k.len + v.len > KIN_RECORD_MAX || s->n == 8) {
+            s->refused++;
+            sl_uow_fail(uows[i], SL_ESINK, "kinesis: not a valid record");
+            sl_uow_ack(uows[i], SL_ESINK);
+            continue;
+        }
+        s->keys[s->n] = strndup(k.ptr, k.len);
+        s->key_len[s->n] = k.len;
+        s->values[s->n] = strndup(v.ptr, v.len);
+        s->size[s->n++] = k.len + v.len;
+        sl_uow_ack(uows[i], 0);
+    }
+    return 0;
+}
+
+static void count_release(void *opaque, const sl_record_t *rec, int done)
+{
+    (void)rec;
+    *(size_t *)opaque += (size_t)done;
+}
+
+Test(faults, kinesis_shaped_fault_sink_gets_the_same_rule)
+{
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "record.max.bytes", "4194304", NULL, 0), 0);
+    cr_assert_eq(sl_conf_set(c, "fault.value.max.bytes", "4194304", NULL, 0), 0);
+    sl_engine_t *e = sl_engine_new(c, NULL, 0);
+    sl_conf_destroy(c);
+    struct kin_sink ks = {0};
+    sl_sink_ops_t kops = {.name = "kinesis-faults",
+                          .write = kin_write,
+                          .max_events = 500,
+                          .max_bytes = 5 * 1024 * 1024,
+                          .max_record_bytes = KIN_RECORD_MAX};
+    sl_sink_t *fs = sl_sink_new(&kops, &ks);
+    size_t done = 0;
+    sl_source_ops_t src = {.release = count_release};
+    sl_engine_set_source(e, &src, &done);
+    cr_assert_eq(sl_engine_set_fault_sink(e, fs), 0);
+    sl_pipeline_t *p = sl_pipeline_new("strict");
+    sl_pipeline_map(p, reject_all, NULL);
+    struct kin_sink outs = {0};
+    sl_sink_ops_t oops = {.name = "out", .write = kin_write};
+    sl_sink_t *os = sl_sink_new(&oops, &outs);
+    sl_pipeline_sink(p, os);
+    cr_assert_eq(sl_engine_add_pipeline(e, p), 0);
+    cr_assert_eq(sl_engine_start(e, NULL, 0), 0);
+    enum { BIG = 3 * 1024 * 1024 };
+    char *big = padded(BIG, 'z'), *longkey = malloc(300);
+    memset(longkey, 'q', 300);
+    sl_record_t r[] = {
+        /* a 3 MiB event with a key: trimmed to the 1 MiB record limit at once */
+        {.key = "shard-key", .key_len = 9, .value = big, .value_len = BIG},
+        /* no key at all: keyed by the fault id, taken at once */
+        {.value = "{bad", .value_len = 4},
+        /* a key Kinesis refuses (over 256 bytes): refused, rebuilt as the
+         * minimal fault with its key cut, then taken */
+        {.key = longkey, .key_len = 300, .value = "{bad", .value_len = 4},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        r[i].topic = "stream";
+        r[i].offset = (int64_t)i;
+        cr_assert_eq(sl_engine_push(e, &r[i]), 0);
+    }
+    for (int i = 0; i < 100 && sl_engine_inflight(e); i++)
+        sl_engine_tick(e);
+    cr_assert_eq(done, 3, "every record done");
+    cr_assert_eq(ks.n, 3, "one fault each");
+    cr_assert_eq(sl_engine_watermark(e, "stream", 0), 3);
+    cr_assert_eq(ks.refused, 1, "the refused key: rebuilt minimal once, then taken (%zu, %zu)",
+                 ks.refused, ks.writes);
+    cr_assert_leq(ks.size[0], KIN_RECORD_MAX);
+    cr_assert_gt(ks.size[0], KIN_RECORD_MAX - 64, "what fits of the value is kept");
+    json_t *j = json_loads(ks.values[0], 0, NULL);
+    cr_assert(mark(j, "event") && mark(j, "value") && !mark(j, "key"));
+    json_decref(j);
+    cr_assert_eq(strncmp(ks.keys[1], "fault-", 6), 0);
+    cr_assert_eq(ks.key_len[2], 256);
+    j = json_loads(ks.values[2], 0, NULL);
+    cr_assert(mark(j, "partitionKey") && mark(j, "key"));
+    cr_assert_str_eq(json_string_value(json_object_get(rec_of(j), "value")), "e2JhZA==");
+    json_decref(j);
+    for (size_t i = 0; i < ks.n; i++) {
+        free(ks.keys[i]);
+        free(ks.values[i]);
+    }
+    sl_engine_destroy(e);
+    sl_sink_destroy(fs);
+    sl_sink_destroy(os);
+    free(big);
+    free(longkey);
+}
