@@ -52,10 +52,10 @@ struct sl_uow_s {
     uint8_t holding;     /* this uow holds its key in the pipeline's gate */
     uint8_t fault_stage; /* stage kind name index for the fault tags */
     uint8_t queued;      /* on the engine's completion queue */
+    uint8_t fault_min;   /* its fault is minimal: 1 with some value bytes, 2 with none */
     int pending_err;     /* ack error waiting on the completion queue */
     size_t fault_cap;    /* bound of its fault event after the fault sink refused a
                             larger one as too large; 0 = none */
-    uint8_t fault_min;   /* its fault is minimal: 1 with some value bytes, 2 with none */
     sl_span_t key;       /* ordering key; stable while in flight */
     /* output: key bytes then value bytes in buf, or borrowed when !owned */
     char *buf;
