@@ -266,12 +266,15 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
             done = fill_value(&c, &jw, &s, take, limit);
     }
     if (!done) { /* 3: coordinates, and what fits of the value */
-        s = (shape_t){.minimal = 1};
-        if (!limit || !fill_value(&c, &jw, &s, take, limit)) {
+        s = (shape_t){.minimal = 1, .take = take};
+        if (!limit)
+            write_fault(&c, &jw, &s); /* refused for its key or headers, not its size */
+        else if (!fill_value(&c, &jw, &s, take, limit)) {
             s.take = 0;
             write_fault(&c, &jw, &s);
         }
-        u->fault_min = s.take ? 1 : 2;
+        if (!jw.oom)
+            u->fault_min = s.take ? 1 : 2;
     }
     sl_span_t key = fault_key(&c, &s);
     size_t out_len = jw.len;

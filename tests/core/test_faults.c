@@ -664,3 +664,49 @@ Test(faults, kinesis_shaped_fault_sink_gets_the_same_rule)
     free(big);
     free(longkey);
 }
+
+Test(faults, other_permanent_refusal_builds_the_minimal_fault_once)
+{
+    const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("strict");
+    sl_pipeline_map(p, reject_all, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    sl_header_t h[] = {{.name = "trace", .value = "t1", .value_len = 2}};
+    char *v = padded(5000, 'v');
+    sl_record_t r = {.topic = "in",
+                     .offset = -1,
+                     .key = "rk",
+                     .key_len = 2,
+                     .value = v,
+                     .value_len = 5000,
+                     .headers = h,
+                     .header_count = 1};
+    /* Refused for something else than its size (no bound is known): the
+     * minimal fault, with the whole value, written at once. */
+    sl_test_sink_fail_next(f, 1, SL_ESINK);
+    cr_assert_eq(sl_test_push_record(t, &r), 0);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    cr_assert_not(sl_test_paused(t, "in", 0));
+    json_t *j = fault_json(sl_test_sink_msg(f, 0));
+    cr_assert(mark(j, "key") && mark(j, "headers") && mark(j, "event") && !mark(j, "value"));
+    cr_assert_eq(b64len(rec_of(j)), 5000);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "err"), "name")),
+                     "SL_ESTAGE");
+    json_decref(j);
+    /* Refused again as minimal: nothing left to shrink, retried with backoff. */
+    sl_test_sink_fail_next(f, 3, SL_ESINK);
+    size_t w0 = sl_test_sink_writes(f);
+    cr_assert_eq(sl_test_push_record(t, &r), 0);
+    cr_assert_eq(sl_test_sink_writes(f) - w0, 2, "the event, then its minimal form");
+    cr_assert(sl_test_paused(t, "in", 0));
+    sl_test_advance(t, 2000);
+    cr_assert_eq(sl_test_sink_count(f), 2);
+    cr_assert_eq(sl_test_committed(t, "in", 0), 2);
+    cr_assert_not(sl_test_paused(t, "in", 0));
+    sl_test_destroy(t);
+    free(v);
+}
