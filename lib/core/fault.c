@@ -255,12 +255,19 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
     s.event = c.has_event && s.take == c.vlen;
     int done = 0;
     if (!u->fault_min) {
-        write_fault(&c, &jw, &s);
-        done = !limit || jw.len <= limit;
-        if (!done && s.event) { /* 1: the decoded copy */
-            s.event = 0;
+        /* An attempt that cannot fit is not written: the value's base64
+         * alone (4 characters per 3 bytes) already exceeds the bound. */
+        size_t floor = (take + 2) / 3 * 4;
+        if (s.event && (!limit || floor + c.vlen <= limit)) {
             write_fault(&c, &jw, &s);
-            done = jw.len <= limit;
+            done = !limit || jw.len <= limit;
+        }
+        if (!done) { /* 1: the decoded copy */
+            s.event = 0;
+            if (!limit || floor <= limit) {
+                write_fault(&c, &jw, &s);
+                done = !limit || jw.len <= limit;
+            }
         }
         if (!done) /* 2: the value beyond what fits */
             done = fill_value(&c, &jw, &s, take, limit);
