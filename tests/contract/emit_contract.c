@@ -290,7 +290,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ntf; i++) {
         const sl_test_msg_t *m = sl_test_sink_msg(sl_test_faults(tt), i);
         if (m->key_len + m->value_len > 2048 || !strstr(m->value, "\"truncated\":{")) {
-            fprintf(stderr, "emit_contract: trimmed fault %zu does not fit or is not marked: %zu+%zu %s\n", i, m->key_len, m->value_len, m->value);
+            fprintf(stderr,
+                    "emit_contract: trimmed fault %zu does not fit or is not marked: %zu+%zu %s\n",
+                    i, m->key_len, m->value_len, m->value);
             return 1;
         }
     }
