@@ -161,7 +161,9 @@ typedef struct sl_sink_ops_s {
     void (*destroy)(void *opaque);
     size_t max_events;       /**< hard limit of uows per write; 0 = none */
     size_t max_bytes;        /**< hard limit of output bytes per write; 0 = none */
-    size_t max_record_bytes; /**< a single uow above this becomes a fault; 0 = none */
+    size_t max_record_bytes; /**< a single uow above this becomes a fault; 0 = none. As the
+                                  fault sink: fault events are trimmed to fit this and
+                                  max_bytes (see schemas/fault.json, uow.truncated) */
 } sl_sink_ops_t;
 
 /**
@@ -237,6 +239,9 @@ void sl_uow_output(const sl_uow_t *uow, sl_span_t *key, sl_span_t *value);
  * @brief Record why a stage is about to return SL_RETRY or SL_FAULT.
  * @param err a negative sluice error code (SL_ESTAGE if unsure).
  * @param message copied (truncated to 200 bytes); may be NULL.
+ * @remark Ignored on a fault event being written to the fault sink: the
+ *         fault keeps the error it reports (the fault sink's own reason for
+ *         refusing it goes to its acknowledgement).
  */
 void sl_uow_fail(sl_uow_t *uow, int err, const char *message);
 

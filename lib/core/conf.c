@@ -53,6 +53,10 @@ static const prop_t props[] = {
     {"fault.value.max.bytes", P_INT, "524288", 0, INT32_MAX,
      "Bytes of the original value copied into a fault event; longer values are truncated "
      "(the record's coordinates still identify it)."},
+    {"fault.max.bytes", P_INT, "0", 0, INT32_MAX,
+     "Bound of a whole fault event (key and value) below the fault sink's own record limit; "
+     "0 = that limit only. A fault event is trimmed to fit (decoded copy first, then the "
+     "original value, then key and headers: see schemas/fault.json)."},
     {"random.seed", P_INT, "0", 0, INT64_MAX,
      "Seed of the retry jitter; 0 seeds from the clock. Tests set it for repeatability."},
     {"commit.interval.ms", P_INT, "1000", 10, 3600000,

@@ -52,7 +52,10 @@ struct sl_uow_s {
     uint8_t holding;     /* this uow holds its key in the pipeline's gate */
     uint8_t fault_stage; /* stage kind name index for the fault tags */
     uint8_t queued;      /* on the engine's completion queue */
+    uint8_t fault_min;   /* its fault is minimal: 1 with some value bytes, 2 with none */
     int pending_err;     /* ack error waiting on the completion queue */
+    size_t fault_cap;    /* bound of its fault event after the fault sink refused a
+                            larger one as too large; 0 = none */
     sl_span_t key;       /* ordering key; stable while in flight */
     /* output: key bytes then value bytes in buf */
     char *buf;
@@ -184,7 +187,8 @@ struct sl_engine_s {
     int skip_fast; /* every pipeline starts with a type filter */
     /* settings */
     size_t record_max, fault_value_max;
-    int json_only; /* source.format=json: records are validated JSON, no envelope */
+    size_t fault_max; /* a fault event (key and value) fits this; 0 = no bound */
+    int json_only;    /* source.format=json: records are validated JSON, no envelope */
     unsigned retry_max;
     int64_t backoff_base, backoff_max;
     size_t inflight_max, inflight_bytes_max, part_inflight_max;

@@ -170,6 +170,8 @@ static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipelin
     u->fault_stage = 0;
     u->queued = 0;
     u->pending_err = 0;
+    u->fault_cap = 0;
+    u->fault_min = 0;
     u->key = en->key_u;
     u->out_key_len = u->out_val_len = 0;
     u->out_key_set = 0;
@@ -502,9 +504,28 @@ static void fault(sl_engine_t *e, sl_uow_t *u, int err, int stage)
     fault_write(e, u);
 }
 
-/* The fault sink failed: keep retrying, and hold intake while it fails. */
-static void fault_sink_failed(sl_engine_t *e, sl_uow_t *u)
+/* The fault sink failed. A permanent refusal is not retried as is while
+ * the event can still be made smaller: refused as too large, it is built
+ * again within half the refused size; refused otherwise (e.g. a key the sink
+ * cannot take), as the minimal fault (see fault.c). Each step shrinks it, so
+ * the number of attempts is bounded. Any other failure, or a refusal of a
+ * fault that cannot shrink further, keeps retrying with backoff and holds
+ * intake while it lasts: a fault is never dropped. */
+static void fault_sink_failed(sl_engine_t *e, sl_uow_t *u, int err)
 {
+    if (!sl_err_is_retriable(err) && err != SL_ESHUTDOWN && u->fault_min != 2 &&
+        (err == SL_ETOOBIG || !u->fault_min)) {
+        if (err == SL_ETOOBIG) {
+            size_t refused = u->has_output ? u->out_key_len + u->out_val_len : 0;
+            u->fault_cap = refused / 2 ? refused / 2 : 1;
+        } else {
+            u->fault_min = 1;
+        }
+        u->has_output = 0;
+        u->state = U_FAULT_WAIT;
+        fault_fire(&u->timer, e);
+        return;
+    }
     u->state = U_FAULT_WAIT;
     if (!(u->fault_stage & 0x80)) {
         u->fault_stage |= 0x80; /* counted in fault_blocked */
@@ -1016,7 +1037,7 @@ static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
             finish(e, u, OUT_FAULT);
             flow_check_resume(e, NULL);
         } else {
-            fault_sink_failed(e, u);
+            fault_sink_failed(e, u, err);
         }
     }
 }
@@ -1525,7 +1546,9 @@ void sl_uow_output(const sl_uow_t *u, sl_span_t *key, sl_span_t *value)
 
 void sl_uow_fail(sl_uow_t *u, int err, const char *message)
 {
-    if (!u)
+    /* A fault event's uow keeps the error it reports: the fault sink's own
+     * reason would otherwise replace it when the event is built again. */
+    if (!u || u->state == U_AT_FAULT_SINK)
         return;
     u->err = err < 0 ? err : SL_ESTAGE;
     if (message) {
@@ -1719,6 +1742,11 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
         goto fail;
     }
     e->fault_value_max = (size_t)sl_conf_get_int(c, "fault.value.max.bytes");
+    /* A fault event is one record of the fault sink: it must fit its hard
+     * limits, and fault.max.bytes when set. */
+    e->fault_max =
+        min_nz((size_t)sl_conf_get_int(c, "fault.max.bytes"),
+               min_nz(e->fault_sink->ops.max_record_bytes, e->fault_sink->ops.max_bytes));
     e->retry_max = (unsigned)sl_conf_get_int(c, "retry.max");
     e->backoff_base = sl_conf_get_int(c, "retry.backoff.ms");
     e->backoff_max = sl_conf_get_int(c, "retry.backoff.max.ms");

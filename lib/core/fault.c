@@ -1,6 +1,26 @@
-/* sluice — fault events (schemas/fault.json), written without a JSON tree. */
+/* sluice — fault events (schemas/fault.json), written without a JSON tree.
+ *
+ * A fault event must fit its sink, or it would be refused forever and hold
+ * its record's partition for good. Its bound is the smaller of the fault
+ * sink's hard record limit and fault.max.bytes (key and value together), or
+ * a smaller one after the sink refused a larger event as too large; a fault
+ * the sink refused for another permanent reason is built minimal. What does not fit is left out in
+ * this order, each step only when the previous one was not enough:
+ *
+ *   1. the decoded copy of the event (uow.event);
+ *   2. the original value bytes beyond what fits (they are already cut at
+ *      fault.value.max.bytes): record.value keeps the first bytes;
+ *   3. last resort, a minimal fault: the record's key and headers are left
+ *      out, the fault's key (partitionKey) is cut to 256 bytes and the
+ *      value keeps what then fits; the coordinates, tags and error always
+ *      stay.
+ *
+ * Whenever anything is left out, uow.truncated says what, with the size and
+ * the SHA-256 of the whole original value, so that the record can be read
+ * back from its source by its coordinates (while retained) and checked. */
 #include "core/core.h"
 #include "core/jsonw.h"
+#include "core/sha256.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
@@ -8,6 +28,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+/* The key a minimal fault keeps: Kinesis's partition key bound, and plenty
+ * for a Kafka key. */
+#define MIN_KEY_MAX 256
+/* Digits a size may take in uow.truncated. */
+#define SIZE_DIGITS 20
 
 /* Deterministic id: the same record failing in the same place gets the same id on replay. */
 static uint64_t fault_id(const sl_engine_t *e, const sl_uow_t *u)
@@ -24,93 +50,245 @@ static uint64_t fault_id(const sl_engine_t *e, const sl_uow_t *u)
     return h * 0x9e3779b97f4a7c15ull ^ (h >> 31);
 }
 
+/* What one attempt at the event holds. */
+typedef struct {
+    int event;   /* the decoded copy */
+    size_t take; /* bytes of the value copied */
+    int minimal; /* no record key, no headers, the fault's key cut */
+} shape_t;
+
+/* What stays the same across attempts. */
+typedef struct {
+    sl_engine_t *e;
+    sl_uow_t *u;
+    const sl_record_t *r;
+    size_t vlen;
+    int has_event; /* a decoded copy could be included */
+    char id[24];   /* fault-<16 hex> */
+    int64_t ts;
+    char sha[2 * SL__SHA256_LEN + 1];
+    int sha_done;
+} ctx_t;
+
+/* Bytes of @p p (at most @p n) that fit in @p max without splitting a UTF-8
+ * sequence; an invalid byte counts as one. */
+static size_t utf8_cut(const char *p, size_t n, size_t max)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t l = sl__utf8_len((const unsigned char *)p + i, n - i);
+        if (!l)
+            l = 1;
+        if (i + l > max)
+            break;
+        i += l;
+    }
+    return i;
+}
+
+/* The fault's key: the uow's ordering key, or the fault id when it has none
+ * (a Kinesis record needs a partition key; on Kafka it spreads keyless
+ * faults deterministically); in a minimal fault at most MIN_KEY_MAX bytes. */
+static sl_span_t fault_key(const ctx_t *c, const shape_t *s)
+{
+    sl_span_t k = c->u->key;
+    if (!k.len)
+        return (sl_span_t){c->id, strlen(c->id)};
+    if (s->minimal)
+        k.len = utf8_cut(k.ptr, k.len, MIN_KEY_MAX);
+    return k;
+}
+
+static void jw_bool(sl__jw_t *jw, const char *name, int v)
+{
+    sl__jw_lit(jw, name);
+    sl__jw_lit(jw, v ? "true" : "false");
+}
+
+/* Writes the fault's key bytes then its JSON into @p jw (from its start). */
+static void write_fault(ctx_t *c, sl__jw_t *jw, const shape_t *s)
+{
+    sl_engine_t *e = c->e;
+    sl_uow_t *u = c->u;
+    const sl_record_t *r = c->r;
+    sl_span_t key = fault_key(c, s);
+    int key_cut = s->minimal && key.len < u->key.len;
+    int rkey_cut = s->minimal && r->key;
+    int headers_cut = s->minimal && r->header_count;
+    int event_cut = c->has_event && !s->event;
+    int value_cut = s->take < c->vlen;
+    int marks = key_cut || rkey_cut || headers_cut || event_cut || value_cut;
+
+    jw->len = 0;
+    sl__jw_raw(jw, key.ptr, key.len);
+    sl__jw_lit(jw, "{\"id\":\"");
+    sl__jw_lit(jw, c->id);
+    sl__jw_lit(jw, "\",\"type\":\"fault\",\"timestamp\":");
+    sl__jw_int(jw, c->ts);
+    sl__jw_lit(jw, ",\"partitionKey\":");
+    sl__jw_str(jw, key.ptr, key.len);
+    sl__jw_lit(jw, ",\"tags\":{\"processor\":");
+    sl__jw_str(jw, e->name, strlen(e->name));
+    sl__jw_lit(jw, ",\"pipeline\":");
+    const char *pl = u->pl ? u->pl->name : "-";
+    sl__jw_str(jw, pl, strlen(pl));
+    sl__jw_lit(jw, ",\"source\":");
+    sl__jw_str(jw, r->topic, strlen(r->topic));
+    sl__jw_lit(jw, ",\"stage\":\"");
+    sl__jw_lit(jw, sl__stage_names[u->fault_stage & 0x7f]);
+    sl__jw_lit(jw, "\"},\"err\":{\"name\":\"");
+    sl__jw_lit(jw, sl_err_name(u->err));
+    sl__jw_lit(jw, "\",\"code\":");
+    sl__jw_int(jw, u->err < 0 ? u->err : SL_ESTAGE);
+    sl__jw_lit(jw, ",\"message\":");
+    const char *msg = u->errmsg[0] ? u->errmsg : sl_strerror(u->err);
+    sl__jw_str(jw, msg, strlen(msg));
+    sl__jw_lit(jw, "},\"uow\":{\"record\":{\"topic\":");
+    sl__jw_str(jw, r->topic, strlen(r->topic));
+    sl__jw_lit(jw, ",\"partition\":");
+    sl__jw_int(jw, r->partition < 0 ? 0 : r->partition);
+    sl__jw_lit(jw, ",\"offset\":");
+    sl__jw_int(jw, r->offset);
+    sl__jw_lit(jw, ",\"timestamp\":");
+    sl__jw_int(jw, r->timestamp_ms < 0 ? 0 : r->timestamp_ms);
+    if (r->position) {
+        sl__jw_lit(jw, ",\"position\":");
+        sl__jw_str(jw, r->position, strlen(r->position));
+    }
+    sl__jw_lit(jw, ",\"key\":");
+    if (r->key && !s->minimal)
+        sl__jw_b64(jw, r->key, r->key_len);
+    else
+        sl__jw_lit(jw, "null");
+    sl__jw_lit(jw, ",\"value\":");
+    sl__jw_b64(jw, r->value, s->take);
+    sl__jw_lit(jw, ",\"valueSize\":");
+    sl__jw_int(jw, (int64_t)c->vlen);
+    jw_bool(jw, ",\"truncated\":", value_cut);
+    sl__jw_lit(jw, ",\"headers\":[");
+    for (size_t i = 0; !s->minimal && i < r->header_count; i++) {
+        const sl_header_t *h = &r->headers[i];
+        if (i)
+            sl__jw_raw(jw, ",", 1);
+        sl__jw_lit(jw, "{\"name\":");
+        sl__jw_str(jw, h->name, strlen(h->name));
+        sl__jw_lit(jw, ",\"value\":");
+        sl__jw_b64(jw, h->value, h->value ? h->value_len : 0);
+        sl__jw_raw(jw, "}", 1);
+    }
+    sl__jw_lit(jw, "]}");
+    /* The decoded event, verbatim: a scanned value is a valid JSON object. */
+    if (s->event) {
+        sl__jw_lit(jw, ",\"event\":");
+        sl__jw_raw(jw, r->value, c->vlen);
+    }
+    if (marks) {
+        if (!c->sha_done) {
+            sl__sha256_hex(r->value, c->vlen, c->sha);
+            c->sha_done = 1;
+        }
+        jw_bool(jw, ",\"truncated\":{\"event\":", event_cut);
+        jw_bool(jw, ",\"value\":", value_cut);
+        jw_bool(jw, ",\"key\":", rkey_cut);
+        jw_bool(jw, ",\"headers\":", headers_cut);
+        jw_bool(jw, ",\"partitionKey\":", key_cut);
+        sl__jw_lit(jw, ",\"originalSize\":");
+        sl__jw_int(jw, (int64_t)c->vlen);
+        sl__jw_lit(jw, ",\"keptSize\":");
+        sl__jw_int(jw, (int64_t)s->take);
+        sl__jw_lit(jw, ",\"sha256\":\"");
+        sl__jw_lit(jw, c->sha);
+        sl__jw_lit(jw, "\"}");
+    }
+    sl__jw_lit(jw, ",\"attempts\":");
+    sl__jw_int(jw, u->attempts);
+    sl__jw_lit(jw, "}}");
+}
+
+/* Writes the event with as much of the value (up to @p take bytes) as fits
+ * in @p limit. Returns whether it fits. */
+static int fill_value(ctx_t *c, sl__jw_t *jw, shape_t *s, size_t take, size_t limit)
+{
+    s->take = 0;
+    write_fault(c, jw, s);
+    if (jw->oom || jw->len > limit)
+        return 0;
+    /* Base64 of 3n bytes is 4n characters; keptSize was written as "0". */
+    size_t room = limit - jw->len;
+    size_t fit = room > SIZE_DIGITS ? (room - SIZE_DIGITS) / 4 * 3 : 0;
+    if (!fit)
+        return 1;
+    s->take = fit < take ? fit : take;
+    write_fault(c, jw, s);
+    return jw->len <= limit;
+}
+
 int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
 {
     const entry_t *en = u->entry;
-    const sl_record_t *r = en->rec;
-    sl__jw_t jw;
-    /* The key may live in the uow's own buffer (a flat-map child): build
-     * into a fresh buffer then, and swap it in at the end. */
-    int alias = u->key.len && u->buf && u->key.ptr >= u->buf && u->key.ptr < u->buf + u->buf_cap;
-    sl__jw_init(&jw, alias ? NULL : u->buf, alias ? 0 : u->buf_cap);
-    sl__jw_raw(&jw, u->key.ptr, u->key.len);
-    size_t klen = u->key.len;
-
-    char idbuf[40];
-    snprintf(idbuf, sizeof idbuf, "\"fault-%016" PRIx64 "\"", fault_id(e, u));
-    sl__jw_lit(&jw, "{\"id\":");
-    sl__jw_lit(&jw, idbuf);
-    sl__jw_lit(&jw, ",\"type\":\"fault\",\"timestamp\":");
-    int64_t t = e->clock.now_ms(e->clock.opaque);
-    if (t < 1000000000000ll) {
+    ctx_t c = {.e = e, .u = u, .r = en->rec};
+    c.vlen = c.r->value ? c.r->value_len : 0;
+    c.has_event = en->decoded && !(en->env.flags & SL_ENV_BINARY);
+    snprintf(c.id, sizeof c.id, "fault-%016" PRIx64, fault_id(e, u));
+    c.ts = e->clock.now_ms(e->clock.opaque);
+    if (c.ts < 1000000000000ll) {
         /* A monotonic or virtual clock is not wall time; the schema wants epoch ms. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        t = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        c.ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     }
-    sl__jw_int(&jw, t);
-    sl__jw_lit(&jw, ",\"partitionKey\":");
-    sl__jw_str(&jw, u->key.ptr, u->key.len);
-    sl__jw_lit(&jw, ",\"tags\":{\"processor\":");
-    sl__jw_str(&jw, e->name, strlen(e->name));
-    sl__jw_lit(&jw, ",\"pipeline\":");
-    const char *pl = u->pl ? u->pl->name : "-";
-    sl__jw_str(&jw, pl, strlen(pl));
-    sl__jw_lit(&jw, ",\"source\":");
-    sl__jw_str(&jw, r->topic, strlen(r->topic));
-    sl__jw_lit(&jw, ",\"stage\":\"");
-    sl__jw_lit(&jw, sl__stage_names[u->fault_stage & 0x7f]);
-    sl__jw_lit(&jw, "\"},\"err\":{\"name\":\"");
-    sl__jw_lit(&jw, sl_err_name(u->err));
-    sl__jw_lit(&jw, "\",\"code\":");
-    sl__jw_int(&jw, u->err < 0 ? u->err : SL_ESTAGE);
-    sl__jw_lit(&jw, ",\"message\":");
-    const char *msg = u->errmsg[0] ? u->errmsg : sl_strerror(u->err);
-    sl__jw_str(&jw, msg, strlen(msg));
-    sl__jw_lit(&jw, "},\"uow\":{\"record\":{\"topic\":");
-    sl__jw_str(&jw, r->topic, strlen(r->topic));
-    sl__jw_lit(&jw, ",\"partition\":");
-    sl__jw_int(&jw, r->partition < 0 ? 0 : r->partition);
-    sl__jw_lit(&jw, ",\"offset\":");
-    sl__jw_int(&jw, r->offset);
-    sl__jw_lit(&jw, ",\"timestamp\":");
-    sl__jw_int(&jw, r->timestamp_ms < 0 ? 0 : r->timestamp_ms);
-    if (r->position) {
-        sl__jw_lit(&jw, ",\"position\":");
-        sl__jw_str(&jw, r->position, strlen(r->position));
+    size_t limit = e->fault_max;
+    if (u->fault_cap && (!limit || u->fault_cap < limit))
+        limit = u->fault_cap;
+
+    sl__jw_t jw;
+    /* The key may live in the uow's own buffer (a flat-map child, or a
+     * fault built before): build into a fresh buffer then, and swap it in
+     * at the end. */
+    int alias = u->key.len && u->buf && u->key.ptr >= u->buf && u->key.ptr < u->buf + u->buf_cap;
+    sl__jw_init(&jw, alias ? NULL : u->buf, alias ? 0 : u->buf_cap);
+
+    shape_t s = {0};
+    s.take = c.vlen < e->fault_value_max ? c.vlen : e->fault_value_max;
+    size_t take = s.take;
+    /* A value cut at fault.value.max.bytes leaves no room for a copy of it. */
+    s.event = c.has_event && s.take == c.vlen;
+    int done = 0;
+    if (!u->fault_min) {
+        /* An attempt that cannot fit is not written: the value's base64
+         * alone (4 characters per 3 bytes) already exceeds the bound. */
+        size_t floor = (take + 2) / 3 * 4;
+        if (s.event && (!limit || floor + c.vlen <= limit)) {
+            write_fault(&c, &jw, &s);
+            done = !limit || jw.len <= limit;
+        }
+        if (!done) { /* 1: the decoded copy */
+            s.event = 0;
+            if (!limit || floor <= limit) {
+                write_fault(&c, &jw, &s);
+                done = !limit || jw.len <= limit;
+            }
+        }
+        if (!done) /* 2: the value beyond what fits */
+            done = fill_value(&c, &jw, &s, take, limit);
     }
-    sl__jw_lit(&jw, ",\"key\":");
-    if (r->key)
-        sl__jw_b64(&jw, r->key, r->key_len);
-    else
-        sl__jw_lit(&jw, "null");
-    size_t vlen = r->value ? r->value_len : 0;
-    int truncated = vlen > e->fault_value_max;
-    sl__jw_lit(&jw, ",\"value\":");
-    sl__jw_b64(&jw, r->value, truncated ? e->fault_value_max : vlen);
-    sl__jw_lit(&jw, ",\"valueSize\":");
-    sl__jw_int(&jw, (int64_t)vlen);
-    sl__jw_lit(&jw, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
-    sl__jw_lit(&jw, ",\"headers\":[");
-    for (size_t i = 0; i < r->header_count; i++) {
-        const sl_header_t *h = &r->headers[i];
-        if (i)
-            sl__jw_raw(&jw, ",", 1);
-        sl__jw_lit(&jw, "{\"name\":");
-        sl__jw_str(&jw, h->name, strlen(h->name));
-        sl__jw_lit(&jw, ",\"value\":");
-        sl__jw_b64(&jw, h->value, h->value ? h->value_len : 0);
-        sl__jw_raw(&jw, "}", 1);
+    if (!done) { /* 3: coordinates, and what fits of the value */
+        s = (shape_t){.minimal = 1, .take = take};
+        if (!limit)
+            write_fault(&c, &jw, &s); /* refused for its key or headers, not its size */
+        else if (!fill_value(&c, &jw, &s, take, limit)) {
+            s.take = 0;
+            write_fault(&c, &jw, &s);
+        }
+        if (!jw.oom)
+            u->fault_min = s.take ? 1 : 2;
     }
-    sl__jw_lit(&jw, "]}");
-    /* The decoded event, verbatim: a scanned value is a valid JSON object. */
-    if (en->decoded && !(en->env.flags & SL_ENV_BINARY) && !truncated) {
-        sl__jw_lit(&jw, ",\"event\":");
-        sl__jw_raw(&jw, r->value, vlen);
-    }
-    sl__jw_lit(&jw, ",\"attempts\":");
-    sl__jw_int(&jw, u->attempts);
-    sl__jw_lit(&jw, "}}");
+    sl_span_t key = fault_key(&c, &s);
+    size_t out_len = jw.len;
+    /* The uow keeps its ordering key (its gate slot is found by it): a
+     * minimal fault's key may differ, so a copy follows the event. */
+    if (s.minimal)
+        sl__jw_raw(&jw, u->key.ptr, u->key.len);
 
     if (jw.oom) {
         if (alias)
@@ -126,9 +304,9 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
         sl_free(u->buf);
     u->buf = jw.buf;
     u->buf_cap = jw.cap;
-    u->key.ptr = u->buf;
-    u->out_key_len = klen;
-    u->out_val_len = jw.len - klen;
+    u->key.ptr = s.minimal ? u->buf + out_len : u->buf;
+    u->out_key_len = key.len;
+    u->out_val_len = out_len - key.len;
     u->out_key_set = 1;
     u->has_output = 1;
     return 0;

@@ -42,6 +42,67 @@ static sl_result_t to_event(sl_uow_t *u, void *opaque)
     return rc ? SL_RETRY : SL_OK;
 }
 
+static sl_result_t fault_all(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_uow_fail(u, SL_ESTAGE, "rejected");
+    return SL_FAULT;
+}
+
+/* A record value of @p n bytes: an event with padding (n >= 40). */
+static char *padded_event(size_t n)
+{
+    char *v = malloc(n + 1);
+    if (!v)
+        return NULL;
+    int h = snprintf(v, n + 1, "{\"type\":\"thing-big\",\"pad\":\"");
+    memset(v + h, 'p', n - (size_t)h - 2);
+    memcpy(v + n - 2, "\"}", 3);
+    return v;
+}
+
+/* Faults trimmed to fit a 2 KiB bound, one per step of the order in
+ * schemas/fault.json (uow.truncated). Returns the driver, or NULL. */
+static sl_test_t *trimmed_faults(void)
+{
+    sl_conf_t *c = sl_conf_new();
+    sl_conf_set(c, "processor.name", "contract", NULL, 0);
+    sl_conf_set(c, "fault.max.bytes", "2048", NULL, 0);
+    sl_test_t *t = sl_test_new(c, NULL, 0);
+    sl_conf_destroy(c);
+    sl_test_sink_t *out = t ? sl_test_sink_new(t, "out", 0, 0, 0) : NULL;
+    sl_pipeline_t *p = sl_pipeline_new("reject");
+    if (!out || !p || sl_pipeline_map(p, fault_all, NULL) ||
+        sl_pipeline_sink(p, sl_test_sink_handle(out)) || sl_test_add_pipeline(t, p))
+        return NULL;
+    char *mid = padded_event(800), *big = padded_event(1500), *huge = padded_event(4000);
+    char *longkey = malloc(3000);
+    if (!mid || !big || !huge || !longkey)
+        return NULL;
+    memset(longkey, 'k', 3000);
+    sl_header_t h[] = {{.name = "blob", .value = huge, .value_len = 4000}};
+    sl_record_t r[] = {
+        /* 1: the decoded copy left out */
+        {.topic = "big", .key = "k", .key_len = 1, .value = mid, .value_len = 800},
+        /* 2: and the value cut */
+        {.topic = "big", .key = "k", .key_len = 1, .value = big, .value_len = 1500},
+        /* 3: a key that cannot fit: minimal, key cut to 256 bytes */
+        {.topic = "big", .key = longkey, .key_len = 3000, .value = big, .value_len = 1500},
+        /* 3: headers that cannot fit and no key: minimal, keyed by the fault id */
+        {.topic = "big", .value = "{bad", .value_len = 4, .headers = h, .header_count = 1},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        r[i].offset = -1;
+        if (sl_test_push_record(t, &r[i]))
+            return NULL;
+    }
+    free(mid);
+    free(big);
+    free(huge);
+    free(longkey);
+    return t;
+}
+
 static sl_result_t two_children(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
     (void)opaque;
@@ -220,6 +281,26 @@ int main(int argc, char **argv)
     sl_test_push_str(tm, "events", 0, "k", "{\"type\":\"thing-created\",\"thing\":{\"id\":\"t\"}}");
     sl_test_advance(tm, 60000);
 
+    sl_test_t *tt = trimmed_faults();
+    if (!tt) {
+        fprintf(stderr, "emit_contract: trimmed faults setup failed\n");
+        return 1;
+    }
+    size_t ntf = sl_test_sink_count(sl_test_faults(tt));
+    for (size_t i = 0; i < ntf; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(sl_test_faults(tt), i);
+        if (m->key_len + m->value_len > 2048 || !strstr(m->value, "\"truncated\":{")) {
+            fprintf(stderr,
+                    "emit_contract: trimmed fault %zu does not fit or is not marked: %zu+%zu %s\n",
+                    i, m->key_len, m->value_len, m->value);
+            return 1;
+        }
+    }
+    if (ntf != 4) {
+        fprintf(stderr, "emit_contract: expected 4 trimmed faults, got %zu\n", ntf);
+        return 1;
+    }
+
     char path[4096];
     snprintf(path, sizeof path, "%s/faults.jsonl", argv[1]);
     FILE *ff = fopen(path, "w");
@@ -239,6 +320,7 @@ int main(int argc, char **argv)
     dump(sl_test_faults(tj[0]), ff);
     dump(sl_test_faults(tj[1]), ff);
     dump(sl_test_faults(tm), ff);
+    dump(sl_test_faults(tt), ff);
     dump(events, fe);
     dump(things[0], ft);
     dump(things[1], ft);
@@ -254,6 +336,7 @@ int main(int argc, char **argv)
     sl_test_destroy(tj[0]);
     sl_test_destroy(tj[1]);
     sl_test_destroy(tm);
+    sl_test_destroy(tt);
     fprintf(stderr, "emit_contract: %zu thing events, %zu cdc faults, %zu materialize faults\n", nt,
             ncf, nmf);
     if (nt != 7 || ncf != 2 || nmf != 2) {

@@ -2,6 +2,8 @@
  * the stream goes on; the fault sink failing pauses intake, never drops. */
 #include "helpers.h"
 
+#include "core/sha256.h"
+
 #include <stdlib.h>
 
 TestSuite(faults);
@@ -108,6 +110,19 @@ Test(faults, malformed_inputs_become_faults_and_the_stream_continues)
         cr_assert_eq(dl, trunc ? 4096 : cases[i].len, "%s", cases[i].name);
         cr_assert_eq(memcmp(dec, cases[i].value, dl), 0, "%s: original bytes", cases[i].name);
         cr_assert_eq(trunc, cases[i].len > 4096);
+        json_t *tr = json_object_get(json_object_get(j, "uow"), "truncated");
+        if (trunc) {
+            /* Cut at fault.value.max.bytes: marked, with what identifies the whole. */
+            char want[65];
+            sl__sha256_hex(cases[i].value, cases[i].len, want);
+            cr_assert(json_is_true(json_object_get(tr, "value")), "%s", cases[i].name);
+            cr_assert_eq(json_integer_value(json_object_get(tr, "originalSize")),
+                         (json_int_t)cases[i].len);
+            cr_assert_eq(json_integer_value(json_object_get(tr, "keptSize")), 4096);
+            cr_assert_str_eq(json_string_value(json_object_get(tr, "sha256")), want);
+        } else {
+            cr_assert_null(tr, "%s: nothing left out, nothing marked", cases[i].name);
+        }
         free(dec);
         cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tags"), "pipeline")),
                          "-");
@@ -258,4 +273,440 @@ Test(faults, cloudevents_binary_mode_reads_headers)
     cr_assert_eq(sl_test_sink_count(out), 1);
     cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 1, "invalid JSON data is still a fault");
     sl_test_destroy(t);
+}
+
+/* ---- a fault event fits its sink ---------------------------------------- */
+
+Test(faults, sha256_nist_vectors)
+{
+    static const struct {
+        const char *msg, *hex;
+    } v[] = {
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrl"
+         "mnopqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+    };
+    char hex[65];
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        sl__sha256_hex(v[i].msg, strlen(v[i].msg), hex);
+        cr_assert_str_eq(hex, v[i].hex, "\"%s\"", v[i].msg);
+    }
+    /* One million 'a', in one call and in uneven pieces across blocks. */
+    enum { M = 1000000 };
+    char *a = malloc(M);
+    memset(a, 'a', M);
+    static const char million[] =
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+    sl__sha256_hex(a, M, hex);
+    cr_assert_str_eq(hex, million);
+    static const size_t steps[] = {1, 7, 55, 56, 63, 64, 65, 1000};
+    for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+        sl__sha256_t h;
+        sl__sha256_init(&h);
+        for (size_t off = 0; off < M; off += steps[k])
+            sl__sha256_update(&h, a + off, M - off < steps[k] ? M - off : steps[k]);
+        unsigned char d[SL__SHA256_LEN];
+        sl__sha256_final(&h, d);
+        for (int i = 0; i < SL__SHA256_LEN; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        cr_assert_str_eq(hex, million, "pieces of %zu", steps[k]);
+    }
+    free(a);
+}
+
+static sl_result_t reject_all(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_uow_fail(u, SL_ESTAGE, "rejected by the test");
+    return SL_FAULT;
+}
+
+/* An @p n-byte event (n >= 64) with @p c as padding. */
+static char *padded(size_t n, char c)
+{
+    char *v = malloc(n + 1);
+    int h = snprintf(v, n + 1, "{\"id\":\"p\",\"type\":\"t\",\"pad\":\"");
+    memset(v + h, c, n - (size_t)h - 2);
+    memcpy(v + n - 2, "\"}", 3);
+    return v;
+}
+
+static json_t *fault_json(const sl_test_msg_t *m)
+{
+    json_error_t je;
+    json_t *j = json_loadb(m->value, m->value_len, 0, &je);
+    cr_assert(j, "fault is JSON: %s", je.text);
+    return j;
+}
+
+static json_t *uow_of(json_t *j)
+{
+    return json_object_get(j, "uow");
+}
+
+static json_t *rec_of(json_t *j)
+{
+    return json_object_get(uow_of(j), "record");
+}
+
+static json_t *marks_of(json_t *j)
+{
+    return json_object_get(uow_of(j), "truncated");
+}
+
+static int mark(json_t *j, const char *what)
+{
+    return json_is_true(json_object_get(marks_of(j), what));
+}
+
+static size_t b64len(json_t *rec)
+{
+    const char *b = json_string_value(json_object_get(rec, "value"));
+    size_t n = strlen(b);
+    return n / 4 * 3 - (n && b[n - 1] == '=') - (n > 1 && b[n - 2] == '=');
+}
+
+Test(faults, trimming_order_fits_a_small_fault_limit)
+{
+    enum { LIMIT = 3000 };
+    const char *kv[] = {"fault.max.bytes", "3000", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("strict");
+    sl_pipeline_map(p, reject_all, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char *small = padded(100, 's'), *mid = padded(1200, 'm'), *big = padded(6000, 'b');
+    char *key = malloc(5000), *blob = malloc(5000);
+    memset(key, 'k', 5000);
+    memset(blob, 'h', 5000);
+    sl_header_t h[] = {{.name = "trace", .value = "t1", .value_len = 2},
+                       {.name = "blob", .value = blob, .value_len = 5000}};
+    sl_record_t r[] = {
+        /* 0: fits whole, the decoded copy included */
+        {.key = "k0",
+         .key_len = 2,
+         .value = small,
+         .value_len = 100,
+         .headers = h,
+         .header_count = 1},
+        /* 1: fits once the decoded copy is left out */
+        {.key = "k1",
+         .key_len = 2,
+         .value = mid,
+         .value_len = 1200,
+         .headers = h,
+         .header_count = 1},
+        /* 2: and the value cut to what fits */
+        {.key = "k2",
+         .key_len = 2,
+         .value = big,
+         .value_len = 6000,
+         .headers = h,
+         .header_count = 1},
+        /* 3: a key that cannot fit: minimal, the fault's key cut to 256 bytes */
+        {.key = key,
+         .key_len = 5000,
+         .value = mid,
+         .value_len = 1200,
+         .headers = h,
+         .header_count = 1},
+        /* 4: headers that cannot fit, no key, not JSON: minimal, keyed by its id */
+        {.value = "{bad", .value_len = 4, .headers = h, .header_count = 2},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        r[i].topic = "in";
+        r[i].partition = 0;
+        r[i].offset = -1;
+        cr_assert_eq(sl_test_push_record(t, &r[i]), 0);
+    }
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", "{\"type\":\"after\"}"), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 6, "one fault each, none stuck");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 6, "the stream went on past all of them");
+    json_t *j[6];
+    for (size_t i = 0; i < 6; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(f, i);
+        cr_assert_leq(m->key_len + m->value_len, LIMIT, "fault %zu: %zu + %zu bytes", i, m->key_len,
+                      m->value_len);
+        j[i] = fault_json(m);
+        json_t *rec = rec_of(j[i]);
+        cr_assert_eq(json_integer_value(json_object_get(rec, "offset")), (json_int_t)i,
+                     "fault %zu keeps its coordinates", i);
+        cr_assert_str_eq(json_string_value(json_object_get(rec, "topic")), "in");
+        json_t *err = json_object_get(j[i], "err");
+        if (i == 4)
+            cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_EJSON");
+        else
+            cr_assert_str_eq(json_string_value(json_object_get(err, "message")),
+                             "rejected by the test");
+        if (i >= 1 && i < 5) {
+            char want[65];
+            sl__sha256_hex(r[i].value, r[i].value_len, want);
+            cr_assert_str_eq(json_string_value(json_object_get(marks_of(j[i]), "sha256")), want,
+                             "fault %zu", i);
+            cr_assert_eq(json_integer_value(json_object_get(marks_of(j[i]), "originalSize")),
+                         (json_int_t)r[i].value_len);
+        }
+    }
+    /* 0: nothing left out */
+    cr_assert_null(marks_of(j[0]));
+    cr_assert(json_is_object(json_object_get(uow_of(j[0]), "event")));
+    /* 1: only the decoded copy */
+    cr_assert_null(json_object_get(uow_of(j[1]), "event"));
+    cr_assert(mark(j[1], "event") && !mark(j[1], "value") && !mark(j[1], "key") &&
+              !mark(j[1], "headers") && !mark(j[1], "partitionKey"));
+    cr_assert_eq(b64len(rec_of(j[1])), 1200);
+    /* 2: the copy, then the value beyond what fits; the rest kept */
+    cr_assert(mark(j[2], "event") && mark(j[2], "value") && !mark(j[2], "key") &&
+              !mark(j[2], "headers"));
+    cr_assert(json_is_true(json_object_get(rec_of(j[2]), "truncated")));
+    size_t kept = b64len(rec_of(j[2]));
+    cr_assert_eq(json_integer_value(json_object_get(marks_of(j[2]), "keptSize")), (json_int_t)kept);
+    cr_assert(kept > 0 && kept < 6000 && kept % 3 == 0);
+    const sl_test_msg_t *m2 = sl_test_sink_msg(f, 2);
+    cr_assert_geq(m2->key_len + m2->value_len, LIMIT - 30, "the value fills what room there is");
+    cr_assert_str_eq(json_string_value(json_object_get(rec_of(j[2]), "key")), "azI=");
+    cr_assert_eq(json_array_size(json_object_get(rec_of(j[2]), "headers")), 1);
+    /* 3: minimal; the fault's key cut to 256 bytes, the record key left out */
+    const sl_test_msg_t *m3 = sl_test_sink_msg(f, 3);
+    cr_assert_eq(m3->key_len, 256);
+    cr_assert_eq(strlen(json_string_value(json_object_get(j[3], "partitionKey"))), 256);
+    cr_assert(mark(j[3], "key") && mark(j[3], "headers") && mark(j[3], "partitionKey") &&
+              mark(j[3], "event"));
+    cr_assert(json_is_null(json_object_get(rec_of(j[3]), "key")));
+    cr_assert_eq(json_array_size(json_object_get(rec_of(j[3]), "headers")), 0);
+    cr_assert_eq(b64len(rec_of(j[3])), 1200, "the value still fits once the key is out");
+    /* 4: minimal; no key: keyed by its fault id, as any keyless fault */
+    const sl_test_msg_t *m4 = sl_test_sink_msg(f, 4);
+    const char *id = json_string_value(json_object_get(j[4], "id"));
+    cr_assert(m4->key_len == strlen(id) && !memcmp(m4->key, id, m4->key_len));
+    cr_assert_str_eq(json_string_value(json_object_get(j[4], "partitionKey")), id);
+    cr_assert(mark(j[4], "headers") && !mark(j[4], "key") && !mark(j[4], "event") &&
+              !mark(j[4], "value") && !mark(j[4], "partitionKey"));
+    cr_assert_str_eq(json_string_value(json_object_get(rec_of(j[4]), "value")), "e2JhZA==");
+    for (size_t i = 0; i < 6; i++)
+        json_decref(j[i]);
+    sl_test_destroy(t);
+    free(small);
+    free(mid);
+    free(big);
+    free(key);
+    free(blob);
+}
+
+Test(faults, too_large_refusals_shrink_the_fault_and_never_loop)
+{
+    const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("strict");
+    sl_pipeline_map(p, reject_all, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    char *big = padded(100000, 'x');
+    /* The sink takes less than it says: each refusal halves the bound. */
+    sl_test_sink_fail_next(f, 2, SL_ETOOBIG);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", big), 0);
+    cr_assert_eq(sl_test_sink_count(f), 1, "written at once, no backoff needed");
+    cr_assert_not(sl_test_paused(t, "in", 0));
+    cr_assert_eq(sl_test_committed(t, "in", 0), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
+    json_t *j = fault_json(m);
+    /* Whole, about 234 KB, refused; then at most half, refused; then a quarter. */
+    cr_assert_leq(m->key_len + m->value_len, 60000);
+    cr_assert(mark(j, "event") && mark(j, "value") && !mark(j, "key"));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "err"), "name")),
+                     "SL_ESTAGE", "the fault keeps its own error, not the fault sink's");
+    json_decref(j);
+
+    /* A sink that refuses everything as too large: down to the minimal
+     * fault in a bounded number of writes, then retried with backoff
+     * (intake paused) like any failing fault sink, never dropped. */
+    sl_test_sink_fail_next(f, 1000, SL_ETOOBIG);
+    size_t w0 = sl_test_sink_writes(f);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", big), 0);
+    size_t steps = sl_test_sink_writes(f) - w0;
+    cr_assert_leq(steps, 20, "%zu writes before the minimal fault", steps);
+    cr_assert(sl_test_paused(t, "in", 0), "a refused minimal fault holds intake");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 1);
+    sl_test_advance(t, 1000);
+    cr_assert_gt(sl_test_sink_writes(f) - w0, steps, "retried with backoff");
+    sl_test_sink_fail_next(f, 0, 0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(f), 2, "written once the sink takes it");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 2);
+    cr_assert_not(sl_test_paused(t, "in", 0));
+    j = fault_json(sl_test_sink_msg(f, 1));
+    cr_assert(mark(j, "key") && mark(j, "value"), "the minimal fault");
+    json_decref(j);
+    sl_test_destroy(t);
+    free(big);
+}
+
+/* A fault sink with the Kinesis sink's declared limits (lib/kinesis/sink.c:
+ * 500 records and 5 MiB per call, 1 MiB per record) and its per-record
+ * checks (a partition key of 1 to 256 bytes, else SL_ESINK). A stand-in:
+ * the engine sees a fault sink only through these ops, which is what is
+ * under test here; kinesalite is not needed for it. */
+enum { KIN_RECORD_MAX = 1024 * 1024 };
+
+struct kin_sink {
+    size_t writes, refused, n;
+    char *keys[8];
+    size_t key_len[8], size[8];
+    char *values[8];
+};
+
+static int kin_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    struct kin_sink *s = opaque;
+    s->writes++;
+    for (size_t i = 0; i < n; i++) {
+        sl_span_t k, v;
+        sl_uow_output(uows[i], &k, &v);
+        if (!k.len)
+            k = sl_uow_key(uows[i]);
+        if (!k.len || k.len > 256 || k.len + v.len > KIN_RECORD_MAX || s->n == 8) {
+            s->refused++;
+            sl_uow_fail(uows[i], SL_ESINK, "kinesis: not a valid record");
+            sl_uow_ack(uows[i], SL_ESINK);
+            continue;
+        }
+        s->keys[s->n] = strndup(k.ptr, k.len);
+        s->key_len[s->n] = k.len;
+        s->values[s->n] = strndup(v.ptr, v.len);
+        s->size[s->n++] = k.len + v.len;
+        sl_uow_ack(uows[i], 0);
+    }
+    return 0;
+}
+
+static void count_release(void *opaque, const sl_record_t *rec, int done)
+{
+    (void)rec;
+    *(size_t *)opaque += (size_t)done;
+}
+
+Test(faults, kinesis_shaped_fault_sink_gets_the_same_rule)
+{
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "record.max.bytes", "4194304", NULL, 0), 0);
+    cr_assert_eq(sl_conf_set(c, "fault.value.max.bytes", "4194304", NULL, 0), 0);
+    sl_engine_t *e = sl_engine_new(c, NULL, 0);
+    sl_conf_destroy(c);
+    struct kin_sink ks = {0};
+    sl_sink_ops_t kops = {.name = "kinesis-faults",
+                          .write = kin_write,
+                          .max_events = 500,
+                          .max_bytes = 5 * 1024 * 1024,
+                          .max_record_bytes = KIN_RECORD_MAX};
+    sl_sink_t *fs = sl_sink_new(&kops, &ks);
+    size_t done = 0;
+    sl_source_ops_t src = {.release = count_release};
+    sl_engine_set_source(e, &src, &done);
+    cr_assert_eq(sl_engine_set_fault_sink(e, fs), 0);
+    sl_pipeline_t *p = sl_pipeline_new("strict");
+    sl_pipeline_map(p, reject_all, NULL);
+    struct kin_sink outs = {0};
+    sl_sink_ops_t oops = {.name = "out", .write = kin_write};
+    sl_sink_t *os = sl_sink_new(&oops, &outs);
+    sl_pipeline_sink(p, os);
+    cr_assert_eq(sl_engine_add_pipeline(e, p), 0);
+    cr_assert_eq(sl_engine_start(e, NULL, 0), 0);
+    enum { BIG = 3 * 1024 * 1024 };
+    char *big = padded(BIG, 'z'), *longkey = malloc(300);
+    memset(longkey, 'q', 300);
+    sl_record_t r[] = {
+        /* a 3 MiB event with a key: trimmed to the 1 MiB record limit at once */
+        {.key = "shard-key", .key_len = 9, .value = big, .value_len = BIG},
+        /* no key at all: keyed by the fault id, taken at once */
+        {.value = "{bad", .value_len = 4},
+        /* a key Kinesis refuses (over 256 bytes): refused, rebuilt as the
+         * minimal fault with its key cut, then taken */
+        {.key = longkey, .key_len = 300, .value = "{bad", .value_len = 4},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        r[i].topic = "stream";
+        r[i].offset = (int64_t)i;
+        cr_assert_eq(sl_engine_push(e, &r[i]), 0);
+    }
+    for (int i = 0; i < 100 && sl_engine_inflight(e); i++)
+        sl_engine_tick(e);
+    cr_assert_eq(done, 3, "every record done");
+    cr_assert_eq(ks.n, 3, "one fault each");
+    cr_assert_eq(sl_engine_watermark(e, "stream", 0), 3);
+    cr_assert_eq(ks.refused, 1, "the refused key: rebuilt minimal once, then taken (%zu, %zu)",
+                 ks.refused, ks.writes);
+    cr_assert_leq(ks.size[0], KIN_RECORD_MAX);
+    cr_assert_gt(ks.size[0], KIN_RECORD_MAX - 64, "what fits of the value is kept");
+    json_t *j = json_loads(ks.values[0], 0, NULL);
+    cr_assert(mark(j, "event") && mark(j, "value") && !mark(j, "key"));
+    json_decref(j);
+    cr_assert_eq(strncmp(ks.keys[1], "fault-", 6), 0);
+    cr_assert_eq(ks.key_len[2], 256);
+    j = json_loads(ks.values[2], 0, NULL);
+    cr_assert(mark(j, "partitionKey") && mark(j, "key"));
+    cr_assert_str_eq(json_string_value(json_object_get(rec_of(j), "value")), "e2JhZA==");
+    json_decref(j);
+    for (size_t i = 0; i < ks.n; i++) {
+        free(ks.keys[i]);
+        free(ks.values[i]);
+    }
+    sl_engine_destroy(e);
+    sl_sink_destroy(fs);
+    sl_sink_destroy(os);
+    free(big);
+    free(longkey);
+}
+
+Test(faults, other_permanent_refusal_builds_the_minimal_fault_once)
+{
+    const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("strict");
+    sl_pipeline_map(p, reject_all, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    sl_header_t h[] = {{.name = "trace", .value = "t1", .value_len = 2}};
+    char *v = padded(5000, 'v');
+    sl_record_t r = {.topic = "in",
+                     .offset = -1,
+                     .key = "rk",
+                     .key_len = 2,
+                     .value = v,
+                     .value_len = 5000,
+                     .headers = h,
+                     .header_count = 1};
+    /* Refused for something else than its size (no bound is known): the
+     * minimal fault, with the whole value, written at once. */
+    sl_test_sink_fail_next(f, 1, SL_ESINK);
+    cr_assert_eq(sl_test_push_record(t, &r), 0);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    cr_assert_not(sl_test_paused(t, "in", 0));
+    json_t *j = fault_json(sl_test_sink_msg(f, 0));
+    cr_assert(mark(j, "key") && mark(j, "headers") && mark(j, "event") && !mark(j, "value"));
+    cr_assert_eq(b64len(rec_of(j)), 5000);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "err"), "name")),
+                     "SL_ESTAGE");
+    json_decref(j);
+    /* Refused again as minimal: nothing left to shrink, retried with backoff. */
+    sl_test_sink_fail_next(f, 3, SL_ESINK);
+    size_t w0 = sl_test_sink_writes(f);
+    cr_assert_eq(sl_test_push_record(t, &r), 0);
+    cr_assert_eq(sl_test_sink_writes(f) - w0, 2, "the event, then its minimal form");
+    cr_assert(sl_test_paused(t, "in", 0));
+    sl_test_advance(t, 2000);
+    cr_assert_eq(sl_test_sink_count(f), 2);
+    cr_assert_eq(sl_test_committed(t, "in", 0), 2);
+    cr_assert_not(sl_test_paused(t, "in", 0));
+    sl_test_destroy(t);
+    free(v);
 }
