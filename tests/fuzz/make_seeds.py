@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets whose input has a binary
+header (corpus/cdc, ...). Run it from anywhere after changing a seed:
+    python3 tests/fuzz/make_seeds.py
+corpus/scan is written by hand (plain JSON)."""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(corpus, name, data):
+    d = os.path.join(HERE, "corpus", corpus)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def j(o):
+    return json.dumps(o, separators=(",", ":"))
+
+
+# ---- cdc: flags, failing allocation, key length, key, value ----------------
+DEBEZIUM, POSITION, RTS, SMALLERR, OOM, SOURCE = 1, 2, 4, 8, 16, 32
+
+
+def cdc(name, flags, value, key=b"", fail=0):
+    if isinstance(value, (dict, list)):
+        value = j(value)
+    if isinstance(value, str):
+        value = value.encode()
+    write("cdc", name, bytes([flags, fail, len(key)]) + key + value)
+
+
+def ddb(event, img_new=None, img_old=None, keys=None, act=1700000000.5, **extra):
+    d = {}
+    if act is not None:
+        d["ApproximateCreationDateTime"] = act
+    if keys is not None:
+        d["Keys"] = keys
+    if img_new is not None:
+        d["NewImage"] = img_new
+    if img_old is not None:
+        d["OldImage"] = img_old
+    d["SequenceNumber"] = "111"
+    d["SizeBytes"] = 26
+    d["StreamViewType"] = "NEW_AND_OLD_IMAGES"
+    r = {"eventID": "1", "eventName": event, "eventVersion": "1.1",
+         "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1", "dynamodb": d}
+    r.update(extra)
+    return r
+
+
+KEYS = {"id": {"S": "t-1"}}
+IMG = {"id": {"S": "t-1"}, "name": {"S": "widget"}, "qty": {"N": "3"},
+       "price": {"N": "19.99"}, "timestamp": {"N": "1700000000123"}}
+cdc("ddb_insert", RTS, ddb("INSERT", IMG, keys=KEYS))
+cdc("ddb_modify", POSITION, ddb("MODIFY", IMG, IMG, KEYS))
+cdc("ddb_remove", 0, ddb("REMOVE", None, IMG, KEYS))
+cdc("ddb_remove_keys_only", 0, ddb("REMOVE", keys={"pk": {"S": "a"}, "sk": {"N": "7"}}))
+cdc("ddb_typed_sets", SOURCE, ddb("INSERT", {
+    "id": {"S": "s"}, "tags": {"SS": ["a", "b"]}, "nums": {"NS": ["1", "2.5", "-3e2"]},
+    "blobs": {"BS": ["AAEC", "/w=="]}, "b": {"B": "aGVsbG8="}, "ok": {"BOOL": True},
+    "nil": {"NULL": True}}, keys={"id": {"S": "s"}}))
+cdc("ddb_nested", 0, ddb("INSERT", {
+    "id": {"N": "12"}, "m": {"M": {"l": {"L": [{"S": "x"}, {"M": {"n": {"N": "0"}}},
+                                               {"L": []}, {"NULL": True}]},
+                                   "e": {"M": {}}}}}, keys={"id": {"N": "12"}}))
+cdc("ddb_big_n", 0, ddb("INSERT", {
+    "id": {"S": "n"}, "big": {"N": "99999999999999999999999"}, "min": {"N": "-9223372036854775808"},
+    "max": {"N": "9223372036854775807"}, "over": {"N": "9223372036854775808"},
+    "exp": {"N": "1E+308"}, "tiny": {"N": "1e-320"}, "plus": {"N": "+.5"}}, keys={"id": {"S": "n"}}))
+cdc("ddb_n_out_of_range", 0, ddb("INSERT", {"id": {"S": "n"}, "x": {"N": "1e999"}}, keys=KEYS))
+cdc("ddb_n_bad", 0, ddb("INSERT", {"id": {"S": "n"}, "x": {"N": "1.2.3"}}, keys=KEYS))
+cdc("ddb_record_key", RTS, ddb("INSERT", IMG, act=None), key="t-1".encode())
+cdc("ddb_key_not_utf8", 0, ddb("INSERT", IMG, keys=KEYS), key=b"\xff\xfe")
+cdc("ddb_unknown_type", 0, ddb("INSERT", {"id": {"X": "1"}}, keys=KEYS))
+cdc("ddb_two_types", 0, ddb("INSERT", {"id": {"S": "1", "N": "1"}}, keys=KEYS))
+cdc("ddb_bad_event", SMALLERR, ddb("UPSERT", IMG, keys=KEYS), fail=5)
+cdc("ddb_no_time", 0, ddb("MODIFY", {"id": {"S": "1"}}, keys=KEYS, act=None))
+cdc("ddb_null_members", 0, ddb("INSERT", IMG, None, None, act=None, dynamodb=None))
+cdc("ddb_oom", OOM, ddb("INSERT", IMG, keys=KEYS), fail=7)
+cdc("ddb_utf8_names", 0, ddb("INSERT", {"id": {"S": "\u00e9t\u00e9"}, "\u00fc": {"S": "\U0001f600"}},
+                             keys={"id": {"S": "\u00e9t\u00e9"}}))
+cdc("not_json", 0, "{\"eventName\":")
+cdc("empty", DEBEZIUM, "")
+cdc("scalar", 0, "42")
+
+SRC = {"version": "2.1.0.Final", "connector": "postgresql", "name": "db", "ts_ms": 1700000000000,
+       "db": "shop", "schema": "public", "table": "thing"}
+AFTER = {"id": 1, "name": "widget", "qty": 3, "timestamp": 1700000000999}
+cdc("dbz_create", DEBEZIUM, {"before": None, "after": AFTER, "source": SRC, "op": "c",
+                             "ts_ms": 1700000000100})
+cdc("dbz_read", DEBEZIUM, {"before": None, "after": AFTER, "source": SRC, "op": "r"})
+cdc("dbz_update", DEBEZIUM | POSITION, {"before": AFTER, "after": dict(AFTER, qty=4),
+                                       "source": SRC, "op": "u", "ts_ms": 1700000000200})
+cdc("dbz_delete", DEBEZIUM, {"before": AFTER, "after": None, "source": SRC, "op": "d",
+                             "ts_ms": 1700000000300})
+cdc("dbz_payload", DEBEZIUM | RTS, {"schema": {"type": "struct", "optional": False},
+                                   "payload": {"before": None, "after": {"id": "a"}, "op": "c",
+                                               "source": SRC, "ts_ms": 5}})
+cdc("dbz_tombstone", DEBEZIUM, "null")
+cdc("dbz_null_payload", DEBEZIUM, {"schema": None, "payload": None})
+cdc("dbz_bad_op", DEBEZIUM, {"after": AFTER, "op": "t"})
+cdc("dbz_real_key", DEBEZIUM, {"after": {"k": 2.5, "v": [1, {"a": None}]}, "op": "c", "ts_ms": 1.5})
+cdc("dbz_no_key", DEBEZIUM, {"after": {"k": True}, "op": "c", "ts_ms": 1})
+cdc("dbz_key", DEBEZIUM, {"after": {"id": 9}, "op": "u", "ts_ms": 1}, key=b"{\"id\":9}")
+cdc("dbz_negative_ts", DEBEZIUM, {"after": {"id": 9}, "op": "c", "ts_ms": -1})
+cdc("dbz_oom", DEBEZIUM | OOM, {"before": AFTER, "after": AFTER, "op": "u", "ts_ms": 7}, fail=3)
+
+if __name__ == "__main__" and len(sys.argv) > 1:
+    sys.exit("usage: make_seeds.py")
+
+
+# ---- materialize: pointer, newline, event -----------------------------------
+def mat(name, ptr, event):
+    if not isinstance(event, str):
+        event = j(event)
+    write("materialize", name, ptr + "\n" + event)
+
+
+EV = {"id": "e-1", "type": "thing-created", "timestamp": 1700000000000, "partitionKey": "t-1",
+      "thing": {"id": "t-1", "name": "Thing 1", "n": 1, "tags": ["a", "b"], "deep": {"x": [0, {"y": None}]}}}
+mat("key", "/thing/id", EV)
+mat("entity", "/thing", EV)
+mat("whole", "", EV)
+mat("array_index", "/thing/tags/1", EV)
+mat("array_nested", "/thing/deep/x/1/y", EV)
+mat("array_out_of_range", "/thing/tags/2", EV)
+mat("array_leading_zero", "/thing/tags/01", EV)
+mat("array_dash", "/thing/tags/-", EV)
+mat("escapes", "/x~1y/0/k~0", '{"type":"thing-created","timestamp":7,"x/y":[{"k~":"deep","v":1}]}')
+mat("escaped_key_in_text", "/thing/id",
+    '{"type":"t","timestamp":1,"th\\u0069ng":{"\\u0069d":"\\"q\\"\\\\"}}')
+mat("bad_escape", "/a~2b", EV)
+mat("no_slash", "thing", EV)
+mat("empty_token", "/", '{"":{"a":1}}')
+mat("duplicate_members", "/thing/id",
+    '{"type":"t","thing":{"id":"first"},"thing":{"id":"last"},"timestamp":1}')
+mat("numbers", "/n", '{"n": -1.5e3 , "m":[ 1 , 2 ]}')
+mat("pretty", "/a/b", '{\n  "a" : {\n    "b" : [ true, false, null ]\n  }\n}\n')
+mat("scalar_root", "/a", "42")
+mat("integer_key", "/thing/n", EV)
+mat("utf8_key", "/\u00e9t\u00e9", '{"\u00e9t\u00e9":"summer","\\u00e9t\\u00e9":"again"}')
+mat("long_escaped_key", "/" + "a" * 100, '{"' + "\\u0061" * 100 + '":1}')
