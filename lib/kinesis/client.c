@@ -106,6 +106,36 @@ long sl__b64_decode(const char *in, size_t n, unsigned char *out)
     return o;
 }
 
+/* ---- answers ---- */
+
+int sl__kin_rec_parse(const json_t *r, sl__kin_rec_t *out)
+{
+    const json_t *data = json_object_get(r, "Data"), *seq = json_object_get(r, "SequenceNumber");
+    const json_t *pk = json_object_get(r, "PartitionKey");
+    const json_t *at = json_object_get(r, "ApproximateArrivalTimestamp");
+    if (!json_is_string(data) || !json_is_string(seq))
+        return SL_EFIELD;
+    out->data = json_string_value(data);
+    out->data_len = json_string_length(data);
+    out->seq = json_string_value(seq);
+    out->seq_len = json_string_length(seq);
+    out->key = json_is_string(pk) ? json_string_value(pk) : "";
+    out->key_len = json_is_string(pk) ? json_string_length(pk) : 0;
+    /* A double beyond int64 would make the conversion undefined. */
+    double ms = json_is_number(at) ? json_number_value(at) * 1000.0 : 0;
+    out->arrival_ms = ms >= 0 && ms < 9.2e18 ? (int64_t)ms : 0;
+    return 0;
+}
+
+size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out)
+{
+    long n = sl__b64_decode(r->data, r->data_len, out);
+    if (n >= 0)
+        return (size_t)n;
+    memcpy(out, r->data, r->data_len);
+    return r->data_len;
+}
+
 /* ---- the client ---- */
 
 sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
@@ -193,9 +223,8 @@ static sl__kin_fail_t classify(long status, const char *type)
     return KIN_INVALID;
 }
 
-/* The outcome of an HTTP answer: 0 and the parsed body, or an error. */
-static int answer(long status, const char *body, size_t len, json_t **out, sl__kin_fail_t *why,
-                  char *msg, size_t msg_size)
+int sl__kin_answer(long status, const char *body, size_t len, json_t **out, sl__kin_fail_t *why,
+                   char *msg, size_t msg_size)
 {
     json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
     if (status == 200 && j) {
@@ -233,7 +262,7 @@ static void on_http(void *opaque, int err, long status, const char *body, size_t
     }
     json_t *j;
     sl__kin_fail_t why;
-    int code = answer(status, body, len, &j, &why, msg, sizeof msg);
+    int code = sl__kin_answer(status, body, len, &j, &why, msg, sizeof msg);
     c->cb(c->opaque, code, why, code ? msg : NULL, j);
     json_decref(j);
     sl_free(c);
@@ -327,7 +356,7 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
         *why = KIN_TRANSPORT;
         return SL_EIO;
     }
-    rc = answer(status, b.p ? b.p : "", b.n, resp, why, msg, msg_size);
+    rc = sl__kin_answer(status, b.p ? b.p : "", b.n, resp, why, msg, msg_size);
     sl_free(b.p);
     return rc;
 }

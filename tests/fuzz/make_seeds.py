@@ -146,3 +146,61 @@ mat("scalar_root", "/a", "42")
 mat("integer_key", "/thing/n", EV)
 mat("utf8_key", "/\u00e9t\u00e9", '{"\u00e9t\u00e9":"summer","\\u00e9t\\u00e9":"again"}')
 mat("long_escaped_key", "/" + "a" * 100, '{"' + "\\u0061" * 100 + '":1}')
+
+
+# ---- kinesis: status index (0 = 200, 4 = 400, 5 = 500, 6 = 503, 7 = 413), body
+def kin(name, status, body):
+    if not isinstance(body, str):
+        body = j(body)
+    write("kinesis", name, bytes([status]) + body.encode())
+
+
+kin("get_records", 0, {
+    "Records": [
+        {"SequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+         "ApproximateArrivalTimestamp": 1700000000.123, "Data": "eyJ0eXBlIjoidCJ9",
+         "PartitionKey": "k-1"},
+        {"SequenceNumber": "49590338271490256608559692540375101095921575989136588899",
+         "ApproximateArrivalTimestamp": 1700000001, "Data": "YQ==", "PartitionKey": "k-2",
+         "EncryptionType": "NONE"},
+        {"SequenceNumber": "4959", "Data": "YWI=", "PartitionKey": "\u00e9"},
+        {"SequenceNumber": "4960", "Data": "", "PartitionKey": ""}],
+    "NextShardIterator": "AAAAAAAAAAH", "MillisBehindLatest": 0})
+kin("get_records_closed", 0, {"Records": [], "MillisBehindLatest": 0})
+kin("get_records_bad_entries", 0, {"Records": [
+    {"SequenceNumber": "1", "Data": "not base64!"}, {"Data": "YQ=="}, {"SequenceNumber": 5, "Data": "YQ=="},
+    {"SequenceNumber": "2", "Data": "YQ", "ApproximateArrivalTimestamp": 1e300},
+    {"SequenceNumber": "3", "Data": "Y===", "ApproximateArrivalTimestamp": -5},
+    {"SequenceNumber": "4", "Data": "YR==", "ApproximateArrivalTimestamp": "soon"}, 7, None],
+    "NextShardIterator": "B"})
+kin("list_shards", 0, {"Shards": [
+    {"ShardId": "shardId-000000000000", "HashKeyRange": {"StartingHashKey": "0",
+     "EndingHashKey": "170141183460469231731687303715884105727"},
+     "SequenceNumberRange": {"StartingSequenceNumber": "49590338271468956000000000000000000000000000000000000000"}},
+    {"ShardId": "shardId-000000000001", "ParentShardId": "shardId-000000000000",
+     "AdjacentParentShardId": "shardId-000000000002",
+     "SequenceNumberRange": {"StartingSequenceNumber": "1", "EndingSequenceNumber": "9"}}],
+    "NextToken": "AAAA"})
+kin("shard_iterator", 0, {"ShardIterator": "AAAAAAAAAAGh9sJ8cbbjbkjb"})
+kin("put_records", 0, {"FailedRecordCount": 1, "Records": [
+    {"SequenceNumber": "4959", "ShardId": "shardId-000000000000"},
+    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded for shard"}]})
+kin("describe_stream", 0, {"StreamDescription": {"StreamName": "s", "StreamStatus": "ACTIVE",
+    "StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s", "Shards": [],
+    "HasMoreShards": False, "RetentionPeriodHours": 24, "EncryptionType": "NONE"}})
+kin("error_not_found", 4, {"__type": "ResourceNotFoundException",
+                           "message": "Stream s under account 000000000000 not found."})
+kin("error_expired", 4, {"__type": "ExpiredIteratorException", "message": "Iterator expired."})
+kin("error_throttled", 4, {"__type": "com.amazonaws.kinesis#ProvisionedThroughputExceededException",
+                           "message": "Rate exceeded"})
+kin("error_limit", 4, {"__type": "LimitExceededException", "Message": "too many"})
+kin("error_validation", 4, {"__type": "ValidationException", "message":
+                            "1 validation error detected: " + "x" * 300})
+kin("error_serialization", 4, {"__type": "SerializationException", "Message": None})
+kin("error_internal", 5, {"__type": "InternalFailure"})
+kin("error_unavailable_text", 6, "Service Unavailable")
+kin("error_too_large", 7, "")
+kin("ok_not_json", 0, "<html>nope</html>")
+kin("ok_empty", 0, "")
+kin("ok_array", 0, "[1,2]")
+kin("error_utf8_message", 4, {"__type": "X", "message": "\u00e9" * 150})
