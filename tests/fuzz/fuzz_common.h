@@ -17,7 +17,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static inline void fuzz_fail(const char *target, const char *what)
 {
-    fprintf(stderr, "%s: %s\n", target, what);
+    /* fd 2, not stderr: a target may have pointed stderr elsewhere */
+    dprintf(2, "%s: %s\n", target, what);
     abort();
 }
 

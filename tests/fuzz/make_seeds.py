@@ -204,3 +204,52 @@ kin("ok_not_json", 0, "<html>nope</html>")
 kin("ok_empty", 0, "")
 kin("ok_array", 0, "[1,2]")
 kin("error_utf8_message", 4, {"__type": "X", "message": "\u00e9" * 150})
+
+
+# ---- cli: binary (0 listener, 1 trigger), then NUL-separated arguments;
+# "\x01NAME=value" is an environment entry.
+def cli(name, kind, *args):
+    write("cli", name, bytes([kind]) + b"\0".join(a.encode() for a in args))
+
+
+cli("listener", 0, "--source", "kafka:events", "--key", "/thing/id", "-X",
+    "bootstrap.servers=embedded", "--types", "thing-created,thing-updated")
+cli("listener_eq", 0, "--source=kinesis:stream", "--key=/a/b", "--entity-at=/a", "--view=sqlite:v.db#t",
+    "-cbatch.max.events=100", "-c", "kinesis.endpoint=http://127.0.0.1:4567")
+cli("listener_env", 0, "\x01SLUICE_SOURCE=kafka:e", "\x01SLUICE_KEY=/id",
+    "\x01SLUICE_KAFKA_BOOTSTRAP_SERVERS=h:9092", "\x01SLUICE_CONF_BATCH_MAX_EVENTS=5", "--name", "n")
+cli("trigger", 1, "--source", "kafka:changes", "--sink", "kafka:domain", "--format", "debezium",
+    "--entity", "thing", "-X", "bootstrap.servers=h:1", "-c", "retry.max=3")
+cli("trigger_kinesis", 1, "--source", "kinesis:ddb", "--sink", "kinesis:out", "--format", "dynamodb",
+    "--entity", "order", "--faults", "kinesis:faults", "--group", "app")
+cli("help", 0, "--help")
+cli("version", 1, "--version")
+cli("missing_value", 0, "--source")
+cli("empty_value", 1, "--sink=")
+cli("wrong_kind", 0, "--sink", "kafka:x")
+cli("bad_kv", 0, "-c", "=x")
+cli("bad_format", 1, "--source", "kafka:a", "--sink", "kafka:b", "--format", "csv", "--entity", "e")
+cli("bad_view", 0, "--source", "kafka:a", "--key", "/k", "--view", "mysql:x")
+cli("bad_property", 0, "--source", "kafka:a", "--key", "/k", "-X", "bootstrap.servers=x",
+    "-c", "batch.max.events=0", "-c", "nope=1")
+cli("long_key", 0, "--source", "kinesis:a", "--faults", "kinesis:f", "--key", "/k", "-c", "kinesis." + "k" * 600 + "=v")
+cli("unknown", 1, "--frobnicate")
+
+
+# ---- conf: byte 0 (> 0xf0: inject an allocation failure at byte 1), then
+# NUL-separated name, value pairs
+def conf(name, *kv, fail=None):
+    head = bytes([0xff, fail]) if fail is not None else b"\0\0"
+    write("conf", name, head + b"\0".join(s.encode() for s in kv))
+
+
+conf("ints", "batch.max.events", "100", "batch.max.bytes", "64k", "batch.max.bytes", "5M",
+     "batch.max.events", " +7")
+conf("range", "batch.max.events", "0", "batch.max.events", "99999999999999999999",
+     "batch.max.bytes", "9223372036854775807k")
+conf("bools_and_strings", "processor.name", "orders", "source.format", "json",
+     "processor.name", "\u00e9t\u00e9")
+conf("passthrough", "kafka.bootstrap.servers", "h:9092", "kinesis.endpoint", "http://x", "kafka.", "v",
+     "kinesis.endpoint", "")
+conf("unknown", "nope", "1", "", "", "batch", "1")
+conf("oom", "kafka.a", "b", "kafka.c", "d", "processor.name", "p", fail=1)
