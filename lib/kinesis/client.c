@@ -136,6 +136,30 @@ size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out)
     return r->data_len;
 }
 
+int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, char *msg,
+                        size_t msg_size)
+{
+    json_t *recs = json_object_get(resp, "Records");
+    if (!json_is_array(recs) || json_array_size(recs) != n) {
+        snprintf(msg, msg_size, "kinesis PutRecords: %zu results for %zu records",
+                 json_is_array(recs) ? json_array_size(recs) : 0, n);
+        return SL_EIO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(recs, i);
+        const char *code = json_string_value(json_object_get(r, "ErrorCode"));
+        if (!code)
+            continue;
+        const char *m = json_string_value(json_object_get(r, "ErrorMessage"));
+        /* Both documented entry errors are transient. */
+        entry[i] = SL_EAGAIN;
+        char buf[300];
+        snprintf(buf, sizeof buf, "kinesis PutRecords entry: %s: %.200s", code, m ? m : "");
+        emsg[i] = sl_strdup(buf);
+    }
+    return 0;
+}
+
 /* ---- the client ---- */
 
 sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)

@@ -82,6 +82,14 @@ int sl__kin_rec_parse(const json_t *r, sl__kin_rec_t *out);
  * record is still accounted for. Returns the value's length. */
 size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out);
 
+/* The entries of a PutRecords answer @p resp for a call of @p n records:
+ * for each failed entry, entry[i] = SL_EAGAIN (both documented entry errors
+ * are transient) and emsg[i] its reason (caller frees with sl_free; NULL
+ * when out of memory); other entries are left alone. Returns 0, or SL_EIO
+ * with a message in @p msg when the answer does not hold @p n results. */
+int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, char *msg,
+                        size_t msg_size);
+
 /* Base64 (standard alphabet, padded). Encode returns the length written
  * (out must hold 4 * ((n + 2) / 3) + 1 bytes); decode returns the decoded
  * length, or -1 on bad input (out must hold 3 * (n / 4) bytes). */

@@ -63,7 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (char *p = copy + 2; p < copy + size && n < MAXPAIRS;) {
         names[n] = p;
         p += strlen(p) + 1;
-        values[n++] = p < copy + size ? p : "";
+        if (p >= copy + size) {
+            values[n++] = "";
+            break;
+        }
+        values[n++] = p;
         p += strlen(p) + 1;
     }
     int64_t live = fuzz_live_blocks();

@@ -8,7 +8,10 @@
  * Properties: an answer is accepted exactly when the status is 200 and
  * jansson reads the body; otherwise the code, the failure class and the
  * __type agree (throttling is retriable, an expired iterator SL_ESTATE, ...)
- * and the message is terminated and starts "kinesis: HTTP <status>". Every
+ * and the message is terminated and starts "kinesis: HTTP <status>". As
+ * PutRecords results, an answer is refused unless it holds one result per
+ * record, and an entry fails (retriably, with a reason) exactly when it has
+ * an ErrorCode. Every
  * GetRecords entry with string Data and SequenceNumber is read, with its
  * strings borrowed whole, a non-negative arrival time, and a value that is
  * Data decoded when it is base64 (re-encoding gives Data back) or Data
@@ -106,6 +109,33 @@ static void check_records(json_t *resp)
     }
 }
 
+/* The answer read as PutRecords results for a call of @p n records. */
+static void check_put(json_t *resp, size_t n)
+{
+    json_t *recs = json_object_get(resp, "Records");
+    int *entry = calloc(n + 1, sizeof *entry);
+    char **emsg = calloc(n + 1, sizeof *emsg), msg[300];
+    if (!entry || !emsg)
+        abort();
+    memset(msg, 'x', sizeof msg);
+    int rc = sl__kin_put_results(resp, n, entry, emsg, msg, sizeof msg);
+    if (rc != 0 && rc != SL_EIO)
+        fuzz_fail(T, "sl__kin_put_results returned an unexpected code");
+    if ((rc == 0) != (json_is_array(recs) && json_array_size(recs) == n))
+        fuzz_fail(T, "PutRecords results accepted or refused wrongly");
+    if (rc && (!memchr(msg, 0, sizeof msg) || strncmp(msg, "kinesis PutRecords: ", 20)))
+        fuzz_fail(T, "a refused PutRecords answer without a message");
+    for (size_t i = 0; i < n; i++) {
+        int failed = !rc && json_is_string(json_object_get(json_array_get(recs, i), "ErrorCode"));
+        if (entry[i] != (failed ? SL_EAGAIN : 0) || !emsg[i] != !failed ||
+            (emsg[i] && strncmp(emsg[i], "kinesis PutRecords entry: ", 26)))
+            fuzz_fail(T, "a PutRecords entry's outcome is not its ErrorCode");
+        sl_free(emsg[i]);
+    }
+    free(entry);
+    free(emsg);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const long statuses[] = {200, 200, 200, 200, 400, 500, 503, 413};
@@ -129,6 +159,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!resp || why != KIN_OK || !json_equal(resp, j))
             fuzz_fail(T, "an accepted answer is not the body");
         check_records(resp);
+        json_t *recs = json_object_get(resp, "Records");
+        size_t n = json_is_array(recs) ? json_array_size(recs) : 0;
+        check_put(resp, n);
+        check_put(resp, n + 1);
         json_decref(resp);
     } else {
         if (resp)

@@ -1,14 +1,12 @@
 #!/bin/sh
 # Runs one libFuzzer target for a bounded time (meson test, suite 'fuzz').
-#   run.sh BINARY SEEDS SECONDS MAX_LEN
-# New inputs go to a scratch corpus in the build directory, never into the
+#   run.sh BINARY SEEDS SECONDS MAX_LEN WORKDIR
+# New inputs go to WORKDIR/corpus (in the build directory), never into the
 # seed directory of the source tree; a crash, leak, timeout or sanitizer
-# report makes libFuzzer exit non-zero, and leaves its input in
-# fuzz-artifacts/ next to the scratch corpus.
+# report makes libFuzzer exit non-zero and leaves its input in
+# WORKDIR/artifacts (add it to the seeds once the bug is fixed).
 set -eu
-bin=$1 seeds=$2 secs=$3 maxlen=$4
-name=$(basename "$bin")
-work="${MESON_BUILD_ROOT:-.}/fuzz-work/$name"
+bin=$1 seeds=$2 secs=$3 maxlen=$4 work=$5
 mkdir -p "$work/corpus" "$work/artifacts"
 # UBSan aborts on its first report (the targets are also built with
 # -fno-sanitize-recover); leaks are checked per input.
