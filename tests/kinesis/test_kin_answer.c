@@ -7,6 +7,7 @@
 
 #include "kinesis/client.h"
 #include "sluice/error.h"
+#include "sluice/mem.h"
 
 static json_t *entry(const char *text)
 {
@@ -102,4 +103,23 @@ Test(kin_answer, error_bodies_give_the_failure_class)
         cr_assert_eq(why, cases[i].why, "%s", cases[i].body);
         cr_assert_null(j);
     }
+}
+
+Test(kin_answer, put_records_results_fail_only_the_entries_with_an_error_code)
+{
+    json_t *j = entry("{\"FailedRecordCount\":1,\"Records\":[{\"SequenceNumber\":\"1\"},"
+                      "{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
+                      "\"ErrorMessage\":\"Rate exceeded\"}]}");
+    int ent[3] = {0};
+    char *emsg[3] = {NULL}, msg[300];
+    cr_assert_eq(sl__kin_put_results(j, 2, ent, emsg, msg, sizeof msg), 0);
+    cr_assert_eq(ent[0], 0);
+    cr_assert_null(emsg[0]);
+    cr_assert_eq(ent[1], SL_EAGAIN);
+    cr_assert_str_eq(
+        emsg[1], "kinesis PutRecords entry: ProvisionedThroughputExceededException: Rate exceeded");
+    sl_free(emsg[1]);
+    cr_assert_eq(sl__kin_put_results(j, 3, ent, emsg, msg, sizeof msg), SL_EIO);
+    cr_assert_str_eq(msg, "kinesis PutRecords: 2 results for 3 records");
+    json_decref(j);
 }
