@@ -11,6 +11,8 @@ mkdir -p "$work/corpus" "$work/artifacts"
 # UBSan aborts on its first report (the targets are also built with
 # -fno-sanitize-recover); leaks are checked per input.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+# -error_exitcode: libFuzzer's default, 77, is what meson reads as SKIP.
 exec "$bin" -max_total_time="$secs" -max_len="$maxlen" -timeout=10 -rss_limit_mb=1536 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
     "$work/corpus" "$seeds"
