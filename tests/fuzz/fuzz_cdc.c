@@ -15,8 +15,8 @@
  * and whose entity is the change's image: for DynamoDB, each typed
  * attribute value unmarshalled (checked here independently); for Debezium,
  * the image itself. Converting twice gives the same event; an injected
- * allocation failure gives a documented code, an event only on success and
- * a terminated message otherwise; nothing leaks. */
+ * allocation failure (in the converter's own allocations) gives SL_ENOMEM
+ * or the same answer; nothing leaks. */
 #include "fuzz_common.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
@@ -27,12 +27,37 @@
 #define T "fuzz_cdc"
 #define ENTITY "thing"
 
+/* jansson's blocks, counted here. They do not go through sl_malloc: an
+ * injected failure there would reach jansson's lexer, which ignores a failed
+ * append to its token buffer and then asserts (load.c, lex_scan_string) -
+ * jansson's own limit, not the converter's. Injection covers the
+ * converter's allocations. */
+static int64_t jansson_live;
+
+static void *count_malloc(size_t n)
+{
+    void *p = malloc(n);
+    jansson_live += p != NULL;
+    return p;
+}
+
+static void count_free(void *p)
+{
+    jansson_live -= p != NULL;
+    free(p);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    sl_mem_use_for_jansson();
+    json_set_alloc_funcs(count_malloc, count_free);
     return 0;
+}
+
+static int64_t live_blocks(void)
+{
+    return fuzz_live_blocks() + jansson_live;
 }
 
 /* A DynamoDB number text against what the converter made of it. */
@@ -216,7 +241,7 @@ static void check_event(json_t *ev, json_t *root, const sl_record_t *r, int debe
     if (!back || !json_equal(back, ev))
         fuzz_fail(T, "the event's text does not read back equal");
     json_decref(back);
-    sl_free(text); /* jansson allocates through sl_malloc here */
+    count_free(text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -245,7 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     size_t esize = (flags & 8) ? 1 + (fail_at % 24) : sizeof err;
     json_t *ev = NULL, *again = NULL;
-    int64_t live = fuzz_live_blocks();
+    int64_t live = live_blocks();
 
     int rc = sl_cdc_convert(&opts, &rec, &ev, err, esize);
     if (rc != 0 && rc != SL_EJSON && rc != SL_EFIELD)
@@ -278,21 +303,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sl_mem_fail_at(1 + fail_at, 0);
         rc2 = sl_cdc_convert(&opts, &rec, &again, err, sizeof err);
         sl_mem_fail_at(0, 0);
-        /* Not "SL_ENOMEM or the same answer": jansson's lexer ignores a
-         * failed append to its token buffer and reads altered text, and
-         * reports a failed allocation with an empty reason, which the
-         * converter tells from bad text only for objects and arrays. */
-        if (rc2 != 0 && rc2 != SL_ENOMEM && rc2 != SL_EJSON && rc2 != SL_EFIELD)
-            fuzz_fail(T, "unexpected return code under an allocation failure");
-        if ((rc2 == 0) != (again != NULL))
-            fuzz_fail(T, "the event and the return code disagree under an allocation failure");
+        if (rc2 != SL_ENOMEM && (rc2 != rc || (ev && !json_equal(ev, again))))
+            fuzz_fail(T, "an allocation failure changed the answer");
+        if (rc2 == SL_ENOMEM && again)
+            fuzz_fail(T, "an event with SL_ENOMEM");
         if (rc2 && !fuzz_msg_ok(err, sizeof err))
             fuzz_fail(T, "the out-of-memory message is not terminated UTF-8");
         json_decref(again);
     }
     json_decref(ev);
     json_decref(root);
-    if (fuzz_live_blocks() != live)
+    if (live_blocks() != live)
         fuzz_fail(T, "a conversion leaked memory");
     return 0;
 }
