@@ -253,3 +253,27 @@ conf("passthrough", "kafka.bootstrap.servers", "h:9092", "kinesis.endpoint", "ht
      "kinesis.endpoint", "")
 conf("unknown", "nope", "1", "", "", "batch", "1")
 conf("oom", "kafka.a", "b", "kafka.c", "d", "processor.name", "p", fail=1)
+
+
+# ---- headers: (name index, value length, value)*; names: 0 ce_type, 1 ce_id,
+# 2 ce_partitionkey, 3 ce_time, 4 ce_specversion, 5..7 names to ignore
+def hdrs(name, *pairs):
+    out = b""
+    for idx, v in pairs:
+        v = v.encode() if isinstance(v, str) else v
+        out += bytes([idx, len(v)]) + v
+    write("headers", name, out)
+
+
+hdrs("binary", (4, "1.0"), (0, "thing-created"), (1, "e-1"), (2, "k-1"), (3, "2026-11-27T05:06:31.123Z"))
+hdrs("offsets", (0, "t"), (3, "2026-11-27T05:06:31+05:30"), (3, "1970-01-01t00:00:00.5-00:01"))
+hdrs("leap_second", (0, "t"), (3, "2016-12-31T23:59:60Z"))
+hdrs("leap_day", (0, "t"), (3, "2024-02-29 12:00:00.123456789z"), (3, "2023-02-29T00:00:00Z"))
+hdrs("year_edges", (3, "0000-01-01T00:00:00Z"), (3, "9999-12-31T23:59:59.999+23:59"), (0, "t"))
+hdrs("bad_time", (0, "t"), (3, "2026-13-01T00:00:00Z"))
+hdrs("bad_forms", (3, "2026-11-27T05:06:31"), (3, "2026-11-27T05:06:31.Z"), (3, "2026-11-27T5:06:31Z"),
+     (3, "2026-11-27T05:06:31+0530"), (0, "t"), (3, "2026-11-27T05:06:31+24:00"))
+hdrs("empty_type", (0, ""), (1, "x"))
+hdrs("repeated", (0, "a"), (1, "1"), (0, "b"), (1, ""), (2, "p"), (2, "q"))
+hdrs("not_cloudevents", (5, "t"), (6, "t"), (7, "2026-11-27T05:06:31Z"))
+hdrs("binary_values", (0, b"\xff\x00t"), (2, b"\x00"))
