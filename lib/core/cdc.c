@@ -67,6 +67,22 @@ static void utf8_trim(char *s)
         s[i - 1] = 0;
 }
 
+/* Replaces with '?' what is not printable UTF-8 in @p s (control bytes,
+ * invalid sequences): jansson quotes the bytes near a syntax error as they
+ * are, and a reason must stay text. */
+static void scrub(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = sl__utf8_len((const unsigned char *)s + i, n - i);
+        if (!k || (k == 1 && (c < 0x20 || c == 0x7f)))
+            s[i++] = '?';
+        else
+            i += k;
+    }
+}
+
 /* Copies at most QUOTE_MAX bytes of @p s into @p out (whole characters,
  * control characters as '?', "..." when cut): the record's text in a message. */
 static const char *clip(char out[QUOTE_MAX + 4], const char *s, size_t n)
@@ -884,6 +900,7 @@ int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t 
         if (json_error_code(&je) == json_error_out_of_memory ||
             !sl_json_validate(record->value, n, NULL))
             return oom(&c);
+        scrub(je.text);
         return fail(&c, SL_EJSON, "not JSON: %s at byte %d", je.text, je.position);
     }
     rc = opts->format == SL_CDC_DYNAMODB ? from_dynamodb(&c, opts, record, root, out)

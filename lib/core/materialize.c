@@ -15,6 +15,7 @@
  * keeps each key's acknowledgements in write order. The rows borrow the
  * uows' output buffers, which stay put until the uows are acknowledged. */
 #include "core/core.h"
+#include "core/jptr.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
 #include "sluice/mem.h"
@@ -24,10 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct ptr_s {
-    char **tok; /* unescaped reference tokens */
-    size_t n;
-} ptr_t;
+typedef sl__jptr_t ptr_t;
 
 /* One write: its uows, its compacted rows, and what the store said. */
 typedef struct mjob_s {
@@ -65,7 +63,7 @@ typedef struct mat_s {
 
 /* ---- JSON pointers (RFC 6901) ---- */
 
-static void ptr_free(ptr_t *p)
+void sl__jptr_free(ptr_t *p)
 {
     for (size_t i = 0; i < p->n; i++)
         sl_free(p->tok[i]);
@@ -75,7 +73,7 @@ static void ptr_free(ptr_t *p)
 }
 
 /* 0, SL_EINVAL (not a pointer, bad escape), SL_ENOMEM. "" is the whole document. */
-static int ptr_parse(const char *s, ptr_t *out)
+int sl__jptr_parse(const char *s, ptr_t *out)
 {
     out->tok = NULL;
     out->n = 0;
@@ -95,7 +93,7 @@ static int ptr_parse(const char *s, ptr_t *out)
         char *t = sl_malloc(len + 1);
         if (!t) {
             out->n = i;
-            ptr_free(out);
+            sl__jptr_free(out);
             return SL_ENOMEM;
         }
         size_t k = 0;
@@ -108,7 +106,7 @@ static int ptr_parse(const char *s, ptr_t *out)
             } else {
                 sl_free(t);
                 out->n = i;
-                ptr_free(out);
+                sl__jptr_free(out);
                 return SL_EINVAL;
             }
         }
@@ -171,44 +169,71 @@ static const char *skip_value(const char *p, const char *e)
     return p;
 }
 
-/* Whether the raw key between quotes [b, e) equals @p tok once unescaped. */
+/* Whether the raw key between quotes [b, e) equals @p tok once unescaped.
+ * Piecewise: plain runs compare as they are and each escape is decoded on
+ * its own, so a key of any length needs no buffer. */
 static int key_is(const char *b, const char *e, const char *tok)
 {
-    size_t n = (size_t)(e - b), tl = strlen(tok);
+    size_t n = (size_t)(e - b), tl = strlen(tok), t = 0;
     if (!memchr(b, '\\', n))
         return n == tl && !memcmp(b, tok, n);
     if (tl > n)
         return 0; /* escapes only make a key shorter */
-    char tmp[256];
-    size_t ul;
-    if (n > sizeof tmp || sl_span_unescape((sl_span_t){b, n}, tmp, sizeof tmp, &ul))
-        return 0;
-    return ul == tl && !memcmp(tmp, tok, ul);
+    while (b < e) {
+        const char *bs = memchr(b, '\\', (size_t)(e - b));
+        size_t run = (size_t)((bs ? bs : e) - b);
+        if (run > tl - t || memcmp(b, tok + t, run))
+            return 0;
+        t += run;
+        b += run;
+        if (!bs)
+            break;
+        /* \X, \uXXXX, or a surrogate pair \uD8xx\uDCxx (the text is valid JSON) */
+        size_t el = 2;
+        if (e - b >= 6 && b[1] == 'u') {
+            el = 6;
+            if (e - b >= 12 && (b[2] == 'd' || b[2] == 'D') && b[3] && strchr("89abAB", b[3]) &&
+                b[6] == '\\' && b[7] == 'u')
+                el = 12;
+        }
+        char ch[8];
+        size_t ul;
+        if ((size_t)(e - b) < el || sl_span_unescape((sl_span_t){b, el}, ch, sizeof ch, &ul) ||
+            ul > tl - t || memcmp(ch, tok + t, ul))
+            return 0;
+        t += ul;
+        b += el;
+    }
+    return t == tl;
 }
 
 /* The value at pointer @p ptr in the JSON text [buf, buf + len). */
-static int ptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
+int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
 {
     const char *e = buf + len, *p = skip_ws(buf, e);
     for (size_t t = 0; t < ptr->n; t++) {
         const char *tok = ptr->tok[t];
         if (p < e && *p == '{') {
+            /* Every member is read: of duplicates the last one counts, as
+             * for the envelope scanner and jansson. */
+            const char *found = NULL;
             p = skip_ws(p + 1, e);
-            for (;;) {
-                if (p >= e || *p != '"')
-                    return SL_ENOENT; /* '}' or the end: no such member */
+            while (p < e && *p == '"') {
                 const char *kb = p + 1;
                 p = skip_string(p, e);
                 int hit = key_is(kb, p - 1, tok);
                 p = skip_ws(p, e);
                 p = skip_ws(p + 1, e); /* past ':' */
                 if (hit)
-                    break;
+                    found = p;
                 p = skip_ws(skip_value(p, e), e);
                 if (p >= e || *p != ',')
-                    return SL_ENOENT;
+                    break;
                 p = skip_ws(p + 1, e);
             }
+            if (!found)
+                return SL_ENOENT;
+            p = found;
         } else if (p < e && *p == '[') {
             char *end;
             if (!*tok || (tok[0] == '0' && tok[1]) || tok[0] < '0' || tok[0] > '9')
@@ -256,7 +281,7 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     const char *buf = rec->value;
     sl_span_t k, ent;
     char kbuf[256];
-    if (ptr_span(&m->key, buf, rec->value_len, &k))
+    if (sl__jptr_span(&m->key, buf, rec->value_len, &k))
         return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
     if (k.len >= 2 && k.ptr[0] == '"') {
         k.ptr++;
@@ -286,7 +311,7 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
         while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
             e--;
         ent = (sl_span_t){p, (size_t)(e - p)};
-    } else if (ptr_span(&m->entity, buf, rec->value_len, &ent)) {
+    } else if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent)) {
         if (!del)
             return fail(u, SL_EFIELD, "materialize: the event has no entity");
         ent = (sl_span_t){"null", 4};
@@ -591,8 +616,8 @@ static void mat_free(void *opaque)
     mat_t *m = opaque;
     if (!m)
         return;
-    ptr_free(&m->key);
-    ptr_free(&m->entity);
+    sl__jptr_free(&m->key);
+    sl__jptr_free(&m->entity);
     sl_free(m->del_suffix);
     for (size_t i = 0; i < m->ntypes; i++)
         sl_free(m->types[i]);
@@ -624,11 +649,11 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
     mat_t *m = sl_calloc(1, sizeof *m);
     if (!m)
         return SL_ENOMEM;
-    int rc = ptr_parse(o->key_pointer, &m->key);
+    int rc = sl__jptr_parse(o->key_pointer, &m->key);
     if (rc)
         goto fail;
     if (o->entity_pointer) {
-        rc = ptr_parse(o->entity_pointer, &m->entity);
+        rc = sl__jptr_parse(o->entity_pointer, &m->entity);
         if (rc)
             goto fail;
         m->entity_whole = m->entity.n == 0;

@@ -106,6 +106,60 @@ long sl__b64_decode(const char *in, size_t n, unsigned char *out)
     return o;
 }
 
+/* ---- answers ---- */
+
+int sl__kin_rec_parse(const json_t *r, sl__kin_rec_t *out)
+{
+    const json_t *data = json_object_get(r, "Data"), *seq = json_object_get(r, "SequenceNumber");
+    const json_t *pk = json_object_get(r, "PartitionKey");
+    const json_t *at = json_object_get(r, "ApproximateArrivalTimestamp");
+    out->data = json_is_string(data) ? json_string_value(data) : NULL;
+    out->data_len = json_is_string(data) ? json_string_length(data) : 0;
+    out->seq = json_is_string(seq) ? json_string_value(seq) : NULL;
+    out->seq_len = json_is_string(seq) ? json_string_length(seq) : 0;
+    out->key = json_is_string(pk) ? json_string_value(pk) : "";
+    out->key_len = json_is_string(pk) ? json_string_length(pk) : 0;
+    /* A double beyond int64 would make the conversion undefined. */
+    double ms = json_is_number(at) ? json_number_value(at) * 1000.0 : 0;
+    out->arrival_ms = ms >= 0 && ms < 9.2e18 ? (int64_t)ms : 0;
+    return out->data && out->seq ? 0 : SL_EFIELD;
+}
+
+size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out)
+{
+    if (!r->data)
+        return 0;
+    long n = sl__b64_decode(r->data, r->data_len, out);
+    if (n >= 0)
+        return (size_t)n;
+    memcpy(out, r->data, r->data_len);
+    return r->data_len;
+}
+
+int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, char *msg,
+                        size_t msg_size)
+{
+    json_t *recs = json_object_get(resp, "Records");
+    if (!json_is_array(recs) || json_array_size(recs) != n) {
+        snprintf(msg, msg_size, "kinesis PutRecords: %zu results for %zu records",
+                 json_is_array(recs) ? json_array_size(recs) : 0, n);
+        return SL_EIO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(recs, i);
+        const char *code = json_string_value(json_object_get(r, "ErrorCode"));
+        if (!code)
+            continue;
+        const char *m = json_string_value(json_object_get(r, "ErrorMessage"));
+        /* Both documented entry errors are transient. */
+        entry[i] = SL_EAGAIN;
+        char buf[300];
+        snprintf(buf, sizeof buf, "kinesis PutRecords entry: %s: %.200s", code, m ? m : "");
+        emsg[i] = sl_strdup(buf);
+    }
+    return 0;
+}
+
 /* ---- the client ---- */
 
 sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
@@ -193,9 +247,8 @@ static sl__kin_fail_t classify(long status, const char *type)
     return KIN_INVALID;
 }
 
-/* The outcome of an HTTP answer: 0 and the parsed body, or an error. */
-static int answer(long status, const char *body, size_t len, json_t **out, sl__kin_fail_t *why,
-                  char *msg, size_t msg_size)
+int sl__kin_answer(long status, const char *body, size_t len, json_t **out, sl__kin_fail_t *why,
+                   char *msg, size_t msg_size)
 {
     json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
     if (status == 200 && j) {
@@ -233,7 +286,7 @@ static void on_http(void *opaque, int err, long status, const char *body, size_t
     }
     json_t *j;
     sl__kin_fail_t why;
-    int code = answer(status, body, len, &j, &why, msg, sizeof msg);
+    int code = sl__kin_answer(status, body, len, &j, &why, msg, sizeof msg);
     c->cb(c->opaque, code, why, code ? msg : NULL, j);
     json_decref(j);
     sl_free(c);
@@ -327,7 +380,7 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
         *why = KIN_TRANSPORT;
         return SL_EIO;
     }
-    rc = answer(status, b.p ? b.p : "", b.n, resp, why, msg, msg_size);
+    rc = sl__kin_answer(status, b.p ? b.p : "", b.n, resp, why, msg, msg_size);
     sl_free(b.p);
     return rc;
 }

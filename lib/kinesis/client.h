@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kinesis/http.h"
 #include "runtime/runtime.h"
@@ -52,6 +53,44 @@ const char *sl__kin_endpoint(const sl__kin_t *k);
 /* A kinesis.* property as an integer within [lo, hi], or @p def. */
 long long sl__kin_conf_int(sl_processor_t *p, const char *name, long long def, long long lo,
                            long long hi);
+
+/* The outcome of an HTTP answer of status @p status with body [body,
+ * body + len): 0 with *out the parsed body (caller decrefs) when the status
+ * is 200 and the body is JSON; else an error code as for sl__kin_cb (*out
+ * NULL), *why, and a message in @p msg ("kinesis: HTTP <status> <__type>:
+ * <message>", cut to fit). Exposed for the fuzz target. */
+int sl__kin_answer(long status, const char *body, size_t len, json_t **out, sl__kin_fail_t *why,
+                   char *msg, size_t msg_size);
+
+/* One entry of a GetRecords answer's "Records"; strings borrowed from it. */
+typedef struct sl__kin_rec_s {
+    const char *data; /* Data (base64), NULL when absent */
+    size_t data_len;
+    const char *key; /* PartitionKey, "" when absent */
+    size_t key_len;
+    const char *seq; /* SequenceNumber, NULL when absent */
+    size_t seq_len;
+    int64_t arrival_ms; /* ApproximateArrivalTimestamp (seconds) in ms; 0 when
+                           absent, negative or out of range */
+} sl__kin_rec_t;
+
+/* Read entry @p r: 0, or SL_EFIELD without a string Data or SequenceNumber
+ * (@p out is filled all the same, the missing ones NULL, so the record can
+ * still become a fault with what is known). */
+int sl__kin_rec_parse(const json_t *r, sl__kin_rec_t *out);
+
+/* The record's value into @p out (room for data_len bytes): Data decoded,
+ * or, when it is not base64 (a broken service), Data as it came, so the
+ * record is still accounted for. Returns the value's length. */
+size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out);
+
+/* The entries of a PutRecords answer @p resp for a call of @p n records:
+ * for each failed entry, entry[i] = SL_EAGAIN (both documented entry errors
+ * are transient) and emsg[i] its reason (caller frees with sl_free; NULL
+ * when out of memory); other entries are left alone. Returns 0, or SL_EIO
+ * with a message in @p msg when the answer does not hold @p n results. */
+int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, char *msg,
+                        size_t msg_size);
 
 /* Base64 (standard alphabet, padded). Encode returns the length written
  * (out must hold 4 * ((n + 2) / 3) + 1 bytes); decode returns the decoded

@@ -75,25 +75,7 @@ static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, j
         c->err = why == KIN_INVALID ? SL_ESINK : why == KIN_SHUTDOWN ? SL_ESHUTDOWN : SL_EAGAIN;
         snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : sl_strerror(err));
     } else {
-        json_t *recs = json_object_get(resp, "Records");
-        if (!json_is_array(recs) || json_array_size(recs) != c->n) {
-            c->err = SL_EIO;
-            snprintf(c->msg, sizeof c->msg, "kinesis PutRecords: %zu results for %zu records",
-                     json_is_array(recs) ? json_array_size(recs) : 0, c->n);
-        } else {
-            for (size_t i = 0; i < c->n; i++) {
-                json_t *r = json_array_get(recs, i);
-                const char *code = json_string_value(json_object_get(r, "ErrorCode"));
-                if (!code)
-                    continue;
-                const char *m = json_string_value(json_object_get(r, "ErrorMessage"));
-                /* Both documented entry errors are transient. */
-                c->entry[i] = SL_EAGAIN;
-                char buf[300];
-                snprintf(buf, sizeof buf, "kinesis PutRecords entry: %s: %.200s", code, m ? m : "");
-                c->emsg[i] = sl_strdup(buf);
-            }
-        }
+        c->err = sl__kin_put_results(resp, c->n, c->entry, c->emsg, c->msg, sizeof c->msg);
     }
     drain_done(s);
 }

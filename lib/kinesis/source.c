@@ -515,10 +515,9 @@ static void on_iterator(void *opaque, int err, sl__kin_fail_t why, const char *m
 
 static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
 {
-    const char *data = json_string_value(json_object_get(r, "Data"));
-    const char *pk = json_string_value(json_object_get(r, "PartitionKey"));
-    const char *seq = json_string_value(json_object_get(r, "SequenceNumber"));
-    json_t *at = json_object_get(r, "ApproximateArrivalTimestamp");
+    sl__kin_rec_t e;
+    int bad = sl__kin_rec_parse(r, &e);
+    const char *seq = e.seq;
     /* A record without data or without a sequence number (a broken
      * service) is still a record: it becomes a fault with what is known.
      * Without a sequence number it has no position of its own: it takes the
@@ -526,41 +525,32 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
      * number, so the checkpoint never moves to or past it by itself. */
     char why[SL__CKPT_SEQ_MAX + 128];
     why[0] = 0;
-    if (!seq)
+    if (bad && !seq)
         snprintf(why, sizeof why, "kinesis record of shard %s without SequenceNumber (after %s)%s",
                  sh->id,
                  sh->last_seq ? sh->last_seq
                  : sh->ckpt   ? sh->ckpt
                               : "the shard's start",
-                 data ? "" : " nor Data");
-    else if (!data)
+                 e.data ? "" : " nor Data");
+    else if (bad)
         snprintf(why, sizeof why, "kinesis record of shard %s without Data", sh->id);
-    if (!data)
-        data = "";
-    size_t dl = strlen(data), kl = pk ? strlen(pk) : 0, sl = seq ? strlen(seq) : 0;
+    size_t dl = e.data_len, kl = e.key_len, sl = e.seq_len;
     krec_t *k = sl_malloc(sizeof *k + kl + 1 + sl + 1 + dl + 1);
     if (!k)
         return SL_ENOMEM;
     char *key = (char *)(k + 1), *pos = key + kl + 1;
     unsigned char *val = (unsigned char *)pos + sl + 1;
-    long vl = sl__b64_decode(data, dl, val);
-    if (vl < 0) {
-        /* Not base64 (a broken service): pass the text on as it came, so the
-         * record is still accounted for (most likely as a fault). */
-        memcpy(val, data, dl);
-        vl = (long)dl;
-    }
-    memcpy(key, pk ? pk : "", kl + 1);
+    size_t vl = sl__kin_rec_value(&e, val);
+    memcpy(key, e.key, kl + 1);
     memcpy(pos, seq ? seq : "", sl + 1);
-    double ts = json_is_number(at) ? json_number_value(at) : 0;
     k->rec = (sl_record_t){.topic = s->stream,
                            .partition = sh->part,
                            .offset = sh->next_off,
-                           .timestamp_ms = (int64_t)(ts * 1000.0),
+                           .timestamp_ms = e.arrival_ms,
                            .key = kl ? key : NULL,
                            .key_len = kl,
                            .value = vl ? val : NULL,
-                           .value_len = (size_t)vl,
+                           .value_len = vl,
                            .position = seq ? pos : NULL,
                            .opaque = k};
     /* the FIFO entry first: the engine may release the record during the push */

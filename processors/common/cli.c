@@ -320,13 +320,8 @@ sl_sink_t *cli_sink(const cli_t *c, sl_processor_t *p, const char *dest, const c
     return s;
 }
 
-sl_processor_t *cli_processor(const cli_t *c)
+sl_conf_t *cli_conf(const cli_t *c, int src_kinesis)
 {
-    int src_kinesis, k2;
-    const char *topics = dest_name(c, c->source, "--source", &src_kinesis);
-    if (!topics || !dest_name(c, c->faults, "--faults", &k2) ||
-        (c->sink && !dest_name(c, c->sink, "--sink", &k2)))
-        return NULL;
     sl_conf_t *conf = sl_conf_new();
     if (!conf) {
         cli_error(c, "out of memory");
@@ -339,15 +334,18 @@ sl_processor_t *cli_processor(const cli_t *c)
                   c->group ? c->group : c->name, "--group");
     if (c->kind == CLI_TRIGGER)
         bad = bad || set(c, conf, "source.format", "json", "-c");
-    for (size_t i = 0; !bad && i < c->nc; i++) {
-        const char *eq = strchr(c->ckv[i], '=');
-        snprintf(kbuf, sizeof kbuf, "%.*s", (int)(eq - c->ckv[i]), c->ckv[i]);
-        bad = set(c, conf, kbuf, eq + 1, "-c");
-    }
-    for (size_t i = 0; !bad && i < c->nx; i++) {
-        const char *eq = strchr(c->xkv[i], '=');
-        snprintf(kbuf, sizeof kbuf, "kafka.%.*s", (int)(eq - c->xkv[i]), c->xkv[i]);
-        bad = set(c, conf, kbuf, eq + 1, "-X");
+    for (size_t i = 0; !bad && i < c->nc + c->nx; i++) {
+        int is_x = i >= c->nc;
+        const char *kv = is_x ? c->xkv[i - c->nc] : c->ckv[i], *eq = strchr(kv, '=');
+        /* A key cut to fit would set another property than the one named. */
+        int n = snprintf(kbuf, sizeof kbuf, "%s%.*s", is_x ? "kafka." : "", (int)(eq - kv), kv);
+        if (n < 0 || (size_t)n >= sizeof kbuf) {
+            cli_error(c, "%s %.40s...: the key is longer than %zu bytes", is_x ? "-X" : "-c", kv,
+                      sizeof kbuf - 1);
+            bad = 1;
+        } else {
+            bad = set(c, conf, kbuf, eq + 1, is_x ? "-X" : "-c");
+        }
     }
     if (!bad && uses_kafka(c) && sl_conf_get_str_pt(conf, "kafka.bootstrap.servers") == NULL) {
         cli_error(c, "no Kafka brokers: set -X bootstrap.servers=HOST:PORT (or =embedded), or "
@@ -358,6 +356,19 @@ sl_processor_t *cli_processor(const cli_t *c)
         sl_conf_destroy(conf);
         return NULL;
     }
+    return conf;
+}
+
+sl_processor_t *cli_processor(const cli_t *c)
+{
+    int src_kinesis, k2;
+    const char *topics = dest_name(c, c->source, "--source", &src_kinesis);
+    if (!topics || !dest_name(c, c->faults, "--faults", &k2) ||
+        (c->sink && !dest_name(c, c->sink, "--sink", &k2)))
+        return NULL;
+    sl_conf_t *conf = cli_conf(c, src_kinesis);
+    if (!conf)
+        return NULL;
     char err[512];
     sl_processor_t *p = sl_processor_new(conf, err, sizeof err);
     sl_conf_destroy(conf);

@@ -39,6 +39,11 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv);
 /* Free what cli_parse() allocated. */
 void cli_free(cli_t *c);
 
+/* The configuration cli_processor() gives the processor: processor.name,
+ * every -c and -X property, the group (kinesis.application when
+ * @p src_kinesis). NULL after printing why. */
+sl_conf_t *cli_conf(const cli_t *c, int src_kinesis);
+
 /* A processor configured from @p c: processor.name, every -c and -X
  * property, kafka.group.id, the source attached and the fault sink set.
  * Returns NULL after printing why. */

@@ -658,6 +658,26 @@ Test(cdc, reasons_are_clipped_and_stay_utf8)
     cr_assert_eq(sl_cdc_convert(&DDB, &r, &ev, NULL, 0), SL_EFIELD);
 }
 
+/* Found by fuzz_cdc: jansson quotes the bytes near a syntax error as they
+ * are, so "not JSON: ..." carried invalid UTF-8 and control bytes. */
+Test(cdc, not_json_reasons_stay_utf8)
+{
+    const char *values[] = {"{\"a\":\"\\u0\xd1\x9a\xc6\"}", "{\"a\":\xff\xfe}",
+                            "{\"a\":\"x\x1b\xe2\x82\"}", "[\"\xc3\"]"};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        sl_record_t r = rec(values[i], NULL, 0);
+        char err[256];
+        json_t *ev;
+        cr_assert_eq(sl_cdc_convert(&DBZ, &r, &ev, err, sizeof err), SL_EJSON, "%zu", i);
+        cr_assert(strstr(err, "not JSON: "), "%s", err);
+        json_t *s = json_string(err);
+        cr_assert_not_null(s, "%zu: the reason is not UTF-8: %s", i, err);
+        json_decref(s);
+        for (const char *p = err; *p; p++)
+            cr_assert((unsigned char)*p >= 0x20 && *p != 0x7f, "%zu: a control byte in %s", i, err);
+    }
+}
+
 Test(cdc, bad_options)
 {
     const char *v = sq("{'after':{'id':1},'op':'c','ts_ms':1}");

@@ -428,3 +428,44 @@ Test(materialize, a_busy_store_ends_the_per_row_search_at_once)
     cr_assert_eq(sl_test_committed(t, "in", 0), 4);
     sl_test_destroy(t);
 }
+
+/* Found by fuzz_materialize: of duplicate members the pointer took the first,
+ * while the envelope scanner and jansson (the event body stages see) take
+ * the last; one event then had two readings. */
+Test(materialize, duplicate_members_read_as_the_scanner_reads_them)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k",
+                                  "{\"type\":\"thing-created\",\"timestamp\":7,"
+                                  "\"thing\":{\"id\":\"first\",\"v\":1},"
+                                  "\"thing\":{\"id\":\"x\",\"id\":\"last\",\"v\":2}}"),
+                 0);
+    sl_test_advance(t, 1000);
+    cr_assert_null(mfind(&s, "first", 5));
+    mrow_t *r = mfind(&s, "last", 4);
+    cr_assert(r, "the key of the last member was not used");
+    cr_assert_str_eq(r->entity, "{\"id\":\"x\",\"id\":\"last\",\"v\":2}");
+    sl_test_destroy(t);
+}
+
+/* Found by fuzz_materialize: a member name whose escaped text is longer than
+ * 256 bytes never matched a pointer token, even when it decodes to one. */
+Test(materialize, long_escaped_member_names_match)
+{
+    mstore_t s = {0};
+    char tok[101], ev[1024];
+    memset(tok, 'a', 100);
+    tok[100] = 0;
+    char ptr[128];
+    snprintf(ptr, sizeof ptr, "/%s", tok);
+    sl_test_t *t = listener(&s, ptr, NULL);
+    int n = snprintf(ev, sizeof ev, "{\"type\":\"thing-created\",\"timestamp\":7,\"");
+    for (int i = 0; i < 100; i++)
+        n += snprintf(ev + n, sizeof ev - (size_t)n, "\\u0061");
+    snprintf(ev + n, sizeof ev - (size_t)n, "\":\"key-1\"}");
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev), 0);
+    sl_test_advance(t, 1000);
+    cr_assert(mfind(&s, "key-1", 5), "the escaped member name did not match");
+    sl_test_destroy(t);
+}

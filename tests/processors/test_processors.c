@@ -506,7 +506,15 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *tbin = bin("SLUICE_TRIGGER_BIN");
     mktmp();
+    /* Found by fuzz_cli: a key longer than the binary's buffer was cut and
+     * the cut name set, silently. */
+    char longkey[700];
+    snprintf(longkey, sizeof longkey, "kafka.%0600d=1", 0);
     const usage_case_t lcases[] = {
+        {"key too long",
+         {"--source", "kafka:e", "--key", "/id", "-X", "bootstrap.servers=x:1", "-c", longkey},
+         2,
+         "the key is longer than 511 bytes"},
         {"help", {"--help"}, 0, "--key /JSON/POINTER"},
         {"version", {"--version"}, 0, "sluice-listener (sluice) "},
         {"no source", {"--key", "/id", "-X", "bootstrap.servers=x:1"}, 2, "--source is required"},

@@ -1,0 +1,319 @@
+/* libFuzzer target: sl_cdc_convert() on DynamoDB Streams records and Debezium
+ * envelopes.
+ *
+ * Input: byte 0 flags (bit 0 Debezium, bit 1 a record position, bit 2 a
+ * record timestamp, bit 3 a small error buffer, bit 4 inject out of memory,
+ * bit 5 a tags.source), byte 1 which allocation fails (with bit 4), byte 2
+ * the key's length, then the key, then the record's value.
+ *
+ * Properties: the return code is one the header documents, and SL_EJSON
+ * exactly when jansson rejects the value; every failure leaves a terminated
+ * UTF-8 message naming the format; on success the event is an envelope
+ * (UUID id, <entity>-<verb> type matching the change's operation,
+ * non-negative integer timestamp, non-empty partitionKey that is the record
+ * key when that is usable text, tags) whose text jansson reads back equal,
+ * and whose entity is the change's image: for DynamoDB, each typed
+ * attribute value unmarshalled (checked here independently); for Debezium,
+ * the image itself. Converting twice gives the same event; an injected
+ * allocation failure (in the converter's own allocations) gives SL_ENOMEM
+ * or the same answer; nothing leaks. */
+#include "fuzz_common.h"
+#include "sluice/error.h"
+#include "sluice/flavors.h"
+
+#include <errno.h>
+#include <jansson.h>
+
+#define T "fuzz_cdc"
+#define ENTITY "thing"
+
+/* jansson's blocks, counted here. They do not go through sl_malloc: an
+ * injected failure there would reach jansson's lexer, which ignores a failed
+ * append to its token buffer and then asserts (load.c, lex_scan_string) -
+ * jansson's own limit, not the converter's. Injection covers the
+ * converter's allocations. */
+static int64_t jansson_live;
+
+static void *count_malloc(size_t n)
+{
+    void *p = malloc(n);
+    jansson_live += p != NULL;
+    return p;
+}
+
+static void count_free(void *p)
+{
+    jansson_live -= p != NULL;
+    free(p);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    json_set_alloc_funcs(count_malloc, count_free);
+    return 0;
+}
+
+static int64_t live_blocks(void)
+{
+    return fuzz_live_blocks() + jansson_live;
+}
+
+/* A DynamoDB number text against what the converter made of it. */
+static int number_same(const json_t *text, const json_t *v)
+{
+    if (!json_is_string(text))
+        return 0;
+    const char *s = json_string_value(text);
+    size_t n = json_string_length(text);
+    int integral = !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n);
+    char *end;
+    if (json_is_integer(v)) {
+        errno = 0;
+        long long x = strtoll(s, &end, 10);
+        return integral && errno == 0 && end == s + n && x == json_integer_value(v);
+    }
+    if (!json_is_real(v))
+        return 0;
+    if (integral) {
+        /* a real only when the integer does not fit int64 */
+        errno = 0;
+        (void)strtoll(s, &end, 10);
+        if (errno != ERANGE)
+            return 0;
+    }
+    double d = strtod(s, &end);
+    return end == s + n && d == json_real_value(v);
+}
+
+static int ddb_same(json_t *av, json_t *v);
+
+static int ddb_map_same(json_t *m, json_t *o)
+{
+    const char *name;
+    json_t *av;
+    if (!json_is_object(m) || !json_is_object(o) || json_object_size(m) != json_object_size(o))
+        return 0;
+    json_object_foreach(m, name, av) if (!ddb_same(av, json_object_get(o, name))) return 0;
+    return 1;
+}
+
+/* Whether plain @p v is typed attribute value @p av unmarshalled. */
+static int ddb_same(json_t *av, json_t *v)
+{
+    if (!v || !json_is_object(av) || json_object_size(av) != 1)
+        return 0;
+    void *it = json_object_iter(av);
+    const char *t = json_object_iter_key(it);
+    json_t *x = json_object_iter_value(it), *item;
+    size_t i;
+    if (!strcmp(t, "S") || !strcmp(t, "B") || !strcmp(t, "SS") || !strcmp(t, "BS") ||
+        !strcmp(t, "BOOL"))
+        return json_equal(x, v);
+    if (!strcmp(t, "NULL"))
+        return json_is_true(x) && json_is_null(v);
+    if (!strcmp(t, "N"))
+        return number_same(x, v);
+    if (!strcmp(t, "M"))
+        return ddb_map_same(x, v);
+    if (!strcmp(t, "L") || !strcmp(t, "NS")) {
+        if (!json_is_array(x) || !json_is_array(v) || json_array_size(x) != json_array_size(v))
+            return 0;
+        json_array_foreach(x, i, item)
+        {
+            json_t *w = json_array_get(v, i);
+            if (t[0] == 'L' ? !ddb_same(item, w) : !number_same(item, w))
+                return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int uuid_shaped(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return s[14] == '8' && strchr("89ab", s[19]) != NULL;
+}
+
+/* The change's operation as the converter must read it: 0 created,
+ * 1 updated, 2 deleted, -1 none. */
+static int op_of(json_t *root, int debezium)
+{
+    if (!debezium) {
+        const char *n = json_string_value(json_object_get(root, "eventName"));
+        return !n                     ? -1
+               : !strcmp(n, "INSERT") ? 0
+               : !strcmp(n, "MODIFY") ? 1
+               : !strcmp(n, "REMOVE") ? 2
+                                      : -1;
+    }
+    json_t *env = root;
+    if (!json_object_get(root, "op") && json_object_get(root, "payload"))
+        env = json_object_get(root, "payload");
+    const char *op = json_string_value(json_object_get(env, "op"));
+    return !op                                    ? -1
+           : !strcmp(op, "c") || !strcmp(op, "r") ? 0
+           : !strcmp(op, "u")                     ? 1
+           : !strcmp(op, "d")                     ? 2
+                                                  : -1;
+}
+
+static json_t *nonnull(json_t *v)
+{
+    return json_is_null(v) ? NULL : v;
+}
+
+static void check_event(json_t *ev, json_t *root, const sl_record_t *r, int debezium)
+{
+    static const char *const verbs[] = {"created", "updated", "deleted"};
+    char type[64];
+    if (!json_is_object(ev))
+        fuzz_fail(T, "the event is not an object");
+    if (!uuid_shaped(json_string_value(json_object_get(ev, "id"))))
+        fuzz_fail(T, "id is not a version 8 UUID");
+    int op = op_of(root, debezium);
+    if (op < 0)
+        fuzz_fail(T, "converted a record without a known operation");
+    snprintf(type, sizeof type, "%s-%s", ENTITY, verbs[op]);
+    const char *ty = json_string_value(json_object_get(ev, "type"));
+    if (!ty || strcmp(ty, type))
+        fuzz_fail(T, "type does not match the operation");
+    json_t *ts = json_object_get(ev, "timestamp");
+    if (!json_is_integer(ts) || json_integer_value(ts) < 0)
+        fuzz_fail(T, "timestamp is not a non-negative integer");
+    json_t *pk = json_object_get(ev, "partitionKey");
+    if (!json_is_string(pk) || !json_string_length(pk))
+        fuzz_fail(T, "partitionKey is not a non-empty string");
+    if (r->key_len && !memchr(r->key, 0, r->key_len) && fuzz_utf8_ok(r->key, r->key_len) &&
+        (json_string_length(pk) != r->key_len || memcmp(json_string_value(pk), r->key, r->key_len)))
+        fuzz_fail(T, "partitionKey is not the record key");
+    json_t *tags = json_object_get(ev, "tags");
+    const char *fmt = json_string_value(json_object_get(tags, "format"));
+    if (!fmt || strcmp(fmt, debezium ? "debezium" : "dynamodb") ||
+        !json_is_string(json_object_get(tags, "source")) ||
+        !json_is_string(json_object_get(tags, "entity")) ||
+        strcmp(json_string_value(json_object_get(tags, "entity")), ENTITY))
+        fuzz_fail(T, "tags are wrong");
+    json_t *raw = json_object_get(ev, "raw"), *ent = json_object_get(ev, ENTITY);
+    if (!json_is_object(raw) || !json_object_get(raw, "new") || !json_object_get(raw, "old") ||
+        !ent)
+        fuzz_fail(T, "raw or the entity is missing");
+
+    if (debezium) {
+        json_t *env = json_object_get(root, "op") ? root : json_object_get(root, "payload");
+        if (!env)
+            env = root;
+        json_t *before = nonnull(json_object_get(env, "before")),
+               *after = nonnull(json_object_get(env, "after"));
+        if (!json_equal(ent, op == 2 ? before : after))
+            fuzz_fail(T, "the entity is not the Debezium image");
+        if (!json_equal(json_object_get(raw, "new"), after ? after : json_null()) ||
+            !json_equal(json_object_get(raw, "old"), before ? before : json_null()))
+            fuzz_fail(T, "raw is not the Debezium images");
+    } else {
+        json_t *d = json_object_get(root, "dynamodb");
+        json_t *img_new = nonnull(json_object_get(d, "NewImage")),
+               *img_old = nonnull(json_object_get(d, "OldImage")),
+               *keys = nonnull(json_object_get(d, "Keys"));
+        json_t *src = op != 2 ? img_new : img_old ? img_old : keys;
+        if (!ddb_map_same(src, ent))
+            fuzz_fail(T, "the entity is not the DynamoDB image unmarshalled");
+        json_t *rn = json_object_get(raw, "new"), *ro = json_object_get(raw, "old");
+        if (img_new ? !ddb_map_same(img_new, rn) : !json_is_null(rn))
+            fuzz_fail(T, "raw.new is not NewImage unmarshalled");
+        if (img_old ? !ddb_map_same(img_old, ro) : !json_is_null(ro))
+            fuzz_fail(T, "raw.old is not OldImage unmarshalled");
+    }
+
+    char *text = json_dumps(ev, JSON_COMPACT);
+    if (!text)
+        fuzz_fail(T, "jansson cannot write the event");
+    json_error_t je;
+    json_t *back = json_loads(text, 0, &je);
+    if (!back || !json_equal(back, ev))
+        fuzz_fail(T, "the event's text does not read back equal");
+    json_decref(back);
+    count_free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 3)
+        return 0;
+    unsigned flags = data[0], fail_at = data[1];
+    size_t klen = data[2];
+    if (klen > size - 3)
+        klen = size - 3;
+    int debezium = flags & 1;
+    sl_cdc_opts_t opts = {.format = debezium ? SL_CDC_DEBEZIUM : SL_CDC_DYNAMODB,
+                          .entity = ENTITY,
+                          .source = (flags & 32) ? "orders-db" : NULL};
+    sl_record_t rec = {.topic = "changes",
+                       .partition = 3,
+                       .offset = 42,
+                       .timestamp_ms = (flags & 4) ? 1700000000123 : 0,
+                       .key = klen ? data + 3 : NULL,
+                       .key_len = klen,
+                       .value = data + 3 + klen,
+                       .value_len = size - 3 - klen,
+                       .position = (flags & 2)
+                                       ? "49590338271490256608559692538361571095921575989136588898"
+                                       : NULL};
+    char err[256];
+    size_t esize = (flags & 8) ? 1 + (fail_at % 24) : sizeof err;
+    json_t *ev = NULL, *again = NULL;
+    int64_t live = live_blocks();
+
+    int rc = sl_cdc_convert(&opts, &rec, &ev, err, esize);
+    if (rc != 0 && rc != SL_EJSON && rc != SL_EFIELD)
+        fuzz_fail(T, "unexpected return code");
+    if ((rc == 0) != (ev != NULL))
+        fuzz_fail(T, "the event and the return code disagree");
+    json_error_t je;
+    json_t *root =
+        rec.value_len ? json_loadb(rec.value, rec.value_len, JSON_DECODE_ANY, &je) : NULL;
+    if (rec.value_len && (rc == SL_EJSON) != !root)
+        fuzz_fail(T, "SL_EJSON disagrees with jansson");
+    if (rc) {
+        if (!fuzz_msg_ok(err, esize))
+            fuzz_fail(T, "the message is not terminated UTF-8");
+        const char *pre = debezium ? "debezium: " : "dynamodb: ";
+        if (esize > strlen(pre) && strncmp(err, pre, strlen(pre)))
+            fuzz_fail(T, "the message does not name the format");
+    } else {
+        check_event(ev, root, &rec, debezium);
+    }
+
+    /* the same record again: the same answer (ids are deterministic) */
+    int rc2 = sl_cdc_convert(&opts, &rec, &again, NULL, 0);
+    if (rc2 != rc || (ev && !json_equal(ev, again)))
+        fuzz_fail(T, "a second conversion differs");
+    json_decref(again);
+    again = NULL;
+
+    if (flags & 16) {
+        sl_mem_fail_at(1 + fail_at, 0);
+        rc2 = sl_cdc_convert(&opts, &rec, &again, err, sizeof err);
+        sl_mem_fail_at(0, 0);
+        if (rc2 != SL_ENOMEM && (rc2 != rc || (ev && !json_equal(ev, again))))
+            fuzz_fail(T, "an allocation failure changed the answer");
+        if (rc2 == SL_ENOMEM && again)
+            fuzz_fail(T, "an event with SL_ENOMEM");
+        if (rc2 && !fuzz_msg_ok(err, sizeof err))
+            fuzz_fail(T, "the out-of-memory message is not terminated UTF-8");
+        json_decref(again);
+    }
+    json_decref(ev);
+    json_decref(root);
+    if (live_blocks() != live)
+        fuzz_fail(T, "a conversion leaked memory");
+    return 0;
+}

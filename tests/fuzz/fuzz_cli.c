@@ -1,0 +1,166 @@
+/* libFuzzer target: the service binaries' command line and environment
+ * (processors/common/cli.c, compiled in) and the configuration they build
+ * with sl_conf_set().
+ *
+ * Input: byte 0 picks the binary (bit 0: listener or trigger), then strings
+ * separated by NUL: one starting with byte 0x01 is an environment entry
+ * (NAME=value), any other an argument.
+ *
+ * Properties: cli_parse() returns 0, -1 (--help or --version, printed on
+ * stdout) or EXIT_USAGE (a message on stderr naming the program); a parse
+ * that succeeds has every required option, pointers starting with '/', a
+ * sqlite: view or a known format, and KEY=VALUE pairs with a key; the
+ * configuration built from it holds the last value given for every key
+ * (pass-through and string properties exactly), or its refusal says why on
+ * stderr. Nothing leaks (LeakSanitizer, per input). */
+#include "common/cli.h"
+#include "fuzz_common.h"
+
+#include <stdio.h>
+
+#define T "fuzz_cli"
+#define MAXARGS 64
+
+extern char **environ;
+
+/* Where the value of @p key must end up after cli_conf(). */
+static void check_key(const sl_conf_t *conf, const char *key, const char *value)
+{
+    char buf[8];
+    size_t n = sizeof buf;
+    const char *s = sl_conf_get_str(conf, key);
+    const char *pt = sl_conf_get_str_pt(conf, key);
+    if ((s && strcmp(s, value)) || (pt && strcmp(pt, value)))
+        fuzz_fail(T, "a property does not hold the value given last");
+    if (!s && !pt && sl_conf_get(conf, key, buf, &n) == SL_ENOENT)
+        fuzz_fail(T, "a property given on the command line is missing");
+}
+
+static void check_conf(const cli_t *c, const sl_conf_t *conf, int kinesis)
+{
+    /* Each key once, checked at its last assignment, in cli_conf's order. */
+    const char *keys[2 * MAXARGS + 8], *vals[2 * MAXARGS + 8];
+    char *owned[2 * MAXARGS + 8];
+    size_t n = 0, no = 0;
+    keys[n] = "processor.name", vals[n++] = c->name;
+    keys[n] = "log.stats.interval.ms", vals[n++] = "10000";
+    keys[n] = kinesis ? "kinesis.application" : "kafka.group.id";
+    vals[n++] = c->group ? c->group : c->name;
+    if (c->kind == CLI_TRIGGER)
+        keys[n] = "source.format", vals[n++] = "json";
+    for (size_t pass = 0; pass < 2; pass++) {
+        const char **kv = pass ? c->xkv : c->ckv;
+        for (size_t i = 0; i < (pass ? c->nx : c->nc); i++) {
+            const char *eq = strchr(kv[i], '=');
+            size_t kl = (size_t)(eq - kv[i]);
+            char *k = malloc(kl + 7);
+            if (!k)
+                abort();
+            snprintf(k, kl + 7, "%s%.*s", pass ? "kafka." : "", (int)kl, kv[i]);
+            owned[no++] = k;
+            keys[n] = k, vals[n++] = eq + 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int later = 0;
+        for (size_t k = i + 1; k < n && !later; k++)
+            later = !strcmp(keys[i], keys[k]);
+        if (!later)
+            check_key(conf, keys[i], vals[i]);
+    }
+    for (size_t i = 0; i < no; i++)
+        free(owned[i]);
+}
+
+static void check_parsed(const cli_t *c)
+{
+    if (!c->source || !c->faults || !c->name)
+        fuzz_fail(T, "a parse without source, faults or name");
+    if (c->kind == CLI_LISTENER) {
+        if (!c->key || c->key[0] != '/' || (c->entity_at && c->entity_at[0] != '/'))
+            fuzz_fail(T, "a listener without a JSON pointer key");
+        if (!c->view || strncmp(c->view, "sqlite:", 7) || !c->view[7] || c->view[7] == '#')
+            fuzz_fail(T, "a listener without a sqlite view");
+    } else if (!c->sink || !c->entity || !c->format ||
+               (strcmp(c->format, "dynamodb") && strcmp(c->format, "debezium"))) {
+        fuzz_fail(T, "a trigger without sink, entity or a known format");
+    }
+    for (size_t i = 0; i < c->nc + c->nx; i++) {
+        const char *kv = i < c->nc ? c->ckv[i] : c->xkv[i - c->nc];
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv)
+            fuzz_fail(T, "a KEY=VALUE pair without a key");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    int kind = (data[0] & 1) ? CLI_TRIGGER : CLI_LISTENER;
+    const char *prog = kind == CLI_LISTENER ? "sluice-listener" : "sluice-trigger";
+    char *copy = malloc(size + 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, data, size);
+    copy[size] = 0;
+    char *argv[MAXARGS + 2], *envp[MAXARGS + 1];
+    int argc = 0, envc = 0;
+    argv[argc++] = (char *)prog;
+    for (char *p = copy + 1; p < copy + size && argc <= MAXARGS && envc < MAXARGS;
+         p += strlen(p) + 1) {
+        if (*p == 1)
+            envp[envc++] = p + 1;
+        else
+            argv[argc++] = p;
+    }
+    argv[argc] = NULL;
+    envp[envc] = NULL;
+
+    char *out = NULL, *err = NULL;
+    size_t outn = 0, errn = 0;
+    FILE *fo = open_memstream(&out, &outn), *fe = open_memstream(&err, &errn);
+    if (!fo || !fe)
+        abort();
+    FILE *so = stdout, *se = stderr;
+    char **saved_env = environ;
+    stdout = fo;
+    stderr = fe;
+    environ = envp;
+
+    cli_t c;
+    int rc = cli_parse(&c, prog, kind, argc, argv);
+    sl_conf_t *conf = NULL;
+    int kinesis = c.source && !strncmp(c.source, "kinesis:", 8);
+    if (rc == 0) {
+        check_parsed(&c);
+        conf = cli_conf(&c, kinesis);
+    }
+    environ = saved_env;
+    fflush(fe);
+    size_t err_before_conf = errn;
+    if (rc == 0 && conf)
+        check_conf(&c, conf, kinesis);
+    stdout = so;
+    stderr = se;
+    fclose(fo);
+    fclose(fe);
+
+    char head[40];
+    snprintf(head, sizeof head, "%s: ", prog);
+    if (rc != 0 && rc != -1 && rc != EXIT_USAGE)
+        fuzz_fail(T, "cli_parse returned an unexpected code");
+    if (rc == -1 && !outn)
+        fuzz_fail(T, "--help or --version printed nothing");
+    if ((rc == EXIT_USAGE || (rc == 0 && !conf)) &&
+        (!err_before_conf || strncmp(err, head, strlen(head))))
+        fuzz_fail(T, "a refusal without a message naming the program");
+    if (rc == 0 && conf && err_before_conf)
+        fuzz_fail(T, "a message on stderr for a configuration that was built");
+    sl_conf_destroy(conf);
+    cli_free(&c);
+    free(out);
+    free(err);
+    free(copy);
+    return 0;
+}
