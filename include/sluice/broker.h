@@ -14,6 +14,8 @@
 #ifndef SLUICE_BROKER_H
 #define SLUICE_BROKER_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,7 +67,7 @@ typedef enum sl_kafka_api_e {
  *         thread while it starts them), and serves until destroyed.
  *         librdkafka's own log lines for the cluster are discarded.
  */
-sl_broker_t *sl_broker_new(int brokers, char *errstr, size_t errstr_size);
+SL_EXPORT sl_broker_t *sl_broker_new(int brokers, char *errstr, size_t errstr_size);
 
 /**
  * @brief Bootstrap servers of the cluster, e.g. "127.0.0.1:40857,127.0.0.1:44797".
@@ -74,7 +76,7 @@ sl_broker_t *sl_broker_new(int brokers, char *errstr, size_t errstr_size);
  *          by @p b and valid until sl_broker_destroy(); NULL if @p b is NULL.
  * @remark Thread-safe.
  */
-const char *sl_broker_bootstrap(const sl_broker_t *b);
+SL_EXPORT const char *sl_broker_bootstrap(const sl_broker_t *b);
 
 /**
  * @brief Create a topic.
@@ -89,8 +91,8 @@ const char *sl_broker_bootstrap(const sl_broker_t *b);
  *          librdkafka reports another error.
  * @remark Thread-safe. Clients learn of the topic at their next metadata refresh.
  */
-int sl_broker_create_topic(sl_broker_t *b, const char *topic, int partitions,
-                           int replication_factor);
+SL_EXPORT int sl_broker_create_topic(sl_broker_t *b, const char *topic, int partitions,
+                                     int replication_factor);
 
 /**
  * @brief Take a broker down, or bring it back up.
@@ -104,7 +106,7 @@ int sl_broker_create_topic(sl_broker_t *b, const char *topic, int partitions,
  *          a NULL @p b or an unknown @p broker_id; SL_EIO from librdkafka.
  * @remark Thread-safe.
  */
-int sl_broker_set_down(sl_broker_t *b, int32_t broker_id, int down);
+SL_EXPORT int sl_broker_set_down(sl_broker_t *b, int32_t broker_id, int down);
 
 /**
  * @brief Make the next @p count requests of one Kafka API fail.
@@ -124,7 +126,8 @@ int sl_broker_set_down(sl_broker_t *b, int32_t broker_id, int down);
  *         produce stores nothing). The mock shifts the whole queue for every
  *         request it fails, so very large counts slow the cluster down.
  */
-int sl_broker_inject_errors(sl_broker_t *b, int16_t api_key, size_t count, int kafka_error);
+SL_EXPORT int sl_broker_inject_errors(sl_broker_t *b, int16_t api_key, size_t count,
+                                      int kafka_error);
 
 /**
  * @brief Delay every response of a broker.
@@ -134,7 +137,7 @@ int sl_broker_inject_errors(sl_broker_t *b, int16_t api_key, size_t count, int k
  * @returns 0; SL_EINVAL for a NULL @p b or a bad argument; SL_EIO from librdkafka.
  * @remark Thread-safe.
  */
-int sl_broker_set_rtt(sl_broker_t *b, int32_t broker_id, int rtt_ms);
+SL_EXPORT int sl_broker_set_rtt(sl_broker_t *b, int32_t broker_id, int rtt_ms);
 
 /**
  * @brief Stop the cluster: close every connection and listener and free it.
@@ -145,7 +148,7 @@ int sl_broker_set_rtt(sl_broker_t *b, int32_t broker_id, int rtt_ms);
  *         up to about 2 s: librdkafka 2.0.2 sometimes misses the wake-up of
  *         its mock threads and notices the stop only on their 1 s poll timeout.
  */
-void sl_broker_destroy(sl_broker_t *b);
+SL_EXPORT void sl_broker_destroy(sl_broker_t *b);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef SLUICE_CONF_H
 #define SLUICE_CONF_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,17 +25,17 @@ typedef struct sl_conf_s sl_conf_t;
  *          when out of memory.
  * @remark Thread-safe; the object itself is not (use one per thread).
  */
-sl_conf_t *sl_conf_new(void);
+SL_EXPORT sl_conf_t *sl_conf_new(void);
 
 /**
  * @brief Deep copy of @p conf.
  * @returns A new configuration owned by the caller, or NULL when out of memory.
  * @remark Safe to call concurrently with other readers of @p conf.
  */
-sl_conf_t *sl_conf_dup(const sl_conf_t *conf);
+SL_EXPORT sl_conf_t *sl_conf_dup(const sl_conf_t *conf);
 
 /** @brief Free a configuration; NULL is accepted. */
-void sl_conf_destroy(sl_conf_t *conf);
+SL_EXPORT void sl_conf_destroy(sl_conf_t *conf);
 
 /**
  * @brief Set property @p name to @p value (parsed and range-checked).
@@ -43,8 +45,8 @@ void sl_conf_destroy(sl_conf_t *conf);
  *          On failure the property keeps its previous value.
  * @remark Not thread-safe for the same @p conf.
  */
-int sl_conf_set(sl_conf_t *conf, const char *name, const char *value, char *errstr,
-                size_t errstr_size);
+SL_EXPORT int sl_conf_set(sl_conf_t *conf, const char *name, const char *value, char *errstr,
+                          size_t errstr_size);
 
 /**
  * @brief Read a property as text.
@@ -53,40 +55,41 @@ int sl_conf_set(sl_conf_t *conf, const char *name, const char *value, char *errs
  * @returns 0, SL_ENOENT for an unknown name, SL_ERANGE if @p buf is too small
  *          (then @p size tells what is needed).
  */
-int sl_conf_get(const sl_conf_t *conf, const char *name, char *buf, size_t *size);
+SL_EXPORT int sl_conf_get(const sl_conf_t *conf, const char *name, char *buf, size_t *size);
 
 /**
  * @brief Read an integer (or boolean, as 0/1) property.
  * @returns The value; 0 for an unknown or non-integer name.
  */
-int64_t sl_conf_get_int(const sl_conf_t *conf, const char *name);
+SL_EXPORT int64_t sl_conf_get_int(const sl_conf_t *conf, const char *name);
 
 /**
  * @brief Read a string property.
  * @returns A pointer owned by @p conf, valid until it changes; NULL for an
  *          unknown or non-string name.
  */
-const char *sl_conf_get_str(const sl_conf_t *conf, const char *name);
+SL_EXPORT const char *sl_conf_get_str(const sl_conf_t *conf, const char *name);
 
 /**
  * @brief Read a pass-through property (e.g. "kafka.bootstrap.servers").
  * @returns A pointer owned by @p conf, valid until it changes; NULL if unset.
  */
-const char *sl_conf_get_str_pt(const sl_conf_t *conf, const char *name);
+SL_EXPORT const char *sl_conf_get_str_pt(const sl_conf_t *conf, const char *name);
 
 /**
  * @brief Call @p cb for every pass-through property whose name starts with
  *        @p prefix, in the order they were set, with the prefix stripped.
  * @returns 0, or the first non-zero value returned by @p cb (which stops the walk).
  */
-int sl_conf_foreach(const sl_conf_t *conf, const char *prefix,
-                    int (*cb)(const char *name, const char *value, void *opaque), void *opaque);
+SL_EXPORT int sl_conf_foreach(const sl_conf_t *conf, const char *prefix,
+                              int (*cb)(const char *name, const char *value, void *opaque),
+                              void *opaque);
 
 /**
  * @brief Print the property table (name, type, default, range, description)
  *        as a Markdown table to @p fp.
  */
-void sl_conf_properties_print(FILE *fp);
+SL_EXPORT void sl_conf_properties_print(FILE *fp);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,20 +107,20 @@ typedef struct sl_stats_s {
  *          message in @p errstr.
  * @remark An engine and everything attached to it belong to one thread.
  */
-sl_engine_t *sl_engine_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
+SL_EXPORT sl_engine_t *sl_engine_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
 
 /**
  * @brief Destroy the engine and its pipelines. Records still in flight are
  *        released with done = 0; nothing more is written to any sink.
  *        NULL is accepted.
  */
-void sl_engine_destroy(sl_engine_t *e);
+SL_EXPORT void sl_engine_destroy(sl_engine_t *e);
 
 /** @brief Use @p clock (copied) instead of CLOCK_MONOTONIC. @returns 0, SL_ESTATE after start. */
-int sl_engine_set_clock(sl_engine_t *e, const sl_clock_t *clock);
+SL_EXPORT int sl_engine_set_clock(sl_engine_t *e, const sl_clock_t *clock);
 
 /** @brief Set the source callbacks (copied). @returns 0, SL_ESTATE after start. */
-int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaque);
+SL_EXPORT int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaque);
 
 /**
  * @brief Run blocking work through @p ex (copied) from now on.
@@ -131,7 +133,7 @@ int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaqu
  *         sl_engine_destroy() (cancel what has not started, with
  *         SL_ESHUTDOWN).
  */
-int sl_engine_set_executor(sl_engine_t *e, const sl_executor_t *ex);
+SL_EXPORT int sl_engine_set_executor(sl_engine_t *e, const sl_executor_t *ex);
 
 /**
  * @brief Hand a job to the engine's executor (for sinks and sources that
@@ -143,7 +145,7 @@ int sl_engine_set_executor(sl_engine_t *e, const sl_executor_t *ex);
  *          out of time, SL_ENOMEM): then neither callback is called.
  * @remark On the engine's thread.
  */
-int sl_engine_submit(sl_engine_t *e, const sl_job_t *job);
+SL_EXPORT int sl_engine_submit(sl_engine_t *e, const sl_job_t *job);
 
 /**
  * @brief Push a record that the source already knows it cannot deliver as
@@ -155,28 +157,29 @@ int sl_engine_submit(sl_engine_t *e, const sl_job_t *job);
  * @param message copied (truncated to 200 bytes); may be NULL.
  * @returns As sl_engine_push().
  */
-int sl_engine_push_fault(sl_engine_t *e, const sl_record_t *rec, int err, const char *message);
+SL_EXPORT int sl_engine_push_fault(sl_engine_t *e, const sl_record_t *rec, int err,
+                                   const char *message);
 
 /**
  * @brief Add a pipeline; on success the engine owns it.
  * @returns 0; SL_EINVAL if it has no sink; SL_EEXIST if the name is taken;
  *          SL_ESTATE after start; SL_ENOMEM. On failure the caller keeps it.
  */
-int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p);
+SL_EXPORT int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p);
 
 /**
  * @brief Set the sink that receives fault events (required).
  * @param sink borrowed; must outlive the engine.
  * @returns 0, SL_ESTATE after start.
  */
-int sl_engine_set_fault_sink(sl_engine_t *e, sl_sink_t *sink);
+SL_EXPORT int sl_engine_set_fault_sink(sl_engine_t *e, sl_sink_t *sink);
 
 /**
  * @brief Freeze the set of pipelines and preallocate what steady state needs.
  * @returns 0; SL_EINVAL (no pipeline, or no fault sink) or SL_ENOMEM, with a
  *          message in @p errstr.
  */
-int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size);
+SL_EXPORT int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size);
 
 /**
  * @brief Push one record: decode it once and run it through every pipeline.
@@ -187,63 +190,64 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size);
  *          SL_ENOMEM (retry later), SL_EINVAL (offset not increasing),
  *          SL_ESTATE (not started): the engine did not take the record.
  */
-int sl_engine_push(sl_engine_t *e, const sl_record_t *rec);
+SL_EXPORT int sl_engine_push(sl_engine_t *e, const sl_record_t *rec);
 
 /**
  * @brief Like sl_engine_push() with an envelope the caller already has
  *        (a trusted source, a benchmark): the value is not scanned again.
  * @param env copied; its spans must point into @p rec.
  */
-int sl_engine_push_decoded(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *env);
+SL_EXPORT int sl_engine_push_decoded(sl_engine_t *e, const sl_record_t *rec,
+                                     const sl_envelope_t *env);
 
 /**
  * @brief Fire every timer that is due (linger, retries, rate limits, fault
  *        retries). Drivers call it when sl_engine_next_timeout() expires and
  *        after each burst of pushes.
  */
-void sl_engine_tick(sl_engine_t *e);
+SL_EXPORT void sl_engine_tick(sl_engine_t *e);
 
 /**
  * @brief Milliseconds until the next timer is due: 0 if one is due now, -1 if none.
  */
-int64_t sl_engine_next_timeout(sl_engine_t *e);
+SL_EXPORT int64_t sl_engine_next_timeout(sl_engine_t *e);
 
 /** @brief Close every open batch now (for a drain). @returns 0. */
-int sl_engine_flush(sl_engine_t *e);
+SL_EXPORT int sl_engine_flush(sl_engine_t *e);
 
 /**
  * @brief The offset to commit for a partition: one past the highest offset
  *        below which every record is done.
  * @returns That offset, or -1 when nothing of the partition is done yet.
  */
-int64_t sl_engine_watermark(sl_engine_t *e, const char *topic, int32_t partition);
+SL_EXPORT int64_t sl_engine_watermark(sl_engine_t *e, const char *topic, int32_t partition);
 
 /**
  * @brief Forget a partition (revoked or lost). Its records must all be done
  *        (sl_engine_stats() inflight of it is 0); a later record of it starts a new watermark.
  * @returns 0, SL_ENOENT if unknown, SL_EAGAIN if records are still in flight.
  */
-int sl_engine_forget_partition(sl_engine_t *e, const char *topic, int32_t partition);
+SL_EXPORT int sl_engine_forget_partition(sl_engine_t *e, const char *topic, int32_t partition);
 
 /** @brief Records in flight in the whole engine, each flat-map child not yet
  *         done counted as one more. */
-size_t sl_engine_inflight(const sl_engine_t *e);
+SL_EXPORT size_t sl_engine_inflight(const sl_engine_t *e);
 
 /** @brief Records in flight in one partition, flat-map children counted as
  *         in sl_engine_inflight() (0 for an unknown partition). */
-size_t sl_engine_partition_inflight(sl_engine_t *e, const char *topic, int32_t partition);
+SL_EXPORT size_t sl_engine_partition_inflight(sl_engine_t *e, const char *topic, int32_t partition);
 
 /** @brief Engine-wide counters. */
-void sl_engine_stats(const sl_engine_t *e, sl_stats_t *out);
+SL_EXPORT void sl_engine_stats(const sl_engine_t *e, sl_stats_t *out);
 
 /** @brief Counters of the pipeline named @p name. @returns 0 or SL_ENOENT. */
-int sl_engine_pipeline_stats(const sl_engine_t *e, const char *name, sl_stats_t *out);
+SL_EXPORT int sl_engine_pipeline_stats(const sl_engine_t *e, const char *name, sl_stats_t *out);
 
 /** @brief The engine's configuration (read-only, owned by the engine). */
-const sl_conf_t *sl_engine_conf(const sl_engine_t *e);
+SL_EXPORT const sl_conf_t *sl_engine_conf(const sl_engine_t *e);
 
 /** @brief The engine clock's current time in ms. */
-int64_t sl_engine_now(const sl_engine_t *e);
+SL_EXPORT int64_t sl_engine_now(const sl_engine_t *e);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef SLUICE_ERROR_H
 #define SLUICE_ERROR_H
 
+#include "sluice/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -47,7 +49,7 @@ typedef enum sl_err_e {
  * @returns A static string; never NULL ("unknown error" for unknown codes).
  * @remark Thread-safe.
  */
-const char *sl_strerror(int err);
+SL_EXPORT const char *sl_strerror(int err);
 
 /**
  * @brief Symbolic name of an error code, e.g. "SL_EJSON".
@@ -55,7 +57,7 @@ const char *sl_strerror(int err);
  * @returns A static string; "SL_OK" for 0, "SL_EUNKNOWN" for unknown codes.
  * @remark Thread-safe.
  */
-const char *sl_err_name(int err);
+SL_EXPORT const char *sl_err_name(int err);
 
 /**
  * @brief Whether an operation that failed with @p err may succeed if retried.
@@ -64,10 +66,10 @@ const char *sl_err_name(int err);
  * @remark Thread-safe. Retries use capped full-jitter backoff; a permanent
  *         error turns the unit of work into a fault at once.
  */
-int sl_err_is_retriable(int err);
+SL_EXPORT int sl_err_is_retriable(int err);
 
 /** @brief The library's version, e.g. "0.1.0" (static storage). @remark Thread-safe. */
-const char *sl_version(void);
+SL_EXPORT const char *sl_version(void);
 
 #ifdef __cplusplus
 }

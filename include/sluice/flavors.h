@@ -13,6 +13,8 @@
 #ifndef SLUICE_FLAVORS_H
 #define SLUICE_FLAVORS_H
 
+#include "sluice/export.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,7 +59,7 @@ typedef struct sl_materialize_opts_s {
  * @returns 0; SL_EINVAL (bad options, or @p p already has a sink); SL_ENOMEM.
  * @remark Not thread-safe: build pipelines on one thread.
  */
-int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *opts);
+SL_EXPORT int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *opts);
 
 /* ---- cdc -------------------------------------------------------------- */
 
@@ -105,8 +107,8 @@ typedef struct sl_cdc_opts_s {
  *          attribute value); SL_EINVAL (bad options); SL_ENOMEM.
  * @remark Thread-safe (no shared state).
  */
-int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t **out, char *err,
-                   size_t err_size);
+SL_EXPORT int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t **out,
+                             char *err, size_t err_size);
 
 /**
  * @brief Append the cdc map (sl_cdc_convert() per record; a failure is a
@@ -116,7 +118,7 @@ int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t 
  * @returns 0; SL_EINVAL (bad options); SL_ENOMEM.
  * @remark Not thread-safe: build pipelines on one thread.
  */
-int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts);
+SL_EXPORT int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef SLUICE_KAFKA_H
 #define SLUICE_KAFKA_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 
 #include "sluice/pipeline.h"
@@ -34,7 +36,8 @@ extern "C" {
  *          SL_ESTATE while running; SL_ENOMEM.
  * @remark Call before sl_processor_run(), on the processor's thread.
  */
-int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, size_t errstr_size);
+SL_EXPORT int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr,
+                                     size_t errstr_size);
 
 /**
  * @brief A Kafka producer sink writing to @p topic, owned by the processor.
@@ -53,8 +56,8 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
  *          message in @p errstr.
  * @remark Call before sl_processor_run(), on the processor's thread.
  */
-sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
-                             size_t errstr_size);
+SL_EXPORT sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
+                                       size_t errstr_size);
 
 /**
  * @brief The bootstrap servers the processor's Kafka clients use: those of
@@ -63,7 +66,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
  *        the configured value.
  * @returns A string owned by the processor, or NULL when none is set.
  */
-const char *sl_kafka_bootstrap(const sl_processor_t *p);
+SL_EXPORT const char *sl_kafka_bootstrap(const sl_processor_t *p);
 
 #ifdef __cplusplus
 }

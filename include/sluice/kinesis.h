@@ -34,6 +34,8 @@
 #ifndef SLUICE_KINESIS_H
 #define SLUICE_KINESIS_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 
 #include "sluice/pipeline.h"
@@ -73,8 +75,8 @@ extern "C" {
  *          is attached; SL_ESTATE while running; SL_ENOMEM.
  * @remark Call before sl_processor_run(), on the processor's thread.
  */
-int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr,
-                             size_t errstr_size);
+SL_EXPORT int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr,
+                                       size_t errstr_size);
 
 /**
  * @brief A Kinesis PutRecords sink writing to @p stream, owned by the processor.
@@ -90,8 +92,8 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
  * @returns A sink owned by the processor, or NULL with a message in @p errstr.
  * @remark Call before sl_processor_run(), on the processor's thread.
  */
-sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errstr,
-                               size_t errstr_size);
+SL_EXPORT sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errstr,
+                                         size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef SLUICE_MEM_H
 #define SLUICE_MEM_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,10 +21,10 @@ extern "C" {
  *          failure, including an injected failure.
  * @remark Thread-safe.
  */
-void *sl_malloc(size_t size);
+SL_EXPORT void *sl_malloc(size_t size);
 
 /** @brief calloc() through the hook; see sl_malloc(). @remark Thread-safe. */
-void *sl_calloc(size_t n, size_t size);
+SL_EXPORT void *sl_calloc(size_t n, size_t size);
 
 /**
  * @brief realloc() through the hook.
@@ -30,18 +32,18 @@ void *sl_calloc(size_t n, size_t size);
  *          untouched and still owned by the caller.
  * @remark Thread-safe.
  */
-void *sl_realloc(void *ptr, size_t size);
+SL_EXPORT void *sl_realloc(void *ptr, size_t size);
 
 /** @brief free() a block from sl_malloc()/sl_calloc()/sl_realloc(); NULL is fine. @remark
  * Thread-safe. */
-void sl_free(void *ptr);
+SL_EXPORT void sl_free(void *ptr);
 
 /**
  * @brief strdup() through the hook.
  * @returns A copy owned by the caller, or NULL if @p s is NULL or on failure.
  * @remark Thread-safe.
  */
-char *sl_strdup(const char *s);
+SL_EXPORT char *sl_strdup(const char *s);
 
 /** Allocation counters, for tests and benchmarks. */
 typedef struct sl_mem_stats_s {
@@ -62,13 +64,13 @@ typedef struct sl_mem_stats_s {
  * @param out filled with the counters; must not be NULL.
  * @remark Thread-safe (relaxed atomic reads).
  */
-void sl_mem_stats(sl_mem_stats_t *out);
+SL_EXPORT void sl_mem_stats(sl_mem_stats_t *out);
 
 /**
  * @brief Restart the high-water mark: peak_bytes becomes the current bytes.
  * @remark Thread-safe (a concurrent allocation may be missed by the reset).
  */
-void sl_mem_reset_peak(void);
+SL_EXPORT void sl_mem_reset_peak(void);
 
 /**
  * @brief Make the @p n-th allocation from now fail (1 = the next one).
@@ -76,7 +78,7 @@ void sl_mem_reset_peak(void);
  * @param sticky if non-zero, every allocation after the n-th fails too.
  * @remark Thread-safe, but meant for single-threaded tests.
  */
-void sl_mem_fail_at(uint64_t n, int sticky);
+SL_EXPORT void sl_mem_fail_at(uint64_t n, int sticky);
 
 /**
  * @brief Route jansson's allocations through sl_malloc()/sl_free(), so they
@@ -84,7 +86,7 @@ void sl_mem_fail_at(uint64_t n, int sticky);
  * @remark Not thread-safe: call before any jansson use, as jansson requires.
  *         It changes jansson's allocator for the whole process.
  */
-void sl_mem_use_for_jansson(void);
+SL_EXPORT void sl_mem_use_for_jansson(void);
 
 #ifdef __cplusplus
 }

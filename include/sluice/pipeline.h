@@ -6,6 +6,8 @@
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
 
+#include "sluice/export.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,10 +66,10 @@ typedef struct sl_batch_opts_s {
  *          succeeds, or NULL when out of memory or @p name is NULL.
  * @remark A pipeline is built on one thread and never shared.
  */
-sl_pipeline_t *sl_pipeline_new(const char *name);
+SL_EXPORT sl_pipeline_t *sl_pipeline_new(const char *name);
 
 /** @brief Free a pipeline the engine does not own; NULL is accepted. Calls the on_destroy hook. */
-void sl_pipeline_destroy(sl_pipeline_t *p);
+SL_EXPORT void sl_pipeline_destroy(sl_pipeline_t *p);
 
 /**
  * @brief Register a function called once when the pipeline is destroyed, to
@@ -75,7 +77,7 @@ void sl_pipeline_destroy(sl_pipeline_t *p);
  *        registered (flavors register their own); they run in reverse order.
  * @returns 0, SL_EINVAL if @p p or @p fn is NULL, SL_ENOMEM.
  */
-int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *opaque), void *opaque);
+SL_EXPORT int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *opaque), void *opaque);
 
 /**
  * @brief Append a filter: @p fn returns SL_OK to keep, SL_SKIP to drop.
@@ -84,53 +86,53 @@ int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *opaque), void *opa
  *          or the pipeline was added to an engine; SL_ENOMEM.
  *          The same codes apply to every sl_pipeline_* builder below.
  */
-int sl_pipeline_filter(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
+SL_EXPORT int sl_pipeline_filter(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
 
 /**
  * @brief Append a filter on the event type, read from the envelope alone (no JSON tree).
  * @param types @p count names, copied.
  */
-int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *const *types,
-                             size_t count);
+SL_EXPORT int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *const *types,
+                                       size_t count);
 
 /** @brief Append a map: @p fn may set the uow's output (sl_uow_set_output*). */
-int sl_pipeline_map(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
+SL_EXPORT int sl_pipeline_map(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
 
 /**
  * @brief Append a flat-map: @p fn emits any number of new uows with sl_emit();
  *        they replace the input uow downstream. Emitting none is a skip.
  */
-int sl_pipeline_flat_map(sl_pipeline_t *p, sl_flat_map_fn fn, void *opaque);
+SL_EXPORT int sl_pipeline_flat_map(sl_pipeline_t *p, sl_flat_map_fn fn, void *opaque);
 
 /** @brief Append a tap: @p fn observes; SL_OK and SL_SKIP both pass the uow on unchanged. */
-int sl_pipeline_tap(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
+SL_EXPORT int sl_pipeline_tap(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
 
 /**
  * @brief Append a token-bucket rate limit: at most @p per_second uows pass on
  *        average, bursts up to @p burst. Excess uows wait in order.
  * @returns SL_ERANGE when @p per_second <= 0 or @p burst == 0, else as above.
  */
-int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst);
+SL_EXPORT int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst);
 
 /**
  * @brief End the per-uow stages with a batch collector. At most one collector
  *        per pipeline; without one, each uow reaches the sink alone.
  * @param opts copied; NULL takes the configured defaults.
  */
-int sl_pipeline_batch(sl_pipeline_t *p, const sl_batch_opts_t *opts);
+SL_EXPORT int sl_pipeline_batch(sl_pipeline_t *p, const sl_batch_opts_t *opts);
 
 /**
  * @brief Like sl_pipeline_batch(), but when a batch closes only the newest uow
  *        of each key reaches the sink; the older ones are done ("compacted").
  */
-int sl_pipeline_compact(sl_pipeline_t *p, const sl_batch_opts_t *opts);
+SL_EXPORT int sl_pipeline_compact(sl_pipeline_t *p, const sl_batch_opts_t *opts);
 
 /**
  * @brief Like sl_pipeline_batch(), but when a batch closes the sink is called
  *        once per key, with that key's uows in order (streaming: batches still
  *        close on count, bytes and linger, never at the end of input).
  */
-int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
+SL_EXPORT int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
 
 /**
  * @brief Set the sink that ends the pipeline. Required before the pipeline
@@ -138,10 +140,10 @@ int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
  * @param sink borrowed: it must outlive every engine using this pipeline;
  *        one sink may serve several pipelines.
  */
-int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink);
+SL_EXPORT int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink);
 
 /** @brief The pipeline's name, owned by the pipeline. */
-const char *sl_pipeline_name(const sl_pipeline_t *p);
+SL_EXPORT const char *sl_pipeline_name(const sl_pipeline_t *p);
 
 /* ---- sinks ---------------------------------------------------------- */
 
@@ -172,32 +174,32 @@ typedef struct sl_sink_ops_s {
  * @returns A sink owned by the caller (sl_sink_destroy()), or NULL when out of
  *          memory or ops->write is NULL (then ops->destroy is not called).
  */
-sl_sink_t *sl_sink_new(const sl_sink_ops_t *ops, void *opaque);
+SL_EXPORT sl_sink_t *sl_sink_new(const sl_sink_ops_t *ops, void *opaque);
 
 /** @brief Destroy a sink (calls ops->destroy); NULL is accepted. No engine may still use it. */
-void sl_sink_destroy(sl_sink_t *sink);
+SL_EXPORT void sl_sink_destroy(sl_sink_t *sink);
 
 /* ---- units of work -------------------------------------------------- */
 /* All uow calls run on the engine's thread. Pointers returned are borrowed
  * from the uow and valid until it is acknowledged or its stage returns. */
 
 /** @brief The record this uow came from (borrowed from the source). */
-const sl_record_t *sl_uow_record(const sl_uow_t *uow);
+SL_EXPORT const sl_record_t *sl_uow_record(const sl_uow_t *uow);
 
 /** @brief The envelope read by the scanner (spans into the record). */
-const sl_envelope_t *sl_uow_envelope(const sl_uow_t *uow);
+SL_EXPORT const sl_envelope_t *sl_uow_envelope(const sl_uow_t *uow);
 
 /** @brief The event type, unescaped. */
-sl_span_t sl_uow_type(const sl_uow_t *uow);
+SL_EXPORT sl_span_t sl_uow_type(const sl_uow_t *uow);
 
 /** @brief The ordering key: the event's partitionKey, else the record key, else empty. */
-sl_span_t sl_uow_key(const sl_uow_t *uow);
+SL_EXPORT sl_span_t sl_uow_key(const sl_uow_t *uow);
 
 /** @brief Name of the pipeline the uow is in, or "-" for a decode fault. */
-const char *sl_uow_pipeline(const sl_uow_t *uow);
+SL_EXPORT const char *sl_uow_pipeline(const sl_uow_t *uow);
 
 /** @brief How many times the current stage has been retried for this uow. */
-unsigned sl_uow_attempts(const sl_uow_t *uow);
+SL_EXPORT unsigned sl_uow_attempts(const sl_uow_t *uow);
 
 /**
  * @brief The event body as a jansson tree, parsed once on first use and
@@ -206,7 +208,7 @@ unsigned sl_uow_attempts(const sl_uow_t *uow);
  *          change it); NULL when out of memory (return SL_RETRY) or when the
  *          value is not JSON (CloudEvents binary mode with other content).
  */
-json_t *sl_uow_body(sl_uow_t *uow);
+SL_EXPORT json_t *sl_uow_body(sl_uow_t *uow);
 
 /**
  * @brief Set the output event to a copy of @p key and @p value.
@@ -217,8 +219,8 @@ json_t *sl_uow_body(sl_uow_t *uow);
  * @returns 0, SL_ENOMEM (the previous output stays).
  * @remark The uow's buffer is reused across uows: no allocation in steady state.
  */
-int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, const void *value,
-                      size_t value_len);
+SL_EXPORT int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, const void *value,
+                                size_t value_len);
 
 /**
  * @brief Set the output event to @p value serialized compactly by jansson
@@ -227,13 +229,14 @@ int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, const void
  *        likewise point into this uow's current output.
  * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded.
  */
-int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_len, const json_t *value);
+SL_EXPORT int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_len,
+                                     const json_t *value);
 
 /**
  * @brief The output event: what sl_uow_set_output*() set, else the input
  *        record's key and value (pass-through).
  */
-void sl_uow_output(const sl_uow_t *uow, sl_span_t *key, sl_span_t *value);
+SL_EXPORT void sl_uow_output(const sl_uow_t *uow, sl_span_t *key, sl_span_t *value);
 
 /**
  * @brief Record why a stage is about to return SL_RETRY or SL_FAULT.
@@ -243,16 +246,16 @@ void sl_uow_output(const sl_uow_t *uow, sl_span_t *key, sl_span_t *value);
  *         fault keeps the error it reports (the fault sink's own reason for
  *         refusing it goes to its acknowledgement).
  */
-void sl_uow_fail(sl_uow_t *uow, int err, const char *message);
+SL_EXPORT void sl_uow_fail(sl_uow_t *uow, int err, const char *message);
 
 /**
  * @brief Attach user data to the uow for later stages or the sink.
  * @param free_fn called with @p data when the uow is done or replaced; may be NULL.
  */
-void sl_uow_set_data(sl_uow_t *uow, void *data, void (*free_fn)(void *));
+SL_EXPORT void sl_uow_set_data(sl_uow_t *uow, void *data, void (*free_fn)(void *));
 
 /** @brief The user data set by sl_uow_set_data(), or NULL. */
-void *sl_uow_data(const sl_uow_t *uow);
+SL_EXPORT void *sl_uow_data(const sl_uow_t *uow);
 
 /**
  * @brief Acknowledge a uow written to a sink: 0 when durably written, a
@@ -268,7 +271,7 @@ void *sl_uow_data(const sl_uow_t *uow);
  * @remark Exactly once per write; on the engine's thread. Safe to call from
  *         inside the sink's write callback.
  */
-void sl_uow_ack(sl_uow_t *uow, int err);
+SL_EXPORT void sl_uow_ack(sl_uow_t *uow, int err);
 
 /**
  * @brief From a flat-map function: emit one new uow with a copy of @p key
@@ -279,7 +282,8 @@ void sl_uow_ack(sl_uow_t *uow, int err);
  *         against inflight.max.bytes, until it is done.
  * @returns 0, SL_ENOMEM (then return SL_RETRY), SL_EINVAL.
  */
-int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value, size_t value_len);
+SL_EXPORT int sl_emit(sl_emitter_t *em, const void *key, size_t key_len, const void *value,
+                      size_t value_len);
 
 #ifdef __cplusplus
 }

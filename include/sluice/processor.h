@@ -10,6 +10,8 @@
 #ifndef SLUICE_PROCESSOR_H
 #define SLUICE_PROCESSOR_H
 
+#include "sluice/export.h"
+
 #include "sluice/conf.h"
 #include "sluice/engine.h"
 #include "sluice/pipeline.h"
@@ -28,26 +30,26 @@ typedef struct sl_processor_s sl_processor_t;
  *         calls sl_processor_run(); only sl_processor_stop() may be called
  *         from elsewhere.
  */
-sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
+SL_EXPORT sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
 
 /**
  * @brief Destroy a processor that is not running: its engine, pipelines,
  *        source and the sinks it owns. NULL is accepted.
  */
-void sl_processor_destroy(sl_processor_t *p);
+SL_EXPORT void sl_processor_destroy(sl_processor_t *p);
 
 /**
  * @brief Add a pipeline; on success the processor owns it.
  * @returns As sl_engine_add_pipeline().
  */
-int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl);
+SL_EXPORT int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl);
 
 /**
  * @brief Set the sink of fault events (required before running).
  * @param sink borrowed; sinks made by sl_kafka_sink_new() belong to the processor.
  * @returns 0, SL_EINVAL, SL_ESTATE while running.
  */
-int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink);
+SL_EXPORT int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink);
 
 /**
  * @brief Run until stopped and drained.
@@ -59,19 +61,19 @@ int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink);
  * @remark Installs SIGINT and SIGTERM handlers for its duration when
  *         processor.signals is true (the default).
  */
-int sl_processor_run(sl_processor_t *p);
+SL_EXPORT int sl_processor_run(sl_processor_t *p);
 
 /**
  * @brief Ask a running processor to drain and stop.
  * @remark Thread-safe and async-signal-safe; a no-op when not running.
  */
-void sl_processor_stop(sl_processor_t *p);
+SL_EXPORT void sl_processor_stop(sl_processor_t *p);
 
 /** @brief The processor's engine (owned by it), for stats and watermarks. */
-sl_engine_t *sl_processor_engine(sl_processor_t *p);
+SL_EXPORT sl_engine_t *sl_processor_engine(sl_processor_t *p);
 
 /** @brief The processor's configuration (owned by it). */
-const sl_conf_t *sl_processor_conf(const sl_processor_t *p);
+SL_EXPORT const sl_conf_t *sl_processor_conf(const sl_processor_t *p);
 
 #ifdef __cplusplus
 }

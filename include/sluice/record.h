@@ -6,6 +6,8 @@
 #ifndef SLUICE_RECORD_H
 #define SLUICE_RECORD_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,7 +95,7 @@ typedef struct sl_scan_error_s {
  * @returns 0, SL_EJSON, or SL_EDEPTH.
  * @remark Allocates nothing. Thread-safe.
  */
-int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err);
+SL_EXPORT int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err);
 
 /**
  * @brief Validate a JSON event and read its envelope in one pass.
@@ -118,7 +120,8 @@ int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err);
  *          RFC 3339 string.
  * @remark Allocates nothing; spans borrow from @p buf. Thread-safe.
  */
-int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err);
+SL_EXPORT int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env,
+                               sl_scan_error_t *err);
 
 /**
  * @brief Read a CloudEvents binary-mode envelope from ce_* headers
@@ -130,7 +133,8 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
  *          is not RFC 3339 or ce_type is empty.
  * @remark Allocates nothing; spans borrow from the header values. Thread-safe.
  */
-int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelope_t *env);
+SL_EXPORT int sl_envelope_from_headers(const sl_header_t *headers, size_t count,
+                                       sl_envelope_t *env);
 
 /**
  * @brief Decode the JSON escapes of a string span.
@@ -141,7 +145,7 @@ int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelo
  *          NULL with a non-zero length.
  * @remark Allocates nothing. Thread-safe.
  */
-int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len);
+SL_EXPORT int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len);
 
 /**
  * @brief Parse an RFC 3339 date-time ("2026-11-27T05:06:31.123Z",
@@ -151,7 +155,7 @@ int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_len);
  * @returns 0, or SL_EFIELD if the text is not RFC 3339.
  * @remark Thread-safe.
  */
-int sl_rfc3339_parse(const char *s, size_t len, int64_t *out_ms);
+SL_EXPORT int sl_rfc3339_parse(const char *s, size_t len, int64_t *out_ms);
 
 #ifdef __cplusplus
 }

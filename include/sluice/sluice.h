@@ -3,11 +3,6 @@
 #ifndef SLUICE_H
 #define SLUICE_H
 
-#define SL_VERSION_MAJOR 0
-#define SL_VERSION_MINOR 1
-#define SL_VERSION_PATCH 0
-#define SL_VERSION_STRING "0.1.0"
-
 #include "sluice/broker.h"
 #include "sluice/conf.h"
 #include "sluice/engine.h"
@@ -21,5 +16,6 @@
 #include "sluice/record.h"
 #include "sluice/store.h"
 #include "sluice/testing.h"
+#include "sluice/version.h"
 
 #endif

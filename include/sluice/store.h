@@ -13,6 +13,8 @@
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,17 +72,18 @@ typedef struct sl_store_s sl_store_t;
  *          of memory or ops->apply is NULL (ops->destroy is then not called).
  * @remark Thread-safe; the store itself is used from one thread at a time.
  */
-sl_store_t *sl_store_new(const sl_store_ops_t *ops, void *opaque);
+SL_EXPORT sl_store_t *sl_store_new(const sl_store_ops_t *ops, void *opaque);
 
 /** @brief Destroy a store (calls ops->destroy). NULL is accepted. */
-void sl_store_destroy(sl_store_t *store);
+SL_EXPORT void sl_store_destroy(sl_store_t *store);
 
 /**
  * @brief Apply rows through the store's ops (see sl_store_ops_t.apply).
  * @returns As ops->apply; SL_EINVAL for a NULL store or rows with n > 0.
  * @remark Not thread-safe: one thread per store at a time.
  */
-int sl_store_apply(sl_store_t *store, const sl_view_row_t *rows, size_t n, size_t *applied);
+SL_EXPORT int sl_store_apply(sl_store_t *store, const sl_view_row_t *rows, size_t n,
+                             size_t *applied);
 
 /**
  * @brief Ask an apply running on another thread to stop (ops->interrupt;
@@ -88,10 +91,10 @@ int sl_store_apply(sl_store_t *store, const sl_view_row_t *rows, size_t n, size_
  * @remark Thread-safe, the one call that is: it may run while another
  *         thread is inside sl_store_apply().
  */
-void sl_store_interrupt(sl_store_t *store);
+SL_EXPORT void sl_store_interrupt(sl_store_t *store);
 
 /** @brief The store's name (static storage of its ops). */
-const char *sl_store_name(const sl_store_t *store);
+SL_EXPORT const char *sl_store_name(const sl_store_t *store);
 
 /**
  * @brief Open (creating if needed) an SQLite view at @p path, table @p table.
@@ -125,8 +128,8 @@ const char *sl_store_name(const sl_store_t *store);
  *         engine retries with backoff). sl_store_interrupt() ends that wait
  *         (and a running statement) at once with SL_EAGAIN, rolled back.
  */
-sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errstr,
-                                 size_t errstr_size);
+SL_EXPORT sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errstr,
+                                           size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef SLUICE_TESTING_H
 #define SLUICE_TESTING_H
 
+#include "sluice/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,14 +57,14 @@ typedef enum sl_test_ack_e {
  * @returns A driver owned by the caller (sl_test_destroy()), or NULL with a
  *          message in @p errstr.
  */
-sl_test_t *sl_test_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
+SL_EXPORT sl_test_t *sl_test_new(const sl_conf_t *conf, char *errstr, size_t errstr_size);
 
 /**
  * @brief Destroy the driver, its engine, pipelines and test sinks. Jobs still
  *        queued are cancelled first (done with SL_ESHUTDOWN, never run).
  *        NULL is accepted.
  */
-void sl_test_destroy(sl_test_t *t);
+SL_EXPORT void sl_test_destroy(sl_test_t *t);
 
 /**
  * @brief A new in-memory sink owned by the driver.
@@ -70,26 +72,26 @@ void sl_test_destroy(sl_test_t *t);
  *        limits (0 = none), as a real destination would have.
  * @returns The sink, or NULL when out of memory.
  */
-sl_test_sink_t *sl_test_sink_new(sl_test_t *t, const char *name, size_t max_events,
-                                 size_t max_bytes, size_t max_record_bytes);
+SL_EXPORT sl_test_sink_t *sl_test_sink_new(sl_test_t *t, const char *name, size_t max_events,
+                                           size_t max_bytes, size_t max_record_bytes);
 
 /** @brief The sink handle to pass to sl_pipeline_sink(); owned by the test sink. */
-sl_sink_t *sl_test_sink_handle(sl_test_sink_t *s);
+SL_EXPORT sl_sink_t *sl_test_sink_handle(sl_test_sink_t *s);
 
 /** @brief The driver's fault sink (a test sink named "faults"). */
-sl_test_sink_t *sl_test_faults(sl_test_t *t);
+SL_EXPORT sl_test_sink_t *sl_test_faults(sl_test_t *t);
 
 /**
  * @brief Add a pipeline; on success the driver's engine owns it.
  * @returns As sl_engine_add_pipeline().
  */
-int sl_test_add_pipeline(sl_test_t *t, sl_pipeline_t *p);
+SL_EXPORT int sl_test_add_pipeline(sl_test_t *t, sl_pipeline_t *p);
 
 /**
  * @brief Start the engine (done implicitly by the first push).
  * @returns As sl_engine_start().
  */
-int sl_test_start(sl_test_t *t);
+SL_EXPORT int sl_test_start(sl_test_t *t);
 
 /**
  * @brief Feed a record; the driver copies everything.
@@ -97,103 +99,103 @@ int sl_test_start(sl_test_t *t);
  * @param offset the record's offset, or -1 for one past the partition's last.
  * @returns As sl_engine_push(); the copy is freed when the engine releases it.
  */
-int sl_test_push(sl_test_t *t, const char *topic, int32_t partition, int64_t offset,
-                 const void *key, size_t key_len, const void *value, size_t value_len);
+SL_EXPORT int sl_test_push(sl_test_t *t, const char *topic, int32_t partition, int64_t offset,
+                           const void *key, size_t key_len, const void *value, size_t value_len);
 
 /** @brief sl_test_push() of NUL-terminated key (may be NULL) and value, offset auto. */
-int sl_test_push_str(sl_test_t *t, const char *topic, int32_t partition, const char *key,
-                     const char *value);
+SL_EXPORT int sl_test_push_str(sl_test_t *t, const char *topic, int32_t partition, const char *key,
+                               const char *value);
 
 /**
  * @brief Feed a record with headers; everything in @p rec is copied.
  *        rec->offset -1 means one past the partition's last.
  */
-int sl_test_push_record(sl_test_t *t, const sl_record_t *rec);
+SL_EXPORT int sl_test_push_record(sl_test_t *t, const sl_record_t *rec);
 
 /**
  * @brief Advance the virtual clock by @p ms, firing each timer at its due
  *        time in order, then tick once more.
  */
-void sl_test_advance(sl_test_t *t, int64_t ms);
+SL_EXPORT void sl_test_advance(sl_test_t *t, int64_t ms);
 
 /** @brief Fire what is due now (linger 0 batches), without moving the clock. */
-void sl_test_tick(sl_test_t *t);
+SL_EXPORT void sl_test_tick(sl_test_t *t);
 
 /** @brief Current virtual time in ms. */
-int64_t sl_test_now(const sl_test_t *t);
+SL_EXPORT int64_t sl_test_now(const sl_test_t *t);
 
 /** @brief The watermark to commit for a partition, or -1 (see sl_engine_watermark()). */
-int64_t sl_test_committed(sl_test_t *t, const char *topic, int32_t partition);
+SL_EXPORT int64_t sl_test_committed(sl_test_t *t, const char *topic, int32_t partition);
 
 /**
  * @brief Whether the engine asked to pause @p partition of @p topic, for its
  *        own bound or the engine-wide one.
  */
-int sl_test_paused(const sl_test_t *t, const char *topic, int32_t partition);
+SL_EXPORT int sl_test_paused(const sl_test_t *t, const char *topic, int32_t partition);
 
 /** @brief Records the driver fed that the engine has not released yet. */
-size_t sl_test_inflight(const sl_test_t *t);
+SL_EXPORT size_t sl_test_inflight(const sl_test_t *t);
 
 /**
  * @brief Hold (1) submitted jobs in the queue until sl_test_run_jobs(), or
  *        let them run at the end of each driver call (0, the default).
  */
-void sl_test_hold_jobs(sl_test_t *t, int hold);
+SL_EXPORT void sl_test_hold_jobs(sl_test_t *t, int hold);
 
 /** @brief Jobs submitted and not run yet. */
-size_t sl_test_jobs_pending(const sl_test_t *t);
+SL_EXPORT size_t sl_test_jobs_pending(const sl_test_t *t);
 
 /**
  * @brief Run every queued job now, in order (work, then done), including
  *        jobs their done callbacks submit.
  * @returns How many ran (0 when called from inside a job).
  */
-size_t sl_test_run_jobs(sl_test_t *t);
+SL_EXPORT size_t sl_test_run_jobs(sl_test_t *t);
 
 /** @brief The driver's engine (owned by the driver), for stats and advanced use. */
-sl_engine_t *sl_test_engine(sl_test_t *t);
+SL_EXPORT sl_engine_t *sl_test_engine(sl_test_t *t);
 
 /* ---- test sinks ---- */
 
 /** @brief Messages accepted (acknowledged with success) so far. */
-size_t sl_test_sink_count(const sl_test_sink_t *s);
+SL_EXPORT size_t sl_test_sink_count(const sl_test_sink_t *s);
 
 /** @brief The @p i-th accepted message, or NULL past the end. Owned by the sink. */
-const sl_test_msg_t *sl_test_sink_msg(const sl_test_sink_t *s, size_t i);
+SL_EXPORT const sl_test_msg_t *sl_test_sink_msg(const sl_test_sink_t *s, size_t i);
 
 /** @brief Number of write calls so far. */
-size_t sl_test_sink_writes(const sl_test_sink_t *s);
+SL_EXPORT size_t sl_test_sink_writes(const sl_test_sink_t *s);
 
 /** @brief Size of the @p i-th write call, 0 past the end. */
-size_t sl_test_sink_write_size(const sl_test_sink_t *s, size_t i);
+SL_EXPORT size_t sl_test_sink_write_size(const sl_test_sink_t *s, size_t i);
 
 /** @brief Set how the sink acknowledges (default SL_TEST_ACK_AUTO). */
-void sl_test_sink_set_ack(sl_test_sink_t *s, sl_test_ack_t mode);
+SL_EXPORT void sl_test_sink_set_ack(sl_test_sink_t *s, sl_test_ack_t mode);
 
 /**
  * @brief Make the next @p count uows written be acknowledged with @p err
  *        (auto mode), e.g. SL_EIO for a retriable failure, SL_ESINK for a permanent one.
  */
-void sl_test_sink_fail_next(sl_test_sink_t *s, size_t count, int err);
+SL_EXPORT void sl_test_sink_fail_next(sl_test_sink_t *s, size_t count, int err);
 
 /** @brief Make the next @p count write calls fail as a whole with @p err. */
-void sl_test_sink_fail_writes(sl_test_sink_t *s, size_t count, int err);
+SL_EXPORT void sl_test_sink_fail_writes(sl_test_sink_t *s, size_t count, int err);
 
 /** @brief Uows written and not yet acknowledged (manual mode). */
-size_t sl_test_sink_pending(const sl_test_sink_t *s);
+SL_EXPORT size_t sl_test_sink_pending(const sl_test_sink_t *s);
 
 /** @brief Output value of the @p i-th pending uow (not NUL-terminated), or NULL. */
-const char *sl_test_sink_pending_value(const sl_test_sink_t *s, size_t i, size_t *len);
+SL_EXPORT const char *sl_test_sink_pending_value(const sl_test_sink_t *s, size_t i, size_t *len);
 
 /**
  * @brief Acknowledge the @p i-th pending uow with @p err (0 = success: it is
  *        then recorded as accepted). Pending indexes after @p i shift down.
  * @returns 0, SL_ERANGE if there is no such pending uow.
  */
-int sl_test_sink_ack(sl_test_sink_t *s, size_t i, int err);
+SL_EXPORT int sl_test_sink_ack(sl_test_sink_t *s, size_t i, int err);
 
 /** @brief Forget the accepted messages and write counts (pending ones stay). */
-void sl_test_sink_clear(sl_test_sink_t *s);
+SL_EXPORT void sl_test_sink_clear(sl_test_sink_t *s);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /* sluice — error table (see include/sluice/error.h). */
 #include "sluice/error.h"
+#include "sluice/version.h"
 
 const char *sl_strerror(int err)
 {
@@ -44,11 +45,7 @@ int sl_err_is_retriable(int err)
     }
 }
 
-#ifndef SL_VERSION
-#define SL_VERSION "unknown"
-#endif
-
 const char *sl_version(void)
 {
-    return SL_VERSION;
+    return SL_VERSION_STRING;
 }

@@ -19,7 +19,7 @@
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
 #include "sluice/mem.h"
-#include "store/checkpoint.h"
+#include "kinesis/checkpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>

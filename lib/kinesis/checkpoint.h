@@ -6,8 +6,8 @@
  * A handle is used by one thread at a time (any thread), except
  * sl__ckpt_interrupt(), which any thread may call at any time. A busy
  * database is waited on for up to 5 s per call, then reported as SL_EBUSY. */
-#ifndef SL_STORE_CHECKPOINT_H
-#define SL_STORE_CHECKPOINT_H
+#ifndef SL_KINESIS_CHECKPOINT_H
+#define SL_KINESIS_CHECKPOINT_H
 
 #include <stddef.h>
 

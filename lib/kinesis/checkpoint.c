@@ -1,5 +1,5 @@
 /* sluice — checkpoints of stream readers in SQLite. */
-#include "store/checkpoint.h"
+#include "kinesis/checkpoint.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
