@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds sluice and runs every test suite (unit, contract, install, example,
-# fuzz targets where clang builds them: seeds, then a bounded run each), then
-# a smoke run of the benchmarks.
+# walls, fuzz targets where clang builds them: seeds, then a bounded run
+# each), builds the minimal variant (no Kafka, Kinesis or SQLite) and runs its
+# unit and walls suites, then a smoke run of the benchmarks.
 #
 #   bash scripts/test.sh              # the README's test command
 #   bash scripts/test.sh --sanitize   # the same suites under ASan + UBSan
@@ -57,12 +58,24 @@ if [ "$sanitize" -eq 0 ]; then
     meson compile -C "$fdir" $(meson introspect "$fdir" --targets |
         python3 -c 'import json,sys; print(" ".join(t["name"] for t in json.load(sys.stdin) if t["name"].startswith("fuzz_")))')
     meson test -C "$fdir" --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz || rc=$?
+    # The smallest library: core, runtime and testing only (-Dkafka, -Dkinesis
+    # and -Dsqlite disabled): it builds, and its unit and walls suites pass
+    # (what needs a left-out part is a SKIP).
+    mdir=build-minimal
+    mopts=(-Dkafka=disabled -Dkinesis=disabled -Dsqlite=disabled -Dbench=false)
+    if [ -d "$mdir" ]; then
+        meson setup --reconfigure "$mdir" "${mopts[@]}" >/dev/null
+    else
+        meson setup "$mdir" "${mopts[@]}" >/dev/null
+    fi
+    meson compile -C "$mdir" >/dev/null
+    meson test -C "$mdir" --no-rebuild --print-errorlogs --num-processes 2 --suite unit --suite walls || rc=$?
     # The benchmarks are never tests; this only proves the suite still runs
     # (bench/results/ keeps its output, no figure is asserted).
     bash scripts/bench.sh --quick >/dev/null || { echo "bash scripts/bench.sh --quick failed" >&2; rc=1; }
 fi
 
-python3 - "$dir" ${fdir:+"$fdir"} <<'PY'
+python3 - "$dir" ${fdir:+"$fdir"} ${mdir:+"$mdir"} <<'PY'
 import json, sys
 passed = failed = 0
 for d in sys.argv[1:]:
