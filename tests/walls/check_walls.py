@@ -35,6 +35,8 @@ LAYERS = {
     'kafka': (['core', 'runtime'], ['jansson', 'libuv', 'librdkafka']),
     'store': (['core'], ['jansson', 'sqlite']),
     'kinesis': (['core', 'runtime'], ['jansson', 'libuv', 'libcurl', 'openssl', 'sqlite']),
+    # The flavors (CDC, materialize), once in a directory of their own.
+    'flavors': (['core'], ['jansson']),
 }
 LIB_HEADERS = {
     'jansson': ['jansson.h'],
