@@ -14,6 +14,12 @@ static sl_result_t upper(sl_uow_t *u, void *opaque)
 
 int main(void)
 {
+    /* The installed sluice/version.h and the installed library agree. */
+    if (strcmp(sl_version(), SL_VERSION_STRING) != 0) {
+        fprintf(stderr, "consumer: sl_version() %s, sluice/version.h %s\n", sl_version(),
+                SL_VERSION_STRING);
+        return 1;
+    }
     sl_test_t *t = sl_test_new(NULL, NULL, 0);
     sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("p");
