@@ -1,12 +1,11 @@
 /* sluice — the wall around lib/kafka (forced first into each of its files
  * with -include by lib/meson.build; tested by tests/walls).
  *
- * lib/kafka may use lib/core, lib/runtime, jansson, libuv, librdkafka and libc. Poisoning an identifier
- * makes any later use of it a hard error, in system headers too: the
- * identifiers below are each forbidden library's central types and header
- * guards, and the include guards of the headers of the layers (and of
- * processors/, bench/, tests/) this layer must not see. A header added to
- * another layer needs its guard here: tests/walls tries every one. */
+ * lib/kafka may use lib/core, lib/runtime, jansson, libuv, librdkafka and libc. Poisoning an
+ * identifier makes any later use of it a hard error, in system headers too: the identifiers below
+ * are each forbidden library's central types and header guards, and the include guards of the
+ * headers of the layers (and of processors/, bench/, tests/) this layer must not see. A header
+ * added to another layer needs its guard here: tests/walls tries every one. */
 
 #ifndef SL_WALL_KAFKA_H
 #define SL_WALL_KAFKA_H
@@ -21,12 +20,14 @@
 #pragma GCC poison SQLITE3_H sqlite3
 
 /* lib/kinesis */
-#pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H SL_KINESIS_CHECKPOINT_H SLUICE_KINESIS_H
+#pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H                        \
+    SL_KINESIS_CHECKPOINT_H SLUICE_KINESIS_H
 
 /* lib/testing */
 #pragma GCC poison SLUICE_TESTING_H
 
 /* sluice.h (the library includes what it uses), processors/, bench/, tests/ */
-#pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
+#pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H           \
+    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
 
 #endif

@@ -1,8 +1,8 @@
 /* sluice — the wall around lib/kinesis (forced first into each of its files
  * with -include by lib/meson.build; tested by tests/walls).
  *
- * lib/kinesis may use lib/core, lib/runtime, jansson, libuv, libcurl, OpenSSL, SQLite and libc. Poisoning an identifier
- * makes any later use of it a hard error, in system headers too: the
+ * lib/kinesis may use lib/core, lib/runtime, jansson, libuv, libcurl, OpenSSL, SQLite and libc.
+ * Poisoning an identifier makes any later use of it a hard error, in system headers too: the
  * identifiers below are each forbidden library's central types and header
  * guards, and the include guards of the headers of the layers (and of
  * processors/, bench/, tests/) this layer must not see. A header added to
@@ -21,6 +21,7 @@
 #pragma GCC poison SLUICE_TESTING_H
 
 /* sluice.h (the library includes what it uses), processors/, bench/, tests/ */
-#pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
+#pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H           \
+    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
 
 #endif
