@@ -16,6 +16,16 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
  * retriable codes). */
 int sl__kafka_err(rd_kafka_resp_err_t err);
 
+/* Counters of a processor's Kafka source, for logs and tests. */
+typedef struct sl__ksrc_counters_s {
+    uint64_t rewound;       /* partitions sent back to a message the engine could not take */
+    uint64_t skipped_taken; /* messages at or below an offset already taken, skipped */
+} sl__ksrc_counters_t;
+
+/* Reads the counters of @p p's Kafka source. SL_ENOENT if it has none.
+ * Loop thread, or after sl_processor_run() returned. */
+int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out);
+
 /* Wake the loop when a librdkafka queue becomes non-empty: a pipe whose read
  * end a uv_poll watches. */
 typedef struct sl__kqwake_s {

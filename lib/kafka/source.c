@@ -57,6 +57,8 @@ typedef struct ksrc_s {
     size_t backlog_bytes; /* payload bytes read since the queue last ran dry */
     size_t kick_bytes;    /* ... at which librdkafka may have stopped fetching */
     uint64_t kicks;
+    sl__ksrc_counters_t counters;
+    rd_kafka_topic_partition_list_t *rewind; /* this batch's partitions to read again */
 } ksrc_t;
 
 static int64_t now_ms(void)
@@ -179,20 +181,40 @@ static int krec_fill(krec_t *r, rd_kafka_message_t *m)
     return 0;
 }
 
-/* The engine could not take @p m (out of memory): rewind its partition so
- * it is read again, rather than lose it. */
-static void rewind_to(ksrc_t *s, rd_kafka_message_t *m)
+/* The engine could not take a message (out of memory, a bad header): every
+ * partition with a message of this batch left unprocessed is rewound to the
+ * first such offset, so all of them are read again. Partitions go back
+ * independently: a position moved past a dropped message would let later
+ * offsets be tracked and the watermark be committed over the gap. */
+static void rewind_batch(ksrc_t *s, rd_kafka_topic_partition_list_t *l)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-        m->offset;
+    if (!l->cnt)
+        return;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(s->rk, l, 1000);
     if (err) {
-        sl__log(s->proc, "error", "cannot rewind %s/%d to %lld: %s", rd_kafka_topic_name(m->rkt),
-                (int)m->partition, (long long)m->offset, rd_kafka_error_string(err));
+        sl__log(s->proc, "error", "cannot rewind %d partition(s): %s", l->cnt,
+                rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
-    rd_kafka_topic_partition_list_destroy(l);
+    s->counters.rewound += (uint64_t)l->cnt;
+    for (int i = 0; i < l->cnt; i++) {
+        if (l->elems[i].err)
+            sl__log(s->proc, "error", "cannot rewind %s/%d to %lld: %s", l->elems[i].topic,
+                    (int)l->elems[i].partition, (long long)l->elems[i].offset,
+                    rd_kafka_err2str(l->elems[i].err));
+        else
+            sl__log(s->proc, "warn", "%s/%d rewound to %lld: it is read again", l->elems[i].topic,
+                    (int)l->elems[i].partition, (long long)l->elems[i].offset);
+    }
+}
+
+/* Remember that @p m is left unprocessed: its partition goes back to it,
+ * unless an earlier message of the partition is already remembered. */
+static void leave_unread(rd_kafka_topic_partition_list_t *l, const rd_kafka_message_t *m)
+{
+    const char *t = rd_kafka_topic_name(m->rkt);
+    if (!rd_kafka_topic_partition_list_find(l, t, m->partition))
+        rd_kafka_topic_partition_list_add(l, t, m->partition)->offset = m->offset;
 }
 
 static inline void prefetch_msg(const rd_kafka_message_t *m)
@@ -209,7 +231,9 @@ static inline void prefetch_msg(const rd_kafka_message_t *m)
 #endif
 }
 
-static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
+/* Hands @p m to the engine. Once one message of the batch could not be
+ * taken, @p rw is non-empty and every later one is left for a re-read. */
+static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -217,7 +241,8 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
         rd_kafka_message_destroy(m);
         return;
     }
-    if (*rewound) { /* a previous message of this batch was rewound: read again later */
+    if (rw->cnt) { /* an earlier message of this batch was not taken: read again later */
+        leave_unread(rw, m);
         rd_kafka_message_destroy(m);
         return;
     }
@@ -233,11 +258,14 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
         /* At or below an offset already taken: the partition came back after
          * a revoke while older records were in flight. It is a duplicate of
          * something the engine holds. */
-        sl__log(s->proc, "debug", "skipping %s/%d@%lld: already taken", rd_kafka_topic_name(m->rkt),
-                (int)m->partition, (long long)m->offset);
+        s->counters.skipped_taken++;
+        sl__log(s->proc, "warn", "skipping %s/%d@%lld: already taken (%llu so far)",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+                (unsigned long long)s->counters.skipped_taken);
     } else {
-        rewind_to(s, m);
-        *rewound = 1;
+        sl__log(s->proc, "warn", "cannot take %s/%d@%lld: %s", rd_kafka_topic_name(m->rkt),
+                (int)m->partition, (long long)m->offset, sl_strerror(rc));
+        leave_unread(rw, m);
     }
     rd_kafka_message_destroy(m);
 }
@@ -315,7 +343,6 @@ static void fetch(ksrc_t *s)
             s->backlog_bytes = 0;
             break;
         }
-        int rewound = 0;
         for (ssize_t i = 0; i < n; i++)
             s->backlog_bytes += s->batch[i]->len;
         for (ssize_t i = 0; i < n; i++) {
@@ -324,7 +351,13 @@ static void fetch(ksrc_t *s)
              * scanned. */
             if (i + 1 < n)
                 prefetch_msg(s->batch[i + 1]);
-            take(s, s->batch[i], &rewound);
+            take(s, s->batch[i], s->rewind);
+        }
+        int rewound = s->rewind->cnt > 0;
+        if (rewound) {
+            rewind_batch(s, s->rewind);
+            rd_kafka_topic_partition_list_destroy(s->rewind);
+            s->rewind = rd_kafka_topic_partition_list_new(8);
         }
         /* Serve delivery reports between batches, so acknowledgements keep
          * up with reading. */
@@ -561,6 +594,12 @@ static void ks_close(void *opaque)
     if (s->kicks)
         sl__log(s->proc, "debug", "fetcher kicked %llu time(s) after the queue ran dry",
                 (unsigned long long)s->kicks);
+    if (s->counters.skipped_taken || s->counters.rewound)
+        sl__log(s->proc, "info",
+                "%llu message(s) skipped as already taken, %llu partition rewind(s) after a "
+                "message could not be taken",
+                (unsigned long long)s->counters.skipped_taken,
+                (unsigned long long)s->counters.rewound);
     rd_kafka_consumer_close(s->rk);
     s->consumer_closed = 1;
 }
@@ -611,6 +650,8 @@ static void ks_destroy(void *opaque)
                                s->consumer_closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (s->subscription)
         rd_kafka_topic_partition_list_destroy(s->subscription);
+    if (s->rewind)
+        rd_kafka_topic_partition_list_destroy(s->rewind);
     for (krec_t *r = s->all_recs; r;) {
         krec_t *n = r->all_next;
         sl_free(r->hdrs);
@@ -634,6 +675,15 @@ static const sl__source_if_t kafka_source_if = {
     .release = ks_release,
     .flow = ks_flow,
 };
+
+int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
+{
+    const ksrc_t *s = sl__proc_source(p, "kafka");
+    if (!s)
+        return SL_ENOENT;
+    *out = s->counters;
+    return 0;
+}
 
 int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, size_t errstr_size)
 {
@@ -677,7 +727,8 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->batch_size = (size_t)sl_conf_get_int(sl_processor_conf(p), "source.batch.size");
     s->batch = sl_calloc(s->batch_size, sizeof *s->batch);
     s->subscription = rd_kafka_topic_partition_list_new(4);
-    if (!s->batch || !s->subscription)
+    s->rewind = rd_kafka_topic_partition_list_new(8);
+    if (!s->batch || !s->subscription || !s->rewind)
         goto oom;
     /* Topics: comma separated, spaces ignored. */
     const char *t = topics;

@@ -224,6 +224,11 @@ int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opa
     return 0;
 }
 
+void *sl__proc_source(const sl_processor_t *p, const char *name)
+{
+    return p && p->src && !strcmp(p->src->name, name) ? p->src_opaque : NULL;
+}
+
 int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc)
 {
     sl__service_t *n = sl_realloc(p->svcs, (p->nsvcs + 1) * sizeof *n);

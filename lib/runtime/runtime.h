@@ -38,6 +38,9 @@ typedef struct sl__service_s {
 } sl__service_t;
 
 int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opaque);
+/* The opaque of the processor's source if it is of kind @p name, else NULL
+ * (for a connector's internal accessors used by tests). */
+void *sl__proc_source(const sl_processor_t *p, const char *name);
 int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc);
 /* Keep @p sink alive as long as the processor (destroyed after the engine). */
 int sl__proc_own_sink(sl_processor_t *p, sl_sink_t *sink);
