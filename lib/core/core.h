@@ -82,6 +82,7 @@ struct entry_s {
     uint32_t pending; /* uows not yet done */
     uint32_t children;
     int in_use;
+    int stuck; /* a uow of it was acknowledged with SL_ESINKDOWN */
     entry_t *next_free;
     char *scratch; /* unescaped type and key when they hold escapes */
     size_t scratch_cap;
@@ -199,6 +200,7 @@ struct sl_engine_s {
     size_t inflight, inflight_bytes;
     int paused_all;
     int fault_blocked;
+    size_t stuck; /* records held forever by a sink that is unusable */
     /* scheduling */
     sl__timers_t timers;
     int depth;
@@ -206,6 +208,11 @@ struct sl_engine_s {
     uint64_t seq;
     sl_stats_t stats;
 };
+
+/* Records in flight that will never be done: a sink acknowledged one of
+ * their uows with SL_ESINKDOWN. The runtime ends a failing drain once they
+ * are all that is left. */
+size_t sl__engine_stuck(const sl_engine_t *e);
 
 /* fault.c */
 int sl__fault_build(sl_engine_t *e, sl_uow_t *u);

@@ -160,7 +160,14 @@ int sl__kafka_err(rd_kafka_resp_err_t err)
         return SL_EAGAIN;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
         return SL_ETOOBIG;
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        /* The client cannot work at all: not the record's fault. */
+        return SL_ESINKDOWN;
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:

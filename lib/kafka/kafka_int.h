@@ -3,8 +3,10 @@
 #define SL_KAFKA_INT_H
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "runtime/runtime.h"
+#include "sluice/broker.h"
 
 /* A librdkafka configuration for a client of @p kind from the processor's
  * kafka.* properties (those of the other kind skipped), on top of @p defaults (NULL-terminated
@@ -25,6 +27,14 @@ typedef struct sl__ksrc_counters_s {
 /* Reads the counters of @p p's Kafka source. SL_ENOENT if it has none.
  * Loop thread, or after sl_processor_run() returned. */
 int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out);
+
+/* The producer of a Kafka sink (NULL if @p sink is not one), for tests that
+ * inject its errors. The sink keeps ownership. */
+rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink);
+
+/* The mock cluster behind an embedded broker, for tests that need what
+ * sl_broker_t does not offer (e.g. a topic's metadata error). */
+rd_kafka_mock_cluster_t *sl__broker_mock(sl_broker_t *b);
 
 /* Wake the loop when a librdkafka queue becomes non-empty: a pipe whose read
  * end a uv_poll watches. */

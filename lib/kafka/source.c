@@ -231,12 +231,38 @@ static inline void prefetch_msg(const rd_kafka_message_t *m)
 #endif
 }
 
+/* The consumer cannot go on (e.g. fenced by a static member with the same
+ * group.instance.id): fail the processor rather than read nothing forever. */
+static void consumer_fatal(ksrc_t *s)
+{
+    char reason[400];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->rk, reason, sizeof reason);
+    sl__proc_fail(s->proc, SL_EIO, "kafka consumer: fatal error %s: %s", rd_kafka_err2name(orig),
+                  orig ? reason : "unknown");
+}
+
+/* librdkafka's client-wide errors: transient ones (brokers down, transport)
+ * are only logged; a fatal one fails the processor. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    ksrc_t *s = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        consumer_fatal(s);
+        return;
+    }
+    sl__log(s->proc, "warn", "kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+            reason);
+}
+
 /* Hands @p m to the engine. Once one message of the batch could not be
  * taken, @p rw is non-empty and every later one is left for a re-read. */
 static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
 {
     if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+            consumer_fatal(s);
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             sl__log(s->proc, "warn", "consumer: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         return;
@@ -763,6 +789,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
     /* Callbacks get the source as their opaque. */
     char err[256];
     rd_kafka_conf_set_opaque(kc, s);

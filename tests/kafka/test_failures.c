@@ -10,6 +10,7 @@
 #include "sluice/mem.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 TestSuite(failures, .timeout = 300);
@@ -79,6 +80,7 @@ static void committed_each(const char *bs, const char *group, const char *topic,
 /* ---- an allocation failure in the middle of a consume batch ---- */
 
 static int maps_seen;
+static sl_sink_t *out_sink; /* the in-process processor's output sink */
 static int parts_seen[8], nparts_seen, injected;
 
 /* Keeps the value. The first call sleeps while every partition is fetched:
@@ -104,9 +106,29 @@ static sl_result_t keep_then_fail(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
+static atomic_int run_over;
+
 static void *run_proc(void *arg)
 {
-    return (void *)(intptr_t)sl_processor_run(arg);
+    void *rc = (void *)(intptr_t)sl_processor_run(arg);
+    atomic_store(&run_over, 1);
+    return rc;
+}
+
+/* Waits up to @p timeout_ms for the run to end on its own; then stops it.
+ * Returns whether it had ended on its own; *rc is its result. */
+static int join_within(sl_processor_t *p, pthread_t th, int timeout_ms, intptr_t *rc)
+{
+    int64_t end = kt_now_ms() + timeout_ms;
+    while (!atomic_load(&run_over) && kt_now_ms() < end)
+        kt_sleep_ms(50);
+    int on_its_own = atomic_load(&run_over);
+    if (!on_its_own)
+        sl_processor_stop(p);
+    void *r;
+    pthread_join(th, &r);
+    *rc = (intptr_t)r;
+    return on_its_own;
 }
 
 static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn map,
@@ -126,6 +148,7 @@ static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn
     cr_assert(p, "%s", err);
     sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
     cr_assert(out, "%s", err);
+    out_sink = out;
     sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
     cr_assert(faults, "%s", err);
     sl_pipeline_t *pl = sl_pipeline_new("pass");
@@ -154,6 +177,7 @@ Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
     sl_mem_stats(&before);
     sl_processor_t *p = in_process(bs, "g-oom", keep_then_fail, NULL);
     pthread_t th;
+    atomic_store(&run_over, 0);
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
     struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
     int64_t end = kt_now_ms() + 60000;
@@ -166,13 +190,12 @@ Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
         for (int i = 0; i < N; i++)
             missing += t.count[i] == 0;
     }
-    sl_processor_stop(p);
-    void *rc;
-    pthread_join(th, &rc);
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
     sl_mem_fail_at(0, 0);
     sl_mem_stats(&after);
     cr_assert_eq(after.failed - before.failed, 1, "exactly one allocation failed");
-    cr_assert_eq((intptr_t)rc, 0, "a complete drain");
+    cr_assert_eq(rc, 0, "a complete drain");
     for (int i = 0; i < N; i++)
         cr_assert_eq(t.count[i], 1, "e%d (partition %d) delivered %u times", i, i / PER,
                      t.count[i]);
@@ -192,6 +215,246 @@ Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
     for (int i = 0; i < PARTS; i++)
         cr_assert_eq(c[i], PER, "partition %d committed at %lld, processed %d", i, (long long)c[i],
                      PER);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+/* ---- a sink that is unusable ---- */
+
+/* Keeps the value, slowly: the test sees part of the output before it
+ * breaks the producer. */
+static sl_result_t keep_slowly(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    kt_sleep_ms(1);
+    return SL_OK;
+}
+
+static sl_result_t keep_value(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    return SL_OK;
+}
+
+/* Every partition's committed offset is at most the first offset missing
+ * from the output: nothing unprocessed is committed over. */
+static void assert_commits_cover_only_output(const char *bs, const char *group,
+                                             const struct tally *t, int parts, int per,
+                                             int64_t *committed)
+{
+    committed_each(bs, group, "in", parts, committed);
+    for (int p = 0; p < parts; p++) {
+        int64_t first_missing = per;
+        for (int i = 0; i < per; i++)
+            if (!t->count[p * per + i]) {
+                first_missing = i;
+                break;
+            }
+        cr_assert_leq(committed[p], first_missing,
+                      "partition %d committed at %lld, but offset %lld was never delivered", p,
+                      (long long)committed[p], (long long)first_missing);
+    }
+}
+
+static size_t read_out(const char *bs, const char *topic, struct tally *t, int timeout_ms)
+{
+    memset(t->count, 0, (size_t)t->n * sizeof(unsigned));
+    t->total = 0;
+    kt_read(bs, topic, 1, (size_t)t->n, timeout_ms, 500, tally_out, t);
+    size_t missing = 0;
+    for (int i = 0; i < t->n; i++)
+        missing += t->count[i] == 0;
+    return missing;
+}
+
+Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss)
+{
+    enum { PARTS = 4, PER = 1000, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    const char *extra[] = {"source.batch.size", "100", "kafka.session.timeout.ms", "6000", NULL};
+    sl_processor_t *p = in_process(bs, "g-fatal", keep_slowly, extra);
+    pthread_t th;
+    atomic_store(&run_over, 0);
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* Once part of the output is there, the output producer gets a fatal
+     * error, as an idempotent producer does when the broker lost its
+     * sequence state. */
+    size_t seen = 0;
+    int64_t until = kt_now_ms() + 60000;
+    while (seen < N / 4 && kt_now_ms() < until)
+        seen = kt_read(bs, "out", 1, N / 4, 5000, 0, NULL, NULL);
+    cr_assert_geq(seen, N / 4);
+    rd_kafka_t *prk = sl__kafka_sink_rk(out_sink);
+    cr_assert(prk, "the output sink is a Kafka sink");
+    cr_assert_eq(rd_kafka_test_fatal_error(prk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                           "injected by the test"),
+                 0);
+    intptr_t rc;
+    int ended = join_within(p, th, 60000, &rc);
+    cr_assert(ended, "the failure ends the run, without a stop");
+    cr_assert_eq(rc, SL_ESINKDOWN, "run returns %s", sl_err_name((int)rc));
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.faults, 0, "nothing was turned into a fault");
+    cr_assert_lt(st.records_done, N, "the run stopped before the end");
+    sl_processor_destroy(p);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 3000, 500, NULL, NULL), 0, "no fault events");
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    cr_assert_lt(read_out(bs, "out", &t, 5000), N, "part of the output was delivered");
+    int64_t c[PARTS];
+    assert_commits_cover_only_output(bs, "g-fatal", &t, PARTS, PER, c);
+    int64_t sum = 0;
+    for (int i = 0; i < PARTS; i++)
+        sum += c[i] > 0 ? c[i] : 0;
+    cr_assert_gt(sum, 0, "what was done before the failure is committed");
+    cr_assert_lt(sum, N, "what was not done is not");
+    /* The next run, with a healthy producer, delivers everything. */
+    p = in_process(bs, "g-fatal", keep_value, extra);
+    atomic_store(&run_over, 0);
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    join_within(p, th, 0, &rc);
+    cr_assert_eq(rc, 0, "the second run drains");
+    cr_assert_eq(missing, 0, "every input is in the output after the second run");
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.faults, 0);
+    sl_processor_destroy(p);
+    committed_each(bs, "g-fatal", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER, "partition %d committed at %lld", i, (long long)c[i]);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_created)
+{
+    enum { PARTS = 2, PER = 300, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    /* The embedded broker (librdkafka 2.0's mock cluster) answers metadata
+     * only up to v2, which cannot carry allow.auto.create.topics: it creates
+     * any topic a client asks about. The topic is made to answer "unknown
+     * topic" instead, as a cluster with auto-creation off does. */
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out",
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    char log[] = "/tmp/sl-nosuch-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    /* The embedded broker holds a join for the session timeout after the
+     * last member left: short, for the second run. */
+    const char *extra[] = {"kafka.allow.auto.create.topics=false",
+                           "kafka.topic.metadata.propagation.max.ms=1000",
+                           "kafka.session.timeout.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
+    int st = kt_wait(pid, 90000);
+    kt_stderr_path = NULL;
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    cr_assert(file_has(log, "allow.auto.create.topics"), "that says what to do");
+    unlink(log);
+    int64_t c[PARTS];
+    committed_each(bs, "g-nosuch", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_leq(c[i], 0, "partition %d committed at %lld: nothing was delivered", i,
+                      (long long)c[i]);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
+    /* Fixed: the topic exists. The next run delivers everything. */
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out", RD_KAFKA_RESP_ERR_NO_ERROR);
+    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    cr_assert_eq(missing, 0, "every input delivered");
+    cr_assert_eq(t.total, N, "each once");
+    committed_each(bs, "g-nosuch", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_once_fixed)
+{
+    enum { N = 200, POISON = 60 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {1, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    /* "Unknown topic" for the fault topic: see the test above. */
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "faults",
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    rd_kafka_t *rk = kt_producer(bs);
+    char v[128];
+    for (int i = 0; i < N; i++) {
+        if (i == POISON) {
+            kt_produce(rk, "in", "bad", "{\"type\":", 8); /* truncated JSON */
+        } else {
+            value_of(v, sizeof v, i);
+            kt_produce(rk, "in", "k", v, strlen(v));
+        }
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+    /* The embedded broker holds a join for the session timeout after the
+     * last member left: short, for the second run. */
+    const char *extra[] = {"kafka.allow.auto.create.topics=false",
+                           "kafka.topic.metadata.propagation.max.ms=1000",
+                           "kafka.session.timeout.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nofaults", extra);
+    int st = kt_wait(pid, 90000);
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    int64_t c;
+    committed_each(bs, "g-nofaults", "in", 1, &c);
+    cr_assert_leq(c, POISON, "committed at %lld: not past the event whose fault was not written",
+                  (long long)c);
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "faults", RD_KAFKA_RESP_ERR_NO_ERROR);
+    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nofaults", extra);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing > 1 && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    size_t nf = kt_read(bs, "faults", 1, 1, 60000, 1000, NULL, NULL);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    cr_assert_eq(missing, 1, "every good input delivered");
+    cr_assert_eq(t.count[POISON], 0);
+    cr_assert_eq(nf, 1, "the poison event faulted exactly once (%zu)", nf);
+    committed_each(bs, "g-nofaults", "in", 1, &c);
+    cr_assert_eq(c, N);
     free(t.count);
     sl_broker_destroy(b);
 }
