@@ -10,7 +10,9 @@
 
 /* A librdkafka configuration for a client of @p kind from the processor's
  * kafka.* properties (those of the other kind skipped), on top of @p defaults (NULL-terminated
- * name/value pairs). NULL with a message in @p errstr on a bad property. */
+ * name/value pairs) and client.id = processor.name. NULL with a message in @p errstr on a bad
+ * property. The caller must set as the configuration's opaque a struct whose first member
+ * is the sl_processor_t pointer (the log callback reads it). */
 rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
                                 const char *const *defaults, char *errstr, size_t errstr_size);
 

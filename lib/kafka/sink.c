@@ -11,7 +11,7 @@
 #include <string.h>
 
 typedef struct ksink_s {
-    sl_processor_t *proc;
+    sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *mainq;

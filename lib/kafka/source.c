@@ -28,10 +28,11 @@ typedef struct kpart_s {
     int paused_self;    /* the engine asked to pause this partition */
     int paused_applied; /* what librdkafka was last told */
     int64_t committed;  /* last offset committed, -1 none */
+    int64_t floor;      /* the group's committed offset when it was assigned, -1 none */
 } kpart_t;
 
 typedef struct ksrc_s {
-    sl_processor_t *proc;
+    sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     sl_engine_t *e;
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
@@ -50,6 +51,8 @@ typedef struct ksrc_s {
     int stopping;
     int closed;
     int consumer_closed;
+    int ever_assigned; /* the group gave this member an assignment once */
+    int keep_rk;       /* do not destroy the consumer: see ks_close */
     int64_t drain_ms;
     int64_t revoke_ms;    /* bound of a revoke's drain: it blocks the consumer */
     size_t backlog_peak;  /* longest consumer queue seen since it last ran dry */
@@ -93,6 +96,7 @@ static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int cre
     kp->topic = t;
     kp->partition = partition;
     kp->committed = -1;
+    kp->floor = -1;
     return kp;
 }
 
@@ -448,7 +452,10 @@ static void commit_parts(ksrc_t *s, const rd_kafka_topic_partition_list_t *only,
         if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
             continue;
         int64_t wm = sl_engine_watermark(s->e, kp->topic, kp->partition);
-        if (wm < 0 || wm <= kp->committed)
+        /* Below the floor, the watermark is a stale one: the partition came
+         * back while records of its earlier assignment were in flight, and
+         * another member committed further meanwhile. */
+        if (wm < 0 || wm <= kp->committed || wm < kp->floor)
             continue;
         rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = wm;
         kp->committed = wm;
@@ -493,8 +500,15 @@ static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
     int64_t deadline = now_ms() + (s->revoke_ms < s->drain_ms ? s->revoke_ms : s->drain_ms);
     while (inflight_of(s, l) && now_ms() < deadline)
         sl__proc_pump(s->proc, 10);
+    /* The commit does not wait for the broker (it would block the loop
+     * for a round trip inside the revoke). It goes out before the unassign
+     * that follows, on the coordinator's connection, so it lands before the
+     * rejoin that gives the partitions to another member. At least once
+     * still holds either way: only done watermarks are committed, and a
+     * commit that fails or comes late leaves the group's offset lower, so
+     * the next owner reads some records again, never skips one. */
     if (!lost)
-        commit_parts(s, l, 1);
+        commit_parts(s, l, 0);
     for (int i = 0; i < l->cnt; i++) {
         const char *t = l->elems[i].topic;
         int32_t part = l->elems[i].partition;
@@ -519,14 +533,29 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sl__log(s->proc, "info", "assigned %d partition(s)", l->cnt);
+        s->ever_assigned = 1;
+        /* What the group has committed: never commit below it (see
+         * commit_parts). Asked here, before fetching starts from it. */
+        rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_copy(l);
+        rd_kafka_resp_err_t cerr =
+            rd_kafka_committed(rk, cl, (int)(s->revoke_ms < 10000 ? s->revoke_ms : 10000));
+        if (cerr)
+            sl__log(s->proc, "warn", "cannot read the committed offsets: %s",
+                    rd_kafka_err2str(cerr));
         for (int i = 0; i < l->cnt; i++) {
             kpart_t *kp = kp_find(s, l->elems[i].topic, l->elems[i].partition, 1);
             if (kp) {
                 kp->assigned = 1;
                 kp->committed = -1;
+                kp->floor = -1;
                 kp->paused_applied = 0;
+                const rd_kafka_topic_partition_t *c =
+                    cerr ? NULL : rd_kafka_topic_partition_list_find(cl, kp->topic, kp->partition);
+                if (c && !c->err && c->offset >= 0)
+                    kp->floor = kp->committed = c->offset;
             }
         }
+        rd_kafka_topic_partition_list_destroy(cl);
         rd_kafka_error_t *e2 = NULL;
         rd_kafka_resp_err_t e1 = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (coop)
@@ -626,8 +655,24 @@ static void ks_close(void *opaque)
                 "message could not be taken",
                 (unsigned long long)s->counters.skipped_taken,
                 (unsigned long long)s->counters.rewound);
+    /* librdkafka 2.0.2 aborts destroying a consumer whose group answered
+     * its JoinGroup (the group's assignor is chosen) but not yet a SyncGroup
+     * (the sticky assignor has no state yet): an assertion in
+     * rd_kafka_sticky_assignor_state_destroy (librdkafka #4312, fixed in
+     * 2.1). Leaving the subscription first makes the group discard any later
+     * JoinGroup answer; then whether one came is known for sure, and such a
+     * consumer is closed but left to the process exit, not destroyed. */
+    rd_kafka_unsubscribe(s->rk);
+    const char *proto = rd_kafka_rebalance_protocol(s->rk);
+    int joined = proto && strcmp(proto, "NONE") != 0;
     rd_kafka_consumer_close(s->rk);
     s->consumer_closed = 1;
+    if (joined && !s->ever_assigned) {
+        s->keep_rk = 1;
+        sl__log(s->proc, "warn",
+                "stopped while joining the group: the consumer is closed but not destroyed "
+                "(librdkafka 2.0.2 would abort, its bug #4312); the process exit frees it");
+    }
 }
 
 static void ks_release(void *opaque, const sl_record_t *rec, int done)
@@ -671,7 +716,7 @@ static void ks_destroy(void *opaque)
         return;
     if (s->q)
         rd_kafka_queue_destroy(s->q);
-    if (s->rk)
+    if (s->rk && !s->keep_rk)
         rd_kafka_destroy_flags(s->rk,
                                s->consumer_closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (s->subscription)

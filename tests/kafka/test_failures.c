@@ -458,3 +458,185 @@ Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_o
     free(t.count);
     sl_broker_destroy(b);
 }
+
+/* ---- a stop while the group join is pending ---- */
+
+Test(failures, a_stop_while_joining_the_group_exits_cleanly)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    /* The group answers the JoinGroup, but every SyncGroup (API 14) fails:
+     * the member knows its group's assignor but never gets an assignment. */
+    cr_assert_eq(sl_broker_inject_errors(b, 14, 60, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS), 0);
+    char log[] = "/tmp/sl-join-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    const char *extra[] = {"kafka.debug=cgrp", "log.level=debug", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-join", extra);
+    kt_stderr_path = NULL;
+    int64_t end = kt_now_ms() + 60000;
+    while (!file_has(log, "JoinGroup response: GenerationId") && kt_now_ms() < end)
+        kt_sleep_ms(100);
+    cr_assert(file_has(log, "JoinGroup response: GenerationId"), "the group answered the join");
+    kt_sleep_ms(500); /* its SyncGroup fails meanwhile */
+    cr_assert_not(file_has(log, "\"assigned "), "no assignment yet");
+    kill(pid, SIGTERM);
+    int st = kt_wait(pid, 60000);
+    cr_assert_eq(st, 0, "a stop before the first assignment exits 0 (got %d)", st);
+    cr_assert(file_has(log, "stopped while joining the group"),
+              "and says why it keeps the consumer");
+    unlink(log);
+    sl_broker_destroy(b);
+}
+
+/* ---- a partition that comes back with a stale watermark ---- */
+
+#define HOLD_FROM 10
+#define HOLD_TO 100
+
+static atomic_int seen_200[2]; /* offset 200 of partition i was written */
+
+/* A sink that acknowledges at once, except offsets HOLD_FROM..HOLD_TO-1,
+ * which it never acknowledges: they stay in flight through a revoke. */
+static int holding_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    (void)opaque;
+    for (size_t i = 0; i < n; i++) {
+        const sl_record_t *r = sl_uow_record(uows[i]);
+        if (r->offset >= 200 && r->partition >= 0 && r->partition < 2)
+            atomic_store(&seen_200[r->partition], 1);
+        if (r->offset < HOLD_FROM || r->offset >= HOLD_TO)
+            sl_uow_ack(uows[i], 0);
+    }
+    return 0;
+}
+
+static rd_kafka_t *group_member(const char *bs, const char *group)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bs, err, sizeof err);
+    rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(c, "partition.assignment.strategy", "cooperative-sticky", err, sizeof err);
+    rd_kafka_conf_set(c, "session.timeout.ms", "6000", err, sizeof err);
+    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    cr_assert(rk, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, "in", RD_KAFKA_PARTITION_UA);
+    cr_assert_eq(rd_kafka_subscribe(rk, t), 0);
+    rd_kafka_topic_partition_list_destroy(t);
+    return rk;
+}
+
+Test(failures, a_partition_back_from_another_member_is_never_committed_below_its_commit)
+{
+    enum { PARTS = 2, PER = 200, MOVED_TO = 150 };
+    const char *topics[] = {"in", NULL};
+    const int parts[] = {PARTS};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    char err[256];
+    sl_conf_t *c = sl_conf_new();
+    const char *kv[] = {"kafka.bootstrap.servers",
+                        bs,
+                        "kafka.group.id",
+                        "g-stale",
+                        "processor.signals",
+                        "false",
+                        "processor.name",
+                        "inproc",
+                        "batch.linger.ms",
+                        "10",
+                        "drain.timeout.ms",
+                        "500",
+                        "kafka.session.timeout.ms",
+                        "6000",
+                        NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    sl_sink_ops_t ops = {.name = "holding", .write = holding_write};
+    sl_sink_t *sink = sl_sink_new(&ops, NULL), *faults = sl_sink_new(&ops, NULL);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    cr_assert_eq(sl_pipeline_map(pl, keep_value, NULL), 0);
+    cr_assert_eq(sl_pipeline_batch(pl, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, sink), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    atomic_store(&run_over, 0);
+    atomic_store(&seen_200[0], 0);
+    atomic_store(&seen_200[1], 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* Both partitions read; each committed at HOLD_FROM (the rest in flight). */
+    int64_t off[PARTS] = {-1, -1};
+    int64_t end = kt_now_ms() + 60000;
+    while ((off[0] != HOLD_FROM || off[1] != HOLD_FROM) && kt_now_ms() < end) {
+        kt_sleep_ms(300);
+        committed_each(bs, "g-stale", "in", PARTS, off);
+    }
+    cr_assert(off[0] == HOLD_FROM && off[1] == HOLD_FROM, "committed %lld, %lld", (long long)off[0],
+              (long long)off[1]);
+    /* A second member takes one partition, commits far ahead on it, leaves. */
+    rd_kafka_t *m = group_member(bs, "g-stale");
+    rd_kafka_topic_partition_list_t *mine = NULL;
+    end = kt_now_ms() + 90000;
+    while (kt_now_ms() < end) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(m, 100);
+        if (msg)
+            rd_kafka_message_destroy(msg);
+        if (mine)
+            rd_kafka_topic_partition_list_destroy(mine);
+        mine = NULL;
+        cr_assert_eq(rd_kafka_assignment(m, &mine), 0);
+        if (mine->cnt)
+            break;
+    }
+    cr_assert(mine && mine->cnt == 1, "the second member got a partition");
+    int32_t moved = mine->elems[0].partition;
+    mine->elems[0].offset = MOVED_TO;
+    cr_assert_eq(rd_kafka_commit(m, mine, 0), 0);
+    rd_kafka_topic_partition_list_destroy(mine);
+    committed_each(bs, "g-stale", "in", PARTS, off);
+    cr_assert_eq(off[moved], MOVED_TO);
+    rd_kafka_consumer_close(m);
+    rd_kafka_destroy(m);
+    /* The partition comes back, with the earlier records still in flight
+     * (a watermark of HOLD_FROM). A new record shows it is read again. */
+    rd_kafka_t *prod = kt_producer(bs);
+    const char *v = "{\"type\":\"t\",\"id\":\"x\"}";
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(moved),
+                                   RD_KAFKA_V_VALUE((void *)v, strlen(v)),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    kt_flush(prod);
+    rd_kafka_destroy(prod);
+    end = kt_now_ms() + 90000;
+    while (!atomic_load(&seen_200[moved]) && kt_now_ms() < end)
+        kt_sleep_ms(100);
+    cr_assert(atomic_load(&seen_200[moved]), "the partition came back");
+    /* Commits go on every commit.interval.ms (1 s). */
+    for (int i = 0; i < 6; i++) {
+        kt_sleep_ms(500);
+        committed_each(bs, "g-stale", "in", PARTS, off);
+        cr_assert_geq(off[moved], MOVED_TO,
+                      "partition %d committed back at %lld, below the %d the group had", (int)moved,
+                      (long long)off[moved], MOVED_TO);
+    }
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    sl_processor_destroy(p);
+    sl_sink_destroy(sink);
+    sl_sink_destroy(faults);
+    sl_broker_destroy(b);
+}
