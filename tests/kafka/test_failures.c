@@ -467,9 +467,11 @@ Test(failures, a_stop_while_joining_the_group_exits_cleanly)
     const int parts[] = {2, 1, 1};
     sl_broker_t *b = kt_broker(topics, parts);
     const char *bs = sl_broker_bootstrap(b);
-    /* The group answers the JoinGroup, but every SyncGroup (API 14) fails:
+    /* The group answers the JoinGroup, but every SyncGroup fails:
      * the member knows its group's assignor but never gets an assignment. */
-    cr_assert_eq(sl_broker_inject_errors(b, 14, 60, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS), 0);
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
+                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
+                 0);
     char log[] = "/tmp/sl-join-XXXXXX";
     int fd = mkstemp(log);
     cr_assert_geq(fd, 0);
