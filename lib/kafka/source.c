@@ -288,10 +288,13 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list
         /* At or below an offset already taken: the partition came back after
          * a revoke while older records were in flight. It is a duplicate of
          * something the engine holds. */
-        s->counters.skipped_taken++;
-        sl__log(s->proc, "warn", "skipping %s/%d@%lld: already taken (%llu so far)",
-                rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
-                (unsigned long long)s->counters.skipped_taken);
+        /* Counted, and logged at 1, 2, 4, 8, ... so a large replay does not
+         * flood the log; the total is logged at close. */
+        uint64_t n = ++s->counters.skipped_taken;
+        if (!(n & (n - 1)))
+            sl__log(s->proc, "warn", "skipping %s/%d@%lld: already taken (%llu so far)",
+                    rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+                    (unsigned long long)n);
     } else {
         sl__log(s->proc, "warn", "cannot take %s/%d@%lld: %s", rd_kafka_topic_name(m->rkt),
                 (int)m->partition, (long long)m->offset, sl_strerror(rc));

@@ -637,6 +637,9 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     }
     intptr_t rc;
     join_within(p, th, 0, &rc);
+    sl__ksrc_counters_t kc;
+    cr_assert_eq(sl__kafka_source_counters(p, &kc), 0);
+    cr_assert_gt(kc.skipped_taken, 0, "what it had taken before is skipped, and counted");
     sl_processor_destroy(p);
     sl_sink_destroy(sink);
     sl_sink_destroy(faults);
