@@ -645,3 +645,50 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     sl_sink_destroy(faults);
     sl_broker_destroy(b);
 }
+
+Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss)
+{
+    enum { PARTS = 2, PER = 300, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    /* The next produce request is refused: not allowed to write the topic. */
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_PRODUCE, 1,
+                                         RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
+                 0);
+    char log[] = "/tmp/sl-auth-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    const char *extra[] = {"kafka.session.timeout.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
+    int st = kt_wait(pid, 90000);
+    kt_stderr_path = NULL;
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    cr_assert(file_has(log, "TOPIC_AUTHORIZATION_FAILED"), "with the reason");
+    unlink(log);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    cr_assert_gt(read_out(bs, "out", &t, 3000), 0, "not everything was delivered");
+    int64_t c[PARTS];
+    assert_commits_cover_only_output(bs, "g-auth", &t, PARTS, PER, c);
+    /* Allowed again: the next run delivers everything. */
+    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    cr_assert_eq(missing, 0, "every input delivered");
+    committed_each(bs, "g-auth", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    free(t.count);
+    sl_broker_destroy(b);
+}
