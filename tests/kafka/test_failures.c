@@ -491,6 +491,8 @@ Test(failures, a_stop_while_joining_the_group_exits_cleanly)
     cr_assert_eq(st, 0, "a stop before the first assignment exits 0 (got %d)", st);
     cr_assert(file_has(log, "stopped while joining the group"),
               "and says why it keeps the consumer");
+    cr_assert(file_has(log, "\"processor\":\"kproc\",\"msg\":\"librdkafka kproc#consumer"),
+              "librdkafka's own lines name the processor, as the client's id does");
     unlink(log);
     sl_broker_destroy(b);
 }
