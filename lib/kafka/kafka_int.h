@@ -30,6 +30,10 @@ typedef struct sl__ksrc_counters_s {
  * Loop thread, or after sl_processor_run() returned. */
 int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out);
 
+/* The consumer of @p p's Kafka source (NULL if it has none), for tests that
+ * look at its group state. The source keeps ownership. */
+rd_kafka_t *sl__kafka_source_rk(const sl_processor_t *p);
+
 /* The producer of a Kafka sink (NULL if @p sink is not one), for tests that
  * inject its errors. The sink keeps ownership. */
 rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink);

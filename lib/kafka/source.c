@@ -672,6 +672,10 @@ static void ks_close(void *opaque)
     s->consumer_closed = 1;
     if (joined && !s->ever_assigned) {
         s->keep_rk = 1;
+        /* Nothing polls it any more, so only its log callback could still
+         * run, on its own threads, with this source (freed later) as its
+         * opaque: silence it (level 0: librdkafka logs nothing that low). */
+        rd_kafka_set_log_level(s->rk, 0);
         sl__log(s->proc, "warn",
                 "stopped while joining the group: the consumer is closed but not destroyed "
                 "(librdkafka 2.0.2 would abort, its bug #4312); the process exit frees it");
@@ -757,6 +761,12 @@ int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
         return SL_ENOENT;
     *out = s->counters;
     return 0;
+}
+
+rd_kafka_t *sl__kafka_source_rk(const sl_processor_t *p)
+{
+    const ksrc_t *s = sl__proc_source(p, "kafka");
+    return s ? s->rk : NULL;
 }
 
 int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, size_t errstr_size)

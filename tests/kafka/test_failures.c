@@ -694,3 +694,41 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     free(t.count);
     sl_broker_destroy(b);
 }
+
+Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
+                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
+                 0);
+    const char *extra[] = {"kafka.debug", "cgrp,broker", NULL};
+    sl_processor_t *p = in_process(bs, "g-join2", keep_value, extra);
+    rd_kafka_t *rk = sl__kafka_source_rk(p);
+    cr_assert(rk);
+    atomic_store(&run_over, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* The group's assignor is known once the JoinGroup is answered. */
+    int64_t end = kt_now_ms() + 60000;
+    const char *proto = NULL;
+    while (kt_now_ms() < end) {
+        proto = rd_kafka_rebalance_protocol(rk);
+        if (proto && strcmp(proto, "NONE"))
+            break;
+        kt_sleep_ms(100);
+    }
+    cr_assert(proto && strcmp(proto, "NONE"), "the group answered the join");
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    cr_assert_eq(rc, 0, "a stop before the first assignment drains");
+    sl__ksrc_counters_t kc;
+    cr_assert_eq(sl__kafka_source_counters(p, &kc), 0);
+    sl_processor_destroy(p);
+    /* The consumer left behind keeps running against a broker that goes
+     * away: nothing of the processor may be touched any more. */
+    sl_broker_destroy(b);
+    kt_sleep_ms(2000);
+}
