@@ -34,7 +34,8 @@ extern "C" {
     X(ERETRIES, -31, 0, "retry limit reached")                                                     \
     X(ESINK, -32, 0, "sink rejected the event")                                                    \
     X(ESHUTDOWN, -33, 0, "processor is shutting down")                                             \
-    X(ESTORE, -34, 0, "view store rejected the change")
+    X(ESTORE, -34, 0, "view store rejected the change")                                            \
+    X(ESINKDOWN, -35, 0, "sink is unusable")
 
 /** Error codes; every public call that can fail returns 0 or one of these. */
 typedef enum sl_err_e {

@@ -57,7 +57,12 @@ SL_EXPORT int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink);
  *          offset committed); SL_ETIMEDOUT when drain.timeout.ms passed with
  *          records still in flight (they will be read again: nothing is
  *          lost); SL_EINVAL or SL_ESTATE when the processor cannot start
- *          (no source, no pipeline, no fault sink), with a log line saying why.
+ *          (no source, no pipeline, no fault sink), with a log line saying why;
+ *          SL_ESINKDOWN when a sink (or the fault sink) said it cannot work at
+ *          all (a fatal producer error, no authorization, a missing topic or
+ *          stream): intake stopped, only records done before the broken ones
+ *          were committed, and the next run reads the rest; another error
+ *          (e.g. SL_EIO) when the source failed for good, likewise.
  * @remark Installs SIGINT and SIGTERM handlers for its duration when
  *         processor.signals is true (the default).
  */

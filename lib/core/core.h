@@ -90,6 +90,7 @@ struct entry_s {
     size_t bytes;     /* counted in the engine's inflight_bytes: value + uow buffers */
     uint32_t children;
     int in_use;
+    int stuck; /* a uow of it was acknowledged with SL_ESINKDOWN */
     entry_t *next_free;
     char *scratch; /* unescaped type and key when they hold escapes */
     size_t scratch_cap;
@@ -211,6 +212,7 @@ struct sl_engine_s {
     size_t buf_pooled, buf_pool_max;
     int paused_all;
     int fault_blocked;
+    size_t stuck; /* records held forever by a sink that is unusable */
     /* scheduling */
     sl__timers_t timers;
     int depth;
@@ -219,6 +221,11 @@ struct sl_engine_s {
     sl_executor_t exec; /* blocking work; submit NULL = inline */
     sl_stats_t stats;
 };
+
+/* Records in flight that will never be done: a sink acknowledged one of
+ * their uows with SL_ESINKDOWN. The runtime ends a failing drain once they
+ * are all that is left. */
+size_t sl__engine_stuck(const sl_engine_t *e);
 
 /* fault.c */
 int sl__fault_build(sl_engine_t *e, sl_uow_t *u);

@@ -1012,8 +1012,35 @@ static int overtakes(sl_engine_t *e, sl_uow_t *u)
     return 1;
 }
 
+/* The sink (or the fault sink) says it cannot work at all: writing it again
+ * or turning its events into faults would drain the whole stream into
+ * faults. The uow stays where it is, never done, so the watermark of its
+ * partition never passes it and it is read again by the next run; intake
+ * stops for good (the runtime fails the processor). */
+static void sink_down(sl_engine_t *e, sl_uow_t *u)
+{
+    entry_t *en = u->entry;
+    if (!en->stuck) {
+        en->stuck = 1;
+        e->stuck++;
+    }
+    if (e->fault_blocked++ == 0 && !e->paused_all) {
+        e->paused_all = 1;
+        flow(e, NULL, SL_PARTITION_ALL, 1);
+    }
+}
+
+size_t sl__engine_stuck(const sl_engine_t *e)
+{
+    return e ? e->stuck : 0;
+}
+
 static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
 {
+    if (err == SL_ESINKDOWN) {
+        sink_down(e, u);
+        return;
+    }
     if (err == ACK_COMPACTED) {
         finish(e, u, OUT_COMPACTED);
         return;
@@ -1246,6 +1273,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
         goto oom;
     enter(e);
     en->in_use = 1;
+    en->stuck = 0;
     en->part = part;
     en->seq = ++e->seq;
     en->body = NULL;

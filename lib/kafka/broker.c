@@ -1,6 +1,8 @@
 /* sluice — embedded Kafka broker over librdkafka's mock cluster. */
 #include "sluice/broker.h"
 
+#include "kafka/kafka_int.h"
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
@@ -215,4 +217,9 @@ void sl_broker_destroy(sl_broker_t *b)
     rd_kafka_mock_cluster_destroy(b->mc);
     rd_kafka_destroy(b->rk);
     sl_free(b);
+}
+
+rd_kafka_mock_cluster_t *sl__broker_mock(sl_broker_t *b)
+{
+    return b ? b->mc : NULL;
 }

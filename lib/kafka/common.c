@@ -82,12 +82,14 @@ static int set_one(const char *name, const char *value, void *opaque)
     return 0;
 }
 
-/* librdkafka's own log lines become ours (the opaque differs between
- * handles, so no processor name here). Debug lines need kafka.debug anyway. */
+/* librdkafka's own log lines become ours, under the processor's name: every
+ * client made here has as its opaque a connector struct whose first member
+ * is its processor. Debug lines need kafka.debug anyway. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const char *lvl = level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug";
-    sl__log(NULL, lvl, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+    sl_processor_t *const *proc = rd_kafka_opaque(rk);
+    sl__log(proc ? *proc : NULL, lvl, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
 static void broker_destroy(void *b)
@@ -111,6 +113,11 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
     for (; defaults && defaults[0]; defaults += 2)
         if (set_one(defaults[0], defaults[1], &w))
             goto fail;
+    /* Clients are named after their processor (librdkafka's log lines and
+     * the brokers' view), unless kafka.client.id says otherwise. */
+    const char *name = sl_conf_get_str(sl_processor_conf(p), "processor.name");
+    if (name && *name && set_one("client.id", name, &w))
+        goto fail;
     w.skip = kind == RD_KAFKA_PRODUCER ? consumer_only : producer_only;
     if (sl_conf_foreach(sl_processor_conf(p), "kafka.", set_one, &w))
         goto fail;
@@ -160,7 +167,14 @@ int sl__kafka_err(rd_kafka_resp_err_t err)
         return SL_EAGAIN;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
         return SL_ETOOBIG;
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        /* The client cannot work at all: not the record's fault. */
+        return SL_ESINKDOWN;
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:

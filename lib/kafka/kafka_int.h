@@ -3,18 +3,44 @@
 #define SL_KAFKA_INT_H
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "runtime/runtime.h"
+#include "sluice/broker.h"
 
 /* A librdkafka configuration for a client of @p kind from the processor's
  * kafka.* properties (those of the other kind skipped), on top of @p defaults (NULL-terminated
- * name/value pairs). NULL with a message in @p errstr on a bad property. */
+ * name/value pairs) and client.id = processor.name. NULL with a message in @p errstr on a bad
+ * property. The caller must set as the configuration's opaque a struct whose first member
+ * is the sl_processor_t pointer (the log callback reads it). */
 rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
                                 const char *const *defaults, char *errstr, size_t errstr_size);
 
 /* Map a librdkafka error to a sluice error code (retriable ones to
  * retriable codes). */
 int sl__kafka_err(rd_kafka_resp_err_t err);
+
+/* Counters of a processor's Kafka source, for logs and tests. */
+typedef struct sl__ksrc_counters_s {
+    uint64_t rewound;       /* partitions sent back to a message the engine could not take */
+    uint64_t skipped_taken; /* messages at or below an offset already taken, skipped */
+} sl__ksrc_counters_t;
+
+/* Reads the counters of @p p's Kafka source. SL_ENOENT if it has none.
+ * Loop thread, or after sl_processor_run() returned. */
+int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out);
+
+/* The consumer of @p p's Kafka source (NULL if it has none), for tests that
+ * look at its group state. The source keeps ownership. */
+rd_kafka_t *sl__kafka_source_rk(const sl_processor_t *p);
+
+/* The producer of a Kafka sink (NULL if @p sink is not one), for tests that
+ * inject its errors. The sink keeps ownership. */
+rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink);
+
+/* The mock cluster behind an embedded broker, for tests that need what
+ * sl_broker_t does not offer (e.g. a topic's metadata error). */
+rd_kafka_mock_cluster_t *sl__broker_mock(sl_broker_t *b);
 
 /* Wake the loop when a librdkafka queue becomes non-empty: a pipe whose read
  * end a uv_poll watches. */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 typedef struct ksink_s {
-    sl_processor_t *proc;
+    sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *mainq;
@@ -19,17 +19,91 @@ typedef struct ksink_s {
     uv_timer_t timer;
     int timer_on;
     int closed;
+    int autocreate; /* allow.auto.create.topics: an unknown topic may still appear */
+    int down;       /* the sink is unusable: every write is acknowledged SL_ESINKDOWN */
     char *topic;
 } ksink_t;
+
+/* Errors that say the producer or its topic cannot work at all, rather than
+ * that one record is bad or the cluster is busy: a fatal (idempotence)
+ * error, no authorization or authentication, a topic that does not exist
+ * and will not be created. */
+static int is_down_err(const ksink_t *s, rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        return 1;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        return !s->autocreate;
+    default:
+        return 0;
+    }
+}
+
+/* Marks the sink unusable and fails the processor, once. */
+static void go_down(ksink_t *s, rd_kafka_resp_err_t err, const char *reason)
+{
+    if (s->down)
+        return;
+    s->down = 1;
+    char why[512];
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fr[400];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->rk, fr, sizeof fr);
+        snprintf(why, sizeof why, "fatal producer error %s: %s", rd_kafka_err2name(orig),
+                 orig ? fr : rd_kafka_err2str(err));
+    } else if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+               err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        snprintf(why, sizeof why,
+                 "the topic does not exist and allow.auto.create.topics is false: create it");
+    } else {
+        snprintf(why, sizeof why, "%s: %s", rd_kafka_err2name(err),
+                 reason ? reason : rd_kafka_err2str(err));
+    }
+    sl__proc_fail(s->proc, SL_ESINKDOWN, "kafka sink %s is unusable: %s", s->topic, why);
+}
+
+/* The sluice error for a produce or delivery error of this sink. */
+static int sink_err(ksink_t *s, rd_kafka_resp_err_t err)
+{
+    if (!err)
+        return 0;
+    if (s->down || is_down_err(s, err)) {
+        go_down(s, err, NULL);
+        return SL_ESINKDOWN;
+    }
+    return sl__kafka_err(err);
+}
+
+/* librdkafka's client-wide errors: most are transient (brokers down,
+ * transport) and only logged; those that say the producer cannot work fail
+ * the processor at once, without waiting for a delivery report. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    ksink_t *s = opaque;
+    if (is_down_err(s, (rd_kafka_resp_err_t)err)) {
+        go_down(s, (rd_kafka_resp_err_t)err, reason);
+    } else {
+        sl__log(s->proc, "warn", "kafka sink %s: %s: %s", s->topic,
+                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    }
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
+    ksink_t *s = opaque;
     sl_uow_t *u = m->_private;
     if (!u)
         return;
-    int err = sl__kafka_err(m->err);
+    int err = sink_err(s, m->err);
     if (err) {
         char msg[200];
         snprintf(msg, sizeof msg, "kafka delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
@@ -44,6 +118,8 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
     ksink_t *s = opaque;
     if (s->closed)
         return SL_ESHUTDOWN;
+    if (s->down)
+        return SL_ESINKDOWN; /* each uow stays undone: it is read again by the next run */
     for (size_t i = 0; i < n; i++) {
         sl_uow_t *u = uows[i];
         sl_span_t k, v;
@@ -54,8 +130,9 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
             char msg[200];
             snprintf(msg, sizeof msg, "kafka produce to %s failed: %s", s->topic,
                      rd_kafka_err2str(e));
-            sl_uow_fail(u, sl__kafka_err(e), msg);
-            sl_uow_ack(u, sl__kafka_err(e));
+            int err = sink_err(s, e);
+            sl_uow_fail(u, err, msg);
+            sl_uow_ack(u, err);
         }
     }
     return 0;
@@ -152,6 +229,13 @@ static int ks_lazy_write(void *opaque, sl_uow_t *const *uows, size_t n)
     return ks_write(opaque, uows, n);
 }
 
+rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink)
+{
+    void *opaque;
+    const sl_sink_ops_t *ops = sl__sink_ops(sink, &opaque);
+    return ops && ops->write == ks_lazy_write ? ((ksink_t *)opaque)->rk : NULL;
+}
+
 sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr, size_t errstr_size)
 {
     if (!p || !topic || !*topic) {
@@ -174,6 +258,8 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     if (!kc)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_opaque(kc, s);
     /* Consumer-only properties shared through kafka.* would warn here. */
     char err[256];
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
@@ -187,6 +273,11 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     s->mainq = rd_kafka_queue_get_main(s->rk);
     if (!s->rkt || !s->mainq)
         goto fail;
+    char ac[8];
+    size_t al = sizeof ac;
+    s->autocreate = rd_kafka_conf_get(rd_kafka_conf(s->rk), "allow.auto.create.topics", ac, &al) !=
+                        RD_KAFKA_CONF_OK ||
+                    strcmp(ac, "false") != 0;
     size_t max = 1000000;
     char buf[32];
     size_t bl = sizeof buf;

@@ -28,10 +28,11 @@ typedef struct kpart_s {
     int paused_self;    /* the engine asked to pause this partition */
     int paused_applied; /* what librdkafka was last told */
     int64_t committed;  /* last offset committed, -1 none */
+    int64_t floor;      /* the group's committed offset when it was assigned, -1 none */
 } kpart_t;
 
 typedef struct ksrc_s {
-    sl_processor_t *proc;
+    sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     sl_engine_t *e;
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
@@ -50,6 +51,8 @@ typedef struct ksrc_s {
     int stopping;
     int closed;
     int consumer_closed;
+    int ever_assigned; /* the group gave this member an assignment once */
+    int keep_rk;       /* do not destroy the consumer: see ks_close */
     int64_t drain_ms;
     int64_t revoke_ms;    /* bound of a revoke's drain: it blocks the consumer */
     size_t backlog_peak;  /* longest consumer queue seen since it last ran dry */
@@ -57,6 +60,8 @@ typedef struct ksrc_s {
     size_t backlog_bytes; /* payload bytes read since the queue last ran dry */
     size_t kick_bytes;    /* ... at which librdkafka may have stopped fetching */
     uint64_t kicks;
+    sl__ksrc_counters_t counters;
+    rd_kafka_topic_partition_list_t *rewind; /* this batch's partitions to read again */
 } ksrc_t;
 
 static int64_t now_ms(void)
@@ -91,6 +96,7 @@ static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int cre
     kp->topic = t;
     kp->partition = partition;
     kp->committed = -1;
+    kp->floor = -1;
     return kp;
 }
 
@@ -179,20 +185,40 @@ static int krec_fill(krec_t *r, rd_kafka_message_t *m)
     return 0;
 }
 
-/* The engine could not take @p m (out of memory): rewind its partition so
- * it is read again, rather than lose it. */
-static void rewind_to(ksrc_t *s, rd_kafka_message_t *m)
+/* The engine could not take a message (out of memory, a bad header): every
+ * partition with a message of this batch left unprocessed is rewound to the
+ * first such offset, so all of them are read again. Partitions go back
+ * independently: a position moved past a dropped message would let later
+ * offsets be tracked and the watermark be committed over the gap. */
+static void rewind_batch(ksrc_t *s, rd_kafka_topic_partition_list_t *l)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-        m->offset;
+    if (!l->cnt)
+        return;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(s->rk, l, 1000);
     if (err) {
-        sl__log(s->proc, "error", "cannot rewind %s/%d to %lld: %s", rd_kafka_topic_name(m->rkt),
-                (int)m->partition, (long long)m->offset, rd_kafka_error_string(err));
+        sl__log(s->proc, "error", "cannot rewind %d partition(s): %s", l->cnt,
+                rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
-    rd_kafka_topic_partition_list_destroy(l);
+    s->counters.rewound += (uint64_t)l->cnt;
+    for (int i = 0; i < l->cnt; i++) {
+        if (l->elems[i].err)
+            sl__log(s->proc, "error", "cannot rewind %s/%d to %lld: %s", l->elems[i].topic,
+                    (int)l->elems[i].partition, (long long)l->elems[i].offset,
+                    rd_kafka_err2str(l->elems[i].err));
+        else
+            sl__log(s->proc, "warn", "%s/%d rewound to %lld: it is read again", l->elems[i].topic,
+                    (int)l->elems[i].partition, (long long)l->elems[i].offset);
+    }
+}
+
+/* Remember that @p m is left unprocessed: its partition goes back to it,
+ * unless an earlier message of the partition is already remembered. */
+static void leave_unread(rd_kafka_topic_partition_list_t *l, const rd_kafka_message_t *m)
+{
+    const char *t = rd_kafka_topic_name(m->rkt);
+    if (!rd_kafka_topic_partition_list_find(l, t, m->partition))
+        rd_kafka_topic_partition_list_add(l, t, m->partition)->offset = m->offset;
 }
 
 static inline void prefetch_msg(const rd_kafka_message_t *m)
@@ -209,15 +235,44 @@ static inline void prefetch_msg(const rd_kafka_message_t *m)
 #endif
 }
 
-static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
+/* The consumer cannot go on (e.g. fenced by a static member with the same
+ * group.instance.id): fail the processor rather than read nothing forever. */
+static void consumer_fatal(ksrc_t *s)
+{
+    char reason[400];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->rk, reason, sizeof reason);
+    sl__proc_fail(s->proc, SL_EIO, "kafka consumer: fatal error %s: %s", rd_kafka_err2name(orig),
+                  orig ? reason : "unknown");
+}
+
+/* librdkafka's client-wide errors: transient ones (brokers down, transport)
+ * are only logged; a fatal one fails the processor. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    ksrc_t *s = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        consumer_fatal(s);
+        return;
+    }
+    sl__log(s->proc, "warn", "kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+            reason);
+}
+
+/* Hands @p m to the engine. Once one message of the batch could not be
+ * taken, @p rw is non-empty and every later one is left for a re-read. */
+static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
 {
     if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+            consumer_fatal(s);
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             sl__log(s->proc, "warn", "consumer: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         return;
     }
-    if (*rewound) { /* a previous message of this batch was rewound: read again later */
+    if (rw->cnt) { /* an earlier message of this batch was not taken: read again later */
+        leave_unread(rw, m);
         rd_kafka_message_destroy(m);
         return;
     }
@@ -233,11 +288,17 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, int *rewound)
         /* At or below an offset already taken: the partition came back after
          * a revoke while older records were in flight. It is a duplicate of
          * something the engine holds. */
-        sl__log(s->proc, "debug", "skipping %s/%d@%lld: already taken", rd_kafka_topic_name(m->rkt),
-                (int)m->partition, (long long)m->offset);
+        /* Counted, and logged at 1, 2, 4, 8, ... so a large replay does not
+         * flood the log; the total is logged at close. */
+        uint64_t n = ++s->counters.skipped_taken;
+        if (!(n & (n - 1)))
+            sl__log(s->proc, "warn", "skipping %s/%d@%lld: already taken (%llu so far)",
+                    rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+                    (unsigned long long)n);
     } else {
-        rewind_to(s, m);
-        *rewound = 1;
+        sl__log(s->proc, "warn", "cannot take %s/%d@%lld: %s", rd_kafka_topic_name(m->rkt),
+                (int)m->partition, (long long)m->offset, sl_strerror(rc));
+        leave_unread(rw, m);
     }
     rd_kafka_message_destroy(m);
 }
@@ -315,7 +376,6 @@ static void fetch(ksrc_t *s)
             s->backlog_bytes = 0;
             break;
         }
-        int rewound = 0;
         for (ssize_t i = 0; i < n; i++)
             s->backlog_bytes += s->batch[i]->len;
         for (ssize_t i = 0; i < n; i++) {
@@ -324,7 +384,13 @@ static void fetch(ksrc_t *s)
              * scanned. */
             if (i + 1 < n)
                 prefetch_msg(s->batch[i + 1]);
-            take(s, s->batch[i], &rewound);
+            take(s, s->batch[i], s->rewind);
+        }
+        int rewound = s->rewind->cnt > 0;
+        if (rewound) {
+            rewind_batch(s, s->rewind);
+            rd_kafka_topic_partition_list_destroy(s->rewind);
+            s->rewind = rd_kafka_topic_partition_list_new(8);
         }
         /* Serve delivery reports between batches, so acknowledgements keep
          * up with reading. */
@@ -389,7 +455,10 @@ static void commit_parts(ksrc_t *s, const rd_kafka_topic_partition_list_t *only,
         if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
             continue;
         int64_t wm = sl_engine_watermark(s->e, kp->topic, kp->partition);
-        if (wm < 0 || wm <= kp->committed)
+        /* Below the floor, the watermark is a stale one: the partition came
+         * back while records of its earlier assignment were in flight, and
+         * another member committed further meanwhile. */
+        if (wm < 0 || wm <= kp->committed || wm < kp->floor)
             continue;
         rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = wm;
         kp->committed = wm;
@@ -434,8 +503,15 @@ static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
     int64_t deadline = now_ms() + (s->revoke_ms < s->drain_ms ? s->revoke_ms : s->drain_ms);
     while (inflight_of(s, l) && now_ms() < deadline)
         sl__proc_pump(s->proc, 10);
+    /* The commit does not wait for the broker (it would block the loop
+     * for a round trip inside the revoke). It goes out before the unassign
+     * that follows, on the coordinator's connection, so it lands before the
+     * rejoin that gives the partitions to another member. At least once
+     * still holds either way: only done watermarks are committed, and a
+     * commit that fails or comes late leaves the group's offset lower, so
+     * the next owner reads some records again, never skips one. */
     if (!lost)
-        commit_parts(s, l, 1);
+        commit_parts(s, l, 0);
     for (int i = 0; i < l->cnt; i++) {
         const char *t = l->elems[i].topic;
         int32_t part = l->elems[i].partition;
@@ -460,14 +536,29 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sl__log(s->proc, "info", "assigned %d partition(s)", l->cnt);
+        s->ever_assigned = 1;
+        /* What the group has committed: never commit below it (see
+         * commit_parts). Asked here, before fetching starts from it. */
+        rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_copy(l);
+        rd_kafka_resp_err_t cerr =
+            rd_kafka_committed(rk, cl, (int)(s->revoke_ms < 10000 ? s->revoke_ms : 10000));
+        if (cerr)
+            sl__log(s->proc, "warn", "cannot read the committed offsets: %s",
+                    rd_kafka_err2str(cerr));
         for (int i = 0; i < l->cnt; i++) {
             kpart_t *kp = kp_find(s, l->elems[i].topic, l->elems[i].partition, 1);
             if (kp) {
                 kp->assigned = 1;
                 kp->committed = -1;
+                kp->floor = -1;
                 kp->paused_applied = 0;
+                const rd_kafka_topic_partition_t *c =
+                    cerr ? NULL : rd_kafka_topic_partition_list_find(cl, kp->topic, kp->partition);
+                if (c && !c->err && c->offset >= 0)
+                    kp->floor = kp->committed = c->offset;
             }
         }
+        rd_kafka_topic_partition_list_destroy(cl);
         rd_kafka_error_t *e2 = NULL;
         rd_kafka_resp_err_t e1 = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (coop)
@@ -561,8 +652,34 @@ static void ks_close(void *opaque)
     if (s->kicks)
         sl__log(s->proc, "debug", "fetcher kicked %llu time(s) after the queue ran dry",
                 (unsigned long long)s->kicks);
+    if (s->counters.skipped_taken || s->counters.rewound)
+        sl__log(s->proc, "info",
+                "%llu message(s) skipped as already taken, %llu partition rewind(s) after a "
+                "message could not be taken",
+                (unsigned long long)s->counters.skipped_taken,
+                (unsigned long long)s->counters.rewound);
+    /* librdkafka 2.0.2 aborts destroying a consumer whose group answered
+     * its JoinGroup (the group's assignor is chosen) but not yet a SyncGroup
+     * (the sticky assignor has no state yet): an assertion in
+     * rd_kafka_sticky_assignor_state_destroy (librdkafka #4312, fixed in
+     * 2.1). Leaving the subscription first makes the group discard any later
+     * JoinGroup answer; then whether one came is known for sure, and such a
+     * consumer is closed but left to the process exit, not destroyed. */
+    rd_kafka_unsubscribe(s->rk);
+    const char *proto = rd_kafka_rebalance_protocol(s->rk);
+    int joined = proto && strcmp(proto, "NONE") != 0;
     rd_kafka_consumer_close(s->rk);
     s->consumer_closed = 1;
+    if (joined && !s->ever_assigned) {
+        s->keep_rk = 1;
+        /* Nothing polls it any more, so only its log callback could still
+         * run, on its own threads, with this source (freed later) as its
+         * opaque: silence it (level 0: librdkafka logs nothing that low). */
+        rd_kafka_set_log_level(s->rk, 0);
+        sl__log(s->proc, "warn",
+                "stopped while joining the group: the consumer is closed but not destroyed "
+                "(librdkafka 2.0.2 would abort, its bug #4312); the process exit frees it");
+    }
 }
 
 static void ks_release(void *opaque, const sl_record_t *rec, int done)
@@ -606,11 +723,13 @@ static void ks_destroy(void *opaque)
         return;
     if (s->q)
         rd_kafka_queue_destroy(s->q);
-    if (s->rk)
+    if (s->rk && !s->keep_rk)
         rd_kafka_destroy_flags(s->rk,
                                s->consumer_closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (s->subscription)
         rd_kafka_topic_partition_list_destroy(s->subscription);
+    if (s->rewind)
+        rd_kafka_topic_partition_list_destroy(s->rewind);
     for (krec_t *r = s->all_recs; r;) {
         krec_t *n = r->all_next;
         sl_free(r->hdrs);
@@ -634,6 +753,21 @@ static const sl__source_if_t kafka_source_if = {
     .release = ks_release,
     .flow = ks_flow,
 };
+
+int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
+{
+    const ksrc_t *s = sl__proc_source(p, "kafka");
+    if (!s)
+        return SL_ENOENT;
+    *out = s->counters;
+    return 0;
+}
+
+rd_kafka_t *sl__kafka_source_rk(const sl_processor_t *p)
+{
+    const ksrc_t *s = sl__proc_source(p, "kafka");
+    return s ? s->rk : NULL;
+}
 
 int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, size_t errstr_size)
 {
@@ -677,7 +811,8 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->batch_size = (size_t)sl_conf_get_int(sl_processor_conf(p), "source.batch.size");
     s->batch = sl_calloc(s->batch_size, sizeof *s->batch);
     s->subscription = rd_kafka_topic_partition_list_new(4);
-    if (!s->batch || !s->subscription)
+    s->rewind = rd_kafka_topic_partition_list_new(8);
+    if (!s->batch || !s->subscription || !s->rewind)
         goto oom;
     /* Topics: comma separated, spaces ignored. */
     const char *t = topics;
@@ -712,6 +847,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
     /* Callbacks get the source as their opaque. */
     char err[256];
     rd_kafka_conf_set_opaque(kc, s);

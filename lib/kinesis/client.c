@@ -225,12 +225,26 @@ oom:
     return NULL;
 }
 
+/* Answers that say these credentials cannot use the service or the stream:
+ * no retry makes them work. */
+static const char *const denied[] = {"AccessDeniedException",
+                                     "AccessDenied",
+                                     "KMSAccessDeniedException",
+                                     "UnrecognizedClientException",
+                                     "InvalidSignatureException",
+                                     "IncompleteSignatureException",
+                                     "MissingAuthenticationTokenException",
+                                     "MissingAuthenticationToken",
+                                     "InvalidClientTokenId",
+                                     "ExpiredTokenException",
+                                     NULL};
+
 static sl__kin_fail_t classify(long status, const char *type)
 {
     if (status >= 500)
         return KIN_SERVER;
     if (!type)
-        return KIN_INVALID;
+        return status == 403 ? KIN_DENIED : KIN_INVALID;
     const char *h = strrchr(type, '#'); /* "com.amazonaws.kinesis#Name" */
     if (h)
         type = h + 1;
@@ -242,6 +256,9 @@ static sl__kin_fail_t classify(long status, const char *type)
         return KIN_EXPIRED;
     if (!strcmp(type, "ResourceNotFoundException"))
         return KIN_NOT_FOUND;
+    for (const char *const *d = denied; *d; d++)
+        if (!strcmp(type, *d))
+            return KIN_DENIED;
     if (!strcmp(type, "InternalFailure") || !strcmp(type, "ServiceUnavailable"))
         return KIN_SERVER;
     return KIN_INVALID;

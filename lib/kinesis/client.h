@@ -20,7 +20,8 @@ typedef enum {
     KIN_INVALID,   /* validation and other client errors */
     KIN_SERVER,    /* 5xx, InternalFailure */
     KIN_TRANSPORT, /* no HTTP answer */
-    KIN_SHUTDOWN   /* the client closed */
+    KIN_SHUTDOWN,  /* the client closed */
+    KIN_DENIED     /* AccessDenied, unknown or expired credentials, a bad signature */
 } sl__kin_fail_t;
 
 /* @p resp is the parsed answer (borrowed, NULL on failure). @p err is 0 or a

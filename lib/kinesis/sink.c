@@ -32,6 +32,7 @@ typedef struct ksink_s {
     char *stream;
     put_t *head, *tail; /* calls in the order made */
     int closed;
+    int down; /* the stream cannot be written at all: every write is SL_ESINKDOWN */
 } ksink_t;
 
 static void put_free(put_t *c)
@@ -69,9 +70,20 @@ static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, j
     put_t *c = opaque;
     ksink_t *s = c->s;
     c->done = 1;
-    if (err) {
-        /* Validation errors are permanent; a missing stream may be being
-         * created: retried, then a fault after retry.max. */
+    if (err && (why == KIN_DENIED || why == KIN_NOT_FOUND)) {
+        /* No access, bad credentials, no such stream: the sink itself is
+         * broken, not the records. Retrying or faulting them would drain the
+         * whole stream into faults; they stay undone and the processor
+         * fails, to read them again once it is fixed. */
+        c->err = SL_ESINKDOWN;
+        snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : sl_strerror(err));
+        if (!s->down) {
+            s->down = 1;
+            sl__proc_fail(s->proc, SL_ESINKDOWN, "kinesis sink %s is unusable: %s", s->stream,
+                          c->msg);
+        }
+    } else if (err) {
+        /* Validation errors are permanent: faults. */
         c->err = why == KIN_INVALID ? SL_ESINK : why == KIN_SHUTDOWN ? SL_ESHUTDOWN : SL_EAGAIN;
         snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : sl_strerror(err));
     } else {
@@ -85,6 +97,8 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
     ksink_t *s = opaque;
     if (s->closed)
         return SL_ESHUTDOWN;
+    if (s->down)
+        return SL_ESINKDOWN; /* each uow stays undone: it is read again by the next run */
     put_t *c = sl_calloc(1, sizeof *c);
     if (!c)
         return SL_ENOMEM;

@@ -779,7 +779,7 @@ static int check_reachable(ksrc_t *s)
         json_decref(resp);
         if (!rc)
             return 0;
-        if (why == KIN_NOT_FOUND || why == KIN_INVALID) {
+        if (why == KIN_NOT_FOUND || why == KIN_INVALID || why == KIN_DENIED) {
             sl__log(s->proc, "error", "kinesis stream %s at %s: %s", s->stream,
                     sl__kin_endpoint(s->kin), msg);
             return SL_EINVAL;

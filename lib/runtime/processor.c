@@ -4,6 +4,7 @@
  * rate limits), one commits watermarks. Signals and sl_processor_stop()
  * start a drain; the loop keeps running until nothing is in flight or the
  * drain bound passes, then the source commits and closes. */
+#include "core/core.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -41,6 +42,7 @@ struct sl_processor_s {
     uv_async_t stop_async;
     int state;
     int drain_timed_out;
+    int failed; /* sl__proc_fail(): the error sl_processor_run() returns */
     int signals;
     int log_level;
     const char *name;
@@ -324,6 +326,18 @@ int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opa
     return 0;
 }
 
+void *sl__proc_source(const sl_processor_t *p, const char *name)
+{
+    return p && p->src && !strcmp(p->src->name, name) ? p->src_opaque : NULL;
+}
+
+const sl_sink_ops_t *sl__sink_ops(const sl_sink_t *sink, void **opaque)
+{
+    if (opaque)
+        *opaque = sink ? sink->opaque : NULL;
+    return sink ? &sink->ops : NULL;
+}
+
 int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc)
 {
     sl__service_t *n = sl_realloc(p->svcs, (p->nsvcs + 1) * sizeof *n);
@@ -385,7 +399,12 @@ static void finish_drain(sl_processor_t *p)
         return;
     p->state = ST_CLOSING;
     size_t left = sl_engine_inflight(p->e);
-    if (left)
+    if (p->failed)
+        sl__log(p, "error",
+                "stopped by a failure (%s) with %zu records in flight: they are not committed "
+                "and will be read again",
+                sl_strerror(p->failed), left);
+    else if (left)
         sl__log(p, "warn", "drain timed out with %zu records in flight; they will be read again",
                 left);
     else
@@ -420,7 +439,10 @@ void sl__proc_after(sl_processor_t *p)
         p->last_done = st.records_done;
         p->last_done_ns = uv_hrtime();
     }
-    if (p->state == ST_DRAINING && sl_engine_inflight(p->e) == 0) {
+    /* A failing processor also ends its drain once only records that can
+     * never be done are left. */
+    size_t left = sl_engine_inflight(p->e);
+    if (p->state == ST_DRAINING && (left == 0 || (p->failed && left == sl__engine_stuck(p->e)))) {
         finish_drain(p);
         return;
     }
@@ -473,7 +495,25 @@ static void signal_cb(uv_signal_t *s, int signum)
 
 static void stop_cb(uv_async_t *a)
 {
-    begin_drain(a->data, "stop requested");
+    sl_processor_t *p = a->data;
+    begin_drain(p, p->failed ? "failure" : "stop requested");
+}
+
+void sl__proc_fail(sl_processor_t *p, int err, const char *fmt, ...)
+{
+    if (!p || p->failed || p->state >= ST_CLOSING)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->failed = err ? err : SL_EIO;
+    sl__log(p, "error", "%s; stopping: what is not done is not committed and is read again", msg);
+    /* The drain starts from the loop, not inside the caller's callback (a
+     * delivery report, librdkafka's error callback). */
+    if (p->state == ST_RUNNING)
+        uv_async_send(&p->stop_async);
 }
 
 void sl_processor_stop(sl_processor_t *p)
@@ -599,5 +639,7 @@ int sl_processor_run(sl_processor_t *p)
             secs, (unsigned long long)st.records_in, (unsigned long long)st.records_done,
             (unsigned long long)st.sunk, (unsigned long long)st.skipped,
             (unsigned long long)st.faults, busy > 0 ? (double)st.records_done / busy : 0, busy);
+    if (p->failed)
+        return p->failed;
     return p->drain_timed_out ? SL_ETIMEDOUT : 0;
 }

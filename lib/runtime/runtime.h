@@ -38,6 +38,12 @@ typedef struct sl__service_s {
 } sl__service_t;
 
 int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opaque);
+/* The opaque of the processor's source if it is of kind @p name, else NULL
+ * (for a connector's internal accessors used by tests). */
+void *sl__proc_source(const sl_processor_t *p, const char *name);
+/* The operations and opaque @p sink was made with (for a connector's
+ * internal accessors used by tests). */
+const sl_sink_ops_t *sl__sink_ops(const sl_sink_t *sink, void **opaque);
 int sl__proc_add_service(sl_processor_t *p, const sl__service_t *svc);
 /* Keep @p sink alive as long as the processor (destroyed after the engine). */
 int sl__proc_own_sink(sl_processor_t *p, sl_sink_t *sink);
@@ -55,6 +61,17 @@ void sl__proc_after(sl_processor_t *p);
  * service for up to @p timeout_ms, completes executor jobs whose work is
  * over (the loop cannot run meanwhile) and ticks the engine. */
 void sl__proc_pump(sl_processor_t *p, int timeout_ms);
+
+/* Something the processor cannot do without is broken (a sink, the
+ * consumer): logs @p fmt at error level once, stops intake and drains what
+ * can still complete, commits only what is done, and makes
+ * sl_processor_run() return @p err. Loop thread only; safe inside
+ * callbacks (the drain starts on the next loop turn). */
+void sl__proc_fail(sl_processor_t *p, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* JSON log lines on stderr. level: "debug", "info", "warn", "error". */
 void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)

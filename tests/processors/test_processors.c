@@ -3,6 +3,7 @@
  * protocol on 127.0.0.1), fed by librdkafka's producer; the view is read
  * back with SQLite. Paths come from SLUICE_LISTENER_BIN / SLUICE_TRIGGER_BIN. */
 #include "../kafka/kafka_helpers.h"
+#include "../kinesis/kinesis_helpers.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -877,5 +878,87 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     }
     rd_kafka_destroy(p);
     sl_broker_destroy(b);
+    rmtmp();
+}
+
+/* ---- a Kinesis sink that cannot work ---- */
+
+Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_delivers)
+{
+    const char *tbin = bin("SLUICE_TRIGGER_BIN");
+    mktmp();
+    kk_server_t ks;
+    kk_start(&ks, NULL); /* no stream yet */
+    const char *topics[] = {"dbz", "faults", NULL};
+    const int parts[] = {2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N = 40 };
+    char rec[256], key[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(rec, sizeof rec,
+                 "{\"before\":null,\"after\":{\"id\":%d,\"name\":\"a\"},\"op\":\"c\","
+                 "\"ts_ms\":1767225600000,\"source\":{\"table\":\"things\"}}",
+                 i);
+        snprintf(key, sizeof key, "%d", i);
+        kt_produce(p, "dbz", key, rec, strlen(rec));
+    }
+    kt_flush(p);
+    rd_kafka_destroy(p);
+    char log[300], xb[300], ep[200];
+    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
+    snprintf(ep, sizeof ep, "AWS_ENDPOINT_URL_KINESIS=%s", ks.kinesalite);
+    char *envs[] = {ep, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
+                    "AWS_REGION=us-east-1", NULL};
+    char *argv[] = {(char *)tbin,
+                    "--source=kafka:dbz",
+                    "--sink=kinesis:things",
+                    "--faults=kafka:faults",
+                    "--format=debezium",
+                    "--entity=thing",
+                    "-X",
+                    xb,
+                    "-X",
+                    "session.timeout.ms=6000",
+                    "-c",
+                    "commit.interval.ms=100",
+                    NULL};
+    snprintf(log, sizeof log, "%s/trigger1.log", tmpdir);
+    pid_t pid = run(argv, log, envs);
+    int code = kt_wait(pid, 90000);
+    char *out = slurp(log);
+    cr_assert_eq(code, 1, "exit 1 (got %d); output:\n%s", code, out);
+    cr_assert(strstr(out, "kinesis sink things is unusable"), "a clear line:\n%s", out);
+    cr_assert(strstr(out, "ResourceNotFoundException"), "with the reason:\n%s", out);
+    free(out);
+    cr_assert_leq(kt_committed(bs, "trigger", "dbz", 2), 0, "nothing committed");
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 300, NULL, NULL), 0, "nothing faulted");
+    /* Fixed: the stream exists. */
+    json_decref(kk_call(ks.kinesalite, "CreateStream",
+                        json_pack("{s:s,s:i}", "StreamName", "things", "ShardCount", 1)));
+    int64_t end = kt_now_ms() + 30000;
+    int active = 0;
+    while (!active && kt_now_ms() < end) {
+        json_t *d = kk_call(ks.kinesalite, "DescribeStreamSummary",
+                            json_pack("{s:s}", "StreamName", "things"));
+        const char *st = json_string_value(
+            json_object_get(json_object_get(d, "StreamDescriptionSummary"), "StreamStatus"));
+        active = st && !strcmp(st, "ACTIVE");
+        json_decref(d);
+        if (!active)
+            kt_sleep_ms(100);
+    }
+    cr_assert(active, "the stream became active");
+    snprintf(log, sizeof log, "%s/trigger2.log", tmpdir);
+    pid = run(argv, log, envs);
+    wait_committed(bs, "trigger", "dbz", 2, N, pid, log);
+    cr_assert_eq(stop(pid), 0);
+    json_t *all = kk_read_all(ks.kinesalite, "things");
+    cr_assert_eq(json_array_size(all), N, "every change published once");
+    json_decref(all);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 300, NULL, NULL), 0);
+    sl_broker_destroy(b);
+    kk_stop(&ks);
     rmtmp();
 }

@@ -1,0 +1,734 @@
+/* Kafka failures that must lose nothing and leave nothing stuck, over the
+ * embedded broker: an allocation failure in the middle of a consume batch
+ * mixing partitions, a broken sink (fatal producer error, a topic that does
+ * not exist), a stop while the group join is still pending. The processors
+ * run in this process (allocation failures are injected through the sl_mem
+ * hooks) or as kproc children. */
+#include "kafka_helpers.h"
+
+#include "kafka/kafka_int.h"
+#include "sluice/mem.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+TestSuite(failures, .timeout = 300);
+
+static void value_of(char *buf, size_t n, int i)
+{
+    snprintf(buf, n, "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"partitionKey\":\"k%d\"}", i,
+             i % 50);
+}
+
+/* @p per records into each of @p parts partitions of "in", ids numbered
+ * partition by partition. */
+static void produce_parts(const char *bs, int parts, int per)
+{
+    rd_kafka_t *rk = kt_producer(bs);
+    char v[128], k[16];
+    for (int p = 0; p < parts; p++)
+        for (int i = 0; i < per; i++) {
+            int id = p * per + i;
+            value_of(v, sizeof v, id);
+            snprintf(k, sizeof k, "k%d", id % 50);
+            cr_assert_eq(
+                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(p),
+                                  RD_KAFKA_V_KEY(k, strlen(k)), RD_KAFKA_V_VALUE(v, strlen(v)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                0);
+        }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+}
+
+struct tally {
+    int n;
+    unsigned *count;
+    size_t total;
+};
+
+static void tally_out(const rd_kafka_message_t *m, void *opaque)
+{
+    struct tally *t = opaque;
+    int id;
+    t->total++;
+    if (m->len && sscanf(m->payload, "{\"id\":\"e%d\"", &id) == 1 && id >= 0 && id < t->n)
+        t->count[id]++;
+}
+
+/* Offsets committed by @p group on each of @p parts partitions of @p topic. */
+static void committed_each(const char *bs, const char *group, const char *topic, int parts,
+                           int64_t *out)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bs, err, sizeof err);
+    rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    cr_assert(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int i = 0; i < parts; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i);
+    cr_assert_eq(rd_kafka_committed(rk, l, 10000), 0);
+    for (int i = 0; i < parts; i++)
+        out[i] = l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- an allocation failure in the middle of a consume batch ---- */
+
+static int maps_seen;
+static sl_sink_t *out_sink; /* the in-process processor's output sink */
+static int parts_seen[8], nparts_seen, injected;
+
+/* Keeps the value. The first call sleeps while every partition is fetched:
+ * the next consume batch holds all the partitions not in the first one,
+ * one after the other. At offset 50 of the third partition seen (the first
+ * or second of such a batch, with more after it), the next allocation of
+ * the loop thread fails: the source's take of the following message. */
+static sl_result_t keep_then_fail(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    const sl_record_t *r = sl_uow_record(u);
+    if (++maps_seen == 1)
+        kt_sleep_ms(1000);
+    int known = 0;
+    for (int i = 0; i < nparts_seen; i++)
+        known |= parts_seen[i] == r->partition;
+    if (!known && nparts_seen < 8)
+        parts_seen[nparts_seen++] = r->partition;
+    if (!injected && nparts_seen == 3 && r->partition == parts_seen[2] && r->offset == 50) {
+        injected = 1;
+        sl_mem_fail_at(1, 0);
+    }
+    return SL_OK;
+}
+
+static atomic_int run_over;
+
+static void *run_proc(void *arg)
+{
+    void *rc = (void *)(intptr_t)sl_processor_run(arg);
+    atomic_store(&run_over, 1);
+    return rc;
+}
+
+/* Waits up to @p timeout_ms for the run to end on its own; then stops it.
+ * Returns whether it had ended on its own; *rc is its result. */
+static int join_within(sl_processor_t *p, pthread_t th, int timeout_ms, intptr_t *rc)
+{
+    int64_t end = kt_now_ms() + timeout_ms;
+    while (!atomic_load(&run_over) && kt_now_ms() < end)
+        kt_sleep_ms(50);
+    int on_its_own = atomic_load(&run_over);
+    if (!on_its_own)
+        sl_processor_stop(p);
+    void *r;
+    pthread_join(th, &r);
+    *rc = (intptr_t)r;
+    return on_its_own;
+}
+
+static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn map,
+                                  const char *const *extra)
+{
+    char err[256];
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "kafka.bootstrap.servers", bs, err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "kafka.group.id", group, err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "processor.signals", "false", err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "processor.name", "inproc", err, sizeof err), 0);
+    cr_assert_eq(sl_conf_set(c, "batch.linger.ms", "10", err, sizeof err), 0);
+    for (; extra && extra[0]; extra += 2)
+        cr_assert_eq(sl_conf_set(c, extra[0], extra[1], err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
+    cr_assert(out, "%s", err);
+    out_sink = out;
+    sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
+    cr_assert(faults, "%s", err);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    cr_assert_eq(sl_pipeline_map(pl, map, NULL), 0);
+    cr_assert_eq(sl_pipeline_batch(pl, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, out), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    return p;
+}
+
+Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
+{
+    enum { PARTS = 4, PER = 200, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    /* Everything is in the broker before the processor starts. The first
+     * consume batch holds the partitions whose start was known first
+     * (usually one); see keep_then_fail for the rest. The test checks that
+     * the failure left messages of several partitions. */
+    produce_parts(bs, PARTS, PER);
+    sl_mem_stats_t before, after;
+    sl_mem_stats(&before);
+    sl_processor_t *p = in_process(bs, "g-oom", keep_then_fail, NULL);
+    pthread_t th;
+    atomic_store(&run_over, 0);
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end) {
+        memset(t.count, 0, N * sizeof(unsigned));
+        t.total = 0;
+        kt_read(bs, "out", 1, N, 5000, 500, tally_out, &t);
+        missing = 0;
+        for (int i = 0; i < N; i++)
+            missing += t.count[i] == 0;
+    }
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    sl_mem_fail_at(0, 0);
+    sl_mem_stats(&after);
+    cr_assert_eq(after.failed - before.failed, 1, "exactly one allocation failed");
+    cr_assert_eq(rc, 0, "a complete drain");
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(t.count[i], 1, "e%d (partition %d) delivered %u times", i, i / PER,
+                     t.count[i]);
+    cr_assert_eq(t.total, N, "nothing twice");
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.records_done, N, "every record processed once");
+    cr_assert_eq(st.faults, 0);
+    sl__ksrc_counters_t kc;
+    cr_assert_eq(sl__kafka_source_counters(p, &kc), 0);
+    cr_assert_geq(kc.rewound, 2,
+                  "the failure left messages of several partitions: each is rewound (%llu)",
+                  (unsigned long long)kc.rewound);
+    sl_processor_destroy(p);
+    int64_t c[PARTS];
+    committed_each(bs, "g-oom", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER, "partition %d committed at %lld, processed %d", i, (long long)c[i],
+                     PER);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+/* ---- a sink that is unusable ---- */
+
+/* Keeps the value, slowly: the test sees part of the output before it
+ * breaks the producer. */
+static sl_result_t keep_slowly(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    kt_sleep_ms(1);
+    return SL_OK;
+}
+
+static sl_result_t keep_value(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    return SL_OK;
+}
+
+/* Every partition's committed offset is at most the first offset missing
+ * from the output: nothing unprocessed is committed over. */
+static void assert_commits_cover_only_output(const char *bs, const char *group,
+                                             const struct tally *t, int parts, int per,
+                                             int64_t *committed)
+{
+    committed_each(bs, group, "in", parts, committed);
+    for (int p = 0; p < parts; p++) {
+        int64_t first_missing = per;
+        for (int i = 0; i < per; i++)
+            if (!t->count[p * per + i]) {
+                first_missing = i;
+                break;
+            }
+        cr_assert_leq(committed[p], first_missing,
+                      "partition %d committed at %lld, but offset %lld was never delivered", p,
+                      (long long)committed[p], (long long)first_missing);
+    }
+}
+
+static size_t read_out(const char *bs, const char *topic, struct tally *t, int timeout_ms)
+{
+    memset(t->count, 0, (size_t)t->n * sizeof(unsigned));
+    t->total = 0;
+    kt_read(bs, topic, 1, (size_t)t->n, timeout_ms, 500, tally_out, t);
+    size_t missing = 0;
+    for (int i = 0; i < t->n; i++)
+        missing += t->count[i] == 0;
+    return missing;
+}
+
+Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss)
+{
+    enum { PARTS = 4, PER = 1000, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    const char *extra[] = {"source.batch.size", "100", "kafka.session.timeout.ms", "6000", NULL};
+    sl_processor_t *p = in_process(bs, "g-fatal", keep_slowly, extra);
+    pthread_t th;
+    atomic_store(&run_over, 0);
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* Once part of the output is there, the output producer gets a fatal
+     * error, as an idempotent producer does when the broker lost its
+     * sequence state. */
+    size_t seen = 0;
+    int64_t until = kt_now_ms() + 60000;
+    while (seen < N / 4 && kt_now_ms() < until)
+        seen = kt_read(bs, "out", 1, N / 4, 5000, 0, NULL, NULL);
+    cr_assert_geq(seen, N / 4);
+    rd_kafka_t *prk = sl__kafka_sink_rk(out_sink);
+    cr_assert(prk, "the output sink is a Kafka sink");
+    cr_assert_eq(rd_kafka_test_fatal_error(prk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                           "injected by the test"),
+                 0);
+    intptr_t rc;
+    int ended = join_within(p, th, 60000, &rc);
+    cr_assert(ended, "the failure ends the run, without a stop");
+    cr_assert_eq(rc, SL_ESINKDOWN, "run returns %s", sl_err_name((int)rc));
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.faults, 0, "nothing was turned into a fault");
+    cr_assert_lt(st.records_done, N, "the run stopped before the end");
+    sl_processor_destroy(p);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 3000, 500, NULL, NULL), 0, "no fault events");
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    cr_assert_lt(read_out(bs, "out", &t, 5000), N, "part of the output was delivered");
+    int64_t c[PARTS];
+    assert_commits_cover_only_output(bs, "g-fatal", &t, PARTS, PER, c);
+    int64_t sum = 0;
+    for (int i = 0; i < PARTS; i++)
+        sum += c[i] > 0 ? c[i] : 0;
+    cr_assert_gt(sum, 0, "what was done before the failure is committed");
+    cr_assert_lt(sum, N, "what was not done is not");
+    /* The next run, with a healthy producer, delivers everything. */
+    p = in_process(bs, "g-fatal", keep_value, extra);
+    atomic_store(&run_over, 0);
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    join_within(p, th, 0, &rc);
+    cr_assert_eq(rc, 0, "the second run drains");
+    cr_assert_eq(missing, 0, "every input is in the output after the second run");
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.faults, 0);
+    sl_processor_destroy(p);
+    committed_each(bs, "g-fatal", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER, "partition %d committed at %lld", i, (long long)c[i]);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_created)
+{
+    enum { PARTS = 2, PER = 300, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    /* The embedded broker (librdkafka 2.0's mock cluster) answers metadata
+     * only up to v2, which cannot carry allow.auto.create.topics: it creates
+     * any topic a client asks about. The topic is made to answer "unknown
+     * topic" instead, as a cluster with auto-creation off does. */
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out",
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    char log[] = "/tmp/sl-nosuch-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    /* The embedded broker holds a join for the session timeout after the
+     * last member left: short, for the second run. */
+    const char *extra[] = {"kafka.allow.auto.create.topics=false",
+                           "kafka.topic.metadata.propagation.max.ms=1000",
+                           "kafka.session.timeout.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
+    int st = kt_wait(pid, 90000);
+    kt_stderr_path = NULL;
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    cr_assert(file_has(log, "allow.auto.create.topics"), "that says what to do");
+    unlink(log);
+    int64_t c[PARTS];
+    committed_each(bs, "g-nosuch", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_leq(c[i], 0, "partition %d committed at %lld: nothing was delivered", i,
+                      (long long)c[i]);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
+    /* Fixed: the topic exists. The next run delivers everything. */
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out", RD_KAFKA_RESP_ERR_NO_ERROR);
+    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    cr_assert_eq(missing, 0, "every input delivered");
+    cr_assert_eq(t.total, N, "each once");
+    committed_each(bs, "g-nosuch", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_once_fixed)
+{
+    enum { N = 200, POISON = 60 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {1, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    /* "Unknown topic" for the fault topic: see the test above. */
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "faults",
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    rd_kafka_t *rk = kt_producer(bs);
+    char v[128];
+    for (int i = 0; i < N; i++) {
+        if (i == POISON) {
+            kt_produce(rk, "in", "bad", "{\"type\":", 8); /* truncated JSON */
+        } else {
+            value_of(v, sizeof v, i);
+            kt_produce(rk, "in", "k", v, strlen(v));
+        }
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+    /* The embedded broker holds a join for the session timeout after the
+     * last member left: short, for the second run. */
+    const char *extra[] = {"kafka.allow.auto.create.topics=false",
+                           "kafka.topic.metadata.propagation.max.ms=1000",
+                           "kafka.session.timeout.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nofaults", extra);
+    int st = kt_wait(pid, 90000);
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    int64_t c;
+    committed_each(bs, "g-nofaults", "in", 1, &c);
+    cr_assert_leq(c, POISON, "committed at %lld: not past the event whose fault was not written",
+                  (long long)c);
+    rd_kafka_mock_topic_set_error(sl__broker_mock(b), "faults", RD_KAFKA_RESP_ERR_NO_ERROR);
+    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nofaults", extra);
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing > 1 && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    size_t nf = kt_read(bs, "faults", 1, 1, 60000, 1000, NULL, NULL);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    cr_assert_eq(missing, 1, "every good input delivered");
+    cr_assert_eq(t.count[POISON], 0);
+    cr_assert_eq(nf, 1, "the poison event faulted exactly once (%zu)", nf);
+    committed_each(bs, "g-nofaults", "in", 1, &c);
+    cr_assert_eq(c, N);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+/* ---- a stop while the group join is pending ---- */
+
+Test(failures, a_stop_while_joining_the_group_exits_cleanly)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    /* The group answers the JoinGroup, but every SyncGroup fails:
+     * the member knows its group's assignor but never gets an assignment. */
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
+                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
+                 0);
+    char log[] = "/tmp/sl-join-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    const char *extra[] = {"kafka.debug=cgrp", "log.level=debug", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-join", extra);
+    kt_stderr_path = NULL;
+    int64_t end = kt_now_ms() + 60000;
+    while (!file_has(log, "JoinGroup response: GenerationId") && kt_now_ms() < end)
+        kt_sleep_ms(100);
+    cr_assert(file_has(log, "JoinGroup response: GenerationId"), "the group answered the join");
+    kt_sleep_ms(500); /* its SyncGroup fails meanwhile */
+    cr_assert_not(file_has(log, "\"assigned "), "no assignment yet");
+    kill(pid, SIGTERM);
+    int st = kt_wait(pid, 60000);
+    cr_assert_eq(st, 0, "a stop before the first assignment exits 0 (got %d)", st);
+    cr_assert(file_has(log, "stopped while joining the group"),
+              "and says why it keeps the consumer");
+    cr_assert(file_has(log, "\"processor\":\"kproc\",\"msg\":\"librdkafka kproc#consumer"),
+              "librdkafka's own lines name the processor, as the client's id does");
+    unlink(log);
+    sl_broker_destroy(b);
+}
+
+/* ---- a partition that comes back with a stale watermark ---- */
+
+#define HOLD_FROM 10
+#define HOLD_TO 100
+
+static atomic_int seen_200[2]; /* offset 200 of partition i was written */
+
+/* A sink that acknowledges at once, except offsets HOLD_FROM..HOLD_TO-1,
+ * which it never acknowledges: they stay in flight through a revoke. */
+static int holding_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    (void)opaque;
+    for (size_t i = 0; i < n; i++) {
+        const sl_record_t *r = sl_uow_record(uows[i]);
+        if (r->offset >= 200 && r->partition >= 0 && r->partition < 2)
+            atomic_store(&seen_200[r->partition], 1);
+        if (r->offset < HOLD_FROM || r->offset >= HOLD_TO)
+            sl_uow_ack(uows[i], 0);
+    }
+    return 0;
+}
+
+static rd_kafka_t *group_member(const char *bs, const char *group)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bs, err, sizeof err);
+    rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(c, "partition.assignment.strategy", "cooperative-sticky", err, sizeof err);
+    rd_kafka_conf_set(c, "session.timeout.ms", "6000", err, sizeof err);
+    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    cr_assert(rk, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, "in", RD_KAFKA_PARTITION_UA);
+    cr_assert_eq(rd_kafka_subscribe(rk, t), 0);
+    rd_kafka_topic_partition_list_destroy(t);
+    return rk;
+}
+
+Test(failures, a_partition_back_from_another_member_is_never_committed_below_its_commit)
+{
+    enum { PARTS = 2, PER = 200, MOVED_TO = 150 };
+    const char *topics[] = {"in", NULL};
+    const int parts[] = {PARTS};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    char err[256];
+    sl_conf_t *c = sl_conf_new();
+    const char *kv[] = {"kafka.bootstrap.servers",
+                        bs,
+                        "kafka.group.id",
+                        "g-stale",
+                        "processor.signals",
+                        "false",
+                        "processor.name",
+                        "inproc",
+                        "batch.linger.ms",
+                        "10",
+                        "drain.timeout.ms",
+                        "500",
+                        "kafka.session.timeout.ms",
+                        "6000",
+                        NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    sl_sink_ops_t ops = {.name = "holding", .write = holding_write};
+    sl_sink_t *sink = sl_sink_new(&ops, NULL), *faults = sl_sink_new(&ops, NULL);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    cr_assert_eq(sl_pipeline_map(pl, keep_value, NULL), 0);
+    cr_assert_eq(sl_pipeline_batch(pl, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, sink), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    atomic_store(&run_over, 0);
+    atomic_store(&seen_200[0], 0);
+    atomic_store(&seen_200[1], 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* Both partitions read; each committed at HOLD_FROM (the rest in flight). */
+    int64_t off[PARTS] = {-1, -1};
+    int64_t end = kt_now_ms() + 60000;
+    while ((off[0] != HOLD_FROM || off[1] != HOLD_FROM) && kt_now_ms() < end) {
+        kt_sleep_ms(300);
+        committed_each(bs, "g-stale", "in", PARTS, off);
+    }
+    cr_assert(off[0] == HOLD_FROM && off[1] == HOLD_FROM, "committed %lld, %lld", (long long)off[0],
+              (long long)off[1]);
+    /* A second member takes one partition, commits far ahead on it, leaves. */
+    rd_kafka_t *m = group_member(bs, "g-stale");
+    rd_kafka_topic_partition_list_t *mine = NULL;
+    end = kt_now_ms() + 90000;
+    while (kt_now_ms() < end) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(m, 100);
+        if (msg)
+            rd_kafka_message_destroy(msg);
+        if (mine)
+            rd_kafka_topic_partition_list_destroy(mine);
+        mine = NULL;
+        cr_assert_eq(rd_kafka_assignment(m, &mine), 0);
+        if (mine->cnt)
+            break;
+    }
+    cr_assert(mine && mine->cnt == 1, "the second member got a partition");
+    int32_t moved = mine->elems[0].partition;
+    mine->elems[0].offset = MOVED_TO;
+    cr_assert_eq(rd_kafka_commit(m, mine, 0), 0);
+    rd_kafka_topic_partition_list_destroy(mine);
+    committed_each(bs, "g-stale", "in", PARTS, off);
+    cr_assert_eq(off[moved], MOVED_TO);
+    rd_kafka_consumer_close(m);
+    rd_kafka_destroy(m);
+    /* The partition comes back, with the earlier records still in flight
+     * (a watermark of HOLD_FROM). A new record shows it is read again. */
+    rd_kafka_t *prod = kt_producer(bs);
+    const char *v = "{\"type\":\"t\",\"id\":\"x\"}";
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(moved),
+                                   RD_KAFKA_V_VALUE((void *)v, strlen(v)),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    kt_flush(prod);
+    rd_kafka_destroy(prod);
+    end = kt_now_ms() + 90000;
+    while (!atomic_load(&seen_200[moved]) && kt_now_ms() < end)
+        kt_sleep_ms(100);
+    cr_assert(atomic_load(&seen_200[moved]), "the partition came back");
+    /* Commits go on every commit.interval.ms (1 s). */
+    for (int i = 0; i < 6; i++) {
+        kt_sleep_ms(500);
+        committed_each(bs, "g-stale", "in", PARTS, off);
+        cr_assert_geq(off[moved], MOVED_TO,
+                      "partition %d committed back at %lld, below the %d the group had", (int)moved,
+                      (long long)off[moved], MOVED_TO);
+    }
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    sl__ksrc_counters_t kc;
+    cr_assert_eq(sl__kafka_source_counters(p, &kc), 0);
+    cr_assert_gt(kc.skipped_taken, 0, "what it had taken before is skipped, and counted");
+    sl_processor_destroy(p);
+    sl_sink_destroy(sink);
+    sl_sink_destroy(faults);
+    sl_broker_destroy(b);
+}
+
+Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss)
+{
+    enum { PARTS = 2, PER = 300, N = PARTS * PER };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {PARTS, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    produce_parts(bs, PARTS, PER);
+    /* The next produce request is refused: not allowed to write the topic. */
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_PRODUCE, 1,
+                                         RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
+                 0);
+    char log[] = "/tmp/sl-auth-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kt_stderr_path = log;
+    const char *extra[] = {"kafka.session.timeout.ms=6000", NULL};
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
+    int st = kt_wait(pid, 90000);
+    kt_stderr_path = NULL;
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    cr_assert(file_has(log, "TOPIC_AUTHORIZATION_FAILED"), "with the reason");
+    unlink(log);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
+    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    cr_assert_gt(read_out(bs, "out", &t, 3000), 0, "not everything was delivered");
+    int64_t c[PARTS];
+    assert_commits_cover_only_output(bs, "g-auth", &t, PARTS, PER, c);
+    /* Allowed again: the next run delivers everything. */
+    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
+    int64_t end = kt_now_ms() + 60000;
+    size_t missing = N;
+    while (missing && kt_now_ms() < end)
+        missing = read_out(bs, "out", &t, 5000);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    cr_assert_eq(missing, 0, "every input delivered");
+    committed_each(bs, "g-auth", "in", PARTS, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    free(t.count);
+    sl_broker_destroy(b);
+}
+
+Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
+                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
+                 0);
+    const char *extra[] = {"kafka.debug", "cgrp,broker", NULL};
+    sl_processor_t *p = in_process(bs, "g-join2", keep_value, extra);
+    rd_kafka_t *rk = sl__kafka_source_rk(p);
+    cr_assert(rk);
+    atomic_store(&run_over, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* The group's assignor is known once the JoinGroup is answered. */
+    int64_t end = kt_now_ms() + 60000;
+    const char *proto = NULL;
+    while (kt_now_ms() < end) {
+        proto = rd_kafka_rebalance_protocol(rk);
+        if (proto && strcmp(proto, "NONE"))
+            break;
+        kt_sleep_ms(100);
+    }
+    cr_assert(proto && strcmp(proto, "NONE"), "the group answered the join");
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    cr_assert_eq(rc, 0, "a stop before the first assignment drains");
+    sl__ksrc_counters_t kc;
+    cr_assert_eq(sl__kafka_source_counters(p, &kc), 0);
+    sl_processor_destroy(p);
+    /* The consumer left behind keeps running against a broker that goes
+     * away: nothing of the processor may be touched any more. */
+    sl_broker_destroy(b);
+    kt_sleep_ms(2000);
+}
