@@ -12,14 +12,14 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct krec_s {
+typedef struct kafka_rec_s {
     sl_record_t rec; /* first: the engine hands this pointer back */
     rd_kafka_message_t *m;
     sl_header_t *hdrs;
     size_t hcap;
-    struct krec_s *next_free;
-    struct krec_s *all_next;
-} krec_t;
+    struct kafka_rec_s *next_free;
+    struct kafka_rec_s *all_next;
+} kafka_rec_t;
 
 typedef struct kpart_s {
     char *topic;
@@ -31,7 +31,7 @@ typedef struct kpart_s {
     int64_t floor;      /* the group's committed offset when it was assigned, -1 none */
 } kpart_t;
 
-typedef struct ksrc_s {
+typedef struct kafka_src_s {
     sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     sl_engine_t *e;
     rd_kafka_t *rk;
@@ -42,7 +42,7 @@ typedef struct ksrc_s {
     rd_kafka_topic_partition_list_t *subscription;
     rd_kafka_message_t **batch;
     size_t batch_size;
-    krec_t *free_recs, *all_recs;
+    kafka_rec_t *free_recs, *all_recs;
     kpart_t *parts;
     size_t nparts, pcap;
     int paused_all;     /* the engine asked to pause everything */
@@ -62,7 +62,7 @@ typedef struct ksrc_s {
     uint64_t kicks;
     sl__ksrc_counters_t counters;
     rd_kafka_topic_partition_list_t *rewind; /* this batch's partitions to read again */
-} ksrc_t;
+} kafka_src_t;
 
 static int64_t now_ms(void)
 {
@@ -73,7 +73,7 @@ static int64_t now_ms(void)
 
 /* ---- partitions ---- */
 
-static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int create)
+static kpart_t *kp_find(kafka_src_t *s, const char *topic, int32_t partition, int create)
 {
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].partition == partition && !strcmp(s->parts[i].topic, topic))
@@ -101,7 +101,7 @@ static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int cre
 }
 
 /* Tell librdkafka to pause or resume partitions whose wanted state changed. */
-static void apply_pauses(ksrc_t *s)
+static void apply_pauses(kafka_src_t *s)
 {
     rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(4);
     rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(4);
@@ -125,9 +125,9 @@ static void apply_pauses(ksrc_t *s)
 
 /* ---- records ---- */
 
-static krec_t *krec_get(ksrc_t *s)
+static kafka_rec_t *krec_get(kafka_src_t *s)
 {
-    krec_t *r = s->free_recs;
+    kafka_rec_t *r = s->free_recs;
     if (r) {
         s->free_recs = r->next_free;
         return r;
@@ -140,14 +140,14 @@ static krec_t *krec_get(ksrc_t *s)
     return r;
 }
 
-static void krec_put(ksrc_t *s, krec_t *r)
+static void krec_put(kafka_src_t *s, kafka_rec_t *r)
 {
     r->m = NULL;
     r->next_free = s->free_recs;
     s->free_recs = r;
 }
 
-static int krec_fill(krec_t *r, rd_kafka_message_t *m)
+static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m)
 {
     rd_kafka_headers_t *hs = NULL;
     size_t nh = 0;
@@ -190,7 +190,7 @@ static int krec_fill(krec_t *r, rd_kafka_message_t *m)
  * first such offset, so all of them are read again. Partitions go back
  * independently: a position moved past a dropped message would let later
  * offsets be tracked and the watermark be committed over the gap. */
-static void rewind_batch(ksrc_t *s, rd_kafka_topic_partition_list_t *l)
+static void rewind_batch(kafka_src_t *s, rd_kafka_topic_partition_list_t *l)
 {
     if (!l->cnt)
         return;
@@ -237,7 +237,7 @@ static inline void prefetch_msg(const rd_kafka_message_t *m)
 
 /* The consumer cannot go on (e.g. fenced by a static member with the same
  * group.instance.id): fail the processor rather than read nothing forever. */
-static void consumer_fatal(ksrc_t *s)
+static void consumer_fatal(kafka_src_t *s)
 {
     char reason[400];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->rk, reason, sizeof reason);
@@ -250,7 +250,7 @@ static void consumer_fatal(ksrc_t *s)
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         consumer_fatal(s);
         return;
@@ -261,7 +261,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* Hands @p m to the engine. Once one message of the batch could not be
  * taken, @p rw is non-empty and every later one is left for a re-read. */
-static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
+static void take(kafka_src_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
 {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__FATAL)
@@ -276,7 +276,7 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list
         rd_kafka_message_destroy(m);
         return;
     }
-    krec_t *r = krec_get(s);
+    kafka_rec_t *r = krec_get(s);
     int rc = r ? krec_fill(r, m) : SL_ENOMEM;
     if (!rc)
         rc = sl_engine_push(s->e, &r->rec);
@@ -312,7 +312,7 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list
  * the seek wakes the partition's broker thread, which fetches again; nothing
  * is skipped, as the seek goes to the next offset not yet taken, and the
  * queue it may purge is empty or holds only what will be fetched again. */
-static void kick_fetcher(ksrc_t *s)
+static void kick_fetcher(kafka_src_t *s)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nparts);
     for (size_t i = 0; i < s->nparts; i++) {
@@ -353,7 +353,7 @@ static void kick_fetcher(ksrc_t *s)
 
 static void kick_cb(uv_timer_t *t);
 
-static void fetch(ksrc_t *s)
+static void fetch(kafka_src_t *s)
 {
     if (s->stopping || s->closed)
         return;
@@ -412,7 +412,7 @@ static void wake_cb(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
-    ksrc_t *s = h->data;
+    kafka_src_t *s = h->data;
     sl__kqwake_drain(&s->wake);
     fetch(s);
 }
@@ -433,7 +433,7 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     (void)rk;
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
     sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
@@ -445,7 +445,7 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* Commit the watermark of @p only (or every assigned partition when NULL). */
-static void commit_parts(ksrc_t *s, const rd_kafka_topic_partition_list_t *only, int sync)
+static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *only, int sync)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->nparts; i++) {
@@ -479,14 +479,14 @@ static void commit_parts(ksrc_t *s, const rd_kafka_topic_partition_list_t *only,
 
 static void ks_commit(void *opaque, int sync)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (!s->consumer_closed)
         commit_parts(s, NULL, sync);
 }
 
 /* ---- rebalances ---- */
 
-static size_t inflight_of(ksrc_t *s, const rd_kafka_topic_partition_list_t *l)
+static size_t inflight_of(kafka_src_t *s, const rd_kafka_topic_partition_list_t *l)
 {
     size_t n = 0;
     for (int i = 0; i < l->cnt; i++)
@@ -494,7 +494,7 @@ static size_t inflight_of(ksrc_t *s, const rd_kafka_topic_partition_list_t *l)
     return n;
 }
 
-static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
+static void revoke(kafka_src_t *s, rd_kafka_topic_partition_list_t *l, int lost)
 {
     sl__log(s->proc, "info", "%s %d partition(s)", lost ? "lost" : "revoking", l->cnt);
     /* Finish what was read from them, within the drain bound, so the next
@@ -532,7 +532,7 @@ static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *l, void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sl__log(s->proc, "info", "assigned %d partition(s)", l->cnt);
@@ -588,7 +588,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static int ks_start(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     uv_loop_t *loop = sl__proc_loop(s->proc);
     int64_t connect_ms = sl_conf_get_int(sl_processor_conf(s->proc), "source.connect.timeout.ms");
     if (connect_ms > 0) {
@@ -627,14 +627,14 @@ static int ks_start(void *opaque)
 
 static void ks_stop(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     s->stopping = 1;
     apply_pauses(s);
 }
 
 static void ks_close(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (s->closed)
         return;
     s->closed = 1;
@@ -685,15 +685,15 @@ static void ks_close(void *opaque)
 static void ks_release(void *opaque, const sl_record_t *rec, int done)
 {
     (void)done;
-    ksrc_t *s = opaque;
-    krec_t *r = (krec_t *)rec;
+    kafka_src_t *s = opaque;
+    kafka_rec_t *r = (kafka_rec_t *)rec;
     rd_kafka_message_destroy(r->m);
     krec_put(s, r);
 }
 
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (partition == SL_PARTITION_ALL) {
         if (!pause && s->hard_all)
             sl__log(s->proc, "info", "resuming every partition: %zu records in flight",
@@ -718,7 +718,7 @@ static void ks_flow(void *opaque, const char *topic, int32_t partition, int paus
 
 static void ks_destroy(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (!s)
         return;
     if (s->q)
@@ -730,8 +730,8 @@ static void ks_destroy(void *opaque)
         rd_kafka_topic_partition_list_destroy(s->subscription);
     if (s->rewind)
         rd_kafka_topic_partition_list_destroy(s->rewind);
-    for (krec_t *r = s->all_recs; r;) {
-        krec_t *n = r->all_next;
+    for (kafka_rec_t *r = s->all_recs; r;) {
+        kafka_rec_t *n = r->all_next;
         sl_free(r->hdrs);
         sl_free(r);
         r = n;
@@ -756,7 +756,7 @@ static const sl__source_if_t kafka_source_if = {
 
 int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
 {
-    const ksrc_t *s = sl__proc_source(p, "kafka");
+    const kafka_src_t *s = sl__proc_source(p, "kafka");
     if (!s)
         return SL_ENOENT;
     *out = s->counters;
@@ -765,7 +765,7 @@ int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
 
 rd_kafka_t *sl__kafka_source_rk(const sl_processor_t *p)
 {
-    const ksrc_t *s = sl__proc_source(p, "kafka");
+    const kafka_src_t *s = sl__proc_source(p, "kafka");
     return s ? s->rk : NULL;
 }
 
@@ -793,7 +793,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
                                            "auto.offset.reset",
                                            "earliest",
                                            NULL};
-    ksrc_t *s = sl_calloc(1, sizeof *s);
+    kafka_src_t *s = sl_calloc(1, sizeof *s);
     if (!s)
         return SL_ENOMEM;
     s->proc = p;

@@ -334,14 +334,14 @@ static int prepare(sl__kin_t *k, const char *op, json_t *req, char **body, size_
     return rc;
 }
 
-typedef struct sbuf_s {
+typedef struct kin_body_s {
     char *p;
     size_t n;
-} sbuf_t;
+} kin_body_t;
 
 static size_t sync_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    sbuf_t *b = ud;
+    kin_body_t *b = ud;
     size_t n = size * nmemb;
     char *q = sl_realloc(b->p, b->n + n + 1);
     if (!q)
@@ -375,7 +375,7 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
     char url[1024], errbuf[CURL_ERROR_SIZE] = "";
     snprintf(url, sizeof url, "%s/", k->endpoint);
     hdrs = curl_slist_append(hdrs, "Expect:");
-    sbuf_t b = {NULL, 0};
+    kin_body_t b = {NULL, 0};
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

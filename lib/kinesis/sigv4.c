@@ -29,13 +29,13 @@
 
 /* ---- growable text ---------------------------------------------------- */
 
-typedef struct sbuf_s {
+typedef struct sig_buf_s {
     char *p;
     size_t len, cap;
     int err; /* sticky: once an append fails, later ones do nothing */
-} sbuf_t;
+} sig_buf_t;
 
-static void sb_reserve(sbuf_t *b, size_t n)
+static void sb_reserve(sig_buf_t *b, size_t n)
 {
     if (b->err)
         return;
@@ -58,7 +58,7 @@ static void sb_reserve(sbuf_t *b, size_t n)
     b->cap = cap;
 }
 
-static void sb_put(sbuf_t *b, const void *s, size_t n)
+static void sb_put(sig_buf_t *b, const void *s, size_t n)
 {
     sb_reserve(b, n);
     if (b->err)
@@ -69,12 +69,12 @@ static void sb_put(sbuf_t *b, const void *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_puts(sbuf_t *b, const char *s)
+static void sb_puts(sig_buf_t *b, const char *s)
 {
     sb_put(b, s, strlen(s));
 }
 
-static void sb_putc(sbuf_t *b, char c)
+static void sb_putc(sig_buf_t *b, char c)
 {
     sb_put(b, &c, 1);
 }
@@ -149,7 +149,7 @@ static int is_amz_date(const char *s)
 static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
 
-static void sb_pct(sbuf_t *b, unsigned char c)
+static void sb_pct(sig_buf_t *b, unsigned char c)
 {
     char e[3] = {'%', hex_upper[c >> 4], hex_upper[c & 15]};
     sb_put(b, e, 3);
@@ -169,7 +169,7 @@ static int hexval(unsigned char c)
 /* Query component: decode %XX (a '%' not followed by two hex digits stays a
  * literal '%'), then encode strictly, so "a b" and "a%20b" sign alike, as the
  * service computes it from the decoded parameters. */
-static void sb_query_part(sbuf_t *b, const char *s, size_t n)
+static void sb_query_part(sig_buf_t *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -319,7 +319,7 @@ static int signing_key(sl__sigv4_key_cache_t *cache, hmac_t *h, const char *secr
 /* Appends the normalized, encoded path. Works on the output directly: a ".."
  * cuts the output back to its previous '/', so no segment stack is needed.
  * Encoded segments hold no '/', which keeps that cut exact. */
-static void canonical_uri(sbuf_t *b, const char *path)
+static void canonical_uri(sig_buf_t *b, const char *path)
 {
     size_t base = b->len;
     size_t n = strlen(path);
@@ -378,7 +378,7 @@ static int pair_cmp(const void *pa, const void *pb)
     return c ? c : span_cmp(a->v, a->vlen, b->v, b->vlen);
 }
 
-static int canonical_query(sbuf_t *b, const char *query)
+static int canonical_query(sig_buf_t *b, const char *query)
 {
     if (!query || !*query)
         return 0;
@@ -388,7 +388,7 @@ static int canonical_query(sbuf_t *b, const char *query)
     pair_t *pairs = sl_malloc(n * sizeof *pairs);
     if (!pairs)
         return SL_ENOMEM;
-    sbuf_t s = {0};
+    sig_buf_t s = {0};
     size_t np = 0;
     for (const char *q = query; *q;) {
         const char *end = strchr(q, '&');
@@ -446,7 +446,7 @@ static int hdr_cmp(const void *pa, const void *pb)
 
 /* Trim, collapse runs of blanks to one space; lines of an obs-folded value
  * are joined with ',' like repeated headers (the AWS suite's multiline case). */
-static void canonical_value(sbuf_t *s, const char *v)
+static void canonical_value(sig_buf_t *s, const char *v)
 {
     int first_line = 1;
     while (*v) {
@@ -473,15 +473,15 @@ static void canonical_value(sbuf_t *s, const char *v)
     }
 }
 
-static int canonical_headers(sbuf_t *b, const sl__sigv4_header_t *headers, size_t nheaders,
-                             sbuf_t *signed_headers)
+static int canonical_headers(sig_buf_t *b, const sl__sigv4_header_t *headers, size_t nheaders,
+                             sig_buf_t *signed_headers)
 {
     if (!nheaders)
         return 0;
     hdr_t *h = sl_malloc(nheaders * sizeof *h);
     if (!h)
         return SL_ENOMEM;
-    sbuf_t s = {0};
+    sig_buf_t s = {0};
     for (size_t i = 0; i < nheaders; i++) {
         h[i].idx = i;
         h[i].noff = s.len;
@@ -543,7 +543,7 @@ static int check_req(const sl__sigv4_req_t *req)
 }
 
 /* "20150830/us-east-1/service/aws4_request" */
-static void sb_scope(sbuf_t *b, const char *amz_date, const char *region, const char *service)
+static void sb_scope(sig_buf_t *b, const char *amz_date, const char *region, const char *service)
 {
     sb_put(b, amz_date, 8);
     sb_putc(b, '/');
@@ -569,7 +569,7 @@ int sl__sigv4_sign_cached(sl__sigv4_key_cache_t *cache, const sl__sigv4_creds_t 
         return rc;
 
     /* One block: canonical request NUL string to sign NUL authorization NUL. */
-    sbuf_t b = {0}, sh = {0};
+    sig_buf_t b = {0}, sh = {0};
     hmac_t h = {0};
     unsigned char digest[SHA256_LEN], key[SHA256_LEN];
     char hexd[2 * SHA256_LEN + 1], date8[9];
@@ -758,7 +758,7 @@ int sl__sigv4_kinesis_headers(const char *access_key_id, const char *secret_acce
         return rc;
     /* Built apart and linked at the end, so a failure leaves *headers as it was. */
     struct curl_slist *list = NULL;
-    sbuf_t line = {0};
+    sig_buf_t line = {0};
     for (size_t i = 0; i < k.nheaders && !rc; i++) {
         line.len = 0;
         sb_puts(&line, k.headers[i].name);

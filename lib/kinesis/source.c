@@ -59,17 +59,17 @@ typedef struct shard_s {
     size_t fhead, fn, fcap;
 } shard_t;
 
-typedef struct krec_s {
+typedef struct kin_rec_s {
     sl_record_t rec; /* first: the engine hands this pointer back */
     /* key, position and data follow in the same allocation */
-} krec_t;
+} kin_rec_t;
 
 /* A checkpoint read at start. */
 typedef struct known_s {
     char *shard, *seq;
 } known_t;
 
-typedef struct ksrc_s {
+typedef struct kin_src_s {
     sl_processor_t *proc;
     sl_engine_t *e;
     sl__kin_t *kin;
@@ -94,7 +94,7 @@ typedef struct ksrc_s {
     int stopping, closed;
     int started_ok; /* the first listing succeeded */
     size_t inflight_calls;
-} ksrc_t;
+} kin_src_t;
 
 static int64_t now_ms(void)
 {
@@ -103,7 +103,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static shard_t *shard_find(ksrc_t *s, const char *id)
+static shard_t *shard_find(kin_src_t *s, const char *id)
 {
     for (size_t i = 0; i < s->nshards; i++)
         if (!strcmp(s->shards[i].id, id))
@@ -129,7 +129,7 @@ typedef struct ckent_s {
 } ckent_t;
 
 typedef struct ckjob_s {
-    ksrc_t *s;
+    kin_src_t *s;
     sl__ckpt_t *ckpt;
     const char *app, *stream;
     ckent_t *ents;
@@ -168,13 +168,13 @@ static void ck_interrupt(void *arg)
     sl__ckpt_interrupt(j->ckpt);
 }
 
-static void ck_flush(ksrc_t *s);
-static void schedule(ksrc_t *s);
+static void ck_flush(kin_src_t *s);
+static void schedule(kin_src_t *s);
 
 static void ck_done(void *arg, int status)
 {
     ckjob_t *j = arg;
-    ksrc_t *s = j->s;
+    kin_src_t *s = j->s;
     s->ck_busy = 0;
     for (size_t i = 0; i < j->n; i++) {
         ckent_t *c = &j->ents[i];
@@ -222,7 +222,7 @@ static void ck_done(void *arg, int status)
 
 /* Write every pending checkpoint, unless a write is in flight (its done
  * sends what came meanwhile at shutdown; while running, the next commit). */
-static void ck_flush(ksrc_t *s)
+static void ck_flush(kin_src_t *s)
 {
     if (s->ck_busy || !s->ckpt)
         return;
@@ -268,7 +268,7 @@ static void ck_flush(ksrc_t *s)
 }
 
 /* Move the shard's checkpoint up to its done watermark. */
-static void shard_checkpoint(ksrc_t *s, shard_t *sh)
+static void shard_checkpoint(kin_src_t *s, shard_t *sh)
 {
     int64_t wm = sl_engine_watermark(s->e, s->stream, sh->part);
     char *seq = NULL;
@@ -296,7 +296,7 @@ static void shard_checkpoint(ksrc_t *s, shard_t *sh)
 static void ks_commit(void *opaque, int sync)
 {
     (void)sync; /* the write completes on the loop, which runs until it does */
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     for (size_t i = 0; i < s->nshards; i++)
         shard_checkpoint(s, &s->shards[i]);
     ck_flush(s);
@@ -304,7 +304,7 @@ static void ks_commit(void *opaque, int sync)
 
 static int known_add(void *opaque, const char *shard, const char *seq)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     if (s->nknown == s->kcap) {
         size_t cap = s->kcap ? s->kcap * 2 : 16;
         known_t *n = sl_realloc(s->known, cap * sizeof *n);
@@ -325,7 +325,7 @@ static int known_add(void *opaque, const char *shard, const char *seq)
     return 0;
 }
 
-static void known_clear(ksrc_t *s)
+static void known_clear(kin_src_t *s)
 {
     for (size_t i = 0; i < s->nknown; i++) {
         sl_free(s->known[i].shard);
@@ -337,7 +337,7 @@ static void known_clear(ksrc_t *s)
 /* Open the checkpoint store and read the stream's checkpoints, retrying a
  * locked or failing store until kinesis.checkpoints.timeout.ms. Runs at
  * start, before the loop: nothing else is waiting on it yet. */
-static int ckpt_load(ksrc_t *s)
+static int ckpt_load(kin_src_t *s)
 {
     int64_t start = now_ms(), end = start + s->ckpt_timeout_ms;
     char err[400] = "";
@@ -374,7 +374,7 @@ static int ckpt_load(ksrc_t *s)
 
 /* ---- shard listing ---- */
 
-static int parent_done(ksrc_t *s, const char *id)
+static int parent_done(kin_src_t *s, const char *id)
 {
     if (!id)
         return 1;
@@ -383,7 +383,7 @@ static int parent_done(ksrc_t *s, const char *id)
     return !p || p->state == SH_FINISHED;
 }
 
-static void shard_add(ksrc_t *s, json_t *j)
+static void shard_add(kin_src_t *s, json_t *j)
 {
     const char *id = json_string_value(json_object_get(j, "ShardId"));
     if (!id || shard_find(s, id))
@@ -427,11 +427,11 @@ static void shard_add(ksrc_t *s, json_t *j)
             sh->parent ? sh->parent : "", sh->parent ? ")" : "");
 }
 
-static void list_next(ksrc_t *s);
+static void list_next(kin_src_t *s);
 
 static void on_list(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     s->inflight_calls--;
     s->listing = 0;
     if (why == KIN_SHUTDOWN)
@@ -460,7 +460,7 @@ static void on_list(void *opaque, int err, sl__kin_fail_t why, const char *msg, 
     schedule(s);
 }
 
-static void list_next(ksrc_t *s)
+static void list_next(kin_src_t *s)
 {
     json_t *req = s->list_token ? json_pack("{s:s}", "NextToken", s->list_token)
                                 : json_pack("{s:s}", "StreamName", s->stream);
@@ -474,7 +474,7 @@ static void list_next(ksrc_t *s)
 
 /* ---- reading ---- */
 
-static void shard_backoff(ksrc_t *s, shard_t *sh)
+static void shard_backoff(kin_src_t *s, shard_t *sh)
 {
     unsigned b = sh->backoff < 6 ? sh->backoff++ : 6;
     int64_t cap = (int64_t)500 << b; /* 0.5 s .. 32 s */
@@ -485,14 +485,14 @@ static void shard_backoff(ksrc_t *s, shard_t *sh)
 }
 
 typedef struct shcall_s {
-    ksrc_t *s;
+    kin_src_t *s;
     size_t idx; /* shards may move when the array grows: keep the index */
 } shcall_t;
 
 static void on_iterator(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
 {
     shcall_t *c = opaque;
-    ksrc_t *s = c->s;
+    kin_src_t *s = c->s;
     shard_t *sh = &s->shards[c->idx];
     sl_free(c);
     s->inflight_calls--;
@@ -513,7 +513,7 @@ static void on_iterator(void *opaque, int err, sl__kin_fail_t why, const char *m
     schedule(s);
 }
 
-static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
+static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
 {
     sl__kin_rec_t e;
     int bad = sl__kin_rec_parse(r, &e);
@@ -535,7 +535,7 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
     else if (bad)
         snprintf(why, sizeof why, "kinesis record of shard %s without Data", sh->id);
     size_t dl = e.data_len, kl = e.key_len, sl = e.seq_len;
-    krec_t *k = sl_malloc(sizeof *k + kl + 1 + sl + 1 + dl + 1);
+    kin_rec_t *k = sl_malloc(sizeof *k + kl + 1 + sl + 1 + dl + 1);
     if (!k)
         return SL_ENOMEM;
     char *key = (char *)(k + 1), *pos = key + kl + 1;
@@ -591,7 +591,7 @@ static int push_record(ksrc_t *s, shard_t *sh, json_t *r)
 static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
 {
     shcall_t *c = opaque;
-    ksrc_t *s = c->s;
+    kin_src_t *s = c->s;
     shard_t *sh = &s->shards[c->idx];
     sl_free(c);
     s->inflight_calls--;
@@ -657,7 +657,7 @@ static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *ms
 
 /* Send @p req (stolen) for shard @p idx; the shard is busy until @p cb.
  * Returns 1 when sent; else the shard tries again in 100 ms. */
-static int shard_call(ksrc_t *s, size_t idx, const char *op, json_t *req, sl__kin_cb cb,
+static int shard_call(kin_src_t *s, size_t idx, const char *op, json_t *req, sl__kin_cb cb,
                       int64_t now)
 {
     shard_t *sh = &s->shards[idx];
@@ -678,7 +678,7 @@ static int shard_call(ksrc_t *s, size_t idx, const char *op, json_t *req, sl__ki
     return 1;
 }
 
-static void shard_step(ksrc_t *s, size_t idx, int64_t now)
+static void shard_step(kin_src_t *s, size_t idx, int64_t now)
 {
     shard_t *sh = &s->shards[idx];
     if (sh->due > now || sh->state == SH_BUSY)
@@ -720,7 +720,7 @@ static void shard_step(ksrc_t *s, size_t idx, int64_t now)
 static void tick_cb(uv_timer_t *t);
 
 /* Run whatever is due, then sleep until the next due time. */
-static void tick(ksrc_t *s)
+static void tick(kin_src_t *s)
 {
     if (s->closed)
         return;
@@ -748,7 +748,7 @@ static void tick_cb(uv_timer_t *t)
     tick(t->data);
 }
 
-static void schedule(ksrc_t *s)
+static void schedule(kin_src_t *s)
 {
     if (s->timer_on && !s->closed)
         uv_timer_start(&s->tick, tick_cb, 0, 0);
@@ -760,7 +760,7 @@ static void schedule(ksrc_t *s)
  * cannot be reached, or a stream that does not exist, is an error now rather
  * than a warning repeated forever. Transient failures are retried until
  * source.connect.timeout.ms. */
-static int check_reachable(ksrc_t *s)
+static int check_reachable(kin_src_t *s)
 {
     int64_t limit = sl_conf_get_int(sl_processor_conf(s->proc), "source.connect.timeout.ms");
     if (limit <= 0)
@@ -796,7 +796,7 @@ static int check_reachable(ksrc_t *s)
 
 static int ks_start(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     int rc = check_reachable(s);
     if (!rc)
         rc = ckpt_load(s);
@@ -813,13 +813,13 @@ static int ks_start(void *opaque)
 
 static void ks_stop(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     s->stopping = 1;
 }
 
 static void ks_close(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     if (s->closed)
         return;
     ks_commit(s, 1);
@@ -842,7 +842,7 @@ static void ks_release(void *opaque, const sl_record_t *rec, int done)
 
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     (void)topic;
     if (partition == SL_PARTITION_ALL)
         s->paused_all = pause;
@@ -854,7 +854,7 @@ static void ks_flow(void *opaque, const char *topic, int32_t partition, int paus
 
 static void ks_destroy(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kin_src_t *s = opaque;
     if (!s)
         return;
     for (size_t i = 0; i < s->nshards; i++) {
@@ -902,7 +902,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
         return SL_EINVAL;
     }
     const sl_conf_t *conf = sl_processor_conf(p);
-    ksrc_t *s = sl_calloc(1, sizeof *s);
+    kin_src_t *s = sl_calloc(1, sizeof *s);
     if (!s)
         goto oom;
     s->proc = p;

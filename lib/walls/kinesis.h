@@ -17,6 +17,9 @@
 /* lib/kafka */
 #pragma GCC poison SL_KAFKA_INT_H SLUICE_KAFKA_H SLUICE_BROKER_H
 
+/* lib/flavors */
+#pragma GCC poison SL_FLAVORS_JPTR_H SL_FLAVORS_CDC_H SLUICE_FLAVORS_H
+
 /* lib/testing */
 #pragma GCC poison SLUICE_TESTING_H
 

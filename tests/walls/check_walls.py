@@ -35,7 +35,7 @@ LAYERS = {
     'kafka': (['core', 'runtime'], ['jansson', 'libuv', 'librdkafka']),
     'store': (['core'], ['jansson', 'sqlite']),
     'kinesis': (['core', 'runtime'], ['jansson', 'libuv', 'libcurl', 'openssl', 'sqlite']),
-    # The flavors (CDC, materialize), once in a directory of their own.
+    # The flavors (CDC, materialize, JSON pointers).
     'flavors': (['core'], ['jansson']),
 }
 LIB_HEADERS = {
@@ -54,6 +54,7 @@ PUBLIC_OWNER = {
     'broker.h': 'kafka',
     'kinesis.h': 'kinesis',
     'testing.h': 'testing',
+    'flavors.h': 'flavors',
 }
 
 
