@@ -31,19 +31,6 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-long long sl__kin_conf_int(sl_processor_t *p, const char *name, long long def, long long lo,
-                           long long hi)
-{
-    const char *v = sl_conf_get_str_pt(sl_processor_conf(p), name);
-    if (!v)
-        return def;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi)
-        return def;
-    return x;
-}
-
 /* ---- base64 ---- */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -169,14 +156,14 @@ sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
     if (!region)
         region = env("AWS_DEFAULT_REGION");
     if (!region)
-        region = sl_conf_get_str_pt(conf, "kinesis.region");
+        region = sl__kin_conf_str(conf, "kinesis.region");
     if (!region)
         region = "us-east-1";
     const char *ep = env("AWS_ENDPOINT_URL_KINESIS");
     if (!ep)
         ep = env("AWS_ENDPOINT_URL");
     if (!ep)
-        ep = sl_conf_get_str_pt(conf, "kinesis.endpoint");
+        ep = sl__kin_conf_str(conf, "kinesis.endpoint");
     char dflt[128];
     if (!ep) {
         snprintf(dflt, sizeof dflt, "https://kinesis.%s.amazonaws.com", region);
@@ -216,7 +203,7 @@ sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
     size_t el = strlen(k->endpoint);
     while (el && k->endpoint[el - 1] == '/')
         k->endpoint[--el] = 0;
-    k->timeout_ms = (long)sl__kin_conf_int(p, "kinesis.request.timeout.ms", 10000, 100, 600000);
+    k->timeout_ms = (long)sl_conf_get_int(conf, "kinesis.request.timeout.ms");
     return k;
 oom:
     sl__kin_destroy(k);

@@ -51,9 +51,8 @@ void sl__kin_destroy(sl__kin_t *k);
 /* The endpoint URL, for logs (no secrets in it). */
 const char *sl__kin_endpoint(const sl__kin_t *k);
 
-/* A kinesis.* property as an integer within [lo, hi], or @p def. */
-long long sl__kin_conf_int(sl_processor_t *p, const char *name, long long def, long long lo,
-                           long long hi);
+/* A kinesis.* string property (lib/kinesis/conf.c), or NULL when empty. */
+const char *sl__kin_conf_str(const sl_conf_t *conf, const char *name);
 
 /* The outcome of an HTTP answer of status @p status with body [body,
  * body + len): 0 with *out the parsed body (caller decrefs) when the status

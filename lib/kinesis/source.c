@@ -908,7 +908,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     s->proc = p;
     s->e = sl_processor_engine(p);
     s->stream = sl_strdup(stream);
-    const char *app = sl_conf_get_str_pt(conf, "kinesis.application");
+    const char *app = sl__kin_conf_str(conf, "kinesis.application");
     if (!app)
         app = sl_conf_get_str_pt(conf, "kafka.group.id");
     if (!app)
@@ -916,7 +916,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     s->app = sl_strdup(app);
     if (!s->stream || !s->app)
         goto oom;
-    const char *it = sl_conf_get_str_pt(conf, "kinesis.iterator");
+    const char *it = sl__kin_conf_str(conf, "kinesis.iterator");
     if (it && strcmp(it, "TRIM_HORIZON") && strcmp(it, "LATEST")) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "kinesis.iterator must be TRIM_HORIZON or LATEST");
@@ -924,10 +924,10 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
         return SL_EINVAL;
     }
     s->latest = it && !strcmp(it, "LATEST");
-    s->limit = (int)sl__kin_conf_int(p, "kinesis.records.limit", 10000, 1, 10000);
-    s->poll_ms = sl__kin_conf_int(p, "kinesis.poll.interval.ms", 200, 0, 3600000);
-    s->refresh_ms = sl__kin_conf_int(p, "kinesis.shards.refresh.ms", 10000, 100, 3600000);
-    const char *cp = sl_conf_get_str_pt(conf, "kinesis.checkpoints");
+    s->limit = (int)sl_conf_get_int(conf, "kinesis.records.limit");
+    s->poll_ms = sl_conf_get_int(conf, "kinesis.poll.interval.ms");
+    s->refresh_ms = sl_conf_get_int(conf, "kinesis.shards.refresh.ms");
+    const char *cp = sl__kin_conf_str(conf, "kinesis.checkpoints");
     if (!cp)
         cp = "sqlite:checkpoints.db";
     if (strncmp(cp, "sqlite:", 7) || !cp[7]) {
@@ -940,7 +940,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     s->ckpt_path = sl_strdup(cp + 7);
     if (!s->ckpt_path)
         goto oom;
-    s->ckpt_timeout_ms = sl__kin_conf_int(p, "kinesis.checkpoints.timeout.ms", 30000, 0, 3600000);
+    s->ckpt_timeout_ms = sl_conf_get_int(conf, "kinesis.checkpoints.timeout.ms");
     s->kin = sl__kin_new(p, errstr, errstr_size);
     if (!s->kin) {
         ks_destroy(s);
