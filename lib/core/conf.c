@@ -1,4 +1,5 @@
 /* sluice — configuration property table. */
+#include "core/util.h"
 #include "core/conf_int.h"
 #include "sluice/conf.h"
 #include "sluice/error.h"
@@ -137,20 +138,6 @@ struct sl_conf_s {
     size_t npt, ptcap;
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
 static int find_prop(const char *name)
 {
     for (size_t i = 0; i < NALL; i++)
@@ -203,7 +190,7 @@ static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t
     case P_STR: {
         char *s = sl_strdup(value);
         if (!s) {
-            set_err(errstr, errstr_size, "out of memory");
+            sl__errf(errstr, errstr_size, "out of memory");
             return SL_ENOMEM;
         }
         sl_free(c->sval[i]);
@@ -212,20 +199,20 @@ static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t
     }
     case P_BOOL:
         if (parse_bool(value, &n)) {
-            set_err(errstr, errstr_size, "%s: expected true or false, got \"%s\"", p->name, value);
+            sl__errf(errstr, errstr_size, "%s: expected true or false, got \"%s\"", p->name, value);
             return SL_EINVAL;
         }
         c->ival[i] = n;
         return 0;
     case P_INT:
         if (parse_int(value, &n)) {
-            set_err(errstr, errstr_size, "%s: expected an integer, got \"%s\"", p->name, value);
+            sl__errf(errstr, errstr_size, "%s: expected an integer, got \"%s\"", p->name, value);
             return SL_EINVAL;
         }
         if (n < p->min || n > p->max) {
-            set_err(errstr, errstr_size,
-                    "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]", p->name, n,
-                    p->min, p->max);
+            sl__errf(errstr, errstr_size,
+                     "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]", p->name, n,
+                     p->min, p->max);
             return SL_ERANGE;
         }
         c->ival[i] = n;
@@ -317,7 +304,7 @@ fail:
 int sl_conf_set(sl_conf_t *c, const char *name, const char *value, char *errstr, size_t errstr_size)
 {
     if (!c || !name || !value) {
-        set_err(errstr, errstr_size, "name and value are required");
+        sl__errf(errstr, errstr_size, "name and value are required");
         return SL_EINVAL;
     }
     int i = find_prop(name);
@@ -330,11 +317,11 @@ int sl_conf_set(sl_conf_t *c, const char *name, const char *value, char *errstr,
         if (!strncmp(name, passthrough_prefixes[k], n) && name[n]) {
             int rc = pt_set(c, name, value);
             if (rc)
-                set_err(errstr, errstr_size, "out of memory");
+                sl__errf(errstr, errstr_size, "out of memory");
             return rc;
         }
     }
-    set_err(errstr, errstr_size, "unknown configuration property \"%s\"", name);
+    sl__errf(errstr, errstr_size, "unknown configuration property \"%s\"", name);
     return SL_ENOENT;
 }
 

@@ -1,5 +1,6 @@
 /* sluice — the engine's lifecycle (new, start, destroy), executor, stats and
  * configuration. */
+#include "core/util.h"
 #include "core/engine_int.h"
 
 #include <inttypes.h>
@@ -46,8 +47,7 @@ sl_engine_t *sl_engine_new(const sl_conf_t *conf, char *errstr, size_t errstr_si
     sl__timers_init(&e->timers);
     return e;
 oom:
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
     sl_engine_destroy(e);
     return NULL;
 }
@@ -231,8 +231,7 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     e->started = 1;
     return 0;
 fail:
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "%s", why);
+    sl__errf(errstr, errstr_size, "%s", why);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* sluice — Kafka connector: librdkafka configuration from kafka.* (consumer and
  * producer), its log callback, and librdkafka errors as SL_E* codes. */
+#include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/broker.h"
 #include "sluice/error.h"
@@ -133,8 +134,7 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
             char err[256];
             b = sl_broker_new(1, err, sizeof err);
             if (!b) {
-                if (errstr && errstr_size)
-                    snprintf(errstr, errstr_size, "embedded broker: %s", err);
+                sl__errf(errstr, errstr_size, "embedded broker: %s", err);
                 goto fail;
             }
             if (sl__proc_attach(p, "kafka.embedded", b, broker_destroy)) {

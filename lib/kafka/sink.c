@@ -1,6 +1,7 @@
 /* sluice — Kafka sink: an (idempotent) producer; a uow completes from its
  * delivery report. Key and value are handed over without a copy: the uow's
  * output stays valid until it is acknowledged. */
+#include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/error.h"
 #include "sluice/kafka.h"
@@ -30,20 +31,11 @@ typedef struct kafka_sink_s {
  * and will not be created. */
 static int is_down_err(const kafka_sink_t *s, rd_kafka_resp_err_t err)
 {
-    switch (err) {
-    case RD_KAFKA_RESP_ERR__FATAL:
-    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    if (sl__kafka_err(err) == SL_ESINKDOWN)
         return 1;
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-        return !s->autocreate;
-    default:
-        return 0;
-    }
+    return (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+            err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) &&
+           !s->autocreate;
 }
 
 /* Marks the sink unusable and fails the processor, once. */
@@ -239,8 +231,7 @@ rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink)
 sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr, size_t errstr_size)
 {
     if (!p || !topic || !*topic) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "a processor and a topic are required");
+        sl__errf(errstr, errstr_size, "a processor and a topic are required");
         return NULL;
     }
     static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "5", NULL};
@@ -249,8 +240,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     kafka_sink_t *s = sl_calloc(1, sizeof *s);
     if (!s || !(s->topic = sl_strdup(topic))) {
         sl_free(s);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->proc = p;
@@ -265,8 +255,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     if (!s->rk) {
         rd_kafka_conf_destroy(kc);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kafka producer: %s", err);
+        sl__errf(errstr, errstr_size, "kafka producer: %s", err);
         goto fail;
     }
     s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
@@ -294,14 +283,13 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     sl_sink_t *sink = sl_sink_new(&ops, s);
     if (!sink || sl__proc_own_sink(p, sink)) {
         sl_sink_destroy(sink);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     return sink;
 fail:
     if (errstr && errstr_size && !errstr[0])
-        snprintf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
+        sl__errf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
     ks_destroy(s);
     return NULL;
 }

@@ -2,6 +2,7 @@
  * loop thread (librdkafka 2.0's batch consume is not safe with pause, seek
  * or rebalance on another thread). Messages stay zero-copy until the engine
  * says they are done; offsets are committed from its watermark. */
+#include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/error.h"
 #include "sluice/kafka.h"
@@ -774,14 +775,12 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     if (errstr && errstr_size)
         errstr[0] = 0;
     if (!p || !topics || !*topics) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "a processor and topics are required");
+        sl__errf(errstr, errstr_size, "a processor and topics are required");
         return SL_EINVAL;
     }
     size_t gl = 0;
     if (sl_conf_get(sl_processor_conf(p), "kafka.group.id", NULL, &gl)) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
+        sl__errf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
         return SL_EINVAL;
     }
     static const char *const defaults[] = {"partition.assignment.strategy",
@@ -823,8 +822,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         if (n) {
             char name[256];
             if (n >= sizeof name) {
-                if (errstr && errstr_size)
-                    snprintf(errstr, errstr_size, "topic name too long");
+                sl__errf(errstr, errstr_size, "topic name too long");
                 ks_destroy(s);
                 return SL_EINVAL;
             }
@@ -835,8 +833,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         t += n;
     }
     if (!s->subscription->cnt) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "no topic in \"%s\"", topics);
+        sl__errf(errstr, errstr_size, "no topic in \"%s\"", topics);
         ks_destroy(s);
         return SL_EINVAL;
     }
@@ -854,8 +851,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
     if (!s->rk) {
         rd_kafka_conf_destroy(kc);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+        sl__errf(errstr, errstr_size, "kafka consumer: %s", err);
         ks_destroy(s);
         return SL_EINVAL;
     }
@@ -876,15 +872,13 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->kick_bytes = (size_t)(qkb > 0 ? qkb : 1) * 1024 / 10 * 9;
     int rc = sl__proc_set_source(p, &kafka_source_if, s);
     if (rc) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "%s", sl_strerror(rc));
+        sl__errf(errstr, errstr_size, "%s", sl_strerror(rc));
         ks_destroy(s);
         return rc;
     }
     return 0;
 oom:
     ks_destroy(s);
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
     return SL_ENOMEM;
 }

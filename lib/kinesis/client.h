@@ -92,10 +92,4 @@ size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out);
 int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, char *msg,
                         size_t msg_size);
 
-/* Base64 (standard alphabet, padded). Encode returns the length written
- * (out must hold 4 * ((n + 2) / 3) + 1 bytes); decode returns the decoded
- * length, or -1 on bad input (out must hold 3 * (n / 4) bytes). */
-size_t sl__b64_encode(const void *in, size_t n, char *out);
-long sl__b64_decode(const char *in, size_t n, unsigned char *out);
-
 #endif

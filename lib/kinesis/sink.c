@@ -1,5 +1,6 @@
 /* sluice — Kinesis sink: PutRecords calls of at most 500 records and 5 MiB,
  * completed in the order they were made, only failed entries written again. */
+#include "core/util.h"
 #include "kinesis/client.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
@@ -223,15 +224,13 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
                                size_t errstr_size)
 {
     if (!p || !stream || !*stream) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "a processor and a stream are required");
+        sl__errf(errstr, errstr_size, "a processor and a stream are required");
         return NULL;
     }
     kin_sink_t *s = sl_calloc(1, sizeof *s);
     if (!s || !(s->stream = sl_strdup(stream))) {
         sl_free(s);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->proc = p;
@@ -244,8 +243,7 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
     sl__service_t svc = {svc_poll, svc_shutdown, svc_close, svc_destroy, s};
     if (sl__proc_add_service(p, &svc)) {
         svc_destroy(s);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     sl_sink_ops_t ops = {.name = s->stream,
@@ -257,8 +255,7 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
     sl_sink_t *sink = sl_sink_new(&ops, s);
     if (!sink || sl__proc_own_sink(p, sink)) {
         sl_sink_destroy(sink);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     return sink;

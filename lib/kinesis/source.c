@@ -15,6 +15,7 @@
  * kinesis.iterator: LATEST would skip records and then overwrite the
  * checkpoint. Writes run as jobs on the engine's executor (libuv's thread
  * pool), one at a time; a failed write stays pending and is retried. */
+#include "core/util.h"
 #include "kinesis/client.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
@@ -897,8 +898,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
                              size_t errstr_size)
 {
     if (!p || !stream || !*stream || strchr(stream, ',')) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "one Kinesis stream name is required");
+        sl__errf(errstr, errstr_size, "one Kinesis stream name is required");
         return SL_EINVAL;
     }
     const sl_conf_t *conf = sl_processor_conf(p);
@@ -918,8 +918,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
         goto oom;
     const char *it = sl__kin_conf_str(conf, "kinesis.iterator");
     if (it && strcmp(it, "TRIM_HORIZON") && strcmp(it, "LATEST")) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kinesis.iterator must be TRIM_HORIZON or LATEST");
+        sl__errf(errstr, errstr_size, "kinesis.iterator must be TRIM_HORIZON or LATEST");
         ks_destroy(s);
         return SL_EINVAL;
     }
@@ -931,8 +930,7 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     if (!cp)
         cp = "sqlite:checkpoints.db";
     if (strncmp(cp, "sqlite:", 7) || !cp[7]) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kinesis.checkpoints must be sqlite:PATH");
+        sl__errf(errstr, errstr_size, "kinesis.checkpoints must be sqlite:PATH");
         ks_destroy(s);
         return SL_EINVAL;
     }
@@ -948,15 +946,13 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     }
     int rc = sl__proc_set_source(p, &kinesis_source_if, s);
     if (rc) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "%s", sl_strerror(rc));
+        sl__errf(errstr, errstr_size, "%s", sl_strerror(rc));
         ks_destroy(s);
         return rc;
     }
     return 0;
 oom:
     ks_destroy(s);
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
     return SL_ENOMEM;
 }

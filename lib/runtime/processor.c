@@ -4,6 +4,7 @@
  * rate limits), one commits watermarks. Signals and sl_processor_stop()
  * start a drain; the loop keeps running until nothing is in flight or the
  * drain bound passes, then the source commits and closes. */
+#include "core/util.h"
 #include "core/core.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
@@ -186,8 +187,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     sl_source_ops_t ops = {src_release, src_flow};
     sl_engine_set_source(p->e, &ops, p);
     if (uv_loop_init(&p->loop)) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "cannot create the event loop");
+        sl__errf(errstr, errstr_size, "cannot create the event loop");
         goto fail;
     }
     p->loop_ok = 1;
@@ -196,8 +196,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     sl_engine_set_executor(p->e, &ex);
     return p;
 oom:
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
 fail:
     sl_processor_destroy(p);
     return NULL;

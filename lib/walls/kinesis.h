@@ -1,7 +1,8 @@
 /* sluice — the wall around lib/kinesis (forced first into each of its files
  * with -include by lib/meson.build; tested by tests/walls).
  *
- * lib/kinesis may use lib/core, lib/runtime, jansson, libuv, libcurl, OpenSSL, SQLite and libc.
+ * lib/kinesis may use lib/core, lib/runtime, lib/store (its SQLite helpers), jansson, libuv,
+ * libcurl, OpenSSL, SQLite and libc.
  * Poisoning an identifier makes any later use of it a hard error, in system headers too: the
  * identifiers below are each forbidden library's central types and header
  * guards, and the include guards of the headers of the layers (and of

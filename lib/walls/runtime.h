@@ -33,6 +33,9 @@
 /* lib/flavors */
 #pragma GCC poison SL_FLAVORS_JPTR_H SL_FLAVORS_CDC_H SLUICE_FLAVORS_H
 
+/* lib/store */
+#pragma GCC poison SL_STORE_SQLITE_UTIL_H
+
 /* lib/testing */
 #pragma GCC poison SLUICE_TESTING_H
 

@@ -36,6 +36,9 @@
 #pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H                        \
     SL_KINESIS_CHECKPOINT_H SLUICE_KINESIS_H
 
+/* lib/store */
+#pragma GCC poison SL_STORE_SQLITE_UTIL_H
+
 /* lib/flavors */
 #pragma GCC poison SL_FLAVORS_JPTR_H SL_FLAVORS_CDC_H SLUICE_FLAVORS_H
 

@@ -34,7 +34,8 @@ LAYERS = {
     'testing': (['core'], ['jansson']),
     'kafka': (['core', 'runtime'], ['jansson', 'libuv', 'librdkafka']),
     'store': (['core'], ['jansson', 'sqlite']),
-    'kinesis': (['core', 'runtime'], ['jansson', 'libuv', 'libcurl', 'openssl', 'sqlite']),
+    # Its checkpoints use the store layer's SQLite helpers (sqlite_err.h).
+    'kinesis': (['core', 'runtime', 'store'], ['jansson', 'libuv', 'libcurl', 'openssl', 'sqlite']),
     # The flavors (CDC, materialize, JSON pointers).
     'flavors': (['core'], ['jansson']),
 }
