@@ -632,19 +632,11 @@ static void parse_args(int argc, char **argv, opts_t *o)
             else
                 die("--case: '%s' is not one of batch, scan, decode, sizes, peers", v);
         } else if (!strcmp(a, "--dump-events")) {
-            if (i + 1 >= argc)
-                die("--dump-events needs a file name");
-            o->dump = argv[++i];
+            o->dump = opt_arg(argc, argv, &i, "a file name");
         } else if (!strcmp(a, "--csv")) {
-            if (i + 1 >= argc)
-                die("--csv needs a file name");
-            o->csv = argv[++i];
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
+            o->csv = opt_arg(argc, argv, &i, "a file name");
         } else {
-            usage(stderr);
-            die("unknown option '%s'", a);
+            opt_other(a, usage);
         }
     }
     if (!o->cases)
