@@ -26,6 +26,6 @@
 
 /* sluice.h (the library includes what it uses), processors/, bench/, tests/ */
 #pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H           \
-    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
+    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H SL_TEST_UTIL_H
 
 #endif

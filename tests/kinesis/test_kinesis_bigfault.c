@@ -67,12 +67,12 @@ static sl_processor_t *proc(void)
 static json_t *wait_for(const char *url, const char *stream, size_t want)
 {
     json_t *all = NULL;
-    for (int64_t end = kk_now_ms() + 60000; kk_now_ms() < end;) {
+    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
         json_decref(all);
         all = kk_read_all(url, stream);
         if (json_array_size(all) >= want)
             break;
-        kk_sleep_ms(200);
+        tu_sleep_ms(200);
     }
     return all;
 }

@@ -80,8 +80,8 @@ static char *slurp(const char *path)
 static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
                            int64_t want, pid_t pid, const char *log)
 {
-    int64_t end = kt_now_ms() + 60000, got = -1;
-    while (kt_now_ms() < end) {
+    int64_t end = tu_now_ms() + 60000, got = -1;
+    while (tu_now_ms() < end) {
         got = kt_committed(bs, group, topic, parts);
         if (got >= want)
             return;
@@ -90,7 +90,7 @@ static void wait_committed(const char *bs, const char *group, const char *topic,
             char *l = slurp(log);
             cr_assert_fail("the processor exited early; its log:\n%s", l);
         }
-        kt_sleep_ms(100);
+        tu_sleep_ms(100);
     }
     char *l = slurp(log);
     cr_assert_fail("%s committed %lld of %lld on %s; log:\n%s", group, (long long)got,
@@ -710,7 +710,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
         kt_produce(p, "events", key, buf, strlen(buf));
     }
     kt_flush(p);
-    kt_sleep_ms(3000);
+    tu_sleep_ms(3000);
     int stats = count_stats(log, mark);
     /* Every 200 ms for 3 s is 15; a blocked loop logs none. */
     cr_assert_geq(stats, 5, "the loop kept logging stats during the lock: %d lines", stats);
@@ -816,7 +816,7 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
         kt_produce(p, "events", key, buf, strlen(buf));
     }
     kt_flush(p);
-    kt_sleep_ms(500);
+    tu_sleep_ms(500);
     char *argv_b[] = {(char *)lbin,
                       "--source",
                       "kafka:events",
@@ -837,12 +837,12 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
                       NULL};
     pid_t bp = run(argv_b, logb, envs);
     int revoking = 0;
-    for (int64_t end = kt_now_ms() + 60000; !revoking && kt_now_ms() < end;) {
+    for (int64_t end = tu_now_ms() + 60000; !revoking && tu_now_ms() < end;) {
         char *l = slurp(loga);
         revoking = strstr(l, "revoking") != NULL;
         free(l);
         if (!revoking)
-            kt_sleep_ms(10);
+            tu_sleep_ms(10);
     }
     cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
@@ -937,9 +937,9 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
     /* Fixed: the stream exists. */
     json_decref(kk_call(ks.kinesalite, "CreateStream",
                         json_pack("{s:s,s:i}", "StreamName", "things", "ShardCount", 1)));
-    int64_t end = kt_now_ms() + 30000;
+    int64_t end = tu_now_ms() + 30000;
     int active = 0;
-    while (!active && kt_now_ms() < end) {
+    while (!active && tu_now_ms() < end) {
         json_t *d = kk_call(ks.kinesalite, "DescribeStreamSummary",
                             json_pack("{s:s}", "StreamName", "things"));
         const char *st = json_string_value(
@@ -947,7 +947,7 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
         active = st && !strcmp(st, "ACTIVE");
         json_decref(d);
         if (!active)
-            kt_sleep_ms(100);
+            tu_sleep_ms(100);
     }
     cr_assert(active, "the stream became active");
     snprintf(log, sizeof log, "%s/trigger2.log", tmpdir);

@@ -1,0 +1,47 @@
+/* Helpers every test suite may use: a monotonic clock, a sleep, and a
+ * base64 decoder of the tests' own (so a fault event's bytes are checked
+ * with code independent of the library's encoder). */
+#ifndef SL_TEST_UTIL_H
+#define SL_TEST_UTIL_H
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+static inline int64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void tu_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Decodes base64 @p in (up to its padding) into @p out, which holds
+ * strlen(in) / 4 * 3 + 3 bytes; a character outside the alphabet fails the
+ * test. Returns the decoded length. */
+static inline size_t tu_b64dec(const char *in, unsigned char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(tab, *in);
+        cr_assert(p, "base64 alphabet");
+        v = (v << 6) | (unsigned)(p - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(v >> bits);
+        }
+    }
+    return n;
+}
+
+#endif
