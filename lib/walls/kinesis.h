@@ -16,7 +16,7 @@
 #pragma GCC poison _RDKAFKA_H_ _RDKAFKA_MOCK_H_ rd_kafka_t rd_kafka_s
 
 /* lib/kafka */
-#pragma GCC poison SL_KAFKA_INT_H SLUICE_KAFKA_H SLUICE_BROKER_H
+#pragma GCC poison SL_KAFKA_INT_H SL_KAFKA_SOURCE_INT_H SLUICE_KAFKA_H SLUICE_BROKER_H
 
 /* lib/flavors */
 #pragma GCC poison SL_FLAVORS_JPTR_H SL_FLAVORS_CDC_H SLUICE_FLAVORS_H
