@@ -609,13 +609,13 @@ static void parse_args(int argc, char **argv, opts_t *o)
         if (!strcmp(a, "--quick")) {
             o->quick = 1;
         } else if (!strcmp(a, "--events")) {
-            o->events = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 4, 10000000);
+            o->events = opt_size(argc, argv, &i, 4, 10000000);
             have_events = 1;
         } else if (!strcmp(a, "--reps")) {
-            o->reps = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 1000);
+            o->reps = opt_size(argc, argv, &i, 1, 1000);
             have_reps = 1;
         } else if (!strcmp(a, "--min-ms")) {
-            o->min_s = (double)parse_size(a, i + 1 < argc ? argv[++i] : NULL, 0, 3600000) / 1e3;
+            o->min_s = (double)opt_size(argc, argv, &i, 0, 3600000) / 1e3;
             have_min = 1;
         } else if (!strcmp(a, "--case")) {
             const char *v = i + 1 < argc ? argv[++i] : "";

@@ -135,13 +135,13 @@ static void parse_args(int argc, char **argv, opts_t *o)
         if (!strcmp(a, "--quick")) {
             o->quick = 1;
         } else if (!strcmp(a, "--events")) {
-            o->events = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1000, 20000000);
+            o->events = opt_size(argc, argv, &i, 1000, 20000000);
             have_events = 1;
         } else if (!strcmp(a, "--reps")) {
-            o->reps = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 100);
+            o->reps = opt_size(argc, argv, &i, 1, 100);
             have_reps = 1;
         } else if (!strcmp(a, "--partitions")) {
-            o->partitions = (int)parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 10000);
+            o->partitions = (int)opt_size(argc, argv, &i, 1, 10000);
         } else if (!strcmp(a, "--conf")) {
             opt_kv(argc, argv, &i, o->conf, &o->nconf, sizeof o->conf / sizeof o->conf[0]);
         } else if (!strcmp(a, "--kafka")) {

@@ -139,6 +139,14 @@ static inline const char *opt_arg(int argc, char **argv, int *i, const char *wha
     return argv[++*i];
 }
 
+/* The integer value in [min, max] of option argv[*i] (advancing *i to it),
+ * or dies. */
+static inline size_t opt_size(int argc, char **argv, int *i, size_t min, size_t max)
+{
+    const char *opt = argv[*i];
+    return parse_size(opt, *i + 1 < argc ? argv[++*i] : NULL, min, max);
+}
+
 /* A repeatable key=value option (argv[*i]'s value, advancing *i): appended
  * to @p list (room for @p cap), or dies. */
 static inline void opt_kv(int argc, char **argv, int *i, const char **list, size_t *n, size_t cap)

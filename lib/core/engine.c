@@ -1,5 +1,6 @@
-/* sluice — the engine: decode, fork, stages, collectors, sinks, retries,
- * faults, watermarks and flow control. No I/O; one thread.
+/* sluice — the engine's hot path: decode and push, fork, stages, run,
+ * collecting, completion, acks, watermarks and flow control (the rest is in
+ * engine_*.c: see engine_int.h). No I/O; one thread.
  *
  * Re-entrancy: every public entry point runs between enter() and leave().
  * Acknowledgements (from sinks, synchronous or not) and compacted uows go to
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+static void coll_add(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u);
 
 /* ---- clock, random ------------------------------------------------- */
 
@@ -330,7 +333,35 @@ void sl__run(sl_engine_t *e, sl_uow_t *u)
     }
     if (p->nheld && sl__gate_blocks(p, u))
         return;
-    sl__coll_add(e, p, u);
+    coll_add(e, p, u);
+}
+
+/* ---- collecting (the rest is in engine_collect.c) ---------------------------- */
+
+/* Adds a done uow to its pipeline's open batch (on the hot path: kept here). */
+static void coll_add(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u)
+{
+    coll_t *c = &p->coll;
+    size_t size = out_size(u);
+    if (size > c->max_record) {
+        char msg[SL__ERRMSG_MAX + 1];
+        snprintf(msg, sizeof msg, "event of %zu bytes exceeds the limit of %zu for sink %s", size,
+                 c->max_record, p->sink->ops.name ? p->sink->ops.name : "-");
+        sl_uow_fail(u, SL_ETOOBIG, msg);
+        sl__fault(e, u, SL_ETOOBIG, FS_BATCH);
+        return;
+    }
+    if (c->n && c->bytes + size > c->max_bytes)
+        sl__coll_flush(e, p);
+    c->items[c->n++] = u;
+    c->bytes += size;
+    u->state = U_IN_BATCH;
+    if (c->n >= c->max_events) {
+        sl__coll_flush(e, p);
+        return;
+    }
+    if (c->n == 1)
+        sl__timer_start(&e->timers, &c->timer, now(e) + c->linger, sl__linger_fire);
 }
 
 /* ---- completion ----------------------------------------------------------- */

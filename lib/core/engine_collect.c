@@ -9,14 +9,6 @@
 
 /* ---- collectors -------------------------------------------------------- */
 
-static inline size_t out_size(const sl_uow_t *u)
-{
-    if (u->has_output)
-        return u->out_key_len + u->out_val_len;
-    const sl_record_t *r = u->entry->rec;
-    return r->key_len + r->value_len;
-}
-
 static void sink_write(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t **arr, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -120,35 +112,10 @@ void sl__coll_flush(sl_engine_t *e, sl_pipeline_t *p)
     }
 }
 
-static void linger_fire(sl__timer_t *t, void *ctx)
+void sl__linger_fire(sl__timer_t *t, void *ctx)
 {
     coll_t *c = container_of(t, coll_t, timer);
     sl__coll_flush(ctx, c->pl);
-}
-
-void sl__coll_add(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u)
-{
-    coll_t *c = &p->coll;
-    size_t size = out_size(u);
-    if (size > c->max_record) {
-        char msg[SL__ERRMSG_MAX + 1];
-        snprintf(msg, sizeof msg, "event of %zu bytes exceeds the limit of %zu for sink %s", size,
-                 c->max_record, p->sink->ops.name ? p->sink->ops.name : "-");
-        sl_uow_fail(u, SL_ETOOBIG, msg);
-        sl__fault(e, u, SL_ETOOBIG, FS_BATCH);
-        return;
-    }
-    if (c->n && c->bytes + size > c->max_bytes)
-        sl__coll_flush(e, p);
-    c->items[c->n++] = u;
-    c->bytes += size;
-    u->state = U_IN_BATCH;
-    if (c->n >= c->max_events) {
-        sl__coll_flush(e, p);
-        return;
-    }
-    if (c->n == 1)
-        sl__timer_start(&e->timers, &c->timer, now(e) + c->linger, linger_fire);
 }
 
 /* Pull later uows of @p h's key out of the open batch so they wait behind it. */

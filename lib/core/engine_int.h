@@ -35,7 +35,7 @@ typedef enum { OUT_SUNK, OUT_SKIP, OUT_COMPACTED, OUT_FAULT, OUT_EXPANDED } outc
 int64_t sl__backoff(sl_engine_t *e, unsigned attempt);
 sl_uow_t *sl__child_get(sl_engine_t *e);
 void sl__child_put(sl_engine_t *e, sl_uow_t *u);
-void sl__coll_add(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u);
+void sl__linger_fire(sl__timer_t *t, void *ctx);
 void sl__coll_extract_key(sl_pipeline_t *p, sl_uow_t *h);
 void sl__coll_flush(sl_engine_t *e, sl_pipeline_t *p);
 int sl__content_is_json(const sl_record_t *r);
@@ -123,6 +123,15 @@ static inline void flow_check_pause(sl_engine_t *e, part_t *p)
 static inline int key_eq(sl_span_t a, sl_span_t b)
 {
     return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
+}
+
+/* Bytes a uow adds to a batch: its output, else its record. */
+static inline size_t out_size(const sl_uow_t *u)
+{
+    if (u->has_output)
+        return u->out_key_len + u->out_val_len;
+    const sl_record_t *r = u->entry->rec;
+    return r->key_len + r->value_len;
 }
 
 #endif

@@ -63,14 +63,23 @@ typedef struct shcall_s {
     size_t idx; /* shards may move when the array grows: keep the index */
 } shcall_t;
 
-static void on_iterator(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
+/* The shard a call on it answered (NULL when the client shut down), its
+ * source in *@p sp; the call's context is freed. */
+static shard_t *call_done(void *opaque, sl__kin_fail_t why, kin_src_t **sp)
 {
     shcall_t *c = opaque;
-    kin_src_t *s = c->s;
-    shard_t *sh = &s->shards[c->idx];
+    kin_src_t *s = *sp = c->s;
+    size_t idx = c->idx;
     sl_free(c);
     s->inflight_calls--;
-    if (why == KIN_SHUTDOWN)
+    return why == KIN_SHUTDOWN ? NULL : &s->shards[idx];
+}
+
+static void on_iterator(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
+{
+    kin_src_t *s;
+    shard_t *sh = call_done(opaque, why, &s);
+    if (!sh)
         return;
     sh->state = SH_NEED_ITER;
     if (err) {
@@ -165,12 +174,9 @@ static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
 
 static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
 {
-    shcall_t *c = opaque;
-    kin_src_t *s = c->s;
-    shard_t *sh = &s->shards[c->idx];
-    sl_free(c);
-    s->inflight_calls--;
-    if (why == KIN_SHUTDOWN)
+    kin_src_t *s;
+    shard_t *sh = call_done(opaque, why, &s);
+    if (!sh)
         return;
     sh->state = SH_READY;
     sh->due = sl__kinsrc_now_ms() + s->poll_ms;
