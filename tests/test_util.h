@@ -5,6 +5,8 @@
 #define SL_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +44,24 @@ static inline size_t tu_b64dec(const char *in, unsigned char *out)
         }
     }
     return n;
+}
+
+/* The text of file @p path (calloc'd, NUL-terminated; the caller frees it),
+ * or an empty string when it cannot be read. */
+static inline char *tu_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    cr_assert(s);
+    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n)
+        s[0] = 0;
+    fclose(f);
+    return s;
 }
 
 #endif

@@ -5,6 +5,7 @@
 #include "sluice/conf.h"
 #include "sluice/error.h"
 #include "sluice/version.h"
+#include "../test_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -14,21 +15,6 @@
 #ifndef SL_README_PATH
 #error "SL_README_PATH: tests/meson.build passes README.md's path"
 #endif
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    cr_assert(fp, "cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = 0;
-    fclose(fp);
-    return buf;
-}
 
 /* The lines of the first Markdown table after "## Configuration". */
 static char *readme_table(const char *readme)
@@ -72,7 +58,7 @@ Test(conf_doc, readme_table_is_the_property_table)
     FILE *fp = open_memstream(&doc, &len);
     sl_conf_properties_print(fp);
     fclose(fp);
-    char *readme = slurp(SL_README_PATH);
+    char *readme = tu_slurp(SL_README_PATH);
     char *table = readme_table(readme);
     static char missing[16384], extra[16384];
     missing[0] = extra[0] = 0;

@@ -458,19 +458,6 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     rm_dir();
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return s;
-}
-
 Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_secret_is_logged)
 {
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
@@ -517,7 +504,7 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
         pid_t pid = spawn_bin(argv, log);
         int st;
         cr_assert_eq(waitpid(pid, &st, 0), pid);
-        char *out = slurp(log);
+        char *out = tu_slurp(log);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
         cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
         cr_assert_null(strstr(out, secret), "the secret key is not logged");
@@ -795,7 +782,7 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     pid_t pid = spawn_bin(argv, log);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char *out = slurp(log);
+    char *out = tu_slurp(log);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);
