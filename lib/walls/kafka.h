@@ -20,7 +20,7 @@
 #pragma GCC poison SQLITE3_H sqlite3
 
 /* lib/kinesis */
-#pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H                        \
+#pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H SL_KINESIS_SIGV4_INT_H \
     SL_KINESIS_CHECKPOINT_H SL_KINESIS_SOURCE_INT_H SLUICE_KINESIS_H
 
 /* lib/flavors */
