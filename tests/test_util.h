@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "sluice/sluice.h"
+
 static inline int64_t tu_now_ms(void)
 {
     struct timespec ts;
@@ -44,6 +46,23 @@ static inline size_t tu_b64dec(const char *in, unsigned char *out)
         }
     }
     return n;
+}
+
+/* A processor configured with the pairs of @p kv, then of @p extra (key,
+ * value, ..., NULL; either may be NULL); every setting and the processor
+ * must be accepted. The caller destroys it. */
+static inline sl_processor_t *tu_processor(const char *const *kv, const char *const *extra)
+{
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    cr_assert(c);
+    for (const char *const *l = kv; l; l = l == kv ? extra : NULL)
+        for (size_t i = 0; l[i]; i += 2)
+            cr_assert_eq(sl_conf_set(c, l[i], l[i + 1], err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    return p;
 }
 
 /* The text of file @p path (calloc'd, NUL-terminated; the caller frees it),

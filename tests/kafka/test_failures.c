@@ -531,7 +531,6 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     const char *bs = sl_broker_bootstrap(b);
     produce_parts(bs, PARTS, PER);
     char err[256];
-    sl_conf_t *c = sl_conf_new();
     const char *kv[] = {"kafka.bootstrap.servers",
                         bs,
                         "kafka.group.id",
@@ -547,11 +546,7 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
                         "kafka.session.timeout.ms",
                         "6000",
                         NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
-    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
-    sl_conf_destroy(c);
-    cr_assert(p, "%s", err);
+    sl_processor_t *p = tu_processor(kv, NULL);
     sl_sink_ops_t ops = {.name = "holding", .write = holding_write};
     sl_sink_t *sink = sl_sink_new(&ops, NULL), *faults = sl_sink_new(&ops, NULL);
     sl_pipeline_t *pl = sl_pipeline_new("pass");

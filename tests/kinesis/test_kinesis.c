@@ -43,7 +43,6 @@ static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
 {
     char err[512], ck[128];
     snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
-    sl_conf_t *c = sl_conf_new();
     const char *kv[] = {"processor.name",
                         app,
                         "processor.signals",
@@ -63,13 +62,7 @@ static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                         "retry.max",
                         "20",
                         NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
-    for (size_t i = 0; extra && extra[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, extra[i], extra[i + 1], err, sizeof err), 0, "%s", err);
-    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
-    sl_conf_destroy(c);
-    cr_assert(p, "%s", err);
+    sl_processor_t *p = tu_processor(kv, extra);
     cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
     sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
     sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
