@@ -609,13 +609,13 @@ static void parse_args(int argc, char **argv, opts_t *o)
         if (!strcmp(a, "--quick")) {
             o->quick = 1;
         } else if (!strcmp(a, "--events")) {
-            o->events = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 4, 10000000);
+            o->events = opt_size(argc, argv, &i, 4, 10000000);
             have_events = 1;
         } else if (!strcmp(a, "--reps")) {
-            o->reps = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 1000);
+            o->reps = opt_size(argc, argv, &i, 1, 1000);
             have_reps = 1;
         } else if (!strcmp(a, "--min-ms")) {
-            o->min_s = (double)parse_size(a, i + 1 < argc ? argv[++i] : NULL, 0, 3600000) / 1e3;
+            o->min_s = (double)opt_size(argc, argv, &i, 0, 3600000) / 1e3;
             have_min = 1;
         } else if (!strcmp(a, "--case")) {
             const char *v = i + 1 < argc ? argv[++i] : "";
@@ -632,19 +632,11 @@ static void parse_args(int argc, char **argv, opts_t *o)
             else
                 die("--case: '%s' is not one of batch, scan, decode, sizes, peers", v);
         } else if (!strcmp(a, "--dump-events")) {
-            if (i + 1 >= argc)
-                die("--dump-events needs a file name");
-            o->dump = argv[++i];
+            o->dump = opt_arg(argc, argv, &i, "a file name");
         } else if (!strcmp(a, "--csv")) {
-            if (i + 1 >= argc)
-                die("--csv needs a file name");
-            o->csv = argv[++i];
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
+            o->csv = opt_arg(argc, argv, &i, "a file name");
         } else {
-            usage(stderr);
-            die("unknown option '%s'", a);
+            opt_other(a, usage);
         }
     }
     if (!o->cases)

@@ -160,29 +160,14 @@ static double kcat(const char *topic)
 
 /* ---- the flavors on a processor thread ---- */
 
-static atomic_size_t g_seen;
-static _Atomic double g_first;
+static bench_seen_t g_seen;
 
 static sl_result_t count(sl_uow_t *u, void *opaque)
 {
     (void)u;
     (void)opaque;
-    double zero = 0;
-    atomic_compare_exchange_strong(&g_first, &zero, now_s());
-    atomic_fetch_add(&g_seen, 1);
+    bench_seen_note(&g_seen);
     return SL_OK;
-}
-
-typedef struct run_s {
-    sl_processor_t *p;
-    int rc;
-} run_t;
-
-static void *runner(void *a)
-{
-    run_t *r = a;
-    r->rc = sl_processor_run(r->p);
-    return NULL;
 }
 
 /* The trigger (@p view NULL) or the listener; returns its seconds from the
@@ -239,17 +224,16 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         check(sl_pipeline_sink(pl, out), "sink");
     }
     check(sl_processor_add_pipeline(p, pl), "pipeline");
-    atomic_store(&g_seen, 0);
-    atomic_store(&g_first, 0.0);
-    run_t r = {p, -999};
+    bench_seen_reset(&g_seen);
+    bench_run_t r = {p, -999};
     pthread_t th;
-    if (pthread_create(&th, NULL, runner, &r))
+    if (pthread_create(&th, NULL, bench_runner, &r))
         die("thread");
     double deadline = now_s() + 300;
-    while (atomic_load(&g_seen) < n && now_s() < deadline)
+    while (atomic_load(&g_seen.n) < n && now_s() < deadline)
         sleep_ms(2);
-    if (atomic_load(&g_seen) < n)
-        die("%s saw %zu of %zu records", group, atomic_load(&g_seen), n);
+    if (atomic_load(&g_seen.n) < n)
+        die("%s saw %zu of %zu records", group, atomic_load(&g_seen.n), n);
     sl_processor_stop(p);
     pthread_join(th, NULL);
     double t1 = now_s();
@@ -259,7 +243,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         die("%s: run %d, %llu done, %llu faults of %zu", group, r.rc,
             (unsigned long long)st.records_done, (unsigned long long)st.faults, n);
     sl_processor_destroy(p);
-    return t1 - atomic_load(&g_first);
+    return t1 - atomic_load(&g_seen.first);
 }
 
 /* ---- memory: the listener binary, RSS sampled ---- */

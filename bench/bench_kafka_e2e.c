@@ -135,41 +135,25 @@ static void parse_args(int argc, char **argv, opts_t *o)
         if (!strcmp(a, "--quick")) {
             o->quick = 1;
         } else if (!strcmp(a, "--events")) {
-            o->events = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1000, 20000000);
+            o->events = opt_size(argc, argv, &i, 1000, 20000000);
             have_events = 1;
         } else if (!strcmp(a, "--reps")) {
-            o->reps = parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 100);
+            o->reps = opt_size(argc, argv, &i, 1, 100);
             have_reps = 1;
         } else if (!strcmp(a, "--partitions")) {
-            o->partitions = (int)parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 10000);
+            o->partitions = (int)opt_size(argc, argv, &i, 1, 10000);
         } else if (!strcmp(a, "--conf")) {
-            if (i + 1 >= argc || !strchr(argv[i + 1], '='))
-                die("--conf needs key=value");
-            if (o->nconf == sizeof o->conf / sizeof o->conf[0])
-                die("too many --conf options");
-            o->conf[o->nconf++] = argv[++i];
+            opt_kv(argc, argv, &i, o->conf, &o->nconf, sizeof o->conf / sizeof o->conf[0]);
         } else if (!strcmp(a, "--kafka")) {
-            if (i + 1 >= argc || !strchr(argv[i + 1], '='))
-                die("--kafka needs key=value");
-            if (o->nkafka == sizeof o->kafka / sizeof o->kafka[0])
-                die("too many --kafka options");
-            o->kafka[o->nkafka++] = argv[++i];
+            opt_kv(argc, argv, &i, o->kafka, &o->nkafka, sizeof o->kafka / sizeof o->kafka[0]);
         } else if (!strcmp(a, "--timeline")) {
-            if (i + 1 >= argc)
-                die("--timeline needs a file name");
-            o->timeline = argv[++i];
+            o->timeline = opt_arg(argc, argv, &i, "a file name");
         } else if (!strcmp(a, "--no-kcat")) {
             o->kcat = 0;
         } else if (!strcmp(a, "--csv")) {
-            if (i + 1 >= argc)
-                die("--csv needs a file name");
-            o->csv = argv[++i];
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
+            o->csv = opt_arg(argc, argv, &i, "a file name");
         } else {
-            usage(stderr);
-            die("unknown option '%s'", a);
+            opt_other(a, usage);
         }
     }
     if (o->quick) {

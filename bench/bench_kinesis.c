@@ -230,16 +230,13 @@ static double curl_loop(void)
 
 /* ---- b and c: sluice ---- */
 
-static atomic_size_t g_seen;
-static _Atomic double g_first;
+static bench_seen_t g_seen;
 static size_t g_target;
 
 static sl_result_t copy(sl_uow_t *u, void *opaque)
 {
     (void)opaque;
-    double zero = 0;
-    atomic_compare_exchange_strong(&g_first, &zero, now_s());
-    atomic_fetch_add(&g_seen, 1);
+    bench_seen_note(&g_seen);
     const sl_record_t *r = sl_uow_record(u);
     return sl_uow_set_output(u, NULL, 0, r->value, r->value_len) ? SL_RETRY : SL_OK;
 }
@@ -248,22 +245,8 @@ static sl_result_t drop(sl_uow_t *u, void *opaque)
 {
     (void)u;
     (void)opaque;
-    double zero = 0;
-    atomic_compare_exchange_strong(&g_first, &zero, now_s());
-    atomic_fetch_add(&g_seen, 1);
+    bench_seen_note(&g_seen);
     return SL_SKIP;
-}
-
-typedef struct run_s {
-    sl_processor_t *p;
-    int rc;
-} run_t;
-
-static void *runner(void *a)
-{
-    run_t *r = a;
-    r->rc = sl_processor_run(r->p);
-    return NULL;
 }
 
 /* Rate of a processor reading @p in (and writing to @p out when set), from
@@ -275,9 +258,19 @@ static double sluice_case(const char *app, const char *in, const char *out, size
     char err[512], ck[128];
     snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
     sl_conf_t *c = sl_conf_new();
-    const char *kv[] = {"processor.name", app, "processor.signals", "false",
-                        "kinesis.application", app, "kinesis.checkpoints", ck,
-                        "log.level", "warn", "batch.max.events", "500", NULL};
+    const char *kv[] = {"processor.name",
+                        app,
+                        "processor.signals",
+                        "false",
+                        "kinesis.application",
+                        app,
+                        "kinesis.checkpoints",
+                        ck,
+                        "log.level",
+                        "warn",
+                        "batch.max.events",
+                        "500",
+                        NULL};
     for (size_t i = 0; kv[i]; i += 2)
         check(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), kv[i]);
     if (kafka) {
@@ -304,18 +297,17 @@ static double sluice_case(const char *app, const char *in, const char *out, size
     check(sl_pipeline_sink(pl, o), "sink");
     check(sl_processor_add_pipeline(p, pl), "pipeline");
     check(sl_processor_set_fault_sink(p, f), "faults");
-    atomic_store(&g_seen, 0);
-    atomic_store(&g_first, 0.0);
+    bench_seen_reset(&g_seen);
     g_target = n;
-    run_t r = {p, -999};
+    bench_run_t r = {p, -999};
     pthread_t th;
-    if (pthread_create(&th, NULL, runner, &r))
+    if (pthread_create(&th, NULL, bench_runner, &r))
         die("thread");
     double deadline = now_s() + 120 + (double)n / 1000;
-    while (atomic_load(&g_seen) < n && now_s() < deadline)
+    while (atomic_load(&g_seen.n) < n && now_s() < deadline)
         sleep_ms(2);
-    if (atomic_load(&g_seen) < n)
-        die("%s saw %zu of %zu records", app, atomic_load(&g_seen), n);
+    if (atomic_load(&g_seen.n) < n)
+        die("%s saw %zu of %zu records", app, atomic_load(&g_seen.n), n);
     sl_processor_stop(p);
     pthread_join(th, NULL);
     double t1 = now_s();
@@ -326,7 +318,7 @@ static double sluice_case(const char *app, const char *in, const char *out, size
             (unsigned long long)st.records_done, (unsigned long long)st.sunk,
             (unsigned long long)st.faults, n);
     sl_processor_destroy(p);
-    return t1 - atomic_load(&g_first);
+    return t1 - atomic_load(&g_seen.first);
 }
 
 /* The same events into a topic of the embedded broker. */

@@ -5,6 +5,7 @@
 #define SLUICE_BENCH_UTIL_H
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +126,83 @@ static inline const char *fmt_rate(char *buf, size_t size, double r)
     else
         snprintf(buf, size, "%.0f", r);
     return buf;
+}
+
+/* ---- options ---- */
+
+/* The value of option argv[*i] (advancing *i to it); dies saying that the
+ * option needs @p what when there is none. */
+static inline const char *opt_arg(int argc, char **argv, int *i, const char *what)
+{
+    if (*i + 1 >= argc)
+        die("%s needs %s", argv[*i], what);
+    return argv[++*i];
+}
+
+/* The integer value in [min, max] of option argv[*i] (advancing *i to it),
+ * or dies. */
+static inline size_t opt_size(int argc, char **argv, int *i, size_t min, size_t max)
+{
+    const char *opt = argv[*i];
+    return parse_size(opt, *i + 1 < argc ? argv[++*i] : NULL, min, max);
+}
+
+/* A repeatable key=value option (argv[*i]'s value, advancing *i): appended
+ * to @p list (room for @p cap), or dies. */
+static inline void opt_kv(int argc, char **argv, int *i, const char **list, size_t *n, size_t cap)
+{
+    const char *opt = argv[*i];
+    if (*i + 1 >= argc || !strchr(argv[*i + 1], '='))
+        die("%s needs key=value", opt);
+    if (*n == cap)
+        die("too many %s options", opt);
+    list[(*n)++] = argv[++*i];
+}
+
+/* An option no case of the program took: --help/-h prints the usage and
+ * exits 0; anything else prints it to stderr and dies. */
+static inline void opt_other(const char *a, void (*usage)(FILE *))
+{
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        usage(stdout);
+        exit(0);
+    }
+    usage(stderr);
+    die("unknown option '%s'", a);
+}
+
+/* ---- a processor on a thread, and what its stage saw ---- */
+
+typedef struct bench_run_s {
+    sl_processor_t *p;
+    int rc;
+} bench_run_t;
+
+/* pthread_create() body: runs the processor of a bench_run_t to its end. */
+static inline void *bench_runner(void *a)
+{
+    bench_run_t *r = a;
+    r->rc = sl_processor_run(r->p);
+    return NULL;
+}
+
+/* Records a stage saw, and when it saw the first (now_s()). */
+typedef struct bench_seen_s {
+    atomic_size_t n;
+    _Atomic double first;
+} bench_seen_t;
+
+static inline void bench_seen_reset(bench_seen_t *s)
+{
+    atomic_store(&s->n, 0);
+    atomic_store(&s->first, 0.0);
+}
+
+static inline void bench_seen_note(bench_seen_t *s)
+{
+    double zero = 0;
+    atomic_compare_exchange_strong(&s->first, &zero, now_s());
+    atomic_fetch_add(&s->n, 1);
 }
 
 #endif

@@ -1,4 +1,6 @@
 /* sluice — configuration property table. */
+#include "core/util.h"
+#include "core/conf_int.h"
 #include "sluice/conf.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -9,15 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { P_INT, P_BOOL, P_STR } ptype_t;
-
-typedef struct prop_s {
-    const char *name;
-    ptype_t type;
-    const char *def;
-    int64_t min, max;
-    const char *desc;
-} prop_t;
+typedef sl__prop_t prop_t;
+#define P_INT SL__P_INT
+#define P_BOOL SL__P_BOOL
+#define P_STR SL__P_STR
 
 #define KIB 1024
 #define MIB (1024 * 1024)
@@ -81,8 +78,53 @@ static const prop_t props[] = {
 };
 #define NPROPS (sizeof props / sizeof props[0])
 
-/* Prefixes kept verbatim for the connector that owns them. */
+/* Rows connectors registered (sl__conf_register()), after the core's. */
+#define EXTRA_MAX 32
+#define REGS_MAX 4
+static struct {
+    const char *prefix;
+    const prop_t *rows;
+    size_t n;
+} regs[REGS_MAX];
+static size_t nregs, nextra;
+#define NALL (NPROPS + nextra)
+
+/* Prefixes kept verbatim for the connector that owns them, unless that
+ * connector registered typed rows for its prefix. */
 static const char *const passthrough_prefixes[] = {"kafka.", "kinesis."};
+
+int sl__conf_register(const char *prefix, const sl__prop_t *rows, size_t n)
+{
+    if (nregs == REGS_MAX || n > EXTRA_MAX - nextra)
+        return SL_ERANGE;
+    regs[nregs].prefix = prefix;
+    regs[nregs].rows = rows;
+    regs[nregs].n = n;
+    nregs++;
+    nextra += n;
+    return 0;
+}
+
+static const prop_t *prop_at(size_t i)
+{
+    if (i < NPROPS)
+        return &props[i];
+    i -= NPROPS;
+    for (size_t r = 0; r < nregs; r++) {
+        if (i < regs[r].n)
+            return &regs[r].rows[i];
+        i -= regs[r].n;
+    }
+    return NULL;
+}
+
+static int registered_prefix(const char *name)
+{
+    for (size_t r = 0; r < nregs; r++)
+        if (!strncmp(name, regs[r].prefix, strlen(regs[r].prefix)))
+            return 1;
+    return 0;
+}
 
 typedef struct pt_s {
     char *name;
@@ -90,30 +132,16 @@ typedef struct pt_s {
 } pt_t;
 
 struct sl_conf_s {
-    int64_t ival[NPROPS];
-    char *sval[NPROPS];
+    int64_t ival[NPROPS + EXTRA_MAX];
+    char *sval[NPROPS + EXTRA_MAX];
     pt_t *pt;
     size_t npt, ptcap;
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
 static int find_prop(const char *name)
 {
-    for (size_t i = 0; i < NPROPS; i++)
-        if (!strcmp(props[i].name, name))
+    for (size_t i = 0; i < NALL; i++)
+        if (!strcmp(prop_at(i)->name, name))
             return (int)i;
     return -1;
 }
@@ -156,13 +184,13 @@ static int parse_bool(const char *v, int64_t *out)
 
 static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t errstr_size)
 {
-    const prop_t *p = &props[i];
+    const prop_t *p = prop_at((size_t)i);
     int64_t n;
     switch (p->type) {
     case P_STR: {
         char *s = sl_strdup(value);
         if (!s) {
-            set_err(errstr, errstr_size, "out of memory");
+            sl__errf(errstr, errstr_size, "out of memory");
             return SL_ENOMEM;
         }
         sl_free(c->sval[i]);
@@ -171,20 +199,20 @@ static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t
     }
     case P_BOOL:
         if (parse_bool(value, &n)) {
-            set_err(errstr, errstr_size, "%s: expected true or false, got \"%s\"", p->name, value);
+            sl__errf(errstr, errstr_size, "%s: expected true or false, got \"%s\"", p->name, value);
             return SL_EINVAL;
         }
         c->ival[i] = n;
         return 0;
     case P_INT:
         if (parse_int(value, &n)) {
-            set_err(errstr, errstr_size, "%s: expected an integer, got \"%s\"", p->name, value);
+            sl__errf(errstr, errstr_size, "%s: expected an integer, got \"%s\"", p->name, value);
             return SL_EINVAL;
         }
         if (n < p->min || n > p->max) {
-            set_err(errstr, errstr_size,
-                    "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]", p->name, n,
-                    p->min, p->max);
+            sl__errf(errstr, errstr_size,
+                     "%s: %" PRId64 " is out of range [%" PRId64 "..%" PRId64 "]", p->name, n,
+                     p->min, p->max);
             return SL_ERANGE;
         }
         c->ival[i] = n;
@@ -198,8 +226,8 @@ sl_conf_t *sl_conf_new(void)
     sl_conf_t *c = sl_calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    for (size_t i = 0; i < NPROPS; i++) {
-        if (set_prop(c, (int)i, props[i].def, NULL, 0)) {
+    for (size_t i = 0; i < NALL; i++) {
+        if (set_prop(c, (int)i, prop_at(i)->def, NULL, 0)) {
             sl_conf_destroy(c);
             return NULL;
         }
@@ -211,7 +239,7 @@ void sl_conf_destroy(sl_conf_t *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < NPROPS; i++)
+    for (size_t i = 0; i < NALL; i++)
         sl_free(c->sval[i]);
     for (size_t i = 0; i < c->npt; i++) {
         sl_free(c->pt[i].name);
@@ -260,7 +288,7 @@ sl_conf_t *sl_conf_dup(const sl_conf_t *src)
     if (!c)
         return NULL;
     memcpy(c->ival, src->ival, sizeof c->ival);
-    for (size_t i = 0; i < NPROPS; i++) {
+    for (size_t i = 0; i < NALL; i++) {
         if (src->sval[i] && !(c->sval[i] = sl_strdup(src->sval[i])))
             goto fail;
     }
@@ -276,22 +304,24 @@ fail:
 int sl_conf_set(sl_conf_t *c, const char *name, const char *value, char *errstr, size_t errstr_size)
 {
     if (!c || !name || !value) {
-        set_err(errstr, errstr_size, "name and value are required");
+        sl__errf(errstr, errstr_size, "name and value are required");
         return SL_EINVAL;
     }
     int i = find_prop(name);
     if (i >= 0)
         return set_prop(c, i, value, errstr, errstr_size);
-    for (size_t k = 0; k < sizeof passthrough_prefixes / sizeof *passthrough_prefixes; k++) {
+    for (size_t k = 0;
+         k < sizeof passthrough_prefixes / sizeof *passthrough_prefixes && !registered_prefix(name);
+         k++) {
         size_t n = strlen(passthrough_prefixes[k]);
         if (!strncmp(name, passthrough_prefixes[k], n) && name[n]) {
             int rc = pt_set(c, name, value);
             if (rc)
-                set_err(errstr, errstr_size, "out of memory");
+                sl__errf(errstr, errstr_size, "out of memory");
             return rc;
         }
     }
-    set_err(errstr, errstr_size, "unknown configuration property \"%s\"", name);
+    sl__errf(errstr, errstr_size, "unknown configuration property \"%s\"", name);
     return SL_ENOENT;
 }
 
@@ -301,9 +331,9 @@ int sl_conf_get(const sl_conf_t *c, const char *name, char *buf, size_t *size)
     const char *v = NULL;
     int i = find_prop(name);
     if (i >= 0) {
-        if (props[i].type == P_STR) {
+        if (prop_at((size_t)i)->type == P_STR) {
             v = c->sval[i];
-        } else if (props[i].type == P_BOOL) {
+        } else if (prop_at((size_t)i)->type == P_BOOL) {
             v = c->ival[i] ? "true" : "false";
         } else {
             snprintf(tmp, sizeof tmp, "%" PRId64, c->ival[i]);
@@ -329,7 +359,7 @@ int sl_conf_get(const sl_conf_t *c, const char *name, char *buf, size_t *size)
 int64_t sl_conf_get_int(const sl_conf_t *c, const char *name)
 {
     int i = find_prop(name);
-    if (i < 0 || props[i].type == P_STR)
+    if (i < 0 || prop_at((size_t)i)->type == P_STR)
         return 0;
     return c->ival[i];
 }
@@ -337,7 +367,7 @@ int64_t sl_conf_get_int(const sl_conf_t *c, const char *name)
 const char *sl_conf_get_str(const sl_conf_t *c, const char *name)
 {
     int i = find_prop(name);
-    if (i < 0 || props[i].type != P_STR)
+    if (i < 0 || prop_at((size_t)i)->type != P_STR)
         return NULL;
     return c->sval[i];
 }
@@ -368,8 +398,8 @@ void sl_conf_properties_print(FILE *fp)
 {
     static const char *const tnames[] = {"integer", "boolean", "string"};
     fprintf(fp, "| property | type | default | range | description |\n|---|---|---|---|---|\n");
-    for (size_t i = 0; i < NPROPS; i++) {
-        const prop_t *p = &props[i];
+    for (size_t i = 0; i < NALL; i++) {
+        const prop_t *p = prop_at(i);
         if (p->type == P_INT)
             fprintf(fp, "| `%s` | %s | %s | %" PRId64 "..%" PRId64 " | %s |\n", p->name,
                     tnames[p->type], p->def, p->min, p->max, p->desc);
@@ -377,6 +407,8 @@ void sl_conf_properties_print(FILE *fp)
             fprintf(fp, "| `%s` | %s | %s | | %s |\n", p->name, tnames[p->type], p->def, p->desc);
     }
     fprintf(fp, "| `kafka.*` | string | | | Passed unchanged to librdkafka (prefix removed). |\n");
-    fprintf(fp,
+    if (!registered_prefix("kinesis."))
+        fprintf(
+            fp,
             "| `kinesis.*` | string | | | Passed to the Kinesis connector (prefix removed). |\n");
 }

@@ -1,6 +1,5 @@
 /* sluice — error table (see include/sluice/error.h). */
 #include "sluice/error.h"
-#include "sluice/version.h"
 
 const char *sl_strerror(int err)
 {
@@ -43,9 +42,4 @@ int sl_err_is_retriable(int err)
     default:
         return 0;
     }
-}
-
-const char *sl_version(void)
-{
-    return SL_VERSION_STRING;
 }

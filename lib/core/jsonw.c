@@ -1,5 +1,6 @@
 /* sluice — small JSON writer. */
 #include "core/jsonw.h"
+#include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
@@ -132,33 +133,12 @@ void sl__jw_int(sl__jw_t *jw, int64_t v)
 
 void sl__jw_b64(sl__jw_t *jw, const void *s, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = s;
-    if (sl__jw_reserve(jw, (n + 2) / 3 * 4 + 2))
+    /* the quotes and the encoder's NUL, overwritten by the closing quote */
+    if (sl__jw_reserve(jw, (n + 2) / 3 * 4 + 3))
         return;
     char *o = jw->buf + jw->len;
     *o++ = '"';
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = tab[(v >> 6) & 63];
-        *o++ = tab[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)p[i] << 16;
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = tab[(v >> 6) & 63];
-        *o++ = '=';
-    }
+    o += sl__b64_encode(s, n, o);
     *o++ = '"';
     jw->len = (size_t)(o - jw->buf);
 }

@@ -1,4 +1,5 @@
 /* sluice — embedded Kafka broker over librdkafka's mock cluster. */
+#include "core/util.h"
 #include "sluice/broker.h"
 
 #include "kafka/kafka_int.h"
@@ -24,22 +25,6 @@ struct sl_broker_s {
     int brokers;
 };
 
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 /* The owner handle has no bootstrap servers, so it would warn about that at
  * once; and the mock's own chatter is not ours to print on a service's stderr. */
 static void drop_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -53,26 +38,26 @@ sl_broker_t *sl_broker_new(int brokers, char *errstr, size_t errstr_size)
     rd_kafka_conf_t *conf = NULL;
 
     if (brokers < 1 || brokers > SL_BROKER_MAX_BROKERS) {
-        seterr(errstr, errstr_size, "brokers must be 1..%d, not %d", SL_BROKER_MAX_BROKERS,
-               brokers);
+        sl__errf(errstr, errstr_size, "brokers must be 1..%d, not %d", SL_BROKER_MAX_BROKERS,
+                 brokers);
         return NULL;
     }
     sl_broker_t *b = sl_calloc(1, sizeof *b);
     if (!b) {
-        seterr(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     b->brokers = brokers;
 
     conf = rd_kafka_conf_new();
     if (!conf) {
-        seterr(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         goto fail;
     }
     rd_kafka_conf_set_log_cb(conf, drop_log);
     if (rd_kafka_conf_set(conf, "client.id", "sluice-broker", rderr, sizeof rderr) !=
         RD_KAFKA_CONF_OK) {
-        seterr(errstr, errstr_size, "librdkafka configuration: %s", rderr);
+        sl__errf(errstr, errstr_size, "librdkafka configuration: %s", rderr);
         goto fail;
     }
     /* librdkafka blocks signals in its own threads, but the mock cluster's
@@ -89,12 +74,12 @@ sl_broker_t *sl_broker_new(int brokers, char *errstr, size_t errstr_size)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!b->rk) {
-        seterr(errstr, errstr_size, "librdkafka handle: %s", rderr);
+        sl__errf(errstr, errstr_size, "librdkafka handle: %s", rderr);
         goto fail;
     }
     if (!b->mc) {
-        seterr(errstr, errstr_size,
-               "librdkafka could not start a mock cluster of %d broker(s) on 127.0.0.1", brokers);
+        sl__errf(errstr, errstr_size,
+                 "librdkafka could not start a mock cluster of %d broker(s) on 127.0.0.1", brokers);
         goto fail;
     }
     return b;

@@ -1,6 +1,7 @@
 /* sluice — Kafka sink: an (idempotent) producer; a uow completes from its
  * delivery report. Key and value are handed over without a copy: the uow's
  * output stays valid until it is acknowledged. */
+#include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/error.h"
 #include "sluice/kafka.h"
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct ksink_s {
+typedef struct kafka_sink_s {
     sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
@@ -22,32 +23,23 @@ typedef struct ksink_s {
     int autocreate; /* allow.auto.create.topics: an unknown topic may still appear */
     int down;       /* the sink is unusable: every write is acknowledged SL_ESINKDOWN */
     char *topic;
-} ksink_t;
+} kafka_sink_t;
 
 /* Errors that say the producer or its topic cannot work at all, rather than
  * that one record is bad or the cluster is busy: a fatal (idempotence)
  * error, no authorization or authentication, a topic that does not exist
  * and will not be created. */
-static int is_down_err(const ksink_t *s, rd_kafka_resp_err_t err)
+static int is_down_err(const kafka_sink_t *s, rd_kafka_resp_err_t err)
 {
-    switch (err) {
-    case RD_KAFKA_RESP_ERR__FATAL:
-    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    if (sl__kafka_err(err) == SL_ESINKDOWN)
         return 1;
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-        return !s->autocreate;
-    default:
-        return 0;
-    }
+    return (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+            err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) &&
+           !s->autocreate;
 }
 
 /* Marks the sink unusable and fails the processor, once. */
-static void go_down(ksink_t *s, rd_kafka_resp_err_t err, const char *reason)
+static void go_down(kafka_sink_t *s, rd_kafka_resp_err_t err, const char *reason)
 {
     if (s->down)
         return;
@@ -70,7 +62,7 @@ static void go_down(ksink_t *s, rd_kafka_resp_err_t err, const char *reason)
 }
 
 /* The sluice error for a produce or delivery error of this sink. */
-static int sink_err(ksink_t *s, rd_kafka_resp_err_t err)
+static int sink_err(kafka_sink_t *s, rd_kafka_resp_err_t err)
 {
     if (!err)
         return 0;
@@ -87,7 +79,7 @@ static int sink_err(ksink_t *s, rd_kafka_resp_err_t err)
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     if (is_down_err(s, (rd_kafka_resp_err_t)err)) {
         go_down(s, (rd_kafka_resp_err_t)err, reason);
     } else {
@@ -99,7 +91,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     sl_uow_t *u = m->_private;
     if (!u)
         return;
@@ -115,7 +107,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     if (s->closed)
         return SL_ESHUTDOWN;
     if (s->down)
@@ -140,7 +132,7 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 
 static void ks_poll(void *opaque, int timeout_ms)
 {
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     if (s->rk)
         rd_kafka_poll(s->rk, timeout_ms);
 }
@@ -149,7 +141,7 @@ static void wake_cb(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
-    ksink_t *s = h->data;
+    kafka_sink_t *s = h->data;
     sl__kqwake_drain(&s->wake);
     rd_kafka_poll(s->rk, 0);
     sl__proc_after(s->proc);
@@ -157,13 +149,13 @@ static void wake_cb(uv_poll_t *h, int status, int events)
 
 static void timer_cb(uv_timer_t *t)
 {
-    ksink_t *s = t->data;
+    kafka_sink_t *s = t->data;
     rd_kafka_poll(s->rk, 0);
     sl__proc_after(s->proc);
 }
 
 /* Start the loop hooks lazily, the first time the loop runs them. */
-static int ks_start(ksink_t *s)
+static int ks_start(kafka_sink_t *s)
 {
     uv_loop_t *loop = sl__proc_loop(s->proc);
     if (sl__kqwake_init(&s->wake, loop, s->mainq, wake_cb, s))
@@ -177,7 +169,7 @@ static int ks_start(ksink_t *s)
 
 static void ks_shutdown(void *opaque)
 {
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     if (s->closed || !s->rk)
         return;
     s->closed = 1;
@@ -189,7 +181,7 @@ static void ks_shutdown(void *opaque)
 
 static void ks_close(void *opaque)
 {
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     /* Whatever is still unacknowledged at this point was drained or timed
      * out; librdkafka may still deliver it while we wait a little. */
     if (s->rk)
@@ -204,7 +196,7 @@ static void ks_close(void *opaque)
 
 static void ks_destroy(void *opaque)
 {
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     if (s->rkt)
         rd_kafka_topic_destroy(s->rkt);
     if (s->mainq)
@@ -223,7 +215,7 @@ static void ks_sink_destroy(void *opaque)
 
 static int ks_lazy_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
-    ksink_t *s = opaque;
+    kafka_sink_t *s = opaque;
     if (!s->wake.active && !s->closed && ks_start(s))
         return SL_EIO;
     return ks_write(opaque, uows, n);
@@ -233,24 +225,22 @@ rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink)
 {
     void *opaque;
     const sl_sink_ops_t *ops = sl__sink_ops(sink, &opaque);
-    return ops && ops->write == ks_lazy_write ? ((ksink_t *)opaque)->rk : NULL;
+    return ops && ops->write == ks_lazy_write ? ((kafka_sink_t *)opaque)->rk : NULL;
 }
 
 sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr, size_t errstr_size)
 {
     if (!p || !topic || !*topic) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "a processor and a topic are required");
+        sl__errf(errstr, errstr_size, "a processor and a topic are required");
         return NULL;
     }
     static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "5", NULL};
     if (errstr && errstr_size)
         errstr[0] = 0;
-    ksink_t *s = sl_calloc(1, sizeof *s);
+    kafka_sink_t *s = sl_calloc(1, sizeof *s);
     if (!s || !(s->topic = sl_strdup(topic))) {
         sl_free(s);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->proc = p;
@@ -265,8 +255,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     if (!s->rk) {
         rd_kafka_conf_destroy(kc);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kafka producer: %s", err);
+        sl__errf(errstr, errstr_size, "kafka producer: %s", err);
         goto fail;
     }
     s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
@@ -294,14 +283,13 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     sl_sink_t *sink = sl_sink_new(&ops, s);
     if (!sink || sl__proc_own_sink(p, sink)) {
         sl_sink_destroy(sink);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     return sink;
 fail:
     if (errstr && errstr_size && !errstr[0])
-        snprintf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
+        sl__errf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
     ks_destroy(s);
     return NULL;
 }

@@ -2,7 +2,8 @@
  * loop thread (librdkafka 2.0's batch consume is not safe with pause, seek
  * or rebalance on another thread). Messages stay zero-copy until the engine
  * says they are done; offsets are committed from its watermark. */
-#include "kafka/kafka_int.h"
+#include "core/util.h"
+#include "kafka/source_int.h"
 #include "sluice/error.h"
 #include "sluice/kafka.h"
 #include "sluice/mem.h"
@@ -12,59 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct krec_s {
-    sl_record_t rec; /* first: the engine hands this pointer back */
-    rd_kafka_message_t *m;
-    sl_header_t *hdrs;
-    size_t hcap;
-    struct krec_s *next_free;
-    struct krec_s *all_next;
-} krec_t;
-
-typedef struct kpart_s {
-    char *topic;
-    int32_t partition;
-    int assigned;
-    int paused_self;    /* the engine asked to pause this partition */
-    int paused_applied; /* what librdkafka was last told */
-    int64_t committed;  /* last offset committed, -1 none */
-    int64_t floor;      /* the group's committed offset when it was assigned, -1 none */
-} kpart_t;
-
-typedef struct ksrc_s {
-    sl_processor_t *proc; /* first: log_cb reads it through the opaque */
-    sl_engine_t *e;
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *q;
-    sl__kqwake_t wake;
-    uv_timer_t timer, kick;
-    int timer_on;
-    rd_kafka_topic_partition_list_t *subscription;
-    rd_kafka_message_t **batch;
-    size_t batch_size;
-    krec_t *free_recs, *all_recs;
-    kpart_t *parts;
-    size_t nparts, pcap;
-    int paused_all;     /* the engine asked to pause everything */
-    int hard_all;       /* ... and it lasted: librdkafka was told to pause */
-    int64_t soft_since; /* when the engine-wide pause began */
-    int stopping;
-    int closed;
-    int consumer_closed;
-    int ever_assigned; /* the group gave this member an assignment once */
-    int keep_rk;       /* do not destroy the consumer: see ks_close */
-    int64_t drain_ms;
-    int64_t revoke_ms;    /* bound of a revoke's drain: it blocks the consumer */
-    size_t backlog_peak;  /* longest consumer queue seen since it last ran dry */
-    size_t kick_at;       /* ... at which librdkafka may have stopped fetching */
-    size_t backlog_bytes; /* payload bytes read since the queue last ran dry */
-    size_t kick_bytes;    /* ... at which librdkafka may have stopped fetching */
-    uint64_t kicks;
-    sl__ksrc_counters_t counters;
-    rd_kafka_topic_partition_list_t *rewind; /* this batch's partitions to read again */
-} ksrc_t;
-
-static int64_t now_ms(void)
+int64_t sl__kafsrc_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -73,7 +22,7 @@ static int64_t now_ms(void)
 
 /* ---- partitions ---- */
 
-static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int create)
+kpart_t *sl__kafsrc_part_find(kafka_src_t *s, const char *topic, int32_t partition, int create)
 {
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].partition == partition && !strcmp(s->parts[i].topic, topic))
@@ -101,7 +50,7 @@ static kpart_t *kp_find(ksrc_t *s, const char *topic, int32_t partition, int cre
 }
 
 /* Tell librdkafka to pause or resume partitions whose wanted state changed. */
-static void apply_pauses(ksrc_t *s)
+void sl__kafsrc_apply_pauses(kafka_src_t *s)
 {
     rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(4);
     rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(4);
@@ -125,9 +74,9 @@ static void apply_pauses(ksrc_t *s)
 
 /* ---- records ---- */
 
-static krec_t *krec_get(ksrc_t *s)
+static kafka_rec_t *krec_get(kafka_src_t *s)
 {
-    krec_t *r = s->free_recs;
+    kafka_rec_t *r = s->free_recs;
     if (r) {
         s->free_recs = r->next_free;
         return r;
@@ -140,14 +89,14 @@ static krec_t *krec_get(ksrc_t *s)
     return r;
 }
 
-static void krec_put(ksrc_t *s, krec_t *r)
+static void krec_put(kafka_src_t *s, kafka_rec_t *r)
 {
     r->m = NULL;
     r->next_free = s->free_recs;
     s->free_recs = r;
 }
 
-static int krec_fill(krec_t *r, rd_kafka_message_t *m)
+static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m)
 {
     rd_kafka_headers_t *hs = NULL;
     size_t nh = 0;
@@ -190,7 +139,7 @@ static int krec_fill(krec_t *r, rd_kafka_message_t *m)
  * first such offset, so all of them are read again. Partitions go back
  * independently: a position moved past a dropped message would let later
  * offsets be tracked and the watermark be committed over the gap. */
-static void rewind_batch(ksrc_t *s, rd_kafka_topic_partition_list_t *l)
+static void rewind_batch(kafka_src_t *s, rd_kafka_topic_partition_list_t *l)
 {
     if (!l->cnt)
         return;
@@ -237,7 +186,7 @@ static inline void prefetch_msg(const rd_kafka_message_t *m)
 
 /* The consumer cannot go on (e.g. fenced by a static member with the same
  * group.instance.id): fail the processor rather than read nothing forever. */
-static void consumer_fatal(ksrc_t *s)
+static void consumer_fatal(kafka_src_t *s)
 {
     char reason[400];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->rk, reason, sizeof reason);
@@ -250,7 +199,7 @@ static void consumer_fatal(ksrc_t *s)
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         consumer_fatal(s);
         return;
@@ -261,7 +210,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* Hands @p m to the engine. Once one message of the batch could not be
  * taken, @p rw is non-empty and every later one is left for a re-read. */
-static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
+static void take(kafka_src_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list_t *rw)
 {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__FATAL)
@@ -276,7 +225,7 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list
         rd_kafka_message_destroy(m);
         return;
     }
-    krec_t *r = krec_get(s);
+    kafka_rec_t *r = krec_get(s);
     int rc = r ? krec_fill(r, m) : SL_ENOMEM;
     if (!rc)
         rc = sl_engine_push(s->e, &r->rec);
@@ -286,7 +235,7 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list
         krec_put(s, r);
     if (rc == SL_EINVAL) {
         /* At or below an offset already taken: the partition came back after
-         * a revoke while older records were in flight. It is a duplicate of
+         * a sl__kafsrc_revoke while older records were in flight. It is a duplicate of
          * something the engine holds. */
         /* Counted, and logged at 1, 2, 4, 8, ... so a large replay does not
          * flood the log; the total is logged at close. */
@@ -312,7 +261,7 @@ static void take(ksrc_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition_list
  * the seek wakes the partition's broker thread, which fetches again; nothing
  * is skipped, as the seek goes to the next offset not yet taken, and the
  * queue it may purge is empty or holds only what will be fetched again. */
-static void kick_fetcher(ksrc_t *s)
+static void kick_fetcher(kafka_src_t *s)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nparts);
     for (size_t i = 0; i < s->nparts; i++) {
@@ -353,17 +302,17 @@ static void kick_fetcher(ksrc_t *s)
 
 static void kick_cb(uv_timer_t *t);
 
-static void fetch(ksrc_t *s)
+static void fetch(kafka_src_t *s)
 {
     if (s->stopping || s->closed)
         return;
-    if (s->paused_all && !s->hard_all && now_ms() - s->soft_since >= SOFT_PAUSE_MS) {
+    if (s->paused_all && !s->hard_all && sl__kafsrc_now_ms() - s->soft_since >= SOFT_PAUSE_MS) {
         s->hard_all = 1;
         sl__log(s->proc, "info", "pausing every partition: %zu records in flight",
                 sl_engine_inflight(s->e));
-        apply_pauses(s);
+        sl__kafsrc_apply_pauses(s);
     }
-    int64_t slice_start = now_ms();
+    int64_t slice_start = sl__kafsrc_now_ms();
     while (!s->paused_all || s->hard_all) {
         size_t queued = rd_kafka_queue_length(s->q);
         if (queued > s->backlog_peak)
@@ -399,7 +348,7 @@ static void fetch(ksrc_t *s)
             break;
         /* A slow pipeline must not starve the loop (commit and linger
          * timers, signals): after a slice, go on from the next loop turn. */
-        if (now_ms() - slice_start >= FETCH_SLICE_MS) {
+        if (sl__kafsrc_now_ms() - slice_start >= FETCH_SLICE_MS) {
             if (s->timer_on)
                 uv_timer_start(&s->kick, kick_cb, 0, 0);
             break;
@@ -412,7 +361,7 @@ static void wake_cb(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
-    ksrc_t *s = h->data;
+    kafka_src_t *s = h->data;
     sl__kqwake_drain(&s->wake);
     fetch(s);
 }
@@ -427,168 +376,11 @@ static void kick_cb(uv_timer_t *t)
     fetch(t->data);
 }
 
-/* ---- commits ---- */
-
-static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk;
-    ksrc_t *s = opaque;
-    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
-        return;
-    sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
-    for (int i = 0; offsets && i < offsets->cnt; i++) {
-        kpart_t *kp = kp_find(s, offsets->elems[i].topic, offsets->elems[i].partition, 0);
-        if (kp)
-            kp->committed = -1;
-    }
-}
-
-/* Commit the watermark of @p only (or every assigned partition when NULL). */
-static void commit_parts(ksrc_t *s, const rd_kafka_topic_partition_list_t *only, int sync)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < s->nparts; i++) {
-        kpart_t *kp = &s->parts[i];
-        if (!kp->assigned)
-            continue;
-        if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
-            continue;
-        int64_t wm = sl_engine_watermark(s->e, kp->topic, kp->partition);
-        /* Below the floor, the watermark is a stale one: the partition came
-         * back while records of its earlier assignment were in flight, and
-         * another member committed further meanwhile. */
-        if (wm < 0 || wm <= kp->committed || wm < kp->floor)
-            continue;
-        rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = wm;
-        kp->committed = wm;
-    }
-    if (l->cnt) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, !sync);
-        if (sync && err) {
-            sl__log(s->proc, "warn", "offset commit failed: %s", rd_kafka_err2str(err));
-            for (int i = 0; i < l->cnt; i++) {
-                kpart_t *kp = kp_find(s, l->elems[i].topic, l->elems[i].partition, 0);
-                if (kp)
-                    kp->committed = -1;
-            }
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void ks_commit(void *opaque, int sync)
-{
-    ksrc_t *s = opaque;
-    if (!s->consumer_closed)
-        commit_parts(s, NULL, sync);
-}
-
-/* ---- rebalances ---- */
-
-static size_t inflight_of(ksrc_t *s, const rd_kafka_topic_partition_list_t *l)
-{
-    size_t n = 0;
-    for (int i = 0; i < l->cnt; i++)
-        n += sl_engine_partition_inflight(s->e, l->elems[i].topic, l->elems[i].partition);
-    return n;
-}
-
-static void revoke(ksrc_t *s, rd_kafka_topic_partition_list_t *l, int lost)
-{
-    sl__log(s->proc, "info", "%s %d partition(s)", lost ? "lost" : "revoking", l->cnt);
-    /* Finish what was read from them, within the drain bound, so the next
-     * owner starts where this one stopped. */
-    sl_engine_flush(s->e);
-    int64_t deadline = now_ms() + (s->revoke_ms < s->drain_ms ? s->revoke_ms : s->drain_ms);
-    while (inflight_of(s, l) && now_ms() < deadline)
-        sl__proc_pump(s->proc, 10);
-    /* The commit does not wait for the broker (it would block the loop
-     * for a round trip inside the revoke). It goes out before the unassign
-     * that follows, on the coordinator's connection, so it lands before the
-     * rejoin that gives the partitions to another member. At least once
-     * still holds either way: only done watermarks are committed, and a
-     * commit that fails or comes late leaves the group's offset lower, so
-     * the next owner reads some records again, never skips one. */
-    if (!lost)
-        commit_parts(s, l, 0);
-    for (int i = 0; i < l->cnt; i++) {
-        const char *t = l->elems[i].topic;
-        int32_t part = l->elems[i].partition;
-        size_t left = sl_engine_partition_inflight(s->e, t, part);
-        if (left)
-            sl__log(s->proc, "warn", "%s/%d left with %zu records in flight", t, (int)part, left);
-        else
-            sl_engine_forget_partition(s->e, t, part);
-        kpart_t *kp = kp_find(s, t, part, 0);
-        if (kp) {
-            kp->assigned = 0;
-            kp->paused_applied = 0;
-            kp->paused_self = 0;
-        }
-    }
-}
-
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *l, void *opaque)
-{
-    ksrc_t *s = opaque;
-    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        sl__log(s->proc, "info", "assigned %d partition(s)", l->cnt);
-        s->ever_assigned = 1;
-        /* What the group has committed: never commit below it (see
-         * commit_parts). Asked here, before fetching starts from it. */
-        rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_copy(l);
-        rd_kafka_resp_err_t cerr =
-            rd_kafka_committed(rk, cl, (int)(s->revoke_ms < 10000 ? s->revoke_ms : 10000));
-        if (cerr)
-            sl__log(s->proc, "warn", "cannot read the committed offsets: %s",
-                    rd_kafka_err2str(cerr));
-        for (int i = 0; i < l->cnt; i++) {
-            kpart_t *kp = kp_find(s, l->elems[i].topic, l->elems[i].partition, 1);
-            if (kp) {
-                kp->assigned = 1;
-                kp->committed = -1;
-                kp->floor = -1;
-                kp->paused_applied = 0;
-                const rd_kafka_topic_partition_t *c =
-                    cerr ? NULL : rd_kafka_topic_partition_list_find(cl, kp->topic, kp->partition);
-                if (c && !c->err && c->offset >= 0)
-                    kp->floor = kp->committed = c->offset;
-            }
-        }
-        rd_kafka_topic_partition_list_destroy(cl);
-        rd_kafka_error_t *e2 = NULL;
-        rd_kafka_resp_err_t e1 = RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (coop)
-            e2 = rd_kafka_incremental_assign(rk, l);
-        else
-            e1 = rd_kafka_assign(rk, l);
-        if (e2) {
-            sl__log(s->proc, "error", "assign: %s", rd_kafka_error_string(e2));
-            rd_kafka_error_destroy(e2);
-        } else if (e1) {
-            sl__log(s->proc, "error", "assign: %s", rd_kafka_err2str(e1));
-        }
-        apply_pauses(s);
-    } else {
-        revoke(s, l, err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk));
-        if (coop) {
-            rd_kafka_error_t *e2 = rd_kafka_incremental_unassign(rk, l);
-            if (e2)
-                rd_kafka_error_destroy(e2);
-        } else {
-            rd_kafka_assign(rk, NULL);
-        }
-    }
-}
-
 /* ---- the source interface ---- */
 
 static int ks_start(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     uv_loop_t *loop = sl__proc_loop(s->proc);
     int64_t connect_ms = sl_conf_get_int(sl_processor_conf(s->proc), "source.connect.timeout.ms");
     if (connect_ms > 0) {
@@ -627,14 +419,14 @@ static int ks_start(void *opaque)
 
 static void ks_stop(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     s->stopping = 1;
-    apply_pauses(s);
+    sl__kafsrc_apply_pauses(s);
 }
 
 static void ks_close(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (s->closed)
         return;
     s->closed = 1;
@@ -685,24 +477,24 @@ static void ks_close(void *opaque)
 static void ks_release(void *opaque, const sl_record_t *rec, int done)
 {
     (void)done;
-    ksrc_t *s = opaque;
-    krec_t *r = (krec_t *)rec;
+    kafka_src_t *s = opaque;
+    kafka_rec_t *r = (kafka_rec_t *)rec;
     rd_kafka_message_destroy(r->m);
     krec_put(s, r);
 }
 
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (partition == SL_PARTITION_ALL) {
         if (!pause && s->hard_all)
             sl__log(s->proc, "info", "resuming every partition: %zu records in flight",
                     sl_engine_inflight(s->e));
         s->paused_all = pause;
         s->hard_all = 0;
-        s->soft_since = now_ms();
+        s->soft_since = sl__kafsrc_now_ms();
     } else {
-        kpart_t *kp = kp_find(s, topic, partition, 0);
+        kpart_t *kp = sl__kafsrc_part_find(s, topic, partition, 0);
         if (!kp)
             return;
         sl__log(s->proc, "info", "%s %s/%d: %zu records of it in flight",
@@ -710,7 +502,7 @@ static void ks_flow(void *opaque, const char *topic, int32_t partition, int paus
                 sl_engine_partition_inflight(s->e, topic, partition));
         kp->paused_self = pause;
     }
-    apply_pauses(s);
+    sl__kafsrc_apply_pauses(s);
     /* Called from inside the engine: read again on the next loop turn. */
     if (!pause && s->timer_on)
         uv_timer_start(&s->kick, kick_cb, 0, 0);
@@ -718,7 +510,7 @@ static void ks_flow(void *opaque, const char *topic, int32_t partition, int paus
 
 static void ks_destroy(void *opaque)
 {
-    ksrc_t *s = opaque;
+    kafka_src_t *s = opaque;
     if (!s)
         return;
     if (s->q)
@@ -730,8 +522,8 @@ static void ks_destroy(void *opaque)
         rd_kafka_topic_partition_list_destroy(s->subscription);
     if (s->rewind)
         rd_kafka_topic_partition_list_destroy(s->rewind);
-    for (krec_t *r = s->all_recs; r;) {
-        krec_t *n = r->all_next;
+    for (kafka_rec_t *r = s->all_recs; r;) {
+        kafka_rec_t *n = r->all_next;
         sl_free(r->hdrs);
         sl_free(r);
         r = n;
@@ -747,7 +539,7 @@ static const sl__source_if_t kafka_source_if = {
     .name = "kafka",
     .start = ks_start,
     .stop = ks_stop,
-    .commit = ks_commit,
+    .commit = sl__kafsrc_commit,
     .close = ks_close,
     .destroy = ks_destroy,
     .release = ks_release,
@@ -756,7 +548,7 @@ static const sl__source_if_t kafka_source_if = {
 
 int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
 {
-    const ksrc_t *s = sl__proc_source(p, "kafka");
+    const kafka_src_t *s = sl__proc_source(p, "kafka");
     if (!s)
         return SL_ENOENT;
     *out = s->counters;
@@ -765,7 +557,7 @@ int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
 
 rd_kafka_t *sl__kafka_source_rk(const sl_processor_t *p)
 {
-    const ksrc_t *s = sl__proc_source(p, "kafka");
+    const kafka_src_t *s = sl__proc_source(p, "kafka");
     return s ? s->rk : NULL;
 }
 
@@ -774,14 +566,12 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     if (errstr && errstr_size)
         errstr[0] = 0;
     if (!p || !topics || !*topics) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "a processor and topics are required");
+        sl__errf(errstr, errstr_size, "a processor and topics are required");
         return SL_EINVAL;
     }
     size_t gl = 0;
     if (sl_conf_get(sl_processor_conf(p), "kafka.group.id", NULL, &gl)) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
+        sl__errf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
         return SL_EINVAL;
     }
     static const char *const defaults[] = {"partition.assignment.strategy",
@@ -793,13 +583,13 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
                                            "auto.offset.reset",
                                            "earliest",
                                            NULL};
-    ksrc_t *s = sl_calloc(1, sizeof *s);
+    kafka_src_t *s = sl_calloc(1, sizeof *s);
     if (!s)
         return SL_ENOMEM;
     s->proc = p;
     s->e = sl_processor_engine(p);
     s->drain_ms = sl_conf_get_int(sl_processor_conf(p), "drain.timeout.ms");
-    /* A revoke runs inside the consumer's poll: staying longer than half of
+    /* A sl__kafsrc_revoke runs inside the consumer's poll: staying longer than half of
      * max.poll.interval.ms would get this member thrown out of the group.
      * What is not done by then is not committed: the next owner reads it
      * again (a duplicate, never a loss). */
@@ -823,8 +613,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         if (n) {
             char name[256];
             if (n >= sizeof name) {
-                if (errstr && errstr_size)
-                    snprintf(errstr, errstr_size, "topic name too long");
+                sl__errf(errstr, errstr_size, "topic name too long");
                 ks_destroy(s);
                 return SL_EINVAL;
             }
@@ -835,8 +624,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         t += n;
     }
     if (!s->subscription->cnt) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "no topic in \"%s\"", topics);
+        sl__errf(errstr, errstr_size, "no topic in \"%s\"", topics);
         ks_destroy(s);
         return SL_EINVAL;
     }
@@ -845,8 +633,8 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         ks_destroy(s);
         return SL_EINVAL;
     }
-    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
-    rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    rd_kafka_conf_set_rebalance_cb(kc, sl__kafsrc_rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, sl__kafsrc_commit_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
     /* Callbacks get the source as their opaque. */
     char err[256];
@@ -854,8 +642,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
     if (!s->rk) {
         rd_kafka_conf_destroy(kc);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+        sl__errf(errstr, errstr_size, "kafka consumer: %s", err);
         ks_destroy(s);
         return SL_EINVAL;
     }
@@ -876,15 +663,13 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->kick_bytes = (size_t)(qkb > 0 ? qkb : 1) * 1024 / 10 * 9;
     int rc = sl__proc_set_source(p, &kafka_source_if, s);
     if (rc) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "%s", sl_strerror(rc));
+        sl__errf(errstr, errstr_size, "%s", sl_strerror(rc));
         ks_destroy(s);
         return rc;
     }
     return 0;
 oom:
     ks_destroy(s);
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
     return SL_ENOMEM;
 }

@@ -1,4 +1,6 @@
 /* sluice — checkpoints of stream readers in SQLite. */
+#include "core/util.h"
+#include "store/sqlite_util.h"
 #include "kinesis/checkpoint.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -19,51 +21,19 @@ struct sl__ckpt_s {
     atomic_int stop;
 };
 
+/* As the view store maps them, except that a store that cannot be opened
+ * (CANTOPEN, like NOTADB, CORRUPT, READONLY) will not open by waiting. */
 static int map_rc(int rc)
 {
-    switch (rc & 0xff) {
-    case SQLITE_INTERRUPT:
-        return SL_EAGAIN;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return SL_EBUSY;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-        return SL_EIO;
-    case SQLITE_NOMEM:
-        return SL_ENOMEM;
-    default:
-        /* CANTOPEN, NOTADB, CORRUPT, READONLY...: waiting will not help. */
-        return SL_ESTORE;
-    }
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (rc & 0xff) == SQLITE_CANTOPEN ? SL_ESTORE : sl__sqlite_err(rc);
 }
 
 /* Waits for a lock in short steps so that sl__ckpt_interrupt() ends the
- * wait at once (SQLite's own handler sleeps through it). */
+ * wait at once. */
 static int busy_wait(void *arg, int count)
 {
     sl__ckpt_t *c = arg;
-    if (atomic_load(&c->stop))
-        return 0;
-    int64_t now = mono_ms();
-    if (count == 0)
-        c->busy_since = now;
-    int64_t left = BUSY_MS - (now - c->busy_since);
-    if (left <= 0)
-        return 0;
-    int64_t step = count < 4 ? (int64_t)1 << count : 10;
-    if (step > left)
-        step = left;
-    struct timespec ts = {0, (long)step * 1000000L};
-    nanosleep(&ts, NULL);
-    return 1;
+    return sl__sqlite_busy_step(&c->stop, &c->busy_since, BUSY_MS, count);
 }
 
 int sl__ckpt_open(const char *path, sl__ckpt_t **out, char *errstr, size_t errstr_size)
@@ -71,8 +41,7 @@ int sl__ckpt_open(const char *path, sl__ckpt_t **out, char *errstr, size_t errst
     *out = NULL;
     sl__ckpt_t *c = sl_calloc(1, sizeof *c);
     if (!c) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return SL_ENOMEM;
     }
     int rc = sqlite3_open_v2(
@@ -105,9 +74,8 @@ int sl__ckpt_open(const char *path, sl__ckpt_t **out, char *errstr, size_t errst
                                 "updated_at = excluded.updated_at",
                                 -1, SQLITE_PREPARE_PERSISTENT, &c->put, NULL);
     if (rc != SQLITE_OK) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "checkpoints at %s: %s", path,
-                     c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sl__errf(errstr, errstr_size, "checkpoints at %s: %s", path,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         sl__ckpt_close(c);
         return map_rc(rc);
     }

@@ -1,4 +1,5 @@
 /* sluice — Kinesis JSON 1.1 calls over the loop's HTTP client, SigV4-signed. */
+#include "core/util.h"
 #include "kinesis/client.h"
 #include "kinesis/sigv4.h"
 #include "sluice/error.h"
@@ -29,81 +30,6 @@ static const char *env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
-}
-
-long long sl__kin_conf_int(sl_processor_t *p, const char *name, long long def, long long lo,
-                           long long hi)
-{
-    const char *v = sl_conf_get_str_pt(sl_processor_conf(p), name);
-    if (!v)
-        return def;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi)
-        return def;
-    return x;
-}
-
-/* ---- base64 ---- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t sl__b64_encode(const void *in, size_t n, char *out)
-{
-    const unsigned char *s = in;
-    size_t o = 0, i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-        out[o++] = b64[v >> 18];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = b64[(v >> 6) & 63];
-        out[o++] = b64[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
-        out[o++] = b64[v >> 18];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = 0;
-    return o;
-}
-
-static int b64v(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-long sl__b64_decode(const char *in, size_t n, unsigned char *out)
-{
-    if (n % 4)
-        return -1;
-    long o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int a = b64v(in[i]), b = b64v(in[i + 1]);
-        int pad2 = in[i + 2] == '=', pad3 = in[i + 3] == '=';
-        int c = pad2 ? 0 : b64v(in[i + 2]), d = pad3 ? 0 : b64v(in[i + 3]);
-        if (a < 0 || b < 0 || c < 0 || d < 0 || (pad2 && !pad3) || ((pad2 || pad3) && i + 4 != n))
-            return -1;
-        unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)d;
-        out[o++] = (unsigned char)(v >> 16);
-        if (!pad2)
-            out[o++] = (unsigned char)(v >> 8);
-        if (!pad3)
-            out[o++] = (unsigned char)v;
-    }
-    return o;
 }
 
 /* ---- answers ---- */
@@ -169,14 +95,14 @@ sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
     if (!region)
         region = env("AWS_DEFAULT_REGION");
     if (!region)
-        region = sl_conf_get_str_pt(conf, "kinesis.region");
+        region = sl__kin_conf_str(conf, "kinesis.region");
     if (!region)
         region = "us-east-1";
     const char *ep = env("AWS_ENDPOINT_URL_KINESIS");
     if (!ep)
         ep = env("AWS_ENDPOINT_URL");
     if (!ep)
-        ep = sl_conf_get_str_pt(conf, "kinesis.endpoint");
+        ep = sl__kin_conf_str(conf, "kinesis.endpoint");
     char dflt[128];
     if (!ep) {
         snprintf(dflt, sizeof dflt, "https://kinesis.%s.amazonaws.com", region);
@@ -184,16 +110,13 @@ sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
     }
     const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
     if (!ak || !sk) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size,
-                     "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        sl__errf(errstr, errstr_size,
+                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
         return NULL;
     }
     const char *hs = strstr(ep, "://");
     if (!hs || strncmp(ep, "http", 4) || !hs[3]) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "bad Kinesis endpoint \"%s\": expected http(s)://host",
-                     ep);
+        sl__errf(errstr, errstr_size, "bad Kinesis endpoint \"%s\": expected http(s)://host", ep);
         return NULL;
     }
     sl__kin_t *k = sl_calloc(1, sizeof *k);
@@ -216,12 +139,11 @@ sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
     size_t el = strlen(k->endpoint);
     while (el && k->endpoint[el - 1] == '/')
         k->endpoint[--el] = 0;
-    k->timeout_ms = (long)sl__kin_conf_int(p, "kinesis.request.timeout.ms", 10000, 100, 600000);
+    k->timeout_ms = (long)sl_conf_get_int(conf, "kinesis.request.timeout.ms");
     return k;
 oom:
     sl__kin_destroy(k);
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
     return NULL;
 }
 
@@ -334,14 +256,14 @@ static int prepare(sl__kin_t *k, const char *op, json_t *req, char **body, size_
     return rc;
 }
 
-typedef struct sbuf_s {
+typedef struct kin_body_s {
     char *p;
     size_t n;
-} sbuf_t;
+} kin_body_t;
 
 static size_t sync_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    sbuf_t *b = ud;
+    kin_body_t *b = ud;
     size_t n = size * nmemb;
     char *q = sl_realloc(b->p, b->n + n + 1);
     if (!q)
@@ -375,7 +297,7 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
     char url[1024], errbuf[CURL_ERROR_SIZE] = "";
     snprintf(url, sizeof url, "%s/", k->endpoint);
     hdrs = curl_slist_append(hdrs, "Expect:");
-    sbuf_t b = {NULL, 0};
+    kin_body_t b = {NULL, 0};
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

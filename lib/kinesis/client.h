@@ -51,9 +51,8 @@ void sl__kin_destroy(sl__kin_t *k);
 /* The endpoint URL, for logs (no secrets in it). */
 const char *sl__kin_endpoint(const sl__kin_t *k);
 
-/* A kinesis.* property as an integer within [lo, hi], or @p def. */
-long long sl__kin_conf_int(sl_processor_t *p, const char *name, long long def, long long lo,
-                           long long hi);
+/* A kinesis.* string property (lib/kinesis/conf.c), or NULL when empty. */
+const char *sl__kin_conf_str(const sl_conf_t *conf, const char *name);
 
 /* The outcome of an HTTP answer of status @p status with body [body,
  * body + len): 0 with *out the parsed body (caller decrefs) when the status
@@ -92,11 +91,5 @@ size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out);
  * with a message in @p msg when the answer does not hold @p n results. */
 int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, char *msg,
                         size_t msg_size);
-
-/* Base64 (standard alphabet, padded). Encode returns the length written
- * (out must hold 4 * ((n + 2) / 3) + 1 bytes); decode returns the decoded
- * length, or -1 on bad input (out must hold 3 * (n / 4) bytes). */
-size_t sl__b64_encode(const void *in, size_t n, char *out);
-long sl__b64_decode(const char *in, size_t n, unsigned char *out);
 
 #endif

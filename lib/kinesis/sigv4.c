@@ -7,7 +7,7 @@
  * nothing deprecated, nothing global. Secret material (the "AWS4"+secret key
  * and every derived key) is wiped with OPENSSL_cleanse before its memory is
  * released or goes out of scope. This file never logs. */
-#include "kinesis/sigv4.h"
+#include "kinesis/sigv4_int.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
@@ -22,20 +22,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHA256_LEN 32
-#define TERMINATOR "aws4_request"
 #define KINESIS_SERVICE "kinesis"
 #define KINESIS_CONTENT_TYPE "application/x-amz-json-1.1"
 
 /* ---- growable text ---------------------------------------------------- */
 
-typedef struct sbuf_s {
+typedef struct sig_buf_s {
     char *p;
     size_t len, cap;
     int err; /* sticky: once an append fails, later ones do nothing */
-} sbuf_t;
+} sig_buf_t;
 
-static void sb_reserve(sbuf_t *b, size_t n)
+static void sb_reserve(sig_buf_t *b, size_t n)
 {
     if (b->err)
         return;
@@ -58,7 +56,7 @@ static void sb_reserve(sbuf_t *b, size_t n)
     b->cap = cap;
 }
 
-static void sb_put(sbuf_t *b, const void *s, size_t n)
+static void sb_put(sig_buf_t *b, const void *s, size_t n)
 {
     sb_reserve(b, n);
     if (b->err)
@@ -69,12 +67,12 @@ static void sb_put(sbuf_t *b, const void *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_puts(sbuf_t *b, const char *s)
+static void sb_puts(sig_buf_t *b, const char *s)
 {
     sb_put(b, s, strlen(s));
 }
 
-static void sb_putc(sbuf_t *b, char c)
+static void sb_putc(sig_buf_t *b, char c)
 {
     sb_put(b, &c, 1);
 }
@@ -149,7 +147,7 @@ static int is_amz_date(const char *s)
 static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
 
-static void sb_pct(sbuf_t *b, unsigned char c)
+static void sb_pct(sig_buf_t *b, unsigned char c)
 {
     char e[3] = {'%', hex_upper[c >> 4], hex_upper[c & 15]};
     sb_put(b, e, 3);
@@ -169,7 +167,7 @@ static int hexval(unsigned char c)
 /* Query component: decode %XX (a '%' not followed by two hex digits stays a
  * literal '%'), then encode strictly, so "a b" and "a%20b" sign alike, as the
  * service computes it from the decoded parameters. */
-static void sb_query_part(sbuf_t *b, const char *s, size_t n)
+static void sb_query_part(sig_buf_t *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -195,131 +193,12 @@ static void hex_lower_of(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* ---- crypto ------------------------------------------------------------ */
-
-/* libcrypto fails these only when it cannot allocate: the default provider
- * always has SHA-256 and HMAC. */
-static int sha256(const void *data, size_t n, unsigned char out[SHA256_LEN])
-{
-    unsigned int len = 0;
-    if (!EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) || len != SHA256_LEN)
-        return SL_ENOMEM;
-    return 0;
-}
-
-typedef struct hmac_s {
-    EVP_MAC *mac;
-    EVP_MAC_CTX *ctx;
-} hmac_t;
-
-static int hmac_open(hmac_t *h)
-{
-    static char digest[] = "SHA256"; /* OSSL_PARAM wants a char *; it is only read */
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    h->ctx = NULL;
-    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (!h->mac)
-        return SL_ENOMEM;
-    h->ctx = EVP_MAC_CTX_new(h->mac);
-    if (!h->ctx || !EVP_MAC_CTX_set_params(h->ctx, params)) {
-        EVP_MAC_CTX_free(h->ctx);
-        EVP_MAC_free(h->mac);
-        h->ctx = NULL;
-        h->mac = NULL;
-        return SL_ENOMEM;
-    }
-    return 0;
-}
-
-static void hmac_close(hmac_t *h)
-{
-    EVP_MAC_CTX_free(h->ctx); /* OpenSSL wipes the keyed state it frees */
-    EVP_MAC_free(h->mac);
-}
-
-static int hmac(hmac_t *h, const void *key, size_t klen, const void *msg, size_t n,
-                unsigned char out[SHA256_LEN])
-{
-    size_t len = 0;
-    if (!EVP_MAC_init(h->ctx, key, klen, NULL) || !EVP_MAC_update(h->ctx, msg, n) ||
-        !EVP_MAC_final(h->ctx, out, &len, SHA256_LEN) || len != SHA256_LEN)
-        return SL_ENOMEM;
-    return 0;
-}
-
-/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request") */
-static int derive_key(hmac_t *h, const char *secret, const char *date8, const char *region,
-                      const char *service, unsigned char key[SHA256_LEN])
-{
-    size_t slen = strlen(secret);
-    if (slen > SIZE_MAX - 5)
-        return SL_EINVAL;
-    char *k0 = sl_malloc(slen + 4);
-    if (!k0)
-        return SL_ENOMEM;
-    memcpy(k0, "AWS4", 4);
-    memcpy(k0 + 4, secret, slen);
-    unsigned char a[SHA256_LEN], b[SHA256_LEN];
-    int rc = hmac(h, k0, slen + 4, date8, 8, a);
-    if (!rc)
-        rc = hmac(h, a, sizeof a, region, strlen(region), b);
-    if (!rc)
-        rc = hmac(h, b, sizeof b, service, strlen(service), a);
-    if (!rc)
-        rc = hmac(h, a, sizeof a, TERMINATOR, strlen(TERMINATOR), key);
-    OPENSSL_cleanse(k0, slen + 4);
-    OPENSSL_cleanse(a, sizeof a);
-    OPENSSL_cleanse(b, sizeof b);
-    sl_free(k0);
-    return rc;
-}
-
-static int cache_hit(const sl__sigv4_key_cache_t *c, const char *date8, const char *region,
-                     const char *service, const unsigned char digest[SHA256_LEN])
-{
-    return c->valid && !memcmp(c->date, date8, 8) && !strcmp(c->region, region) &&
-           !strcmp(c->service, service) && !memcmp(c->secret_digest, digest, SHA256_LEN);
-}
-
-static int signing_key(sl__sigv4_key_cache_t *cache, hmac_t *h, const char *secret,
-                       const char *date8, const char *region, const char *service,
-                       unsigned char key[SHA256_LEN])
-{
-    if (!cache)
-        return derive_key(h, secret, date8, region, service, key);
-    unsigned char digest[SHA256_LEN];
-    int rc = sha256(secret, strlen(secret), digest);
-    if (rc)
-        return rc;
-    if (cache_hit(cache, date8, region, service, digest)) {
-        memcpy(key, cache->key, SHA256_LEN);
-        return 0;
-    }
-    sl__sigv4_key_cache_fini(cache);
-    rc = derive_key(h, secret, date8, region, service, key);
-    /* Scope parts too long for the fixed fields are simply not cached. */
-    if (!rc && strlen(region) < sizeof cache->region && strlen(service) < sizeof cache->service) {
-        memcpy(cache->key, key, SHA256_LEN);
-        memcpy(cache->secret_digest, digest, SHA256_LEN);
-        memcpy(cache->date, date8, 8);
-        cache->date[8] = '\0';
-        strcpy(cache->region, region);
-        strcpy(cache->service, service);
-        cache->valid = 1;
-    }
-    OPENSSL_cleanse(digest, sizeof digest);
-    return rc;
-}
-
 /* ---- canonical URI ------------------------------------------------------ */
 
 /* Appends the normalized, encoded path. Works on the output directly: a ".."
  * cuts the output back to its previous '/', so no segment stack is needed.
  * Encoded segments hold no '/', which keeps that cut exact. */
-static void canonical_uri(sbuf_t *b, const char *path)
+static void canonical_uri(sig_buf_t *b, const char *path)
 {
     size_t base = b->len;
     size_t n = strlen(path);
@@ -378,7 +257,7 @@ static int pair_cmp(const void *pa, const void *pb)
     return c ? c : span_cmp(a->v, a->vlen, b->v, b->vlen);
 }
 
-static int canonical_query(sbuf_t *b, const char *query)
+static int canonical_query(sig_buf_t *b, const char *query)
 {
     if (!query || !*query)
         return 0;
@@ -388,7 +267,7 @@ static int canonical_query(sbuf_t *b, const char *query)
     pair_t *pairs = sl_malloc(n * sizeof *pairs);
     if (!pairs)
         return SL_ENOMEM;
-    sbuf_t s = {0};
+    sig_buf_t s = {0};
     size_t np = 0;
     for (const char *q = query; *q;) {
         const char *end = strchr(q, '&');
@@ -446,7 +325,7 @@ static int hdr_cmp(const void *pa, const void *pb)
 
 /* Trim, collapse runs of blanks to one space; lines of an obs-folded value
  * are joined with ',' like repeated headers (the AWS suite's multiline case). */
-static void canonical_value(sbuf_t *s, const char *v)
+static void canonical_value(sig_buf_t *s, const char *v)
 {
     int first_line = 1;
     while (*v) {
@@ -473,15 +352,15 @@ static void canonical_value(sbuf_t *s, const char *v)
     }
 }
 
-static int canonical_headers(sbuf_t *b, const sl__sigv4_header_t *headers, size_t nheaders,
-                             sbuf_t *signed_headers)
+static int canonical_headers(sig_buf_t *b, const sl__sigv4_header_t *headers, size_t nheaders,
+                             sig_buf_t *signed_headers)
 {
     if (!nheaders)
         return 0;
     hdr_t *h = sl_malloc(nheaders * sizeof *h);
     if (!h)
         return SL_ENOMEM;
-    sbuf_t s = {0};
+    sig_buf_t s = {0};
     for (size_t i = 0; i < nheaders; i++) {
         h[i].idx = i;
         h[i].noff = s.len;
@@ -543,7 +422,7 @@ static int check_req(const sl__sigv4_req_t *req)
 }
 
 /* "20150830/us-east-1/service/aws4_request" */
-static void sb_scope(sbuf_t *b, const char *amz_date, const char *region, const char *service)
+static void sb_scope(sig_buf_t *b, const char *amz_date, const char *region, const char *service)
 {
     sb_put(b, amz_date, 8);
     sb_putc(b, '/');
@@ -569,7 +448,7 @@ int sl__sigv4_sign_cached(sl__sigv4_key_cache_t *cache, const sl__sigv4_creds_t 
         return rc;
 
     /* One block: canonical request NUL string to sign NUL authorization NUL. */
-    sbuf_t b = {0}, sh = {0};
+    sig_buf_t b = {0}, sh = {0};
     hmac_t h = {0};
     unsigned char digest[SHA256_LEN], key[SHA256_LEN];
     char hexd[2 * SHA256_LEN + 1], date8[9];
@@ -588,14 +467,14 @@ int sl__sigv4_sign_cached(sl__sigv4_key_cache_t *cache, const sl__sigv4_creds_t 
     if (sh.len)
         sb_put(&b, sh.p, sh.len);
     sb_putc(&b, '\n');
-    if ((rc = sha256(req->payload ? req->payload : "", req->payload_len, digest)) != 0)
+    if ((rc = sl__sigv4_sha256(req->payload ? req->payload : "", req->payload_len, digest)) != 0)
         goto done;
     hex_lower_of(digest, SHA256_LEN, hexd);
     sb_puts(&b, hexd);
     if ((rc = b.err) != 0)
         goto done;
 
-    if ((rc = sha256(b.p, b.len, digest)) != 0)
+    if ((rc = sl__sigv4_sha256(b.p, b.len, digest)) != 0)
         goto done;
     hex_lower_of(digest, SHA256_LEN, hexd);
     sb_putc(&b, '\0');
@@ -612,11 +491,12 @@ int sl__sigv4_sign_cached(sl__sigv4_key_cache_t *cache, const sl__sigv4_creds_t 
 
     memcpy(date8, amz_date, 8);
     date8[8] = '\0';
-    if ((rc = hmac_open(&h)) != 0)
+    if ((rc = sl__sigv4_hmac_open(&h)) != 0)
         goto done;
-    if ((rc = signing_key(cache, &h, creds->secret_access_key, date8, region, service, key)) != 0)
+    if ((rc = sl__sigv4_signing_key(cache, &h, creds->secret_access_key, date8, region, service,
+                                    key)) != 0)
         goto done;
-    if ((rc = hmac(&h, key, sizeof key, b.p + sts_off, sts_len, digest)) != 0)
+    if ((rc = sl__sigv4_hmac(&h, key, sizeof key, b.p + sts_off, sts_len, digest)) != 0)
         goto done;
     hex_lower_of(digest, SHA256_LEN, out->signature);
 
@@ -644,7 +524,7 @@ done:
     if (rc)
         memset(out, 0, sizeof *out);
     if (h.ctx)
-        hmac_close(&h);
+        sl__sigv4_hmac_close(&h);
     OPENSSL_cleanse(key, sizeof key);
     sl_free(b.p);
     sl_free(sh.p);
@@ -758,7 +638,7 @@ int sl__sigv4_kinesis_headers(const char *access_key_id, const char *secret_acce
         return rc;
     /* Built apart and linked at the end, so a failure leaves *headers as it was. */
     struct curl_slist *list = NULL;
-    sbuf_t line = {0};
+    sig_buf_t line = {0};
     for (size_t i = 0; i < k.nheaders && !rc; i++) {
         line.len = 0;
         sb_puts(&line, k.headers[i].name);

@@ -1,5 +1,6 @@
 /* sluice — Kinesis sink: PutRecords calls of at most 500 records and 5 MiB,
  * completed in the order they were made, only failed entries written again. */
+#include "core/util.h"
 #include "kinesis/client.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
@@ -15,7 +16,7 @@
 #define PKEY_MAX 256
 
 typedef struct put_s {
-    struct ksink_s *s;
+    struct kin_sink_s *s;
     sl_uow_t **uows;
     size_t n;
     int done;      /* the answer arrived */
@@ -26,14 +27,14 @@ typedef struct put_s {
     struct put_s *next;
 } put_t;
 
-typedef struct ksink_s {
+typedef struct kin_sink_s {
     sl_processor_t *proc;
     sl__kin_t *kin;
     char *stream;
     put_t *head, *tail; /* calls in the order made */
     int closed;
     int down; /* the stream cannot be written at all: every write is SL_ESINKDOWN */
-} ksink_t;
+} kin_sink_t;
 
 static void put_free(put_t *c)
 {
@@ -47,7 +48,7 @@ static void put_free(put_t *c)
 
 /* Acknowledge finished calls from the oldest on: a later call's successes
  * never reach the engine before an earlier call's failures. */
-static void drain_done(ksink_t *s)
+static void drain_done(kin_sink_t *s)
 {
     while (s->head && s->head->done) {
         put_t *c = s->head;
@@ -68,7 +69,7 @@ static void drain_done(ksink_t *s)
 static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
 {
     put_t *c = opaque;
-    ksink_t *s = c->s;
+    kin_sink_t *s = c->s;
     c->done = 1;
     if (err && (why == KIN_DENIED || why == KIN_NOT_FOUND)) {
         /* No access, bad credentials, no such stream: the sink itself is
@@ -94,7 +95,7 @@ static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, j
 
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
-    ksink_t *s = opaque;
+    kin_sink_t *s = opaque;
     if (s->closed)
         return SL_ESHUTDOWN;
     if (s->down)
@@ -188,7 +189,7 @@ static void svc_poll(void *opaque, int timeout_ms)
 
 static void svc_shutdown(void *opaque)
 {
-    ksink_t *s = opaque;
+    kin_sink_t *s = opaque;
     if (s->closed)
         return;
     s->closed = 1;
@@ -203,7 +204,7 @@ static void svc_close(void *opaque)
 
 static void svc_destroy(void *opaque)
 {
-    ksink_t *s = opaque;
+    kin_sink_t *s = opaque;
     while (s->head) {
         put_t *c = s->head;
         s->head = c->next;
@@ -223,15 +224,13 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
                                size_t errstr_size)
 {
     if (!p || !stream || !*stream) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "a processor and a stream are required");
+        sl__errf(errstr, errstr_size, "a processor and a stream are required");
         return NULL;
     }
-    ksink_t *s = sl_calloc(1, sizeof *s);
+    kin_sink_t *s = sl_calloc(1, sizeof *s);
     if (!s || !(s->stream = sl_strdup(stream))) {
         sl_free(s);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->proc = p;
@@ -244,8 +243,7 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
     sl__service_t svc = {svc_poll, svc_shutdown, svc_close, svc_destroy, s};
     if (sl__proc_add_service(p, &svc)) {
         svc_destroy(s);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     sl_sink_ops_t ops = {.name = s->stream,
@@ -257,8 +255,7 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
     sl_sink_t *sink = sl_sink_new(&ops, s);
     if (!sink || sl__proc_own_sink(p, sink)) {
         sl_sink_destroy(sink);
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "out of memory");
+        sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     return sink;

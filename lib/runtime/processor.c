@@ -4,6 +4,7 @@
  * rate limits), one commits watermarks. Signals and sl_processor_stop()
  * start a drain; the loop keeps running until nothing is in flight or the
  * drain bound passes, then the source commits and closes. */
+#include "core/util.h"
 #include "core/core.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { ST_NEW, ST_RUNNING, ST_DRAINING, ST_CLOSING, ST_DONE };
+enum { PROC_NEW, PROC_RUNNING, PROC_DRAINING, PROC_CLOSING, PROC_DONE };
 
 /* A job of the engine's executor on libuv's thread pool. */
 typedef struct pjob_s {
@@ -65,46 +66,12 @@ struct sl_processor_s {
     size_t nattached;
 };
 
-static int level_num(const char *l)
-{
-    if (!strcmp(l, "debug"))
-        return 0;
-    if (!strcmp(l, "info"))
-        return 1;
-    if (!strcmp(l, "warn"))
-        return 2;
-    return 3;
-}
-
 void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
 {
-    if (p && level_num(level) < p->log_level)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    sl__vlog(p ? p->name : NULL, p ? p->log_level : 0, level, fmt, ap);
     va_end(ap);
-    /* Escape what JSON needs; messages are ours and short. */
-    char esc[2100];
-    size_t o = 0;
-    for (const char *s = msg; *s && o < sizeof esc - 8; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            esc[o++] = '\\';
-            esc[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(esc + o, sizeof esc - o, "\\u%04x", c);
-        } else {
-            esc[o++] = (char)c;
-        }
-    }
-    esc[o] = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    fprintf(stderr, "{\"ts\":%lld,\"level\":\"%s\",\"processor\":\"%s\",\"msg\":\"%s\"}\n",
-            (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
-            p && p->name ? p->name : "sluice", esc);
 }
 
 /* ---- engine glue ---- */
@@ -209,7 +176,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     if (!p->conf)
         goto oom;
     p->name = sl_conf_get_str(p->conf, "processor.name");
-    p->log_level = level_num(sl_conf_get_str(p->conf, "log.level"));
+    p->log_level = sl__log_level(sl_conf_get_str(p->conf, "log.level"));
     p->signals = (int)sl_conf_get_int(p->conf, "processor.signals");
     p->drain_ms = sl_conf_get_int(p->conf, "drain.timeout.ms");
     p->commit_ms = sl_conf_get_int(p->conf, "commit.interval.ms");
@@ -220,8 +187,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     sl_source_ops_t ops = {src_release, src_flow};
     sl_engine_set_source(p->e, &ops, p);
     if (uv_loop_init(&p->loop)) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "cannot create the event loop");
+        sl__errf(errstr, errstr_size, "cannot create the event loop");
         goto fail;
     }
     p->loop_ok = 1;
@@ -230,8 +196,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     sl_engine_set_executor(p->e, &ex);
     return p;
 oom:
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
 fail:
     sl_processor_destroy(p);
     return NULL;
@@ -288,7 +253,7 @@ int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl)
 {
     if (!p)
         return SL_EINVAL;
-    if (p->state != ST_NEW)
+    if (p->state != PROC_NEW)
         return SL_ESTATE;
     return sl_engine_add_pipeline(p->e, pl);
 }
@@ -297,7 +262,7 @@ int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink)
 {
     if (!p || !sink)
         return SL_EINVAL;
-    if (p->state != ST_NEW)
+    if (p->state != PROC_NEW)
         return SL_ESTATE;
     p->fault_sink = sink;
     return sl_engine_set_fault_sink(p->e, sink);
@@ -319,7 +284,7 @@ int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opa
 {
     if (p->src)
         return SL_EEXIST;
-    if (p->state != ST_NEW)
+    if (p->state != PROC_NEW)
         return SL_ESTATE;
     p->src = ifc;
     p->src_opaque = opaque;
@@ -386,7 +351,7 @@ sl_engine_t *sl__proc_engine(sl_processor_t *p)
 
 int sl__proc_draining(const sl_processor_t *p)
 {
-    return p->state >= ST_DRAINING;
+    return p->state >= PROC_DRAINING;
 }
 
 /* ---- drain and close ---- */
@@ -395,9 +360,9 @@ static void close_all(sl_processor_t *p);
 
 static void finish_drain(sl_processor_t *p)
 {
-    if (p->state >= ST_CLOSING)
+    if (p->state >= PROC_CLOSING)
         return;
-    p->state = ST_CLOSING;
+    p->state = PROC_CLOSING;
     size_t left = sl_engine_inflight(p->e);
     if (p->failed)
         sl__log(p, "error",
@@ -428,7 +393,7 @@ static void engine_timer_cb(uv_timer_t *t)
 
 void sl__proc_after(sl_processor_t *p)
 {
-    if (p->state == ST_NEW || p->state == ST_DONE)
+    if (p->state == PROC_NEW || p->state == PROC_DONE)
         return;
     sl_engine_tick(p->e);
     sl_stats_t st;
@@ -442,11 +407,11 @@ void sl__proc_after(sl_processor_t *p)
     /* A failing processor also ends its drain once only records that can
      * never be done are left. */
     size_t left = sl_engine_inflight(p->e);
-    if (p->state == ST_DRAINING && (left == 0 || (p->failed && left == sl__engine_stuck(p->e)))) {
+    if (p->state == PROC_DRAINING && (left == 0 || (p->failed && left == sl__engine_stuck(p->e)))) {
         finish_drain(p);
         return;
     }
-    if (p->state >= ST_CLOSING)
+    if (p->state >= PROC_CLOSING)
         return;
     int64_t next = sl_engine_next_timeout(p->e);
     if (next < 0)
@@ -477,9 +442,9 @@ static void drain_timer_cb(uv_timer_t *t)
 
 static void begin_drain(sl_processor_t *p, const char *why)
 {
-    if (p->state != ST_RUNNING)
+    if (p->state != PROC_RUNNING)
         return;
-    p->state = ST_DRAINING;
+    p->state = PROC_DRAINING;
     sl__log(p, "info", "draining (%s): %zu records in flight", why, sl_engine_inflight(p->e));
     if (p->src && p->src->stop)
         p->src->stop(p->src_opaque);
@@ -501,7 +466,7 @@ static void stop_cb(uv_async_t *a)
 
 void sl__proc_fail(sl_processor_t *p, int err, const char *fmt, ...)
 {
-    if (!p || p->failed || p->state >= ST_CLOSING)
+    if (!p || p->failed || p->state >= PROC_CLOSING)
         return;
     char msg[512];
     va_list ap;
@@ -512,20 +477,20 @@ void sl__proc_fail(sl_processor_t *p, int err, const char *fmt, ...)
     sl__log(p, "error", "%s; stopping: what is not done is not committed and is read again", msg);
     /* The drain starts from the loop, not inside the caller's callback (a
      * delivery report, librdkafka's error callback). */
-    if (p->state == ST_RUNNING)
+    if (p->state == PROC_RUNNING)
         uv_async_send(&p->stop_async);
 }
 
 void sl_processor_stop(sl_processor_t *p)
 {
-    if (p && p->state >= ST_RUNNING && p->state < ST_DONE)
+    if (p && p->state >= PROC_RUNNING && p->state < PROC_DONE)
         uv_async_send(&p->stop_async);
 }
 
 static void commit_cb(uv_timer_t *t)
 {
     sl_processor_t *p = t->data;
-    if (p->src && p->src->commit && p->state <= ST_DRAINING)
+    if (p->src && p->src->commit && p->state <= PROC_DRAINING)
         p->src->commit(p->src_opaque, 0);
 }
 
@@ -572,14 +537,14 @@ static void close_all(sl_processor_t *p)
         uv_close((uv_handle_t *)&p->sigint, NULL);
         uv_close((uv_handle_t *)&p->sigterm, NULL);
     }
-    p->state = ST_DONE;
+    p->state = PROC_DONE;
 }
 
 int sl_processor_run(sl_processor_t *p)
 {
     if (!p)
         return SL_EINVAL;
-    if (p->state != ST_NEW) {
+    if (p->state != PROC_NEW) {
         sl__log(p, "error", "a processor runs once");
         return SL_ESTATE;
     }
@@ -608,11 +573,11 @@ int sl_processor_run(sl_processor_t *p)
         uv_signal_start(&p->sigint, signal_cb, SIGINT);
         uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
     }
-    p->state = ST_RUNNING;
+    p->state = PROC_RUNNING;
     rc = p->src->start ? p->src->start(p->src_opaque) : 0;
     if (rc) {
         sl__log(p, "error", "source %s failed to start: %s", p->src->name, sl_strerror(rc));
-        p->state = ST_CLOSING;
+        p->state = PROC_CLOSING;
         if (p->src->close)
             p->src->close(p->src_opaque);
         close_all(p);

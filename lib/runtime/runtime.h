@@ -4,6 +4,8 @@
 
 #include <uv.h>
 
+#include <stdarg.h>
+
 #include "sluice/processor.h"
 
 /* A source plugged into a processor. Every callback runs on the loop thread. */
@@ -79,5 +81,14 @@ void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* lib/runtime/log.c: the line itself, for a processor named @p name (NULL:
+ * "sluice") that logs @p level and above (sl__log_level()). */
+void sl__vlog(const char *name, int min_level, const char *level, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 0)))
+#endif
+    ;
+/* "debug" 0, "info" 1, "warn" 2, anything else 3. */
+int sl__log_level(const char *level);
 
 #endif

@@ -6,6 +6,8 @@
  * tombstones were ever written by someone else. Statements are prepared
  * once at open; rows are bound without a copy (SQLITE_STATIC), since they
  * are only stepped while the caller's rows are alive. */
+#include "core/util.h"
+#include "store/sqlite_util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 #include "sluice/store.h"
@@ -62,39 +64,6 @@ static const col_t tomb_cols[] = {
     {"event_id", "TEXT", 0},
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
-static int map_rc(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_INTERRUPT:
-        return SL_EAGAIN;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return SL_EBUSY;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-        return SL_EIO;
-    case SQLITE_NOMEM:
-        return SL_ENOMEM;
-    default:
-        return SL_ESTORE;
-    }
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -102,33 +71,10 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* SQLite's own busy handler sleeps through the whole timeout and does not
- * look at sqlite3_interrupt(): this one waits in short steps, so an
- * interrupt ends the wait within a few milliseconds. */
 static int busy_wait(void *arg, int count)
 {
     sqstore_t *s = arg;
-    if (atomic_load(&s->stop))
-        return 0;
-    int64_t now = mono_ms();
-    if (count == 0)
-        s->busy_since = now;
-    int64_t left = s->busy_ms - (now - s->busy_since);
-    if (left <= 0)
-        return 0;
-    int64_t step = count < 4 ? (int64_t)1 << count : 10;
-    if (step > left)
-        step = left;
-    struct timespec ts = {0, (long)step * 1000000L};
-    nanosleep(&ts, NULL);
-    return 1;
+    return sl__sqlite_busy_step(&s->stop, &s->busy_since, s->busy_ms, count);
 }
 
 static void sq_interrupt(void *opaque)
@@ -142,26 +88,27 @@ static int valid_table(const char *t, char *errstr, size_t errstr_size)
 {
     size_t n = strlen(t);
     if (n == 0 || n > TABLE_MAX) {
-        set_err(errstr, errstr_size, "sqlite store: table name must be 1 to %d bytes, got %zu",
-                TABLE_MAX, n);
+        sl__errf(errstr, errstr_size, "sqlite store: table name must be 1 to %d bytes, got %zu",
+                 TABLE_MAX, n);
         return 0;
     }
     if (t[0] >= '0' && t[0] <= '9') {
-        set_err(errstr, errstr_size, "sqlite store: table name \"%s\" starts with a digit", t);
+        sl__errf(errstr, errstr_size, "sqlite store: table name \"%s\" starts with a digit", t);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
         char c = t[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_')) {
-            set_err(errstr, errstr_size,
-                    "sqlite store: table name \"%s\": only letters, digits and '_' are allowed", t);
+            sl__errf(errstr, errstr_size,
+                     "sqlite store: table name \"%s\": only letters, digits and '_' are allowed",
+                     t);
             return 0;
         }
     }
     /* SQLite reserves these and would refuse CREATE with a vaguer message. */
     if (sqlite3_strnicmp(t, "sqlite_", 7) == 0) {
-        set_err(errstr, errstr_size, "sqlite store: table name \"%s\" is reserved by SQLite", t);
+        sl__errf(errstr, errstr_size, "sqlite store: table name \"%s\" is reserved by SQLite", t);
         return 0;
     }
     return 1;
@@ -172,7 +119,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char *errstr, size_t errstr_si
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        set_err(errstr, errstr_size, "sqlite store: %s: %s", sql, sqlite3_errmsg(db));
+        sl__errf(errstr, errstr_size, "sqlite store: %s: %s", sql, sqlite3_errmsg(db));
     return rc;
 }
 
@@ -183,7 +130,7 @@ static int set_wal(sqlite3 *db, char *errstr, size_t errstr_size)
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        set_err(errstr, errstr_size, "sqlite store: cannot set WAL mode: %s", sqlite3_errmsg(db));
+        sl__errf(errstr, errstr_size, "sqlite store: cannot set WAL mode: %s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return rc == SQLITE_OK || rc == SQLITE_DONE ? SQLITE_ERROR : rc;
     }
@@ -192,8 +139,8 @@ static int set_wal(sqlite3 *db, char *errstr, size_t errstr_size)
     rc = SQLITE_OK;
     /* An in-memory or temporary database cannot be WAL, and needs not be. */
     if (file && file[0] && (!mode || sqlite3_stricmp(mode, "wal") != 0)) {
-        set_err(errstr, errstr_size, "sqlite store: cannot use WAL mode (journal mode is %s)",
-                mode ? mode : "unknown");
+        sl__errf(errstr, errstr_size, "sqlite store: cannot use WAL mode (journal mode is %s)",
+                 mode ? mode : "unknown");
         rc = SQLITE_ERROR;
     }
     sqlite3_finalize(st);
@@ -214,7 +161,7 @@ static int check_layout(sqlite3 *db, const char *table, const col_t *cols, size_
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        set_err(errstr, errstr_size, "sqlite store: \"%s\" is an SQL view, not a table", table);
+        sl__errf(errstr, errstr_size, "sqlite store: \"%s\" is an SQL view, not a table", table);
         sqlite3_finalize(st);
         return SQLITE_ERROR;
     }
@@ -226,8 +173,8 @@ static int check_layout(sqlite3 *db, const char *table, const col_t *cols, size_
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     if (rc != SQLITE_OK) {
-        set_err(errstr, errstr_size, "sqlite store: cannot read the layout of \"%s\": %s", table,
-                sqlite3_errmsg(db));
+        sl__errf(errstr, errstr_size, "sqlite store: cannot read the layout of \"%s\": %s", table,
+                 sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return rc;
     }
@@ -241,37 +188,37 @@ static int check_layout(sqlite3 *db, const char *table, const col_t *cols, size_
             if (sqlite3_stricmp(name, cols[i].name) == 0)
                 want = &cols[i];
         if (!want) {
-            set_err(errstr, errstr_size,
-                    "sqlite store: table \"%s\" exists with another layout: unexpected column "
-                    "\"%s\"",
-                    table, name ? name : "");
+            sl__errf(errstr, errstr_size,
+                     "sqlite store: table \"%s\" exists with another layout: unexpected column "
+                     "\"%s\"",
+                     table, name ? name : "");
             sqlite3_finalize(st);
             return SQLITE_ERROR;
         }
         if (!type || sqlite3_stricmp(type, want->type) != 0 || pk != want->pk) {
-            set_err(errstr, errstr_size,
-                    "sqlite store: table \"%s\" exists with another layout: column \"%s\" is "
-                    "\"%s%s\", expected \"%s%s\"",
-                    table, name, type ? type : "", pk ? " PRIMARY KEY" : "", want->type,
-                    want->pk ? " PRIMARY KEY" : "");
+            sl__errf(errstr, errstr_size,
+                     "sqlite store: table \"%s\" exists with another layout: column \"%s\" is "
+                     "\"%s%s\", expected \"%s%s\"",
+                     table, name, type ? type : "", pk ? " PRIMARY KEY" : "", want->type,
+                     want->pk ? " PRIMARY KEY" : "");
             sqlite3_finalize(st);
             return SQLITE_ERROR;
         }
         seen++;
     }
     if (rc != SQLITE_DONE) {
-        set_err(errstr, errstr_size, "sqlite store: cannot read the layout of \"%s\": %s", table,
-                sqlite3_errmsg(db));
+        sl__errf(errstr, errstr_size, "sqlite store: cannot read the layout of \"%s\": %s", table,
+                 sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return rc;
     }
     sqlite3_finalize(st);
     if (seen != ncols) {
         /* Every column seen was expected and names are unique: some are missing. */
-        set_err(errstr, errstr_size,
-                "sqlite store: table \"%s\" exists with another layout: %zu of the %zu "
-                "expected columns are missing",
-                table, ncols - seen, ncols);
+        sl__errf(errstr, errstr_size,
+                 "sqlite store: table \"%s\" exists with another layout: %zu of the %zu "
+                 "expected columns are missing",
+                 table, ncols - seen, ncols);
         return SQLITE_ERROR;
     }
     return SQLITE_OK;
@@ -340,8 +287,8 @@ static int prepare_all(sqstore_t *s, const char *t, char *errstr, size_t errstr_
     for (int i = 0; i < ST_COUNT; i++) {
         int rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
-            set_err(errstr, errstr_size, "sqlite store: cannot prepare \"%s\": %s", sql[i],
-                    sqlite3_errmsg(s->db));
+            sl__errf(errstr, errstr_size, "sqlite store: cannot prepare \"%s\": %s", sql[i],
+                     sqlite3_errmsg(s->db));
             return rc;
         }
     }
@@ -364,13 +311,13 @@ static int run(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : map_rc(rc);
+    return rc == SQLITE_DONE ? 0 : sl__sqlite_err(rc);
 }
 
 static int bind_text(sqlite3_stmt *st, int i, const char *p, size_t len)
 {
     int rc = sqlite3_bind_text64(st, i, p, (sqlite3_uint64)len, SQLITE_STATIC, SQLITE_UTF8);
-    return rc == SQLITE_OK ? 0 : map_rc(rc);
+    return rc == SQLITE_OK ? 0 : sl__sqlite_err(rc);
 }
 
 static int bind_key(sqlite3_stmt *st, const sl_view_row_t *r)
@@ -389,7 +336,7 @@ static int apply_row(sqstore_t *s, const sl_view_row_t *r, int64_t now, int *cha
     int rc = sqlite3_step(get);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(get);
-        return map_rc(rc);
+        return sl__sqlite_err(rc);
     }
     int has_row = sqlite3_column_type(get, 0) != SQLITE_NULL;
     int has_tomb = sqlite3_column_type(get, 1) != SQLITE_NULL;
@@ -508,14 +455,14 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
     if (!table)
         table = "view";
     if (!path) {
-        set_err(errstr, errstr_size, "sqlite store: path is required");
+        sl__errf(errstr, errstr_size, "sqlite store: path is required");
         return NULL;
     }
     if (!valid_table(table, errstr, errstr_size))
         return NULL;
     sqstore_t *s = sl_calloc(1, sizeof *s);
     if (!s) {
-        set_err(errstr, errstr_size, "sqlite store: out of memory");
+        sl__errf(errstr, errstr_size, "sqlite store: out of memory");
         return NULL;
     }
     /* NOMUTEX: the store is used by one thread at a time, so the connection
@@ -523,15 +470,15 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
     int rc = sqlite3_open_v2(
         path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        set_err(errstr, errstr_size, "sqlite store: cannot open %s: %s", path,
-                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        sl__errf(errstr, errstr_size, "sqlite store: cannot open %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
     /* SQLite falls back to read-only when the file is not writable: say so
      * now rather than fail every apply later. */
     if (sqlite3_db_readonly(s->db, "main") == 1) {
-        set_err(errstr, errstr_size, "sqlite store: %s is read-only", path);
+        sl__errf(errstr, errstr_size, "sqlite store: %s is read-only", path);
         goto fail;
     }
     s->busy_ms = busy_ms();
@@ -544,7 +491,7 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
         goto fail;
     sl_store_t *store = sl_store_new(&sqlite_ops, s);
     if (!store) {
-        set_err(errstr, errstr_size, "sqlite store: out of memory");
+        sl__errf(errstr, errstr_size, "sqlite store: out of memory");
         goto fail;
     }
     return store;

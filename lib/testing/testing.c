@@ -1,4 +1,5 @@
 /* sluice — the public test driver: in-memory source and sinks, virtual clock. */
+#include "core/util.h"
 #include "sluice/testing.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -400,8 +401,7 @@ sl_test_t *sl_test_new(const sl_conf_t *conf, char *errstr, size_t errstr_size)
     sl_engine_set_fault_sink(t->e, t->faults->sink);
     return t;
 oom:
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "out of memory");
+    sl__errf(errstr, errstr_size, "out of memory");
 fail:
     sl_conf_destroy(c);
     sl_test_destroy(t);

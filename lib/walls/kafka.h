@@ -20,14 +20,20 @@
 #pragma GCC poison SQLITE3_H sqlite3
 
 /* lib/kinesis */
-#pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H                        \
-    SL_KINESIS_CHECKPOINT_H SLUICE_KINESIS_H
+#pragma GCC poison SL_KINESIS_CLIENT_H SL_KINESIS_HTTP_H SL_KINESIS_SIGV4_H SL_KINESIS_SIGV4_INT_H \
+    SL_KINESIS_CHECKPOINT_H SL_KINESIS_SOURCE_INT_H SLUICE_KINESIS_H
+
+/* lib/flavors */
+#pragma GCC poison SL_FLAVORS_JPTR_H SL_FLAVORS_CDC_H SLUICE_FLAVORS_H
+
+/* lib/store */
+#pragma GCC poison SL_STORE_SQLITE_UTIL_H
 
 /* lib/testing */
 #pragma GCC poison SLUICE_TESTING_H
 
 /* sluice.h (the library includes what it uses), processors/, bench/, tests/ */
 #pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H           \
-    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
+    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H SL_TEST_UTIL_H
 
 #endif

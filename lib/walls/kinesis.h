@@ -1,7 +1,8 @@
 /* sluice — the wall around lib/kinesis (forced first into each of its files
  * with -include by lib/meson.build; tested by tests/walls).
  *
- * lib/kinesis may use lib/core, lib/runtime, jansson, libuv, libcurl, OpenSSL, SQLite and libc.
+ * lib/kinesis may use lib/core, lib/runtime, lib/store (its SQLite helpers), jansson, libuv,
+ * libcurl, OpenSSL, SQLite and libc.
  * Poisoning an identifier makes any later use of it a hard error, in system headers too: the
  * identifiers below are each forbidden library's central types and header
  * guards, and the include guards of the headers of the layers (and of
@@ -15,13 +16,16 @@
 #pragma GCC poison _RDKAFKA_H_ _RDKAFKA_MOCK_H_ rd_kafka_t rd_kafka_s
 
 /* lib/kafka */
-#pragma GCC poison SL_KAFKA_INT_H SLUICE_KAFKA_H SLUICE_BROKER_H
+#pragma GCC poison SL_KAFKA_INT_H SL_KAFKA_SOURCE_INT_H SLUICE_KAFKA_H SLUICE_BROKER_H
+
+/* lib/flavors */
+#pragma GCC poison SL_FLAVORS_JPTR_H SL_FLAVORS_CDC_H SLUICE_FLAVORS_H
 
 /* lib/testing */
 #pragma GCC poison SLUICE_TESTING_H
 
 /* sluice.h (the library includes what it uses), processors/, bench/, tests/ */
 #pragma GCC poison SLUICE_H SLUICE_PROCESSORS_CLI_H SLUICE_BENCH_UTIL_H SL_FUZZ_COMMON_H           \
-    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H
+    SL_TEST_HELPERS_H SL_TEST_KAFKA_HELPERS_H SL_TEST_KINESIS_HELPERS_H SL_TEST_UTIL_H
 
 #endif

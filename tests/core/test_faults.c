@@ -1,31 +1,13 @@
 /* Malformed input becomes a fault event carrying the original record, and
  * the stream goes on; the fault sink failing pauses intake, never drops. */
 #include "helpers.h"
+#include "../test_util.h"
 
 #include "core/sha256.h"
 
 #include <stdlib.h>
 
 TestSuite(faults);
-
-static size_t b64dec(const char *in, unsigned char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (; *in && *in != '='; in++) {
-        const char *p = strchr(tab, *in);
-        cr_assert(p, "base64 alphabet");
-        v = (v << 6) | (unsigned)(p - tab);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(v >> bits);
-        }
-    }
-    return n;
-}
 
 static sl_test_t *passthrough(sl_test_sink_t **out, const char *const *kv)
 {
@@ -105,7 +87,7 @@ Test(faults, malformed_inputs_become_faults_and_the_stream_continues)
                      (json_int_t)cases[i].len);
         const char *b64 = json_string_value(json_object_get(rec, "value"));
         unsigned char *dec = malloc(cases[i].len + 4);
-        size_t dl = b64dec(b64, dec);
+        size_t dl = tu_b64dec(b64, dec);
         int trunc = json_is_true(json_object_get(rec, "truncated"));
         cr_assert_eq(dl, trunc ? 4096 : cases[i].len, "%s", cases[i].name);
         cr_assert_eq(memcmp(dec, cases[i].value, dl), 0, "%s: original bytes", cases[i].name);

@@ -10,7 +10,7 @@
  * jansson's tree, its span lies inside the text and holds JSON equal to
  * jansson's value (duplicate members: the last one, as the scanner and
  * jansson read them); nothing leaks. */
-#include "core/jptr.h"
+#include "flavors/jptr.h"
 #include "fuzz_common.h"
 #include "sluice/error.h"
 

@@ -18,21 +18,9 @@
 
 #include "sluice/broker.h"
 #include "sluice/sluice.h"
+#include "../test_util.h"
 
 extern char **environ;
-
-static inline int64_t kt_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void kt_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static inline sl_broker_t *kt_broker(const char *const *topics, const int *parts)
 {
@@ -98,17 +86,17 @@ static inline size_t kt_read(const char *bootstrap, const char *topic, int parti
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     size_t n = 0;
-    int64_t end = kt_now_ms() + timeout_ms, last = kt_now_ms();
-    while (kt_now_ms() < end) {
+    int64_t end = tu_now_ms() + timeout_ms, last = tu_now_ms();
+    while (tu_now_ms() < end) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m) {
-            if (n >= want && kt_now_ms() - last >= quiet_ms)
+            if (n >= want && tu_now_ms() - last >= quiet_ms)
                 break;
             continue;
         }
         if (!m->err) {
             n++;
-            last = kt_now_ms();
+            last = tu_now_ms();
             if (fn)
                 fn(m, opaque);
         }
@@ -199,17 +187,34 @@ static inline pid_t kt_spawn_kproc(const char *bootstrap, const char *in, const 
  * it is killed). */
 static inline int kt_wait(pid_t pid, int timeout_ms)
 {
-    int64_t end = kt_now_ms() + timeout_ms;
+    int64_t end = tu_now_ms() + timeout_ms;
     int st;
-    while (kt_now_ms() < end) {
+    while (tu_now_ms() < end) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        kt_sleep_ms(20);
+        tu_sleep_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
+}
+
+/* Which of n events "e0".."e<n-1>" (by their id) a read saw, and how often. */
+typedef struct kt_tally_s {
+    int n;
+    unsigned *count;
+    size_t total;
+} kt_tally_t;
+
+/* A kt_read() callback counting into the kt_tally_t @p opaque. */
+static inline void kt_tally_out(const rd_kafka_message_t *m, void *opaque)
+{
+    kt_tally_t *t = opaque;
+    int id;
+    t->total++;
+    if (m->len && sscanf(m->payload, "{\"id\":\"e%d\"", &id) == 1 && id >= 0 && id < t->n)
+        t->count[id]++;
 }
 
 #endif

@@ -49,24 +49,12 @@ static json_t *fault_at(const struct faults *s, int64_t offset)
     return NULL;
 }
 
+/* The bytes of base64 @p in (malloc'd), their count in @p n. */
 static unsigned char *b64dec(const char *in, size_t *n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     unsigned char *out = malloc(strlen(in) / 4 * 3 + 3);
-    size_t k = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (; *in && *in != '='; in++) {
-        const char *p = strchr(tab, *in);
-        cr_assert(p, "base64 alphabet");
-        v = (v << 6) | (unsigned)(p - tab);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[k++] = (unsigned char)(v >> bits);
-        }
-    }
-    *n = k;
+    cr_assert(out);
+    *n = tu_b64dec(in, out);
     return out;
 }
 
@@ -175,11 +163,11 @@ Test(bigfault, kproc_900kb_faults_fit_the_kafka_fault_sink_and_the_stream_goes_o
     size_t out = kt_read(bs, "out", 1, GOOD, 60000, 500, NULL, NULL);
     struct faults f = {0};
     size_t nf = kt_read(bs, "faults", 1, 2, 30000, 1000, keep_fault, &f);
-    int64_t committed = -1, end = kt_now_ms() + 30000;
-    while (committed < GOOD + 2 && kt_now_ms() < end) {
+    int64_t committed = -1, end = tu_now_ms() + 30000;
+    while (committed < GOOD + 2 && tu_now_ms() < end) {
         committed = kt_committed(bs, "g-big", "in", 1);
         if (committed < GOOD + 2)
-            kt_sleep_ms(200);
+            tu_sleep_ms(200);
     }
     kill(pid, SIGTERM);
     int rc = kt_wait(pid, 60000);
@@ -273,11 +261,11 @@ Test(bigfault, trigger_450kb_bad_change_record_faults_once_and_the_stream_goes_o
     size_t out = kt_read(bs, "events", 1, GOOD, 60000, 500, NULL, NULL);
     struct faults f = {0};
     size_t nf = kt_read(bs, "faults", 1, 1, 30000, 1000, keep_fault, &f);
-    int64_t committed = -1, end = kt_now_ms() + 30000;
-    while (committed < GOOD + 1 && kt_now_ms() < end) {
+    int64_t committed = -1, end = tu_now_ms() + 30000;
+    while (committed < GOOD + 1 && tu_now_ms() < end) {
         committed = kt_committed(bs, "g-trig", "changes", 1);
         if (committed < GOOD + 1)
-            kt_sleep_ms(200);
+            tu_sleep_ms(200);
     }
     kill(pid, SIGTERM);
     int rc = kt_wait(pid, 60000);

@@ -25,22 +25,7 @@ static void produce_inputs(const char *bootstrap, int n)
     rd_kafka_destroy(rk);
 }
 
-struct tally {
-    int n;
-    unsigned *count;
-    size_t total;
-};
-
-static void tally_out(const rd_kafka_message_t *m, void *opaque)
-{
-    struct tally *t = opaque;
-    int id;
-    t->total++;
-    if (sscanf(m->payload, "{\"id\":\"e%d\"", &id) == 1 && id >= 0 && id < t->n)
-        t->count[id]++;
-}
-
-static size_t missing(const struct tally *t)
+static size_t missing(const kt_tally_t *t)
 {
     size_t m = 0;
     for (int i = 0; i < t->n; i++)
@@ -49,13 +34,13 @@ static size_t missing(const struct tally *t)
 }
 
 /* Reads the output until every input is there or @p timeout_ms passed. */
-static void read_until_complete(const char *bs, int parts, struct tally *t, int timeout_ms)
+static void read_until_complete(const char *bs, int parts, kt_tally_t *t, int timeout_ms)
 {
-    int64_t end = kt_now_ms() + timeout_ms;
-    while (kt_now_ms() < end) {
+    int64_t end = tu_now_ms() + timeout_ms;
+    while (tu_now_ms() < end) {
         memset(t->count, 0, (size_t)t->n * sizeof(unsigned));
         t->total = 0;
-        kt_read(bs, "out", parts, (size_t)t->n, 5000, 500, tally_out, t);
+        kt_read(bs, "out", parts, (size_t)t->n, 5000, 500, kt_tally_out, t);
         if (!missing(t))
             return;
     }
@@ -81,8 +66,8 @@ Test(chaos, sigkill_three_times_loses_nothing_and_bounds_duplicates)
         const char *extra[] = {inflight, "rate=8000", "kafka.session.timeout.ms=6000",
                                "kafka.max.poll.interval.ms=6000", NULL};
         pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-kill", extra);
-        int64_t end = kt_now_ms() + 60000;
-        while (out_count(bs, 4) < before + 3000 && kt_now_ms() < end)
+        int64_t end = tu_now_ms() + 60000;
+        while (out_count(bs, 4) < before + 3000 && tu_now_ms() < end)
             ;
         kill(pid, SIGKILL);
         cr_assert_eq(kt_wait(pid, 10000), 128 + SIGKILL);
@@ -90,7 +75,7 @@ Test(chaos, sigkill_three_times_loses_nothing_and_bounds_duplicates)
     const char *last[] = {inflight, "kafka.session.timeout.ms=6000",
                           "kafka.max.poll.interval.ms=6000", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-kill", last);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     read_until_complete(bs, 4, &t, 120000);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0);
@@ -116,8 +101,8 @@ Test(chaos, broker_down_and_injected_errors_lose_nothing)
     produce_inputs(bs, N);
     pid_t pid = kt_spawn_kproc(bs, "in", "out", "faults", "g-down", "rate=5000",
                                "kafka.message.timeout.ms=20000");
-    int64_t end = kt_now_ms() + 60000;
-    while (out_count(bs, 4) < 3000 && kt_now_ms() < end)
+    int64_t end = tu_now_ms() + 60000;
+    while (out_count(bs, 4) < 3000 && tu_now_ms() < end)
         ;
     /* Produce and fetch errors the clients must retry through. */
     cr_assert_eq(
@@ -126,11 +111,11 @@ Test(chaos, broker_down_and_injected_errors_lose_nothing)
     cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_FETCH, 5,
                                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION),
                  0);
-    kt_sleep_ms(1000);
+    tu_sleep_ms(1000);
     cr_assert_eq(sl_broker_set_down(b, 1, 1), 0);
-    kt_sleep_ms(3000);
+    tu_sleep_ms(3000);
     cr_assert_eq(sl_broker_set_down(b, 1, 0), 0);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     read_until_complete(bs, 4, &t, 120000);
     kill(pid, SIGTERM);
     int rc = kt_wait(pid, 60000);
@@ -154,11 +139,11 @@ Test(chaos, second_member_joins_mid_run)
     const char *extra[] = {"kafka.max.poll.interval.ms=6000", "kafka.session.timeout.ms=6000",
                            "rate=2000", NULL};
     pid_t a = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-two", extra);
-    int64_t end = kt_now_ms() + 60000;
-    while (out_count(bs, 6) < 2000 && kt_now_ms() < end)
+    int64_t end = tu_now_ms() + 60000;
+    while (out_count(bs, 6) < 2000 && tu_now_ms() < end)
         ;
     pid_t c = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-two", extra);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     read_until_complete(bs, 6, &t, 150000);
     kill(a, SIGTERM);
     kill(c, SIGTERM);
@@ -265,11 +250,11 @@ Test(chaos, slow_sink_pauses_memory_stays_flat_and_recovers)
     /* RSS sampled every 250 ms for 12 s: flat means the later half grows no
      * higher than the earlier half (after start-up), while input keeps coming. */
     long first_max = 0, second_max = 0;
-    int64_t start = kt_now_ms(), end = start + 12000;
-    while (kt_now_ms() < end) {
-        kt_sleep_ms(250);
+    int64_t start = tu_now_ms(), end = start + 12000;
+    while (tu_now_ms() < end) {
+        tu_sleep_ms(250);
         long rss = kt_rss_kb(pid);
-        int64_t at = kt_now_ms() - start;
+        int64_t at = tu_now_ms() - start;
         if (at < 2000 || rss <= 0)
             continue;
         long *slot = at < 7000 ? &first_max : &second_max;
@@ -289,7 +274,7 @@ Test(chaos, slow_sink_pauses_memory_stays_flat_and_recovers)
                   second_max);
     /* The sink speeds up: everything arrives. */
     cr_assert_eq(sl_broker_set_rtt(b, SL_BROKER_ALL, 0), 0);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     read_until_complete(bs, 8, &t, 120000);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0);

@@ -42,21 +42,6 @@ static void produce_parts(const char *bs, int parts, int per)
     rd_kafka_destroy(rk);
 }
 
-struct tally {
-    int n;
-    unsigned *count;
-    size_t total;
-};
-
-static void tally_out(const rd_kafka_message_t *m, void *opaque)
-{
-    struct tally *t = opaque;
-    int id;
-    t->total++;
-    if (m->len && sscanf(m->payload, "{\"id\":\"e%d\"", &id) == 1 && id >= 0 && id < t->n)
-        t->count[id]++;
-}
-
 /* Offsets committed by @p group on each of @p parts partitions of @p topic. */
 static void committed_each(const char *bs, const char *group, const char *topic, int parts,
                            int64_t *out)
@@ -93,7 +78,7 @@ static sl_result_t keep_then_fail(sl_uow_t *u, void *opaque)
     (void)opaque;
     const sl_record_t *r = sl_uow_record(u);
     if (++maps_seen == 1)
-        kt_sleep_ms(1000);
+        tu_sleep_ms(1000);
     int known = 0;
     for (int i = 0; i < nparts_seen; i++)
         known |= parts_seen[i] == r->partition;
@@ -119,9 +104,9 @@ static void *run_proc(void *arg)
  * Returns whether it had ended on its own; *rc is its result. */
 static int join_within(sl_processor_t *p, pthread_t th, int timeout_ms, intptr_t *rc)
 {
-    int64_t end = kt_now_ms() + timeout_ms;
-    while (!atomic_load(&run_over) && kt_now_ms() < end)
-        kt_sleep_ms(50);
+    int64_t end = tu_now_ms() + timeout_ms;
+    while (!atomic_load(&run_over) && tu_now_ms() < end)
+        tu_sleep_ms(50);
     int on_its_own = atomic_load(&run_over);
     if (!on_its_own)
         sl_processor_stop(p);
@@ -179,13 +164,13 @@ Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
     pthread_t th;
     atomic_store(&run_over, 0);
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    int64_t end = kt_now_ms() + 60000;
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = tu_now_ms() + 60000;
     size_t missing = N;
-    while (missing && kt_now_ms() < end) {
+    while (missing && tu_now_ms() < end) {
         memset(t.count, 0, N * sizeof(unsigned));
         t.total = 0;
-        kt_read(bs, "out", 1, N, 5000, 500, tally_out, &t);
+        kt_read(bs, "out", 1, N, 5000, 500, kt_tally_out, &t);
         missing = 0;
         for (int i = 0; i < N; i++)
             missing += t.count[i] == 0;
@@ -227,7 +212,7 @@ static sl_result_t keep_slowly(sl_uow_t *u, void *opaque)
 {
     (void)u;
     (void)opaque;
-    kt_sleep_ms(1);
+    tu_sleep_ms(1);
     return SL_OK;
 }
 
@@ -240,9 +225,8 @@ static sl_result_t keep_value(sl_uow_t *u, void *opaque)
 
 /* Every partition's committed offset is at most the first offset missing
  * from the output: nothing unprocessed is committed over. */
-static void assert_commits_cover_only_output(const char *bs, const char *group,
-                                             const struct tally *t, int parts, int per,
-                                             int64_t *committed)
+static void assert_commits_cover_only_output(const char *bs, const char *group, const kt_tally_t *t,
+                                             int parts, int per, int64_t *committed)
 {
     committed_each(bs, group, "in", parts, committed);
     for (int p = 0; p < parts; p++) {
@@ -258,11 +242,11 @@ static void assert_commits_cover_only_output(const char *bs, const char *group,
     }
 }
 
-static size_t read_out(const char *bs, const char *topic, struct tally *t, int timeout_ms)
+static size_t read_out(const char *bs, const char *topic, kt_tally_t *t, int timeout_ms)
 {
     memset(t->count, 0, (size_t)t->n * sizeof(unsigned));
     t->total = 0;
-    kt_read(bs, topic, 1, (size_t)t->n, timeout_ms, 500, tally_out, t);
+    kt_read(bs, topic, 1, (size_t)t->n, timeout_ms, 500, kt_tally_out, t);
     size_t missing = 0;
     for (int i = 0; i < t->n; i++)
         missing += t->count[i] == 0;
@@ -286,8 +270,8 @@ Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss
      * error, as an idempotent producer does when the broker lost its
      * sequence state. */
     size_t seen = 0;
-    int64_t until = kt_now_ms() + 60000;
-    while (seen < N / 4 && kt_now_ms() < until)
+    int64_t until = tu_now_ms() + 60000;
+    while (seen < N / 4 && tu_now_ms() < until)
         seen = kt_read(bs, "out", 1, N / 4, 5000, 0, NULL, NULL);
     cr_assert_geq(seen, N / 4);
     rd_kafka_t *prk = sl__kafka_sink_rk(out_sink);
@@ -305,7 +289,7 @@ Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss
     cr_assert_lt(st.records_done, N, "the run stopped before the end");
     sl_processor_destroy(p);
     cr_assert_eq(kt_read(bs, "faults", 1, 0, 3000, 500, NULL, NULL), 0, "no fault events");
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     cr_assert_lt(read_out(bs, "out", &t, 5000), N, "part of the output was delivered");
     int64_t c[PARTS];
     assert_commits_cover_only_output(bs, "g-fatal", &t, PARTS, PER, c);
@@ -318,9 +302,9 @@ Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss
     p = in_process(bs, "g-fatal", keep_value, extra);
     atomic_store(&run_over, 0);
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
-    int64_t end = kt_now_ms() + 60000;
+    int64_t end = tu_now_ms() + 60000;
     size_t missing = N;
-    while (missing && kt_now_ms() < end)
+    while (missing && tu_now_ms() < end)
         missing = read_out(bs, "out", &t, 5000);
     join_within(p, th, 0, &rc);
     cr_assert_eq(rc, 0, "the second run drains");
@@ -389,10 +373,10 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
     /* Fixed: the topic exists. The next run delivers everything. */
     rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out", RD_KAFKA_RESP_ERR_NO_ERROR);
     pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    int64_t end = kt_now_ms() + 60000;
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = tu_now_ms() + 60000;
     size_t missing = N;
-    while (missing && kt_now_ms() < end)
+    while (missing && tu_now_ms() < end)
         missing = read_out(bs, "out", &t, 5000);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
@@ -442,10 +426,10 @@ Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_o
                   (long long)c);
     rd_kafka_mock_topic_set_error(sl__broker_mock(b), "faults", RD_KAFKA_RESP_ERR_NO_ERROR);
     pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nofaults", extra);
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
-    int64_t end = kt_now_ms() + 60000;
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
+    int64_t end = tu_now_ms() + 60000;
     size_t missing = N;
-    while (missing > 1 && kt_now_ms() < end)
+    while (missing > 1 && tu_now_ms() < end)
         missing = read_out(bs, "out", &t, 5000);
     size_t nf = kt_read(bs, "faults", 1, 1, 60000, 1000, NULL, NULL);
     kill(pid, SIGTERM);
@@ -480,11 +464,11 @@ Test(failures, a_stop_while_joining_the_group_exits_cleanly)
     const char *extra[] = {"kafka.debug=cgrp", "log.level=debug", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-join", extra);
     kt_stderr_path = NULL;
-    int64_t end = kt_now_ms() + 60000;
-    while (!file_has(log, "JoinGroup response: GenerationId") && kt_now_ms() < end)
-        kt_sleep_ms(100);
+    int64_t end = tu_now_ms() + 60000;
+    while (!file_has(log, "JoinGroup response: GenerationId") && tu_now_ms() < end)
+        tu_sleep_ms(100);
     cr_assert(file_has(log, "JoinGroup response: GenerationId"), "the group answered the join");
-    kt_sleep_ms(500); /* its SyncGroup fails meanwhile */
+    tu_sleep_ms(500); /* its SyncGroup fails meanwhile */
     cr_assert_not(file_has(log, "\"assigned "), "no assignment yet");
     kill(pid, SIGTERM);
     int st = kt_wait(pid, 60000);
@@ -547,7 +531,6 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     const char *bs = sl_broker_bootstrap(b);
     produce_parts(bs, PARTS, PER);
     char err[256];
-    sl_conf_t *c = sl_conf_new();
     const char *kv[] = {"kafka.bootstrap.servers",
                         bs,
                         "kafka.group.id",
@@ -563,11 +546,7 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
                         "kafka.session.timeout.ms",
                         "6000",
                         NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
-    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
-    sl_conf_destroy(c);
-    cr_assert(p, "%s", err);
+    sl_processor_t *p = tu_processor(kv, NULL);
     sl_sink_ops_t ops = {.name = "holding", .write = holding_write};
     sl_sink_t *sink = sl_sink_new(&ops, NULL), *faults = sl_sink_new(&ops, NULL);
     sl_pipeline_t *pl = sl_pipeline_new("pass");
@@ -584,9 +563,9 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
     /* Both partitions read; each committed at HOLD_FROM (the rest in flight). */
     int64_t off[PARTS] = {-1, -1};
-    int64_t end = kt_now_ms() + 60000;
-    while ((off[0] != HOLD_FROM || off[1] != HOLD_FROM) && kt_now_ms() < end) {
-        kt_sleep_ms(300);
+    int64_t end = tu_now_ms() + 60000;
+    while ((off[0] != HOLD_FROM || off[1] != HOLD_FROM) && tu_now_ms() < end) {
+        tu_sleep_ms(300);
         committed_each(bs, "g-stale", "in", PARTS, off);
     }
     cr_assert(off[0] == HOLD_FROM && off[1] == HOLD_FROM, "committed %lld, %lld", (long long)off[0],
@@ -594,8 +573,8 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     /* A second member takes one partition, commits far ahead on it, leaves. */
     rd_kafka_t *m = group_member(bs, "g-stale");
     rd_kafka_topic_partition_list_t *mine = NULL;
-    end = kt_now_ms() + 90000;
-    while (kt_now_ms() < end) {
+    end = tu_now_ms() + 90000;
+    while (tu_now_ms() < end) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(m, 100);
         if (msg)
             rd_kafka_message_destroy(msg);
@@ -625,13 +604,13 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
                  0);
     kt_flush(prod);
     rd_kafka_destroy(prod);
-    end = kt_now_ms() + 90000;
-    while (!atomic_load(&seen_200[moved]) && kt_now_ms() < end)
-        kt_sleep_ms(100);
+    end = tu_now_ms() + 90000;
+    while (!atomic_load(&seen_200[moved]) && tu_now_ms() < end)
+        tu_sleep_ms(100);
     cr_assert(atomic_load(&seen_200[moved]), "the partition came back");
     /* Commits go on every commit.interval.ms (1 s). */
     for (int i = 0; i < 6; i++) {
-        kt_sleep_ms(500);
+        tu_sleep_ms(500);
         committed_each(bs, "g-stale", "in", PARTS, off);
         cr_assert_geq(off[moved], MOVED_TO,
                       "partition %d committed back at %lld, below the %d the group had", (int)moved,
@@ -674,15 +653,15 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     cr_assert(file_has(log, "TOPIC_AUTHORIZATION_FAILED"), "with the reason");
     unlink(log);
     cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
-    struct tally t = {N, calloc(N, sizeof(unsigned)), 0};
+    kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     cr_assert_gt(read_out(bs, "out", &t, 3000), 0, "not everything was delivered");
     int64_t c[PARTS];
     assert_commits_cover_only_output(bs, "g-auth", &t, PARTS, PER, c);
     /* Allowed again: the next run delivers everything. */
     pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
-    int64_t end = kt_now_ms() + 60000;
+    int64_t end = tu_now_ms() + 60000;
     size_t missing = N;
-    while (missing && kt_now_ms() < end)
+    while (missing && tu_now_ms() < end)
         missing = read_out(bs, "out", &t, 5000);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
@@ -712,13 +691,13 @@ Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
     /* The group's assignor is known once the JoinGroup is answered. */
-    int64_t end = kt_now_ms() + 60000;
+    int64_t end = tu_now_ms() + 60000;
     const char *proto = NULL;
-    while (kt_now_ms() < end) {
+    while (tu_now_ms() < end) {
         proto = rd_kafka_rebalance_protocol(rk);
         if (proto && strcmp(proto, "NONE"))
             break;
-        kt_sleep_ms(100);
+        tu_sleep_ms(100);
     }
     cr_assert(proto && strcmp(proto, "NONE"), "the group answered the join");
     intptr_t rc;
@@ -730,5 +709,5 @@ Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
     /* The consumer left behind keeps running against a broker that goes
      * away: nothing of the processor may be touched any more. */
     sl_broker_destroy(b);
-    kt_sleep_ms(2000);
+    tu_sleep_ms(2000);
 }

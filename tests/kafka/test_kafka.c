@@ -165,8 +165,8 @@ Test(kafka, sigterm_drains_commits_exactly_and_restart_loses_nothing)
     pid_t pid =
         kt_spawn_kproc(bs, "in", "out", "faults", "g-term", "batch.linger.ms=50", "rate=5000");
     size_t seen = 0;
-    int64_t end = kt_now_ms() + 60000;
-    while (seen < 2000 && kt_now_ms() < end)
+    int64_t end = tu_now_ms() + 60000;
+    while (seen < 2000 && tu_now_ms() < end)
         seen = kt_read(bs, "out", 4, 2000, 3000, 0, NULL, NULL);
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0, "the drain completes");

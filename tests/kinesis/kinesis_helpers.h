@@ -21,21 +21,9 @@
 #include <unistd.h>
 
 #include "sluice/sluice.h"
+#include "../test_util.h"
 
 extern char **environ;
-
-static inline int64_t kk_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void kk_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 typedef struct kk_server_s {
     pid_t pid;
@@ -78,10 +66,10 @@ static inline void kk_start(kk_server_t *s, const char *const *streams)
     s->stdin_fd = fds[1];
     fcntl(s->stdin_fd, F_SETFD, FD_CLOEXEC);
     json_t *j = NULL;
-    for (int64_t end = kk_now_ms() + 30000; !j && kk_now_ms() < end;) {
+    for (int64_t end = tu_now_ms() + 30000; !j && tu_now_ms() < end;) {
         j = json_load_file(pf, 0, NULL);
         if (!j)
-            kk_sleep_ms(50);
+            tu_sleep_ms(50);
     }
     cr_assert(j, "the Kinesis test server did not start (see %s)", log);
     snprintf(s->kinesalite, sizeof s->kinesalite, "%s",

@@ -43,7 +43,6 @@ static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
 {
     char err[512], ck[128];
     snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
-    sl_conf_t *c = sl_conf_new();
     const char *kv[] = {"processor.name",
                         app,
                         "processor.signals",
@@ -63,13 +62,7 @@ static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                         "retry.max",
                         "20",
                         NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
-    for (size_t i = 0; extra && extra[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, extra[i], extra[i + 1], err, sizeof err), 0, "%s", err);
-    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
-    sl_conf_destroy(c);
-    cr_assert(p, "%s", err);
+    sl_processor_t *p = tu_processor(kv, extra);
     cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
     sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
     sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
@@ -117,12 +110,12 @@ static void put_events(const char *url, const char *stream, int from, int to, in
 static json_t *wait_records(const char *url, const char *stream, size_t want)
 {
     json_t *all = NULL;
-    for (int64_t end = kk_now_ms() + 60000; kk_now_ms() < end;) {
+    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
         json_decref(all);
         all = kk_read_all(url, stream);
         if (json_array_size(all) >= want)
             return all;
-        kk_sleep_ms(200);
+        tu_sleep_ms(200);
     }
     cr_assert_fail("%s holds %zu records, want %zu", stream, json_array_size(all), want);
     return NULL;
@@ -230,7 +223,7 @@ Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_chec
     put_events(s.kinesalite, "in", 300, 400, 50);
     kk_run(&r, proc("app", "in", "out", "log.level", "info"));
     out = wait_records(s.kinesalite, "out", 392);
-    kk_sleep_ms(500); /* anything read twice would show up by now */
+    tu_sleep_ms(500); /* anything read twice would show up by now */
     cr_assert_eq(kk_stop_run(&r), 0);
     json_decref(out);
     out = kk_read_all(s.kinesalite, "out");
@@ -269,7 +262,7 @@ Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
         json_decref(d);
         if (active)
             break;
-        kk_sleep_ms(50);
+        tu_sleep_ms(50);
     }
     put_events(s.kinesalite, "in", 150, 300, 0); /* into the children */
     kk_run_t r;
@@ -293,11 +286,11 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
     env_for(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
                   "\"putRecordsFailures\":{\"every\":3,\"calls\":4},\"expiredIterator\":1}");
-    int64_t t0 = kk_now_ms();
+    int64_t t0 = tu_now_ms();
     kk_run_t r;
     kk_run(&r, proc("faulty", "in", "out", "kinesis.poll.interval.ms", "200"));
     json_t *out = wait_records(s.kinesalite, "out", 400);
-    int64_t secs = (kk_now_ms() - t0) / 1000 + 1;
+    int64_t secs = (tu_now_ms() - t0) / 1000 + 1;
     cr_assert_eq(kk_stop_run(&r), 0);
     size_t dups = check_order(out, 400, 0);
     json_t *st = kk_stats(&s);
@@ -336,10 +329,10 @@ static int stop_bin(pid_t pid)
 {
     kill(pid, SIGTERM);
     int st;
-    for (int64_t end = kk_now_ms() + 30000; kk_now_ms() < end;) {
+    for (int64_t end = tu_now_ms() + 30000; tu_now_ms() < end;) {
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        kk_sleep_ms(20);
+        tu_sleep_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
@@ -437,15 +430,15 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
                      "kinesis.poll.interval.ms=50",
                      NULL};
     pid_t tp = spawn_bin(targv, tlog), lp = spawn_bin(largv, llog);
-    int64_t live = THINGS - THINGS / 5, gone = -1, end = kk_now_ms() + 60000;
+    int64_t live = THINGS - THINGS / 5, gone = -1, end = tu_now_ms() + 60000;
     int64_t rows = -1, v3 = -1;
-    while (kk_now_ms() < end) {
+    while (tu_now_ms() < end) {
         rows = view_rows(db, "");
         v3 = view_rows(db, "WHERE json_extract(entity, '$.v') = 3");
         gone = view_rows(db, "WHERE key IN (SELECT key FROM things_deleted)");
         if (rows == live && v3 == live && gone == 0)
             break;
-        kk_sleep_ms(200);
+        tu_sleep_ms(200);
     }
     cr_assert_eq(rows, live, "live things in the view");
     cr_assert_eq(v3, live, "each at its newest version");
@@ -456,19 +449,6 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     cr_assert_eq(stop_bin(lp), 0, "the listener drains");
     kk_stop(&s);
     rm_dir();
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return s;
 }
 
 Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_secret_is_logged)
@@ -517,7 +497,7 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
         pid_t pid = spawn_bin(argv, log);
         int st;
         cr_assert_eq(waitpid(pid, &st, 0), pid);
-        char *out = slurp(log);
+        char *out = tu_slurp(log);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
         cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
         cr_assert_null(strstr(out, secret), "the secret key is not logged");
@@ -567,9 +547,9 @@ static char *dump_checkpoints(sqlite3 *h)
 /* Wait for a run to end by itself; returns sl_processor_run()'s result. */
 static int wait_run_end(kk_run_t *r, int timeout_ms)
 {
-    int64_t end = kk_now_ms() + timeout_ms;
-    while (__atomic_load_n(&r->rc, __ATOMIC_SEQ_CST) == -999 && kk_now_ms() < end)
-        kk_sleep_ms(50);
+    int64_t end = tu_now_ms() + timeout_ms;
+    while (__atomic_load_n(&r->rc, __ATOMIC_SEQ_CST) == -999 && tu_now_ms() < end)
+        tu_sleep_ms(50);
     int rc = __atomic_load_n(&r->rc, __ATOMIC_SEQ_CST);
     cr_assert_neq(rc, -999, "the processor kept running");
     pthread_join(r->th, NULL);
@@ -619,12 +599,12 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     const char *latest[] = {"kinesis.iterator", "LATEST", NULL};
     kk_run(&r, proc_kv("app", "in", "out", latest));
     put_events(s.kinesalite, "in", 200, 250, 0);
-    kk_sleep_ms(3000);
+    tu_sleep_ms(3000);
     cr_assert_eq(__atomic_load_n(&r.rc, __ATOMIC_SEQ_CST), -999, "still starting");
     sqlite3_close(h);
     out = wait_records(s.kinesalite, "out", 250);
     json_decref(out);
-    kk_sleep_ms(500); /* anything read twice would show up by now */
+    tu_sleep_ms(500); /* anything read twice would show up by now */
     cr_assert_eq(kk_stop_run(&r), 0);
     out = kk_read_all(s.kinesalite, "out");
     cr_assert_eq(check_order(out, 250, 0), 0, "every record once, in key order");
@@ -687,7 +667,7 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
     kk_run(&r, proc_kv("app", "in", "out", limit));
     out = wait_records(s.kinesalite, "out", 37 + 16);
     faults = wait_records(s.kinesalite, "faults", 8);
-    kk_sleep_ms(500);
+    tu_sleep_ms(500);
     cr_assert_eq(kk_stop_run(&r), 0);
     json_decref(out);
     json_decref(faults);
@@ -737,14 +717,14 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
     put_events(s.kinesalite, "in", 100, 200, 0);
     out = wait_records(s.kinesalite, "out", 200);
     json_decref(out);
-    kk_sleep_ms(12000);
+    tu_sleep_ms(12000);
     cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
-    kk_sleep_ms(7000); /* a retry lands (each attempt may wait 5 s for the lock) */
+    tu_sleep_ms(7000); /* a retry lands (each attempt may wait 5 s for the lock) */
     cr_assert_eq(kk_stop_run(&r), 0);
 
     kk_run(&r, proc("app", "in", "out", "log.level", "info"));
-    kk_sleep_ms(3000); /* records read again would be written by now */
+    tu_sleep_ms(3000); /* records read again would be written by now */
     cr_assert_eq(kk_stop_run(&r), 0);
     out = kk_read_all(s.kinesalite, "out");
     cr_assert_eq(check_order(out, 200, 0), 0, "the restart read nothing twice");
@@ -795,7 +775,7 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     pid_t pid = spawn_bin(argv, log);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char *out = slurp(log);
+    char *out = tu_slurp(log);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);

@@ -25,7 +25,6 @@ static sl_processor_t *proc(void)
 {
     char err[512], ck[128];
     snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
-    sl_conf_t *c = sl_conf_new();
     /* The whole record is wanted in a fault: only the sink's bound can cut it. */
     const char *kv[] = {"processor.name",
                         "big",
@@ -46,11 +45,7 @@ static sl_processor_t *proc(void)
                         "drain.timeout.ms",
                         "5000",
                         NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
-    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
-    sl_conf_destroy(c);
-    cr_assert(p, "%s", err);
+    sl_processor_t *p = tu_processor(kv, NULL);
     cr_assert_eq(sl_kinesis_source_attach(p, "in", err, sizeof err), 0, "%s", err);
     sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
     sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
@@ -67,12 +62,12 @@ static sl_processor_t *proc(void)
 static json_t *wait_for(const char *url, const char *stream, size_t want)
 {
     json_t *all = NULL;
-    for (int64_t end = kk_now_ms() + 60000; kk_now_ms() < end;) {
+    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
         json_decref(all);
         all = kk_read_all(url, stream);
         if (json_array_size(all) >= want)
             break;
-        kk_sleep_ms(200);
+        tu_sleep_ms(200);
     }
     return all;
 }

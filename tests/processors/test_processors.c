@@ -61,38 +61,23 @@ static pid_t run(char *const argv[], const char *log, char *const *envs)
     return pid;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    fclose(f);
-    return s;
-}
-
 /* Wait until @p group committed @p want offsets on @p topic, bounded. */
 static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
                            int64_t want, pid_t pid, const char *log)
 {
-    int64_t end = kt_now_ms() + 60000, got = -1;
-    while (kt_now_ms() < end) {
+    int64_t end = tu_now_ms() + 60000, got = -1;
+    while (tu_now_ms() < end) {
         got = kt_committed(bs, group, topic, parts);
         if (got >= want)
             return;
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            char *l = slurp(log);
+            char *l = tu_slurp(log);
             cr_assert_fail("the processor exited early; its log:\n%s", l);
         }
-        kt_sleep_ms(100);
+        tu_sleep_ms(100);
     }
-    char *l = slurp(log);
+    char *l = tu_slurp(log);
     cr_assert_fail("%s committed %lld of %lld on %s; log:\n%s", group, (long long)got,
                    (long long)want, topic, l);
 }
@@ -253,7 +238,7 @@ Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_
     /* Two faults, with their reasons. */
     size_t nf = kt_read(bs, "faults", 1, 2, 20000, 500, NULL, NULL);
     cr_assert_eq(nf, 2, "one fault per bad event");
-    char *l = slurp(log);
+    char *l = tu_slurp(log);
     cr_assert(strstr(l, "\"level\":\"info\""), "JSON log lines");
     cr_assert(strstr(l, "drain complete"), "%s", l);
     free(l);
@@ -497,7 +482,7 @@ static void check_usage(const char *binary, const usage_case_t *c)
     argv[n] = NULL;
     pid_t pid = run(argv, log, NULL);
     int code = kt_wait(pid, 30000);
-    char *out = slurp(log);
+    char *out = tu_slurp(log);
     cr_assert_eq(code, c->code, "%s: exit %d, want %d; output:\n%s", c->what, code, c->code, out);
     cr_assert(strstr(out, c->says), "%s: output should say \"%s\":\n%s", c->what, c->says, out);
     free(out);
@@ -613,7 +598,7 @@ Test(processors, unreachable_brokers_exit_with_a_clear_message)
 /* Stats lines in @p log from byte @p from on. */
 static int count_stats(const char *log, size_t from)
 {
-    char *l = slurp(log);
+    char *l = tu_slurp(log);
     int n = 0;
     if (strlen(l) > from)
         for (const char *s = l + from; (s = strstr(s, "\"msg\":\"stats:")); s++)
@@ -631,7 +616,7 @@ static size_t file_size(const char *path)
 /* The "ts" of the first log line holding @p what, or -1. */
 static int64_t line_ts(const char *log, const char *what)
 {
-    char *l = slurp(log);
+    char *l = tu_slurp(log);
     char *hit = strstr(l, what);
     int64_t ts = -1;
     if (hit) {
@@ -710,7 +695,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
         kt_produce(p, "events", key, buf, strlen(buf));
     }
     kt_flush(p);
-    kt_sleep_ms(3000);
+    tu_sleep_ms(3000);
     int stats = count_stats(log, mark);
     /* Every 200 ms for 3 s is 15; a blocked loop logs none. */
     cr_assert_geq(stats, 5, "the loop kept logging stats during the lock: %d lines", stats);
@@ -719,7 +704,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     mark = file_size(log);
     kill(pid, SIGTERM);
     int rc = kt_wait(pid, 60000);
-    char *l = slurp(log);
+    char *l = tu_slurp(log);
     cr_assert_eq(rc, 3, "a drain that timed out exits 3; log:\n%s", l);
     free(l);
     int64_t began = line_ts(log, "draining (SIGTERM)"), ended = line_ts(log, "drain timed out");
@@ -816,7 +801,7 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
         kt_produce(p, "events", key, buf, strlen(buf));
     }
     kt_flush(p);
-    kt_sleep_ms(500);
+    tu_sleep_ms(500);
     char *argv_b[] = {(char *)lbin,
                       "--source",
                       "kafka:events",
@@ -837,12 +822,12 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
                       NULL};
     pid_t bp = run(argv_b, logb, envs);
     int revoking = 0;
-    for (int64_t end = kt_now_ms() + 60000; !revoking && kt_now_ms() < end;) {
-        char *l = slurp(loga);
+    for (int64_t end = tu_now_ms() + 60000; !revoking && tu_now_ms() < end;) {
+        char *l = tu_slurp(loga);
         revoking = strstr(l, "revoking") != NULL;
         free(l);
         if (!revoking)
-            kt_sleep_ms(10);
+            tu_sleep_ms(10);
     }
     cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
@@ -850,7 +835,7 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     wait_committed(bs, "g-rb", "events", 4, N1 + N2, a, loga);
     cr_assert_eq(stop(a), 0);
     cr_assert_eq(stop(bp), 0);
-    char *l = slurp(loga);
+    char *l = tu_slurp(loga);
     cr_assert_null(strstr(l, "left with"),
                    "the revoked partitions went with nothing in flight:\n%s", l);
     free(l);
@@ -927,7 +912,7 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
     snprintf(log, sizeof log, "%s/trigger1.log", tmpdir);
     pid_t pid = run(argv, log, envs);
     int code = kt_wait(pid, 90000);
-    char *out = slurp(log);
+    char *out = tu_slurp(log);
     cr_assert_eq(code, 1, "exit 1 (got %d); output:\n%s", code, out);
     cr_assert(strstr(out, "kinesis sink things is unusable"), "a clear line:\n%s", out);
     cr_assert(strstr(out, "ResourceNotFoundException"), "with the reason:\n%s", out);
@@ -937,9 +922,9 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
     /* Fixed: the stream exists. */
     json_decref(kk_call(ks.kinesalite, "CreateStream",
                         json_pack("{s:s,s:i}", "StreamName", "things", "ShardCount", 1)));
-    int64_t end = kt_now_ms() + 30000;
+    int64_t end = tu_now_ms() + 30000;
     int active = 0;
-    while (!active && kt_now_ms() < end) {
+    while (!active && tu_now_ms() < end) {
         json_t *d = kk_call(ks.kinesalite, "DescribeStreamSummary",
                             json_pack("{s:s}", "StreamName", "things"));
         const char *st = json_string_value(
@@ -947,7 +932,7 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
         active = st && !strcmp(st, "ACTIVE");
         json_decref(d);
         if (!active)
-            kt_sleep_ms(100);
+            tu_sleep_ms(100);
     }
     cr_assert(active, "the stream became active");
     snprintf(log, sizeof log, "%s/trigger2.log", tmpdir);

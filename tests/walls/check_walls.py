@@ -34,8 +34,9 @@ LAYERS = {
     'testing': (['core'], ['jansson']),
     'kafka': (['core', 'runtime'], ['jansson', 'libuv', 'librdkafka']),
     'store': (['core'], ['jansson', 'sqlite']),
-    'kinesis': (['core', 'runtime'], ['jansson', 'libuv', 'libcurl', 'openssl', 'sqlite']),
-    # The flavors (CDC, materialize), once in a directory of their own.
+    # Its checkpoints use the store layer's SQLite helpers (sqlite_err.h).
+    'kinesis': (['core', 'runtime', 'store'], ['jansson', 'libuv', 'libcurl', 'openssl', 'sqlite']),
+    # The flavors (CDC, materialize, JSON pointers).
     'flavors': (['core'], ['jansson']),
 }
 LIB_HEADERS = {
@@ -54,6 +55,7 @@ PUBLIC_OWNER = {
     'broker.h': 'kafka',
     'kinesis.h': 'kinesis',
     'testing.h': 'testing',
+    'flavors.h': 'flavors',
 }
 
 

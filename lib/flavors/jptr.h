@@ -1,7 +1,7 @@
 /* sluice — JSON pointers (RFC 6901) over JSON text, as the materialize
  * flavor reads its key and entity (private; exposed for the fuzz target). */
-#ifndef SL_CORE_JPTR_H
-#define SL_CORE_JPTR_H
+#ifndef SL_FLAVORS_JPTR_H
+#define SL_FLAVORS_JPTR_H
 
 #include "sluice/record.h"
 

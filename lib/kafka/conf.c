@@ -1,4 +1,6 @@
-/* sluice — Kafka connector: configuration, errors, loop wake-ups. */
+/* sluice — Kafka connector: librdkafka configuration from kafka.* (consumer and
+ * producer), its log callback, and librdkafka errors as SL_E* codes. */
+#include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/broker.h"
 #include "sluice/error.h"
@@ -132,8 +134,7 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
             char err[256];
             b = sl_broker_new(1, err, sizeof err);
             if (!b) {
-                if (errstr && errstr_size)
-                    snprintf(errstr, errstr_size, "embedded broker: %s", err);
+                sl__errf(errstr, errstr_size, "embedded broker: %s", err);
                 goto fail;
             }
             if (sl__proc_attach(p, "kafka.embedded", b, broker_destroy)) {
@@ -184,57 +185,4 @@ int sl__kafka_err(rd_kafka_resp_err_t err)
          * it is being created, transport errors: all worth another try. */
         return SL_EIO;
     }
-}
-
-static void noop_cb(uv_poll_t *h, int status, int events)
-{
-    (void)h;
-    (void)status;
-    (void)events;
-}
-
-int sl__kqwake_init(sl__kqwake_t *w, uv_loop_t *loop, rd_kafka_queue_t *q, uv_poll_cb cb,
-                    void *data)
-{
-    if (pipe(w->fds))
-        return SL_EIO;
-    for (int i = 0; i < 2; i++) {
-        fcntl(w->fds[i], F_SETFL, fcntl(w->fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(w->fds[i], F_SETFD, FD_CLOEXEC);
-    }
-    if (uv_poll_init(loop, &w->poll, w->fds[0])) {
-        close(w->fds[0]);
-        close(w->fds[1]);
-        return SL_EIO;
-    }
-    w->poll.data = data;
-    uv_poll_start(&w->poll, UV_READABLE, cb ? cb : noop_cb);
-    rd_kafka_queue_io_event_enable(q, w->fds[1], "1", 1);
-    w->active = 1;
-    return 0;
-}
-
-void sl__kqwake_drain(sl__kqwake_t *w)
-{
-    char buf[256];
-    while (read(w->fds[0], buf, sizeof buf) > 0)
-        ;
-}
-
-static void closed_cb(uv_handle_t *h)
-{
-    (void)h;
-}
-
-void sl__kqwake_close(sl__kqwake_t *w, rd_kafka_queue_t *q)
-{
-    if (!w->active)
-        return;
-    w->active = 0;
-    if (q)
-        rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
-    uv_poll_stop(&w->poll);
-    uv_close((uv_handle_t *)&w->poll, closed_cb);
-    close(w->fds[0]);
-    close(w->fds[1]);
 }

@@ -15,7 +15,7 @@
  * keeps each key's acknowledgements in write order. The rows borrow the
  * uows' output buffers, which stay put until the uows are acknowledged. */
 #include "core/core.h"
-#include "core/jptr.h"
+#include "flavors/jptr.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
 #include "sluice/mem.h"

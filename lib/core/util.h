@@ -1,0 +1,24 @@
+/* sluice — small helpers every layer shares (private). */
+#ifndef SL_CORE_UTIL_H
+#define SL_CORE_UTIL_H
+
+#include <stddef.h>
+
+/* Writes a printf-formatted message into the caller's error buffer; does
+ * nothing when @p errstr is NULL or @p errstr_size is 0 (truncates to fit). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void sl__errf(char *errstr, size_t errstr_size, const char *fmt, ...);
+
+/* Standard base64 with padding of [in, in + n) into @p out, which holds
+ * at least (n + 2) / 3 * 4 + 1 bytes; NUL-terminated. Returns the length. */
+size_t sl__b64_encode(const void *in, size_t n, char *out);
+
+/* Decodes standard padded base64 [in, in + n) into @p out (room for
+ * n / 4 * 3 bytes). Returns the decoded length, or -1 when @p in is not
+ * base64 (a length not a multiple of 4, a foreign character, padding
+ * inside). */
+long sl__b64_decode(const char *in, size_t n, unsigned char *out);
+
+#endif

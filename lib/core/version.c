@@ -1,0 +1,8 @@
+/* sluice — the library's version (sluice/version.h). */
+#include "sluice/error.h" /* declares sl_version() */
+#include "sluice/version.h"
+
+const char *sl_version(void)
+{
+    return SL_VERSION_STRING;
+}

@@ -1,0 +1,71 @@
+/* sluice — the cdc flavor's private interface between its files:
+ *   cdc.c           common: text, errors, numbers and times, ids, the event,
+ *                   sl_cdc_convert and the sl_cdc stage
+ *   cdc_dynamodb.c  DynamoDB Streams records
+ *   cdc_debezium.c  Debezium envelopes */
+#ifndef SL_FLAVORS_CDC_H
+#define SL_FLAVORS_CDC_H
+
+#include "sluice/flavors.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QUOTE_MAX 48    /* bytes of the record's own text quoted in a message */
+#define STAGE_ERR 256   /* reason buffer of the map stage (sl_uow_fail keeps 200) */
+#define MS_LIMIT 9.2e18 /* reals at or above this do not fit int64 ms */
+
+typedef struct cvt_s {
+    const char *fmt; /* "dynamodb" | "debezium": tags.format and the messages' prefix */
+    char *err;
+    size_t err_size;
+    char path[160]; /* where an attribute error is, e.g. "NewImage.tags[2]" */
+    size_t plen;
+    unsigned cut; /* path pushes that did not fit */
+} cvt_t;
+
+#define NO_MARK ((size_t)-1)
+
+typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } op_t;
+
+/* What both formats extract from a change; references borrowed. */
+typedef struct change_s {
+    op_t op;
+    int64_t ts;
+    json_t *pkey;   /* a non-empty string */
+    json_t *entity; /* the image published under <entity> */
+    json_t *img_new, *img_old;
+    const char *region; /* tags.region, or NULL */
+} change_t;
+
+/* Writes "<format>: <message>" to the caller's buffer; returns @p rc. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int sl__cdc_fail(cvt_t *c, int rc, const char *fmt, ...);
+/* Writes "<format>: <path>: <message>"; returns @p rc. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int sl__cdc_fail_at(cvt_t *c, int rc, const char *fmt, ...);
+int sl__cdc_oom(cvt_t *c);
+const char *sl__cdc_clip(char out[QUOTE_MAX + 4], const char *s, size_t n);
+void sl__cdc_path_set(cvt_t *c, const char *name);
+size_t sl__cdc_path_push(cvt_t *c, const char *name, size_t i);
+void sl__cdc_path_pop(cvt_t *c, size_t mark);
+int sl__cdc_number_of(const char *s, size_t n, json_t **out);
+int sl__cdc_ms_of(const json_t *v, int64_t *ms);
+int sl__cdc_secs_to_ms(const json_t *v, int64_t *ms);
+int sl__cdc_image_ts(const json_t *img, int64_t *ms);
+json_t *sl__cdc_member(const json_t *o, const char *name);
+int sl__cdc_build_event(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const change_t *ch,
+                        json_t **out);
+int sl__cdc_record_pkey(const sl_record_t *r, json_t **pk);
+int sl__cdc_change_or_record(int have, int64_t change, const sl_record_t *r, int64_t *ms);
+int sl__cdc_from_dynamodb(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r,
+                          const json_t *root, json_t **out);
+int sl__cdc_from_debezium(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, json_t *root,
+                          json_t **out);
+
+#endif
