@@ -15,9 +15,9 @@
 #include "bench_util.h"
 
 #include <curl/curl.h>
-#include <librdkafka/rdkafka.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>

@@ -5,8 +5,8 @@
 #define SLUICE_BENCH_UTIL_H
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

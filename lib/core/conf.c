@@ -1,7 +1,7 @@
 /* sluice — configuration property table. */
-#include "core/util.h"
-#include "core/conf_int.h"
 #include "sluice/conf.h"
+#include "core/conf_int.h"
+#include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 

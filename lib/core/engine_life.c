@@ -1,7 +1,7 @@
 /* sluice — the engine's lifecycle (new, start, destroy), executor, stats and
  * configuration. */
-#include "core/util.h"
 #include "core/engine_int.h"
+#include "core/util.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
  * tests/fuzz/fuzz_scan.c hold the two together, so every rule below that
  * looks odd is there because jansson does it that way. */
 #include "core/scan_int.h"
-#include "sluice/record.h"
 #include "sluice/error.h"
+#include "sluice/record.h"
 
 #include <errno.h>
 #include <math.h>

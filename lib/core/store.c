@@ -1,7 +1,7 @@
 /* sluice — the view store port (sluice/store.h): a handle over user ops. */
+#include "sluice/store.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
-#include "sluice/store.h"
 
 struct sl_store_s {
     sl_store_ops_t ops;

@@ -1,6 +1,6 @@
 /* sluice — the library's version (sluice/version.h). */
-#include "sluice/error.h" /* declares sl_version() */
 #include "sluice/version.h"
+#include "sluice/error.h" /* declares sl_version() */
 
 const char *sl_version(void)
 {

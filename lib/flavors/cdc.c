@@ -22,8 +22,8 @@
  *     change raw.new / raw.old.
  *   - a member that is JSON null (Keys, NewImage, before, ts_ms, ...) counts
  *     as absent. */
-#include "flavors/cdc_int.h"
 #include "core/jsonw.h"
+#include "flavors/cdc_int.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 

@@ -1,6 +1,6 @@
 /* sluice — the cdc flavor: DynamoDB Streams records (see cdc.c). */
-#include "flavors/cdc_int.h"
 #include "core/jsonw.h"
+#include "flavors/cdc_int.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 

@@ -1,6 +1,6 @@
 /* sluice — embedded Kafka broker over librdkafka's mock cluster. */
-#include "core/util.h"
 #include "sluice/broker.h"
+#include "core/util.h"
 
 #include "kafka/kafka_int.h"
 

@@ -1,9 +1,9 @@
 /* sluice — checkpoints of stream readers in SQLite. */
-#include "core/util.h"
-#include "store/sqlite_util.h"
 #include "kinesis/checkpoint.h"
+#include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
+#include "store/sqlite_util.h"
 
 #include <sqlite3.h>
 #include <stdatomic.h>

@@ -1,6 +1,6 @@
 /* sluice — Kinesis JSON 1.1 calls over the loop's HTTP client, SigV4-signed. */
-#include "core/util.h"
 #include "kinesis/client.h"
+#include "core/util.h"
 #include "kinesis/sigv4.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"

@@ -2,9 +2,9 @@
  * range-checked and documented like the core's (sl_conf_set() refuses a bad
  * value; sl_conf_properties_print() lists them). Registered when the library
  * is loaded; any other kinesis.* key is an unknown property. */
+#include "sluice/conf.h"
 #include "core/conf_int.h"
 #include "kinesis/client.h"
-#include "sluice/conf.h"
 
 #include <stdint.h>
 

@@ -4,8 +4,8 @@
  * rate limits), one commits watermarks. Signals and sl_processor_stop()
  * start a drain; the loop keeps running until nothing is in flight or the
  * drain bound passes, then the source commits and closes. */
-#include "core/util.h"
 #include "core/core.h"
+#include "core/util.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"

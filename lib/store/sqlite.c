@@ -7,15 +7,15 @@
  * once at open; rows are bound without a copy (SQLITE_STATIC), since they
  * are only stepped while the caller's rows are alive. */
 #include "core/util.h"
-#include "store/sqlite_util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 #include "sluice/store.h"
+#include "store/sqlite_util.h"
 
 #include <limits.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* sluice — the public test driver: in-memory source and sinks, virtual clock. */
-#include "core/util.h"
 #include "sluice/testing.h"
+#include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 

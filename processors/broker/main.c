@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sluice/sluice.h>
 #include "sluice/broker.h"
+#include <sluice/sluice.h>
 
 #define PROG "sluice-broker"
 #define EXIT_USAGE 2

@@ -2,10 +2,10 @@
  * register when it loads: linked against the shared library, as a program
  * is) is the one README.md documents, and the Kinesis rows are typed like
  * the core's. */
+#include "../test_util.h"
 #include "sluice/conf.h"
 #include "sluice/error.h"
 #include "sluice/version.h"
-#include "../test_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

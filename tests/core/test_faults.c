@@ -1,7 +1,7 @@
 /* Malformed input becomes a fault event carrying the original record, and
  * the stream goes on; the fault sink failing pauses intake, never drops. */
-#include "helpers.h"
 #include "../test_util.h"
+#include "helpers.h"
 
 #include "core/sha256.h"
 

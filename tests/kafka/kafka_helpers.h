@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "sluice/broker.h"
 #include "sluice/sluice.h"
-#include "../test_util.h"
 
 extern char **environ;
 

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sluice/sluice.h"
 #include "../test_util.h"
+#include "sluice/sluice.h"
 
 extern char **environ;
 
