@@ -24,7 +24,7 @@ bash scripts/deps.sh
 
 if [ "$sanitize" -eq 1 ]; then
     dir=build-asan
-    opts=(-Db_sanitize=address,undefined -Db_lundef=false -Dbench=false)
+    opts=(-Db_sanitize=address,undefined -Db_lundef=false -Dbench=false -Dlto=false)
     # The install test links a program without the sanitizer runtime: skip it here.
     suites=(--no-suite install)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -62,7 +62,7 @@ if [ "$sanitize" -eq 0 ]; then
     # and -Dsqlite disabled): it builds, and its unit and walls suites pass
     # (what needs a left-out part is a SKIP).
     mdir=build-minimal
-    mopts=(-Dkafka=disabled -Dkinesis=disabled -Dsqlite=disabled -Dbench=false)
+    mopts=(-Dkafka=disabled -Dkinesis=disabled -Dsqlite=disabled -Dbench=false -Dlto=false)
     if [ -d "$mdir" ]; then
         meson setup --reconfigure "$mdir" "${mopts[@]}" >/dev/null
     else
