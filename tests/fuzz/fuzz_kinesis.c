@@ -16,6 +16,7 @@
  * strings borrowed whole, a non-negative arrival time, and a value that is
  * Data decoded when it is base64 (re-encoding gives Data back) or Data
  * itself. Base64 round-trips the input's bytes. Nothing leaks. */
+#include "core/util.h"
 #include "fuzz_common.h"
 #include "kinesis/client.h"
 #include "sluice/error.h"
