@@ -53,6 +53,11 @@ static void lines_not_in(const char *a, const char *b, char *out, size_t size)
 
 Test(conf_doc, readme_table_is_the_property_table)
 {
+#if !SL_HAVE_KINESIS
+    /* The README documents the whole library; without the Kinesis part its
+     * rows are not in the table (a build with every part checks them). */
+    cr_skip_test("built without Kinesis: README.md documents the full build");
+#endif
     char *doc = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&doc, &len);
