@@ -168,30 +168,159 @@ with open(os.path.join(run, "summary.csv"), "w", newline="") as f:
                     fmt(r["mb_per_s"], ".2f"), fmt(r["allocs_per_event"], ".4f"),
                     fmt(r["peak_rss_kb"], ".0f"), r["ratio"]])
 
-# the chart: events/s on a log scale, one bar per case
-if shutil.which("gnuplot") and rows:
-    dat = os.path.join(run, "summary.dat")
-    with open(dat, "w") as f:
-        for i, r in enumerate(rows):
-            if r["events_per_s"]:
-                label = r["case"].replace('"', "'")[:48]
-                f.write(f'{i} {r["events_per_s"]:.0f} "{label}"\n')
+# the charts: one per comparison, sluice beside its baseline or peer, the
+# ratio in the title. A linear axis from 0 where the bars are of one order of
+# magnitude, so that lengths compare; a log axis whose range is taken from the
+# figures where they are not (a peer 176x slower would be invisible). Every
+# bar is labelled with its figure. summary.png puts them all on one page.
+def by_case(prefix):
+    for r in rows:
+        if r["case"].startswith(prefix):
+            return r
+    return None
+
+
+def bar(prefix, label, key="events_per_s"):
+    r = by_case(prefix)
+    if r is None or r.get(key) is None:
+        return None
+    return (label, r[key])
+
+
+def chart_list():
+    out = []
+
+    def add_chart(name, title, unit, bars, ratio_of=None, note=""):
+        bars = [b for b in bars if b]
+        if len(bars) < 2:
+            return
+        t = title
+        if ratio_of is not None:
+            a, b = ratio_of
+            va = next((v for l, v in bars if l == a), None)
+            vb = next((v for l, v in bars if l == b), None)
+            if va and vb:
+                q = va / vb
+                t += f": {q:.0f}x" if q >= 10 else f": {q:.2f}x" if q >= 0.1 else f": {q:.3f}x"
+        out.append({"name": name, "title": t, "unit": unit, "bars": bars, "note": note})
+
+    add_chart("scan", "envelope scan vs jansson parse, same events", "events/s",
+              [bar("2 sl_envelope_scan", "sl_envelope_scan"),
+               bar("2 jansson json_loadb+json_decref", "jansson parse")],
+              ("sl_envelope_scan", "jansson parse"))
+    add_chart("engine", "engine with a JSON output vs jansson parse+dump", "events/s",
+              [bar("3 engine:", "sluice engine"),
+               bar("3 jansson json_loadb+json_dumpb", "jansson parse+dump")],
+              ("sluice engine", "jansson parse+dump"))
+    add_chart("batch", "batch path by batch size (no comparison)", "uows/s",
+              [bar(f"4 batch path, batch({n})", f"batch({n})") for n in (1, 10, 100, 500, 5000)])
+    add_chart("peers", "the peers' pipeline, same events: sluice / aws-lambda-stream", "events/s",
+              [bar("sluice: the peers' pipeline", "sluice"),
+               bar("highland:", "highland (node)"),
+               bar("aws-lambda-stream:", "aws-lambda-stream (node)")],
+              ("sluice", "aws-lambda-stream (node)"))
+    add_chart("kafka", "Kafka processor / raw librdkafka consumer", "events/s",
+              [bar("kafka e2e: a ", "raw consumer"),
+               bar("kafka e2e: b ", "sluice processor"),
+               bar("kafka e2e: a2", "raw + scan"),
+               bar("kafka e2e: c ", "kcat")],
+              ("sluice processor", "raw consumer"))
+    add_chart("trigger", "trigger / raw consumer, change records", "events/s",
+              [bar("flavors: raw librdkafka group consumer, change", "raw consumer"),
+               bar("flavors: trigger:", "sluice-trigger")],
+              ("sluice-trigger", "raw consumer"))
+    add_chart("listener", "listener / raw consumer, thing events", "events/s",
+              [bar("flavors: raw librdkafka group consumer, thing", "raw consumer"),
+               bar("flavors: listener:", "sluice-listener"),
+               bar("flavors: kcat", "kcat")],
+              ("sluice-listener", "raw consumer"))
+    m1 = bar("flavors: memory: sluice-listener over", "1x input", "peak_rss_kb")
+    m10 = None
+    for r in rows:
+        if r["case"].startswith("flavors: memory:") and "(10x)" in r["case"] and r["peak_rss_kb"]:
+            m10 = ("10x input", r["peak_rss_kb"])
+    if m1 and m10:
+        m1 = (m1[0], m1[1] / 1024)
+        m10 = (m10[0], m10[1] / 1024)
+    add_chart("memory", "listener peak RSS, 10x input / 1x", "MiB", [m1, m10],
+              ("10x input", "1x input"))
+    add_chart("kinesis", "Kinesis PutRecords sink / curl loop (kinesalite)", "records/s",
+              [bar("kinesis: sluice: Kafka source -> Kinesis", "sluice sink"),
+               bar("kinesis: curl loop", "curl loop"),
+               bar("kinesis: sluice: Kinesis source -> copy", "sluice copy"),
+               bar("kinesis: sluice: Kinesis source -> filter", "sluice read")],
+              ("sluice sink", "curl loop"))
+    return out
+
+
+def human(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} M"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f} k"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f} k"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def plot_body(c, dat):
+    vals = [v for _, v in c["bars"]]
+    lo, hi = min(vals), max(vals)
+    n = len(c["bars"])
+    logx = lo > 0 and hi / lo > 20
+    unit = c["unit"] + (" (log axis)" if logx else "")
+    lines = [f'set title "{c["title"]}"', f'set xlabel "{unit}"',
+             f"set yrange [-0.7:{n - 0.3}]", "set ytics nomirror", "unset key",
+             "set grid x", "set style fill solid 0.85 border -1", "set format x '%.0s%c'"]
+    if logx:
+        # log axis from half the smallest to 3x the largest: every bar shows
+        lines += ["set logscale x", f"set xrange [{lo / 2:g}:{hi * 3:g}]"]
+        base = lo / 2
+    else:
+        lines += ["unset logscale x", f"set xrange [0:{hi * 1.25:g}]"]
+        base = 0
+    lines.append(
+        f'plot "{dat}" using ({base:g}):1:({base:g}):2:($1-0.32):($1+0.32):yticlabels(3) '
+        f'with boxxyerror lc rgb "#3b7dd8", '
+        f'"{dat}" using 2:1:4 with labels left offset 0.6,0 font ",9"')
+    return "\n".join(lines) + "\n"
+
+
+charts = chart_list()
+if shutil.which("gnuplot") and charts:
+    cdir = os.path.join(run, "charts")
+    os.makedirs(cdir, exist_ok=True)
+    bodies = []
+    for k, c in enumerate(charts):
+        dat = os.path.join(cdir, f"{k + 1:02d}-{c['name']}.dat")
+        with open(dat, "w") as f:
+            # the first bar on top
+            for i, (label, v) in enumerate(c["bars"]):
+                f.write(f'{len(c["bars"]) - 1 - i} {v:g} "{label}" "{human(v)}"\n')
+        body = plot_body(c, dat)
+        bodies.append(body)
+        png = os.path.join(cdir, f"{k + 1:02d}-{c['name']}.png")
+        gp = png[:-4] + ".gp"
+        with open(gp, "w") as f:
+            f.write(f'set terminal pngcairo size 900,{140 + 50 * len(c["bars"])} font ",11"\n'
+                    f'set output "{png}"\nset termoption noenhanced\n'
+                    f"set lmargin 26\nset rmargin 6\n" + body)
+        try:
+            subprocess.run(["gnuplot", gp], check=True, capture_output=True)
+        except (subprocess.CalledProcessError, OSError) as e:
+            print(f"(no chart {png}: gnuplot failed: {e})")
+    cols = 2
+    nrows = (len(bodies) + cols - 1) // cols
     gp = os.path.join(run, "summary.gp")
     with open(gp, "w") as f:
-        f.write(f"""set terminal pngcairo size 1400,{200 + 28 * len(rows)} font ",10"
-set output "{os.path.join(run, 'summary.png')}"
-set termoption noenhanced
-set title "sluice benchmark suite — events/s (log scale)"
-set logscale x
-set xrange [1000:*]
-set xlabel "events/s"
-set yrange [-1:{len(rows)}]
-set ytics nomirror
-set grid x
-unset key
-set style fill solid 0.8
-plot "{dat}" using (sqrt($2)):1:(1):2:($1-0.35):($1+0.35):yticlabels(3) with boxxyerror lc rgb "#3b7dd8"
-""")
+        f.write(f'set terminal pngcairo size 1600,{300 * nrows + 60} font ",10"\n'
+                f'set output "{os.path.join(run, "summary.png")}"\nset termoption noenhanced\n'
+                f'set multiplot layout {nrows},{cols} title "sluice benchmark suite, one run'
+                f'{" (--quick: a smoke run, not measurements)" if quick else ""}"\n'
+                "set lmargin 24\nset rmargin 8\n")
+        for body in bodies:
+            f.write(body)
+        f.write("unset multiplot\n")
     try:
         subprocess.run(["gnuplot", gp], check=True, capture_output=True)
     except (subprocess.CalledProcessError, OSError) as e:

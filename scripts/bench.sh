@@ -2,8 +2,8 @@
 # The benchmark suite, one command: builds the benchmarks and runs them all,
 # with a progress line per case, then prints one table (events/s, ns/event,
 # MB/s, allocations/event, peak RSS, and each comparison's ratio measured
-# side by side in the same run) and writes it as CSV and a PNG chart under
-# bench/results/.
+# side by side in the same run) and writes it as CSV, a chart per comparison
+# and a page of all of them (PNG) under bench/results/.
 #
 # usage: bash scripts/bench.sh [--quick] [--reps R] [--no-peers] [--no-kafka] [--no-kinesis]
 #   --quick   smoke run for CI: small inputs, 1 rep, seconds; no figure is asserted
