@@ -8,10 +8,13 @@
  *            -> Kafka sink, on a processor thread
  *   listener sl_materialize (thing events -> newest per key -> SQLite view),
  *            on a processor thread
+ *   sqlite   SQLite alone: the listener's conditional upserts of the same
+ *            rows with the view store's statements and pragmas, in
+ *            transactions of the listener's batch size: its ceiling
  *   memory   the sluice-listener binary over N and then 10 N events: its peak
  *            RSS, sampled every 50 ms, should stay flat.
- * librdkafka is used for the baseline, to produce the input and to sample
- * nothing else; everything measured of sluice goes through include/sluice/. */
+ * librdkafka and SQLite are used for the baselines and to produce the input;
+ * everything measured of sluice goes through include/sluice/. */
 #define BENCH_NAME "bench_flavors"
 #include "bench_util.h"
 
@@ -21,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -246,6 +250,117 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
     return t1 - atomic_load(&g_seen.first);
 }
 
+/* ---- the ceiling: SQLite alone ---- */
+
+static void sq_check(sqlite3 *db, int rc, const char *what)
+{
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        die("sqlite: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static void sq_exec(sqlite3 *db, const char *sql)
+{
+    sq_check(db, sqlite3_exec(db, sql, NULL, NULL, NULL), sql);
+}
+
+/* The listener's SQL work without sluice: the rows the listener writes for
+ * the same n events (key, timestamp, type, event id, and the entity's text
+ * as the events carry it), built before the clock starts; then, in
+ * transactions of @p batch rows (the listener's batch), per row the view
+ * store's lookup of the key's row and tombstone timestamps and its upsert,
+ * with the store's pragmas (WAL, synchronous=NORMAL) and statements prepared
+ * once. Returns seconds. What the listener can reach at best. */
+static double bare_sqlite(const char *path, size_t n, size_t things, size_t batch)
+{
+    typedef struct {
+        char key[24], id[24], entity[256];
+        int64_t ts;
+        int first;
+    } row_t;
+    row_t *rows = xcalloc(n, sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        size_t id = i % things, ver = i / things + 1;
+        snprintf(rows[i].key, sizeof rows[i].key, "thing-%06zu", id);
+        snprintf(rows[i].id, sizeof rows[i].id, "ev-%zu", i);
+        snprintf(rows[i].entity, sizeof rows[i].entity,
+                 "{\"id\":\"%s\",\"name\":\"Thing %zu\",\"status\":\"active\",\"count\":%zu,"
+                 "\"price\":%zu.25,\"description\":\"an event of the listener benchmark,"
+                 " about three hundred bytes long\"}",
+                 rows[i].key, id, ver, id % 100);
+        rows[i].ts = 1767225600000ll + (int64_t)i;
+        rows[i].first = ver == 1;
+    }
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        die("sqlite: cannot open %s", path);
+    sq_exec(db, "PRAGMA journal_mode=WAL");
+    sq_exec(db, "PRAGMA synchronous=NORMAL");
+    sq_exec(db, "CREATE TABLE things (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, type "
+                "TEXT NOT NULL, event_id TEXT, entity TEXT NOT NULL, updated_at INTEGER NOT NULL)");
+    sq_exec(db, "CREATE TABLE things_deleted (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, "
+                "event_id TEXT)");
+    sqlite3_stmt *get, *put, *begin, *commit;
+    sq_check(db,
+             sqlite3_prepare_v2(db,
+                                "SELECT (SELECT timestamp FROM things WHERE key = ?1), (SELECT "
+                                "timestamp FROM things_deleted WHERE key = ?1)",
+                                -1, &get, NULL),
+             "prepare");
+    sq_check(db,
+             sqlite3_prepare_v2(db,
+                                "INSERT INTO things (key, timestamp, type, event_id, entity, "
+                                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO "
+                                "UPDATE SET timestamp = excluded.timestamp, type = excluded.type, "
+                                "event_id = excluded.event_id, entity = excluded.entity, "
+                                "updated_at = excluded.updated_at",
+                                -1, &put, NULL),
+             "prepare");
+    sq_check(db, sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL), "prepare");
+    sq_check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL), "prepare");
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i += batch) {
+        sq_check(db, sqlite3_step(begin), "BEGIN");
+        sqlite3_reset(begin);
+        int64_t now = (int64_t)(now_s() * 1000);
+        for (size_t j = i; j < n && j < i + batch; j++) {
+            const row_t *r = &rows[j];
+            sqlite3_bind_text(get, 1, r->key, -1, SQLITE_STATIC);
+            sq_check(db, sqlite3_step(get), "lookup");
+            int newer =
+                sqlite3_column_type(get, 0) == SQLITE_NULL || r->ts > sqlite3_column_int64(get, 0);
+            sqlite3_reset(get);
+            if (!newer)
+                continue;
+            sqlite3_bind_text(put, 1, r->key, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(put, 2, r->ts);
+            sqlite3_bind_text(put, 3, r->first ? "thing-created" : "thing-updated", -1,
+                              SQLITE_STATIC);
+            sqlite3_bind_text(put, 4, r->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(put, 5, r->entity, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(put, 6, now);
+            sq_check(db, sqlite3_step(put), "upsert");
+            sqlite3_reset(put);
+        }
+        sq_check(db, sqlite3_step(commit), "COMMIT");
+        sqlite3_reset(commit);
+    }
+    double t = now_s() - t0;
+    sqlite3_stmt *cnt;
+    sq_check(db, sqlite3_prepare_v2(db, "SELECT count(*) FROM things", -1, &cnt, NULL), "count");
+    sq_check(db, sqlite3_step(cnt), "count");
+    if ((size_t)sqlite3_column_int64(cnt, 0) != things)
+        die("sqlite alone: %lld rows, expected %zu", (long long)sqlite3_column_int64(cnt, 0),
+            things);
+    sqlite3_finalize(cnt);
+    sqlite3_finalize(get);
+    sqlite3_finalize(put);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
+    sqlite3_close(db);
+    free(rows);
+    return t;
+}
+
 /* ---- memory: the listener binary, RSS sampled ---- */
 
 static long rss_kb(pid_t pid)
@@ -377,7 +492,8 @@ int main(int argc, char **argv)
     double *traw = xcalloc(reps, sizeof *traw), *ttr = xcalloc(reps, sizeof *ttr),
            *lraw = xcalloc(reps, sizeof *lraw), *tli = xcalloc(reps, sizeof *tli),
            *tk = xcalloc(reps, sizeof *tk), *qt = xcalloc(reps, sizeof *qt),
-           *ql = xcalloc(reps, sizeof *ql);
+           *ql = xcalloc(reps, sizeof *ql), *tsq = xcalloc(reps, sizeof *tsq),
+           *qs = xcalloc(reps, sizeof *qs);
     for (size_t r = 0; r < reps; r++) {
         char g[64], view[128];
         snprintf(g, sizeof g, "raw-c-%zu", r);
@@ -389,19 +505,24 @@ int main(int argc, char **argv)
         snprintf(g, sizeof g, "listener-%zu", r);
         snprintf(view, sizeof view, "%s/view-%zu.db", g_dir, r);
         tli[r] = (double)n / flavor(g, "events", n, view);
+        snprintf(view, sizeof view, "%s/bare-%zu.db", g_dir, r);
+        tsq[r] = (double)n / bare_sqlite(view, n, things, 500);
         double k = kcat("events");
         tk[r] = k > 0 ? (double)n / k : 0;
         qt[r] = ttr[r] / traw[r];
         ql[r] = tli[r] / lraw[r];
-        char a[32], c[32], d[32], e[32];
-        printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx)\n",
+        qs[r] = tli[r] / tsq[r];
+        char a[32], c[32], d[32], e[32], f[32];
+        printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx), "
+               "SQLite alone %s/s (listener %.3fx of it)\n",
                r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]), qt[r],
-               fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r]);
+               fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r],
+               fmt_rate(f, sizeof f, tsq[r]), qs[r]);
         fflush(stdout);
     }
     summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
               s4 = summarize(tli, reps), s5 = summarize(tk, reps), r1 = summarize(qt, reps),
-              r2 = summarize(ql, reps);
+              r2 = summarize(ql, reps), s6 = summarize(tsq, reps), r3 = summarize(qs, reps);
     char x[32], y[32], z[32];
     FILE *csv = csvpath ? fopen(csvpath, "w") : NULL;
     if (csvpath && !csv)
@@ -426,11 +547,15 @@ int main(int argc, char **argv)
     ROW("raw librdkafka group consumer, thing events", s3, g_event_bytes, "");
     ROW("listener: materialize -> SQLite view (one txn per batch)", s4, g_event_bytes, rl);
     ROW("kcat -C -e -q, thing events (process + connect incl.)", s5, g_event_bytes, "");
+    char rs[32];
+    snprintf(rs, sizeof rs, "%.3fx", r3.med);
+    ROW("SQLite alone: the listener's upserts, same transactions", s6, g_event_bytes, rs);
     printf("ratios, per rep side by side (median, min..max):\n");
     printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
     printf("  listener / raw consumer   %.3fx (%.3f..%.3f)\n", r2.med, r2.min, r2.max);
     if (s5.med > 0)
         printf("  listener / kcat           %.3fx\n", s4.med / s5.med);
+    printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
     if (memory) {
         const char *bin = getenv("SLUICE_LISTENER_BIN");
         char path[PATH_MAX];

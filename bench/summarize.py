@@ -234,6 +234,11 @@ def chart_list():
                bar("flavors: listener:", "sluice-listener"),
                bar("flavors: kcat", "kcat")],
               ("sluice-listener", "raw consumer"))
+    add_chart("sqlite", "listener / SQLite alone (its ceiling: same upserts, same transactions)",
+              "events/s",
+              [bar("flavors: SQLite alone:", "SQLite alone"),
+               bar("flavors: listener:", "sluice-listener")],
+              ("sluice-listener", "SQLite alone"))
     m1 = bar("flavors: memory: sluice-listener over", "1x input", "peak_rss_kb")
     m10 = None
     for r in rows:
@@ -289,7 +294,8 @@ def plot_body(c, dat):
 charts = chart_list()
 if shutil.which("gnuplot") and charts:
     cdir = os.path.join(run, "charts")
-    os.makedirs(cdir, exist_ok=True)
+    shutil.rmtree(cdir, ignore_errors=True)  # a chart of an earlier summary is stale
+    os.makedirs(cdir)
     bodies = []
     for k, c in enumerate(charts):
         dat = os.path.join(cdir, f"{k + 1:02d}-{c['name']}.dat")
