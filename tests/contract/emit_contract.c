@@ -254,7 +254,9 @@ int main(int argc, char **argv)
         sl_conf_destroy(cj);
         things[f] = tj[f] ? sl_test_sink_new(tj[f], "things", 0, 0, 0) : NULL;
         sl_pipeline_t *pl = sl_pipeline_new(f ? "cdc-debezium" : "cdc-dynamodb");
-        sl_cdc_opts_t o = {f ? SL_CDC_DEBEZIUM : SL_CDC_DYNAMODB, "thing", "contract"};
+        sl_cdc_opts_t o = {.format = f ? SL_CDC_DEBEZIUM : SL_CDC_DYNAMODB,
+                           .entity = "thing",
+                           .source = "contract"};
         if (!things[f] || !pl || sl_cdc(pl, &o) ||
             sl_pipeline_sink(pl, sl_test_sink_handle(things[f])) ||
             sl_test_add_pipeline(tj[f], pl)) {

@@ -687,8 +687,11 @@ Test(cdc, bad_options)
     static const sl_cdc_opts_t bad[] = {
         {.format = 0, .entity = "thing"},
         {.format = 3, .entity = "thing"},
-        {.format = SL_CDC_DEBEZIUM, .entity = NULL},
         {.format = SL_CDC_DEBEZIUM, .entity = ""},
+        {.format = SL_CDC_DEBEZIUM, .entity = "thing", .expired = (sl_cdc_expired_t)3},
+        {.format = SL_CDC_DEBEZIUM, .entity = "thing", .drop_count = 1},
+        {.format = SL_CDC_DEBEZIUM, .entity = "thing", .region = ""},
+        {.format = SL_CDC_DEBEZIUM, .entity = "thing", .latched_attr = ""},
         {.format = SL_CDC_DEBEZIUM, .entity = "a thing"},
         {.format = SL_CDC_DEBEZIUM, .entity = "th/ing"},
         {.format = SL_CDC_DEBEZIUM, .entity = "raw"},
