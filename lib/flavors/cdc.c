@@ -374,10 +374,22 @@ int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n)
         t->v = v;
         t->cap = cap;
     }
-    char *text = sl_malloc(n + 2); /* "0" may be added before a point */
+    /* "0" may be added before a point; ".", "E" and an exponent after the
+     * first digit of a long integer. */
+    char *text = sl_malloc(n + 32);
     if (!text)
         return SL_ENOMEM;
-    json_number_text(s, n, text);
+    size_t len = json_number_text(s, n, text);
+    if (json_is_real(node) && !strpbrk(text, ".eE")) {
+        /* An integer beyond int64: jansson (sluice's own decoder, hence a
+         * sluice listener) refuses such an integer token, so write the same
+         * exact value in exponent form, which it reads as a real:
+         * 123456789012345678901234567890 is 1.23456789012345678901234567890E29. */
+        size_t d0 = text[0] == '-', nd = len - d0;
+        memmove(text + d0 + 2, text + d0 + 1, nd - 1);
+        text[d0 + 1] = '.';
+        snprintf(text + d0 + 1 + nd, 32, "E%zu", nd - 1);
+    }
     t->v[t->n++] = (numtext_t){json_incref(node), text};
     t->sorted = 0;
     return 0;
