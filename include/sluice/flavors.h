@@ -129,6 +129,10 @@ typedef struct sl_cdc_opts_s {
     const char *region_attr;        /**< NULL = "awsregion" */
     const char *discriminator_attr; /**< NULL = "discriminator" */
     const char *sk_attr;            /**< NULL = "sk" */
+    /** DynamoDB: the key attribute that is the partitionKey when Keys has it
+     *  as a non-empty S, N or B (aws-lambda-stream's Keys.pk), before the
+     *  record key and the joined Keys. NULL = none. */
+    const char *pk_attr;
     /** Soft deletes: an update whose new image has this attribute true and
      *  whose old image did not is "<entity>-deleted"; the reverse
      *  "<entity>-undeleted". NULL = "deleted". */
@@ -176,7 +180,8 @@ typedef struct sl_cdc_opts_s {
  *   - timestamp: the image's own "timestamp" attribute when it is a number,
  *     else the change time (DynamoDB ApproximateCreationDateTime in seconds,
  *     Debezium ts_ms); a REMOVE or d always takes the change time;
- *   - partitionKey: the record's key when it has one, else the change's key
+ *   - partitionKey: DynamoDB Keys.<pk_attr> when set and present, else
+ *     the record's key when it has one, else the change's key
  *     attributes (DynamoDB Keys, values joined with '|' in name order;
  *     Debezium: the "id" of the image, else the image's first member);
  *   - tags: {"source", "account", "stage", "region", "functionname",

@@ -787,6 +787,7 @@ static int check_opts(cvt_t *c, const sl_cdc_opts_t *o)
                  {"region_attr", o->region_attr},
                  {"discriminator_attr", o->discriminator_attr},
                  {"sk_attr", o->sk_attr},
+                 {"pk_attr", o->pk_attr},
                  {"deleted_attr", o->deleted_attr},
                  {"account", o->account},
                  {"stage", o->stage},
@@ -984,10 +985,11 @@ int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts)
         return SL_ENOMEM;
     s->opts = *opts;
     sl_cdc_opts_t *o = &s->opts;
-    const char **strs[] = {&o->entity,       &o->source,        &o->region,
-                           &o->latched_attr, &o->region_attr,   &o->discriminator_attr,
-                           &o->sk_attr,      &o->deleted_attr,  &o->account,
-                           &o->stage,        &o->function_name, &o->pipeline};
+    const char **strs[] = {&o->entity,       &o->source,      &o->region,
+                           &o->latched_attr, &o->region_attr, &o->discriminator_attr,
+                           &o->sk_attr,      &o->pk_attr,     &o->deleted_attr,
+                           &o->account,      &o->stage,       &o->function_name,
+                           &o->pipeline};
     size_t nslots = sizeof strs / sizeof *strs + opts->drop_count;
     s->strs = sl_calloc(nslots, sizeof *s->strs);
     s->drop = opts->drop_count ? sl_calloc(opts->drop_count, sizeof *s->drop) : NULL;

@@ -293,7 +293,19 @@ int sl__cdc_from_dynamodb(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
             goto done;
         }
     }
-    rc = sl__cdc_record_pkey(r, &ch.pkey);
+    /* The named key attribute first (aws-lambda-stream's Keys.pk): its
+     * value as text when it is a non-empty S, N or B. */
+    json_t *named = o->pk_attr ? json_object_get(keys_in, o->pk_attr) : NULL;
+    json_t *named_v =
+        json_object_size(named) == 1 ? json_object_iter_value(json_object_iter(named)) : NULL;
+    const char *named_t = named_v ? json_object_iter_key(json_object_iter(named)) : "";
+    if (json_is_string(named_v) && json_string_length(named_v) &&
+        (!strcmp(named_t, "S") || !strcmp(named_t, "N") || !strcmp(named_t, "B"))) {
+        ch.pkey = json_incref(named_v);
+        rc = 1;
+    } else {
+        rc = sl__cdc_record_pkey(r, &ch.pkey);
+    }
     if (rc == SL_ENOMEM) {
         rc = sl__cdc_oom(c);
         goto done;

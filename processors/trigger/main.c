@@ -24,7 +24,7 @@
 
 typedef struct topts_s {
     const char *service, *account, *stage, *region, *drop, *expired;
-    const char *latched_attr, *region_attr, *discriminator_attr, *sk_attr, *deleted_attr;
+    const char *latched_attr, *region_attr, *discriminator_attr, *sk_attr, *deleted_attr, *pk_attr;
     int keep_latched, keep_replicas;
 } topts_t;
 
@@ -54,7 +54,10 @@ static void help(void)
            "                                all; default " DEFAULT_DROP ")\n"
            "  --latched-attr, --region-attr, --discriminator-attr, --sk-attr,\n"
            "  --deleted-attr NAME           attribute names (default latched, awsregion,\n"
-           "                                discriminator, sk, deleted)\n");
+           "                                discriminator, sk, deleted)\n"
+           "  --pk-attr NAME                DynamoDB: partitionKey from Keys.NAME when\n"
+           "                                present (default pk), else the record key,\n"
+           "                                else the Keys joined\n");
 }
 
 /* Takes the trigger's own flags out of argv. Returns 0, or EXIT_USAGE after
@@ -74,6 +77,7 @@ static int trigger_flags(topts_t *t, int *argc, char **argv)
                 {"--region-attr", &t->region_attr},
                 {"--discriminator-attr", &t->discriminator_attr},
                 {"--sk-attr", &t->sk_attr},
+                {"--pk-attr", &t->pk_attr},
                 {"--deleted-attr", &t->deleted_attr}};
     int out = 1;
     for (int i = 1; i < *argc; i++) {
@@ -185,6 +189,7 @@ int main(int argc, char **argv)
                        .region_attr = t.region_attr,
                        .discriminator_attr = t.discriminator_attr,
                        .sk_attr = t.sk_attr,
+                       .pk_attr = t.pk_attr ? t.pk_attr : "pk",
                        .deleted_attr = t.deleted_attr,
                        .expired = expired,
                        .drop = ndrop ? drop : NULL,

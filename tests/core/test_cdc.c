@@ -1361,3 +1361,25 @@ Test(cdc, numbers_keep_their_decimal_text)
     json_decref(ev);
     free(s);
 }
+
+Test(cdc, partition_key_from_a_named_key_attribute)
+{
+    sl_cdc_opts_t o = DDB;
+    o.pk_attr = "pk";
+    const char *v = ddb_rec("INSERT", "",
+                            "'Keys':{'pk':{'S':'p1'},'sk':{'S':'thing'}},"
+                            "'NewImage':{'pk':{'S':'p1'},'sk':{'S':'thing'}}");
+    sl_record_t r = rec(v, "record-key", 1);
+    json_t *ev = convert_ok(&o, &r, "named");
+    cr_assert_str_eq(str_of(ev, "partitionKey"), "p1", "Keys.pk before the record key");
+    json_decref(ev);
+    ev = convert_ok(&DDB, &r, "unnamed");
+    cr_assert_str_eq(str_of(ev, "partitionKey"), "record-key");
+    json_decref(ev);
+    /* Absent: the joined Keys, as without the option. */
+    o.pk_attr = "id";
+    r = rec(v, NULL, 1);
+    ev = convert_ok(&o, &r, "absent");
+    cr_assert_str_eq(str_of(ev, "partitionKey"), "p1|thing");
+    json_decref(ev);
+}
