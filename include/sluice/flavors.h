@@ -47,6 +47,10 @@ typedef struct sl_materialize_opts_s {
     sl_store_t *store;
     sl_batch_opts_t batch; /**< batching of store writes, as sl_pipeline_batch() ({0, 0, -1}:
                               the processor's defaults) */
+    /** Skip (done, not written, counted as skipped) events whose tags.source
+     *  is this string: the service's own events, published by its trigger
+     *  (aws-lambda-stream's outSourceIsSelf). NULL = keep every source. */
+    const char *skip_source;
 } sl_materialize_opts_t;
 
 /**
