@@ -1383,3 +1383,64 @@ Test(cdc, partition_key_from_a_named_key_attribute)
     cr_assert_str_eq(str_of(ev, "partitionKey"), "p1|thing");
     json_decref(ev);
 }
+
+/* The text form and the new options, every allocation failing in turn. */
+Test(cdc_alloc, the_text_form_survives_every_allocation_failure)
+{
+    static const char *const drop[] = {"pk", "sk"};
+    int calls = 0;
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB,
+                       .drop = drop,
+                       .drop_count = 2,
+                       .region = "eu-west-1",
+                       .account = "a",
+                       .stage = "s",
+                       .pk_attr = "pk"};
+    sl_cdc_opts_t hooked = o;
+    hooked.to_entity = to_thing;
+    hooked.to_entity_arg = &calls;
+    const char *v = sq("{'eventID':'e1','eventName':'MODIFY','awsRegion':'eu-west-1','dynamodb':{"
+                       "'ApproximateCreationDateTime':1,'Keys':{'pk':{'S':'1'},'sk':{'S':'thing'}},"
+                       "'NewImage':{'pk':{'S':'1'},'sk':{'S':'Thing'},'n':{'N':'3.14159'},"
+                       "'big':{'N':'123456789012345678901234567890'},'deleted':{'BOOL':true},"
+                       "'ns':{'NS':['1.50','+2']}},'OldImage':{'pk':{'S':'1'},'name':{'S':'a'}}}}");
+    const sl_cdc_opts_t *opts[] = {&o, &hooked};
+    /* Failures start after jansson's parse: its lexer can crash on a failed
+     * allocation of this record's tokens (a jansson 2.14 defect; the test
+     * above covers the parse's failures on a record that does not hit it). */
+    sl_mem_stats_t p0, p1;
+    sl_mem_stats(&p0);
+    json_t *parsed = json_loads(v, 0, NULL);
+    sl_mem_stats(&p1);
+    cr_assert_not_null(parsed);
+    json_decref(parsed);
+    uint64_t first = p1.allocs + p1.reallocs - p0.allocs - p0.reallocs + 1;
+    for (int k = 0; k < 2; k++) {
+        int done = 0, nomem = 0;
+        for (uint64_t n = first; n < 10000 && !done; n++) {
+            sl_record_t r = rec(v, NULL, 0);
+            sl_mem_stats_t before, after;
+            sl_mem_stats(&before);
+            sl_mem_fail_at(n, 0);
+            char err[256] = "", *text = (char *)1;
+            int rc = sl_cdc_convert_text(opts[k], &r, &text, NULL, err, sizeof err);
+            sl_mem_fail_at(0, 0);
+            sl_mem_stats(&after);
+            if (after.failed == before.failed) {
+                cr_assert_eq(rc, 0, "%d/%llu: %s", k, (unsigned long long)n, err);
+                cr_assert(strstr(text, "\"type\":\"thing-deleted\""), "%s", text);
+                cr_assert(strstr(text, "3.14159"), "%s", text);
+                done = 1;
+            } else if (rc) {
+                nomem += rc == SL_ENOMEM;
+                cr_assert_null(text);
+                cr_assert_gt(strlen(err), 0);
+            } else {
+                cr_assert_not_null(text);
+            }
+            sl_free(text == (char *)1 ? NULL : text);
+        }
+        cr_assert(done);
+        cr_assert_gt(nomem, 10);
+    }
+}
