@@ -1,13 +1,15 @@
 /* sluice — ready-made flavors: stages composed for the two processor kinds.
  *
- * materialize (listener): filter on event types → map each event to a view
- * row keyed by a JSON pointer into the event → compact by key → upsert into
- * a store (sluice/store.h) only if newer → delete on "*-deleted".
+ * materialize (listener): filter on event types (and, optionally, out the
+ * service's own events) → map each event to a view row keyed by a JSON
+ * pointer into the event → compact by key → upsert into a store
+ * (sluice/store.h) only if newer → delete on "*-deleted".
  *
  * cdc (trigger): change records of the service's own store (DynamoDB Streams
  * records or Debezium envelopes) → domain events <entity>-created|updated|
- * deleted, ready to publish. The processor reading change records sets
- * source.format=json (they carry no event envelope).
+ * deleted|undeleted|expired, ready to publish; latched records and
+ * global-table replicas skipped (aws-lambda-stream's cdc semantics). The processor reading change
+ * records sets source.format=json (they carry no event envelope).
  *
  * Flavors are plain stages over uows (lib/core): no I/O of their own. */
 #ifndef SLUICE_FLAVORS_H
