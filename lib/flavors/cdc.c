@@ -1,25 +1,37 @@
 /* sluice — the cdc flavor: change records of a service's own store (DynamoDB
  * Streams records, Debezium envelopes) become domain events
- * <entity>-created|updated|deleted. Plain jansson work: no I/O, no shared state.
+ * <entity>-created|updated|deleted|undeleted|expired. Plain jansson work: no
+ * I/O, no shared state (but the caller's mapping hook).
  *
  * Decisions the header leaves open:
  *   - id: a UUID-shaped string (RFC 9562 layout, version 8 "custom", variant
  *     10) made of two 64-bit FNV-1a hashes (two offset bases, each finished
- *     with the murmur3 fmix64 mixer) of "<entity>\n<topic>/<partition>/<pos>",
- *     where <pos> is record->position when set, else the decimal offset. The
- *     entity is part of it so that two cdc pipelines over one record publish
- *     distinct ids. Not cryptographic; stable across runs and platforms.
+ *     with the murmur3 fmix64 mixer) of "<entity>\nchange\n<identity>" when
+ *     the change has an identity (see change_t), else of
+ *     "<entity>\n<topic>/<partition>/<pos>", where <pos> is record->position
+ *     when set, else the decimal offset. The entity is part of it so that two
+ *     cdc pipelines over one record publish distinct ids. Not cryptographic;
+ *     stable across runs and platforms.
  *   - timestamp: the image's "timestamp" when it is a number of ms in
  *     [0, 2^63) (a real is truncated), except for a delete; else the change
  *     time (DynamoDB ApproximateCreationDateTime seconds, rounded to the
  *     nearest ms; Debezium ts_ms, else source.ts_ms); else the record's own
  *     timestamp when positive; else SL_EFIELD.
- *   - partitionKey: the record key when it is non-empty UTF-8 text without
- *     NUL; else derived from the change (see keys_pkey() and image_pkey()).
- *   - DynamoDB N: a JSON integer when the text is an integer (no point, no
- *     exponent) within int64, else a real (precision beyond a double is lost).
- *   - the <entity> member is a deep copy of the image, so changing it does not
- *     change raw.new / raw.old.
+ *   - partitionKey: Keys.<pk_attr>; else the record key when it is non-empty
+ *     UTF-8 text without NUL; else derived from the change (see keys_pkey()
+ *     and image_pkey()).
+ *   - DynamoDB N: in the tree, a JSON integer when the text is an integer (no
+ *     point, no exponent) within int64, else a real (rounded to a double).
+ *     jansson cannot hold a number's text, so the text form (the stage's
+ *     output) is written here by write_json() over the tree, with a table
+ *     from each N's node to its text (sl__cdc_keep_text()): the entity and
+ *     raw share those nodes, a hook that takes them by reference keeps them,
+ *     and other numbers are written by value (reals in their shortest
+ *     round-trip form). Not sl_uow_set_output_json(): jansson writes
+ *     3.14159 as 3.1415899999999999.
+ *   - the default <entity> is a new object sharing the image's member values
+ *     (the text table needs the same nodes); sl_cdc_convert() deep-copies it
+ *     so that changing it does not change raw.new / raw.old.
  *   - a member that is JSON null (Keys, NewImage, before, ts_ms, ...) counts
  *     as absent. */
 #include "core/jsonw.h"
