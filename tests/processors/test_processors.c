@@ -553,7 +553,7 @@ Test(processors, trigger_migrating_from_aws_lambda_stream)
         cr_assert(strstr(t.v[i], "\"partitionKey\":\"1\""), "Keys.pk: %s", t.v[i]);
         free(t.v[i]);
     }
-    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 300, NULL, NULL), 0, "no faults");
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 5000, 2000, NULL, NULL), 0, "no faults");
     rd_kafka_destroy(p);
     sl_broker_destroy(b);
     rmtmp();
