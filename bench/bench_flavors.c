@@ -221,7 +221,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         sl_sink_t *out = sl_kafka_sink_new(p, "bench-thing-events", err, sizeof err);
         if (!out)
             die("sink: %s", err);
-        sl_cdc_opts_t o = {SL_CDC_DYNAMODB, "thing", "bench"};
+        sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing", .source = "bench"};
         sl_batch_opts_t b = {500, 0, -1};
         check(sl_cdc(pl, &o), "sl_cdc");
         check(sl_pipeline_batch(pl, &b), "batch");

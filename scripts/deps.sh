@@ -27,6 +27,10 @@ fi
 if [ ! -f "$here/tests/contract/node_modules/ajv/package.json" ]; then
     (cd "$here/tests/contract" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+# aws-lambda-stream 1.0.0 for the cdc differential test (about 55 MB)
+if [ ! -f "$here/tests/contract/cdc-diff/node_modules/aws-lambda-stream/package.json" ]; then
+    (cd "$here/tests/contract/cdc-diff" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 # kinesalite (and the fault-injecting proxy in front of it) for the Kinesis tests
 if [ ! -f "$here/tests/kinesis/server/node_modules/kinesalite/package.json" ]; then
     (cd "$here/tests/kinesis/server" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

@@ -1,25 +1,37 @@
 /* sluice — the cdc flavor: change records of a service's own store (DynamoDB
  * Streams records, Debezium envelopes) become domain events
- * <entity>-created|updated|deleted. Plain jansson work: no I/O, no shared state.
+ * <entity>-created|updated|deleted|undeleted|expired. Plain jansson work: no
+ * I/O, no shared state (but the caller's mapping hook).
  *
  * Decisions the header leaves open:
  *   - id: a UUID-shaped string (RFC 9562 layout, version 8 "custom", variant
  *     10) made of two 64-bit FNV-1a hashes (two offset bases, each finished
- *     with the murmur3 fmix64 mixer) of "<entity>\n<topic>/<partition>/<pos>",
- *     where <pos> is record->position when set, else the decimal offset. The
- *     entity is part of it so that two cdc pipelines over one record publish
- *     distinct ids. Not cryptographic; stable across runs and platforms.
+ *     with the murmur3 fmix64 mixer) of "<entity>\nchange\n<identity>" when
+ *     the change has an identity (see change_t), else of
+ *     "<entity>\n<topic>/<partition>/<pos>", where <pos> is record->position
+ *     when set, else the decimal offset. The entity is part of it so that two
+ *     cdc pipelines over one record publish distinct ids. Not cryptographic;
+ *     stable across runs and platforms.
  *   - timestamp: the image's "timestamp" when it is a number of ms in
  *     [0, 2^63) (a real is truncated), except for a delete; else the change
  *     time (DynamoDB ApproximateCreationDateTime seconds, rounded to the
  *     nearest ms; Debezium ts_ms, else source.ts_ms); else the record's own
  *     timestamp when positive; else SL_EFIELD.
- *   - partitionKey: the record key when it is non-empty UTF-8 text without
- *     NUL; else derived from the change (see keys_pkey() and image_pkey()).
- *   - DynamoDB N: a JSON integer when the text is an integer (no point, no
- *     exponent) within int64, else a real (precision beyond a double is lost).
- *   - the <entity> member is a deep copy of the image, so changing it does not
- *     change raw.new / raw.old.
+ *   - partitionKey: Keys.<pk_attr>; else the record key when it is non-empty
+ *     UTF-8 text without NUL; else derived from the change (see keys_pkey()
+ *     and image_pkey()).
+ *   - DynamoDB N: in the tree, a JSON integer when the text is an integer (no
+ *     point, no exponent) within int64, else a real (rounded to a double).
+ *     jansson cannot hold a number's text, so the text form (the stage's
+ *     output) is written here by write_json() over the tree, with a table
+ *     from each N's node to its text (sl__cdc_keep_text()): the entity and
+ *     raw share those nodes, a hook that takes them by reference keeps them,
+ *     and other numbers are written by value (reals in their shortest
+ *     round-trip form). Not sl_uow_set_output_json(): jansson writes
+ *     3.14159 as 3.1415899999999999.
+ *   - the default <entity> is a new object sharing the image's member values
+ *     (the text table needs the same nodes); sl_cdc_convert() deep-copies it
+ *     so that changing it does not change raw.new / raw.old.
  *   - a member that is JSON null (Keys, NewImage, before, ts_ms, ...) counts
  *     as absent. */
 #include "core/jsonw.h"
@@ -320,6 +332,194 @@ json_t *sl__cdc_member(const json_t *o, const char *name)
     return json_is_null(v) ? NULL : v;
 }
 
+/* ---- number texts ----------------------------------------------------- */
+
+/* Writes the JSON form of DynamoDB number text @p s (already checked by
+ * sl__cdc_number_of): no '+', no leading zeros, a digit on each side of a
+ * point or no point. The digits and the exponent are kept as they are. */
+static size_t json_number_text(const char *s, size_t n, char *out)
+{
+    size_t i = 0, o = 0;
+    if (s[i] == '+' || s[i] == '-') {
+        if (s[i] == '-')
+            out[o++] = '-';
+        i++;
+    }
+    size_t int0 = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    size_t a = int0;
+    while (a + 1 < i && s[a] == '0')
+        a++;
+    if (a == i)
+        out[o++] = '0';
+    else {
+        memcpy(out + o, s + a, i - a);
+        o += i - a;
+    }
+    if (i < n && s[i] == '.') {
+        size_t f0 = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i > f0) {
+            out[o++] = '.';
+            memcpy(out + o, s + f0, i - f0);
+            o += i - f0;
+        }
+    }
+    memcpy(out + o, s + i, n - i); /* the exponent, if any */
+    o += n - i;
+    out[o] = 0;
+    return o;
+}
+
+int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n)
+{
+    numtab_t *t = c->nums;
+    if (!t)
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        numtext_t *v = sl_realloc(t->v, cap * sizeof *v);
+        if (!v)
+            return SL_ENOMEM;
+        t->v = v;
+        t->cap = cap;
+    }
+    /* "0" may be added before a point; ".", "E" and an exponent after the
+     * first digit of a long integer. */
+    char *text = sl_malloc(n + 32);
+    if (!text)
+        return SL_ENOMEM;
+    size_t len = json_number_text(s, n, text);
+    if (json_is_real(node) && !strpbrk(text, ".eE")) {
+        /* An integer beyond int64: jansson (sluice's own decoder, hence a
+         * sluice listener) refuses such an integer token, so write the same
+         * exact value in exponent form, which it reads as a real:
+         * 123456789012345678901234567890 is 1.23456789012345678901234567890E29. */
+        size_t d0 = text[0] == '-', nd = len - d0;
+        memmove(text + d0 + 2, text + d0 + 1, nd - 1);
+        text[d0 + 1] = '.';
+        snprintf(text + d0 + 1 + nd, 32, "E%zu", nd - 1);
+    }
+    t->v[t->n++] = (numtext_t){json_incref(node), text};
+    t->sorted = 0;
+    return 0;
+}
+
+static void numtab_free(numtab_t *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        json_decref(t->v[i].node);
+        sl_free(t->v[i].text);
+    }
+    sl_free(t->v);
+    *t = (numtab_t){0};
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const numtext_t *)a)->node;
+    uintptr_t y = (uintptr_t)((const numtext_t *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+static const char *numtab_find(numtab_t *t, const json_t *node)
+{
+    if (!t || !t->n)
+        return NULL;
+    if (!t->sorted) {
+        qsort(t->v, t->n, sizeof *t->v, cmp_node);
+        t->sorted = 1;
+    }
+    numtext_t key = {(json_t *)node, NULL};
+    const numtext_t *hit = bsearch(&key, t->v, t->n, sizeof *t->v, cmp_node);
+    return hit ? hit->text : NULL;
+}
+
+/* ---- writing the event ------------------------------------------------ */
+
+/* A double in its shortest form that reads back as the same double, with a
+ * point (or exponent) so that it stays a real; '.' whatever the locale. */
+static void jw_real(sl__jw_t *jw, double x)
+{
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    const char *point = localeconv()->decimal_point;
+    int real = 0;
+    for (char *p = buf; *p; p++) {
+        if (point && point[0] && *p == point[0])
+            *p = '.';
+        if (*p == '.' || *p == 'e')
+            real = 1;
+    }
+    sl__jw_lit(jw, buf);
+    if (!real)
+        sl__jw_lit(jw, ".0");
+}
+
+/* Compact JSON of @p v, member order kept, numbers with a kept text written
+ * as that text. */
+static void write_json(sl__jw_t *jw, const json_t *v, numtab_t *nums)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *m;
+        int first = 1;
+        sl__jw_raw(jw, "{", 1);
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (!first)
+                sl__jw_raw(jw, ",", 1);
+            first = 0;
+            sl__jw_str(jw, k, strlen(k));
+            sl__jw_raw(jw, ":", 1);
+            write_json(jw, m, nums);
+        }
+        sl__jw_raw(jw, "}", 1);
+        return;
+    }
+    case JSON_ARRAY: {
+        sl__jw_raw(jw, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                sl__jw_raw(jw, ",", 1);
+            write_json(jw, json_array_get(v, i), nums);
+        }
+        sl__jw_raw(jw, "]", 1);
+        return;
+    }
+    case JSON_STRING:
+        sl__jw_str(jw, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER:
+    case JSON_REAL: {
+        const char *t = numtab_find(nums, v);
+        if (t)
+            sl__jw_lit(jw, t);
+        else if (json_is_integer(v))
+            sl__jw_int(jw, json_integer_value(v));
+        else
+            jw_real(jw, json_real_value(v));
+        return;
+    }
+    case JSON_TRUE:
+        sl__jw_lit(jw, "true");
+        return;
+    case JSON_FALSE:
+        sl__jw_lit(jw, "false");
+        return;
+    case JSON_NULL:
+        sl__jw_lit(jw, "null");
+        return;
+    }
+}
+
 /* ---- ids ------------------------------------------------------------- */
 
 typedef struct idhash_s {
@@ -346,20 +546,26 @@ static uint64_t fmix64(uint64_t k)
 }
 
 /* The event id, described at the top of this file. */
-static void event_id(const char *entity, const sl_record_t *r, char id[37])
+static void event_id(const char *entity, const sl_record_t *r, const char *identity, char id[37])
 {
     idhash_t h = {1469598103934665603ull, 1469598103934665603ull ^ 0x9e3779b97f4a7c15ull};
-    const char *topic = r->topic ? r->topic : "";
-    char tail[48];
-    int n = r->position
-                ? snprintf(tail, sizeof tail, "/%" PRId32 "/", r->partition)
-                : snprintf(tail, sizeof tail, "/%" PRId32 "/%" PRId64, r->partition, r->offset);
     id_feed(&h, entity, strlen(entity));
     id_feed(&h, "\n", 1);
-    id_feed(&h, topic, strlen(topic));
-    id_feed(&h, tail, (size_t)n);
-    if (r->position)
-        id_feed(&h, r->position, strlen(r->position));
+    if (identity && *identity) {
+        /* No topic or offset: the same change read from anywhere is one id. */
+        id_feed(&h, "change\n", 7);
+        id_feed(&h, identity, strlen(identity));
+    } else {
+        const char *topic = r->topic ? r->topic : "";
+        char tail[48];
+        int n = r->position
+                    ? snprintf(tail, sizeof tail, "/%" PRId32 "/", r->partition)
+                    : snprintf(tail, sizeof tail, "/%" PRId32 "/%" PRId64, r->partition, r->offset);
+        id_feed(&h, topic, strlen(topic));
+        id_feed(&h, tail, (size_t)n);
+        if (r->position)
+            id_feed(&h, r->position, strlen(r->position));
+    }
     uint64_t a = fmix64(h.a), b = fmix64(h.b ^ 0x5851f42d4c957f2dull);
     snprintf(id, 37, "%08" PRIx32 "-%04" PRIx32 "-%04" PRIx32 "-%04" PRIx32 "-%012" PRIx64,
              (uint32_t)(a >> 32), (uint32_t)(a >> 16) & 0xffff, ((uint32_t)a & 0x0fff) | 0x8000,
@@ -368,28 +574,169 @@ static void event_id(const char *entity, const sl_record_t *r, char id[37])
 
 /* ---- the event -------------------------------------------------------- */
 
-static const char *const verbs[] = {"created", "updated", "deleted"};
+static const char *const reserved[] = {"id", "type", "timestamp", "partitionKey", "tags", "raw"};
+
+/* An entity name: letters, digits, '-' and '_', not a member of the envelope. */
+static const char *bad_entity(const char *e)
+{
+    if (!*e)
+        return "is empty";
+    for (const char *p = e; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            return "holds a character other than letters, digits, '-' and '_'";
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (!strcmp(e, reserved[i]))
+            return "is a member of the event envelope";
+    return NULL;
+}
+
+#define ATTR(o, field, dflt) ((o)->field ? (o)->field : (dflt))
+
+/* The entity name from the image: its discriminator, else its sort key,
+ * lowercased (aws-lambda-stream's calculateEventTypePrefix). */
+static int derive_entity(cvt_t *c, const sl_cdc_opts_t *o, const change_t *ch, char *name,
+                         size_t size)
+{
+    const json_t *img = ch->img_new ? ch->img_new : ch->img_old ? ch->img_old : ch->keys;
+    const char *dn = ATTR(o, discriminator_attr, "discriminator"), *sn = ATTR(o, sk_attr, "sk");
+    const json_t *v = json_object_get(img, dn);
+    const char *which = dn;
+    if (!json_is_string(v)) {
+        v = json_object_get(img, sn);
+        which = sn;
+    }
+    if (!json_is_string(v))
+        return sl__cdc_fail(c, SL_EFIELD,
+                            "no entity name: the image has no string \"%s\" or \"%s\" (or set "
+                            "the entity option)",
+                            dn, sn);
+    char q[QUOTE_MAX + 4];
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n >= size)
+        return sl__cdc_fail(c, SL_EFIELD, "\"%s\" \"%s\" is too long for an entity name", which,
+                            sl__cdc_clip(q, s, n));
+    for (size_t i = 0; i < n; i++)
+        name[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+    name[n] = 0;
+    const char *why = strlen(name) == n ? bad_entity(name) : "holds a NUL";
+    if (why)
+        return sl__cdc_fail(c, SL_EFIELD, "\"%s\" \"%s\" is not an entity name: it %s", which,
+                            sl__cdc_clip(q, s, n), why);
+    return 0;
+}
+
+/* The verb of the event type; NULL when an expiry is skipped. */
+static const char *verb_of(const sl_cdc_opts_t *o, const change_t *ch)
+{
+    if (ch->op == OP_CREATE)
+        return "created";
+    if (ch->op == OP_DELETE) {
+        if (ch->by_ttl && o->expired != SL_CDC_EXPIRED_DELETE)
+            return o->expired == SL_CDC_EXPIRED_SKIP ? NULL : "expired";
+        return "deleted";
+    }
+    const char *da = ATTR(o, deleted_attr, "deleted");
+    int now = json_is_true(json_object_get(ch->img_new, da));
+    int before = json_is_true(json_object_get(ch->img_old, da));
+    return now && !before ? "deleted" : !now && before ? "undeleted" : "updated";
+}
+
+/* The default entity: a new object sharing the image's members but the dropped ones. */
+static json_t *entity_of(const sl_cdc_opts_t *o, json_t *img)
+{
+    json_t *e = json_object();
+    const char *k;
+    json_t *m;
+    json_object_foreach(img, k, m)
+    {
+        int drop = 0;
+        for (size_t i = 0; i < o->drop_count && !drop; i++)
+            drop = !strcmp(k, o->drop[i]);
+        if (!drop && e && json_object_set(e, k, m)) {
+            json_decref(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+static int set_tag(json_t *tags, const char *name, const char *v)
+{
+    return v ? json_object_set_new(tags, name, json_string(v)) : 0;
+}
 
 int sl__cdc_build_event(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const change_t *ch,
                         json_t **out)
 {
+    *out = NULL;
+    /* Loops and duplicates first: a skipped record needs no name. */
+    const json_t *img = ch->img_new ? ch->img_new : ch->img_old;
+    const char *la = ATTR(o, latched_attr, "latched"), *ra = ATTR(o, region_attr, "awsregion");
+    if (!o->keep_latched && json_is_true(json_object_get(img, la)))
+        return sl__cdc_fail(c, CDC_SKIPPED, "skipped: latched (\"%s\" is true)", la);
+    const json_t *reg = json_object_get(img, ra);
+    if (!o->keep_replicas && o->region && json_is_string(reg) &&
+        strcmp(json_string_value(reg), o->region)) {
+        char q[QUOTE_MAX + 4];
+        return sl__cdc_fail(c, CDC_SKIPPED, "skipped: a replica (\"%s\" is \"%s\", not \"%s\")", ra,
+                            sl__cdc_clip(q, json_string_value(reg), json_string_length(reg)),
+                            o->region);
+    }
+    const char *verb = verb_of(o, ch);
+    if (!verb)
+        return sl__cdc_fail(c, CDC_SKIPPED, "skipped: expired by TTL");
+    char derived[128];
+    const char *entity = o->entity;
+    if (!entity) {
+        int rc = derive_entity(c, o, ch, derived, sizeof derived);
+        if (rc)
+            return rc;
+        entity = derived;
+    }
     char id[37];
-    event_id(o->entity, r, id);
+    event_id(entity, r, ch->identity, id);
+    json_t *type = json_sprintf("%s-%s", entity, verb);
+    json_t *ent = NULL;
+    if (o->to_entity) {
+        sl_cdc_change_t pub = {.type = json_string_value(type),
+                               .entity = entity,
+                               .new_image = ch->img_new,
+                               .old_image = ch->img_old,
+                               .record = ch->root};
+        int rc = type ? o->to_entity(&pub, &ent, o->to_entity_arg) : SL_ENOMEM;
+        if (rc > 0) /* not an error code: positive values are the flavor's own */
+            rc = SL_EFIELD;
+        if (rc) {
+            json_decref(type);
+            json_decref(ent);
+            return rc == SL_ENOMEM
+                       ? sl__cdc_oom(c)
+                       : sl__cdc_fail(c, rc, "the mapping hook failed: %s", sl_strerror(rc));
+        }
+    } else {
+        ent = entity_of(o, ch->entity);
+    }
     json_t *ev = json_object(), *tags = json_object(), *raw = json_object();
-    int bad = !ev;
-    bad |= json_object_set_new(tags, "source", json_string(o->source ? o->source : "sluice"));
-    bad |= json_object_set_new(tags, "format", json_string(c->fmt));
-    bad |= json_object_set_new(tags, "entity", json_string(o->entity));
-    if (ch->region)
-        bad |= json_object_set_new(tags, "region", json_string(ch->region));
+    int bad = !ev || !type || (!o->to_entity && !ent);
+    bad |= set_tag(tags, "source", o->source ? o->source : "sluice");
+    bad |= set_tag(tags, "account", o->account);
+    bad |= set_tag(tags, "stage", o->stage);
+    bad |= set_tag(tags, "region", ch->region ? ch->region : o->region);
+    bad |= set_tag(tags, "functionname", o->function_name);
+    bad |= set_tag(tags, "pipeline", o->pipeline);
+    bad |= set_tag(tags, "format", c->fmt);
+    bad |= set_tag(tags, "entity", entity);
     bad |= json_object_set_new(raw, "new", ch->img_new ? json_incref(ch->img_new) : json_null());
     bad |= json_object_set_new(raw, "old", ch->img_old ? json_incref(ch->img_old) : json_null());
     bad |= json_object_set_new(ev, "id", json_string(id));
-    bad |= json_object_set_new(ev, "type", json_sprintf("%s-%s", o->entity, verbs[ch->op]));
+    bad |= json_object_set_new(ev, "type", type);
     bad |= json_object_set_new(ev, "timestamp", json_integer(ch->ts));
     bad |= json_object_set(ev, "partitionKey", ch->pkey);
     bad |= json_object_set_new(ev, "tags", tags);
-    bad |= json_object_set_new(ev, o->entity, json_deep_copy(ch->entity));
+    if (ent)
+        bad |= json_object_set_new(ev, entity, ent);
     bad |= json_object_set_new(ev, "raw", raw);
     if (bad) {
         json_decref(ev);
@@ -421,35 +768,57 @@ int sl__cdc_change_or_record(int have, int64_t change, const sl_record_t *r, int
 
 /* ---- public ----------------------------------------------------------- */
 
+static int opt_text(cvt_t *c, const char *what, const char *v)
+{
+    if (v && (!*v || !utf8_text(v, strlen(v))))
+        return sl__cdc_fail(c, SL_EINVAL, "%s is empty or not UTF-8", what);
+    return 0;
+}
+
 static int check_opts(cvt_t *c, const sl_cdc_opts_t *o)
 {
-    static const char *const reserved[] = {"id",           "type", "timestamp",
-                                           "partitionKey", "tags", "raw"};
     if (!o)
         return sl__cdc_fail(c, SL_EINVAL, "no options");
     if (o->format != SL_CDC_DYNAMODB && o->format != SL_CDC_DEBEZIUM)
         return sl__cdc_fail(c, SL_EINVAL, "format is neither SL_CDC_DYNAMODB nor SL_CDC_DEBEZIUM");
-    if (!o->entity || !*o->entity)
-        return sl__cdc_fail(c, SL_EINVAL, "entity is required");
-    for (const char *p = o->entity; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_'))
-            return sl__cdc_fail(c, SL_EINVAL,
-                                "entity holds a character other than letters, digits, "
-                                "'-' and '_'");
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (!strcmp(o->entity, reserved[i]))
-            return sl__cdc_fail(c, SL_EINVAL, "entity \"%s\" is a member of the event envelope",
-                                o->entity);
-    if (o->source && (!*o->source || !utf8_text(o->source, strlen(o->source))))
-        return sl__cdc_fail(c, SL_EINVAL, "source is empty or not UTF-8");
+    const char *why = o->entity ? bad_entity(o->entity) : NULL;
+    if (why)
+        return sl__cdc_fail(c, SL_EINVAL, "entity \"%s\" %s", o->entity, why);
+    if ((unsigned)o->expired > SL_CDC_EXPIRED_DELETE)
+        return sl__cdc_fail(c, SL_EINVAL, "expired is not an sl_cdc_expired_t");
+    if (o->drop_count && !o->drop)
+        return sl__cdc_fail(c, SL_EINVAL, "drop_count without drop");
+    for (size_t i = 0; i < o->drop_count; i++)
+        if (!o->drop[i])
+            return sl__cdc_fail(c, SL_EINVAL, "drop[%zu] is NULL", i);
+    const struct {
+        const char *what, *v;
+    } texts[] = {{"source", o->source},
+                 {"region", o->region},
+                 {"latched_attr", o->latched_attr},
+                 {"region_attr", o->region_attr},
+                 {"discriminator_attr", o->discriminator_attr},
+                 {"sk_attr", o->sk_attr},
+                 {"pk_attr", o->pk_attr},
+                 {"deleted_attr", o->deleted_attr},
+                 {"account", o->account},
+                 {"stage", o->stage},
+                 {"function_name", o->function_name},
+                 {"pipeline", o->pipeline}};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        int rc = opt_text(c, texts[i].what, texts[i].v);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
-int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t **out, char *err,
-                   size_t err_size)
+/* The common part of the three entry points: the event tree, with number
+ * texts in @p nums when it is set. */
+static int convert(const sl_cdc_opts_t *opts, const sl_record_t *record, numtab_t *nums,
+                   json_t **out, char *err, size_t err_size)
 {
-    cvt_t c = {.fmt = "cdc", .err = err, .err_size = err_size};
+    cvt_t c = {.nums = nums, .fmt = "cdc", .err = err, .err_size = err_size};
     if (err && err_size)
         err[0] = 0;
     if (out)
@@ -480,35 +849,138 @@ int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t 
     rc = opts->format == SL_CDC_DYNAMODB ? sl__cdc_from_dynamodb(&c, opts, record, root, out)
                                          : sl__cdc_from_debezium(&c, opts, record, root, out);
     json_decref(root);
+    return rc == CDC_SKIPPED ? 0 : rc;
+}
+
+int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t **out, char *err,
+                   size_t err_size)
+{
+    int rc = convert(opts, record, NULL, out, err, err_size);
+    if (rc || !*out)
+        return rc;
+    /* The entity shares nodes with raw: make it the caller's own copy. */
+    const char *k;
+    json_t *m;
+    json_object_foreach(*out, k, m)
+    {
+        if ((json_is_object(m) || json_is_array(m)) && strcmp(k, "tags") && strcmp(k, "raw")) {
+            json_t *copy = json_deep_copy(m);
+            if (!copy || json_object_set_new(*out, k, copy)) {
+                json_decref(*out);
+                *out = NULL;
+                cvt_t c = {.fmt = "cdc", .err = err, .err_size = err_size};
+                return sl__cdc_oom(&c);
+            }
+        }
+    }
+    return 0;
+}
+
+/* The event as text into @p jw (the caller frees jw->buf); its partitionKey
+ * in @p pk when not NULL (a new reference). */
+static int convert_jw(const sl_cdc_opts_t *opts, const sl_record_t *record, sl__jw_t *jw,
+                      int *skipped, json_t **pk, char *err, size_t err_size)
+{
+    numtab_t nums = {0};
+    json_t *ev = NULL;
+    *skipped = 0;
+    if (pk)
+        *pk = NULL;
+    int rc = convert(opts, record, &nums, &ev, err, err_size);
+    if (!rc && !ev)
+        *skipped = 1;
+    if (!rc && ev) {
+        write_json(jw, ev, &nums);
+        sl__jw_raw(jw, "", 1); /* the NUL, not counted below */
+        if (jw->oom) {
+            cvt_t c = {.fmt = "cdc", .err = err, .err_size = err_size};
+            rc = sl__cdc_oom(&c);
+        } else {
+            jw->len--;
+            if (pk)
+                *pk = json_incref(json_object_get(ev, "partitionKey"));
+        }
+    }
+    json_decref(ev);
+    numtab_free(&nums);
     return rc;
 }
 
+int sl_cdc_convert_text(const sl_cdc_opts_t *opts, const sl_record_t *record, char **text,
+                        size_t *len, char *err, size_t err_size)
+{
+    if (text)
+        *text = NULL;
+    if (len)
+        *len = 0;
+    if (!text) {
+        cvt_t c = {.fmt = "cdc", .err = err, .err_size = err_size};
+        return sl__cdc_fail(&c, SL_EINVAL, "text is required");
+    }
+    sl__jw_t jw;
+    sl__jw_init(&jw, NULL, 0);
+    int skipped;
+    int rc = convert_jw(opts, record, &jw, &skipped, NULL, err, err_size);
+    if (rc || skipped) {
+        sl_free(jw.buf);
+        return rc;
+    }
+    *text = jw.buf;
+    if (len)
+        *len = jw.len;
+    return 0;
+}
+
+/* The stage's own copy of the options: every string and the drop list. */
 typedef struct cdc_stage_s {
-    sl_cdc_opts_t opts; /* entity and source point at the copies below */
-    char *entity, *source;
+    sl_cdc_opts_t opts;
+    char **strs; /* every copied string, freed with the stage */
+    size_t nstrs;
+    const char **drop;
 } cdc_stage_t;
 
 static void cdc_stage_free(void *opaque)
 {
     cdc_stage_t *s = opaque;
-    sl_free(s->entity);
-    sl_free(s->source);
+    for (size_t i = 0; i < s->nstrs; i++)
+        sl_free(s->strs[i]);
+    sl_free(s->strs);
+    sl_free(s->drop);
     sl_free(s);
+}
+
+static int stage_dup(cdc_stage_t *s, const char **dst)
+{
+    if (!*dst)
+        return 0;
+    char *d = sl_strdup(*dst);
+    if (!d)
+        return SL_ENOMEM;
+    s->strs[s->nstrs++] = d;
+    *dst = d;
+    return 0;
 }
 
 static sl_result_t cdc_map(sl_uow_t *u, void *opaque)
 {
     const cdc_stage_t *s = opaque;
     char err[STAGE_ERR];
-    json_t *ev;
-    int rc = sl_cdc_convert(&s->opts, sl_uow_record(u), &ev, err, sizeof err);
+    sl__jw_t jw;
+    sl__jw_init(&jw, NULL, 0);
+    int skipped;
+    json_t *pk = NULL;
+    int rc = convert_jw(&s->opts, sl_uow_record(u), &jw, &skipped, &pk, err, sizeof err);
+    if (!rc && skipped) {
+        sl_free(jw.buf);
+        return SL_SKIP;
+    }
     if (!rc) {
-        json_t *pk = json_object_get(ev, "partitionKey");
-        rc = sl_uow_set_output_json(u, json_string_value(pk), json_string_length(pk), ev);
-        json_decref(ev);
+        rc = sl_uow_set_output(u, json_string_value(pk), json_string_length(pk), jw.buf, jw.len);
         if (rc)
             snprintf(err, sizeof err, "cdc: %s writing the event", sl_strerror(rc));
     }
+    json_decref(pk);
+    sl_free(jw.buf);
     if (!rc)
         return SL_OK;
     sl_uow_fail(u, rc, err);
@@ -523,16 +995,31 @@ int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts)
     cdc_stage_t *s = sl_calloc(1, sizeof *s);
     if (!s)
         return SL_ENOMEM;
-    s->entity = sl_strdup(opts->entity);
-    s->source = opts->source ? sl_strdup(opts->source) : NULL;
-    if (!s->entity || (opts->source && !s->source)) {
-        cdc_stage_free(s);
-        return SL_ENOMEM;
+    s->opts = *opts;
+    sl_cdc_opts_t *o = &s->opts;
+    const char **strs[] = {&o->entity,       &o->source,      &o->region,
+                           &o->latched_attr, &o->region_attr, &o->discriminator_attr,
+                           &o->sk_attr,      &o->pk_attr,     &o->deleted_attr,
+                           &o->account,      &o->stage,       &o->function_name,
+                           &o->pipeline};
+    size_t nslots = sizeof strs / sizeof *strs + opts->drop_count;
+    s->strs = sl_calloc(nslots, sizeof *s->strs);
+    s->drop = opts->drop_count ? sl_calloc(opts->drop_count, sizeof *s->drop) : NULL;
+    int rc = !s->strs || (opts->drop_count && !s->drop) ? SL_ENOMEM : 0;
+    for (size_t i = 0; !rc && i < sizeof strs / sizeof *strs; i++)
+        rc = stage_dup(s, strs[i]);
+    for (size_t i = 0; !rc && i < opts->drop_count; i++) {
+        s->drop[i] = opts->drop[i];
+        rc = stage_dup(s, &s->drop[i]);
     }
-    s->opts = (sl_cdc_opts_t){.format = opts->format, .entity = s->entity, .source = s->source};
+    o->drop = s->drop;
+    if (rc) {
+        cdc_stage_free(s);
+        return rc;
+    }
     /* The hook first: once it is registered the pipeline frees the copy, even
      * when appending the map fails below. */
-    int rc = sl_pipeline_on_destroy(p, cdc_stage_free, s);
+    rc = sl_pipeline_on_destroy(p, cdc_stage_free, s);
     if (rc) {
         cdc_stage_free(s);
         return rc;

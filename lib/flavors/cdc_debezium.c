@@ -54,6 +54,65 @@ static int image_pkey(cvt_t *c, json_t *img, json_t **pk)
     return 0;
 }
 
+/* A scalar of source as text into @p out: 1 when present (string or number). */
+static int src_text(const json_t *src, const char *name, char *out, size_t size)
+{
+    const json_t *v = json_object_get(src, name);
+    int n;
+    if (json_is_string(v) && json_string_length(v) &&
+        json_string_length(v) == strlen(json_string_value(v)))
+        n = snprintf(out, size, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        n = snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        return 0;
+    return n > 0 && (size_t)n < size;
+}
+
+/* The change's position in the source database's log, per connector:
+ * PostgreSQL lsn (with txId), MySQL binlog file/pos/row, SQL Server
+ * change_lsn/commit_lsn/event_serial_no, Oracle scn/rs_id/ssn, MongoDB ord (with
+ * ts_ms). Empty when there is none usable (the id then comes from the
+ * record's position). A snapshot read is left out by the caller: its rows
+ * share one position. */
+static void source_identity(const json_t *src, char *out, size_t size)
+{
+    char conn[64] = "", name[96] = "", a[64], b[64], d[64];
+    out[0] = 0;
+    if (!json_is_object(src))
+        return;
+    src_text(src, "connector", conn, sizeof conn);
+    src_text(src, "name", name, sizeof name);
+    int n = -1;
+    if (src_text(src, "lsn", a, sizeof a)) {
+        if (!src_text(src, "txId", b, sizeof b))
+            b[0] = 0;
+        n = snprintf(out, size, "debezium:%s/%s/lsn:%s/tx:%s", conn, name, a, b);
+    } else if (src_text(src, "file", a, sizeof a) && src_text(src, "pos", b, sizeof b)) {
+        if (!src_text(src, "row", d, sizeof d))
+            d[0] = 0;
+        n = snprintf(out, size, "debezium:%s/%s/binlog:%s:%s:%s", conn, name, a, b, d);
+    } else if (src_text(src, "change_lsn", a, sizeof a)) {
+        if (!src_text(src, "commit_lsn", b, sizeof b))
+            b[0] = 0;
+        if (!src_text(src, "event_serial_no", d, sizeof d))
+            d[0] = 0;
+        n = snprintf(out, size, "debezium:%s/%s/change_lsn:%s:%s:%s", conn, name, a, b, d);
+    } else if (src_text(src, "scn", a, sizeof a)) {
+        /* Rows of one Oracle transaction may share an SCN: rs_id and ssn
+         * (LogMiner's redo record and statement) tell them apart. */
+        if (!src_text(src, "rs_id", b, sizeof b))
+            b[0] = 0;
+        if (!src_text(src, "ssn", d, sizeof d))
+            d[0] = 0;
+        n = snprintf(out, size, "debezium:%s/%s/scn:%s:%s:%s", conn, name, a, b, d);
+    } else if (src_text(src, "ord", a, sizeof a) && src_text(src, "ts_ms", b, sizeof b)) {
+        n = snprintf(out, size, "debezium:%s/%s/ord:%s:%s", conn, name, b, a);
+    }
+    if (n < 0 || (size_t)n >= size)
+        out[0] = 0;
+}
+
 int sl__cdc_from_debezium(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, json_t *root,
                           json_t **out)
 {
@@ -115,6 +174,9 @@ int sl__cdc_from_debezium(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     ch.img_new = after;
     ch.img_old = before;
     ch.entity = ch.op == OP_DELETE ? before : after;
+    ch.root = root;
+    if (strcmp(op, "r"))
+        source_identity(json_object_get(env, "source"), ch.identity, sizeof ch.identity);
     int rc = sl__cdc_record_pkey(r, &ch.pkey);
     if (rc == SL_ENOMEM)
         return sl__cdc_oom(c);

@@ -60,6 +60,11 @@ static int ddb_number(cvt_t *c, const char *tname, json_t *v, json_t **out)
         return sl__cdc_fail_at(c, SL_EFIELD, "%s \"%s\" %s", tname,
                                sl__cdc_clip(q, json_string_value(v), json_string_length(v)),
                                rc == 1 ? "is not a number" : "is out of range");
+    if (sl__cdc_keep_text(c, *out, json_string_value(v), json_string_length(v))) {
+        json_decref(*out);
+        *out = NULL;
+        return sl__cdc_oom(c);
+    }
     return 0;
 }
 
@@ -212,6 +217,13 @@ static int keys_pkey(cvt_t *c, json_t *keys, json_t **pk)
     return *pk ? 0 : sl__cdc_oom(c);
 }
 
+/* Whether @p v is the string @p s. */
+static int str_is(const json_t *v, const char *s)
+{
+    return json_is_string(v) && json_string_length(v) == strlen(s) &&
+           !strcmp(json_string_value(v), s);
+}
+
 int sl__cdc_from_dynamodb(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r,
                           const json_t *root, json_t **out)
 {
@@ -281,7 +293,19 @@ int sl__cdc_from_dynamodb(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
             goto done;
         }
     }
-    rc = sl__cdc_record_pkey(r, &ch.pkey);
+    /* The named key attribute first (aws-lambda-stream's Keys.pk): its
+     * value as text when it is a non-empty S, N or B. */
+    json_t *named = o->pk_attr ? json_object_get(keys_in, o->pk_attr) : NULL;
+    json_t *named_v =
+        json_object_size(named) == 1 ? json_object_iter_value(json_object_iter(named)) : NULL;
+    const char *named_t = named_v ? json_object_iter_key(json_object_iter(named)) : "";
+    if (json_is_string(named_v) && json_string_length(named_v) &&
+        (!strcmp(named_t, "S") || !strcmp(named_t, "N") || !strcmp(named_t, "B"))) {
+        ch.pkey = json_incref(named_v);
+        rc = 1;
+    } else {
+        rc = sl__cdc_record_pkey(r, &ch.pkey);
+    }
     if (rc == SL_ENOMEM) {
         rc = sl__cdc_oom(c);
         goto done;
@@ -297,6 +321,16 @@ int sl__cdc_from_dynamodb(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     }
     const char *region = json_string_value(json_object_get(root, "awsRegion"));
     ch.region = region && *region ? region : NULL;
+    ch.keys = keys;
+    ch.root = root;
+    /* DynamoDB's TTL process deletes as the service principal. */
+    json_t *who = json_object_get(root, "userIdentity");
+    ch.by_ttl = ch.op == OP_DELETE && str_is(json_object_get(who, "type"), "Service") &&
+                str_is(json_object_get(who, "principalId"), "dynamodb.amazonaws.com");
+    json_t *eid = json_object_get(root, "eventID");
+    if (json_is_string(eid) && json_string_length(eid) &&
+        json_string_length(eid) < sizeof ch.identity - 16)
+        snprintf(ch.identity, sizeof ch.identity, "dynamodb:%s", json_string_value(eid));
     rc = sl__cdc_build_event(c, o, r, &ch, out);
 done:
     json_decref(ch.pkey);

@@ -16,7 +16,22 @@
 #define STAGE_ERR 256   /* reason buffer of the map stage (sl_uow_fail keeps 200) */
 #define MS_LIMIT 9.2e18 /* reals at or above this do not fit int64 ms */
 
+/* DynamoDB N texts by number node, so the output writes each N as it was
+ * written (cdc.c). Each node is referenced while it is in the table, so its
+ * address cannot be reused by another node. */
+typedef struct numtext_s {
+    json_t *node;
+    char *text; /* valid JSON number text, NUL-terminated */
+} numtext_t;
+
+typedef struct numtab_s {
+    numtext_t *v;
+    size_t n, cap;
+    int sorted;
+} numtab_t;
+
 typedef struct cvt_s {
+    numtab_t *nums;  /* NULL: texts are not kept (sl_cdc_convert) */
     const char *fmt; /* "dynamodb" | "debezium": tags.format and the messages' prefix */
     char *err;
     size_t err_size;
@@ -29,15 +44,27 @@ typedef struct cvt_s {
 
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } op_t;
 
+#define IDENTITY_MAX 320
+
 /* What both formats extract from a change; references borrowed. */
 typedef struct change_s {
     op_t op;
     int64_t ts;
     json_t *pkey;   /* a non-empty string */
-    json_t *entity; /* the image published under <entity> */
+    json_t *entity; /* the image published under <entity> (before drop/hook) */
     json_t *img_new, *img_old;
+    json_t *keys;       /* DynamoDB Keys unmarshalled, or NULL */
+    const json_t *root; /* the whole record */
     const char *region; /* tags.region, or NULL */
+    int by_ttl;         /* a REMOVE by DynamoDB's TTL process */
+    /* The change's own identity ("dynamodb:<eventID>", "debezium:..."), or
+     * empty: the id then comes from the record's position. */
+    char identity[IDENTITY_MAX];
 } change_t;
+
+/* sl__cdc_build_event() returns this (with *out NULL and the reason in the
+ * error buffer) for a record that is done but not published. */
+#define CDC_SKIPPED 1
 
 /* Writes "<format>: <message>" to the caller's buffer; returns @p rc. */
 #if defined(__GNUC__)
@@ -55,6 +82,9 @@ void sl__cdc_path_set(cvt_t *c, const char *name);
 size_t sl__cdc_path_push(cvt_t *c, const char *name, size_t i);
 void sl__cdc_path_pop(cvt_t *c, size_t mark);
 int sl__cdc_number_of(const char *s, size_t n, json_t **out);
+/* Keeps @p s (a number sl__cdc_number_of() accepted) as @p node's text when
+ * c->nums is set. Returns 0 or SL_ENOMEM. */
+int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n);
 int sl__cdc_ms_of(const json_t *v, int64_t *ms);
 int sl__cdc_secs_to_ms(const json_t *v, int64_t *ms);
 int sl__cdc_image_ts(const json_t *img, int64_t *ms);

@@ -46,6 +46,8 @@ typedef struct mjob_s {
 typedef struct mat_s {
     ptr_t key, entity;
     int entity_whole; /* store the whole event */
+    ptr_t src;        /* /tags/source, when skip_source is set */
+    char *skip_source;
     char *del_suffix;
     size_t del_len;
     char **types;
@@ -269,11 +271,34 @@ static sl_result_t fail(sl_uow_t *u, int err, const char *msg)
     return err == SL_ENOMEM ? SL_RETRY : SL_FAULT;
 }
 
+/* Whether the event's tags.source is the string @p name (escapes undone). */
+static int source_is(const mat_t *m, const sl_record_t *rec, const char *name)
+{
+    sl_span_t v;
+    char buf[256];
+    if ((!rec->value_len) || sl__jptr_span(&m->src, rec->value, rec->value_len, &v) || v.len < 2 ||
+        v.ptr[0] != '"')
+        return 0;
+    v.ptr++;
+    v.len -= 2;
+    if (memchr(v.ptr, '\\', v.len)) {
+        size_t n;
+        if (sl_span_unescape(v, buf, sizeof buf, &n))
+            return 0;
+        v = (sl_span_t){buf, n};
+    }
+    return v.len == strlen(name) && !memcmp(v.ptr, name, v.len);
+}
+
 static sl_result_t mat_map(sl_uow_t *u, void *opaque)
 {
     mat_t *m = opaque;
     const sl_envelope_t *env = sl_uow_envelope(u);
     const sl_record_t *rec = sl_uow_record(u);
+    /* The service's own events (its trigger's) are not for its listener:
+     * done, not written (aws-lambda-stream's outSourceIsSelf). */
+    if (m->skip_source && !(env->flags & SL_ENV_BINARY) && source_is(m, rec, m->skip_source))
+        return SL_SKIP;
     if (!(env->flags & SL_ENV_TIMESTAMP))
         return fail(u, SL_EFIELD, "materialize: the event has no timestamp");
     if ((env->flags & SL_ENV_BINARY) || !rec->value_len)
@@ -618,6 +643,8 @@ static void mat_free(void *opaque)
         return;
     sl__jptr_free(&m->key);
     sl__jptr_free(&m->entity);
+    sl__jptr_free(&m->src);
+    sl_free(m->skip_source);
     sl_free(m->del_suffix);
     for (size_t i = 0; i < m->ntypes; i++)
         sl_free(m->types[i]);
@@ -666,6 +693,18 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
         m->entity.n = 1;
     } else {
         m->entity_whole = 1;
+    }
+    if (o->skip_source) {
+        if (!*o->skip_source) {
+            rc = SL_EINVAL;
+            goto fail;
+        }
+        if ((rc = sl__jptr_parse("/tags/source", &m->src)))
+            goto fail;
+        if (!(m->skip_source = sl_strdup(o->skip_source))) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
     }
     m->del_suffix = sl_strdup(o->delete_suffix ? o->delete_suffix : "-deleted");
     if (!m->del_suffix) {

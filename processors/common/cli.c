@@ -59,7 +59,9 @@ static void usage(const cli_t *c, FILE *f)
                    "SLUICE_FORMAT\n"
                    "  --entity NAME                 entity name: types NAME-created|updated|  "
                    "SLUICE_ENTITY\n"
-                   "                                deleted, payload under NAME (required)\n");
+                   "                                deleted, payload under NAME (default:\n"
+                   "                                each image's discriminator, else sk)\n"
+                   "  (more trigger options below)\n");
     fprintf(f,
             "  -X KEY=VALUE                  librdkafka property, e.g.                  "
             "SLUICE_KAFKA_KEY\n"
@@ -257,10 +259,8 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
             cli_error(c, "--format %s: expected dynamodb or debezium", c->format);
             return EXIT_USAGE;
         }
-        if (!c->entity) {
-            cli_error(c, "--entity is required: the entity name, e.g. thing");
-            return EXIT_USAGE;
-        }
+        /* No --entity: the trigger takes each record's from its
+         * discriminator or sort key (single-table design). */
     }
     return 0;
 }

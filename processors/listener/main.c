@@ -3,7 +3,9 @@
  * The materialize flavor over a Kafka source: events of the chosen types →
  * one view row per key (a JSON pointer into the event) → newest per key in
  * each batch → one SQLite transaction per batch, upsert only if newer,
- * delete on *-deleted. Faults go to a Kafka topic. See --help. */
+ * delete on *-deleted. Faults go to a Kafka topic. See --help.
+ * --skip-source is parsed here and taken out of argv before the common
+ * parser sees the rest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +17,44 @@
 #define PROG "sluice-listener"
 #define MAX_TYPES 256
 
+/* Takes --skip-source NAME out of argv into @p skip. Returns 0 or EXIT_USAGE. */
+static int listener_flags(const char **skip, int *argc, char **argv, int *help)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        *help |= !strcmp(a, "--help") || !strcmp(a, "-h");
+        if (strncmp(a, "--skip-source", 13) || (a[13] && a[13] != '=')) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        const char *v = a[13] == '=' ? a + 14 : i + 1 < *argc ? argv[++i] : NULL;
+        if (!v || !*v) {
+            fprintf(stderr, "%s: --skip-source needs a non-empty value (see --help)\n", PROG);
+            return EXIT_USAGE;
+        }
+        *skip = v;
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cli_t c;
-    int rc = cli_parse(&c, PROG, CLI_LISTENER, argc, argv);
+    const char *skip = getenv("SLUICE_SKIP_SOURCE");
+    int help = 0;
+    int rc = listener_flags(&skip, &argc, argv, &help);
+    if (rc)
+        return rc;
+    rc = cli_parse(&c, PROG, CLI_LISTENER, argc, argv);
     if (rc) {
+        if (rc < 0 && help)
+            printf("\nListener options:\n"
+                   "  --skip-source NAME            skip events whose tags.source is NAME    "
+                   "SLUICE_SKIP_SOURCE\n"
+                   "                                (this service's own events)\n");
         cli_free(&c);
         return rc < 0 ? 0 : rc;
     }
@@ -79,7 +114,8 @@ int main(int argc, char **argv)
                                .key_pointer = c.key,
                                .entity_pointer = c.entity_at,
                                .store = store,
-                               .batch = {0, 0, -1}};
+                               .batch = {0, 0, -1},
+                               .skip_source = skip && *skip ? skip : NULL};
     int mrc = pl ? sl_materialize(pl, &o) : SL_ENOMEM;
     if (mrc) {
         cli_error(&c, "cannot build the pipeline: %s", sl_strerror(mrc));

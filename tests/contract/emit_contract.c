@@ -232,6 +232,19 @@ int main(int argc, char **argv)
                 "{\"S\":\"t1\"}},\"OldImage\":{\"id\":{\"S\":\"t1\"}},"
                 "\"SequenceNumber\":\"3\",\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}"},
         {"ddb", "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":{\"n\":{\"N\":\"x\"}}}}"},
+        /* a soft delete, an undelete and a TTL expiry */
+        {"ddb", "{\"eventID\":\"4\",\"eventName\":\"MODIFY\",\"dynamodb\":{"
+                "\"ApproximateCreationDateTime\":1767225603,\"Keys\":{\"id\":{\"S\":\"t2\"}},"
+                "\"NewImage\":{\"id\":{\"S\":\"t2\"},\"deleted\":{\"BOOL\":true}},"
+                "\"OldImage\":{\"id\":{\"S\":\"t2\"}}}}"},
+        {"ddb", "{\"eventID\":\"5\",\"eventName\":\"MODIFY\",\"dynamodb\":{"
+                "\"ApproximateCreationDateTime\":1767225604,\"Keys\":{\"id\":{\"S\":\"t2\"}},"
+                "\"NewImage\":{\"id\":{\"S\":\"t2\"}},"
+                "\"OldImage\":{\"id\":{\"S\":\"t2\"},\"deleted\":{\"BOOL\":true}}}}"},
+        {"ddb", "{\"eventID\":\"6\",\"eventName\":\"REMOVE\",\"userIdentity\":{\"type\":"
+                "\"Service\",\"principalId\":\"dynamodb.amazonaws.com\"},\"dynamodb\":{"
+                "\"ApproximateCreationDateTime\":1767225605,\"Keys\":{\"id\":{\"S\":\"t3\"}},"
+                "\"OldImage\":{\"id\":{\"S\":\"t3\"},\"ttl\":{\"N\":\"1767225000\"}}}}"},
         {"dbz", "{\"before\":null,\"after\":{\"id\":7,\"name\":\"a\"},\"op\":\"c\","
                 "\"ts_ms\":1767225600000,\"source\":{\"table\":\"things\"}}"},
         {"dbz", "{\"schema\":{},\"payload\":{\"before\":{\"id\":7},\"after\":{\"id\":7,"
@@ -254,7 +267,9 @@ int main(int argc, char **argv)
         sl_conf_destroy(cj);
         things[f] = tj[f] ? sl_test_sink_new(tj[f], "things", 0, 0, 0) : NULL;
         sl_pipeline_t *pl = sl_pipeline_new(f ? "cdc-debezium" : "cdc-dynamodb");
-        sl_cdc_opts_t o = {f ? SL_CDC_DEBEZIUM : SL_CDC_DYNAMODB, "thing", "contract"};
+        sl_cdc_opts_t o = {.format = f ? SL_CDC_DEBEZIUM : SL_CDC_DYNAMODB,
+                           .entity = "thing",
+                           .source = "contract"};
         if (!things[f] || !pl || sl_cdc(pl, &o) ||
             sl_pipeline_sink(pl, sl_test_sink_handle(things[f])) ||
             sl_test_add_pipeline(tj[f], pl)) {
@@ -339,8 +354,9 @@ int main(int argc, char **argv)
     sl_test_destroy(tt);
     fprintf(stderr, "emit_contract: %zu thing events, %zu cdc faults, %zu materialize faults\n", nt,
             ncf, nmf);
-    if (nt != 7 || ncf != 2 || nmf != 2) {
-        fprintf(stderr, "emit_contract: expected 7 thing events, 2 cdc and 2 materialize faults\n");
+    if (nt != 10 || ncf != 2 || nmf != 2) {
+        fprintf(stderr,
+                "emit_contract: expected 10 thing events, 2 cdc and 2 materialize faults\n");
         return 1;
     }
     /* decode x5, too big x1, map fault, retry limit, batch oversize (children), sink permanent */

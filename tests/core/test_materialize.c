@@ -469,3 +469,53 @@ Test(materialize, long_escaped_member_names_match)
     cr_assert(mfind(&s, "key-1", 5), "the escaped member name did not match");
     sl_test_destroy(t);
 }
+
+Test(materialize, events_of_its_own_source_are_skipped)
+{
+    mstore_t s = {0};
+    const char *kv[] = {"source.format", "event", NULL};
+    sl_test_t *t = driver(kv);
+    sl_pipeline_t *p = sl_pipeline_new("view");
+    sl_store_t *st = sl_store_new(&mops, &s);
+    sl_materialize_opts_t o = {.key_pointer = "/thing/id",
+                               .store = st,
+                               .batch = {500, 0, 1000},
+                               .skip_source = "my-service"};
+    cr_assert_eq(sl_materialize(p, &o), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    const char *in[][2] = {
+        {"own", "{\"id\":\"e1\",\"type\":\"thing-updated\",\"timestamp\":1,\"tags\":{\"source\":"
+                "\"my-service\"},\"thing\":{\"id\":\"own\"}}"},
+        {"esc", "{\"id\":\"e2\",\"type\":\"thing-updated\",\"timestamp\":1,\"tags\":{\"source\":"
+                "\"my\\u002dservice\"},\"thing\":{\"id\":\"esc\"}}"},
+        {"other", "{\"id\":\"e3\",\"type\":\"thing-updated\",\"timestamp\":1,\"tags\":{\"source\":"
+                  "\"my-service-2\"},\"thing\":{\"id\":\"other\"}}"},
+        {"none", "{\"id\":\"e4\",\"type\":\"thing-updated\",\"timestamp\":1,"
+                 "\"thing\":{\"id\":\"none\"}}"},
+        {"num", "{\"id\":\"e5\",\"type\":\"thing-updated\",\"timestamp\":1,\"tags\":{\"source\":7},"
+                "\"thing\":{\"id\":\"num\"}}"},
+    };
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++)
+        cr_assert_eq(sl_test_push_str(t, "in", 0, in[i][0], in[i][1]), 0);
+    sl_test_advance(t, 1000);
+    cr_assert_null(mfind(&s, "own", 3), "its own event is skipped");
+    cr_assert_null(mfind(&s, "esc", 3), "escapes are undone before comparing");
+    cr_assert(mfind(&s, "other", 5));
+    cr_assert(mfind(&s, "none", 4), "no tags: kept");
+    cr_assert(mfind(&s, "num", 3), "not a string: kept");
+    cr_assert_eq(sl_test_committed(t, "in", 0), 5, "every record done");
+    sl_stats_t stats;
+    cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "view", &stats), 0);
+    cr_assert_eq(stats.skipped, 2);
+    sl_test_destroy(t);
+
+    /* An empty name is refused; the store stays with the caller. */
+    mstore_t s2 = {0};
+    p = sl_pipeline_new("view");
+    st = sl_store_new(&mops, &s2);
+    o.store = st;
+    o.skip_source = "";
+    cr_assert_eq(sl_materialize(p, &o), SL_EINVAL);
+    sl_pipeline_destroy(p);
+    sl_store_destroy(st);
+}

@@ -81,9 +81,9 @@ static void check_parsed(const cli_t *c)
             fuzz_fail(T, "a listener without a JSON pointer key");
         if (!c->view || strncmp(c->view, "sqlite:", 7) || !c->view[7] || c->view[7] == '#')
             fuzz_fail(T, "a listener without a sqlite view");
-    } else if (!c->sink || !c->entity || !c->format ||
+    } else if (!c->sink || !c->format ||
                (strcmp(c->format, "dynamodb") && strcmp(c->format, "debezium"))) {
-        fuzz_fail(T, "a trigger without sink, entity or a known format");
+        fuzz_fail(T, "a trigger without sink or a known format");
     }
     for (size_t i = 0; i < c->nc + c->nx; i++) {
         const char *kv = i < c->nc ? c->ckv[i] : c->xkv[i - c->nc];

@@ -462,6 +462,103 @@ Test(processors, trigger_reads_debezium_envelopes)
     rmtmp();
 }
 
+typedef struct texts_s {
+    size_t n;
+    char *v[16];
+} texts_t;
+
+static void keep_text(const rd_kafka_message_t *m, void *opaque)
+{
+    texts_t *t = opaque;
+    cr_assert_lt(t->n, 16);
+    t->v[t->n] = malloc(m->len + 1);
+    memcpy(t->v[t->n], m->payload, m->len);
+    t->v[t->n++][m->len] = 0;
+}
+
+Test(processors, trigger_migrating_from_aws_lambda_stream)
+{
+    const char *tbin = bin("SLUICE_TRIGGER_BIN");
+    mktmp();
+    const char *topics[] = {"ddb", "events", "faults", NULL};
+    const int parts[] = {1, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+#define IMG(extra)                                                                                 \
+    "{\"pk\":{\"S\":\"1\"},\"sk\":{\"S\":\"Thing\"},\"discriminator\":{\"S\":\"Thing\"},"          \
+    "\"price\":{\"N\":\"3.14159\"}" extra "}"
+    const char *recs[] = {
+        /* published: thing-created, type from the discriminator */
+        "{\"eventID\":\"a1\",\"eventName\":\"INSERT\",\"awsRegion\":\"eu-west-1\",\"dynamodb\":{"
+        "\"ApproximateCreationDateTime\":1767225600,\"Keys\":{\"pk\":{\"S\":\"1\"},\"sk\":{\"S\":"
+        "\"Thing\"}},\"NewImage\":" IMG(",\"awsregion\":{\"S\":\"eu-west-1\"}") "}}",
+        /* skipped: latched */
+        "{\"eventID\":\"a2\",\"eventName\":\"MODIFY\",\"dynamodb\":{"
+        "\"ApproximateCreationDateTime\":"
+        "1767225601,\"Keys\":{\"pk\":{\"S\":\"1\"}},\"NewImage\":" IMG(
+            ",\"latched\":{\"BOOL\":true}") "}}",
+        /* skipped: a replica written in us-east-1 */
+        "{\"eventID\":\"a3\",\"eventName\":\"MODIFY\",\"dynamodb\":{"
+        "\"ApproximateCreationDateTime\":"
+        "1767225602,\"Keys\":{\"pk\":{\"S\":\"1\"}},\"NewImage\":" IMG(
+            ",\"awsregion\":{\"S\":\"us-east-1\"}") "}}",
+        /* published: thing-expired */
+        "{\"eventID\":\"a4\",\"eventName\":\"REMOVE\",\"userIdentity\":{\"type\":\"Service\","
+        "\"principalId\":\"dynamodb.amazonaws.com\"},\"dynamodb\":{\"ApproximateCreationDateTime\":"
+        "1767225603,\"Keys\":{\"pk\":{\"S\":\"1\"}},\"OldImage\":" IMG(
+            ",\"ttl\":{\"N\":\"5\"}") "}}",
+    };
+#undef IMG
+    for (int i = 0; i < 4; i++)
+        kt_produce(p, "ddb", NULL, recs[i], strlen(recs[i]));
+    kt_flush(p);
+    char log[300], xb[300];
+    snprintf(log, sizeof log, "%s/trigger.log", tmpdir);
+    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
+    char *argv[] = {(char *)tbin,
+                    "--source=kafka:ddb",
+                    "--sink=kafka:events",
+                    "--format",
+                    "dynamodb",
+                    "--region",
+                    "eu-west-1",
+                    "--service",
+                    "things",
+                    "--stage=prod",
+                    "--account",
+                    "acme",
+                    "--name",
+                    "things-trigger",
+                    "-X",
+                    xb,
+                    "-c",
+                    "commit.interval.ms=100",
+                    NULL};
+    pid_t pid = run(argv, log, NULL);
+    wait_committed(bs, "things-trigger", "ddb", 1, 4, pid, log);
+    cr_assert_eq(stop(pid), 0);
+    texts_t t = {0};
+    cr_assert_eq(kt_read(bs, "events", 1, 2, 20000, 300, keep_text, &t), 2,
+                 "the latched record and the replica are not published");
+    cr_assert(strstr(t.v[0], "\"type\":\"thing-created\""), "%s", t.v[0]);
+    cr_assert(strstr(t.v[1], "\"type\":\"thing-expired\""), "%s", t.v[1]);
+    for (size_t i = 0; i < t.n; i++) {
+        cr_assert(strstr(t.v[i], "\"thing\":{\"price\":3.14159}"),
+                  "storage attributes dropped, the number as written: %s", t.v[i]);
+        cr_assert(strstr(t.v[i], "\"tags\":{\"source\":\"things\",\"account\":\"acme\",\"stage\":"
+                                 "\"prod\",\"region\":\"eu-west-1\",\"functionname\":"
+                                 "\"things-trigger\",\"pipeline\":\"cdc\""),
+                  "%s", t.v[i]);
+        cr_assert(strstr(t.v[i], "\"partitionKey\":\"1\""), "Keys.pk: %s", t.v[i]);
+        free(t.v[i]);
+    }
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 5000, 2000, NULL, NULL), 0, "no faults");
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
 /* ---- usage ---- */
 
 typedef struct usage_case_s {
@@ -557,10 +654,15 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
          {"--source", "kafka:c", "--sink", "kafka:e", "--format", "csv", "--entity", "t"},
          2,
          "expected dynamodb or debezium"},
-        {"no entity",
-         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "debezium"},
+        {"help lists the cdc options", {"--help"}, 0, "--keep-latched"},
+        {"bad expired",
+         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "dynamodb", "--expired", "later"},
          2,
-         "--entity is required"},
+         "--expired later: expected event, skip or delete"},
+        {"empty drop",
+         {"--source", "kafka:c", "--sink", "kafka:e", "--format", "dynamodb", "--drop="},
+         2,
+         "--drop needs a non-empty value"},
         {"bad entity",
          {"--source", "kafka:c", "--sink", "kafka:e", "--format", "debezium", "--entity", "a b",
           "-X", "bootstrap.servers=x:1"},
