@@ -162,8 +162,10 @@ SL_EXPORT int sl_engine_push_fault(sl_engine_t *e, const sl_record_t *rec, int e
 
 /**
  * @brief Add a pipeline; on success the engine owns it.
- * @returns 0; SL_EINVAL if it has no sink; SL_EEXIST if the name is taken;
- *          SL_ESTATE after start; SL_ENOMEM. On failure the caller keeps it.
+ * @returns 0; SL_EINVAL if @p e or @p p is NULL or @p p has no sink;
+ *          SL_EEXIST if the name is taken; SL_ESTATE after start or when
+ *          @p p is already added to an engine; SL_ENOMEM. On failure the
+ *          caller keeps @p p, and sl_pipeline_error(p) says why.
  */
 SL_EXPORT int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p);
 
