@@ -10,7 +10,8 @@
    few names it takes from the text around it (a sink `my_sink`, the
    pipeline `p` of the block before, the `err` buffer) are declared for it.
 
-usage: check_readme.py README.md examples/orders.c CC INCLUDE_DIR...
+usage: check_readme.py README.md examples/orders.c SRC_INCLUDE BUILD_INCLUDE CC...
+(CC is the compiler's whole command, e.g. "ccache cc")
 """
 import os
 import re
@@ -18,8 +19,9 @@ import subprocess
 import sys
 import tempfile
 
-readme_path, orders_path, cc = sys.argv[1], sys.argv[2], sys.argv[3]
-includes = sys.argv[4:]
+readme_path, orders_path = sys.argv[1], sys.argv[2]
+includes = sys.argv[3:5]
+cc = sys.argv[5:]
 readme = open(readme_path, encoding='utf-8').read()
 failures = []
 
@@ -90,7 +92,7 @@ with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, 'block%d.c' % n)
         with open(src, 'w', encoding='utf-8') as f:
             f.write(as_unit(block, n))
-        cmd = [cc, '-std=c11', '-Wall', '-Wextra', '-Werror', '-c', src, '-o',
+        cmd = cc + ['-std=c11', '-Wall', '-Wextra', '-Werror', '-c', src, '-o',
                os.path.join(tmp, 'block%d.o' % n)] + ['-I' + i for i in includes]
         r = subprocess.run(cmd, capture_output=True, text=True)
         first = block.strip().splitlines()[0] if block.strip() else ''
