@@ -95,8 +95,8 @@ static int sink_err(kafka_sink_t *s, rd_kafka_resp_err_t err)
     return sl__kafka_err(err);
 }
 
-/* Whether @p reason names @p topic as a whole word (so "out" is not found
- * in "timed out" next to a topic name). */
+/* Whether @p reason names @p topic as a whole word of topic characters (so
+ * topic "out" is not found in "output" or "out.v2"). */
 static int names_topic(const char *reason, const char *topic)
 {
     size_t n = strlen(topic);
