@@ -49,6 +49,18 @@ SL_EXPORT int sl_conf_set(sl_conf_t *conf, const char *name, const char *value, 
                           size_t errstr_size);
 
 /**
+ * @brief Undo sl_conf_set() for @p name: a table property takes its default
+ *        again; a pass-through property ("kafka.linger.ms") is removed, so
+ *        the connector's own default applies (the others keep their order).
+ * @param errstr buffer for a message on failure; may be NULL.
+ * @returns 0 (also for a pass-through property that was not set); SL_ENOENT
+ *          for an unknown name; SL_EINVAL for a NULL @p conf or @p name;
+ *          SL_ENOMEM (the property keeps its value).
+ * @remark Not thread-safe for the same @p conf.
+ */
+SL_EXPORT int sl_conf_unset(sl_conf_t *conf, const char *name, char *errstr, size_t errstr_size);
+
+/**
  * @brief Read a property as text.
  * @param buf receives the NUL-terminated value; may be NULL to ask the size.
  * @param size in: size of @p buf; out: bytes needed including the NUL.

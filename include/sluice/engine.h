@@ -116,10 +116,13 @@ SL_EXPORT sl_engine_t *sl_engine_new(const sl_conf_t *conf, char *errstr, size_t
  */
 SL_EXPORT void sl_engine_destroy(sl_engine_t *e);
 
-/** @brief Use @p clock (copied) instead of CLOCK_MONOTONIC. @returns 0, SL_ESTATE after start. */
+/** @brief Use @p clock (copied) instead of CLOCK_MONOTONIC.
+ *  @returns 0; SL_EINVAL if @p e or @p clock is NULL or clock->now_ms is
+ *           NULL; SL_ESTATE after start. */
 SL_EXPORT int sl_engine_set_clock(sl_engine_t *e, const sl_clock_t *clock);
 
-/** @brief Set the source callbacks (copied). @returns 0, SL_ESTATE after start. */
+/** @brief Set the source callbacks (copied).
+ *  @returns 0; SL_EINVAL if @p e or @p ops is NULL; SL_ESTATE after start. */
 SL_EXPORT int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaque);
 
 /**
@@ -162,15 +165,17 @@ SL_EXPORT int sl_engine_push_fault(sl_engine_t *e, const sl_record_t *rec, int e
 
 /**
  * @brief Add a pipeline; on success the engine owns it.
- * @returns 0; SL_EINVAL if it has no sink; SL_EEXIST if the name is taken;
- *          SL_ESTATE after start; SL_ENOMEM. On failure the caller keeps it.
+ * @returns 0; SL_EINVAL if @p e or @p p is NULL or @p p has no sink;
+ *          SL_EEXIST if the name is taken; SL_ESTATE after start or when
+ *          @p p is already added to an engine; SL_ENOMEM. On failure the
+ *          caller keeps @p p, and sl_pipeline_error(p) says why.
  */
 SL_EXPORT int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p);
 
 /**
  * @brief Set the sink that receives fault events (required).
  * @param sink borrowed; must outlive the engine.
- * @returns 0, SL_ESTATE after start.
+ * @returns 0; SL_EINVAL if @p e or @p sink is NULL; SL_ESTATE after start.
  */
 SL_EXPORT int sl_engine_set_fault_sink(sl_engine_t *e, sl_sink_t *sink);
 
@@ -196,6 +201,8 @@ SL_EXPORT int sl_engine_push(sl_engine_t *e, const sl_record_t *rec);
  * @brief Like sl_engine_push() with an envelope the caller already has
  *        (a trusted source, a benchmark): the value is not scanned again.
  * @param env copied; its spans must point into @p rec.
+ * @returns As sl_engine_push(); SL_EINVAL also for a NULL @p env or one
+ *          without a type.
  */
 SL_EXPORT int sl_engine_push_decoded(sl_engine_t *e, const sl_record_t *rec,
                                      const sl_envelope_t *env);

@@ -42,6 +42,12 @@ SL_EXPORT int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char
 /**
  * @brief A Kafka producer sink writing to @p topic, owned by the processor.
  *
+ * Every Kafka sink of a processor, its fault sink among them, writes through
+ * one producer (made by the first, configured from kafka.*), so a processor
+ * holds one set of producer connections whatever the number of topics it
+ * writes; errors still count against the sink whose topic they concern, and
+ * a producer-wide one (fatal, authentication) makes every sink unusable.
+ *
  * Idempotent by default (enable.idempotence true). A uow completes only from
  * its delivery report, never on enqueue; the output key and value are handed
  * to librdkafka without a copy. Retriable delivery errors retry the uow with

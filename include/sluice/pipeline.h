@@ -72,45 +72,73 @@ SL_EXPORT sl_pipeline_t *sl_pipeline_new(const char *name);
 SL_EXPORT void sl_pipeline_destroy(sl_pipeline_t *p);
 
 /**
+ * @brief Why the last failed call on @p p failed: a builder below,
+ *        sl_pipeline_on_destroy(), or adding it (sl_engine_add_pipeline(),
+ *        sl_processor_add_pipeline(), sl_test_add_pipeline(), which leave
+ *        the pipeline with the caller on failure).
+ *
+ * The builders return bare codes, as every sluice call does; the message
+ * says which rule was broken, e.g. `pipeline "orders": has no sink: call
+ * sl_pipeline_sink() before adding it`. A call that succeeds leaves the
+ * message as it was, so a chain of builders can be checked once at its end.
+ * A call given a NULL pipeline has nowhere to leave a message (its code,
+ * SL_EINVAL, says it all).
+ * @returns A string owned by @p p, valid until the next call on it; "" when
+ *          no call has failed; a static string when @p p is NULL.
+ * @remark Not thread-safe for the same @p p (a pipeline is built on one thread).
+ */
+SL_EXPORT const char *sl_pipeline_error(const sl_pipeline_t *p);
+
+/**
  * @brief Register a function called once when the pipeline is destroyed, to
  *        free what its stages' opaque pointers hold. Several may be
  *        registered (flavors register their own); they run in reverse order.
- * @returns 0, SL_EINVAL if @p p or @p fn is NULL, SL_ENOMEM.
+ * @returns 0, SL_EINVAL if @p p or @p fn is NULL, SL_ENOMEM (with a message,
+ *          sl_pipeline_error()).
  */
 SL_EXPORT int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *opaque), void *opaque);
 
 /**
  * @brief Append a filter: @p fn returns SL_OK to keep, SL_SKIP to drop.
  * @param opaque borrowed; passed to every call.
- * @returns 0; SL_EINVAL for NULL arguments; SL_ESTATE after the sink was set
- *          or the pipeline was added to an engine; SL_ENOMEM.
- *          The same codes apply to every sl_pipeline_* builder below.
+ * @returns 0; SL_EINVAL for NULL arguments; SL_ESTATE after a collector or
+ *          the sink was set or the pipeline was added to an engine;
+ *          SL_ENOMEM. The same codes apply to every sl_pipeline_* builder
+ *          below (with the extra ones each names). On failure the pipeline
+ *          is unchanged and sl_pipeline_error() says why (except for a NULL
+ *          @p p).
  */
 SL_EXPORT int sl_pipeline_filter(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
 
 /**
  * @brief Append a filter on the event type, read from the envelope alone (no JSON tree).
  * @param types @p count names, copied.
+ * @returns As sl_pipeline_filter(); SL_EINVAL also for no names, a NULL name
+ *          or an unknown @p match.
  */
 SL_EXPORT int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *const *types,
                                        size_t count);
 
-/** @brief Append a map: @p fn may set the uow's output (sl_uow_set_output*). */
+/** @brief Append a map: @p fn may set the uow's output (sl_uow_set_output*).
+ *  @returns As sl_pipeline_filter(). */
 SL_EXPORT int sl_pipeline_map(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
 
 /**
  * @brief Append a flat-map: @p fn emits any number of new uows with sl_emit();
  *        they replace the input uow downstream. Emitting none is a skip.
+ * @returns As sl_pipeline_filter().
  */
 SL_EXPORT int sl_pipeline_flat_map(sl_pipeline_t *p, sl_flat_map_fn fn, void *opaque);
 
-/** @brief Append a tap: @p fn observes; SL_OK and SL_SKIP both pass the uow on unchanged. */
+/** @brief Append a tap: @p fn observes; SL_OK and SL_SKIP both pass the uow on unchanged.
+ *  @returns As sl_pipeline_filter(). */
 SL_EXPORT int sl_pipeline_tap(sl_pipeline_t *p, sl_stage_fn fn, void *opaque);
 
 /**
  * @brief Append a token-bucket rate limit: at most @p per_second uows pass on
  *        average, bursts up to @p burst. Excess uows wait in order.
- * @returns SL_ERANGE when @p per_second <= 0 or @p burst == 0, else as above.
+ * @returns SL_ERANGE when @p per_second <= 0 (or NaN) or @p burst == 0, else
+ *          as sl_pipeline_filter().
  */
 SL_EXPORT int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst);
 
@@ -118,12 +146,15 @@ SL_EXPORT int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsign
  * @brief End the per-uow stages with a batch collector. At most one collector
  *        per pipeline; without one, each uow reaches the sink alone.
  * @param opts copied; NULL takes the configured defaults.
+ * @returns As sl_pipeline_filter() (SL_ESTATE also when a collector is
+ *          already set); SL_ERANGE when opts->linger_ms is below -1.
  */
 SL_EXPORT int sl_pipeline_batch(sl_pipeline_t *p, const sl_batch_opts_t *opts);
 
 /**
  * @brief Like sl_pipeline_batch(), but when a batch closes only the newest uow
  *        of each key reaches the sink; the older ones are done ("compacted").
+ * @returns As sl_pipeline_batch().
  */
 SL_EXPORT int sl_pipeline_compact(sl_pipeline_t *p, const sl_batch_opts_t *opts);
 
@@ -131,6 +162,7 @@ SL_EXPORT int sl_pipeline_compact(sl_pipeline_t *p, const sl_batch_opts_t *opts)
  * @brief Like sl_pipeline_batch(), but when a batch closes the sink is called
  *        once per key, with that key's uows in order (streaming: batches still
  *        close on count, bytes and linger, never at the end of input).
+ * @returns As sl_pipeline_batch().
  */
 SL_EXPORT int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
 
@@ -139,6 +171,9 @@ SL_EXPORT int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
  *        is added to an engine; nothing may be appended after it.
  * @param sink borrowed: it must outlive every engine using this pipeline;
  *        one sink may serve several pipelines.
+ * @returns 0; SL_EINVAL for a NULL @p sink (e.g. a sink constructor that
+ *          failed); SL_ESTATE when a sink is already set or the pipeline
+ *          was added to an engine. Never SL_ENOMEM.
  */
 SL_EXPORT int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink);
 

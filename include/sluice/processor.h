@@ -25,7 +25,8 @@ typedef struct sl_processor_s sl_processor_t;
 /**
  * @brief New processor configured by @p conf (copied; NULL takes defaults).
  * @returns A processor owned by the caller (sl_processor_destroy()), or NULL
- *          with a message in @p errstr.
+ *          with a message in @p errstr (out of memory, or an event loop that
+ *          cannot be created).
  * @remark The processor and what is attached to it belong to the thread that
  *         calls sl_processor_run(); only sl_processor_stop() may be called
  *         from elsewhere.
@@ -39,30 +40,47 @@ SL_EXPORT sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, 
 SL_EXPORT void sl_processor_destroy(sl_processor_t *p);
 
 /**
- * @brief Add a pipeline; on success the processor owns it.
- * @returns As sl_engine_add_pipeline().
+ * @brief Add a pipeline; on success the processor owns it (destroyed with
+ *        it), else it stays the caller's (sl_pipeline_destroy()).
+ * @returns 0; SL_EINVAL if @p p or @p pl is NULL or @p pl has no sink;
+ *          SL_EEXIST if a pipeline of that name is already added; SL_ESTATE
+ *          once the processor has run, or when @p pl is already added;
+ *          SL_ENOMEM. On failure sl_pipeline_error(pl) says why.
  */
 SL_EXPORT int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl);
 
 /**
  * @brief Set the sink of fault events (required before running).
  * @param sink borrowed; sinks made by sl_kafka_sink_new() belong to the processor.
- * @returns 0, SL_EINVAL, SL_ESTATE while running.
+ * @returns 0; SL_EINVAL if @p p or @p sink is NULL; SL_ESTATE once the
+ *          processor has run.
  */
 SL_EXPORT int sl_processor_set_fault_sink(sl_processor_t *p, sl_sink_t *sink);
 
 /**
- * @brief Run until stopped and drained.
- * @returns 0 when the drain completed (every record read was done and its
- *          offset committed); SL_ETIMEDOUT when drain.timeout.ms passed with
- *          records still in flight (they will be read again: nothing is
- *          lost); SL_EINVAL or SL_ESTATE when the processor cannot start
- *          (no source, no pipeline, no fault sink), with a log line saying why;
- *          SL_ESINKDOWN when a sink (or the fault sink) said it cannot work at
- *          all (a fatal producer error, no authorization, a missing topic or
- *          stream): intake stopped, only records done before the broken ones
- *          were committed, and the next run reads the rest; another error
- *          (e.g. SL_EIO) when the source failed for good, likewise.
+ * @brief Run until stopped and drained. Every failure is also logged (a
+ *        JSON line on stderr saying why).
+ * @returns
+ *   - 0 when the drain completed: every record read was done and its
+ *     offset committed.
+ *   - SL_ETIMEDOUT when drain.timeout.ms passed with records still in
+ *     flight: they will be read again by the next owner; nothing is lost.
+ *   - SL_ESINKDOWN when a sink (or the fault sink) said it cannot work at
+ *     all (a fatal producer error, no authorization, a missing topic or
+ *     stream): intake stopped, only records done before the broken ones were
+ *     committed, and the next run reads the rest.
+ *   - SL_EIO when the source cannot reach its brokers or endpoint within
+ *     source.connect.timeout.ms (nothing was read), or failed for good while
+ *     running (a fatal consumer error; handled like SL_ESINKDOWN).
+ *   - SL_EINVAL when it cannot start: @p p is NULL, no source, no pipeline,
+ *     no fault sink, or the Kafka subscription was refused.
+ *   - SL_ESTATE when it has already run (a processor runs once).
+ *   - SL_EBUSY, SL_ESTORE or SL_EIO when a Kinesis source cannot read its
+ *     checkpoint store within kinesis.checkpoints.timeout.ms.
+ *   - SL_ENOMEM when out of memory at start.
+ *
+ *   The binaries map these to exit codes as a service should: 0 → 0,
+ *   SL_ETIMEDOUT → 3, anything else → 1 (examples/orders.c shows it).
  * @remark Installs SIGINT and SIGTERM handlers for its duration when
  *         processor.signals is true (the default).
  */

@@ -83,7 +83,8 @@ SL_EXPORT sl_test_sink_t *sl_test_faults(sl_test_t *t);
 
 /**
  * @brief Add a pipeline; on success the driver's engine owns it.
- * @returns As sl_engine_add_pipeline().
+ * @returns As sl_engine_add_pipeline() (SL_EINVAL also for a NULL @p t);
+ *          on failure sl_pipeline_error(p) says why.
  */
 SL_EXPORT int sl_test_add_pipeline(sl_test_t *t, sl_pipeline_t *p);
 
@@ -97,18 +98,22 @@ SL_EXPORT int sl_test_start(sl_test_t *t);
  * @brief Feed a record; the driver copies everything.
  * @param key may be NULL. @param value may hold any bytes.
  * @param offset the record's offset, or -1 for one past the partition's last.
- * @returns As sl_engine_push(); the copy is freed when the engine releases it.
+ * @returns As sl_test_push_record(); the copy is freed when the engine releases it.
  */
 SL_EXPORT int sl_test_push(sl_test_t *t, const char *topic, int32_t partition, int64_t offset,
                            const void *key, size_t key_len, const void *value, size_t value_len);
 
-/** @brief sl_test_push() of NUL-terminated key (may be NULL) and value, offset auto. */
+/** @brief sl_test_push() of NUL-terminated key (may be NULL) and value, offset auto.
+ *  @returns As sl_test_push(). */
 SL_EXPORT int sl_test_push_str(sl_test_t *t, const char *topic, int32_t partition, const char *key,
                                const char *value);
 
 /**
  * @brief Feed a record with headers; everything in @p rec is copied.
  *        rec->offset -1 means one past the partition's last.
+ * @returns As sl_engine_push(), or the error of starting the engine (as
+ *          sl_test_start()); SL_EINVAL also for a NULL @p t, @p rec or
+ *          rec->topic; SL_ENOMEM when the copy cannot be made.
  */
 SL_EXPORT int sl_test_push_record(sl_test_t *t, const sl_record_t *rec);
 

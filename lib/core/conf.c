@@ -325,6 +325,41 @@ int sl_conf_set(sl_conf_t *c, const char *name, const char *value, char *errstr,
     return SL_ENOENT;
 }
 
+int sl_conf_unset(sl_conf_t *c, const char *name, char *errstr, size_t errstr_size)
+{
+    if (!c || !name) {
+        sl__errf(errstr, errstr_size, "name is required");
+        return SL_EINVAL;
+    }
+    int i = find_prop(name);
+    if (i >= 0) {
+        /* Back to the table's default: the same parse as sl_conf_new(). */
+        int rc = set_prop(c, i, prop_at((size_t)i)->def, errstr, errstr_size);
+        return rc;
+    }
+    for (size_t k = 0;
+         k < sizeof passthrough_prefixes / sizeof *passthrough_prefixes && !registered_prefix(name);
+         k++) {
+        size_t n = strlen(passthrough_prefixes[k]);
+        if (strncmp(name, passthrough_prefixes[k], n) || !name[n])
+            continue;
+        /* Removed, keeping the others in the order they were set (the order
+         * sl_conf_foreach() hands them to the connector). */
+        for (size_t j = 0; j < c->npt; j++) {
+            if (strcmp(c->pt[j].name, name))
+                continue;
+            sl_free(c->pt[j].name);
+            sl_free(c->pt[j].value);
+            memmove(&c->pt[j], &c->pt[j + 1], (c->npt - j - 1) * sizeof *c->pt);
+            c->npt--;
+            break;
+        }
+        return 0;
+    }
+    sl__errf(errstr, errstr_size, "unknown configuration property \"%s\"", name);
+    return SL_ENOENT;
+}
+
 int sl_conf_get(const sl_conf_t *c, const char *name, char *buf, size_t *size)
 {
     char tmp[32];

@@ -157,6 +157,9 @@ struct sl_pipeline_s {
         void *opaque;
     } * hooks; /* on_destroy hooks, called last registered first */
     size_t nhooks;
+    /* Why the last failed builder or add call on this pipeline failed
+     * (sl_pipeline_error()); "" while none has. */
+    char err[256];
     /* runtime */
     sl_engine_t *eng;
     size_t index;
@@ -232,6 +235,13 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u);
 
 /* stage kind names for fault tags */
 extern const char *const sl__stage_names[];
+
+/* Leaves a message on @p p (sl_pipeline_error()) and returns @p rc, for the
+ * builders and the add calls (engine, processor, test driver). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int sl__pipeline_fail(sl_pipeline_t *p, int rc, const char *fmt, ...);
 enum {
     FS_DECODE = 0,
     FS_FILTER,

@@ -75,16 +75,27 @@ int sl_engine_set_source(sl_engine_t *e, const sl_source_ops_t *ops, void *opaqu
 
 int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p)
 {
-    if (!e || !p || !p->sink)
+    if (!p)
         return SL_EINVAL;
-    if (e->started || p->eng)
-        return SL_ESTATE;
+    if (!e)
+        return sl__pipeline_fail(p, SL_EINVAL, "cannot add it: no engine (NULL)");
+    if (!p->sink)
+        return sl__pipeline_fail(p, SL_EINVAL,
+                                 "has no sink: call sl_pipeline_sink() before adding it");
+    if (p->eng)
+        return sl__pipeline_fail(p, SL_ESTATE, "is already added to an engine");
+    if (e->started)
+        return sl__pipeline_fail(p, SL_ESTATE,
+                                 "cannot add it: the engine has started (add pipelines before "
+                                 "running)");
     for (size_t i = 0; i < e->npl; i++)
         if (!strcmp(e->pls[i]->name, p->name))
-            return SL_EEXIST;
+            return sl__pipeline_fail(p, SL_EEXIST,
+                                     "cannot add it: a pipeline of that name is already added "
+                                     "(names must be unique: they tag faults and stats)");
     sl_pipeline_t **np = sl_realloc(e->pls, (e->npl + 1) * sizeof *np);
     if (!np)
-        return SL_ENOMEM;
+        return sl__pipeline_fail(p, SL_ENOMEM, "out of memory adding it");
     e->pls = np;
     p->index = e->npl;
     p->eng = e;

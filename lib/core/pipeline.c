@@ -3,6 +3,8 @@
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *const sl__stage_names[] = {"decode", "filter",     "filter-types", "map", "flat-map",
@@ -74,7 +76,7 @@ int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *), void *opaque)
         return SL_EINVAL;
     struct sl__hook_s *h = sl_realloc(p->hooks, (p->nhooks + 1) * sizeof *h);
     if (!h)
-        return SL_ENOMEM;
+        return sl__pipeline_fail(p, SL_ENOMEM, "out of memory registering an on_destroy hook");
     p->hooks = h;
     h[p->nhooks++] = (struct sl__hook_s){fn, opaque};
     return 0;
@@ -85,18 +87,60 @@ const char *sl_pipeline_name(const sl_pipeline_t *p)
     return p ? p->name : NULL;
 }
 
+int sl__pipeline_fail(sl_pipeline_t *p, int rc, const char *fmt, ...)
+{
+    if (!p)
+        return rc;
+    int n = snprintf(p->err, sizeof p->err, "pipeline \"%s\": ", p->name);
+    if (n < 0 || (size_t)n >= sizeof p->err)
+        return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err + n, sizeof p->err - (size_t)n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *sl_pipeline_error(const sl_pipeline_t *p)
+{
+    if (!p)
+        return "no pipeline (NULL)";
+    return p->err;
+}
+
+/* The builder names of the per-uow stages, for messages. */
+static const char *const kind_names[] = {[ST_FILTER] = "filter", [ST_TYPES] = "filter_types",
+                                         [ST_MAP] = "map",       [ST_FLAT_MAP] = "flat_map",
+                                         [ST_TAP] = "tap",       [ST_RATE_LIMIT] = "rate_limit"};
+
+/* Why nothing more may be appended, or NULL. */
+static const char *closed_reason(const sl_pipeline_t *p)
+{
+    if (p->eng)
+        return "already added to an engine; build it before adding it";
+    if (p->sink)
+        return "the sink is set: it ends the pipeline, nothing may follow it";
+    if (p->coll.configured)
+        return "a collector (batch, compact or group) is set: it ends the per-uow stages, and "
+               "only the sink may follow it";
+    return NULL;
+}
+
 /* Appends an uninitialised stage, or fails if the pipeline is closed. */
 static stage_t *add_stage(sl_pipeline_t *p, stage_kind_t kind, int *rc)
 {
-    if (p->eng || p->sink || p->coll.configured) {
-        *rc = SL_ESTATE;
+    const char *closed = closed_reason(p);
+    if (closed) {
+        *rc =
+            sl__pipeline_fail(p, SL_ESTATE, "cannot add a %s stage: %s", kind_names[kind], closed);
         return NULL;
     }
     if (p->nstages == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 4;
         stage_t *ns = sl_realloc(p->stages, cap * sizeof *ns);
         if (!ns) {
-            *rc = SL_ENOMEM;
+            *rc = sl__pipeline_fail(p, SL_ENOMEM, "out of memory adding a %s stage",
+                                    kind_names[kind]);
             return NULL;
         }
         p->stages = ns;
@@ -112,8 +156,10 @@ static stage_t *add_stage(sl_pipeline_t *p, stage_kind_t kind, int *rc)
 static int add_fn(sl_pipeline_t *p, stage_kind_t kind, sl_stage_fn fn, sl_flat_map_fn flat,
                   void *opaque)
 {
-    if (!p || (!fn && !flat))
+    if (!p)
         return SL_EINVAL;
+    if (!fn && !flat)
+        return sl__pipeline_fail(p, SL_EINVAL, "the %s function is NULL", kind_names[kind]);
     int rc;
     stage_t *s = add_stage(p, kind, &rc);
     if (!s)
@@ -148,11 +194,18 @@ int sl_pipeline_flat_map(sl_pipeline_t *p, sl_flat_map_fn fn, void *opaque)
 int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *const *types,
                              size_t count)
 {
-    if (!p || !types || !count || (match != SL_MATCH_EXACT && match != SL_MATCH_PREFIX))
+    if (!p)
         return SL_EINVAL;
+    if (!types || !count)
+        return sl__pipeline_fail(p, SL_EINVAL, "filter_types needs at least one type name");
+    if (match != SL_MATCH_EXACT && match != SL_MATCH_PREFIX)
+        return sl__pipeline_fail(p, SL_EINVAL,
+                                 "filter_types: match %d is neither SL_MATCH_EXACT nor "
+                                 "SL_MATCH_PREFIX",
+                                 (int)match);
     for (size_t i = 0; i < count; i++)
         if (!types[i])
-            return SL_EINVAL;
+            return sl__pipeline_fail(p, SL_EINVAL, "filter_types: type name %zu is NULL", i);
     int rc;
     stage_t *s = add_stage(p, ST_TYPES, &rc);
     if (!s)
@@ -172,7 +225,7 @@ int sl_pipeline_filter_types(sl_pipeline_t *p, sl_match_t match, const char *con
     return 0;
 oom:
     stage_fini(s);
-    return SL_ENOMEM;
+    return sl__pipeline_fail(p, SL_ENOMEM, "out of memory copying the filter_types names");
 }
 
 int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst)
@@ -180,7 +233,9 @@ int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst)
     if (!p)
         return SL_EINVAL;
     if (!(per_second > 0) || burst == 0)
-        return SL_ERANGE;
+        return sl__pipeline_fail(p, SL_ERANGE,
+                                 "rate_limit needs per_second > 0 and burst > 0 (got %g and %u)",
+                                 per_second, burst);
     int rc;
     stage_t *s = add_stage(p, ST_RATE_LIMIT, &rc);
     if (!s)
@@ -193,12 +248,17 @@ int sl_pipeline_rate_limit(sl_pipeline_t *p, double per_second, unsigned burst)
     return 0;
 }
 
+static const char *const coll_names[] = {
+    [COLL_BATCH] = "batch", [COLL_COMPACT] = "compact", [COLL_GROUP] = "group"};
+
 static int set_coll(sl_pipeline_t *p, coll_kind_t kind, const sl_batch_opts_t *opts)
 {
     if (!p)
         return SL_EINVAL;
-    if (p->eng || p->sink || p->coll.configured)
-        return SL_ESTATE;
+    const char *closed = closed_reason(p);
+    if (closed)
+        return sl__pipeline_fail(p, SL_ESTATE, "cannot set a %s collector: %s", coll_names[kind],
+                                 closed);
     p->coll.kind = kind;
     p->coll.configured = 1;
     if (opts) {
@@ -208,8 +268,12 @@ static int set_coll(sl_pipeline_t *p, coll_kind_t kind, const sl_batch_opts_t *o
         p->coll.opts.max_bytes = 0;
         p->coll.opts.linger_ms = -1;
     }
-    if (p->coll.opts.linger_ms < -1)
-        return p->coll.configured = 0, SL_ERANGE;
+    if (p->coll.opts.linger_ms < -1) {
+        p->coll.configured = 0;
+        return sl__pipeline_fail(p, SL_ERANGE,
+                                 "%s: linger_ms %lld is below -1 (-1 takes batch.linger.ms)",
+                                 coll_names[kind], (long long)opts->linger_ms);
+    }
     return 0;
 }
 
@@ -230,10 +294,14 @@ int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts)
 
 int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink)
 {
-    if (!p || !sink)
+    if (!p)
         return SL_EINVAL;
-    if (p->eng || p->sink)
-        return SL_ESTATE;
+    if (!sink)
+        return sl__pipeline_fail(p, SL_EINVAL, "the sink is NULL (did making it fail?)");
+    if (p->eng)
+        return sl__pipeline_fail(p, SL_ESTATE, "cannot set the sink: already added to an engine");
+    if (p->sink)
+        return sl__pipeline_fail(p, SL_ESTATE, "cannot set the sink: it is already set");
     p->sink = sink;
     return 0;
 }

@@ -1,6 +1,16 @@
-/* sluice — Kafka sink: an (idempotent) producer; a uow completes from its
+/* sluice — Kafka sinks: one (idempotent) producer per processor, shared by
+ * all its Kafka sinks and its Kafka fault sink; a uow completes from its
  * delivery report. Key and value are handed over without a copy: the uow's
- * output stays valid until it is acknowledged. */
+ * output stays valid until it is acknowledged.
+ *
+ * Sharing is safe because every sink's producer would be configured alike
+ * (the processor's kafka.* properties): one producer means one set of
+ * connections, one idempotence state and one delivery-report queue instead
+ * of one per topic. Each delivery report finds its sink through its topic
+ * handle's opaque, so errors still count against the sink that wrote. The
+ * producer is one service of the processor: shutdown purges what every sink
+ * has in flight (each uow acknowledged while the engine is alive), close
+ * flushes once, destroy frees the topic handles before the producer. */
 #include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/error.h"
@@ -11,19 +21,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct kafka_sink_s {
+/* The key under which a processor keeps its producer (sl__proc_attached). */
+#define PRODUCER_KEY "kafka.producer"
+
+typedef struct kafka_sink_s kafka_sink_t;
+
+typedef struct kafka_prod_s {
     sl_processor_t *proc; /* first: log_cb reads it through the opaque */
     rd_kafka_t *rk;
-    rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *mainq;
     sl__kqwake_t wake;
     uv_timer_t timer;
     int timer_on;
     int closed;
     int autocreate; /* allow.auto.create.topics: an unknown topic may still appear */
-    int down;       /* the sink is unusable: every write is acknowledged SL_ESINKDOWN */
+    size_t max_record;
+    kafka_sink_t **sinks; /* each sink's state, freed with the producer */
+    size_t nsinks;
+} kafka_prod_t;
+
+struct kafka_sink_s {
+    kafka_prod_t *prod;
+    rd_kafka_topic_t *rkt;
+    int down; /* the sink is unusable: every write is acknowledged SL_ESINKDOWN */
     char *topic;
-} kafka_sink_t;
+};
 
 /* Errors that say the producer or its topic cannot work at all, rather than
  * that one record is bad or the cluster is busy: a fatal (idempotence)
@@ -35,7 +57,7 @@ static int is_down_err(const kafka_sink_t *s, rd_kafka_resp_err_t err)
         return 1;
     return (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
             err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) &&
-           !s->autocreate;
+           !s->prod->autocreate;
 }
 
 /* Marks the sink unusable and fails the processor, once. */
@@ -47,7 +69,7 @@ static void go_down(kafka_sink_t *s, rd_kafka_resp_err_t err, const char *reason
     char why[512];
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fr[400];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->rk, fr, sizeof fr);
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(s->prod->rk, fr, sizeof fr);
         snprintf(why, sizeof why, "fatal producer error %s: %s", rd_kafka_err2name(orig),
                  orig ? fr : rd_kafka_err2str(err));
     } else if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
@@ -58,7 +80,7 @@ static void go_down(kafka_sink_t *s, rd_kafka_resp_err_t err, const char *reason
         snprintf(why, sizeof why, "%s: %s", rd_kafka_err2name(err),
                  reason ? reason : rd_kafka_err2str(err));
     }
-    sl__proc_fail(s->proc, SL_ESINKDOWN, "kafka sink %s is unusable: %s", s->topic, why);
+    sl__proc_fail(s->prod->proc, SL_ESINKDOWN, "kafka sink %s is unusable: %s", s->topic, why);
 }
 
 /* The sluice error for a produce or delivery error of this sink. */
@@ -73,28 +95,79 @@ static int sink_err(kafka_sink_t *s, rd_kafka_resp_err_t err)
     return sl__kafka_err(err);
 }
 
+/* Whether @p reason names @p topic as a whole word of topic characters (so
+ * topic "out" is not found in "output" or "out.v2"). */
+static int names_topic(const char *reason, const char *topic)
+{
+    size_t n = strlen(topic);
+    for (const char *at = reason ? strstr(reason, topic) : NULL; at; at = strstr(at + 1, topic)) {
+        char before = at == reason ? ' ' : at[-1], after = at[n];
+        int word_before = before == '.' || before == '_' || before == '-' ||
+                          (before >= '0' && before <= '9') || (before >= 'A' && before <= 'Z') ||
+                          (before >= 'a' && before <= 'z');
+        int word_after = after == '.' || after == '_' || after == '-' ||
+                         (after >= '0' && after <= '9') || (after >= 'A' && after <= 'Z') ||
+                         (after >= 'a' && after <= 'z');
+        if (!word_before && !word_after)
+            return 1;
+    }
+    return 0;
+}
+
 /* librdkafka's client-wide errors: most are transient (brokers down,
  * transport) and only logged; those that say the producer cannot work fail
- * the processor at once, without waiting for a delivery report. */
+ * the processor at once, without waiting for a delivery report. A producer
+ * error (fatal, authorization) concerns every sink of the shared producer; a
+ * topic error concerns the sinks whose topic the reason names (the others
+ * learn of theirs from their delivery reports). */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    kafka_sink_t *s = opaque;
-    if (is_down_err(s, (rd_kafka_resp_err_t)err)) {
-        go_down(s, (rd_kafka_resp_err_t)err, reason);
-    } else {
-        sl__log(s->proc, "warn", "kafka sink %s: %s: %s", s->topic,
-                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    kafka_prod_t *pr = opaque;
+    rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
+    /* Errors of one topic; the rest (fatal, authentication, cluster
+     * authorization) concern the producer, hence every sink. */
+    int topical = e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                  e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+                  e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    int whole = !topical && sl__kafka_err(e) == SL_ESINKDOWN, hit = 0;
+    for (size_t i = 0; i < pr->nsinks; i++) {
+        kafka_sink_t *s = pr->sinks[i];
+        if (is_down_err(s, e) && (whole || names_topic(reason, s->topic))) {
+            go_down(s, e, reason);
+            hit = 1;
+        }
     }
+    if (!hit)
+        sl__log(pr->proc, "warn", "kafka producer: %s: %s", rd_kafka_err2name(e), reason);
+}
+
+/* The sink that wrote @p m: its topic handle's opaque (one handle per
+ * topic: two sinks of one topic share the first one's, and map errors
+ * alike), else the first sink of that topic by name. */
+static kafka_sink_t *sink_of(const kafka_prod_t *pr, const rd_kafka_message_t *m)
+{
+    kafka_sink_t *s = rd_kafka_topic_opaque(m->rkt);
+    if (s)
+        return s;
+    const char *name = rd_kafka_topic_name(m->rkt);
+    for (size_t i = 0; i < pr->nsinks; i++)
+        if (!strcmp(pr->sinks[i]->topic, name))
+            return pr->sinks[i];
+    return NULL;
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    kafka_sink_t *s = opaque;
     sl_uow_t *u = m->_private;
     if (!u)
         return;
+    kafka_sink_t *s = sink_of(opaque, m);
+    if (!s) { /* cannot happen: every message is produced through a sink's handle */
+        sl_uow_ack(u, m->err ? sl__kafka_err(m->err) : 0);
+        return;
+    }
     int err = sink_err(s, m->err);
     if (err) {
         char msg[200];
@@ -108,7 +181,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     kafka_sink_t *s = opaque;
-    if (s->closed)
+    if (s->prod->closed)
         return SL_ESHUTDOWN;
     if (s->down)
         return SL_ESINKDOWN; /* each uow stays undone: it is read again by the next run */
@@ -132,82 +205,93 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 
 static void ks_poll(void *opaque, int timeout_ms)
 {
-    kafka_sink_t *s = opaque;
-    if (s->rk)
-        rd_kafka_poll(s->rk, timeout_ms);
+    kafka_prod_t *pr = opaque;
+    if (pr->rk)
+        rd_kafka_poll(pr->rk, timeout_ms);
 }
 
 static void wake_cb(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
-    kafka_sink_t *s = h->data;
-    sl__kqwake_drain(&s->wake);
-    rd_kafka_poll(s->rk, 0);
-    sl__proc_after(s->proc);
+    kafka_prod_t *pr = h->data;
+    sl__kqwake_drain(&pr->wake);
+    rd_kafka_poll(pr->rk, 0);
+    sl__proc_after(pr->proc);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
-    kafka_sink_t *s = t->data;
-    rd_kafka_poll(s->rk, 0);
-    sl__proc_after(s->proc);
+    kafka_prod_t *pr = t->data;
+    rd_kafka_poll(pr->rk, 0);
+    sl__proc_after(pr->proc);
 }
 
-/* Start the loop hooks lazily, the first time the loop runs them. */
-static int ks_start(kafka_sink_t *s)
+/* Start the loop hooks lazily, the first time a sink writes (on the loop). */
+static int prod_start(kafka_prod_t *pr)
 {
-    uv_loop_t *loop = sl__proc_loop(s->proc);
-    if (sl__kqwake_init(&s->wake, loop, s->mainq, wake_cb, s))
+    uv_loop_t *loop = sl__proc_loop(pr->proc);
+    if (sl__kqwake_init(&pr->wake, loop, pr->mainq, wake_cb, pr))
         return SL_EIO;
-    uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
-    uv_timer_start(&s->timer, timer_cb, 100, 100);
-    s->timer_on = 1;
+    uv_timer_init(loop, &pr->timer);
+    pr->timer.data = pr;
+    uv_timer_start(&pr->timer, timer_cb, 100, 100);
+    pr->timer_on = 1;
     return 0;
 }
 
 static void ks_shutdown(void *opaque)
 {
-    kafka_sink_t *s = opaque;
-    if (s->closed || !s->rk)
+    kafka_prod_t *pr = opaque;
+    if (pr->closed || !pr->rk)
         return;
-    s->closed = 1;
-    /* Give back what librdkafka still holds: each uow is acknowledged with a
-     * purge error now, while the engine is alive. */
-    rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(s->rk, 0);
+    pr->closed = 1;
+    /* Give back what librdkafka still holds, for every sink: each uow is
+     * acknowledged with a purge error now, while the engine is alive. */
+    rd_kafka_purge(pr->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(pr->rk, 0);
 }
 
 static void ks_close(void *opaque)
 {
-    kafka_sink_t *s = opaque;
+    kafka_prod_t *pr = opaque;
     /* Whatever is still unacknowledged at this point was drained or timed
      * out; librdkafka may still deliver it while we wait a little. */
-    if (s->rk)
-        rd_kafka_flush(s->rk, 100);
-    sl__kqwake_close(&s->wake, s->mainq);
-    if (s->timer_on) {
-        uv_timer_stop(&s->timer);
-        uv_close((uv_handle_t *)&s->timer, NULL);
-        s->timer_on = 0;
+    if (pr->rk)
+        rd_kafka_flush(pr->rk, 100);
+    sl__kqwake_close(&pr->wake, pr->mainq);
+    if (pr->timer_on) {
+        uv_timer_stop(&pr->timer);
+        uv_close((uv_handle_t *)&pr->timer, NULL);
+        pr->timer_on = 0;
     }
 }
 
-static void ks_destroy(void *opaque)
+static void sink_free(kafka_sink_t *s)
 {
-    kafka_sink_t *s = opaque;
+    if (!s)
+        return;
     if (s->rkt)
         rd_kafka_topic_destroy(s->rkt);
-    if (s->mainq)
-        rd_kafka_queue_destroy(s->mainq);
-    if (s->rk)
-        rd_kafka_destroy(s->rk);
     sl_free(s->topic);
     sl_free(s);
 }
 
-/* The sink's own destroy is a no-op: the processor's service owns the state. */
+static void ks_destroy(void *opaque)
+{
+    kafka_prod_t *pr = opaque;
+    /* Topic handles first: the producer is destroyed after its topics. */
+    for (size_t i = 0; i < pr->nsinks; i++)
+        sink_free(pr->sinks[i]);
+    sl_free(pr->sinks);
+    if (pr->mainq)
+        rd_kafka_queue_destroy(pr->mainq);
+    if (pr->rk)
+        rd_kafka_destroy(pr->rk);
+    sl_free(pr);
+}
+
+/* The sink's own destroy is a no-op: the producer's service owns the state. */
 static void ks_sink_destroy(void *opaque)
 {
     (void)opaque;
@@ -216,7 +300,8 @@ static void ks_sink_destroy(void *opaque)
 static int ks_lazy_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     kafka_sink_t *s = opaque;
-    if (!s->wake.active && !s->closed && ks_start(s))
+    kafka_prod_t *pr = s->prod;
+    if (!pr->wake.active && !pr->closed && prod_start(pr))
         return SL_EIO;
     return ks_write(opaque, uows, n);
 }
@@ -225,7 +310,63 @@ rd_kafka_t *sl__kafka_sink_rk(const sl_sink_t *sink)
 {
     void *opaque;
     const sl_sink_ops_t *ops = sl__sink_ops(sink, &opaque);
-    return ops && ops->write == ks_lazy_write ? ((kafka_sink_t *)opaque)->rk : NULL;
+    return ops && ops->write == ks_lazy_write ? ((kafka_sink_t *)opaque)->prod->rk : NULL;
+}
+
+/* The processor's producer, made (and registered as a service) by its first
+ * Kafka sink. NULL with a message in @p errstr. */
+static kafka_prod_t *producer_of(sl_processor_t *p, char *errstr, size_t errstr_size)
+{
+    kafka_prod_t *pr = sl__proc_attached(p, PRODUCER_KEY);
+    if (pr)
+        return pr;
+    static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "5", NULL};
+    pr = sl_calloc(1, sizeof *pr);
+    if (!pr) {
+        sl__errf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    pr->proc = p;
+    rd_kafka_conf_t *kc = sl__kafka_conf(p, RD_KAFKA_PRODUCER, defaults, errstr, errstr_size);
+    if (!kc)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_opaque(kc, pr);
+    /* Consumer-only properties shared through kafka.* would warn here. */
+    char err[256];
+    pr->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    if (!pr->rk) {
+        rd_kafka_conf_destroy(kc);
+        sl__errf(errstr, errstr_size, "kafka producer: %s", err);
+        goto fail;
+    }
+    pr->mainq = rd_kafka_queue_get_main(pr->rk);
+    if (!pr->mainq)
+        goto fail;
+    char ac[8];
+    size_t al = sizeof ac;
+    pr->autocreate = rd_kafka_conf_get(rd_kafka_conf(pr->rk), "allow.auto.create.topics", ac,
+                                       &al) != RD_KAFKA_CONF_OK ||
+                     strcmp(ac, "false") != 0;
+    pr->max_record = 1000000;
+    char buf[32];
+    size_t bl = sizeof buf;
+    if (rd_kafka_conf_get(rd_kafka_conf(pr->rk), "message.max.bytes", buf, &bl) == RD_KAFKA_CONF_OK)
+        pr->max_record = (size_t)strtoull(buf, NULL, 10);
+    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, pr};
+    if (sl__proc_add_service(p, &svc))
+        goto fail;
+    /* From here the processor's service owns pr. Should the processor have
+     * no room to name it, the next sink makes a producer of its own:
+     * correct, only not shared. */
+    sl__proc_attach(p, PRODUCER_KEY, pr, NULL);
+    return pr;
+fail:
+    if (errstr && errstr_size && !errstr[0])
+        sl__errf(errstr, errstr_size, "cannot create the kafka producer");
+    ks_destroy(pr);
+    return NULL;
 }
 
 sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr, size_t errstr_size)
@@ -234,52 +375,38 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
         sl__errf(errstr, errstr_size, "a processor and a topic are required");
         return NULL;
     }
-    static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "5", NULL};
     if (errstr && errstr_size)
         errstr[0] = 0;
+    kafka_prod_t *pr = producer_of(p, errstr, errstr_size);
+    if (!pr)
+        return NULL;
     kafka_sink_t *s = sl_calloc(1, sizeof *s);
-    if (!s || !(s->topic = sl_strdup(topic))) {
-        sl_free(s);
+    kafka_sink_t **ns = sl_realloc(pr->sinks, (pr->nsinks + 1) * sizeof *ns);
+    if (ns)
+        pr->sinks = ns;
+    if (!s || !ns || !(s->topic = sl_strdup(topic))) {
+        sink_free(s);
         sl__errf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    s->proc = p;
-    rd_kafka_conf_t *kc = sl__kafka_conf(p, RD_KAFKA_PRODUCER, defaults, errstr, errstr_size);
-    if (!kc)
-        goto fail;
-    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
-    rd_kafka_conf_set_error_cb(kc, error_cb);
-    rd_kafka_conf_set_opaque(kc, s);
-    /* Consumer-only properties shared through kafka.* would warn here. */
-    char err[256];
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
-    if (!s->rk) {
-        rd_kafka_conf_destroy(kc);
-        sl__errf(errstr, errstr_size, "kafka producer: %s", err);
-        goto fail;
+    s->prod = pr;
+    /* The producer's topic defaults (kafka.* topic properties), and the sink
+     * as the opaque its delivery reports are routed by. */
+    rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(pr->rk);
+    if (tc)
+        rd_kafka_topic_conf_set_opaque(tc, s);
+    s->rkt = tc ? rd_kafka_topic_new(pr->rk, topic, tc) : NULL;
+    if (!s->rkt) { /* rd_kafka_topic_new() freed tc */
+        sl__errf(errstr, errstr_size, "kafka topic %s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        sink_free(s);
+        return NULL;
     }
-    s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
-    s->mainq = rd_kafka_queue_get_main(s->rk);
-    if (!s->rkt || !s->mainq)
-        goto fail;
-    char ac[8];
-    size_t al = sizeof ac;
-    s->autocreate = rd_kafka_conf_get(rd_kafka_conf(s->rk), "allow.auto.create.topics", ac, &al) !=
-                        RD_KAFKA_CONF_OK ||
-                    strcmp(ac, "false") != 0;
-    size_t max = 1000000;
-    char buf[32];
-    size_t bl = sizeof buf;
-    if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "message.max.bytes", buf, &bl) == RD_KAFKA_CONF_OK)
-        max = (size_t)strtoull(buf, NULL, 10);
+    pr->sinks[pr->nsinks++] = s; /* from here the producer owns s */
     sl_sink_ops_t ops = {.name = s->topic,
                          .write = ks_lazy_write,
                          .destroy = ks_sink_destroy,
-                         .max_record_bytes = max - 512 /* record overhead */};
-    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, s};
-    if (sl__proc_add_service(p, &svc))
-        goto fail;
-    /* From here the processor's service owns s. */
+                         .max_record_bytes = pr->max_record - 512 /* record overhead */};
     sl_sink_t *sink = sl_sink_new(&ops, s);
     if (!sink || sl__proc_own_sink(p, sink)) {
         sl_sink_destroy(sink);
@@ -287,9 +414,4 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
         return NULL;
     }
     return sink;
-fail:
-    if (errstr && errstr_size && !errstr[0])
-        sl__errf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
-    ks_destroy(s);
-    return NULL;
 }

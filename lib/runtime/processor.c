@@ -252,9 +252,11 @@ void sl_processor_destroy(sl_processor_t *p)
 int sl_processor_add_pipeline(sl_processor_t *p, sl_pipeline_t *pl)
 {
     if (!p)
-        return SL_EINVAL;
+        return sl__pipeline_fail(pl, SL_EINVAL, "cannot add it: no processor (NULL)");
     if (p->state != PROC_NEW)
-        return SL_ESTATE;
+        return sl__pipeline_fail(pl, SL_ESTATE,
+                                 "cannot add it: the processor has run (add pipelines before "
+                                 "sl_processor_run())");
     return sl_engine_add_pipeline(p->e, pl);
 }
 

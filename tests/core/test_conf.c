@@ -85,6 +85,46 @@ Test(conf, defaults_failed_set_keeps_value_and_dup)
     sl_conf_destroy(d);
 }
 
+Test(conf, unset_restores_the_default_or_removes)
+{
+    sl_conf_t *c = sl_conf_new();
+    char err[256];
+    cr_assert_eq(sl_conf_set(c, "batch.max.events", "7", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_conf_set(c, "processor.name", "orders", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_conf_set(c, "processor.signals", "false", err, sizeof err), 0, "%s", err);
+    sl_conf_set(c, "kafka.acks", "all", NULL, 0);
+    sl_conf_set(c, "kafka.linger.ms", "5", NULL, 0);
+    sl_conf_set(c, "kafka.client.id", "x", NULL, 0);
+
+    cr_assert_eq(sl_conf_unset(c, "batch.max.events", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_conf_get_int(c, "batch.max.events"), 500, "the table's default again");
+    cr_assert_eq(sl_conf_unset(c, "processor.name", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(sl_conf_get_str(c, "processor.name"), "sluice");
+    cr_assert_eq(sl_conf_unset(c, "processor.signals", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_conf_get_int(c, "processor.signals"), 1);
+
+    cr_assert_eq(sl_conf_unset(c, "kafka.linger.ms", err, sizeof err), 0, "%s", err);
+    cr_assert_null(sl_conf_get_str_pt(c, "kafka.linger.ms"), "a pass-through is removed");
+    char seen[128] = "";
+    cr_assert_eq(sl_conf_foreach(c, "kafka.", collect, seen), 0);
+    cr_assert_str_eq(seen, "acks=all;client.id=x;", "the others keep their order");
+    cr_assert_eq(sl_conf_unset(c, "kafka.linger.ms", err, sizeof err), 0,
+                 "unsetting twice is fine");
+    cr_assert_eq(sl_conf_set(c, "kafka.linger.ms", "9", NULL, 0), 0);
+    seen[0] = 0;
+    sl_conf_foreach(c, "kafka.", collect, seen);
+    cr_assert_str_eq(seen, "acks=all;client.id=x;linger.ms=9;", "set again: last");
+
+    err[0] = 0;
+    cr_assert_eq(sl_conf_unset(c, "no.such.property", err, sizeof err), SL_ENOENT);
+    cr_assert_str_eq(err, "unknown configuration property \"no.such.property\"");
+    cr_assert_eq(sl_conf_unset(c, "kafka.", err, sizeof err), SL_ENOENT,
+                 "a prefix alone is no name");
+    cr_assert_eq(sl_conf_unset(c, NULL, err, sizeof err), SL_EINVAL);
+    cr_assert_eq(sl_conf_unset(NULL, "batch.max.events", NULL, 0), SL_EINVAL);
+    sl_conf_destroy(c);
+}
+
 Test(conf, property_table_is_documented)
 {
     char *doc = NULL;

@@ -287,6 +287,89 @@ Test(stages, builder_rejects_misuse)
     sl_test_destroy(t);
 }
 
+/* The message a failed builder or add call leaves on the pipeline contains
+ * @p want (and names the pipeline). */
+static void assert_says(const sl_pipeline_t *p, const char *want)
+{
+    const char *msg = sl_pipeline_error(p);
+    cr_assert_not_null(msg);
+    cr_assert_not_null(strstr(msg, want), "message \"%s\" does not say \"%s\"", msg, want);
+    cr_assert_not_null(strstr(msg, "pipeline \"orders\""), "message \"%s\" names no pipeline", msg);
+}
+
+Test(stages, builder_errors_leave_a_message)
+{
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("orders");
+    cr_assert_str_eq(sl_pipeline_error(p), "", "no call has failed yet");
+    cr_assert_not_null(sl_pipeline_error(NULL));
+
+    cr_assert_eq(sl_test_add_pipeline(t, p), SL_EINVAL);
+    assert_says(p, "has no sink: call sl_pipeline_sink() before adding it");
+    cr_assert_eq(sl_pipeline_map(p, NULL, NULL), SL_EINVAL);
+    assert_says(p, "the map function is NULL");
+    cr_assert_eq(sl_pipeline_flat_map(p, NULL, NULL), SL_EINVAL);
+    assert_says(p, "the flat_map function is NULL");
+    const char *types[] = {"order-", NULL};
+    cr_assert_eq(sl_pipeline_filter_types(p, SL_MATCH_PREFIX, types, 0), SL_EINVAL);
+    assert_says(p, "filter_types needs at least one type name");
+    cr_assert_eq(sl_pipeline_filter_types(p, SL_MATCH_PREFIX, types, 2), SL_EINVAL);
+    assert_says(p, "type name 1 is NULL");
+    cr_assert_eq(sl_pipeline_filter_types(p, (sl_match_t)7, types, 1), SL_EINVAL);
+    assert_says(p, "match 7");
+    cr_assert_eq(sl_pipeline_rate_limit(p, 0, 1), SL_ERANGE);
+    assert_says(p, "rate_limit needs per_second > 0 and burst > 0");
+    sl_batch_opts_t bad = {0, 0, -5};
+    cr_assert_eq(sl_pipeline_batch(p, &bad), SL_ERANGE);
+    assert_says(p, "batch: linger_ms -5 is below -1");
+    cr_assert_eq(sl_pipeline_sink(p, NULL), SL_EINVAL);
+    assert_says(p, "the sink is NULL");
+
+    /* A call that succeeds keeps the last message: one check at the end. */
+    cr_assert_eq(sl_pipeline_batch(p, NULL), 0);
+    assert_says(p, "the sink is NULL");
+    cr_assert_eq(sl_pipeline_tap(p, keep_even, NULL), SL_ESTATE);
+    assert_says(p, "cannot add a tap stage: a collector (batch, compact or group) is set");
+    cr_assert_eq(sl_pipeline_group(p, NULL), SL_ESTATE);
+    assert_says(p, "cannot set a group collector");
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), SL_ESTATE);
+    assert_says(p, "cannot set the sink: it is already set");
+
+    /* Two pipelines of one name: the second stays the caller's, with why. */
+    sl_pipeline_t *twin = sl_pipeline_new("orders");
+    cr_assert_eq(sl_pipeline_sink(twin, sl_test_sink_handle(s)), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, twin), SL_EEXIST);
+    assert_says(twin, "a pipeline of that name is already added");
+    cr_assert_eq(sl_test_add_pipeline(t, p), SL_ESTATE);
+    assert_says(p, "is already added to an engine");
+    cr_assert_eq(sl_pipeline_filter(p, keep_even, NULL), SL_ESTATE);
+    assert_says(p, "already added to an engine");
+    cr_assert_eq(sl_test_add_pipeline(NULL, twin), SL_EINVAL);
+    assert_says(twin, "no engine (NULL)");
+    sl_pipeline_destroy(twin);
+    sl_test_destroy(t);
+}
+
+Test(stages, processor_add_pipeline_leaves_a_message)
+{
+    char err[256];
+    sl_conf_t *conf = sl_conf_new();
+    cr_assert_eq(sl_conf_set(conf, "processor.signals", "false", err, sizeof err), 0, "%s", err);
+    sl_processor_t *proc = sl_processor_new(conf, err, sizeof err);
+    sl_conf_destroy(conf);
+    cr_assert_not_null(proc, "%s", err);
+    sl_pipeline_t *p = sl_pipeline_new("orders");
+    cr_assert_eq(sl_processor_add_pipeline(proc, p), SL_EINVAL);
+    assert_says(p, "has no sink: call sl_pipeline_sink() before adding it");
+    cr_assert_eq(sl_processor_add_pipeline(NULL, p), SL_EINVAL);
+    assert_says(p, "no processor (NULL)");
+    sl_pipeline_destroy(p);
+    sl_processor_destroy(proc);
+}
+
 Test(stages, watermark_under_out_of_order_acks)
 {
     enum { N = 300 };

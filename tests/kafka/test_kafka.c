@@ -1,6 +1,7 @@
 /* Kafka end to end over the embedded broker: exact output, poison events as
  * faults, a drain on SIGTERM with exact commits, and a restart that goes on
  * with nothing lost. The processor under test is kproc, a separate process. */
+#include "kafka/kafka_int.h"
 #include "kafka_helpers.h"
 
 #include <pthread.h>
@@ -241,4 +242,100 @@ Test(kafka, embedded_bootstrap_in_process)
     sl_engine_stats(sl_processor_engine(p), &st);
     cr_assert_eq(st.records_done, 200);
     sl_processor_destroy(p);
+}
+
+/* The input's number N, from its value {"id":"eN",...}. */
+static int input_id(const sl_uow_t *u)
+{
+    const sl_record_t *r = sl_uow_record(u);
+    char buf[32] = "";
+    memcpy(buf, r->value, r->value_len < sizeof buf - 1 ? r->value_len : sizeof buf - 1);
+    int id = -1;
+    sscanf(buf, "{\"id\":\"e%d\"", &id);
+    return id;
+}
+
+/* A fault for every tenth input, output for the rest. */
+static sl_result_t fault_tenth(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    if (input_id(u) % 10 == 0) {
+        sl_uow_fail(u, SL_ESTAGE, "every tenth");
+        return SL_FAULT;
+    }
+    return SL_OK;
+}
+
+static sl_result_t keep_even(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    return input_id(u) % 2 == 0 ? SL_OK : SL_SKIP;
+}
+
+/* Every Kafka sink of a processor, the fault sink among them, writes through
+ * one producer; each delivery report still reaches the sink that wrote it,
+ * and a drain delivers and commits everything. */
+Test(kafka, one_producer_for_every_kafka_sink)
+{
+    const char *topics[] = {"in", "out-a", "out-b", "faults", NULL};
+    const int parts[] = {2, 2, 2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    const char *kv[] = {"kafka.bootstrap.servers",
+                        bs,
+                        "kafka.group.id",
+                        "g-shared",
+                        "processor.signals",
+                        "false",
+                        "batch.linger.ms",
+                        "10",
+                        NULL};
+    sl_processor_t *p = tu_processor(kv, NULL);
+    char err[256];
+    sl_sink_t *a = sl_kafka_sink_new(p, "out-a", err, sizeof err);
+    cr_assert(a, "%s", err);
+    sl_sink_t *bsink = sl_kafka_sink_new(p, "out-b", err, sizeof err);
+    cr_assert(bsink, "%s", err);
+    sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
+    cr_assert(faults, "%s", err);
+    rd_kafka_t *rk = sl__kafka_sink_rk(a);
+    cr_assert_not_null(rk);
+    cr_assert_eq(sl__kafka_sink_rk(bsink), rk, "the second sink shares the first one's producer");
+    cr_assert_eq(sl__kafka_sink_rk(faults), rk, "so does the fault sink");
+    sl_processor_t *other = tu_processor(kv, NULL);
+    sl_sink_t *o = sl_kafka_sink_new(other, "out-a", err, sizeof err);
+    cr_assert(o, "%s", err);
+    cr_assert_neq(sl__kafka_sink_rk(o), rk, "another processor has its own");
+    sl_processor_destroy(other);
+
+    produce_inputs(bs, 0, 200);
+    sl_pipeline_t *pa = sl_pipeline_new("a");
+    sl_pipeline_map(pa, fault_tenth, NULL);
+    sl_pipeline_batch(pa, NULL);
+    sl_pipeline_sink(pa, a);
+    sl_pipeline_t *pb = sl_pipeline_new("b");
+    sl_pipeline_filter(pb, keep_even, NULL);
+    sl_pipeline_sink(pb, bsink);
+    cr_assert_eq(sl_processor_add_pipeline(p, pa), 0, "%s", sl_pipeline_error(pa));
+    cr_assert_eq(sl_processor_add_pipeline(p, pb), 0, "%s", sl_pipeline_error(pb));
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    size_t got_a = kt_read(bs, "out-a", 2, 180, 60000, 1000, NULL, NULL);
+    size_t got_b = kt_read(bs, "out-b", 2, 100, 60000, 500, NULL, NULL);
+    size_t got_f = kt_read(bs, "faults", 1, 20, 60000, 500, NULL, NULL);
+    sl_processor_stop(p);
+    void *rc;
+    pthread_join(th, &rc);
+    cr_assert_eq((intptr_t)rc, 0, "complete drain");
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    sl_processor_destroy(p);
+    cr_assert_eq(got_a, 180, "out-a: all but the faults (got %zu)", got_a);
+    cr_assert_eq(got_b, 100, "out-b: the even offsets (got %zu)", got_b);
+    cr_assert_eq(got_f, 20, "faults (got %zu)", got_f);
+    cr_assert_eq(st.records_done, 200);
+    cr_assert_eq(kt_committed(bs, "g-shared", "in", 2), 200);
+    sl_broker_destroy(b);
 }
