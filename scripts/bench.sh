@@ -79,6 +79,11 @@ if [ "$kafka" = 1 ]; then
     step "bench_flavors: trigger and listener vs raw consumer and kcat; listener memory at 1x and 10x input"
     ./build/bench/bench_flavors "${e2e_args[@]}" --csv "$run/flavors.csv" >>"$log" 2>&1
 fi
+if [ "$kafka" = 1 ]; then
+    step "bench_failover: a group of 3 listeners, one SIGKILLed: kill to its partitions consumed again"
+    ./build/bench/bench_failover $([ "$quick" = 1 ] && echo --quick) --csv "$run/failover.csv" \
+        >>"$log" 2>&1
+fi
 if [ "$kinesis" = 1 ]; then
     step "bench_kinesis: PutRecords and GetRecords against kinesalite vs a curl loop"
     ./build/bench/bench_kinesis "${kin_args[@]}" >"$run/kinesis.txt" 2>>"$log"
