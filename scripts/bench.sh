@@ -53,6 +53,10 @@ step "bench_batch: the peers' pipeline in sluice on the same $events events"
     $([ "$quick" = 1 ] && echo --min-ms 50) --dump-events "$run/events.jsonl" \
     --csv "$run/peers-sluice.csv" >>"$log" 2>&1
 
+step "bench_ordering: partition, key and unordered mode into a sink acknowledging 0-5 ms later"
+./build/bench/bench_ordering $([ "$quick" = 1 ] && echo --quick) --csv "$run/ordering.csv" \
+    >>"$log" 2>&1
+
 if [ "$peers" = 1 ]; then
     if [ ! -f bench/peers/peer.js ]; then
         step "peers: bench/peers is missing, skipped"
