@@ -554,6 +554,12 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
         check_usage(lbin, &lcases[i]);
     const usage_case_t tcases[] = {
         {"help", {"--help"}, 0, "--format dynamodb|debezium"},
+        {"instance id in help", {"--help"}, 0, "--instance-id ID"},
+        {"instance id on kinesis",
+         {"--source", "kinesis:c", "--sink", "kafka:e", "--format", "debezium", "--entity", "t",
+          "--instance-id", "m1"},
+         2,
+         "only a kafka: source has a consumer group"},
         {"no sink",
          {"--source", "kafka:c", "--format", "dynamodb", "--entity", "t"},
          2,
