@@ -426,3 +426,54 @@ Test(ordering, key_mode_orders_flat_map_children_by_their_own_keys)
     cr_assert_eq(sl_test_inflight(t), 0);
     sl_test_destroy(t);
 }
+
+/* The bound on what a partition has in flight holds in key mode: with
+ * inflight.partition.max.records 5 and 20 keys, the source is paused at 5
+ * (the driver feeds only while it is not), at most 5 uows are at the sink,
+ * and everything completes with each key in order. */
+Test(ordering, key_mode_keeps_within_the_partition_bound)
+{
+    const char *kv[] = {"inflight.partition.max.records", "5", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *s = sl_test_sink_new(t, "async", 0, 0, 0);
+    sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
+    sl_pipeline_t *p = sl_pipeline_new("bounded");
+    cr_assert_eq(sl_pipeline_ordering(p, SL_ORDER_KEY), 0);
+    sl_pipeline_sink(p, sl_test_sink_handle(s));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    enum { M = 200, K = 20 };
+    rs = 4242;
+    int last[K], pauses = 0, fed = 0, completed = 0;
+    size_t max_pending = 0;
+    for (int k = 0; k < K; k++)
+        last[k] = -1;
+    char buf[512];
+    while (completed < M) {
+        while (fed < M && !sl_test_paused(t, "t", 0)) {
+            int k = (int)rnd(K);
+            event(buf, sizeof buf, fed, k, 0, fed);
+            char key[8];
+            snprintf(key, sizeof key, "k%d", k);
+            cr_assert_eq(sl_test_push(t, "t", 0, fed, key, strlen(key), buf, strlen(buf)), 0);
+            fed++;
+        }
+        if (fed < M)
+            pauses++;
+        size_t np = sl_test_sink_pending(s);
+        cr_assert_gt(np, 0, "%d fed, %d done, nothing at the sink", fed, completed);
+        if (np > max_pending)
+            max_pending = np;
+        size_t i = rnd((unsigned)np), len;
+        const char *v = sl_test_sink_pending_value(s, i, &len);
+        ev_t e = parse(v, len);
+        cr_assert_gt(e.n, last[e.k]);
+        last[e.k] = e.n;
+        completed++;
+        cr_assert_eq(sl_test_sink_ack(s, i, 0), 0);
+    }
+    cr_assert_leq(max_pending, 5, "at most the bound at the sink");
+    cr_assert_gt(max_pending, 1, "keys ran side by side");
+    cr_assert_gt(pauses, 0, "the partition was paused at its bound");
+    cr_assert_eq(sl_test_committed(t, "t", 0), M);
+    sl_test_destroy(t);
+}
