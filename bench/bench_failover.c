@@ -45,6 +45,19 @@ extern char **environ;
 #define FAILOVER_DEADLINE_S 240.0
 
 static const char *g_bs;
+/* Members alive, killed at exit: a member outliving this process would
+ * keep retrying against the embedded broker that died with it. */
+static pid_t g_members[MEMBERS];
+
+static void kill_members(void)
+{
+    for (int i = 0; i < MEMBERS; i++)
+        if (g_members[i] > 0) {
+            kill(g_members[i], SIGKILL);
+            waitpid(g_members[i], NULL, 0);
+            g_members[i] = 0;
+        }
+}
 static char g_dir[64];
 static atomic_int g_producing = 1;
 
@@ -219,8 +232,10 @@ static void alive(const pid_t *pids, int n)
 {
     for (int i = 0; i < n; i++) {
         int st;
-        if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i])
+        if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+            g_members[i] = 0;
             die("member %d exited early (status %d); see its log in %s", i, st, g_dir);
+        }
     }
 }
 
@@ -233,7 +248,8 @@ static double failover(const char *bin, const char *group, const char *session,
     pid_t pids[MEMBERS];
     char logs[MEMBERS][256];
     for (int i = 0; i < MEMBERS; i++)
-        pids[i] = spawn_member(bin, group, i, session, heartbeat, poll, logs[i], sizeof logs[i]);
+        g_members[i] = pids[i] =
+            spawn_member(bin, group, i, session, heartbeat, poll, logs[i], sizeof logs[i]);
     rd_kafka_t *rk = offsets_client(group);
     int64_t before[PARTS], off[PARTS];
     /* Formed: every member holds partitions, all 6 are held, and every
@@ -267,6 +283,7 @@ static double failover(const char *bin, const char *group, const char *session,
     int st;
     waitpid(pids[victim], &st, 0);
     pids[victim] = -1;
+    g_members[victim] = 0;
     /* After the kill: the dead member's commits are frozen from here. */
     committed(rk, before);
     double at[PARTS] = {0};
@@ -301,6 +318,7 @@ static double failover(const char *bin, const char *group, const char *session,
         if (pids[i] > 0) {
             kill(pids[i], SIGTERM);
             waitpid(pids[i], &st, 0);
+            g_members[i] = 0;
         }
     rd_kafka_destroy(rk);
     return worst;
@@ -334,6 +352,7 @@ int main(int argc, char **argv)
                  "../processors/sluice-listener");
         bin = path;
     }
+    atexit(kill_members);
     if (access(bin, X_OK))
         die("no listener binary at %s (set SLUICE_LISTENER_BIN)", bin);
     char err[256];
