@@ -5,7 +5,8 @@ usage: summarize.py RUN_DIR QUICK(0|1)
 
 Inputs in RUN_DIR (each optional): batch.csv and peers-sluice.csv
 (bench_batch --csv), peer-<impl>.jsonl (bench/peers/peer.js), kafka.csv
-(bench_kafka_e2e --csv), kinesis.txt (bench_kinesis output), events.jsonl
+(bench_kafka_e2e --csv), failover.csv (bench_failover --csv), ordering.csv (bench_ordering --csv),
+kinesis.txt (bench_kinesis output), events.jsonl
 (the peers' input, for its average size)."""
 import csv
 import json
@@ -114,6 +115,24 @@ for r in read_csv("flavors.csv"):
                      "min": None, "max": None, "ns_per_event": None, "mb_per_s": None,
                      "allocs_per_event": None, "peak_rss_kb": num(r["peak_rss_kb"]),
                      "ratio": r["ratio"]})
+
+# ordering modes into an asynchronous sink; key / partition mode is a
+# comparison (goal >= 10x from 20 keys on)
+for r in read_csv("ordering.csv"):
+    case = r["case"].strip('"')
+    add("ordering: " + case, num(r["events_per_s"]), ratio=r["ratio"])
+    m = re.match(r"key mode, (\d+) key", case)
+    if m and r["ratio"]:
+        ratios.append((f"key / partition mode, {m.group(1)} keys, async sink 0-5 ms",
+                       float(r["ratio"].rstrip("x")), 10 if int(m.group(1)) >= 20 else 0))
+
+# Kafka group failover: seconds, not a rate (the figure goes in the ratio
+# column, which the charts do not read)
+for r in read_csv("failover.csv"):
+    rows.append({"case": "failover: " + r["case"].strip('"'), "events_per_s": None,
+                 "min": None, "max": None, "ns_per_event": None, "mb_per_s": None,
+                 "allocs_per_event": None, "peak_rss_kb": None,
+                 "ratio": f'{num(r["failover_s"]):.1f} s'})
 
 # Kinesis
 kin = os.path.join(run, "kinesis.txt")

@@ -53,6 +53,10 @@ step "bench_batch: the peers' pipeline in sluice on the same $events events"
     $([ "$quick" = 1 ] && echo --min-ms 50) --dump-events "$run/events.jsonl" \
     --csv "$run/peers-sluice.csv" >>"$log" 2>&1
 
+step "bench_ordering: partition, key and unordered mode into a sink acknowledging 0-5 ms later"
+./build/bench/bench_ordering $([ "$quick" = 1 ] && echo --quick) --csv "$run/ordering.csv" \
+    >>"$log" 2>&1
+
 if [ "$peers" = 1 ]; then
     if [ ! -f bench/peers/peer.js ]; then
         step "peers: bench/peers is missing, skipped"
@@ -78,6 +82,11 @@ fi
 if [ "$kafka" = 1 ]; then
     step "bench_flavors: trigger and listener vs raw consumer and kcat; listener memory at 1x and 10x input"
     ./build/bench/bench_flavors "${e2e_args[@]}" --csv "$run/flavors.csv" >>"$log" 2>&1
+fi
+if [ "$kafka" = 1 ]; then
+    step "bench_failover: a group of 3 listeners, one SIGKILLed: kill to its partitions consumed again"
+    ./build/bench/bench_failover $([ "$quick" = 1 ] && echo --quick) --csv "$run/failover.csv" \
+        >>"$log" 2>&1
 fi
 if [ "$kinesis" = 1 ]; then
     step "bench_kinesis: PutRecords and GetRecords against kinesalite vs a curl loop"

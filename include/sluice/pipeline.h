@@ -177,6 +177,43 @@ SL_EXPORT int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts);
  */
 SL_EXPORT int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink);
 
+/** Which uows of a partition a pipeline lets run at the same time. */
+typedef enum sl_order_e {
+    /** The sink's order (the default): the engine runs a partition's uows
+     *  concurrently and writes them in partition order; the sink must
+     *  acknowledge each key's uows in write order (see sl_uow_ack()), as a
+     *  Kafka producer or a batch call does. */
+    SL_ORDER_SINK = 0,
+    /** One uow of a partition at a time, from its first stage to its
+     *  acknowledgement: uows complete in offset order whatever the sink. */
+    SL_ORDER_PARTITION = 1,
+    /** One uow per key at a time (the record's key, or an emitted child's
+     *  key): each key's uows complete in offset order, different keys run
+     *  concurrently, with a sink that acknowledges in any order. */
+    SL_ORDER_KEY = 2,
+    /** No order: every uow runs and is acknowledged independently, a retry
+     *  holds back nothing. */
+    SL_ORDER_UNORDERED = 3
+} sl_order_t;
+
+/**
+ * @brief Set how the pipeline orders the uows of one partition (see
+ *        sl_order_t); without this call, the pipeline.ordering property
+ *        decides when the engine starts.
+ *
+ * In every mode the committed watermark stays exact: it never passes a
+ * record with a uow not yet done. The number of uows in flight per partition
+ * is bounded by inflight.partition.max.records (its partition pauses there),
+ * which is also the most keys a partition can have in flight in key mode.
+ * In partition and key modes a uow waiting for its turn sits before its
+ * first stage, and a batch collector only ever sees the uows whose turn it
+ * is: such a pipeline is meant for a sink that writes each uow alone (no
+ * collector) and acknowledges later, e.g. an asynchronous call per event.
+ * @returns 0, SL_EINVAL for a NULL @p p or an unknown @p order, SL_ESTATE once
+ *          the pipeline is added to an engine. Not thread-safe.
+ */
+SL_EXPORT int sl_pipeline_ordering(sl_pipeline_t *p, sl_order_t order);
+
 /** @brief The pipeline's name, owned by the pipeline. */
 SL_EXPORT const char *sl_pipeline_name(const sl_pipeline_t *p);
 
@@ -297,9 +334,12 @@ SL_EXPORT void *sl_uow_data(const sl_uow_t *uow);
  *        retriable error to retry it (with backoff, its key held), a
  *        permanent one to turn it into a fault.
  *
- * Per-key order: acknowledge the uows of one key in the order they were
- * written (a Kafka partition's delivery reports, a batch call's results in
- * array order). A success that arrives after an earlier uow of the same key
+ * Per-key order (SL_ORDER_SINK, the default): acknowledge the uows of one
+ * key in the order they were written (a Kafka partition's delivery reports,
+ * a batch call's results in array order). In SL_ORDER_PARTITION and
+ * SL_ORDER_KEY a sink may acknowledge in any order: the engine has at most
+ * one uow per partition or per key at the sink; in SL_ORDER_UNORDERED any
+ * order is accepted as it comes. A success that arrives after an earlier uow of the same key
  * failed and went to retry has overtaken it at the destination: the engine
  * writes it again behind the earlier one (a duplicate, never a reordering of
  * the last copies), without counting it against retry.max.

@@ -73,6 +73,11 @@ static const prop_t props[] = {
      "(any JSON text, e.g. change records for a cdc pipeline: validated, no envelope read; the "
      "record key is the key, type filters match nothing; an empty value, a Kafka tombstone, is "
      "skipped)."},
+    {"pipeline.ordering", P_STR, "sink", 0, 0,
+     "Order of the units of work of one partition in a pipeline that does not set its own "
+     "(sl_pipeline_ordering()): \"sink\" (the sink acknowledges each key's in write order), "
+     "\"partition\" (one at a time), \"key\" (one per key at a time, keys concurrent, "
+     "acknowledged in any order) or \"unordered\"."},
     {"drain.timeout.ms", P_INT, "30000", 0, 3600000,
      "On shutdown or revoke, how long to wait for in-flight work before giving up."},
 };

@@ -163,13 +163,18 @@ struct sl_pipeline_s {
     /* runtime */
     sl_engine_t *eng;
     size_t index;
-    sl_uow_t **held; /* hash buckets of key holders */
+    uint8_t order;     /* sl_order_t */
+    uint8_t order_set; /* by sl_pipeline_ordering(), else pipeline.ordering at start */
+    sl_uow_t **held;   /* hash buckets of key holders */
     uint32_t hmask;
     size_t nheld;
     sl_stats_t stats;
 };
 
 typedef struct part_s {
+    /* Its own address: the bytes a partition-ordered pipeline's key gate
+     * compares (one holder per partition). */
+    const struct part_s *self;
     char *topic;
     int32_t partition;
     sl__tracker_t tr;

@@ -195,6 +195,7 @@ static part_t *part_get(sl_engine_t *e, const char *topic, int32_t partition)
         return NULL;
     }
     p->partition = partition;
+    p->self = p;
     uint32_t h = sl__part_hash(topic, partition);
     p->next = e->parts[h & e->pmask];
     e->parts[h & e->pmask] = p;
@@ -280,6 +281,11 @@ static const uint8_t kind_fs[] = {
 void sl__run(sl_engine_t *e, sl_uow_t *u)
 {
     sl_pipeline_t *p = u->pl;
+    /* Partition and key order: a uow holds its partition or key from its
+     * first stage to its acknowledgement; the next one waits here. */
+    if ((p->order == SL_ORDER_PARTITION || p->order == SL_ORDER_KEY) && !u->holding &&
+        sl__gate_hold(p, u))
+        return;
     u->state = U_RUNNING;
     while (u->stage < p->nstages) {
         if (p->nheld && sl__gate_blocks(p, u))
@@ -423,9 +429,9 @@ void sl__finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
 static int overtakes(sl_engine_t *e, sl_uow_t *u)
 {
     sl_pipeline_t *p = u->pl;
-    if (!p->nheld || u->holding)
+    if (!p->nheld || u->holding || p->order == SL_ORDER_UNORDERED)
         return 0;
-    sl_uow_t *h = *sl__gate_slot(p, u->key);
+    sl_uow_t *h = *sl__gate_slot(p, sl__gate_key(p, u));
     if (!h || h->ord > u->ord)
         return 0;
     snprintf(u->errmsg, sizeof u->errmsg,

@@ -12,7 +12,7 @@
 sl_uow_t **sl__gate_slot(sl_pipeline_t *p, sl_span_t key)
 {
     sl_uow_t **pp = &p->held[sl__hash(key.ptr, key.len) & p->hmask];
-    while (*pp && !key_eq((*pp)->key, key))
+    while (*pp && !key_eq(sl__gate_key(p, *pp), key))
         pp = &(*pp)->hnext;
     return pp;
 }
@@ -37,7 +37,7 @@ void sl__wait_insert(sl_uow_t *h, sl_uow_t *w, uow_state_t st)
 /* Returns 1 when @p u must wait behind the holder of its key. */
 int sl__gate_blocks(sl_pipeline_t *p, sl_uow_t *u)
 {
-    sl_uow_t *h = *sl__gate_slot(p, u->key);
+    sl_uow_t *h = *sl__gate_slot(p, sl__gate_key(p, u));
     if (!h || h == u)
         return 0;
     sl__wait_insert(h, u, U_HELD);
@@ -50,9 +50,12 @@ int sl__gate_hold(sl_pipeline_t *p, sl_uow_t *u)
 {
     if (u->holding)
         return 0;
-    sl_uow_t **pp = sl__gate_slot(p, u->key);
+    sl_uow_t **pp = sl__gate_slot(p, sl__gate_key(p, u));
     sl_uow_t *h = *pp;
-    if (h && h->ord < u->ord) {
+    /* In partition and key order the holder is the uow whose turn it is: a
+     * uow never takes over (only a flat-map child can arrive with an
+     * earlier position; it waits, its key's turn is first come). */
+    if (h && (h->ord < u->ord || p->order == SL_ORDER_PARTITION || p->order == SL_ORDER_KEY)) {
         sl__wait_insert(h, u, U_HELD);
         return 1;
     }
@@ -85,7 +88,7 @@ int sl__gate_hold(sl_pipeline_t *p, sl_uow_t *u)
 
 void sl__gate_release(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *h)
 {
-    sl_uow_t **pp = sl__gate_slot(p, h->key);
+    sl_uow_t **pp = sl__gate_slot(p, sl__gate_key(p, h));
     if (*pp == h) {
         *pp = h->hnext;
         p->nheld--;
@@ -97,9 +100,11 @@ void sl__gate_release(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *h)
     while (w) {
         sl_uow_t *nx = w->next;
         w->next = NULL;
-        sl_uow_t *nh = *sl__gate_slot(p, w->key);
+        sl_uow_t *nh = *sl__gate_slot(p, sl__gate_key(p, w));
         if (nh) {
-            /* A released waiter retried and holds the key again: the rest wait for it. */
+            /* A released waiter retried and holds the key again: the rest
+             * (w and every one after it) wait for it. */
+            w->next = nx;
             while (w) {
                 nx = w->next;
                 sl__wait_insert(nh, w, U_HELD);
@@ -136,10 +141,14 @@ void sl__retry(sl_engine_t *e, sl_uow_t *u, int err, int stage)
         return;
     }
     u->err = err;
-    if (sl__gate_hold(p, u))
-        return; /* re-runs when the earlier holder of its key is done */
-    if (u->stage == p->nstages)
-        sl__coll_extract_key(p, u);
+    /* Unordered: a retry holds back no other uow of its key. */
+    if (p->order != SL_ORDER_UNORDERED) {
+        if (sl__gate_hold(p, u))
+            return; /* re-runs when the earlier holder of its key is done */
+        /* Partition and key order have no other uow of its key in a batch. */
+        if (u->stage == p->nstages && p->order == SL_ORDER_SINK)
+            sl__coll_extract_key(p, u);
+    }
     u->state = U_RETRY_WAIT;
     sl__timer_start(&e->timers, &u->timer, now(e) + sl__backoff(e, u->attempts), retry_fire);
 }

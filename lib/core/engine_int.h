@@ -120,6 +120,15 @@ static inline void flow_check_pause(sl_engine_t *e, part_t *p)
     }
 }
 
+/* What the key gate holds for @p u: its partition in a partition-ordered
+ * pipeline (the part_t's address, compared as bytes), else its key. */
+static inline sl_span_t sl__gate_key(const sl_pipeline_t *p, const sl_uow_t *u)
+{
+    if (p->order == SL_ORDER_PARTITION)
+        return (sl_span_t){(const char *)&u->entry->part->self, sizeof u->entry->part->self};
+    return u->key;
+}
+
 static inline int key_eq(sl_span_t a, sl_span_t b)
 {
     return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));

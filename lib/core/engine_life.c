@@ -207,6 +207,19 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
         why = "source.format must be \"event\" or \"json\"";
         goto fail;
     }
+    static const char *const orders[] = {"sink", "partition", "key", "unordered"};
+    const char *ord = sl_conf_get_str(c, "pipeline.ordering");
+    size_t oi = 0;
+    while (oi < 4 && strcmp(ord, orders[oi]))
+        oi++;
+    if (oi == 4) {
+        rc = SL_EINVAL;
+        why = "pipeline.ordering must be \"sink\", \"partition\", \"key\" or \"unordered\"";
+        goto fail;
+    }
+    for (size_t i = 0; i < e->npl; i++)
+        if (!e->pls[i]->order_set)
+            e->pls[i]->order = (uint8_t)oi;
     e->fault_value_max = (size_t)sl_conf_get_int(c, "fault.value.max.bytes");
     /* A fault event is one record of the fault sink: it must fit its hard
      * limits, and fault.max.bytes when set. */

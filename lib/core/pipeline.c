@@ -292,6 +292,17 @@ int sl_pipeline_group(sl_pipeline_t *p, const sl_batch_opts_t *opts)
     return set_coll(p, COLL_GROUP, opts);
 }
 
+int sl_pipeline_ordering(sl_pipeline_t *p, sl_order_t order)
+{
+    if (!p || (unsigned)order > SL_ORDER_UNORDERED)
+        return SL_EINVAL;
+    if (p->eng)
+        return SL_ESTATE;
+    p->order = (uint8_t)order;
+    p->order_set = 1;
+    return 0;
+}
+
 int sl_pipeline_sink(sl_pipeline_t *p, sl_sink_t *sink)
 {
     if (!p)

@@ -39,6 +39,11 @@ static void usage(const cli_t *c, FILE *f)
             "SLUICE_FAULTS\n"
             "  --group ID                    consumer group (default: the name)         "
             "SLUICE_GROUP\n"
+            "  --instance-id ID              static member of the Kafka group           "
+            "SLUICE_INSTANCE_ID\n"
+            "                                (group.instance.id: a restart within\n"
+            "                                session.timeout.ms gets its partitions back\n"
+            "                                without a rebalance; unique per member)\n"
             "  --name NAME                   processor name in logs, tags, faults       "
             "SLUICE_NAME\n"
             "                                (default %s)\n",
@@ -128,6 +133,7 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
     c->sink = env("SLUICE_SINK");
     c->faults = env("SLUICE_FAULTS");
     c->group = env("SLUICE_GROUP");
+    c->instance_id = env("SLUICE_INSTANCE_ID");
     c->name = env("SLUICE_NAME");
     c->types = env("SLUICE_TYPES");
     c->key = env("SLUICE_KEY");
@@ -161,6 +167,7 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
             {"--sink", &c->sink, CLI_TRIGGER},
             {"--faults", &c->faults, CLI_LISTENER | CLI_TRIGGER},
             {"--group", &c->group, CLI_LISTENER | CLI_TRIGGER},
+            {"--instance-id", &c->instance_id, CLI_LISTENER | CLI_TRIGGER},
             {"--name", &c->name, CLI_LISTENER | CLI_TRIGGER},
             {"--types", &c->types, CLI_LISTENER},
             {"--key", &c->key, CLI_LISTENER},
@@ -221,6 +228,12 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
     }
     if (!c->source) {
         cli_error(c, "--source is required, e.g. --source kafka:events (see --help)");
+        return EXIT_USAGE;
+    }
+    /* Static membership is a Kafka group's notion: a Kinesis source has no
+     * consumer group, and the flag would do nothing. */
+    if (c->instance_id && !strncmp(c->source, "kinesis:", 8)) {
+        cli_error(c, "--instance-id %s: only a kafka: source has a consumer group", c->instance_id);
         return EXIT_USAGE;
     }
     if (!c->name)
@@ -332,6 +345,8 @@ sl_conf_t *cli_conf(const cli_t *c, int src_kinesis)
               set(c, conf, "log.stats.interval.ms", "10000", "-c") ||
               set(c, conf, src_kinesis ? "kinesis.application" : "kafka.group.id",
                   c->group ? c->group : c->name, "--group");
+    bad = bad || (c->instance_id &&
+                  set(c, conf, "kafka.group.instance.id", c->instance_id, "--instance-id"));
     if (c->kind == CLI_TRIGGER)
         bad = bad || set(c, conf, "source.format", "json", "-c");
     for (size_t i = 0; !bad && i < c->nc + c->nx; i++) {

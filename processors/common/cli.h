@@ -21,6 +21,7 @@ typedef struct cli_s {
     const char *prog;
     int kind;
     const char *source, *sink, *faults, *group, *name;
+    const char *instance_id;                    /* group.instance.id (Kafka static membership) */
     const char *types, *key, *entity_at, *view; /* listener */
     const char *format, *entity;                /* trigger */
     const char **xkv;                           /* -X key=value (librdkafka) */

@@ -637,6 +637,11 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
          {"--source", "pulsar:s", "--key", "/id"},
          2,
          "expected kafka:TOPIC or kinesis:STREAM"},
+        {"instance id on kinesis",
+         {"--source", "kinesis:s", "--key", "/id", "--instance-id", "m1"},
+         2,
+         "only a kafka: source has a consumer group"},
+        {"instance id in help", {"--help"}, 0, "--instance-id ID"},
         {"mixed types",
          {"--source", "kafka:e", "--key", "/id", "--types", "a,b*"},
          2,
@@ -646,6 +651,12 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
         check_usage(lbin, &lcases[i]);
     const usage_case_t tcases[] = {
         {"help", {"--help"}, 0, "--format dynamodb|debezium"},
+        {"instance id in help", {"--help"}, 0, "--instance-id ID"},
+        {"instance id on kinesis",
+         {"--source", "kinesis:c", "--sink", "kafka:e", "--format", "debezium", "--entity", "t",
+          "--instance-id", "m1"},
+         2,
+         "only a kafka: source has a consumer group"},
         {"no sink",
          {"--source", "kafka:c", "--format", "dynamodb", "--entity", "t"},
          2,
@@ -962,6 +973,226 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
             sqlite3_close(q);
         }
         cr_assert(found, "thing-%d is in a view", i);
+    }
+    rd_kafka_destroy(p);
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
+/* ---- a consumer group of three, one killed ---- */
+
+/* Like wait_committed(), for @p n members: any one exiting fails the test. */
+static void wait_group_committed(const char *bs, const char *group, const char *topic, int parts,
+                                 int64_t want, const pid_t *pids, char logs[][300], int n)
+{
+    int64_t end = tu_now_ms() + 60000, got = -1;
+    while (tu_now_ms() < end) {
+        got = kt_committed(bs, group, topic, parts);
+        if (got >= want)
+            return;
+        for (int i = 0; i < n; i++) {
+            int st;
+            if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                char *l = tu_slurp(logs[i]);
+                cr_assert_fail("member %d exited early; its log:\n%s", i, l);
+            }
+        }
+        tu_sleep_ms(100);
+    }
+    char *l = tu_slurp(logs[0]);
+    cr_assert_fail("%s committed %lld of %lld on %s; member 0's log:\n%s", group, (long long)got,
+                   (long long)want, topic, l);
+}
+
+/* Partitions a member holds now, from its "assigned N" / "revoking N" /
+ * "lost N" log lines (incremental: each adds or removes). */
+static int held_partitions(const char *log)
+{
+    char *l = tu_slurp(log);
+    int held = 0;
+    for (const char *s = l; (s = strstr(s, "\"msg\":\"")); s++) {
+        int k;
+        if (sscanf(s, "\"msg\":\"assigned %d partition", &k) == 1)
+            held += k;
+        else if (sscanf(s, "\"msg\":\"revoking %d partition", &k) == 1 ||
+                 sscanf(s, "\"msg\":\"lost %d partition", &k) == 1)
+            held -= k;
+    }
+    free(l);
+    return held;
+}
+
+/* --instance-id reaches the consumer as group.instance.id (librdkafka's
+ * own configuration dump says so), and not the producers, which would only
+ * warn about a consumer property; SLUICE_INSTANCE_ID does the same. */
+Test(processors, instance_id_sets_group_instance_id_on_the_consumer)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    char view[320], log[300], xb[300];
+    snprintf(view, sizeof view, "sqlite:%s/v.db", tmpdir);
+    snprintf(log, sizeof log, "%s/l.log", tmpdir);
+    snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
+    for (int viaenv = 0; viaenv < 2; viaenv++) {
+        char *envs[] = {xb, viaenv ? "SLUICE_INSTANCE_ID=member-env" : NULL, NULL};
+        char *argv[] = {(char *)lbin,
+                        "--source",
+                        "kafka:events",
+                        "--key",
+                        "/thing/id",
+                        "--view",
+                        view,
+                        "-X",
+                        "debug=conf",
+                        "-c",
+                        "log.level=debug",
+                        viaenv ? NULL : "--instance-id",
+                        "member-flag",
+                        NULL};
+        pid_t pid = run(argv, log, envs);
+        const char *want =
+            viaenv ? "group.instance.id = member-env" : "group.instance.id = member-flag";
+        char *l = NULL;
+        for (int64_t end = tu_now_ms() + 30000; tu_now_ms() < end; tu_sleep_ms(50)) {
+            free(l);
+            l = tu_slurp(log);
+            if (strstr(l, want) && strstr(l, "producer-"))
+                break;
+        }
+        cr_assert(strstr(l, want), "the consumer's configuration holds %s:\n%s", want, l);
+        const char *hit = strstr(l, want);
+        while (hit > l && hit[-1] != '\n')
+            hit--;
+        cr_assert(strstr(hit, "#consumer-") && strstr(hit, "#consumer-") < strstr(hit, want),
+                  "set on the consumer");
+        cr_assert_null(strstr(strstr(hit, want) + 1, "group.instance.id"),
+                       "no other client (the producers) is given group.instance.id:\n%s", l);
+        free(l);
+        cr_assert_eq(stop(pid), 0);
+    }
+    sl_broker_destroy(b);
+    rmtmp();
+}
+
+/* Three listeners in one group over 6 partitions, each a static member
+ * (--instance-id). One is SIGKILLed mid-stream: after its session times out
+ * the other two take its partitions, and the group converges with nothing
+ * lost: every key is in one of the views and the commits reach the end.
+ * (The embedded broker reads group.instance.id but does not implement
+ * static membership: the kill is handled like a dynamic member's.) */
+Test(processors, a_group_of_three_survives_a_member_killed_mid_stream)
+{
+    const char *lbin = bin("SLUICE_LISTENER_BIN");
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {6, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *p = kt_producer(bs);
+    enum { N1 = 300, N2 = 300, N3 = 300, M = 3 };
+    char buf[512], key[32];
+    int64_t t0 = 1767225600000ll;
+    int next = 0;
+#define PRODUCE(n)                                                                                 \
+    do {                                                                                           \
+        for (int e_ = next + (n); next < e_; next++) {                                             \
+            snprintf(key, sizeof key, "thing-%d", next);                                           \
+            thing_event(buf, sizeof buf, "thing-created", next, 1, t0 + next);                     \
+            kt_produce(p, "events", key, buf, strlen(buf));                                        \
+        }                                                                                          \
+        kt_flush(p);                                                                               \
+    } while (0)
+    PRODUCE(N1);
+
+    char dbs[M][280], views[M][300], logs[M][300], ids[M][32], xb[300];
+    snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
+    char *envs[] = {xb, NULL};
+    pid_t pids[M];
+    for (int i = 0; i < M; i++) {
+        snprintf(dbs[i], sizeof dbs[i], "%s/m%d.db", tmpdir, i);
+        snprintf(views[i], sizeof views[i], "sqlite:%s/m%d.db#things", tmpdir, i);
+        snprintf(logs[i], sizeof logs[i], "%s/m%d.log", tmpdir, i);
+        snprintf(ids[i], sizeof ids[i], "member-%d", i);
+        /* The embedded broker lets a member join a running group only when
+         * the rebalance timeout (max.poll.interval.ms) expires, and notices
+         * a dead one after session.timeout.ms. */
+        char *argv[] = {(char *)lbin,
+                        "--source",
+                        "kafka:events",
+                        "--key",
+                        "/thing/id",
+                        "--view",
+                        views[i],
+                        "--group",
+                        "g-three",
+                        "--instance-id",
+                        ids[i],
+                        "-X",
+                        "max.poll.interval.ms=6000",
+                        "-X",
+                        "session.timeout.ms=6000",
+                        "-c",
+                        "batch.linger.ms=20",
+                        "-c",
+                        "commit.interval.ms=100",
+                        NULL};
+        pids[i] = run(argv, logs[i], envs);
+    }
+    /* Every member holds partitions and the first records are done. */
+    int spread = 0;
+    for (int64_t end = tu_now_ms() + 60000; !spread && tu_now_ms() < end;) {
+        spread = 1;
+        for (int i = 0; i < M; i++)
+            spread = spread && held_partitions(logs[i]) > 0;
+        if (!spread)
+            tu_sleep_ms(100);
+    }
+    cr_assert(spread, "the three members share the 6 partitions");
+    wait_group_committed(bs, "g-three", "events", 6, N1, pids, logs, M);
+
+    /* Mid-stream: records are flowing to every partition when the member
+     * holding some of them dies without a word. */
+    PRODUCE(N2);
+    int victim = M - 1;
+    cr_assert_gt(held_partitions(logs[victim]), 0);
+    kill(pids[victim], SIGKILL);
+    cr_assert_eq(kt_wait(pids[victim], 10000), 128 + SIGKILL);
+    pids[victim] = -1;
+    PRODUCE(N3);
+#undef PRODUCE
+
+    wait_group_committed(bs, "g-three", "events", 6, N1 + N2 + N3, pids, logs, M);
+    int held = 0;
+    for (int i = 0; i < M - 1; i++)
+        held += held_partitions(logs[i]);
+    cr_assert_eq(held, 6, "the survivors hold all 6 partitions");
+    for (int i = 0; i < M - 1; i++)
+        cr_assert_eq(stop(pids[i]), 0, "member %d drains and exits 0", i);
+    /* Every key is in one of the views (at least once: the dead member's
+     * uncommitted records were read again by its successors). */
+    for (int i = 0; i < N1 + N2 + N3; i++) {
+        int found = 0;
+        snprintf(key, sizeof key, "thing-%d", i);
+        for (int k = 0; k < M && !found; k++) {
+            sqlite3 *q;
+            if (sqlite3_open_v2(dbs[k], &q, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                sqlite3_close(q);
+                continue;
+            }
+            sqlite3_stmt *st;
+            if (sqlite3_prepare_v2(q, "SELECT 1 FROM things WHERE key = ?", -1, &st, NULL) ==
+                SQLITE_OK) {
+                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+                found = sqlite3_step(st) == SQLITE_ROW;
+                sqlite3_finalize(st);
+            }
+            sqlite3_close(q);
+        }
+        cr_assert(found, "%s is in a view", key);
     }
     rd_kafka_destroy(p);
     sl_broker_destroy(b);
