@@ -258,6 +258,19 @@ def chart_list():
               [bar("flavors: SQLite alone:", "SQLite alone"),
                bar("flavors: listener:", "sluice-listener")],
               ("sluice-listener", "SQLite alone"))
+    for k in (20, 10000):
+        add_chart(f"ordering-{k}", f"async sink 0-5 ms, one partition, {k} keys: key / partition mode",
+                  "events/s",
+                  [bar(f"ordering: partition mode, {k} key", "partition mode"),
+                   bar(f"ordering: key mode, {k} key", "key mode"),
+                   bar(f"ordering: unordered mode, {k} key", "unordered mode")],
+                  ("key mode", "partition mode"))
+    fo = {r["case"].strip('"').split(":")[0]: num(r["failover_s"]) for r in read_csv("failover.csv")}
+    add_chart("failover", "group failover after a SIGKILL, seconds (shorter is better): default / tuned",
+              "seconds",
+              [("default (45 s / 3 s)", fo["default"]) if fo.get("default") else None,
+               ("tuned (6 s / 1 s)", fo["tuned"]) if fo.get("tuned") else None],
+              ("default (45 s / 3 s)", "tuned (6 s / 1 s)"))
     m1 = bar("flavors: memory: sluice-listener over", "1x input", "peak_rss_kb")
     m10 = None
     for r in rows:
