@@ -142,6 +142,13 @@ sl_uow_t *sl__child_get(sl_engine_t *e)
  * small and the pool has room, else give them back. */
 static inline void buf_park(sl_engine_t *e, sl_uow_t *u)
 {
+    /* Output headers are rare (faults, resubmits): never kept. Their bytes
+     * leave with the entry's. */
+    if (u->out_hdrs) {
+        sl_free(u->out_hdrs);
+        u->out_hdrs = NULL;
+        u->hbuf_cap = u->out_nhdrs = 0;
+    }
     size_t held = u->buf_cap + u->kbuf_cap;
     if (held > BUF_KEEP_MAX || e->buf_pooled + held > e->buf_pool_max) {
         sl_free(u->buf);

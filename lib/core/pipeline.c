@@ -37,6 +37,8 @@ sl_pipeline_t *sl_pipeline_new(const char *name)
 
 static void stage_fini(stage_t *s)
 {
+    sl_free(s->name);
+    s->name = NULL;
     if (s->kind == ST_TYPES) {
         for (size_t i = 0; i < s->u.types.count; i++)
             sl_free(s->u.types.names[i]);
@@ -83,6 +85,21 @@ int sl_pipeline_on_destroy(sl_pipeline_t *p, void (*fn)(void *), void *opaque)
 const char *sl_pipeline_name(const sl_pipeline_t *p)
 {
     return p ? p->name : NULL;
+}
+
+int sl_pipeline_stage_name(sl_pipeline_t *p, const char *name)
+{
+    if (!p || !name || !*name)
+        return SL_EINVAL;
+    if (p->eng || !p->nstages)
+        return SL_ESTATE;
+    char *n = sl_strdup(name);
+    if (!n)
+        return SL_ENOMEM;
+    stage_t *s = &p->stages[p->nstages - 1];
+    sl_free(s->name);
+    s->name = n;
+    return 0;
 }
 
 /* Appends an uninitialised stage, or fails if the pipeline is closed. */

@@ -692,3 +692,186 @@ Test(faults, other_permanent_refusal_builds_the_minimal_fault_once)
     sl_test_destroy(t);
     free(v);
 }
+
+/* ---- the whole context of a fault (schemas/fault.json version 2) ---- */
+
+static sl_result_t pass_map(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    return SL_OK;
+}
+
+static sl_result_t no_price(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    if (sl_uow_record(u)->offset % 2 == 0)
+        return SL_OK;
+    sl_uow_fail(u, SL_EFIELD, "thing.price is missing");
+    return SL_FAULT;
+}
+
+static sl_result_t always_busy(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_uow_fail(u, SL_EBUSY, "the database is busy");
+    return SL_RETRY;
+}
+
+/* The value of the output header @p name of @p m, or NULL. */
+static const char *hdr(const sl_test_msg_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->header_count; i++)
+        if (!strcmp(m->headers[i].name, name))
+            return m->headers[i].value;
+    return NULL;
+}
+
+Test(faults, fault_names_processor_group_and_stage_by_index_and_name)
+{
+    const char *kv[] = {"processor.name", "orders-svc", "kafka.group.id", "orders-group", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("orders");
+    cr_assert_eq(sl_pipeline_stage_name(p, "early"), SL_ESTATE, "no stage to name yet");
+    cr_assert_eq(sl_pipeline_map(p, pass_map, NULL), 0);
+    cr_assert_eq(sl_pipeline_stage_name(p, "parse"), 0);
+    cr_assert_eq(sl_pipeline_map(p, no_price, NULL), 0);
+    cr_assert_eq(sl_pipeline_stage_name(p, "price"), 0);
+    cr_assert_eq(sl_pipeline_stage_name(p, ""), SL_EINVAL);
+    cr_assert_eq(sl_pipeline_stage_name(p, NULL), SL_EINVAL);
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(out)), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
+    for (int i = 0; i < 2; i++) {
+        sl_record_t r = {.topic = "orders",
+                         .partition = 2,
+                         .offset = -1,
+                         .key = "k",
+                         .key_len = 1,
+                         .value = ev(b, sizeof b, "order-placed", "o-1", i),
+                         .headers = h,
+                         .header_count = 1};
+        r.value_len = strlen(r.value);
+        cr_assert_eq(sl_test_push_record(t, &r), 0);
+    }
+    cr_assert_eq(sl_test_sink_count(out), 1);
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
+    json_t *j = json_loadb(m->value, m->value_len, 0, NULL);
+    cr_assert(j);
+    cr_assert_eq(json_integer_value(json_object_get(j, "version")), 2);
+    json_t *tags = json_object_get(j, "tags");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "processor")), "orders-svc");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "group")), "orders-group");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "pipeline")), "orders");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "stage")), "map");
+    cr_assert_eq(json_integer_value(json_object_get(tags, "stageIndex")), 1,
+                 "the second map, not the first");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "stageName")), "price");
+    json_t *err = json_object_get(j, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_EFIELD");
+    cr_assert(json_is_false(json_object_get(err, "retriable")), "a missing field needs a fix");
+    json_t *uow = json_object_get(j, "uow");
+    int64_t first = json_integer_value(json_object_get(uow, "firstFailure"));
+    int64_t last = json_integer_value(json_object_get(uow, "lastFailure"));
+    cr_assert_gt(first, 1000000000000ll, "epoch ms");
+    cr_assert_eq(first, last, "failed once");
+    cr_assert_eq(json_integer_value(json_object_get(uow, "attempts")), 0);
+
+    /* The same context as headers, for tools that do not parse the event. */
+    cr_assert_str_eq(hdr(m, "sluice.fault.id"), json_string_value(json_object_get(j, "id")));
+    cr_assert_str_eq(hdr(m, "sluice.fault.version"), "2");
+    cr_assert_str_eq(hdr(m, "sluice.fault.processor"), "orders-svc");
+    cr_assert_str_eq(hdr(m, "sluice.fault.group"), "orders-group");
+    cr_assert_str_eq(hdr(m, "sluice.fault.pipeline"), "orders");
+    cr_assert_str_eq(hdr(m, "sluice.fault.stage"), "map");
+    cr_assert_str_eq(hdr(m, "sluice.fault.stage.index"), "1");
+    cr_assert_str_eq(hdr(m, "sluice.fault.stage.name"), "price");
+    cr_assert_str_eq(hdr(m, "sluice.fault.error"), "SL_EFIELD");
+    cr_assert_str_eq(hdr(m, "sluice.fault.retriable"), "false");
+    cr_assert_str_eq(hdr(m, "sluice.fault.source.topic"), "orders");
+    cr_assert_str_eq(hdr(m, "sluice.fault.source.partition"), "2");
+    cr_assert_str_eq(hdr(m, "sluice.fault.source.offset"), "1");
+    cr_assert_str_eq(hdr(m, "sluice.fault.message"), "thing.price is missing");
+    cr_assert_null(hdr(m, "traceparent"), "the record's own headers are in the event, not on it");
+    cr_assert_null(hdr(m, "sluice.fault.source.position"), "a Kafka record has none");
+    cr_assert_eq(sl_test_sink_msg(out, 0)->header_count, 0, "outputs have no headers by default");
+    json_decref(j);
+    sl_test_destroy(t);
+}
+
+Test(faults, retries_run_out_a_retriable_fault_with_its_first_and_last_failure)
+{
+    const char *kv[] = {"retry.max", "2", "retry.backoff.ms", "1000", "retry.backoff.max.ms",
+                        "1000",      NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("busy");
+    sl_pipeline_map(p, always_busy, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(b, sizeof b, "a", "k", 0)), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    for (int i = 0; i < 100 && !sl_test_sink_count(f); i++)
+        sl_test_advance(t, 500);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
+    json_t *j = json_loadb(m->value, m->value_len, 0, NULL);
+    cr_assert(j);
+    json_t *err = json_object_get(j, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_ERETRIES");
+    cr_assert(json_is_true(json_object_get(err, "retriable")), "a transient cause ran out");
+    json_t *uow = json_object_get(j, "uow");
+    cr_assert_eq(json_integer_value(json_object_get(uow, "attempts")), 3);
+    int64_t first = json_integer_value(json_object_get(uow, "firstFailure"));
+    int64_t last = json_integer_value(json_object_get(uow, "lastFailure"));
+    /* Jittered backoffs below 1 s each, two of them between the first and
+     * the last failure, on the driver's virtual clock. */
+    cr_assert(last > first && last - first <= 2000, "first %lld, last %lld", (long long)first,
+              (long long)last);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "tags"), "stageIndex")), 0);
+    cr_assert_null(json_object_get(json_object_get(j, "tags"), "stageName"), "not named");
+    cr_assert_null(json_object_get(json_object_get(j, "tags"), "group"), "no group configured");
+    cr_assert_str_eq(hdr(m, "sluice.fault.retriable"), "true");
+    json_decref(j);
+    sl_test_destroy(t);
+}
+
+static sl_result_t tag_output(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_header_t h[] = {{.name = "x-a", .value = "1", .value_len = 1},
+                       {.name = "x-empty", .value = NULL, .value_len = 0}};
+    if (sl_uow_set_output_headers(u, h, 2))
+        return SL_RETRY;
+    return SL_OK;
+}
+
+Test(faults, output_headers_reach_the_sink_copied)
+{
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("tagged");
+    sl_pipeline_map(p, tag_output, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(b, sizeof b, "a", "k", i)), 0);
+    cr_assert_eq(sl_test_sink_count(out), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(out, i);
+        cr_assert_eq(m->header_count, 2);
+        cr_assert_str_eq(m->headers[0].name, "x-a");
+        cr_assert_eq(m->headers[0].value_len, 1);
+        cr_assert_str_eq(m->headers[0].value, "1");
+        cr_assert_str_eq(m->headers[1].name, "x-empty");
+        cr_assert_eq(m->headers[1].value_len, 0);
+    }
+    cr_assert_eq(sl_test_inflight(t), 0);
+    sl_test_destroy(t);
+}
