@@ -1,8 +1,12 @@
 /* sluice — pipelines, stages, units of work and sinks.
  *
  * A pipeline is a named chain of stages ending in a sink. Every pipeline of
- * an engine sees every unit of work (uow) decoded from its source. Stages are
- * plain C functions returning a sl_result_t; they run on the engine's thread. */
+ * an engine sees every unit of work (uow) decoded from its source, except a
+ * resubmitted record: one with the header `sluice.resubmit.pipeline` (written
+ * by `sluice-faults resubmit`) is processed only by the pipeline of that exact
+ * name, and every other pipeline skips it (done, counted in `skipped`); when
+ * no pipeline has the name, all skip it. Stages are plain C functions
+ * returning a sl_result_t; they run on the engine's thread. */
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
 

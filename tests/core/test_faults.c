@@ -875,3 +875,101 @@ Test(faults, output_headers_reach_the_sink_copied)
     cr_assert_eq(sl_test_inflight(t), 0);
     sl_test_destroy(t);
 }
+
+/* ---- a resubmitted record is for the pipeline it names ---- */
+
+static sl_record_t resubmitted(const char *value, const sl_header_t *h, size_t nh)
+{
+    return (sl_record_t){.topic = "orders",
+                         .partition = 0,
+                         .offset = -1,
+                         .key = "k",
+                         .key_len = 1,
+                         .value = value,
+                         .value_len = strlen(value),
+                         .headers = h,
+                         .header_count = nh};
+}
+
+static void routing_case(int typed)
+{
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *fixed = sl_test_sink_new(t, "fixed", 0, 0, 0);
+    sl_test_sink_t *other = sl_test_sink_new(t, "other", 0, 0, 0);
+    sl_pipeline_t *a = sl_pipeline_new("fixed"), *b = sl_pipeline_new("other");
+    const char *types[] = {"order-"};
+    if (typed) {
+        /* Every pipeline starts with a type filter: the engine routes on the
+         * envelope before building anything (its fast path). */
+        cr_assert_eq(sl_pipeline_filter_types(a, SL_MATCH_PREFIX, types, 1), 0);
+        cr_assert_eq(sl_pipeline_filter_types(b, SL_MATCH_PREFIX, types, 1), 0);
+    }
+    sl_pipeline_sink(a, sl_test_sink_handle(fixed));
+    sl_pipeline_sink(b, sl_test_sink_handle(other));
+    cr_assert_eq(sl_test_add_pipeline(t, a), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, b), 0);
+    char v[256];
+    ev(v, sizeof v, "order-placed", "o-1", 1);
+    sl_header_t to_fixed[] = {
+        {.name = "traceparent", .value = "00-ab", .value_len = 5},
+        {.name = "sluice.resubmit.pipeline", .value = "fixed", .value_len = 5},
+        {.name = "sluice.resubmit.fault", .value = "fault-0", .value_len = 7}};
+    sl_header_t to_nobody[] = {
+        {.name = "sluice.resubmit.pipeline", .value = "gone", .value_len = 4}};
+    sl_header_t prefix[] = {{.name = "sluice.resubmit.pipeline", .value = "fix", .value_len = 3}};
+    sl_record_t r[] = {
+        resubmitted(v, NULL, 0),      /* both */
+        resubmitted(v, to_fixed, 3),  /* fixed only */
+        resubmitted(v, to_nobody, 1), /* nobody: done, skipped by both */
+        resubmitted(v, prefix, 1),    /* a name's prefix is not the name */
+        resubmitted(v, to_fixed + 1, 1),
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++)
+        cr_assert_eq(sl_test_push_record(t, &r[i]), 0);
+    cr_assert_eq(sl_test_sink_count(fixed), 3, "typed %d: the plain record and two routed to it",
+                 typed);
+    cr_assert_eq(sl_test_sink_count(other), 1, "typed %d: only the plain record", typed);
+    cr_assert_eq(sl_test_sink_msg(fixed, 1)->offset, 1);
+    cr_assert_eq(sl_test_sink_msg(fixed, 2)->offset, 4);
+    cr_assert_eq(sl_test_committed(t, "orders", 0), 5, "every record done");
+    sl_stats_t sa, sb;
+    cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "fixed", &sa), 0);
+    cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "other", &sb), 0);
+    cr_assert_eq(sa.records_in, 5);
+    cr_assert_eq(sa.skipped, 2, "typed %d", typed);
+    cr_assert_eq(sb.records_in, 5);
+    cr_assert_eq(sb.skipped, 4, "typed %d: skipped, done and counted", typed);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    sl_test_destroy(t);
+}
+
+Test(faults, resubmitted_record_runs_only_in_the_pipeline_it_names)
+{
+    routing_case(0);
+    routing_case(1);
+}
+
+Test(faults, resubmit_routing_past_64_pipelines)
+{
+    enum { NPL = 70 };
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    for (int i = 0; i < NPL; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        sl_pipeline_t *p = sl_pipeline_new(name);
+        sl_pipeline_sink(p, sl_test_sink_handle(s));
+        cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    }
+    char v[256];
+    ev(v, sizeof v, "order-placed", "o-1", 1);
+    sl_header_t h[] = {{.name = "sluice.resubmit.pipeline", .value = "p68", .value_len = 3}};
+    sl_record_t plain = resubmitted(v, NULL, 0), routed = resubmitted(v, h, 1);
+    cr_assert_eq(sl_test_push_record(t, &plain), 0);
+    cr_assert_eq(sl_test_sink_count(s), NPL, "every pipeline, the 65th and later included");
+    cr_assert_eq(sl_test_push_record(t, &routed), 0);
+    cr_assert_eq(sl_test_sink_count(s), NPL + 1);
+    cr_assert_str_eq(sl_test_sink_msg(s, NPL)->pipeline, "p68");
+    cr_assert_eq(sl_test_committed(t, "orders", 0), 2);
+    sl_test_destroy(t);
+}
