@@ -43,8 +43,8 @@ typedef struct {
     unsigned char *key, *value;
     size_t key_len, value_len;
     sl_header_t *headers;
-    unsigned char **hvals;
-    size_t nh;
+    unsigned char **hvals; /* the decoded header values, nvals of them */
+    size_t nh, nvals;
     int in_doubt; /* left `sending` by an interrupted run */
     int found;    /* in doubt, and found at the destination */
     int send;
@@ -60,7 +60,7 @@ static void item_free(item_t *it)
 {
     free(it->key);
     free(it->value);
-    for (size_t i = 0; i < it->nh; i++)
+    for (size_t i = 0; i < it->nvals; i++)
         free(it->hvals[i]);
     free(it->hvals);
     free(it->headers);
@@ -116,7 +116,7 @@ static int item_load(item_t *it, fault_row_t *row, const char *to)
             fprintf(stderr, "%s: fault %s: header %s cannot be decoded\n", PROG, row->id, name);
             return -1;
         }
-        it->hvals[it->nh] = v;
+        it->hvals[it->nvals++] = v;
         it->headers[it->nh++] = (sl_header_t){name, v, vl};
     }
     /* A decode fault ("-") reached no pipeline: every pipeline takes it. */
