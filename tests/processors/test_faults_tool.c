@@ -225,6 +225,42 @@ static int on_dest(void *opaque, const sl_record_t *r)
     return 0;
 }
 
+/* The fault records as the Kafka sink wrote them: their sluice.fault.*
+ * headers agree with the event. */
+typedef struct {
+    size_t n, agree;
+} fhdr_t;
+
+static const char *hval(const sl_record_t *r, const char *name, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < r->header_count; i++)
+        if (!strcmp(r->headers[i].name, name)) {
+            snprintf(buf, cap, "%.*s", (int)r->headers[i].value_len,
+                     (const char *)r->headers[i].value);
+            return buf;
+        }
+    return NULL;
+}
+
+static int on_fault_rec(void *opaque, const sl_record_t *r)
+{
+    fhdr_t *f = opaque;
+    json_t *j = json_loadb(r->value, r->value_len, 0, NULL);
+    char id[64], pl[64], sn[64], off[32], want[32];
+    snprintf(want, sizeof want, "%lld",
+             (long long)json_integer_value(
+                 json_object_get(json_object_get(json_object_get(j, "uow"), "record"), "offset")));
+    f->n++;
+    if (hval(r, "sluice.fault.id", id, sizeof id) &&
+        !strcmp(id, json_string_value(json_object_get(j, "id"))) &&
+        hval(r, "sluice.fault.pipeline", pl, sizeof pl) && !strcmp(pl, "pricing") &&
+        hval(r, "sluice.fault.stage.name", sn, sizeof sn) && !strcmp(sn, "price") &&
+        hval(r, "sluice.fault.source.offset", off, sizeof off) && !strcmp(off, want))
+        f->agree++;
+    json_decref(j);
+    return 0;
+}
+
 static sl_processor_t *tool_proc(const char *bs)
 {
     sl_conf_t *c = sl_conf_new();
@@ -291,6 +327,18 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
     cr_assert_eq(s.pricing.faults, N_BAD);
     cr_assert_eq(s.pricing.sunk, N_EVENTS - N_BAD);
     cr_assert_eq(s.audit.sunk, N_EVENTS);
+
+    {
+        sl_processor_t *tp = tool_proc(bs);
+        fhdr_t fh = {0};
+        int64_t zero = 0;
+        char err[256];
+        cr_assert_eq(sl_kafka_scan(tp, "faults", &zero, 1, on_fault_rec, &fh, err, sizeof err), 0,
+                     "%s", err);
+        sl_processor_destroy(tp);
+        cr_assert_eq(fh.n, N_BAD);
+        cr_assert_eq(fh.agree, N_BAD, "every fault record carries its sluice.fault.* headers");
+    }
 
     /* store keeps the 37 faults; a second store from the start keeps 37. */
     for (int round = 0; round < 2; round++) {
