@@ -4,6 +4,7 @@
  * back to the one pipeline that faulted, exactly once, even across a
  * SIGKILL. Path of the binary in SLUICE_FAULTS_BIN. */
 #include "../kafka/kafka_helpers.h"
+#include "../kinesis/kinesis_helpers.h"
 
 #include "kafka/kafka_int.h"
 
@@ -512,6 +513,145 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
     cr_assert(e4[0] == e3[0] && e4[1] == e3[1], "bad input sent nothing");
 
     sl_broker_destroy(b);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- the same over Kinesis: store, list, show and a dry run ---- */
+
+static int64_t wait_rows(const char *db, int64_t want)
+{
+    int64_t end = tu_now_ms() + 90000, n = -1;
+    while (tu_now_ms() < end && (n = db_count(db, "SELECT count(*) FROM faults")) < want)
+        tu_sleep_ms(200);
+    return n;
+}
+
+static size_t stream_count(const char *url, const char *stream)
+{
+    json_t *a = kk_read_all(url, stream);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+Test(faults_tool, over_kinesis_store_list_show_and_a_dry_run)
+{
+    enum { N = 100, BADS = 4 }; /* 5, 32, 59, 86 */
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-faults-XXXXXX");
+    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    kk_server_t ks;
+    const char *streams[] = {"orders:1", "faults:1", "faults-unstorable:1", "out:1", NULL};
+    kk_start(&ks, streams);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_KINESIS", ks.kinesalite, 1);
+    const char *keys[N], *vals[N];
+    static char kb[N][16], vb[N][256];
+    for (int i = 0; i < N; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "o-%d", i);
+        snprintf(vb[i], sizeof vb[i],
+                 "{\"id\":\"e-%d\",\"type\":\"order-placed\",\"timestamp\":%d,"
+                 "\"partitionKey\":\"%s\",\"order\":{\"id\":\"%s\",\"price\":%s}}",
+                 i, 1700000000 + i, k, k, BAD(i) ? "\"n/a\"" : "12.5");
+        memcpy(kb[i], k, sizeof k);
+        keys[i] = kb[i];
+        vals[i] = vb[i];
+    }
+    kk_put(ks.kinesalite, "orders", keys, vals, N);
+
+    char ck[300], err[512];
+    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", tmpdir);
+    const char *kv[] = {"processor.name",
+                        "orders-kin",
+                        "processor.signals",
+                        "false",
+                        "kinesis.application",
+                        "orders-kin",
+                        "kinesis.checkpoints",
+                        ck,
+                        "kinesis.poll.interval.ms",
+                        "50",
+                        "commit.interval.ms",
+                        "100",
+                        NULL};
+    sl_processor_t *p = tu_processor(kv, NULL);
+    cr_assert_eq(sl_kinesis_source_attach(p, "orders", err, sizeof err), 0, "%s", err);
+    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
+    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
+    cr_assert(o && f, "%s", err);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    svc_t s = {0};
+    sl_pipeline_t *pl = sl_pipeline_new("pricing");
+    sl_pipeline_map(pl, price, &s);
+    sl_pipeline_stage_name(pl, "price");
+    sl_pipeline_sink(pl, o);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    kk_run_t run;
+    kk_run(&run, p);
+    int64_t end = tu_now_ms() + 90000;
+    while (tu_now_ms() < end && (stream_count(ks.kinesalite, "faults") < BADS ||
+                                 stream_count(ks.kinesalite, "out") < N - BADS))
+        tu_sleep_ms(200);
+    cr_assert_eq(kk_stop_run(&run), 0); /* and destroys it */
+    cr_assert_eq(stream_count(ks.kinesalite, "faults"), BADS);
+
+    char db[300], store[310], sck[300], log[320];
+    snprintf(db, sizeof db, "%s/faults.db", tmpdir);
+    snprintf(store, sizeof store, "sqlite:%s", db);
+    snprintf(sck, sizeof sck, "kinesis.checkpoints=sqlite:%s/store-ck.db", tmpdir);
+    snprintf(log, sizeof log, "%s/store.log", tmpdir);
+    const char *sargs[] = {"store",
+                           "--source",
+                           "kinesis:faults",
+                           "--faults",
+                           "kinesis:faults-unstorable",
+                           "--store",
+                           store,
+                           "-c",
+                           sck,
+                           "-c",
+                           "kinesis.poll.interval.ms=50",
+                           NULL};
+    pid_t pid = spawn_faults(sargs, log);
+    int64_t rows = wait_rows(db, BADS);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 30000), 0, "store drains; log:\n%s", tu_slurp(log));
+    cr_assert_eq(rows, BADS);
+
+    char *out;
+    const char *ls[] = {"list", "--store", store, "--json", NULL};
+    cr_assert_eq(faults(&out, ls), 0, "%s", out);
+    cr_assert_eq(lines(out), BADS, "%s", out);
+    json_t *first = json_loads(strtok(out, "\n"), 0, NULL);
+    json_t *rec =
+        json_object_get(json_object_get(json_object_get(first, "fault"), "uow"), "record");
+    cr_assert(json_string_value(json_object_get(rec, "position")), "a Kinesis sequence number");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "topic")), "orders");
+    char id[64];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(first, "id")));
+    json_decref(first);
+    free(out);
+    const char *sh[] = {"show", "--store", store, id, NULL};
+    cr_assert_eq(faults(&out, sh), 0, "%s", out);
+    cr_assert(strstr(out, "\"price\": \"n/a\"") && strstr(out, "source:      orders/0/"), "%s",
+              out);
+    free(out);
+    const char *dry[] = {"resubmit", "--store", store, "--all", NULL};
+    cr_assert_eq(faults(&out, dry), 0, "%s", out);
+    cr_assert(strstr(out, "to kinesis:orders for pipeline pricing") &&
+                  strstr(out, "dry run: 4 faults would be sent"),
+              "%s", out);
+    free(out);
+    const char *ex[] = {"resubmit", "--store", store, "--all", "--execute", NULL};
+    cr_assert_eq(faults(&out, ex), 1, "%s", out);
+    cr_assert(strstr(out, "Kafka only") && lines(out) == 1, "%s", out);
+    free(out);
+    cr_assert_eq(stream_count(ks.kinesalite, "orders"), N, "nothing sent");
+    kk_stop(&ks);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     cr_assert_eq(system(cmd), 0);
