@@ -2,7 +2,9 @@
  *
  * A fault event must fit its sink, or it would be refused forever and hold
  * its record's partition for good. Its bound is the smaller of the fault
- * sink's hard record limit and fault.max.bytes (key and value together), or
+ * sink's hard record limit and fault.max.bytes (key, value and its
+ * sluice.fault.* headers together, a header counted as its name, its value
+ * and HDR_FRAMING bytes), or
  * a smaller one after the sink refused a larger event as too large; a fault
  * the sink refused for another permanent reason is built minimal. What does not fit is left out in
  * this order, each step only when the previous one was not enough:
@@ -246,6 +248,9 @@ static int fill_value(ctx_t *c, sl__jw_t *jw, shape_t *s, size_t take, size_t li
  * HDR_MAX), its value copied into @p tb at *@p tl. */
 #define HDR_MAX 16
 #define HDR_TEXT 512
+/* What a header costs a Kafka record beyond its name and value (its
+ * varint lengths), rounded up. */
+#define HDR_FRAMING 8
 static void hdr_add(sl_header_t *h, size_t *n, char *tb, size_t *tl, const char *name,
                     const char *v)
 {
@@ -267,7 +272,7 @@ static void hdr_int(sl_header_t *h, size_t *n, char *tb, size_t *tl, const char 
 /* The sluice.fault.* headers (as Kafka Connect and Spring Kafka set on dead
  * letters): tools route faults on them without parsing the event. Returns 0
  * or SL_ENOMEM. */
-static int fault_headers(const ctx_t *c)
+static int fault_headers(const ctx_t *c, size_t *bytes)
 {
     const sl_uow_t *u = c->u;
     const sl_record_t *r = c->r;
@@ -295,6 +300,9 @@ static int fault_headers(const ctx_t *c)
         hdr_add(h, &n, tb, &tl, "sluice.fault.source.position", r->position);
     /* Last: a long message is what gives way when the text is full. */
     hdr_add(h, &n, tb, &tl, "sluice.fault.message", msg);
+    *bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        *bytes += strlen(h[i].name) + h[i].value_len + HDR_FRAMING;
     return sl__uow_headers_set(c->u, h, n);
 }
 
@@ -328,15 +336,17 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
     /* Would the same record go through later? A transient cause that ran
      * out of retries would; a permanent one needs a fix first. */
     c.retriable = sl_err_is_retriable(u->err) || u->err == SL_ERETRIES;
-    if (fault_headers(&c))
+    size_t hbytes;
+    if (fault_headers(&c, &hbytes))
         return SL_ENOMEM;
     size_t limit = e->fault_max;
     if (u->fault_cap && (!limit || u->fault_cap < limit))
         limit = u->fault_cap;
-    /* The bound is for key and value: the headers (at most HDR_TEXT bytes
-     * of values) ride in the slack a Kafka sink keeps under
-     * message.max.bytes, and should a broker still refuse the record as too
-     * large, the event is rebuilt within half the size like any other. */
+    /* The headers travel in the same record: the bound holds key, value and
+     * headers together (each header counted as its name, its value and
+     * HDR_FRAMING bytes), so that a fault always fits its sink. */
+    if (limit)
+        limit = limit > hbytes ? limit - hbytes : 1;
 
     sl__jw_t jw;
     /* The key may live in the uow's own buffer (a flat-map child, or a
