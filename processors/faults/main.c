@@ -39,8 +39,9 @@ static void usage(FILE *f)
             "        produces each original key, value and headers to its topic or stream\n"
             "        (or --to), with the headers sluice.resubmit.pipeline (only that pipeline\n"
             "        processes it again) and sluice.resubmit.fault, and marks it resubmitted\n"
-            "        once the destination acknowledged it. A resubmitted fault is skipped\n"
-            "        unless --force.\n\n"
+            "        once the destination acknowledged it, exactly once across interrupted\n"
+            "        runs. A resubmitted fault is skipped unless --force. --execute sends to\n"
+            "        Kafka only (Kinesis records have no headers to name the pipeline).\n\n"
             "--store defaults to sqlite:faults.db (SLUICE_STORE). T is RFC 3339\n"
             "(2026-11-29T10:00:00Z) or milliseconds since the epoch. Exit codes: 0 done,\n"
             "1 could not run (store, brokers, unknown fault), 2 bad usage.\n",
@@ -140,9 +141,14 @@ out:
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+    if (argc < 2) {
+        fprintf(stderr, "%s: a command is needed: store, list, show or resubmit (see --help)\n",
+                PROG);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("%s (sluice) %s\n", PROG, sl_version());
