@@ -361,9 +361,10 @@ int main(int argc, char **argv)
     }
     if (nrec < 100 || nthings < 1 || (size_t)nthings > nrec || nthings > 99999)
         die("need --records >= 100 and 1 <= --things <= min(records, 99999)");
-    char trig[PATH_MAX], list[PATH_MAX];
+    char trig[PATH_MAX], list[PATH_MAX], fbin[PATH_MAX];
     find_bin(argv[0], "sluice-trigger", trig, sizeof trig);
     find_bin(argv[0], "sluice-listener", list, sizeof list);
+    find_bin(argv[0], "sluice-faults", fbin, sizeof fbin);
     if (mkdir(out, 0755) && errno != EEXIST)
         die("cannot create %s: %s", out, strerror(errno));
     char db[PATH_MAX], tlog[PATH_MAX], llog[PATH_MAX], flog[PATH_MAX];
@@ -377,6 +378,11 @@ int main(int argc, char **argv)
     unlink(wal);
     snprintf(wal, sizeof wal, "%s-shm", db);
     unlink(wal);
+    /* The fault store of an earlier run holds that run's faults. */
+    for (const char *const *x = (const char *const[]){"", "-wal", "-shm", NULL}; *x; x++) {
+        snprintf(wal, sizeof wal, "%s/faults.db%s", out, *x);
+        unlink(wal);
+    }
 
     printf("sluice %s demo: %zu change records of %d things, trigger -> listener -> SQLite view\n",
            sl_version(), nrec, nthings);
@@ -565,6 +571,28 @@ int main(int argc, char **argv)
     if (!rd_kafka_query_watermark_offsets(prod, FAULT_TOPIC, 0, &lo, &hi, 5000))
         faults = hi;
     dump_faults(bs, flog, faults);
+
+    /* The faults kept where they can be listed, shown and resubmitted:
+     * sluice-faults store over the fault topic, until it committed them all. */
+    char fstore[PATH_MAX + 8], slog[PATH_MAX];
+    snprintf(fstore, sizeof fstore, "sqlite:%s/faults.db", out);
+    snprintf(slog, sizeof slog, "%s/faults-store.log", out);
+    char *sargs[] = {fbin,      "store", "--source", "kafka:" FAULT_TOPIC,
+                     "--store", fstore,  "--group",  "demo-faults-store",
+                     "-X",      xb,      "-c",       "commit.interval.ms=200",
+                     NULL};
+    pid_t spid = spawn(fbin, sargs, slog);
+    rd_kafka_t *sg = client(RD_KAFKA_CONSUMER, bs, "demo-faults-store");
+    double sstart = now_s();
+    while (committed(sg, FAULT_TOPIC, 1) < faults) {
+        if (now_s() - sstart > 60 || exited(spid, &status))
+            die("sluice-faults store did not keep the %" PRId64 " faults; see %s", faults, slog);
+        usleep(100000);
+    }
+    rd_kafka_destroy(sg);
+    kill(spid, SIGTERM);
+    int ss_;
+    waitpid(spid, &ss_, 0);
     rd_kafka_destroy(prod);
     rows = view_count(db, "SELECT count(*) FROM things");
     int64_t tomb = view_count(db, "SELECT count(*) FROM things_deleted");
@@ -597,9 +625,23 @@ int main(int argc, char **argv)
     printf("\nquery it:  sqlite3 %s \"SELECT key, json_extract(entity, '$.name') FROM things "
            "LIMIT 5\"\n",
            db);
+    printf("\nthe malformed records, kept by sluice-faults store:  %s list --store %s\n\n", fbin,
+           fstore);
+    fflush(stdout);
+    char *largv[] = {fbin, "list", "--store", fstore, NULL};
+    pid_t lspid;
+    int lst = -1;
+    if (posix_spawn(&lspid, fbin, NULL, NULL, largv, environ) == 0)
+        waitpid(lspid, &lst, 0);
+    printf("\nshow one; once the cause is fixed, send them back to the pipeline that faulted\n"
+           "(only it processes them again) against a running broker:\n"
+           "  %s show --store %s FAULT-ID\n"
+           "  %s resubmit --store %s --pipeline cdc --execute -X bootstrap.servers=HOST:PORT\n",
+           fbin, fstore, fbin, fstore);
     sl_broker_destroy(b);
     free(things);
     int ok = !bad && faults == (int64_t)malformed && pub == (int64_t)(nrec - malformed) &&
-             WIFEXITED(ts_) && !WEXITSTATUS(ts_) && WIFEXITED(ls_) && !WEXITSTATUS(ls_);
+             WIFEXITED(ts_) && !WEXITSTATUS(ts_) && WIFEXITED(ls_) && !WEXITSTATUS(ls_) &&
+             WIFEXITED(ss_) && !WEXITSTATUS(ss_) && WIFEXITED(lst) && !WEXITSTATUS(lst);
     return ok ? 0 : 1;
 }

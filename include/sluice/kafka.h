@@ -10,6 +10,7 @@
 #include "sluice/export.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/pipeline.h"
 #include "sluice/processor.h"
@@ -73,6 +74,70 @@ SL_EXPORT sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, cha
  * @returns A string owned by the processor, or NULL when none is set.
  */
 SL_EXPORT const char *sl_kafka_bootstrap(const sl_processor_t *p);
+
+/* ---- for tools that run once (sluice-faults resubmit) ---------------------
+ * Each call below makes its own short-lived librdkafka client from the
+ * processor's kafka.* configuration (bootstrap.servers=embedded included)
+ * and returns when done; the processor need not run and must not be running
+ * on another thread. They block the calling thread. */
+
+/** One record for sl_kafka_produce_sync(). */
+typedef struct sl_kafka_msg_s {
+    const void *key; /**< may be NULL */
+    size_t key_len;
+    const void *value; /**< may be NULL */
+    size_t value_len;
+    const sl_header_t *headers; /**< may be NULL */
+    size_t header_count;
+    int err;           /**< out: 0 once delivered, else why not */
+    int32_t partition; /**< out: where it was delivered, -1 if not */
+    int64_t offset;    /**< out: its offset there, -1 if not */
+} sl_kafka_msg_t;
+
+/**
+ * @brief The end offset (high watermark: the next offset to be written) of
+ *        each partition of @p topic.
+ * @param ends receives the end of partition i at ends[i].
+ * @param count in: the room in @p ends; out: the number of partitions.
+ * @returns 0; SL_ENOENT when the topic does not exist; SL_ERANGE when it has
+ *          more partitions than @p count; SL_EINVAL for bad arguments or
+ *          properties; SL_EIO or SL_ETIMEDOUT when brokers do not answer
+ *          (each with a message in @p errstr).
+ */
+SL_EXPORT int sl_kafka_end_offsets(sl_processor_t *p, const char *topic, int64_t *ends, int *count,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * @brief Read partitions 0..count-1 of @p topic from @p from[i] up to their
+ *        end at the time of the call, calling @p cb for each record in
+ *        partition order. No consumer group is joined; nothing is committed.
+ * @param cb gets a record borrowed for the call (at most 64 headers);
+ *        returns 0 to go on, anything else to stop with that value.
+ * @returns 0; what @p cb returned; SL_ERANGE when an offset in @p from is no
+ *          longer retained (what was there cannot be read); SL_EIO,
+ *          SL_ETIMEDOUT, SL_EINVAL, SL_ENOMEM (with a message in @p errstr).
+ */
+SL_EXPORT int sl_kafka_scan(sl_processor_t *p, const char *topic, const int64_t *from, int count,
+                            int (*cb)(void *opaque, const sl_record_t *rec), void *opaque,
+                            char *errstr, size_t errstr_size);
+
+/**
+ * @brief Produce @p n records to @p topic (idempotent producer, each record's
+ *        key choosing its partition) and wait for every delivery report.
+ * @param msgs borrowed; their err, partition and offset are set from the
+ *        reports. @param rate at most this many records per second; 0 = no limit.
+ * @param acked if not NULL, called on the calling thread with each record's
+ *        report as it arrives (delivered when m->err is 0), before the call
+ *        returns; a record not produced at all gets no call.
+ * @returns 0 when every record was delivered; SL_ENOENT (the topic does not
+ *          exist: nothing was sent); the first delivery error otherwise
+ *          (records after a produce error are not sent; those before it still
+ *          get their reports); a message in @p errstr.
+ */
+SL_EXPORT int sl_kafka_produce_sync(sl_processor_t *p, const char *topic, sl_kafka_msg_t *msgs,
+                                    size_t n, double rate,
+                                    void (*acked)(void *opaque, size_t i, const sl_kafka_msg_t *m),
+                                    void *opaque, char *errstr, size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,12 @@
 /* sluice — pipelines, stages, units of work and sinks.
  *
  * A pipeline is a named chain of stages ending in a sink. Every pipeline of
- * an engine sees every unit of work (uow) decoded from its source. Stages are
- * plain C functions returning a sl_result_t; they run on the engine's thread. */
+ * an engine sees every unit of work (uow) decoded from its source, except a
+ * resubmitted record: one with the header `sluice.resubmit.pipeline` (written
+ * by `sluice-faults resubmit`) is processed only by the pipeline of that exact
+ * name, and every other pipeline skips it (done, counted in `skipped`); when
+ * no pipeline has the name, all skip it. Stages are plain C functions
+ * returning a sl_result_t; they run on the engine's thread. */
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
 
@@ -214,6 +218,19 @@ typedef enum sl_order_e {
  */
 SL_EXPORT int sl_pipeline_ordering(sl_pipeline_t *p, sl_order_t order);
 
+/**
+ * @brief Name the stage appended last, so that a fault says which one it
+ *        was (fault tag `stageName`, header `sluice.fault.stage.name`): two
+ *        maps of one pipeline are then told apart beyond their index.
+ * @param name copied; replaces an earlier name of the same stage.
+ * @returns 0; SL_EINVAL if @p p or @p name is NULL or @p name is empty;
+ *          SL_ESTATE when no stage was appended yet or the pipeline was
+ *          added to an engine; SL_ENOMEM.
+ * @remark Names the last of filter, filter-types, map, flat-map, tap and
+ *         rate-limit; the collector and sink are named by their kind.
+ */
+SL_EXPORT int sl_pipeline_stage_name(sl_pipeline_t *p, const char *name);
+
 /** @brief The pipeline's name, owned by the pipeline. */
 SL_EXPORT const char *sl_pipeline_name(const sl_pipeline_t *p);
 
@@ -309,6 +326,29 @@ SL_EXPORT int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_
  *        record's key and value (pass-through).
  */
 SL_EXPORT void sl_uow_output(const sl_uow_t *uow, sl_span_t *key, sl_span_t *value);
+
+/**
+ * @brief Set the headers written with the uow's output, replacing any set
+ *        before (a Kafka sink writes them as record headers; a sink without
+ *        headers, such as Kinesis, ignores them). Without this call a uow's
+ *        output has no headers: the input record's are not passed on.
+ * @param headers @p count headers, copied (names and values); a header's
+ *        value may be NULL with value_len 0. @p count 0 clears them.
+ * @returns 0; SL_EINVAL if @p uow is NULL, @p headers is NULL with a
+ *          non-zero @p count, or a header has no name; SL_ENOMEM (the
+ *          previous headers stay).
+ * @remark The copy counts against inflight.max.bytes until the uow is done.
+ */
+SL_EXPORT int sl_uow_set_output_headers(sl_uow_t *uow, const sl_header_t *headers, size_t count);
+
+/**
+ * @brief The headers of the uow's output (sl_uow_set_output_headers(), or
+ *        the `sluice.fault.*` headers of a fault event).
+ * @param count receives how many (0 when none).
+ * @returns An array borrowed from the uow, valid until it is acknowledged or
+ *          its output headers change; NULL when there are none.
+ */
+SL_EXPORT const sl_header_t *sl_uow_output_headers(const sl_uow_t *uow, size_t *count);
 
 /**
  * @brief Record why a stage is about to return SL_RETRY or SL_FAULT.

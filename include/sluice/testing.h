@@ -40,7 +40,10 @@ typedef struct sl_test_msg_s {
     const char *topic; /**< coordinates of the source record */
     int32_t partition;
     int64_t offset;
-    size_t batch; /**< index of the sink write that carried it */
+    size_t batch;               /**< index of the sink write that carried it */
+    const sl_header_t *headers; /**< output headers (sl_uow_output_headers()), copied; each
+                                     value NUL-terminated for convenience; NULL when none */
+    size_t header_count;
 } sl_test_msg_t;
 
 /** How a test sink acknowledges. */

@@ -51,7 +51,8 @@ static const prop_t props[] = {
      "Bytes of the original value copied into a fault event; longer values are truncated "
      "(the record's coordinates still identify it)."},
     {"fault.max.bytes", P_INT, "0", 0, INT32_MAX,
-     "Bound of a whole fault event (key and value) below the fault sink's own record limit; "
+     "Bound of a whole fault event (key, value and its sluice.fault.* headers) below the fault "
+     "sink's own record limit; "
      "0 = that limit only. A fault event is trimmed to fit (decoded copy first, then the "
      "original value, then key and headers: see schemas/fault.json)."},
     {"random.seed", P_INT, "0", 0, INT64_MAX,

@@ -49,14 +49,22 @@ struct sl_uow_s {
     uint8_t state; /* uow_state_t */
     uint8_t is_child;
     uint8_t has_output;
-    uint8_t holding;     /* this uow holds its key in the pipeline's gate */
-    uint8_t fault_stage; /* stage kind name index for the fault tags */
-    uint8_t queued;      /* on the engine's completion queue */
-    uint8_t fault_min;   /* its fault is minimal: 1 with some value bytes, 2 with none */
-    int pending_err;     /* ack error waiting on the completion queue */
-    size_t fault_cap;    /* bound of its fault event after the fault sink refused a
-                            larger one as too large; 0 = none */
-    sl_span_t key;       /* ordering key; stable while in flight */
+    uint8_t holding;       /* this uow holds its key in the pipeline's gate */
+    uint8_t fault_stage;   /* stage kind name index for the fault tags */
+    uint8_t queued;        /* on the engine's completion queue */
+    uint8_t fault_min;     /* its fault is minimal: 1 with some value bytes, 2 with none */
+    uint32_t fault_index;  /* index of the stage that faulted (nstages: collector or sink) */
+    int64_t first_fail_ms; /* engine clock: first failure (retry or fault) of this uow;
+                              INT64_MIN = none */
+    int64_t last_fail_ms;  /* engine clock: the failure that made it a fault */
+    /* output headers (sl_uow_set_output_headers(), or a fault's sluice.fault.*):
+     * the array, then the names and values it points to, in one buffer */
+    sl_header_t *out_hdrs;
+    size_t out_nhdrs, hbuf_cap;
+    int pending_err;  /* ack error waiting on the completion queue */
+    size_t fault_cap; /* bound of its fault event after the fault sink refused a
+                         larger one as too large; 0 = none */
+    sl_span_t key;    /* ordering key; stable while in flight */
     /* output: key bytes then value bytes in buf */
     char *buf;
     size_t buf_cap;
@@ -100,6 +108,7 @@ struct entry_s {
 
 typedef struct stage_s {
     stage_kind_t kind;
+    char *name; /* given with sl_pipeline_stage_name(), or NULL */
     union {
         struct {
             sl_stage_fn fn;
@@ -190,6 +199,7 @@ struct sl_engine_s {
     sl_source_ops_t src;
     void *src_opaque;
     sl_sink_t *fault_sink;
+    const char *group; /* consumer group or Kinesis application for fault tags, or NULL */
     sl_pipeline_t **pls;
     size_t npl;
     int started;
@@ -235,8 +245,19 @@ struct sl_engine_s {
  * are all that is left. */
 size_t sl__engine_stuck(const sl_engine_t *e);
 
+/* fault.c. The version of schemas/fault.json the events follow (field
+ * `version`; events without it are version 1). */
+#define SL__FAULT_VERSION_S "2"
 /* fault.c */
 int sl__fault_build(sl_engine_t *e, sl_uow_t *u);
+
+/* engine_uow.c: replaces the uow's output headers with a copy of @p h
+ * (@p n of them; n = 0 clears them). Returns 0 or SL_ENOMEM (the old
+ * headers stay). */
+int sl__uow_headers_set(sl_uow_t *u, const sl_header_t *h, size_t n);
+
+/* The header that names the one pipeline a resubmitted record is for. */
+#define SL__RESUBMIT_PIPELINE "sluice.resubmit.pipeline"
 
 /* stage kind names for fault tags */
 extern const char *const sl__stage_names[];

@@ -142,6 +142,13 @@ sl_uow_t *sl__child_get(sl_engine_t *e)
  * small and the pool has room, else give them back. */
 static inline void buf_park(sl_engine_t *e, sl_uow_t *u)
 {
+    /* Output headers are rare (faults, resubmits): never kept. Their bytes
+     * leave with the entry's. */
+    if (u->out_hdrs) {
+        sl_free(u->out_hdrs);
+        u->out_hdrs = NULL;
+        u->hbuf_cap = u->out_nhdrs = 0;
+    }
     size_t held = u->buf_cap + u->kbuf_cap;
     if (held > BUF_KEEP_MAX || e->buf_pooled + held > e->buf_pool_max) {
         sl_free(u->buf);
@@ -635,6 +642,39 @@ static uint64_t pass_mask(const sl_engine_t *e, sl_span_t type)
     return m;
 }
 
+/* A resubmitted record (sluice-faults resubmit) names the one pipeline that
+ * is to process it again: the others handled it the first time. Returns the
+ * index of that pipeline, ROUTE_NONE when no pipeline has the name (every
+ * pipeline skips it), ROUTE_ALL without the header. The last such header
+ * wins. */
+#define ROUTE_ALL ((size_t)-1)
+#define ROUTE_NONE ((size_t)-2)
+static size_t resubmit_route(const sl_engine_t *e, const sl_record_t *rec)
+{
+    for (size_t i = rec->header_count; i-- > 0;) {
+        const sl_header_t *h = &rec->headers[i];
+        if (!h->name || strcmp(h->name, SL__RESUBMIT_PIPELINE))
+            continue;
+        size_t n = h->value ? h->value_len : 0;
+        for (size_t j = 0; j < e->npl; j++) {
+            const char *pn = e->pls[j]->name;
+            if (strlen(pn) == n && !memcmp(pn, h->value, n))
+                return j;
+        }
+        return ROUTE_NONE;
+    }
+    return ROUTE_ALL;
+}
+
+/* Whether pipeline @p i takes the record: its bit of the type mask (with
+ * more than 64 pipelines there is no type mask, only all or none) and the
+ * resubmit route. */
+static inline int wants(uint64_t mask, size_t route, size_t i)
+{
+    int typed = i < 64 ? (int)((mask >> i) & 1) : mask != 0;
+    return typed && (route == ROUTE_ALL || route == i);
+}
+
 /* @p ferr: the source's own verdict (a fault without decoding), or 0. */
 static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *given, int ferr,
                 const char *fmsg)
@@ -670,8 +710,9 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     uint64_t mask = ~0ull;
     int masked = !derr && e->skip_fast && !(env->flags & SL_ENV_TYPE_ESC);
     int tombstone = !derr && e->json_only && rec->value_len == 0;
-    if (masked || tombstone) {
-        mask = tombstone ? 0 : pass_mask(e, env->type);
+    size_t route = !derr && rec->header_count ? resubmit_route(e, rec) : ROUTE_ALL;
+    if (masked || tombstone || route == ROUTE_NONE) {
+        mask = tombstone || route == ROUTE_NONE ? 0 : pass_mask(e, env->type);
         if (!mask) {
             if (sl__tracker_push_done(&part->tr, rec->offset))
                 return SL_ENOMEM;
@@ -728,11 +769,11 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     } else {
         en->pending = 1; /* keeps the entry alive during the fork */
         for (size_t i = 0; i < e->npl; i++)
-            en->pending += (uint32_t)((mask >> i) & 1);
+            en->pending += (uint32_t)(wants(mask, route, i));
         for (size_t i = 0; i < e->npl; i++) {
             sl_pipeline_t *p = e->pls[i];
             p->stats.records_in++;
-            if (!((mask >> i) & 1)) {
+            if (!wants(mask, route, i)) {
                 p->stats.skipped++;
                 e->stats.skipped++;
                 continue;

@@ -129,6 +129,8 @@ static void retry_fire(sl__timer_t *t, void *ctx)
 void sl__retry(sl_engine_t *e, sl_uow_t *u, int err, int stage)
 {
     sl_pipeline_t *p = u->pl;
+    if (u->first_fail_ms == INT64_MIN)
+        u->first_fail_ms = now(e);
     u->attempts++;
     p->stats.retries++;
     e->stats.retries++;
@@ -181,6 +183,12 @@ void sl__fault(sl_engine_t *e, sl_uow_t *u, int err, int stage)
 {
     u->err = err;
     u->fault_stage = (uint8_t)stage;
+    /* Where it faulted: the per-uow stage it was at, or past them all (the
+     * collector or the sink); 0 at decode. */
+    u->fault_index = u->stage;
+    u->last_fail_ms = now(e);
+    if (u->first_fail_ms == INT64_MIN)
+        u->first_fail_ms = u->last_fail_ms;
     if (sl__fault_build(e, u)) {
         /* Out of memory building the event: try again later, never drop. */
         u->state = U_FAULT_WAIT;

@@ -96,6 +96,10 @@ static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipelin
     u->pending_err = 0;
     u->fault_cap = 0;
     u->fault_min = 0;
+    u->fault_index = 0;
+    u->first_fail_ms = INT64_MIN; /* none yet: a virtual clock may read 0 */
+    u->last_fail_ms = 0;
+    u->out_nhdrs = 0;
     u->key = en->key_u;
     u->out_key_len = u->out_val_len = 0;
     u->out_key_set = 0;

@@ -198,6 +198,14 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     }
     const sl_conf_t *c = e->conf;
     e->name = sl_conf_get_str(c, "processor.name");
+    /* Who consumed, for fault tags: the Kinesis application when one is
+     * set (its property exists only in a build with Kinesis), else the
+     * Kafka consumer group. */
+    e->group = sl_conf_get_str(c, "kinesis.application");
+    if (!e->group || !*e->group)
+        e->group = sl_conf_get_str_pt(c, "kafka.group.id");
+    if (e->group && !*e->group)
+        e->group = NULL;
     e->record_max = (size_t)sl_conf_get_int(c, "record.max.bytes");
     const char *fmt = sl_conf_get_str(c, "source.format");
     if (!strcmp(fmt, "json")) {
@@ -277,8 +285,10 @@ void sl_engine_destroy(sl_engine_t *e)
                 if (e->src.release)
                     e->src.release(e->src_opaque, en->rec, 0);
             }
-            for (size_t j = 0; j < e->npl; j++)
+            for (size_t j = 0; j < e->npl; j++) {
                 sl_free(en->uows[j].buf);
+                sl_free(en->uows[j].out_hdrs);
+            }
             sl_free(en->scratch);
         }
         sl_free(mem);
@@ -290,6 +300,7 @@ void sl_engine_destroy(sl_engine_t *e)
             u->data_free(u->data);
         sl_free(u->buf);
         sl_free(u->kbuf);
+        sl_free(u->out_hdrs);
         sl_free(u);
         u = nx;
     }

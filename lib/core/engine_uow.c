@@ -219,6 +219,54 @@ void sl_uow_output(const sl_uow_t *u, sl_span_t *key, sl_span_t *value)
     }
 }
 
+int sl__uow_headers_set(sl_uow_t *u, const sl_header_t *h, size_t n)
+{
+    size_t need = n * sizeof *h;
+    for (size_t i = 0; i < n; i++)
+        need += strlen(h[i].name) + 1 + (h[i].value ? h[i].value_len : 0);
+    if (need > u->hbuf_cap) {
+        /* One buffer: the array, then each name and value it points to. */
+        char *b = sl_malloc(need);
+        if (!b)
+            return SL_ENOMEM;
+        u->entry->bytes += need - u->hbuf_cap;
+        u->entry->eng->inflight_bytes += need - u->hbuf_cap;
+        sl_free(u->out_hdrs);
+        u->out_hdrs = (sl_header_t *)(void *)b;
+        u->hbuf_cap = need;
+    }
+    char *p = (char *)(u->out_hdrs + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(h[i].name) + 1, vl = h[i].value ? h[i].value_len : 0;
+        memcpy(p, h[i].name, nl);
+        u->out_hdrs[i].name = p;
+        p += nl;
+        if (vl)
+            memcpy(p, h[i].value, vl);
+        u->out_hdrs[i].value = h[i].value ? p : NULL;
+        u->out_hdrs[i].value_len = vl;
+        p += vl;
+    }
+    u->out_nhdrs = n;
+    return 0;
+}
+
+int sl_uow_set_output_headers(sl_uow_t *u, const sl_header_t *headers, size_t count)
+{
+    if (!u || (count && !headers))
+        return SL_EINVAL;
+    for (size_t i = 0; i < count; i++)
+        if (!headers[i].name || (!headers[i].value && headers[i].value_len))
+            return SL_EINVAL;
+    return sl__uow_headers_set(u, headers, count);
+}
+
+const sl_header_t *sl_uow_output_headers(const sl_uow_t *u, size_t *count)
+{
+    *count = u->out_nhdrs;
+    return u->out_nhdrs ? u->out_hdrs : NULL;
+}
+
 void sl_uow_fail(sl_uow_t *u, int err, const char *message)
 {
     /* A fault event's uow keeps the error it reports: the fault sink's own

@@ -2,7 +2,9 @@
  *
  * A fault event must fit its sink, or it would be refused forever and hold
  * its record's partition for good. Its bound is the smaller of the fault
- * sink's hard record limit and fault.max.bytes (key and value together), or
+ * sink's hard record limit and fault.max.bytes (key, value and its
+ * sluice.fault.* headers together, a header counted as its name, its value
+ * and HDR_FRAMING bytes), or
  * a smaller one after the sink refused a larger event as too large; a fault
  * the sink refused for another permanent reason is built minimal. What does not fit is left out in
  * this order, each step only when the previous one was not enough:
@@ -68,6 +70,10 @@ typedef struct {
     int64_t ts;
     char sha[2 * SL__SHA256_LEN + 1];
     int sha_done;
+    int64_t first, last;    /* failure times, epoch ms */
+    const char *group;      /* consumer group or Kinesis application, or NULL */
+    const char *stage_name; /* given with sl_pipeline_stage_name(), or NULL */
+    int retriable;
 } ctx_t;
 
 /* Bytes of @p p (at most @p n) that fit in @p max without splitting a UTF-8
@@ -123,12 +129,16 @@ static void write_fault(ctx_t *c, sl__jw_t *jw, const shape_t *s)
     sl__jw_raw(jw, key.ptr, key.len);
     sl__jw_lit(jw, "{\"id\":\"");
     sl__jw_lit(jw, c->id);
-    sl__jw_lit(jw, "\",\"type\":\"fault\",\"timestamp\":");
+    sl__jw_lit(jw, "\",\"type\":\"fault\",\"version\":" SL__FAULT_VERSION_S ",\"timestamp\":");
     sl__jw_int(jw, c->ts);
     sl__jw_lit(jw, ",\"partitionKey\":");
     sl__jw_str(jw, key.ptr, key.len);
     sl__jw_lit(jw, ",\"tags\":{\"processor\":");
     sl__jw_str(jw, e->name, strlen(e->name));
+    if (c->group) {
+        sl__jw_lit(jw, ",\"group\":");
+        sl__jw_str(jw, c->group, strlen(c->group));
+    }
     sl__jw_lit(jw, ",\"pipeline\":");
     const char *pl = u->pl ? u->pl->name : "-";
     sl__jw_str(jw, pl, strlen(pl));
@@ -136,13 +146,20 @@ static void write_fault(ctx_t *c, sl__jw_t *jw, const shape_t *s)
     sl__jw_str(jw, r->topic, strlen(r->topic));
     sl__jw_lit(jw, ",\"stage\":\"");
     sl__jw_lit(jw, sl__stage_names[u->fault_stage & 0x7f]);
-    sl__jw_lit(jw, "\"},\"err\":{\"name\":\"");
+    sl__jw_lit(jw, "\",\"stageIndex\":");
+    sl__jw_int(jw, u->fault_index);
+    if (c->stage_name) {
+        sl__jw_lit(jw, ",\"stageName\":");
+        sl__jw_str(jw, c->stage_name, strlen(c->stage_name));
+    }
+    sl__jw_lit(jw, "},\"err\":{\"name\":\"");
     sl__jw_lit(jw, sl_err_name(u->err));
     sl__jw_lit(jw, "\",\"code\":");
     sl__jw_int(jw, u->err < 0 ? u->err : SL_ESTAGE);
     sl__jw_lit(jw, ",\"message\":");
     const char *msg = u->errmsg[0] ? u->errmsg : sl_strerror(u->err);
     sl__jw_str(jw, msg, strlen(msg));
+    jw_bool(jw, ",\"retriable\":", c->retriable);
     sl__jw_lit(jw, "},\"uow\":{\"record\":{\"topic\":");
     sl__jw_str(jw, r->topic, strlen(r->topic));
     sl__jw_lit(jw, ",\"partition\":");
@@ -202,6 +219,10 @@ static void write_fault(ctx_t *c, sl__jw_t *jw, const shape_t *s)
     }
     sl__jw_lit(jw, ",\"attempts\":");
     sl__jw_int(jw, u->attempts);
+    sl__jw_lit(jw, ",\"firstFailure\":");
+    sl__jw_int(jw, c->first);
+    sl__jw_lit(jw, ",\"lastFailure\":");
+    sl__jw_int(jw, c->last);
     sl__jw_lit(jw, "}}");
 }
 
@@ -223,6 +244,68 @@ static int fill_value(ctx_t *c, sl__jw_t *jw, shape_t *s, size_t take, size_t li
     return jw->len <= limit;
 }
 
+/* Appends a header named @p name with the text @p v to @p h (at most
+ * HDR_MAX), its value copied into @p tb at *@p tl. */
+#define HDR_MAX 16
+#define HDR_TEXT 512
+/* What a header costs a Kafka record beyond its name and value (its
+ * varint lengths), rounded up. */
+#define HDR_FRAMING 8
+static void hdr_add(sl_header_t *h, size_t *n, char *tb, size_t *tl, const char *name,
+                    const char *v)
+{
+    size_t l = strlen(v);
+    if (*n >= HDR_MAX || *tl + l > HDR_TEXT)
+        return;
+    memcpy(tb + *tl, v, l);
+    h[(*n)++] = (sl_header_t){name, tb + *tl, l};
+    *tl += l;
+}
+
+static void hdr_int(sl_header_t *h, size_t *n, char *tb, size_t *tl, const char *name, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%" PRId64, v);
+    hdr_add(h, n, tb, tl, name, num);
+}
+
+/* The sluice.fault.* headers (as Kafka Connect and Spring Kafka set on dead
+ * letters): tools route faults on them without parsing the event. Returns 0
+ * or SL_ENOMEM. */
+static int fault_headers(const ctx_t *c, size_t *bytes)
+{
+    const sl_uow_t *u = c->u;
+    const sl_record_t *r = c->r;
+    sl_header_t h[HDR_MAX];
+    char tb[HDR_TEXT];
+    size_t n = 0, tl = 0;
+    const char *pl = u->pl ? u->pl->name : "-";
+    const char *msg = u->errmsg[0] ? u->errmsg : sl_strerror(u->err);
+    hdr_add(h, &n, tb, &tl, "sluice.fault.id", c->id);
+    hdr_add(h, &n, tb, &tl, "sluice.fault.version", SL__FAULT_VERSION_S);
+    hdr_add(h, &n, tb, &tl, "sluice.fault.processor", c->e->name);
+    if (c->group)
+        hdr_add(h, &n, tb, &tl, "sluice.fault.group", c->group);
+    hdr_add(h, &n, tb, &tl, "sluice.fault.pipeline", pl);
+    hdr_add(h, &n, tb, &tl, "sluice.fault.stage", sl__stage_names[u->fault_stage & 0x7f]);
+    hdr_int(h, &n, tb, &tl, "sluice.fault.stage.index", u->fault_index);
+    if (c->stage_name)
+        hdr_add(h, &n, tb, &tl, "sluice.fault.stage.name", c->stage_name);
+    hdr_add(h, &n, tb, &tl, "sluice.fault.error", sl_err_name(u->err));
+    hdr_add(h, &n, tb, &tl, "sluice.fault.retriable", c->retriable ? "true" : "false");
+    hdr_add(h, &n, tb, &tl, "sluice.fault.source.topic", r->topic);
+    hdr_int(h, &n, tb, &tl, "sluice.fault.source.partition", r->partition < 0 ? 0 : r->partition);
+    hdr_int(h, &n, tb, &tl, "sluice.fault.source.offset", r->offset);
+    if (r->position)
+        hdr_add(h, &n, tb, &tl, "sluice.fault.source.position", r->position);
+    /* Last: a long message is what gives way when the text is full. */
+    hdr_add(h, &n, tb, &tl, "sluice.fault.message", msg);
+    *bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        *bytes += strlen(h[i].name) + h[i].value_len + HDR_FRAMING;
+    return sl__uow_headers_set(c->u, h, n);
+}
+
 int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
 {
     const entry_t *en = u->entry;
@@ -231,15 +314,39 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u)
     c.has_event = en->decoded && !(en->env.flags & SL_ENV_BINARY);
     snprintf(c.id, sizeof c.id, "fault-%016" PRIx64, fault_id(e, u));
     c.ts = e->clock.now_ms(e->clock.opaque);
+    int64_t shift = 0;
     if (c.ts < 1000000000000ll) {
-        /* A monotonic or virtual clock is not wall time; the schema wants epoch ms. */
+        /* A monotonic or virtual clock is not wall time; the schema wants
+         * epoch ms. The failure times move by the same amount, so that the
+         * time between them stays as the engine saw it. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        c.ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        shift = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - c.ts;
+        c.ts += shift;
     }
+    c.last = u->last_fail_ms + shift;
+    c.first = u->first_fail_ms == INT64_MIN ? c.last : u->first_fail_ms + shift;
+    if (c.first < 0)
+        c.first = 0;
+    if (c.last < c.first)
+        c.last = c.first;
+    c.group = e->group;
+    if (u->pl && u->fault_index < u->pl->nstages)
+        c.stage_name = u->pl->stages[u->fault_index].name;
+    /* Would the same record go through later? A transient cause that ran
+     * out of retries would; a permanent one needs a fix first. */
+    c.retriable = sl_err_is_retriable(u->err) || u->err == SL_ERETRIES;
+    size_t hbytes;
+    if (fault_headers(&c, &hbytes))
+        return SL_ENOMEM;
     size_t limit = e->fault_max;
     if (u->fault_cap && (!limit || u->fault_cap < limit))
         limit = u->fault_cap;
+    /* The headers travel in the same record: the bound holds key, value and
+     * headers together (each header counted as its name, its value and
+     * HDR_FRAMING bytes), so that a fault always fits its sink. */
+    if (limit)
+        limit = limit > hbytes ? limit - hbytes : 1;
 
     sl__jw_t jw;
     /* The key may live in the uow's own buffer (a flat-map child, or a

@@ -39,6 +39,8 @@ sl_pipeline_t *sl_pipeline_new(const char *name)
 
 static void stage_fini(stage_t *s)
 {
+    sl_free(s->name);
+    s->name = NULL;
     if (s->kind == ST_TYPES) {
         for (size_t i = 0; i < s->u.types.count; i++)
             sl_free(s->u.types.names[i]);
@@ -124,6 +126,25 @@ static const char *closed_reason(const sl_pipeline_t *p)
         return "a collector (batch, compact or group) is set: it ends the per-uow stages, and "
                "only the sink may follow it";
     return NULL;
+}
+
+int sl_pipeline_stage_name(sl_pipeline_t *p, const char *name)
+{
+    if (!p)
+        return SL_EINVAL;
+    if (!name || !*name)
+        return sl__pipeline_fail(p, SL_EINVAL, "stage_name: the name is NULL or empty");
+    if (p->eng)
+        return sl__pipeline_fail(p, SL_ESTATE, "stage_name: already added to an engine");
+    if (!p->nstages)
+        return sl__pipeline_fail(p, SL_ESTATE, "stage_name: no stage was appended yet");
+    char *n = sl_strdup(name);
+    if (!n)
+        return sl__pipeline_fail(p, SL_ENOMEM, "stage_name: out of memory");
+    stage_t *s = &p->stages[p->nstages - 1];
+    sl_free(s->name);
+    s->name = n;
+    return 0;
 }
 
 /* Appends an uninitialised stage, or fails if the pipeline is closed. */

@@ -189,9 +189,27 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
         sl_uow_t *u = uows[i];
         sl_span_t k, v;
         sl_uow_output(u, &k, &v);
-        if (rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, 0, (void *)v.ptr, v.len,
-                             k.len ? k.ptr : NULL, k.len, u) == -1) {
-            rd_kafka_resp_err_t e = rd_kafka_last_error();
+        size_t nh;
+        const sl_header_t *h = sl_uow_output_headers(u, &nh);
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (!nh) {
+            if (rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, 0, (void *)v.ptr, v.len,
+                                 k.len ? k.ptr : NULL, k.len, u) == -1)
+                e = rd_kafka_last_error();
+        } else {
+            /* Headers (a fault's sluice.fault.*, a resubmitted record's):
+             * librdkafka copies them and owns the list once produced. */
+            rd_kafka_headers_t *hs = rd_kafka_headers_new(nh);
+            for (size_t j = 0; j < nh; j++)
+                rd_kafka_header_add(hs, h[j].name, -1, h[j].value, (ssize_t)h[j].value_len);
+            e = rd_kafka_producev(
+                s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                RD_KAFKA_V_VALUE((void *)v.ptr, v.len), RD_KAFKA_V_KEY(k.len ? k.ptr : NULL, k.len),
+                RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE(u), RD_KAFKA_V_END);
+            if (e)
+                rd_kafka_headers_destroy(hs);
+        }
+        if (e) {
             char msg[200];
             snprintf(msg, sizeof msg, "kafka produce to %s failed: %s", s->topic,
                      rd_kafka_err2str(e));

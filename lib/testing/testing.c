@@ -132,9 +132,33 @@ static int store_msg(sl_test_sink_t *s, sl_uow_t *u)
     sl_uow_output(u, &k, &v);
     const sl_record_t *r = sl_uow_record(u);
     size_t tl = strlen(r->topic);
+    size_t nh;
+    const sl_header_t *h = sl_uow_output_headers(u, &nh);
+    size_t hl = nh * sizeof *h;
+    for (size_t i = 0; i < nh; i++)
+        hl += strlen(h[i].name) + 1 + h[i].value_len + 1;
+    /* key, value, topic, then the headers (array first, for alignment it
+     * goes in a buffer of its own) */
     char *b = sl_malloc(k.len + v.len + tl + 3);
-    if (!b)
+    sl_header_t *hb = nh ? sl_malloc(hl) : NULL;
+    if (!b || (nh && !hb)) {
+        sl_free(b);
+        sl_free(hb);
         return SL_ENOMEM;
+    }
+    char *hp = (char *)(hb + nh);
+    for (size_t i = 0; i < nh; i++) {
+        size_t nl = strlen(h[i].name) + 1;
+        memcpy(hp, h[i].name, nl);
+        hb[i].name = hp;
+        hp += nl;
+        if (h[i].value_len)
+            memcpy(hp, h[i].value, h[i].value_len);
+        hp[h[i].value_len] = 0;
+        hb[i].value = hp;
+        hb[i].value_len = h[i].value_len;
+        hp += h[i].value_len + 1;
+    }
     if (k.len)
         memcpy(b, k.ptr, k.len);
     b[k.len] = 0;
@@ -152,6 +176,8 @@ static int store_msg(sl_test_sink_t *s, sl_uow_t *u)
     m->partition = r->partition;
     m->offset = r->offset;
     m->batch = s->nw ? s->nw - 1 : 0;
+    m->headers = hb;
+    m->header_count = nh;
     return 0;
 }
 
@@ -211,8 +237,10 @@ sl_test_sink_t *sl_test_sink_new(sl_test_t *t, const char *name, size_t max_even
 
 static void sink_free(sl_test_sink_t *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         sl_free((void *)s->msgs[i].key);
+        sl_free((void *)s->msgs[i].headers);
+    }
     sl_free(s->msgs);
     sl_free(s->wsizes);
     sl_free(s->pending);
@@ -300,8 +328,10 @@ int sl_test_sink_ack(sl_test_sink_t *s, size_t i, int err)
 
 void sl_test_sink_clear(sl_test_sink_t *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         sl_free((void *)s->msgs[i].key);
+        sl_free((void *)s->msgs[i].headers);
+    }
     s->n = 0;
     s->nw = 0;
 }

@@ -139,6 +139,7 @@ int main(int argc, char **argv)
     sl_conf_t *c = sl_conf_new();
     sl_conf_set(c, "processor.name", "contract", NULL, 0);
     sl_conf_set(c, "retry.max", "1", NULL, 0);
+    sl_conf_set(c, "kafka.group.id", "contract-group", NULL, 0);
     sl_conf_set(c, "record.max.bytes", "2048", NULL, 0);
     sl_conf_set(c, "fault.value.max.bytes", "1024", NULL, 0);
     sl_test_t *t = sl_test_new(c, NULL, 0);
@@ -151,8 +152,9 @@ int main(int argc, char **argv)
     const char *types[] = {"thing-"};
     if (!t || !events || !small || !flaky || !a || !b || !d ||
         sl_pipeline_filter_types(a, SL_MATCH_PREFIX, types, 1) ||
-        sl_pipeline_map(a, fault_odd, NULL) || sl_pipeline_map(a, to_event, NULL) ||
-        sl_pipeline_batch(a, NULL) || sl_pipeline_sink(a, sl_test_sink_handle(events)) ||
+        sl_pipeline_map(a, fault_odd, NULL) || sl_pipeline_stage_name(a, "odd-check") ||
+        sl_pipeline_map(a, to_event, NULL) || sl_pipeline_batch(a, NULL) ||
+        sl_pipeline_sink(a, sl_test_sink_handle(events)) ||
         sl_pipeline_filter_types(b, SL_MATCH_PREFIX, types, 1) ||
         sl_pipeline_flat_map(b, two_children, NULL) ||
         sl_pipeline_sink(b, sl_test_sink_handle(small)) ||

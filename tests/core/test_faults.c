@@ -9,6 +9,21 @@
 
 TestSuite(faults);
 
+/* What a fault takes of its bound: key, value and headers (each its name,
+ * its value and 8 bytes of framing, as lib/core/fault.c counts them). */
+static size_t hdr_bytes(const sl_header_t *h, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < n; i++)
+        b += strlen(h[i].name) + h[i].value_len + 8;
+    return b;
+}
+
+static size_t msg_size(const sl_test_msg_t *m)
+{
+    return m->key_len + m->value_len + hdr_bytes(m->headers, m->header_count);
+}
+
 static sl_test_t *passthrough(sl_test_sink_t **out, const char *const *kv)
 {
     sl_test_t *t = driver(kv);
@@ -354,8 +369,9 @@ static size_t b64len(json_t *rec)
 
 Test(faults, trimming_order_fits_a_small_fault_limit)
 {
-    enum { LIMIT = 3000 };
-    const char *kv[] = {"fault.max.bytes", "3000", NULL};
+    /* Of the bound, the sluice.fault.* headers take about 500 bytes. */
+    enum { LIMIT = 3400 };
+    const char *kv[] = {"fault.max.bytes", "3400", NULL};
     sl_test_t *t = driver(kv);
     sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("strict");
@@ -413,7 +429,7 @@ Test(faults, trimming_order_fits_a_small_fault_limit)
     json_t *j[6];
     for (size_t i = 0; i < 6; i++) {
         const sl_test_msg_t *m = sl_test_sink_msg(f, i);
-        cr_assert_leq(m->key_len + m->value_len, LIMIT, "fault %zu: %zu + %zu bytes", i, m->key_len,
+        cr_assert_leq(msg_size(m), LIMIT, "fault %zu: %zu + %zu bytes and headers", i, m->key_len,
                       m->value_len);
         j[i] = fault_json(m);
         json_t *rec = rec_of(j[i]);
@@ -451,7 +467,7 @@ Test(faults, trimming_order_fits_a_small_fault_limit)
     cr_assert_eq(json_integer_value(json_object_get(marks_of(j[2]), "keptSize")), (json_int_t)kept);
     cr_assert(kept > 0 && kept < 6000 && kept % 3 == 0);
     const sl_test_msg_t *m2 = sl_test_sink_msg(f, 2);
-    cr_assert_geq(m2->key_len + m2->value_len, LIMIT - 30, "the value fills what room there is");
+    cr_assert_geq(msg_size(m2), LIMIT - 30, "the value fills what room there is");
     cr_assert_str_eq(json_string_value(json_object_get(rec_of(j[2]), "key")), "azI=");
     cr_assert_eq(json_array_size(json_object_get(rec_of(j[2]), "headers")), 1);
     /* 3: minimal; the fault's key cut to 256 bytes, the record key left out */
@@ -501,7 +517,7 @@ Test(faults, too_large_refusals_shrink_the_fault_and_never_loop)
     const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
     json_t *j = fault_json(m);
     /* Whole, about 234 KB, refused; then at most half, refused; then a quarter. */
-    cr_assert_leq(m->key_len + m->value_len, 60000);
+    cr_assert_leq(msg_size(m), 60000);
     cr_assert(mark(j, "event") && mark(j, "value") && !mark(j, "key"));
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "err"), "name")),
                      "SL_ESTAGE", "the fault keeps its own error, not the fault sink's");
@@ -563,7 +579,9 @@ static int kin_write(void *opaque, sl_uow_t *const *uows, size_t n)
         s->keys[s->n] = strndup(k.ptr, k.len);
         s->key_len[s->n] = k.len;
         s->values[s->n] = strndup(v.ptr, v.len);
-        s->size[s->n++] = k.len + v.len;
+        size_t nh;
+        const sl_header_t *h = sl_uow_output_headers(uows[i], &nh);
+        s->size[s->n++] = k.len + v.len + hdr_bytes(h, nh);
         sl_uow_ack(uows[i], 0);
     }
     return 0;
@@ -691,4 +709,285 @@ Test(faults, other_permanent_refusal_builds_the_minimal_fault_once)
     cr_assert_not(sl_test_paused(t, "in", 0));
     sl_test_destroy(t);
     free(v);
+}
+
+/* ---- the whole context of a fault (schemas/fault.json version 2) ---- */
+
+static sl_result_t pass_map(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    return SL_OK;
+}
+
+static sl_result_t no_price(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    if (sl_uow_record(u)->offset % 2 == 0)
+        return SL_OK;
+    sl_uow_fail(u, SL_EFIELD, "thing.price is missing");
+    return SL_FAULT;
+}
+
+static sl_result_t always_busy(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_uow_fail(u, SL_EBUSY, "the database is busy");
+    return SL_RETRY;
+}
+
+/* The value of the output header @p name of @p m, or NULL. */
+static const char *hdr(const sl_test_msg_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->header_count; i++)
+        if (!strcmp(m->headers[i].name, name))
+            return m->headers[i].value;
+    return NULL;
+}
+
+Test(faults, fault_names_processor_group_and_stage_by_index_and_name)
+{
+    const char *kv[] = {"processor.name", "orders-svc", "kafka.group.id", "orders-group", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("orders");
+    cr_assert_eq(sl_pipeline_stage_name(p, "early"), SL_ESTATE, "no stage to name yet");
+    cr_assert_eq(sl_pipeline_map(p, pass_map, NULL), 0);
+    cr_assert_eq(sl_pipeline_stage_name(p, "parse"), 0);
+    cr_assert_eq(sl_pipeline_map(p, no_price, NULL), 0);
+    cr_assert_eq(sl_pipeline_stage_name(p, "price"), 0);
+    cr_assert_eq(sl_pipeline_stage_name(p, ""), SL_EINVAL);
+    cr_assert_eq(sl_pipeline_stage_name(p, NULL), SL_EINVAL);
+    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(out)), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
+    for (int i = 0; i < 2; i++) {
+        sl_record_t r = {.topic = "orders",
+                         .partition = 2,
+                         .offset = -1,
+                         .key = "k",
+                         .key_len = 1,
+                         .value = ev(b, sizeof b, "order-placed", "o-1", i),
+                         .headers = h,
+                         .header_count = 1};
+        r.value_len = strlen(r.value);
+        cr_assert_eq(sl_test_push_record(t, &r), 0);
+    }
+    cr_assert_eq(sl_test_sink_count(out), 1);
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
+    json_t *j = json_loadb(m->value, m->value_len, 0, NULL);
+    cr_assert(j);
+    cr_assert_eq(json_integer_value(json_object_get(j, "version")), 2);
+    json_t *tags = json_object_get(j, "tags");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "processor")), "orders-svc");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "group")), "orders-group");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "pipeline")), "orders");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "stage")), "map");
+    cr_assert_eq(json_integer_value(json_object_get(tags, "stageIndex")), 1,
+                 "the second map, not the first");
+    cr_assert_str_eq(json_string_value(json_object_get(tags, "stageName")), "price");
+    json_t *err = json_object_get(j, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_EFIELD");
+    cr_assert(json_is_false(json_object_get(err, "retriable")), "a missing field needs a fix");
+    json_t *uow = json_object_get(j, "uow");
+    int64_t first = json_integer_value(json_object_get(uow, "firstFailure"));
+    int64_t last = json_integer_value(json_object_get(uow, "lastFailure"));
+    cr_assert_gt(first, 1000000000000ll, "epoch ms");
+    cr_assert_eq(first, last, "failed once");
+    cr_assert_eq(json_integer_value(json_object_get(uow, "attempts")), 0);
+
+    /* The same context as headers, for tools that do not parse the event. */
+    cr_assert_str_eq(hdr(m, "sluice.fault.id"), json_string_value(json_object_get(j, "id")));
+    cr_assert_str_eq(hdr(m, "sluice.fault.version"), "2");
+    cr_assert_str_eq(hdr(m, "sluice.fault.processor"), "orders-svc");
+    cr_assert_str_eq(hdr(m, "sluice.fault.group"), "orders-group");
+    cr_assert_str_eq(hdr(m, "sluice.fault.pipeline"), "orders");
+    cr_assert_str_eq(hdr(m, "sluice.fault.stage"), "map");
+    cr_assert_str_eq(hdr(m, "sluice.fault.stage.index"), "1");
+    cr_assert_str_eq(hdr(m, "sluice.fault.stage.name"), "price");
+    cr_assert_str_eq(hdr(m, "sluice.fault.error"), "SL_EFIELD");
+    cr_assert_str_eq(hdr(m, "sluice.fault.retriable"), "false");
+    cr_assert_str_eq(hdr(m, "sluice.fault.source.topic"), "orders");
+    cr_assert_str_eq(hdr(m, "sluice.fault.source.partition"), "2");
+    cr_assert_str_eq(hdr(m, "sluice.fault.source.offset"), "1");
+    cr_assert_str_eq(hdr(m, "sluice.fault.message"), "thing.price is missing");
+    cr_assert_null(hdr(m, "traceparent"), "the record's own headers are in the event, not on it");
+    cr_assert_null(hdr(m, "sluice.fault.source.position"), "a Kafka record has none");
+    cr_assert_eq(sl_test_sink_msg(out, 0)->header_count, 0, "outputs have no headers by default");
+    json_decref(j);
+    sl_test_destroy(t);
+}
+
+Test(faults, retries_run_out_a_retriable_fault_with_its_first_and_last_failure)
+{
+    const char *kv[] = {"retry.max", "2", "retry.backoff.ms", "1000", "retry.backoff.max.ms",
+                        "1000",      NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("busy");
+    sl_pipeline_map(p, always_busy, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(b, sizeof b, "a", "k", 0)), 0);
+    sl_test_sink_t *f = sl_test_faults(t);
+    for (int i = 0; i < 100 && !sl_test_sink_count(f); i++)
+        sl_test_advance(t, 500);
+    cr_assert_eq(sl_test_sink_count(f), 1);
+    const sl_test_msg_t *m = sl_test_sink_msg(f, 0);
+    json_t *j = json_loadb(m->value, m->value_len, 0, NULL);
+    cr_assert(j);
+    json_t *err = json_object_get(j, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_ERETRIES");
+    cr_assert(json_is_true(json_object_get(err, "retriable")), "a transient cause ran out");
+    json_t *uow = json_object_get(j, "uow");
+    cr_assert_eq(json_integer_value(json_object_get(uow, "attempts")), 3);
+    int64_t first = json_integer_value(json_object_get(uow, "firstFailure"));
+    int64_t last = json_integer_value(json_object_get(uow, "lastFailure"));
+    /* Jittered backoffs below 1 s each, two of them between the first and
+     * the last failure, on the driver's virtual clock. */
+    cr_assert(last > first && last - first <= 2000, "first %lld, last %lld", (long long)first,
+              (long long)last);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "tags"), "stageIndex")), 0);
+    cr_assert_null(json_object_get(json_object_get(j, "tags"), "stageName"), "not named");
+    cr_assert_null(json_object_get(json_object_get(j, "tags"), "group"), "no group configured");
+    cr_assert_str_eq(hdr(m, "sluice.fault.retriable"), "true");
+    json_decref(j);
+    sl_test_destroy(t);
+}
+
+static sl_result_t tag_output(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    sl_header_t h[] = {{.name = "x-a", .value = "1", .value_len = 1},
+                       {.name = "x-empty", .value = NULL, .value_len = 0}};
+    if (sl_uow_set_output_headers(u, h, 2))
+        return SL_RETRY;
+    return SL_OK;
+}
+
+Test(faults, output_headers_reach_the_sink_copied)
+{
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("tagged");
+    sl_pipeline_map(p, tag_output, NULL);
+    sl_pipeline_sink(p, sl_test_sink_handle(out));
+    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    char b[256];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(b, sizeof b, "a", "k", i)), 0);
+    cr_assert_eq(sl_test_sink_count(out), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const sl_test_msg_t *m = sl_test_sink_msg(out, i);
+        cr_assert_eq(m->header_count, 2);
+        cr_assert_str_eq(m->headers[0].name, "x-a");
+        cr_assert_eq(m->headers[0].value_len, 1);
+        cr_assert_str_eq(m->headers[0].value, "1");
+        cr_assert_str_eq(m->headers[1].name, "x-empty");
+        cr_assert_eq(m->headers[1].value_len, 0);
+    }
+    cr_assert_eq(sl_test_inflight(t), 0);
+    sl_test_destroy(t);
+}
+
+/* ---- a resubmitted record is for the pipeline it names ---- */
+
+static sl_record_t resubmitted(const char *value, const sl_header_t *h, size_t nh)
+{
+    return (sl_record_t){.topic = "orders",
+                         .partition = 0,
+                         .offset = -1,
+                         .key = "k",
+                         .key_len = 1,
+                         .value = value,
+                         .value_len = strlen(value),
+                         .headers = h,
+                         .header_count = nh};
+}
+
+static void routing_case(int typed)
+{
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *fixed = sl_test_sink_new(t, "fixed", 0, 0, 0);
+    sl_test_sink_t *other = sl_test_sink_new(t, "other", 0, 0, 0);
+    sl_pipeline_t *a = sl_pipeline_new("fixed"), *b = sl_pipeline_new("other");
+    const char *types[] = {"order-"};
+    if (typed) {
+        /* Every pipeline starts with a type filter: the engine routes on the
+         * envelope before building anything (its fast path). */
+        cr_assert_eq(sl_pipeline_filter_types(a, SL_MATCH_PREFIX, types, 1), 0);
+        cr_assert_eq(sl_pipeline_filter_types(b, SL_MATCH_PREFIX, types, 1), 0);
+    }
+    sl_pipeline_sink(a, sl_test_sink_handle(fixed));
+    sl_pipeline_sink(b, sl_test_sink_handle(other));
+    cr_assert_eq(sl_test_add_pipeline(t, a), 0);
+    cr_assert_eq(sl_test_add_pipeline(t, b), 0);
+    char v[256];
+    ev(v, sizeof v, "order-placed", "o-1", 1);
+    sl_header_t to_fixed[] = {
+        {.name = "traceparent", .value = "00-ab", .value_len = 5},
+        {.name = "sluice.resubmit.pipeline", .value = "fixed", .value_len = 5},
+        {.name = "sluice.resubmit.fault", .value = "fault-0", .value_len = 7}};
+    sl_header_t to_nobody[] = {
+        {.name = "sluice.resubmit.pipeline", .value = "gone", .value_len = 4}};
+    sl_header_t prefix[] = {{.name = "sluice.resubmit.pipeline", .value = "fix", .value_len = 3}};
+    sl_record_t r[] = {
+        resubmitted(v, NULL, 0),      /* both */
+        resubmitted(v, to_fixed, 3),  /* fixed only */
+        resubmitted(v, to_nobody, 1), /* nobody: done, skipped by both */
+        resubmitted(v, prefix, 1),    /* a name's prefix is not the name */
+        resubmitted(v, to_fixed + 1, 1),
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++)
+        cr_assert_eq(sl_test_push_record(t, &r[i]), 0);
+    cr_assert_eq(sl_test_sink_count(fixed), 3, "typed %d: the plain record and two routed to it",
+                 typed);
+    cr_assert_eq(sl_test_sink_count(other), 1, "typed %d: only the plain record", typed);
+    cr_assert_eq(sl_test_sink_msg(fixed, 1)->offset, 1);
+    cr_assert_eq(sl_test_sink_msg(fixed, 2)->offset, 4);
+    cr_assert_eq(sl_test_committed(t, "orders", 0), 5, "every record done");
+    sl_stats_t sa, sb;
+    cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "fixed", &sa), 0);
+    cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "other", &sb), 0);
+    cr_assert_eq(sa.records_in, 5);
+    cr_assert_eq(sa.skipped, 2, "typed %d", typed);
+    cr_assert_eq(sb.records_in, 5);
+    cr_assert_eq(sb.skipped, 4, "typed %d: skipped, done and counted", typed);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    sl_test_destroy(t);
+}
+
+Test(faults, resubmitted_record_runs_only_in_the_pipeline_it_names)
+{
+    routing_case(0);
+    routing_case(1);
+}
+
+Test(faults, resubmit_routing_past_64_pipelines)
+{
+    enum { NPL = 70 };
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    for (int i = 0; i < NPL; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        sl_pipeline_t *p = sl_pipeline_new(name);
+        sl_pipeline_sink(p, sl_test_sink_handle(s));
+        cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    }
+    char v[256];
+    ev(v, sizeof v, "order-placed", "o-1", 1);
+    sl_header_t h[] = {{.name = "sluice.resubmit.pipeline", .value = "p68", .value_len = 3}};
+    sl_record_t plain = resubmitted(v, NULL, 0), routed = resubmitted(v, h, 1);
+    cr_assert_eq(sl_test_push_record(t, &plain), 0);
+    cr_assert_eq(sl_test_sink_count(s), NPL, "every pipeline, the 65th and later included");
+    cr_assert_eq(sl_test_push_record(t, &routed), 0);
+    cr_assert_eq(sl_test_sink_count(s), NPL + 1);
+    cr_assert_str_eq(sl_test_sink_msg(s, NPL)->pipeline, "p68");
+    cr_assert_eq(sl_test_committed(t, "orders", 0), 2);
+    sl_test_destroy(t);
 }
