@@ -203,7 +203,7 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
             for (size_t j = 0; j < nh; j++)
                 rd_kafka_header_add(hs, h[j].name, -1, h[j].value, (ssize_t)h[j].value_len);
             e = rd_kafka_producev(
-                s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                s->prod->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                 RD_KAFKA_V_VALUE((void *)v.ptr, v.len), RD_KAFKA_V_KEY(k.len ? k.ptr : NULL, k.len),
                 RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE(u), RD_KAFKA_V_END);
             if (e)
