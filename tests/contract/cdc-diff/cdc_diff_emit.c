@@ -57,7 +57,9 @@ int main(int argc, char **argv)
         char *text = NULL, err[256] = "";
         int crc = sl_cdc_convert_text(&o, &r, &text, NULL, err, sizeof err);
         json_t *head = json_pack("{s:s,s:s}", "label", label, "status",
-                                 crc ? "fault" : text ? "event" : "skipped");
+                                 crc    ? "fault"
+                                 : text ? "event"
+                                        : "skipped");
         if (!text)
             json_object_set_new(head, "reason", json_string(err));
         char *h = json_dumps(head, JSON_COMPACT);
