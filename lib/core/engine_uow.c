@@ -38,16 +38,45 @@ unsigned sl_uow_attempts(const sl_uow_t *u)
     return u->attempts;
 }
 
+int sl_uow_body_get(sl_uow_t *u, json_t **body)
+{
+    if (!body)
+        return SL_EINVAL;
+    *body = NULL;
+    if (!u)
+        return SL_EINVAL;
+    entry_t *en = u->entry;
+    if (en->body) {
+        *body = en->body;
+        return 0;
+    }
+    /* A value already found not to be JSON stays so: no parse per pipeline. */
+    if (en->body_tried || !en->decoded ||
+        (en->env.flags & SL_ENV_BINARY && !sl__content_is_json(en->rec)))
+        return SL_EJSON;
+    const sl_record_t *r = en->rec;
+    const char *v = r->value ? r->value : "";
+    json_error_t je;
+    en->body = json_loadb(v, r->value_len, 0, &je);
+    if (en->body) {
+        *body = en->body;
+        return 0;
+    }
+    /* jansson does not always report its own allocation failures as such:
+     * when the strict scanner (the same verdict as jansson, no allocation)
+     * accepts the text, the parse failed for memory. Values pushed with
+     * sl_engine_push_decoded() were never scanned, so the check matters. */
+    if (json_error_code(&je) == json_error_out_of_memory ||
+        !sl_json_validate(v, r->value_len, NULL))
+        return SL_ENOMEM;
+    en->body_tried = 1;
+    return SL_EJSON;
+}
+
 json_t *sl_uow_body(sl_uow_t *u)
 {
-    entry_t *en = u->entry;
-    if (en->body)
-        return en->body;
-    if (!en->decoded || (en->env.flags & SL_ENV_BINARY && !sl__content_is_json(en->rec)))
-        return NULL;
-    const sl_record_t *r = en->rec;
-    en->body = json_loadb(r->value ? r->value : "", r->value_len, 0, NULL);
-    return en->body;
+    json_t *body;
+    return sl_uow_body_get(u, &body) ? NULL : body;
 }
 
 static size_t cap_for(size_t have, size_t need)
