@@ -243,11 +243,22 @@ SL_EXPORT int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, 
                                 size_t value_len);
 
 /**
- * @brief Set the output event to @p value serialized compactly by jansson
- *        straight into the uow's reusable buffer.
+ * @brief Set the output event to @p value serialized compactly straight into
+ *        the uow's reusable buffer.
+ *
+ * The bytes are those of json_dumpb(value, JSON_COMPACT | JSON_ENCODE_ANY)
+ * (member order, separators, escapes), except numbers: a real is written in
+ * the shortest form that reads back to the same double (80.22 stays 80.22,
+ * 0.1 stays 0.1, 1e21 is 1e21, -0.0 is -0.0), always with a '.' or an
+ * exponent so that readers keep it a real (1.0, not 1); an integer is
+ * written exactly (9007199254740993 stays so). jansson trees hold no NaN
+ * or infinity (json_real() refuses them), so the output is always JSON.
  * @param value borrowed. @param key as in sl_uow_set_output(), and may
  *        likewise point into this uow's current output.
- * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded.
+ * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded
+ *          (a string that is not UTF-8, nesting deeper than 2048, a cycle).
+ *          On an error the uow's previous output is not kept: set one again,
+ *          or fail the uow.
  */
 SL_EXPORT int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_len,
                                      const json_t *value);

@@ -1,5 +1,6 @@
 /* sluice — the sl_uow_* accessors and a uow's output buffers. */
 #include "core/engine_int.h"
+#include "core/jsonw.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -212,20 +213,22 @@ int sl_uow_set_output_json(sl_uow_t *u, const void *key, size_t key_len, const j
         return SL_ENOMEM;
     if (key_len)
         memmove(u->buf, ka ? u->buf + koff : key, key_len);
-    size_t n =
-        json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (n == 0)
-        return SL_EINVAL;
-    if (n > u->buf_cap - key_len) {
-        if (buf_reserve(u, key_len + n))
-            return SL_ENOMEM;
-        n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len,
-                       JSON_COMPACT | JSON_ENCODE_ANY);
-        if (n == 0)
-            return SL_EINVAL;
-    }
+    /* sluice's own writer rather than json_dumpb(): the same bytes, except
+     * that reals are in their shortest form (80.22, not 80.219999999999999). */
+    sl__jw_t jw;
+    sl__jw_init(&jw, u->buf, u->buf_cap);
+    jw.len = key_len;
+    int rc = sl__jw_json(&jw, value);
+    /* The writer may have grown the buffer, even on failure: it is the
+     * uow's, counted for its entry. */
+    u->entry->bytes += jw.cap - u->buf_cap;
+    u->entry->eng->inflight_bytes += jw.cap - u->buf_cap;
+    u->buf = jw.buf;
+    u->buf_cap = jw.cap;
+    if (rc)
+        return rc;
     u->out_key_len = key_len;
-    u->out_val_len = n;
+    u->out_val_len = jw.len - key_len;
     u->out_key_set = key != NULL;
     u->has_output = 1;
     return 0;
