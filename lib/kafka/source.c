@@ -457,8 +457,16 @@ static int close_within(kafka_src_t *s, int ms)
         int64_t left = deadline - sl__kafsrc_now_ms();
         if (left <= 0)
             break;
-        /* serves the revoke's rebalance callback */
-        rd_kafka_queue_poll_callback(q, (int)(left < 100 ? left : 100));
+        /* The group's queue, what was fetched and not read included, now
+         * goes to @p q: served as events (a callback poll would abort on
+         * the messages), the revoke handed to the rebalance callback. */
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(left < 100 ? left : 100));
+        if (!ev)
+            continue;
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            sl__kafsrc_rebalance_cb(s->rk, rd_kafka_event_error(ev),
+                                    rd_kafka_event_topic_partition_list(ev), s);
+        rd_kafka_event_destroy(ev);
     }
     int closed = rd_kafka_consumer_closed(s->rk);
     rd_kafka_queue_destroy(q);
