@@ -196,8 +196,10 @@ static int push_line(sl_test_t *t, const fline_t *fl, json_t *o, const char *top
     sl_record_t r = {.topic = topic, .offset = -1};
     if (!topic) {
         json_t *tp = json_object_get(o, "topic");
-        if (!json_is_string(tp) || !json_string_length(tp))
-            return bad(fl, SL_EFIELD, "\"topic\" must be a non-empty string (or pass a topic)");
+        if (!json_is_string(tp) || !json_string_length(tp) ||
+            strlen(json_string_value(tp)) != json_string_length(tp))
+            return bad(fl, SL_EFIELD,
+                       "\"topic\" must be a non-empty string without NUL (or pass a topic)");
         r.topic = json_string_value(tp);
     }
     int64_t part = 0, off = -1, ts = 0;
