@@ -148,6 +148,46 @@ static int same_double(double a, double b)
     return !memcmp(&a, &b, sizeof a);
 }
 
+/* The 16-digit decimal next above |v|'s nearest one, as %.16g would write it
+ * (exponent form), when it reads back to @p v; else 0. Needed at a power of
+ * two only: it has twice as much room above it as below, so its nearest
+ * 16-digit decimal may fall out below while the next one up is in (2^-1017:
+ * 7.120236347223045e-307, where %.17g writes 7.1202363472230444e-307).
+ * Elsewhere the room is the same on both sides, and the nearest decides. */
+static int next_up16(double v, char *buf, size_t size)
+{
+    char m[40];
+    snprintf(m, sizeof m, "%.15e", v); /* [-]d.ddddddddddddddde±XX */
+    char *e = strchr(m, 'e');
+    if (!e)
+        return 0;
+    int x = atoi(e + 1);
+    /* %.16g writes these in fixed notation; no power of two there needs 16
+     * digits (2^-13 .. 2^53 are exact in fewer) */
+    if (x >= -4 && x < 16)
+        return 0;
+    for (char *p = e - 1;; p--) {
+        if (p < m || *p == '-')
+            return 0; /* 9.999...: the carry would make 17 digits */
+        if (*p < '0' || *p > '9')
+            continue; /* the decimal point */
+        if (*p < '9') {
+            (*p)++;
+            break;
+        }
+        *p = '0';
+    }
+    if (!same_double(strtod(m, NULL), v))
+        return 0;
+    char *q = e; /* %g drops trailing zeros (and a bare point) */
+    while (q[-1] == '0')
+        q--;
+    if (q[-1] < '0' || q[-1] > '9')
+        q--;
+    memmove(q, e, strlen(e) + 1);
+    return snprintf(buf, size, "%s", m);
+}
+
 size_t sl__fmt_double(double v, char out[SL__DBL_MAX_LEN + 1])
 {
     if (!isfinite(v)) {
@@ -157,14 +197,23 @@ size_t sl__fmt_double(double v, char out[SL__DBL_MAX_LEN + 1])
     /* For a normal double every decimal of up to 15 significant digits
      * survives the trip through it (DBL_DIG), so when the shortest form has
      * at most 15 digits, %.15g (which drops trailing zeros) prints exactly
-     * it; otherwise it has 16 or 17. A subnormal has fewer digits of
+     * it; otherwise it has 16 (the nearest, or at a power of two the next
+     * one up: next_up16()) or 17. A subnormal has fewer digits of
      * precision: try every length. %.17g always reads back. */
     char buf[40];
     int n = 0;
-    for (int prec = fabs(v) >= DBL_MIN ? 15 : 1; prec <= 17; prec++) {
+    int normal = fabs(v) >= DBL_MIN;
+    for (int prec = normal ? 15 : 1; prec <= 17; prec++) {
         n = snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (prec == 17 || same_double(strtod(buf, NULL), v))
             break;
+        if (prec == 16 && normal) {
+            int k = next_up16(v, buf, sizeof buf);
+            if (k > 0) {
+                n = k;
+                break;
+            }
+        }
     }
     /* snprintf and strtod agree on the locale's decimal point; JSON's is '.'. */
     const char *point = localeconv()->decimal_point;

@@ -78,6 +78,62 @@ static int digits_of(const char *s)
     return upto ? upto : 1;
 }
 
+/* Whether some decimal of @p p significant digits reads back to @p v: the
+ * nearest one, or the next one up or down (a power of two has more room
+ * above it than below). */
+static int some_p_digits_read_back(double v, int p)
+{
+    char s[400];
+    snprintf(s, sizeof s, "%.*e", p - 1, v);
+    if (same_bits(strtod(s, NULL), v))
+        return 1;
+    char *e = strchr(s, 'e');
+    for (int dir = -1; dir <= 1; dir += 2) {
+        char t[400];
+        memcpy(t, s, sizeof t);
+        char *q = t + (e - s) - 1;
+        int ok = 1;
+        for (;; q--) {
+            if (q < t || *q == '-') {
+                ok = 0; /* a carry or borrow out of the first digit: more digits */
+                break;
+            }
+            if (*q < '0' || *q > '9')
+                continue;
+            if (dir > 0 ? *q < '9' : *q > '0') {
+                *q = (char)(*q + dir);
+                break;
+            }
+            *q = dir > 0 ? '0' : '9';
+        }
+        if (ok && same_bits(strtod(t, NULL), v))
+            return 1;
+    }
+    return 0;
+}
+
+static void check_shortest(double v)
+{
+    char out[SL__DBL_MAX_LEN + 1];
+    sl__fmt_double(v, out);
+    cr_assert(same_bits(strtod(out, NULL), v), "%.17g written %s", v, out);
+    int d = digits_of(out);
+    for (int p = 1; p < d; p++)
+        cr_assert_not(some_p_digits_read_back(v, p), "%.17g: %d digits would do, not %s", v, p,
+                      out);
+}
+
+Test(numbers, powers_of_two_are_shortest_too)
+{
+    for (int e = -1074; e <= 1023; e++) {
+        check_shortest(ldexp(1.0, e));
+        check_shortest(-ldexp(1.0, e));
+    }
+    char out[SL__DBL_MAX_LEN + 1];
+    sl__fmt_double(ldexp(1.0, -1017), out);
+    cr_assert_str_eq(out, "7.120236347223045e-307", "16 digits, not 7.1202363472230444e-307");
+}
+
 /* Random bit patterns (every exponent, subnormals included): each reads
  * back bit for bit, and no form with fewer digits would have. */
 Test(numbers, random_doubles_read_back_and_are_shortest)
@@ -91,16 +147,7 @@ Test(numbers, random_doubles_read_back_and_are_shortest)
         memcpy(&v, &x, sizeof v);
         if (!isfinite(v))
             continue;
-        char out[SL__DBL_MAX_LEN + 1];
-        sl__fmt_double(v, out);
-        cr_assert(same_bits(strtod(out, NULL), v), "%.17g written %s", v, out);
-        int d = digits_of(out);
-        char shorter[400];
-        for (int p = 1; p < d; p++) {
-            snprintf(shorter, sizeof shorter, "%.*g", p, v);
-            cr_assert_not(same_bits(strtod(shorter, NULL), v), "%s is shorter than %s", shorter,
-                          out);
-        }
+        check_shortest(v);
     }
 }
 
