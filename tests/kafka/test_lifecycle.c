@@ -115,9 +115,11 @@ Test(lifecycle, the_assignment_names_the_group_and_the_partitions)
 /* ---- shutdown bounded as documented ---- */
 
 /* The promise: a shutdown lasts at most drain.timeout.ms + close.timeout.ms.
- * The margin covers starting the drain and freeing everything, on a loaded
- * machine; it is smaller than the 5 s leave the close used to wait for. */
-enum { DRAIN_MS = 2000, CLOSE_MS = 1000, MARGIN_MS = 1500 };
+ * The margin covers starting the drain and freeing everything on a loaded
+ * machine: a bound, not a performance figure. The whole bound (6 s) stays
+ * under the 7.3 s the issue saw for a 2 s drain; here the old code did not
+ * exit within 90 s (its close waited for the frozen broker). */
+enum { DRAIN_MS = 2000, CLOSE_MS = 1000, MARGIN_MS = 3000 };
 
 Test(lifecycle, a_shutdown_against_a_frozen_broker_ends_within_drain_and_close_timeouts)
 {
