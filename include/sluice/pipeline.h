@@ -291,11 +291,31 @@ SL_EXPORT const char *sl_uow_pipeline(const sl_uow_t *uow);
 SL_EXPORT unsigned sl_uow_attempts(const sl_uow_t *uow);
 
 /**
- * @brief The event body as a jansson tree, parsed once on first use and
- *        shared by every pipeline.
- * @returns A borrowed tree: do not modify or decref it (json_deep_copy() to
- *          change it); NULL when out of memory (return SL_RETRY) or when the
- *          value is not JSON (CloudEvents binary mode with other content).
+ * @brief The event body: the whole event, i.e. the record's value parsed as
+ *        JSON (envelope fields such as "type", "id" and "timestamp" included,
+ *        not only the entity), with the reason when there is none.
+ *
+ * Parsed once, on the first call from any pipeline, and shared by every
+ * pipeline of the record. In CloudEvents binary mode the envelope is in the
+ * ce_* headers and the body is the value alone (the event's data).
+ * @param body set to the tree on success, to NULL on error. The tree is
+ *        borrowed from the uow: do not modify or decref it (json_deep_copy()
+ *        to change it); valid until the uow's stage returns.
+ * @returns 0; SL_ENOMEM when out of memory (transient: return SL_RETRY);
+ *          SL_EJSON when the value is not JSON, which no retry changes (a
+ *          CloudEvents binary-mode record whose content type is not JSON, an
+ *          empty value, a record pushed with sl_engine_push_decoded() whose
+ *          value does not parse): return SL_FAULT; SL_EINVAL when @p uow or
+ *          @p body is NULL.
+ * @remark Engine thread only, like every uow call.
+ */
+SL_EXPORT int sl_uow_body_get(sl_uow_t *uow, json_t **body);
+
+/**
+ * @brief The event body (the whole event, see sl_uow_body_get()), or NULL.
+ * @returns A borrowed tree as sl_uow_body_get() sets it; NULL both when out
+ *          of memory and when the value is not JSON: call sl_uow_body_get()
+ *          to tell the two apart (retry one, fault the other).
  */
 SL_EXPORT json_t *sl_uow_body(sl_uow_t *uow);
 
@@ -312,11 +332,22 @@ SL_EXPORT int sl_uow_set_output(sl_uow_t *uow, const void *key, size_t key_len, 
                                 size_t value_len);
 
 /**
- * @brief Set the output event to @p value serialized compactly by jansson
- *        straight into the uow's reusable buffer.
+ * @brief Set the output event to @p value serialized compactly straight into
+ *        the uow's reusable buffer.
+ *
+ * The bytes are those of json_dumpb(value, JSON_COMPACT | JSON_ENCODE_ANY)
+ * (member order, separators, escapes), except numbers: a real is written in
+ * the shortest form that reads back to the same double (80.22 stays 80.22,
+ * 0.1 stays 0.1, 1e21 is 1e21, -0.0 is -0.0), always with a '.' or an
+ * exponent so that readers keep it a real (1.0, not 1); an integer is
+ * written exactly (9007199254740993 stays so). jansson trees hold no NaN
+ * or infinity (json_real() refuses them), so the output is always JSON.
  * @param value borrowed. @param key as in sl_uow_set_output(), and may
  *        likewise point into this uow's current output.
- * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded.
+ * @returns 0, SL_ENOMEM, SL_EINVAL if @p value is NULL or cannot be encoded
+ *          (a string that is not UTF-8, nesting deeper than 2048, a cycle).
+ *          On an error the uow's previous output is not kept: set one again,
+ *          or fail the uow.
  */
 SL_EXPORT int sl_uow_set_output_json(sl_uow_t *uow, const void *key, size_t key_len,
                                      const json_t *value);

@@ -6,7 +6,10 @@
  * sl_processor_run() blocks until a stop is requested (SIGINT, SIGTERM or
  * sl_processor_stop()) and the drain is over: fetching stops, open batches
  * are flushed, acknowledgements are awaited up to drain.timeout.ms, the
- * watermark is committed, and the source closes. */
+ * watermark is committed, and the source closes. A Kafka source's final
+ * commit and group leave take at most close.timeout.ms together, so over
+ * Kafka it returns at most drain.timeout.ms + close.timeout.ms after the
+ * stop, whatever the brokers do. */
 #ifndef SLUICE_PROCESSOR_H
 #define SLUICE_PROCESSOR_H
 

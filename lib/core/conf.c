@@ -81,6 +81,12 @@ static const prop_t props[] = {
      "acknowledged in any order) or \"unordered\"."},
     {"drain.timeout.ms", P_INT, "30000", 0, 3600000,
      "On shutdown or revoke, how long to wait for in-flight work before giving up."},
+    {"close.timeout.ms", P_INT, "5000", 0, 3600000,
+     "On shutdown, after the drain: how long a Kafka source's final commit and leaving its "
+     "consumer group may take in all, so that a Kafka processor's shutdown lasts at most "
+     "drain.timeout.ms + close.timeout.ms; a consumer that could not leave in time is left to "
+     "the process exit, and the group gives its partitions to others after its session "
+     "timeout."},
 };
 #define NPROPS (sizeof props / sizeof props[0])
 

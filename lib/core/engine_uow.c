@@ -1,5 +1,6 @@
 /* sluice — the sl_uow_* accessors and a uow's output buffers. */
 #include "core/engine_int.h"
+#include "core/jsonw.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,16 +39,45 @@ unsigned sl_uow_attempts(const sl_uow_t *u)
     return u->attempts;
 }
 
+int sl_uow_body_get(sl_uow_t *u, json_t **body)
+{
+    if (!body)
+        return SL_EINVAL;
+    *body = NULL;
+    if (!u)
+        return SL_EINVAL;
+    entry_t *en = u->entry;
+    if (en->body) {
+        *body = en->body;
+        return 0;
+    }
+    /* A value already found not to be JSON stays so: no parse per pipeline. */
+    if (en->body_tried || !en->decoded ||
+        (en->env.flags & SL_ENV_BINARY && !sl__content_is_json(en->rec)))
+        return SL_EJSON;
+    const sl_record_t *r = en->rec;
+    const char *v = r->value ? r->value : "";
+    json_error_t je;
+    en->body = json_loadb(v, r->value_len, 0, &je);
+    if (en->body) {
+        *body = en->body;
+        return 0;
+    }
+    /* jansson does not always report its own allocation failures as such:
+     * when the strict scanner (the same verdict as jansson, no allocation)
+     * accepts the text, the parse failed for memory. Values pushed with
+     * sl_engine_push_decoded() were never scanned, so the check matters. */
+    if (json_error_code(&je) == json_error_out_of_memory ||
+        !sl_json_validate(v, r->value_len, NULL))
+        return SL_ENOMEM;
+    en->body_tried = 1;
+    return SL_EJSON;
+}
+
 json_t *sl_uow_body(sl_uow_t *u)
 {
-    entry_t *en = u->entry;
-    if (en->body)
-        return en->body;
-    if (!en->decoded || (en->env.flags & SL_ENV_BINARY && !sl__content_is_json(en->rec)))
-        return NULL;
-    const sl_record_t *r = en->rec;
-    en->body = json_loadb(r->value ? r->value : "", r->value_len, 0, NULL);
-    return en->body;
+    json_t *body;
+    return sl_uow_body_get(u, &body) ? NULL : body;
 }
 
 static size_t cap_for(size_t have, size_t need)
@@ -183,20 +213,22 @@ int sl_uow_set_output_json(sl_uow_t *u, const void *key, size_t key_len, const j
         return SL_ENOMEM;
     if (key_len)
         memmove(u->buf, ka ? u->buf + koff : key, key_len);
-    size_t n =
-        json_dumpb(value, u->buf + key_len, u->buf_cap - key_len, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (n == 0)
-        return SL_EINVAL;
-    if (n > u->buf_cap - key_len) {
-        if (buf_reserve(u, key_len + n))
-            return SL_ENOMEM;
-        n = json_dumpb(value, u->buf + key_len, u->buf_cap - key_len,
-                       JSON_COMPACT | JSON_ENCODE_ANY);
-        if (n == 0)
-            return SL_EINVAL;
-    }
+    /* sluice's own writer rather than json_dumpb(): the same bytes, except
+     * that reals are in their shortest form (80.22, not 80.219999999999999). */
+    sl__jw_t jw;
+    sl__jw_init(&jw, u->buf, u->buf_cap);
+    jw.len = key_len;
+    int rc = sl__jw_json(&jw, value);
+    /* The writer may have grown the buffer, even on failure: it is the
+     * uow's, counted for its entry. */
+    u->entry->bytes += jw.cap - u->buf_cap;
+    u->entry->eng->inflight_bytes += jw.cap - u->buf_cap;
+    u->buf = jw.buf;
+    u->buf_cap = jw.cap;
+    if (rc)
+        return rc;
     u->out_key_len = key_len;
-    u->out_val_len = n;
+    u->out_val_len = jw.len - key_len;
     u->out_key_set = key != NULL;
     u->has_output = 1;
     return 0;

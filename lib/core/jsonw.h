@@ -4,6 +4,7 @@
 #ifndef SL_CORE_JSONW_H
 #define SL_CORE_JSONW_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,10 +22,33 @@ void sl__jw_raw(sl__jw_t *jw, const void *s, size_t n);
 void sl__jw_lit(sl__jw_t *jw, const char *s);
 /* A quoted JSON string; control characters escaped; invalid UTF-8 becomes U+FFFD. */
 void sl__jw_str(sl__jw_t *jw, const void *s, size_t n);
+/* Decimal, without snprintf (the writer's hot path). */
 void sl__jw_int(sl__jw_t *jw, int64_t v);
 /* Length of the valid UTF-8 sequence at @p p (1..4; shortest form, no
  * surrogates, at most U+10FFFF), or 0 when invalid or cut short by @p n. */
 size_t sl__utf8_len(const unsigned char *p, size_t n);
+
+/* Longest text sl__fmt_double() writes, without the NUL. */
+#define SL__DBL_MAX_LEN 25
+
+/* @p v in the shortest decimal form that strtod() reads back to the same
+ * double, bit for bit (80.22 is "80.22", not jansson's 17 digits
+ * "80.219999999999999"), always with a '.' or an exponent so a JSON reader
+ * keeps it a real ("1.0", "-0.0", "1e21", "5e-324"); exponents without '+'
+ * or leading zeros, as jansson writes them. '.' whatever the locale.
+ * JSON has no NaN or infinity: those write "null". Writes a NUL-terminated
+ * string of at most SL__DBL_MAX_LEN characters to @p out; returns its length. */
+size_t sl__fmt_double(double v, char out[SL__DBL_MAX_LEN + 1]);
+/* A JSON number for @p v (see sl__fmt_double()). */
+void sl__jw_double(sl__jw_t *jw, double v);
+
+/* @p v compactly, as json_dumpb(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it
+ * (same separators, escapes and member order), except that reals are in
+ * their shortest form (sl__fmt_double()). Returns 0, SL_ENOMEM, or SL_EINVAL
+ * for what jansson cannot encode either: a string that is not UTF-8, or a
+ * tree nested deeper than SL__JW_MAX_DEPTH (a cycle). */
+#define SL__JW_MAX_DEPTH 2048
+int sl__jw_json(sl__jw_t *jw, const json_t *v);
 
 /* A quoted standard base64 string with padding. */
 void sl__jw_b64(sl__jw_t *jw, const void *s, size_t n);

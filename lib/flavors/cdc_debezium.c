@@ -16,7 +16,7 @@
 /* ---- Debezium --------------------------------------------------------- */
 
 /* A scalar as partitionKey text: a non-empty string as it is, an integer
- * in decimal, a real as jansson writes it. NULL when not usable. */
+ * in decimal, a real in its shortest form (sl__fmt_double()). NULL when not usable. */
 static json_t *key_text(json_t *v, int *nomem)
 {
     char buf[64];
@@ -27,10 +27,8 @@ static json_t *key_text(json_t *v, int *nomem)
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         s = json_string(buf);
     } else if (json_is_real(v)) {
-        size_t n = json_dumpb(v, buf, sizeof buf, JSON_ENCODE_ANY);
-        if (n == 0 || n > sizeof buf)
-            return NULL;
-        s = json_stringn(buf, n);
+        /* as sluice writes every real: the shortest form that reads back */
+        s = json_stringn(buf, sl__fmt_double(json_real_value(v), buf));
     } else {
         return NULL;
     }

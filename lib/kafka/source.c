@@ -368,6 +368,7 @@ static void wake_cb(uv_poll_t *h, int status, int events)
 
 static void timer_cb(uv_timer_t *t)
 {
+    sl__kafsrc_log_wait(t->data);
     fetch(t->data);
 }
 
@@ -405,6 +406,17 @@ static int ks_start(void *opaque)
         sl__log(s->proc, "error", "subscribe: %s", rd_kafka_err2str(err));
         return SL_EINVAL;
     }
+    char topics[512];
+    size_t o = 0;
+    topics[0] = 0;
+    for (int i = 0; i < s->subscription->cnt && o < sizeof topics; i++) {
+        int n = snprintf(topics + o, sizeof topics - o, "%s%s", i ? ", " : "",
+                         s->subscription->elems[i].topic);
+        o += n > 0 ? (size_t)n : 0;
+    }
+    sl__log(s->proc, "info", "joining consumer group %s for topic(s) %s", sl__kafsrc_group(s),
+            topics);
+    s->wait_since = s->wait_logged = sl__kafsrc_now_ms();
     if (sl__kqwake_init(&s->wake, loop, s->q, wake_cb, s))
         return SL_EIO;
     uv_timer_init(loop, &s->timer);
@@ -422,6 +434,43 @@ static void ks_stop(void *opaque)
     kafka_src_t *s = opaque;
     s->stopping = 1;
     sl__kafsrc_apply_pauses(s);
+}
+
+/* Closes the consumer (revoke through the rebalance callback, leave the
+ * group) waiting at most @p ms: rd_kafka_consumer_close() waits for as long
+ * as the leave takes (a frozen broker: a minute). Returns whether it closed. */
+static int close_within(kafka_src_t *s, int ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+    if (!q)
+        return 0;
+    rd_kafka_error_t *err = rd_kafka_consumer_close_queue(s->rk, q);
+    if (err) {
+        /* (a fatal consumer): nothing to wait for, destroy it as before */
+        sl__log(s->proc, "warn", "consumer close: %s", rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        rd_kafka_queue_destroy(q);
+        return 1;
+    }
+    int64_t deadline = sl__kafsrc_now_ms() + ms;
+    while (!rd_kafka_consumer_closed(s->rk)) {
+        int64_t left = deadline - sl__kafsrc_now_ms();
+        if (left <= 0)
+            break;
+        /* The group's queue, what was fetched and not read included, now
+         * goes to @p q: served as events (a callback poll would abort on
+         * the messages), the revoke handed to the rebalance callback. */
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(left < 100 ? left : 100));
+        if (!ev)
+            continue;
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            sl__kafsrc_rebalance_cb(s->rk, rd_kafka_event_error(ev),
+                                    rd_kafka_event_topic_partition_list(ev), s);
+        rd_kafka_event_destroy(ev);
+    }
+    int closed = rd_kafka_consumer_closed(s->rk);
+    rd_kafka_queue_destroy(q);
+    return closed;
 }
 
 static void ks_close(void *opaque)
@@ -460,9 +509,21 @@ static void ks_close(void *opaque)
     rd_kafka_unsubscribe(s->rk);
     const char *proto = rd_kafka_rebalance_protocol(s->rk);
     int joined = proto && strcmp(proto, "NONE") != 0;
-    rd_kafka_consumer_close(s->rk);
+    int left_in_time = close_within(s, sl__proc_close_left_ms(s->proc));
     s->consumer_closed = 1;
-    if (joined && !s->ever_assigned) {
+    if (!left_in_time) {
+        /* Destroying it would wait for the close to finish. Nothing polls it
+         * any more, so only its log callback could still run, on its own
+         * threads, with this source (freed later) as its opaque: silence it
+         * (level 0: librdkafka logs nothing that low). */
+        s->keep_rk = 1;
+        rd_kafka_set_log_level(s->rk, 0);
+        sl__log(s->proc, "warn",
+                "the consumer did not leave its group within close.timeout.ms (%lld ms): it is "
+                "left to the process exit; the group gives its partitions to other members "
+                "after its session timeout",
+                (long long)sl_conf_get_int(sl_processor_conf(s->proc), "close.timeout.ms"));
+    } else if (joined && !s->ever_assigned) {
         s->keep_rk = 1;
         /* Nothing polls it any more, so only its log callback could still
          * run, on its own threads, with this source (freed later) as its
@@ -589,6 +650,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     s->proc = p;
     s->e = sl_processor_engine(p);
     s->drain_ms = sl_conf_get_int(sl_processor_conf(p), "drain.timeout.ms");
+    s->wait_since = -1;
     /* A sl__kafsrc_revoke runs inside the consumer's poll: staying longer than half of
      * max.poll.interval.ms would get this member thrown out of the group.
      * What is not done by then is not committed: the next owner reads it

@@ -29,6 +29,41 @@ void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+static void commit_within_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    kafka_src_t *s = opaque;
+    s->sync_commit_err = err;
+    s->sync_commit_done = 1;
+}
+
+/* A synchronous commit that waits for the broker's answer at most @p ms:
+ * rd_kafka_commit() would wait for as long as the request may take (a
+ * frozen broker: a minute), past what close.timeout.ms promises. */
+static rd_kafka_resp_err_t commit_within(kafka_src_t *s, rd_kafka_topic_partition_list_t *l, int ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+    if (!q)
+        return RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE;
+    s->sync_commit_done = 0;
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(s->rk, l, q, commit_within_cb, s);
+    int64_t deadline = sl__kafsrc_now_ms() + ms;
+    while (!err && !s->sync_commit_done) {
+        int64_t left = deadline - sl__kafsrc_now_ms();
+        if (left <= 0)
+            break;
+        rd_kafka_queue_poll_callback(q, (int)(left < 100 ? left : 100));
+    }
+    if (!err)
+        err = s->sync_commit_done ? s->sync_commit_err : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    /* An answer that comes later goes to a queue nobody serves any more:
+     * dropped, its callback never called. */
+    rd_kafka_queue_destroy(q);
+    return err;
+}
+
 /* Commit the watermark of @p only (or every assigned partition when NULL). */
 static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *only, int sync)
 {
@@ -49,7 +84,8 @@ static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *
         kp->committed = wm;
     }
     if (l->cnt) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, !sync);
+        rd_kafka_resp_err_t err = sync ? commit_within(s, l, sl__proc_close_left_ms(s->proc))
+                                       : rd_kafka_commit(s->rk, l, 1);
         if (sync && err) {
             sl__log(s->proc, "warn", "offset commit failed: %s", rd_kafka_err2str(err));
             for (int i = 0; i < l->cnt; i++) {
@@ -70,6 +106,65 @@ void sl__kafsrc_commit(void *opaque, int sync)
 }
 
 /* ---- rebalances ---- */
+
+/* How often a member without partitions says it is still waiting: every few
+ * seconds, then less often once it has waited a minute (a member of a group
+ * with more members than partitions waits for good). */
+#define WAIT_LOG_MS 5000
+#define WAIT_LOG_LATER_MS 30000
+
+const char *sl__kafsrc_group(const kafka_src_t *s)
+{
+    const char *g = sl_conf_get_str_pt(sl_processor_conf(s->proc), "kafka.group.id");
+    return g ? g : "?";
+}
+
+static int assigned_count(const kafka_src_t *s)
+{
+    int n = 0;
+    for (size_t i = 0; i < s->nparts; i++)
+        n += s->parts[i].assigned != 0;
+    return n;
+}
+
+void sl__kafsrc_log_wait(kafka_src_t *s)
+{
+    if (s->wait_since < 0 || s->stopping)
+        return;
+    int64_t now = sl__kafsrc_now_ms();
+    if (now - s->wait_logged < (now - s->wait_since < 60000 ? WAIT_LOG_MS : WAIT_LOG_LATER_MS))
+        return;
+    s->wait_logged = now;
+    /* librdkafka's own view of the join, which is what an operator needs
+     * to tell a slow coordinator from a rebalance that does not end */
+    const char *proto = rd_kafka_rebalance_protocol(s->rk);
+    sl__log(s->proc, "info",
+            "waiting for a partition assignment from consumer group %s: %.1f s so far (%s)",
+            sl__kafsrc_group(s), (double)(now - s->wait_since) / 1000.0,
+            proto && strcmp(proto, "NONE") ? "joined, the group has not assigned partitions yet"
+                                           : "the group has not answered the join yet");
+}
+
+/* "in[0,1,2], other[0]" of @p l (sorted in place) into @p buf, cut with
+ * "..." when it does not fit. */
+static void parts_text(rd_kafka_topic_partition_list_t *l, char *buf, size_t size)
+{
+    rd_kafka_topic_partition_list_sort(l, NULL, NULL);
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < l->cnt && o + 8 < size; i++) {
+        int first = i == 0 || strcmp(l->elems[i - 1].topic, l->elems[i].topic);
+        int last = i + 1 == l->cnt || strcmp(l->elems[i + 1].topic, l->elems[i].topic);
+        int n = snprintf(buf + o, size - o, "%s%s%s%d%s", first && i ? ", " : "",
+                         first ? l->elems[i].topic : "", first ? "[" : ",",
+                         (int)l->elems[i].partition, last ? "]" : "");
+        if (n < 0 || (size_t)n >= size - o) {
+            snprintf(buf + (o < size - 4 ? o : size - 4), 4, "...");
+            return;
+        }
+        o += (size_t)n;
+    }
+}
 
 static size_t inflight_of(kafka_src_t *s, const rd_kafka_topic_partition_list_t *l)
 {
@@ -113,6 +208,9 @@ void sl__kafsrc_revoke(kafka_src_t *s, rd_kafka_topic_partition_list_t *l, int l
             kp->paused_self = 0;
         }
     }
+    /* Without partitions the member waits for the group again: say so. */
+    if (!assigned_count(s) && s->wait_since < 0)
+        s->wait_since = s->wait_logged = sl__kafsrc_now_ms();
 }
 
 void sl__kafsrc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -121,7 +219,17 @@ void sl__kafsrc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     kafka_src_t *s = opaque;
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        sl__log(s->proc, "info", "assigned %d partition(s)", l->cnt);
+        char what[512], waited[64] = "";
+        rd_kafka_topic_partition_list_t *sorted = rd_kafka_topic_partition_list_copy(l);
+        parts_text(sorted, what, sizeof what);
+        rd_kafka_topic_partition_list_destroy(sorted);
+        if (s->wait_since >= 0 && l->cnt)
+            snprintf(waited, sizeof waited, " after waiting %.1f s",
+                     (double)(sl__kafsrc_now_ms() - s->wait_since) / 1000.0);
+        sl__log(s->proc, "info", "assigned %d partition(s) by consumer group %s: %s%s", l->cnt,
+                sl__kafsrc_group(s), l->cnt ? what : "none", waited);
+        if (l->cnt)
+            s->wait_since = -1;
         s->ever_assigned = 1;
         /* What the group has committed: never commit below it (see
          * commit_parts). Asked here, before fetching starts from it. */

@@ -49,8 +49,12 @@ typedef struct kafka_src_s {
     int stopping;
     int closed;
     int consumer_closed;
-    int ever_assigned; /* the group gave this member an assignment once */
-    int keep_rk;       /* do not destroy the consumer: see ks_close */
+    int ever_assigned;    /* the group gave this member an assignment once */
+    int keep_rk;          /* do not destroy the consumer: see ks_close */
+    int64_t wait_since;   /* no partition assigned since (ms), or -1 while some are */
+    int64_t wait_logged;  /* when the wait was last logged */
+    int sync_commit_done; /* commit_within(): its answer came, with this error */
+    rd_kafka_resp_err_t sync_commit_err;
     int64_t drain_ms;
     int64_t revoke_ms;    /* bound of a revoke's drain: it blocks the consumer */
     size_t backlog_peak;  /* longest consumer queue seen since it last ran dry */
@@ -71,5 +75,10 @@ int64_t sl__kafsrc_now_ms(void);
 void sl__kafsrc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t *l, void *opaque);
 void sl__kafsrc_revoke(kafka_src_t *s, rd_kafka_topic_partition_list_t *l, int lost);
+/* A wait is never silent: logs the wait for an assignment every few
+ * seconds while this member has none (called from the fetch timer). */
+void sl__kafsrc_log_wait(kafka_src_t *s);
+/* The group id, for log lines. */
+const char *sl__kafsrc_group(const kafka_src_t *s);
 
 #endif

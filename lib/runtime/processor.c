@@ -55,7 +55,9 @@ struct sl_processor_s {
     size_t nsinks;
     sl_sink_t *fault_sink;
     int64_t drain_ms, commit_ms;
-    pjob_t *jobs; /* in flight on the thread pool */
+    int64_t close_ms;        /* close.timeout.ms */
+    uint64_t close_until_ns; /* end of the close after a drain, 0 = not closing */
+    pjob_t *jobs;            /* in flight on the thread pool */
     size_t njobs;
     int jobs_closed; /* a drain ran out of time: no new jobs */
     struct attached_s {
@@ -180,6 +182,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     p->signals = (int)sl_conf_get_int(p->conf, "processor.signals");
     p->drain_ms = sl_conf_get_int(p->conf, "drain.timeout.ms");
     p->commit_ms = sl_conf_get_int(p->conf, "commit.interval.ms");
+    p->close_ms = sl_conf_get_int(p->conf, "close.timeout.ms");
     p->stats_ms = sl_conf_get_int(p->conf, "log.stats.interval.ms");
     p->e = sl_engine_new(p->conf, errstr, errstr_size);
     if (!p->e)
@@ -351,6 +354,14 @@ sl_engine_t *sl__proc_engine(sl_processor_t *p)
     return p->e;
 }
 
+int sl__proc_close_left_ms(const sl_processor_t *p)
+{
+    if (!p->close_until_ns)
+        return (int)p->close_ms;
+    uint64_t now = uv_hrtime();
+    return now >= p->close_until_ns ? 0 : (int)((p->close_until_ns - now + 999999u) / 1000000u);
+}
+
 int sl__proc_draining(const sl_processor_t *p)
 {
     return p->state >= PROC_DRAINING;
@@ -377,6 +388,10 @@ static void finish_drain(sl_processor_t *p)
     else
         sl__log(p, "info", "drain complete");
     p->drain_timed_out = left != 0;
+    /* The final commit and the source's close share close.timeout.ms, so a
+     * shutdown lasts at most drain.timeout.ms + close.timeout.ms even when
+     * the brokers answer nothing. */
+    p->close_until_ns = uv_hrtime() + (uint64_t)p->close_ms * 1000000u;
     if (p->src && p->src->commit)
         p->src->commit(p->src_opaque, 1);
     if (p->src && p->src->close)

@@ -15,9 +15,11 @@ typedef struct sl__source_if_s {
     int (*start)(void *opaque);
     /* Stop fetching: a drain has begun. */
     void (*stop)(void *opaque);
-    /* Commit done watermarks; sync waits for the broker. */
+    /* Commit done watermarks; sync waits for the broker, at most
+     * sl__proc_close_left_ms() (it is the final commit after a drain). */
     void (*commit)(void *opaque, int sync);
-    /* The drain is over (or timed out): final commit, leave, close handles. */
+    /* The drain is over (or timed out): leave, close handles; within
+     * sl__proc_close_left_ms(). */
     void (*close)(void *opaque);
     /* After the engine is gone: free everything. */
     void (*destroy)(void *opaque);
@@ -56,6 +58,10 @@ void *sl__proc_attached(const sl_processor_t *p, const char *key);
 uv_loop_t *sl__proc_loop(sl_processor_t *p);
 sl_engine_t *sl__proc_engine(sl_processor_t *p);
 int sl__proc_draining(const sl_processor_t *p);
+/* What is left, in ms, of close.timeout.ms for the final commit and the
+ * source's close after a drain (the whole of it before a drain has ended):
+ * a source never blocks longer than this there. */
+int sl__proc_close_left_ms(const sl_processor_t *p);
 /* Call after doing work on the loop outside the runtime's own callbacks:
  * fires due engine timers, re-arms the engine timer, advances a drain. */
 void sl__proc_after(sl_processor_t *p);

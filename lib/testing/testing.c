@@ -249,6 +249,11 @@ static void sink_free(sl_test_sink_t *s)
     sl_free(s);
 }
 
+const char *sl_test_sink_name(const sl_test_sink_t *s)
+{
+    return s ? s->name : NULL;
+}
+
 sl_sink_t *sl_test_sink_handle(sl_test_sink_t *s)
 {
     return s ? s->sink : NULL;
