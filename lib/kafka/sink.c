@@ -108,10 +108,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     kafka_sink_t *s = opaque;
-    if (s->closed)
-        return SL_ESHUTDOWN;
-    if (s->down)
-        return SL_ESINKDOWN; /* each uow stays undone: it is read again by the next run */
+    int refused = sl__sink_refusal(s->closed, s->down);
+    if (refused)
+        return refused;
     for (size_t i = 0; i < n; i++) {
         sl_uow_t *u = uows[i];
         sl_span_t k, v;
@@ -280,13 +279,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     if (sl__proc_add_service(p, &svc))
         goto fail;
     /* From here the processor's service owns s. */
-    sl_sink_t *sink = sl_sink_new(&ops, s);
-    if (!sink || sl__proc_own_sink(p, sink)) {
-        sl_sink_destroy(sink);
-        sl__errf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    return sink;
+    return sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
 fail:
     if (errstr && errstr_size && !errstr[0])
         sl__errf(errstr, errstr_size, "cannot create the kafka sink for %s", topic);
