@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "kinesalite_http.h"
 #include "sluice/sluice.h"
 
 extern char **environ;
@@ -90,25 +91,6 @@ static inline void kk_stop(kk_server_t *s)
         fprintf(stderr, "cannot remove %s\n", s->dir);
 }
 
-typedef struct kk_buf_s {
-    char *p;
-    size_t n;
-} kk_buf_t;
-
-static size_t kk_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    kk_buf_t *b = ud;
-    size_t n = size * nmemb;
-    char *q = realloc(b->p, b->n + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, n);
-    b->p = q;
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
-}
-
 /* A synchronous call; returns the answer (caller decrefs) and its status. */
 static inline json_t *kk_call_status(const char *url, const char *path, const char *op, json_t *req,
                                      long *status)
@@ -117,18 +99,10 @@ static inline json_t *kk_call_status(const char *url, const char *path, const ch
     cr_assert(c);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    char target[96], full[256];
-    snprintf(target, sizeof target, "X-Amz-Target: Kinesis_20131202.%s", op ? op : "");
+    char full[256];
     snprintf(full, sizeof full, "%s%s", url, path);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-    h = curl_slist_append(h, "X-Amz-Date: 20260101T000000Z");
-    h = curl_slist_append(h, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/"
-                             "us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, "
-                             "Signature=00");
-    if (op)
-        h = curl_slist_append(h, target);
-    kk_buf_t b = {NULL, 0};
+    struct curl_slist *h = kh_headers(op, "AKIDTEST");
+    kh_body_t b = {NULL, 0};
     curl_easy_setopt(c, CURLOPT_URL, full);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (body) {
@@ -136,7 +110,7 @@ static inline json_t *kk_call_status(const char *url, const char *path, const ch
     } else if (!op && strcmp(path, "/__stats")) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kk_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
     CURLcode rc = curl_easy_perform(c);
