@@ -89,16 +89,6 @@ static const char *const g_types[NTYPES] = {"thing-updated", "order-placed", "us
 
 static void make_events(bench_t *b)
 {
-    static const char lorem[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
-                                "eiusmod tempor incididunt ut labore et dolore magna aliqua ut "
-                                "enim ad minim veniam quis nostrud exercitation ullamco laboris ";
-    static const char *const accounts[] = {"dev", "stg", "prod"};
-    static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1"};
-    static const char *const statuses[] = {"active", "pending", "retired"};
-    static const char *const tagsets[] = {"\"red\",\"blue\"", "\"green\"",
-                                          "\"new\",\"sale\",\"eu\"", ""};
-    const int64_t t0 = 1767225600000ll; /* 2026-01-01T00:00:00Z */
-    char desc[EVENT_SIZE + 1];
     char tmp[2 * EVENT_SIZE];
     size_t total = 0;
     int perm[NTYPES] = {0, 1, 2, 3};
@@ -120,35 +110,9 @@ static void make_events(bench_t *b)
         int type = perm[i % NTYPES];
         uint64_t r1 = rng(), r2 = rng(), r3 = rng();
         size_t key = (size_t)(r3 % NKEYS);
-        int n = 0;
-        desc[0] = 0;
-        for (int attempt = 0; attempt < 2; attempt++) {
-            n = snprintf(tmp, sizeof tmp,
-                         "{\"id\":\"%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-a%03" PRIx32
-                         "-%012" PRIx64 "\",\"type\":\"%s\",\"timestamp\":%" PRId64
-                         ",\"partitionKey\":\"%s\",\"tags\":{\"account\":\"%s\",\"region\":\"%s\","
-                         "\"source\":\"sluice-bench\"},\"thing\":{\"id\":\"thing-%06zu\","
-                         "\"name\":\"Thing %zu\",\"description\":\"%s\",\"status\":\"%s\","
-                         "\"count\":%u,\"price\":%u.%02u,\"tags\":[%s]}}",
-                         (uint32_t)r1, (uint32_t)(r1 >> 32) & 0xffff, (uint32_t)(r1 >> 48) & 0xfff,
-                         (uint32_t)r2 & 0xfff, (uint64_t)((r2 >> 16) & 0xffffffffffffull),
-                         g_types[type], t0 + (int64_t)i * 37, b->keys[key], accounts[r3 % 3],
-                         regions[(r3 >> 8) % 3], i, i, desc, statuses[(r3 >> 16) % 3],
-                         (unsigned)((r3 >> 24) % 1000), (unsigned)((r3 >> 34) % 500),
-                         (unsigned)((r3 >> 44) % 100), tagsets[(r3 >> 52) % 4]);
-            if (n < 0 || (size_t)n >= sizeof tmp)
-                die("event %zu does not fit", i);
-            if (attempt == 0 && n < EVENT_SIZE) {
-                /* pad the description so the event is EVENT_SIZE bytes */
-                size_t pad = (size_t)(EVENT_SIZE - n), off = (r2 >> 8) % (sizeof lorem - 1);
-                for (size_t j = 0; j < pad; j++)
-                    desc[j] = lorem[(off + j) % (sizeof lorem - 1)];
-                desc[pad] = 0;
-            } else {
-                break;
-            }
-        }
-        ev->len = (size_t)n;
+        size_t n = bench_event(tmp, sizeof tmp, EVENT_SIZE, i, g_types[type], b->keys[key], r1,
+                               r2, r3);
+        ev->len = n;
         ev->buf = xcalloc(1, ev->len + 1);
         memcpy(ev->buf, tmp, ev->len);
         ev->pass = strncmp(g_types[type], FILTER_PREFIX, strlen(FILTER_PREFIX)) == 0;

@@ -288,49 +288,11 @@ static evspec_t *plan_events(input_t *in)
 static size_t make_event(const evspec_t *e, size_t i, char *out, size_t cap, char *key,
                          size_t keycap, size_t *keylen)
 {
-    static const char lorem[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
-                                "eiusmod tempor incididunt ut labore et dolore magna aliqua ut "
-                                "enim ad minim veniam quis nostrud exercitation ullamco laboris ";
-    static const char *const accounts[] = {"dev", "stg", "prod"};
-    static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1"};
-    static const char *const statuses[] = {"active", "pending", "retired"};
-    static const char *const tagsets[] = {"\"red\",\"blue\"", "\"green\"",
-                                          "\"new\",\"sale\",\"eu\"", ""};
-    const int64_t t0 = 1767225600000ll; /* 2026-01-01T00:00:00Z */
-    char desc[EVENT_SIZE + 1];
-    uint64_t r1 = e->r1, r2 = e->r2, r3 = e->r3;
-    int kl = snprintf(key, keycap, "key-%04u", (unsigned)(r3 % NKEYS));
+    int kl = snprintf(key, keycap, "key-%04u", (unsigned)(e->r3 % NKEYS));
     if (kl < 0 || (size_t)kl >= keycap)
         die("key of event %zu does not fit", i);
     *keylen = (size_t)kl;
-    int n = 0;
-    desc[0] = 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        n = snprintf(out, cap,
-                     "{\"id\":\"%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-a%03" PRIx32
-                     "-%012" PRIx64 "\",\"type\":\"%s\",\"timestamp\":%" PRId64
-                     ",\"partitionKey\":\"%s\",\"tags\":{\"account\":\"%s\",\"region\":\"%s\","
-                     "\"source\":\"sluice-bench\"},\"thing\":{\"id\":\"thing-%06zu\","
-                     "\"name\":\"Thing %zu\",\"description\":\"%s\",\"status\":\"%s\","
-                     "\"count\":%u,\"price\":%u.%02u,\"tags\":[%s]}}",
-                     (uint32_t)r1, (uint32_t)(r1 >> 32) & 0xffff, (uint32_t)(r1 >> 48) & 0xfff,
-                     (uint32_t)r2 & 0xfff, (uint64_t)((r2 >> 16) & 0xffffffffffffull),
-                     g_types[e->type], t0 + (int64_t)i * 37, key, accounts[r3 % 3],
-                     regions[(r3 >> 8) % 3], i, i, desc, statuses[(r3 >> 16) % 3],
-                     (unsigned)((r3 >> 24) % 1000), (unsigned)((r3 >> 34) % 500),
-                     (unsigned)((r3 >> 44) % 100), tagsets[(r3 >> 52) % 4]);
-        if (n < 0 || (size_t)n >= cap)
-            die("event %zu does not fit", i);
-        if (attempt == 0 && n < EVENT_SIZE) {
-            size_t pad = (size_t)(EVENT_SIZE - n), off = (r2 >> 8) % (sizeof lorem - 1);
-            for (size_t j = 0; j < pad; j++)
-                desc[j] = lorem[(off + j) % (sizeof lorem - 1)];
-            desc[pad] = 0;
-        } else {
-            break;
-        }
-    }
-    return (size_t)n;
+    return bench_event(out, cap, EVENT_SIZE, i, g_types[e->type], key, e->r1, e->r2, e->r3);
 }
 
 /* ---- librdkafka helpers ---------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #define SLUICE_BENCH_UTIL_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -203,6 +204,57 @@ static inline void bench_seen_note(bench_seen_t *s)
     double zero = 0;
     atomic_compare_exchange_strong(&s->first, &zero, now_s());
     atomic_fetch_add(&s->n, 1);
+}
+
+/* The JSON of benchmark event @p i into @p out (@p cap bytes): of type
+ * @p type, with partition key @p key and fields drawn from @p r1, @p r2,
+ * @p r3, its description padded so that the event is @p size bytes when the
+ * fields allow. bench_batch and bench_kafka_e2e make the same events with it.
+ * Returns the length; dies when the event does not fit. */
+static inline size_t bench_event(char *out, size_t cap, size_t size, size_t i, const char *type,
+                                 const char *key, uint64_t r1, uint64_t r2, uint64_t r3)
+{
+    static const char lorem[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
+                                "eiusmod tempor incididunt ut labore et dolore magna aliqua ut "
+                                "enim ad minim veniam quis nostrud exercitation ullamco laboris ";
+    static const char *const accounts[] = {"dev", "stg", "prod"};
+    static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1"};
+    static const char *const statuses[] = {"active", "pending", "retired"};
+    static const char *const tagsets[] = {"\"red\",\"blue\"", "\"green\"",
+                                          "\"new\",\"sale\",\"eu\"", ""};
+    const int64_t t0 = 1767225600000ll; /* 2026-01-01T00:00:00Z */
+    char desc[1024];
+    if (size >= sizeof desc)
+        die("an event of %zu bytes is larger than bench_event makes", size);
+    int n = 0;
+    desc[0] = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        n = snprintf(out, cap,
+                     "{\"id\":\"%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-a%03" PRIx32
+                     "-%012" PRIx64 "\",\"type\":\"%s\",\"timestamp\":%" PRId64
+                     ",\"partitionKey\":\"%s\",\"tags\":{\"account\":\"%s\",\"region\":\"%s\","
+                     "\"source\":\"sluice-bench\"},\"thing\":{\"id\":\"thing-%06zu\","
+                     "\"name\":\"Thing %zu\",\"description\":\"%s\",\"status\":\"%s\","
+                     "\"count\":%u,\"price\":%u.%02u,\"tags\":[%s]}}",
+                     (uint32_t)r1, (uint32_t)(r1 >> 32) & 0xffff, (uint32_t)(r1 >> 48) & 0xfff,
+                     (uint32_t)r2 & 0xfff, (uint64_t)((r2 >> 16) & 0xffffffffffffull), type,
+                     t0 + (int64_t)i * 37, key, accounts[r3 % 3], regions[(r3 >> 8) % 3], i, i,
+                     desc, statuses[(r3 >> 16) % 3], (unsigned)((r3 >> 24) % 1000),
+                     (unsigned)((r3 >> 34) % 500), (unsigned)((r3 >> 44) % 100),
+                     tagsets[(r3 >> 52) % 4]);
+        if (n < 0 || (size_t)n >= cap)
+            die("event %zu does not fit", i);
+        if (attempt == 0 && (size_t)n < size) {
+            /* pad the description so the event is size bytes */
+            size_t pad = size - (size_t)n, off = (r2 >> 8) % (sizeof lorem - 1);
+            for (size_t j = 0; j < pad; j++)
+                desc[j] = lorem[(off + j) % (sizeof lorem - 1)];
+            desc[pad] = 0;
+        } else {
+            break;
+        }
+    }
+    return (size_t)n;
 }
 
 #endif
