@@ -566,18 +566,14 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, opts_t *o)
 {
-    int have_events = 0, have_reps = 0, have_min = 0;
+    int have_min = 0;
+    unsigned given = 0;
     *o = (opts_t){.events = 10000, .reps = 1, .min_s = 0.5, .cases = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--quick")) {
-            o->quick = 1;
-        } else if (!strcmp(a, "--events")) {
-            o->events = opt_size(argc, argv, &i, 4, 10000000);
-            have_events = 1;
-        } else if (!strcmp(a, "--reps")) {
-            o->reps = opt_size(argc, argv, &i, 1, 1000);
-            have_reps = 1;
+        if (opt_common(argc, argv, &i, &o->quick, &o->events, 4, 10000000, &o->reps, 1000,
+                       &given)) {
+            continue;
         } else if (!strcmp(a, "--min-ms")) {
             o->min_s = (double)opt_size(argc, argv, &i, 0, 3600000) / 1e3;
             have_min = 1;
@@ -605,14 +601,9 @@ static void parse_args(int argc, char **argv, opts_t *o)
     }
     if (!o->cases)
         o->cases = 7;
-    if (o->quick) {
-        if (!have_events)
-            o->events = 256;
-        if (!have_reps)
-            o->reps = 1;
-        if (!have_min)
-            o->min_s = 0.005;
-    }
+    opt_quick(o->quick, given, &o->events, 256, &o->reps);
+    if (o->quick && !have_min)
+        o->min_s = 0.005;
 }
 
 int main(int argc, char **argv)

@@ -128,18 +128,13 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, opts_t *o)
 {
-    int have_events = 0, have_reps = 0;
+    unsigned given = 0;
     *o = (opts_t){.events = 200000, .reps = 1, .kcat = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--quick")) {
-            o->quick = 1;
-        } else if (!strcmp(a, "--events")) {
-            o->events = opt_size(argc, argv, &i, 1000, 20000000);
-            have_events = 1;
-        } else if (!strcmp(a, "--reps")) {
-            o->reps = opt_size(argc, argv, &i, 1, 100);
-            have_reps = 1;
+        if (opt_common(argc, argv, &i, &o->quick, &o->events, 1000, 20000000, &o->reps, 100,
+                       &given)) {
+            continue;
         } else if (!strcmp(a, "--partitions")) {
             o->partitions = (int)opt_size(argc, argv, &i, 1, 10000);
         } else if (!strcmp(a, "--conf")) {
@@ -156,12 +151,7 @@ static void parse_args(int argc, char **argv, opts_t *o)
             opt_other(a, usage);
         }
     }
-    if (o->quick) {
-        if (!have_events)
-            o->events = 5000;
-        if (!have_reps)
-            o->reps = 1;
-    }
+    opt_quick(o->quick, given, &o->events, 5000, &o->reps);
 }
 
 /* Check --conf and --kafka before anything runs, so that a typo fails fast. */

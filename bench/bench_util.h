@@ -160,6 +160,40 @@ static inline void opt_kv(int argc, char **argv, int *i, const char **list, size
     list[(*n)++] = argv[++*i];
 }
 
+/* The options bench_batch and bench_kafka_e2e share: --quick, --events N
+ * (in [ev_min, ev_max]) and --reps R (in [1, reps_max]). Takes argv[*i]
+ * when it is one of them (advancing *i past its value) and returns 1;
+ * else returns 0. Each given --events/--reps sets its bit (1, 2) in
+ * *@p given, for opt_quick(). */
+static inline int opt_common(int argc, char **argv, int *i, int *quick, size_t *events,
+                             size_t ev_min, size_t ev_max, size_t *reps, size_t reps_max,
+                             unsigned *given)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--quick")) {
+        *quick = 1;
+    } else if (!strcmp(a, "--events")) {
+        *events = opt_size(argc, argv, i, ev_min, ev_max);
+        *given |= 1;
+    } else if (!strcmp(a, "--reps")) {
+        *reps = opt_size(argc, argv, i, 1, reps_max);
+        *given |= 2;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* With --quick: @p quick_events events and 1 rep, unless given. */
+static inline void opt_quick(int quick, unsigned given, size_t *events, size_t quick_events,
+                             size_t *reps)
+{
+    if (quick && !(given & 1))
+        *events = quick_events;
+    if (quick && !(given & 2))
+        *reps = 1;
+}
+
 /* An option no case of the program took: --help/-h prints the usage and
  * exits 0; anything else prints it to stderr and dies. */
 static inline void opt_other(const char *a, void (*usage)(FILE *))
