@@ -29,6 +29,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1068,6 +1069,16 @@ static void loadavg(char *buf, size_t size)
         snprintf(buf, size, "?");
 }
 
+/* The summary over @p reps reps of the double at byte @p off of row @p row's
+ * samples (offsetof(sample_t, field)); @p tmp has room for @p reps. */
+static summary_t summarize_field(sample_t (*res)[NROWS], size_t reps, int row, size_t off,
+                                 double *tmp)
+{
+    for (size_t r = 0; r < reps; r++)
+        memcpy(&tmp[r], (const char *)&res[r][row] + off, sizeof tmp[r]);
+    return summarize(tmp, reps);
+}
+
 int main(int argc, char **argv)
 {
     opts_t o;
@@ -1204,18 +1215,10 @@ int main(int argc, char **argv)
         for (size_t r = 1; r < o.reps; r++)
             if (res[r][row].rss_kb < rss)
                 rss = res[r][row].rss_kb;
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].rate;
-        summary_t sr = summarize(tmp, o.reps);
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].join_s;
-        summary_t js = summarize(tmp, o.reps);
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].cpu;
-        summary_t cs = summarize(tmp, o.reps);
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].app;
-        summary_t as = summarize(tmp, o.reps);
+        summary_t sr = summarize_field(res, o.reps, row, offsetof(sample_t, rate), tmp);
+        summary_t js = summarize_field(res, o.reps, row, offsetof(sample_t, join_s), tmp);
+        summary_t cs = summarize_field(res, o.reps, row, offsetof(sample_t, cpu), tmp);
+        summary_t as = summarize_field(res, o.reps, row, offsetof(sample_t, app), tmp);
         for (size_t r = 0; r < o.reps; r++)
             tmp[r] = res[r][row].rate / res[r][R_RAW].rate;
         summary_t rr = summarize(tmp, o.reps);
