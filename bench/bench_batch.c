@@ -100,12 +100,7 @@ static void make_events(bench_t *b)
         event_t *ev = &b->ev[i];
         if (i % NTYPES == 0) {
             /* a fresh permutation per block of 4: exactly 25% pass, in no fixed pattern */
-            for (int j = NTYPES - 1; j > 0; j--) {
-                int r = (int)(rng() % (uint64_t)(j + 1));
-                int t = perm[j];
-                perm[j] = perm[r];
-                perm[r] = t;
-            }
+            rng_shuffle(perm, NTYPES);
         }
         int type = perm[i % NTYPES];
         uint64_t r1 = rng(), r2 = rng(), r3 = rng();
@@ -299,15 +294,8 @@ static void engine_case_open(const bench_t *b, engine_case_t *ec, sl_stage_fn ma
     if (!ec->sink || !ec->fsink)
         die("sl_sink_new failed: out of memory");
 
-    sl_pipeline_t *p = sl_pipeline_new(PIPELINE);
-    if (!p)
-        die("sl_pipeline_new failed: out of memory");
-    const char *const prefix[] = {FILTER_PREFIX};
-    check(sl_pipeline_filter_types(p, SL_MATCH_PREFIX, prefix, 1), "sl_pipeline_filter_types");
-    check(sl_pipeline_map(p, map, NULL), "sl_pipeline_map");
-    sl_batch_opts_t bo = {.max_events = g_batch, .max_bytes = 0, .linger_ms = -1};
-    check(sl_pipeline_batch(p, &bo), "sl_pipeline_batch");
-    check(sl_pipeline_sink(p, ec->sink), "sl_pipeline_sink");
+    sl_pipeline_t *p =
+        bench_pipeline(PIPELINE, SL_MATCH_PREFIX, FILTER_PREFIX, map, NULL, g_batch, ec->sink);
     int rc = sl_engine_add_pipeline(ec->e, p);
     if (rc) {
         sl_pipeline_destroy(p);

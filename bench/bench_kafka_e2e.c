@@ -214,12 +214,7 @@ static evspec_t *plan_events(input_t *in)
     int perm[NTYPES] = {0, 1, 2, 3};
     for (size_t i = 0; i < in->n; i++) {
         if (i % NTYPES == 0) {
-            for (int j = NTYPES - 1; j > 0; j--) {
-                int r = (int)(rng() % (uint64_t)(j + 1));
-                int t = perm[j];
-                perm[j] = perm[r];
-                perm[r] = t;
-            }
+            rng_shuffle(perm, NTYPES);
         }
         ev[i].type = (uint8_t)perm[i % NTYPES];
         ev[i].r1 = rng();
@@ -818,15 +813,8 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     sl_sink_t *faults = sl_kafka_sink_new(p, TOPIC_FAULTS, err, sizeof err);
     if (!faults)
         die("sl_kafka_sink_new(%s) failed: %s", TOPIC_FAULTS, err);
-    sl_pipeline_t *pl = sl_pipeline_new(PIPELINE);
-    if (!pl)
-        die("sl_pipeline_new failed: out of memory");
-    const char *const keep[] = {KEEP_TYPE};
-    check(sl_pipeline_filter_types(pl, SL_MATCH_EXACT, keep, 1), "sl_pipeline_filter_types");
-    check(sl_pipeline_map(pl, map_out, lv), "sl_pipeline_map");
-    sl_batch_opts_t bo = {.max_events = BATCH_EVENTS, .max_bytes = 0, .linger_ms = -1};
-    check(sl_pipeline_batch(pl, &bo), "sl_pipeline_batch");
-    check(sl_pipeline_sink(pl, out), "sl_pipeline_sink");
+    sl_pipeline_t *pl =
+        bench_pipeline(PIPELINE, SL_MATCH_EXACT, KEEP_TYPE, map_out, lv, BATCH_EVENTS, out);
     int rc = sl_processor_add_pipeline(p, pl);
     if (rc) {
         sl_pipeline_destroy(pl);

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "rng.h"
 #include "sluice/sluice.h"
 
 #if defined(__GNUC__)
@@ -72,18 +73,6 @@ static inline long peak_rss_kb(int who)
     return ru.ru_maxrss;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-/* xorshift64*: deterministic events, run after run. */
-static inline uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 2685821657736338717ull;
-}
 
 static inline size_t parse_size(const char *opt, const char *s, size_t min, size_t max)
 {
@@ -158,6 +147,25 @@ static inline void opt_kv(int argc, char **argv, int *i, const char **list, size
     if (*n == cap)
         die("too many %s options", opt);
     list[(*n)++] = argv[++*i];
+}
+
+/* The pipeline of bench_batch and bench_kafka_e2e: events of type @p type
+ * (compared as @p match), mapped by @p map, in batches of @p max_events,
+ * written to @p sink. Dies on any error. */
+static inline sl_pipeline_t *bench_pipeline(const char *name, sl_match_t match, const char *type,
+                                            sl_stage_fn map, void *opaque, size_t max_events,
+                                            sl_sink_t *sink)
+{
+    sl_pipeline_t *p = sl_pipeline_new(name);
+    if (!p)
+        die("sl_pipeline_new failed: out of memory");
+    const char *const types[] = {type};
+    check(sl_pipeline_filter_types(p, match, types, 1), "sl_pipeline_filter_types");
+    check(sl_pipeline_map(p, map, opaque), "sl_pipeline_map");
+    sl_batch_opts_t bo = {.max_events = max_events, .max_bytes = 0, .linger_ms = -1};
+    check(sl_pipeline_batch(p, &bo), "sl_pipeline_batch");
+    check(sl_pipeline_sink(p, sink), "sl_pipeline_sink");
+    return p;
 }
 
 /* The options bench_batch and bench_kafka_e2e share: --quick, --events N
