@@ -5,6 +5,8 @@
  * are injected there (tests/kinesis/server). */
 #include "kinesis_helpers.h"
 
+#include "../../examples/view_count.h"
+
 #include <sqlite3.h>
 
 TestSuite(kinesis, .timeout = 240);
@@ -341,20 +343,9 @@ static int stop_bin(pid_t pid)
 
 static int64_t view_rows(const char *db, const char *where)
 {
-    sqlite3 *h;
-    int64_t n = -1;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM things %s", where);
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW)
-                n = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(h);
-    return n;
+    return view_count(db, sql);
 }
 
 Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
