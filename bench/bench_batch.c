@@ -105,8 +105,8 @@ static void make_events(bench_t *b)
         int type = perm[i % NTYPES];
         uint64_t r1 = rng(), r2 = rng(), r3 = rng();
         size_t key = (size_t)(r3 % NKEYS);
-        size_t n = bench_event(tmp, sizeof tmp, EVENT_SIZE, i, g_types[type], b->keys[key], r1,
-                               r2, r3);
+        size_t n =
+            bench_event(tmp, sizeof tmp, EVENT_SIZE, i, g_types[type], b->keys[key], r1, r2, r3);
         ev->len = n;
         ev->buf = xcalloc(1, ev->len + 1);
         memcpy(ev->buf, tmp, ev->len);

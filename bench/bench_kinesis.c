@@ -42,7 +42,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-
 static CURL *g_easy;
 
 /* One call with a reused connection; dies on anything but HTTP 200. */

@@ -73,7 +73,6 @@ static inline long peak_rss_kb(int who)
     return ru.ru_maxrss;
 }
 
-
 static inline size_t parse_size(const char *opt, const char *s, size_t min, size_t max)
 {
     char *end;

@@ -197,14 +197,10 @@ static pid_t spawn_service(char *const own[], char *group, char *xb, const char 
         argv[n] = own[n];
         n++;
     }
-    char *const shared[] = {"--group",
-                            group,
-                            "-X",
-                            xb,
-                            "-c",
-                            "log.stats.interval.ms=1000",
-                            "-c",
-                            "commit.interval.ms=200",
+    char *const shared[] = {"--group", group,
+                            "-X",      xb,
+                            "-c",      "log.stats.interval.ms=1000",
+                            "-c",      "commit.interval.ms=200",
                             NULL};
     for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
         argv[n++] = shared[i];

@@ -646,7 +646,6 @@ Test(scan, binary_bytes_rejected)
 
 /* ---- randomized differential: mutated events ---- */
 
-
 Test(scan, randomized_differential)
 {
     static const char *const seeds[] = {

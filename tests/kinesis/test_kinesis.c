@@ -174,6 +174,21 @@ static void rm_dir(void)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* Every test's start: its own directory, kinesalite (and the proxy) with
+ * @p streams... */
+static void begin(kk_server_t *s, const char *const *streams)
+{
+    setup_dir();
+    kk_start(s, streams);
+}
+
+/* ... and its end. */
+static void finish(kk_server_t *s)
+{
+    kk_stop(s);
+    rm_dir();
+}
+
 static int64_t count_checkpoints(const char *app)
 {
     char path[128];
@@ -194,10 +209,9 @@ static int64_t count_checkpoints(const char *app)
 
 Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_checkpoint)
 {
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     env_for(s.kinesalite);
     put_events(s.kinesalite, "in", 0, 300, 50);
 
@@ -235,16 +249,14 @@ Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_chec
     cr_assert_eq(json_array_size(faults), 8, "each poison record faulted once");
     json_decref(faults);
     json_decref(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
 {
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"in:1", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     env_for(s.kinesalite);
     put_events(s.kinesalite, "in", 0, 150, 0);
     json_t *ls = kk_call(s.kinesalite, "ListShards", json_pack("{s:s}", "StreamName", "in"));
@@ -274,16 +286,14 @@ Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
     check_order(out, 300, 0);
     json_decref(out);
     cr_assert_eq(count_checkpoints("split"), 3, "the parent (SHARD_END) and two children");
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and_keep_key_order)
 {
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     put_events(s.kinesalite, "in", 0, 400, 0);
     env_for(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
@@ -309,8 +319,7 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
             (long long)calls, (long long)secs, dups);
     json_decref(st);
     json_decref(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* ---- the service binaries over Kinesis ---- */
@@ -325,6 +334,18 @@ static pid_t spawn_bin(char *const argv[], const char *log)
     cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
     posix_spawn_file_actions_destroy(&fa);
     return pid;
+}
+
+/* Runs the processor binary of @p argv, which must fail at start: its
+ * output (log file @p log; the caller frees it) once it exited with 1. */
+static char *fails_to_start(char *const argv[], const char *log)
+{
+    pid_t pid = spawn_bin(argv, log);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *out = tu_slurp(log);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    return out;
 }
 
 static int stop_bin(pid_t pid)
@@ -353,10 +374,9 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     const char *tbin = getenv("SLUICE_TRIGGER_BIN"), *lbin = getenv("SLUICE_LISTENER_BIN");
     if (!tbin || !lbin)
         cr_skip_test("SLUICE_TRIGGER_BIN / SLUICE_LISTENER_BIN are not set");
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"changes:2", "events:2", "faults:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     env_for(s.kinesalite);
     enum { THINGS = 20, VERSIONS = 3 };
     char *keys[THINGS * VERSIONS + 1], *vals[THINGS * VERSIONS + 1];
@@ -438,8 +458,7 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     json_decref(faults);
     cr_assert_eq(stop_bin(tp), 0, "the trigger drains");
     cr_assert_eq(stop_bin(lp), 0, "the listener drains");
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_secret_is_logged)
@@ -447,10 +466,9 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
     if (!tbin)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"changes:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     const char *secret = "wJalrXUtnFEMI-this-must-never-be-logged";
     setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
     setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
@@ -485,19 +503,14 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
                         "-c",
                         "log.level=debug",
                         NULL};
-        pid_t pid = spawn_bin(argv, log);
-        int st;
-        cr_assert_eq(waitpid(pid, &st, 0), pid);
-        char *out = tu_slurp(log);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+        char *out = fails_to_start(argv, log);
         cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
         cr_assert_null(strstr(out, secret), "the secret key is not logged");
         cr_assert_null(strstr(out, "token-that-must-never"), "the session token is not logged");
         free(out);
     }
     unsetenv("AWS_SESSION_TOKEN");
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* ---- checkpoints that cannot be read, records that are not whole ---- */
@@ -548,6 +561,16 @@ static int wait_run_end(kk_run_t *r, int timeout_ms)
     return rc;
 }
 
+/* Records [0, 100) of "in" through processor "app" to "out", against
+ * kinesalite; the processor keeps running in @p r. */
+static void first_100(kk_server_t *s, kk_run_t *r)
+{
+    env_for(s->kinesalite);
+    put_events(s->kinesalite, "in", 0, 100, 0);
+    kk_run(r, proc("app", "in", "out", "log.level", "info"));
+    json_decref(wait_records(s->kinesalite, "out", 100));
+}
+
 /* A checkpoint that cannot be read is never taken as "none" (with LATEST
  * that would skip every record put while the processor was down): held
  * past kinesis.checkpoints.timeout.ms, the start fails and changes nothing;
@@ -555,16 +578,11 @@ static int wait_run_end(kk_run_t *r, int timeout_ms)
  * processed, once. */
 Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_skips_nothing)
 {
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
-    put_events(s.kinesalite, "in", 0, 100, 0);
+    begin(&s, streams);
     kk_run_t r;
-    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
-    json_t *out = wait_records(s.kinesalite, "out", 100);
-    json_decref(out);
+    first_100(&s, &r);
     cr_assert_eq(kk_stop_run(&r), 0);
     cr_assert_eq(count_checkpoints("app"), 2);
 
@@ -582,7 +600,7 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     char *after = dump_checkpoints(h);
     cr_assert_str_eq(after, before, "the checkpoints are untouched");
     free(after);
-    out = kk_read_all(s.kinesalite, "out");
+    json_t *out = kk_read_all(s.kinesalite, "out");
     cr_assert_eq(json_array_size(out), 100, "nothing was read");
     json_decref(out);
 
@@ -602,8 +620,7 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     cr_assert_eq(json_array_size(out), 250);
     json_decref(out);
     free(before);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* The err.message of every fault event in @p faults holding @p what. */
@@ -632,10 +649,9 @@ static size_t faults_saying(json_t *faults, const char *what, int with_position)
  * reads it again (and now whole) rather than losing it. */
 Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_checkpoint_order)
 {
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     env_for(s.proxy);
     put_events(s.kinesalite, "in", 0, 40, 0);
     /* Records 9, 19, 29, 39 of the first answer lose their sequence number. */
@@ -677,8 +693,7 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
     cr_assert_eq(seen39, 1);
     json_decref(out);
     json_decref(faults);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* Checkpoint writes that fail (another writer holds the database past the
@@ -686,16 +701,11 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
  * clean stop then reads nothing twice. */
 Test(kinesis, a_failed_checkpoint_write_is_retried)
 {
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
-    put_events(s.kinesalite, "in", 0, 100, 0);
+    begin(&s, streams);
     kk_run_t r;
-    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
-    json_t *out = wait_records(s.kinesalite, "out", 100);
-    json_decref(out);
+    first_100(&s, &r);
 
     /* A writer holds the checkpoints for 12 s while 100 more records are
      * read and done. */
@@ -706,7 +716,7 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
     cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "%s",
                  sqlite3_errmsg(h));
     put_events(s.kinesalite, "in", 100, 200, 0);
-    out = wait_records(s.kinesalite, "out", 200);
+    json_t *out = wait_records(s.kinesalite, "out", 200);
     json_decref(out);
     tu_sleep_ms(12000);
     cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
@@ -721,8 +731,7 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
     cr_assert_eq(check_order(out, 200, 0), 0, "the restart read nothing twice");
     cr_assert_eq(json_array_size(out), 200);
     json_decref(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* A checkpoint store that is not a database cannot be read: the service
@@ -733,10 +742,9 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
     if (!tbin)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
-    setup_dir();
     kk_server_t s;
     const char *streams[] = {"changes:1", "events:1", NULL};
-    kk_start(&s, streams);
+    begin(&s, streams);
     env_for(s.kinesalite);
     char path[128], ck[160], log[128];
     snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
@@ -763,14 +771,9 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
                     "-c",
                     "kinesis.iterator=LATEST",
                     NULL};
-    pid_t pid = spawn_bin(argv, log);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char *out = tu_slurp(log);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    char *out = fails_to_start(argv, log);
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);
     free(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
