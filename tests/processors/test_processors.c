@@ -99,6 +99,32 @@ static int thing_event(char *buf, size_t cap, const char *type, int id, int vers
                     id, version, type, type, (long long)ts, id, id, id, version, version);
 }
 
+/* mktmp() and an embedded broker for a listener test: "events" (4
+ * partitions) and "faults" (1); its bootstrap in *@p bs and a producer to it
+ * in *@p p. */
+static sl_broker_t *listener_broker(const char **bs, rd_kafka_t **p)
+{
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    *bs = sl_broker_bootstrap(b);
+    *p = kt_producer(*bs);
+    return b;
+}
+
+/* Version 1 of things [from, to) (thing-created at t0 + i) into "events". */
+static void produce_created(rd_kafka_t *p, int from, int to, int64_t t0)
+{
+    char buf[512], key[32];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
+}
+
 typedef struct expect_s {
     int version; /* newest version; 0 = none */
     int deleted;
@@ -144,13 +170,9 @@ static int check_view(const char *db, const char *table, const expect_t *ex, int
 
 Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_deletes)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(&bs, &p);
     enum { N = 300 };
     expect_t ex[N] = {{0}};
     char buf[512], key[32];
@@ -637,22 +659,12 @@ static int64_t line_ts(const char *log, const char *what)
  * a restart after the lock is gone puts every key in the view. */
 Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_nothing)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(&bs, &p);
     enum { N1 = 200, N2 = 200, DRAIN_MS = 1000 };
-    char buf[512], key[32];
     int64_t t0 = 1767225600000ll;
-    for (int i = 0; i < N1; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, 0, N1, t0);
 
     char db[300], view[320], log[300], log2[300], xb[300], drain[64];
     snprintf(db, sizeof db, "%s/view.db", tmpdir);
@@ -689,12 +701,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK, "%s",
                  sqlite3_errmsg(h));
     size_t mark = file_size(log);
-    for (int i = N1; i < N1 + N2; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, N1, N1 + N2, t0);
     tu_sleep_ms(3000);
     int stats = count_stats(log, mark);
     /* Every 200 ms for 3 s is 15; a blocked loop logs none. */
@@ -739,22 +746,13 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
  * flight. */
 Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(&bs, &p);
     enum { N1 = 100, N2 = 100 };
-    char buf[512], key[32];
+    char key[32];
     int64_t t0 = 1767225600000ll;
-    for (int i = 0; i < N1; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, 0, N1, t0);
 
     char dba[300], dbb[300], va[320], vb[320], loga[300], logb[300], xb[300];
     snprintf(dba, sizeof dba, "%s/a.db", tmpdir);
@@ -795,12 +793,7 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(dba, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
-    for (int i = N1; i < N1 + N2; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, N1, N1 + N2, t0);
     tu_sleep_ms(500);
     char *argv_b[] = {(char *)lbin,
                       "--source",
