@@ -231,33 +231,13 @@ Test(bigfault, trigger_450kb_bad_change_record_faults_once_and_the_stream_goes_o
     rd_kafka_destroy(rk);
     char xb[300];
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
-    char *argv[] = {(char *)tbin,
-                    "--source",
-                    "kafka:changes",
-                    "--sink",
-                    "kafka:events",
-                    "--faults",
-                    "kafka:faults",
-                    "--format",
-                    "dynamodb",
-                    "--entity",
-                    "thing",
-                    "--group",
-                    "g-trig",
-                    "-X",
-                    xb,
-                    "-c",
-                    "commit.interval.ms=100",
-                    "-c",
-                    "drain.timeout.ms=5000",
-                    NULL};
-    pid_t pid;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    cr_assert_eq(posix_spawn(&pid, tbin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(
+        &argv_c, tbin,
+        "--source kafka:changes --sink kafka:events --faults kafka:faults --format dynamodb "
+        "--entity thing --group g-trig -X %s -c commit.interval.ms=100 -c drain.timeout.ms=5000",
+        xb);
+    pid_t pid = tu_spawn(argv, "/dev/null", environ);
     size_t out = kt_read(bs, "events", 1, GOOD, 60000, 500, NULL, NULL);
     struct faults f = {0};
     size_t nf = kt_read(bs, "faults", 1, 1, 30000, 1000, keep_fault, &f);

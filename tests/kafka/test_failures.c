@@ -15,6 +15,17 @@
 
 TestSuite(failures, .timeout = 300);
 
+/* The embedded broker of most tests: "in" (@p parts partitions), "out" and
+ * "faults" (1 each); its bootstrap in *@p bs. */
+static sl_broker_t *io_broker(int parts, const char **bs)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int nparts[] = {parts, 1, 1};
+    sl_broker_t *b = kt_broker(topics, nparts);
+    *bs = sl_broker_bootstrap(b);
+    return b;
+}
+
 static void value_of(char *buf, size_t n, int i)
 {
     snprintf(buf, n, "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"partitionKey\":\"k%d\"}", i,
@@ -149,10 +160,8 @@ static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn
 Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
 {
     enum { PARTS = 4, PER = 200, N = PARTS * PER };
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {PARTS, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(PARTS, &bs);
     /* Everything is in the broker before the processor starts. The first
      * consume batch holds the partitions whose start was known first
      * (usually one); see keep_then_fail for the rest. The test checks that
@@ -253,13 +262,25 @@ static size_t read_out(const char *bs, const char *topic, kt_tally_t *t, int tim
     return missing;
 }
 
+/* Reads "out" into @p t until all @p n inputs arrived (60 s at most), then
+ * stops the processor @p pid, which must drain. Returns how many are
+ * missing. */
+static size_t read_until_stop(const char *bs, kt_tally_t *t, size_t n, pid_t pid)
+{
+    int64_t end = tu_now_ms() + 60000;
+    size_t missing = n;
+    while (missing && tu_now_ms() < end)
+        missing = read_out(bs, "out", t, 5000);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    return missing;
+}
+
 Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss)
 {
     enum { PARTS = 4, PER = 1000, N = PARTS * PER };
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {PARTS, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(PARTS, &bs);
     produce_parts(bs, PARTS, PER);
     const char *extra[] = {"source.batch.size", "100", "kafka.session.timeout.ms", "6000", NULL};
     sl_processor_t *p = in_process(bs, "g-fatal", keep_slowly, extra);
@@ -336,10 +357,8 @@ static int file_has(const char *path, const char *needle)
 Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_created)
 {
     enum { PARTS = 2, PER = 300, N = PARTS * PER };
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {PARTS, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(PARTS, &bs);
     produce_parts(bs, PARTS, PER);
     /* The embedded broker (librdkafka 2.0's mock cluster) answers metadata
      * only up to v2, which cannot carry allow.auto.create.topics: it creates
@@ -348,9 +367,7 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
     rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out",
                                   RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
     char log[] = "/tmp/sl-nosuch-XXXXXX";
-    int fd = mkstemp(log);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    tu_mkstemp(log);
     kt_stderr_path = log;
     /* The embedded broker holds a join for the session timeout after the
      * last member left: short, for the second run. */
@@ -374,12 +391,7 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
     rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out", RD_KAFKA_RESP_ERR_NO_ERROR);
     pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
     kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
-    int64_t end = tu_now_ms() + 60000;
-    size_t missing = N;
-    while (missing && tu_now_ms() < end)
-        missing = read_out(bs, "out", &t, 5000);
-    kill(pid, SIGTERM);
-    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    size_t missing = read_until_stop(bs, &t, N, pid);
     cr_assert_eq(missing, 0, "every input delivered");
     cr_assert_eq(t.total, N, "each once");
     committed_each(bs, "g-nosuch", "in", PARTS, c);
@@ -393,10 +405,8 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
 Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_once_fixed)
 {
     enum { N = 200, POISON = 60 };
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {1, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(1, &bs);
     /* "Unknown topic" for the fault topic: see the test above. */
     rd_kafka_mock_topic_set_error(sl__broker_mock(b), "faults",
                                   RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
@@ -447,19 +457,15 @@ Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_o
 
 Test(failures, a_stop_while_joining_the_group_exits_cleanly)
 {
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {2, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(2, &bs);
     /* The group answers the JoinGroup, but every SyncGroup fails:
      * the member knows its group's assignor but never gets an assignment. */
     cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
                                          RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
                  0);
     char log[] = "/tmp/sl-join-XXXXXX";
-    int fd = mkstemp(log);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    tu_mkstemp(log);
     kt_stderr_path = log;
     const char *extra[] = {"kafka.debug=cgrp", "log.level=debug", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-join", extra);
@@ -630,19 +636,15 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
 Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss)
 {
     enum { PARTS = 2, PER = 300, N = PARTS * PER };
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {PARTS, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(PARTS, &bs);
     produce_parts(bs, PARTS, PER);
     /* The next produce request is refused: not allowed to write the topic. */
     cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_PRODUCE, 1,
                                          RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
                  0);
     char log[] = "/tmp/sl-auth-XXXXXX";
-    int fd = mkstemp(log);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    tu_mkstemp(log);
     kt_stderr_path = log;
     const char *extra[] = {"kafka.session.timeout.ms=6000", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
@@ -659,12 +661,7 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     assert_commits_cover_only_output(bs, "g-auth", &t, PARTS, PER, c);
     /* Allowed again: the next run delivers everything. */
     pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
-    int64_t end = tu_now_ms() + 60000;
-    size_t missing = N;
-    while (missing && tu_now_ms() < end)
-        missing = read_out(bs, "out", &t, 5000);
-    kill(pid, SIGTERM);
-    cr_assert_eq(kt_wait(pid, 60000), 0, "the second run drains");
+    size_t missing = read_until_stop(bs, &t, N, pid);
     cr_assert_eq(missing, 0, "every input delivered");
     committed_each(bs, "g-auth", "in", PARTS, c);
     for (int i = 0; i < PARTS; i++)
@@ -676,10 +673,8 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
 
 Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
 {
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {2, 1, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *bs;
+    sl_broker_t *b = io_broker(2, &bs);
     cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
                                          RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
                  0);

@@ -334,14 +334,7 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
 
 static pid_t spawn_bin(char *const argv[], const char *log)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+    return tu_spawn(argv, log, environ);
 }
 
 /* Runs the processor binary of @p argv, which must fail at start: its
@@ -416,36 +409,16 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     snprintf(view, sizeof view, "sqlite:%s#things", db);
     snprintf(tck, sizeof tck, "kinesis.checkpoints=sqlite:%s/t.db", g_dir);
     snprintf(lck, sizeof lck, "kinesis.checkpoints=sqlite:%s/l.db", g_dir);
-    char *targv[] = {(char *)tbin,
-                     "--source",
-                     "kinesis:changes",
-                     "--sink",
-                     "kinesis:events",
-                     "--faults",
-                     "kinesis:faults",
-                     "--format",
-                     "dynamodb",
-                     "--entity",
-                     "thing",
-                     "-c",
-                     tck,
-                     "-c",
-                     "kinesis.poll.interval.ms=50",
-                     NULL};
-    char *largv[] = {(char *)lbin,
-                     "--source",
-                     "kinesis:events",
-                     "--faults",
-                     "kinesis:faults",
-                     "--key",
-                     "/thing/id",
-                     "--view",
-                     view,
-                     "-c",
-                     lck,
-                     "-c",
-                     "kinesis.poll.interval.ms=50",
-                     NULL};
+    tu_cmd_t targv_c;
+    char **targv = tu_cmd(&targv_c, tbin,
+                          "--source kinesis:changes --sink kinesis:events --faults kinesis:faults "
+                          "--format dynamodb --entity thing -c %s -c kinesis.poll.interval.ms=50",
+                          tck);
+    tu_cmd_t largv_c;
+    char **largv = tu_cmd(&largv_c, lbin,
+                          "--source kinesis:events --faults kinesis:faults --key /thing/id --view "
+                          "%s -c %s -c kinesis.poll.interval.ms=50",
+                          view, lck);
     pid_t tp = spawn_bin(targv, tlog), lp = spawn_bin(largv, llog);
     int64_t live = THINGS - THINGS / 5, gone = -1, end = tu_now_ms() + 60000;
     int64_t rows = -1, v3 = -1;
@@ -490,24 +463,12 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
         char log[128], ck[160];
         snprintf(log, sizeof log, "%s/t%zu.log", g_dir, i);
         snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s/c.db", g_dir);
-        char *argv[] = {(char *)tbin,
-                        "--source",
-                        (char *)cases[i].stream,
-                        "--sink",
-                        "kinesis:changes",
-                        "--faults",
-                        "kinesis:changes",
-                        "--format",
-                        "dynamodb",
-                        "--entity",
-                        "thing",
-                        "-c",
-                        ck,
-                        "-c",
-                        "source.connect.timeout.ms=1500",
-                        "-c",
-                        "log.level=debug",
-                        NULL};
+        tu_cmd_t argv_c;
+        char **argv =
+            tu_cmd(&argv_c, tbin,
+                   "--source %s --sink kinesis:changes --faults kinesis:changes --format dynamodb "
+                   "--entity thing -c %s -c source.connect.timeout.ms=1500 -c log.level=debug",
+                   cases[i].stream, ck);
         char *out = fails_to_start(argv, log);
         cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
         cr_assert_null(strstr(out, secret), "the secret key is not logged");
@@ -753,22 +714,11 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     fclose(f);
     snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s", path);
     snprintf(log, sizeof log, "%s/t.log", g_dir);
-    char *argv[] = {(char *)tbin,
-                    "--source",
-                    "kinesis:changes",
-                    "--sink",
-                    "kinesis:events",
-                    "--faults",
-                    "kinesis:events",
-                    "--format",
-                    "dynamodb",
-                    "--entity",
-                    "thing",
-                    "-c",
-                    ck,
-                    "-c",
-                    "kinesis.iterator=LATEST",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, tbin,
+                         "--source kinesis:changes --sink kinesis:events --faults kinesis:events "
+                         "--format dynamodb --entity thing -c %s -c kinesis.iterator=LATEST",
+                         ck);
     char *out = fails_to_start(argv, log);
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);

@@ -51,14 +51,7 @@ static pid_t run(char *const argv[], const char *log, char *const *envs)
     for (; envs && *envs && n < 254; envs++)
         envp[n++] = *envs;
     envp[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0, "spawn %s", argv[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+    return tu_spawn(argv, log, envp);
 }
 
 /* Wait until @p group committed @p want offsets on @p topic, bounded. */
@@ -229,18 +222,11 @@ Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_
     /* Half of the settings from the environment, half from flags. */
     char *envs[] = {xb, "SLUICE_SOURCE=kafka:events", "SLUICE_KEY=/thing/id",
                     "SLUICE_CONF_COMMIT_INTERVAL_MS=100", NULL};
-    char *argv[] = {(char *)lbin,
-                    "--types",
-                    "thing-created,thing-updated,thing-deleted",
-                    "--view",
-                    view,
-                    "--faults",
-                    "kafka:faults",
-                    "--group",
-                    "g-listener",
-                    "-c",
-                    "batch.linger.ms=20",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, lbin,
+                         "--types thing-created,thing-updated,thing-deleted --view %s --faults "
+                         "kafka:faults --group g-listener -c batch.linger.ms=20",
+                         view);
     pid_t pid = run(argv, log, envs);
     wait_committed(bs, "g-listener", "events", 4, produced, pid, log);
     cr_assert_eq(stop(pid), 0, "SIGTERM drains: exit 0");
@@ -372,38 +358,17 @@ Test(processors, trigger_publishes_domain_events_and_the_listener_materializes_t
     snprintf(db, sizeof db, "%s/view.db", tmpdir);
     snprintf(view, sizeof view, "sqlite:%s", db);
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
-    char *targv[] = {(char *)tbin,
-                     "--source",
-                     "kafka:changes",
-                     "--sink",
-                     "kafka:events",
-                     "--faults",
-                     "kafka:faults",
-                     "--format",
-                     "dynamodb",
-                     "--entity",
-                     "thing",
-                     "--group",
-                     "g-trigger",
-                     "-X",
-                     xb,
-                     "-c",
-                     "commit.interval.ms=100",
-                     NULL};
-    char *largv[] = {(char *)lbin,
-                     "--source",
-                     "kafka:events",
-                     "--key",
-                     "/thing/id",
-                     "--view",
-                     view,
-                     "--group",
-                     "g-listener2",
-                     "-X",
-                     xb,
-                     "-c",
-                     "commit.interval.ms=100",
-                     NULL};
+    tu_cmd_t targv_c;
+    char **targv =
+        tu_cmd(&targv_c, tbin,
+               "--source kafka:changes --sink kafka:events --faults kafka:faults --format dynamodb "
+               "--entity thing --group g-trigger -X %s -c commit.interval.ms=100",
+               xb);
+    tu_cmd_t largv_c;
+    char **largv = tu_cmd(&largv_c, lbin,
+                          "--source kafka:events --key /thing/id --view %s --group g-listener2 -X "
+                          "%s -c commit.interval.ms=100",
+                          view, xb);
     pid_t tp = run(targv, tlog, NULL);
     pid_t lp = run(largv, llog, NULL);
     wait_committed(bs, "g-trigger", "changes", 4, produced, tp, tlog);
@@ -459,16 +424,11 @@ Test(processors, trigger_reads_debezium_envelopes)
     char log[300], xb[300];
     snprintf(log, sizeof log, "%s/trigger.log", tmpdir);
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
-    char *argv[] = {(char *)tbin,
-                    "--source=kafka:dbz",
-                    "--sink=kafka:events",
-                    "--format=debezium",
-                    "--entity=thing",
-                    "-X",
-                    xb,
-                    "-c",
-                    "commit.interval.ms=100",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, tbin,
+                         "--source=kafka:dbz --sink=kafka:events --format=debezium --entity=thing "
+                         "-X %s -c commit.interval.ms=100",
+                         xb);
     pid_t pid = run(argv, log, NULL);
     wait_committed(bs, "trigger", "dbz", 2, 5, pid, log);
     cr_assert_eq(stop(pid), 0);
@@ -674,24 +634,12 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
     snprintf(drain, sizeof drain, "drain.timeout.ms=%d", DRAIN_MS);
     char *envs[] = {xb, NULL};
-    char *argv[] = {(char *)lbin,
-                    "--source",
-                    "kafka:events",
-                    "--key",
-                    "/thing/id",
-                    "--view",
-                    view,
-                    "--group",
-                    "g-locked",
-                    "-c",
-                    "batch.linger.ms=20",
-                    "-c",
-                    "commit.interval.ms=100",
-                    "-c",
-                    "log.stats.interval.ms=200",
-                    "-c",
-                    drain,
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv =
+        tu_cmd(&argv_c, lbin,
+               "--source kafka:events --key /thing/id --view %s --group g-locked -c "
+               "batch.linger.ms=20 -c commit.interval.ms=100 -c log.stats.interval.ms=200 -c %s",
+               view, drain);
     pid_t pid = run(argv, log, envs);
     wait_committed(bs, "g-locked", "events", 4, N1, pid, log);
 
@@ -765,28 +713,13 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     char *envs[] = {xb, NULL};
     /* The 2.0.2 mock rebalances when the rebalance timeout expires; the
      * revoke bound is half of max.poll.interval.ms. */
-    char *argv_a[] = {(char *)lbin,
-                      "--source",
-                      "kafka:events",
-                      "--key",
-                      "/thing/id",
-                      "--view",
-                      va,
-                      "--group",
-                      "g-rb",
-                      "-X",
-                      "max.poll.interval.ms=6000",
-                      "-X",
-                      "session.timeout.ms=6000",
-                      "-c",
-                      "batch.linger.ms=20",
-                      "-c",
-                      "commit.interval.ms=100",
-                      "-c",
-                      "retry.backoff.max.ms=200",
-                      "-c",
-                      "retry.max=1000",
-                      NULL};
+    tu_cmd_t argv_a_c;
+    char **argv_a =
+        tu_cmd(&argv_a_c, lbin,
+               "--source kafka:events --key /thing/id --view %s --group g-rb -X "
+               "max.poll.interval.ms=6000 -X session.timeout.ms=6000 -c batch.linger.ms=20 -c "
+               "commit.interval.ms=100 -c retry.backoff.max.ms=200 -c retry.max=1000",
+               va);
     pid_t a = run(argv_a, loga, envs);
     wait_committed(bs, "g-rb", "events", 4, N1, a, loga);
 
@@ -795,24 +728,12 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     produce_created(p, N1, N1 + N2, t0);
     tu_sleep_ms(500);
-    char *argv_b[] = {(char *)lbin,
-                      "--source",
-                      "kafka:events",
-                      "--key",
-                      "/thing/id",
-                      "--view",
-                      vb,
-                      "--group",
-                      "g-rb",
-                      "-X",
-                      "max.poll.interval.ms=6000",
-                      "-X",
-                      "session.timeout.ms=6000",
-                      "-c",
-                      "batch.linger.ms=20",
-                      "-c",
-                      "commit.interval.ms=100",
-                      NULL};
+    tu_cmd_t argv_b_c;
+    char **argv_b = tu_cmd(
+        &argv_b_c, lbin,
+        "--source kafka:events --key /thing/id --view %s --group g-rb -X max.poll.interval.ms=6000 "
+        "-X session.timeout.ms=6000 -c batch.linger.ms=20 -c commit.interval.ms=100",
+        vb);
     pid_t bp = run(argv_b, logb, envs);
     int revoking = 0;
     for (int64_t end = tu_now_ms() + 60000; !revoking && tu_now_ms() < end;) {
@@ -889,19 +810,12 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
     snprintf(ep, sizeof ep, "AWS_ENDPOINT_URL_KINESIS=%s", ks.kinesalite);
     char *envs[] = {ep, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
                     "AWS_REGION=us-east-1", NULL};
-    char *argv[] = {(char *)tbin,
-                    "--source=kafka:dbz",
-                    "--sink=kinesis:things",
-                    "--faults=kafka:faults",
-                    "--format=debezium",
-                    "--entity=thing",
-                    "-X",
-                    xb,
-                    "-X",
-                    "session.timeout.ms=6000",
-                    "-c",
-                    "commit.interval.ms=100",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv =
+        tu_cmd(&argv_c, tbin,
+               "--source=kafka:dbz --sink=kinesis:things --faults=kafka:faults --format=debezium "
+               "--entity=thing -X %s -X session.timeout.ms=6000 -c commit.interval.ms=100",
+               xb);
     snprintf(log, sizeof log, "%s/trigger1.log", tmpdir);
     pid_t pid = run(argv, log, envs);
     int code = kt_wait(pid, 90000);
