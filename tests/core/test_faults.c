@@ -11,11 +11,7 @@ TestSuite(faults);
 
 static sl_test_t *passthrough(sl_test_sink_t **out, const char *const *kv)
 {
-    sl_test_t *t = driver(kv);
-    *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("pass");
-    sl_pipeline_sink(p, sl_test_sink_handle(*out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_t *t = driver_out(kv, "pass", NULL, NULL, 0, out);
     return t;
 }
 
@@ -133,12 +129,8 @@ static sl_result_t reject_odd(sl_uow_t *u, void *opaque)
 
 Test(faults, stage_fault_carries_event_and_headers)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_odd, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    sl_test_add_pipeline(t, p);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
     char b[256];
     sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
     for (int i = 0; i < 4; i++) {
@@ -184,12 +176,7 @@ Test(faults, stage_fault_carries_event_and_headers)
     sl_test_destroy(t);
 
     /* Replaying the same record yields the same fault id. */
-    t = driver(NULL);
-    out = sl_test_sink_new(t, "out", 0, 0, 0);
-    p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_odd, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    sl_test_add_pipeline(t, p);
+    t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
     sl_record_t r = {.topic = "things",
                      .partition = 1,
                      .offset = 1,
@@ -356,12 +343,8 @@ Test(faults, trimming_order_fits_a_small_fault_limit)
 {
     enum { LIMIT = 3000 };
     const char *kv[] = {"fault.max.bytes", "3000", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_all, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(kv, "strict", reject_all, NULL, 0, &out);
     char *small = padded(100, 's'), *mid = padded(1200, 'm'), *big = padded(6000, 'b');
     char *key = malloc(5000), *blob = malloc(5000);
     memset(key, 'k', 5000);
@@ -484,12 +467,8 @@ Test(faults, trimming_order_fits_a_small_fault_limit)
 Test(faults, too_large_refusals_shrink_the_fault_and_never_loop)
 {
     const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_all, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(kv, "strict", reject_all, NULL, 0, &out);
     sl_test_sink_t *f = sl_test_faults(t);
     char *big = padded(100000, 'x');
     /* The sink takes less than it says: each refusal halves the bound. */
@@ -650,12 +629,8 @@ Test(faults, kinesis_shaped_fault_sink_gets_the_same_rule)
 Test(faults, other_permanent_refusal_builds_the_minimal_fault_once)
 {
     const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_all, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(kv, "strict", reject_all, NULL, 0, &out);
     sl_test_sink_t *f = sl_test_faults(t);
     sl_header_t h[] = {{.name = "trace", .value = "t1", .value_len = 2}};
     char *v = padded(5000, 'v');
