@@ -217,8 +217,7 @@ Test(faults, cloudevents_binary_mode_reads_headers)
     sl_pipeline_t *p = sl_pipeline_new("ce");
     const char *types[] = {"thing-created"};
     sl_pipeline_filter_types(p, SL_MATCH_EXACT, types, 1);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, out);
     sl_header_t h[] = {
         {.name = "ce_specversion", .value = "1.0", .value_len = 3},
         {.name = "ce_type", .value = "thing-created", .value_len = 13},

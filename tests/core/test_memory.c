@@ -46,8 +46,7 @@ Test(memory, output_keyed_by_own_key_survives_buffer_growth)
     sl_pipeline_t *p = sl_pipeline_new("p");
     cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
     cr_assert_eq(sl_pipeline_map(p, big_with_own_key, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     for (int i = 0; i < 4; i++) {
         char key[16];
@@ -105,8 +104,7 @@ Test(memory, new_output_leaves_a_childs_ordering_key_alone)
     cr_assert_eq(sl_pipeline_map(p, wrap_value, NULL), 0);
     sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 10};
     cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     cr_assert_eq(sl_test_push_str(t, "in", 0, "rk", "{\"type\":\"a\"}"), 0);
     sl_test_advance(t, 20);
     /* Compacted by the children's keys: the last of k0 and the last of k1. */
@@ -136,8 +134,7 @@ Test(memory, a_faulting_childs_event_carries_its_own_key)
     sl_pipeline_t *p = sl_pipeline_new("p");
     cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
     cr_assert_eq(sl_pipeline_map(p, grow_then_fault, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "fk", 0)), 0);
     sl_test_sink_t *f = sl_test_faults(t);
@@ -195,8 +192,7 @@ Test(memory, a_retrying_child_holds_its_key_whatever_output_it_set)
     sl_pipeline_t *p = sl_pipeline_new("p");
     cr_assert_eq(sl_pipeline_flat_map(p, split_one_key, NULL), 0);
     cr_assert_eq(sl_pipeline_map(p, map_then_retry_first, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     cr_assert_eq(sl_test_push_str(t, "in", 0, "rk", "{\"type\":\"a\"}"), 0);
     cr_assert_eq(sl_test_sink_count(s), 0, "the later children of key k wait behind the first");
     sl_test_advance(t, 50);
@@ -262,8 +258,7 @@ Test(memory, grandchildren_keep_their_key_after_the_parent_is_reused)
     cr_assert_eq(sl_pipeline_map(p, rekey_from_own_output, NULL), 0);
     sl_batch_opts_t o = {.max_events = 1000, .max_bytes = 0, .linger_ms = 10};
     cr_assert_eq(sl_pipeline_group(p, &o), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     /* Everything waits in the open batch while later records reuse the
      * pooled children of earlier ones. */
@@ -313,8 +308,7 @@ Test(memory, json_output_keyed_by_own_key_survives_buffer_growth)
     /* compacted by the ordering key after the output was set */
     sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 10};
     cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "kk", 0)), 0);
     sl_test_advance(t, 20);
