@@ -39,14 +39,31 @@ static sl_result_t big_with_own_key(sl_uow_t *u, void *opaque)
     return sl_uow_set_output(u, k.ptr, k.len, v, BIG) ? SL_RETRY : SL_OK;
 }
 
-Test(memory, output_keyed_by_own_key_survives_buffer_growth)
+/* A driver with one pipeline: the flat map @p split, the map @p map, then
+ * (when @p batching is not NULL) that stage, sl_pipeline_compact or
+ * sl_pipeline_group, of @p max_events and linger 10 ms; into the test sink
+ * "out" (*@p s). */
+static sl_test_t *split_then_map(sl_flat_map_fn split, sl_stage_fn map,
+                                 int (*batching)(sl_pipeline_t *, const sl_batch_opts_t *),
+                                 size_t max_events, sl_test_sink_t **s)
 {
     sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, big_with_own_key, NULL), 0);
-    add_with_sink(t, p, s);
+    cr_assert_eq(sl_pipeline_flat_map(p, split, NULL), 0);
+    cr_assert_eq(sl_pipeline_map(p, map, NULL), 0);
+    if (batching) {
+        sl_batch_opts_t o = {.max_events = max_events, .max_bytes = 0, .linger_ms = 10};
+        cr_assert_eq(batching(p, &o), 0);
+    }
+    add_with_sink(t, p, *s);
+    return t;
+}
+
+Test(memory, output_keyed_by_own_key_survives_buffer_growth)
+{
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_keyed, big_with_own_key, NULL, 0, &s);
     char b[256];
     for (int i = 0; i < 4; i++) {
         char key[16];
@@ -97,14 +114,8 @@ static sl_result_t wrap_value(sl_uow_t *u, void *opaque)
 
 Test(memory, new_output_leaves_a_childs_ordering_key_alone)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_two_keys, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, wrap_value, NULL), 0);
-    sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 10};
-    cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    add_with_sink(t, p, s);
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_two_keys, wrap_value, sl_pipeline_compact, 100, &s);
     cr_assert_eq(sl_test_push_str(t, "in", 0, "rk", "{\"type\":\"a\"}"), 0);
     sl_test_advance(t, 20);
     /* Compacted by the children's keys: the last of k0 and the last of k1. */
@@ -129,12 +140,8 @@ static sl_result_t grow_then_fault(sl_uow_t *u, void *opaque)
 
 Test(memory, a_faulting_childs_event_carries_its_own_key)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, grow_then_fault, NULL), 0);
-    add_with_sink(t, p, s);
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_keyed, grow_then_fault, NULL, 0, &s);
     char b[256];
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "fk", 0)), 0);
     sl_test_sink_t *f = sl_test_faults(t);
@@ -300,15 +307,9 @@ static sl_result_t json_with_own_key(sl_uow_t *u, void *opaque)
 
 Test(memory, json_output_keyed_by_own_key_survives_buffer_growth)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, json_with_own_key, NULL), 0);
     /* compacted by the ordering key after the output was set */
-    sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 10};
-    cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    add_with_sink(t, p, s);
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_keyed, json_with_own_key, sl_pipeline_compact, 100, &s);
     char b[256];
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "kk", 0)), 0);
     sl_test_advance(t, 20);
