@@ -43,17 +43,7 @@ static sl_processor_t *proc(const char *app, const char *in, const char *out, co
 static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                                const char *const *extra)
 {
-    char err[512], ck[128];
-    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
-    const char *kv[] = {"processor.name",
-                        app,
-                        "processor.signals",
-                        "false",
-                        "kinesis.application",
-                        app,
-                        "kinesis.checkpoints",
-                        ck,
-                        "kinesis.poll.interval.ms",
+    const char *kv[] = {"kinesis.poll.interval.ms",
                         "50",
                         "commit.interval.ms",
                         "100",
@@ -64,19 +54,15 @@ static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                         "retry.max",
                         "20",
                         NULL};
-    sl_processor_t *p = tu_processor(kv, extra);
-    cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
-    sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
-    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    cr_assert(o && f, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new("copy");
-    sl_batch_opts_t b = {0, 0, -1};
-    cr_assert_eq(sl_pipeline_map(pl, copy, NULL), 0);
-    cr_assert_eq(sl_pipeline_batch(pl, &b), 0);
-    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
-    return p;
+    return kk_processor(&(kk_proc_t){.app = app,
+                                     .dir = g_dir,
+                                     .in = in,
+                                     .out = out,
+                                     .pipeline = "copy",
+                                     .map = copy,
+                                     .batch = 1,
+                                     .kv = kv,
+                                     .extra = extra});
 }
 
 enum { NKEYS = 10 };

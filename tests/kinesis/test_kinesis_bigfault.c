@@ -23,18 +23,8 @@ static sl_result_t small_only(sl_uow_t *u, void *opaque)
 
 static sl_processor_t *proc(void)
 {
-    char err[512], ck[128];
-    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
     /* The whole record is wanted in a fault: only the sink's bound can cut it. */
-    const char *kv[] = {"processor.name",
-                        "big",
-                        "processor.signals",
-                        "false",
-                        "kinesis.application",
-                        "big",
-                        "kinesis.checkpoints",
-                        ck,
-                        "kinesis.poll.interval.ms",
+    const char *kv[] = {"kinesis.poll.interval.ms",
                         "50",
                         "commit.interval.ms",
                         "100",
@@ -45,17 +35,13 @@ static sl_processor_t *proc(void)
                         "drain.timeout.ms",
                         "5000",
                         NULL};
-    sl_processor_t *p = tu_processor(kv, NULL);
-    cr_assert_eq(sl_kinesis_source_attach(p, "in", err, sizeof err), 0, "%s", err);
-    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
-    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    cr_assert(o && f, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new("small");
-    cr_assert_eq(sl_pipeline_map(pl, small_only, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
-    return p;
+    return kk_processor(&(kk_proc_t){.app = "big",
+                                     .dir = g_dir,
+                                     .in = "in",
+                                     .out = "out",
+                                     .pipeline = "small",
+                                     .map = small_only,
+                                     .kv = kv});
 }
 
 /* Waits up to 60 s for @p want records on @p stream; returns what is there. */
