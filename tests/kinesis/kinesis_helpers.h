@@ -277,6 +277,21 @@ static inline int kk_stop_run(kk_run_t *r)
     return r->rc;
 }
 
+/* Waits up to 60 s for @p want records on @p stream; returns what is there
+ * then (the caller decrefs). */
+static inline json_t *kk_wait_records(const char *url, const char *stream, size_t want)
+{
+    json_t *all = NULL;
+    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
+        json_decref(all);
+        all = kk_read_all(url, stream);
+        if (json_array_size(all) >= want)
+            break;
+        tu_sleep_ms(200);
+    }
+    return all;
+}
+
 /* What kk_processor() makes. */
 typedef struct kk_proc_s {
     const char *app;      /* processor.name and kinesis.application */

@@ -97,14 +97,9 @@ static void put_events(const char *url, const char *stream, int from, int to, in
 /* Wait until @p stream holds at least @p want records; returns them. */
 static json_t *wait_records(const char *url, const char *stream, size_t want)
 {
-    json_t *all = NULL;
-    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
-        json_decref(all);
-        all = kk_read_all(url, stream);
-        if (json_array_size(all) >= want)
-            return all;
-        tu_sleep_ms(200);
-    }
+    json_t *all = kk_wait_records(url, stream, want);
+    if (json_array_size(all) >= want)
+        return all;
     cr_assert_fail("%s holds %zu records, want %zu", stream, json_array_size(all), want);
     return NULL;
 }

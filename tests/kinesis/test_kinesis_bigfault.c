@@ -44,20 +44,6 @@ static sl_processor_t *proc(void)
                                      .kv = kv});
 }
 
-/* Waits up to 60 s for @p want records on @p stream; returns what is there. */
-static json_t *wait_for(const char *url, const char *stream, size_t want)
-{
-    json_t *all = NULL;
-    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
-        json_decref(all);
-        all = kk_read_all(url, stream);
-        if (json_array_size(all) >= want)
-            break;
-        tu_sleep_ms(200);
-    }
-    return all;
-}
-
 Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_goes_on)
 {
     enum { BIG = 900000, GOOD = 10 };
@@ -95,8 +81,8 @@ Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_
     kk_put(s.kinesalite, "in", k2, v2, GOOD + 1);
     kk_run_t r;
     kk_run(&r, proc());
-    json_t *faults = wait_for(s.kinesalite, "faults", 1);
-    json_t *out = wait_for(s.kinesalite, "out", GOOD);
+    json_t *faults = kk_wait_records(s.kinesalite, "faults", 1);
+    json_t *out = kk_wait_records(s.kinesalite, "out", GOOD);
     cr_assert_eq(json_array_size(faults), 1, "exactly one fault (got %zu)",
                  json_array_size(faults));
     cr_assert_eq(json_array_size(out), GOOD, "every other record goes on (got %zu)",
