@@ -118,6 +118,35 @@ static void value_of(char *buf, size_t n, int i)
              i, 1700000000 + i, i, i, i);
 }
 
+typedef struct outcome_s {
+    size_t out, nf;    /* records read from the output topic, fault events */
+    int64_t committed; /* the group's commit on the input */
+    int rc;            /* the processor's exit status */
+} outcome_t;
+
+/* What the processor @p pid did: up to @p want_out records of
+ * @p out_topic (60 s), @p want_faults fault events into @p f (30 s), the
+ * commit of @p group on partition 0 of @p in_topic waited for up to
+ * @p want_commit (30 s); then it is stopped (SIGTERM) and waited for. */
+static outcome_t outcome_of(const char *bs, pid_t pid, const char *out_topic, size_t want_out,
+                            size_t want_faults, struct faults *f, const char *group,
+                            const char *in_topic, int64_t want_commit)
+{
+    outcome_t o = {0};
+    o.out = kt_read(bs, out_topic, 1, want_out, 60000, 500, NULL, NULL);
+    o.nf = kt_read(bs, "faults", 1, want_faults, 30000, 1000, keep_fault, f);
+    o.committed = -1;
+    int64_t end = tu_now_ms() + 30000;
+    while (o.committed < want_commit && tu_now_ms() < end) {
+        o.committed = kt_committed(bs, group, in_topic, 1);
+        if (o.committed < want_commit)
+            tu_sleep_ms(200);
+    }
+    kill(pid, SIGTERM);
+    o.rc = kt_wait(pid, 60000);
+    return o;
+}
+
 /* A @p n-byte event; without its last byte (invalid JSON) when @p broken. */
 static unsigned char *big_event(size_t n, int broken)
 {
@@ -160,21 +189,12 @@ Test(bigfault, kproc_900kb_faults_fit_the_kafka_fault_sink_and_the_stream_goes_o
     const char *extra[] = {"batch.linger.ms=10", "fault.value.max.bytes=1048576",
                            "commit.interval.ms=100", "drain.timeout.ms=5000", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-big", extra);
-    size_t out = kt_read(bs, "out", 1, GOOD, 60000, 500, NULL, NULL);
     struct faults f = {0};
-    size_t nf = kt_read(bs, "faults", 1, 2, 30000, 1000, keep_fault, &f);
-    int64_t committed = -1, end = tu_now_ms() + 30000;
-    while (committed < GOOD + 2 && tu_now_ms() < end) {
-        committed = kt_committed(bs, "g-big", "in", 1);
-        if (committed < GOOD + 2)
-            tu_sleep_ms(200);
-    }
-    kill(pid, SIGTERM);
-    int rc = kt_wait(pid, 60000);
-    cr_assert_eq(nf, 2, "exactly one fault each for the two 900 KB records (got %zu)", nf);
-    cr_assert_eq(out, GOOD, "every record around them is processed (got %zu)", out);
-    cr_assert_eq(committed, GOOD + 2, "and committed past them");
-    cr_assert_eq(rc, 0, "SIGTERM drains completely");
+    outcome_t o = outcome_of(bs, pid, "out", GOOD, 2, &f, "g-big", "in", GOOD + 2);
+    cr_assert_eq(o.nf, 2, "exactly one fault each for the two 900 KB records (got %zu)", o.nf);
+    cr_assert_eq(o.out, GOOD, "every record around them is processed (got %zu)", o.out);
+    cr_assert_eq(o.committed, GOOD + 2, "and committed past them");
+    cr_assert_eq(o.rc, 0, "SIGTERM drains completely");
     for (int i = 0; i < f.n; i++)
         cr_assert_leq(f.size[i], FAULT_LIMIT, "fault %d is %zu bytes", i, f.size[i]);
     json_t *fv = fault_at(&f, 10), *fb = fault_at(&f, 21);
@@ -238,21 +258,12 @@ Test(bigfault, trigger_450kb_bad_change_record_faults_once_and_the_stream_goes_o
         "--entity thing --group g-trig -X %s -c commit.interval.ms=100 -c drain.timeout.ms=5000",
         xb);
     pid_t pid = tu_spawn(argv, "/dev/null", environ);
-    size_t out = kt_read(bs, "events", 1, GOOD, 60000, 500, NULL, NULL);
     struct faults f = {0};
-    size_t nf = kt_read(bs, "faults", 1, 1, 30000, 1000, keep_fault, &f);
-    int64_t committed = -1, end = tu_now_ms() + 30000;
-    while (committed < GOOD + 1 && tu_now_ms() < end) {
-        committed = kt_committed(bs, "g-trig", "changes", 1);
-        if (committed < GOOD + 1)
-            tu_sleep_ms(200);
-    }
-    kill(pid, SIGTERM);
-    int rc = kt_wait(pid, 60000);
-    cr_assert_eq(nf, 1, "exactly one fault for the bad change record (got %zu)", nf);
-    cr_assert_eq(out, GOOD, "every good change record is published (got %zu)", out);
-    cr_assert_eq(committed, GOOD + 1, "and committed past the bad one");
-    cr_assert_eq(rc, 0, "SIGTERM drains completely");
+    outcome_t o = outcome_of(bs, pid, "events", GOOD, 1, &f, "g-trig", "changes", GOOD + 1);
+    cr_assert_eq(o.nf, 1, "exactly one fault for the bad change record (got %zu)", o.nf);
+    cr_assert_eq(o.out, GOOD, "every good change record is published (got %zu)", o.out);
+    cr_assert_eq(o.committed, GOOD + 1, "and committed past the bad one");
+    cr_assert_eq(o.rc, 0, "SIGTERM drains completely");
     cr_assert_leq(f.size[0], FAULT_LIMIT);
     /* Only the decoded copy had to go: the value is whole. */
     check_fault(fault_at(&f, 7), "changes", 7, "t-big", bad, BIG, "SL_EFIELD", 1, 0);
