@@ -26,6 +26,17 @@ static sl_broker_t *io_broker(int parts, const char **bs)
     return b;
 }
 
+/* io_broker(2, @p bs) on which every SyncGroup fails (60 times): a member
+ * joins, knows its group's assignor, and never gets an assignment. */
+static sl_broker_t *never_assigning_broker(const char **bs)
+{
+    sl_broker_t *b = io_broker(2, bs);
+    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
+                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
+                 0);
+    return b;
+}
+
 static void value_of(char *buf, size_t n, int i)
 {
     snprintf(buf, n, "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"partitionKey\":\"k%d\"}", i,
@@ -71,6 +82,19 @@ static void committed_each(const char *bs, const char *group, const char *topic,
         out[i] = l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
+}
+
+/* @p group committed every partition of "in" (@p parts) at @p per, and
+ * there is no fault event. */
+static void assert_all_committed_no_faults(const char *bs, const char *group, int parts,
+                                           int64_t per)
+{
+    int64_t c[16];
+    cr_assert_leq(parts, 16);
+    committed_each(bs, group, "in", parts, c);
+    for (int i = 0; i < parts; i++)
+        cr_assert_eq(c[i], per);
+    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
 }
 
 /* ---- an allocation failure in the middle of a consume batch ---- */
@@ -394,10 +418,7 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
     size_t missing = read_until_stop(bs, &t, N, pid);
     cr_assert_eq(missing, 0, "every input delivered");
     cr_assert_eq(t.total, N, "each once");
-    committed_each(bs, "g-nosuch", "in", PARTS, c);
-    for (int i = 0; i < PARTS; i++)
-        cr_assert_eq(c[i], PER);
-    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    assert_all_committed_no_faults(bs, "g-nosuch", PARTS, PER);
     free(t.count);
     sl_broker_destroy(b);
 }
@@ -457,13 +478,10 @@ Test(failures, a_fault_sink_that_does_not_exist_fails_the_processor_and_faults_o
 
 Test(failures, a_stop_while_joining_the_group_exits_cleanly)
 {
-    const char *bs;
-    sl_broker_t *b = io_broker(2, &bs);
     /* The group answers the JoinGroup, but every SyncGroup fails:
      * the member knows its group's assignor but never gets an assignment. */
-    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
-                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
-                 0);
+    const char *bs;
+    sl_broker_t *b = never_assigning_broker(&bs);
     char log[] = "/tmp/sl-join-XXXXXX";
     tu_mkstemp(log);
     kt_stderr_path = log;
@@ -663,10 +681,7 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
     size_t missing = read_until_stop(bs, &t, N, pid);
     cr_assert_eq(missing, 0, "every input delivered");
-    committed_each(bs, "g-auth", "in", PARTS, c);
-    for (int i = 0; i < PARTS; i++)
-        cr_assert_eq(c[i], PER);
-    cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0);
+    assert_all_committed_no_faults(bs, "g-auth", PARTS, PER);
     free(t.count);
     sl_broker_destroy(b);
 }
@@ -674,10 +689,7 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
 Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
 {
     const char *bs;
-    sl_broker_t *b = io_broker(2, &bs);
-    cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_SYNC_GROUP, 60,
-                                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS),
-                 0);
+    sl_broker_t *b = never_assigning_broker(&bs);
     const char *extra[] = {"kafka.debug", "cgrp,broker", NULL};
     sl_processor_t *p = in_process(bs, "g-join2", keep_value, extra);
     rd_kafka_t *rk = sl__kafka_source_rk(p);
