@@ -292,44 +292,38 @@ static inline json_t *kk_wait_records(const char *url, const char *stream, size_
     return all;
 }
 
-/* What kk_processor() makes. */
-typedef struct kk_proc_s {
-    const char *app;      /* processor.name and kinesis.application */
-    const char *dir;      /* where its checkpoints.db is */
-    const char *in, *out; /* the streams read and written ("faults" takes the faults) */
-    const char *pipeline; /* the pipeline's name */
-    sl_stage_fn map;      /* its map stage */
-    int batch;            /* then a batch stage (the defaults) */
-    const char *const *kv, *const *extra; /* more settings (key, value, ..., NULL), or NULL */
-} kk_proc_t;
-
-/* A processor reading Kinesis stream o->in and writing what o->map makes to
- * o->out, its faults to "faults"; its settings the name, application and
- * checkpoints of @p o, then o->kv, then o->extra. */
-static inline sl_processor_t *kk_processor(const kk_proc_t *o)
+/* A processor @p app (processor.name and kinesis.application, its
+ * checkpoints in @p dir/checkpoints.db) reading Kinesis stream @p in and
+ * writing what @p map makes to stream @p out, its faults to "faults", in a
+ * pipeline @p pipeline (with a batch stage of the defaults when @p batch);
+ * then the settings @p kv and @p extra (key, value, ..., NULL; or NULL). */
+static inline sl_processor_t *kk_processor(const char *app, const char *dir, const char *in,
+                                           const char *out, const char *pipeline, sl_stage_fn map,
+                                           int batch, const char *const *kv_more,
+                                           const char *const *extra)
 {
     char err[512], ck[300];
-    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", o->dir);
-    const char *kv[64] = {"processor.name",      o->app, "processor.signals",   "false",
-                          "kinesis.application", o->app, "kinesis.checkpoints", ck};
+    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", dir);
+    const char *kv[64] = {"processor.name",      app, "processor.signals",   "false",
+                          "kinesis.application", app, "kinesis.checkpoints", ck};
     size_t n = 8;
-    for (size_t i = 0; o->kv && o->kv[i]; i++) {
+    for (size_t i = 0; kv_more && kv_more[i]; i++) {
         cr_assert(n < sizeof kv / sizeof kv[0] - 1, "kk_processor: too many settings");
-        kv[n++] = o->kv[i];
+        kv[n++] = kv_more[i];
     }
     kv[n] = NULL;
-    sl_processor_t *p = tu_processor(kv, o->extra);
-    cr_assert_eq(sl_kinesis_source_attach(p, o->in, err, sizeof err), 0, "%s", err);
-    sl_sink_t *out = sl_kinesis_sink_new(p, o->out, err, sizeof err);
+    sl_processor_t *p = tu_processor(kv, extra);
+    cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
+    sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
     sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    cr_assert(out && f, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new(o->pipeline);
-    cr_assert_eq(sl_pipeline_map(pl, o->map, NULL), 0);
-    if (o->batch) {
+    cr_assert(o && f, "%s", err);
+    sl_pipeline_t *pl = sl_pipeline_new(pipeline);
+    cr_assert_eq(sl_pipeline_map(pl, map, NULL), 0);
+    if (batch) {
         sl_batch_opts_t b = {0, 0, -1};
         cr_assert_eq(sl_pipeline_batch(pl, &b), 0);
     }
-    cr_assert_eq(sl_pipeline_sink(pl, out), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
     cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
     cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
     return p;

@@ -54,15 +54,7 @@ static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                         "retry.max",
                         "20",
                         NULL};
-    return kk_processor(&(kk_proc_t){.app = app,
-                                     .dir = g_dir,
-                                     .in = in,
-                                     .out = out,
-                                     .pipeline = "copy",
-                                     .map = copy,
-                                     .batch = 1,
-                                     .kv = kv,
-                                     .extra = extra});
+    return kk_processor(app, g_dir, in, out, "copy", copy, 1, kv, extra);
 }
 
 enum { NKEYS = 10 };

@@ -35,13 +35,7 @@ static sl_processor_t *proc(void)
                         "drain.timeout.ms",
                         "5000",
                         NULL};
-    return kk_processor(&(kk_proc_t){.app = "big",
-                                     .dir = g_dir,
-                                     .in = "in",
-                                     .out = "out",
-                                     .pipeline = "small",
-                                     .map = small_only,
-                                     .kv = kv});
+    return kk_processor("big", g_dir, "in", "out", "small", small_only, 0, kv, NULL);
 }
 
 Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_goes_on)
