@@ -96,6 +96,21 @@ static inline void tu_mkstemp(char *tmpl)
     close(fd);
 }
 
+/* The files of a run of the service binaries in directory @p dir: the
+ * trigger's and the listener's logs, the view database, and the listener's
+ * --view of it (of its table @p table; NULL: the default table). */
+typedef struct tu_files_s {
+    char tlog[300], llog[300], db[300], view[340];
+} tu_files_t;
+
+static inline void tu_files(tu_files_t *f, const char *dir, const char *table)
+{
+    snprintf(f->tlog, sizeof f->tlog, "%s/trigger.log", dir);
+    snprintf(f->llog, sizeof f->llog, "%s/listener.log", dir);
+    snprintf(f->db, sizeof f->db, "%s/view.db", dir);
+    snprintf(f->view, sizeof f->view, "sqlite:%s%s%s", f->db, table ? "#" : "", table ? table : "");
+}
+
 /* Starts argv[0] (a path) with @p argv and the environment @p envp, its
  * stdout and stderr to the file @p log (created or truncated). */
 static inline pid_t tu_spawn(char *const argv[], const char *log, char *const envp[])

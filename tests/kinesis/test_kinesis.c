@@ -375,11 +375,10 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
         free(keys[i]);
         free(vals[i]);
     }
-    char tlog[128], llog[128], db[128], view[160], tck[160], lck[160];
-    snprintf(tlog, sizeof tlog, "%s/trigger.log", g_dir);
-    snprintf(llog, sizeof llog, "%s/listener.log", g_dir);
-    snprintf(db, sizeof db, "%s/view.db", g_dir);
-    snprintf(view, sizeof view, "sqlite:%s#things", db);
+    tu_files_t fl;
+    tu_files(&fl, g_dir, "things");
+    const char *tlog = fl.tlog, *llog = fl.llog, *db = fl.db, *view = fl.view;
+    char tck[160], lck[160];
     snprintf(tck, sizeof tck, "kinesis.checkpoints=sqlite:%s/t.db", g_dir);
     snprintf(lck, sizeof lck, "kinesis.checkpoints=sqlite:%s/l.db", g_dir);
     tu_cmd_t targv_c;

@@ -214,10 +214,10 @@ Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_
     produced += 3;
     kt_flush(p);
 
-    char db[300], view[320], log[300], xb[300];
-    snprintf(db, sizeof db, "%s/view.db", tmpdir);
-    snprintf(view, sizeof view, "sqlite:%s#things", db);
-    snprintf(log, sizeof log, "%s/listener.log", tmpdir);
+    tu_files_t fl;
+    tu_files(&fl, tmpdir, "things");
+    const char *db = fl.db, *view = fl.view, *log = fl.llog;
+    char xb[300];
     snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
     /* Half of the settings from the environment, half from flags. */
     char *envs[] = {xb, "SLUICE_SOURCE=kafka:events", "SLUICE_KEY=/thing/id",
@@ -352,11 +352,10 @@ Test(processors, trigger_publishes_domain_events_and_the_listener_materializes_t
     kt_flush(p);
     size_t nbad = (size_t)(produced - (int64_t)good);
 
-    char tlog[300], llog[300], db[300], view[320], xb[300];
-    snprintf(tlog, sizeof tlog, "%s/trigger.log", tmpdir);
-    snprintf(llog, sizeof llog, "%s/listener.log", tmpdir);
-    snprintf(db, sizeof db, "%s/view.db", tmpdir);
-    snprintf(view, sizeof view, "sqlite:%s", db);
+    tu_files_t fl;
+    tu_files(&fl, tmpdir, NULL);
+    const char *tlog = fl.tlog, *llog = fl.llog, *db = fl.db, *view = fl.view;
+    char xb[300];
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
     tu_cmd_t targv_c;
     char **targv =
@@ -626,10 +625,10 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     int64_t t0 = 1767225600000ll;
     produce_created(p, 0, N1, t0);
 
-    char db[300], view[320], log[300], log2[300], xb[300], drain[64];
-    snprintf(db, sizeof db, "%s/view.db", tmpdir);
-    snprintf(view, sizeof view, "sqlite:%s#things", db);
-    snprintf(log, sizeof log, "%s/listener.log", tmpdir);
+    tu_files_t fl;
+    tu_files(&fl, tmpdir, "things");
+    const char *db = fl.db, *view = fl.view, *log = fl.llog;
+    char log2[300], xb[300], drain[64];
     snprintf(log2, sizeof log2, "%s/listener2.log", tmpdir);
     snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
     snprintf(drain, sizeof drain, "drain.timeout.ms=%d", DRAIN_MS);
