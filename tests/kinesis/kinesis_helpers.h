@@ -296,7 +296,8 @@ static inline json_t *kk_wait_records(const char *url, const char *stream, size_
  * checkpoints in @p dir/checkpoints.db) reading Kinesis stream @p in and
  * writing what @p map makes to stream @p out, its faults to "faults", in a
  * pipeline @p pipeline (with a batch stage of the defaults when @p batch);
- * then the settings @p kv and @p extra (key, value, ..., NULL; or NULL). */
+ * polling every 50 ms, committing every 100 ms, lingering 20 ms; then the
+ * settings @p kv and @p extra (key, value, ..., NULL; or NULL). */
 static inline sl_processor_t *kk_processor(const char *app, const char *dir, const char *in,
                                            const char *out, const char *pipeline, sl_stage_fn map,
                                            int batch, const char *const *kv_more,
@@ -304,9 +305,12 @@ static inline sl_processor_t *kk_processor(const char *app, const char *dir, con
 {
     char err[512], ck[300];
     snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", dir);
-    const char *kv[64] = {"processor.name",      app, "processor.signals",   "false",
-                          "kinesis.application", app, "kinesis.checkpoints", ck};
-    size_t n = 8;
+    /* Polls, commits and batches paced for tests. */
+    const char *kv[64] = {"processor.name",           app,  "processor.signals",   "false",
+                          "kinesis.application",      app,  "kinesis.checkpoints", ck,
+                          "kinesis.poll.interval.ms", "50", "commit.interval.ms",  "100",
+                          "batch.linger.ms",          "20"};
+    size_t n = 14;
     for (size_t i = 0; kv_more && kv_more[i]; i++) {
         cr_assert(n < sizeof kv / sizeof kv[0] - 1, "kk_processor: too many settings");
         kv[n++] = kv_more[i];

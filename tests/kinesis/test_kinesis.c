@@ -43,17 +43,7 @@ static sl_processor_t *proc(const char *app, const char *in, const char *out, co
 static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                                const char *const *extra)
 {
-    const char *kv[] = {"kinesis.poll.interval.ms",
-                        "50",
-                        "commit.interval.ms",
-                        "100",
-                        "batch.linger.ms",
-                        "20",
-                        "retry.backoff.ms",
-                        "20",
-                        "retry.max",
-                        "20",
-                        NULL};
+    const char *kv[] = {"retry.backoff.ms", "20", "retry.max", "20", NULL};
     return kk_processor(app, g_dir, in, out, "copy", copy, 1, kv, extra);
 }
 

@@ -24,17 +24,7 @@ static sl_result_t small_only(sl_uow_t *u, void *opaque)
 static sl_processor_t *proc(void)
 {
     /* The whole record is wanted in a fault: only the sink's bound can cut it. */
-    const char *kv[] = {"kinesis.poll.interval.ms",
-                        "50",
-                        "commit.interval.ms",
-                        "100",
-                        "batch.linger.ms",
-                        "20",
-                        "fault.value.max.bytes",
-                        "1048576",
-                        "drain.timeout.ms",
-                        "5000",
-                        NULL};
+    const char *kv[] = {"fault.value.max.bytes", "1048576", "drain.timeout.ms", "5000", NULL};
     return kk_processor("big", g_dir, "in", "out", "small", small_only, 0, kv, NULL);
 }
 
