@@ -368,19 +368,17 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     tu_files_t fl;
     tu_files(&fl, g_dir, "things");
     const char *tlog = fl.tlog, *llog = fl.llog, *db = fl.db, *view = fl.view;
-    char tck[160], lck[160];
-    snprintf(tck, sizeof tck, "kinesis.checkpoints=sqlite:%s/t.db", g_dir);
-    snprintf(lck, sizeof lck, "kinesis.checkpoints=sqlite:%s/l.db", g_dir);
     tu_cmd_t targv_c;
-    char **targv = tu_cmd(&targv_c, tbin,
-                          "--source kinesis:changes --sink kinesis:events --faults kinesis:faults "
-                          "--format dynamodb --entity thing -c %s -c kinesis.poll.interval.ms=50",
-                          tck);
+    char **targv = tu_cmd(
+        &targv_c, tbin,
+        "--source kinesis:changes --sink kinesis:events --faults kinesis:faults --format dynamodb "
+        "--entity thing -c kinesis.checkpoints=sqlite:%s/t.db -c kinesis.poll.interval.ms=50",
+        g_dir);
     tu_cmd_t largv_c;
     char **largv = tu_cmd(&largv_c, lbin,
                           "--source kinesis:events --faults kinesis:faults --key /thing/id --view "
-                          "%s -c %s -c kinesis.poll.interval.ms=50",
-                          view, lck);
+                          "%s -c kinesis.checkpoints=sqlite:%s/l.db -c kinesis.poll.interval.ms=50",
+                          view, g_dir);
     pid_t tp = spawn_bin(targv, tlog), lp = spawn_bin(largv, llog);
     int64_t live = THINGS - THINGS / 5, gone = -1, end = tu_now_ms() + 60000;
     int64_t rows = -1, v3 = -1;
@@ -422,15 +420,14 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
     };
     for (size_t i = 0; i < 2; i++) {
         setenv("AWS_ENDPOINT_URL_KINESIS", cases[i].endpoint, 1);
-        char log[128], ck[160];
+        char log[128];
         snprintf(log, sizeof log, "%s/t%zu.log", g_dir, i);
-        snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s/c.db", g_dir);
         tu_cmd_t argv_c;
-        char **argv =
-            tu_cmd(&argv_c, tbin,
-                   "--source %s --sink kinesis:changes --faults kinesis:changes --format dynamodb "
-                   "--entity thing -c %s -c source.connect.timeout.ms=1500 -c log.level=debug",
-                   cases[i].stream, ck);
+        char **argv = tu_cmd(&argv_c, tbin,
+                             "--source %s --sink kinesis:changes --faults kinesis:changes --format "
+                             "dynamodb --entity thing -c kinesis.checkpoints=sqlite:%s/c.db -c "
+                             "source.connect.timeout.ms=1500 -c log.level=debug",
+                             cases[i].stream, g_dir);
         char *out = fails_to_start(argv, log);
         cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
         cr_assert_null(strstr(out, secret), "the secret key is not logged");

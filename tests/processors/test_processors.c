@@ -420,14 +420,13 @@ Test(processors, trigger_reads_debezium_envelopes)
             kt_produce(p, "dbz", "7", "", 0);
     }
     kt_flush(p);
-    char log[300], xb[300];
+    char log[300];
     snprintf(log, sizeof log, "%s/trigger.log", tmpdir);
-    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
     tu_cmd_t argv_c;
     char **argv = tu_cmd(&argv_c, tbin,
                          "--source=kafka:dbz --sink=kafka:events --format=debezium --entity=thing "
-                         "-X %s -c commit.interval.ms=100",
-                         xb);
+                         "-X bootstrap.servers=%s -c commit.interval.ms=100",
+                         bs);
     pid_t pid = run(argv, log, NULL);
     wait_committed(bs, "trigger", "dbz", 2, 5, pid, log);
     cr_assert_eq(stop(pid), 0);
@@ -804,17 +803,16 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
     }
     kt_flush(p);
     rd_kafka_destroy(p);
-    char log[300], xb[300], ep[200];
-    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
+    char log[300], ep[200];
     snprintf(ep, sizeof ep, "AWS_ENDPOINT_URL_KINESIS=%s", ks.kinesalite);
     char *envs[] = {ep, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
                     "AWS_REGION=us-east-1", NULL};
     tu_cmd_t argv_c;
-    char **argv =
-        tu_cmd(&argv_c, tbin,
-               "--source=kafka:dbz --sink=kinesis:things --faults=kafka:faults --format=debezium "
-               "--entity=thing -X %s -X session.timeout.ms=6000 -c commit.interval.ms=100",
-               xb);
+    char **argv = tu_cmd(&argv_c, tbin,
+                         "--source=kafka:dbz --sink=kinesis:things --faults=kafka:faults "
+                         "--format=debezium --entity=thing -X bootstrap.servers=%s -X "
+                         "session.timeout.ms=6000 -c commit.interval.ms=100",
+                         bs);
     snprintf(log, sizeof log, "%s/trigger1.log", tmpdir);
     pid_t pid = run(argv, log, envs);
     int code = kt_wait(pid, 90000);
