@@ -87,18 +87,27 @@ Test(memory, output_keyed_by_own_key_survives_buffer_growth)
     sl_test_destroy(t);
 }
 
+/* Emits @p n children valued "0", "1", ..., keyed by turns by @p keys
+ * (@p nkeys of them). */
+static sl_result_t emit_numbered(sl_emitter_t *em, int n, const char *const *keys, int nkeys)
+{
+    for (int i = 0; i < n; i++) {
+        char val[16];
+        int vn = snprintf(val, sizeof val, "%d", i);
+        const char *k = keys[i % nkeys];
+        if (sl_emit(em, k, strlen(k), val, (size_t)vn))
+            return SL_RETRY;
+    }
+    return SL_OK;
+}
+
 /* Emits children keyed "k0", "k1", "k0", "k1". */
 static sl_result_t split_two_keys(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
     (void)u;
     (void)opaque;
-    for (int i = 0; i < 4; i++) {
-        char val[16];
-        int vn = snprintf(val, sizeof val, "%d", i);
-        if (sl_emit(em, i % 2 ? "k1" : "k0", 2, val, (size_t)vn))
-            return SL_RETRY;
-    }
-    return SL_OK;
+    static const char *const keys[] = {"k0", "k1"};
+    return emit_numbered(em, 4, keys, 2);
 }
 
 /* Replaces the output value and keeps the ordering key (NULL output key). */
@@ -166,13 +175,8 @@ static sl_result_t split_one_key(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
     (void)u;
     (void)opaque;
-    for (int i = 0; i < 3; i++) {
-        char val[4];
-        int vn = snprintf(val, sizeof val, "%d", i);
-        if (sl_emit(em, "k", 1, val, (size_t)vn))
-            return SL_RETRY;
-    }
-    return SL_OK;
+    static const char *const keys[] = {"k"};
+    return emit_numbered(em, 3, keys, 1);
 }
 
 /* Sets a new output value (NULL key) and retries the first child once. */
