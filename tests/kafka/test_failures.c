@@ -64,6 +64,15 @@ static void produce_parts(const char *bs, int parts, int per)
     rd_kafka_destroy(rk);
 }
 
+/* io_broker(@p parts, @p bs) with @p per records in each partition of "in"
+ * (produce_parts). */
+static sl_broker_t *filled_broker(int parts, int per, const char **bs)
+{
+    sl_broker_t *b = io_broker(parts, bs);
+    produce_parts(*bs, parts, per);
+    return b;
+}
+
 /* Offsets committed by @p group on each of @p parts partitions of @p topic. */
 static void committed_each(const char *bs, const char *group, const char *topic, int parts,
                            int64_t *out)
@@ -184,13 +193,12 @@ static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn
 Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
 {
     enum { PARTS = 4, PER = 200, N = PARTS * PER };
-    const char *bs;
-    sl_broker_t *b = io_broker(PARTS, &bs);
     /* Everything is in the broker before the processor starts. The first
      * consume batch holds the partitions whose start was known first
      * (usually one); see keep_then_fail for the rest. The test checks that
      * the failure left messages of several partitions. */
-    produce_parts(bs, PARTS, PER);
+    const char *bs;
+    sl_broker_t *b = filled_broker(PARTS, PER, &bs);
     sl_mem_stats_t before, after;
     sl_mem_stats(&before);
     sl_processor_t *p = in_process(bs, "g-oom", keep_then_fail, NULL);
@@ -304,8 +312,7 @@ Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss
 {
     enum { PARTS = 4, PER = 1000, N = PARTS * PER };
     const char *bs;
-    sl_broker_t *b = io_broker(PARTS, &bs);
-    produce_parts(bs, PARTS, PER);
+    sl_broker_t *b = filled_broker(PARTS, PER, &bs);
     const char *extra[] = {"source.batch.size", "100", "kafka.session.timeout.ms", "6000", NULL};
     sl_processor_t *p = in_process(bs, "g-fatal", keep_slowly, extra);
     pthread_t th;
@@ -382,8 +389,7 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
 {
     enum { PARTS = 2, PER = 300, N = PARTS * PER };
     const char *bs;
-    sl_broker_t *b = io_broker(PARTS, &bs);
-    produce_parts(bs, PARTS, PER);
+    sl_broker_t *b = filled_broker(PARTS, PER, &bs);
     /* The embedded broker (librdkafka 2.0's mock cluster) answers metadata
      * only up to v2, which cannot carry allow.auto.create.topics: it creates
      * any topic a client asks about. The topic is made to answer "unknown
@@ -655,8 +661,7 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
 {
     enum { PARTS = 2, PER = 300, N = PARTS * PER };
     const char *bs;
-    sl_broker_t *b = io_broker(PARTS, &bs);
-    produce_parts(bs, PARTS, PER);
+    sl_broker_t *b = filled_broker(PARTS, PER, &bs);
     /* The next produce request is refused: not allowed to write the topic. */
     cr_assert_eq(sl_broker_inject_errors(b, SL_KAFKA_API_PRODUCE, 1,
                                          RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
