@@ -110,12 +110,56 @@ static void check_fault(json_t *f, const char *topic, int64_t offset, const char
                      "the SHA-256 of the whole original value");
 }
 
-static void value_of(char *buf, size_t n, int i)
+/* Good record @p g: an event keyed k<g>. */
+static void good_event(int g, char *key, size_t kn, char *v, size_t vn)
 {
-    snprintf(buf, n,
+    snprintf(key, kn, "k%d", g);
+    snprintf(v, vn,
              "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"timestamp\":%d,"
              "\"partitionKey\":\"k%d\",\"thing\":{\"id\":\"k%d\",\"n\":%d}}",
-             i, 1700000000 + i, i, i, i);
+             g, 1700000000 + g, g, g, g);
+}
+
+/* Good record @p g: a DynamoDB INSERT of thing t<g>, keyed t<g>. */
+static void good_change(int g, char *key, size_t kn, char *v, size_t vn)
+{
+    snprintf(key, kn, "t%d", g);
+    snprintf(v, vn,
+             "{\"eventID\":\"%d\",\"eventName\":\"INSERT\",\"eventSource\":\"aws:dynamodb\","
+             "\"dynamodb\":{\"ApproximateCreationDateTime\":1767225600,\"Keys\":{\"id\":"
+             "{\"S\":\"%s\"}},\"NewImage\":{\"id\":{\"S\":\"%s\"}},\"SequenceNumber\":\"%d\","
+             "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
+             g, key, key, g + 1);
+}
+
+/* A large record and the offset it goes to. */
+typedef struct big_s {
+    int at; /* -1 ends a list */
+    const char *key;
+    const void *value;
+} big_t;
+
+/* Produces @p good good records (made by @p make) to @p topic and, at their
+ * offsets, the @p size-byte records @p bigs, then flushes. */
+static void produce_around(const char *bs, const char *topic, int good, const big_t *bigs,
+                           size_t size, void (*make)(int, char *, size_t, char *, size_t))
+{
+    int nbig = 0;
+    while (bigs[nbig].at >= 0)
+        nbig++;
+    rd_kafka_t *rk = kt_producer(bs);
+    char v[512], k[16];
+    for (int i = 0, g = 0, j = 0; i < good + nbig; i++) {
+        if (j < nbig && i == bigs[j].at) {
+            kt_produce(rk, topic, bigs[j].key, bigs[j].value, size);
+            j++;
+            continue;
+        }
+        make(g++, k, sizeof k, v, sizeof v);
+        kt_produce(rk, topic, k, v, strlen(v));
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
 }
 
 typedef struct outcome_s {
@@ -167,23 +211,8 @@ Test(bigfault, kproc_900kb_faults_fit_the_kafka_fault_sink_and_the_stream_goes_o
     unsigned char *valid = big_event(BIG, 0), *broken = big_event(BIG, 1);
     /* Offsets: 0-9 good, 10 the valid event kproc's stage faults (too large
      * for it), 11-20 good, 21 the malformed one, 22-31 good. */
-    rd_kafka_t *rk = kt_producer(bs);
-    char v[256], k[16];
-    for (int i = 0, g = 0; i < GOOD + 2; i++) {
-        if (i == 10) {
-            kt_produce(rk, "in", "big-ok", valid, BIG);
-            continue;
-        }
-        if (i == 21) {
-            kt_produce(rk, "in", "big-bad", broken, BIG);
-            continue;
-        }
-        value_of(v, sizeof v, g);
-        snprintf(k, sizeof k, "k%d", g++);
-        kt_produce(rk, "in", k, v, strlen(v));
-    }
-    kt_flush(rk);
-    rd_kafka_destroy(rk);
+    const big_t bigs[] = {{10, "big-ok", valid}, {21, "big-bad", broken}, {-1, NULL, NULL}};
+    produce_around(bs, "in", GOOD, bigs, BIG, good_event);
     /* The whole record is wanted in a fault (fault.value.max.bytes above
      * the value): only the fault sink's own bound can make it fit. */
     const char *extra[] = {"batch.linger.ms=10", "fault.value.max.bytes=1048576",
@@ -230,25 +259,8 @@ Test(bigfault, trigger_450kb_bad_change_record_faults_once_and_the_stream_goes_o
                      "{\"S\":\"t-big\"},\"blob\":{\"S\":\"");
     memset(bad + h, 'b', BIG - (size_t)h);
     memcpy(bad + BIG - 5, "\"}}}}", 5);
-    rd_kafka_t *rk = kt_producer(bs);
-    char v[512], k[16];
-    for (int i = 0, g = 0; i < GOOD + 1; i++) {
-        if (i == 7) {
-            kt_produce(rk, "changes", "t-big", bad, BIG);
-            continue;
-        }
-        snprintf(k, sizeof k, "t%d", g);
-        snprintf(v, sizeof v,
-                 "{\"eventID\":\"%d\",\"eventName\":\"INSERT\",\"eventSource\":\"aws:dynamodb\","
-                 "\"dynamodb\":{\"ApproximateCreationDateTime\":1767225600,\"Keys\":{\"id\":"
-                 "{\"S\":\"%s\"}},\"NewImage\":{\"id\":{\"S\":\"%s\"}},\"SequenceNumber\":\"%d\","
-                 "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
-                 g, k, k, g + 1);
-        g++;
-        kt_produce(rk, "changes", k, v, strlen(v));
-    }
-    kt_flush(rk);
-    rd_kafka_destroy(rk);
+    const big_t bigs[] = {{7, "t-big", bad}, {-1, NULL, NULL}};
+    produce_around(bs, "changes", GOOD, bigs, BIG, good_change);
     char xb[300];
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
     tu_cmd_t argv_c;
