@@ -664,20 +664,20 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
     kk_server_t s;
     begin(&s, TO_KINESALITE, "changes:1", "events:1", NULL);
-    char path[128], ck[160], log[128];
+    char path[128], log[128];
     snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
     FILE *f = fopen(path, "w");
     cr_assert(f);
     for (int i = 0; i < 64; i++)
         fputs("this is not an SQLite database, whatever its name says\n", f);
     fclose(f);
-    snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s", path);
     snprintf(log, sizeof log, "%s/t.log", g_dir);
     tu_cmd_t argv_c;
     char **argv = tu_cmd(&argv_c, tbin,
                          "--source kinesis:changes --sink kinesis:events --faults kinesis:events "
-                         "--format dynamodb --entity thing -c %s -c kinesis.iterator=LATEST",
-                         ck);
+                         "--format dynamodb --entity thing -c kinesis.checkpoints=sqlite:%s -c "
+                         "kinesis.iterator=LATEST",
+                         path);
     char *out = fails_to_start(argv, log);
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);
