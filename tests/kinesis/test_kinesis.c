@@ -141,8 +141,9 @@ enum endpoint_e { NO_ENDPOINT, TO_KINESALITE, TO_PROXY };
 
 /* Every test's start: its own directory, kinesalite (and the proxy) with
  * the streams that follow ("name:shards", ..., NULL), the processors'
- * endpoint set (env_for) to kinesalite or the proxy, or left alone... */
-static void begin(kk_server_t *s, enum endpoint_e to, ...)
+ * endpoint set (env_for) to kinesalite or the proxy, or left alone;
+ * returns the server... */
+static kk_server_t begin(enum endpoint_e to, ...)
 {
     const char *streams[8];
     size_t n = 0;
@@ -152,10 +153,12 @@ static void begin(kk_server_t *s, enum endpoint_e to, ...)
         n++;
     va_end(ap);
     streams[n] = NULL;
+    kk_server_t s;
     setup_dir();
-    kk_start(s, streams);
+    kk_start(&s, streams);
     if (to != NO_ENDPOINT)
-        env_for(to == TO_PROXY ? s->proxy : s->kinesalite);
+        env_for(to == TO_PROXY ? s.proxy : s.kinesalite);
+    return s;
 }
 
 /* ... and its end. */
@@ -185,8 +188,7 @@ static int64_t count_checkpoints(const char *app)
 
 Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_checkpoint)
 {
-    kk_server_t s;
-    begin(&s, TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
+    kk_server_t s = begin(TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 300, 50);
 
     kk_run_t r;
@@ -228,8 +230,7 @@ Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_chec
 
 Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
 {
-    kk_server_t s;
-    begin(&s, TO_KINESALITE, "in:1", "out:2", "faults:1", NULL);
+    kk_server_t s = begin(TO_KINESALITE, "in:1", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 150, 0);
     json_t *ls = kk_call(s.kinesalite, "ListShards", json_pack("{s:s}", "StreamName", "in"));
     const char *parent = json_string_value(
@@ -263,8 +264,7 @@ Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
 
 Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and_keep_key_order)
 {
-    kk_server_t s;
-    begin(&s, NO_ENDPOINT, "in:2", "out:2", "faults:1", NULL);
+    kk_server_t s = begin(NO_ENDPOINT, "in:2", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 400, 0);
     env_for(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
@@ -338,8 +338,7 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     const char *tbin = getenv("SLUICE_TRIGGER_BIN"), *lbin = getenv("SLUICE_LISTENER_BIN");
     if (!tbin || !lbin)
         cr_skip_test("SLUICE_TRIGGER_BIN / SLUICE_LISTENER_BIN are not set");
-    kk_server_t s;
-    begin(&s, TO_KINESALITE, "changes:2", "events:2", "faults:1", NULL);
+    kk_server_t s = begin(TO_KINESALITE, "changes:2", "events:2", "faults:1", NULL);
     enum { THINGS = 20, VERSIONS = 3 };
     char *keys[THINGS * VERSIONS + 1], *vals[THINGS * VERSIONS + 1];
     size_t n = 0;
@@ -405,8 +404,7 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
     if (!tbin)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
-    kk_server_t s;
-    begin(&s, NO_ENDPOINT, "changes:1", NULL);
+    kk_server_t s = begin(NO_ENDPOINT, "changes:1", NULL);
     const char *secret = "wJalrXUtnFEMI-this-must-never-be-logged";
     setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
     setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
@@ -502,8 +500,7 @@ static void first_100(kk_server_t *s, kk_run_t *r)
  * processed, once. */
 Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_skips_nothing)
 {
-    kk_server_t s;
-    begin(&s, TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
+    kk_server_t s = begin(TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
     kk_run_t r;
     first_100(&s, &r);
     cr_assert_eq(kk_stop_run(&r), 0);
@@ -572,8 +569,7 @@ static size_t faults_saying(json_t *faults, const char *what, int with_position)
  * reads it again (and now whole) rather than losing it. */
 Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_checkpoint_order)
 {
-    kk_server_t s;
-    begin(&s, TO_PROXY, "in:1", "out:1", "faults:1", NULL);
+    kk_server_t s = begin(TO_PROXY, "in:1", "out:1", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 40, 0);
     /* Records 9, 19, 29, 39 of the first answer lose their sequence number. */
     kk_faults(&s, "{\"recordsMissing\": {\"field\": \"SequenceNumber\", \"every\": 10}}");
@@ -622,8 +618,7 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
  * clean stop then reads nothing twice. */
 Test(kinesis, a_failed_checkpoint_write_is_retried)
 {
-    kk_server_t s;
-    begin(&s, TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
+    kk_server_t s = begin(TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
     kk_run_t r;
     first_100(&s, &r);
 
@@ -662,8 +657,7 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
     if (!tbin)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
-    kk_server_t s;
-    begin(&s, TO_KINESALITE, "changes:1", "events:1", NULL);
+    kk_server_t s = begin(TO_KINESALITE, "changes:1", "events:1", NULL);
     char path[128], log[128];
     snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
     FILE *f = fopen(path, "w");
