@@ -48,10 +48,10 @@ static inline sl_test_t *driver_out(const char *const *kv, const char *name, sl_
     *out = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new(name);
     if (map)
-        sl_pipeline_map(p, map, opaque);
+        cr_assert_eq(sl_pipeline_map(p, map, opaque), 0);
     if (max_events) {
         sl_batch_opts_t o = {.max_events = max_events, .max_bytes = 0, .linger_ms = 5};
-        sl_pipeline_batch(p, &o);
+        cr_assert_eq(sl_pipeline_batch(p, &o), 0);
     }
     add_with_sink(t, p, *out);
     return t;

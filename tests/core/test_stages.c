@@ -121,11 +121,8 @@ static sl_result_t to_view(sl_uow_t *u, void *opaque)
 
 Test(stages, map_writes_output)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("view");
-    cr_assert_eq(sl_pipeline_map(p, to_view, NULL), 0);
-    add_with_sink(t, p, s);
+    sl_test_sink_t *s;
+    sl_test_t *t = driver_out(NULL, "view", to_view, NULL, 0, &s);
     char b[256];
     for (int i = 0; i < 3; i++)
         cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "k1", i)), 0);
