@@ -160,6 +160,20 @@ static int join_within(sl_processor_t *p, pthread_t th, int timeout_ms, intptr_t
     return on_its_own;
 }
 
+/* Gives @p p the pipeline "pass" (@p map, batches of the defaults, into
+ * @p out), the fault sink @p faults, and the Kafka source of topic "in". */
+static void pass_through(sl_processor_t *p, sl_stage_fn map, sl_sink_t *out, sl_sink_t *faults)
+{
+    char err[256];
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    cr_assert_eq(sl_pipeline_map(pl, map, NULL), 0);
+    cr_assert_eq(sl_pipeline_batch(pl, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, out), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+}
+
 static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn map,
                                   const char *const *extra)
 {
@@ -180,13 +194,7 @@ static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn
     out_sink = out;
     sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
     cr_assert(faults, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    cr_assert_eq(sl_pipeline_map(pl, map, NULL), 0);
-    cr_assert_eq(sl_pipeline_batch(pl, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(pl, out), 0);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
-    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    pass_through(p, map, out, faults);
     return p;
 }
 
@@ -385,6 +393,20 @@ static int file_has(const char *path, const char *needle)
     return found;
 }
 
+/* Runs kproc (consumer group @p group, settings @p extra) with its stderr
+ * in the file @p log: it must fail with exit code 1, saying that the sink
+ * "out" is unusable. */
+static void kproc_sink_unusable(const char *bs, const char *group, const char *const *extra,
+                                const char *log)
+{
+    kt_stderr_path = log;
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", group, extra);
+    int st = kt_wait(pid, 90000);
+    kt_stderr_path = NULL;
+    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
+    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+}
+
 Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_created)
 {
     enum { PARTS = 2, PER = 300, N = PARTS * PER };
@@ -398,17 +420,12 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
                                   RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
     char log[] = "/tmp/sl-nosuch-XXXXXX";
     tu_mkstemp(log);
-    kt_stderr_path = log;
     /* The embedded broker holds a join for the session timeout after the
      * last member left: short, for the second run. */
     const char *extra[] = {"kafka.allow.auto.create.topics=false",
                            "kafka.topic.metadata.propagation.max.ms=1000",
                            "kafka.session.timeout.ms=6000", NULL};
-    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
-    int st = kt_wait(pid, 90000);
-    kt_stderr_path = NULL;
-    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
-    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    kproc_sink_unusable(bs, "g-nosuch", extra, log);
     cr_assert(file_has(log, "allow.auto.create.topics"), "that says what to do");
     unlink(log);
     int64_t c[PARTS];
@@ -419,7 +436,7 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
     cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
     /* Fixed: the topic exists. The next run delivers everything. */
     rd_kafka_mock_topic_set_error(sl__broker_mock(b), "out", RD_KAFKA_RESP_ERR_NO_ERROR);
-    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-nosuch", extra);
     kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     size_t missing = read_until_stop(bs, &t, N, pid);
     cr_assert_eq(missing, 0, "every input delivered");
@@ -560,7 +577,6 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     sl_broker_t *b = kt_broker(topics, parts);
     const char *bs = sl_broker_bootstrap(b);
     produce_parts(bs, PARTS, PER);
-    char err[256];
     const char *kv[] = {"kafka.bootstrap.servers",
                         bs,
                         "kafka.group.id",
@@ -579,13 +595,7 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     sl_processor_t *p = tu_processor(kv, NULL);
     sl_sink_ops_t ops = {.name = "holding", .write = holding_write};
     sl_sink_t *sink = sl_sink_new(&ops, NULL), *faults = sl_sink_new(&ops, NULL);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    cr_assert_eq(sl_pipeline_map(pl, keep_value, NULL), 0);
-    cr_assert_eq(sl_pipeline_batch(pl, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(pl, sink), 0);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
-    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    pass_through(p, keep_value, sink, faults);
     atomic_store(&run_over, 0);
     atomic_store(&seen_200[0], 0);
     atomic_store(&seen_200[1], 0);
@@ -668,13 +678,8 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
                  0);
     char log[] = "/tmp/sl-auth-XXXXXX";
     tu_mkstemp(log);
-    kt_stderr_path = log;
     const char *extra[] = {"kafka.session.timeout.ms=6000", NULL};
-    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
-    int st = kt_wait(pid, 90000);
-    kt_stderr_path = NULL;
-    cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
-    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    kproc_sink_unusable(bs, "g-auth", extra, log);
     cr_assert(file_has(log, "TOPIC_AUTHORIZATION_FAILED"), "with the reason");
     unlink(log);
     cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
@@ -683,7 +688,7 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     int64_t c[PARTS];
     assert_commits_cover_only_output(bs, "g-auth", &t, PARTS, PER, c);
     /* Allowed again: the next run delivers everything. */
-    pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
+    pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-auth", extra);
     size_t missing = read_until_stop(bs, &t, N, pid);
     cr_assert_eq(missing, 0, "every input delivered");
     assert_all_committed_no_faults(bs, "g-auth", PARTS, PER);

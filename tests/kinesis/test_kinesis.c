@@ -484,6 +484,17 @@ static int wait_run_end(kk_run_t *r, int timeout_ms)
     return rc;
 }
 
+/* Stops the processor of @p r (its drain completes) and checks that "out"
+ * holds records [0, @p n), each once, in key order (@p why says why). */
+static void stop_and_check_all(kk_server_t *s, kk_run_t *r, size_t n, const char *why)
+{
+    cr_assert_eq(kk_stop_run(r), 0);
+    json_t *out = kk_read_all(s->kinesalite, "out");
+    cr_assert_eq(check_order(out, (int)n, 0), 0, "%s", why);
+    cr_assert_eq(json_array_size(out), n);
+    json_decref(out);
+}
+
 /* Records [0, 100) of "in" through processor "app" to "out", against
  * kinesalite; the processor keeps running in @p r. */
 static void first_100(kk_server_t *s, kk_run_t *r)
@@ -534,11 +545,7 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     out = wait_records(s.kinesalite, "out", 250);
     json_decref(out);
     tu_sleep_ms(500); /* anything read twice would show up by now */
-    cr_assert_eq(kk_stop_run(&r), 0);
-    out = kk_read_all(s.kinesalite, "out");
-    cr_assert_eq(check_order(out, 250, 0), 0, "every record once, in key order");
-    cr_assert_eq(json_array_size(out), 250);
-    json_decref(out);
+    stop_and_check_all(&s, &r, 250, "every record once, in key order");
     free(before);
     finish(&s);
 }
@@ -641,11 +648,7 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
 
     kk_run(&r, proc("app", "in", "out", "log.level", "info"));
     tu_sleep_ms(3000); /* records read again would be written by now */
-    cr_assert_eq(kk_stop_run(&r), 0);
-    out = kk_read_all(s.kinesalite, "out");
-    cr_assert_eq(check_order(out, 200, 0), 0, "the restart read nothing twice");
-    cr_assert_eq(json_array_size(out), 200);
-    json_decref(out);
+    stop_and_check_all(&s, &r, 200, "the restart read nothing twice");
     finish(&s);
 }
 
