@@ -89,16 +89,6 @@ static const char *const g_types[NTYPES] = {"thing-updated", "order-placed", "us
 
 static void make_events(bench_t *b)
 {
-    static const char lorem[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
-                                "eiusmod tempor incididunt ut labore et dolore magna aliqua ut "
-                                "enim ad minim veniam quis nostrud exercitation ullamco laboris ";
-    static const char *const accounts[] = {"dev", "stg", "prod"};
-    static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1"};
-    static const char *const statuses[] = {"active", "pending", "retired"};
-    static const char *const tagsets[] = {"\"red\",\"blue\"", "\"green\"",
-                                          "\"new\",\"sale\",\"eu\"", ""};
-    const int64_t t0 = 1767225600000ll; /* 2026-01-01T00:00:00Z */
-    char desc[EVENT_SIZE + 1];
     char tmp[2 * EVENT_SIZE];
     size_t total = 0;
     int perm[NTYPES] = {0, 1, 2, 3};
@@ -110,45 +100,14 @@ static void make_events(bench_t *b)
         event_t *ev = &b->ev[i];
         if (i % NTYPES == 0) {
             /* a fresh permutation per block of 4: exactly 25% pass, in no fixed pattern */
-            for (int j = NTYPES - 1; j > 0; j--) {
-                int r = (int)(rng() % (uint64_t)(j + 1));
-                int t = perm[j];
-                perm[j] = perm[r];
-                perm[r] = t;
-            }
+            rng_shuffle(perm, NTYPES);
         }
         int type = perm[i % NTYPES];
         uint64_t r1 = rng(), r2 = rng(), r3 = rng();
         size_t key = (size_t)(r3 % NKEYS);
-        int n = 0;
-        desc[0] = 0;
-        for (int attempt = 0; attempt < 2; attempt++) {
-            n = snprintf(tmp, sizeof tmp,
-                         "{\"id\":\"%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-a%03" PRIx32
-                         "-%012" PRIx64 "\",\"type\":\"%s\",\"timestamp\":%" PRId64
-                         ",\"partitionKey\":\"%s\",\"tags\":{\"account\":\"%s\",\"region\":\"%s\","
-                         "\"source\":\"sluice-bench\"},\"thing\":{\"id\":\"thing-%06zu\","
-                         "\"name\":\"Thing %zu\",\"description\":\"%s\",\"status\":\"%s\","
-                         "\"count\":%u,\"price\":%u.%02u,\"tags\":[%s]}}",
-                         (uint32_t)r1, (uint32_t)(r1 >> 32) & 0xffff, (uint32_t)(r1 >> 48) & 0xfff,
-                         (uint32_t)r2 & 0xfff, (uint64_t)((r2 >> 16) & 0xffffffffffffull),
-                         g_types[type], t0 + (int64_t)i * 37, b->keys[key], accounts[r3 % 3],
-                         regions[(r3 >> 8) % 3], i, i, desc, statuses[(r3 >> 16) % 3],
-                         (unsigned)((r3 >> 24) % 1000), (unsigned)((r3 >> 34) % 500),
-                         (unsigned)((r3 >> 44) % 100), tagsets[(r3 >> 52) % 4]);
-            if (n < 0 || (size_t)n >= sizeof tmp)
-                die("event %zu does not fit", i);
-            if (attempt == 0 && n < EVENT_SIZE) {
-                /* pad the description so the event is EVENT_SIZE bytes */
-                size_t pad = (size_t)(EVENT_SIZE - n), off = (r2 >> 8) % (sizeof lorem - 1);
-                for (size_t j = 0; j < pad; j++)
-                    desc[j] = lorem[(off + j) % (sizeof lorem - 1)];
-                desc[pad] = 0;
-            } else {
-                break;
-            }
-        }
-        ev->len = (size_t)n;
+        size_t n =
+            bench_event(tmp, sizeof tmp, EVENT_SIZE, i, g_types[type], b->keys[key], r1, r2, r3);
+        ev->len = n;
         ev->buf = xcalloc(1, ev->len + 1);
         memcpy(ev->buf, tmp, ev->len);
         ev->pass = strncmp(g_types[type], FILTER_PREFIX, strlen(FILTER_PREFIX)) == 0;
@@ -335,15 +294,8 @@ static void engine_case_open(const bench_t *b, engine_case_t *ec, sl_stage_fn ma
     if (!ec->sink || !ec->fsink)
         die("sl_sink_new failed: out of memory");
 
-    sl_pipeline_t *p = sl_pipeline_new(PIPELINE);
-    if (!p)
-        die("sl_pipeline_new failed: out of memory");
-    const char *const prefix[] = {FILTER_PREFIX};
-    check(sl_pipeline_filter_types(p, SL_MATCH_PREFIX, prefix, 1), "sl_pipeline_filter_types");
-    check(sl_pipeline_map(p, map, NULL), "sl_pipeline_map");
-    sl_batch_opts_t bo = {.max_events = g_batch, .max_bytes = 0, .linger_ms = -1};
-    check(sl_pipeline_batch(p, &bo), "sl_pipeline_batch");
-    check(sl_pipeline_sink(p, ec->sink), "sl_pipeline_sink");
+    sl_pipeline_t *p =
+        bench_pipeline(PIPELINE, SL_MATCH_PREFIX, FILTER_PREFIX, map, NULL, g_batch, ec->sink);
     int rc = sl_engine_add_pipeline(ec->e, p);
     if (rc) {
         sl_pipeline_destroy(p);
@@ -602,18 +554,14 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, opts_t *o)
 {
-    int have_events = 0, have_reps = 0, have_min = 0;
+    int have_min = 0;
+    unsigned given = 0;
     *o = (opts_t){.events = 10000, .reps = 1, .min_s = 0.5, .cases = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--quick")) {
-            o->quick = 1;
-        } else if (!strcmp(a, "--events")) {
-            o->events = opt_size(argc, argv, &i, 4, 10000000);
-            have_events = 1;
-        } else if (!strcmp(a, "--reps")) {
-            o->reps = opt_size(argc, argv, &i, 1, 1000);
-            have_reps = 1;
+        if (opt_common(argc, argv, &i, &o->quick, &o->events, 4, 10000000, &o->reps, 1000,
+                       &given)) {
+            continue;
         } else if (!strcmp(a, "--min-ms")) {
             o->min_s = (double)opt_size(argc, argv, &i, 0, 3600000) / 1e3;
             have_min = 1;
@@ -641,14 +589,9 @@ static void parse_args(int argc, char **argv, opts_t *o)
     }
     if (!o->cases)
         o->cases = 7;
-    if (o->quick) {
-        if (!have_events)
-            o->events = 256;
-        if (!have_reps)
-            o->reps = 1;
-        if (!have_min)
-            o->min_s = 0.005;
-    }
+    opt_quick(o->quick, given, &o->events, 256, &o->reps);
+    if (o->quick && !have_min)
+        o->min_s = 0.005;
 }
 
 int main(int argc, char **argv)

@@ -29,6 +29,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,18 +129,13 @@ static void usage(FILE *fp)
 
 static void parse_args(int argc, char **argv, opts_t *o)
 {
-    int have_events = 0, have_reps = 0;
+    unsigned given = 0;
     *o = (opts_t){.events = 200000, .reps = 1, .kcat = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--quick")) {
-            o->quick = 1;
-        } else if (!strcmp(a, "--events")) {
-            o->events = opt_size(argc, argv, &i, 1000, 20000000);
-            have_events = 1;
-        } else if (!strcmp(a, "--reps")) {
-            o->reps = opt_size(argc, argv, &i, 1, 100);
-            have_reps = 1;
+        if (opt_common(argc, argv, &i, &o->quick, &o->events, 1000, 20000000, &o->reps, 100,
+                       &given)) {
+            continue;
         } else if (!strcmp(a, "--partitions")) {
             o->partitions = (int)opt_size(argc, argv, &i, 1, 10000);
         } else if (!strcmp(a, "--conf")) {
@@ -156,12 +152,7 @@ static void parse_args(int argc, char **argv, opts_t *o)
             opt_other(a, usage);
         }
     }
-    if (o->quick) {
-        if (!have_events)
-            o->events = 5000;
-        if (!have_reps)
-            o->reps = 1;
-    }
+    opt_quick(o->quick, given, &o->events, 5000, &o->reps);
 }
 
 /* Check --conf and --kafka before anything runs, so that a typo fails fast. */
@@ -223,12 +214,7 @@ static evspec_t *plan_events(input_t *in)
     int perm[NTYPES] = {0, 1, 2, 3};
     for (size_t i = 0; i < in->n; i++) {
         if (i % NTYPES == 0) {
-            for (int j = NTYPES - 1; j > 0; j--) {
-                int r = (int)(rng() % (uint64_t)(j + 1));
-                int t = perm[j];
-                perm[j] = perm[r];
-                perm[r] = t;
-            }
+            rng_shuffle(perm, NTYPES);
         }
         ev[i].type = (uint8_t)perm[i % NTYPES];
         ev[i].r1 = rng();
@@ -288,49 +274,11 @@ static evspec_t *plan_events(input_t *in)
 static size_t make_event(const evspec_t *e, size_t i, char *out, size_t cap, char *key,
                          size_t keycap, size_t *keylen)
 {
-    static const char lorem[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
-                                "eiusmod tempor incididunt ut labore et dolore magna aliqua ut "
-                                "enim ad minim veniam quis nostrud exercitation ullamco laboris ";
-    static const char *const accounts[] = {"dev", "stg", "prod"};
-    static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1"};
-    static const char *const statuses[] = {"active", "pending", "retired"};
-    static const char *const tagsets[] = {"\"red\",\"blue\"", "\"green\"",
-                                          "\"new\",\"sale\",\"eu\"", ""};
-    const int64_t t0 = 1767225600000ll; /* 2026-01-01T00:00:00Z */
-    char desc[EVENT_SIZE + 1];
-    uint64_t r1 = e->r1, r2 = e->r2, r3 = e->r3;
-    int kl = snprintf(key, keycap, "key-%04u", (unsigned)(r3 % NKEYS));
+    int kl = snprintf(key, keycap, "key-%04u", (unsigned)(e->r3 % NKEYS));
     if (kl < 0 || (size_t)kl >= keycap)
         die("key of event %zu does not fit", i);
     *keylen = (size_t)kl;
-    int n = 0;
-    desc[0] = 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        n = snprintf(out, cap,
-                     "{\"id\":\"%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-a%03" PRIx32
-                     "-%012" PRIx64 "\",\"type\":\"%s\",\"timestamp\":%" PRId64
-                     ",\"partitionKey\":\"%s\",\"tags\":{\"account\":\"%s\",\"region\":\"%s\","
-                     "\"source\":\"sluice-bench\"},\"thing\":{\"id\":\"thing-%06zu\","
-                     "\"name\":\"Thing %zu\",\"description\":\"%s\",\"status\":\"%s\","
-                     "\"count\":%u,\"price\":%u.%02u,\"tags\":[%s]}}",
-                     (uint32_t)r1, (uint32_t)(r1 >> 32) & 0xffff, (uint32_t)(r1 >> 48) & 0xfff,
-                     (uint32_t)r2 & 0xfff, (uint64_t)((r2 >> 16) & 0xffffffffffffull),
-                     g_types[e->type], t0 + (int64_t)i * 37, key, accounts[r3 % 3],
-                     regions[(r3 >> 8) % 3], i, i, desc, statuses[(r3 >> 16) % 3],
-                     (unsigned)((r3 >> 24) % 1000), (unsigned)((r3 >> 34) % 500),
-                     (unsigned)((r3 >> 44) % 100), tagsets[(r3 >> 52) % 4]);
-        if (n < 0 || (size_t)n >= cap)
-            die("event %zu does not fit", i);
-        if (attempt == 0 && n < EVENT_SIZE) {
-            size_t pad = (size_t)(EVENT_SIZE - n), off = (r2 >> 8) % (sizeof lorem - 1);
-            for (size_t j = 0; j < pad; j++)
-                desc[j] = lorem[(off + j) % (sizeof lorem - 1)];
-            desc[pad] = 0;
-        } else {
-            break;
-        }
-    }
-    return (size_t)n;
+    return bench_event(out, cap, EVENT_SIZE, i, g_types[e->type], key, e->r1, e->r2, e->r3);
 }
 
 /* ---- librdkafka helpers ---------------------------------------------------------------- */
@@ -865,15 +813,8 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     sl_sink_t *faults = sl_kafka_sink_new(p, TOPIC_FAULTS, err, sizeof err);
     if (!faults)
         die("sl_kafka_sink_new(%s) failed: %s", TOPIC_FAULTS, err);
-    sl_pipeline_t *pl = sl_pipeline_new(PIPELINE);
-    if (!pl)
-        die("sl_pipeline_new failed: out of memory");
-    const char *const keep[] = {KEEP_TYPE};
-    check(sl_pipeline_filter_types(pl, SL_MATCH_EXACT, keep, 1), "sl_pipeline_filter_types");
-    check(sl_pipeline_map(pl, map_out, lv), "sl_pipeline_map");
-    sl_batch_opts_t bo = {.max_events = BATCH_EVENTS, .max_bytes = 0, .linger_ms = -1};
-    check(sl_pipeline_batch(pl, &bo), "sl_pipeline_batch");
-    check(sl_pipeline_sink(pl, out), "sl_pipeline_sink");
+    sl_pipeline_t *pl =
+        bench_pipeline(PIPELINE, SL_MATCH_EXACT, KEEP_TYPE, map_out, lv, BATCH_EVENTS, out);
     int rc = sl_processor_add_pipeline(p, pl);
     if (rc) {
         sl_pipeline_destroy(pl);
@@ -1116,6 +1057,16 @@ static void loadavg(char *buf, size_t size)
         snprintf(buf, size, "?");
 }
 
+/* The summary over @p reps reps of the double at byte @p off of row @p row's
+ * samples (offsetof(sample_t, field)); @p tmp has room for @p reps. */
+static summary_t summarize_field(sample_t (*res)[NROWS], size_t reps, int row, size_t off,
+                                 double *tmp)
+{
+    for (size_t r = 0; r < reps; r++)
+        memcpy(&tmp[r], (const char *)&res[r][row] + off, sizeof tmp[r]);
+    return summarize(tmp, reps);
+}
+
 int main(int argc, char **argv)
 {
     opts_t o;
@@ -1252,18 +1203,10 @@ int main(int argc, char **argv)
         for (size_t r = 1; r < o.reps; r++)
             if (res[r][row].rss_kb < rss)
                 rss = res[r][row].rss_kb;
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].rate;
-        summary_t sr = summarize(tmp, o.reps);
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].join_s;
-        summary_t js = summarize(tmp, o.reps);
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].cpu;
-        summary_t cs = summarize(tmp, o.reps);
-        for (size_t r = 0; r < o.reps; r++)
-            tmp[r] = res[r][row].app;
-        summary_t as = summarize(tmp, o.reps);
+        summary_t sr = summarize_field(res, o.reps, row, offsetof(sample_t, rate), tmp);
+        summary_t js = summarize_field(res, o.reps, row, offsetof(sample_t, join_s), tmp);
+        summary_t cs = summarize_field(res, o.reps, row, offsetof(sample_t, cpu), tmp);
+        summary_t as = summarize_field(res, o.reps, row, offsetof(sample_t, app), tmp);
         for (size_t r = 0; r < o.reps; r++)
             tmp[r] = res[r][row].rate / res[r][R_RAW].rate;
         summary_t rr = summarize(tmp, o.reps);

@@ -12,6 +12,7 @@
  * kinesalite runs in node (tests/kinesis/server/server.js) on 127.0.0.1; it
  * checks no signature, so a is unsigned while sluice signs every call. */
 #define BENCH_NAME "bench_kinesis"
+#include "../tests/kinesis/kinesalite_http.h"
 #include "bench_util.h"
 
 #include <curl/curl.h>
@@ -41,25 +42,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-typedef struct buf_s {
-    char *p;
-    size_t n;
-} buf_t;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    buf_t *b = ud;
-    size_t n = size * nmemb;
-    char *q = realloc(b->p, b->n + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, n);
-    b->p = q;
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
-}
-
 static CURL *g_easy;
 
 /* One call with a reused connection; dies on anything but HTTP 200. */
@@ -67,23 +49,15 @@ static json_t *call(const char *op, const char *body)
 {
     if (!g_easy)
         g_easy = curl_easy_init();
-    char target[96];
-    snprintf(target, sizeof target, "X-Amz-Target: Kinesis_20131202.%s", op);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-    h = curl_slist_append(h, "X-Amz-Date: 20260101T000000Z");
-    h = curl_slist_append(h, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/"
-                             "us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, "
-                             "Signature=00");
-    h = curl_slist_append(h, target);
+    struct curl_slist *h = kh_headers(op, "AKIDBENCH");
     h = curl_slist_append(h, "Expect:");
-    buf_t b = {NULL, 0};
+    kh_body_t b = {NULL, 0};
     char url[160];
     snprintf(url, sizeof url, "%s/", g_url);
     curl_easy_setopt(g_easy, CURLOPT_URL, url);
     curl_easy_setopt(g_easy, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(g_easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(g_easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(g_easy, CURLOPT_WRITEFUNCTION, kh_body_write);
     curl_easy_setopt(g_easy, CURLOPT_WRITEDATA, &b);
     CURLcode rc = curl_easy_perform(g_easy);
     long st = 0;

@@ -5,6 +5,7 @@
 #define SLUICE_BENCH_UTIL_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "rng.h"
 #include "sluice/sluice.h"
 
 #if defined(__GNUC__)
@@ -69,19 +71,6 @@ static inline long peak_rss_kb(int who)
     if (getrusage(who, &ru))
         return -1;
     return ru.ru_maxrss;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-/* xorshift64*: deterministic events, run after run. */
-static inline uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 2685821657736338717ull;
 }
 
 static inline size_t parse_size(const char *opt, const char *s, size_t min, size_t max)
@@ -159,6 +148,59 @@ static inline void opt_kv(int argc, char **argv, int *i, const char **list, size
     list[(*n)++] = argv[++*i];
 }
 
+/* The pipeline of bench_batch and bench_kafka_e2e: events of type @p type
+ * (compared as @p match), mapped by @p map, in batches of @p max_events,
+ * written to @p sink. Dies on any error. */
+static inline sl_pipeline_t *bench_pipeline(const char *name, sl_match_t match, const char *type,
+                                            sl_stage_fn map, void *opaque, size_t max_events,
+                                            sl_sink_t *sink)
+{
+    sl_pipeline_t *p = sl_pipeline_new(name);
+    if (!p)
+        die("sl_pipeline_new failed: out of memory");
+    const char *const types[] = {type};
+    check(sl_pipeline_filter_types(p, match, types, 1), "sl_pipeline_filter_types");
+    check(sl_pipeline_map(p, map, opaque), "sl_pipeline_map");
+    sl_batch_opts_t bo = {.max_events = max_events, .max_bytes = 0, .linger_ms = -1};
+    check(sl_pipeline_batch(p, &bo), "sl_pipeline_batch");
+    check(sl_pipeline_sink(p, sink), "sl_pipeline_sink");
+    return p;
+}
+
+/* The options bench_batch and bench_kafka_e2e share: --quick, --events N
+ * (in [ev_min, ev_max]) and --reps R (in [1, reps_max]). Takes argv[*i]
+ * when it is one of them (advancing *i past its value) and returns 1;
+ * else returns 0. Each given --events/--reps sets its bit (1, 2) in
+ * *@p given, for opt_quick(). */
+static inline int opt_common(int argc, char **argv, int *i, int *quick, size_t *events,
+                             size_t ev_min, size_t ev_max, size_t *reps, size_t reps_max,
+                             unsigned *given)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--quick")) {
+        *quick = 1;
+    } else if (!strcmp(a, "--events")) {
+        *events = opt_size(argc, argv, i, ev_min, ev_max);
+        *given |= 1;
+    } else if (!strcmp(a, "--reps")) {
+        *reps = opt_size(argc, argv, i, 1, reps_max);
+        *given |= 2;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* With --quick: @p quick_events events and 1 rep, unless given. */
+static inline void opt_quick(int quick, unsigned given, size_t *events, size_t quick_events,
+                             size_t *reps)
+{
+    if (quick && !(given & 1))
+        *events = quick_events;
+    if (quick && !(given & 2))
+        *reps = 1;
+}
+
 /* An option no case of the program took: --help/-h prints the usage and
  * exits 0; anything else prints it to stderr and dies. */
 static inline void opt_other(const char *a, void (*usage)(FILE *))
@@ -203,6 +245,57 @@ static inline void bench_seen_note(bench_seen_t *s)
     double zero = 0;
     atomic_compare_exchange_strong(&s->first, &zero, now_s());
     atomic_fetch_add(&s->n, 1);
+}
+
+/* The JSON of benchmark event @p i into @p out (@p cap bytes): of type
+ * @p type, with partition key @p key and fields drawn from @p r1, @p r2,
+ * @p r3, its description padded so that the event is @p size bytes when the
+ * fields allow. bench_batch and bench_kafka_e2e make the same events with it.
+ * Returns the length; dies when the event does not fit. */
+static inline size_t bench_event(char *out, size_t cap, size_t size, size_t i, const char *type,
+                                 const char *key, uint64_t r1, uint64_t r2, uint64_t r3)
+{
+    static const char lorem[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
+                                "eiusmod tempor incididunt ut labore et dolore magna aliqua ut "
+                                "enim ad minim veniam quis nostrud exercitation ullamco laboris ";
+    static const char *const accounts[] = {"dev", "stg", "prod"};
+    static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1"};
+    static const char *const statuses[] = {"active", "pending", "retired"};
+    static const char *const tagsets[] = {"\"red\",\"blue\"", "\"green\"",
+                                          "\"new\",\"sale\",\"eu\"", ""};
+    const int64_t t0 = 1767225600000ll; /* 2026-01-01T00:00:00Z */
+    char desc[1024];
+    if (size >= sizeof desc)
+        die("an event of %zu bytes is larger than bench_event makes", size);
+    int n = 0;
+    desc[0] = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        n = snprintf(out, cap,
+                     "{\"id\":\"%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-a%03" PRIx32
+                     "-%012" PRIx64 "\",\"type\":\"%s\",\"timestamp\":%" PRId64
+                     ",\"partitionKey\":\"%s\",\"tags\":{\"account\":\"%s\",\"region\":\"%s\","
+                     "\"source\":\"sluice-bench\"},\"thing\":{\"id\":\"thing-%06zu\","
+                     "\"name\":\"Thing %zu\",\"description\":\"%s\",\"status\":\"%s\","
+                     "\"count\":%u,\"price\":%u.%02u,\"tags\":[%s]}}",
+                     (uint32_t)r1, (uint32_t)(r1 >> 32) & 0xffff, (uint32_t)(r1 >> 48) & 0xfff,
+                     (uint32_t)r2 & 0xfff, (uint64_t)((r2 >> 16) & 0xffffffffffffull), type,
+                     t0 + (int64_t)i * 37, key, accounts[r3 % 3], regions[(r3 >> 8) % 3], i, i,
+                     desc, statuses[(r3 >> 16) % 3], (unsigned)((r3 >> 24) % 1000),
+                     (unsigned)((r3 >> 34) % 500), (unsigned)((r3 >> 44) % 100),
+                     tagsets[(r3 >> 52) % 4]);
+        if (n < 0 || (size_t)n >= cap)
+            die("event %zu does not fit", i);
+        if (attempt == 0 && (size_t)n < size) {
+            /* pad the description so the event is size bytes */
+            size_t pad = size - (size_t)n, off = (r2 >> 8) % (sizeof lorem - 1);
+            for (size_t j = 0; j < pad; j++)
+                desc[j] = lorem[(off + j) % (sizeof lorem - 1)];
+            desc[pad] = 0;
+        } else {
+            break;
+        }
+    }
+    return (size_t)n;
 }
 
 #endif

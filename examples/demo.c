@@ -38,6 +38,8 @@
 
 #include <sluice/sluice.h>
 
+#include "view_count.h"
+
 extern char **environ;
 
 #define IN_TOPIC "thing-changes"
@@ -184,6 +186,27 @@ static pid_t spawn(const char *bin, char *const argv[], const char *log)
     return pid;
 }
 
+/* Starts a service of the demo: @p own (its argv[0] and own options, up to
+ * a NULL) and the options both share, its consumer group @p group and the
+ * Kafka setting @p xb (-X). */
+static pid_t spawn_service(char *const own[], char *group, char *xb, const char *log)
+{
+    char *argv[32];
+    size_t n = 0;
+    while (own[n] && n < 20) {
+        argv[n] = own[n];
+        n++;
+    }
+    char *const shared[] = {"--group", group,
+                            "-X",      xb,
+                            "-c",      "log.stats.interval.ms=1000",
+                            "-c",      "commit.interval.ms=200",
+                            NULL};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+        argv[n++] = shared[i];
+    return spawn(argv[0], argv, log);
+}
+
 /* The binary next to this one in a build tree (../processors/NAME), or on PATH. */
 static void find_bin(const char *self, const char *name, char *out, size_t cap)
 {
@@ -223,22 +246,6 @@ static int exited(pid_t pid, int *status)
 }
 
 /* ---- the view ---- */
-
-static int64_t view_count(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    int64_t n = -1;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW)
-                n = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(h);
-    return n;
-}
 
 /* Every live thing has its newest version's row; deleted and never-created
  * ones have none. Returns the number of mismatches. */
@@ -487,14 +494,6 @@ int main(int argc, char **argv)
                      "dynamodb",
                      "--entity",
                      "thing",
-                     "--group",
-                     "demo-trigger",
-                     "-X",
-                     xb,
-                     "-c",
-                     "log.stats.interval.ms=1000",
-                     "-c",
-                     "commit.interval.ms=200",
                      NULL};
     char *largs[] = {list,
                      "--source",
@@ -507,18 +506,10 @@ int main(int argc, char **argv)
                      "/thing/id",
                      "--view",
                      view,
-                     "--group",
-                     "demo-listener",
-                     "-X",
-                     xb,
-                     "-c",
-                     "log.stats.interval.ms=1000",
-                     "-c",
-                     "commit.interval.ms=200",
                      NULL};
     double start = now_s();
-    pid_t tpid = spawn(trig, targs, tlog);
-    pid_t lpid = spawn(list, largs, llog);
+    pid_t tpid = spawn_service(targs, "demo-trigger", xb, tlog);
+    pid_t lpid = spawn_service(largs, "demo-listener", xb, llog);
     printf("  started          sluice-trigger (pid %d), sluice-listener (pid %d); logs in %s/\n",
            (int)tpid, (int)lpid, out);
 

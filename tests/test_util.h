@@ -5,11 +5,15 @@
 #define SL_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice/sluice.h"
 
@@ -81,6 +85,83 @@ static inline char *tu_slurp(const char *path)
         s[0] = 0;
     fclose(f);
     return s;
+}
+
+/* Creates an empty temporary file from the mkstemp() template @p tmpl
+ * (its name is left in @p tmpl). */
+static inline void tu_mkstemp(char *tmpl)
+{
+    int fd = mkstemp(tmpl);
+    cr_assert_geq(fd, 0, "mkstemp %s", tmpl);
+    close(fd);
+}
+
+/* The files of a run of the service binaries in directory @p dir: the
+ * trigger's and the listener's logs, the view database, and the listener's
+ * --view of it (of its table @p table; NULL: the default table). */
+typedef struct tu_files_s {
+    char tlog[300], llog[300], db[300], view[340];
+} tu_files_t;
+
+static inline void tu_files(tu_files_t *f, const char *dir, const char *table)
+{
+    snprintf(f->tlog, sizeof f->tlog, "%s/trigger.log", dir);
+    snprintf(f->llog, sizeof f->llog, "%s/listener.log", dir);
+    snprintf(f->db, sizeof f->db, "%s/view.db", dir);
+    snprintf(f->view, sizeof f->view, "sqlite:%s%s%s", f->db, table ? "#" : "", table ? table : "");
+}
+
+/* Starts argv[0] (a path) with @p argv and the environment @p envp, its
+ * stdout and stderr to the file @p log (created or truncated). */
+static inline pid_t tu_spawn(char *const argv[], const char *log, char *const envp[])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0, "spawn %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+/* A child process's command line: argv[0] @p bin, then the words of
+ * @p words (split at spaces), each "%s" in a word replaced by the next
+ * argument (a string); NULL-terminated, in @p c. Returns c->argv. */
+typedef struct tu_cmd_s {
+    char buf[4096];
+    char *argv[64];
+} tu_cmd_t;
+
+static inline char **tu_cmd(tu_cmd_t *c, const char *bin, const char *words, ...)
+{
+    va_list ap;
+    va_start(ap, words);
+    size_t n = 0, o = 0;
+    c->argv[n++] = (char *)bin;
+    for (const char *w = words; *w;) {
+        cr_assert(n < sizeof c->argv / sizeof c->argv[0] - 1, "tu_cmd: too many words");
+        c->argv[n++] = c->buf + o;
+        for (; *w && *w != ' '; w++) {
+            const char *a = w;
+            size_t len = 1;
+            if (w[0] == '%') {
+                cr_assert(w[1] == 's', "tu_cmd: only %%s in %s", words);
+                a = va_arg(ap, const char *);
+                len = strlen(a);
+                w++;
+            }
+            cr_assert(o + len < sizeof c->buf, "tu_cmd: the command line is too long");
+            memcpy(c->buf + o, a, len);
+            o += len;
+        }
+        c->buf[o++] = 0;
+        while (*w == ' ')
+            w++;
+    }
+    va_end(ap);
+    c->argv[n] = NULL;
+    return c->argv;
 }
 
 #endif

@@ -273,15 +273,9 @@ static int pt_set(sl_conf_t *c, const char *name, const char *value)
             return 0;
         }
     }
-    if (c->npt == c->ptcap) {
-        size_t cap = c->ptcap ? c->ptcap * 2 : 8;
-        pt_t *np = sl_realloc(c->pt, cap * sizeof *np);
-        if (!np) {
-            sl_free(v);
-            return SL_ENOMEM;
-        }
-        c->pt = np;
-        c->ptcap = cap;
+    if (sl__grow(&c->pt, &c->ptcap, c->npt + 1, sizeof *c->pt, 8)) {
+        sl_free(v);
+        return SL_ENOMEM;
     }
     char *n = sl_strdup(name);
     if (!n) {

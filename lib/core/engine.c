@@ -7,6 +7,7 @@
  * a completion queue that leave() drains at the outermost level, so a sink
  * write never nests inside another flush of the same collector. */
 #include "core/engine_int.h"
+#include "core/util.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -85,14 +86,8 @@ void sl__enqueue(sl_engine_t *e, sl_uow_t *u, int err)
 
 int sl__entry_chunk(sl_engine_t *e)
 {
-    if (e->nchunks == e->chunks_cap) {
-        size_t cap = e->chunks_cap ? e->chunks_cap * 2 : 16;
-        void **nc = sl_realloc(e->chunks, cap * sizeof *nc);
-        if (!nc)
-            return SL_ENOMEM;
-        e->chunks = nc;
-        e->chunks_cap = cap;
-    }
+    if (sl__grow(&e->chunks, &e->chunks_cap, e->nchunks + 1, sizeof *e->chunks, 16))
+        return SL_ENOMEM;
     char *mem = sl_calloc(ENTRY_CHUNK, e->entry_size);
     if (!mem)
         return SL_ENOMEM;

@@ -1,5 +1,6 @@
 /* sluice — pipeline builder and sinks. */
 #include "core/core.h"
+#include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
@@ -156,16 +157,9 @@ static stage_t *add_stage(sl_pipeline_t *p, stage_kind_t kind, int *rc)
             sl__pipeline_fail(p, SL_ESTATE, "cannot add a %s stage: %s", kind_names[kind], closed);
         return NULL;
     }
-    if (p->nstages == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4;
-        stage_t *ns = sl_realloc(p->stages, cap * sizeof *ns);
-        if (!ns) {
-            *rc = sl__pipeline_fail(p, SL_ENOMEM, "out of memory adding a %s stage",
-                                    kind_names[kind]);
-            return NULL;
-        }
-        p->stages = ns;
-        p->cap = cap;
+    if (sl__grow(&p->stages, &p->cap, p->nstages + 1, sizeof *p->stages, 4)) {
+        *rc = sl__pipeline_fail(p, SL_ENOMEM, "out of memory adding a %s stage", kind_names[kind]);
+        return NULL;
     }
     stage_t *s = &p->stages[p->nstages];
     memset(s, 0, sizeof *s);

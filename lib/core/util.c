@@ -1,8 +1,13 @@
 /* sluice — small helpers every layer shares. */
 #include "core/util.h"
 
+#include "sluice/error.h"
+#include "sluice/mem.h"
+
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 void sl__errf(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
@@ -12,6 +17,30 @@ void sl__errf(char *errstr, size_t errstr_size, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errstr, errstr_size, fmt, ap);
     va_end(ap);
+}
+
+int sl__grow_slow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : first;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return SL_ENOMEM;
+        c *= 2;
+    }
+    if (c > SIZE_MAX / elem)
+        return SL_ENOMEM;
+    /* The array pointer's own type is the caller's: it is read and written
+     * as bytes, which any object pointer may be. */
+    void *old;
+    memcpy(&old, arrp, sizeof old);
+    void *p = sl_realloc(old, c * elem);
+    if (!p)
+        return SL_ENOMEM;
+    memcpy(arrp, &p, sizeof p);
+    *cap = c;
+    return 0;
 }
 
 /* ---- base64 (Kinesis Data, fault events) ---- */

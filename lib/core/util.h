@@ -21,4 +21,17 @@ size_t sl__b64_encode(const void *in, size_t n, char *out);
  * inside). */
 long sl__b64_decode(const char *in, size_t n, unsigned char *out);
 
+int sl__grow_slow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
+
+/* Makes the array *@p arrp (a pointer to any object pointer, e.g.
+ * &s->parts) hold at least @p need elements of @p elem bytes: when *@p cap
+ * is short, reallocates (sl_realloc) to @p first elements, or twice *@p cap,
+ * doubled until @p need fits, and updates *@p arrp and *@p cap. Returns 0, or
+ * SL_ENOMEM with the array and *@p cap untouched. Inline, so the common case
+ * (room left) costs one compare on the hot paths. */
+static inline int sl__grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    return need <= *cap ? 0 : sl__grow_slow(arrp, cap, need, elem, first);
+}
+
 #endif

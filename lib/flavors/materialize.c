@@ -371,6 +371,16 @@ static void job_free(mjob_t *j)
     sl_free(j);
 }
 
+/* Frees the list of jobs from @p j on. */
+static void jobs_free(mjob_t *j)
+{
+    while (j) {
+        mjob_t *next = j->next;
+        job_free(j);
+        j = next;
+    }
+}
+
 /* A job for a write of @p n uows (a spare one when there is). */
 static mjob_t *job_get(mat_t *m, size_t n)
 {
@@ -653,16 +663,8 @@ static void mat_free(void *opaque)
     /* Drivers finish every job before they destroy the engine (the runtime
      * interrupts and waits, the test driver runs or cancels its queue):
      * what is left here was never submitted. */
-    while (m->head) {
-        mjob_t *j = m->head;
-        m->head = j->next;
-        job_free(j);
-    }
-    while (m->spare) {
-        mjob_t *j = m->spare;
-        m->spare = j->next;
-        job_free(j);
-    }
+    jobs_free(m->head);
+    jobs_free(m->spare);
     sl_store_destroy(m->store);
     sl_free(m->slot);
     sl_free(m);

@@ -181,10 +181,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     kafka_sink_t *s = opaque;
-    if (s->prod->closed)
-        return SL_ESHUTDOWN;
-    if (s->down)
-        return SL_ESINKDOWN; /* each uow stays undone: it is read again by the next run */
+    int refused = sl__sink_refusal(s->prod->closed, s->down);
+    if (refused)
+        return refused; /* SL_ESINKDOWN: each uow stays undone, read again by the next run */
     for (size_t i = 0; i < n; i++) {
         sl_uow_t *u = uows[i];
         sl_span_t k, v;
@@ -425,11 +424,5 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
                          .write = ks_lazy_write,
                          .destroy = ks_sink_destroy,
                          .max_record_bytes = pr->max_record - 512 /* record overhead */};
-    sl_sink_t *sink = sl_sink_new(&ops, s);
-    if (!sink || sl__proc_own_sink(p, sink)) {
-        sl_sink_destroy(sink);
-        sl__errf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    return sink;
+    return sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
 }

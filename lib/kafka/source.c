@@ -29,14 +29,8 @@ kpart_t *sl__kafsrc_part_find(kafka_src_t *s, const char *topic, int32_t partiti
             return &s->parts[i];
     if (!create)
         return NULL;
-    if (s->nparts == s->pcap) {
-        size_t cap = s->pcap ? s->pcap * 2 : 16;
-        kpart_t *n = sl_realloc(s->parts, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        s->parts = n;
-        s->pcap = cap;
-    }
+    if (sl__grow(&s->parts, &s->pcap, s->nparts + 1, sizeof *s->parts, 16))
+        return NULL;
     char *t = sl_strdup(topic);
     if (!t)
         return NULL;

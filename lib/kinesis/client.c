@@ -256,25 +256,6 @@ static int prepare(sl__kin_t *k, const char *op, json_t *req, char **body, size_
     return rc;
 }
 
-typedef struct kin_body_s {
-    char *p;
-    size_t n;
-} kin_body_t;
-
-static size_t sync_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    kin_body_t *b = ud;
-    size_t n = size * nmemb;
-    char *q = sl_realloc(b->p, b->n + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, n);
-    b->p = q;
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
-}
-
 int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms, json_t **resp,
                       sl__kin_fail_t *why, char *msg, size_t msg_size)
 {
@@ -297,12 +278,12 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
     char url[1024], errbuf[CURL_ERROR_SIZE] = "";
     snprintf(url, sizeof url, "%s/", k->endpoint);
     hdrs = curl_slist_append(hdrs, "Expect:");
-    kin_body_t b = {NULL, 0};
+    sl__http_body_t b = {NULL, 0, 0};
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sync_data);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl__http_body_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -333,17 +314,18 @@ int sl__kin_call(sl__kin_t *k, const char *op, json_t *req, sl__kin_cb cb, void 
             return SL_ENOMEM;
         }
     }
+    call_t *c = sl_malloc(sizeof *c);
+    if (!c) {
+        json_decref(req);
+        return SL_ENOMEM;
+    }
     char *body;
     size_t len;
     struct curl_slist *hdrs;
     int rc = prepare(k, op, req, &body, &len, &hdrs);
-    if (rc)
+    if (rc) {
+        sl_free(c);
         return rc;
-    call_t *c = sl_malloc(sizeof *c);
-    if (!c) {
-        free(body);
-        curl_slist_free_all(hdrs);
-        return SL_ENOMEM;
     }
     c->k = k;
     c->cb = cb;

@@ -1,5 +1,6 @@
 /* sluice — HTTP over libcurl's multi interface, driven by a libuv loop. */
 #include "kinesis/http.h"
+#include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
@@ -12,8 +13,7 @@ typedef struct req_s {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    char *resp;
-    size_t rlen, rcap;
+    sl__http_body_t resp;
     sl__http_cb cb;
     void *opaque;
     char errbuf[CURL_ERROR_SIZE];
@@ -56,32 +56,23 @@ static void req_finish(sl__http_t *h, req_t *r, int err, long status, const char
         r->next->prev = r->prev;
     h->n--;
     curl_multi_remove_handle(h->multi, r->easy);
-    if (r->resp)
-        r->resp[r->rlen] = 0;
-    r->cb(r->opaque, err, status, r->resp ? r->resp : "", r->rlen, errmsg);
+    r->cb(r->opaque, err, status, r->resp.p ? r->resp.p : "", r->resp.n, errmsg);
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     free(r->body);
-    sl_free(r->resp);
+    sl_free(r->resp.p);
     sl_free(r);
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+size_t sl__http_body_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    req_t *r = ud;
+    sl__http_body_t *b = ud;
     size_t n = size * nmemb;
-    if (r->rlen + n + 1 > r->rcap) {
-        size_t cap = r->rcap ? r->rcap : 4096;
-        while (cap < r->rlen + n + 1)
-            cap *= 2;
-        char *b = sl_realloc(r->resp, cap);
-        if (!b)
-            return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
-        r->resp = b;
-        r->rcap = cap;
-    }
-    memcpy(r->resp + r->rlen, ptr, n);
-    r->rlen += n;
+    if (sl__grow(&b->p, &b->cap, b->n + n + 1, 1, 4096))
+        return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
+    memcpy(b->p + b->n, ptr, n);
+    b->n += n;
+    b->p[b->n] = 0;
     return n;
 }
 
@@ -237,8 +228,8 @@ int sl__http_post(sl__http_t *h, const char *url, struct curl_slist *headers, ch
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl__http_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->resp);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

@@ -10,6 +10,19 @@
 
 typedef struct sl__http_s sl__http_t;
 
+/* A response body as curl hands it over: @p n bytes at @p p (allocated with
+ * sl_malloc, @p cap of them; NUL-terminated once anything arrived). Starts
+ * zeroed; the owner frees @p p with sl_free(). */
+typedef struct sl__http_body_s {
+    char *p;
+    size_t n, cap;
+} sl__http_body_t;
+
+/* CURLOPT_WRITEFUNCTION appending to the sl__http_body_t given as
+ * CURLOPT_WRITEDATA. Returns what it took, 0 when out of memory (curl then
+ * fails the transfer with CURLE_WRITE_ERROR). */
+size_t sl__http_body_write(char *ptr, size_t size, size_t nmemb, void *ud);
+
 /* A finished request. @p err is 0 when an HTTP response arrived (whatever
  * its status), SL_EIO for a transport failure (connect, reset, timeout),
  * SL_ESHUTDOWN when the client closed first. @p body is valid during the

@@ -96,10 +96,9 @@ static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, j
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     kin_sink_t *s = opaque;
-    if (s->closed)
-        return SL_ESHUTDOWN;
-    if (s->down)
-        return SL_ESINKDOWN; /* each uow stays undone: it is read again by the next run */
+    int refused = sl__sink_refusal(s->closed, s->down);
+    if (refused)
+        return refused;
     put_t *c = sl_calloc(1, sizeof *c);
     if (!c)
         return SL_ENOMEM;
@@ -252,11 +251,5 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
                          .max_events = PUT_MAX_RECORDS,
                          .max_bytes = PUT_MAX_BYTES,
                          .max_record_bytes = RECORD_MAX_BYTES};
-    sl_sink_t *sink = sl_sink_new(&ops, s);
-    if (!sink || sl__proc_own_sink(p, sink)) {
-        sl_sink_destroy(sink);
-        sl__errf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    return sink;
+    return sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
 }

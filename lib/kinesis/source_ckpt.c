@@ -186,14 +186,8 @@ void sl__kinsrc_commit(void *opaque, int sync)
 static int known_add(void *opaque, const char *shard, const char *seq)
 {
     kin_src_t *s = opaque;
-    if (s->nknown == s->kcap) {
-        size_t cap = s->kcap ? s->kcap * 2 : 16;
-        known_t *n = sl_realloc(s->known, cap * sizeof *n);
-        if (!n)
-            return SL_ENOMEM;
-        s->known = n;
-        s->kcap = cap;
-    }
+    if (sl__grow(&s->known, &s->kcap, s->nknown + 1, sizeof *s->known, 16))
+        return SL_ENOMEM;
     known_t *k = &s->known[s->nknown];
     k->shard = sl_strdup(shard);
     k->seq = sl_strdup(seq);

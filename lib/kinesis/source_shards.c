@@ -20,14 +20,8 @@ static void shard_add(kin_src_t *s, json_t *j)
     const char *id = json_string_value(json_object_get(j, "ShardId"));
     if (!id || sl__kinsrc_shard_find(s, id))
         return;
-    if (s->nshards == s->scap) {
-        size_t cap = s->scap ? s->scap * 2 : 8;
-        shard_t *n = sl_realloc(s->shards, cap * sizeof *n);
-        if (!n)
-            return; /* the next listing adds it */
-        s->shards = n;
-        s->scap = cap;
-    }
+    if (sl__grow(&s->shards, &s->scap, s->nshards + 1, sizeof *s->shards, 8))
+        return; /* the next listing adds it */
     shard_t *sh = &s->shards[s->nshards];
     memset(sh, 0, sizeof *sh);
     sh->id = sl_strdup(id);

@@ -6,6 +6,8 @@
 
 #include <stdarg.h>
 
+#include "core/util.h"
+#include "sluice/error.h"
 #include "sluice/processor.h"
 
 /* A source plugged into a processor. Every callback runs on the loop thread. */
@@ -96,5 +98,28 @@ void sl__vlog(const char *name, int min_level, const char *level, const char *fm
     ;
 /* "debug" 0, "info" 1, "warn" 2, anything else 3. */
 int sl__log_level(const char *level);
+
+/* What a connector's sink write answers before it writes anything:
+ * SL_ESHUTDOWN once the sink is closed, SL_ESINKDOWN while it is down (each
+ * uow stays undone: it is read again by the next run), else 0. */
+static inline int sl__sink_refusal(int closed, int down)
+{
+    return closed ? SL_ESHUTDOWN : down ? SL_ESINKDOWN : 0;
+}
+
+/* A connector's sink: sl_sink_new(@p ops, @p opaque), kept alive by @p p
+ * (sl__proc_own_sink). NULL with "out of memory" in @p errstr on failure;
+ * @p opaque stays the caller's (its service's) either way. */
+static inline sl_sink_t *sl__proc_sink_new(sl_processor_t *p, const sl_sink_ops_t *ops,
+                                           void *opaque, char *errstr, size_t errstr_size)
+{
+    sl_sink_t *sink = sl_sink_new(ops, opaque);
+    if (!sink || sl__proc_own_sink(p, sink)) {
+        sl_sink_destroy(sink);
+        sl__errf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    return sink;
+}
 
 #endif

@@ -59,21 +59,6 @@ struct sl_test_s {
     size_t nparts, pcap;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
-    void *p = sl_realloc(*arr, c * elem);
-    if (!p)
-        return SL_ENOMEM;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 static int64_t vclock(void *opaque)
 {
     return ((sl_test_t *)opaque)->now;
@@ -95,7 +80,7 @@ static tpart_t *tpart(sl_test_t *t, const char *topic, int32_t partition, int cr
     for (size_t i = 0; i < t->nparts; i++)
         if (t->parts[i].partition == partition && !strcmp(t->parts[i].topic, topic))
             return &t->parts[i];
-    if (!create || grow((void **)&t->parts, &t->pcap, t->nparts + 1, sizeof *t->parts))
+    if (!create || sl__grow(&t->parts, &t->pcap, t->nparts + 1, sizeof *t->parts, 16))
         return NULL;
     char *name = sl_strdup(topic);
     if (!name)
@@ -126,7 +111,7 @@ static void settle(sl_test_t *t);
 
 static int store_msg(sl_test_sink_t *s, sl_uow_t *u)
 {
-    if (grow((void **)&s->msgs, &s->cap, s->n + 1, sizeof *s->msgs))
+    if (sl__grow(&s->msgs, &s->cap, s->n + 1, sizeof *s->msgs, 16))
         return SL_ENOMEM;
     sl_span_t k, v;
     sl_uow_output(u, &k, &v);
@@ -184,7 +169,7 @@ static int store_msg(sl_test_sink_t *s, sl_uow_t *u)
 static int sink_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     sl_test_sink_t *s = opaque;
-    if (grow((void **)&s->wsizes, &s->wcap, s->nw + 1, sizeof *s->wsizes))
+    if (sl__grow(&s->wsizes, &s->wcap, s->nw + 1, sizeof *s->wsizes, 16))
         return SL_ENOMEM;
     s->wsizes[s->nw++] = n;
     if (s->fail_writes) {
@@ -194,7 +179,7 @@ static int sink_write(void *opaque, sl_uow_t *const *uows, size_t n)
     for (size_t i = 0; i < n; i++) {
         sl_uow_t *u = uows[i];
         if (s->mode == SL_TEST_ACK_MANUAL) {
-            if (grow((void **)&s->pending, &s->pcap, s->npend + 1, sizeof *s->pending)) {
+            if (sl__grow(&s->pending, &s->pcap, s->npend + 1, sizeof *s->pending, 16)) {
                 sl_uow_ack(u, SL_ENOMEM);
                 continue;
             }

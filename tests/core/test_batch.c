@@ -84,8 +84,7 @@ Test(batch, bounds_table)
         sl_test_sink_t *s = sl_test_sink_new(t, "out", c->sink_max_events, c->sink_max_bytes, 0);
         sl_pipeline_t *p = sl_pipeline_new("b");
         cr_assert_eq(sl_pipeline_batch(p, &c->opts), 0);
-        sl_pipeline_sink(p, sl_test_sink_handle(s));
-        cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+        add_with_sink(t, p, s);
         push_n(t, c->pushes);
         sl_test_advance(t, c->advance);
         cr_assert_eq(sl_test_sink_writes(s), c->want_writes, "%s: writes", c->name);
@@ -108,8 +107,7 @@ Test(batch, oversize_uow_is_a_fault_and_the_rest_flows)
     sl_pipeline_t *p = sl_pipeline_new("b");
     sl_batch_opts_t o = {.max_events = 10, .max_bytes = 0, .linger_ms = 10};
     sl_pipeline_batch(p, &o);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     char big[200];
     snprintf(big, sizeof big, "{\"type\":\"t\",\"pad\":\"%0150d\"}", 0);
     push_n(t, 2);
@@ -139,8 +137,7 @@ Test(batch, compact_keeps_newest_per_key)
     sl_pipeline_t *p = sl_pipeline_new("c");
     sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 100};
     cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     const char *keys[] = {"a", "b", "a", "c", "b", "a"};
     for (int i = 0; i < 6; i++)
         push_kv(t, keys[i], i);
@@ -171,8 +168,7 @@ Test(batch, group_writes_once_per_key_in_order)
     sl_pipeline_t *p = sl_pipeline_new("g");
     sl_batch_opts_t o = {.max_events = 6, .max_bytes = 0, .linger_ms = 100};
     cr_assert_eq(sl_pipeline_group(p, &o), 0);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     const char *keys[] = {"a", "b", "a", "c", "b", "a", "z"};
     for (int i = 0; i < 7; i++)
         push_kv(t, keys[i], i);
@@ -196,8 +192,7 @@ Test(batch, flush_closes_open_batches)
     sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("b");
     sl_pipeline_batch(p, NULL); /* configured defaults: 500 events, 50 ms */
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     push_n(t, 7);
     cr_assert_eq(sl_test_sink_count(s), 0);
     cr_assert_eq(sl_engine_flush(sl_test_engine(t)), 0);

@@ -896,8 +896,7 @@ Test(cdc_alloc, out_of_memory_in_the_stage_is_retried)
         sl_test_sink_t *out = sl_test_sink_new(t, "events", 0, 0, 0);
         sl_pipeline_t *p = sl_pipeline_new("cdc");
         cr_assert_eq(sl_cdc(p, &DDB), 0);
-        cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(out)), 0);
-        cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+        add_with_sink(t, p, out);
         cr_assert_eq(sl_test_start(t), 0);
         sl_mem_fail_at(n, 0);
         int rc = sl_test_push_str(t, "in", 0, NULL, v);

@@ -26,11 +26,7 @@ static size_t msg_size(const sl_test_msg_t *m)
 
 static sl_test_t *passthrough(sl_test_sink_t **out, const char *const *kv)
 {
-    sl_test_t *t = driver(kv);
-    *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("pass");
-    sl_pipeline_sink(p, sl_test_sink_handle(*out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_t *t = driver_out(kv, "pass", NULL, NULL, 0, out);
     return t;
 }
 
@@ -148,12 +144,8 @@ static sl_result_t reject_odd(sl_uow_t *u, void *opaque)
 
 Test(faults, stage_fault_carries_event_and_headers)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_odd, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    sl_test_add_pipeline(t, p);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
     char b[256];
     sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
     for (int i = 0; i < 4; i++) {
@@ -199,12 +191,7 @@ Test(faults, stage_fault_carries_event_and_headers)
     sl_test_destroy(t);
 
     /* Replaying the same record yields the same fault id. */
-    t = driver(NULL);
-    out = sl_test_sink_new(t, "out", 0, 0, 0);
-    p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_odd, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    sl_test_add_pipeline(t, p);
+    t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
     sl_record_t r = {.topic = "things",
                      .partition = 1,
                      .offset = 1,
@@ -245,8 +232,7 @@ Test(faults, cloudevents_binary_mode_reads_headers)
     sl_pipeline_t *p = sl_pipeline_new("ce");
     const char *types[] = {"thing-created"};
     sl_pipeline_filter_types(p, SL_MATCH_EXACT, types, 1);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, out);
     sl_header_t h[] = {
         {.name = "ce_specversion", .value = "1.0", .value_len = 3},
         {.name = "ce_type", .value = "thing-created", .value_len = 13},
@@ -372,12 +358,8 @@ Test(faults, trimming_order_fits_a_small_fault_limit)
     /* Of the bound, the sluice.fault.* headers take about 500 bytes. */
     enum { LIMIT = 3400 };
     const char *kv[] = {"fault.max.bytes", "3400", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_all, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(kv, "strict", reject_all, NULL, 0, &out);
     char *small = padded(100, 's'), *mid = padded(1200, 'm'), *big = padded(6000, 'b');
     char *key = malloc(5000), *blob = malloc(5000);
     memset(key, 'k', 5000);
@@ -500,12 +482,8 @@ Test(faults, trimming_order_fits_a_small_fault_limit)
 Test(faults, too_large_refusals_shrink_the_fault_and_never_loop)
 {
     const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_all, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(kv, "strict", reject_all, NULL, 0, &out);
     sl_test_sink_t *f = sl_test_faults(t);
     char *big = padded(100000, 'x');
     /* The sink takes less than it says: each refusal halves the bound. */
@@ -668,12 +646,8 @@ Test(faults, kinesis_shaped_fault_sink_gets_the_same_rule)
 Test(faults, other_permanent_refusal_builds_the_minimal_fault_once)
 {
     const char *kv[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *out = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("strict");
-    sl_pipeline_map(p, reject_all, NULL);
-    sl_pipeline_sink(p, sl_test_sink_handle(out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(kv, "strict", reject_all, NULL, 0, &out);
     sl_test_sink_t *f = sl_test_faults(t);
     sl_header_t h[] = {{.name = "trace", .value = "t1", .value_len = 2}};
     char *v = padded(5000, 'v');

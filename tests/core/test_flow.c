@@ -6,12 +6,8 @@ TestSuite(flow);
 
 static sl_test_t *manual(sl_test_sink_t **out, const char *const *kv)
 {
-    sl_test_t *t = driver(kv);
-    *out = sl_test_sink_new(t, "out", 0, 0, 0);
+    sl_test_t *t = driver_out(kv, "p", NULL, NULL, 0, out);
     sl_test_sink_set_ack(*out, SL_TEST_ACK_MANUAL);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    sl_pipeline_sink(p, sl_test_sink_handle(*out));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
     return t;
 }
 

@@ -364,17 +364,25 @@ Test(materialize, a_smaller_batch_after_a_larger_one_applies_every_row)
     sl_test_destroy(t);
 }
 
+/* A listener on @p s whose executor holds jobs, after one record: its
+ * write is a job, pending. */
+static sl_test_t *first_write_held(mstore_t *s)
+{
+    sl_test_t *t = listener(s, "/thing/id", NULL);
+    sl_test_hold_jobs(t, 1);
+    push_thing(t, "thing-created", "a", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_jobs_pending(t), 1, "the first write is a job");
+    return t;
+}
+
 /* A store is used by one thread at a time: while a write's job is in
  * flight the next write waits behind it (not submitted), and they apply in
  * order. The driver's executor holds jobs here so the test can look. */
 Test(materialize, one_store_write_in_flight_and_the_next_ones_queue_in_order)
 {
     mstore_t s = {0};
-    sl_test_t *t = listener(&s, "/thing/id", NULL);
-    sl_test_hold_jobs(t, 1);
-    push_thing(t, "thing-created", "a", 100, 1);
-    sl_test_advance(t, 1000);
-    cr_assert_eq(sl_test_jobs_pending(t), 1, "the first write is a job");
+    sl_test_t *t = first_write_held(&s);
     cr_assert_eq(s.calls, 0, "not applied inside the sink write");
     push_thing(t, "thing-updated", "a", 200, 2);
     push_thing(t, "thing-created", "b", 150, 1);
@@ -393,11 +401,7 @@ Test(materialize, one_store_write_in_flight_and_the_next_ones_queue_in_order)
 Test(materialize, queued_writes_are_cancelled_at_destroy)
 {
     mstore_t s = {0};
-    sl_test_t *t = listener(&s, "/thing/id", NULL);
-    sl_test_hold_jobs(t, 1);
-    push_thing(t, "thing-created", "a", 100, 1);
-    sl_test_advance(t, 1000);
-    cr_assert_eq(sl_test_jobs_pending(t), 1);
+    sl_test_t *t = first_write_held(&s);
     sl_test_destroy(t);
     cr_assert_eq(s.calls, 0);
     cr_assert_eq(s.destroyed, 1);

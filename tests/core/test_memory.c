@@ -39,15 +39,31 @@ static sl_result_t big_with_own_key(sl_uow_t *u, void *opaque)
     return sl_uow_set_output(u, k.ptr, k.len, v, BIG) ? SL_RETRY : SL_OK;
 }
 
-Test(memory, output_keyed_by_own_key_survives_buffer_growth)
+/* A driver with one pipeline: the flat map @p split, the map @p map, then
+ * (when @p batching is not NULL) that stage, sl_pipeline_compact or
+ * sl_pipeline_group, of @p max_events and linger 10 ms; into the test sink
+ * "out" (*@p s). */
+static sl_test_t *split_then_map(sl_flat_map_fn split, sl_stage_fn map,
+                                 int (*batching)(sl_pipeline_t *, const sl_batch_opts_t *),
+                                 size_t max_events, sl_test_sink_t **s)
 {
     sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
+    *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, big_with_own_key, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    cr_assert_eq(sl_pipeline_flat_map(p, split, NULL), 0);
+    cr_assert_eq(sl_pipeline_map(p, map, NULL), 0);
+    if (batching) {
+        sl_batch_opts_t o = {.max_events = max_events, .max_bytes = 0, .linger_ms = 10};
+        cr_assert_eq(batching(p, &o), 0);
+    }
+    add_with_sink(t, p, *s);
+    return t;
+}
+
+Test(memory, output_keyed_by_own_key_survives_buffer_growth)
+{
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_keyed, big_with_own_key, NULL, 0, &s);
     char b[256];
     for (int i = 0; i < 4; i++) {
         char key[16];
@@ -71,18 +87,27 @@ Test(memory, output_keyed_by_own_key_survives_buffer_growth)
     sl_test_destroy(t);
 }
 
+/* Emits @p n children valued "0", "1", ..., keyed by turns by @p keys
+ * (@p nkeys of them). */
+static sl_result_t emit_numbered(sl_emitter_t *em, int n, const char *const *keys, int nkeys)
+{
+    for (int i = 0; i < n; i++) {
+        char val[16];
+        int vn = snprintf(val, sizeof val, "%d", i);
+        const char *k = keys[i % nkeys];
+        if (sl_emit(em, k, strlen(k), val, (size_t)vn))
+            return SL_RETRY;
+    }
+    return SL_OK;
+}
+
 /* Emits children keyed "k0", "k1", "k0", "k1". */
 static sl_result_t split_two_keys(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
     (void)u;
     (void)opaque;
-    for (int i = 0; i < 4; i++) {
-        char val[16];
-        int vn = snprintf(val, sizeof val, "%d", i);
-        if (sl_emit(em, i % 2 ? "k1" : "k0", 2, val, (size_t)vn))
-            return SL_RETRY;
-    }
-    return SL_OK;
+    static const char *const keys[] = {"k0", "k1"};
+    return emit_numbered(em, 4, keys, 2);
 }
 
 /* Replaces the output value and keeps the ordering key (NULL output key). */
@@ -98,15 +123,8 @@ static sl_result_t wrap_value(sl_uow_t *u, void *opaque)
 
 Test(memory, new_output_leaves_a_childs_ordering_key_alone)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_two_keys, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, wrap_value, NULL), 0);
-    sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 10};
-    cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_two_keys, wrap_value, sl_pipeline_compact, 100, &s);
     cr_assert_eq(sl_test_push_str(t, "in", 0, "rk", "{\"type\":\"a\"}"), 0);
     sl_test_advance(t, 20);
     /* Compacted by the children's keys: the last of k0 and the last of k1. */
@@ -131,13 +149,8 @@ static sl_result_t grow_then_fault(sl_uow_t *u, void *opaque)
 
 Test(memory, a_faulting_childs_event_carries_its_own_key)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, grow_then_fault, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_keyed, grow_then_fault, NULL, 0, &s);
     char b[256];
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "fk", 0)), 0);
     sl_test_sink_t *f = sl_test_faults(t);
@@ -162,13 +175,8 @@ static sl_result_t split_one_key(sl_uow_t *u, sl_emitter_t *em, void *opaque)
 {
     (void)u;
     (void)opaque;
-    for (int i = 0; i < 3; i++) {
-        char val[4];
-        int vn = snprintf(val, sizeof val, "%d", i);
-        if (sl_emit(em, "k", 1, val, (size_t)vn))
-            return SL_RETRY;
-    }
-    return SL_OK;
+    static const char *const keys[] = {"k"};
+    return emit_numbered(em, 3, keys, 1);
 }
 
 /* Sets a new output value (NULL key) and retries the first child once. */
@@ -195,8 +203,7 @@ Test(memory, a_retrying_child_holds_its_key_whatever_output_it_set)
     sl_pipeline_t *p = sl_pipeline_new("p");
     cr_assert_eq(sl_pipeline_flat_map(p, split_one_key, NULL), 0);
     cr_assert_eq(sl_pipeline_map(p, map_then_retry_first, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     cr_assert_eq(sl_test_push_str(t, "in", 0, "rk", "{\"type\":\"a\"}"), 0);
     cr_assert_eq(sl_test_sink_count(s), 0, "the later children of key k wait behind the first");
     sl_test_advance(t, 50);
@@ -262,8 +269,7 @@ Test(memory, grandchildren_keep_their_key_after_the_parent_is_reused)
     cr_assert_eq(sl_pipeline_map(p, rekey_from_own_output, NULL), 0);
     sl_batch_opts_t o = {.max_events = 1000, .max_bytes = 0, .linger_ms = 10};
     cr_assert_eq(sl_pipeline_group(p, &o), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     /* Everything waits in the open batch while later records reuse the
      * pooled children of earlier ones. */
@@ -305,16 +311,9 @@ static sl_result_t json_with_own_key(sl_uow_t *u, void *opaque)
 
 Test(memory, json_output_keyed_by_own_key_survives_buffer_growth)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    cr_assert_eq(sl_pipeline_flat_map(p, split_keyed, NULL), 0);
-    cr_assert_eq(sl_pipeline_map(p, json_with_own_key, NULL), 0);
     /* compacted by the ordering key after the output was set */
-    sl_batch_opts_t o = {.max_events = 100, .max_bytes = 0, .linger_ms = 10};
-    cr_assert_eq(sl_pipeline_compact(p, &o), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *s;
+    sl_test_t *t = split_then_map(split_keyed, json_with_own_key, sl_pipeline_compact, 100, &s);
     char b[256];
     cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "kk", 0)), 0);
     sl_test_advance(t, 20);

@@ -129,13 +129,8 @@ Test(retry, limit_turns_into_fault_and_releases_the_key)
 Test(retry, sink_failures_per_uow)
 {
     const char *kv[] = {"retry.max", "5", "retry.backoff.ms", "10", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    sl_batch_opts_t o = {.max_events = 4, .max_bytes = 0, .linger_ms = 5};
-    sl_pipeline_batch(p, &o);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    sl_test_sink_t *s;
+    sl_test_t *t = driver_out(kv, "p", NULL, NULL, 4, &s);
     /* First write: a0 fails retriably, the others succeed; a0 comes back. */
     sl_test_sink_fail_next(s, 1, SL_EIO);
     const char *first[] = {"a", "b", "c", "d"};
@@ -149,12 +144,7 @@ Test(retry, sink_failures_per_uow)
     cr_assert_eq(sl_test_committed(t, "in", 0), 4);
     sl_test_destroy(t);
 
-    t = driver(kv);
-    s = sl_test_sink_new(t, "out", 0, 0, 0);
-    p = sl_pipeline_new("p");
-    sl_pipeline_batch(p, &o);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    t = driver_out(kv, "p", NULL, NULL, 4, &s);
     sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
     const char *keys[] = {"a", "b", "c", "d"};
     for (int i = 0; i < 4; i++)
@@ -180,13 +170,8 @@ Test(retry, sink_failures_per_uow)
 Test(retry, whole_write_failure_is_retried)
 {
     const char *kv[] = {"retry.backoff.ms", "10", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    sl_batch_opts_t o = {.max_events = 3, .max_bytes = 0, .linger_ms = 5};
-    sl_pipeline_batch(p, &o);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    sl_test_sink_t *s;
+    sl_test_t *t = driver_out(kv, "p", NULL, NULL, 3, &s);
     sl_test_sink_fail_writes(s, 2, SL_ETIMEDOUT);
     for (int i = 0; i < 3; i++)
         push_kv(t, i == 1 ? "x" : "y", i);
@@ -212,13 +197,8 @@ Test(retry, whole_write_failure_is_retried)
 Test(retry, a_later_success_does_not_overtake_an_earlier_failure_of_its_key)
 {
     const char *kv[] = {"retry.max", "2", "retry.backoff.ms", "10", NULL};
-    sl_test_t *t = driver(kv);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("p");
-    sl_batch_opts_t o = {.max_events = 3, .max_bytes = 0, .linger_ms = 5};
-    sl_pipeline_batch(p, &o);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    sl_test_sink_t *s;
+    sl_test_t *t = driver_out(kv, "p", NULL, NULL, 3, &s);
     sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
     push_kv(t, "a", 0);
     push_kv(t, "b", 1);

@@ -3,6 +3,8 @@
 #include "sluice/error.h"
 #include "sluice/record.h"
 
+#include "../../bench/rng.h"
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -643,18 +645,6 @@ Test(scan, binary_bytes_rejected)
 }
 
 /* ---- randomized differential: mutated events ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545f4914f6cdd1du;
-}
 
 Test(scan, randomized_differential)
 {

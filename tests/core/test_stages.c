@@ -17,8 +17,7 @@ Test(stages, filter_keeps_and_drops)
     sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("even");
     cr_assert_eq(sl_pipeline_filter(p, keep_even, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(s)), 0);
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     for (int i = 0; i < 10; i++)
         cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "k", i)), 0);
@@ -93,8 +92,7 @@ Test(stages, filter_types_table)
         sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
         sl_pipeline_t *p = sl_pipeline_new("types");
         cr_assert_eq(sl_pipeline_filter_types(p, c->match, c->names, c->count), 0);
-        sl_pipeline_sink(p, sl_test_sink_handle(s));
-        cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+        add_with_sink(t, p, s);
         char b[256];
         snprintf(b, sizeof b, "{\"type\":\"%s\",\"id\":\"1\"}", c->type);
         cr_assert_eq(sl_test_push_str(t, "in", 0, "k", b), 0);
@@ -123,12 +121,8 @@ static sl_result_t to_view(sl_uow_t *u, void *opaque)
 
 Test(stages, map_writes_output)
 {
-    sl_test_t *t = driver(NULL);
-    sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
-    sl_pipeline_t *p = sl_pipeline_new("view");
-    cr_assert_eq(sl_pipeline_map(p, to_view, NULL), 0);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    sl_test_sink_t *s;
+    sl_test_t *t = driver_out(NULL, "view", to_view, NULL, 0, &s);
     char b[256];
     for (int i = 0; i < 3; i++)
         cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "k1", i)), 0);
@@ -160,8 +154,7 @@ Test(stages, flat_map_children_and_watermark)
     sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
     sl_pipeline_t *p = sl_pipeline_new("fm");
     cr_assert_eq(sl_pipeline_flat_map(p, explode, NULL), 0);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    cr_assert_eq(sl_test_add_pipeline(t, p), 0);
+    add_with_sink(t, p, s);
     char b[256];
     for (int i = 0; i < 4; i++) /* offsets 0..3 -> 0+1+2+3 children */
         cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "k", i)), 0);
@@ -198,8 +191,7 @@ Test(stages, tap_observes_without_dropping)
     sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_pipeline_t *p = sl_pipeline_new("tap");
     cr_assert_eq(sl_pipeline_tap(p, count_tap, &seen), 0);
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     char b[256];
     for (int i = 0; i < 7; i++)
         sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "k", i));
@@ -215,8 +207,7 @@ Test(stages, rate_limit_token_bucket)
     sl_pipeline_t *p = sl_pipeline_new("rl");
     cr_assert_eq(sl_pipeline_rate_limit(p, 0, 1), SL_ERANGE);
     cr_assert_eq(sl_pipeline_rate_limit(p, 10.0, 3), 0); /* 10/s, burst 3 */
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     char b[256];
     for (int i = 0; i < 13; i++)
         sl_test_push_str(t, "in", 0, NULL, ev(b, sizeof b, "a", "k", i));
@@ -377,8 +368,7 @@ Test(stages, watermark_under_out_of_order_acks)
     sl_test_sink_t *s = sl_test_sink_new(t, "out", 0, 0, 0);
     sl_test_sink_set_ack(s, SL_TEST_ACK_MANUAL);
     sl_pipeline_t *p = sl_pipeline_new("p");
-    sl_pipeline_sink(p, sl_test_sink_handle(s));
-    sl_test_add_pipeline(t, p);
+    add_with_sink(t, p, s);
     char b[256];
     for (int i = 0; i < N; i++) { /* offsets with gaps: 0, 3, 6, ... */
         ev(b, sizeof b, "a", "k", i);

@@ -110,12 +110,85 @@ static void check_fault(json_t *f, const char *topic, int64_t offset, const char
                      "the SHA-256 of the whole original value");
 }
 
-static void value_of(char *buf, size_t n, int i)
+/* Good record @p g: an event keyed k<g>. */
+static void good_event(int g, char *key, size_t kn, char *v, size_t vn)
 {
-    snprintf(buf, n,
+    snprintf(key, kn, "k%d", g);
+    snprintf(v, vn,
              "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"timestamp\":%d,"
              "\"partitionKey\":\"k%d\",\"thing\":{\"id\":\"k%d\",\"n\":%d}}",
-             i, 1700000000 + i, i, i, i);
+             g, 1700000000 + g, g, g, g);
+}
+
+/* Good record @p g: a DynamoDB INSERT of thing t<g>, keyed t<g>. */
+static void good_change(int g, char *key, size_t kn, char *v, size_t vn)
+{
+    snprintf(key, kn, "t%d", g);
+    snprintf(v, vn,
+             "{\"eventID\":\"%d\",\"eventName\":\"INSERT\",\"eventSource\":\"aws:dynamodb\","
+             "\"dynamodb\":{\"ApproximateCreationDateTime\":1767225600,\"Keys\":{\"id\":"
+             "{\"S\":\"%s\"}},\"NewImage\":{\"id\":{\"S\":\"%s\"}},\"SequenceNumber\":\"%d\","
+             "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
+             g, key, key, g + 1);
+}
+
+/* A large record and the offset it goes to. */
+typedef struct big_s {
+    int at; /* -1 ends a list */
+    const char *key;
+    const void *value;
+} big_t;
+
+/* Produces @p good good records (made by @p make) to @p topic and, at their
+ * offsets, the @p size-byte records @p bigs, then flushes. */
+static void produce_around(const char *bs, const char *topic, int good, const big_t *bigs,
+                           size_t size, void (*make)(int, char *, size_t, char *, size_t))
+{
+    int nbig = 0;
+    while (bigs[nbig].at >= 0)
+        nbig++;
+    rd_kafka_t *rk = kt_producer(bs);
+    char v[512], k[16];
+    for (int i = 0, g = 0, j = 0; i < good + nbig; i++) {
+        if (j < nbig && i == bigs[j].at) {
+            kt_produce(rk, topic, bigs[j].key, bigs[j].value, size);
+            j++;
+            continue;
+        }
+        make(g++, k, sizeof k, v, sizeof v);
+        kt_produce(rk, topic, k, v, strlen(v));
+    }
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+}
+
+typedef struct outcome_s {
+    size_t out, nf;    /* records read from the output topic, fault events */
+    int64_t committed; /* the group's commit on the input */
+    int rc;            /* the processor's exit status */
+} outcome_t;
+
+/* What the processor @p pid did: up to @p want_out records of
+ * @p out_topic (60 s), @p want_faults fault events into @p f (30 s), the
+ * commit of @p group on partition 0 of @p in_topic waited for up to
+ * @p want_commit (30 s); then it is stopped (SIGTERM) and waited for. */
+static outcome_t outcome_of(const char *bs, pid_t pid, const char *out_topic, size_t want_out,
+                            size_t want_faults, struct faults *f, const char *group,
+                            const char *in_topic, int64_t want_commit)
+{
+    outcome_t o = {0};
+    o.out = kt_read(bs, out_topic, 1, want_out, 60000, 500, NULL, NULL);
+    o.nf = kt_read(bs, "faults", 1, want_faults, 30000, 1000, keep_fault, f);
+    o.committed = -1;
+    int64_t end = tu_now_ms() + 30000;
+    while (o.committed < want_commit && tu_now_ms() < end) {
+        o.committed = kt_committed(bs, group, in_topic, 1);
+        if (o.committed < want_commit)
+            tu_sleep_ms(200);
+    }
+    kill(pid, SIGTERM);
+    o.rc = kt_wait(pid, 60000);
+    return o;
 }
 
 /* A @p n-byte event; without its last byte (invalid JSON) when @p broken. */
@@ -138,43 +211,19 @@ Test(bigfault, kproc_900kb_faults_fit_the_kafka_fault_sink_and_the_stream_goes_o
     unsigned char *valid = big_event(BIG, 0), *broken = big_event(BIG, 1);
     /* Offsets: 0-9 good, 10 the valid event kproc's stage faults (too large
      * for it), 11-20 good, 21 the malformed one, 22-31 good. */
-    rd_kafka_t *rk = kt_producer(bs);
-    char v[256], k[16];
-    for (int i = 0, g = 0; i < GOOD + 2; i++) {
-        if (i == 10) {
-            kt_produce(rk, "in", "big-ok", valid, BIG);
-            continue;
-        }
-        if (i == 21) {
-            kt_produce(rk, "in", "big-bad", broken, BIG);
-            continue;
-        }
-        value_of(v, sizeof v, g);
-        snprintf(k, sizeof k, "k%d", g++);
-        kt_produce(rk, "in", k, v, strlen(v));
-    }
-    kt_flush(rk);
-    rd_kafka_destroy(rk);
+    const big_t bigs[] = {{10, "big-ok", valid}, {21, "big-bad", broken}, {-1, NULL, NULL}};
+    produce_around(bs, "in", GOOD, bigs, BIG, good_event);
     /* The whole record is wanted in a fault (fault.value.max.bytes above
      * the value): only the fault sink's own bound can make it fit. */
     const char *extra[] = {"batch.linger.ms=10", "fault.value.max.bytes=1048576",
                            "commit.interval.ms=100", "drain.timeout.ms=5000", NULL};
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-big", extra);
-    size_t out = kt_read(bs, "out", 1, GOOD, 60000, 500, NULL, NULL);
     struct faults f = {0};
-    size_t nf = kt_read(bs, "faults", 1, 2, 30000, 1000, keep_fault, &f);
-    int64_t committed = -1, end = tu_now_ms() + 30000;
-    while (committed < GOOD + 2 && tu_now_ms() < end) {
-        committed = kt_committed(bs, "g-big", "in", 1);
-        if (committed < GOOD + 2)
-            tu_sleep_ms(200);
-    }
-    kill(pid, SIGTERM);
-    int rc = kt_wait(pid, 60000);
-    cr_assert_eq(nf, 2, "exactly one fault each for the two 900 KB records (got %zu)", nf);
-    cr_assert_eq(out, GOOD, "every record around them is processed (got %zu)", out);
-    cr_assert_eq(committed, GOOD + 2, "and committed past them");
-    cr_assert_eq(rc, 0, "SIGTERM drains completely");
+    outcome_t o = outcome_of(bs, pid, "out", GOOD, 2, &f, "g-big", "in", GOOD + 2);
+    cr_assert_eq(o.nf, 2, "exactly one fault each for the two 900 KB records (got %zu)", o.nf);
+    cr_assert_eq(o.out, GOOD, "every record around them is processed (got %zu)", o.out);
+    cr_assert_eq(o.committed, GOOD + 2, "and committed past them");
+    cr_assert_eq(o.rc, 0, "SIGTERM drains completely");
     for (int i = 0; i < f.n; i++)
         cr_assert_leq(f.size[i], FAULT_LIMIT, "fault %d is %zu bytes", i, f.size[i]);
     json_t *fv = fault_at(&f, 10), *fb = fault_at(&f, 21);
@@ -210,69 +259,23 @@ Test(bigfault, trigger_450kb_bad_change_record_faults_once_and_the_stream_goes_o
                      "{\"S\":\"t-big\"},\"blob\":{\"S\":\"");
     memset(bad + h, 'b', BIG - (size_t)h);
     memcpy(bad + BIG - 5, "\"}}}}", 5);
-    rd_kafka_t *rk = kt_producer(bs);
-    char v[512], k[16];
-    for (int i = 0, g = 0; i < GOOD + 1; i++) {
-        if (i == 7) {
-            kt_produce(rk, "changes", "t-big", bad, BIG);
-            continue;
-        }
-        snprintf(k, sizeof k, "t%d", g);
-        snprintf(v, sizeof v,
-                 "{\"eventID\":\"%d\",\"eventName\":\"INSERT\",\"eventSource\":\"aws:dynamodb\","
-                 "\"dynamodb\":{\"ApproximateCreationDateTime\":1767225600,\"Keys\":{\"id\":"
-                 "{\"S\":\"%s\"}},\"NewImage\":{\"id\":{\"S\":\"%s\"}},\"SequenceNumber\":\"%d\","
-                 "\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
-                 g, k, k, g + 1);
-        g++;
-        kt_produce(rk, "changes", k, v, strlen(v));
-    }
-    kt_flush(rk);
-    rd_kafka_destroy(rk);
+    const big_t bigs[] = {{7, "t-big", bad}, {-1, NULL, NULL}};
+    produce_around(bs, "changes", GOOD, bigs, BIG, good_change);
     char xb[300];
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
-    char *argv[] = {(char *)tbin,
-                    "--source",
-                    "kafka:changes",
-                    "--sink",
-                    "kafka:events",
-                    "--faults",
-                    "kafka:faults",
-                    "--format",
-                    "dynamodb",
-                    "--entity",
-                    "thing",
-                    "--group",
-                    "g-trig",
-                    "-X",
-                    xb,
-                    "-c",
-                    "commit.interval.ms=100",
-                    "-c",
-                    "drain.timeout.ms=5000",
-                    NULL};
-    pid_t pid;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    cr_assert_eq(posix_spawn(&pid, tbin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    size_t out = kt_read(bs, "events", 1, GOOD, 60000, 500, NULL, NULL);
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(
+        &argv_c, tbin,
+        "--source kafka:changes --sink kafka:events --faults kafka:faults --format dynamodb "
+        "--entity thing --group g-trig -X %s -c commit.interval.ms=100 -c drain.timeout.ms=5000",
+        xb);
+    pid_t pid = tu_spawn(argv, "/dev/null", environ);
     struct faults f = {0};
-    size_t nf = kt_read(bs, "faults", 1, 1, 30000, 1000, keep_fault, &f);
-    int64_t committed = -1, end = tu_now_ms() + 30000;
-    while (committed < GOOD + 1 && tu_now_ms() < end) {
-        committed = kt_committed(bs, "g-trig", "changes", 1);
-        if (committed < GOOD + 1)
-            tu_sleep_ms(200);
-    }
-    kill(pid, SIGTERM);
-    int rc = kt_wait(pid, 60000);
-    cr_assert_eq(nf, 1, "exactly one fault for the bad change record (got %zu)", nf);
-    cr_assert_eq(out, GOOD, "every good change record is published (got %zu)", out);
-    cr_assert_eq(committed, GOOD + 1, "and committed past the bad one");
-    cr_assert_eq(rc, 0, "SIGTERM drains completely");
+    outcome_t o = outcome_of(bs, pid, "events", GOOD, 1, &f, "g-trig", "changes", GOOD + 1);
+    cr_assert_eq(o.nf, 1, "exactly one fault for the bad change record (got %zu)", o.nf);
+    cr_assert_eq(o.out, GOOD, "every good change record is published (got %zu)", o.out);
+    cr_assert_eq(o.committed, GOOD + 1, "and committed past the bad one");
+    cr_assert_eq(o.rc, 0, "SIGTERM drains completely");
     cr_assert_leq(f.size[0], FAULT_LIMIT);
     /* Only the decoded copy had to go: the value is whole. */
     check_fault(fault_at(&f, 7), "changes", 7, "t-big", bad, BIG, "SL_EFIELD", 1, 0);

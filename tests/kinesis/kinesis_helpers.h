@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "kinesalite_http.h"
 #include "sluice/sluice.h"
 
 extern char **environ;
@@ -90,25 +91,6 @@ static inline void kk_stop(kk_server_t *s)
         fprintf(stderr, "cannot remove %s\n", s->dir);
 }
 
-typedef struct kk_buf_s {
-    char *p;
-    size_t n;
-} kk_buf_t;
-
-static size_t kk_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    kk_buf_t *b = ud;
-    size_t n = size * nmemb;
-    char *q = realloc(b->p, b->n + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, n);
-    b->p = q;
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
-}
-
 /* A synchronous call; returns the answer (caller decrefs) and its status. */
 static inline json_t *kk_call_status(const char *url, const char *path, const char *op, json_t *req,
                                      long *status)
@@ -117,18 +99,10 @@ static inline json_t *kk_call_status(const char *url, const char *path, const ch
     cr_assert(c);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    char target[96], full[256];
-    snprintf(target, sizeof target, "X-Amz-Target: Kinesis_20131202.%s", op ? op : "");
+    char full[256];
     snprintf(full, sizeof full, "%s%s", url, path);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-    h = curl_slist_append(h, "X-Amz-Date: 20260101T000000Z");
-    h = curl_slist_append(h, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/"
-                             "us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, "
-                             "Signature=00");
-    if (op)
-        h = curl_slist_append(h, target);
-    kk_buf_t b = {NULL, 0};
+    struct curl_slist *h = kh_headers(op, "AKIDTEST");
+    kh_body_t b = {NULL, 0};
     curl_easy_setopt(c, CURLOPT_URL, full);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (body) {
@@ -136,7 +110,7 @@ static inline json_t *kk_call_status(const char *url, const char *path, const ch
     } else if (!op && strcmp(path, "/__stats")) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kk_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
     CURLcode rc = curl_easy_perform(c);
@@ -301,6 +275,62 @@ static inline int kk_stop_run(kk_run_t *r)
     pthread_join(r->th, NULL);
     sl_processor_destroy(r->p);
     return r->rc;
+}
+
+/* Waits up to 60 s for @p want records on @p stream; returns what is there
+ * then (the caller decrefs). */
+static inline json_t *kk_wait_records(const char *url, const char *stream, size_t want)
+{
+    json_t *all = NULL;
+    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
+        json_decref(all);
+        all = kk_read_all(url, stream);
+        if (json_array_size(all) >= want)
+            break;
+        tu_sleep_ms(200);
+    }
+    return all;
+}
+
+/* A processor @p app (processor.name and kinesis.application, its
+ * checkpoints in @p dir/checkpoints.db) reading Kinesis stream @p in and
+ * writing what @p map makes to stream @p out, its faults to "faults", in a
+ * pipeline @p pipeline (with a batch stage of the defaults when @p batch);
+ * polling every 50 ms, committing every 100 ms, lingering 20 ms; then the
+ * settings @p kv and @p extra (key, value, ..., NULL; or NULL). */
+static inline sl_processor_t *kk_processor(const char *app, const char *dir, const char *in,
+                                           const char *out, const char *pipeline, sl_stage_fn map,
+                                           int batch, const char *const *kv_more,
+                                           const char *const *extra)
+{
+    char err[512], ck[300];
+    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", dir);
+    /* Polls, commits and batches paced for tests. */
+    const char *kv[64] = {"processor.name",           app,  "processor.signals",   "false",
+                          "kinesis.application",      app,  "kinesis.checkpoints", ck,
+                          "kinesis.poll.interval.ms", "50", "commit.interval.ms",  "100",
+                          "batch.linger.ms",          "20"};
+    size_t n = 14;
+    for (size_t i = 0; kv_more && kv_more[i]; i++) {
+        cr_assert(n < sizeof kv / sizeof kv[0] - 1, "kk_processor: too many settings");
+        kv[n++] = kv_more[i];
+    }
+    kv[n] = NULL;
+    sl_processor_t *p = tu_processor(kv, extra);
+    cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
+    sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
+    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
+    cr_assert(o && f, "%s", err);
+    sl_pipeline_t *pl = sl_pipeline_new(pipeline);
+    cr_assert_eq(sl_pipeline_map(pl, map, NULL), 0);
+    if (batch) {
+        sl_batch_opts_t b = {0, 0, -1};
+        cr_assert_eq(sl_pipeline_batch(pl, &b), 0);
+    }
+    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    return p;
 }
 
 #endif

@@ -5,6 +5,8 @@
  * are injected there (tests/kinesis/server). */
 #include "kinesis_helpers.h"
 
+#include "../../examples/view_count.h"
+
 #include <sqlite3.h>
 
 TestSuite(kinesis, .timeout = 240);
@@ -41,40 +43,8 @@ static sl_processor_t *proc(const char *app, const char *in, const char *out, co
 static sl_processor_t *proc_kv(const char *app, const char *in, const char *out,
                                const char *const *extra)
 {
-    char err[512], ck[128];
-    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
-    const char *kv[] = {"processor.name",
-                        app,
-                        "processor.signals",
-                        "false",
-                        "kinesis.application",
-                        app,
-                        "kinesis.checkpoints",
-                        ck,
-                        "kinesis.poll.interval.ms",
-                        "50",
-                        "commit.interval.ms",
-                        "100",
-                        "batch.linger.ms",
-                        "20",
-                        "retry.backoff.ms",
-                        "20",
-                        "retry.max",
-                        "20",
-                        NULL};
-    sl_processor_t *p = tu_processor(kv, extra);
-    cr_assert_eq(sl_kinesis_source_attach(p, in, err, sizeof err), 0, "%s", err);
-    sl_sink_t *o = sl_kinesis_sink_new(p, out, err, sizeof err);
-    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    cr_assert(o && f, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new("copy");
-    sl_batch_opts_t b = {0, 0, -1};
-    cr_assert_eq(sl_pipeline_map(pl, copy, NULL), 0);
-    cr_assert_eq(sl_pipeline_batch(pl, &b), 0);
-    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
-    return p;
+    const char *kv[] = {"retry.backoff.ms", "20", "retry.max", "20", NULL};
+    return kk_processor(app, g_dir, in, out, "copy", copy, 1, kv, extra);
 }
 
 enum { NKEYS = 10 };
@@ -109,14 +79,9 @@ static void put_events(const char *url, const char *stream, int from, int to, in
 /* Wait until @p stream holds at least @p want records; returns them. */
 static json_t *wait_records(const char *url, const char *stream, size_t want)
 {
-    json_t *all = NULL;
-    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
-        json_decref(all);
-        all = kk_read_all(url, stream);
-        if (json_array_size(all) >= want)
-            return all;
-        tu_sleep_ms(200);
-    }
+    json_t *all = kk_wait_records(url, stream, want);
+    if (json_array_size(all) >= want)
+        return all;
     cr_assert_fail("%s holds %zu records, want %zu", stream, json_array_size(all), want);
     return NULL;
 }
@@ -172,6 +137,37 @@ static void rm_dir(void)
     cr_assert_eq(system(cmd), 0);
 }
 
+enum endpoint_e { NO_ENDPOINT, TO_KINESALITE, TO_PROXY };
+
+/* Every test's start: its own directory, kinesalite (and the proxy) with
+ * the streams that follow ("name:shards", ..., NULL), the processors'
+ * endpoint set (env_for) to kinesalite or the proxy, or left alone;
+ * returns the server... */
+static kk_server_t begin(enum endpoint_e to, ...)
+{
+    const char *streams[8];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, to);
+    while (n < 7 && (streams[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    streams[n] = NULL;
+    kk_server_t s;
+    setup_dir();
+    kk_start(&s, streams);
+    if (to != NO_ENDPOINT)
+        env_for(to == TO_PROXY ? s.proxy : s.kinesalite);
+    return s;
+}
+
+/* ... and its end. */
+static void finish(kk_server_t *s)
+{
+    kk_stop(s);
+    rm_dir();
+}
+
 static int64_t count_checkpoints(const char *app)
 {
     char path[128];
@@ -192,11 +188,7 @@ static int64_t count_checkpoints(const char *app)
 
 Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_checkpoint)
 {
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
+    kk_server_t s = begin(TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 300, 50);
 
     kk_run_t r;
@@ -233,17 +225,12 @@ Test(kinesis, round_trip_over_two_shards_with_poison_and_a_restart_from_the_chec
     cr_assert_eq(json_array_size(faults), 8, "each poison record faulted once");
     json_decref(faults);
     json_decref(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
 {
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"in:1", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
+    kk_server_t s = begin(TO_KINESALITE, "in:1", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 150, 0);
     json_t *ls = kk_call(s.kinesalite, "ListShards", json_pack("{s:s}", "StreamName", "in"));
     const char *parent = json_string_value(
@@ -272,16 +259,12 @@ Test(kinesis, a_parent_shard_is_read_to_its_end_before_its_children)
     check_order(out, 300, 0);
     json_decref(out);
     cr_assert_eq(count_checkpoints("split"), 3, "the parent (SHARD_END) and two children");
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and_keep_key_order)
 {
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
+    kk_server_t s = begin(NO_ENDPOINT, "in:2", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 400, 0);
     env_for(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
@@ -307,22 +290,26 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
             (long long)calls, (long long)secs, dups);
     json_decref(st);
     json_decref(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* ---- the service binaries over Kinesis ---- */
 
 static pid_t spawn_bin(char *const argv[], const char *log)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+    return tu_spawn(argv, log, environ);
+}
+
+/* Runs the processor binary of @p argv, which must fail at start: its
+ * output (log file @p log; the caller frees it) once it exited with 1. */
+static char *fails_to_start(char *const argv[], const char *log)
+{
+    pid_t pid = spawn_bin(argv, log);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *out = tu_slurp(log);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    return out;
 }
 
 static int stop_bin(pid_t pid)
@@ -341,20 +328,9 @@ static int stop_bin(pid_t pid)
 
 static int64_t view_rows(const char *db, const char *where)
 {
-    sqlite3 *h;
-    int64_t n = -1;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM things %s", where);
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW)
-                n = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(h);
-    return n;
+    return view_count(db, sql);
 }
 
 Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
@@ -362,11 +338,7 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     const char *tbin = getenv("SLUICE_TRIGGER_BIN"), *lbin = getenv("SLUICE_LISTENER_BIN");
     if (!tbin || !lbin)
         cr_skip_test("SLUICE_TRIGGER_BIN / SLUICE_LISTENER_BIN are not set");
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"changes:2", "events:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
+    kk_server_t s = begin(TO_KINESALITE, "changes:2", "events:2", "faults:1", NULL);
     enum { THINGS = 20, VERSIONS = 3 };
     char *keys[THINGS * VERSIONS + 1], *vals[THINGS * VERSIONS + 1];
     size_t n = 0;
@@ -392,43 +364,20 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
         free(keys[i]);
         free(vals[i]);
     }
-    char tlog[128], llog[128], db[128], view[160], tck[160], lck[160];
-    snprintf(tlog, sizeof tlog, "%s/trigger.log", g_dir);
-    snprintf(llog, sizeof llog, "%s/listener.log", g_dir);
-    snprintf(db, sizeof db, "%s/view.db", g_dir);
-    snprintf(view, sizeof view, "sqlite:%s#things", db);
-    snprintf(tck, sizeof tck, "kinesis.checkpoints=sqlite:%s/t.db", g_dir);
-    snprintf(lck, sizeof lck, "kinesis.checkpoints=sqlite:%s/l.db", g_dir);
-    char *targv[] = {(char *)tbin,
-                     "--source",
-                     "kinesis:changes",
-                     "--sink",
-                     "kinesis:events",
-                     "--faults",
-                     "kinesis:faults",
-                     "--format",
-                     "dynamodb",
-                     "--entity",
-                     "thing",
-                     "-c",
-                     tck,
-                     "-c",
-                     "kinesis.poll.interval.ms=50",
-                     NULL};
-    char *largv[] = {(char *)lbin,
-                     "--source",
-                     "kinesis:events",
-                     "--faults",
-                     "kinesis:faults",
-                     "--key",
-                     "/thing/id",
-                     "--view",
-                     view,
-                     "-c",
-                     lck,
-                     "-c",
-                     "kinesis.poll.interval.ms=50",
-                     NULL};
+    tu_files_t fl;
+    tu_files(&fl, g_dir, "things");
+    const char *tlog = fl.tlog, *llog = fl.llog, *db = fl.db, *view = fl.view;
+    tu_cmd_t targv_c;
+    char **targv = tu_cmd(
+        &targv_c, tbin,
+        "--source kinesis:changes --sink kinesis:events --faults kinesis:faults --format dynamodb "
+        "--entity thing -c kinesis.checkpoints=sqlite:%s/t.db -c kinesis.poll.interval.ms=50",
+        g_dir);
+    tu_cmd_t largv_c;
+    char **largv = tu_cmd(&largv_c, lbin,
+                          "--source kinesis:events --faults kinesis:faults --key /thing/id --view "
+                          "%s -c kinesis.checkpoints=sqlite:%s/l.db -c kinesis.poll.interval.ms=50",
+                          view, g_dir);
     pid_t tp = spawn_bin(targv, tlog), lp = spawn_bin(largv, llog);
     int64_t live = THINGS - THINGS / 5, gone = -1, end = tu_now_ms() + 60000;
     int64_t rows = -1, v3 = -1;
@@ -447,8 +396,7 @@ Test(kinesis, the_trigger_and_the_listener_run_over_kinesis)
     json_decref(faults);
     cr_assert_eq(stop_bin(tp), 0, "the trigger drains");
     cr_assert_eq(stop_bin(lp), 0, "the listener drains");
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_secret_is_logged)
@@ -456,10 +404,7 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
     if (!tbin)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"changes:1", NULL};
-    kk_start(&s, streams);
+    kk_server_t s = begin(NO_ENDPOINT, "changes:1", NULL);
     const char *secret = "wJalrXUtnFEMI-this-must-never-be-logged";
     setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
     setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
@@ -473,40 +418,22 @@ Test(kinesis, an_unreachable_endpoint_or_a_missing_stream_fails_clearly_and_no_s
     };
     for (size_t i = 0; i < 2; i++) {
         setenv("AWS_ENDPOINT_URL_KINESIS", cases[i].endpoint, 1);
-        char log[128], ck[160];
+        char log[128];
         snprintf(log, sizeof log, "%s/t%zu.log", g_dir, i);
-        snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s/c.db", g_dir);
-        char *argv[] = {(char *)tbin,
-                        "--source",
-                        (char *)cases[i].stream,
-                        "--sink",
-                        "kinesis:changes",
-                        "--faults",
-                        "kinesis:changes",
-                        "--format",
-                        "dynamodb",
-                        "--entity",
-                        "thing",
-                        "-c",
-                        ck,
-                        "-c",
-                        "source.connect.timeout.ms=1500",
-                        "-c",
-                        "log.level=debug",
-                        NULL};
-        pid_t pid = spawn_bin(argv, log);
-        int st;
-        cr_assert_eq(waitpid(pid, &st, 0), pid);
-        char *out = tu_slurp(log);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+        tu_cmd_t argv_c;
+        char **argv = tu_cmd(&argv_c, tbin,
+                             "--source %s --sink kinesis:changes --faults kinesis:changes --format "
+                             "dynamodb --entity thing -c kinesis.checkpoints=sqlite:%s/c.db -c "
+                             "source.connect.timeout.ms=1500 -c log.level=debug",
+                             cases[i].stream, g_dir);
+        char *out = fails_to_start(argv, log);
         cr_assert(strstr(out, cases[i].says), "says \"%s\":\n%s", cases[i].says, out);
         cr_assert_null(strstr(out, secret), "the secret key is not logged");
         cr_assert_null(strstr(out, "token-that-must-never"), "the session token is not logged");
         free(out);
     }
     unsetenv("AWS_SESSION_TOKEN");
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* ---- checkpoints that cannot be read, records that are not whole ---- */
@@ -557,6 +484,26 @@ static int wait_run_end(kk_run_t *r, int timeout_ms)
     return rc;
 }
 
+/* Stops the processor of @p r (its drain completes) and checks that "out"
+ * holds records [0, @p n), each once, in key order (@p why says why). */
+static void stop_and_check_all(kk_server_t *s, kk_run_t *r, size_t n, const char *why)
+{
+    cr_assert_eq(kk_stop_run(r), 0);
+    json_t *out = kk_read_all(s->kinesalite, "out");
+    cr_assert_eq(check_order(out, (int)n, 0), 0, "%s", why);
+    cr_assert_eq(json_array_size(out), n);
+    json_decref(out);
+}
+
+/* Records [0, 100) of "in" through processor "app" to "out", against
+ * kinesalite; the processor keeps running in @p r. */
+static void first_100(kk_server_t *s, kk_run_t *r)
+{
+    put_events(s->kinesalite, "in", 0, 100, 0);
+    kk_run(r, proc("app", "in", "out", "log.level", "info"));
+    json_decref(wait_records(s->kinesalite, "out", 100));
+}
+
 /* A checkpoint that cannot be read is never taken as "none" (with LATEST
  * that would skip every record put while the processor was down): held
  * past kinesis.checkpoints.timeout.ms, the start fails and changes nothing;
@@ -564,16 +511,9 @@ static int wait_run_end(kk_run_t *r, int timeout_ms)
  * processed, once. */
 Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_skips_nothing)
 {
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
-    put_events(s.kinesalite, "in", 0, 100, 0);
+    kk_server_t s = begin(TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
     kk_run_t r;
-    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
-    json_t *out = wait_records(s.kinesalite, "out", 100);
-    json_decref(out);
+    first_100(&s, &r);
     cr_assert_eq(kk_stop_run(&r), 0);
     cr_assert_eq(count_checkpoints("app"), 2);
 
@@ -591,7 +531,7 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     char *after = dump_checkpoints(h);
     cr_assert_str_eq(after, before, "the checkpoints are untouched");
     free(after);
-    out = kk_read_all(s.kinesalite, "out");
+    json_t *out = kk_read_all(s.kinesalite, "out");
     cr_assert_eq(json_array_size(out), 100, "nothing was read");
     json_decref(out);
 
@@ -605,14 +545,9 @@ Test(kinesis, a_locked_checkpoint_store_fails_or_delays_the_start_and_latest_ski
     out = wait_records(s.kinesalite, "out", 250);
     json_decref(out);
     tu_sleep_ms(500); /* anything read twice would show up by now */
-    cr_assert_eq(kk_stop_run(&r), 0);
-    out = kk_read_all(s.kinesalite, "out");
-    cr_assert_eq(check_order(out, 250, 0), 0, "every record once, in key order");
-    cr_assert_eq(json_array_size(out), 250);
-    json_decref(out);
+    stop_and_check_all(&s, &r, 250, "every record once, in key order");
     free(before);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* The err.message of every fault event in @p faults holding @p what. */
@@ -641,11 +576,7 @@ static size_t faults_saying(json_t *faults, const char *what, int with_position)
  * reads it again (and now whole) rather than losing it. */
 Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_checkpoint_order)
 {
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.proxy);
+    kk_server_t s = begin(TO_PROXY, "in:1", "out:1", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 40, 0);
     /* Records 9, 19, 29, 39 of the first answer lose their sequence number. */
     kk_faults(&s, "{\"recordsMissing\": {\"field\": \"SequenceNumber\", \"every\": 10}}");
@@ -686,8 +617,7 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
     cr_assert_eq(seen39, 1);
     json_decref(out);
     json_decref(faults);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }
 
 /* Checkpoint writes that fail (another writer holds the database past the
@@ -695,16 +625,9 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
  * clean stop then reads nothing twice. */
 Test(kinesis, a_failed_checkpoint_write_is_retried)
 {
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"in:2", "out:2", "faults:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
-    put_events(s.kinesalite, "in", 0, 100, 0);
+    kk_server_t s = begin(TO_KINESALITE, "in:2", "out:2", "faults:1", NULL);
     kk_run_t r;
-    kk_run(&r, proc("app", "in", "out", "log.level", "info"));
-    json_t *out = wait_records(s.kinesalite, "out", 100);
-    json_decref(out);
+    first_100(&s, &r);
 
     /* A writer holds the checkpoints for 12 s while 100 more records are
      * read and done. */
@@ -715,7 +638,7 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
     cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "%s",
                  sqlite3_errmsg(h));
     put_events(s.kinesalite, "in", 100, 200, 0);
-    out = wait_records(s.kinesalite, "out", 200);
+    json_t *out = wait_records(s.kinesalite, "out", 200);
     json_decref(out);
     tu_sleep_ms(12000);
     cr_assert_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
@@ -725,13 +648,8 @@ Test(kinesis, a_failed_checkpoint_write_is_retried)
 
     kk_run(&r, proc("app", "in", "out", "log.level", "info"));
     tu_sleep_ms(3000); /* records read again would be written by now */
-    cr_assert_eq(kk_stop_run(&r), 0);
-    out = kk_read_all(s.kinesalite, "out");
-    cr_assert_eq(check_order(out, 200, 0), 0, "the restart read nothing twice");
-    cr_assert_eq(json_array_size(out), 200);
-    json_decref(out);
-    kk_stop(&s);
-    rm_dir();
+    stop_and_check_all(&s, &r, 200, "the restart read nothing twice");
+    finish(&s);
 }
 
 /* A checkpoint store that is not a database cannot be read: the service
@@ -742,44 +660,24 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     const char *tbin = getenv("SLUICE_TRIGGER_BIN");
     if (!tbin)
         cr_skip_test("SLUICE_TRIGGER_BIN is not set");
-    setup_dir();
-    kk_server_t s;
-    const char *streams[] = {"changes:1", "events:1", NULL};
-    kk_start(&s, streams);
-    env_for(s.kinesalite);
-    char path[128], ck[160], log[128];
+    kk_server_t s = begin(TO_KINESALITE, "changes:1", "events:1", NULL);
+    char path[128], log[128];
     snprintf(path, sizeof path, "%s/checkpoints.db", g_dir);
     FILE *f = fopen(path, "w");
     cr_assert(f);
     for (int i = 0; i < 64; i++)
         fputs("this is not an SQLite database, whatever its name says\n", f);
     fclose(f);
-    snprintf(ck, sizeof ck, "kinesis.checkpoints=sqlite:%s", path);
     snprintf(log, sizeof log, "%s/t.log", g_dir);
-    char *argv[] = {(char *)tbin,
-                    "--source",
-                    "kinesis:changes",
-                    "--sink",
-                    "kinesis:events",
-                    "--faults",
-                    "kinesis:events",
-                    "--format",
-                    "dynamodb",
-                    "--entity",
-                    "thing",
-                    "-c",
-                    ck,
-                    "-c",
-                    "kinesis.iterator=LATEST",
-                    NULL};
-    pid_t pid = spawn_bin(argv, log);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char *out = tu_slurp(log);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, tbin,
+                         "--source kinesis:changes --sink kinesis:events --faults kinesis:events "
+                         "--format dynamodb --entity thing -c kinesis.checkpoints=sqlite:%s -c "
+                         "kinesis.iterator=LATEST",
+                         path);
+    char *out = fails_to_start(argv, log);
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);
     free(out);
-    kk_stop(&s);
-    rm_dir();
+    finish(&s);
 }

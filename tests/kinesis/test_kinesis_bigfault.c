@@ -23,53 +23,9 @@ static sl_result_t small_only(sl_uow_t *u, void *opaque)
 
 static sl_processor_t *proc(void)
 {
-    char err[512], ck[128];
-    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", g_dir);
     /* The whole record is wanted in a fault: only the sink's bound can cut it. */
-    const char *kv[] = {"processor.name",
-                        "big",
-                        "processor.signals",
-                        "false",
-                        "kinesis.application",
-                        "big",
-                        "kinesis.checkpoints",
-                        ck,
-                        "kinesis.poll.interval.ms",
-                        "50",
-                        "commit.interval.ms",
-                        "100",
-                        "batch.linger.ms",
-                        "20",
-                        "fault.value.max.bytes",
-                        "1048576",
-                        "drain.timeout.ms",
-                        "5000",
-                        NULL};
-    sl_processor_t *p = tu_processor(kv, NULL);
-    cr_assert_eq(sl_kinesis_source_attach(p, "in", err, sizeof err), 0, "%s", err);
-    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
-    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    cr_assert(o && f, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new("small");
-    cr_assert_eq(sl_pipeline_map(pl, small_only, NULL), 0);
-    cr_assert_eq(sl_pipeline_sink(pl, o), 0);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
-    return p;
-}
-
-/* Waits up to 60 s for @p want records on @p stream; returns what is there. */
-static json_t *wait_for(const char *url, const char *stream, size_t want)
-{
-    json_t *all = NULL;
-    for (int64_t end = tu_now_ms() + 60000; tu_now_ms() < end;) {
-        json_decref(all);
-        all = kk_read_all(url, stream);
-        if (json_array_size(all) >= want)
-            break;
-        tu_sleep_ms(200);
-    }
-    return all;
+    const char *kv[] = {"fault.value.max.bytes", "1048576", "drain.timeout.ms", "5000", NULL};
+    return kk_processor("big", g_dir, "in", "out", "small", small_only, 0, kv, NULL);
 }
 
 Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_goes_on)
@@ -109,8 +65,8 @@ Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_
     kk_put(s.kinesalite, "in", k2, v2, GOOD + 1);
     kk_run_t r;
     kk_run(&r, proc());
-    json_t *faults = wait_for(s.kinesalite, "faults", 1);
-    json_t *out = wait_for(s.kinesalite, "out", GOOD);
+    json_t *faults = kk_wait_records(s.kinesalite, "faults", 1);
+    json_t *out = kk_wait_records(s.kinesalite, "out", GOOD);
     cr_assert_eq(json_array_size(faults), 1, "exactly one fault (got %zu)",
                  json_array_size(faults));
     cr_assert_eq(json_array_size(out), GOOD, "every other record goes on (got %zu)",

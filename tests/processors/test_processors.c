@@ -51,14 +51,7 @@ static pid_t run(char *const argv[], const char *log, char *const *envs)
     for (; envs && *envs && n < 254; envs++)
         envp[n++] = *envs;
     envp[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0, "spawn %s", argv[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+    return tu_spawn(argv, log, envp);
 }
 
 /* Wait until @p group committed @p want offsets on @p topic, bounded. */
@@ -97,6 +90,32 @@ static int thing_event(char *buf, size_t cap, const char *type, int id, int vers
                     "\"thing\":{\"id\":\"thing-%d\",\"name\":\"Thing %d\",\"version\":%d,"
                     "\"price\":%d.25}}",
                     id, version, type, type, (long long)ts, id, id, id, version, version);
+}
+
+/* mktmp() and an embedded broker for a listener test: "events" (4
+ * partitions) and "faults" (1); its bootstrap in *@p bs and a producer to it
+ * in *@p p. */
+static sl_broker_t *listener_broker(const char **bs, rd_kafka_t **p)
+{
+    mktmp();
+    const char *topics[] = {"events", "faults", NULL};
+    const int parts[] = {4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    *bs = sl_broker_bootstrap(b);
+    *p = kt_producer(*bs);
+    return b;
+}
+
+/* Version 1 of things [from, to) (thing-created at t0 + i) into "events". */
+static void produce_created(rd_kafka_t *p, int from, int to, int64_t t0)
+{
+    char buf[512], key[32];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "thing-%d", i);
+        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
+        kt_produce(p, "events", key, buf, strlen(buf));
+    }
+    kt_flush(p);
 }
 
 typedef struct expect_s {
@@ -144,13 +163,9 @@ static int check_view(const char *db, const char *table, const expect_t *ex, int
 
 Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_deletes)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(&bs, &p);
     enum { N = 300 };
     expect_t ex[N] = {{0}};
     char buf[512], key[32];
@@ -199,26 +214,19 @@ Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_
     produced += 3;
     kt_flush(p);
 
-    char db[300], view[320], log[300], xb[300];
-    snprintf(db, sizeof db, "%s/view.db", tmpdir);
-    snprintf(view, sizeof view, "sqlite:%s#things", db);
-    snprintf(log, sizeof log, "%s/listener.log", tmpdir);
+    tu_files_t fl;
+    tu_files(&fl, tmpdir, "things");
+    const char *db = fl.db, *view = fl.view, *log = fl.llog;
+    char xb[300];
     snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
     /* Half of the settings from the environment, half from flags. */
     char *envs[] = {xb, "SLUICE_SOURCE=kafka:events", "SLUICE_KEY=/thing/id",
                     "SLUICE_CONF_COMMIT_INTERVAL_MS=100", NULL};
-    char *argv[] = {(char *)lbin,
-                    "--types",
-                    "thing-created,thing-updated,thing-deleted",
-                    "--view",
-                    view,
-                    "--faults",
-                    "kafka:faults",
-                    "--group",
-                    "g-listener",
-                    "-c",
-                    "batch.linger.ms=20",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, lbin,
+                         "--types thing-created,thing-updated,thing-deleted --view %s --faults "
+                         "kafka:faults --group g-listener -c batch.linger.ms=20",
+                         view);
     pid_t pid = run(argv, log, envs);
     wait_committed(bs, "g-listener", "events", 4, produced, pid, log);
     cr_assert_eq(stop(pid), 0, "SIGTERM drains: exit 0");
@@ -344,44 +352,22 @@ Test(processors, trigger_publishes_domain_events_and_the_listener_materializes_t
     kt_flush(p);
     size_t nbad = (size_t)(produced - (int64_t)good);
 
-    char tlog[300], llog[300], db[300], view[320], xb[300];
-    snprintf(tlog, sizeof tlog, "%s/trigger.log", tmpdir);
-    snprintf(llog, sizeof llog, "%s/listener.log", tmpdir);
-    snprintf(db, sizeof db, "%s/view.db", tmpdir);
-    snprintf(view, sizeof view, "sqlite:%s", db);
+    tu_files_t fl;
+    tu_files(&fl, tmpdir, NULL);
+    const char *tlog = fl.tlog, *llog = fl.llog, *db = fl.db, *view = fl.view;
+    char xb[300];
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
-    char *targv[] = {(char *)tbin,
-                     "--source",
-                     "kafka:changes",
-                     "--sink",
-                     "kafka:events",
-                     "--faults",
-                     "kafka:faults",
-                     "--format",
-                     "dynamodb",
-                     "--entity",
-                     "thing",
-                     "--group",
-                     "g-trigger",
-                     "-X",
-                     xb,
-                     "-c",
-                     "commit.interval.ms=100",
-                     NULL};
-    char *largv[] = {(char *)lbin,
-                     "--source",
-                     "kafka:events",
-                     "--key",
-                     "/thing/id",
-                     "--view",
-                     view,
-                     "--group",
-                     "g-listener2",
-                     "-X",
-                     xb,
-                     "-c",
-                     "commit.interval.ms=100",
-                     NULL};
+    tu_cmd_t targv_c;
+    char **targv =
+        tu_cmd(&targv_c, tbin,
+               "--source kafka:changes --sink kafka:events --faults kafka:faults --format dynamodb "
+               "--entity thing --group g-trigger -X %s -c commit.interval.ms=100",
+               xb);
+    tu_cmd_t largv_c;
+    char **largv = tu_cmd(&largv_c, lbin,
+                          "--source kafka:events --key /thing/id --view %s --group g-listener2 -X "
+                          "%s -c commit.interval.ms=100",
+                          view, xb);
     pid_t tp = run(targv, tlog, NULL);
     pid_t lp = run(largv, llog, NULL);
     wait_committed(bs, "g-trigger", "changes", 4, produced, tp, tlog);
@@ -434,19 +420,13 @@ Test(processors, trigger_reads_debezium_envelopes)
             kt_produce(p, "dbz", "7", "", 0);
     }
     kt_flush(p);
-    char log[300], xb[300];
+    char log[300];
     snprintf(log, sizeof log, "%s/trigger.log", tmpdir);
-    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
-    char *argv[] = {(char *)tbin,
-                    "--source=kafka:dbz",
-                    "--sink=kafka:events",
-                    "--format=debezium",
-                    "--entity=thing",
-                    "-X",
-                    xb,
-                    "-c",
-                    "commit.interval.ms=100",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, tbin,
+                         "--source=kafka:dbz --sink=kafka:events --format=debezium --entity=thing "
+                         "-X bootstrap.servers=%s -c commit.interval.ms=100",
+                         bs);
     pid_t pid = run(argv, log, NULL);
     wait_committed(bs, "trigger", "dbz", 2, 5, pid, log);
     cr_assert_eq(stop(pid), 0);
@@ -750,49 +730,27 @@ static int64_t line_ts(const char *log, const char *what)
  * a restart after the lock is gone puts every key in the view. */
 Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_nothing)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(&bs, &p);
     enum { N1 = 200, N2 = 200, DRAIN_MS = 1000 };
-    char buf[512], key[32];
     int64_t t0 = 1767225600000ll;
-    for (int i = 0; i < N1; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, 0, N1, t0);
 
-    char db[300], view[320], log[300], log2[300], xb[300], drain[64];
-    snprintf(db, sizeof db, "%s/view.db", tmpdir);
-    snprintf(view, sizeof view, "sqlite:%s#things", db);
-    snprintf(log, sizeof log, "%s/listener.log", tmpdir);
+    tu_files_t fl;
+    tu_files(&fl, tmpdir, "things");
+    const char *db = fl.db, *view = fl.view, *log = fl.llog;
+    char log2[300], xb[300], drain[64];
     snprintf(log2, sizeof log2, "%s/listener2.log", tmpdir);
     snprintf(xb, sizeof xb, "SLUICE_KAFKA_BOOTSTRAP_SERVERS=%s", bs);
     snprintf(drain, sizeof drain, "drain.timeout.ms=%d", DRAIN_MS);
     char *envs[] = {xb, NULL};
-    char *argv[] = {(char *)lbin,
-                    "--source",
-                    "kafka:events",
-                    "--key",
-                    "/thing/id",
-                    "--view",
-                    view,
-                    "--group",
-                    "g-locked",
-                    "-c",
-                    "batch.linger.ms=20",
-                    "-c",
-                    "commit.interval.ms=100",
-                    "-c",
-                    "log.stats.interval.ms=200",
-                    "-c",
-                    drain,
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv =
+        tu_cmd(&argv_c, lbin,
+               "--source kafka:events --key /thing/id --view %s --group g-locked -c "
+               "batch.linger.ms=20 -c commit.interval.ms=100 -c log.stats.interval.ms=200 -c %s",
+               view, drain);
     pid_t pid = run(argv, log, envs);
     wait_committed(bs, "g-locked", "events", 4, N1, pid, log);
 
@@ -802,12 +760,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK, "%s",
                  sqlite3_errmsg(h));
     size_t mark = file_size(log);
-    for (int i = N1; i < N1 + N2; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, N1, N1 + N2, t0);
     tu_sleep_ms(3000);
     int stats = count_stats(log, mark);
     /* Every 200 ms for 3 s is 15; a blocked loop logs none. */
@@ -852,22 +805,13 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
  * flight. */
 Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(&bs, &p);
     enum { N1 = 100, N2 = 100 };
-    char buf[512], key[32];
+    char key[32];
     int64_t t0 = 1767225600000ll;
-    for (int i = 0; i < N1; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, 0, N1, t0);
 
     char dba[300], dbb[300], va[320], vb[320], loga[300], logb[300], xb[300];
     snprintf(dba, sizeof dba, "%s/a.db", tmpdir);
@@ -880,59 +824,27 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     char *envs[] = {xb, NULL};
     /* The 2.0.2 mock rebalances when the rebalance timeout expires; the
      * revoke bound is half of max.poll.interval.ms. */
-    char *argv_a[] = {(char *)lbin,
-                      "--source",
-                      "kafka:events",
-                      "--key",
-                      "/thing/id",
-                      "--view",
-                      va,
-                      "--group",
-                      "g-rb",
-                      "-X",
-                      "max.poll.interval.ms=6000",
-                      "-X",
-                      "session.timeout.ms=6000",
-                      "-c",
-                      "batch.linger.ms=20",
-                      "-c",
-                      "commit.interval.ms=100",
-                      "-c",
-                      "retry.backoff.max.ms=200",
-                      "-c",
-                      "retry.max=1000",
-                      NULL};
+    tu_cmd_t argv_a_c;
+    char **argv_a =
+        tu_cmd(&argv_a_c, lbin,
+               "--source kafka:events --key /thing/id --view %s --group g-rb -X "
+               "max.poll.interval.ms=6000 -X session.timeout.ms=6000 -c batch.linger.ms=20 -c "
+               "commit.interval.ms=100 -c retry.backoff.max.ms=200 -c retry.max=1000",
+               va);
     pid_t a = run(argv_a, loga, envs);
     wait_committed(bs, "g-rb", "events", 4, N1, a, loga);
 
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(dba, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
-    for (int i = N1; i < N1 + N2; i++) {
-        snprintf(key, sizeof key, "thing-%d", i);
-        thing_event(buf, sizeof buf, "thing-created", i, 1, t0 + i);
-        kt_produce(p, "events", key, buf, strlen(buf));
-    }
-    kt_flush(p);
+    produce_created(p, N1, N1 + N2, t0);
     tu_sleep_ms(500);
-    char *argv_b[] = {(char *)lbin,
-                      "--source",
-                      "kafka:events",
-                      "--key",
-                      "/thing/id",
-                      "--view",
-                      vb,
-                      "--group",
-                      "g-rb",
-                      "-X",
-                      "max.poll.interval.ms=6000",
-                      "-X",
-                      "session.timeout.ms=6000",
-                      "-c",
-                      "batch.linger.ms=20",
-                      "-c",
-                      "commit.interval.ms=100",
-                      NULL};
+    tu_cmd_t argv_b_c;
+    char **argv_b = tu_cmd(
+        &argv_b_c, lbin,
+        "--source kafka:events --key /thing/id --view %s --group g-rb -X max.poll.interval.ms=6000 "
+        "-X session.timeout.ms=6000 -c batch.linger.ms=20 -c commit.interval.ms=100",
+        vb);
     pid_t bp = run(argv_b, logb, envs);
     int revoking = 0;
     for (int64_t end = tu_now_ms() + 60000; !revoking && tu_now_ms() < end;) {
@@ -1224,24 +1136,16 @@ Test(processors, a_missing_kinesis_stream_fails_the_trigger_and_the_next_run_del
     }
     kt_flush(p);
     rd_kafka_destroy(p);
-    char log[300], xb[300], ep[200];
-    snprintf(xb, sizeof xb, "bootstrap.servers=%s", bs);
+    char log[300], ep[200];
     snprintf(ep, sizeof ep, "AWS_ENDPOINT_URL_KINESIS=%s", ks.kinesalite);
     char *envs[] = {ep, "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
                     "AWS_REGION=us-east-1", NULL};
-    char *argv[] = {(char *)tbin,
-                    "--source=kafka:dbz",
-                    "--sink=kinesis:things",
-                    "--faults=kafka:faults",
-                    "--format=debezium",
-                    "--entity=thing",
-                    "-X",
-                    xb,
-                    "-X",
-                    "session.timeout.ms=6000",
-                    "-c",
-                    "commit.interval.ms=100",
-                    NULL};
+    tu_cmd_t argv_c;
+    char **argv = tu_cmd(&argv_c, tbin,
+                         "--source=kafka:dbz --sink=kinesis:things --faults=kafka:faults "
+                         "--format=debezium --entity=thing -X bootstrap.servers=%s -X "
+                         "session.timeout.ms=6000 -c commit.interval.ms=100",
+                         bs);
     snprintf(log, sizeof log, "%s/trigger1.log", tmpdir);
     pid_t pid = run(argv, log, envs);
     int code = kt_wait(pid, 90000);

@@ -54,33 +54,32 @@ static sl_store_t *open_ok(const char *table)
     return s;
 }
 
-static sl_view_row_t up(const char *key, int64_t ts, const char *entity)
+/* A row of @p type; @p event_id and @p entity may be NULL. */
+static sl_view_row_t row(const char *key, int64_t ts, const char *type, const char *event_id,
+                         const char *entity, int deleted)
 {
     return (sl_view_row_t){
         .key = key,
         .key_len = strlen(key),
         .timestamp_ms = ts,
-        .type = "thing-updated",
-        .type_len = strlen("thing-updated"),
-        .event_id = "e1",
-        .event_id_len = 2,
+        .type = type,
+        .type_len = strlen(type),
+        .event_id = event_id,
+        .event_id_len = event_id ? strlen(event_id) : 0,
         .entity = entity,
         .entity_len = entity ? strlen(entity) : 0,
+        .deleted = deleted,
     };
+}
+
+static sl_view_row_t up(const char *key, int64_t ts, const char *entity)
+{
+    return row(key, ts, "thing-updated", "e1", entity, 0);
 }
 
 static sl_view_row_t del(const char *key, int64_t ts, const char *event_id)
 {
-    return (sl_view_row_t){
-        .key = key,
-        .key_len = strlen(key),
-        .timestamp_ms = ts,
-        .type = "thing-deleted",
-        .type_len = strlen("thing-deleted"),
-        .event_id = event_id,
-        .event_id_len = event_id ? strlen(event_id) : 0,
-        .deleted = 1,
-    };
+    return row(key, ts, "thing-deleted", event_id, NULL, 1);
 }
 
 static size_t apply1(sl_store_t *s, sl_view_row_t r)

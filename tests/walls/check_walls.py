@@ -2,7 +2,8 @@
 """Proves the walls between the layers of lib/ hold (tests/walls/meson.build).
 
 Each layer of lib/ is compiled with a forced-include wall header
-(lib/walls/<layer>.h) that poisons what the layer must not use. This test
+(build/lib/walls/<layer>.h, generated from lib/walls/walls.txt) that poisons
+what the layer must not use. This test
 takes the compile command ninja really uses for each layer (from the build's
 compile_commands.json), and with it compiles tiny probe files:
 
@@ -27,7 +28,7 @@ import sys
 import tempfile
 
 # layer: (layers it may use, libraries it may use). Keep in step with
-# lib/meson.build (dependencies) and lib/walls/*.h (the poison).
+# lib/meson.build (dependencies) and lib/walls/walls.txt (the poison).
 LAYERS = {
     'core': ([], ['jansson']),
     'runtime': (['core'], ['jansson', 'libuv']),
@@ -70,7 +71,7 @@ def main():
     unknown = [d for d in dirs if d not in LAYERS]
     if unknown:
         failures.append('lib/%s: not a layer known to tests/walls/check_walls.py (add it '
-                        'to LAYERS, lib/walls/ and lib/meson.build)' % ', lib/'.join(unknown))
+                        'to LAYERS, lib/walls/walls.txt and lib/meson.build)' % ', lib/'.join(unknown))
 
     with open(os.path.join(build, 'compile_commands.json')) as f:
         commands = json.load(f)
@@ -83,11 +84,11 @@ def main():
         fpath = os.path.normpath(os.path.join(c['directory'], c['file']))
         rel = os.path.relpath(fpath, os.path.join(src, 'lib'))
         layer = rel.split(os.sep)[0]
-        wall = os.path.join(src, 'lib', 'walls', layer + '.h')
+        wall = os.path.join(build, 'lib', 'walls', layer + '.h')
         ok = any(argv[i] == '-include' and os.path.normpath(os.path.join(c['directory'], argv[i + 1])) == wall
                  for i in range(len(argv) - 1))
         if not ok:
-            failures.append('%s is compiled without -include lib/walls/%s.h' % (rel, layer))
+            failures.append('%s is compiled without -include build/lib/walls/%s.h' % (rel, layer))
             continue
         layer_cmd.setdefault(layer, (c['directory'], argv, fpath))
     for layer in LAYERS:
