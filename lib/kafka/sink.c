@@ -201,12 +201,21 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
             rd_kafka_headers_t *hs = rd_kafka_headers_new(nh);
             for (size_t j = 0; j < nh; j++)
                 rd_kafka_header_add(hs, h[j].name, -1, h[j].value, (ssize_t)h[j].value_len);
-            e = rd_kafka_producev(
-                s->prod->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                RD_KAFKA_V_VALUE((void *)v.ptr, v.len), RD_KAFKA_V_KEY(k.len ? k.ptr : NULL, k.len),
-                RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE(u), RD_KAFKA_V_END);
-            if (e)
+            /* rd_kafka_produceva, not producev: producev's argument macros
+             * are GNU statement expressions, refused by clang -Wpedantic. */
+            rd_kafka_vu_t vu[6] = {
+                {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = s->rkt},
+                {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = RD_KAFKA_PARTITION_UA},
+                {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)v.ptr, v.len}},
+                {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {k.len ? (void *)k.ptr : NULL, k.len}},
+                {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hs},
+                {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = u}};
+            rd_kafka_error_t *pe = rd_kafka_produceva(s->prod->rk, vu, 6);
+            if (pe) {
+                e = rd_kafka_error_code(pe);
+                rd_kafka_error_destroy(pe);
                 rd_kafka_headers_destroy(hs);
+            }
         }
         if (e) {
             char msg[200];

@@ -282,11 +282,20 @@ int sl_kafka_produce_sync(sl_processor_t *p, const char *topic, sl_kafka_msg_t *
             rd_kafka_header_add(hs, m->headers[j].name, -1, m->headers[j].value,
                                 (ssize_t)m->headers[j].value_len);
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(m->key, m->key ? m->key_len : 0),
-                RD_KAFKA_V_VALUE((void *)m->value, m->value ? m->value_len : 0),
-                RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+            /* rd_kafka_produceva, not producev: producev's argument macros
+             * are GNU statement expressions, refused by clang -Wpedantic. */
+            rd_kafka_vu_t vu[6] = {
+                {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+                {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+                {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)m->key, m->key ? m->key_len : 0}},
+                {.vtype = RD_KAFKA_VTYPE_VALUE,
+                 .u.mem = {(void *)m->value, m->value ? m->value_len : 0}},
+                {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hs},
+                {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)(uintptr_t)i}};
+            rd_kafka_error_t *pe = rd_kafka_produceva(rk, vu, 6);
+            rd_kafka_resp_err_t e = pe ? rd_kafka_error_code(pe) : RD_KAFKA_RESP_ERR_NO_ERROR;
+            if (pe)
+                rd_kafka_error_destroy(pe);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rk, 100);
                 continue;
