@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,11 +147,38 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
         if (set_one("bootstrap.servers", sl_broker_bootstrap(b), &w))
             goto fail;
     }
+    /* The operations endpoint's /ready reads broker states from
+     * librdkafka's statistics (sl__kafka_brokers_up()), once a second
+     * unless kafka.statistics.interval.ms says otherwise. */
+    if (sl__proc_http_on(p) &&
+        !sl_conf_get_str_pt(sl_processor_conf(p), "kafka.statistics.interval.ms") &&
+        set_one("statistics.interval.ms", "1000", &w))
+        goto fail;
     rd_kafka_conf_set_log_cb(kc, log_cb);
     return kc;
 fail:
     rd_kafka_conf_destroy(kc);
     return NULL;
+}
+
+int sl__kafka_brokers_up(const char *stats)
+{
+    json_t *root = json_loads(stats, 0, NULL);
+    json_t *brokers = json_object_get(root, "brokers");
+    if (!json_is_object(brokers)) {
+        json_decref(root);
+        return -1;
+    }
+    int up = 0;
+    const char *name;
+    json_t *b;
+    json_object_foreach(brokers, name, b)
+    {
+        const char *st = json_string_value(json_object_get(b, "state"));
+        up += st && !strcmp(st, "UP");
+    }
+    json_decref(root);
+    return up;
 }
 
 int sl__kafka_err(rd_kafka_resp_err_t err)

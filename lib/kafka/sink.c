@@ -22,6 +22,8 @@ typedef struct kafka_sink_s {
     int closed;
     int autocreate; /* allow.auto.create.topics: an unknown topic may still appear */
     int down;       /* the sink is unusable: every write is acknowledged SL_ESINKDOWN */
+    int brokers_up; /* from librdkafka's statistics (operations endpoint on); -1 unknown */
+    int all_down;   /* librdkafka said all brokers are down, and none came up since */
     char *topic;
 } kafka_sink_t;
 
@@ -80,12 +82,44 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     kafka_sink_t *s = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        s->all_down = 1;
+        s->brokers_up = 0;
+    }
     if (is_down_err(s, (rd_kafka_resp_err_t)err)) {
         go_down(s, (rd_kafka_resp_err_t)err, reason);
     } else {
         sl__log(s->proc, "warn", "kafka sink %s: %s: %s", s->topic,
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
     }
+}
+
+/* librdkafka's statistics, served by the sink's poll on the loop thread. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    (void)len;
+    kafka_sink_t *s = opaque;
+    int up = sl__kafka_brokers_up(json);
+    if (up >= 0) {
+        s->brokers_up = up;
+        s->all_down = up == 0;
+    }
+    return 0; /* librdkafka frees json */
+}
+
+static int ks_ready(void *opaque, char *why, size_t why_size)
+{
+    kafka_sink_t *s = opaque;
+    if (s->down) {
+        snprintf(why, why_size, "kafka sink %s: unusable", s->topic);
+        return 0;
+    }
+    if (s->all_down || s->brokers_up == 0) {
+        snprintf(why, why_size, "kafka sink %s: no broker reachable", s->topic);
+        return 0;
+    }
+    return 1;
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -249,6 +283,9 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
+    if (sl__proc_http_on(p))
+        rd_kafka_conf_set_stats_cb(kc, stats_cb);
+    s->brokers_up = -1;
     rd_kafka_conf_set_opaque(kc, s);
     /* Consumer-only properties shared through kafka.* would warn here. */
     char err[256];
@@ -276,7 +313,7 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
                          .write = ks_lazy_write,
                          .destroy = ks_sink_destroy,
                          .max_record_bytes = max - 512 /* record overhead */};
-    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, s};
+    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, s, ks_ready};
     if (sl__proc_add_service(p, &svc))
         goto fail;
     /* From here the processor's service owns s. */

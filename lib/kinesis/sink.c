@@ -240,7 +240,7 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
         sl_free(s);
         return NULL;
     }
-    sl__service_t svc = {svc_poll, svc_shutdown, svc_close, svc_destroy, s};
+    sl__service_t svc = {svc_poll, svc_shutdown, svc_close, svc_destroy, s, NULL};
     if (sl__proc_add_service(p, &svc)) {
         svc_destroy(s);
         sl__errf(errstr, errstr_size, "out of memory");

@@ -17,6 +17,9 @@
 /* librdkafka */
 #pragma GCC poison _RDKAFKA_H_ _RDKAFKA_MOCK_H_ rd_kafka_t rd_kafka_s
 
+/* libh2o (the runtime's operations endpoint) */
+#pragma GCC poison h2o_h h2o_context_t h2o_globalconf_t
+
 /* libcurl */
 #pragma GCC poison CURLINC_CURL_H CURL CURLM
 

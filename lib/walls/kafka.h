@@ -10,6 +10,9 @@
 #ifndef SL_WALL_KAFKA_H
 #define SL_WALL_KAFKA_H
 
+/* libh2o (the runtime's operations endpoint) */
+#pragma GCC poison h2o_h h2o_context_t h2o_globalconf_t
+
 /* libcurl */
 #pragma GCC poison CURLINC_CURL_H CURL CURLM
 

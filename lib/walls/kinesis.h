@@ -12,6 +12,9 @@
 #ifndef SL_WALL_KINESIS_H
 #define SL_WALL_KINESIS_H
 
+/* libh2o (the runtime's operations endpoint) */
+#pragma GCC poison h2o_h h2o_context_t h2o_globalconf_t
+
 /* librdkafka */
 #pragma GCC poison _RDKAFKA_H_ _RDKAFKA_MOCK_H_ rd_kafka_t rd_kafka_s
 

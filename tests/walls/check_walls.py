@@ -30,7 +30,8 @@ import tempfile
 # lib/meson.build (dependencies) and lib/walls/*.h (the poison).
 LAYERS = {
     'core': ([], ['jansson']),
-    'runtime': (['core'], ['jansson', 'libuv']),
+    # libh2o (the operations endpoint) brings OpenSSL's headers along.
+    'runtime': (['core'], ['jansson', 'libuv', 'libh2o', 'openssl']),
     'testing': (['core'], ['jansson']),
     'kafka': (['core', 'runtime'], ['jansson', 'libuv', 'librdkafka']),
     'store': (['core'], ['jansson', 'sqlite']),
@@ -47,6 +48,7 @@ LIB_HEADERS = {
     'openssl': ['openssl/evp.h', 'openssl/crypto.h', 'openssl/core_names.h', 'openssl/params.h',
                 'openssl/sha.h'],
     'sqlite': ['sqlite3.h'],
+    'libh2o': ['h2o.h'],
 }
 # The layer each public header belongs to (the others are the core's).
 PUBLIC_OWNER = {
