@@ -120,7 +120,11 @@ static void on_accept(uv_stream_t *listener, int status)
 
 /* h2o's context keeps an async handle for name resolution (never used
  * here) that would hold the loop open forever: unreference it. It is the
- * first member of the context's queue (h2o 2.2 lib/common/multithread.c). */
+ * first member of the context's queue (h2o 2.2 lib/common/multithread.c).
+ * Its timeout timers stay armed after their last entry is gone (up to
+ * http1-request-timeout, 10 s) and would hold a stopping processor's loop
+ * that long: unreferenced too. An open connection holds the loop by its
+ * socket, so its timeouts still fire while it lasts. */
 static void unref_queue(uv_handle_t *handle, void *arg)
 {
     if (handle == arg && handle->type == UV_ASYNC)
@@ -185,6 +189,16 @@ int sl__httpd_start(uv_loop_t *loop, const char *listen, sl__httpd_fn fn, void *
     h2o_context_init(&h->ctx, loop, &h->config);
     h->ctx_ok = 1;
     uv_walk(loop, unref_queue, h->ctx.queue);
+    h2o_timeout_t *timeouts[] = {&h->ctx.zero_timeout,
+                                 &h->ctx.one_sec_timeout,
+                                 &h->ctx.hundred_ms_timeout,
+                                 &h->ctx.handshake_timeout,
+                                 &h->ctx.http1.req_timeout,
+                                 &h->ctx.http2.idle_timeout,
+                                 &h->ctx.http2.graceful_shutdown_timeout,
+                                 &h->ctx.proxy.io_timeout};
+    for (size_t i = 0; i < sizeof timeouts / sizeof *timeouts; i++)
+        uv_unref((uv_handle_t *)&timeouts[i]->_backend.timer);
     h->accept.ctx = &h->ctx;
     h->accept.hosts = h->config.hosts;
     /* A peer gone before its response is written must not kill the
@@ -208,19 +222,24 @@ void sl__httpd_close(sl__httpd_t *h)
 {
     if (!h)
         return;
+
     if (h->listening) {
         h->listening = 0;
         uv_close((uv_handle_t *)&h->listener, NULL);
     }
-    if (h->ctx_ok)
-        h2o_context_request_shutdown(&h->ctx);
+    /* Not h2o_context_request_shutdown(): it arms HTTP/2's graceful
+     * shutdown timer even without an HTTP/2 connection, which would keep an
+     * entry in a timeout past the loop's end. Connections close after each
+     * response anyway (on_req). */
 }
 
 void sl__httpd_free(sl__httpd_t *h)
 {
     if (!h)
         return;
-    if (h->ctx_ok) {
+    /* With a connection still open (a run that did not finish its loop),
+     * h2o cannot dispose of its context: leave it rather than abort. */
+    if (h->ctx_ok && !h->conns) {
         h2o_context_dispose(&h->ctx);
         h2o_config_dispose(&h->config);
     }
