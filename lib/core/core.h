@@ -266,6 +266,11 @@ typedef struct sl__part_view_s {
 } sl__part_view_t;
 void sl__engine_each_part(const sl_engine_t *e, void (*fn)(void *arg, const sl__part_view_t *v),
                           void *arg);
+/* The arrival sequence of the oldest record in flight (0: none), found by
+ * a walk over the entry pool (once per scrape, never on the hot path);
+ * and the sequence of the newest record. */
+uint64_t sl__engine_oldest_seq(const sl_engine_t *e);
+uint64_t sl__engine_seq(const sl_engine_t *e);
 /* Histogram bounds of sl__pl_ops_t (batch sizes in uows, latency in ms). */
 extern const uint64_t sl__batch_bounds[SL__BATCH_BUCKETS - 1];
 extern const int64_t sl__lat_bounds_ms[SL__LAT_BUCKETS - 1];

@@ -43,3 +43,22 @@ void sl__engine_each_part(const sl_engine_t *e, void (*fn)(void *arg, const sl__
             fn(arg, &v);
         }
 }
+
+uint64_t sl__engine_oldest_seq(const sl_engine_t *e)
+{
+    uint64_t min = 0;
+    for (size_t c = 0; c < e->nchunks; c++) {
+        const char *mem = e->chunks[c];
+        for (size_t i = 0; i < ENTRY_CHUNK; i++) {
+            const entry_t *en = (const entry_t *)(mem + i * e->entry_size);
+            if (en->in_use && (!min || en->seq < min))
+                min = en->seq;
+        }
+    }
+    return min;
+}
+
+uint64_t sl__engine_seq(const sl_engine_t *e)
+{
+    return e->seq;
+}

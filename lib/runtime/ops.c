@@ -22,9 +22,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* When records arrived: the engine numbers them (its arrival sequence) and
+ * this keeps (sequence, time) samples, one a second for the last minute and
+ * one a minute for the last hour. A record's arrival is at or before the
+ * first sample whose sequence reached its own: the age of the oldest
+ * record in flight, to the sample's resolution, costs nothing per record. */
+#define AGE_SLOTS 64
+typedef struct {
+    uint64_t seq[AGE_SLOTS];
+    uint64_t ns[AGE_SLOTS];
+    unsigned n, next;
+} age_ring_t;
+
 struct sl__ops_s {
     sl_processor_t *p;
     sl__httpd_t *http;
+    uv_timer_t age_timer;
+    int age_timer_on;
+    unsigned ticks;
+    age_ring_t secs, mins;
     int64_t stall_ms;
     uint64_t prog_done; /* records done when progress was last seen */
     uint64_t prog_ns;   /* ... and when */
@@ -129,6 +145,45 @@ void sl__metric_d(sl__metrics_t *m, const char *name, double v, ...)
 }
 
 /* ---- /metrics ---- */
+
+static void ring_put(age_ring_t *r, uint64_t seq, uint64_t ns)
+{
+    r->seq[r->next] = seq;
+    r->ns[r->next] = ns;
+    r->next = (r->next + 1) % AGE_SLOTS;
+    if (r->n < AGE_SLOTS)
+        r->n++;
+}
+
+/* The earliest sample time whose sequence reached @p seq, or 0. */
+static uint64_t ring_first(const age_ring_t *r, uint64_t seq, uint64_t best)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        if (r->seq[i] >= seq && (!best || r->ns[i] < best))
+            best = r->ns[i];
+    return best;
+}
+
+static uint64_t mono_ns(void);
+
+static void age_tick(uv_timer_t *t)
+{
+    sl__ops_t *o = t->data;
+    uint64_t seq = sl__engine_seq(sl__proc_engine(o->p)), now = mono_ns();
+    ring_put(&o->secs, seq, now);
+    if (o->ticks++ % 60 == 0)
+        ring_put(&o->mins, seq, now);
+}
+
+static double oldest_age_s(const sl__ops_t *o, const sl_engine_t *e)
+{
+    uint64_t s = sl__engine_oldest_seq(e);
+    if (!s)
+        return 0;
+    uint64_t t = ring_first(&o->mins, s, ring_first(&o->secs, s, 0));
+    uint64_t now = mono_ns();
+    return t && now > t ? (double)(now - t) / 1e9 : 0;
+}
 
 typedef struct {
     sl__metrics_t *m;
@@ -357,6 +412,12 @@ static void render_metrics(sl__ops_t *o, sl__metrics_t *m)
                     "1 while the processor runs (not starting, draining or stopped).");
     sl__metric_u(m, "sluice_up", phase ? 0 : 1, NULL);
     metrics_engine(m, sl__proc_engine(p));
+    sl__metric_help(m, "sluice_oldest_in_flight_age_seconds", "gauge",
+                    "Time since the oldest record in flight arrived (0: none in flight), to the "
+                    "second in the last minute and to the minute in the last hour (a lower "
+                    "bound).");
+    sl__metric_d(m, "sluice_oldest_in_flight_age_seconds", oldest_age_s(o, sl__proc_engine(p)),
+                 NULL);
     void *so;
     const sl__source_if_t *src = sl__proc_src(p, &so);
     if (src && src->metrics)
@@ -503,6 +564,13 @@ int sl__ops_start(sl_processor_t *p, sl__ops_t **out)
         sl_free(o);
         return rc;
     }
+    /* The arrival samples (see age_ring_t): not a reason to keep the loop. */
+    uv_timer_init(sl__proc_loop(p), &o->age_timer);
+    o->age_timer.data = o;
+    o->age_timer_on = 1;
+    age_tick(&o->age_timer);
+    uv_timer_start(&o->age_timer, age_tick, 1000, 1000);
+    uv_unref((uv_handle_t *)&o->age_timer);
     sl__log(p, "info", "serving /metrics, /health and /ready on http://%s",
             sl__httpd_address(o->http));
     *out = o;
@@ -511,8 +579,13 @@ int sl__ops_start(sl_processor_t *p, sl__ops_t **out)
 
 void sl__ops_close(sl__ops_t *o)
 {
-    if (o)
-        sl__httpd_close(o->http);
+    if (!o)
+        return;
+    sl__httpd_close(o->http);
+    if (o->age_timer_on) {
+        o->age_timer_on = 0;
+        uv_close((uv_handle_t *)&o->age_timer, NULL);
+    }
 }
 
 void sl__ops_free(sl__ops_t *o)

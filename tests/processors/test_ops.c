@@ -394,6 +394,16 @@ Test(ops, counters_lag_and_stall)
     /* Wedged: records waiting, none done for health.stall.ms. */
     char *h = wait_status(t.port, "/health", 503, "stalled");
     free(h);
+    /* ... and the oldest of them grows old. */
+    end = tu_now_ms() + WAIT_MS;
+    double age = 0;
+    while (tu_now_ms() < end && age < 2) {
+        m = scrape(t.port);
+        age = sample(m, "sluice_oldest_in_flight_age_seconds");
+        free(m);
+        tu_sleep_ms(200);
+    }
+    cr_assert_geq(age, 2, "the oldest record in flight ages");
 
     /* Open the gate: everything gets done, /health is back, lag falls to 0. */
     atomic_store(&t.sink.closed, 0);
@@ -416,6 +426,7 @@ Test(ops, counters_lag_and_stall)
     }
     cr_assert(m, "caught up: done = every record, lag 0 on every partition");
     cr_assert_eq(sample(m, "sluice_in_flight_records"), 0, "%s", m);
+    cr_assert_eq(sample(m, "sluice_oldest_in_flight_age_seconds"), 0, "%s", m);
     cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s", m);
     cr_assert_eq(sample(m, "sluice_batch_size_count{pipeline=\"pass\"}"),
                  sum(m, "sluice_batches_total"), "one size per batch:\n%s", m);
