@@ -65,7 +65,8 @@ struct sl_processor_s {
         void (*destroy)(void *);
     } attached[4];
     size_t nattached;
-    sl__ops_t *ops; /* the operations endpoint (http.listen), NULL when off */
+    sl__ops_t *ops;       /* the operations endpoint (http.listen), NULL when off */
+    atomic_int http_port; /* its port once listening (read from any thread) */
 };
 
 void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
@@ -174,6 +175,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     sl_processor_t *p = sl_calloc(1, sizeof *p);
     if (!p)
         goto oom;
+    atomic_init(&p->http_port, 0);
     p->conf = conf ? sl_conf_dup(conf) : sl_conf_new();
     if (!p->conf)
         goto oom;
@@ -371,7 +373,7 @@ int sl__proc_http_on(const sl_processor_t *p)
 
 int sl__proc_http_port(const sl_processor_t *p)
 {
-    return sl__ops_port(p->ops);
+    return atomic_load(&((sl_processor_t *)p)->http_port);
 }
 
 const sl__source_if_t *sl__proc_src(const sl_processor_t *p, void **opaque)
@@ -625,6 +627,7 @@ int sl_processor_run(sl_processor_t *p)
     /* The endpoint first: a port in use stops the run before the source
      * joins its group. */
     rc = sl__ops_start(p, &p->ops);
+    atomic_store(&p->http_port, sl__ops_port(p->ops));
     if (rc) {
         p->state = PROC_CLOSING;
         close_all(p);

@@ -78,7 +78,8 @@ int sl__proc_draining(const sl_processor_t *p);
 /* Whether the operations endpoint is on (http.listen set): connectors then
  * keep what /ready and /metrics need (e.g. librdkafka's statistics). */
 int sl__proc_http_on(const sl_processor_t *p);
-/* The port the operations endpoint listens on (0: off, or not running). */
+/* The port the operations endpoint listens on (0: off, or not listening
+ * yet). Thread-safe: a test may wait for it from another thread. */
 int sl__proc_http_port(const sl_processor_t *p);
 /* Call after doing work on the loop outside the runtime's own callbacks:
  * fires due engine timers, re-arms the engine timer, advances a drain. */
