@@ -70,11 +70,13 @@ struct sl_uow_s {
     char errmsg[SL__ERRMSG_MAX + 1];
     void *data;
     void (*data_free)(void *);
+    /* The first of its batch: when the batch was written (sink latency);
+     * next to data, which uow_init and completion touch anyway. */
+    int64_t sink_ms;
     /* gate: uows of the same key waiting behind this holder, in order */
     sl_uow_t *wait_head, *wait_tail;
     sl_uow_t *hnext;    /* holder hash chain */
     sl_uow_t *all_next; /* children: every allocated child, for destroy */
-    int64_t sink_ms;    /* first of its batch: when the batch was written (sink latency) */
 };
 
 struct entry_s {

@@ -11,12 +11,11 @@
 
 static void sink_write(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t **arr, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         arr[i]->state = U_AT_SINK;
-        arr[i]->sink_ms = 0;
-    }
     /* The first uow of the batch times the write (sink latency, when it is
-     * acknowledged): one clock read per batch. */
+     * acknowledged): one clock read per batch. A uow written again after a
+     * failed write keeps the time of its first write. */
     int64_t t = now(e);
     arr[0]->sink_ms = t > 0 ? t : 1;
     sl__batch_size(p, n);

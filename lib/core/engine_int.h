@@ -106,6 +106,7 @@ static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipelin
     u->errmsg[0] = 0;
     u->data = NULL;
     u->data_free = NULL;
+    u->sink_ms = 0;
     u->wait_head = u->wait_tail = NULL;
     u->hnext = NULL;
 }
