@@ -1,9 +1,14 @@
 /* The operations endpoint of a processor reading Kinesis (kinesalite):
  * /ready while it holds its shards and the endpoint answers, 503 naming the
  * source once the endpoint is gone; the lag of each shard from
- * MillisBehindLatest, in seconds; every scrape checked by promtool. */
+ * MillisBehindLatest, in seconds; every scrape checked by promtool. And a
+ * Kinesis sink (behind a Kafka source on the embedded broker) that gets no
+ * answer makes /ready name the sink. */
 #include "kinesis_helpers.h"
 #include "runtime/runtime.h"
+#include "sluice/broker.h"
+
+#include <librdkafka/rdkafka.h>
 
 #include <stdatomic.h>
 
@@ -191,6 +196,123 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
         free(keys[i]);
         free(vals[i]);
     }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A Kafka source writing to a Kinesis sink: once the Kinesis endpoint is
+ * gone and a write gets no answer, /ready names the sink. */
+Test(kinesis_ops, ready_names_a_kinesis_sink_that_gets_no_answer)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/sluice-kops-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    kk_server_t s;
+    const char *streams[] = {"out:1", NULL};
+    kk_start(&s, streams);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_KINESIS", s.kinesalite, 1);
+    char err[512];
+    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
+    cr_assert(b, "%s", err);
+    cr_assert_eq(sl_broker_create_topic(b, "in", 1, 1), 0);
+    const char *kv[] = {"processor.name",
+                        "kops2",
+                        "processor.signals",
+                        "false",
+                        "kafka.bootstrap.servers",
+                        sl_broker_bootstrap(b),
+                        "kafka.group.id",
+                        "kops2",
+                        "kinesis.request.timeout.ms",
+                        "1000",
+                        "batch.linger.ms",
+                        "10",
+                        "retry.backoff.max.ms",
+                        "200",
+                        "retry.max",
+                        "1000",
+                        "drain.timeout.ms",
+                        "2000",
+                        "http.listen",
+                        "127.0.0.1:0",
+                        NULL};
+    sl_processor_t *p = tu_processor(kv, NULL);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
+    cr_assert(o, "%s", err);
+    atomic_long faults = 0;
+    sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
+    sl_sink_t *f = sl_sink_new(&fops, &faults);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep, NULL);
+    sl_pipeline_sink(pl, o);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    kk_run_t r;
+    kk_run(&r, p);
+    int port = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
+        tu_sleep_ms(10);
+    cr_assert(port > 0);
+
+    /* One record through: the sink answered. */
+    char *body = NULL;
+    long st = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        free(body);
+        if ((st = get(port, "/ready", &body)) == 200)
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(st, 200, "%s", body);
+    free(body);
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", sl_broker_bootstrap(b), err, sizeof err);
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+    cr_assert(prod, "%s", err);
+    const char *ev = "{\"type\":\"thing-updated\",\"n\":1}";
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY("k", 1),
+                                   RD_KAFKA_V_VALUE((void *)ev, strlen(ev)),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    cr_assert_eq(rd_kafka_flush(prod, 10000), 0);
+    json_t *all = NULL;
+    for (int64_t end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        json_decref(all);
+        all = kk_read_all(s.kinesalite, "out");
+        if (json_array_size(all) >= 1)
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(json_array_size(all), 1);
+    json_decref(all);
+
+    /* The endpoint goes; the next write gets no answer. */
+    kk_stop(&s);
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY("k", 1),
+                                   RD_KAFKA_V_VALUE((void *)ev, strlen(ev)),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    cr_assert_eq(rd_kafka_flush(prod, 10000), 0);
+    body = NULL;
+    for (int64_t end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        free(body);
+        st = get(port, "/ready", &body);
+        if (st == 503 && strstr(body, "\"part\":\"sink\""))
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(st, 503, "%s", body);
+    cr_assert(strstr(body, "kinesis sink out: the endpoint does not answer"), "%s", body);
+    free(body);
+    rd_kafka_destroy(prod);
+    kk_stop_run(&r);
+    sl_sink_destroy(f);
+    sl_broker_destroy(b);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
