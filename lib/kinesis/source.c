@@ -506,6 +506,12 @@ static void ks_metrics(void *opaque, sl__metrics_t *m)
     sl__metric_help(m, "sluice_assigned_partitions", "gauge",
                     "Shards this processor reads (not waiting for a parent, not finished).");
     sl__metric_u(m, "sluice_assigned_partitions", held(s), NULL);
+    if (s->last_commit_ms) {
+        sl__metric_help(m, "sluice_last_commit_age_seconds", "gauge",
+                        "Seconds since a checkpoint was last stored.");
+        sl__metric_d(m, "sluice_last_commit_age_seconds",
+                     (double)(sl__kinsrc_now_ms() - s->last_commit_ms) / 1000.0, NULL);
+    }
     sl__metric_help(m, "sluice_consumer_lag_seconds", "gauge",
                     "How far behind the tip of its shard the last read was (Kinesis "
                     "MillisBehindLatest, in seconds), by stream, partition (the shard's index) "

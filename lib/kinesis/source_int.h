@@ -86,6 +86,7 @@ typedef struct kin_src_s {
     int started_ok; /* the first listing succeeded */
     size_t inflight_calls;
     int unreachable; /* the last shard call got no usable answer: its sl__kin_fail_t, else 0 */
+    int64_t last_commit_ms; /* when a checkpoint was last stored (sl__kinsrc_now_ms), 0 never */
 } kin_src_t;
 
 void sl__kinsrc_ck_flush(kin_src_t *s);

@@ -160,6 +160,14 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
     }
     cr_assert_eq(sample(m, "sluice_records_done_total"), N, "%s", m);
     cr_assert_eq(sample(m, "sluice_assigned_partitions"), 2, "%s", m);
+    for (end = tu_now_ms() + WAIT_MS;
+         sample(m, "sluice_last_commit_age_seconds") < 0 && tu_now_ms() < end;) {
+        free(m);
+        cr_assert_eq(get(port, "/metrics", &m), 200);
+        promtool(m);
+        tu_sleep_ms(200);
+    }
+    cr_assert_geq(sample(m, "sluice_last_commit_age_seconds"), 0, "checkpoints stored:\n%s", m);
     cr_assert(
         strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\",shard=\"shardId-"),
         "%s", m);

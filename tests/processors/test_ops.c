@@ -427,6 +427,8 @@ Test(ops, counters_lag_and_stall)
     cr_assert(m, "caught up: done = every record, lag 0 on every partition");
     cr_assert_eq(sample(m, "sluice_in_flight_records"), 0, "%s", m);
     cr_assert_eq(sample(m, "sluice_oldest_in_flight_age_seconds"), 0, "%s", m);
+    cr_assert_geq(sample(m, "sluice_last_commit_age_seconds"), 0, "a commit succeeded:\n%s", m);
+    cr_assert_geq(sample(m, "sluice_rebalances_total"), 1, "%s", m);
     cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s", m);
     cr_assert_eq(sample(m, "sluice_batch_size_count{pipeline=\"pass\"}"),
                  sum(m, "sluice_batches_total"), "one size per batch:\n%s", m);
