@@ -84,7 +84,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     kafka_sink_t *s = opaque;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         s->all_down = 1;
-        s->brokers_up = 0;
     }
     if (is_down_err(s, (rd_kafka_resp_err_t)err)) {
         go_down(s, (rd_kafka_resp_err_t)err, reason);
@@ -135,6 +134,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         snprintf(msg, sizeof msg, "kafka delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
                  rd_kafka_err2str(m->err));
         sl_uow_fail(u, err, msg);
+    } else if (s->all_down) {
+        s->all_down = 0; /* delivered: a broker is back (statistics may be off) */
     }
     sl_uow_ack(u, err);
 }

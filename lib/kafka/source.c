@@ -206,7 +206,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         s->all_down = 1;
-        s->brokers_up = 0;
     }
     sl__log(s->proc, "warn", "kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
             reason);

@@ -18,8 +18,10 @@ void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     (void)rk;
     kafka_src_t *s = opaque;
-    if (!err)
+    if (!err) {
         s->last_commit_ms = sl__kafsrc_now_ms();
+        s->all_down = 0; /* a broker answered (statistics may be off) */
+    }
     if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
     sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
