@@ -726,10 +726,13 @@ Test(ops, listener_binary)
     char http2[64];
     snprintf(http2, sizeof http2, "127.0.0.1:%d", port);
     argv[14] = http2;
+    argv[12] = "error";
     pid_t pid2 = spawn(argv, log2);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 1, "a port in use: exit 1");
     char *l2 = slurp(log2);
     cr_assert(strstr(l2, "address already in use"), "%s", l2);
+    cr_assert(strstr(l2, "\"level\":\"error\""), "%s", l2);
+    cr_assert_null(strstr(l2, "\"level\":\"info\""), "--log-level error: %s", l2);
     free(l2);
     unlink(log2);
 
