@@ -132,8 +132,9 @@ static double sum(const char *text, const char *name)
 /* ---- the test sink ---- */
 
 typedef struct {
-    atomic_int closed;   /* the gate: writes wait while it is closed */
-    atomic_int delay_ms; /* each write takes this long */
+    atomic_int closed;      /* the gate: writes wait while it is closed */
+    atomic_int delay_ms;    /* each write takes this long */
+    atomic_int fail_writes; /* this many more writes are acknowledged with SL_EAGAIN */
     atomic_long acked;
     sl_engine_t *e;
 } tsink_t;
@@ -157,6 +158,10 @@ static void tjob_work(void *arg)
 static void tjob_done(void *arg, int status)
 {
     tjob_t *j = arg;
+    if (!status && atomic_load(&j->s->fail_writes) > 0) {
+        atomic_fetch_sub(&j->s->fail_writes, 1);
+        status = SL_EAGAIN;
+    }
     for (size_t i = 0; i < j->n; i++)
         sl_uow_ack(j->uows[i], status);
     atomic_fetch_add(&j->s->acked, (long)j->n);
@@ -216,6 +221,26 @@ static sl_result_t keep(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
+/* Faults an event that says "fail":true. */
+static sl_result_t fail_marked(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    const sl_record_t *r = sl_uow_record(u);
+    static const char mark[] = "\"fail\":true";
+    const char *v = r->value;
+    int marked = 0;
+    for (size_t i = 0; !marked && i + sizeof mark - 1 <= r->value_len; i++)
+        marked = !memcmp(v + i, mark, sizeof mark - 1);
+    if (marked) {
+        sl_uow_fail(u, SL_ESTAGE, "marked to fail");
+        return SL_FAULT;
+    }
+    return SL_OK;
+}
+
+/* The map stage of the test processors. */
+static sl_stage_fn g_stage = keep;
+
 /* A processor reading @p topic of @p bs as @p group into the test sink,
  * with http.listen=127.0.0.1:0 and the pairs of @p extra (NULL-ended). */
 static void proc_start(proc_t *t, const char *bs, const char *group, const char *topic,
@@ -244,7 +269,7 @@ static void proc_start(proc_t *t, const char *bs, const char *group, const char 
     t->fsink = sl_sink_new(&fops, &t->faults);
     cr_assert(t->out && t->fsink);
     sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep, NULL);
+    sl_pipeline_map(pl, g_stage, NULL);
     sl_pipeline_batch(pl, NULL);
     sl_pipeline_sink(pl, t->out);
     cr_assert_eq(sl_processor_add_pipeline(t->p, pl), 0);
@@ -441,6 +466,55 @@ Test(ops, counters_lag_and_stall)
     free(m);
     for (int part = 0; part < 2; part++)
         cr_assert_eq(broker_lag(bs, "g-ops", "in", part), 0, "committed up to the end");
+    cr_assert_eq(proc_stop(&t), 0);
+    rd_kafka_destroy(prod);
+    sl_broker_destroy(b);
+}
+
+/* Faults by pipeline and error, retries by pipeline: what the test caused. */
+Test(ops, faults_and_retries_by_pipeline)
+{
+    const char *topics[] = {"in", NULL};
+    const int parts[] = {1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *prod = kt_producer(bs);
+    enum { GOOD = 6, MARKED = 2 };
+    char buf[256], key[16];
+    for (int i = 0; i < GOOD + MARKED; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        if (i < MARKED)
+            snprintf(buf, sizeof buf, "{\"type\":\"thing-created\",\"fail\":true,\"n\":%d}", i);
+        else
+            event(buf, sizeof buf, i);
+        kt_produce(prod, "in", key, buf, strlen(buf));
+    }
+    kt_flush(prod);
+    proc_t t = {0};
+    g_stage = fail_marked;
+    atomic_store(&t.sink.fail_writes, 1);
+    const char *extra[] = {"retry.backoff.ms", "10", "retry.backoff.max.ms", "50", NULL};
+    proc_start(&t, bs, "g-faults", "in", extra);
+    int64_t end = tu_now_ms() + WAIT_MS;
+    char *m = NULL;
+    while (tu_now_ms() < end) {
+        free(m);
+        m = scrape(t.port);
+        if (sample(m, "sluice_records_done_total") == GOOD + MARKED)
+            break;
+        tu_sleep_ms(200);
+    }
+    cr_assert_eq(sample(m, "sluice_records_done_total"), GOOD + MARKED, "%s", m);
+    cr_assert_eq(sample(m, "sluice_faults_total{pipeline=\"pass\",error=\"SL_ESTAGE\"}"), MARKED,
+                 "%s", m);
+    cr_assert_eq(sum(m, "sluice_faults_total"), MARKED, "%s", m);
+    cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"faulted\"}"), MARKED,
+                 "%s", m);
+    cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s", m);
+    cr_assert_geq(sample(m, "sluice_retries_total{pipeline=\"pass\"}"), 1,
+                  "the failed write was retried:\n%s", m);
+    free(m);
+    cr_assert_eq(atomic_load(&t.faults), MARKED);
     cr_assert_eq(proc_stop(&t), 0);
     rd_kafka_destroy(prod);
     sl_broker_destroy(b);
