@@ -22,8 +22,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -96,11 +99,16 @@ typedef struct opts_s {
     const char *timeline; /* CSV of the processor's progress, sampled every ms */
     int quick;
     int kcat;             /* 1 = run kcat if found */
+    int metrics;          /* 1 = also row b+m: the endpoint on and scraped */
     const char *conf[32]; /* extra processor properties, "key=value" */
     size_t nconf;
     const char *kafka[32]; /* extra librdkafka consumer properties for a, a2 and b */
     size_t nkafka;
 } opts_t;
+
+/* How often row b+m scrapes /metrics: far more often than Prometheus
+ * would (15 s by default), so a short run sees scrapes at all. */
+#define SCRAPE_MS 200
 
 static void usage(FILE *fp)
 {
@@ -120,11 +128,13 @@ static void usage(FILE *fp)
         "  --kafka K=V     librdkafka property for every consumer compared (a, a2, and b as\n"
         "                  kafka.K), e.g. queued.min.messages=10000000 (repeatable)\n"
         "  --no-kcat       skip the kcat reference row\n"
+        "  --metrics       also row b+m: b with http.listen on and /metrics scraped every\n"
+        "                  %d ms (side by side with b in each rep)\n"
         "  --csv FILE      also write the rows as CSV\n"
         "  --timeline FILE write the processor's progress every 5 ms as CSV (rep,ms,mapped,\n"
         "                  partitions_read,thread_cpu_ms,stored_outputs), for diagnosis;\n"
         "                  it queries the broker, so it disturbs what it observes a little\n",
-        MIN_IN_PARTS);
+        MIN_IN_PARTS, SCRAPE_MS);
 }
 
 static void parse_args(int argc, char **argv, opts_t *o)
@@ -144,6 +154,8 @@ static void parse_args(int argc, char **argv, opts_t *o)
             opt_kv(argc, argv, &i, o->kafka, &o->nkafka, sizeof o->kafka / sizeof o->kafka[0]);
         } else if (!strcmp(a, "--timeline")) {
             o->timeline = opt_arg(argc, argv, &i, "a file name");
+        } else if (!strcmp(a, "--metrics")) {
+            o->metrics = 1;
         } else if (!strcmp(a, "--no-kcat")) {
             o->kcat = 0;
         } else if (!strcmp(a, "--csv")) {
@@ -761,12 +773,69 @@ PRINTF_LIKE(3, 4) static void proc_fail(live_t *lv, double deadline, const char 
     die("%s", msg);
 }
 
+/* Row b+m: a free port for http.listen (bound, read, released). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &al))
+        die("cannot find a free port: %s", strerror(errno));
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+typedef struct scraper_s {
+    int port;
+    atomic_int stop;
+    unsigned long scrapes, failed;
+    size_t bytes;
+} scraper_t;
+
+/* GET /metrics every SCRAPE_MS until stopped (plain HTTP/1.0 over a socket). */
+static void *scrape_thread(void *arg)
+{
+    scraper_t *sc = arg;
+    char buf[16384];
+    while (!atomic_load(&sc->stop)) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)sc->port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+        ssize_t n = -1;
+        if (fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof a) &&
+            write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+            size_t got = 0;
+            while ((n = read(fd, buf, sizeof buf)) > 0)
+                got += (size_t)n;
+            if (n == 0 && got && !strncmp(buf, "HTTP/1.1 200", 12)) {
+                sc->scrapes++;
+                sc->bytes += got;
+            } else {
+                sc->failed++;
+            }
+        } else {
+            sc->failed++;
+        }
+        if (fd >= 0)
+            close(fd);
+        sleep_us(SCRAPE_MS * 1000L);
+    }
+    return NULL;
+}
+
 static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t *in, size_t rep,
-                           double budget_s, const opts_t *o, FILE *timeline)
+                           double budget_s, const opts_t *o, FILE *timeline, int metrics)
 {
     sample_t r = {0};
+    scraper_t sc = {0};
+    pthread_t scth;
+    char listen[32];
     char err[512], gid[128];
-    group_id(gid, sizeof gid, "sluice", rep);
+    /* b and b+m read the same input in one rep: each with its own group. */
+    group_id(gid, sizeof gid, metrics ? "sluice-m" : "sluice", rep);
     sl_conf_t *c = sl_conf_new();
     if (!c)
         die("sl_conf_new failed: out of memory");
@@ -777,6 +846,11 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     pconf(c, "drain.timeout.ms", "10000");
     pconf(c, "kafka.bootstrap.servers", bootstrap);
     pconf(c, "kafka.group.id", gid);
+    if (metrics) {
+        sc.port = free_port();
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", sc.port);
+        pconf(c, "http.listen", listen);
+    }
     for (size_t i = 0; i < o->nkafka; i++) {
         char kv[512];
         snprintf(kv, sizeof kv, "kafka.%s", o->kafka[i]);
@@ -837,6 +911,8 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     clockid_t tclock;
     if ((rc = pthread_getcpuclockid(th, &tclock)))
         die("pthread_getcpuclockid failed: %s", strerror(rc));
+    if (metrics && (rc = pthread_create(&scth, NULL, scrape_thread, &sc)))
+        die("pthread_create failed: %s", strerror(rc));
     tl_t tl = {timeline, rep, t_start, 0, tclock};
 
     /* 1. group join and first record */
@@ -895,6 +971,12 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
         die("sluice: sl_processor_run did not return within 30 s of the stop");
     double t_ret = now_s();
     pthread_join(th, NULL);
+    if (metrics) {
+        atomic_store(&sc.stop, 1);
+        pthread_join(scth, NULL);
+        fprintf(stderr, "b+m: %lu scrapes of /metrics (%zu bytes), %lu failed\n", sc.scrapes,
+                sc.bytes, sc.failed);
+    }
     if (lv->run_rc)
         die("sl_processor_run returned %s (%s)", sl_err_name(lv->run_rc), sl_strerror(lv->run_rc));
 
@@ -1034,13 +1116,14 @@ static sample_t run_kcat(const char *bootstrap, const input_t *in, double budget
 
 /* ---- report ------------------------------------------------------------------------------- */
 
-enum { R_RAW, R_RAW_SCAN, R_SLUICE, R_KCAT, NROWS };
+enum { R_RAW, R_RAW_SCAN, R_SLUICE, R_KCAT, R_SLUICE_M, NROWS };
 
 static const char *const row_names[NROWS] = {
     [R_RAW] = "a  raw librdkafka group consumer, consume_batch_queue",
     [R_RAW_SCAN] = "a2 the same + sl_envelope_scan + type compare",
     [R_SLUICE] = "b  sluice: source->filter_types->map->batch(500)->kafka sink",
     [R_KCAT] = "c  kcat -C -e -q > /dev/null (process + connect incl.)",
+    [R_SLUICE_M] = "b+m b, http.listen on, /metrics scraped every 200 ms",
 };
 
 static void loadavg(char *buf, size_t size)
@@ -1148,10 +1231,13 @@ int main(int argc, char **argv)
     sample_t(*res)[NROWS] = xcalloc(o.reps, sizeof *res);
     for (size_t r = 0; r < o.reps; r++) {
         /* rotate the order, so that no case always runs first on a cold broker */
-        for (int k = 0; k < 3; k++) {
-            int row = (int)((r + (size_t)k) % 3); /* R_RAW, R_RAW_SCAN, R_SLUICE */
-            if (row == R_SLUICE)
-                res[r][row] = run_sluice(bootstrap, qk, &in, r, budget_s, &o, timeline);
+        static const int order[] = {R_RAW, R_RAW_SCAN, R_SLUICE, R_SLUICE_M};
+        int ncases = o.metrics ? 4 : 3;
+        for (int k = 0; k < ncases; k++) {
+            int row = order[(r + (size_t)k) % (size_t)ncases];
+            if (row == R_SLUICE || row == R_SLUICE_M)
+                res[r][row] = run_sluice(bootstrap, qk, &in, r, budget_s, &o,
+                                         row == R_SLUICE ? timeline : NULL, row == R_SLUICE_M);
             else
                 res[r][row] = run_raw(bootstrap, &in, r, budget_s, row == R_RAW_SCAN, &o);
         }
@@ -1162,6 +1248,9 @@ int main(int argc, char **argv)
                 res[r][R_SLUICE].rate / res[r][R_RAW].rate);
         if (have_kcat)
             fprintf(stderr, ", kcat %.0f/s", res[r][R_KCAT].rate);
+        if (o.metrics)
+            fprintf(stderr, ", sluice+metrics %.0f/s (%.3fx sluice)", res[r][R_SLUICE_M].rate,
+                    res[r][R_SLUICE_M].rate / res[r][R_SLUICE].rate);
         fputc('\n', stderr);
     }
 
@@ -1178,6 +1267,7 @@ int main(int argc, char **argv)
         {"raw consumer + envelope scan / raw consumer", R_RAW_SCAN, R_RAW, 0},
         {"kcat / raw group consumer", R_KCAT, R_RAW, 0},
         {"sluice processor / kcat", R_SLUICE, R_KCAT, 0},
+        {"sluice with /metrics scraped / sluice", R_SLUICE_M, R_SLUICE, 0},
     };
     const size_t nratios = sizeof ratios / sizeof ratios[0];
     summary_t rsum[sizeof ratios / sizeof ratios[0]];
@@ -1195,7 +1285,7 @@ int main(int argc, char **argv)
     printf("%-61s %9s %18s %8s %7s %6s %5s %5s %10s %6s\n", "case", "events/s", "(min..max)",
            "ns/event", "MB/s", "join s", "cores", "app", "peakRSS kB", "ratio");
     for (int row = 0; row < NROWS; row++) {
-        if (row == R_KCAT && !have_kcat)
+        if ((row == R_KCAT && !have_kcat) || (row == R_SLUICE_M && !o.metrics))
             continue;
         /* the process-wide peak never goes down: the lowest reading is the one
          * taken right after the case first ran */
@@ -1243,6 +1333,8 @@ int main(int argc, char **argv)
            o.reps);
     for (size_t k = 0; k < nratios; k++) {
         if ((ratios[k].num == R_KCAT || ratios[k].den == R_KCAT) && !have_kcat)
+            continue;
+        if (ratios[k].num == R_SLUICE_M && !o.metrics)
             continue;
         printf("  %-50s %5.2fx (%.2f..%.2f)", ratios[k].name, rsum[k].med, rsum[k].min,
                rsum[k].max);

@@ -201,6 +201,9 @@ static pid_t spawn_service(char *const own[], char *group, char *xb, const char 
                             "-X",      xb,
                             "-c",      "log.stats.interval.ms=1000",
                             "-c",      "commit.interval.ms=200",
+#ifdef SL_DEMO_HTTP
+                            "--http",  "127.0.0.1:0", /* the port is logged, and printed below */
+#endif
                             NULL};
     for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
         argv[n++] = shared[i];
@@ -237,6 +240,28 @@ static void find_bin(const char *self, const char *name, char *out, size_t cap)
     }
     free(pc);
     die("cannot find %s (build it, or set SLUICE_BIN_DIR)", name);
+}
+
+/* The address a service logged for its endpoint ("... on http://ADDR"),
+ * waited for a few seconds; empty when it did not say. */
+static void endpoint_of(const char *log, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int tries = 0; tries < 100 && !out[0]; tries++) {
+        FILE *f = fopen(log, "r");
+        char line[1024];
+        while (f && fgets(line, sizeof line, f)) {
+            const char *at = strstr(line, "on http://");
+            if (at && strstr(line, "/metrics")) {
+                snprintf(out, cap, "%.*s", (int)strcspn(at + 3, "\""), at + 3);
+                break;
+            }
+        }
+        if (f)
+            fclose(f);
+        if (!out[0])
+            usleep(50000);
+    }
 }
 
 static int exited(pid_t pid, int *status)
@@ -512,6 +537,15 @@ int main(int argc, char **argv)
     pid_t lpid = spawn_service(largs, "demo-listener", xb, llog);
     printf("  started          sluice-trigger (pid %d), sluice-listener (pid %d); logs in %s/\n",
            (int)tpid, (int)lpid, out);
+#ifdef SL_DEMO_HTTP
+    char tep[128], lep[128];
+    endpoint_of(tlog, tep, sizeof tep);
+    endpoint_of(llog, lep, sizeof lep);
+    if (tep[0] && lep[0])
+        printf("  metrics          %s/metrics (trigger), %s/metrics (listener); /health, /ready\n",
+               tep, lep);
+#endif
+    fflush(stdout);
 
     rd_kafka_t *tg = client(RD_KAFKA_CONSUMER, bs, "demo-trigger");
     rd_kafka_t *lg = client(RD_KAFKA_CONSUMER, bs, "demo-listener");

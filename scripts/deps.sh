@@ -7,8 +7,9 @@ here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 
 pkgs=(gcc make pkg-config meson ninja-build
       libjansson-dev libcriterion-dev
-      libuv1-dev librdkafka-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
-      clang clang-format libclang-rt-14-dev python3 kcat sqlite3 curl gnuplot-nox)
+      libuv1-dev librdkafka-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libh2o-dev
+      clang clang-format libclang-rt-14-dev python3 kcat sqlite3 curl gnuplot-nox
+      prometheus)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 

@@ -59,10 +59,10 @@ if [ "$sanitize" -eq 0 ]; then
         python3 -c 'import json,sys; print(" ".join(t["name"] for t in json.load(sys.stdin) if t["name"].startswith("fuzz_")))')
     meson test -C "$fdir" --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz || rc=$?
     # The smallest library: core, runtime and testing only (-Dkafka, -Dkinesis
-    # and -Dsqlite disabled): it builds, and its unit and walls suites pass
+    # -Dsqlite and -Dhttp disabled): it builds, and its unit and walls suites pass
     # (what needs a left-out part is a SKIP).
     mdir=build-minimal
-    mopts=(-Dkafka=disabled -Dkinesis=disabled -Dsqlite=disabled -Dbench=false -Dlto=false)
+    mopts=(-Dkafka=disabled -Dkinesis=disabled -Dsqlite=disabled -Dhttp=disabled -Dbench=false -Dlto=false)
     if [ -d "$mdir" ]; then
         meson setup --reconfigure "$mdir" "${mopts[@]}" >/dev/null
     else

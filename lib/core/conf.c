@@ -5,11 +5,13 @@
 #include "sluice/error.h"
 #include "sluice/mem.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 typedef sl__prop_t prop_t;
 #define P_INT SL__P_INT
@@ -87,6 +89,12 @@ static const prop_t props[] = {
      "drain.timeout.ms + close.timeout.ms; a consumer that could not leave in time is left to "
      "the process exit, and the group gives its partitions to others after its session "
      "timeout."},
+    {"http.listen", P_STR, "", 0, 0,
+     "Serve /metrics (Prometheus), /health and /ready on this ADDR:PORT, on the processor's "
+     "loop: an IPv4 address, [IPv6], localhost or * (every interface); port 0 picks a free "
+     "one (logged). Empty = off."},
+    {"health.stall.ms", P_INT, "60000", 100, 86400000,
+     "/health answers 503 once records are in flight and none was done for this long."},
 };
 #define NPROPS (sizeof props / sizeof props[0])
 
@@ -194,12 +202,72 @@ static int parse_bool(const char *v, int64_t *out)
     return SL_EINVAL;
 }
 
+int sl__listen_parse(const char *s, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || host_size < 46)
+        return SL_EINVAL;
+    const char *pp = colon + 1;
+    if (!*pp || strlen(pp) > 5 || strspn(pp, "0123456789") != strlen(pp))
+        return SL_EINVAL;
+    long v = strtol(pp, NULL, 10);
+    if (v > 65535)
+        return SL_EINVAL;
+    size_t hl = (size_t)(colon - s);
+    char h[64];
+    if (hl >= sizeof h)
+        return SL_EINVAL;
+    memcpy(h, s, hl);
+    h[hl] = 0;
+    unsigned char bin[16];
+    if (!strcmp(h, "*") || !hl)
+        strcpy(host, "0.0.0.0");
+    else if (!strcmp(h, "localhost"))
+        strcpy(host, "127.0.0.1");
+    else if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h[hl - 1] = 0;
+        if (inet_pton(AF_INET6, h + 1, bin) != 1)
+            return SL_EINVAL;
+        strcpy(host, h + 1);
+    } else if (inet_pton(AF_INET, h, bin) == 1)
+        strcpy(host, h);
+    else
+        return SL_EINVAL;
+    *port = (int)v;
+    return 0;
+}
+
+/* String properties with a syntax of their own. */
+static int check_str(const prop_t *p, const char *value, char *errstr, size_t errstr_size)
+{
+    if (!strcmp(p->name, "http.listen") && *value) {
+        char host[64];
+        int port;
+        if (sl__listen_parse(value, host, sizeof host, &port)) {
+            sl__errf(errstr, errstr_size,
+                     "http.listen: expected ADDR:PORT (an IPv4 address, [IPv6], localhost or *; "
+                     "port 0..65535), got \"%s\"",
+                     value);
+            return SL_EINVAL;
+        }
+    }
+    if (!strcmp(p->name, "log.level") && strcmp(value, "debug") && strcmp(value, "info") &&
+        strcmp(value, "warn") && strcmp(value, "error")) {
+        sl__errf(errstr, errstr_size, "log.level: expected debug, info, warn or error, got \"%s\"",
+                 value);
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
 static int set_prop(sl_conf_t *c, int i, const char *value, char *errstr, size_t errstr_size)
 {
     const prop_t *p = prop_at((size_t)i);
     int64_t n;
     switch (p->type) {
     case P_STR: {
+        if (check_str(p, value, errstr, errstr_size))
+            return SL_EINVAL;
         char *s = sl_strdup(value);
         if (!s) {
             sl__errf(errstr, errstr_size, "out of memory");

@@ -31,4 +31,12 @@ typedef struct sl__prop_s {
  */
 int sl__conf_register(const char *prefix, const sl__prop_t *rows, size_t n);
 
+/**
+ * Parses an http.listen value "ADDR:PORT": an IPv4 address, [IPv6],
+ * localhost or * (or nothing) for every interface. Writes the numeric
+ * address to @p host (at least 46 bytes) and the port (0..65535) to *@p port.
+ * @returns 0, or SL_EINVAL for anything else.
+ */
+int sl__listen_parse(const char *s, char *host, size_t host_size, int *port);
+
 #endif

@@ -78,6 +78,9 @@ struct sl_uow_s {
     char errmsg[SL__ERRMSG_MAX + 1];
     void *data;
     void (*data_free)(void *);
+    /* The first of its batch: when the batch was written (sink latency);
+     * next to data, which uow_init and completion touch anyway. */
+    int64_t sink_ms;
     /* gate: uows of the same key waiting behind this holder, in order */
     sl_uow_t *wait_head, *wait_tail;
     sl_uow_t *hnext;    /* holder hash chain */
@@ -132,6 +135,28 @@ typedef struct stage_s {
     } u;
 } stage_t;
 
+/* Operations counters (engine_ops.c reads them for the runtime's /metrics):
+ * plain increments on the engine's thread, per batch or per fault, never
+ * per record. */
+enum { SL__CLOSE_FLUSH, SL__CLOSE_COUNT, SL__CLOSE_BYTES, SL__CLOSE_LINGER, SL__CLOSE_N };
+#define SL__BATCH_BUCKETS 10 /* batch sizes: le 1, 5, 10, 50, 100, 500, 1000, 5000, 10000, +Inf */
+#define SL__LAT_BUCKETS                                                                            \
+    12 /* sink latency ms: le 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000, +Inf */
+#define SL__ERR_SLOTS 64 /* by -error code; slot 0: anything out of range */
+typedef struct sl__pl_ops_s {
+    uint64_t closed[SL__CLOSE_N];
+    uint64_t batch_hist[SL__BATCH_BUCKETS]; /* per bucket, not cumulative */
+    uint64_t batch_sum;
+    uint64_t lat_hist[SL__LAT_BUCKETS];
+    uint64_t lat_sum_ms, lat_count;
+    uint64_t faults_by_err[SL__ERR_SLOTS];
+} sl__pl_ops_t;
+
+static inline unsigned sl__err_slot(int err)
+{
+    return err < 0 && err > -SL__ERR_SLOTS ? (unsigned)-err : 0;
+}
+
 typedef struct coll_s {
     coll_kind_t kind;
     int configured;
@@ -148,6 +173,7 @@ typedef struct coll_s {
     uint32_t *gid, *gcount; /* group id per item, items per group */
     sl_uow_t **sorted;
     struct sl_pipeline_s *pl;
+    uint8_t why; /* SL__CLOSE_*: why the next flush closes the batch */
 } coll_t;
 
 struct sl_sink_s {
@@ -178,6 +204,7 @@ struct sl_pipeline_s {
     uint32_t hmask;
     size_t nheld;
     sl_stats_t stats;
+    sl__pl_ops_t ops;
 };
 
 typedef struct part_s {
@@ -189,6 +216,7 @@ typedef struct part_s {
     sl__tracker_t tr;
     size_t inflight;
     int paused;
+    uint64_t in; /* records pushed */
     struct part_s *next;
 } part_t;
 
@@ -238,6 +266,7 @@ struct sl_engine_s {
     uint64_t seq;
     sl_executor_t exec; /* blocking work; submit NULL = inline */
     sl_stats_t stats;
+    uint64_t faults_by_err[SL__ERR_SLOTS]; /* fault events acknowledged, by -error */
 };
 
 /* Records in flight that will never be done: a sink acknowledged one of
@@ -248,6 +277,28 @@ size_t sl__engine_stuck(const sl_engine_t *e);
 /* fault.c. The version of schemas/fault.json the events follow (field
  * `version`; events without it are version 1). */
 #define SL__FAULT_VERSION_S "2"
+
+/* engine_ops.c: engine state for the runtime's /metrics (the engine's
+ * thread only; reads, never changes anything). */
+typedef struct sl__part_view_s {
+    const char *topic;
+    int32_t partition;
+    uint64_t in;       /* records pushed */
+    int64_t watermark; /* next offset to commit, -1: nothing done yet */
+    size_t inflight;
+    int paused;
+} sl__part_view_t;
+void sl__engine_each_part(const sl_engine_t *e, void (*fn)(void *arg, const sl__part_view_t *v),
+                          void *arg);
+/* The arrival sequence of the oldest record in flight (0: none), found by
+ * a walk over the entry pool (once per scrape, never on the hot path);
+ * and the sequence of the newest record. */
+uint64_t sl__engine_oldest_seq(const sl_engine_t *e);
+uint64_t sl__engine_seq(const sl_engine_t *e);
+/* Histogram bounds of sl__pl_ops_t (batch sizes in uows, latency in ms). */
+extern const uint64_t sl__batch_bounds[SL__BATCH_BUCKETS - 1];
+extern const int64_t sl__lat_bounds_ms[SL__LAT_BUCKETS - 1];
+
 /* fault.c */
 int sl__fault_build(sl_engine_t *e, sl_uow_t *u);
 

@@ -359,12 +359,15 @@ static void coll_add(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u)
         sl__fault(e, u, SL_ETOOBIG, FS_BATCH);
         return;
     }
-    if (c->n && c->bytes + size > c->max_bytes)
+    if (c->n && c->bytes + size > c->max_bytes) {
+        c->why = SL__CLOSE_BYTES;
         sl__coll_flush(e, p);
+    }
     c->items[c->n++] = u;
     c->bytes += size;
     u->state = U_IN_BATCH;
     if (c->n >= c->max_events) {
+        c->why = SL__CLOSE_COUNT;
         sl__coll_flush(e, p);
         return;
     }
@@ -382,6 +385,8 @@ void sl__finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
         case OUT_SUNK:
             p->stats.sunk++;
             e->stats.sunk++;
+            if (u->sink_ms)
+                sl__sink_latency(e, p, u);
             break;
         case OUT_SKIP:
             p->stats.skipped++;
@@ -393,6 +398,7 @@ void sl__finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
             break;
         case OUT_FAULT:
             p->stats.faults++;
+            p->ops.faults_by_err[sl__err_slot(u->err)]++;
             break;
         case OUT_EXPANDED:
             break;
@@ -401,8 +407,10 @@ void sl__finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
         if (u->holding)
             sl__gate_release(e, p, u);
     }
-    if (how == OUT_FAULT)
+    if (how == OUT_FAULT) {
         e->stats.faults++;
+        e->faults_by_err[sl__err_slot(u->err)]++;
+    }
     if (u->data_free)
         u->data_free(u->data);
     u->data = NULL;
@@ -711,6 +719,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
         if (!mask) {
             if (sl__tracker_push_done(&part->tr, rec->offset))
                 return SL_ENOMEM;
+            part->in++;
             e->stats.records_in++;
             e->stats.records_done++;
             e->stats.skipped += e->npl;
@@ -749,6 +758,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     en->body_tried = 0;
     en->children = 0;
     part->inflight++;
+    part->in++;
     e->inflight++;
     en->bytes = rec->value_len;
     e->inflight_bytes += rec->value_len;

@@ -13,6 +13,12 @@ static void sink_write(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t **arr, size_t 
 {
     for (size_t i = 0; i < n; i++)
         arr[i]->state = U_AT_SINK;
+    /* The first uow of the batch times the write (sink latency, when it is
+     * acknowledged): one clock read per batch. A uow written again after a
+     * failed write keeps the time of its first write. */
+    int64_t t = now(e);
+    arr[0]->sink_ms = t > 0 ? t : 1;
+    sl__batch_size(p, n);
     p->stats.batches++;
     e->stats.batches++;
     int rc = p->sink->ops.write(p->sink->opaque, arr, n);
@@ -51,6 +57,8 @@ void sl__coll_flush(sl_engine_t *e, sl_pipeline_t *p)
     c->out = arr;
     c->n = 0;
     c->bytes = 0;
+    p->ops.closed[c->why]++;
+    c->why = SL__CLOSE_FLUSH;
 
     if (c->kind == COLL_BATCH || n == 1) {
         sink_write(e, p, arr, n);
@@ -115,6 +123,7 @@ void sl__coll_flush(sl_engine_t *e, sl_pipeline_t *p)
 void sl__linger_fire(sl__timer_t *t, void *ctx)
 {
     coll_t *c = container_of(t, coll_t, timer);
+    c->why = SL__CLOSE_LINGER;
     sl__coll_flush(ctx, c->pl);
 }
 

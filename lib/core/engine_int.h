@@ -59,6 +59,9 @@ void sl__retry(sl_engine_t *e, sl_uow_t *u, int err, int stage);
 int sl__rl_admit(sl_engine_t *e, stage_t *s, sl_uow_t *u);
 void sl__run(sl_engine_t *e, sl_uow_t *u);
 void sl__wait_insert(sl_uow_t *h, sl_uow_t *w, uow_state_t st);
+/* engine_ops.c: the operations counters that histograms keep (per batch). */
+void sl__batch_size(sl_pipeline_t *p, size_t n);
+void sl__sink_latency(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u);
 
 static inline int64_t now(const sl_engine_t *e)
 {
@@ -107,6 +110,7 @@ static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipelin
     u->errmsg[0] = 0;
     u->data = NULL;
     u->data_free = NULL;
+    u->sink_ms = 0;
     u->wait_head = u->wait_tail = NULL;
     u->hnext = NULL;
 }

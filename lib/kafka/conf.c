@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,11 +147,40 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
         if (set_one("bootstrap.servers", sl_broker_bootstrap(b), &w))
             goto fail;
     }
+    /* The operations endpoint's /ready reads broker states from
+     * librdkafka's statistics (sl__kafka_brokers_up()), once a second
+     * unless kafka.statistics.interval.ms says otherwise. */
+    if (sl__proc_http_on(p) &&
+        !sl_conf_get_str_pt(sl_processor_conf(p), "kafka.statistics.interval.ms") &&
+        set_one("statistics.interval.ms", "1000", &w))
+        goto fail;
     rd_kafka_conf_set_log_cb(kc, log_cb);
     return kc;
 fail:
     rd_kafka_conf_destroy(kc);
     return NULL;
+}
+
+int sl__kafka_brokers_up(const char *stats)
+{
+    /* A scan, not a parse: the statistics hold every partition of every
+     * topic (megabytes with thousands of partitions, every second). Only
+     * broker objects have a "state" member ("fetch_state" is a partition's,
+     * the group's is lower case "up"). */
+    if (!stats || !strstr(stats, "\"brokers\""))
+        return -1;
+    int up = 0;
+    for (const char *p = strstr(stats, "\"state\""); p; p = strstr(p + 7, "\"state\"")) {
+        const char *v = p + 7;
+        while (*v == ' ')
+            v++;
+        if (*v++ != ':')
+            continue;
+        while (*v == ' ')
+            v++;
+        up += !strncmp(v, "\"UP\"", 4);
+    }
+    return up;
 }
 
 int sl__kafka_err(rd_kafka_resp_err_t err)

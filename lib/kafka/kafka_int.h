@@ -20,6 +20,10 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
  * retriable codes). */
 int sl__kafka_err(rd_kafka_resp_err_t err);
 
+/* How many brokers a client is connected to ("UP"), from the statistics
+ * JSON of its stats callback (borrowed); -1 if it cannot be read. */
+int sl__kafka_brokers_up(const char *stats);
+
 /* Counters of a processor's Kafka source, for logs and tests. */
 typedef struct sl__ksrc_counters_s {
     uint64_t rewound;       /* partitions sent back to a message the engine could not take */

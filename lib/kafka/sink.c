@@ -36,6 +36,8 @@ typedef struct kafka_prod_s {
     int closed;
     int autocreate; /* allow.auto.create.topics: an unknown topic may still appear */
     size_t max_record;
+    int brokers_up;       /* from librdkafka's statistics (operations endpoint on); -1 unknown */
+    int all_down;         /* librdkafka said all brokers are down, and none came up since */
     kafka_sink_t **sinks; /* each sink's state, freed with the producer */
     size_t nsinks;
 } kafka_prod_t;
@@ -125,6 +127,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     (void)rk;
     kafka_prod_t *pr = opaque;
     rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        pr->all_down = 1;
     /* Errors of one topic; the rest (fatal, authentication, cluster
      * authorization) concern the producer, hence every sink. */
     int topical = e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
@@ -157,6 +161,38 @@ static kafka_sink_t *sink_of(const kafka_prod_t *pr, const rd_kafka_message_t *m
     return NULL;
 }
 
+/* librdkafka's statistics, served by the producer's poll on the loop thread. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    (void)len;
+    kafka_prod_t *pr = opaque;
+    int up = sl__kafka_brokers_up(json);
+    if (up >= 0) {
+        pr->brokers_up = up;
+        pr->all_down = up == 0;
+    }
+    return 0; /* librdkafka frees json */
+}
+
+/* /ready: every sink of the shared producer usable, and a broker reachable. */
+static int ks_ready(void *opaque, char *why, size_t why_size)
+{
+    kafka_prod_t *pr = opaque;
+    for (size_t i = 0; i < pr->nsinks; i++) {
+        if (pr->sinks[i]->down) {
+            snprintf(why, why_size, "kafka sink %s: unusable", pr->sinks[i]->topic);
+            return 0;
+        }
+    }
+    if (pr->all_down || pr->brokers_up == 0) {
+        snprintf(why, why_size, "kafka sink %s: no broker reachable",
+                 pr->nsinks ? pr->sinks[0]->topic : "(none)");
+        return 0;
+    }
+    return 1;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -174,6 +210,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         snprintf(msg, sizeof msg, "kafka delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
                  rd_kafka_err2str(m->err));
         sl_uow_fail(u, err, msg);
+    } else if (!m->err) {
+        kafka_prod_t *pr = opaque;
+        pr->all_down = 0; /* delivered: a broker is back (statistics may be off) */
     }
     sl_uow_ack(u, err);
 }
@@ -358,6 +397,9 @@ static kafka_prod_t *producer_of(sl_processor_t *p, char *errstr, size_t errstr_
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
+    if (sl__proc_http_on(p))
+        rd_kafka_conf_set_stats_cb(kc, stats_cb);
+    pr->brokers_up = -1;
     rd_kafka_conf_set_opaque(kc, pr);
     /* Consumer-only properties shared through kafka.* would warn here. */
     char err[256];
@@ -380,7 +422,7 @@ static kafka_prod_t *producer_of(sl_processor_t *p, char *errstr, size_t errstr_
     size_t bl = sizeof buf;
     if (rd_kafka_conf_get(rd_kafka_conf(pr->rk), "message.max.bytes", buf, &bl) == RD_KAFKA_CONF_OK)
         pr->max_record = (size_t)strtoull(buf, NULL, 10);
-    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, pr};
+    sl__service_t svc = {ks_poll, ks_shutdown, ks_close, ks_destroy, pr, ks_ready};
     if (sl__proc_add_service(p, &svc))
         goto fail;
     /* From here the processor's service owns pr. Should the processor have

@@ -198,6 +198,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         consumer_fatal(s);
         return;
     }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        s->all_down = 1;
+    }
     sl__log(s->proc, "warn", "kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
             reason);
 }
@@ -590,6 +593,106 @@ static void ks_destroy(void *opaque)
     sl_free(s);
 }
 
+/* librdkafka's statistics (statistics.interval.ms, set while the
+ * operations endpoint is on), served on the loop thread by the consumer
+ * queue: how many brokers the consumer is connected to. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    (void)len;
+    kafka_src_t *s = opaque;
+    int up = sl__kafka_brokers_up(json);
+    if (up >= 0) {
+        s->brokers_up = up;
+        s->all_down = up == 0;
+    }
+    return 0; /* librdkafka frees json */
+}
+
+static int ks_ready(void *opaque, char *why, size_t why_size)
+{
+    kafka_src_t *s = opaque;
+    if (s->all_down || s->brokers_up == 0) {
+        snprintf(why, why_size, "kafka consumer: no broker reachable");
+        return 0;
+    }
+    size_t assigned = 0;
+    for (size_t i = 0; i < s->nparts; i++)
+        assigned += s->parts[i].assigned != 0;
+    if (!assigned) {
+        snprintf(why, why_size, "kafka consumer: no partition assigned (yet)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Where the group resumes reading @p kp: the engine's done watermark, else
+ * what the group committed, else the partition's low watermark; -1 unknown. */
+static int64_t done_position(kafka_src_t *s, const kpart_t *kp, int64_t lo)
+{
+    int64_t wm = sl_engine_watermark(s->e, kp->topic, kp->partition);
+    if (wm >= 0 && wm >= kp->floor)
+        return wm;
+    if (kp->committed >= 0)
+        return kp->committed;
+    if (kp->floor >= 0)
+        return kp->floor;
+    return lo >= 0 ? lo : -1;
+}
+
+static void ks_metrics(void *opaque, sl__metrics_t *m)
+{
+    kafka_src_t *s = opaque;
+    size_t assigned = 0;
+    for (size_t i = 0; i < s->nparts; i++)
+        assigned += s->parts[i].assigned != 0;
+    sl__metric_help(m, "sluice_assigned_partitions", "gauge",
+                    "Partitions the consumer group assigned to this processor.");
+    sl__metric_u(m, "sluice_assigned_partitions", assigned, NULL);
+    sl__metric_help(m, "sluice_rebalances_total", "counter",
+                    "Rebalances seen (each assignment and each revocation).");
+    sl__metric_u(m, "sluice_rebalances_total", s->rebalances, NULL);
+    sl__metric_help(m, "sluice_kafka_brokers_up", "gauge",
+                    "Brokers the consumer is connected to (from librdkafka's statistics; -1 not "
+                    "yet known).");
+    sl__metric_i(m, "sluice_kafka_brokers_up", s->all_down ? 0 : s->brokers_up, NULL);
+    if (s->last_commit_ms) {
+        sl__metric_help(m, "sluice_last_commit_age_seconds", "gauge",
+                        "Seconds since offsets were last committed successfully.");
+        sl__metric_d(m, "sluice_last_commit_age_seconds",
+                     (double)(sl__kafsrc_now_ms() - s->last_commit_ms) / 1000.0, NULL);
+    }
+    char pn[16];
+    sl__metric_help(m, "sluice_committed_offset", "gauge",
+                    "Offset last committed per assigned partition (the next one to read).");
+    for (size_t i = 0; i < s->nparts; i++) {
+        const kpart_t *kp = &s->parts[i];
+        if (!kp->assigned || kp->committed < 0)
+            continue;
+        snprintf(pn, sizeof pn, "%d", (int)kp->partition);
+        sl__metric_i(m, "sluice_committed_offset", kp->committed, "topic", kp->topic, "partition",
+                     pn, NULL);
+    }
+    /* The high watermark librdkafka last saw in a fetch response (no broker
+     * round trip here); a partition not fetched yet has none. */
+    sl__metric_help(m, "sluice_consumer_lag_records", "gauge",
+                    "Records of an assigned partition not yet done: its high watermark less the "
+                    "done watermark (or the committed offset).");
+    for (size_t i = 0; i < s->nparts; i++) {
+        const kpart_t *kp = &s->parts[i];
+        int64_t lo = -1, hi = -1;
+        if (!kp->assigned ||
+            rd_kafka_get_watermark_offsets(s->rk, kp->topic, kp->partition, &lo, &hi) || hi < 0)
+            continue;
+        int64_t pos = done_position(s, kp, lo);
+        if (pos < 0)
+            continue;
+        snprintf(pn, sizeof pn, "%d", (int)kp->partition);
+        sl__metric_i(m, "sluice_consumer_lag_records", hi > pos ? hi - pos : 0, "topic", kp->topic,
+                     "partition", pn, NULL);
+    }
+}
+
 static const sl__source_if_t kafka_source_if = {
     .name = "kafka",
     .start = ks_start,
@@ -599,6 +702,8 @@ static const sl__source_if_t kafka_source_if = {
     .destroy = ks_destroy,
     .release = ks_release,
     .flow = ks_flow,
+    .ready = ks_ready,
+    .metrics = ks_metrics,
 };
 
 int sl__kafka_source_counters(const sl_processor_t *p, sl__ksrc_counters_t *out)
@@ -692,6 +797,9 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     rd_kafka_conf_set_rebalance_cb(kc, sl__kafsrc_rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, sl__kafsrc_commit_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
+    if (sl__proc_http_on(p))
+        rd_kafka_conf_set_stats_cb(kc, stats_cb);
+    s->brokers_up = -1;
     /* Callbacks get the source as their opaque. */
     char err[256];
     rd_kafka_conf_set_opaque(kc, s);

@@ -18,6 +18,10 @@ void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     (void)rk;
     kafka_src_t *s = opaque;
+    if (!err) {
+        s->last_commit_ms = sl__kafsrc_now_ms();
+        s->all_down = 0; /* a broker answered (statistics may be off) */
+    }
     if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
     sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
@@ -218,6 +222,7 @@ void sl__kafsrc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     kafka_src_t *s = opaque;
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    s->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         char what[512], waited[64] = "";
         rd_kafka_topic_partition_list_t *sorted = rd_kafka_topic_partition_list_copy(l);

@@ -64,6 +64,11 @@ typedef struct kafka_src_s {
     uint64_t kicks;
     sl__ksrc_counters_t counters;
     rd_kafka_topic_partition_list_t *rewind; /* this batch's partitions to read again */
+    /* For the operations endpoint (/ready, /metrics); loop thread. */
+    int brokers_up;         /* brokers connected, from the last statistics; -1 not yet known */
+    int all_down;           /* librdkafka said all brokers are down, and none came up since */
+    uint64_t rebalances;    /* assignments and revocations */
+    int64_t last_commit_ms; /* when a commit last succeeded (sl__kafsrc_now_ms), 0 never */
 } kafka_src_t;
 
 void sl__kafsrc_apply_pauses(kafka_src_t *s);

@@ -33,7 +33,8 @@ typedef struct kin_sink_s {
     char *stream;
     put_t *head, *tail; /* calls in the order made */
     int closed;
-    int down; /* the stream cannot be written at all: every write is SL_ESINKDOWN */
+    int down;        /* the stream cannot be written at all: every write is SL_ESINKDOWN */
+    int unreachable; /* the last PutRecords got no usable answer: its sl__kin_fail_t, else 0 */
 } kin_sink_t;
 
 static void put_free(put_t *c)
@@ -71,6 +72,8 @@ static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, j
     put_t *c = opaque;
     kin_sink_t *s = c->s;
     c->done = 1;
+    if (why != KIN_SHUTDOWN)
+        s->unreachable = why == KIN_TRANSPORT || why == KIN_SERVER ? (int)why : 0;
     if (err && (why == KIN_DENIED || why == KIN_NOT_FOUND)) {
         /* No access, bad credentials, no such stream: the sink itself is
          * broken, not the records. Retrying or faulting them would drain the
@@ -91,6 +94,23 @@ static void on_put(void *opaque, int err, sl__kin_fail_t why, const char *msg, j
         c->err = sl__kin_put_results(resp, c->n, c->entry, c->emsg, c->msg, sizeof c->msg);
     }
     drain_done(s);
+}
+
+/* For /ready: the stream is usable and the endpoint answered the last write. */
+static int svc_ready(void *opaque, char *why, size_t why_size)
+{
+    kin_sink_t *s = opaque;
+    if (s->down) {
+        snprintf(why, why_size, "kinesis sink %s: unusable", s->stream);
+        return 0;
+    }
+    if (s->unreachable) {
+        snprintf(why, why_size, "kinesis sink %s: the endpoint %s", s->stream,
+                 s->unreachable == KIN_TRANSPORT ? "does not answer"
+                                                 : "answers with server errors");
+        return 0;
+    }
+    return 1;
 }
 
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
@@ -239,7 +259,7 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
         sl_free(s);
         return NULL;
     }
-    sl__service_t svc = {svc_poll, svc_shutdown, svc_close, svc_destroy, s};
+    sl__service_t svc = {svc_poll, svc_shutdown, svc_close, svc_destroy, s, svc_ready};
     if (sl__proc_add_service(p, &svc)) {
         svc_destroy(s);
         sl__errf(errstr, errstr_size, "out of memory");

@@ -72,7 +72,12 @@ static shard_t *call_done(void *opaque, sl__kin_fail_t why, kin_src_t **sp)
     size_t idx = c->idx;
     sl_free(c);
     s->inflight_calls--;
-    return why == KIN_SHUTDOWN ? NULL : &s->shards[idx];
+    if (why == KIN_SHUTDOWN)
+        return NULL;
+    /* For /ready: an answer, even a refusal to go faster, is a reachable
+     * endpoint; no answer, a server error or a denial is not. */
+    s->unreachable = why == KIN_TRANSPORT || why == KIN_SERVER || why == KIN_DENIED ? (int)why : 0;
+    return &s->shards[idx];
 }
 
 static void on_iterator(void *opaque, int err, sl__kin_fail_t why, const char *msg, json_t *resp)
@@ -198,6 +203,11 @@ static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *ms
     if (s->stopping) {
         sl__kinsrc_schedule(s); /* read after the drain began: read again by the next run */
         return;
+    }
+    json_t *behind = json_object_get(resp, "MillisBehindLatest");
+    if (json_is_integer(behind)) {
+        sh->behind_known = 1;
+        sh->behind_ms = json_integer_value(behind);
     }
     json_t *recs = json_object_get(resp, "Records");
     size_t i, taken = 0;
@@ -464,6 +474,59 @@ static void ks_destroy(void *opaque)
     sl_free(s);
 }
 
+/* Shards this processor reads now (not waiting for a parent, not finished). */
+static size_t held(const kin_src_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nshards; i++)
+        n += s->shards[i].state != SH_WAIT_PARENT && s->shards[i].state != SH_FINISHED;
+    return n;
+}
+
+static int ks_ready(void *opaque, char *why, size_t why_size)
+{
+    kin_src_t *s = opaque;
+    if (s->unreachable) {
+        snprintf(why, why_size, "kinesis stream %s: the endpoint %s", s->stream,
+                 s->unreachable == KIN_TRANSPORT ? "does not answer"
+                 : s->unreachable == KIN_DENIED  ? "denies access"
+                                                 : "answers with server errors");
+        return 0;
+    }
+    if (!s->started_ok || !held(s)) {
+        snprintf(why, why_size, "kinesis stream %s: no shard to read (yet)", s->stream);
+        return 0;
+    }
+    return 1;
+}
+
+static void ks_metrics(void *opaque, sl__metrics_t *m)
+{
+    kin_src_t *s = opaque;
+    sl__metric_help(m, "sluice_assigned_partitions", "gauge",
+                    "Shards this processor reads (not waiting for a parent, not finished).");
+    sl__metric_u(m, "sluice_assigned_partitions", held(s), NULL);
+    if (s->last_commit_ms) {
+        sl__metric_help(m, "sluice_last_commit_age_seconds", "gauge",
+                        "Seconds since a checkpoint was last stored.");
+        sl__metric_d(m, "sluice_last_commit_age_seconds",
+                     (double)(sl__kinsrc_now_ms() - s->last_commit_ms) / 1000.0, NULL);
+    }
+    sl__metric_help(m, "sluice_consumer_lag_seconds", "gauge",
+                    "How far behind the tip of its shard the last read was (Kinesis "
+                    "MillisBehindLatest, in seconds), by stream, partition (the shard's index) "
+                    "and shard.");
+    char pn[16];
+    for (size_t i = 0; i < s->nshards; i++) {
+        const shard_t *sh = &s->shards[i];
+        if (!sh->behind_known || sh->state == SH_FINISHED)
+            continue;
+        snprintf(pn, sizeof pn, "%d", (int)sh->part);
+        sl__metric_d(m, "sluice_consumer_lag_seconds", (double)sh->behind_ms / 1000.0, "topic",
+                     s->stream, "partition", pn, "shard", sh->id, NULL);
+    }
+}
+
 static const sl__source_if_t kinesis_source_if = {
     .name = "kinesis",
     .start = ks_start,
@@ -473,6 +536,8 @@ static const sl__source_if_t kinesis_source_if = {
     .destroy = ks_destroy,
     .release = ks_release,
     .flow = ks_flow,
+    .ready = ks_ready,
+    .metrics = ks_metrics,
 };
 
 int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr,

@@ -77,6 +77,7 @@ static void ck_done(void *arg, int status)
             }
             continue;
         }
+        s->last_commit_ms = sl__kinsrc_now_ms();
         sl__kinsrc_set_str(&sh->ckpt, c->seq);
         if (sh->want && !strcmp(sh->want, c->seq)) {
             sl_free(sh->want);

@@ -44,7 +44,9 @@ typedef struct shard_s {
     int64_t due; /* when the next call may go (ms, monotonic) */
     unsigned backoff;
     int paused;
-    seqent_t *fifo; /* pushed, not yet below the watermark */
+    int behind_known;  /* a GetRecords answer said how far behind it is */
+    int64_t behind_ms; /* ... its MillisBehindLatest */
+    seqent_t *fifo;    /* pushed, not yet below the watermark */
     size_t fhead, fn, fcap;
 } shard_t;
 
@@ -83,6 +85,8 @@ typedef struct kin_src_s {
     int stopping, closed;
     int started_ok; /* the first listing succeeded */
     size_t inflight_calls;
+    int unreachable; /* the last shard call got no usable answer: its sl__kin_fail_t, else 0 */
+    int64_t last_commit_ms; /* when a checkpoint was last stored (sl__kinsrc_now_ms), 0 never */
 } kin_src_t;
 
 void sl__kinsrc_ck_flush(kin_src_t *s);

@@ -6,6 +6,7 @@
  * drain bound passes, then the source commits and closes. */
 #include "core/core.h"
 #include "core/util.h"
+#include "runtime/ops.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -66,6 +67,8 @@ struct sl_processor_s {
         void (*destroy)(void *);
     } attached[4];
     size_t nattached;
+    sl__ops_t *ops;       /* the operations endpoint (http.listen), NULL when off */
+    atomic_int http_port; /* its port once listening (read from any thread) */
 };
 
 void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
@@ -174,6 +177,7 @@ sl_processor_t *sl_processor_new(const sl_conf_t *conf, char *errstr, size_t err
     sl_processor_t *p = sl_calloc(1, sizeof *p);
     if (!p)
         goto oom;
+    atomic_init(&p->http_port, 0);
     p->conf = conf ? sl_conf_dup(conf) : sl_conf_new();
     if (!p->conf)
         goto oom;
@@ -241,6 +245,13 @@ void sl_processor_destroy(sl_processor_t *p)
     for (size_t i = p->nattached; i-- > 0;)
         if (p->attached[i].destroy)
             p->attached[i].destroy(p->attached[i].obj);
+    if (p->ops) {
+        /* A run that did not finish its loop: stop listening first. */
+        sl__ops_close(p->ops);
+        uv_run(&p->loop, UV_RUN_NOWAIT);
+        sl__ops_free(p->ops);
+        p->ops = NULL;
+    }
     if (p->loop_ok) {
         uv_walk(&p->loop, close_open, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -365,6 +376,45 @@ int sl__proc_close_left_ms(const sl_processor_t *p)
 int sl__proc_draining(const sl_processor_t *p)
 {
     return p->state >= PROC_DRAINING;
+}
+
+int sl__proc_http_on(const sl_processor_t *p)
+{
+    const char *l = sl_conf_get_str(p->conf, "http.listen");
+    return l && *l;
+}
+
+int sl__proc_http_port(const sl_processor_t *p)
+{
+    return atomic_load(&((sl_processor_t *)p)->http_port);
+}
+
+const sl__source_if_t *sl__proc_src(const sl_processor_t *p, void **opaque)
+{
+    *opaque = p->src_opaque;
+    return p->src;
+}
+
+const sl__service_t *sl__proc_services(const sl_processor_t *p, size_t *n)
+{
+    *n = p->nsvcs;
+    return p->svcs;
+}
+
+const char *sl__proc_phase(const sl_processor_t *p)
+{
+    static const char *const names[] = {"starting", NULL, "draining", "stopping", "stopped"};
+    return names[p->state];
+}
+
+int sl__proc_failed(const sl_processor_t *p)
+{
+    return p->failed;
+}
+
+const char *sl__proc_name(const sl_processor_t *p)
+{
+    return p->name;
 }
 
 /* ---- drain and close ---- */
@@ -550,6 +600,7 @@ static void close_all(sl_processor_t *p)
     uv_close((uv_handle_t *)&p->drain_timer, NULL);
     uv_close((uv_handle_t *)&p->stats_timer, NULL);
     uv_close((uv_handle_t *)&p->stop_async, NULL);
+    sl__ops_close(p->ops);
     if (p->signals) {
         uv_close((uv_handle_t *)&p->sigint, NULL);
         uv_close((uv_handle_t *)&p->sigterm, NULL);
@@ -590,6 +641,16 @@ int sl_processor_run(sl_processor_t *p)
         uv_signal_start(&p->sigint, signal_cb, SIGINT);
         uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
     }
+    /* The endpoint first: a port in use stops the run before the source
+     * joins its group. */
+    rc = sl__ops_start(p, &p->ops);
+    atomic_store(&p->http_port, sl__ops_port(p->ops));
+    if (rc) {
+        p->state = PROC_CLOSING;
+        close_all(p);
+        uv_run(&p->loop, UV_RUN_DEFAULT);
+        return rc;
+    }
     p->state = PROC_RUNNING;
     rc = p->src->start ? p->src->start(p->src_opaque) : 0;
     if (rc) {
@@ -599,6 +660,8 @@ int sl_processor_run(sl_processor_t *p)
             p->src->close(p->src_opaque);
         close_all(p);
         uv_run(&p->loop, UV_RUN_DEFAULT);
+        sl__ops_free(p->ops);
+        p->ops = NULL;
         return rc;
     }
     uv_timer_start(&p->commit_timer, commit_cb, (uint64_t)p->commit_ms, (uint64_t)p->commit_ms);
@@ -606,6 +669,9 @@ int sl_processor_run(sl_processor_t *p)
         uv_timer_start(&p->stats_timer, stats_cb, (uint64_t)p->stats_ms, (uint64_t)p->stats_ms);
     sl__log(p, "info", "running");
     uv_run(&p->loop, UV_RUN_DEFAULT);
+    /* Its connections are gone with the loop's last turn. */
+    sl__ops_free(p->ops);
+    p->ops = NULL;
     sl_stats_t st;
     sl_engine_stats(p->e, &st);
     double secs = (double)(uv_hrtime() - p->started_ns) / 1e9;

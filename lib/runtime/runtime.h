@@ -10,6 +10,17 @@
 #include "sluice/error.h"
 #include "sluice/processor.h"
 
+/* The body of a /metrics response (Prometheus text format), written by the
+ * runtime and by the connectors' metrics callbacks (lib/runtime/ops.c). */
+typedef struct sl__buf_s sl__metrics_t;
+/* "# HELP" and "# TYPE" of family @p name (@p type: "counter", "gauge"). */
+void sl__metric_help(sl__metrics_t *m, const char *name, const char *type, const char *help);
+/* One sample of @p name: then label name and value pairs (the values are
+ * escaped), ended by NULL. */
+void sl__metric_u(sl__metrics_t *m, const char *name, uint64_t v, ...);
+void sl__metric_i(sl__metrics_t *m, const char *name, int64_t v, ...);
+void sl__metric_d(sl__metrics_t *m, const char *name, double v, ...);
+
 /* A source plugged into a processor. Every callback runs on the loop thread. */
 typedef struct sl__source_if_s {
     const char *name;
@@ -28,6 +39,11 @@ typedef struct sl__source_if_s {
     /* The engine's record release and flow callbacks. */
     void (*release)(void *opaque, const sl_record_t *rec, int done);
     void (*flow)(void *opaque, const char *topic, int32_t partition, int pause);
+    /* Optional, for /ready: 1 while the source holds partitions (shards) and
+     * reaches its brokers (endpoint); else 0 with what is missing in @p why. */
+    int (*ready)(void *opaque, char *why, size_t why_size);
+    /* Optional, for /metrics: the source's own families (lag, assignment). */
+    void (*metrics)(void *opaque, sl__metrics_t *m);
 } sl__source_if_t;
 
 /* Something that must be polled to make progress during a synchronous drain
@@ -41,6 +57,9 @@ typedef struct sl__service_s {
     /* Free (after the engine is gone). */
     void (*destroy)(void *opaque);
     void *opaque;
+    /* Optional, for /ready: 1 while it reaches what it writes to; else 0
+     * with what is missing in @p why. */
+    int (*ready)(void *opaque, char *why, size_t why_size);
 } sl__service_t;
 
 int sl__proc_set_source(sl_processor_t *p, const sl__source_if_t *ifc, void *opaque);
@@ -64,6 +83,13 @@ int sl__proc_draining(const sl_processor_t *p);
  * source's close after a drain (the whole of it before a drain has ended):
  * a source never blocks longer than this there. */
 int sl__proc_close_left_ms(const sl_processor_t *p);
+
+/* Whether the operations endpoint is on (http.listen set): connectors then
+ * keep what /ready and /metrics need (e.g. librdkafka's statistics). */
+int sl__proc_http_on(const sl_processor_t *p);
+/* The port the operations endpoint listens on (0: off, or not listening
+ * yet). Thread-safe: a test may wait for it from another thread. */
+int sl__proc_http_port(const sl_processor_t *p);
 /* Call after doing work on the loop outside the runtime's own callbacks:
  * fires due engine timers, re-arms the engine timer, advances a drain. */
 void sl__proc_after(sl_processor_t *p);

@@ -67,6 +67,11 @@ static void usage(const cli_t *c, FILE *f)
                    "                                deleted, payload under NAME (default:\n"
                    "                                each image's discriminator, else sk)\n"
                    "  (more trigger options below)\n");
+    fprintf(f, "  --http ADDR:PORT              serve /metrics, /health, /ready (off;     "
+               "SLUICE_HTTP\n"
+               "                                e.g. 0.0.0.0:9464, [::1]:9464)\n"
+               "  --log-level LEVEL             debug, info (default), warn or error     "
+               "SLUICE_LOG_LEVEL\n");
     fprintf(f,
             "  -X KEY=VALUE                  librdkafka property, e.g.                  "
             "SLUICE_KAFKA_KEY\n"
@@ -141,6 +146,8 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
     c->view = env("SLUICE_VIEW");
     c->format = env("SLUICE_FORMAT");
     c->entity = env("SLUICE_ENTITY");
+    c->http = env("SLUICE_HTTP");
+    c->log_level = env("SLUICE_LOG_LEVEL");
     for (char **e = environ; e && *e; e++) {
         const char *p = NULL;
         if (!strncmp(*e, "SLUICE_KAFKA_", 13) && (p = env_prop(c, *e + 13)))
@@ -175,6 +182,8 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
             {"--view", &c->view, CLI_LISTENER},
             {"--format", &c->format, CLI_TRIGGER},
             {"--entity", &c->entity, CLI_TRIGGER},
+            {"--http", &c->http, CLI_LISTENER | CLI_TRIGGER},
+            {"--log-level", &c->log_level, CLI_LISTENER | CLI_TRIGGER},
         };
         const char *val = NULL;
         int matched = 0;
@@ -349,6 +358,10 @@ sl_conf_t *cli_conf(const cli_t *c, int src_kinesis)
                   set(c, conf, "kafka.group.instance.id", c->instance_id, "--instance-id"));
     if (c->kind == CLI_TRIGGER)
         bad = bad || set(c, conf, "source.format", "json", "-c");
+    if (c->http)
+        bad = bad || set(c, conf, "http.listen", c->http, "--http");
+    if (c->log_level)
+        bad = bad || set(c, conf, "log.level", c->log_level, "--log-level");
     for (size_t i = 0; !bad && i < c->nc + c->nx; i++) {
         int is_x = i >= c->nc;
         const char *kv = is_x ? c->xkv[i - c->nc] : c->ckv[i], *eq = strchr(kv, '=');

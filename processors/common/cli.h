@@ -24,6 +24,7 @@ typedef struct cli_s {
     const char *instance_id;                    /* group.instance.id (Kafka static membership) */
     const char *types, *key, *entity_at, *view; /* listener */
     const char *format, *entity;                /* trigger */
+    const char *http, *log_level;               /* --http ADDR:PORT, --log-level */
     const char **xkv;                           /* -X key=value (librdkafka) */
     size_t nx;
     const char **ckv; /* -c key=value (sluice properties) */

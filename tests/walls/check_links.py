@@ -25,6 +25,7 @@ PREFIXES = {
     'libcurl': ('curl_', 'Curl_'),
     'openssl': ('EVP_', 'OSSL_', 'OPENSSL_', 'CRYPTO_', 'HMAC', 'SHA1', 'SHA256', 'SHA512', 'ERR_', 'BIO_'),
     'sqlite': ('sqlite3_',),
+    'libh2o': ('h2o_',),
 }
 
 

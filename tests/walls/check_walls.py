@@ -31,7 +31,8 @@ import tempfile
 # lib/meson.build (dependencies) and lib/walls/walls.txt (the poison).
 LAYERS = {
     'core': ([], ['jansson']),
-    'runtime': (['core'], ['jansson', 'libuv']),
+    # libh2o (the operations endpoint) brings OpenSSL's headers along.
+    'runtime': (['core'], ['jansson', 'libuv', 'libh2o', 'openssl']),
     'testing': (['core'], ['jansson']),
     'kafka': (['core', 'runtime'], ['jansson', 'libuv', 'librdkafka']),
     'store': (['core'], ['jansson', 'sqlite']),
@@ -48,6 +49,7 @@ LIB_HEADERS = {
     'openssl': ['openssl/evp.h', 'openssl/crypto.h', 'openssl/core_names.h', 'openssl/params.h',
                 'openssl/sha.h'],
     'sqlite': ['sqlite3.h'],
+    'libh2o': ['h2o.h'],
 }
 # The layer each public header belongs to (the others are the core's).
 PUBLIC_OWNER = {
@@ -131,7 +133,15 @@ def main():
             # Positive control: everything the layer may include compiles.
             inc = []
             for lib in libs:
-                inc += ['#include <%s>' % h for h in LIB_HEADERS[lib]]
+                for h in LIB_HEADERS[lib]:
+                    # A library this build does without (libh2o under
+                    # -Dhttp=disabled) may not be installed at all.
+                    rc, err = compile_probe(layer, '#include <%s>\n' % h, tmp, layer + '_has')
+                    probes += 1
+                    if rc != 0 and 'No such file' in err:
+                        print('%s: %s is not installed here, left out of the control' % (layer, h))
+                        continue
+                    inc.append('#include <%s>' % h)
             for l in sorted(may):
                 inc += ['#include "%s"' % p for p in private[l]]
             inc += ['#include "sluice/%s"' % h for h in public

@@ -1,0 +1,327 @@
+/* The operations endpoint of a processor reading Kinesis (kinesalite):
+ * /ready while it holds its shards and the endpoint answers, 503 naming the
+ * source once the endpoint is gone; the lag of each shard from
+ * MillisBehindLatest, in seconds; every scrape checked by promtool. And a
+ * Kinesis sink (behind a Kafka source on the embedded broker) that gets no
+ * answer makes /ready name the sink. */
+#include "kinesis_helpers.h"
+#include "runtime/runtime.h"
+#include "sluice/broker.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdatomic.h>
+
+TestSuite(kinesis_ops, .timeout = 300);
+
+#define WAIT_MS 60000
+
+static long get(int port, const char *path, char **out)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    cr_assert(c);
+    kk_buf_t b = {calloc(1, 1), 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kk_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    *out = b.p;
+    return status;
+}
+
+static void promtool(const char *text)
+{
+    const char *tool = getenv("SLUICE_PROMTOOL");
+    if (!tool)
+        cr_skip_test("SLUICE_PROMTOOL is not set");
+    char path[] = "/tmp/sluice-kops-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    size_t len = strlen(text);
+    cr_assert_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' check metrics < %s > /dev/null 2>&1", tool, path);
+    int rc = system(cmd);
+    unlink(path);
+    cr_assert_eq(rc, 0, "promtool check metrics failed on:\n%s", text);
+}
+
+static double sample(const char *text, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, s, n) && l[n] == ' ')
+            return strtod(l + n + 1, NULL);
+    return -1e300;
+}
+
+static int ack_all(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    atomic_long *count = opaque;
+    for (size_t i = 0; i < n; i++)
+        sl_uow_ack(uows[i], 0);
+    atomic_fetch_add(count, (long)n);
+    return 0;
+}
+
+static sl_result_t keep(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    return SL_OK;
+}
+
+Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/sluice-kops-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    kk_server_t s;
+    const char *streams[] = {"in:2", NULL};
+    kk_start(&s, streams);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_KINESIS", s.kinesalite, 1);
+    enum { N = 20 };
+    char *keys[N], *vals[N];
+    for (int i = 0; i < N; i++) {
+        keys[i] = malloc(16);
+        vals[i] = malloc(64);
+        snprintf(keys[i], 16, "k%d", i);
+        snprintf(vals[i], 64, "{\"type\":\"thing-updated\",\"n\":%d}", i);
+    }
+    kk_put(s.kinesalite, "in", (const char *const *)keys, (const char *const *)vals, N);
+
+    char ck[128];
+    snprintf(ck, sizeof ck, "sqlite:%s/checkpoints.db", dir);
+    const char *kv[] = {"processor.name",
+                        "kops",
+                        "processor.signals",
+                        "false",
+                        "kinesis.application",
+                        "kops",
+                        "kinesis.checkpoints",
+                        ck,
+                        "kinesis.poll.interval.ms",
+                        "50",
+                        "kinesis.request.timeout.ms",
+                        "2000",
+                        "commit.interval.ms",
+                        "100",
+                        "batch.linger.ms",
+                        "10",
+                        "drain.timeout.ms",
+                        "5000",
+                        "http.listen",
+                        "127.0.0.1:0",
+                        NULL};
+    sl_processor_t *p = tu_processor(kv, NULL);
+    char err[512];
+    cr_assert_eq(sl_kinesis_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    atomic_long acked = 0, faults = 0;
+    sl_sink_ops_t ops = {.name = "out", .write = ack_all};
+    sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
+    sl_sink_t *o = sl_sink_new(&ops, &acked), *f = sl_sink_new(&fops, &faults);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep, NULL);
+    sl_pipeline_sink(pl, o);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    kk_run_t r;
+    kk_run(&r, p);
+    int port = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
+        tu_sleep_ms(10);
+    cr_assert(port > 0);
+
+    /* Every record read and done; both shards held, their lag known and 0
+     * once read to the tip. */
+    char *m = NULL;
+    int64_t end = tu_now_ms() + WAIT_MS;
+    while (tu_now_ms() < end) {
+        free(m);
+        cr_assert_eq(get(port, "/metrics", &m), 200);
+        promtool(m);
+        if (sample(m, "sluice_records_done_total") == N &&
+            strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\"") &&
+            strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"1\""))
+            break;
+        tu_sleep_ms(200);
+    }
+    cr_assert_eq(sample(m, "sluice_records_done_total"), N, "%s", m);
+    cr_assert_eq(sample(m, "sluice_assigned_partitions"), 2, "%s", m);
+    for (end = tu_now_ms() + WAIT_MS;
+         sample(m, "sluice_last_commit_age_seconds") < 0 && tu_now_ms() < end;) {
+        free(m);
+        cr_assert_eq(get(port, "/metrics", &m), 200);
+        promtool(m);
+        tu_sleep_ms(200);
+    }
+    cr_assert_geq(sample(m, "sluice_last_commit_age_seconds"), 0, "checkpoints stored:\n%s", m);
+    cr_assert(
+        strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\",shard=\"shardId-"),
+        "%s", m);
+    free(m);
+    cr_assert_eq(atomic_load(&acked), N);
+    char *body = NULL;
+    for (end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        free(body);
+        if (get(port, "/ready", &body) == 200)
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert(strstr(body, "\"ready\":true"), "%s", body);
+    free(body);
+
+    /* The endpoint goes away: not ready, naming the source. */
+    kk_stop(&s);
+    long st = 0;
+    body = NULL;
+    for (end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        free(body);
+        st = get(port, "/ready", &body);
+        if (st == 503 && strstr(body, "\"part\":\"source\""))
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(st, 503, "%s", body);
+    cr_assert(strstr(body, "does not answer"), "%s", body);
+    free(body);
+    kk_stop_run(&r);
+    sl_sink_destroy(o);
+    sl_sink_destroy(f);
+    for (int i = 0; i < N; i++) {
+        free(keys[i]);
+        free(vals[i]);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A Kafka source writing to a Kinesis sink: once the Kinesis endpoint is
+ * gone and a write gets no answer, /ready names the sink. */
+Test(kinesis_ops, ready_names_a_kinesis_sink_that_gets_no_answer)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/sluice-kops-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    kk_server_t s;
+    const char *streams[] = {"out:1", NULL};
+    kk_start(&s, streams);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_KINESIS", s.kinesalite, 1);
+    char err[512];
+    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
+    cr_assert(b, "%s", err);
+    cr_assert_eq(sl_broker_create_topic(b, "in", 1, 1), 0);
+    const char *kv[] = {"processor.name",
+                        "kops2",
+                        "processor.signals",
+                        "false",
+                        "kafka.bootstrap.servers",
+                        sl_broker_bootstrap(b),
+                        "kafka.group.id",
+                        "kops2",
+                        "kinesis.request.timeout.ms",
+                        "1000",
+                        "batch.linger.ms",
+                        "10",
+                        "retry.backoff.max.ms",
+                        "200",
+                        "retry.max",
+                        "1000",
+                        "drain.timeout.ms",
+                        "2000",
+                        "http.listen",
+                        "127.0.0.1:0",
+                        NULL};
+    sl_processor_t *p = tu_processor(kv, NULL);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
+    cr_assert(o, "%s", err);
+    atomic_long faults = 0;
+    sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
+    sl_sink_t *f = sl_sink_new(&fops, &faults);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep, NULL);
+    sl_pipeline_sink(pl, o);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    kk_run_t r;
+    kk_run(&r, p);
+    int port = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
+        tu_sleep_ms(10);
+    cr_assert(port > 0);
+
+    /* One record through: the sink answered. */
+    char *body = NULL;
+    long st = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        free(body);
+        if ((st = get(port, "/ready", &body)) == 200)
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(st, 200, "%s", body);
+    free(body);
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", sl_broker_bootstrap(b), err, sizeof err);
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+    cr_assert(prod, "%s", err);
+    const char *ev = "{\"type\":\"thing-updated\",\"n\":1}";
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY("k", 1),
+                                   RD_KAFKA_V_VALUE((void *)ev, strlen(ev)),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    cr_assert_eq(rd_kafka_flush(prod, 10000), 0);
+    json_t *all = NULL;
+    for (int64_t end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        json_decref(all);
+        all = kk_read_all(s.kinesalite, "out");
+        if (json_array_size(all) >= 1)
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(json_array_size(all), 1);
+    json_decref(all);
+
+    /* The endpoint goes; the next write gets no answer. */
+    kk_stop(&s);
+    cr_assert_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY("k", 1),
+                                   RD_KAFKA_V_VALUE((void *)ev, strlen(ev)),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    cr_assert_eq(rd_kafka_flush(prod, 10000), 0);
+    body = NULL;
+    for (int64_t end = tu_now_ms() + WAIT_MS; tu_now_ms() < end;) {
+        free(body);
+        st = get(port, "/ready", &body);
+        if (st == 503 && strstr(body, "\"part\":\"sink\""))
+            break;
+        tu_sleep_ms(100);
+    }
+    cr_assert_eq(st, 503, "%s", body);
+    cr_assert(strstr(body, "kinesis sink out: the endpoint does not answer"), "%s", body);
+    free(body);
+    rd_kafka_destroy(prod);
+    kk_stop_run(&r);
+    sl_sink_destroy(f);
+    sl_broker_destroy(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
