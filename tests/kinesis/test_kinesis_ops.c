@@ -22,9 +22,9 @@ static long get(int port, const char *path, char **out)
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     CURL *c = curl_easy_init();
     cr_assert(c);
-    kk_buf_t b = {calloc(1, 1), 0};
+    kh_body_t b = {calloc(1, 1), 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kk_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
