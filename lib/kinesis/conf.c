@@ -32,8 +32,7 @@ static const sl__prop_t kin_props[] = {
      "Older name of kinesis.lease.store (used when that is empty)."},
     {"kinesis.lease.store", SL__P_STR, "", 0, 0,
      "The lease table, where the workers of an application share the shards and keep their "
-     "checkpoints: sqlite:PATH (a file shared by the workers of one host) or dynamodb:TABLE "
-     "(AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL or the region's endpoint); empty = "
+     "checkpoints: sqlite:PATH (a file shared by the workers of one host); empty = "
      "kinesis.checkpoints."},
     {"kinesis.lease.failover.ms", SL__P_INT, "10000", 300, 3600000,
      "A lease whose counter has not moved for this long (on this worker's clock) is expired and "
