@@ -412,6 +412,7 @@ static void ks_close(void *opaque)
     kin_src_t *s = opaque;
     if (s->closed)
         return;
+    s->releasing = 1; /* the last checkpoints go with the releases: others take over at once */
     sl__kinsrc_commit(s, 1);
     s->closed = 1;
     s->stopping = 1;
@@ -523,7 +524,8 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     if (!cp)
         cp = "sqlite:checkpoints.db";
     if (strncmp(cp, "sqlite:", 7) || !cp[7]) {
-        sl__errf(errstr, errstr_size, "kinesis.lease.store (kinesis.checkpoints) must be sqlite:PATH");
+        sl__errf(errstr, errstr_size,
+                 "kinesis.lease.store (kinesis.checkpoints) must be sqlite:PATH");
         ks_destroy(s);
         return SL_EINVAL;
     }

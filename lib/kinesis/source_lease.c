@@ -437,13 +437,16 @@ static void l_done(void *arg, int status)
         if (w->gen != sh->gen)
             continue; /* dropped meanwhile */
         if (!rc) {
+            if (w->kind == W_TAKE)
+                took(s, sh, w); /* before the entry shows this worker as the owner */
+            seen_t *e = seen_find(s, sh->id);
             seen_put(s, sh->id, w->mine ? s->worker : NULL, w->expect + 1,
-                     w->ckpt ? w->ckpt : (seen_find(s, sh->id) ? seen_find(s, sh->id)->ckpt : NULL),
+                     w->ckpt ? w->ckpt
+                     : e     ? e->ckpt
+                             : NULL,
                      NULL, now);
-            if (w->kind == W_TAKE) {
-                took(s, sh, w);
+            if (w->kind == W_TAKE)
                 continue;
-            }
             sh->counter = w->expect + 1;
             if (w->ckpt) {
                 sl__kinsrc_set_str(&sh->ckpt, w->ckpt);
