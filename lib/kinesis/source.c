@@ -317,7 +317,9 @@ static void tick(kin_src_t *s)
     sl__kinsrc_lease_tick(s, now); /* renewals continue while draining */
     for (size_t i = 0; !s->stopping && i < s->nshards; i++)
         shard_step(s, i, now);
-    int64_t next = s->next_list < s->next_cycle ? s->next_list : s->next_cycle;
+    int64_t next = s->next_list;
+    if (!s->ck_busy && s->next_cycle < next)
+        next = s->next_cycle; /* (a cycle in flight schedules the tick when it ends) */
     for (size_t i = 0; i < s->nshards; i++) {
         shard_t *sh = &s->shards[i];
         if (sh->held && sh->state != SH_BUSY && sh->state != SH_FINISHED && sh->due < next)
