@@ -32,8 +32,9 @@ static const sl__prop_t kin_props[] = {
      "Older name of kinesis.lease.store (used when that is empty)."},
     {"kinesis.lease.store", SL__P_STR, "", 0, 0,
      "The lease table, where the workers of an application share the shards and keep their "
-     "checkpoints: sqlite:PATH (a file shared by the workers of one host); empty = "
-     "kinesis.checkpoints."},
+     "checkpoints: sqlite:PATH (a file shared by the workers of one host) or dynamodb:TABLE "
+     "(created if absent; AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL, else the region's "
+     "endpoint); empty = kinesis.checkpoints."},
     {"kinesis.lease.failover.ms", SL__P_INT, "10000", 300, 3600000,
      "A lease whose counter has not moved for this long (on this worker's clock) is expired and "
      "taken over; leases are renewed every third of it."},

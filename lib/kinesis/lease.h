@@ -1,5 +1,5 @@
 /* sluice — Kinesis shard leases (private): the port of the lease table and
- * its implementations (lease_sqlite.c; lease_dynamodb.c when built).
+ * its implementations (lease_sqlite.c, lease_dynamodb.c).
  *
  * One lease per (application, stream, shard): the worker that owns it, a
  * counter, the checkpoint (the sequence number up to which every record is
@@ -78,5 +78,7 @@ void sl__lease_close(sl__lease_store_t *s);
 
 int sl__lease_sqlite_open(const char *path, sl__lease_store_t *out, char *errstr,
                           size_t errstr_size);
+int sl__lease_dynamodb_open(const char *table, sl__lease_store_t *out, char *errstr,
+                            size_t errstr_size);
 
 #endif

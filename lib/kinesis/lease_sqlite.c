@@ -260,7 +260,10 @@ int sl__lease_open(const char *spec, sl__lease_store_t *out, char *errstr, size_
     *out = (sl__lease_store_t){NULL, NULL};
     if (spec && !strncmp(spec, "sqlite:", 7) && spec[7])
         return sl__lease_sqlite_open(spec + 7, out, errstr, errstr_size);
-    sl__errf(errstr, errstr_size, "lease store %s: expected sqlite:PATH", spec ? spec : "(none)");
+    if (spec && !strncmp(spec, "dynamodb:", 9) && spec[9])
+        return sl__lease_dynamodb_open(spec + 9, out, errstr, errstr_size);
+    sl__errf(errstr, errstr_size, "lease store %s: expected sqlite:PATH or dynamodb:TABLE",
+             spec ? spec : "(none)");
     return SL_EINVAL;
 }
 

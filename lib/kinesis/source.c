@@ -525,9 +525,9 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
         cp = sl__kin_conf_str(conf, "kinesis.checkpoints");
     if (!cp)
         cp = "sqlite:checkpoints.db";
-    if (strncmp(cp, "sqlite:", 7) || !cp[7]) {
+    if (!((!strncmp(cp, "sqlite:", 7) && cp[7]) || (!strncmp(cp, "dynamodb:", 9) && cp[9]))) {
         sl__errf(errstr, errstr_size,
-                 "kinesis.lease.store (kinesis.checkpoints) must be sqlite:PATH");
+                 "kinesis.lease.store (kinesis.checkpoints) must be sqlite:PATH or dynamodb:TABLE");
         ks_destroy(s);
         return SL_EINVAL;
     }

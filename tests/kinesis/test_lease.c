@@ -1,16 +1,14 @@
-/* The Kinesis lease table's port (lib/kinesis/lease.h) on its SQLite
- * implementation: every change is a conditional write on the counter, so a
- * worker whose lease was taken can never write its checkpoint; a file of
- * the layout before leases is upgraded in place. Real SQLite files. */
-#include <criterion/criterion.h>
+/* The Kinesis lease table's port (lib/kinesis/lease.h) on both
+ * implementations: every change is a conditional write on the counter, so a
+ * worker whose lease was taken can never write its checkpoint. SQLite on
+ * real files (a file of the layout before leases is upgraded in place);
+ * DynamoDB on dynalite (npm, started with kinesalite by
+ * tests/kinesis/server). */
+#include "kinesis_helpers.h"
+
 #include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "kinesis/lease.h"
-#include "sluice/error.h"
 
 TestSuite(kin_lease, .timeout = 60);
 
@@ -68,12 +66,9 @@ static void open_store(const char *file, sl__lease_store_t *s)
 /* The fencing at the heart of leases: w1 holds the lease, w2 steals it (a
  * write on the counter it saw); w1's checkpoint, written on the counter it
  * knew, is refused (SL__LEASE_LOST) and the stored checkpoint is w2's
- * history, never w1's. Two handles on one file, as two processes. */
-Test(kin_lease, a_worker_whose_lease_was_stolen_cannot_checkpoint, .init = setup, .fini = teardown)
+ * history, never w1's. Two handles on one store, as two processes. */
+static void fencing(sl__lease_store_t a, sl__lease_store_t b)
 {
-    sl__lease_store_t a, b;
-    open_store("l.db", &a);
-    open_store("l.db", &b);
     cr_assert_eq(a.ops->create(a.st, "app", "st", "shard-0", NULL), 0);
     cr_assert_eq(b.ops->create(b.st, "app", "st", "shard-0", NULL), 0, "creating twice is fine");
     got_t g = list(&a);
@@ -114,8 +109,49 @@ Test(kin_lease, a_worker_whose_lease_was_stolen_cannot_checkpoint, .init = setup
     g = list(&a);
     cr_assert_eq(g.counter[0], 5);
     cr_assert_str_eq(g.ckpt[0], "300");
+    /* Parents are kept; another application's leases are apart. */
+    cr_assert_eq(a.ops->create(a.st, "app", "st", "shard-9", "shard-0,shard-1"), 0);
+    cr_assert_eq(b.ops->create(b.st, "other", "st", "shard-0", NULL), 0);
+    g = list(&b);
+    cr_assert_eq(g.n, 2);
+    cr_assert_str_eq(g.parents[1], "shard-0,shard-1");
     sl__lease_close(&a);
     sl__lease_close(&b);
+}
+
+Test(kin_lease, a_worker_whose_lease_was_stolen_cannot_checkpoint_sqlite, .init = setup,
+     .fini = teardown)
+{
+    sl__lease_store_t a, b;
+    open_store("l.db", &a);
+    open_store("l.db", &b);
+    fencing(a, b);
+}
+
+/* The same on DynamoDB (dynalite): the table is created by the first
+ * opening; the conditional writes are ConditionExpressions on leaseCounter. */
+Test(kin_lease, a_worker_whose_lease_was_stolen_cannot_checkpoint_dynamodb, .init = setup,
+     .fini = teardown)
+{
+    kk_server_t srv;
+    kk_start(&srv, NULL);
+    cr_assert(srv.dynalite[0], "the test server runs dynalite");
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.dynalite, 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    sl__lease_store_t a, b;
+    char err[256] = "";
+    cr_assert_eq(sl__lease_open("dynamodb:leases", &a, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(a.ops->kind, "dynamodb");
+    cr_assert_eq(sl__lease_open("dynamodb:leases", &b, err, sizeof err), 0, "%s", err);
+    fencing(a, b);
+    /* Unreachable: a clear error at open. */
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9", 1);
+    err[0] = 0;
+    cr_assert_eq(sl__lease_open("dynamodb:leases", &a, err, sizeof err), SL_EIO);
+    cr_assert(strstr(err, "127.0.0.1:9"), "%s", err);
+    kk_stop(&srv);
 }
 
 /* Two workers race for the same lease on the counter both saw: exactly one wins. */
@@ -185,7 +221,7 @@ Test(kin_lease, a_bad_spec_or_file_is_a_clear_error, .init = setup, .fini = tear
     sl__lease_store_t s;
     char err[256] = "";
     cr_assert_eq(sl__lease_open("redis:x", &s, err, sizeof err), SL_EINVAL);
-    cr_assert(strstr(err, "sqlite:PATH"), "%s", err);
+    cr_assert(strstr(err, "sqlite:PATH or dynamodb:TABLE"), "%s", err);
     char spec[160], path[128];
     snprintf(path, sizeof path, "%s/junk.db", g_dir);
     FILE *f = fopen(path, "w");
