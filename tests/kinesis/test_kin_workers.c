@@ -1,13 +1,12 @@
 /* Several Kinesis workers of one application sharing a stream's shards
- * through leases in one SQLite file, against kinesalite. Each worker is a
- * process (forked from the test, a processor with its signal handlers, as
- * the binaries run), so a worker can be SIGKILLed (no release: its leases
- * expire) or SIGTERMed (drain: its leases are released at once). The lease
- * table is watched from the test: the balance, who holds what, and that no
- * checkpoint ever goes back. */
+ * through leases (an SQLite file, or DynamoDB on dynalite), against
+ * kinesalite. Each worker is a process (forked from the test, a processor with its signal handlers,
+ * as the binaries run), so a worker can be SIGKILLed (no release: its leases expire) or SIGTERMed
+ * (drain: its leases are released at once). The lease table is watched from the test: the balance,
+ * who holds what, and that no checkpoint ever goes back. */
 #include "kinesis_helpers.h"
 
-#include <sqlite3.h>
+#include "kinesis/lease.h"
 
 TestSuite(kin_workers, .timeout = 240);
 
@@ -15,6 +14,7 @@ enum { NKEYS = 60, MAXSH = 16 };
 
 static char g_dir[64];
 static const char *g_url;
+static char g_store[160]; /* kinesis.lease.store of the workers */
 
 static sl_result_t copy(sl_uow_t *u, void *opaque)
 {
@@ -31,14 +31,14 @@ static pid_t worker(const char *id, const char *failover_ms)
     cr_assert_neq(pid, -1);
     if (pid)
         return pid;
-    char log[128], ck[128], err[512];
+    char log[128], ck[160], err[512];
     snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
         dup2(fd, 2);
         close(fd);
     }
-    snprintf(ck, sizeof ck, "sqlite:%s/leases.db", g_dir);
+    snprintf(ck, sizeof ck, "%s", g_store);
     const char *kv[] = {"processor.name",
                         "app",
                         "processor.signals",
@@ -110,35 +110,31 @@ static int seq_cmp(const char *a, const char *b)
     return la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
 }
 
+static int view_add(void *opaque, const sl__lease_t *l)
+{
+    view_t *v = opaque;
+    if (v->n == MAXSH)
+        return 0;
+    snprintf(v->shard[v->n], 64, "%s", l->shard);
+    snprintf(v->owner[v->n], 32, "%s", l->owner ? l->owner : "");
+    snprintf(v->ckpt[v->n], 140, "%s", l->ckpt ? l->ckpt : "");
+    snprintf(v->parents[v->n], 140, "%s", l->parents ? l->parents : "");
+    v->counter[v->n] = l->counter;
+    v->n++;
+    return 0;
+}
+
 static view_t read_view(void)
 {
     view_t v;
     memset(&v, 0, sizeof v);
-    char path[128];
-    snprintf(path, sizeof path, "%s/leases.db", g_dir);
-    sqlite3 *h;
-    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        sqlite3_close(h);
+    /* Through the port, as a worker reads it (either store). */
+    sl__lease_store_t st;
+    char err[256];
+    if (sl__lease_open(g_store, &st, err, sizeof err))
         return v;
-    }
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(h,
-                           "SELECT shard, coalesce(owner, ''), sequence, counter, "
-                           "coalesce(parents, '') FROM checkpoints WHERE application = 'app' "
-                           "AND stream = 'in' ORDER BY shard",
-                           -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW && v.n < MAXSH) {
-            snprintf(v.shard[v.n], 64, "%s", sqlite3_column_text(st, 0));
-            snprintf(v.owner[v.n], 32, "%s", sqlite3_column_text(st, 1));
-            snprintf(v.ckpt[v.n], 140, "%s", sqlite3_column_text(st, 2));
-            v.counter[v.n] = sqlite3_column_int64(st, 3);
-            snprintf(v.parents[v.n], 140, "%s", sqlite3_column_text(st, 4));
-            v.n++;
-        }
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(h);
+    st.ops->list(st.st, "app", "in", view_add, &v);
+    sl__lease_close(&st);
     /* No checkpoint ever goes back, whoever holds the lease. */
     for (int i = 0; i < v.n; i++) {
         int k = 0;
@@ -304,7 +300,7 @@ static size_t wait_all(int n, int ordered)
     return dups;
 }
 
-static void start(kk_server_t *s, const char *in)
+static void start(kk_server_t *s, const char *in, int dynamodb)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sluice-kw-XXXXXX");
     cr_assert(mkdtemp(g_dir));
@@ -316,6 +312,11 @@ static void start(kk_server_t *s, const char *in)
     setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
     setenv("AWS_REGION", "us-east-1", 1);
     setenv("AWS_ENDPOINT_URL_KINESIS", s->kinesalite, 1);
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", s->dynalite, 1);
+    if (dynamodb)
+        snprintf(g_store, sizeof g_store, "dynamodb:leases");
+    else
+        snprintf(g_store, sizeof g_store, "sqlite:%s/leases.db", g_dir);
 }
 
 static void finish(kk_server_t *s)
@@ -331,10 +332,10 @@ static void finish(kk_server_t *s)
  * the failover time (never before: they are not expired), nothing is lost.
  * One is SIGTERMed: it releases its leases and the last worker takes them
  * without waiting for the failover time. No checkpoint goes back. */
-Test(kin_workers, three_workers_balance_survive_a_kill_and_hand_over_on_drain)
+static void three_workers(int dynamodb)
 {
     kk_server_t s;
-    start(&s, "in:6");
+    start(&s, "in:6", dynamodb);
     const int64_t failover = 6000, renew = failover / 3;
     put_events("in", 0, 300);
     pid_t w1 = worker("w1", "6000");
@@ -385,6 +386,17 @@ Test(kin_workers, three_workers_balance_survive_a_kill_and_hand_over_on_drain)
     finish(&s);
 }
 
+Test(kin_workers, three_workers_balance_survive_a_kill_and_hand_over_on_drain)
+{
+    three_workers(0);
+}
+
+/* The same with the leases in DynamoDB (dynalite). */
+Test(kin_workers, three_workers_over_dynamodb_leases)
+{
+    three_workers(1);
+}
+
 /* A shard split during the run, with two workers: the children's leases
  * are taken only after the parent is finished (SHARD_END), and per key the
  * records come in order across the split (read in a child before the
@@ -392,7 +404,7 @@ Test(kin_workers, three_workers_balance_survive_a_kill_and_hand_over_on_drain)
 Test(kin_workers, a_split_during_the_run_leases_children_after_their_parent)
 {
     kk_server_t s;
-    start(&s, "in:2");
+    start(&s, "in:2", 0);
     pid_t w1 = worker("w1", "3000"), w2 = worker("w2", "3000");
     const char *spread[] = {"w1", "1", "w2", "1", NULL};
     wait_held(60000, spread);
