@@ -9,12 +9,15 @@
  * when the watermark advances, and the sequence number below the watermark
  * is the checkpoint.
  *
- * Checkpoints are read once, at start, before any shard is read: one that
- * cannot be read is retried until kinesis.checkpoints.timeout.ms, then the
- * start fails. Taking it as "no checkpoint" would start the shard from
- * kinesis.iterator: LATEST would skip records and then overwrite the
- * checkpoint. Writes run as jobs on the engine's executor (libuv's thread
- * pool), one at a time; a failed write stays pending and is retried. */
+ * A shard is read only while this worker holds its lease (source_lease.c),
+ * from the checkpoint in the lease. The lease table is read at start, before
+ * any shard is read: one that cannot be read is retried until
+ * kinesis.checkpoints.timeout.ms, then the start fails. Taking it as "no
+ * checkpoint" would start the shard from kinesis.iterator: LATEST would skip
+ * records and then overwrite the checkpoint. Writes run as jobs on the
+ * engine's executor (libuv's thread pool), one at a time; a failed write
+ * stays pending and is retried. An answer to a call made under a lease since
+ * lost (or taken again) is dropped (the shard's gen moved). */
 #include "kinesis/source_int.h"
 
 #include <stdio.h>
