@@ -466,3 +466,49 @@ Test(kin_workers, a_split_during_the_run_leases_children_after_their_parent)
     reap(w2, SIGTERM);
     finish(&s);
 }
+
+/* A lease store that cannot be reached at start (DynamoDB on a port where
+ * nothing listens) is retried for kinesis.checkpoints.timeout.ms, then the
+ * binary exits 1 saying why, never reading a shard without its lease. */
+Test(kin_workers, an_unreachable_lease_store_fails_the_start_with_exit_1)
+{
+    const char *tbin = getenv("SLUICE_TRIGGER_BIN");
+    if (!tbin)
+        cr_skip_test("SLUICE_TRIGGER_BIN is not set");
+    kk_server_t s;
+    start(&s, "changes:1", 1);
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9", 1);
+    char log[128];
+    snprintf(log, sizeof log, "%s/t.log", g_dir);
+    char *argv[] = {(char *)tbin,
+                    "--source",
+                    "kinesis:changes",
+                    "--sink",
+                    "kinesis:out",
+                    "--faults",
+                    "kinesis:faults",
+                    "--format",
+                    "dynamodb",
+                    "--entity",
+                    "thing",
+                    "-c",
+                    "kinesis.lease.store=dynamodb:leases",
+                    "-c",
+                    "kinesis.checkpoints.timeout.ms=1000",
+                    NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *out = tu_slurp(log);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit 1; output:\n%s", out);
+    cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
+    cr_assert(strstr(out, "127.0.0.1:9"), "the store's address: %s", out);
+    free(out);
+    finish(&s);
+}
