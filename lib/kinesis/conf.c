@@ -29,7 +29,18 @@ static const sl__prop_t kin_props[] = {
     {"kinesis.shards.refresh.ms", SL__P_INT, "10000", 100, 3600000,
      "How often the source lists the stream's shards again (reshards)."},
     {"kinesis.checkpoints", SL__P_STR, "sqlite:checkpoints.db", 0, 0,
-     "Where the source keeps its checkpoints: sqlite:PATH."},
+     "Older name of kinesis.lease.store (used when that is empty)."},
+    {"kinesis.lease.store", SL__P_STR, "", 0, 0,
+     "The lease table, where the workers of an application share the shards and keep their "
+     "checkpoints: sqlite:PATH (a file shared by the workers of one host) or dynamodb:TABLE "
+     "(created if absent; AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL, else the region's "
+     "endpoint); empty = kinesis.checkpoints."},
+    {"kinesis.lease.failover.ms", SL__P_INT, "10000", 300, 3600000,
+     "A lease whose counter has not moved for this long (on this worker's clock) is expired and "
+     "taken over; leases are renewed every third of it."},
+    {"kinesis.worker.id", SL__P_STR, "", 0, 0,
+     "This worker's name in the lease table, unique among the application's workers; empty = "
+     "host name and process id."},
     {"kinesis.checkpoints.timeout.ms", SL__P_INT, "30000", 0, 3600000,
      "At start, how long a checkpoint store that cannot be read (locked, corrupt) is retried "
      "before the start fails."},

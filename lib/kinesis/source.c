@@ -9,18 +9,22 @@
  * when the watermark advances, and the sequence number below the watermark
  * is the checkpoint.
  *
- * Checkpoints are read once, at start, before any shard is read: one that
- * cannot be read is retried until kinesis.checkpoints.timeout.ms, then the
- * start fails. Taking it as "no checkpoint" would start the shard from
- * kinesis.iterator: LATEST would skip records and then overwrite the
- * checkpoint. Writes run as jobs on the engine's executor (libuv's thread
- * pool), one at a time; a failed write stays pending and is retried. */
+ * A shard is read only while this worker holds its lease (source_lease.c),
+ * from the checkpoint in the lease. The lease table is read at start, before
+ * any shard is read: one that cannot be read is retried until
+ * kinesis.checkpoints.timeout.ms, then the start fails. Taking it as "no
+ * checkpoint" would start the shard from kinesis.iterator: LATEST would skip
+ * records and then overwrite the checkpoint. Writes run as jobs on the
+ * engine's executor (libuv's thread pool), one at a time; a failed write
+ * stays pending and is retried. An answer to a call made under a lease since
+ * lost (or taken again) is dropped (the shard's gen moved). */
 #include "kinesis/source_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t sl__kinsrc_now_ms(void)
 {
@@ -61,15 +65,18 @@ static void shard_backoff(kin_src_t *s, shard_t *sh)
 typedef struct shcall_s {
     kin_src_t *s;
     size_t idx; /* shards may move when the array grows: keep the index */
+    unsigned gen;
 } shcall_t;
 
-/* The shard a call on it answered (NULL when the client shut down), its
- * source in *@p sp; the call's context is freed. */
+/* The shard a call on it answered (NULL when the client shut down, or when
+ * its lease was lost or taken again since the call went: the answer is
+ * then dropped), its source in *@p sp; the call's context is freed. */
 static shard_t *call_done(void *opaque, sl__kin_fail_t why, kin_src_t **sp)
 {
     shcall_t *c = opaque;
     kin_src_t *s = *sp = c->s;
     size_t idx = c->idx;
+    unsigned gen = c->gen;
     sl_free(c);
     s->inflight_calls--;
     if (why == KIN_SHUTDOWN)
@@ -77,6 +84,10 @@ static shard_t *call_done(void *opaque, sl__kin_fail_t why, kin_src_t **sp)
     /* For /ready: an answer, even a refusal to go faster, is a reachable
      * endpoint; no answer, a server error or a denial is not. */
     s->unreachable = why == KIN_TRANSPORT || why == KIN_SERVER || why == KIN_DENIED ? (int)why : 0;
+    if (s->shards[idx].gen != gen || !s->shards[idx].held) {
+        sl__kinsrc_schedule(s);
+        return NULL;
+    }
     return &s->shards[idx];
 }
 
@@ -259,7 +270,7 @@ static int shard_call(kin_src_t *s, size_t idx, const char *op, json_t *req, sl_
         sh->due = now + 100;
         return 0;
     }
-    *c = (shcall_t){s, idx};
+    *c = (shcall_t){s, idx, sh->gen};
     if (sl__kin_call(s->kin, op, req, cb, c)) {
         sl_free(c);
         sh->due = now + 100;
@@ -275,13 +286,8 @@ static void shard_step(kin_src_t *s, size_t idx, int64_t now)
     shard_t *sh = &s->shards[idx];
     if (sh->due > now || sh->state == SH_BUSY)
         return;
-    if (sh->state == SH_WAIT_PARENT) {
-        if (!sl__kinsrc_parent_done(s, sh->parent) || !sl__kinsrc_parent_done(s, sh->adjacent)) {
-            sh->due = now + 1000;
-            return;
-        }
-        sh->state = SH_NEED_ITER;
-    }
+    if (!sh->held)
+        return; /* another worker's, or nobody's yet */
     if (sh->state == SH_NEED_ITER) {
         json_t *req;
         const char *after = sh->last_seq ? sh->last_seq : sh->ckpt;
@@ -319,12 +325,15 @@ static void tick(kin_src_t *s)
     int64_t now = sl__kinsrc_now_ms();
     if (!s->stopping && !s->listing && now >= s->next_list)
         sl__kinsrc_list_next(s);
+    sl__kinsrc_lease_tick(s, now); /* renewals continue while draining */
     for (size_t i = 0; !s->stopping && i < s->nshards; i++)
         shard_step(s, i, now);
     int64_t next = s->next_list;
+    if (!s->ck_busy && s->next_cycle < next)
+        next = s->next_cycle; /* (a cycle in flight schedules the tick when it ends) */
     for (size_t i = 0; i < s->nshards; i++) {
         shard_t *sh = &s->shards[i];
-        if (sh->state != SH_BUSY && sh->state != SH_FINISHED && sh->due < next)
+        if (sh->held && sh->state != SH_BUSY && sh->state != SH_FINISHED && sh->due < next)
             next = sh->due;
     }
     int64_t wait = next - sl__kinsrc_now_ms();
@@ -397,8 +406,10 @@ static int ks_start(void *opaque)
     uv_timer_init(sl__proc_loop(s->proc), &s->tick);
     s->tick.data = s;
     s->timer_on = 1;
-    sl__log(s->proc, "info", "kinesis stream %s at %s, application %s", s->stream,
-            sl__kin_endpoint(s->kin), s->app);
+    sl__log(s->proc, "info",
+            "kinesis stream %s at %s, application %s, worker %s, leases in %s (failover %lld ms)",
+            s->stream, sl__kin_endpoint(s->kin), s->app, s->worker, s->store_spec,
+            (long long)s->failover_ms);
     sl__kinsrc_schedule(s);
     return 0;
 }
@@ -414,6 +425,7 @@ static void ks_close(void *opaque)
     kin_src_t *s = opaque;
     if (s->closed)
         return;
+    s->releasing = 1; /* the last checkpoints go with the releases: others take over at once */
     sl__kinsrc_commit(s, 1);
     s->closed = 1;
     s->stopping = 1;
@@ -465,10 +477,11 @@ static void ks_destroy(void *opaque)
     sl_free(s->shards);
     sl_free(s->list_token);
     sl__kin_destroy(s->kin);
-    sl__ckpt_close(s->ckpt);
-    sl__kinsrc_known_clear(s);
-    sl_free(s->known);
-    sl_free(s->ckpt_path);
+    sl__lease_close(&s->store);
+    sl__kinsrc_seen_clear(s);
+    sl_free(s->seen);
+    sl_free(s->store_spec);
+    sl_free(s->worker);
     sl_free(s->stream);
     sl_free(s->app);
     sl_free(s);
@@ -572,18 +585,34 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     s->limit = (int)sl_conf_get_int(conf, "kinesis.records.limit");
     s->poll_ms = sl_conf_get_int(conf, "kinesis.poll.interval.ms");
     s->refresh_ms = sl_conf_get_int(conf, "kinesis.shards.refresh.ms");
-    const char *cp = sl__kin_conf_str(conf, "kinesis.checkpoints");
+    /* kinesis.lease.store; kinesis.checkpoints is its older name. */
+    const char *cp = sl__kin_conf_str(conf, "kinesis.lease.store");
+    if (!cp)
+        cp = sl__kin_conf_str(conf, "kinesis.checkpoints");
     if (!cp)
         cp = "sqlite:checkpoints.db";
-    if (strncmp(cp, "sqlite:", 7) || !cp[7]) {
-        sl__errf(errstr, errstr_size, "kinesis.checkpoints must be sqlite:PATH");
+    if (!((!strncmp(cp, "sqlite:", 7) && cp[7]) || (!strncmp(cp, "dynamodb:", 9) && cp[9]))) {
+        sl__errf(errstr, errstr_size,
+                 "kinesis.lease.store (kinesis.checkpoints) must be sqlite:PATH or dynamodb:TABLE");
         ks_destroy(s);
         return SL_EINVAL;
     }
     /* Opened and read at start, where a locked store is waited on. */
-    s->ckpt_path = sl_strdup(cp + 7);
-    if (!s->ckpt_path)
+    s->store_spec = sl_strdup(cp);
+    const char *wid = sl__kin_conf_str(conf, "kinesis.worker.id");
+    char host[256] = "";
+    if (!wid) {
+        if (gethostname(host, sizeof host - 32))
+            snprintf(host, sizeof host, "host");
+        host[sizeof host - 32] = 0;
+        snprintf(host + strlen(host), 32, "-%ld", (long)getpid());
+        wid = host;
+    }
+    s->worker = sl_strdup(wid);
+    if (!s->store_spec || !s->worker)
         goto oom;
+    s->failover_ms = sl_conf_get_int(conf, "kinesis.lease.failover.ms");
+    s->renew_ms = s->failover_ms / 3;
     s->ckpt_timeout_ms = sl_conf_get_int(conf, "kinesis.checkpoints.timeout.ms");
     s->kin = sl__kin_new(p, errstr, errstr_size);
     if (!s->kin) {

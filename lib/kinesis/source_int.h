@@ -1,15 +1,16 @@
 /* sluice — the Kinesis source's private interface between its files:
  *   source.c         the source interface, reading shards (GetRecords) and
  *                    pushing records, the timer
- *   source_ckpt.c    checkpoints: loaded at start, written from the done
- *                    watermark on the executor
+ *   source_lease.c   leases (lease.h): taken, renewed, stolen, released,
+ *                    and the checkpoints in them, written from the done
+ *                    watermark; every store call runs on the executor
  *   source_shards.c  shard discovery (ListShards, every page; reshards) */
 #ifndef SL_KINESIS_SOURCE_INT_H
 #define SL_KINESIS_SOURCE_INT_H
 
 #include "core/util.h"
-#include "kinesis/checkpoint.h"
 #include "kinesis/client.h"
+#include "kinesis/lease.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
@@ -18,12 +19,12 @@
 #include <stdint.h>
 
 enum {
-    SH_WAIT_PARENT, /* a parent is not finished yet */
-    SH_NEED_ITER,   /* ask for an iterator */
-    SH_READY,       /* has an iterator: GetRecords when due */
-    SH_BUSY,        /* a call is in flight */
-    SH_ENDED,       /* closed shard read to its end: waiting for its records to be done */
-    SH_FINISHED     /* done to its end and checkpointed (SHARD_END) */
+    SH_UNLEASED,  /* another worker holds its lease, or nobody does yet */
+    SH_NEED_ITER, /* ask for an iterator */
+    SH_READY,     /* has an iterator: GetRecords when due */
+    SH_BUSY,      /* a call is in flight */
+    SH_ENDED,     /* closed shard read to its end: waiting for its records to be done */
+    SH_FINISHED   /* done to its end and checkpointed (SHARD_END) */
 };
 
 typedef struct seqent_s {
@@ -46,6 +47,9 @@ typedef struct shard_s {
     int paused;
     int behind_known;  /* a GetRecords answer said how far behind it is */
     int64_t behind_ms; /* ... its MillisBehindLatest */
+    int held;          /* this worker holds the shard's lease */
+    int64_t counter;   /* the lease's counter after this worker's last write */
+    unsigned gen;      /* moves when the lease is taken or lost: older calls' answers are dropped */
     seqent_t *fifo;    /* pushed, not yet below the watermark */
     size_t fhead, fn, fcap;
 } shard_t;
@@ -55,21 +59,28 @@ typedef struct kin_rec_s {
     /* key, position and data follow in the same allocation */
 } kin_rec_t;
 
-/* A checkpoint read at start. */
-typedef struct known_s {
-    char *shard, *seq;
-} known_t;
+/* A lease as last read from the store, and when this worker saw its counter
+ * move (monotonic ms: expiry is judged on this worker's clock only). */
+typedef struct seen_s {
+    char *shard, *owner, *ckpt, *parents;
+    int64_t counter, changed_ms;
+    int mark; /* in the latest listing */
+} seen_t;
 
 typedef struct kin_src_s {
     sl_processor_t *proc;
     sl_engine_t *e;
     sl__kin_t *kin;
-    sl__ckpt_t *ckpt;
-    char *ckpt_path;
+    sl__lease_store_t store;
+    char *store_spec;
+    char *worker;
     int64_t ckpt_timeout_ms;
-    known_t *known;
-    size_t nknown, kcap;
-    int ck_busy; /* a checkpoint write is in flight */
+    int64_t failover_ms, renew_ms;
+    int64_t next_cycle; /* renewals and a listing of the leases are due */
+    seen_t *seen;
+    size_t nseen, secap;
+    int ck_busy;   /* a lease job is in flight */
+    int releasing; /* closing: every held lease is released */
     char *stream, *app;
     int latest; /* kinesis.iterator LATEST */
     int limit;
@@ -91,11 +102,12 @@ typedef struct kin_src_s {
 
 void sl__kinsrc_ck_flush(kin_src_t *s);
 int sl__kinsrc_ckpt_load(kin_src_t *s);
-void sl__kinsrc_known_clear(kin_src_t *s);
+void sl__kinsrc_seen_clear(kin_src_t *s);
+void sl__kinsrc_drop(kin_src_t *s, shard_t *sh);
+void sl__kinsrc_lease_tick(kin_src_t *s, int64_t now);
 void sl__kinsrc_commit(void *opaque, int sync);
 void sl__kinsrc_shard_checkpoint(kin_src_t *s, shard_t *sh);
 void sl__kinsrc_list_next(kin_src_t *s);
-int sl__kinsrc_parent_done(kin_src_t *s, const char *id);
 int64_t sl__kinsrc_now_ms(void);
 void sl__kinsrc_schedule(kin_src_t *s);
 void sl__kinsrc_set_str(char **dst, const char *v);

@@ -6,15 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-int sl__kinsrc_parent_done(kin_src_t *s, const char *id)
-{
-    if (!id)
-        return 1;
-    shard_t *p = sl__kinsrc_shard_find(s, id);
-    /* A parent no longer listed has expired out of retention: nothing to wait for. */
-    return !p || p->state == SH_FINISHED;
-}
-
 static void shard_add(kin_src_t *s, json_t *j)
 {
     const char *id = json_string_value(json_object_get(j, "ShardId"));
@@ -33,22 +24,7 @@ static void shard_add(kin_src_t *s, json_t *j)
     json_t *range = json_object_get(j, "SequenceNumberRange");
     sh->closed_range = json_string_value(json_object_get(range, "EndingSequenceNumber")) != NULL;
     sh->part = (int32_t)s->nshards;
-    const char *seq = NULL;
-    for (size_t k = 0; k < s->nknown && !seq; k++)
-        if (!strcmp(s->known[k].shard, id))
-            seq = s->known[k].seq;
-    if (seq) {
-        sl__kinsrc_set_str(&sh->ckpt, seq);
-        if (!sh->ckpt) {
-            sl_free(sh->id);
-            sl_free(sh->parent);
-            sl_free(sh->adjacent);
-            return; /* out of memory: the next listing adds it */
-        }
-        sh->state = strcmp(seq, SL__CKPT_SHARD_END) ? SH_NEED_ITER : SH_FINISHED;
-    } else {
-        sh->state = SH_WAIT_PARENT;
-    }
+    sh->state = SH_UNLEASED; /* read once its lease is taken (source_lease.c) */
     s->nshards++;
     sl__log(s->proc, "info", "shard %s%s%s%s", id, sh->parent ? " (child of " : "",
             sh->parent ? sh->parent : "", sh->parent ? ")" : "");
@@ -78,8 +54,10 @@ static void on_list(void *opaque, int err, sl__kin_fail_t why, const char *msg, 
         sl__kinsrc_list_next(s); /* the next page now */
         return;
     }
-    if (!s->started_ok)
+    if (!s->started_ok) {
         sl__log(s->proc, "info", "reading %s: %zu shard(s)", s->stream, s->nshards);
+        s->next_cycle = 0; /* their leases: create and take them now */
+    }
     s->started_ok = 1;
     s->next_list = sl__kinsrc_now_ms() + s->refresh_ms;
     sl__kinsrc_schedule(s);

@@ -29,7 +29,7 @@ extern char **environ;
 typedef struct kk_server_s {
     pid_t pid;
     int stdin_fd; /* the server exits when this closes */
-    char kinesalite[128], proxy[128];
+    char kinesalite[128], proxy[128], dynalite[128];
     char dir[64];
 } kk_server_t;
 
@@ -76,6 +76,8 @@ static inline void kk_start(kk_server_t *s, const char *const *streams)
     snprintf(s->kinesalite, sizeof s->kinesalite, "%s",
              json_string_value(json_object_get(j, "kinesalite")));
     snprintf(s->proxy, sizeof s->proxy, "%s", json_string_value(json_object_get(j, "proxy")));
+    const char *dy = json_string_value(json_object_get(j, "dynalite"));
+    snprintf(s->dynalite, sizeof s->dynalite, "%s", dy ? dy : "");
     json_decref(j);
 }
 

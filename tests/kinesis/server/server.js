@@ -11,6 +11,7 @@ const http = require('http');
 const path = require('path');
 const crypto = require('crypto');
 const kinesalite = require('kinesalite');
+const dynalite = require('dynalite'); // DynamoDB, for the Kinesis lease table
 
 const HOST = '127.0.0.1';
 const AMZ_JSON = 'application/x-amz-json-1.1';
@@ -421,17 +422,20 @@ async function main() {
   const kinPort = await listen(kin);
   const proxy = proxyServer(kinPort);
   const proxyPort = await listen(proxy);
+  const dyn = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynPort = await listen(dyn);
 
   let stopping = false;
   const stop = (why) => {
     if (stopping) return;
     stopping = true;
-    for (const s of [proxy, kin]) s.closeAllConnections();
+    for (const s of [proxy, kin, dyn]) s.closeAllConnections();
     agent.destroy();
-    let open = 2;
+    let open = 3;
     const done = () => { if (--open === 0) process.exit(0); };
     proxy.close(done);
     kin.close(done);
+    dyn.close(done);
     setTimeout(() => { process.stderr.write(`server.js: forced exit after ${why}\n`); process.exit(0); }, 2000).unref();
   };
   // kinesalite throws from its callbacks on some bad requests (e.g. ListShards
@@ -449,7 +453,8 @@ async function main() {
 
   for (const s of opts.streams) await createStream(kinPort, s);
 
-  const line = JSON.stringify({ kinesalite: `http://${HOST}:${kinPort}`, proxy: `http://${HOST}:${proxyPort}` }) + '\n';
+  const line = JSON.stringify({ kinesalite: `http://${HOST}:${kinPort}`, proxy: `http://${HOST}:${proxyPort}`,
+    dynalite: `http://${HOST}:${dynPort}` }) + '\n';
   if (opts.portFile) writePortFile(opts.portFile, line);
   process.stdout.write(line);
 }

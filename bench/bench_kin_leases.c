@@ -1,0 +1,249 @@
+/* bench_kin_leases — Kinesis workers sharing a stream through leases (one
+ * SQLite lease file), against kinesalite (node, tests/kinesis/server).
+ *
+ * Measures, per rep: the time for 6 shards to spread from 1 worker to 3
+ * (2 leases each), and the failover time: from a SIGKILL of one worker to
+ * its leases being held by the others (bounded below by
+ * kinesis.lease.failover.ms, less one renewal). Workers are forked
+ * processors (kinesis in -> kinesis out). Quick: 1 rep. */
+#define BENCH_NAME "bench_kin_leases"
+#include "bench_util.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static char g_dir[64], g_url[128];
+static pid_t g_server = -1;
+static int g_server_in = -1;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void start_server(void)
+{
+    const char *js = getenv("SLUICE_KINESIS_SERVER");
+    char path[1024];
+    if (!js) {
+        snprintf(path, sizeof path, "%s/tests/kinesis/server/server.js", SLUICE_SOURCE_DIR);
+        js = path;
+    }
+    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-kl-XXXXXX");
+    if (!mkdtemp(g_dir))
+        die("mkdtemp: %s", strerror(errno));
+    char pf[128], log[128];
+    snprintf(pf, sizeof pf, "%s/ports.json", g_dir);
+    snprintf(log, sizeof log, "%s/server.log", g_dir);
+    char *argv[] = {"node",     (char *)js, "--port-file", pf,      "--exit-on-stdin-eof",
+                    "--stream", "in:6",     "--stream",    "out:1", "--stream",
+                    "faults:1", NULL};
+    int fds[2];
+    if (pipe(fds))
+        die("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (posix_spawnp(&g_server, "node", &fa, NULL, argv, environ))
+        die("cannot start node %s (run scripts/deps.sh: npm ci in tests/kinesis/server)", js);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    g_server_in = fds[1];
+    fcntl(g_server_in, F_SETFD, FD_CLOEXEC);
+    json_t *j = NULL;
+    for (int i = 0; i < 600 && !j; i++) {
+        j = json_load_file(pf, 0, NULL);
+        if (!j)
+            sleep_ms(50);
+    }
+    if (!j)
+        die("the kinesalite server did not start (see %s)", log);
+    snprintf(g_url, sizeof g_url, "%s", json_string_value(json_object_get(j, "kinesalite")));
+    json_decref(j);
+}
+
+static void stop_server(void)
+{
+    if (g_server_in >= 0)
+        close(g_server_in);
+    if (g_server > 0) {
+        kill(g_server, SIGTERM);
+        waitpid(g_server, NULL, 0);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd))
+        fprintf(stderr, "cannot remove %s\n", g_dir);
+}
+
+static sl_result_t copy(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    const sl_record_t *r = sl_uow_record(u);
+    return sl_uow_set_output(u, NULL, 0, r->value, r->value_len) ? SL_RETRY : SL_OK;
+}
+
+static pid_t worker(const char *id, const char *failover, int rep)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid)
+        return pid;
+    char log[128], ck[128], app[32], err[512];
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, 2);
+        close(fd);
+    }
+    snprintf(ck, sizeof ck, "sqlite:%s/leases.db", g_dir);
+    snprintf(app, sizeof app, "app%d", rep);
+    const char *kv[] = {"processor.name",
+                        app,
+                        "processor.signals",
+                        "true",
+                        "kinesis.application",
+                        app,
+                        "kinesis.lease.store",
+                        ck,
+                        "kinesis.worker.id",
+                        id,
+                        "kinesis.lease.failover.ms",
+                        failover,
+                        "log.level",
+                        "warn",
+                        NULL};
+    sl_conf_t *c = sl_conf_new();
+    for (size_t i = 0; c && kv[i]; i += 2)
+        if (sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err))
+            _exit(3);
+    sl_processor_t *p = c ? sl_processor_new(c, err, sizeof err) : NULL;
+    sl_conf_destroy(c);
+    if (!p || sl_kinesis_source_attach(p, "in", err, sizeof err))
+        _exit(3);
+    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
+    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
+    sl_pipeline_t *pl = sl_pipeline_new("copy");
+    sl_batch_opts_t b = {0, 0, -1};
+    if (!o || !f || !pl || sl_pipeline_map(pl, copy, NULL) || sl_pipeline_batch(pl, &b) ||
+        sl_pipeline_sink(pl, o) || sl_processor_add_pipeline(p, pl) ||
+        sl_processor_set_fault_sink(p, f))
+        _exit(3);
+    int rc = sl_processor_run(p);
+    sl_processor_destroy(p);
+    _exit(rc ? 1 : 0);
+}
+
+/* Open leases held by each of w1, w2, w3 (of application app<rep>). */
+static void held(int rep, int out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    char path[128], app[32];
+    snprintf(path, sizeof path, "%s/leases.db", g_dir);
+    snprintf(app, sizeof app, "app%d", rep);
+    sqlite3 *h;
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(h);
+        return;
+    }
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h,
+                           "SELECT owner FROM checkpoints WHERE application = ?1 AND "
+                           "sequence != 'SHARD_END' AND owner IS NOT NULL",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *o = (const char *)sqlite3_column_text(st, 0);
+            if (o && o[0] == 'w' && o[1] >= '1' && o[1] <= '3' && !o[2])
+                out[o[1] - '1']++;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+}
+
+/* Seconds until the leases are held as @p a, @p b, @p c. */
+static double wait_for(int rep, int a, int b, int c)
+{
+    double t0 = now_s();
+    for (;;) {
+        int h[3];
+        held(rep, h);
+        if (h[0] == a && h[1] == b && h[2] == c)
+            return now_s() - t0;
+        if (now_s() - t0 > 120)
+            die("leases not held %d/%d/%d within 120 s (see %s)", a, b, c, g_dir);
+        sleep_ms(20);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench_kin_leases [--quick] [--reps R] [--failover-ms MS]\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t reps = 3, failover = 6000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick"))
+            reps = 1;
+        else if (!strcmp(argv[i], "--reps"))
+            reps = opt_size(argc, argv, &i, 1, 100);
+        else if (!strcmp(argv[i], "--failover-ms"))
+            failover = opt_size(argc, argv, &i, 300, 600000);
+        else
+            opt_other(argv[i], usage);
+    }
+    start_server();
+    setenv("AWS_ACCESS_KEY_ID", "AKIDBENCH", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_KINESIS", g_url, 1);
+    char fo[32];
+    snprintf(fo, sizeof fo, "%zu", failover);
+    printf("sluice %s bench_kin_leases: 6 shards, SQLite leases, failover %zu ms, %zu rep(s), "
+           "kinesalite at %s\n",
+           sl_version(), failover, reps, g_url);
+    double *spread = xcalloc(reps, sizeof *spread), *fail = xcalloc(reps, sizeof *fail);
+    for (size_t r = 0; r < reps; r++) {
+        pid_t w1 = worker("w1", fo, (int)r);
+        wait_for((int)r, 6, 0, 0);
+        double t0 = now_s();
+        pid_t w2 = worker("w2", fo, (int)r), w3 = worker("w3", fo, (int)r);
+        spread[r] = now_s() - t0 + wait_for((int)r, 2, 2, 2);
+        kill(w3, SIGKILL);
+        waitpid(w3, NULL, 0);
+        fail[r] = wait_for((int)r, 3, 3, 0);
+        printf("rep %zu/%zu: spread 1 -> 3 workers %.2f s, failover after a kill %.2f s\n", r + 1,
+               reps, spread[r], fail[r]);
+        fflush(stdout);
+        kill(w1, SIGTERM);
+        kill(w2, SIGTERM);
+        waitpid(w1, NULL, 0);
+        waitpid(w2, NULL, 0);
+    }
+    summary_t s1 = summarize(spread, reps), s2 = summarize(fail, reps);
+    printf("case                                   seconds (median, min..max)\n");
+    printf("spread 6 shards from 1 to 3 workers    %.2f (%.2f..%.2f)\n", s1.med, s1.min, s1.max);
+    printf("failover after a SIGKILL               %.2f (%.2f..%.2f)  (failover.ms %zu)\n", s2.med,
+           s2.min, s2.max, failover);
+    free(spread);
+    free(fail);
+    stop_server();
+    return 0;
+}
