@@ -487,12 +487,14 @@ static void ks_destroy(void *opaque)
     sl_free(s);
 }
 
-/* Shards this processor reads now (not waiting for a parent, not finished). */
+/* Shards this processor reads now: it holds their lease and they are not
+ * finished. */
 static size_t held(const kin_src_t *s)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->nshards; i++)
-        n += s->shards[i].state != SH_WAIT_PARENT && s->shards[i].state != SH_FINISHED;
+        n += s->shards[i].held && s->shards[i].state != SH_UNLEASED &&
+             s->shards[i].state != SH_FINISHED;
     return n;
 }
 
@@ -517,7 +519,7 @@ static void ks_metrics(void *opaque, sl__metrics_t *m)
 {
     kin_src_t *s = opaque;
     sl__metric_help(m, "sluice_assigned_partitions", "gauge",
-                    "Shards this processor reads (not waiting for a parent, not finished).");
+                    "Shards this processor reads (their lease held, not finished).");
     sl__metric_u(m, "sluice_assigned_partitions", held(s), NULL);
     if (s->last_commit_ms) {
         sl__metric_help(m, "sluice_last_commit_age_seconds", "gauge",
@@ -532,8 +534,8 @@ static void ks_metrics(void *opaque, sl__metrics_t *m)
     char pn[16];
     for (size_t i = 0; i < s->nshards; i++) {
         const shard_t *sh = &s->shards[i];
-        if (!sh->behind_known || sh->state == SH_FINISHED)
-            continue;
+        if (!sh->behind_known || !sh->held || sh->state == SH_FINISHED)
+            continue; /* another worker's shard: its lag is that worker's to tell */
         snprintf(pn, sizeof pn, "%d", (int)sh->part);
         sl__metric_d(m, "sluice_consumer_lag_seconds", (double)sh->behind_ms / 1000.0, "topic",
                      s->stream, "partition", pn, "shard", sh->id, NULL);
