@@ -25,14 +25,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -f "$here/tests/contract/node_modules/ajv/package.json" ]; then
-    (cd "$here/tests/contract" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
-# aws-lambda-stream 1.0.0 for the cdc differential test (about 55 MB)
-if [ ! -f "$here/tests/contract/cdc-diff/node_modules/aws-lambda-stream/package.json" ]; then
-    (cd "$here/tests/contract/cdc-diff" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
-# kinesalite (and the fault-injecting proxy in front of it) for the Kinesis tests
-if [ ! -f "$here/tests/kinesis/server/node_modules/kinesalite/package.json" ]; then
-    (cd "$here/tests/kinesis/server" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# npm trees from their committed lockfiles: installed again when a
+# dependency of the package.json is missing (one added since the last run).
+npm_tree() {
+    local dir="$here/$1"
+    if ! node -e 'const fs = require("fs"), p = require(process.argv[1] + "/package.json");
+        for (const d of Object.keys(p.dependencies || {}))
+            if (!fs.existsSync(process.argv[1] + "/node_modules/" + d + "/package.json")) process.exit(1);' "$dir"; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+}
+npm_tree tests/contract            # ajv: the schema contract tests
+npm_tree tests/contract/cdc-diff   # aws-lambda-stream 1.0.0 for the cdc differential test (about 55 MB)
+npm_tree tests/kinesis/server      # kinesalite, dynalite and the fault-injecting proxy
