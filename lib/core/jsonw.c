@@ -126,9 +126,17 @@ void sl__jw_str(sl__jw_t *jw, const void *s, size_t n)
 
 void sl__jw_int(sl__jw_t *jw, int64_t v)
 {
+    /* By hand: snprintf is a large share of a small event's cost. */
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    sl__jw_raw(jw, tmp, (size_t)n);
+    size_t i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    sl__jw_raw(jw, tmp + i, sizeof tmp - i);
 }
 
 void sl__jw_b64(sl__jw_t *jw, const void *s, size_t n)

@@ -95,20 +95,17 @@ static const u8_t *ws(const u8_t *p, const u8_t *end)
  * holds an escape. */
 static const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
 {
+    /* Strings here are short (names, values): a byte loop beats memchr's call. */
     *esc = 0;
-    const u8_t *q = memchr(p, '"', (size_t)(end - p));
-    if (!q)
-        return NULL;
-    if (!memchr(p, '\\', (size_t)(q - p)))
-        return q;
-    *esc = 1;
     while (p < end) {
-        if (*p == '\\')
-            p += 2;
-        else if (*p == '"')
+        if (*p == '"')
             return p;
-        else
+        if (*p == '\\') {
+            *esc = 1;
+            p += 2;
+        } else {
             p++;
+        }
     }
     return NULL;
 }
@@ -189,10 +186,17 @@ static int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **k
     return 1;
 }
 
-/* The values of members @p names of the object at @p p (the last of a
- * repeated one, as in jansson's tree), NULL when absent. 0 or -1. */
-static int members(const u8_t *p, const u8_t *end, const char *const *names, size_t nn,
-                   const u8_t **vals)
+struct fx_s;
+/* What a walk does with a wanted member's value at @p v: returns past it,
+ * or NULL for the tree path. */
+typedef const u8_t *(*act_fn)(struct fx_s *x, void *arg, size_t i, const u8_t *v);
+
+/* The values of members @p names of the object at @p p, NULL when absent; a
+ * wanted member that repeats is left to the tree path (-1). Each wanted
+ * value goes through @p act (when set) instead of being skipped, so that an
+ * image is walked once; *after (when set) is past the object. 0 or -1. */
+static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const char *const *names,
+                       size_t nn, const u8_t **vals, act_fn act, void *arg, const u8_t **after)
 {
     for (size_t i = 0; i < nn; i++)
         vals[i] = NULL;
@@ -201,17 +205,33 @@ static int members(const u8_t *p, const u8_t *end, const char *const *names, siz
     p++;
     int first = 1;
     for (;;) {
-        const u8_t *kb;
-        size_t kn;
+        const u8_t *kb, *v;
+        size_t kn, i;
         int r = next_key(&p, end, &first, &kb, &kn);
-        if (r <= 0)
+        if (r <= 0) {
+            if (after)
+                *after = p;
             return r;
-        for (size_t i = 0; i < nn; i++)
-            if (strlen(names[i]) == kn && !memcmp(names[i], kb, kn))
-                vals[i] = p;
-        if (!(p = skip_value(p, end)))
+        }
+        for (i = 0; i < nn; i++)
+            if (names[i][0] == (char)kb[0] && strlen(names[i]) == kn && !memcmp(names[i], kb, kn))
+                break;
+        v = p;
+        if (i < nn) {
+            if (vals[i])
+                return -1;
+            vals[i] = v;
+        }
+        p = i < nn && act ? act(x, arg, i, v) : skip_value(v, end);
+        if (!p)
             return -1;
     }
+}
+
+static int members(const u8_t *p, const u8_t *end, const char *const *names, size_t nn,
+                   const u8_t **vals)
+{
+    return members_act(NULL, p, end, names, nn, vals, NULL, NULL, NULL);
 }
 
 /* A value that is absent or JSON null (sl__cdc_member). */
@@ -710,14 +730,19 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     }
     char id[37], type[200];
     sl__cdc_event_id(entity, r, ch->identity, id);
-    int tn = snprintf(type, sizeof type, "%s-%s", entity, verb);
+    size_t en = strlen(entity), vn = strlen(verb), tn = en + 1 + vn;
+    if (tn >= sizeof type) /* a long entity option: the tree path */
+        return CDC_FALLBACK;
+    memcpy(type, entity, en);
+    type[en] = '-';
+    memcpy(type + en + 1, verb, vn + 1);
 
     const img_t *ent = ch->ent;
     sl__jw_reserve(jw, 512 + pk->n * 6 + 2 * (x->s.len + 16));
     put(jw, "{\"id\":", 6);
     sl__jw_str(jw, id, 36);
     put(jw, ",\"type\":", 8);
-    sl__jw_str(jw, type, (size_t)tn);
+    sl__jw_str(jw, type, tn);
     put(jw, ",\"timestamp\":", 13);
     sl__jw_int(jw, ch->ts);
     put(jw, ",\"partitionKey\":", 16);
@@ -836,12 +861,34 @@ static int str_eq(const u8_t *v, const u8_t *end, const char *s)
     return n == strlen(s) && !memcmp(b, s, n);
 }
 
-static int image(fx_t *x, const u8_t *v, img_t *img, val_fn val)
+static const char *const DYN[] = {"ApproximateCreationDateTime", "Keys", "NewImage", "OldImage"};
+
+typedef struct ddb_arg_s {
+    fch_t *ch;
+    const u8_t **dv;
+    int seen; /* "dynamodb" was an object */
+} ddb_arg_t;
+
+/* dynamodb.Keys, NewImage and OldImage are unmarshalled where they are met. */
+static const u8_t *ddb_dyn_act(fx_t *x, void *arg, size_t i, const u8_t *v)
 {
-    img->present = 0;
-    if (absent(v))
-        return 0;
-    return put_obj(x, v, val, img) ? 0 : -1;
+    fch_t *ch = arg;
+    img_t *img = i == 1 ? &ch->keys : i == 2 ? &ch->nw : i == 3 ? &ch->old : NULL;
+    if (!img || absent(v))
+        return skip_value(v, x->end);
+    return put_obj(x, v, ddb_val, img);
+}
+
+static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
+{
+    ddb_arg_t *a = arg;
+    const u8_t *after;
+    if (i != 1 || *v != '{')
+        return skip_value(v, x->end);
+    if (members_act(x, v, x->end, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
+        return NULL;
+    a->seen = 1;
+    return after;
 }
 
 static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
@@ -849,14 +896,13 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
 {
     static const char *const top[] = {"eventName", "dynamodb", "awsRegion", "userIdentity",
                                       "eventID"};
-    static const char *const dyn[] = {"ApproximateCreationDateTime", "Keys", "NewImage",
-                                      "OldImage"};
-    const u8_t *tv[5], *dv[4], *end = x->end, *b;
+    const u8_t *tv[5], *dv[4] = {NULL, NULL, NULL, NULL}, *end = x->end, *b;
     size_t n;
-    if (members(p, end, top, 5, tv) || members(tv[1], end, dyn, 4, dv))
-        return CDC_FALLBACK;
     fch_t ch;
     memset(&ch, 0, sizeof ch);
+    ddb_arg_t a = {&ch, dv, 0};
+    if (members_act(x, p, end, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
+        return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
     if (plain_str(tv[0], end, &b, &n) != 1)
         return CDC_FALLBACK;
     if (n == 6 && !memcmp(b, "INSERT", 6))
@@ -888,9 +934,6 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         }
         have_change = 1;
     }
-    if (image(x, dv[1], &ch.keys, ddb_val) || image(x, dv[2], &ch.nw, ddb_val) ||
-        image(x, dv[3], &ch.old, ddb_val))
-        return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
     if (ch.op != OP_DELETE && !ch.nw.present)
         return CDC_FALLBACK;
     if (ch.op == OP_DELETE && !ch.old.present && !ch.keys.present)
@@ -929,8 +972,11 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     k = plain_str(tv[4], end, &b, &n);
     if (k < 0)
         return CDC_FALLBACK;
-    if (k && n && n < sizeof ch.identity - 16)
-        snprintf(ch.identity, sizeof ch.identity, "dynamodb:%.*s", (int)n, (const char *)b);
+    if (k && n && n < sizeof ch.identity - 16) {
+        memcpy(ch.identity, "dynamodb:", 9);
+        memcpy(ch.identity + 9, b, n);
+        ch.identity[9 + n] = 0;
+    }
     return build(x, c, o, r, &ch, pk, jw);
 }
 
@@ -1031,18 +1077,49 @@ static int key_text(const mem_t *m, char *buf, size_t size, fast_pk_t *pk)
     return 1;
 }
 
+static const char *const DBZ[] = {"op", "before", "after", "ts_ms", "source", "payload"};
+
+/* One level of a Debezium record: the envelope itself, or its payload. */
+typedef struct dbz_lvl_s {
+    const u8_t *v[6];
+    img_t old, nw;
+    struct dbz_lvl_s *payload; /* the level below, or NULL */
+    int seen;
+} dbz_lvl_t;
+
+/* before and after are written where they are met; a payload is walked. */
+static const u8_t *dbz_act(fx_t *x, void *arg, size_t i, const u8_t *v)
+{
+    dbz_lvl_t *l = arg;
+    const u8_t *after;
+    if ((i == 1 || i == 2) && !absent(v))
+        return put_obj(x, v, dbz_val, i == 1 ? &l->old : &l->nw);
+    if (i != 5 || !l->payload || *v != '{')
+        return skip_value(v, x->end);
+    if (members_act(x, v, x->end, DBZ, 5, l->payload->v, dbz_act, l->payload, &after))
+        return NULL;
+    l->payload->seen = 1;
+    return after;
+}
+
 static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
                     sl__jw_t *jw, fast_pk_t *pk, char *pkbuf, size_t pksize)
 {
-    static const char *const names[] = {"op", "before", "after", "ts_ms", "source", "payload"};
-    const u8_t *v[6], *end = x->end, *b;
+    const u8_t *end = x->end, *b;
     size_t n;
-    if (members(p, end, names, 6, v))
-        return CDC_FALLBACK;
-    if (!v[0] && v[5]) {
-        if (*v[5] != '{' || members(v[5], end, names, 5, v))
+    dbz_lvl_t top, pay;
+    memset(&top, 0, sizeof top);
+    memset(&pay, 0, sizeof pay);
+    top.payload = &pay;
+    if (members_act(x, p, end, DBZ, 6, top.v, dbz_act, &top, NULL))
+        return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
+    dbz_lvl_t *l = &top;
+    if (!top.v[0] && top.v[5]) {
+        if (!pay.seen)
             return CDC_FALLBACK;
+        l = &pay;
     }
+    const u8_t **v = l->v;
     fch_t ch;
     memset(&ch, 0, sizeof ch);
     if (plain_str(v[0], end, &b, &n) != 1 || n != 1)
@@ -1075,8 +1152,8 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         size_t tn = num_token(tv, end);
         have_change = tn && !ms_of(tv, tn, &change);
     }
-    if (image(x, v[1], &ch.old, dbz_val) || image(x, v[2], &ch.nw, dbz_val))
-        return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
+    ch.old = l->old;
+    ch.nw = l->nw;
     if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch.ts))
         if (!change_or_record(have_change, change, r, &ch.ts))
             return CDC_FALLBACK;
