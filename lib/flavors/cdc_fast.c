@@ -69,6 +69,8 @@ typedef struct fx_s {
     char *tmp; /* decoded strings */
     size_t tcap;
     int oom;
+    mem_t m0[32];
+    key_t_ k0[64];
 } fx_t;
 
 typedef struct fch_s {
@@ -301,8 +303,11 @@ static int key_new(fx_t *x, size_t base, const u8_t *kb, size_t kn)
         if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
             return 0;
     if (x->nk == x->capk) {
-        size_t cap = x->capk ? x->capk * 2 : 64;
-        key_t_ *k = sl_realloc(x->k, cap * sizeof *k);
+        size_t cap = x->capk * 2;
+        /* the first block lives in the frame (no allocation for most records) */
+        key_t_ *k = x->k == x->k0 ? sl_malloc(cap * sizeof *k) : sl_realloc(x->k, cap * sizeof *k);
+        if (k && x->k == x->k0)
+            memcpy(k, x->k0, sizeof x->k0);
         if (!k) {
             x->oom = 1;
             return 0;
@@ -317,8 +322,10 @@ static int key_new(fx_t *x, size_t base, const u8_t *kb, size_t kn)
 static mem_t *new_mem(fx_t *x)
 {
     if (x->nm == x->capm) {
-        size_t cap = x->capm ? x->capm * 2 : 32;
-        mem_t *m = sl_realloc(x->m, cap * sizeof *m);
+        size_t cap = x->capm * 2;
+        mem_t *m = x->m == x->m0 ? sl_malloc(cap * sizeof *m) : sl_realloc(x->m, cap * sizeof *m);
+        if (m && x->m == x->m0)
+            memcpy(m, x->m0, sizeof x->m0);
         if (!m) {
             x->oom = 1;
             return NULL;
@@ -1181,7 +1188,17 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     p = ws(p, end);
     if (p == end || *p != '{')
         return CDC_FALLBACK;
-    fx_t x = {.end = end};
+    fx_t x;
+    x.end = end;
+    x.m = x.m0;
+    x.nm = 0;
+    x.capm = sizeof x.m0 / sizeof *x.m0;
+    x.k = x.k0;
+    x.nk = 0;
+    x.capk = sizeof x.k0 / sizeof *x.k0;
+    x.tmp = NULL;
+    x.tcap = 0;
+    x.oom = 0;
     sl__jw_init(&x.s, NULL, 0);
     sl__jw_reserve(&x.s, 2 * len + 64);
     char pkbuf[32];
@@ -1204,8 +1221,10 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
         *pk = (fast_pk_t){0};
     }
     sl_free(x.s.buf);
-    sl_free(x.m);
-    sl_free(x.k);
+    if (x.m != x.m0)
+        sl_free(x.m);
+    if (x.k != x.k0)
+        sl_free(x.k);
     sl_free(x.tmp);
     return rc == SL_ENOMEM ? sl__cdc_oom(c) : rc;
 }

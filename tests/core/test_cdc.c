@@ -767,7 +767,7 @@ Test(cdc_alloc, every_allocation_may_fail)
             json_decref(ev);
         }
         cr_assert(done);
-        cr_assert_gt(nomem, k ? 10 : 3);
+        cr_assert_gt(nomem, k ? 10 : 1);
     }
 }
 
@@ -1443,7 +1443,7 @@ Test(cdc_alloc, the_text_form_survives_every_allocation_failure)
             sl_free(text == (char *)1 ? NULL : text);
         }
         cr_assert(done);
-        cr_assert_gt(nomem, k ? 10 : 3);
+        cr_assert_gt(nomem, k ? 10 : 1);
     }
 }
 

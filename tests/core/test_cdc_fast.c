@@ -475,3 +475,29 @@ Test(cdc_fast, seeded_random_images)
         free(v);
     }
 }
+
+/* Images past the walk's first blocks (32 members, 64 open keys) and past
+ * its bound on one object's keys (256: the tree path takes those). */
+Test(cdc_fast, wide_images)
+{
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing"};
+    const size_t widths[] = {31, 33, 65, 130, 256, 257, 300};
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        static char img[65536], nested[32768];
+        size_t at = 0, nat = 0;
+        nat += (size_t)snprintf(nested, sizeof nested, "{'M':{");
+        for (size_t i = 0; i < widths[w]; i++)
+            nat += (size_t)snprintf(nested + nat, sizeof nested - nat, "%s'n%zu':{'N':'%zu.5'}",
+                                    i ? "," : "", i, i);
+        snprintf(nested + nat, sizeof nested - nat, "}}");
+        at += (size_t)snprintf(img, sizeof img, "{'pk':{'S':'p'},'deep':%s", nested);
+        for (size_t i = 0; i < widths[w]; i++)
+            at += (size_t)snprintf(img + at, sizeof img - at, ",'a%zu':{'S':'v%zu'}", i, i);
+        snprintf(img + at, sizeof img - at, "}");
+        char *v = ddb_record("MODIFY", img, img, "{'pk':{'S':'p'}}", NULL);
+        sl_record_t r = rec(v, NULL, NULL);
+        /* 256 keys and fewer: the fast path; beyond, the tree's answer */
+        diff(&o, &r, widths[w] < 256, "wide");
+        free(v);
+    }
+}
