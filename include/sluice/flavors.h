@@ -219,8 +219,13 @@ SL_EXPORT int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *recor
  * @brief As sl_cdc_convert(), but the event as compact JSON text, exactly as
  *        the sl_cdc stage publishes it: every DynamoDB N with its own decimal
  *        text (made valid JSON: "+5" is 5, ".5" is 0.5, "007" is 7), so
- *        3.14159 stays 3.14159 and integers beyond 2^53 or 2^63 stay exact;
- *        other reals in their shortest round-trip form.
+ *        3.14159 stays 3.14159 and integers beyond 2^53 or 2^63 stay exact.
+ *        Without a mapping hook the event is written straight from the
+ *        record's bytes, no jansson tree (a record that path does not take,
+ *        errors included, goes the tree's way: the same answer and reason),
+ *        and a Debezium number keeps its text too. With the hook the tree is
+ *        built; other reals are then written in their shortest round-trip
+ *        form (Debezium 1.50 as 1.5).
  * @param text on success a NUL-terminated string the caller frees with
  *        sl_free(), or NULL when the record is skipped. @param len its length
  *        (may be NULL).

@@ -52,7 +52,7 @@
 
 /* Whether @p buf is valid UTF-8 without NUL (what a JSON string may carry
  * through jansson's decoder). */
-static int utf8_text(const void *buf, size_t n)
+int sl__cdc_utf8_text(const void *buf, size_t n)
 {
     const unsigned char *p = buf;
     for (size_t i = 0; i < n;) {
@@ -207,10 +207,10 @@ void sl__cdc_path_pop(cvt_t *c, size_t mark)
 /* DynamoDB number text to a JSON number: [+-] digits [. digits] [(e|E)
  * [+-] digits], with a digit before or after the point. Returns 0, 1 (not a
  * number), 2 (out of the range of a double) or SL_ENOMEM. */
-int sl__cdc_number_of(const char *s, size_t n, json_t **out)
+int sl__cdc_number_parse(const char *s, size_t n, int *is_int, int64_t *iv, double *dv)
 {
     size_t i = 0, digits = 0;
-    int neg = 0, integral = 1;
+    int neg = 0, integral = 1, has_exp = 0;
     if (i < n && (s[i] == '-' || s[i] == '+'))
         neg = s[i++] == '-';
     size_t d0 = i;
@@ -225,6 +225,7 @@ int sl__cdc_number_of(const char *s, size_t n, json_t **out)
         return 1;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         integral = 0;
+        has_exp = 1;
         if (++i < n && (s[i] == '-' || s[i] == '+'))
             i++;
         size_t e0 = i;
@@ -246,13 +247,16 @@ int sl__cdc_number_of(const char *s, size_t n, json_t **out)
                 acc = acc * 10 + d;
         }
         if (fits) {
-            int64_t v = !neg                             ? (int64_t)acc
-                        : acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN
-                                                         : -(int64_t)acc;
-            *out = json_integer(v);
-            return *out ? 0 : SL_ENOMEM;
+            *is_int = 1;
+            *iv = !neg ? (int64_t)acc : acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+            return 0;
         }
     }
+    *is_int = 0;
+    /* Without an exponent and with fewer than 300 digits a real is finite:
+     * its value is computed only when the caller wants it. */
+    if (!dv && !has_exp && digits < 300)
+        return 0;
     /* strtod follows LC_NUMERIC: use the locale's decimal point, as jansson does. */
     char small[64];
     char *buf = n < sizeof small ? small : sl_malloc(n + 1);
@@ -272,9 +276,20 @@ int sl__cdc_number_of(const char *s, size_t n, json_t **out)
     int rc = end != buf + n ? 1 : !isfinite(x) ? 2 : 0;
     if (buf != small)
         sl_free(buf);
+    if (!rc && dv)
+        *dv = x;
+    return rc;
+}
+
+int sl__cdc_number_of(const char *s, size_t n, json_t **out)
+{
+    int is_int;
+    int64_t iv;
+    double dv;
+    int rc = sl__cdc_number_parse(s, n, &is_int, &iv, &dv);
     if (rc)
         return rc;
-    *out = json_real(x);
+    *out = is_int ? json_integer(iv) : json_real(dv);
     return *out ? 0 : SL_ENOMEM;
 }
 
@@ -373,6 +388,22 @@ static size_t json_number_text(const char *s, size_t n, char *out)
     return o;
 }
 
+size_t sl__cdc_n_text(const char *s, size_t n, int real, char *text)
+{
+    size_t len = json_number_text(s, n, text);
+    if (real && !strpbrk(text, ".eE")) {
+        /* An integer beyond int64: jansson (sluice's own decoder, hence a
+         * sluice listener) refuses such an integer token, so write the same
+         * exact value in exponent form, which it reads as a real:
+         * 123456789012345678901234567890 is 1.23456789012345678901234567890E29. */
+        size_t d0 = text[0] == '-', nd = len - d0;
+        memmove(text + d0 + 2, text + d0 + 1, nd - 1);
+        text[d0 + 1] = '.';
+        len = d0 + 1 + nd + (size_t)snprintf(text + d0 + 1 + nd, 32, "E%zu", nd - 1);
+    }
+    return len;
+}
+
 int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n)
 {
     numtab_t *t = c->nums;
@@ -391,17 +422,7 @@ int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n)
     char *text = sl_malloc(n + 32);
     if (!text)
         return SL_ENOMEM;
-    size_t len = json_number_text(s, n, text);
-    if (json_is_real(node) && !strpbrk(text, ".eE")) {
-        /* An integer beyond int64: jansson (sluice's own decoder, hence a
-         * sluice listener) refuses such an integer token, so write the same
-         * exact value in exponent form, which it reads as a real:
-         * 123456789012345678901234567890 is 1.23456789012345678901234567890E29. */
-        size_t d0 = text[0] == '-', nd = len - d0;
-        memmove(text + d0 + 2, text + d0 + 1, nd - 1);
-        text[d0 + 1] = '.';
-        snprintf(text + d0 + 1 + nd, 32, "E%zu", nd - 1);
-    }
+    sl__cdc_n_text(s, n, json_is_real(node), text);
     t->v[t->n++] = (numtext_t){json_incref(node), text};
     t->sorted = 0;
     return 0;
@@ -439,27 +460,11 @@ static const char *numtab_find(numtab_t *t, const json_t *node)
 
 /* ---- writing the event ------------------------------------------------ */
 
-/* A double in its shortest form that reads back as the same double, with a
- * point (or exponent) so that it stays a real; '.' whatever the locale. */
+/* A double as sluice writes every real (sl__jw_double: the shortest form
+ * that reads back as the same double, still a real). */
 static void jw_real(sl__jw_t *jw, double x)
 {
-    char buf[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
-    const char *point = localeconv()->decimal_point;
-    int real = 0;
-    for (char *p = buf; *p; p++) {
-        if (point && point[0] && *p == point[0])
-            *p = '.';
-        if (*p == '.' || *p == 'e')
-            real = 1;
-    }
-    sl__jw_lit(jw, buf);
-    if (!real)
-        sl__jw_lit(jw, ".0");
+    sl__jw_double(jw, x);
 }
 
 /* Compact JSON of @p v, member order kept, numbers with a kept text written
@@ -546,7 +551,7 @@ static uint64_t fmix64(uint64_t k)
 }
 
 /* The event id, described at the top of this file. */
-static void event_id(const char *entity, const sl_record_t *r, const char *identity, char id[37])
+void sl__cdc_event_id(const char *entity, const sl_record_t *r, const char *identity, char id[37])
 {
     idhash_t h = {1469598103934665603ull, 1469598103934665603ull ^ 0x9e3779b97f4a7c15ull};
     id_feed(&h, entity, strlen(entity));
@@ -567,9 +572,24 @@ static void event_id(const char *entity, const sl_record_t *r, const char *ident
             id_feed(&h, r->position, strlen(r->position));
     }
     uint64_t a = fmix64(h.a), b = fmix64(h.b ^ 0x5851f42d4c957f2dull);
-    snprintf(id, 37, "%08" PRIx32 "-%04" PRIx32 "-%04" PRIx32 "-%04" PRIx32 "-%012" PRIx64,
-             (uint32_t)(a >> 32), (uint32_t)(a >> 16) & 0xffff, ((uint32_t)a & 0x0fff) | 0x8000,
-             ((uint32_t)(b >> 48) & 0x3fff) | 0x8000, (uint64_t)(b & 0xffffffffffffull));
+    /* %08x-%04x-%04x-%04x-%012x by hand: snprintf costs more than the hash. */
+    static const char hex[] = "0123456789abcdef";
+    const struct {
+        uint64_t v;
+        int digits;
+    } parts[] = {{a >> 32, 8},
+                 {(a >> 16) & 0xffff, 4},
+                 {(a & 0x0fff) | 0x8000, 4},
+                 {((b >> 48) & 0x3fff) | 0x8000, 4},
+                 {b & 0xffffffffffffull, 12}};
+    char *o = id;
+    for (size_t k = 0; k < 5; k++) {
+        if (k)
+            *o++ = '-';
+        for (int d = parts[k].digits - 1; d >= 0; d--)
+            *o++ = hex[(parts[k].v >> (4 * d)) & 15];
+    }
+    *o = 0;
 }
 
 /* ---- the event -------------------------------------------------------- */
@@ -577,7 +597,7 @@ static void event_id(const char *entity, const sl_record_t *r, const char *ident
 static const char *const reserved[] = {"id", "type", "timestamp", "partitionKey", "tags", "raw"};
 
 /* An entity name: letters, digits, '-' and '_', not a member of the envelope. */
-static const char *bad_entity(const char *e)
+const char *sl__cdc_bad_entity(const char *e)
 {
     if (!*e)
         return "is empty";
@@ -620,7 +640,7 @@ static int derive_entity(cvt_t *c, const sl_cdc_opts_t *o, const change_t *ch, c
     for (size_t i = 0; i < n; i++)
         name[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
     name[n] = 0;
-    const char *why = strlen(name) == n ? bad_entity(name) : "holds a NUL";
+    const char *why = strlen(name) == n ? sl__cdc_bad_entity(name) : "holds a NUL";
     if (why)
         return sl__cdc_fail(c, SL_EFIELD, "\"%s\" \"%s\" is not an entity name: it %s", which,
                             sl__cdc_clip(q, s, n), why);
@@ -696,7 +716,7 @@ int sl__cdc_build_event(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, 
         entity = derived;
     }
     char id[37];
-    event_id(entity, r, ch->identity, id);
+    sl__cdc_event_id(entity, r, ch->identity, id);
     json_t *type = json_sprintf("%s-%s", entity, verb);
     json_t *ent = NULL;
     if (o->to_entity) {
@@ -750,7 +770,7 @@ int sl__cdc_build_event(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, 
  * without NUL), 0 when not, SL_ENOMEM. */
 int sl__cdc_record_pkey(const sl_record_t *r, json_t **pk)
 {
-    if (!r->key || !r->key_len || !utf8_text(r->key, r->key_len))
+    if (!r->key || !r->key_len || !sl__cdc_utf8_text(r->key, r->key_len))
         return 0;
     *pk = json_stringn(r->key, r->key_len);
     return *pk ? 1 : SL_ENOMEM;
@@ -770,7 +790,7 @@ int sl__cdc_change_or_record(int have, int64_t change, const sl_record_t *r, int
 
 static int opt_text(cvt_t *c, const char *what, const char *v)
 {
-    if (v && (!*v || !utf8_text(v, strlen(v))))
+    if (v && (!*v || !sl__cdc_utf8_text(v, strlen(v))))
         return sl__cdc_fail(c, SL_EINVAL, "%s is empty or not UTF-8", what);
     return 0;
 }
@@ -781,7 +801,7 @@ static int check_opts(cvt_t *c, const sl_cdc_opts_t *o)
         return sl__cdc_fail(c, SL_EINVAL, "no options");
     if (o->format != SL_CDC_DYNAMODB && o->format != SL_CDC_DEBEZIUM)
         return sl__cdc_fail(c, SL_EINVAL, "format is neither SL_CDC_DYNAMODB nor SL_CDC_DEBEZIUM");
-    const char *why = o->entity ? bad_entity(o->entity) : NULL;
+    const char *why = o->entity ? sl__cdc_bad_entity(o->entity) : NULL;
     if (why)
         return sl__cdc_fail(c, SL_EINVAL, "entity \"%s\" %s", o->entity, why);
     if ((unsigned)o->expired > SL_CDC_EXPIRED_DELETE)
@@ -877,28 +897,62 @@ int sl_cdc_convert(const sl_cdc_opts_t *opts, const sl_record_t *record, json_t 
 }
 
 /* The event as text into @p jw (the caller frees jw->buf); its partitionKey
- * in @p pk when not NULL (a new reference). */
-static int convert_jw(const sl_cdc_opts_t *opts, const sl_record_t *record, sl__jw_t *jw,
-                      int *skipped, json_t **pk, char *err, size_t err_size)
+ * in @p pk (the caller frees pk->own). @p mode as sl__cdc_convert_text_mode(). */
+static int convert_jw(const sl_cdc_opts_t *opts, const sl_record_t *record, int mode, sl__jw_t *jw,
+                      int *skipped, fast_pk_t *pk, char *err, size_t err_size)
 {
+    *skipped = 0;
+    *pk = (fast_pk_t){0};
+    if (mode && opts && record && !opts->to_entity) {
+        /* The fast path (cdc_fast.c); the tree below when it gives way. */
+        cvt_t c = {.fmt = "cdc", .err = err, .err_size = err_size};
+        if (err && err_size)
+            err[0] = 0;
+        int rc = check_opts(&c, opts);
+        if (rc)
+            return rc;
+        c.fmt = opts->format == SL_CDC_DYNAMODB ? "dynamodb" : "debezium";
+        rc = sl__cdc_fast(&c, opts, record, jw, pk);
+        if (rc == CDC_SKIPPED) {
+            *skipped = 1;
+            return 0;
+        }
+        if (!rc) {
+            sl__jw_raw(jw, "", 1); /* the NUL, not counted */
+            if (jw->oom) {
+                sl_free(pk->own);
+                *pk = (fast_pk_t){0};
+                return sl__cdc_oom(&c);
+            }
+            jw->len--;
+            return 0;
+        }
+        if (rc != CDC_FALLBACK || mode == 2)
+            return rc;
+        jw->len = 0;
+        jw->oom = 0;
+        if (err && err_size)
+            err[0] = 0;
+    } else if (mode == 2) {
+        return CDC_FALLBACK;
+    }
     numtab_t nums = {0};
     json_t *ev = NULL;
-    *skipped = 0;
-    if (pk)
-        *pk = NULL;
     int rc = convert(opts, record, &nums, &ev, err, err_size);
     if (!rc && !ev)
         *skipped = 1;
     if (!rc && ev) {
         write_json(jw, ev, &nums);
         sl__jw_raw(jw, "", 1); /* the NUL, not counted below */
-        if (jw->oom) {
+        json_t *k = json_object_get(ev, "partitionKey");
+        char *own = jw->oom ? NULL : sl_malloc(json_string_length(k) + 1);
+        if (!own) {
             cvt_t c = {.fmt = "cdc", .err = err, .err_size = err_size};
             rc = sl__cdc_oom(&c);
         } else {
             jw->len--;
-            if (pk)
-                *pk = json_incref(json_object_get(ev, "partitionKey"));
+            memcpy(own, json_string_value(k), json_string_length(k) + 1);
+            *pk = (fast_pk_t){.p = own, .n = json_string_length(k), .own = own};
         }
     }
     json_decref(ev);
@@ -906,8 +960,8 @@ static int convert_jw(const sl_cdc_opts_t *opts, const sl_record_t *record, sl__
     return rc;
 }
 
-int sl_cdc_convert_text(const sl_cdc_opts_t *opts, const sl_record_t *record, char **text,
-                        size_t *len, char *err, size_t err_size)
+int sl__cdc_convert_text_mode(const sl_cdc_opts_t *opts, const sl_record_t *record, int mode,
+                              char **text, size_t *len, char *err, size_t err_size)
 {
     if (text)
         *text = NULL;
@@ -920,7 +974,9 @@ int sl_cdc_convert_text(const sl_cdc_opts_t *opts, const sl_record_t *record, ch
     sl__jw_t jw;
     sl__jw_init(&jw, NULL, 0);
     int skipped;
-    int rc = convert_jw(opts, record, &jw, &skipped, NULL, err, err_size);
+    fast_pk_t pk;
+    int rc = convert_jw(opts, record, mode, &jw, &skipped, &pk, err, err_size);
+    sl_free(pk.own);
     if (rc || skipped) {
         sl_free(jw.buf);
         return rc;
@@ -929,6 +985,12 @@ int sl_cdc_convert_text(const sl_cdc_opts_t *opts, const sl_record_t *record, ch
     if (len)
         *len = jw.len;
     return 0;
+}
+
+int sl_cdc_convert_text(const sl_cdc_opts_t *opts, const sl_record_t *record, char **text,
+                        size_t *len, char *err, size_t err_size)
+{
+    return sl__cdc_convert_text_mode(opts, record, 1, text, len, err, err_size);
 }
 
 /* The stage's own copy of the options: every string and the drop list. */
@@ -968,18 +1030,19 @@ static sl_result_t cdc_map(sl_uow_t *u, void *opaque)
     sl__jw_t jw;
     sl__jw_init(&jw, NULL, 0);
     int skipped;
-    json_t *pk = NULL;
-    int rc = convert_jw(&s->opts, sl_uow_record(u), &jw, &skipped, &pk, err, sizeof err);
+    fast_pk_t pk;
+    int rc = convert_jw(&s->opts, sl_uow_record(u), 1, &jw, &skipped, &pk, err, sizeof err);
     if (!rc && skipped) {
+        sl_free(pk.own);
         sl_free(jw.buf);
         return SL_SKIP;
     }
     if (!rc) {
-        rc = sl_uow_set_output(u, json_string_value(pk), json_string_length(pk), jw.buf, jw.len);
+        rc = sl_uow_set_output(u, pk.p, pk.n, jw.buf, jw.len);
         if (rc)
             snprintf(err, sizeof err, "cdc: %s writing the event", sl_strerror(rc));
     }
-    json_decref(pk);
+    sl_free(pk.own);
     sl_free(jw.buf);
     if (!rc)
         return SL_OK;

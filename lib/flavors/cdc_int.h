@@ -6,6 +6,7 @@
 #ifndef SL_FLAVORS_CDC_H
 #define SL_FLAVORS_CDC_H
 
+#include "core/jsonw.h"
 #include "sluice/flavors.h"
 
 #include <jansson.h>
@@ -65,6 +66,29 @@ typedef struct change_s {
 /* sl__cdc_build_event() returns this (with *out NULL and the reason in the
  * error buffer) for a record that is done but not published. */
 #define CDC_SKIPPED 1
+/* sl__cdc_fast() returns this when the record needs the jansson path: an
+ * error (whose message that path writes), or a form the fast path leaves to
+ * it (escaped keys, repeated members, ...). */
+#define CDC_FALLBACK 2
+
+/* The partitionKey the fast path found: borrowed from the record, or owned. */
+typedef struct fast_pk_s {
+    const char *p;
+    size_t n;
+    char *own; /* sl_malloc'd when set */
+} fast_pk_t;
+
+/* The event of a record straight from its bytes (cdc_fast.c), without the
+ * mapping hook, into @p jw (the caller frees jw->buf). Returns 0 (@p pk
+ * set, the caller frees pk->own), CDC_SKIPPED (the reason in the error
+ * buffer), CDC_FALLBACK or SL_ENOMEM. */
+int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
+                 fast_pk_t *pk);
+/* sl_cdc_convert_text() by one path: @p mode 0 the jansson tree only, 1 the
+ * fast path with the tree as its fallback, 2 the fast path only (returns
+ * CDC_FALLBACK when it would fall back). For the differential tests. */
+int sl__cdc_convert_text_mode(const sl_cdc_opts_t *opts, const sl_record_t *record, int mode,
+                              char **text, size_t *len, char *err, size_t err_size);
 
 /* Writes "<format>: <message>" to the caller's buffer; returns @p rc. */
 #if defined(__GNUC__)
@@ -82,6 +106,20 @@ void sl__cdc_path_set(cvt_t *c, const char *name);
 size_t sl__cdc_path_push(cvt_t *c, const char *name, size_t i);
 void sl__cdc_path_pop(cvt_t *c, size_t mark);
 int sl__cdc_number_of(const char *s, size_t n, json_t **out);
+/* sl__cdc_number_of() without a node: *is_int and *iv for an integer within
+ * int64, else a real whose value goes to *dv (@p dv may be NULL: the value is
+ * then computed only when the range check needs it). Returns the same codes. */
+int sl__cdc_number_parse(const char *s, size_t n, int *is_int, int64_t *iv, double *dv);
+/* The JSON text of DynamoDB number text @p s (checked by
+ * sl__cdc_number_parse(); @p real when it is no integer within int64) into
+ * @p out of at least n + 32 bytes, NUL-terminated; returns its length. */
+size_t sl__cdc_n_text(const char *s, size_t n, int real, char *out);
+/* Whether @p buf is valid UTF-8 without NUL. */
+int sl__cdc_utf8_text(const void *buf, size_t n);
+/* The event id (see cdc.c) into @p id. */
+void sl__cdc_event_id(const char *entity, const sl_record_t *r, const char *identity, char id[37]);
+/* Why @p e is not an entity name, or NULL when it is one. */
+const char *sl__cdc_bad_entity(const char *e);
 /* Keeps @p s (a number sl__cdc_number_of() accepted) as @p node's text when
  * c->nums is set. Returns 0 or SL_ENOMEM. */
 int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n);

@@ -18,7 +18,10 @@
  * attribute value unmarshalled (checked here independently); for Debezium,
  * the image itself. Converting twice gives the same event; an injected
  * allocation failure (in the converter's own allocations) gives SL_ENOMEM
- * or the same answer; nothing leaks. */
+ * or the same answer; nothing leaks. The text form's fast path (no jansson
+ * tree) gives the tree path's answer: the same code and reason, the same
+ * event (DynamoDB byte for byte, Debezium equal as JSON). */
+#include "flavors/cdc_int.h"
 #include "fuzz_common.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
@@ -355,6 +358,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_fail(T, "the out-of-memory message is not terminated UTF-8");
         json_decref(again);
     }
+    /* the fast text path against the tree's */
+    char *ft = NULL, *tt = NULL, fe[256] = "", te[256] = "";
+    size_t fl = 0, tl = 0;
+    int frc = sl__cdc_convert_text_mode(&opts, &rec, 1, &ft, &fl, fe, sizeof fe);
+    int trc = sl__cdc_convert_text_mode(&opts, &rec, 0, &tt, &tl, te, sizeof te);
+    if (frc != trc || !ft != !tt)
+        fuzz_fail(T, "the fast path's answer is not the tree path's");
+    if ((frc || !tt) && strcmp(fe, te))
+        fuzz_fail(T, "the fast path's reason is not the tree path's");
+    if (tt && !debezium && (fl != tl || memcmp(ft, tt, tl)))
+        fuzz_fail(T, "the fast path's DynamoDB event differs from the tree path's");
+    if (tt && debezium) {
+        json_t *a = json_loadb(ft, fl, 0, &je), *b = json_loadb(tt, tl, 0, &je);
+        if (!a || !b || !json_equal(a, b))
+            fuzz_fail(T, "the fast path's Debezium event is not the tree path's as JSON");
+        json_decref(a);
+        json_decref(b);
+    }
+    sl_free(ft);
+    sl_free(tt);
+
     json_decref(ev);
     json_decref(root);
     if (live_blocks() != live)

@@ -1,0 +1,1241 @@
+/* sluice — the cdc flavor's fast path: a change record to its event straight
+ * from the record's bytes with the core's JSON writer, no jansson tree
+ * (issue 17). Used by sl_cdc_convert_text() and the sl_cdc stage when no
+ * mapping hook is set (the hook takes jansson images).
+ *
+ * The record is first held to jansson's verdict by the strict scanner
+ * (sl_json_validate), then walked. The walk handles every change record
+ * the tree path publishes or skips; whatever else it meets (an error, whose
+ * message the tree path writes, or a form it leaves alone: an escaped key,
+ * a member repeated in an object that is written, a JSON null where a
+ * container is expected, an escaped string that a decision reads, a real
+ * Debezium key) is CDC_FALLBACK and the tree path runs instead. So a fault
+ * and its reason are the tree path's, word for word.
+ *
+ * The output equals the tree path's byte for byte, but for Debezium
+ * numbers: they keep the producer's text (the tree writes an integer in
+ * decimal and a real in its shortest round-trip form: 1.50 as 1.5, 1e2 as
+ * 100.0). DynamoDB N texts are written as the tree path writes them
+ * (sl__cdc_n_text). Strings without escapes are copied as they are (the
+ * scanner checked them: what sl__jw_str() would write); escaped ones are
+ * decoded and written with sl__jw_str(), as the tree path does. */
+#include "core/jsonw.h"
+#include "flavors/cdc_int.h"
+#include "sluice/error.h"
+#include "sluice/mem.h"
+#include "sluice/record.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned char u8_t;
+
+enum { V_STR, V_NUM, V_TRUE, V_FALSE, V_NULL, V_OBJ, V_ARR };
+
+/* A member of an image, as written to the scratch buffer. */
+typedef struct mem_s {
+    const u8_t *kb; /* the key (no escapes) */
+    size_t kn;
+    size_t ob, oe;  /* "key":value in the scratch */
+    const u8_t *vb; /* string: between the quotes; number: its text (DynamoDB: the N text) */
+    size_t vn;
+    unsigned char kind, esc;
+    char atype; /* DynamoDB: 'S', 'N', 'B', or 0 for another type */
+} mem_t;
+
+/* An image: members [first, first + n) of fx_t.m, its text [ob, oe). */
+typedef struct img_s {
+    size_t first, n, ob, oe;
+    int present;
+} img_t;
+
+typedef struct key_s {
+    const u8_t *b;
+    size_t n;
+} key_t_;
+
+/* Keys of one object beyond this: the tree path (repeats are checked by pairs). */
+#define KEYS_MAX 256
+
+typedef struct fx_s {
+    const u8_t *end;
+    sl__jw_t s; /* scratch: the images */
+    mem_t *m;
+    size_t nm, capm;
+    key_t_ *k; /* keys of the open objects */
+    size_t nk, capk;
+    char *tmp; /* decoded strings */
+    size_t tcap;
+    int oom;
+    mem_t m0[32];
+    key_t_ k0[64];
+} fx_t;
+
+typedef struct fch_s {
+    op_t op;
+    int64_t ts;
+    img_t nw, old, keys;
+    const img_t *ent;
+    const u8_t *region;
+    size_t region_n;
+    int by_ttl;
+    char identity[IDENTITY_MAX];
+} fch_t;
+
+/* ---- walking validated JSON ------------------------------------------ */
+
+static const u8_t *ws(const u8_t *p, const u8_t *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* @p p just past an opening quote: the closing quote; *esc when the string
+ * holds an escape. */
+static const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    *esc = 0;
+    while (p < end) {
+        /* Eight bytes at a time to the first '"' or '\\' (the zero-byte
+         * test on w ^ c: exact for the lowest flagged byte). */
+        while (end - p >= 8) {
+            uint64_t w, q, b;
+            memcpy(&w, p, 8);
+            q = w ^ (ones * '"');
+            b = w ^ (ones * '\\');
+            if ((((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+                break;
+            p += 8;
+        }
+        if (*p == '"')
+            return p;
+        if (*p == '\\') {
+            *esc = 1;
+            p += 2;
+        } else {
+            p++;
+        }
+    }
+    return NULL;
+}
+
+static int scalar_byte(u8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
+           c == 'E';
+}
+
+/* Past the value at @p p. */
+static const u8_t *skip_value(const u8_t *p, const u8_t *end)
+{
+    unsigned char esc;
+    if (p >= end)
+        return NULL;
+    if (*p == '"') {
+        p = str_end(p + 1, end, &esc);
+        return p ? p + 1 : NULL;
+    }
+    if (*p != '{' && *p != '[') {
+        while (p < end && scalar_byte(*p))
+            p++;
+        return p;
+    }
+    size_t depth = 0;
+    while (p < end) {
+        u8_t c = *p;
+        if (c == '"') {
+            p = str_end(p + 1, end, &esc);
+            if (!p)
+                return NULL;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return p + 1;
+        }
+        p++;
+    }
+    return NULL;
+}
+
+/* The next member of an object: *pp is past its '{' (*first set) or past a
+ * member's value. Returns 1 with the key and *pp at the value, 0 at the end
+ * (*pp past the '}'), -1 for what the fast path leaves to the tree (an
+ * escaped key, a byte it does not expect). */
+static int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **kb, size_t *kn)
+{
+    const u8_t *p = ws(*pp, end);
+    unsigned char esc;
+    if (p == end)
+        return -1;
+    if (*p == '}') {
+        *pp = p + 1;
+        return 0;
+    }
+    if (!*first) {
+        if (*p != ',')
+            return -1;
+        p = ws(p + 1, end);
+    }
+    *first = 0;
+    if (p == end || *p != '"')
+        return -1;
+    *kb = p + 1;
+    p = str_end(p + 1, end, &esc);
+    if (!p || esc)
+        return -1;
+    *kn = (size_t)(p - *kb);
+    p = ws(p + 1, end);
+    if (p == end || *p != ':')
+        return -1;
+    p = ws(p + 1, end);
+    if (p == end)
+        return -1;
+    *pp = p;
+    return 1;
+}
+
+struct fx_s;
+/* What a walk does with a wanted member's value at @p v: returns past it,
+ * or NULL for the tree path. */
+typedef const u8_t *(*act_fn)(struct fx_s *x, void *arg, size_t i, const u8_t *v);
+
+/* The values of members @p names of the object at @p p, NULL when absent; a
+ * wanted member that repeats is left to the tree path (-1). Each wanted
+ * value goes through @p act (when set) instead of being skipped, so that an
+ * image is walked once; *after (when set) is past the object. 0 or -1. */
+static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const char *const *names,
+                       size_t nn, const u8_t **vals, act_fn act, void *arg, const u8_t **after)
+{
+    for (size_t i = 0; i < nn; i++)
+        vals[i] = NULL;
+    if (!p || p == end || *p != '{')
+        return -1;
+    p++;
+    int first = 1;
+    for (;;) {
+        const u8_t *kb, *v;
+        size_t kn, i;
+        int r = next_key(&p, end, &first, &kb, &kn);
+        if (r <= 0) {
+            if (after)
+                *after = p;
+            return r;
+        }
+        for (i = 0; i < nn; i++)
+            if (names[i][0] == (char)kb[0] && strlen(names[i]) == kn && !memcmp(names[i], kb, kn))
+                break;
+        v = p;
+        if (i < nn) {
+            if (vals[i])
+                return -1;
+            vals[i] = v;
+        }
+        p = i < nn && act ? act(x, arg, i, v) : skip_value(v, end);
+        if (!p)
+            return -1;
+    }
+}
+
+static int members(const u8_t *p, const u8_t *end, const char *const *names, size_t nn,
+                   const u8_t **vals)
+{
+    return members_act(NULL, p, end, names, nn, vals, NULL, NULL, NULL);
+}
+
+/* A value that is absent or JSON null (sl__cdc_member). */
+static int absent(const u8_t *v)
+{
+    return !v || *v == 'n';
+}
+
+/* The string at @p v without escapes: 1 with its bytes, 0 not a string, -1
+ * a string with escapes. */
+static int plain_str(const u8_t *v, const u8_t *end, const u8_t **b, size_t *n)
+{
+    unsigned char esc;
+    if (!v || *v != '"')
+        return 0;
+    const u8_t *q = str_end(v + 1, end, &esc);
+    if (!q || esc)
+        return -1;
+    *b = v + 1;
+    *n = (size_t)(q - *b);
+    return 1;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void put(sl__jw_t *jw, const void *s, size_t n)
+{
+    sl__jw_raw(jw, s, n);
+}
+
+/* A string as the tree path writes it: verbatim when it has no escape,
+ * else decoded and written by sl__jw_str(). 0 or -1. */
+static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
+{
+    if (!esc) {
+        if (sl__jw_reserve(jw, n + 2))
+            return -1;
+        char *o = jw->buf + jw->len;
+        o[0] = '"';
+        memcpy(o + 1, b, n);
+        o[n + 1] = '"';
+        jw->len += n + 2;
+        return 0;
+    }
+    if (n > x->tcap) {
+        char *t = sl_realloc(x->tmp, n);
+        if (!t) {
+            x->oom = 1;
+            return -1;
+        }
+        x->tmp = t;
+        x->tcap = n;
+    }
+    size_t len;
+    if (sl_span_unescape((sl_span_t){.ptr = (const char *)b, .len = n}, x->tmp, x->tcap, &len))
+        return -1;
+    sl__jw_str(jw, x->tmp, len);
+    return 0;
+}
+
+/* Whether key @p kb is new among those of the object opened at @p base. */
+static int key_new(fx_t *x, size_t base, const u8_t *kb, size_t kn)
+{
+    if (x->nk - base >= KEYS_MAX)
+        return 0;
+    for (size_t i = base; i < x->nk; i++)
+        if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
+            return 0;
+    if (x->nk == x->capk) {
+        size_t cap = x->capk * 2;
+        /* the first block lives in the frame (no allocation for most records) */
+        key_t_ *k = x->k == x->k0 ? sl_malloc(cap * sizeof *k) : sl_realloc(x->k, cap * sizeof *k);
+        if (k && x->k == x->k0)
+            memcpy(k, x->k0, sizeof x->k0);
+        if (!k) {
+            x->oom = 1;
+            return 0;
+        }
+        x->k = k;
+        x->capk = cap;
+    }
+    x->k[x->nk++] = (key_t_){kb, kn};
+    return 1;
+}
+
+static mem_t *new_mem(fx_t *x)
+{
+    if (x->nm == x->capm) {
+        size_t cap = x->capm * 2;
+        mem_t *m = x->m == x->m0 ? sl_malloc(cap * sizeof *m) : sl_realloc(x->m, cap * sizeof *m);
+        if (m && x->m == x->m0)
+            memcpy(m, x->m0, sizeof x->m0);
+        if (!m) {
+            x->oom = 1;
+            return NULL;
+        }
+        x->m = m;
+        x->capm = cap;
+    }
+    mem_t *m = &x->m[x->nm++];
+    memset(m, 0, sizeof *m);
+    return m;
+}
+
+typedef const u8_t *(*val_fn)(fx_t *x, const u8_t *p, mem_t *m);
+
+/* The object at @p p with each member's value by @p val, into the scratch;
+ * with @p img, its members recorded. Past the object, or NULL. */
+static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
+{
+    const u8_t *end = x->end;
+    if (p == end || *p != '{')
+        return NULL;
+    p++;
+    size_t base = x->nk;
+    if (img)
+        *img = (img_t){.first = x->nm, .ob = x->s.len, .present = 1};
+    int first = 1;
+    put(&x->s, "{", 1);
+    for (;;) {
+        const u8_t *kb;
+        size_t kn;
+        int r = next_key(&p, end, &first, &kb, &kn);
+        if (r < 0 || (r && !key_new(x, base, kb, kn)))
+            return NULL;
+        if (!r)
+            break;
+        if (x->nk > base + 1)
+            put(&x->s, ",", 1);
+        size_t ob = x->s.len;
+        put_str(x, &x->s, kb, kn, 0);
+        put(&x->s, ":", 1);
+        mem_t *m = NULL;
+        size_t mi = x->nm;
+        if (img && !new_mem(x))
+            return NULL;
+        if (img)
+            m = &x->m[mi];
+        if (!(p = val(x, p, m)))
+            return NULL;
+        if (img) {
+            m = &x->m[mi];
+            m->kb = kb;
+            m->kn = kn;
+            m->ob = ob;
+            m->oe = x->s.len;
+        }
+    }
+    x->nk = base;
+    put(&x->s, "}", 1);
+    if (img) {
+        img->n = x->nm - img->first;
+        img->oe = x->s.len;
+    }
+    return p;
+}
+
+/* The array at @p p with each element by @p val. */
+static const u8_t *put_arr(fx_t *x, const u8_t *p, val_fn val)
+{
+    const u8_t *end = x->end;
+    if (p == end || *p != '[')
+        return NULL;
+    put(&x->s, "[", 1);
+    p = ws(p + 1, end);
+    if (p < end && *p == ']') {
+        put(&x->s, "]", 1);
+        return p + 1;
+    }
+    for (;;) {
+        if (!(p = val(x, p, NULL)))
+            return NULL;
+        p = ws(p, end);
+        if (p == end)
+            return NULL;
+        if (*p == ']') {
+            put(&x->s, "]", 1);
+            return p + 1;
+        }
+        if (*p != ',')
+            return NULL;
+        put(&x->s, ",", 1);
+        p = ws(p + 1, end);
+    }
+}
+
+/* A literal at @p p: 4 true, 5 false, 6 null (its V_* kind + 3), else 0. */
+static int literal(const u8_t *p, const u8_t *end)
+{
+    size_t n = (size_t)(end - p);
+    if (n >= 4 && !memcmp(p, "true", 4))
+        return V_TRUE + 3;
+    if (n >= 5 && !memcmp(p, "false", 5))
+        return V_FALSE + 3;
+    if (n >= 4 && !memcmp(p, "null", 4))
+        return V_NULL + 3;
+    return 0;
+}
+
+static size_t literal_len(int kind)
+{
+    return kind == V_FALSE ? 5 : 4;
+}
+
+/* ---- DynamoDB attribute values ----------------------------------------- */
+
+static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
+
+static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
+{
+    const u8_t *b;
+    size_t n;
+    if (plain_str(p, x->end, &b, &n) != 1)
+        return NULL;
+    int is_int;
+    int64_t iv;
+    int rc = sl__cdc_number_parse((const char *)b, n, &is_int, &iv, NULL);
+    if (rc) {
+        x->oom |= rc == SL_ENOMEM;
+        return NULL;
+    }
+    if (sl__jw_reserve(&x->s, n + 40))
+        return NULL;
+    x->s.len += sl__cdc_n_text((const char *)b, n, !is_int, x->s.buf + x->s.len);
+    if (m) {
+        m->kind = V_NUM;
+        m->vb = b;
+        m->vn = n;
+    }
+    return b + n + 1;
+}
+
+static const u8_t *ddb_str(fx_t *x, const u8_t *p, mem_t *m)
+{
+    unsigned char esc;
+    if (*p != '"')
+        return NULL;
+    const u8_t *q = str_end(p + 1, x->end, &esc);
+    if (!q || put_str(x, &x->s, p + 1, (size_t)(q - p - 1), esc))
+        return NULL;
+    if (m) {
+        m->kind = V_STR;
+        m->vb = p + 1;
+        m->vn = (size_t)(q - p - 1);
+        m->esc = esc;
+    }
+    return q + 1;
+}
+
+static const u8_t *ddb_map(fx_t *x, const u8_t *p, mem_t *m)
+{
+    if (m)
+        m->kind = V_OBJ;
+    return put_obj(x, p, ddb_val, NULL);
+}
+
+/* One typed attribute value ({"S": "x"}) unmarshalled into the scratch. */
+static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m)
+{
+    const u8_t *end = x->end, *kb;
+    size_t kn;
+    int first = 1;
+    if (p == end || *p != '{')
+        return NULL;
+    p++;
+    if (next_key(&p, end, &first, &kb, &kn) != 1)
+        return NULL;
+    char t0 = (char)kb[0], t1 = kn > 1 ? (char)kb[1] : 0;
+    mem_t dummy;
+    mem_t *d = m ? m : &dummy;
+    if (kn == 1 && (t0 == 'S' || t0 == 'B')) {
+        p = ddb_str(x, p, d);
+        d->atype = t0;
+    } else if (kn == 1 && t0 == 'N') {
+        p = ddb_n(x, p, d);
+        d->atype = 'N';
+    } else if (kn == 4 && (!memcmp(kb, "BOOL", 4) || !memcmp(kb, "NULL", 4))) {
+        int lit = literal(p, end) - 3;
+        if (t0 == 'B' ? lit != V_TRUE && lit != V_FALSE : lit != V_TRUE)
+            return NULL;
+        p += literal_len(lit);
+        d->kind = t0 == 'B' ? (unsigned char)lit : V_NULL;
+        put(&x->s,
+            t0 == 'N'       ? "null"
+            : lit == V_TRUE ? "true"
+                            : "false",
+            t0 == 'N' || lit == V_TRUE ? 4 : 5);
+    } else if (kn == 1 && t0 == 'M') {
+        p = ddb_map(x, p, d);
+    } else if (kn == 1 && t0 == 'L') {
+        d->kind = V_ARR;
+        p = put_arr(x, p, ddb_val);
+    } else if (kn == 2 && (t0 == 'S' || t0 == 'B') && t1 == 'S') {
+        d->kind = V_ARR;
+        p = put_arr(x, p, ddb_str);
+    } else if (kn == 2 && t0 == 'N' && t1 == 'S') {
+        d->kind = V_ARR;
+        p = put_arr(x, p, ddb_n);
+    } else {
+        return NULL;
+    }
+    if (!p)
+        return NULL;
+    /* exactly one type member */
+    p = ws(p, end);
+    return p < end && *p == '}' ? p + 1 : NULL;
+}
+
+/* ---- Debezium values ---------------------------------------------------- */
+
+static const u8_t *dbz_val(fx_t *x, const u8_t *p, mem_t *m)
+{
+    const u8_t *end = x->end;
+    mem_t dummy;
+    mem_t *d = m ? m : &dummy;
+    if (*p == '{') {
+        d->kind = V_OBJ;
+        return put_obj(x, p, dbz_val, NULL);
+    }
+    if (*p == '[') {
+        d->kind = V_ARR;
+        return put_arr(x, p, dbz_val);
+    }
+    if (*p == '"')
+        return ddb_str(x, p, d);
+    int lit = literal(p, end);
+    if (lit) {
+        d->kind = (unsigned char)(lit - 3);
+        put(&x->s, p, literal_len(lit - 3));
+        return p + literal_len(lit - 3);
+    }
+    const u8_t *q = p;
+    while (q < end && scalar_byte(*q))
+        q++;
+    if (q == p)
+        return NULL;
+    put(&x->s, p, (size_t)(q - p));
+    d->kind = V_NUM;
+    d->vb = p;
+    d->vn = (size_t)(q - p);
+    return q;
+}
+
+/* ---- the event ---------------------------------------------------------- */
+
+static const mem_t *find(const fx_t *x, const img_t *img, const char *name)
+{
+    if (!img || !img->present)
+        return NULL;
+    size_t n = strlen(name);
+    for (size_t i = img->first; i < img->first + img->n; i++)
+        if (x->m[i].kn == n && !memcmp(x->m[i].kb, name, n))
+            return &x->m[i];
+    return NULL;
+}
+
+static int is_true(const fx_t *x, const img_t *img, const char *name)
+{
+    const mem_t *m = find(x, img, name);
+    return m && m->kind == V_TRUE;
+}
+
+/* A number's value as the tree holds it: 0, or -1 not a number. */
+static int num_value(const u8_t *s, size_t n, int *is_int, int64_t *iv, double *dv)
+{
+    return sl__cdc_number_parse((const char *)s, n, is_int, iv, dv) ? -1 : 0;
+}
+
+/* sl__cdc_ms_of() of a number text. */
+static int ms_of(const u8_t *s, size_t n, int64_t *ms)
+{
+    int is_int;
+    int64_t iv;
+    double dv;
+    if (num_value(s, n, &is_int, &iv, &dv))
+        return -1;
+    if (is_int) {
+        if (iv < 0)
+            return -1;
+        *ms = iv;
+        return 0;
+    }
+    if (!(dv >= 0 && dv < MS_LIMIT))
+        return -1;
+    *ms = (int64_t)dv;
+    return 0;
+}
+
+/* The number token at @p v (a JSON number), or 0. */
+static size_t num_token(const u8_t *v, const u8_t *end)
+{
+    if (!v || !(*v == '-' || (*v >= '0' && *v <= '9')))
+        return 0;
+    const u8_t *q = v;
+    while (q < end && scalar_byte(*q))
+        q++;
+    return (size_t)(q - v);
+}
+
+static int image_ts(const fx_t *x, const img_t *img, int64_t *ms)
+{
+    const mem_t *m = find(x, img, "timestamp");
+    return m && m->kind == V_NUM && !ms_of(m->vb, m->vn, ms);
+}
+
+static int change_or_record(int have, int64_t change, const sl_record_t *r, int64_t *ms)
+{
+    return sl__cdc_change_or_record(have, change, r, ms);
+}
+
+/* A string member as text: 1 with its bytes, 0 not a string, -1 escaped. */
+static int mem_str(const mem_t *m, const u8_t **b, size_t *n)
+{
+    if (!m || m->kind != V_STR)
+        return 0;
+    if (m->esc)
+        return -1;
+    *b = m->vb;
+    *n = m->vn;
+    return 1;
+}
+
+static void tag(sl__jw_t *jw, int *first, const char *name, const void *v, size_t n)
+{
+    if (!v)
+        return;
+    if (!*first)
+        put(jw, ",", 1);
+    *first = 0;
+    sl__jw_str(jw, name, strlen(name));
+    put(jw, ":", 1);
+    sl__jw_str(jw, v, n);
+}
+
+static void put_img(fx_t *x, sl__jw_t *jw, const img_t *img)
+{
+    if (img && img->present)
+        put(jw, x->s.buf + img->ob, img->oe - img->ob);
+    else
+        put(jw, "null", 4);
+}
+
+#define ATTR(o, field, dflt) ((o)->field ? (o)->field : (dflt))
+
+static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const fch_t *ch,
+                 const fast_pk_t *pk, sl__jw_t *jw)
+{
+    if (x->oom || x->s.oom)
+        return SL_ENOMEM;
+    const img_t *img = ch->nw.present ? &ch->nw : ch->old.present ? &ch->old : NULL;
+    const char *la = ATTR(o, latched_attr, "latched"), *ra = ATTR(o, region_attr, "awsregion");
+    if (!o->keep_latched && is_true(x, img, la))
+        return sl__cdc_fail(c, CDC_SKIPPED, "skipped: latched (\"%s\" is true)", la);
+    const u8_t *rb;
+    size_t rn;
+    int rs = mem_str(find(x, img, ra), &rb, &rn);
+    if (!o->keep_replicas && o->region && rs) {
+        if (rs < 0)
+            return CDC_FALLBACK;
+        if (rn != strlen(o->region) || memcmp(rb, o->region, rn)) {
+            char q[QUOTE_MAX + 4];
+            return sl__cdc_fail(c, CDC_SKIPPED, "skipped: a replica (\"%s\" is \"%s\", not \"%s\")",
+                                ra, sl__cdc_clip(q, (const char *)rb, rn), o->region);
+        }
+    }
+    const char *verb;
+    if (ch->op == OP_CREATE) {
+        verb = "created";
+    } else if (ch->op == OP_DELETE) {
+        verb = "deleted";
+        if (ch->by_ttl && o->expired != SL_CDC_EXPIRED_DELETE) {
+            if (o->expired == SL_CDC_EXPIRED_SKIP)
+                return sl__cdc_fail(c, CDC_SKIPPED, "skipped: expired by TTL");
+            verb = "expired";
+        }
+    } else {
+        const char *da = ATTR(o, deleted_attr, "deleted");
+        int now = is_true(x, &ch->nw, da), before = is_true(x, &ch->old, da);
+        verb = now && !before ? "deleted" : !now && before ? "undeleted" : "updated";
+    }
+    char derived[128];
+    const char *entity = o->entity;
+    if (!entity) {
+        const img_t *di = ch->nw.present     ? &ch->nw
+                          : ch->old.present  ? &ch->old
+                          : ch->keys.present ? &ch->keys
+                                             : NULL;
+        const u8_t *s;
+        size_t n;
+        int k = mem_str(find(x, di, ATTR(o, discriminator_attr, "discriminator")), &s, &n);
+        if (!k)
+            k = mem_str(find(x, di, ATTR(o, sk_attr, "sk")), &s, &n);
+        if (k != 1 || n >= sizeof derived)
+            return CDC_FALLBACK;
+        for (size_t i = 0; i < n; i++)
+            derived[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : (char)s[i];
+        derived[n] = 0;
+        if (sl__cdc_bad_entity(derived))
+            return CDC_FALLBACK;
+        entity = derived;
+    }
+    char id[37], type[200];
+    sl__cdc_event_id(entity, r, ch->identity, id);
+    size_t en = strlen(entity), vn = strlen(verb), tn = en + 1 + vn;
+    if (tn >= sizeof type) /* a long entity option: the tree path */
+        return CDC_FALLBACK;
+    memcpy(type, entity, en);
+    type[en] = '-';
+    memcpy(type + en + 1, verb, vn + 1);
+
+    const img_t *ent = ch->ent;
+    sl__jw_reserve(jw, 512 + pk->n * 6 + 2 * (x->s.len + 16));
+    put(jw, "{\"id\":", 6);
+    sl__jw_str(jw, id, 36);
+    put(jw, ",\"type\":", 8);
+    sl__jw_str(jw, type, tn);
+    put(jw, ",\"timestamp\":", 13);
+    sl__jw_int(jw, ch->ts);
+    put(jw, ",\"partitionKey\":", 16);
+    sl__jw_str(jw, pk->p, pk->n);
+    put(jw, ",\"tags\":{", 9);
+    int first = 1;
+    const char *src = o->source ? o->source : "sluice";
+    tag(jw, &first, "source", src, strlen(src));
+    tag(jw, &first, "account", o->account, o->account ? strlen(o->account) : 0);
+    tag(jw, &first, "stage", o->stage, o->stage ? strlen(o->stage) : 0);
+    if (ch->region)
+        tag(jw, &first, "region", ch->region, ch->region_n);
+    else
+        tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
+    tag(jw, &first, "functionname", o->function_name,
+        o->function_name ? strlen(o->function_name) : 0);
+    tag(jw, &first, "pipeline", o->pipeline, o->pipeline ? strlen(o->pipeline) : 0);
+    tag(jw, &first, "format", c->fmt, strlen(c->fmt));
+    tag(jw, &first, "entity", entity, strlen(entity));
+    put(jw, "},", 2);
+    sl__jw_str(jw, entity, strlen(entity));
+    put(jw, ":", 1);
+    if (!o->drop_count) {
+        put_img(x, jw, ent);
+    } else {
+        put(jw, "{", 1);
+        int any = 0;
+        for (size_t i = ent->first; i < ent->first + ent->n; i++) {
+            const mem_t *m = &x->m[i];
+            int drop = 0;
+            for (size_t k = 0; k < o->drop_count && !drop; k++)
+                drop = strlen(o->drop[k]) == m->kn && !memcmp(o->drop[k], m->kb, m->kn);
+            if (drop)
+                continue;
+            if (any)
+                put(jw, ",", 1);
+            any = 1;
+            put(jw, x->s.buf + m->ob, m->oe - m->ob);
+        }
+        put(jw, "}", 1);
+    }
+    put(jw, ",\"raw\":{\"new\":", 14);
+    put_img(x, jw, &ch->nw);
+    put(jw, ",\"old\":", 7);
+    put_img(x, jw, &ch->old);
+    put(jw, "}}", 2);
+    return jw->oom ? SL_ENOMEM : 0;
+}
+
+/* ---- DynamoDB ----------------------------------------------------------- */
+
+static int cmp_keys(const void *a, const void *b)
+{
+    const mem_t *x = *(const mem_t *const *)a, *y = *(const mem_t *const *)b;
+    size_t n = x->kn < y->kn ? x->kn : y->kn;
+    int d = memcmp(x->kb, y->kb, n);
+    return d ? d : x->kn < y->kn ? -1 : x->kn > y->kn;
+}
+
+/* partitionKey from Keys, as keys_pkey() in cdc_dynamodb.c. */
+static int keys_pkey(fx_t *x, const img_t *keys, fast_pk_t *pk)
+{
+    size_t n = keys->n, len = 0;
+    if (!n)
+        return CDC_FALLBACK;
+    const mem_t **v = sl_malloc(n * sizeof *v);
+    if (!v)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const mem_t *m = &x->m[keys->first + i];
+        if (!m->atype || m->esc) {
+            sl_free(v);
+            return CDC_FALLBACK;
+        }
+        v[i] = m;
+        len += m->vn + 1;
+    }
+    qsort(v, n, sizeof *v, cmp_keys);
+    char *buf = sl_malloc(len);
+    if (!buf) {
+        sl_free(v);
+        return SL_ENOMEM;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf[at++] = '|';
+        memcpy(buf + at, v[i]->vb, v[i]->vn);
+        at += v[i]->vn;
+    }
+    sl_free(v);
+    if (!at) {
+        sl_free(buf);
+        return CDC_FALLBACK;
+    }
+    *pk = (fast_pk_t){.p = buf, .n = at, .own = buf};
+    return 0;
+}
+
+static int record_key(const sl_record_t *r, fast_pk_t *pk)
+{
+    if (!r->key || !r->key_len || !sl__cdc_utf8_text(r->key, r->key_len))
+        return 0;
+    *pk = (fast_pk_t){.p = r->key, .n = r->key_len};
+    return 1;
+}
+
+/* A string member of an object equal to @p s: 1, 0, or -1 (escaped). */
+static int str_eq(const u8_t *v, const u8_t *end, const char *s)
+{
+    const u8_t *b;
+    size_t n;
+    int k = plain_str(v, end, &b, &n);
+    if (k != 1)
+        return k;
+    return n == strlen(s) && !memcmp(b, s, n);
+}
+
+static const char *const DYN[] = {"ApproximateCreationDateTime", "Keys", "NewImage", "OldImage"};
+
+typedef struct ddb_arg_s {
+    fch_t *ch;
+    const u8_t **dv;
+    int seen; /* "dynamodb" was an object */
+} ddb_arg_t;
+
+/* dynamodb.Keys, NewImage and OldImage are unmarshalled where they are met. */
+static const u8_t *ddb_dyn_act(fx_t *x, void *arg, size_t i, const u8_t *v)
+{
+    fch_t *ch = arg;
+    img_t *img = i == 1 ? &ch->keys : i == 2 ? &ch->nw : i == 3 ? &ch->old : NULL;
+    if (!img || absent(v))
+        return skip_value(v, x->end);
+    return put_obj(x, v, ddb_val, img);
+}
+
+static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
+{
+    ddb_arg_t *a = arg;
+    const u8_t *after;
+    if (i != 1 || *v != '{')
+        return skip_value(v, x->end);
+    if (members_act(x, v, x->end, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
+        return NULL;
+    a->seen = 1;
+    return after;
+}
+
+static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
+                    sl__jw_t *jw, fast_pk_t *pk)
+{
+    static const char *const top[] = {"eventName", "dynamodb", "awsRegion", "userIdentity",
+                                      "eventID"};
+    const u8_t *tv[5], *dv[4] = {NULL, NULL, NULL, NULL}, *end = x->end, *b;
+    size_t n;
+    fch_t ch;
+    memset(&ch, 0, sizeof ch);
+    ddb_arg_t a = {&ch, dv, 0};
+    if (members_act(x, p, end, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
+        return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
+    if (plain_str(tv[0], end, &b, &n) != 1)
+        return CDC_FALLBACK;
+    if (n == 6 && !memcmp(b, "INSERT", 6))
+        ch.op = OP_CREATE;
+    else if (n == 6 && !memcmp(b, "MODIFY", 6))
+        ch.op = OP_UPDATE;
+    else if (n == 6 && !memcmp(b, "REMOVE", 6))
+        ch.op = OP_DELETE;
+    else
+        return CDC_FALLBACK;
+    int64_t change = 0;
+    int have_change = 0;
+    if (!absent(dv[0])) {
+        size_t tn = num_token(dv[0], end);
+        int is_int;
+        int64_t iv;
+        double d;
+        if (!tn || num_value(dv[0], tn, &is_int, &iv, &d))
+            return CDC_FALLBACK;
+        if (is_int) {
+            if (iv < 0 || iv > INT64_MAX / 1000)
+                return CDC_FALLBACK;
+            change = iv * 1000;
+        } else {
+            double ms = d * 1000.0 + 0.5;
+            if (!(ms >= 0.5 && ms < MS_LIMIT))
+                return CDC_FALLBACK;
+            change = (int64_t)ms;
+        }
+        have_change = 1;
+    }
+    if (ch.op != OP_DELETE && !ch.nw.present)
+        return CDC_FALLBACK;
+    if (ch.op == OP_DELETE && !ch.old.present && !ch.keys.present)
+        return CDC_FALLBACK;
+    ch.ent = ch.op == OP_DELETE ? (ch.old.present ? &ch.old : &ch.keys) : &ch.nw;
+    if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch.ts))
+        if (!change_or_record(have_change, change, r, &ch.ts))
+            return CDC_FALLBACK;
+    const mem_t *named = o->pk_attr ? find(x, &ch.keys, o->pk_attr) : NULL;
+    if (named && named->atype && named->vn) {
+        if (named->esc)
+            return CDC_FALLBACK;
+        *pk = (fast_pk_t){.p = (const char *)named->vb, .n = named->vn};
+    } else if (!record_key(r, pk)) {
+        if (!ch.keys.present)
+            return CDC_FALLBACK;
+        int rc = keys_pkey(x, &ch.keys, pk);
+        if (rc)
+            return rc;
+    }
+    int k = plain_str(tv[2], end, &ch.region, &ch.region_n);
+    if (k < 0)
+        return CDC_FALLBACK;
+    if (k == 0 || ch.region_n == 0)
+        ch.region = NULL;
+    if (ch.op == OP_DELETE && tv[3] && *tv[3] == '{') {
+        static const char *const who[] = {"type", "principalId"};
+        const u8_t *wv[2];
+        if (members(tv[3], end, who, 2, wv))
+            return CDC_FALLBACK;
+        int t = str_eq(wv[0], end, "Service"), pi = str_eq(wv[1], end, "dynamodb.amazonaws.com");
+        if (t < 0 || pi < 0)
+            return CDC_FALLBACK;
+        ch.by_ttl = t && pi;
+    }
+    k = plain_str(tv[4], end, &b, &n);
+    if (k < 0)
+        return CDC_FALLBACK;
+    if (k && n && n < sizeof ch.identity - 16) {
+        memcpy(ch.identity, "dynamodb:", 9);
+        memcpy(ch.identity + 9, b, n);
+        ch.identity[9 + n] = 0;
+    }
+    return build(x, c, o, r, &ch, pk, jw);
+}
+
+/* ---- Debezium ----------------------------------------------------------- */
+
+/* src_text() of cdc_debezium.c: 1 with the text, 0 absent, -1 escaped. */
+static int src_text(const u8_t *v, const u8_t *end, char *out, size_t size)
+{
+    const u8_t *b;
+    size_t n;
+    int k = plain_str(v, end, &b, &n), w;
+    if (k < 0)
+        return -1;
+    if (k) {
+        if (!n)
+            return 0;
+        w = snprintf(out, size, "%.*s", (int)n, (const char *)b);
+    } else {
+        size_t tn = num_token(v, end);
+        int is_int;
+        int64_t iv;
+        double d;
+        if (!tn || num_value(v, tn, &is_int, &iv, &d) || !is_int)
+            return 0;
+        w = snprintf(out, size, "%" PRId64, iv);
+    }
+    return w > 0 && (size_t)w < size;
+}
+
+static int source_identity(const u8_t *src, const u8_t *end, char *out, size_t size)
+{
+    enum { CONN, NAME, LSN, TX, FILE_, POS, ROW, CLSN, COMMIT, SERIAL, SCN, RS, SSN, ORD, TS, NF };
+    static const char *const names[NF] = {
+        "connector", "name",  "lsn",        "txId",       "file",
+        "pos",       "row",   "change_lsn", "commit_lsn", "event_serial_no",
+        "scn",       "rs_id", "ssn",        "ord",        "ts_ms"};
+    const u8_t *v[NF];
+    char t[NF][96];
+    int have[NF];
+    out[0] = 0;
+    for (int i = 0; i < NF; i++)
+        t[i][0] = 0;
+    if (!src || *src != '{')
+        return 0;
+    if (members(src, end, names, NF, v))
+        return -1;
+    for (int i = 0; i < NF; i++) {
+        /* conn and name as src_text() with buffers of 64 and 96 bytes;
+         * like the tree path, a connector or name too long for its buffer
+         * stays cut there, the other texts count as absent. */
+        size_t sz = i == NAME ? 96 : 64;
+        have[i] = src_text(v[i], end, t[i], sz);
+        if (have[i] < 0)
+            return -1;
+        if (!have[i] && i != CONN && i != NAME)
+            t[i][0] = 0;
+    }
+    int n = -1;
+    if (have[LSN])
+        n = snprintf(out, size, "debezium:%s/%s/lsn:%s/tx:%s", t[CONN], t[NAME], t[LSN], t[TX]);
+    else if (have[FILE_] && have[POS])
+        n = snprintf(out, size, "debezium:%s/%s/binlog:%s:%s:%s", t[CONN], t[NAME], t[FILE_],
+                     t[POS], t[ROW]);
+    else if (have[CLSN])
+        n = snprintf(out, size, "debezium:%s/%s/change_lsn:%s:%s:%s", t[CONN], t[NAME], t[CLSN],
+                     t[COMMIT], t[SERIAL]);
+    else if (have[SCN])
+        n = snprintf(out, size, "debezium:%s/%s/scn:%s:%s:%s", t[CONN], t[NAME], t[SCN], t[RS],
+                     t[SSN]);
+    else if (have[ORD] && have[TS])
+        n = snprintf(out, size, "debezium:%s/%s/ord:%s:%s", t[CONN], t[NAME], t[TS], t[ORD]);
+    if (n < 0 || (size_t)n >= size)
+        out[0] = 0;
+    return 0;
+}
+
+/* key_text() of cdc_debezium.c: 1 usable, 0 not, CDC_FALLBACK (a real or
+ * an escaped string). The decimal goes to @p buf. */
+static int key_text(const mem_t *m, char *buf, size_t size, fast_pk_t *pk)
+{
+    if (!m)
+        return 0;
+    if (m->kind == V_STR && m->vn) {
+        if (m->esc)
+            return -1;
+        *pk = (fast_pk_t){.p = (const char *)m->vb, .n = m->vn};
+        return 1;
+    }
+    if (m->kind != V_NUM)
+        return 0;
+    int is_int;
+    int64_t iv;
+    double d;
+    if (num_value(m->vb, m->vn, &is_int, &iv, &d) || !is_int)
+        return -1;
+    int w = snprintf(buf, size, "%" PRId64, iv);
+    *pk = (fast_pk_t){.p = buf, .n = (size_t)w};
+    return 1;
+}
+
+static const char *const DBZ[] = {"op", "before", "after", "ts_ms", "source", "payload"};
+
+/* One level of a Debezium record: the envelope itself, or its payload. */
+typedef struct dbz_lvl_s {
+    const u8_t *v[6];
+    img_t old, nw;
+    struct dbz_lvl_s *payload; /* the level below, or NULL */
+    int seen;
+} dbz_lvl_t;
+
+/* before and after are written where they are met; a payload is walked. */
+static const u8_t *dbz_act(fx_t *x, void *arg, size_t i, const u8_t *v)
+{
+    dbz_lvl_t *l = arg;
+    const u8_t *after;
+    if ((i == 1 || i == 2) && !absent(v))
+        return put_obj(x, v, dbz_val, i == 1 ? &l->old : &l->nw);
+    if (i != 5 || !l->payload || *v != '{')
+        return skip_value(v, x->end);
+    if (members_act(x, v, x->end, DBZ, 5, l->payload->v, dbz_act, l->payload, &after))
+        return NULL;
+    l->payload->seen = 1;
+    return after;
+}
+
+static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
+                    sl__jw_t *jw, fast_pk_t *pk, char *pkbuf, size_t pksize)
+{
+    const u8_t *end = x->end, *b;
+    size_t n;
+    dbz_lvl_t top, pay;
+    memset(&top, 0, sizeof top);
+    memset(&pay, 0, sizeof pay);
+    top.payload = &pay;
+    if (members_act(x, p, end, DBZ, 6, top.v, dbz_act, &top, NULL))
+        return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
+    dbz_lvl_t *l = &top;
+    if (!top.v[0] && top.v[5]) {
+        if (!pay.seen)
+            return CDC_FALLBACK;
+        l = &pay;
+    }
+    const u8_t **v = l->v;
+    fch_t ch;
+    memset(&ch, 0, sizeof ch);
+    if (plain_str(v[0], end, &b, &n) != 1 || n != 1)
+        return CDC_FALLBACK;
+    char op = (char)b[0];
+    if (op == 'c' || op == 'r')
+        ch.op = OP_CREATE;
+    else if (op == 'u')
+        ch.op = OP_UPDATE;
+    else if (op == 'd')
+        ch.op = OP_DELETE;
+    else
+        return CDC_FALLBACK;
+    if ((!absent(v[1]) && *v[1] != '{') || (!absent(v[2]) && *v[2] != '{'))
+        return CDC_FALLBACK;
+    if ((ch.op != OP_DELETE && absent(v[2])) || (ch.op == OP_DELETE && absent(v[1])))
+        return CDC_FALLBACK;
+    int64_t change = 0;
+    int have_change = 0;
+    if (!absent(v[3])) {
+        size_t tn = num_token(v[3], end);
+        if (!tn || ms_of(v[3], tn, &change))
+            return CDC_FALLBACK;
+        have_change = 1;
+    } else if (v[4] && *v[4] == '{') {
+        static const char *const ts[] = {"ts_ms"};
+        const u8_t *tv;
+        if (members(v[4], end, ts, 1, &tv))
+            return CDC_FALLBACK;
+        size_t tn = num_token(tv, end);
+        have_change = tn && !ms_of(tv, tn, &change);
+    }
+    ch.old = l->old;
+    ch.nw = l->nw;
+    if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch.ts))
+        if (!change_or_record(have_change, change, r, &ch.ts))
+            return CDC_FALLBACK;
+    ch.ent = ch.op == OP_DELETE ? &ch.old : &ch.nw;
+    if (op != 'r' && source_identity(v[4], end, ch.identity, sizeof ch.identity))
+        return CDC_FALLBACK;
+    if (!record_key(r, pk)) {
+        int k = key_text(find(x, ch.ent, "id"), pkbuf, pksize, pk);
+        if (!k && ch.ent->n)
+            k = key_text(&x->m[ch.ent->first], pkbuf, pksize, pk);
+        if (k != 1)
+            return CDC_FALLBACK;
+    }
+    return build(x, c, o, r, &ch, pk, jw);
+}
+
+int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
+                 fast_pk_t *pk)
+{
+    *pk = (fast_pk_t){0};
+    size_t len = r->value ? r->value_len : 0;
+    if (!len || sl_json_validate(r->value, len, NULL))
+        return CDC_FALLBACK;
+    const u8_t *p = r->value, *end = p + len;
+    p = ws(p, end);
+    if (p == end || *p != '{')
+        return CDC_FALLBACK;
+    fx_t x;
+    x.end = end;
+    x.m = x.m0;
+    x.nm = 0;
+    x.capm = sizeof x.m0 / sizeof *x.m0;
+    x.k = x.k0;
+    x.nk = 0;
+    x.capk = sizeof x.k0 / sizeof *x.k0;
+    x.tmp = NULL;
+    x.tcap = 0;
+    x.oom = 0;
+    sl__jw_init(&x.s, NULL, 0);
+    sl__jw_reserve(&x.s, 2 * len + 64);
+    char pkbuf[32];
+    int rc = o->format == SL_CDC_DYNAMODB ? from_ddb(&x, c, o, r, p, jw, pk)
+                                          : from_dbz(&x, c, o, r, p, jw, pk, pkbuf, sizeof pkbuf);
+    if (!rc && pk->p == pkbuf) {
+        /* the decimal key outlives this frame */
+        char *own = sl_malloc(pk->n + 1);
+        if (own) {
+            memcpy(own, pkbuf, pk->n);
+            *pk = (fast_pk_t){.p = own, .n = pk->n, .own = own};
+        } else {
+            rc = SL_ENOMEM;
+        }
+    }
+    if (x.oom || x.s.oom)
+        rc = SL_ENOMEM;
+    if (rc) {
+        sl_free(pk->own);
+        *pk = (fast_pk_t){0};
+    }
+    sl_free(x.s.buf);
+    if (x.m != x.m0)
+        sl_free(x.m);
+    if (x.k != x.k0)
+        sl_free(x.k);
+    sl_free(x.tmp);
+    return rc == SL_ENOMEM ? sl__cdc_oom(c) : rc;
+}
