@@ -31,4 +31,35 @@ typedef struct sl__prop_s {
  */
 int sl__conf_register(const char *prefix, const sl__prop_t *rows, size_t n);
 
+struct sl_conf_s;
+
+/**
+ * Whether @p name was set explicitly (sl_conf_set(), not unset since): a
+ * table property, or a pass-through one (kafka.*) present at all.
+ * @returns 1 or 0. @remark Thread-safe on a configuration nobody changes.
+ */
+int sl__conf_is_set(const struct sl_conf_s *c, const char *name);
+
+/** The parts memory.max.bytes is shared between. */
+typedef enum { SL__MEM_ENGINE, SL__MEM_SOURCE } sl__mem_part_t;
+
+/** Bytes a record in flight costs beyond its value (entry, unit of work,
+ * the source's message): how inflight.*.records follow from the budget. */
+#define SL__MEM_RECORD_BYTES 256
+
+/**
+ * The bytes of memory.max.bytes that @p part may hold.
+ * @remark Thread-safe on a configuration nobody changes.
+ */
+int64_t sl__mem_share(const struct sl_conf_s *c, sl__mem_part_t part);
+
+/**
+ * An engine bound (inflight.max.bytes, inflight.max.records,
+ * inflight.partition.max.records): its value when set explicitly, else
+ * derived from memory.max.bytes, never above the table's default nor below
+ * 1 (one record is always admitted).
+ * @remark Thread-safe on a configuration nobody changes.
+ */
+int64_t sl__mem_derived(const struct sl_conf_s *c, const char *name);
+
 #endif
