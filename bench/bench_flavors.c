@@ -409,26 +409,35 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
     char *argv[] = {(char *)bin, "--source", "kafka:", "--key", "/thing/id", "--view", view,
                     "--group", (char *)group, "-X", xb,
                     /* its buffers as memory.max.bytes's default sizes them */
-                    "-c", "commit.interval.ms=200", "-c", "log.level=warn", NULL, NULL, NULL};
-    /* BENCH_LISTENER_MEMORY: another budget, to measure a default */
-    const char *budget = getenv("BENCH_LISTENER_MEMORY");
-    char mb[64];
-    if (budget) {
-        snprintf(mb, sizeof mb, "memory.max.bytes=%s", budget);
-        size_t a = 0;
-        while (argv[a])
-            a++;
-        argv[a] = "-c";
-        argv[a + 1] = mb;
+                    "-c", "commit.interval.ms=200", "-c", "log.level=warn", NULL};
+    /* BENCH_LISTENER_CONF="k=v k=v": other properties (-c), e.g. another
+     * memory.max.bytes, to measure a default */
+    char extra[512], *cargv[16];
+    size_t nc = 0;
+    const char *ec = getenv("BENCH_LISTENER_CONF");
+    if (ec) {
+        snprintf(extra, sizeof extra, "%s", ec);
+        for (char *t = strtok(extra, " "); t && nc < 14; t = strtok(NULL, " ")) {
+            cargv[nc++] = "-c";
+            cargv[nc++] = t;
+        }
     }
+    size_t na = 0;
+    while (argv[na])
+        na++;
+    char *full[48];
+    memcpy(full, argv, na * sizeof *argv);
+    memcpy(full + na, cargv, nc * sizeof *cargv);
+    full[na + nc] = NULL;
     char src[128];
     snprintf(src, sizeof src, "kafka:%s", topic);
     argv[2] = src;
+    full[2] = src;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    if (posix_spawn(&pid, bin, &fa, NULL, argv, environ))
+    if (posix_spawn(&pid, bin, &fa, NULL, full, environ))
         die("cannot start %s", bin);
     posix_spawn_file_actions_destroy(&fa);
     long peak = 0;

@@ -45,7 +45,7 @@ typedef enum { SL__MEM_ENGINE, SL__MEM_SOURCE } sl__mem_part_t;
 
 /** Bytes a record in flight costs beyond its value (entry, unit of work,
  * the source's message): how inflight.*.records follow from the budget. */
-#define SL__MEM_RECORD_BYTES 256
+#define SL__MEM_RECORD_BYTES 1024
 
 /**
  * The bytes of memory.max.bytes that @p part may hold.

@@ -103,9 +103,9 @@ static void broker_destroy(void *b)
 
 /* The consumer's buffers from the source's share of memory.max.bytes, for
  * each one not set explicitly as kafka.*: the consumer queue
- * (queued.max.messages.kbytes, and queued.min.messages at
- * SL__MEM_RECORD_BYTES a message for the bookkeeping the kbytes do not
- * count), half the share; a fetch answer (fetch.max.bytes), the other half,
+ * (queued.max.messages.kbytes, and queued.min.messages at 256 bytes a
+ * message, about what librdkafka keeps per queued message beside its bytes,
+ * which the kbytes do not count), half the share; a fetch answer (fetch.max.bytes), the other half,
  * never below message.max.bytes as librdkafka requires; one partition's part
  * of it (max.partition.fetch.bytes), a quarter of a fetch so that one answer
  * spreads over several partitions. A message larger than these bounds is
@@ -127,7 +127,7 @@ static int consumer_memory(sl_processor_t *p, struct conf_walk *w)
         int64_t value, def;
     } d[] = {
         {"queued.max.messages.kbytes", queue / 1024, 65536},
-        {"queued.min.messages", queue / SL__MEM_RECORD_BYTES, 100000},
+        {"queued.min.messages", queue / 256, 100000},
         {"fetch.max.bytes", fetch, 52428800},
         {"max.partition.fetch.bytes", fetch / 4, 1048576},
     };

@@ -156,8 +156,10 @@ Test(conf, memory_budget_parses_and_derives_the_engine_bounds)
     cr_assert_eq(sl__mem_share(c, SL__MEM_ENGINE), 16 << 20);
     cr_assert_eq(sl__mem_share(c, SL__MEM_SOURCE), 8 << 20);
     cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 16 << 20);
-    cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), 50000);
-    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"), 20000);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), (16 << 20) / SL__MEM_RECORD_BYTES);
+    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"),
+                 (16 << 20) / SL__MEM_RECORD_BYTES < 20000 ? (16 << 20) / SL__MEM_RECORD_BYTES
+                                                           : 20000);
 
     cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "4m", err, sizeof err), 0, "%s", err);
     cr_assert_eq(sl__conf_is_set(c, "memory.max.bytes"), 1);
