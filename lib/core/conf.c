@@ -37,7 +37,7 @@ static const prop_t props[] = {
     {"retry.backoff.max.ms", P_INT, "10000", 1, 3600000, "Cap of the retry backoff."},
     {"memory.max.bytes", P_INT, "33554432", 1048576, INT64_MAX / 2,
      "What the processor may buffer, in bytes: the engine's in-flight records and outputs "
-     "(half: inflight.max.bytes, and inflight.max.records at 1 KiB a record), the Kafka "
+     "(half: inflight.max.bytes, and inflight.max.records at 4 KiB a record), the Kafka "
      "source's consumer queue and fetches (a quarter: kafka.queued.max.messages.kbytes, "
      "kafka.queued.min.messages, kafka.fetch.max.bytes, kafka.max.partition.fetch.bytes) and "
      "the Kinesis source's GetRecords answers (a quarter: kinesis.records.limit per call). A "

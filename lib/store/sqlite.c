@@ -13,7 +13,8 @@
  * writer's WAL hook only signals a thread of the store's own, which
  * checkpoints (PASSIVE: never blocks the writer or readers) on a connection
  * of its own, when the WAL passed CKPT_PAGES and at least every CKPT_MS
- * while anything is left in it. */
+ * while anything is left in it; past CKPT_HARD_PAGES the writer checkpoints
+ * itself (see there). */
 #include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -40,6 +41,11 @@
  * for one when no more commits come. */
 #define CKPT_PAGES 1000
 #define CKPT_MS 1000
+/* A writer that never pauses never finds the WAL wholly copied, so never
+ * starts it over: past this size it checkpoints itself after its commit,
+ * as SQLite's automatic checkpoint would (the thread has copied most of
+ * it already), which bounds the WAL file. */
+#define CKPT_HARD_PAGES 4000
 
 enum {
     ST_BEGIN,
@@ -287,9 +293,12 @@ static int create_tables(sqlite3 *db, const char *t, char *errstr, size_t errstr
  * WAL's size in pages: the writer only signals. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
-    (void)db;
-    (void)name;
     sqstore_t *s = arg;
+    if (pages >= CKPT_HARD_PAGES) {
+        /* Busy (the thread is at it) or failed: the next commit tries again. */
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
     pthread_mutex_lock(&s->ck_mu);
     s->ck_pending = pages;
     if (pages >= CKPT_PAGES && !s->ck_want) {
@@ -342,8 +351,12 @@ static void ck_start(sqstore_t *s)
     const char *file = sqlite3_db_filename(s->db, "main");
     if (!file || !file[0])
         return;
+    /* A connection knows the database is WAL once it has read it: a
+     * checkpoint before that does nothing. */
     if (sqlite3_open_v2(file, &s->ck_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
+            SQLITE_OK ||
+        sqlite3_exec(s->ck_db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) !=
+            SQLITE_OK) {
         sqlite3_close_v2(s->ck_db);
         s->ck_db = NULL;
         return;
