@@ -45,14 +45,16 @@ static const prop_t props[] = {
      "always admitted, however large."},
     {"inflight.max.records", P_INT, "50000", 1, 100000000,
      "Records in flight (read, not yet done) above which the source pauses; each flat-map "
-     "child not yet done counts as one more."},
+     "child not yet done counts as one more. Unless set: the engine's half of memory.max.bytes "
+     "at 4 KiB a record, at most this default."},
     {"inflight.max.bytes", P_INT, "67108864", 1, INT64_MAX / 2,
      "Bytes in flight above which the source pauses: record values plus the output buffers "
      "their units of work hold. Idle units of work keep at most as many buffer bytes for "
-     "reuse."},
+     "reuse. Unless set: half of memory.max.bytes, at most this default."},
     {"inflight.partition.max.records", P_INT, "20000", 1, 100000000,
      "Records in flight in one partition above which that partition pauses; flat-map "
-     "children count as for inflight.max.records."},
+     "children count as for inflight.max.records. Unless set: as inflight.max.records, at most "
+     "this default."},
     {"inflight.resume.pct", P_INT, "50", 1, 99,
      "Paused input resumes when in-flight work falls below this percentage of its bound."},
     {"fault.value.max.bytes", P_INT, "524288", 0, INT32_MAX,
