@@ -13,7 +13,13 @@
  * when it completes. A store is used by one thread at a time: one job is in
  * flight per store and later writes wait in order behind it, which also
  * keeps each key's acknowledgements in write order. The rows borrow the
- * uows' output buffers, which stay put until the uows are acknowledged. */
+ * uows' output buffers, which stay put until the uows are acknowledged.
+ *
+ * Group commit: the writes that queued up while one was in flight go
+ * together, as one transaction (in order, so the newest-wins rule holds
+ * across them), rather than one transaction and two thread hand-overs each.
+ * When that transaction fails for good, each write is applied on its own
+ * again, so a bad row costs only its own batch, as without grouping. */
 #include "core/core.h"
 #include "flavors/jptr.h"
 #include "sluice/error.h"
@@ -41,7 +47,16 @@ typedef struct mjob_s {
     size_t cap;      /* of every array above */
     int rc;          /* the batch's result */
     int per_row;     /* row_rc holds the results */
+    /* a group of writes applied together (set by kick on the group's first:
+     * the links stay put while later writes are queued behind the group) */
+    struct mjob_s *link; /* the next write of the group */
+    size_t group;        /* writes in the group (its first only) */
+    size_t group_rows;   /* rows in the group (its first only) */
 } mjob_t;
+
+/* The most writes and rows one group takes. */
+#define GROUP_MAX_WRITES 16
+#define GROUP_MAX_ROWS 8192
 
 typedef struct mat_s {
     ptr_t key, entity;
@@ -61,6 +76,9 @@ typedef struct mat_s {
     /* per-write scratch, reused */
     uint32_t *slot; /* open addressing: 1 + row index, 0 empty */
     size_t slot_cap, slot_mask;
+    /* the rows of a group in flight, in order (its writes' rows copied) */
+    sl_view_row_t *grows;
+    size_t grows_cap;
 } mat_t;
 
 /* ---- JSON pointers (RFC 6901) ---- */
@@ -499,9 +517,8 @@ static size_t slot_of(const mat_t *m, const sl_view_row_t *rows, sl_span_t key)
 }
 
 /* On the executor's thread: the store and the job only. */
-static void job_work(void *arg)
+static void job_one(mjob_t *j)
 {
-    mjob_t *j = arg;
     sl_store_t *store = j->m->store;
     j->per_row = 0;
     j->rc = sl_store_apply(store, j->rows, j->nrows, NULL);
@@ -525,6 +542,26 @@ static void job_work(void *arg)
     }
 }
 
+/* On the executor's thread: a group's writes in one transaction, or each on
+ * its own when that fails for good. Touches the store, the group's writes
+ * and m->grows only. */
+static void job_work(void *arg)
+{
+    mjob_t *j = arg;
+    if (j->group > 1) {
+        int rc = sl_store_apply(j->m->store, j->m->grows, j->group_rows, NULL);
+        if (!rc || sl_err_is_retriable(rc)) {
+            for (mjob_t *x = j; x; x = x->link) {
+                x->rc = rc;
+                x->per_row = 0;
+            }
+            return;
+        }
+    }
+    for (mjob_t *x = j; x; x = x->link)
+        job_one(x);
+}
+
 static void job_interrupt(void *arg)
 {
     mjob_t *j = arg;
@@ -538,23 +575,61 @@ static void job_done(void *arg, int status)
 {
     mjob_t *j = arg;
     mat_t *m = j->m;
-    m->head = j->next;
-    if (!m->head)
-        m->tail = NULL;
     m->busy = 0;
-    for (size_t i = 0; i < j->n; i++) {
-        int err;
-        if (status)
-            err = SL_EAGAIN; /* never applied (shutting down): read again later */
-        else if (j->per_row)
-            err = j->row_rc[j->uow_row[i]];
-        else
-            err = j->rc;
-        ack_one(m, j->uows[i], err);
+    while (j) {
+        mjob_t *next = j->link;
+        m->head = j->next;
+        if (!m->head)
+            m->tail = NULL;
+        for (size_t i = 0; i < j->n; i++) {
+            int err;
+            if (status)
+                err = SL_EAGAIN; /* never applied (shutting down): read again later */
+            else if (j->per_row)
+                err = j->row_rc[j->uow_row[i]];
+            else
+                err = j->rc;
+            ack_one(m, j->uows[i], err);
+        }
+        job_put(m, j);
+        j = next;
     }
-    job_put(m, j);
     if (!m->kicking)
         kick(m);
+}
+
+/* Make @p j, the head, the first of a group of the writes queued now (just
+ * itself when only it is, or when the group's rows find no memory). */
+static void group(mat_t *m, mjob_t *j)
+{
+    j->link = NULL;
+    j->group = 1;
+    j->group_rows = j->nrows;
+    size_t k = 1, rows = j->nrows;
+    for (mjob_t *x = j->next; x && k < GROUP_MAX_WRITES && rows + x->nrows <= GROUP_MAX_ROWS;
+         x = x->next)
+        k++, rows += x->nrows;
+    if (k == 1)
+        return;
+    if (rows > m->grows_cap) {
+        size_t cap = m->grows_cap ? m->grows_cap : 1024;
+        while (cap < rows)
+            cap *= 2;
+        sl_view_row_t *g = sl_realloc(m->grows, cap * sizeof *g);
+        if (!g)
+            return;
+        m->grows = g;
+        m->grows_cap = cap;
+    }
+    size_t at = 0;
+    mjob_t *x = j;
+    for (size_t i = 0; i < k; i++, x = x->next) {
+        memcpy(m->grows + at, x->rows, x->nrows * sizeof *x->rows);
+        at += x->nrows;
+        x->link = i + 1 < k ? x->next : NULL;
+    }
+    j->group = k;
+    j->group_rows = rows;
 }
 
 /* Submit the head write when none is in flight. Without an executor the
@@ -565,18 +640,23 @@ static void kick(mat_t *m)
     while (m->head && !m->busy) {
         mjob_t *j = m->head;
         m->busy = 1;
+        group(m, j);
         sl_job_t job = {job_work, job_done, job_interrupt, j};
         int rc = sl_engine_submit(m->eng, &job);
         if (rc) {
             /* Not taken (the executor is shutting down): nothing applied,
              * the uows are retried or read again after a restart. */
-            m->head = j->next;
-            if (!m->head)
-                m->tail = NULL;
             m->busy = 0;
-            for (size_t i = 0; i < j->n; i++)
-                ack_one(m, j->uows[i], sl_err_is_retriable(rc) ? rc : SL_EAGAIN);
-            job_put(m, j);
+            while (j) {
+                mjob_t *next = j->link;
+                m->head = j->next;
+                if (!m->head)
+                    m->tail = NULL;
+                for (size_t i = 0; i < j->n; i++)
+                    ack_one(m, j->uows[i], sl_err_is_retriable(rc) ? rc : SL_EAGAIN);
+                job_put(m, j);
+                j = next;
+            }
         }
     }
     m->kicking = 0;
@@ -664,6 +744,7 @@ static void mat_free(void *opaque)
         job_free(j);
     }
     sl_store_destroy(m->store);
+    sl_free(m->grows);
     sl_free(m->slot);
     sl_free(m);
 }
