@@ -574,11 +574,17 @@ int main(int argc, char **argv)
             ql[r] = tli[r] / lraw[r];
             qs[r] = tli[r] / tsq[r];
             char a[32], c[32], d[32], e[32], f[32];
-            printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx), "
-                   "SQLite alone %s/s (listener %.3fx of it)\n",
-                   r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]),
-                   qt[r], fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r],
-                   fmt_rate(f, sizeof f, tsq[r]), qs[r]);
+            if (only_listener)
+                printf("rep %zu/%zu: listener %s/s, SQLite alone %s/s (listener %.3fx of it)\n",
+                       r + 1, reps, fmt_rate(e, sizeof e, tli[r]), fmt_rate(f, sizeof f, tsq[r]),
+                       qs[r]);
+            else
+                printf(
+                    "rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx), "
+                    "SQLite alone %s/s (listener %.3fx of it)\n",
+                    r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]),
+                    qt[r], fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r],
+                    fmt_rate(f, sizeof f, tsq[r]), qs[r]);
             fflush(stdout);
         }
         summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
@@ -599,17 +605,23 @@ int main(int argc, char **argv)
         char rt[32], rl[32];
         snprintf(rt, sizeof rt, "%.3fx", r1.med);
         snprintf(rl, sizeof rl, "%.3fx", r2.med);
-        ROW("raw librdkafka group consumer, change records", s1, g_change_bytes, "");
-        ROW("trigger: cdc (DynamoDB) -> batch(500) -> Kafka sink", s2, g_change_bytes, rt);
-        ROW("raw librdkafka group consumer, thing events", s3, g_event_bytes, "");
-        ROW("listener: materialize -> SQLite view (one txn per batch)", s4, g_event_bytes, rl);
-        ROW("kcat -C -e -q, thing events (process + connect incl.)", s5, g_event_bytes, "");
+        if (!only_listener) {
+            ROW("raw librdkafka group consumer, change records", s1, g_change_bytes, "");
+            ROW("trigger: cdc (DynamoDB) -> batch(500) -> Kafka sink", s2, g_change_bytes, rt);
+            ROW("raw librdkafka group consumer, thing events", s3, g_event_bytes, "");
+        }
+        ROW("listener: materialize -> SQLite view (one txn per batch)", s4, g_event_bytes,
+            only_listener ? "" : rl);
+        if (!only_listener)
+            ROW("kcat -C -e -q, thing events (process + connect incl.)", s5, g_event_bytes, "");
         char rs[32];
         snprintf(rs, sizeof rs, "%.3fx", r3.med);
         ROW("SQLite alone: the listener's upserts, same transactions", s6, g_event_bytes, rs);
         printf("ratios, per rep side by side (median, min..max):\n");
-        printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
-        printf("  listener / raw consumer   %.3fx (%.3f..%.3f)\n", r2.med, r2.min, r2.max);
+        if (!only_listener) {
+            printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
+            printf("  listener / raw consumer   %.3fx (%.3f..%.3f)\n", r2.med, r2.min, r2.max);
+        }
         if (s5.med > 0)
             printf("  listener / kcat           %.3fx\n", s4.med / s5.med);
         printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
