@@ -238,6 +238,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         sleep_ms(2);
     if (atomic_load(&g_seen.n) < n)
         die("%s saw %zu of %zu records", group, atomic_load(&g_seen.n), n);
+    double t_seen = now_s();
     sl_processor_stop(p);
     pthread_join(th, NULL);
     double t1 = now_s();
@@ -247,6 +248,9 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         die("%s: run %d, %llu done, %llu faults of %zu", group, r.rc,
             (unsigned long long)st.records_done, (unsigned long long)st.faults, n);
     sl_processor_destroy(p);
+    if (getenv("BENCH_FLAVOR_TRACE"))
+        fprintf(stderr, "%s: %.3f s to the last record seen, %.3f s more to the drain's end\n",
+                group, t_seen - atomic_load(&g_seen.first), t1 - t_seen);
     return t1 - atomic_load(&g_seen.first);
 }
 

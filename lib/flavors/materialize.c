@@ -60,8 +60,11 @@ typedef struct mjob_s {
 
 typedef struct mat_s {
     ptr_t key, entity;
-    int entity_whole; /* store the whole event */
-    ptr_t src;        /* /tags/source, when skip_source is set */
+    int entity_whole;  /* store the whole event */
+    int key_in_entity; /* the entity pointer is a prefix of the key's (the
+                          default): one walk finds the entity, the key is
+                          looked up inside it */
+    ptr_t src;         /* /tags/source, when skip_source is set */
     char *skip_source;
     char *del_suffix;
     size_t del_len;
@@ -149,14 +152,22 @@ static const char *skip_ws(const char *p, const char *e)
     return p;
 }
 
-/* p at an opening quote; returns just past the closing one. */
+/* p at an opening quote; returns just past the closing one. memchr finds
+ * each candidate quote; it closes the string when an even number of
+ * backslashes precede it (the run cannot reach back past p, which follows a
+ * quote). */
 static const char *skip_string(const char *p, const char *e)
 {
-    for (p++; p < e; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
+    for (p++; p < e;) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (!q)
+            return e;
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (!((q - b) & 1))
+            return q + 1;
+        p = q + 1;
     }
     return e;
 }
@@ -227,11 +238,12 @@ static int key_is(const char *b, const char *e, const char *tok)
     return t == tl;
 }
 
-/* The value at pointer @p ptr in the JSON text [buf, buf + len). */
-int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
+/* The value at the tokens of @p ptr from @p from on in the JSON text
+ * [buf, buf + len). */
+static int span_from(const ptr_t *ptr, size_t from, const char *buf, size_t len, sl_span_t *out)
 {
     const char *e = buf + len, *p = skip_ws(buf, e);
-    for (size_t t = 0; t < ptr->n; t++) {
+    for (size_t t = from; t < ptr->n; t++) {
         const char *tok = ptr->tok[t];
         if (p < e && *p == '{') {
             /* Every member is read: of duplicates the last one counts, as
@@ -281,6 +293,12 @@ int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
     return 0;
 }
 
+/* The value at pointer @p ptr in the JSON text [buf, buf + len). */
+int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
+{
+    return span_from(ptr, 0, buf, len, out);
+}
+
 /* ---- the map stage ---- */
 
 static sl_result_t fail(sl_uow_t *u, int err, const char *msg)
@@ -324,8 +342,17 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     const char *buf = rec->value;
     sl_span_t k, ent;
     char kbuf[256];
-    if (sl__jptr_span(&m->key, buf, rec->value_len, &k))
+    int ent_found = 0;
+    if (m->key_in_entity) {
+        /* The same spans as two walks from the top (of duplicate members
+         * the last one counts either way), for one walk of the event. */
+        if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent) ||
+            span_from(&m->key, m->entity.n, ent.ptr, ent.len, &k))
+            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+        ent_found = 1;
+    } else if (sl__jptr_span(&m->key, buf, rec->value_len, &k)) {
         return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+    }
     if (k.len >= 2 && k.ptr[0] == '"') {
         k.ptr++;
         k.len -= 2;
@@ -354,7 +381,7 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
         while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
             e--;
         ent = (sl_span_t){p, (size_t)(e - p)};
-    } else if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent)) {
+    } else if (!ent_found && sl__jptr_span(&m->entity, buf, rec->value_len, &ent)) {
         if (!del)
             return fail(u, SL_EFIELD, "materialize: the event has no entity");
         ent = (sl_span_t){"null", 4};
@@ -809,6 +836,12 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
                 goto fail;
             }
         }
+    }
+    if (!m->entity_whole && m->entity.n < m->key.n) {
+        m->key_in_entity = 1;
+        for (size_t i = 0; i < m->entity.n; i++)
+            if (strcmp(m->entity.tok[i], m->key.tok[i]))
+                m->key_in_entity = 0;
     }
     static const sl_sink_ops_t ops = {.name = "view", .write = mat_write};
     m->sink = sl_sink_new(&ops, m);

@@ -488,6 +488,26 @@ Test(materialize, a_busy_store_ends_the_per_row_search_at_once)
 /* Found by fuzz_materialize: of duplicate members the pointer took the first,
  * while the envelope scanner and jansson (the event body stages see) take
  * the last; one event then had two readings. */
+/* Strings with escaped quotes and backslash runs before the key and around
+ * the entity are skipped whole: a quote after an odd run of backslashes
+ * does not close its string, one after an even run does. */
+Test(materialize, escaped_quotes_and_backslashes_are_skipped_exactly)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *ev = "{\"type\":\"thing-created\",\"timestamp\":7,"
+                     "\"note\":\"a \\\"thing\\\": {\\\"id\\\":1} \\\\\","
+                     "\"thing\":{\"q\":\"\\\\\\\"id\\\":\\\"no\\\\\",\"id\":\"yes\"},"
+                     "\"after\":\"\\\\\\\\\"}";
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev), 0, "%s", ev);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    mrow_t *r = mfind(&s, "yes", 3);
+    cr_assert(r, "the key inside \"thing\" was not found");
+    cr_assert_str_eq(r->entity, "{\"q\":\"\\\\\\\"id\\\":\\\"no\\\\\",\"id\":\"yes\"}");
+    sl_test_destroy(t);
+}
+
 Test(materialize, duplicate_members_read_as_the_scanner_reads_them)
 {
     mstore_t s = {0};
