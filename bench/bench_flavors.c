@@ -238,6 +238,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         sleep_ms(2);
     if (atomic_load(&g_seen.n) < n)
         die("%s saw %zu of %zu records", group, atomic_load(&g_seen.n), n);
+    double t_seen = now_s();
     sl_processor_stop(p);
     pthread_join(th, NULL);
     double t1 = now_s();
@@ -247,6 +248,9 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         die("%s: run %d, %llu done, %llu faults of %zu", group, r.rc,
             (unsigned long long)st.records_done, (unsigned long long)st.faults, n);
     sl_processor_destroy(p);
+    if (getenv("BENCH_FLAVOR_TRACE"))
+        fprintf(stderr, "%s: %.3f s to the last record seen, %.3f s more to the drain's end\n",
+                group, t_seen - atomic_load(&g_seen.first), t1 - t_seen);
     return t1 - atomic_load(&g_seen.first);
 }
 
@@ -396,38 +400,64 @@ static int64_t committed(const char *group, const char *topic, int parts)
     return sum;
 }
 
+/* Where each memory run's RSS goes, once a second (--rss-trace FILE, or
+ * next to --csv as NAME_rss.csv): case, seconds, RSS, events committed. */
+static FILE *g_rss_trace;
+
 static long listener_peak_rss(const char *bin, const char *topic, int parts, size_t n,
-                              const char *group)
+                              const char *group, double *rate)
 {
     char view[160], xb[300];
     snprintf(view, sizeof view, "sqlite:%s/%s.db#things", g_dir, group);
     snprintf(xb, sizeof xb, "bootstrap.servers=%s", g_bs);
     char *argv[] = {(char *)bin, "--source", "kafka:", "--key", "/thing/id", "--view", view,
                     "--group", (char *)group, "-X", xb,
-                    /* librdkafka's buffers below their defaults (a 64 MiB queue,
-                     * 50 MiB per fetch), so that both inputs exceed every bound */
-                    "-X", "queued.max.messages.kbytes=16384", "-X", "fetch.max.bytes=16777216",
+                    /* its buffers as memory.max.bytes's default sizes them */
                     "-c", "commit.interval.ms=200", "-c", "log.level=warn", NULL};
+    /* BENCH_LISTENER_CONF="k=v k=v": other properties (-c), e.g. another
+     * memory.max.bytes, to measure a default */
+    char extra[512], *cargv[16];
+    size_t nc = 0;
+    const char *ec = getenv("BENCH_LISTENER_CONF");
+    if (ec) {
+        snprintf(extra, sizeof extra, "%s", ec);
+        for (char *t = strtok(extra, " "); t && nc < 14; t = strtok(NULL, " ")) {
+            cargv[nc++] = "-c";
+            cargv[nc++] = t;
+        }
+    }
+    size_t na = 0;
+    while (argv[na])
+        na++;
+    char *full[48];
+    memcpy(full, argv, na * sizeof *argv);
+    memcpy(full + na, cargv, nc * sizeof *cargv);
+    full[na + nc] = NULL;
     char src[128];
     snprintf(src, sizeof src, "kafka:%s", topic);
     argv[2] = src;
+    full[2] = src;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    if (posix_spawn(&pid, bin, &fa, NULL, argv, environ))
+    if (posix_spawn(&pid, bin, &fa, NULL, full, environ))
         die("cannot start %s", bin);
     posix_spawn_file_actions_destroy(&fa);
     long peak = 0;
     double deadline = now_s() + 600, next_check = 0, t0 = now_s(), next_trace = 0;
-    int trace = getenv("BENCH_RSS_TRACE") != NULL; /* diagnosis: RSS and progress each second */
+    int trace = getenv("BENCH_RSS_TRACE") != NULL; /* diagnosis: RSS and progress on stderr */
     for (;;) {
         long r = rss_kb(pid);
         if (r > peak)
             peak = r;
-        if (trace && now_s() >= next_trace) {
-            fprintf(stderr, "%s %5.1f s  RSS %6ld kB  committed %lld of %zu\n", group, now_s() - t0,
-                    r, (long long)committed(group, topic, parts), n);
+        if ((trace || g_rss_trace) && now_s() >= next_trace) {
+            long long done = (long long)committed(group, topic, parts);
+            if (trace)
+                fprintf(stderr, "%s %5.1f s  RSS %6ld kB  committed %lld of %zu\n", group,
+                        now_s() - t0, r, done, n);
+            if (g_rss_trace)
+                fprintf(g_rss_trace, "%s,%.1f,%ld,%lld\n", group, now_s() - t0, r, done);
             next_trace = now_s() + 1;
         }
         if (now_s() > next_check) {
@@ -439,6 +469,9 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
             die("%s did not finish %zu events", group, n);
         sleep_ms(50);
     }
+    /* from the start to all committed: its start and the commit interval
+     * included, the same for every budget */
+    *rate = (double)n / (now_s() - t0);
     kill(pid, SIGTERM);
     int st;
     waitpid(pid, &st, 0);
@@ -448,8 +481,8 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
 int main(int argc, char **argv)
 {
     size_t n = 50000, reps = 3;
-    int quick = 0, memory = 1;
-    const char *csvpath = NULL;
+    int quick = 0, memory = 1, only_memory = 0, only_listener = 0;
+    const char *csvpath = NULL, *rsspath = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             quick = 1;
@@ -461,11 +494,18 @@ int main(int argc, char **argv)
             reps = parse_size("--reps", argv[++i], 1, 100);
         } else if (!strcmp(argv[i], "--no-memory")) {
             memory = 0;
+        } else if (!strcmp(argv[i], "--only-memory")) {
+            only_memory = 1;
+        } else if (!strcmp(argv[i], "--only-listener")) {
+            only_listener = 1; /* the listener and SQLite alone; no memory case */
+            memory = 0;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csvpath = argv[++i];
+        } else if (!strcmp(argv[i], "--rss-trace") && i + 1 < argc) {
+            rsspath = argv[++i];
         } else {
             printf("usage: bench_flavors [--quick] [--events N] [--reps R] [--no-memory] "
-                   "[--csv FILE]\n");
+                   "[--only-memory] [--only-listener] [--csv FILE] [--rss-trace FILE]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -489,46 +529,72 @@ int main(int argc, char **argv)
     printf("sluice %s bench_flavors: %zu change records (%zu B) and %zu events (%zu B) of %zu "
            "things, %d partitions, %zu rep(s)\n",
            sl_version(), n, g_change_bytes, n, g_event_bytes, things, parts, reps);
-    double *traw = xcalloc(reps, sizeof *traw), *ttr = xcalloc(reps, sizeof *ttr),
-           *lraw = xcalloc(reps, sizeof *lraw), *tli = xcalloc(reps, sizeof *tli),
-           *tk = xcalloc(reps, sizeof *tk), *qt = xcalloc(reps, sizeof *qt),
-           *ql = xcalloc(reps, sizeof *ql), *tsq = xcalloc(reps, sizeof *tsq),
-           *qs = xcalloc(reps, sizeof *qs);
-    for (size_t r = 0; r < reps; r++) {
-        char g[64], view[128];
-        snprintf(g, sizeof g, "raw-c-%zu", r);
-        traw[r] = (double)n / raw_consumer("changes", n, g);
-        snprintf(g, sizeof g, "trigger-%zu", r);
-        ttr[r] = (double)n / flavor(g, "changes", n, NULL);
-        snprintf(g, sizeof g, "raw-e-%zu", r);
-        lraw[r] = (double)n / raw_consumer("events", n, g);
-        snprintf(g, sizeof g, "listener-%zu", r);
-        snprintf(view, sizeof view, "%s/view-%zu.db", g_dir, r);
-        tli[r] = (double)n / flavor(g, "events", n, view);
-        snprintf(view, sizeof view, "%s/bare-%zu.db", g_dir, r);
-        tsq[r] = (double)n / bare_sqlite(view, n, things, 500);
-        double k = kcat("events");
-        tk[r] = k > 0 ? (double)n / k : 0;
-        qt[r] = ttr[r] / traw[r];
-        ql[r] = tli[r] / lraw[r];
-        qs[r] = tli[r] / tsq[r];
-        char a[32], c[32], d[32], e[32], f[32];
-        printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx), "
-               "SQLite alone %s/s (listener %.3fx of it)\n",
-               r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]), qt[r],
-               fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r],
-               fmt_rate(f, sizeof f, tsq[r]), qs[r]);
-        fflush(stdout);
-    }
-    summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
-              s4 = summarize(tli, reps), s5 = summarize(tk, reps), r1 = summarize(qt, reps),
-              r2 = summarize(ql, reps), s6 = summarize(tsq, reps), r3 = summarize(qs, reps);
-    char x[32], y[32], z[32];
     FILE *csv = csvpath ? fopen(csvpath, "w") : NULL;
     if (csvpath && !csv)
         die("cannot open %s", csvpath);
     if (csv)
         fprintf(csv, "case,events_per_s,min,max,mb_per_s,peak_rss_kb,ratio\n");
+    char rp[PATH_MAX];
+    if (rsspath || csvpath) {
+        if (!rsspath) {
+            /* NAME.csv -> NAME_rss.csv */
+            size_t cl = strlen(csvpath);
+            snprintf(rp, sizeof rp, "%.*s_rss.csv",
+                     (int)(cl > 4 && !strcmp(csvpath + cl - 4, ".csv") ? cl - 4 : cl), csvpath);
+            rsspath = rp;
+        }
+        g_rss_trace = fopen(rsspath, "w");
+        if (!g_rss_trace)
+            die("cannot open %s", rsspath);
+        fprintf(g_rss_trace, "case,seconds,rss_kb,committed\n");
+    }
+    if (!only_memory) {
+        double *traw = xcalloc(reps, sizeof *traw), *ttr = xcalloc(reps, sizeof *ttr),
+               *lraw = xcalloc(reps, sizeof *lraw), *tli = xcalloc(reps, sizeof *tli),
+               *tk = xcalloc(reps, sizeof *tk), *qt = xcalloc(reps, sizeof *qt),
+               *ql = xcalloc(reps, sizeof *ql), *tsq = xcalloc(reps, sizeof *tsq),
+               *qs = xcalloc(reps, sizeof *qs);
+        for (size_t r = 0; r < reps; r++) {
+            char g[64], view[128];
+            if (only_listener) {
+                /* the listener beside its ceiling, quickly: the rest as 1 */
+                traw[r] = ttr[r] = lraw[r] = 1;
+            } else {
+                snprintf(g, sizeof g, "raw-c-%zu", r);
+                traw[r] = (double)n / raw_consumer("changes", n, g);
+                snprintf(g, sizeof g, "trigger-%zu", r);
+                ttr[r] = (double)n / flavor(g, "changes", n, NULL);
+                snprintf(g, sizeof g, "raw-e-%zu", r);
+                lraw[r] = (double)n / raw_consumer("events", n, g);
+            }
+            snprintf(g, sizeof g, "listener-%zu", r);
+            snprintf(view, sizeof view, "%s/view-%zu.db", g_dir, r);
+            tli[r] = (double)n / flavor(g, "events", n, view);
+            snprintf(view, sizeof view, "%s/bare-%zu.db", g_dir, r);
+            tsq[r] = (double)n / bare_sqlite(view, n, things, 500);
+            double k = only_listener ? 0 : kcat("events");
+            tk[r] = k > 0 ? (double)n / k : 0;
+            qt[r] = ttr[r] / traw[r];
+            ql[r] = tli[r] / lraw[r];
+            qs[r] = tli[r] / tsq[r];
+            char a[32], c[32], d[32], e[32], f[32];
+            if (only_listener)
+                printf("rep %zu/%zu: listener %s/s, SQLite alone %s/s (listener %.3fx of it)\n",
+                       r + 1, reps, fmt_rate(e, sizeof e, tli[r]), fmt_rate(f, sizeof f, tsq[r]),
+                       qs[r]);
+            else
+                printf(
+                    "rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx), "
+                    "SQLite alone %s/s (listener %.3fx of it)\n",
+                    r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]),
+                    qt[r], fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r],
+                    fmt_rate(f, sizeof f, tsq[r]), qs[r]);
+            fflush(stdout);
+        }
+        summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
+                  s4 = summarize(tli, reps), s5 = summarize(tk, reps), r1 = summarize(qt, reps),
+                  r2 = summarize(ql, reps), s6 = summarize(tsq, reps), r3 = summarize(qs, reps);
+        char x[32], y[32], z[32];
 #define ROW(name, s, size, ratio)                                                                  \
     do {                                                                                           \
         printf("%-58s %9s (%s..%s) %8.1f MB/s\n", name, fmt_rate(x, sizeof x, s.med),              \
@@ -538,24 +604,32 @@ int main(int argc, char **argv)
             fprintf(csv, "\"%s\",%.0f,%.0f,%.0f,%.2f,,%s\n", name, s.med, s.min, s.max,            \
                     s.med *(double)size / 1e6, ratio);                                             \
     } while (0)
-    printf("case                                                        records/s (min..max)\n");
-    char rt[32], rl[32];
-    snprintf(rt, sizeof rt, "%.3fx", r1.med);
-    snprintf(rl, sizeof rl, "%.3fx", r2.med);
-    ROW("raw librdkafka group consumer, change records", s1, g_change_bytes, "");
-    ROW("trigger: cdc (DynamoDB) -> batch(500) -> Kafka sink", s2, g_change_bytes, rt);
-    ROW("raw librdkafka group consumer, thing events", s3, g_event_bytes, "");
-    ROW("listener: materialize -> SQLite view (one txn per batch)", s4, g_event_bytes, rl);
-    ROW("kcat -C -e -q, thing events (process + connect incl.)", s5, g_event_bytes, "");
-    char rs[32];
-    snprintf(rs, sizeof rs, "%.3fx", r3.med);
-    ROW("SQLite alone: the listener's upserts, same transactions", s6, g_event_bytes, rs);
-    printf("ratios, per rep side by side (median, min..max):\n");
-    printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
-    printf("  listener / raw consumer   %.3fx (%.3f..%.3f)\n", r2.med, r2.min, r2.max);
-    if (s5.med > 0)
-        printf("  listener / kcat           %.3fx\n", s4.med / s5.med);
-    printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
+        printf(
+            "case                                                        records/s (min..max)\n");
+        char rt[32], rl[32];
+        snprintf(rt, sizeof rt, "%.3fx", r1.med);
+        snprintf(rl, sizeof rl, "%.3fx", r2.med);
+        if (!only_listener) {
+            ROW("raw librdkafka group consumer, change records", s1, g_change_bytes, "");
+            ROW("trigger: cdc (DynamoDB) -> batch(500) -> Kafka sink", s2, g_change_bytes, rt);
+            ROW("raw librdkafka group consumer, thing events", s3, g_event_bytes, "");
+        }
+        ROW("listener: materialize -> SQLite view (one txn per batch)", s4, g_event_bytes,
+            only_listener ? "" : rl);
+        if (!only_listener)
+            ROW("kcat -C -e -q, thing events (process + connect incl.)", s5, g_event_bytes, "");
+        char rs[32];
+        snprintf(rs, sizeof rs, "%.3fx", r3.med);
+        ROW("SQLite alone: the listener's upserts, same transactions", s6, g_event_bytes, rs);
+        printf("ratios, per rep side by side (median, min..max):\n");
+        if (!only_listener) {
+            printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
+            printf("  listener / raw consumer   %.3fx (%.3f..%.3f)\n", r2.med, r2.min, r2.max);
+        }
+        if (s5.med > 0)
+            printf("  listener / kcat           %.3fx\n", s4.med / s5.med);
+        printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
+    }
     if (memory) {
         const char *bin = getenv("SLUICE_LISTENER_BIN");
         char path[PATH_MAX];
@@ -580,12 +654,15 @@ int main(int argc, char **argv)
         check(sl_broker_create_topic(b, "mem10", mparts * 10, 1), "topic");
         produce("mem1", m, 0, things);
         produce("mem10", m * 10, 0, things);
-        long m1 = listener_peak_rss(bin, "mem1", mparts * 10, m, "mem-1x");
-        long m10 = listener_peak_rss(bin, "mem10", mparts * 10, m * 10, "mem-10x");
+        double rate1, rate10;
+        long m1 = listener_peak_rss(bin, "mem1", mparts * 10, m, "mem-1x", &rate1);
+        long m10 = listener_peak_rss(bin, "mem10", mparts * 10, m * 10, "mem-10x", &rate10);
         n = m;
-        printf("memory: sluice-listener peak RSS %ld kB over %zu events, %ld kB over %zu "
-               "events: %.2fx for 10x the input\n",
-               m1, n, m10, n * 10, m1 > 0 ? (double)m10 / (double)m1 : 0);
+        char a[32], c[32];
+        printf("memory: sluice-listener peak RSS %ld kB over %zu events (%s/s), %ld kB over %zu "
+               "events (%s/s): %.2fx for 10x the input\n",
+               m1, n, fmt_rate(a, sizeof a, rate1), m10, n * 10, fmt_rate(c, sizeof c, rate10),
+               m1 > 0 ? (double)m10 / (double)m1 : 0);
         if (csv) {
             fprintf(csv, "\"memory: sluice-listener over %zu events\",,,,,%ld,\n", n, m1);
             fprintf(csv, "\"memory: sluice-listener over %zu events (10x)\",,,,,%ld,%.2fx\n",
@@ -594,6 +671,8 @@ int main(int argc, char **argv)
     }
     if (csv && fclose(csv))
         die("cannot write %s", csvpath);
+    if (g_rss_trace && fclose(g_rss_trace))
+        die("cannot write %s", rsspath);
     sl_broker_destroy(b);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

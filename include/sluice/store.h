@@ -127,6 +127,14 @@ SL_EXPORT const char *sl_store_name(const sl_store_t *store);
  *         5 s per transaction, then reported as SL_EBUSY (retriable: the
  *         engine retries with backoff). sl_store_interrupt() ends that wait
  *         (and a running statement) at once with SL_EAGAIN, rolled back.
+ * @remark A database file (not ":memory:") gets a thread of the store's own
+ *         and a second connection that checkpoint the WAL (PASSIVE, after a
+ *         commit passed 1000 WAL pages and at least once a second while it
+ *         holds anything); past 4000 pages the writer checkpoints after its
+ *         commit. sl_store_destroy() stops the thread and the last close
+ *         copies the rest and removes the WAL. The journal mode is WAL with
+ *         synchronous=NORMAL: a power cut may lose the last transactions
+ *         since the last checkpoint, never the database's consistency.
  */
 SL_EXPORT sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errstr,
                                            size_t errstr_size);

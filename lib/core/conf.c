@@ -37,16 +37,26 @@ static const prop_t props[] = {
     {"retry.backoff.ms", P_INT, "100", 1, 3600000,
      "Base of the capped full-jitter exponential backoff between retries."},
     {"retry.backoff.max.ms", P_INT, "10000", 1, 3600000, "Cap of the retry backoff."},
+    {"memory.max.bytes", P_INT, "33554432", 1048576, INT64_MAX / 2,
+     "What the processor may buffer, in bytes: the engine's in-flight records and outputs "
+     "(half: inflight.max.bytes, and inflight.max.records at 4 KiB a record), the Kafka "
+     "source's consumer queue and fetches (a quarter: kafka.queued.max.messages.kbytes, "
+     "kafka.queued.min.messages, kafka.fetch.max.bytes, kafka.max.partition.fetch.bytes) and "
+     "the Kinesis source's GetRecords answers (a quarter: kinesis.records.limit per call). A "
+     "property set explicitly wins over the share derived from this budget. One record is "
+     "always admitted, however large."},
     {"inflight.max.records", P_INT, "50000", 1, 100000000,
      "Records in flight (read, not yet done) above which the source pauses; each flat-map "
-     "child not yet done counts as one more."},
+     "child not yet done counts as one more. Unless set: the engine's half of memory.max.bytes "
+     "at 4 KiB a record, at most this default."},
     {"inflight.max.bytes", P_INT, "67108864", 1, INT64_MAX / 2,
      "Bytes in flight above which the source pauses: record values plus the output buffers "
      "their units of work hold. Idle units of work keep at most as many buffer bytes for "
-     "reuse."},
+     "reuse. Unless set: half of memory.max.bytes, at most this default."},
     {"inflight.partition.max.records", P_INT, "20000", 1, 100000000,
      "Records in flight in one partition above which that partition pauses; flat-map "
-     "children count as for inflight.max.records."},
+     "children count as for inflight.max.records. Unless set: as inflight.max.records, at most "
+     "this default."},
     {"inflight.resume.pct", P_INT, "50", 1, 99,
      "Paused input resumes when in-flight work falls below this percentage of its bound."},
     {"fault.value.max.bytes", P_INT, "524288", 0, INT32_MAX,
@@ -153,6 +163,7 @@ typedef struct pt_s {
 
 struct sl_conf_s {
     int64_t ival[NPROPS + EXTRA_MAX];
+    unsigned char set[NPROPS + EXTRA_MAX]; /* set explicitly (sl__conf_is_set()) */
     char *sval[NPROPS + EXTRA_MAX];
     pt_t *pt;
     size_t npt, ptcap;
@@ -362,6 +373,7 @@ sl_conf_t *sl_conf_dup(const sl_conf_t *src)
     if (!c)
         return NULL;
     memcpy(c->ival, src->ival, sizeof c->ival);
+    memcpy(c->set, src->set, sizeof c->set);
     for (size_t i = 0; i < NALL; i++) {
         if (src->sval[i] && !(c->sval[i] = sl_strdup(src->sval[i])))
             goto fail;
@@ -382,8 +394,12 @@ int sl_conf_set(sl_conf_t *c, const char *name, const char *value, char *errstr,
         return SL_EINVAL;
     }
     int i = find_prop(name);
-    if (i >= 0)
-        return set_prop(c, i, value, errstr, errstr_size);
+    if (i >= 0) {
+        int rc = set_prop(c, i, value, errstr, errstr_size);
+        if (!rc)
+            c->set[i] = 1;
+        return rc;
+    }
     for (size_t k = 0;
          k < sizeof passthrough_prefixes / sizeof *passthrough_prefixes && !registered_prefix(name);
          k++) {
@@ -409,6 +425,8 @@ int sl_conf_unset(sl_conf_t *c, const char *name, char *errstr, size_t errstr_si
     if (i >= 0) {
         /* Back to the table's default: the same parse as sl_conf_new(). */
         int rc = set_prop(c, i, prop_at((size_t)i)->def, errstr, errstr_size);
+        if (!rc)
+            c->set[i] = 0;
         return rc;
     }
     for (size_t k = 0;
@@ -487,6 +505,51 @@ const char *sl_conf_get_str_pt(const sl_conf_t *c, const char *name)
         if (!strcmp(c->pt[i].name, name))
             return c->pt[i].value;
     return NULL;
+}
+
+int sl__conf_is_set(const sl_conf_t *c, const char *name)
+{
+    if (!c || !name)
+        return 0;
+    int i = find_prop(name);
+    if (i >= 0)
+        return c->set[i];
+    return sl_conf_get_str_pt(c, name) != NULL;
+}
+
+/* The budget's shares (see memory.max.bytes): half for the engine, a quarter
+ * for each source kind (a processor has one source, so at most three
+ * quarters are ever used; the slack covers what no bound counts, such as
+ * per-record bookkeeping and the sinks' own buffers). */
+int64_t sl__mem_share(const sl_conf_t *c, sl__mem_part_t part)
+{
+    int64_t b = sl_conf_get_int(c, "memory.max.bytes");
+    switch (part) {
+    case SL__MEM_ENGINE:
+        return b / 2;
+    case SL__MEM_SOURCE:
+        return b / 4;
+    }
+    return b;
+}
+
+int64_t sl__mem_derived(const sl_conf_t *c, const char *name)
+{
+    if (sl__conf_is_set(c, name))
+        return sl_conf_get_int(c, name);
+    int64_t eng = sl__mem_share(c, SL__MEM_ENGINE);
+    int64_t def = sl_conf_get_int(c, name);
+    int64_t v = def;
+    if (!strcmp(name, "inflight.max.bytes"))
+        v = eng;
+    else if (!strcmp(name, "inflight.max.records") ||
+             !strcmp(name, "inflight.partition.max.records"))
+        v = eng / SL__MEM_RECORD_BYTES;
+    /* Never above the table's default (the budget only lowers what a
+     * processor holds), never below one record. */
+    if (v > def)
+        v = def;
+    return v < 1 ? 1 : v;
 }
 
 int sl_conf_foreach(const sl_conf_t *c, const char *prefix,

@@ -1,5 +1,6 @@
 /* sluice — the engine's lifecycle (new, start, destroy), executor, stats and
  * configuration. */
+#include "core/conf_int.h"
 #include "core/engine_int.h"
 #include "core/util.h"
 
@@ -237,12 +238,13 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     e->retry_max = (unsigned)sl_conf_get_int(c, "retry.max");
     e->backoff_base = sl_conf_get_int(c, "retry.backoff.ms");
     e->backoff_max = sl_conf_get_int(c, "retry.backoff.max.ms");
-    e->inflight_max = (size_t)sl_conf_get_int(c, "inflight.max.records");
-    e->inflight_bytes_max = (size_t)sl_conf_get_int(c, "inflight.max.bytes");
+    /* Set explicitly, else derived from memory.max.bytes. */
+    e->inflight_max = (size_t)sl__mem_derived(c, "inflight.max.records");
+    e->inflight_bytes_max = (size_t)sl__mem_derived(c, "inflight.max.bytes");
     /* Idle uows keep at most as many buffer bytes as may be in flight: the
      * most a steady state at the bound can reuse without allocating. */
     e->buf_pool_max = e->inflight_bytes_max;
-    e->part_inflight_max = (size_t)sl_conf_get_int(c, "inflight.partition.max.records");
+    e->part_inflight_max = (size_t)sl__mem_derived(c, "inflight.partition.max.records");
     e->resume_pct = (unsigned)sl_conf_get_int(c, "inflight.resume.pct");
     int64_t seed = sl_conf_get_int(c, "random.seed");
     e->rng = seed ? (uint64_t)seed : (uint64_t)sl__mono_ms(NULL) ^ (uint64_t)(uintptr_t)e;

@@ -13,7 +13,13 @@
  * when it completes. A store is used by one thread at a time: one job is in
  * flight per store and later writes wait in order behind it, which also
  * keeps each key's acknowledgements in write order. The rows borrow the
- * uows' output buffers, which stay put until the uows are acknowledged. */
+ * uows' output buffers, which stay put until the uows are acknowledged.
+ *
+ * Group commit: the writes that queued up while one was in flight go
+ * together, as one transaction (in order, so the newest-wins rule holds
+ * across them), rather than one transaction and two thread hand-overs each.
+ * When that transaction fails for good, each write is applied on its own
+ * again, so a bad row costs only its own batch, as without grouping. */
 #include "core/core.h"
 #include "flavors/jptr.h"
 #include "sluice/error.h"
@@ -41,12 +47,24 @@ typedef struct mjob_s {
     size_t cap;      /* of every array above */
     int rc;          /* the batch's result */
     int per_row;     /* row_rc holds the results */
+    /* a group of writes applied together (set by kick on the group's first:
+     * the links stay put while later writes are queued behind the group) */
+    struct mjob_s *link; /* the next write of the group */
+    size_t group;        /* writes in the group (its first only) */
+    size_t group_rows;   /* rows in the group (its first only) */
 } mjob_t;
+
+/* The most writes and rows one group takes. */
+#define GROUP_MAX_WRITES 16
+#define GROUP_MAX_ROWS 8192
 
 typedef struct mat_s {
     ptr_t key, entity;
-    int entity_whole; /* store the whole event */
-    ptr_t src;        /* /tags/source, when skip_source is set */
+    int entity_whole;  /* store the whole event */
+    int key_in_entity; /* the entity pointer is a prefix of the key's (the
+                          default): one walk finds the entity, the key is
+                          looked up inside it */
+    ptr_t src;         /* /tags/source, when skip_source is set */
     char *skip_source;
     char *del_suffix;
     size_t del_len;
@@ -61,6 +79,9 @@ typedef struct mat_s {
     /* per-write scratch, reused */
     uint32_t *slot; /* open addressing: 1 + row index, 0 empty */
     size_t slot_cap, slot_mask;
+    /* the rows of a group in flight, in order (its writes' rows copied) */
+    sl_view_row_t *grows;
+    size_t grows_cap;
 } mat_t;
 
 /* ---- JSON pointers (RFC 6901) ---- */
@@ -131,14 +152,22 @@ static const char *skip_ws(const char *p, const char *e)
     return p;
 }
 
-/* p at an opening quote; returns just past the closing one. */
+/* p at an opening quote; returns just past the closing one. memchr finds
+ * each candidate quote; it closes the string when an even number of
+ * backslashes precede it (the run cannot reach back past p, which follows a
+ * quote). */
 static const char *skip_string(const char *p, const char *e)
 {
-    for (p++; p < e; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
+    for (p++; p < e;) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (!q)
+            return e;
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (!((q - b) & 1))
+            return q + 1;
+        p = q + 1;
     }
     return e;
 }
@@ -209,11 +238,12 @@ static int key_is(const char *b, const char *e, const char *tok)
     return t == tl;
 }
 
-/* The value at pointer @p ptr in the JSON text [buf, buf + len). */
-int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
+/* The value at the tokens of @p ptr from @p from on in the JSON text
+ * [buf, buf + len). */
+static int span_from(const ptr_t *ptr, size_t from, const char *buf, size_t len, sl_span_t *out)
 {
     const char *e = buf + len, *p = skip_ws(buf, e);
-    for (size_t t = 0; t < ptr->n; t++) {
+    for (size_t t = from; t < ptr->n; t++) {
         const char *tok = ptr->tok[t];
         if (p < e && *p == '{') {
             /* Every member is read: of duplicates the last one counts, as
@@ -263,6 +293,12 @@ int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
     return 0;
 }
 
+/* The value at pointer @p ptr in the JSON text [buf, buf + len). */
+int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
+{
+    return span_from(ptr, 0, buf, len, out);
+}
+
 /* ---- the map stage ---- */
 
 static sl_result_t fail(sl_uow_t *u, int err, const char *msg)
@@ -306,8 +342,17 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     const char *buf = rec->value;
     sl_span_t k, ent;
     char kbuf[256];
-    if (sl__jptr_span(&m->key, buf, rec->value_len, &k))
+    int ent_found = 0;
+    if (m->key_in_entity) {
+        /* The same spans as two walks from the top (of duplicate members
+         * the last one counts either way), for one walk of the event. */
+        if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent) ||
+            span_from(&m->key, m->entity.n, ent.ptr, ent.len, &k))
+            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+        ent_found = 1;
+    } else if (sl__jptr_span(&m->key, buf, rec->value_len, &k)) {
         return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+    }
     if (k.len >= 2 && k.ptr[0] == '"') {
         k.ptr++;
         k.len -= 2;
@@ -336,7 +381,7 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
         while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
             e--;
         ent = (sl_span_t){p, (size_t)(e - p)};
-    } else if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent)) {
+    } else if (!ent_found && sl__jptr_span(&m->entity, buf, rec->value_len, &ent)) {
         if (!del)
             return fail(u, SL_EFIELD, "materialize: the event has no entity");
         ent = (sl_span_t){"null", 4};
@@ -509,9 +554,8 @@ static size_t slot_of(const mat_t *m, const sl_view_row_t *rows, sl_span_t key)
 }
 
 /* On the executor's thread: the store and the job only. */
-static void job_work(void *arg)
+static void job_one(mjob_t *j)
 {
-    mjob_t *j = arg;
     sl_store_t *store = j->m->store;
     j->per_row = 0;
     j->rc = sl_store_apply(store, j->rows, j->nrows, NULL);
@@ -535,6 +579,26 @@ static void job_work(void *arg)
     }
 }
 
+/* On the executor's thread: a group's writes in one transaction, or each on
+ * its own when that fails for good. Touches the store, the group's writes
+ * and m->grows only. */
+static void job_work(void *arg)
+{
+    mjob_t *j = arg;
+    if (j->group > 1) {
+        int rc = sl_store_apply(j->m->store, j->m->grows, j->group_rows, NULL);
+        if (!rc || sl_err_is_retriable(rc)) {
+            for (mjob_t *x = j; x; x = x->link) {
+                x->rc = rc;
+                x->per_row = 0;
+            }
+            return;
+        }
+    }
+    for (mjob_t *x = j; x; x = x->link)
+        job_one(x);
+}
+
 static void job_interrupt(void *arg)
 {
     mjob_t *j = arg;
@@ -548,23 +612,61 @@ static void job_done(void *arg, int status)
 {
     mjob_t *j = arg;
     mat_t *m = j->m;
-    m->head = j->next;
-    if (!m->head)
-        m->tail = NULL;
     m->busy = 0;
-    for (size_t i = 0; i < j->n; i++) {
-        int err;
-        if (status)
-            err = SL_EAGAIN; /* never applied (shutting down): read again later */
-        else if (j->per_row)
-            err = j->row_rc[j->uow_row[i]];
-        else
-            err = j->rc;
-        ack_one(m, j->uows[i], err);
+    while (j) {
+        mjob_t *next = j->link;
+        m->head = j->next;
+        if (!m->head)
+            m->tail = NULL;
+        for (size_t i = 0; i < j->n; i++) {
+            int err;
+            if (status)
+                err = SL_EAGAIN; /* never applied (shutting down): read again later */
+            else if (j->per_row)
+                err = j->row_rc[j->uow_row[i]];
+            else
+                err = j->rc;
+            ack_one(m, j->uows[i], err);
+        }
+        job_put(m, j);
+        j = next;
     }
-    job_put(m, j);
     if (!m->kicking)
         kick(m);
+}
+
+/* Make @p j, the head, the first of a group of the writes queued now (just
+ * itself when only it is, or when the group's rows find no memory). */
+static void group(mat_t *m, mjob_t *j)
+{
+    j->link = NULL;
+    j->group = 1;
+    j->group_rows = j->nrows;
+    size_t k = 1, rows = j->nrows;
+    for (mjob_t *x = j->next; x && k < GROUP_MAX_WRITES && rows + x->nrows <= GROUP_MAX_ROWS;
+         x = x->next)
+        k++, rows += x->nrows;
+    if (k == 1)
+        return;
+    if (rows > m->grows_cap) {
+        size_t cap = m->grows_cap ? m->grows_cap : 1024;
+        while (cap < rows)
+            cap *= 2;
+        sl_view_row_t *g = sl_realloc(m->grows, cap * sizeof *g);
+        if (!g)
+            return;
+        m->grows = g;
+        m->grows_cap = cap;
+    }
+    size_t at = 0;
+    mjob_t *x = j;
+    for (size_t i = 0; i < k; i++, x = x->next) {
+        memcpy(m->grows + at, x->rows, x->nrows * sizeof *x->rows);
+        at += x->nrows;
+        x->link = i + 1 < k ? x->next : NULL;
+    }
+    j->group = k;
+    j->group_rows = rows;
 }
 
 /* Submit the head write when none is in flight. Without an executor the
@@ -575,18 +677,23 @@ static void kick(mat_t *m)
     while (m->head && !m->busy) {
         mjob_t *j = m->head;
         m->busy = 1;
+        group(m, j);
         sl_job_t job = {job_work, job_done, job_interrupt, j};
         int rc = sl_engine_submit(m->eng, &job);
         if (rc) {
             /* Not taken (the executor is shutting down): nothing applied,
              * the uows are retried or read again after a restart. */
-            m->head = j->next;
-            if (!m->head)
-                m->tail = NULL;
             m->busy = 0;
-            for (size_t i = 0; i < j->n; i++)
-                ack_one(m, j->uows[i], sl_err_is_retriable(rc) ? rc : SL_EAGAIN);
-            job_put(m, j);
+            while (j) {
+                mjob_t *next = j->link;
+                m->head = j->next;
+                if (!m->head)
+                    m->tail = NULL;
+                for (size_t i = 0; i < j->n; i++)
+                    ack_one(m, j->uows[i], sl_err_is_retriable(rc) ? rc : SL_EAGAIN);
+                job_put(m, j);
+                j = next;
+            }
         }
     }
     m->kicking = 0;
@@ -666,6 +773,7 @@ static void mat_free(void *opaque)
     jobs_free(m->head);
     jobs_free(m->spare);
     sl_store_destroy(m->store);
+    sl_free(m->grows);
     sl_free(m->slot);
     sl_free(m);
 }
@@ -730,6 +838,12 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
                 goto fail;
             }
         }
+    }
+    if (!m->entity_whole && m->entity.n < m->key.n) {
+        m->key_in_entity = 1;
+        for (size_t i = 0; i < m->entity.n; i++)
+            if (strcmp(m->entity.tok[i], m->key.tok[i]))
+                m->key_in_entity = 0;
     }
     static const sl_sink_ops_t ops = {.name = "view", .write = mat_write};
     m->sink = sl_sink_new(&ops, m);

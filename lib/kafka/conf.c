@@ -1,5 +1,6 @@
 /* sluice — Kafka connector: librdkafka configuration from kafka.* (consumer and
  * producer), its log callback, and librdkafka errors as SL_E* codes. */
+#include "core/conf_int.h"
 #include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/broker.h"
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,6 +102,49 @@ static void broker_destroy(void *b)
     sl_broker_destroy(b);
 }
 
+/* The consumer's buffers from the source's share of memory.max.bytes, for
+ * each one not set explicitly as kafka.*: the consumer queue
+ * (queued.max.messages.kbytes, and queued.min.messages at 256 bytes a
+ * message, about what librdkafka keeps per queued message beside its bytes,
+ * which the kbytes do not count), half the share; a fetch answer (fetch.max.bytes), the other half,
+ * never below message.max.bytes as librdkafka requires; one partition's part
+ * of it (max.partition.fetch.bytes), a quarter of a fetch so that one answer
+ * spreads over several partitions. A message larger than these bounds is
+ * still fetched, alone (KIP-74). None goes above librdkafka's default. */
+static int consumer_memory(sl_processor_t *p, struct conf_walk *w)
+{
+    const sl_conf_t *c = sl_processor_conf(p);
+    int64_t share = sl__mem_share(c, SL__MEM_SOURCE);
+    int64_t queue = share / 2, fetch = share - queue;
+    char v[32];
+    size_t vl = sizeof v;
+    int64_t msg_max = 1000000;
+    if (rd_kafka_conf_get(w->kc, "message.max.bytes", v, &vl) == RD_KAFKA_CONF_OK)
+        msg_max = atoll(v);
+    if (fetch < msg_max)
+        fetch = msg_max;
+    struct {
+        const char *name;
+        int64_t value, def;
+    } d[] = {
+        {"queued.max.messages.kbytes", queue / 1024, 65536},
+        {"queued.min.messages", queue / 256, 100000},
+        {"fetch.max.bytes", fetch, 52428800},
+        {"max.partition.fetch.bytes", fetch / 4, 1048576},
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "kafka.%s", d[i].name);
+        if (sl__conf_is_set(c, name))
+            continue;
+        int64_t x = d[i].value < d[i].def ? d[i].value : d[i].def;
+        snprintf(v, sizeof v, "%lld", (long long)(x < 1 ? 1 : x));
+        if (set_one(d[i].name, v, w))
+            return SL_EINVAL;
+    }
+    return 0;
+}
+
 const char *sl_kafka_bootstrap(const sl_processor_t *p)
 {
     const sl_broker_t *b = p ? sl__proc_attached(p, "kafka.embedded") : NULL;
@@ -123,6 +168,8 @@ rd_kafka_conf_t *sl__kafka_conf(sl_processor_t *p, rd_kafka_type_t kind,
         goto fail;
     w.skip = kind == RD_KAFKA_PRODUCER ? consumer_only : producer_only;
     if (sl_conf_foreach(sl_processor_conf(p), "kafka.", set_one, &w))
+        goto fail;
+    if (kind == RD_KAFKA_CONSUMER && consumer_memory(p, &w))
         goto fail;
     /* bootstrap.servers=embedded: one broker in this process, shared by the
      * processor's clients, for demos and tests. */

@@ -22,7 +22,10 @@ static const sl__prop_t kin_props[] = {
      "processor.name."},
     {"kinesis.iterator", SL__P_STR, "TRIM_HORIZON", 0, 0,
      "Where a shard without a checkpoint starts: TRIM_HORIZON or LATEST."},
-    {"kinesis.records.limit", SL__P_INT, "10000", 1, 10000, "Records asked per GetRecords call."},
+    {"kinesis.records.limit", SL__P_INT, "10000", 1, 10000,
+     "Records asked per GetRecords call. Unless set: as many as a quarter of memory.max.bytes "
+     "holds when every shard's answer arrives at once (from the mean record size so far), at "
+     "most this default."},
     {"kinesis.poll.interval.ms", SL__P_INT, "200", 0, 3600000,
      "Least time between two GetRecords calls on one shard (5 calls/s per shard is the "
      "service's limit)."},

@@ -18,6 +18,7 @@
  * engine's executor (libuv's thread pool), one at a time; a failed write
  * stays pending and is retried. An answer to a call made under a lease since
  * lost (or taken again) is dropped (the shard's gen moved). */
+#include "core/conf_int.h"
 #include "kinesis/source_int.h"
 
 #include <stdio.h>
@@ -180,6 +181,8 @@ static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
         sl_free(k);
         return rc;
     }
+    s->rec_bytes += vl;
+    s->rec_n++;
     sh->fifo[(sh->fhead + sh->fn) % sh->fcap] = (seqent_t){sh->next_off, seqcopy};
     sh->fn++;
     sh->next_off++;
@@ -258,6 +261,24 @@ static void on_records(void *opaque, int err, sl__kin_fail_t why, const char *ms
     sl__kinsrc_schedule(s);
 }
 
+/* Records asked per GetRecords call: kinesis.records.limit when set, else
+ * as many as the source's share of memory.max.bytes holds when every shard's
+ * answer arrives at once. An answer holds each value base64 encoded (4/3)
+ * with its sequence number and key, and its JSON tree costs about three
+ * times its text; the mean value so far (1 KiB before the first) sizes a
+ * record. At least one record per call, at most the property's value. */
+static int call_limit(const kin_src_t *s)
+{
+    if (s->limit_set)
+        return s->limit;
+    double mean = s->rec_n ? (double)s->rec_bytes / (double)s->rec_n : 1024;
+    double per = (mean * 4 / 3 + 160) * 3;
+    double n = (double)s->mem_share / (double)(s->nshards ? s->nshards : 1) / per;
+    if (n < 1)
+        return 1;
+    return n < s->limit ? (int)n : s->limit;
+}
+
 /* Send @p req (stolen) for shard @p idx; the shard is busy until @p cb.
  * Returns 1 when sent; else the shard tries again in 100 ms. */
 static int shard_call(kin_src_t *s, size_t idx, const char *op, json_t *req, sl__kin_cb cb,
@@ -304,7 +325,7 @@ static void shard_step(kin_src_t *s, size_t idx, int64_t now)
         return;
     }
     if (sh->state == SH_READY && sh->iterator && !sh->paused && !s->paused_all) {
-        json_t *req = json_pack("{s:s,s:i}", "ShardIterator", sh->iterator, "Limit", s->limit);
+        json_t *req = json_pack("{s:s,s:i}", "ShardIterator", sh->iterator, "Limit", call_limit(s));
         if (shard_call(s, idx, "GetRecords", req, on_records, now))
             sh->due = now + s->poll_ms;
         return;
@@ -585,6 +606,8 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
     }
     s->latest = it && !strcmp(it, "LATEST");
     s->limit = (int)sl_conf_get_int(conf, "kinesis.records.limit");
+    s->limit_set = sl__conf_is_set(conf, "kinesis.records.limit");
+    s->mem_share = sl__mem_share(conf, SL__MEM_SOURCE);
     s->poll_ms = sl_conf_get_int(conf, "kinesis.poll.interval.ms");
     s->refresh_ms = sl_conf_get_int(conf, "kinesis.shards.refresh.ms");
     /* kinesis.lease.store; kinesis.checkpoints is its older name. */

@@ -82,8 +82,11 @@ typedef struct kin_src_s {
     int ck_busy;   /* a lease job is in flight */
     int releasing; /* closing: every held lease is released */
     char *stream, *app;
-    int latest; /* kinesis.iterator LATEST */
-    int limit;
+    int latest;                /* kinesis.iterator LATEST */
+    int limit;                 /* kinesis.records.limit */
+    int limit_set;             /* set explicitly: memory.max.bytes does not lower it */
+    int64_t mem_share;         /* the source's share of memory.max.bytes */
+    uint64_t rec_bytes, rec_n; /* record values read so far: their mean size */
     int64_t poll_ms, refresh_ms;
     shard_t *shards;
     size_t nshards, scap;

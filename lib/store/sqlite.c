@@ -5,7 +5,16 @@
  * decision then needs no conditional SQL, and holds even if rows and
  * tombstones were ever written by someone else. Statements are prepared
  * once at open; rows are bound without a copy (SQLITE_STATIC), since they
- * are only stepped while the caller's rows are alive. */
+ * are only stepped while the caller's rows are alive.
+ *
+ * WAL checkpoints run off the apply: SQLite's automatic checkpoint would
+ * copy the WAL into the database and fsync both inside the COMMIT of the
+ * apply that crossed 1000 pages, a stall of the writer. Instead the
+ * writer's WAL hook only signals a thread of the store's own, which
+ * checkpoints (PASSIVE: never blocks the writer or readers) on a connection
+ * of its own, when the WAL passed CKPT_PAGES and at least every CKPT_MS
+ * while anything is left in it; past CKPT_HARD_PAGES the writer checkpoints
+ * itself (see there). */
 #include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -13,6 +22,7 @@
 #include "store/sqlite_util.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -26,6 +36,16 @@
 /* Internal, for tests only: overrides the 5 s busy timeout (milliseconds,
  * 0 = fail at once), so a test of SL_EBUSY does not wait 5 s. Read at open. */
 #define BUSY_MS_ENV "SLUICE_SQLITE_BUSY_MS"
+/* WAL pages after which a commit asks for a checkpoint (SQLite's own
+ * automatic checkpoint threshold), and the longest time WAL content waits
+ * for one when no more commits come. */
+#define CKPT_PAGES 1000
+#define CKPT_MS 1000
+/* A writer that never pauses never finds the WAL wholly copied, so never
+ * starts it over: past this size it checkpoints itself after its commit,
+ * as SQLite's automatic checkpoint would (the thread has copied most of
+ * it already), which bounds the WAL file. */
+#define CKPT_HARD_PAGES 4000
 
 enum {
     ST_BEGIN,
@@ -45,6 +65,15 @@ typedef struct sqstore_s {
     int busy_ms;
     int64_t busy_since; /* start of the current wait for a lock (monotonic ms) */
     atomic_int stop;    /* sl_store_interrupt() was called */
+    /* the checkpointer (file databases only) */
+    sqlite3 *ck_db;
+    pthread_t ck_thread;
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
+    int ck_on;      /* the thread runs */
+    int ck_want;    /* a commit passed CKPT_PAGES (under ck_mu) */
+    int ck_quit;    /* the store closes (under ck_mu) */
+    int ck_pending; /* frames in the WAL at the last commit (under ck_mu) */
 } sqstore_t;
 
 typedef struct col_s {
@@ -258,6 +287,116 @@ static int create_tables(sqlite3 *db, const char *t, char *errstr, size_t errstr
     return rc;
 }
 
+/* ---- checkpoints off the writer's path ---- */
+
+/* SQLite calls this after each commit on the writer's connection, with the
+ * WAL's size in pages: the writer only signals. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    sqstore_t *s = arg;
+    if (pages >= CKPT_HARD_PAGES) {
+        /* Busy (the thread is at it) or failed: the next commit tries again. */
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    pthread_mutex_lock(&s->ck_mu);
+    s->ck_pending = pages;
+    if (pages >= CKPT_PAGES && !s->ck_want) {
+        s->ck_want = 1;
+        pthread_cond_signal(&s->ck_cv);
+    }
+    pthread_mutex_unlock(&s->ck_mu);
+    return SQLITE_OK;
+}
+
+static void *ck_main(void *arg)
+{
+    sqstore_t *s = arg;
+    pthread_mutex_lock(&s->ck_mu);
+    while (!s->ck_quit) {
+        if (!s->ck_want) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += CKPT_MS / 1000;
+            until.tv_nsec += (long)(CKPT_MS % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->ck_cv, &s->ck_mu, &until);
+            if (s->ck_quit)
+                break;
+            /* the timer: only when something is left to copy */
+            if (!s->ck_want && !s->ck_pending)
+                continue;
+        }
+        s->ck_want = 0;
+        s->ck_pending = 0;
+        pthread_mutex_unlock(&s->ck_mu);
+        /* PASSIVE copies what no reader still needs and never waits for a
+         * lock: what it leaves is copied by a later one. A failure (the disk)
+         * is the writer's to see on its next commit; here it only means the
+         * WAL stays longer. */
+        (void)sqlite3_wal_checkpoint_v2(s->ck_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ck_mu);
+    }
+    pthread_mutex_unlock(&s->ck_mu);
+    return NULL;
+}
+
+/* Start the checkpointer of a file database; an in-memory or temporary one
+ * has no WAL. On failure the writer keeps SQLite's automatic checkpoints. */
+static void ck_start(sqstore_t *s)
+{
+    const char *file = sqlite3_db_filename(s->db, "main");
+    if (!file || !file[0])
+        return;
+    /* A connection knows the database is WAL once it has read it: a
+     * checkpoint before that does nothing. */
+    if (sqlite3_open_v2(file, &s->ck_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(s->ck_db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+        sqlite3_close_v2(s->ck_db);
+        s->ck_db = NULL;
+        return;
+    }
+    if (pthread_mutex_init(&s->ck_mu, NULL))
+        goto no_thread;
+    if (pthread_cond_init(&s->ck_cv, NULL)) {
+        pthread_mutex_destroy(&s->ck_mu);
+        goto no_thread;
+    }
+    if (pthread_create(&s->ck_thread, NULL, ck_main, s)) {
+        pthread_cond_destroy(&s->ck_cv);
+        pthread_mutex_destroy(&s->ck_mu);
+        goto no_thread;
+    }
+    s->ck_on = 1;
+    sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
+    return;
+no_thread:
+    sqlite3_close_v2(s->ck_db);
+    s->ck_db = NULL;
+}
+
+static void ck_stop(sqstore_t *s)
+{
+    if (!s->ck_on)
+        return;
+    sqlite3_wal_hook(s->db, NULL, NULL);
+    pthread_mutex_lock(&s->ck_mu);
+    s->ck_quit = 1;
+    pthread_cond_signal(&s->ck_cv);
+    pthread_mutex_unlock(&s->ck_mu);
+    pthread_join(s->ck_thread, NULL);
+    pthread_cond_destroy(&s->ck_cv);
+    pthread_mutex_destroy(&s->ck_mu);
+    sqlite3_close_v2(s->ck_db);
+    s->ck_db = NULL;
+    s->ck_on = 0;
+}
+
 static int prepare_all(sqstore_t *s, const char *t, char *errstr, size_t errstr_size)
 {
     char sql[ST_COUNT][400];
@@ -300,6 +439,9 @@ static void sq_destroy(void *opaque)
     sqstore_t *s = opaque;
     if (!s)
         return;
+    /* first: the writer's close, the last one, checkpoints what is left and
+     * removes the WAL */
+    ck_stop(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
@@ -489,6 +631,7 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
         create_tables(s->db, table, errstr, errstr_size) != SQLITE_OK ||
         prepare_all(s, table, errstr, errstr_size) != SQLITE_OK)
         goto fail;
+    ck_start(s);
     sl_store_t *store = sl_store_new(&sqlite_ops, s);
     if (!store) {
         sl__errf(errstr, errstr_size, "sqlite store: out of memory");

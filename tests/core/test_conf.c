@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/conf_int.h"
 #include "sluice/conf.h"
 #include "sluice/error.h"
 
@@ -122,6 +123,75 @@ Test(conf, unset_restores_the_default_or_removes)
                  "a prefix alone is no name");
     cr_assert_eq(sl_conf_unset(c, NULL, err, sizeof err), SL_EINVAL);
     cr_assert_eq(sl_conf_unset(NULL, "batch.max.events", NULL, 0), SL_EINVAL);
+    sl_conf_destroy(c);
+}
+
+/* memory.max.bytes: parsed and range-checked like any byte property (a bad
+ * value is refused, so a processor given it does not start), and the
+ * engine's in-flight bounds follow from it unless set themselves. */
+Test(conf, memory_budget_parses_and_derives_the_engine_bounds)
+{
+    static const struct set_case bad[] = {
+        {.name = "memory.max.bytes", .value = "abc", .rc = SL_EINVAL},
+        {.name = "memory.max.bytes", .value = "64q", .rc = SL_EINVAL},
+        {.name = "memory.max.bytes", .value = "", .rc = SL_EINVAL},
+        {.name = "memory.max.bytes", .value = "-1", .rc = SL_ERANGE},
+        {.name = "memory.max.bytes", .value = "0", .rc = SL_ERANGE},
+        {.name = "memory.max.bytes", .value = "1048575", .rc = SL_ERANGE},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        sl_conf_t *c = sl_conf_new();
+        char err[256] = "";
+        cr_assert_eq(sl_conf_set(c, bad[i].name, bad[i].value, err, sizeof err), bad[i].rc,
+                     "\"%s\"", bad[i].value);
+        cr_assert(strstr(err, "memory.max.bytes"), "the error names the property: %s", err);
+        cr_assert_eq(sl_conf_get_int(c, "memory.max.bytes"), 32 << 20, "the default stays");
+        cr_assert_eq(sl__conf_is_set(c, "memory.max.bytes"), 0, "a refused value is no setting");
+        sl_conf_destroy(c);
+    }
+
+    sl_conf_t *c = sl_conf_new();
+    char err[256];
+    /* the default budget: 16 MiB for the engine, records capped at the defaults */
+    cr_assert_eq(sl__mem_share(c, SL__MEM_ENGINE), 16 << 20);
+    cr_assert_eq(sl__mem_share(c, SL__MEM_SOURCE), 8 << 20);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 16 << 20);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), (16 << 20) / SL__MEM_RECORD_BYTES);
+    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"),
+                 (16 << 20) / SL__MEM_RECORD_BYTES < 20000 ? (16 << 20) / SL__MEM_RECORD_BYTES
+                                                           : 20000);
+
+    cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "4m", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl__conf_is_set(c, "memory.max.bytes"), 1);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 2 << 20);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), (2 << 20) / SL__MEM_RECORD_BYTES);
+    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"),
+                 (2 << 20) / SL__MEM_RECORD_BYTES);
+    cr_assert_eq(sl__mem_share(c, SL__MEM_SOURCE), 1 << 20);
+
+    /* a large budget never raises a bound above its default */
+    cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "4096m", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 67108864);
+
+    /* explicit per-part properties win, whatever the budget */
+    cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "1m", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_conf_set(c, "inflight.max.bytes", "100m", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_conf_set(c, "inflight.max.records", "7", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 100 << 20);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), 7);
+    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"),
+                 (512 << 10) / SL__MEM_RECORD_BYTES);
+    sl_conf_t *d = sl_conf_dup(c);
+    cr_assert_eq(sl__mem_derived(d, "inflight.max.bytes"), 100 << 20, "a copy keeps what was set");
+    sl_conf_destroy(d);
+    /* unset: derived again */
+    cr_assert_eq(sl_conf_unset(c, "inflight.max.bytes", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl__conf_is_set(c, "inflight.max.bytes"), 0);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 512 << 10);
+    /* pass-through properties count as set when present */
+    cr_assert_eq(sl__conf_is_set(c, "kafka.fetch.max.bytes"), 0);
+    cr_assert_eq(sl_conf_set(c, "kafka.fetch.max.bytes", "2000000", err, sizeof err), 0);
+    cr_assert_eq(sl__conf_is_set(c, "kafka.fetch.max.bytes"), 1);
     sl_conf_destroy(c);
 }
 

@@ -397,6 +397,62 @@ Test(materialize, one_store_write_in_flight_and_the_next_ones_queue_in_order)
     sl_test_destroy(t);
 }
 
+/* Group commit: the writes that queued behind the one in flight go to the
+ * store together, in one apply, in write order (so the newest-wins rule
+ * holds across them: an older event of a later write stays out). */
+Test(materialize, writes_queued_behind_the_one_in_flight_apply_together_in_order)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    sl_test_hold_jobs(t, 1);
+    push_thing(t, "thing-created", "a", 100, 1);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_jobs_pending(t), 1, "the first write is a job");
+    push_thing(t, "thing-updated", "a", 200, 2); /* write 2 */
+    sl_test_advance(t, 1000);
+    push_thing(t, "thing-updated", "a", 150, 3); /* write 3: older than write 2 */
+    push_thing(t, "thing-created", "b", 150, 1);
+    sl_test_advance(t, 1000);
+    push_thing(t, "thing-created", "c", 150, 1); /* write 4 */
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_jobs_pending(t), 1, "writes 2 to 4 wait behind the first");
+    cr_assert_eq(sl_test_run_jobs(t), 2, "the first, then one job for the three others");
+    cr_assert_eq(s.calls, 2, "two applies for four writes");
+    cr_assert_eq(s.last_call_rows, 4, "a, a, b and c: each write's rows, in order");
+    cr_assert_eq(mfind(&s, "a", 1)->ts, 200, "the older event of a later write stays out");
+    cr_assert_str_eq(mfind(&s, "a", 1)->entity, "{\"id\":\"a\",\"name\":\"Thing 2\",\"n\":2}");
+    cr_assert(mfind(&s, "b", 1) && mfind(&s, "c", 1));
+    cr_assert_eq(sl_test_committed(t, "in", 0), 5);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    sl_test_destroy(t);
+}
+
+/* A group that fails for good is applied again write by write: only the
+ * bad row's events fault, the other writes of the group land. */
+Test(materialize, a_failing_group_costs_only_the_bad_rows)
+{
+    mstore_t s = {.poison = "bad"};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    sl_test_hold_jobs(t, 1);
+    push_thing(t, "thing-created", "first", 100, 1);
+    sl_test_advance(t, 1000);
+    push_thing(t, "thing-created", "x", 100, 1); /* write 2 */
+    sl_test_advance(t, 1000);
+    push_thing(t, "thing-created", "bad", 100, 1); /* write 3 */
+    push_thing(t, "thing-created", "y", 100, 1);
+    sl_test_advance(t, 1000);
+    push_thing(t, "thing-created", "z", 100, 1); /* write 4 */
+    sl_test_advance(t, 1000);
+    sl_test_run_jobs(t);
+    cr_assert(mfind(&s, "first", 5) && mfind(&s, "x", 1) && mfind(&s, "y", 1) && mfind(&s, "z", 1));
+    cr_assert_null(mfind(&s, "bad", 3));
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 1, "only the bad row's event faults");
+    cr_assert(strstr(sl_test_sink_msg(f, 0)->value, "SL_ESTORE"));
+    cr_assert_eq(sl_test_committed(t, "in", 0), 5);
+    sl_test_destroy(t);
+}
+
 /* A write still queued when the driver goes is cancelled, never applied. */
 Test(materialize, queued_writes_are_cancelled_at_destroy)
 {
@@ -436,6 +492,26 @@ Test(materialize, a_busy_store_ends_the_per_row_search_at_once)
 /* Found by fuzz_materialize: of duplicate members the pointer took the first,
  * while the envelope scanner and jansson (the event body stages see) take
  * the last; one event then had two readings. */
+/* Strings with escaped quotes and backslash runs before the key and around
+ * the entity are skipped whole: a quote after an odd run of backslashes
+ * does not close its string, one after an even run does. */
+Test(materialize, escaped_quotes_and_backslashes_are_skipped_exactly)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *ev = "{\"type\":\"thing-created\",\"timestamp\":7,"
+                     "\"note\":\"a \\\"thing\\\": {\\\"id\\\":1} \\\\\","
+                     "\"thing\":{\"q\":\"\\\\\\\"id\\\":\\\"no\\\\\",\"id\":\"yes\"},"
+                     "\"after\":\"\\\\\\\\\"}";
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev), 0, "%s", ev);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    mrow_t *r = mfind(&s, "yes", 3);
+    cr_assert(r, "the key inside \"thing\" was not found");
+    cr_assert_str_eq(r->entity, "{\"q\":\"\\\\\\\"id\\\":\\\"no\\\\\",\"id\":\"yes\"}");
+    sl_test_destroy(t);
+}
+
 Test(materialize, duplicate_members_read_as_the_scanner_reads_them)
 {
     mstore_t s = {0};

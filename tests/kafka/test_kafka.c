@@ -244,6 +244,100 @@ Test(kafka, embedded_bootstrap_in_process)
     sl_processor_destroy(p);
 }
 
+static const char *consumer_conf(rd_kafka_t *rk, const char *name, char *buf, size_t n)
+{
+    size_t len = n;
+    cr_assert_eq(rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &len), RD_KAFKA_CONF_OK, "%s",
+                 name);
+    return buf;
+}
+
+/* The smallest budget (1 MiB): the consumer's buffers follow from it, an
+ * explicit kafka.* property wins over its share, and records larger than
+ * every share (700 kB, above the engine's 512 kB and the consumer queue's
+ * 128 kB) still go through, between ordinary ones: each bound admits one
+ * record, however large, so nothing waits forever. */
+Test(kafka, a_tiny_memory_budget_still_processes_everything)
+{
+    enum { N = 3000, BIGS = 6, BIG = 700 * 1000 };
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {4, 4, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *prod = kt_producer(bs);
+    char *big = malloc(BIG + 256);
+    cr_assert(big);
+    char v[256], k[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "k%d", i % 1000);
+        if (i % (N / BIGS) == N / BIGS / 2) {
+            int h = snprintf(big, 256,
+                             "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"timestamp\":1,"
+                             "\"thing\":{\"id\":\"%s\",\"pad\":\"",
+                             i, k);
+            memset(big + h, 'x', BIG - h - 3);
+            memcpy(big + BIG - 3, "\"}}", 3);
+            kt_produce(prod, "in", k, big, BIG);
+        } else {
+            value_of(v, sizeof v, i);
+            kt_produce(prod, "in", k, v, strlen(v));
+        }
+    }
+    kt_flush(prod);
+    rd_kafka_destroy(prod);
+    free(big);
+
+    char err[256];
+    sl_conf_t *c = sl_conf_new();
+    const char *kv[] = {"kafka.bootstrap.servers", bs, "kafka.group.id", "g-tiny",
+                        "processor.signals", "false", "batch.linger.ms", "10", "memory.max.bytes",
+                        "1m",
+                        /* explicit: wins over the budget's share */
+                        "kafka.queued.min.messages", "777", NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
+    sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
+    cr_assert(out && faults, "%s", err);
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep_value, NULL);
+    sl_pipeline_batch(pl, NULL);
+    sl_pipeline_sink(pl, out);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+
+    /* the source's quarter, 256 kB: half for the queue, half for a fetch
+     * (never below message.max.bytes, 1000000), a quarter of that for a
+     * partition */
+    rd_kafka_t *rk = sl__kafka_source_rk(p);
+    cr_assert(rk);
+    char buf[64];
+    cr_assert_str_eq(consumer_conf(rk, "queued.max.messages.kbytes", buf, sizeof buf), "128");
+    cr_assert_str_eq(consumer_conf(rk, "queued.min.messages", buf, sizeof buf), "777");
+    cr_assert_str_eq(consumer_conf(rk, "fetch.max.bytes", buf, sizeof buf), "1000000");
+    cr_assert_str_eq(consumer_conf(rk, "max.partition.fetch.bytes", buf, sizeof buf), "250000");
+
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    size_t got = kt_read(bs, "out", 4, N, 180000, 1500, NULL, NULL);
+    sl_processor_stop(p);
+    void *rc;
+    pthread_join(th, &rc);
+    cr_assert_eq((intptr_t)rc, 0, "complete drain");
+    cr_assert_eq(got, N, "every record, the large ones too, comes out");
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    cr_assert_eq(st.records_done, N);
+    cr_assert_eq(st.faults, 0);
+    sl_processor_destroy(p);
+    cr_assert_eq(kt_committed(bs, "g-tiny", "in", 4), N, "committed offsets cover every record");
+    sl_broker_destroy(b);
+}
+
 /* The input's number N, from its value {"id":"eN",...}. */
 static int input_id(const sl_uow_t *u)
 {

@@ -620,6 +620,48 @@ Test(kinesis, records_without_data_or_sequence_number_are_faults_and_keep_the_ch
     finish(&s);
 }
 
+static int64_t max_limit(const kk_server_t *s)
+{
+    json_t *st = kk_stats(s);
+    int64_t v = json_integer_value(json_object_get(json_object_get(st, "GetRecords"), "maxLimit"));
+    json_decref(st);
+    return v;
+}
+
+/* memory.max.bytes bounds what one GetRecords answer may hold: with the
+ * smallest budget (1 MiB, a quarter for the source) the source asks for far
+ * fewer than kinesis.records.limit's 10000 records per call, and still reads
+ * everything; a kinesis.records.limit set explicitly wins. */
+Test(kinesis, the_memory_budget_bounds_the_records_asked_per_call)
+{
+    setup_dir();
+    kk_server_t s;
+    const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
+    kk_start(&s, streams);
+    env_for(s.proxy);
+    put_events(s.kinesalite, "in", 0, 400, 0);
+    const char *tiny[] = {"memory.max.bytes", "1m", NULL};
+    kk_run_t r;
+    kk_run(&r, proc_kv("app", "in", "out", tiny));
+    json_decref(wait_records(s.kinesalite, "out", 400));
+    cr_assert_eq(kk_stop_run(&r), 0);
+    int64_t asked = max_limit(&s);
+    cr_assert(asked >= 1 && asked < 1000, "at most %lld records asked per call", (long long)asked);
+
+    put_events(s.kinesalite, "in", 400, 500, 0);
+    const char *explicit_limit[] = {"memory.max.bytes", "1m", "kinesis.records.limit", "5000",
+                                    NULL};
+    kk_run(&r, proc_kv("app", "in", "out", explicit_limit));
+    json_decref(wait_records(s.kinesalite, "out", 500));
+    cr_assert_eq(kk_stop_run(&r), 0);
+    cr_assert_eq(max_limit(&s), 5000, "the explicit kinesis.records.limit is asked for");
+    json_t *faults = kk_read_all(s.kinesalite, "faults");
+    cr_assert_eq(json_array_size(faults), 0);
+    json_decref(faults);
+    kk_stop(&s);
+    rm_dir();
+}
+
 /* Checkpoint writes that fail (another writer holds the database past the
  * busy timeout, twice) are retried until they land: a restart after a
  * clean stop then reads nothing twice. */

@@ -798,3 +798,77 @@ Test(sqlite_store, an_interrupt_before_an_apply_ends_that_apply)
     sl_store_interrupt(NULL);
     sl_store_destroy(s);
 }
+
+/* ---- WAL checkpoints off the writer's path ----------------------------- */
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) ? 0 : st.st_size;
+}
+
+/* Rows with distinct keys and 1 kB entities, batch @p b of @p n rows. */
+static void apply_batch(sl_store_t *s, int b, int n)
+{
+    static char ent[1024];
+    memset(ent, 'x', sizeof ent - 1);
+    ent[0] = '"';
+    ent[sizeof ent - 2] = '"';
+    sl_view_row_t *rows = calloc((size_t)n, sizeof *rows);
+    char(*keys)[32] = calloc((size_t)n, sizeof *keys);
+    cr_assert(rows && keys);
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "k-%d-%d", b, i);
+        rows[i] = up(keys[i], 1, ent);
+    }
+    size_t applied = 0;
+    cr_assert_eq(sl_store_apply(s, rows, (size_t)n, &applied), 0);
+    cr_assert_eq(applied, (size_t)n);
+    free(rows);
+    free(keys);
+}
+
+/* Below SQLite's automatic threshold (1000 pages) a WAL used to wait for the
+ * next large write or the close: now the store's checkpointer copies it
+ * into the database within a second or so, while the store stays open. */
+Test(sqlite_store, a_small_wal_is_checkpointed_while_idle)
+{
+    sl_store_t *s = open_ok(NULL);
+    off_t before = file_size(dbpath);
+    apply_batch(s, 0, 200); /* about 60 pages: far below 1000 */
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", dbpath);
+    cr_assert_gt(file_size(wal), 200 * 1024, "the rows went to the WAL");
+    off_t after = before;
+    for (int i = 0; i < 300 && after < before + 200 * 1024; i++) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        after = file_size(dbpath);
+    }
+    cr_assert_geq(after, before + 200 * 1024,
+                  "the database file holds the rows (%lld bytes, %lld before) with the store open",
+                  (long long)after, (long long)before);
+    cr_assert_eq(q_int("SELECT count(*) FROM view", -1), 200);
+    sl_store_destroy(s);
+}
+
+/* A writer that never pauses: the WAL file still stays bounded (about 4000
+ * pages and a transaction), far below what the writes add up to (60 MB). */
+Test(sqlite_store, the_wal_stays_bounded_under_continuous_writes)
+{
+    enum { BATCHES = 120, ROWS = 500 };
+    sl_store_t *s = open_ok(NULL);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", dbpath);
+    off_t peak = 0;
+    for (int b = 0; b < BATCHES; b++) {
+        apply_batch(s, b, ROWS);
+        off_t w = file_size(wal);
+        if (w > peak)
+            peak = w;
+    }
+    cr_assert_lt(peak, 24 << 20, "WAL peak %lld bytes", (long long)peak);
+    cr_assert_eq(q_int("SELECT count(*) FROM view", -1), BATCHES * ROWS);
+    sl_store_destroy(s);
+    cr_assert_eq(file_size(wal), 0, "the close checkpoints and removes the WAL");
+}

@@ -271,6 +271,8 @@ async function handleKinesis(upstream, req, res) {
   const reqJson = isJson && ['PutRecords', 'PutRecord', 'GetRecords', 'ListShards'].includes(op) ? parseJson(body) : undefined;
   const records = op === 'PutRecords' && reqJson && Array.isArray(reqJson.Records) ? reqJson.Records : null;
   if (records) st.entries += records.length;
+  // The most records a GetRecords asked for (Limit): what a reader buffers.
+  if (op === 'GetRecords' && reqJson && Number.isInteger(reqJson.Limit)) st.maxLimit = Math.max(st.maxLimit || 0, reqJson.Limit);
 
   // Decide every fault now, before any await, so that concurrent calls each
   // consume exactly one unit of a fault's count.
