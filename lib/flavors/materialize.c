@@ -15,6 +15,7 @@
  * keeps each key's acknowledgements in write order. The rows borrow the
  * uows' output buffers, which stay put until the uows are acknowledged. */
 #include "core/core.h"
+#include "core/describe.h"
 #include "flavors/jptr.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
@@ -738,6 +739,17 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
     /* From here on the pipeline frees m, whatever happens next. */
     if ((rc = sl_pipeline_on_destroy(p, mat_free, m)))
         goto fail;
+    /* What it consumes, for the processor's description: the kept types
+     * (prefixes when they match by prefix), else any event. A fault event
+     * (sluice-faults store) has its own schema. */
+    for (size_t i = 0; i < m->ntypes; i++)
+        if ((rc = sl__pipeline_declare(
+                 p, 0, m->types[i], o->match == SL_MATCH_PREFIX,
+                 sl_schema(!strcmp(m->types[i], "fault") && o->match == SL_MATCH_EXACT ? "fault"
+                                                                                       : "event"))))
+            return rc;
+    if (!m->ntypes && (rc = sl_pipeline_consumes(p, NULL, NULL)))
+        return rc;
     if (m->ntypes &&
         (rc = sl_pipeline_filter_types(p, o->match, (const char *const *)m->types, m->ntypes)))
         return rc;

@@ -62,7 +62,7 @@ struct sl_processor_s {
         const char *key;
         void *obj;
         void (*destroy)(void *);
-    } attached[4];
+    } attached[8];
     size_t nattached;
 };
 
