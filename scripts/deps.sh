@@ -27,6 +27,10 @@ fi
 if [ ! -f "$here/tests/contract/node_modules/ajv/package.json" ]; then
     (cd "$here/tests/contract" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+# @asyncapi/parser for the --describe contract test
+if [ ! -f "$here/tests/contract/asyncapi/node_modules/@asyncapi/parser/package.json" ]; then
+    (cd "$here/tests/contract/asyncapi" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 # aws-lambda-stream 1.0.0 for the cdc differential test (about 55 MB)
 if [ ! -f "$here/tests/contract/cdc-diff/node_modules/aws-lambda-stream/package.json" ]; then
     (cd "$here/tests/contract/cdc-diff" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
