@@ -556,7 +556,7 @@ json_t *sl__describe(const sl_engine_t *e, const char *title, const sl__face_t *
         char t[600];
         snprintf(t, sizeof t, "source: %s %s", source->protocol, addr);
         add_channel(&d, source->protocol, addr, source->servers, t, ch, sizeof ch);
-        snprintf(sum, sizeof sum, "%s reads the events of its pipelines from %s.", name, addr);
+        snprintf(sum, sizeof sum, "%s consumes these from %s.", name, addr);
         for (size_t i = 0; i < e->npl; i++)
             link_decls(&d, e->pls[i], 0, ch, sum);
     }
@@ -568,8 +568,7 @@ json_t *sl__describe(const sl_engine_t *e, const char *title, const sl__face_t *
         char t[600];
         snprintf(t, sizeof t, "sink: %s %s", s->ch_protocol, s->ch_address);
         add_channel(&d, s->ch_protocol, s->ch_address, s->ch_servers, t, ch, sizeof ch);
-        snprintf(sum, sizeof sum, "%s publishes what its pipelines produce to %s.", name,
-                 s->ch_address);
+        snprintf(sum, sizeof sum, "%s publishes these to %s.", name, s->ch_address);
         link_decls(&d, e->pls[i], 1, ch, sum);
     }
     /* Faults. */

@@ -7,12 +7,16 @@
    --describe) does connect, so the check can see a connection;
 2. it prints one document and exits 0;
 3. a bad format is a one-line usage error on stderr, exit 2, nothing on
-   stdout.
+   stdout;
+4. the README's excerpt of the listener's document (the ```yaml block after
+   "<!-- describe: sluice-listener ARGS -->") is what the listener prints
+   with ARGS, line for line up to its closing "# ..." comment.
 
-usage: check_describe.py LISTENER TRIGGER FAULTS
+usage: check_describe.py LISTENER TRIGGER FAULTS README.md
 """
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -20,7 +24,7 @@ import sys
 import tempfile
 import time
 
-listener, trigger, faults = sys.argv[1:4]
+listener, trigger, faults, readme = sys.argv[1:5]
 failures = []
 
 
@@ -90,6 +94,19 @@ with tempfile.TemporaryDirectory() as tmp:
         check(err.count("\n") == 1 and "--describe=xml" in err,
               "%s --describe=xml: stderr %r" % (name, err))
         check(r.stdout == b"", "%s --describe=xml: stdout %r" % (name, r.stdout[:80]))
+
+# The README's excerpt.
+text = open(readme, encoding="utf-8").read()
+m = re.search(r"<!-- describe: sluice-listener (.*?) -->\n```yaml\n(.*?)```", text, re.S)
+check(bool(m), "README.md: no <!-- describe: sluice-listener ... --> yaml block")
+if m:
+    shown = m.group(2).split("\n")
+    cut = next((i for i, l in enumerate(shown) if l.lstrip().startswith("# ")), len(shown))
+    r = subprocess.run([listener] + m.group(1).split(), capture_output=True, timeout=60)
+    real = r.stdout.decode().split("\n")
+    check(r.returncode == 0 and cut > 10 and shown[:cut] == real[:cut],
+          "README.md's listener document differs from the listener's output:\n" +
+          "\n".join(a + "  <>  " + b for a, b in zip(shown[:cut], real[:cut]) if a != b)[:2000])
 
 print("%d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)
