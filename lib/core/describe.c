@@ -200,6 +200,27 @@ static void set_new(doc_t *d, json_t *obj, const char *key, json_t *v)
 static const char *add_schema(doc_t *d, const json_t *schema, const char *fallback, char *out,
                               size_t cap);
 
+/* A built-in schema as a tree; NULL (and the document given up) when out
+ * of memory. jansson's lexer drops a byte when an allocation fails instead
+ * of failing the parse, so the tree is checked against the text: dumped
+ * the way embed_schemas.py wrote it, it must be the same bytes. */
+static json_t *builtin(doc_t *d, const char *name)
+{
+    const char *text = sl_schema(name);
+    json_t *t = text ? json_loads(text, 0, NULL) : NULL;
+    size_t n = t ? json_dumpb(t, NULL, 0, JSON_COMPACT | JSON_ENSURE_ASCII) : 0;
+    char *buf = n ? sl_malloc(n) : NULL;
+    int same = buf && json_dumpb(t, buf, n, JSON_COMPACT | JSON_ENSURE_ASCII) == n &&
+               n == strlen(text) && !memcmp(buf, text, n);
+    sl_free(buf);
+    if (!same) {
+        json_decref(t);
+        d->oom = 1;
+        return NULL;
+    }
+    return t;
+}
+
 /* The component a schema's `$ref` to another file names, when it is one of
  * the built-in schemas ("event.json", "https://sluice.dev/schemas/event.json"). */
 static const char *builtin_ref(const char *r, char *out, size_t cap)
@@ -249,11 +270,9 @@ static void rewrite_refs(doc_t *d, json_t *v, const char *name)
             if (json_string_set(x, buf))
                 d->oom = 1;
         } else if (builtin_ref(r, target, sizeof target)) {
-            json_t *s = json_loads(sl_schema(target), 0, NULL);
-            if (!s) {
-                d->oom = 1;
+            json_t *s = builtin(d, target);
+            if (!s)
                 continue;
-            }
             add_schema(d, s, target, key, sizeof key);
             json_decref(s);
             char buf[512];
@@ -300,7 +319,15 @@ static const char *add_schema(doc_t *d, const json_t *schema, const char *fallba
         doc_t tmp = *d;
         if (probe)
             rewrite_refs(&tmp, probe, key);
-        int same = probe && json_equal(have, probe);
+        if (!probe || tmp.oom) {
+            /* Cannot tell: the document is given up (out of memory). */
+            d->oom = 1;
+            json_decref(probe);
+            json_decref(c);
+            snprintf(out, cap, "%s", key);
+            return out;
+        }
+        int same = json_equal(have, probe);
         json_decref(probe);
         if (same) {
             json_decref(c);
@@ -497,11 +524,9 @@ static void link_decls(doc_t *d, const sl_pipeline_t *pl, int produces, const ch
     }
     if (any)
         return;
-    json_t *ev = json_loads(sl_schema("event"), 0, NULL);
-    if (!ev) {
-        d->oom = 1;
+    json_t *ev = builtin(d, "event");
+    if (!ev)
         return;
-    }
     add_message(d, NULL, 0, ev, "event", "Any domain event (no type declared).", mk, sizeof mk);
     json_decref(ev);
     link_msg(d, ch, produces ? "send" : "receive", mk, summary);
@@ -577,7 +602,7 @@ json_t *sl__describe(const sl_engine_t *e, const char *title, const sl__face_t *
         char t[600], mk[160];
         snprintf(t, sizeof t, "faults: %s %s", f->ch_protocol, f->ch_address);
         add_channel(&d, f->ch_protocol, f->ch_address, f->ch_servers, t, ch, sizeof ch);
-        json_t *fs = json_loads(sl_schema("fault"), 0, NULL);
+        json_t *fs = builtin(&d, "fault");
         if (!fs)
             goto oom;
         add_message(&d, "fault", 0, fs, "fault",
@@ -656,7 +681,11 @@ static void yscalar(ybuf_t *b, const json_t *v)
         b->s = ns;
         b->cap = cap;
     }
-    json_dumpb(v, b->s + b->n, n, JSON_ENCODE_ANY | JSON_COMPACT);
+    /* The dump itself may allocate (jansson's loop check): it can fail. */
+    if (json_dumpb(v, b->s + b->n, n, JSON_ENCODE_ANY | JSON_COMPACT) != n) {
+        b->oom = 1;
+        return;
+    }
     b->n += n;
     b->s[b->n] = 0;
 }

@@ -99,8 +99,12 @@ int sl_processor_describe(sl_processor_t *p, const char *format, char **out)
     } else {
         size_t n = json_dumpb(doc, NULL, 0, JSON_INDENT(2));
         s = n ? sl_malloc(n + 2) : NULL;
+        /* The dump itself may allocate (jansson's loop check): it can fail. */
+        if (s && json_dumpb(doc, s, n, JSON_INDENT(2)) != n) {
+            sl_free(s);
+            s = NULL;
+        }
         if (s) {
-            json_dumpb(doc, s, n, JSON_INDENT(2));
             s[n] = '\n';
             s[n + 1] = 0;
         }

@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include <sluice/kafka.h>
+#include <sluice/mem.h>
 #include <sluice/processor.h>
 
 #include <stdlib.h>
@@ -372,4 +373,61 @@ Test(describe, filter_consumed_keeps_the_declared_types)
     cr_assert_eq(sl_test_sink_msg(s, 0)->offset, 0);
     cr_assert_eq(sl_test_sink_msg(s, 1)->offset, 2);
     sl_test_destroy(t);
+}
+
+/* A processor with every kind of declaration, for the allocation test. */
+static sl_processor_t *full_proc(void)
+{
+    sl_processor_t *p = proc("h1:9092,h2:9092", 1);
+    char err[256];
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_processor_set_fault_sink(p, sl_kafka_sink_new(p, "f", err, sizeof err)), 0);
+    sl_pipeline_t *pl = sl_pipeline_new("p");
+    cr_assert_eq(sl_pipeline_consumes(pl, "thing-created", sl_schema("thing-event")), 0);
+    cr_assert_eq(sl_pipeline_consumes(pl, "on", NULL), 0);
+    cr_assert_eq(sl_pipeline_produces(pl, "thing-archived", archived_schema), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, sl_kafka_sink_new(p, "out", err, sizeof err)), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    return p;
+}
+
+Test(describe, every_allocation_can_fail)
+{
+    /* jansson's allocations too: the document is whole or SL_ENOMEM,
+     * never a partial one. */
+    sl_mem_use_for_jansson();
+    sl_processor_t *p = full_proc();
+    const char *fmts[] = {"json", "yaml"};
+    for (int f = 0; f < 2; f++) {
+        char *want = NULL;
+        sl_mem_stats_t a, b;
+        sl_mem_stats(&a);
+        cr_assert_eq(sl_processor_describe(p, fmts[f], &want), 0);
+        sl_mem_stats(&b);
+        uint64_t n = b.allocs - a.allocs + 1;
+        cr_assert_gt(n, 50);
+        size_t ok = 0, nomem = 0;
+        for (uint64_t i = 1; i <= n; i++) {
+            for (int sticky = 0; sticky < 2; sticky++) {
+                char *got = NULL;
+                sl_mem_fail_at(i, sticky);
+                int rc = sl_processor_describe(p, fmts[f], &got);
+                sl_mem_fail_at(0, 0);
+                if (rc == 0) {
+                    cr_assert_str_eq(got, want, "%s, allocation %llu failed", fmts[f],
+                                     (unsigned long long)i);
+                    ok++;
+                } else {
+                    cr_assert_eq(rc, SL_ENOMEM, "%s, allocation %llu: %d", fmts[f],
+                                 (unsigned long long)i, rc);
+                    cr_assert_null(got);
+                    nomem++;
+                }
+                sl_free(got);
+            }
+        }
+        cr_assert_gt(nomem, 0);
+        sl_free(want);
+    }
+    sl_processor_destroy(p);
 }
