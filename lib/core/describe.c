@@ -36,6 +36,12 @@ int sl__pipeline_declare(sl_pipeline_t *p, int produces, const char *type, int p
         return sl__pipeline_fail(p, SL_ESTATE, "%s: the pipeline is already added", what);
     if (type && !*type)
         return sl__pipeline_fail(p, SL_EINVAL, "%s: an empty type (NULL means any type)", what);
+    /* A type is text in a JSON document: UTF-8. */
+    json_t *t = type ? json_string(type) : NULL;
+    if (type && !t)
+        return sl__pipeline_fail(p, SL_EINVAL, "%s: the type is not UTF-8 text (or out of memory)",
+                                 what);
+    json_decref(t);
     json_error_t jerr;
     json_t *schema = json_loads(schema_json ? schema_json : sl_schema("event"), 0, &jerr);
     if (!schema)
@@ -170,8 +176,8 @@ static void key_of(const char *s, size_t n, char *out, size_t cap)
     out[k] = 0;
 }
 
-/* A key not yet in @p obj: @p base, else base-2, base-3... unless @p same
- * says the entry under a key is the one meant (then that key). */
+/* A key not yet in @p obj: @p base, else base-2, base-3... unless @p want
+ * is the entry under a key (then that key). @p cap is at least 16. */
 static void free_key(json_t *obj, const char *base, const json_t *want, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", base);
@@ -179,7 +185,10 @@ static void free_key(json_t *obj, const char *base, const json_t *want, char *ou
         json_t *have = json_object_get(obj, out);
         if (!have || (want && json_equal(have, want)))
             return;
-        snprintf(out, cap, "%s-%d", base, i);
+        /* The base is cut to leave room for the suffix: a long base must
+         * still give distinct keys. */
+        if (snprintf(out, cap, "%.*s-%d", (int)(cap - 13), base, i) < 0)
+            return;
     }
 }
 
@@ -359,20 +368,19 @@ static const char *add_message(doc_t *d, const char *type, int prefix, const jso
     } else {
         snprintf(base, sizeof base, "%s", skey);
     }
-    char title[300];
-    if (type && prefix)
-        snprintf(title, sizeof title, "%s* events", type);
-    else if (type)
-        snprintf(title, sizeof title, "%s", type);
-    else
-        snprintf(title, sizeof title, "%s",
-                 json_string_value(json_object_get(schema, "title"))
-                     ? json_string_value(json_object_get(schema, "title"))
-                     : skey);
+    /* The title and name carry the whole type (keys are cut to fit). */
+    const char *stitle = json_string_value(json_object_get(schema, "title"));
+    json_t *title = type && prefix ? json_sprintf("%s* events", type)
+                                   : json_string(type     ? type
+                                                 : stitle ? stitle
+                                                          : skey);
     char pref[200];
     snprintf(pref, sizeof pref, "#/components/schemas/%s", skey);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", base, "title", title, "contentType",
-                          "application/json", "payload", "$ref", pref);
+    json_t *m = title ? json_pack("{s:s, s:O, s:s, s:{s:s}}", "name", type && !prefix ? type : base,
+                                  "title", title, "contentType", "application/json", "payload",
+                                  "$ref", pref)
+                      : NULL;
+    json_decref(title);
     if (!m) {
         d->oom = 1;
         snprintf(out, cap, "%s", base);

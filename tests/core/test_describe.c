@@ -431,3 +431,30 @@ Test(describe, every_allocation_can_fail)
     }
     sl_processor_destroy(p);
 }
+
+Test(describe, long_names_still_give_distinct_keys)
+{
+    /* Keys are cut to fit; two types alike in their first 200 bytes must
+     * still be two messages (and not loop looking for a free key). */
+    sl_processor_t *p = proc("h:9092", 1);
+    char err[256];
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_processor_set_fault_sink(p, sl_kafka_sink_new(p, "f", err, sizeof err)), 0);
+    char a[301], b[301];
+    memset(a, 'x', 300);
+    a[300] = 0;
+    memcpy(b, a, sizeof b);
+    a[299] = 'a';
+    b[299] = 'b';
+    sl_pipeline_t *pl = sl_pipeline_new("p");
+    cr_assert_eq(sl_pipeline_consumes(pl, a, NULL), 0);
+    cr_assert_eq(sl_pipeline_consumes(pl, b, NULL), 0);
+    cr_assert_eq(sl_pipeline_sink(pl, sl_kafka_sink_new(p, "out", err, sizeof err)), 0);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    json_t *d = describe(p);
+    json_t *msgs = at(d, "channels", "in", "messages");
+    cr_assert_eq(json_object_size(msgs), 2);
+    cr_assert_eq(json_array_size(at(d, "operations", "receive-in", "messages")), 2);
+    json_decref(d);
+    sl_processor_destroy(p);
+}
