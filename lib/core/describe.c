@@ -613,11 +613,13 @@ json_t *sl__describe(const sl_engine_t *e, const char *title, const sl__face_t *
         json_t *fs = builtin(&d, "fault");
         if (!fs)
             goto oom;
-        add_message(&d, "fault", 0, fs, "fault",
-                    "A unit of work a stage or sink could not handle, with its original record.",
-                    mk, sizeof mk);
+        /* The same message as a declared "fault" (the faults store consumes
+         * them): one message, on both channels. */
+        add_message(&d, "fault", 0, fs, "fault", NULL, mk, sizeof mk);
         json_decref(fs);
-        snprintf(sum, sizeof sum, "%s publishes a fault event for each record it cannot handle.",
+        snprintf(sum, sizeof sum,
+                 "%s publishes a fault event for each unit of work a stage or sink could not "
+                 "handle, with its original record.",
                  name);
         link_msg(&d, ch, "send", mk, sum);
     }

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-listener, trigger, faults, readme = sys.argv[1:5]
+listener, trigger, faults, readme = (os.path.abspath(a) for a in sys.argv[1:5])
 failures = []
 
 
