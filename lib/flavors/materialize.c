@@ -750,6 +750,8 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
             return rc;
     if (!m->ntypes && (rc = sl_pipeline_consumes(p, NULL, NULL)))
         return rc;
+    /* The filter from the same list (not sl_pipeline_filter_consumed(): a
+     * caller may have declared more on this pipeline before). */
     if (m->ntypes &&
         (rc = sl_pipeline_filter_types(p, o->match, (const char *const *)m->types, m->ntypes)))
         return rc;
