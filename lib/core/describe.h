@@ -18,11 +18,6 @@ typedef struct sl__decl_s {
     json_t *schema;
 } sl__decl_t;
 
-/* The schemas of schemas/, built in (schemas_gen.c): names without ".json",
- * texts as compact JSON; both NULL-terminated. */
-extern const char *const sl__schema_names[];
-extern const char *const sl__schema_texts[];
-
 /* Declare a type (see sl_pipeline_consumes()); @p prefix for a flavor that
  * filters by prefix. @p schema_json NULL = the built-in "event" schema.
  * Returns 0 or an error with sl_pipeline_error() set. */
