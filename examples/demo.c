@@ -264,6 +264,72 @@ static void endpoint_of(const char *log, char *out, size_t cap)
     }
 }
 
+/* Runs the trigger with @p targs and --describe=json (it connects to
+ * nothing), keeps the AsyncAPI document in @p path and prints a summary of
+ * it: each operation, its channel and its messages. Returns 1 when the
+ * document was printed and has a receive and a send, else 0 after saying
+ * why. */
+static int describe_trigger(const char *trig, char *const targs[], const char *path)
+{
+    char *args[64];
+    size_t n = 0;
+    while (targs[n] && n < 62) {
+        args[n] = targs[n];
+        n++;
+    }
+    args[n++] = "--describe=json";
+    args[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int st = -1;
+    int rc = posix_spawn(&pid, trig, &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        fprintf(stderr, "sluice-trigger --describe failed (status %d)\n", st);
+        return 0;
+    }
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc) {
+        fprintf(stderr, "%s: not JSON: %s\n", path, je.text);
+        return 0;
+    }
+    json_t *ops = json_object_get(doc, "operations");
+    printf("  the trigger says (sluice-trigger ... --describe: AsyncAPI %s, in %s):\n",
+           json_string_value(json_object_get(doc, "asyncapi")), path);
+    const char *name;
+    json_t *op;
+    int recv = 0, send = 0;
+    json_object_foreach(ops, name, op)
+    {
+        const char *action = json_string_value(json_object_get(op, "action"));
+        /* "#/channels/NAME" → the channel's address */
+        const char *cref =
+            json_string_value(json_object_get(json_object_get(op, "channel"), "$ref"));
+        const char *cname = cref && strrchr(cref, '/') ? strrchr(cref, '/') + 1 : "?";
+        json_t *ch = json_object_get(json_object_get(doc, "channels"), cname);
+        printf("    %-8s %-14s", action ? action : "?",
+               json_string_value(json_object_get(ch, "address")));
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(op, "messages"), i, m)
+        {
+            const char *mref = json_string_value(json_object_get(m, "$ref"));
+            printf("%s%s", i ? ", " : " ",
+                   mref && strrchr(mref, '/') ? strrchr(mref, '/') + 1 : "?");
+        }
+        printf("\n");
+        recv += action && !strcmp(action, "receive");
+        send += action && !strcmp(action, "send");
+    }
+    json_decref(doc);
+    if (!recv || !send)
+        fprintf(stderr, "%s: the trigger's description has no receive or no send\n", path);
+    return recv && send;
+}
+
 static int exited(pid_t pid, int *status)
 {
     pid_t r = waitpid(pid, status, WNOHANG);
@@ -532,6 +598,9 @@ int main(int argc, char **argv)
                      "--view",
                      view,
                      NULL};
+    char dpath[PATH_MAX];
+    snprintf(dpath, sizeof dpath, "%s/trigger-asyncapi.json", out);
+    int described = describe_trigger(trig, targs, dpath);
     double start = now_s();
     pid_t tpid = spawn_service(targs, "demo-trigger", xb, tlog);
     pid_t lpid = spawn_service(largs, "demo-listener", xb, llog);
@@ -665,8 +734,9 @@ int main(int argc, char **argv)
            fbin, fstore, fbin, fstore);
     sl_broker_destroy(b);
     free(things);
-    int ok = !bad && faults == (int64_t)malformed && pub == (int64_t)(nrec - malformed) &&
-             WIFEXITED(ts_) && !WEXITSTATUS(ts_) && WIFEXITED(ls_) && !WEXITSTATUS(ls_) &&
-             WIFEXITED(ss_) && !WEXITSTATUS(ss_) && WIFEXITED(lst) && !WEXITSTATUS(lst);
+    int ok = described && !bad && faults == (int64_t)malformed &&
+             pub == (int64_t)(nrec - malformed) && WIFEXITED(ts_) && !WEXITSTATUS(ts_) &&
+             WIFEXITED(ls_) && !WEXITSTATUS(ls_) && WIFEXITED(ss_) && !WEXITSTATUS(ss_) &&
+             WIFEXITED(lst) && !WEXITSTATUS(lst);
     return ok ? 0 : 1;
 }

@@ -6,8 +6,10 @@
  * the summary needs becomes a fault event on "faults", saying which field,
  * and the stream goes on.
  *
- *   orders BOOTSTRAP_SERVERS [GROUP]
+ *   orders [--describe[=json|yaml]] BOOTSTRAP_SERVERS [GROUP]
  *
+ * --describe prints the service's AsyncAPI 3.0 document (what it consumes
+ * and produces, with their schemas) and exits 0, connecting to nothing.
  * Exit codes: 0 drained and committed; 1 could not run, or stopped because
  * a sink is unusable; 2 bad usage; 3 the drain timed out (what was in flight
  * is read again by the next run: nothing is lost). */
@@ -56,10 +58,25 @@ static sl_result_t summarize(sl_uow_t *u, void *opaque)
     return rc ? SL_RETRY : SL_OK;
 }
 
+/* The summary's JSON Schema: declared with the pipeline, it is part of the
+ * service's description. */
+static const char summary_schema[] =
+    "{\"title\":\"order summary\",\"type\":\"object\","
+    "\"required\":[\"order\",\"customer\",\"items\",\"total\"],"
+    "\"properties\":{\"order\":{\"type\":\"string\"},\"customer\":{\"type\":\"string\"},"
+    "\"items\":{\"type\":\"integer\"},\"total\":{\"type\":\"number\"}}}";
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: %s BOOTSTRAP_SERVERS [GROUP]\n", argv[0]);
+    const char *prog = argv[0], *describe = NULL; /* --describe[=json|yaml] */
+    if (argc > 1 && !strncmp(argv[1], "--describe", 10) && (!argv[1][10] || argv[1][10] == '=')) {
+        describe = argv[1][10] ? argv[1] + 11 : "json";
+        argv++;
+        argc--;
+    }
+    if (argc < 2 || argc > 3 ||
+        (describe && strcmp(describe, "json") && strcmp(describe, "yaml"))) {
+        fprintf(stderr, "usage: %s [--describe[=json|yaml]] BOOTSTRAP_SERVERS [GROUP]\n", prog);
         return 2;
     }
     char err[512];
@@ -83,6 +100,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "orders: %s\n", err);
         return 1;
     }
+    /* To describe it, the connectors below make no client: nothing connects. */
+    if (describe && sl_processor_describe_only(proc)) {
+        fputs("orders: out of memory\n", stderr);
+        sl_processor_destroy(proc);
+        return 1;
+    }
 
     /* Kafka sinks belong to the processor (destroyed with it): never
      * sl_sink_destroy() them. */
@@ -103,15 +126,28 @@ int main(int argc, char **argv)
      * the processor's. A failed builder leaves the pipeline unchanged and
      * says why in sl_pipeline_error(), so one check at the end will do. */
     sl_pipeline_t *p = sl_pipeline_new("order-summaries");
-    const char *types[] = {"order-placed"};
     sl_batch_opts_t batch = {.max_events = 100, .max_bytes = 0, .linger_ms = 20};
-    if (!p || sl_pipeline_filter_types(p, SL_MATCH_EXACT, types, 1) ||
-        sl_pipeline_map(p, summarize, NULL) || sl_pipeline_batch(p, &batch) ||
-        sl_pipeline_sink(p, summaries) || sl_processor_add_pipeline(proc, p)) {
+    /* What it consumes and produces, declared once: the consumed type is
+     * also its type filter (sl_pipeline_filter_consumed()). */
+    if (!p || sl_pipeline_consumes(p, "order-placed", sl_schema("event")) ||
+        sl_pipeline_produces(p, "order-summary", summary_schema) ||
+        sl_pipeline_filter_consumed(p) || sl_pipeline_map(p, summarize, NULL) ||
+        sl_pipeline_batch(p, &batch) || sl_pipeline_sink(p, summaries) ||
+        sl_processor_add_pipeline(proc, p)) {
         fprintf(stderr, "orders: %s\n", p ? sl_pipeline_error(p) : "out of memory");
         sl_pipeline_destroy(p); /* not added: still ours */
         sl_processor_destroy(proc);
         return 1;
+    }
+
+    if (describe) {
+        char *doc = NULL;
+        int drc = sl_processor_describe(proc, describe, &doc);
+        if (!drc)
+            fputs(doc, stdout);
+        sl_free(doc);
+        sl_processor_destroy(proc);
+        return drc ? 1 : 0;
     }
 
     /* Runs until SIGTERM or SIGINT, then drains: stops reading, flushes the

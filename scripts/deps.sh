@@ -38,3 +38,4 @@ npm_tree() {
 npm_tree tests/contract            # ajv: the schema contract tests
 npm_tree tests/contract/cdc-diff   # aws-lambda-stream 1.0.0 for the cdc differential test (about 55 MB)
 npm_tree tests/kinesis/server      # kinesalite, dynalite and the fault-injecting proxy
+npm_tree tests/contract/asyncapi   # @asyncapi/parser for the --describe contract test

@@ -231,6 +231,56 @@ SL_EXPORT int sl_pipeline_ordering(sl_pipeline_t *p, sl_order_t order);
  */
 SL_EXPORT int sl_pipeline_stage_name(sl_pipeline_t *p, const char *name);
 
+/* ---- what a pipeline consumes and produces ---------------------------- */
+
+/**
+ * @brief Declare an event type the pipeline consumes from the processor's
+ *        source, with its JSON Schema: the processor's description
+ *        (sl_processor_describe()) lists it as a message of the source
+ *        channel, and sl_pipeline_filter_consumed() can make the same
+ *        declaration the pipeline's type filter.
+ * @param type the event type (the envelope's `type`), copied; NULL = any
+ *        type (then the schema describes them all).
+ * @param schema_json a JSON Schema document as text, parsed and kept; NULL =
+ *        the generic event envelope (sl_schema("event")). A schema in a
+ *        file is read by the caller (the core does no I/O); sl_schema()
+ *        gives the ones sluice ships (schemas/).
+ * @returns 0; SL_EINVAL for a NULL @p p, an empty @p type, or a schema
+ *          that is not a JSON object; SL_ESTATE once the pipeline is added;
+ *          SL_ENOMEM. sl_pipeline_error() says why. Declaring does not
+ *          filter: a pipeline without a type filter still sees every type.
+ * @remark Not thread-safe for the same @p p.
+ */
+SL_EXPORT int sl_pipeline_consumes(sl_pipeline_t *p, const char *type, const char *schema_json);
+
+/**
+ * @brief Declare an event type the pipeline writes to its sink (the sink's
+ *        channel in the description), with its JSON Schema.
+ * @returns As sl_pipeline_consumes().
+ */
+SL_EXPORT int sl_pipeline_produces(sl_pipeline_t *p, const char *type, const char *schema_json);
+
+/**
+ * @brief Append a type filter (sl_pipeline_filter_types(), exact match)
+ *        on the types declared with sl_pipeline_consumes() so far: one
+ *        declaration serves the description and the filter.
+ *
+ * Explicit rather than implied by the declarations, so that declaring
+ * types never changes what an existing pipeline processes.
+ * @returns As sl_pipeline_filter_types(); SL_EINVAL also when no type is
+ *          declared or one declaration is for any type (NULL), with a
+ *          message in sl_pipeline_error().
+ */
+SL_EXPORT int sl_pipeline_filter_consumed(sl_pipeline_t *p);
+
+/**
+ * @brief A JSON Schema sluice ships (the files of schemas/, built into the
+ *        library): "event" (the domain event envelope), "fault",
+ *        "thing-event", "dynamodb-stream-record", "debezium-envelope".
+ * @returns Static JSON text, or NULL for an unknown @p name. Thread-safe.
+ */
+SL_EXPORT const char *sl_schema(const char *name);
+
 /** @brief The pipeline's name, owned by the pipeline. */
 SL_EXPORT const char *sl_pipeline_name(const sl_pipeline_t *p);
 

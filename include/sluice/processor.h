@@ -101,6 +101,39 @@ SL_EXPORT sl_engine_t *sl_processor_engine(sl_processor_t *p);
 /** @brief The processor's configuration (owned by it). */
 SL_EXPORT const sl_conf_t *sl_processor_conf(const sl_processor_t *p);
 
+/**
+ * @brief The processor's AsyncAPI 3.0 document: its servers (the Kafka
+ *        brokers or the Kinesis endpoint configured), channels (each source
+ *        topic or stream, each sink's, the faults'), operations (receive on
+ *        the source, send on each sink and the faults) and a message per
+ *        event type its pipelines declare (sl_pipeline_consumes(),
+ *        sl_pipeline_produces(); the flavors declare theirs), each with its
+ *        JSON Schema embedded in components.schemas. A pipeline that
+ *        declares nothing has the generic event envelope; sinks that are not
+ *        streams (a store) are not channels.
+ * @param format "json" (indented) or "yaml" (NULL = "json").
+ * @param out receives the document, NUL-terminated, owned by the caller
+ *        (sl_free()); NULL on failure.
+ * @returns 0; SL_EINVAL for a NULL @p p or @p out or an unknown @p format;
+ *          SL_ENOMEM.
+ * @remark Connects to nothing. Call it before sl_processor_run() or after;
+ *         not while it runs on another thread.
+ */
+SL_EXPORT int sl_processor_describe(sl_processor_t *p, const char *format, char **out);
+
+/**
+ * @brief Make @p p a processor to describe, never to run: connectors
+ *        attached from now on (sl_kafka_source_attach(), sl_kafka_sink_new(),
+ *        and their Kinesis peers) record their topics, streams and servers
+ *        but create no client, so nothing connects anywhere, not even an
+ *        embedded broker starts. sl_processor_run() then refuses to run
+ *        (no source: SL_EINVAL). For `--describe`.
+ * @returns 0; SL_EINVAL for a NULL @p p; SL_ENOMEM.
+ * @remark Not thread-safe. Call it right after sl_processor_new(): what was
+ *         attached before it stays a real client.
+ */
+SL_EXPORT int sl_processor_describe_only(sl_processor_t *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -179,6 +179,9 @@ typedef struct coll_s {
 struct sl_sink_s {
     sl_sink_ops_t ops;
     void *opaque;
+    /* the channel it writes to, for a processor's description
+     * (core/describe.h: sl__sink_set_channel); NULL = not a channel */
+    char *ch_protocol, *ch_address, *ch_servers;
 };
 
 struct sl_pipeline_s {
@@ -192,6 +195,9 @@ struct sl_pipeline_s {
         void *opaque;
     } * hooks; /* on_destroy hooks, called last registered first */
     size_t nhooks;
+    /* the event types it consumes and produces (core/describe.h) */
+    struct sl__decl_s *decls;
+    size_t ndecls;
     /* Why the last failed builder or add call on this pipeline failed
      * (sl_pipeline_error()); "" while none has. */
     char err[256];

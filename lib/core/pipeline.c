@@ -1,5 +1,6 @@
 /* sluice — pipeline builder and sinks. */
 #include "core/core.h"
+#include "core/describe.h"
 #include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -57,6 +58,7 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
     while (p->nhooks--)
         p->hooks[p->nhooks].fn(p->hooks[p->nhooks].opaque);
     sl_free(p->hooks);
+    sl__pipeline_decls_free(p);
     for (size_t i = 0; i < p->nstages; i++)
         stage_fini(&p->stages[i]);
     sl_free(p->stages);
@@ -350,5 +352,6 @@ void sl_sink_destroy(sl_sink_t *s)
         return;
     if (s->ops.destroy)
         s->ops.destroy(s->opaque);
+    sl__sink_channel_free(s);
     sl_free(s);
 }

@@ -1050,6 +1050,30 @@ static sl_result_t cdc_map(sl_uow_t *u, void *opaque)
     return rc == SL_ENOMEM ? SL_RETRY : SL_FAULT;
 }
 
+/* What the pipeline consumes (change records of its format) and produces
+ * (the entity's events, or any event when each record names its entity),
+ * for the processor's description. */
+static int cdc_declare(sl_pipeline_t *p, const sl_cdc_opts_t *o)
+{
+    int rc = sl_pipeline_consumes(
+        p, NULL,
+        sl_schema(o->format == SL_CDC_DYNAMODB ? "dynamodb-stream-record" : "debezium-envelope"));
+    if (rc || !o->entity)
+        return rc ? rc : sl_pipeline_produces(p, NULL, NULL);
+    /* The things service's events have a schema of their own. */
+    const char *schema = sl_schema(!strcmp(o->entity, "thing") ? "thing-event" : "event");
+    static const char *const verbs[] = {"created", "updated", "deleted", "undeleted", "expired"};
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs && !rc; i++) {
+        /* An expiry is a DynamoDB TTL removal, published as such by default. */
+        if (i == 4 && (o->format != SL_CDC_DYNAMODB || o->expired != SL_CDC_EXPIRED_EVENT))
+            continue;
+        char type[256];
+        snprintf(type, sizeof type, "%s-%s", o->entity, verbs[i]);
+        rc = sl_pipeline_produces(p, type, schema);
+    }
+    return rc;
+}
+
 int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts)
 {
     cvt_t c = {.fmt = "cdc"};
@@ -1087,5 +1111,7 @@ int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts)
         cdc_stage_free(s);
         return rc;
     }
+    if ((rc = cdc_declare(p, o)))
+        return rc;
     return sl_pipeline_map(p, cdc_map, s);
 }

@@ -21,6 +21,7 @@
  * When that transaction fails for good, each write is applied on its own
  * again, so a bad row costs only its own batch, as without grouping. */
 #include "core/core.h"
+#include "core/describe.h"
 #include "flavors/jptr.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
@@ -854,6 +855,19 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
     /* From here on the pipeline frees m, whatever happens next. */
     if ((rc = sl_pipeline_on_destroy(p, mat_free, m)))
         goto fail;
+    /* What it consumes, for the processor's description: the kept types
+     * (prefixes when they match by prefix), else any event. A fault event
+     * (sluice-faults store) has its own schema. */
+    for (size_t i = 0; i < m->ntypes; i++)
+        if ((rc = sl__pipeline_declare(
+                 p, 0, m->types[i], o->match == SL_MATCH_PREFIX,
+                 sl_schema(!strcmp(m->types[i], "fault") && o->match == SL_MATCH_EXACT ? "fault"
+                                                                                       : "event"))))
+            return rc;
+    if (!m->ntypes && (rc = sl_pipeline_consumes(p, NULL, NULL)))
+        return rc;
+    /* The filter from the same list (not sl_pipeline_filter_consumed(): a
+     * caller may have declared more on this pipeline before). */
     if (m->ntypes &&
         (rc = sl_pipeline_filter_types(p, o->match, (const char *const *)m->types, m->ntypes)))
         return rc;

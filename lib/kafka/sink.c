@@ -11,6 +11,7 @@
  * producer is one service of the processor: shutdown purges what every sink
  * has in flight (each uow acknowledged while the engine is alive), close
  * flushes once, destroy frees the topic handles before the producer. */
+#include "core/describe.h"
 #include "core/util.h"
 #include "kafka/kafka_int.h"
 #include "sluice/error.h"
@@ -445,6 +446,11 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
     }
     if (errstr && errstr_size)
         errstr[0] = 0;
+    /* Describe-only: name the topic and brokers, create no producer. */
+    if (sl__proc_describe_only(p))
+        return sl__proc_channel_sink(
+            p, "kafka", topic, sl_conf_get_str_pt(sl_processor_conf(p), "kafka.bootstrap.servers"),
+            errstr, errstr_size);
     kafka_prod_t *pr = producer_of(p, errstr, errstr_size);
     if (!pr)
         return NULL;
@@ -475,5 +481,12 @@ sl_sink_t *sl_kafka_sink_new(sl_processor_t *p, const char *topic, char *errstr,
                          .write = ks_lazy_write,
                          .destroy = ks_sink_destroy,
                          .max_record_bytes = pr->max_record - 512 /* record overhead */};
-    return sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
+    sl_sink_t *sink = sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
+    /* Its channel in the processor's description (the processor owns the
+     * sink already, and frees it with the rest). */
+    if (sink && sl__sink_set_channel(sink, "kafka", topic, sl_kafka_bootstrap(p))) {
+        sl__errf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    return sink;
 }

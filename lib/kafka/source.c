@@ -729,6 +729,11 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         sl__errf(errstr, errstr_size, "a processor and topics are required");
         return SL_EINVAL;
     }
+    /* Describe-only: name the topics and brokers, create no consumer. */
+    if (sl__proc_describe_only(p))
+        return sl__proc_describe_source(
+            p, "kafka", topics,
+            sl_conf_get_str_pt(sl_processor_conf(p), "kafka.bootstrap.servers"));
     size_t gl = 0;
     if (sl_conf_get(sl_processor_conf(p), "kafka.group.id", NULL, &gl)) {
         sl__errf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
@@ -793,6 +798,13 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     if (!kc) {
         ks_destroy(s);
         return SL_EINVAL;
+    }
+    /* After sl__kafka_conf(): an embedded broker has its address now. */
+    if (sl__proc_describe_source(p, "kafka", topics, sl_kafka_bootstrap(p))) {
+        rd_kafka_conf_destroy(kc);
+        ks_destroy(s);
+        sl__errf(errstr, errstr_size, "out of memory");
+        return SL_ENOMEM;
     }
     rd_kafka_conf_set_rebalance_cb(kc, sl__kafsrc_rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, sl__kafsrc_commit_cb);

@@ -88,26 +88,36 @@ int sl__kin_put_results(const json_t *resp, size_t n, int *entry, char **emsg, c
 
 /* ---- the client ---- */
 
-sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
+static const char *region_of(const sl_conf_t *conf)
 {
-    const sl_conf_t *conf = sl_processor_conf(p);
     const char *region = env("AWS_REGION");
     if (!region)
         region = env("AWS_DEFAULT_REGION");
     if (!region)
         region = sl__kin_conf_str(conf, "kinesis.region");
-    if (!region)
-        region = "us-east-1";
+    return region ? region : "us-east-1";
+}
+
+const char *sl__kin_endpoint_url(const sl_processor_t *p, char *buf, size_t size)
+{
+    const sl_conf_t *conf = sl_processor_conf(p);
     const char *ep = env("AWS_ENDPOINT_URL_KINESIS");
     if (!ep)
         ep = env("AWS_ENDPOINT_URL");
     if (!ep)
         ep = sl__kin_conf_str(conf, "kinesis.endpoint");
+    if (ep)
+        return ep;
+    snprintf(buf, size, "https://kinesis.%s.amazonaws.com", region_of(conf));
+    return buf;
+}
+
+sl__kin_t *sl__kin_new(sl_processor_t *p, char *errstr, size_t errstr_size)
+{
+    const sl_conf_t *conf = sl_processor_conf(p);
+    const char *region = region_of(conf);
     char dflt[128];
-    if (!ep) {
-        snprintf(dflt, sizeof dflt, "https://kinesis.%s.amazonaws.com", region);
-        ep = dflt;
-    }
+    const char *ep = sl__kin_endpoint_url(p, dflt, sizeof dflt);
     const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
     if (!ak || !sk) {
         sl__errf(errstr, errstr_size,

@@ -48,6 +48,11 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
 void sl__kin_close(sl__kin_t *k);
 void sl__kin_destroy(sl__kin_t *k);
 
+/* The endpoint URL a client of @p p would use (the environment, then
+ * kinesis.endpoint, else the region's): @p buf or a string of the
+ * environment or configuration. */
+const char *sl__kin_endpoint_url(const sl_processor_t *p, char *buf, size_t size);
+
 /* The endpoint URL, for logs (no secrets in it). */
 const char *sl__kin_endpoint(const sl__kin_t *k);
 

@@ -1,5 +1,6 @@
 /* sluice — Kinesis sink: PutRecords calls of at most 500 records and 5 MiB,
  * completed in the order they were made, only failed entries written again. */
+#include "core/describe.h"
 #include "core/util.h"
 #include "kinesis/client.h"
 #include "sluice/error.h"
@@ -246,6 +247,11 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
         sl__errf(errstr, errstr_size, "a processor and a stream are required");
         return NULL;
     }
+    char epb[160];
+    const char *ep = sl__kin_endpoint_url(p, epb, sizeof epb);
+    /* Describe-only: name the stream and endpoint, create no client. */
+    if (sl__proc_describe_only(p))
+        return sl__proc_channel_sink(p, "kinesis", stream, ep, errstr, errstr_size);
     kin_sink_t *s = sl_calloc(1, sizeof *s);
     if (!s || !(s->stream = sl_strdup(stream))) {
         sl_free(s);
@@ -271,5 +277,11 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
                          .max_events = PUT_MAX_RECORDS,
                          .max_bytes = PUT_MAX_BYTES,
                          .max_record_bytes = RECORD_MAX_BYTES};
-    return sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
+    sl_sink_t *sink = sl__proc_sink_new(p, &ops, s, errstr, errstr_size);
+    /* Its channel in the processor's description (owned by it already). */
+    if (sink && sl__sink_set_channel(sink, "kinesis", stream, ep)) {
+        sl__errf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    return sink;
 }

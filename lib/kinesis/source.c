@@ -583,6 +583,15 @@ int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, char *errstr
         sl__errf(errstr, errstr_size, "one Kinesis stream name is required");
         return SL_EINVAL;
     }
+    char epb[160];
+    const char *ep = sl__kin_endpoint_url(p, epb, sizeof epb);
+    /* Its channel in the processor's description; describe-only: no client. */
+    if (sl__proc_describe_source(p, "kinesis", stream, ep)) {
+        sl__errf(errstr, errstr_size, "out of memory");
+        return SL_ENOMEM;
+    }
+    if (sl__proc_describe_only(p))
+        return 0;
     const sl_conf_t *conf = sl_processor_conf(p);
     kin_src_t *s = sl_calloc(1, sizeof *s);
     if (!s)

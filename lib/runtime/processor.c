@@ -65,7 +65,7 @@ struct sl_processor_s {
         const char *key;
         void *obj;
         void (*destroy)(void *);
-    } attached[4];
+    } attached[8];
     size_t nattached;
     sl__ops_t *ops;       /* the operations endpoint (http.listen), NULL when off */
     atomic_int http_port; /* its port once listening (read from any thread) */

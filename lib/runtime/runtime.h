@@ -109,6 +109,21 @@ void sl__proc_fail(sl_processor_t *p, int err, const char *fmt, ...)
 #endif
     ;
 
+/* lib/runtime/describe.c: whether @p p is only to be described
+ * (sl_processor_describe_only()): a connector then creates no client. */
+int sl__proc_describe_only(const sl_processor_t *p);
+/* Records where @p p reads from for its description: @p protocol, the
+ * @p addresses (a comma list of topics, or a stream) and @p servers (a
+ * comma list of host:port, or an endpoint URL); copied. 0 or SL_ENOMEM. */
+int sl__proc_describe_source(sl_processor_t *p, const char *protocol, const char *addresses,
+                             const char *servers);
+
+/* A sink of a describe-only processor for the channel @p address (see
+ * sl__sink_set_channel()), owned by @p p; it never writes. NULL with a
+ * message when out of memory. */
+sl_sink_t *sl__proc_channel_sink(sl_processor_t *p, const char *protocol, const char *address,
+                                 const char *servers, char *errstr, size_t errstr_size);
+
 /* JSON log lines on stderr. level: "debug", "info", "warn", "error". */
 void sl__log(const sl_processor_t *p, const char *level, const char *fmt, ...)
 #if defined(__GNUC__)

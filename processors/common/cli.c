@@ -78,6 +78,10 @@ static void usage(const cli_t *c, FILE *f)
             "                                -X bootstrap.servers=host:9092 or =embedded\n"
             "  -c KEY=VALUE                  sluice property, e.g. -c batch.max.events=100  "
             "SLUICE_CONF_KEY\n"
+            "  --describe[=json|yaml]        print this processor's AsyncAPI 3.0 document\n"
+            "                                (servers, channels, operations, messages with\n"
+            "                                their JSON Schemas) and exit, connecting to\n"
+            "                                nothing (default json)\n"
             "  --help, --version\n\n"
             "Environment: SLUICE_KAFKA_BOOTSTRAP_SERVERS=h:9092 is -X bootstrap.servers=h:9092\n"
             "(after the prefix: lower case, '_' becomes '.'); likewise SLUICE_CONF_*. Flags win\n"
@@ -164,6 +168,17 @@ int cli_parse(cli_t *c, const char *prog, int kind, int argc, char **argv)
         if (!strcmp(a, "--version")) {
             printf("%s (sluice) %s\n", prog, sl_version());
             return -1;
+        }
+        if (!strncmp(a, "--describe", 10) && (!a[10] || a[10] == '=')) {
+            c->describe = a[10] ? a + 11 : "json";
+            if (strcmp(c->describe, "json") && strcmp(c->describe, "yaml")) {
+                cli_error(c,
+                          "--describe=%s: expected --describe, --describe=json or "
+                          "--describe=yaml",
+                          c->describe);
+                return EXIT_USAGE;
+            }
+            continue;
         }
         struct {
             const char *flag;
@@ -404,6 +419,13 @@ sl_processor_t *cli_processor(const cli_t *c)
         cli_error(c, "%s", err);
         return NULL;
     }
+    /* --describe: the connectors below name their topics and servers but
+     * create no client: nothing connects. */
+    if (c->describe && sl_processor_describe_only(p)) {
+        cli_error(c, "out of memory");
+        sl_processor_destroy(p);
+        return NULL;
+    }
     if (src_kinesis ? sl_kinesis_source_attach(p, topics, err, sizeof err)
                     : sl_kafka_source_attach(p, topics, err, sizeof err)) {
         cli_error(c, "--source %s: %s", c->source, err);
@@ -424,4 +446,21 @@ int cli_run(sl_processor_t *p)
     if (!rc)
         return EXIT_DRAINED;
     return rc == SL_ETIMEDOUT ? EXIT_INCOMPLETE : EXIT_RUNTIME;
+}
+
+int cli_describe(const cli_t *c, sl_processor_t *p)
+{
+    char *doc = NULL;
+    int rc = sl_processor_describe(p, c->describe, &doc);
+    if (rc) {
+        cli_error(c, "--describe: %s", sl_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    int bad = fputs(doc, stdout) == EOF || fflush(stdout) == EOF;
+    sl_free(doc);
+    if (bad) {
+        cli_error(c, "--describe: cannot write the document");
+        return EXIT_RUNTIME;
+    }
+    return EXIT_DRAINED;
 }

@@ -25,7 +25,8 @@ typedef struct cli_s {
     const char *types, *key, *entity_at, *view; /* listener */
     const char *format, *entity;                /* trigger */
     const char *http, *log_level;               /* --http ADDR:PORT, --log-level */
-    const char **xkv;                           /* -X key=value (librdkafka) */
+    const char *describe; /* --describe[=json|yaml]: print the AsyncAPI document, run nothing */
+    const char **xkv;     /* -X key=value (librdkafka) */
     size_t nx;
     const char **ckv; /* -c key=value (sluice properties) */
     size_t nc;
@@ -53,6 +54,10 @@ sl_processor_t *cli_processor(const cli_t *c);
 
 /* A Kafka sink for a "kafka:TOPIC" destination. NULL after printing why. */
 sl_sink_t *cli_sink(const cli_t *c, sl_processor_t *p, const char *dest, const char *what);
+
+/* --describe: print @p p's AsyncAPI document on stdout in the format
+ * asked; returns the exit code (0, or EXIT_RUNTIME after saying why). */
+int cli_describe(const cli_t *c, sl_processor_t *p);
 
 /* Run @p p until stopped; returns the exit code. */
 int cli_run(sl_processor_t *p);

@@ -33,7 +33,9 @@ int faults_store_run(int argc, char **argv)
         return EXIT_USAGE;
     }
     char err[512];
-    sl_store_t *store = sl_store_sqlite_open(view, hash + 1, err, sizeof err);
+    /* --describe touches no file: an in-memory store stands in for it. */
+    sl_store_t *store =
+        sl_store_sqlite_open(c.describe ? ":memory:" : view, hash + 1, err, sizeof err);
     if (!store) {
         cli_error(&c, "--store sqlite:%s: %s", view, err);
         rc = EXIT_RUNTIME;
@@ -63,7 +65,7 @@ int faults_store_run(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    rc = cli_run(p);
+    rc = c.describe ? cli_describe(&c, p) : cli_run(p);
 out:
     sl_processor_destroy(p);
     free(view);

@@ -101,7 +101,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     char err[512];
-    sl_store_t *store = sl_store_sqlite_open(view, table, err, sizeof err);
+    /* --describe touches no file: an in-memory view stands in for it. */
+    sl_store_t *store =
+        sl_store_sqlite_open(c.describe ? ":memory:" : view, table, err, sizeof err);
     if (!store) {
         cli_error(&c, "--view %s: %s", c.view, err);
         rc = EXIT_RUNTIME;
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    rc = cli_run(p);
+    rc = c.describe ? cli_describe(&c, p) : cli_run(p);
 out:
     sl_processor_destroy(p);
     free(view);

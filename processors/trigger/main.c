@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         cli_free(&c);
         return EXIT_RUNTIME;
     }
-    rc = cli_run(p);
+    rc = c.describe ? cli_describe(&c, p) : cli_run(p);
     sl_processor_destroy(p);
     cli_free(&c);
     return rc;
