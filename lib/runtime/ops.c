@@ -564,6 +564,8 @@ int sl__ops_start(sl_processor_t *p, sl__ops_t **out)
         sl_free(o);
         return rc;
     }
+    /* Routes of sl_processor_add_route(), answered off the loop. */
+    sl__httpd_set_routes(o->http, sl__proc_routes(p));
     /* The arrival samples (see age_ring_t): not a reason to keep the loop. */
     uv_timer_init(sl__proc_loop(p), &o->age_timer);
     o->age_timer.data = o;
