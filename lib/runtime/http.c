@@ -3,10 +3,13 @@
  * loop's thread without a lock. One handler answers every path; the
  * processor (ops.c) decides what each means.
  *
- * Connections close after each response: a probe or a scrape every few
- * seconds gains nothing from keep-alive, and no idle connection then holds
- * the loop open when the processor stops (h2o 2.2's HTTP/1 has no graceful
- * shutdown of idle connections). */
+ * Connections close after each response of the operations paths: a probe
+ * or a scrape every few seconds gains nothing from keep-alive, and no idle
+ * connection then holds the loop open when the processor stops (h2o 2.2's
+ * HTTP/1 has no graceful shutdown of idle connections). A route's
+ * responses (sl_processor_add_route(): queries, many per second from one
+ * client) keep the connection until the endpoint closes; an idle one then
+ * holds a stopping loop at most SL__HTTP_IDLE_MS. */
 #include "runtime/http.h"
 #include "core/conf_int.h"
 #include "core/util.h"
@@ -25,6 +28,7 @@ struct sl__httpd_s {
     h2o_accept_ctx_t accept;
     uv_tcp_t listener;
     int listening; /* listener initialised (closed by sl__httpd_close) */
+    int closing;   /* sl__httpd_close() was called: no more keep-alive */
     int ctx_ok;    /* ctx initialised */
     size_t conns;  /* accepted connections not yet closed */
     sl__httpd_fn fn;
@@ -45,6 +49,8 @@ struct sl__httpd_s {
  * and the pool is shared with the executor. */
 #define SL__HTTP_WORKERS 2
 #define SL__HTTP_QUEUE 4096
+/* Keep-alive idle time of a route's connections (h2o's default is 10 s). */
+#define SL__HTTP_IDLE_MS 2000
 
 /* The handler h2o calls; its first member is h2o's. */
 typedef struct {
@@ -99,11 +105,14 @@ static void req_gone(void *p)
         j->req = NULL;
 }
 
-static void send_simple(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
+/* @p keep: the connection may stay open for the client's next request. */
+static void send_simple(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len,
+                        int keep)
 {
     req->res.status = status;
     req->res.reason = reason(status);
-    req->http1_is_persistent = 0;
+    if (!keep)
+        req->http1_is_persistent = 0;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
                    strlen(ctype));
     if (status == 405)
@@ -131,7 +140,7 @@ static void job_after(uv_work_t *w, int status)
         sl_http_response_t *r = &j->res;
         if (status || j->rc) {
             static const char err[] = "{\"error\":\"internal error\"}\n";
-            send_simple(req, 500, "application/json", err, sizeof err - 1);
+            send_simple(req, 500, "application/json", err, sizeof err - 1, 0);
         } else {
             for (size_t i = 0; i < r->header_count && i < SL_HTTP_MAX_HEADERS; i++) {
                 sl_http_header_t *hd = &r->headers[i];
@@ -144,7 +153,7 @@ static void job_after(uv_work_t *w, int status)
             }
             send_simple(req, r->status ? r->status : 500,
                         r->content_type ? r->content_type : "application/json", r->body,
-                        r->body_len);
+                        r->body_len, !h->closing);
         }
     }
     sl_free(j->res.body);
@@ -173,7 +182,7 @@ static void dispatch(sl__httpd_t *h)
             sl__routes_unref(h->routes);
             sl_free(j);
             static const char err[] = "{\"error\":\"cannot queue the request\"}\n";
-            send_simple(req, 503, "application/json", err, sizeof err - 1);
+            send_simple(req, 503, "application/json", err, sizeof err - 1, 0);
             continue;
         }
         h->running++;
@@ -185,7 +194,7 @@ static void route_req(sl__httpd_t *h, const sl__route_t *route, h2o_req_t *req, 
 {
     static const char busy[] = "{\"error\":\"too many requests queued\"}\n";
     if (h->queued >= SL__HTTP_QUEUE) {
-        send_simple(req, 503, "application/json", busy, sizeof busy - 1);
+        send_simple(req, 503, "application/json", busy, sizeof busy - 1, 0);
         return;
     }
     h2o_iovec_t inm = {NULL, 0};
@@ -199,7 +208,7 @@ static void route_req(sl__httpd_t *h, const sl__route_t *route, h2o_req_t *req, 
     if (!slot) {
         sl_free(j);
         static const char oom[] = "{\"error\":\"out of memory\"}\n";
-        send_simple(req, 500, "application/json", oom, sizeof oom - 1);
+        send_simple(req, 500, "application/json", oom, sizeof oom - 1, 0);
         return;
     }
     *slot = j;
@@ -368,6 +377,10 @@ int sl__httpd_start(uv_loop_t *loop, const char *listen, sl__httpd_fn fn, void *
     snprintf(h->address, sizeof h->address, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, h->port);
 
     h2o_config_init(&h->config);
+    /* How long an idle keep-alive connection (a route's client: see
+     * job_after) is kept, which is also how long it may hold a stopping
+     * processor's loop; and how long a request may take to arrive. */
+    h->config.http1.req_timeout = SL__HTTP_IDLE_MS;
     h->config.server_name = h2o_iovec_init(H2O_STRLIT("sluice"));
     h2o_hostconf_t *hc =
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -412,6 +425,7 @@ void sl__httpd_close(sl__httpd_t *h)
     if (!h)
         return;
 
+    h->closing = 1;
     if (h->listening) {
         h->listening = 0;
         uv_close((uv_handle_t *)&h->listener, NULL);

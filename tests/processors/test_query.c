@@ -391,7 +391,26 @@ Test(query, bad_input)
     r = get(t.port, "/views/things/k1", NULL);
     cr_assert_eq(r.status, 200);
     resp_free(&r);
+
+    /* Queries keep their connection: the second GET reuses the first's. It
+     * is left open, idle, when the listener stops: the stop still ends
+     * (lst_stop() waits for exit 0). */
+    c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    b = (body_t){calloc(1, 1), 0};
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        cr_assert_eq(st, 200);
+        long conns = -1;
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+        cr_assert_eq(conns, i == 0 ? 1 : 0, "GET %d: %ld new connections", i, conns);
+    }
     lst_stop(&t);
+    curl_easy_cleanup(c);
+    free(b.p);
 }
 
 /* The keys of a page, appended to @p keys (*@p n of them); returns the
