@@ -68,6 +68,8 @@ sl__routes_t *sl__routes_ref(sl__routes_t *rs);
 void sl__routes_unref(sl__routes_t *rs);
 /* The route of the longest prefix @p path (without its query) matches. */
 const sl__route_t *sl__routes_match(const sl__routes_t *rs, const char *path, size_t len);
+/* The prefixes of @p rs, ", "-separated, in @p buf ("" for none). */
+void sl__routes_names(const sl__routes_t *rs, char *buf, size_t cap);
 /* Serve @p rs (referenced until sl__httpd_free()) besides the handler:
  * a matching request's function runs on @p loop's thread pool, at most
  * SL__HTTP_WORKERS at a time. */

@@ -12,6 +12,7 @@
 #include "sluice/mem.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ROUTES_KEY "http.routes"
@@ -55,6 +56,18 @@ const sl__route_t *sl__routes_match(const sl__routes_t *rs, const char *path, si
             best = r;
     }
     return best;
+}
+
+void sl__routes_names(const sl__routes_t *rs, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; rs && i < rs->n && len < cap; i++) {
+        int n = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", rs->r[i].prefix);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
 }
 
 sl__routes_t *sl__proc_routes(const sl_processor_t *p)
