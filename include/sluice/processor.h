@@ -120,8 +120,10 @@ SL_EXPORT const sl_conf_t *sl_processor_conf(const sl_processor_t *p);
  *        any more (at sl_processor_destroy() at the latest); on failure it
  *        stays the caller's.
  * @returns 0; SL_EINVAL for a NULL @p p or @p fn or a bad @p prefix;
- *          SL_EEXIST if @p prefix is already routed; SL_ERANGE past 8
- *          routes; SL_ESTATE once the processor has run; SL_ENOMEM.
+ *          SL_EEXIST if @p prefix is already routed (or is one of the
+ *          operations paths); SL_ERANGE past 8 routes (or when the
+ *          processor has no room left to keep them); SL_ESTATE once the
+ *          processor has run; SL_ENOMEM.
  * @remark Not thread-safe: call it on the processor's thread before
  *         sl_processor_run().
  */
