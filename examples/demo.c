@@ -17,17 +17,20 @@
  * (committed offsets, high watermarks), and SQLite to read the view, as a
  * user would; the processing itself is only the two binaries. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -335,6 +338,49 @@ static int exited(pid_t pid, int *status)
     pid_t r = waitpid(pid, status, WNOHANG);
     return r == pid;
 }
+
+#ifdef SL_DEMO_HTTP
+/* GET http://@p addr@p path with a plain HTTP/1.0 request (what curl would
+ * send): the status, the body in @p body. -1 when it cannot connect. */
+static int http_get(const char *addr, const char *path, char *body, size_t cap)
+{
+    char host[64];
+    if (!strncmp(addr, "http://", 7))
+        addr += 7;
+    const char *colon = strrchr(addr, ':');
+    body[0] = 0;
+    if (!colon || (size_t)(colon - addr) >= sizeof host)
+        return -1;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char req[512], resp[8192];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    resp[got] = 0;
+    int status = 0;
+    if (sscanf(resp, "HTTP/%*s %d", &status) != 1)
+        return -1;
+    const char *b = strstr(resp, "\r\n\r\n");
+    snprintf(body, cap, "%s", b ? b + 4 : "");
+    body[strcspn(body, "\n")] = 0;
+    return status;
+}
+#endif
 
 /* ---- the view ---- */
 
@@ -653,6 +699,16 @@ int main(int argc, char **argv)
     }
     if (tty)
         printf("\n");
+#ifdef SL_DEMO_HTTP
+    /* One live thing through the listener's query API, while it runs. */
+    char api_path[64] = "", api_body[8192] = "";
+    int api_status = 0;
+    for (int i = 0; i < nthings && !api_path[0]; i++)
+        if (things[i].version > 0 && !things[i].deleted)
+            snprintf(api_path, sizeof api_path, "/views/things/thing-%05d", i);
+    if (lep[0] && api_path[0])
+        api_status = http_get(lep, api_path, api_body, sizeof api_body);
+#endif
     kill(tpid, SIGTERM);
     kill(lpid, SIGTERM);
     int ts_, ls_;
@@ -719,6 +775,12 @@ int main(int argc, char **argv)
     printf("\nquery it:  sqlite3 %s \"SELECT key, json_extract(entity, '$.name') FROM things "
            "LIMIT 5\"\n",
            db);
+#ifdef SL_DEMO_HTTP
+    if (api_path[0])
+        printf("or through the listener's query API (sluice-listener --http), as the demo did "
+               "before stopping it:\n  curl %s%s\n  -> %d %s\n",
+               lep, api_path, api_status, api_body);
+#endif
     printf("\nthe malformed records, kept by sluice-faults store:  %s list --store %s\n\n", fbin,
            fstore);
     fflush(stdout);
@@ -738,5 +800,9 @@ int main(int argc, char **argv)
              pub == (int64_t)(nrec - malformed) && WIFEXITED(ts_) && !WEXITSTATUS(ts_) &&
              WIFEXITED(ls_) && !WEXITSTATUS(ls_) && WIFEXITED(ss_) && !WEXITSTATUS(ss_) &&
              WIFEXITED(lst) && !WEXITSTATUS(lst);
+#ifdef SL_DEMO_HTTP
+    /* The API answered the row the view holds. */
+    ok = ok && (!api_path[0] || (api_status == 200 && strstr(api_body, api_path + 14)));
+#endif
     return ok ? 0 : 1;
 }

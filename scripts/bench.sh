@@ -88,6 +88,10 @@ if [ "$kafka" = 1 ]; then
     ./build/bench/bench_failover $([ "$quick" = 1 ] && echo --quick) --csv "$run/failover.csv" \
         >>"$log" 2>&1
 fi
+if [ "$kafka" = 1 ] && [ -x ./build/bench/bench_query ] && command -v wrk >/dev/null; then
+    step "bench_query: wrk GETs by key on the listener's view while it ingests, vs the ingest alone"
+    ./build/bench/bench_query $([ "$quick" = 1 ] && echo --quick) >"$run/query.txt" 2>>"$log"
+fi
 if [ "$kinesis" = 1 ]; then
     step "bench_kinesis: PutRecords and GetRecords against kinesalite vs a curl loop"
     ./build/bench/bench_kinesis "${kin_args[@]}" >"$run/kinesis.txt" 2>>"$log"

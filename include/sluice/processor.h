@@ -17,6 +17,7 @@
 
 #include "sluice/conf.h"
 #include "sluice/engine.h"
+#include "sluice/http.h"
 #include "sluice/pipeline.h"
 
 #ifdef __cplusplus
@@ -133,6 +134,32 @@ SL_EXPORT int sl_processor_describe(sl_processor_t *p, const char *format, char 
  *         attached before it stays a real client.
  */
 SL_EXPORT int sl_processor_describe_only(sl_processor_t *p);
+ * @brief Serve the paths under @p prefix on the processor's HTTP endpoint
+ *        (http.listen) with @p fn, run off the loop (see sluice/http.h).
+ *
+ * A request's path matches when it equals @p prefix or continues it with
+ * '/'; the longest matching prefix wins, and a route never shadows
+ * /metrics, /health or /ready. Without http.listen the route is kept and
+ * never called.
+ *
+ * @param prefix copied; starts with '/', does not end with '/', at most 63
+ *        bytes (e.g. "/views").
+ * @param fn called on worker threads, concurrently (thread-safe), for as
+ *        long as the processor runs.
+ * @param opaque passed to @p fn; on success owned by the processor, which
+ *        calls @p destroy (may be NULL) on it once no call of @p fn can run
+ *        any more (at sl_processor_destroy() at the latest); on failure it
+ *        stays the caller's.
+ * @returns 0; SL_EINVAL for a NULL @p p or @p fn or a bad @p prefix;
+ *          SL_EEXIST if @p prefix is already routed (or is one of the
+ *          operations paths); SL_ERANGE past 8 routes (or when the
+ *          processor has no room left to keep them); SL_ESTATE once the
+ *          processor has run; SL_ENOMEM.
+ * @remark Not thread-safe: call it on the processor's thread before
+ *         sl_processor_run().
+ */
+SL_EXPORT int sl_processor_add_route(sl_processor_t *p, const char *prefix, sl_http_route_fn fn,
+                                     void *opaque, void (*destroy)(void *opaque));
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include "sluice/engine.h"
 #include "sluice/error.h"
 #include "sluice/flavors.h"
+#include "sluice/http.h"
 #include "sluice/kafka.h"
 #include "sluice/kinesis.h"
 #include "sluice/mem.h"
@@ -17,5 +18,6 @@
 #include "sluice/store.h"
 #include "sluice/testing.h"
 #include "sluice/version.h"
+#include "sluice/view.h"
 
 #endif

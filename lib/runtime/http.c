@@ -3,10 +3,13 @@
  * loop's thread without a lock. One handler answers every path; the
  * processor (ops.c) decides what each means.
  *
- * Connections close after each response: a probe or a scrape every few
- * seconds gains nothing from keep-alive, and no idle connection then holds
- * the loop open when the processor stops (h2o 2.2's HTTP/1 has no graceful
- * shutdown of idle connections). */
+ * Connections close after each response of the operations paths: a probe
+ * or a scrape every few seconds gains nothing from keep-alive, and no idle
+ * connection then holds the loop open when the processor stops (h2o 2.2's
+ * HTTP/1 has no graceful shutdown of idle connections). A route's
+ * responses (sl_processor_add_route(): queries, many per second from one
+ * client) keep the connection until the endpoint closes; an idle one then
+ * holds a stopping loop at most SL__HTTP_IDLE_MS. */
 #include "runtime/http.h"
 #include "core/conf_int.h"
 #include "core/util.h"
@@ -25,6 +28,7 @@ struct sl__httpd_s {
     h2o_accept_ctx_t accept;
     uv_tcp_t listener;
     int listening; /* listener initialised (closed by sl__httpd_close) */
+    int closing;   /* sl__httpd_close() was called: no more keep-alive */
     int ctx_ok;    /* ctx initialised */
     size_t conns;  /* accepted connections not yet closed */
     sl__httpd_fn fn;
@@ -32,7 +36,21 @@ struct sl__httpd_s {
     sl__buf_t body; /* reused by every response */
     char address[80];
     int port;
+    /* Routes served off the loop: at most SL__HTTP_WORKERS functions on the
+     * thread pool at a time (the engine's blocking work shares it, and a
+     * flood of queries must not queue ahead of a store's apply); the rest
+     * wait here in arrival order, at most SL__HTTP_QUEUE. */
+    sl__routes_t *routes;
+    size_t running, queued;
+    struct rjob_s *head, *tail;
 };
+
+/* Route functions on the thread pool at once: the machine's cores are few
+ * and the pool is shared with the executor. */
+#define SL__HTTP_WORKERS 2
+#define SL__HTTP_QUEUE 4096
+/* Keep-alive idle time of a route's connections (h2o's default is 10 s). */
+#define SL__HTTP_IDLE_MS 2000
 
 /* The handler h2o calls; its first member is h2o's. */
 typedef struct {
@@ -45,15 +63,190 @@ static const char *reason(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 414:
+        return "URI Too Long";
     case 503:
         return "Service Unavailable";
     default:
         return "Internal Server Error";
     }
+}
+
+/* ---- routes: a request answered on the thread pool ---- */
+
+/* One routed request. Its copy of the request lives in buf; the request
+ * itself (req) may go away before the answer (its connection closed): a
+ * sentinel in the request's memory pool then clears req (req_gone). */
+typedef struct rjob_s {
+    uv_work_t work;
+    sl__httpd_t *h;
+    h2o_req_t *req;
+    struct rjob_s **slot; /* the sentinel in req's pool */
+    const sl__route_t *route;
+    sl_http_request_t rq;
+    sl_http_response_t res;
+    int rc;
+    struct rjob_s *next;
+    char buf[]; /* method, path, query, If-None-Match */
+} rjob_t;
+
+static void req_gone(void *p)
+{
+    rjob_t *j = *(rjob_t **)p;
+    if (j)
+        j->req = NULL;
+}
+
+/* @p keep: the connection may stay open for the client's next request. */
+static void send_simple(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len,
+                        int keep)
+{
+    req->res.status = status;
+    req->res.reason = reason(status);
+    if (!keep)
+        req->http1_is_persistent = 0;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                   strlen(ctype));
+    if (status == 405)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
+    /* h2o_send_inline copies the body into the request's pool. */
+    h2o_send_inline(req, body ? body : "", len);
+}
+
+static void job_work(uv_work_t *w)
+{
+    rjob_t *j = (rjob_t *)w;
+    j->rc = j->route->fn(j->route->opaque, &j->rq, &j->res);
+}
+
+static void dispatch(sl__httpd_t *h);
+
+static void job_after(uv_work_t *w, int status)
+{
+    rjob_t *j = (rjob_t *)w;
+    sl__httpd_t *h = j->h;
+    h->running--;
+    h2o_req_t *req = j->req;
+    if (req) {
+        *j->slot = NULL;
+        sl_http_response_t *r = &j->res;
+        if (status || j->rc) {
+            static const char err[] = "{\"error\":\"internal error\"}\n";
+            send_simple(req, 500, "application/json", err, sizeof err - 1, 0);
+        } else {
+            for (size_t i = 0; i < r->header_count && i < SL_HTTP_MAX_HEADERS; i++) {
+                sl_http_header_t *hd = &r->headers[i];
+                size_t nl = strnlen(hd->name, sizeof hd->name),
+                       vl = strnlen(hd->value, sizeof hd->value);
+                h2o_iovec_t n = h2o_strdup(&req->pool, hd->name, nl),
+                            v = h2o_strdup(&req->pool, hd->value, vl);
+                h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base,
+                                      v.len);
+            }
+            send_simple(req, r->status ? r->status : 500,
+                        r->content_type ? r->content_type : "application/json", r->body,
+                        r->body_len, !h->closing);
+        }
+    }
+    sl_free(j->res.body);
+    sl__routes_unref(h->routes);
+    sl_free(j);
+    dispatch(h);
+}
+
+/* Start queued jobs while fewer than SL__HTTP_WORKERS run. */
+static void dispatch(sl__httpd_t *h)
+{
+    while (h->running < SL__HTTP_WORKERS && h->head) {
+        rjob_t *j = h->head;
+        h->head = j->next;
+        if (!h->head)
+            h->tail = NULL;
+        h->queued--;
+        if (!j->req) { /* gone while it waited */
+            sl__routes_unref(h->routes);
+            sl_free(j);
+            continue;
+        }
+        if (uv_queue_work(h->ctx.loop, &j->work, job_work, job_after)) {
+            h2o_req_t *req = j->req;
+            *j->slot = NULL;
+            sl__routes_unref(h->routes);
+            sl_free(j);
+            static const char err[] = "{\"error\":\"cannot queue the request\"}\n";
+            send_simple(req, 503, "application/json", err, sizeof err - 1, 0);
+            continue;
+        }
+        h->running++;
+    }
+}
+
+/* Queue @p req for @p route. */
+static void route_req(sl__httpd_t *h, const sl__route_t *route, h2o_req_t *req, size_t plen)
+{
+    static const char busy[] = "{\"error\":\"too many requests queued\"}\n";
+    if (h->queued >= SL__HTTP_QUEUE) {
+        send_simple(req, 503, "application/json", busy, sizeof busy - 1, 0);
+        return;
+    }
+    h2o_iovec_t inm = {NULL, 0};
+    ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (hi >= 0)
+        inm = req->headers.entries[hi].value;
+    size_t qlen = plen < req->path.len ? req->path.len - plen - 1 : 0;
+    size_t need = req->method.len + plen + qlen + inm.len + 4;
+    rjob_t *j = sl_calloc(1, sizeof *j + need);
+    rjob_t **slot = j ? h2o_mem_alloc_shared(&req->pool, sizeof *slot, req_gone) : NULL;
+    if (!slot) {
+        sl_free(j);
+        static const char oom[] = "{\"error\":\"out of memory\"}\n";
+        send_simple(req, 500, "application/json", oom, sizeof oom - 1, 0);
+        return;
+    }
+    *slot = j;
+    j->slot = slot;
+    j->req = req;
+    j->h = h;
+    j->route = route;
+    char *b = j->buf;
+#define COPY(field, src, len)                                                                      \
+    do {                                                                                           \
+        j->rq.field = b;                                                                           \
+        j->rq.field##_len = (len);                                                                 \
+        if (len)                                                                                   \
+            memcpy(b, (src), (len));                                                               \
+        b[len] = 0;                                                                                \
+        b += (len) + 1;                                                                            \
+    } while (0)
+    COPY(method, req->method.base, req->method.len);
+    COPY(path, req->path.base, plen);
+    if (plen < req->path.len)
+        COPY(query, req->path.base + plen + 1, qlen);
+    if (inm.base)
+        COPY(if_none_match, inm.base, inm.len);
+#undef COPY
+    sl__routes_ref(h->routes);
+    if (h->tail)
+        h->tail->next = j;
+    else
+        h->head = j;
+    h->tail = j;
+    h->queued++;
+    dispatch(h);
+}
+
+void sl__httpd_set_routes(sl__httpd_t *h, sl__routes_t *rs)
+{
+    sl__routes_unref(h->routes);
+    h->routes = sl__routes_ref(rs);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -64,6 +257,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *q = memchr(req->path.base, '?', plen);
     if (q)
         plen = (size_t)(q - req->path.base);
+    const sl__route_t *route = sl__routes_match(h->routes, req->path.base, plen);
+    if (route) {
+        route_req(h, route, req, plen);
+        return 0;
+    }
     h->body.len = 0;
     h->body.oom = 0;
     const char *ctype = "text/plain; charset=utf-8";
@@ -179,6 +377,10 @@ int sl__httpd_start(uv_loop_t *loop, const char *listen, sl__httpd_fn fn, void *
     snprintf(h->address, sizeof h->address, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, h->port);
 
     h2o_config_init(&h->config);
+    /* How long an idle keep-alive connection (a route's client: see
+     * job_after) is kept, which is also how long it may hold a stopping
+     * processor's loop; and how long a request may take to arrive. */
+    h->config.http1.req_timeout = SL__HTTP_IDLE_MS;
     h->config.server_name = h2o_iovec_init(H2O_STRLIT("sluice"));
     h2o_hostconf_t *hc =
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -223,6 +425,7 @@ void sl__httpd_close(sl__httpd_t *h)
     if (!h)
         return;
 
+    h->closing = 1;
     if (h->listening) {
         h->listening = 0;
         uv_close((uv_handle_t *)&h->listener, NULL);
@@ -244,5 +447,6 @@ void sl__httpd_free(sl__httpd_t *h)
         h2o_config_dispose(&h->config);
     }
     sl__buf_free(&h->body);
+    sl__routes_unref(h->routes);
     sl_free(h);
 }

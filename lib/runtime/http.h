@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+#include "sluice/http.h"
+#include "sluice/processor.h"
+
 /* A response body under construction: appended to with sl__buf_printf(). */
 typedef struct sl__buf_s {
     char *p;
@@ -42,5 +45,34 @@ int sl__httpd_port(const sl__httpd_t *h);
 void sl__httpd_close(sl__httpd_t *h);
 /* Free, after the loop ran dry (sl__httpd_close() first). NULL is accepted. */
 void sl__httpd_free(sl__httpd_t *h);
+
+/* ---- routes served off the loop (routes.c; sl_processor_add_route()) ---- */
+
+#define SL__MAX_ROUTES 8
+
+typedef struct sl__route_s {
+    char prefix[64];
+    size_t prefix_len;
+    sl_http_route_fn fn;
+    void *opaque;
+    void (*destroy)(void *opaque);
+} sl__route_t;
+
+/* A processor's routes, shared by reference: the processor holds one, and
+ * so does every request whose route function is queued or running. */
+typedef struct sl__routes_s sl__routes_t;
+/* The processor's routes (NULL: none); borrowed. */
+sl__routes_t *sl__proc_routes(const sl_processor_t *p);
+/* Thread-safe. The last unref destroys every route's opaque. */
+sl__routes_t *sl__routes_ref(sl__routes_t *rs);
+void sl__routes_unref(sl__routes_t *rs);
+/* The route of the longest prefix @p path (without its query) matches. */
+const sl__route_t *sl__routes_match(const sl__routes_t *rs, const char *path, size_t len);
+/* The prefixes of @p rs, ", "-separated, in @p buf ("" for none). */
+void sl__routes_names(const sl__routes_t *rs, char *buf, size_t cap);
+/* Serve @p rs (referenced until sl__httpd_free()) besides the handler:
+ * a matching request's function runs on @p loop's thread pool, at most
+ * SL__HTTP_WORKERS at a time. */
+void sl__httpd_set_routes(sl__httpd_t *h, sl__routes_t *rs);
 
 #endif

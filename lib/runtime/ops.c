@@ -564,6 +564,8 @@ int sl__ops_start(sl_processor_t *p, sl__ops_t **out)
         sl_free(o);
         return rc;
     }
+    /* Routes of sl_processor_add_route(), answered off the loop. */
+    sl__httpd_set_routes(o->http, sl__proc_routes(p));
     /* The arrival samples (see age_ring_t): not a reason to keep the loop. */
     uv_timer_init(sl__proc_loop(p), &o->age_timer);
     o->age_timer.data = o;
@@ -571,7 +573,10 @@ int sl__ops_start(sl_processor_t *p, sl__ops_t **out)
     age_tick(&o->age_timer);
     uv_timer_start(&o->age_timer, age_tick, 1000, 1000);
     uv_unref((uv_handle_t *)&o->age_timer);
-    sl__log(p, "info", "serving /metrics, /health and /ready on http://%s",
+    char routes[SL__MAX_ROUTES * 66];
+    sl__routes_names(sl__proc_routes(p), routes, sizeof routes);
+    sl__log(p, "info", "serving /metrics, /health and /ready%s%s%s on http://%s",
+            routes[0] ? ", and " : "", routes, routes[0] ? " (answered off the loop)" : "",
             sl__httpd_address(o->http));
     *out = o;
     return 0;

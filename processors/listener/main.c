@@ -3,7 +3,8 @@
  * The materialize flavor over a Kafka source: events of the chosen types →
  * one view row per key (a JSON pointer into the event) → newest per key in
  * each batch → one SQLite transaction per batch, upsert only if newer,
- * delete on *-deleted. Faults go to a Kafka topic. See --help.
+ * delete on *-deleted. Faults go to a Kafka topic. With --http the view
+ * is also served read-only over HTTP (/views). See --help.
  * --skip-source is parsed here and taken out of argv before the common
  * parser sees the rest. */
 #include <stdio.h>
@@ -54,7 +55,10 @@ int main(int argc, char **argv)
             printf("\nListener options:\n"
                    "  --skip-source NAME            skip events whose tags.source is NAME    "
                    "SLUICE_SKIP_SOURCE\n"
-                   "                                (this service's own events)\n");
+                   "                                (this service's own events)\n"
+                   "  With --http, the view is served read-only too:\n"
+                   "    GET /views/TABLE/KEY          one row (ETag; 404 unknown or deleted)\n"
+                   "    GET /views/TABLE?after=KEY&limit=N   rows in key order (N <= 1000)\n");
         cli_free(&c);
         return rc < 0 ? 0 : rc;
     }
@@ -131,6 +135,23 @@ int main(int argc, char **argv)
         sl_pipeline_destroy(pl);
         rc = EXIT_RUNTIME;
         goto out;
+    }
+    /* With --http, the view is served read-only beside /metrics: GET
+     * /views/<table>/<key> and /views/<table>?after=&limit= (sluice/view.h). */
+    if (c.http) {
+        sl_view_reader_t *vr = sl_view_reader_sqlite_open(view, table, err, sizeof err);
+        if (!vr) {
+            cli_error(&c, "--view %s: cannot read it back: %s", c.view, err);
+            rc = EXIT_RUNTIME;
+            goto out;
+        }
+        if ((mrc = sl_processor_add_route(p, "/views", sl_view_reader_http, vr,
+                                          sl_view_reader_destroy))) {
+            cli_error(&c, "cannot serve /views: %s", sl_strerror(mrc));
+            sl_view_reader_destroy(vr);
+            rc = EXIT_RUNTIME;
+            goto out;
+        }
     }
     rc = c.describe ? cli_describe(&c, p) : cli_run(p);
 out:
