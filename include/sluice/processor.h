@@ -134,6 +134,8 @@ SL_EXPORT int sl_processor_describe(sl_processor_t *p, const char *format, char 
  *         attached before it stays a real client.
  */
 SL_EXPORT int sl_processor_describe_only(sl_processor_t *p);
+
+/**
  * @brief Serve the paths under @p prefix on the processor's HTTP endpoint
  *        (http.listen) with @p fn, run off the loop (see sluice/http.h).
  *
