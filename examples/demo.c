@@ -267,19 +267,21 @@ static void endpoint_of(const char *log, char *out, size_t cap)
     }
 }
 
-/* Runs the trigger with @p targs and --describe=json (it connects to
+/* Runs the trigger with @p targs, -X @p xb and --describe=json (it connects to
  * nothing), keeps the AsyncAPI document in @p path and prints a summary of
  * it: each operation, its channel and its messages. Returns 1 when the
  * document was printed and has a receive and a send, else 0 after saying
  * why. */
-static int describe_trigger(const char *trig, char *const targs[], const char *path)
+static int describe_trigger(const char *trig, char *const targs[], char *xb, const char *path)
 {
     char *args[64];
     size_t n = 0;
-    while (targs[n] && n < 62) {
+    while (targs[n] && n < 60) {
         args[n] = targs[n];
         n++;
     }
+    args[n++] = "-X"; /* the brokers it would read from, named in the document */
+    args[n++] = xb;
     args[n++] = "--describe=json";
     args[n] = NULL;
     posix_spawn_file_actions_t fa;
@@ -646,7 +648,7 @@ int main(int argc, char **argv)
                      NULL};
     char dpath[PATH_MAX];
     snprintf(dpath, sizeof dpath, "%s/trigger-asyncapi.json", out);
-    int described = describe_trigger(trig, targs, dpath);
+    int described = describe_trigger(trig, targs, xb, dpath);
     double start = now_s();
     pid_t tpid = spawn_service(targs, "demo-trigger", xb, tlog);
     pid_t lpid = spawn_service(largs, "demo-listener", xb, llog);

@@ -77,6 +77,8 @@ def as_unit(block, n):
         params.append('sl_sink_t *my_sink')
     if re.search(r'\bp\b', stmts) and not re.search(r'sl_pipeline_t \*p\b', stmts):
         params.append('sl_pipeline_t *p')
+    if re.search(r'\bproc\b', stmts) and not re.search(r'sl_processor_t \*proc\b', stmts):
+        params.append('sl_processor_t *proc')
     if re.search(r'\berr\b', stmts) and not re.search(r'char err\[', stmts):
         decls += '    char err[512];\n'
     fn = 'int readme_block_%d(%s);\nint readme_block_%d(%s)\n{\n%s%s\n' % (
