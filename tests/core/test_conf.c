@@ -136,7 +136,6 @@ Test(conf, memory_budget_parses_and_derives_the_engine_bounds)
         {.name = "memory.max.bytes", .value = "64q", .rc = SL_EINVAL},
         {.name = "memory.max.bytes", .value = "", .rc = SL_EINVAL},
         {.name = "memory.max.bytes", .value = "-1", .rc = SL_ERANGE},
-        {.name = "memory.max.bytes", .value = "0", .rc = SL_ERANGE},
         {.name = "memory.max.bytes", .value = "1048575", .rc = SL_ERANGE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -145,21 +144,28 @@ Test(conf, memory_budget_parses_and_derives_the_engine_bounds)
         cr_assert_eq(sl_conf_set(c, bad[i].name, bad[i].value, err, sizeof err), bad[i].rc,
                      "\"%s\"", bad[i].value);
         cr_assert(strstr(err, "memory.max.bytes"), "the error names the property: %s", err);
-        cr_assert_eq(sl_conf_get_int(c, "memory.max.bytes"), 32 << 20, "the default stays");
+        cr_assert_eq(sl_conf_get_int(c, "memory.max.bytes"), 0, "the default stays");
         cr_assert_eq(sl__conf_is_set(c, "memory.max.bytes"), 0, "a refused value is no setting");
         sl_conf_destroy(c);
     }
 
     sl_conf_t *c = sl_conf_new();
     char err[256];
-    /* the default budget: 16 MiB for the engine, records capped at the defaults */
+    /* no budget by default (0): every bound keeps its own default */
+    cr_assert_eq(sl_conf_get_int(c, "memory.max.bytes"), 0);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 67108864);
+    cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), 50000);
+    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"),
+                 sl_conf_get_int(c, "inflight.partition.max.records"));
+    cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "0", err, sizeof err), 0, "0 is no budget: %s",
+                 err);
+
+    /* a 32 MiB budget: 16 MiB for the engine, 8 for the source */
+    cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "32m", err, sizeof err), 0, "%s", err);
     cr_assert_eq(sl__mem_share(c, SL__MEM_ENGINE), 16 << 20);
     cr_assert_eq(sl__mem_share(c, SL__MEM_SOURCE), 8 << 20);
     cr_assert_eq(sl__mem_derived(c, "inflight.max.bytes"), 16 << 20);
     cr_assert_eq(sl__mem_derived(c, "inflight.max.records"), (16 << 20) / SL__MEM_RECORD_BYTES);
-    cr_assert_eq(sl__mem_derived(c, "inflight.partition.max.records"),
-                 (16 << 20) / SL__MEM_RECORD_BYTES < 20000 ? (16 << 20) / SL__MEM_RECORD_BYTES
-                                                           : 20000);
 
     cr_assert_eq(sl_conf_set(c, "memory.max.bytes", "4m", err, sizeof err), 0, "%s", err);
     cr_assert_eq(sl__conf_is_set(c, "memory.max.bytes"), 1);
