@@ -4,6 +4,7 @@
  * MillisBehindLatest, in seconds; every scrape checked by promtool. And a
  * Kinesis sink (behind a Kafka source on the embedded broker) that gets no
  * answer makes /ready name the sink. */
+#include "../http_util.h"
 #include "kinesis_helpers.h"
 #include "runtime/runtime.h"
 #include "sluice/broker.h"
@@ -18,23 +19,7 @@ TestSuite(kinesis_ops, .timeout = 300);
 
 static long get(int port, const char *path, char **out)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    cr_assert(c);
-    kh_body_t b = {calloc(1, 1), 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    *out = b.p;
-    return status;
+    return th_http(&(th_req_t){.port = port, .path = path}, out, NULL);
 }
 
 static void promtool(const char *text)

@@ -7,6 +7,7 @@
  * executor (libuv's thread pool, as a store sink): a gate holds its writes
  * (records stay in flight), a delay makes it slow. Every wait is a bounded
  * wait on a condition; nothing asserts a duration. */
+#include "../http_util.h"
 #include "../kafka/kafka_helpers.h"
 #include "runtime/runtime.h"
 
@@ -22,48 +23,11 @@
 
 /* ---- HTTP ---- */
 
-typedef struct {
-    char *p;
-    size_t len;
-} body_t;
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
-{
-    body_t *b = arg;
-    char *np = realloc(b->p, b->len + size * n + 1);
-    cr_assert(np);
-    memcpy(np + b->len, ptr, size * n);
-    b->len += size * n;
-    np[b->len] = 0;
-    b->p = np;
-    return size * n;
-}
-
 /* @p method on http://127.0.0.1:@p port@p path; returns the status, the
  * body (malloc'ed, NUL-terminated) in *@p out. */
 static long http(int port, const char *method, const char *path, char **out)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    cr_assert(c);
-    body_t b = {calloc(1, 1), 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (out)
-        *out = b.p;
-    else
-        free(b.p);
-    return status;
+    return th_http(&(th_req_t){.port = port, .method = method, .path = path}, out, NULL);
 }
 
 /* promtool check metrics over @p text: the exposition format and its
