@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* A request: @p method NULL is GET, @p header one extra request header line
  * or NULL, @p timeout_ms 0 is 20 s. With @p lenient a transfer that fails
@@ -63,6 +65,49 @@ static inline long th_http(const th_req_t *q, char **body, char **hdrs)
     else
         free(h.p);
     return status;
+}
+
+/* promtool check metrics (SLUICE_PROMTOOL) over @p text: the exposition
+ * format and its naming conventions; a failure fails the test with
+ * promtool's words. Without SLUICE_PROMTOOL the test fails when @p required,
+ * is skipped otherwise. */
+static inline void th_promtool(const char *text, int required)
+{
+    const char *tool = getenv("SLUICE_PROMTOOL");
+    if (!tool && !required)
+        cr_skip_test("SLUICE_PROMTOOL is not set");
+    cr_assert(tool, "SLUICE_PROMTOOL is not set");
+    char path[] = "/tmp/sluice-prom-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    size_t len = strlen(text);
+    cr_assert_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    char cmd[512], outp[64];
+    snprintf(outp, sizeof outp, "%s.out", path);
+    snprintf(cmd, sizeof cmd, "'%s' check metrics < %s > %s 2>&1", tool, path, outp);
+    int rc = system(cmd);
+    char msg[2048] = "";
+    FILE *f = fopen(outp, "r");
+    if (f) {
+        size_t n = fread(msg, 1, sizeof msg - 1, f);
+        msg[n] = 0;
+        fclose(f);
+    }
+    unlink(path);
+    unlink(outp);
+    cr_assert_eq(rc, 0, "promtool check metrics failed:\n%s\non:\n%s", msg, text);
+}
+
+/* The value of the sample @p s (name with its labels, exactly as rendered,
+ * e.g. name{a="b"}) in the exposition @p text; -1e300 when absent. */
+static inline double th_sample(const char *text, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, s, n) && l[n] == ' ')
+            return strtod(l + n + 1, NULL);
+    return -1e300;
 }
 
 #endif

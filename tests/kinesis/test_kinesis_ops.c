@@ -22,31 +22,10 @@ static long get(int port, const char *path, char **out)
     return th_http(&(th_req_t){.port = port, .path = path}, out, NULL);
 }
 
+/* promtool check metrics over @p text; skipped without SLUICE_PROMTOOL. */
 static void promtool(const char *text)
 {
-    const char *tool = getenv("SLUICE_PROMTOOL");
-    if (!tool)
-        cr_skip_test("SLUICE_PROMTOOL is not set");
-    char path[] = "/tmp/sluice-kops-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    size_t len = strlen(text);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' check metrics < %s > /dev/null 2>&1", tool, path);
-    int rc = system(cmd);
-    unlink(path);
-    cr_assert_eq(rc, 0, "promtool check metrics failed on:\n%s", text);
-}
-
-static double sample(const char *text, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-        if (!strncmp(l, s, n) && l[n] == ' ')
-            return strtod(l + n + 1, NULL);
-    return -1e300;
+    th_promtool(text, 0);
 }
 
 static int ack_all(void *opaque, sl_uow_t *const *uows, size_t n)
@@ -137,22 +116,22 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
         free(m);
         cr_assert_eq(get(port, "/metrics", &m), 200);
         promtool(m);
-        if (sample(m, "sluice_records_done_total") == N &&
+        if (th_sample(m, "sluice_records_done_total") == N &&
             strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\"") &&
             strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"1\""))
             break;
         tu_sleep_ms(200);
     }
-    cr_assert_eq(sample(m, "sluice_records_done_total"), N, "%s", m);
-    cr_assert_eq(sample(m, "sluice_assigned_partitions"), 2, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_records_done_total"), N, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_assigned_partitions"), 2, "%s", m);
     for (end = tu_now_ms() + WAIT_MS;
-         sample(m, "sluice_last_commit_age_seconds") < 0 && tu_now_ms() < end;) {
+         th_sample(m, "sluice_last_commit_age_seconds") < 0 && tu_now_ms() < end;) {
         free(m);
         cr_assert_eq(get(port, "/metrics", &m), 200);
         promtool(m);
         tu_sleep_ms(200);
     }
-    cr_assert_geq(sample(m, "sluice_last_commit_age_seconds"), 0, "checkpoints stored:\n%s", m);
+    cr_assert_geq(th_sample(m, "sluice_last_commit_age_seconds"), 0, "checkpoints stored:\n%s", m);
     cr_assert(
         strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\",shard=\"shardId-"),
         "%s", m);
