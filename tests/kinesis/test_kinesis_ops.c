@@ -44,6 +44,23 @@ static sl_result_t keep(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
+/* A "pass" pipeline (keep) into @p o, faults into @p f, on @p p; runs it
+ * (kk_run into @p r) and returns the port of its operations endpoint. */
+static int run_pass(sl_processor_t *p, kk_run_t *r, sl_sink_t *o, sl_sink_t *f)
+{
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep, NULL);
+    sl_pipeline_sink(pl, o);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    kk_run(r, p);
+    int port = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
+        tu_sleep_ms(10);
+    cr_assert(port > 0);
+    return port;
+}
+
 Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
 {
     char dir[64];
@@ -96,17 +113,8 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
     sl_sink_ops_t ops = {.name = "out", .write = ack_all};
     sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
     sl_sink_t *o = sl_sink_new(&ops, &acked), *f = sl_sink_new(&fops, &faults);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep, NULL);
-    sl_pipeline_sink(pl, o);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
     kk_run_t r;
-    kk_run(&r, p);
-    int port = 0;
-    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
-        tu_sleep_ms(10);
-    cr_assert(port > 0);
+    int port = run_pass(p, &r, o, f);
 
     /* Every record read and done; both shards held, their lag known and 0
      * once read to the tip. */
@@ -219,17 +227,8 @@ Test(kinesis_ops, ready_names_a_kinesis_sink_that_gets_no_answer)
     atomic_long faults = 0;
     sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
     sl_sink_t *f = sl_sink_new(&fops, &faults);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep, NULL);
-    sl_pipeline_sink(pl, o);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
     kk_run_t r;
-    kk_run(&r, p);
-    int port = 0;
-    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
-        tu_sleep_ms(10);
-    cr_assert(port > 0);
+    int port = run_pass(p, &r, o, f);
 
     /* One record through: the sink answered. */
     char *body = NULL;
