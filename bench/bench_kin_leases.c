@@ -8,6 +8,7 @@
  * processors (kinesis in -> kinesis out). Quick: 1 rep. */
 #define BENCH_NAME "bench_kin_leases"
 #include "bench_util.h"
+#include "kinesalite.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -31,60 +32,14 @@ static void sleep_ms(int ms)
 
 static void start_server(void)
 {
-    const char *js = getenv("SLUICE_KINESIS_SERVER");
-    char path[1024];
-    if (!js) {
-        snprintf(path, sizeof path, "%s/tests/kinesis/server/server.js", SLUICE_SOURCE_DIR);
-        js = path;
-    }
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-kl-XXXXXX");
-    if (!mkdtemp(g_dir))
-        die("mkdtemp: %s", strerror(errno));
-    char pf[128], log[128];
-    snprintf(pf, sizeof pf, "%s/ports.json", g_dir);
-    snprintf(log, sizeof log, "%s/server.log", g_dir);
-    char *argv[] = {"node",     (char *)js, "--port-file", pf,      "--exit-on-stdin-eof",
-                    "--stream", "in:6",     "--stream",    "out:1", "--stream",
-                    "faults:1", NULL};
-    int fds[2];
-    if (pipe(fds))
-        die("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawnp(&g_server, "node", &fa, NULL, argv, environ))
-        die("cannot start node %s (run scripts/deps.sh: npm ci in tests/kinesis/server)", js);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[0]);
-    g_server_in = fds[1];
-    fcntl(g_server_in, F_SETFD, FD_CLOEXEC);
-    json_t *j = NULL;
-    for (int i = 0; i < 600 && !j; i++) {
-        j = json_load_file(pf, 0, NULL);
-        if (!j)
-            sleep_ms(50);
-    }
-    if (!j)
-        die("the kinesalite server did not start (see %s)", log);
-    snprintf(g_url, sizeof g_url, "%s", json_string_value(json_object_get(j, "kinesalite")));
-    json_decref(j);
+    char *streams[] = {"--stream", "in:6", "--stream", "out:1", "--stream", "faults:1", NULL};
+    bench_kinesalite_start("/tmp/sluice-bench-kl-XXXXXX", streams, g_dir, sizeof g_dir, g_url,
+                           sizeof g_url, &g_server, &g_server_in);
 }
 
 static void stop_server(void)
 {
-    if (g_server_in >= 0)
-        close(g_server_in);
-    if (g_server > 0) {
-        kill(g_server, SIGTERM);
-        waitpid(g_server, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_kinesalite_stop(g_dir, g_server, g_server_in);
 }
 
 static sl_result_t copy(sl_uow_t *u, void *opaque)
