@@ -408,9 +408,6 @@ int main(int argc, char **argv)
     if (csv && fclose(csv))
         die("cannot write %s", csvpath);
     sl_broker_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_rmtree(g_dir);
     return 0;
 }

@@ -298,4 +298,14 @@ static inline size_t bench_event(char *out, size_t cap, size_t size, size_t i, c
     return (size_t)n;
 }
 
+/* Removes the folder @p dir and what it holds (rm -rf); a failure is said
+ * on stderr, not fatal. */
+static inline void bench_rmtree(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 #endif

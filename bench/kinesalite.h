@@ -84,10 +84,7 @@ static inline void bench_kinesalite_stop(const char *dir, pid_t pid, int in)
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", dir);
+    bench_rmtree(dir);
 }
 
 #endif
