@@ -61,12 +61,6 @@ static void kill_members(void)
 static char g_dir[64];
 static atomic_int g_producing = 1;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the producer: a steady stream on every partition -------------------- */
 
 static void *producer_main(void *arg)

@@ -35,12 +35,6 @@ extern char **environ;
 static char g_dir[64];
 static const char *g_bs;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- input ---- */
 
 static size_t g_change_bytes, g_event_bytes;
@@ -482,11 +476,7 @@ int main(int argc, char **argv)
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
-    char err[256];
-    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
-    if (!b)
-        die("embedded broker: %s", err);
-    g_bs = sl_broker_bootstrap(b);
+    sl_broker_t *b = bench_broker(&g_bs);
     snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-fl-XXXXXX");
     if (!mkdtemp(g_dir))
         die("mkdtemp");

@@ -6,8 +6,21 @@
 #include "bench_util.h"
 
 #include <librdkafka/rdkafka.h>
+#include <sluice/broker.h>
 #include <stdint.h>
 #include <string.h>
+
+/* An embedded broker of one node for the bench, its bootstrap into *@p bs;
+ * dies when it cannot start. The caller destroys it. */
+static inline sl_broker_t *bench_broker(const char **bs)
+{
+    char err[256];
+    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
+    if (!b)
+        die("embedded broker: %s", err);
+    *bs = sl_broker_bootstrap(b);
+    return b;
+}
 
 /* A producer to @p bootstrap for bulk input (linger 5 ms, batches of up to
  * 10000). Dies when it cannot be made. */

@@ -25,12 +25,6 @@ static char g_dir[64], g_url[128];
 static pid_t g_server = -1;
 static int g_server_in = -1;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void start_server(void)
 {
     char *streams[] = {"--stream", "in:6", "--stream", "out:1", "--stream", "faults:1", NULL};

@@ -37,12 +37,6 @@ static char g_url[128], g_dir[64];
 static pid_t g_server;
 static int g_server_in = -1;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static CURL *g_easy;
 
 /* One call with a reused connection; dies on anything but HTTP 200. */

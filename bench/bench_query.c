@@ -39,12 +39,6 @@ extern char **environ;
 static char g_dir[64];
 static const char *g_bs;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* @p n events of @p things things, timestamps from @p ts0 on. */
 static void produce(const char *topic, size_t n, size_t things, int64_t ts0)
 {
@@ -225,11 +219,7 @@ int main(int argc, char **argv)
                      "../processors/sluice-listener");
         bin = path;
     }
-    char err[256];
-    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
-    if (!b)
-        die("embedded broker: %s", err);
-    g_bs = sl_broker_bootstrap(b);
+    sl_broker_t *b = bench_broker(&g_bs);
     snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-q-XXXXXX");
     if (!mkdtemp(g_dir))
         die("mkdtemp");

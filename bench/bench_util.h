@@ -298,6 +298,13 @@ static inline size_t bench_event(char *out, size_t cap, size_t size, size_t i, c
     return (size_t)n;
 }
 
+/* Sleeps @p ms milliseconds. */
+static inline void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* Removes the folder @p dir and what it holds (rm -rf); a failure is said
  * on stderr, not fatal. */
 static inline void bench_rmtree(const char *dir)
