@@ -636,36 +636,12 @@ static const char *bin(const char *env)
     return p;
 }
 
-static pid_t spawn(char *const argv[], const char *log)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *s = calloc(1, 1 << 20);
-    size_t n = fread(s, 1, (1 << 20) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* The port a binary logged ("serving ... on http://127.0.0.1:PORT"). */
 static int logged_port(const char *log, pid_t pid)
 {
     int64_t end = tu_now_ms() + WAIT_MS;
     while (tu_now_ms() < end) {
-        char *s = slurp(log);
+        char *s = tu_slurp(log);
         const char *at = strstr(s, "on http://127.0.0.1:");
         int port = at ? atoi(at + strlen("on http://127.0.0.1:")) : 0;
         free(s);
@@ -696,7 +672,7 @@ Test(ops, listener_binary)
     char *argv[] = {(char *)lb, "--source", "kafka:events", "--key", "/thing/id", "--view",
                     view,       "--name",   "ops-listener", "-X",    bsx,         "--log-level",
                     "info",     "--http",   "127.0.0.1:0",  NULL};
-    pid_t pid = spawn(argv, log);
+    pid_t pid = tu_spawn(argv, log, environ);
     int port = logged_port(log, pid);
     rd_kafka_t *prod = kt_producer(bs);
     enum { N = 30 };
@@ -735,9 +711,9 @@ Test(ops, listener_binary)
     snprintf(http2, sizeof http2, "127.0.0.1:%d", port);
     argv[14] = http2;
     argv[12] = "error";
-    pid_t pid2 = spawn(argv, log2);
+    pid_t pid2 = tu_spawn(argv, log2, environ);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 1, "a port in use: exit 1");
-    char *l2 = slurp(log2);
+    char *l2 = tu_slurp(log2);
     cr_assert(strstr(l2, "address already in use"), "%s", l2);
     cr_assert(strstr(l2, "\"level\":\"error\""), "%s", l2);
     cr_assert_null(strstr(l2, "\"level\":\"info\""), "--log-level error: %s", l2);
@@ -749,16 +725,16 @@ Test(ops, listener_binary)
 
     /* An unparsable address: one line on stderr, exit 2. */
     argv[14] = "localhost";
-    pid2 = spawn(argv, log2);
+    pid2 = tu_spawn(argv, log2, environ);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 2);
-    l2 = slurp(log2);
+    l2 = tu_slurp(log2);
     cr_assert(strstr(l2, "expected ADDR:PORT"), "%s", l2);
     cr_assert_eq(strchr(l2, '\n'), l2 + strlen(l2) - 1, "one line: %s", l2);
     free(l2);
     unlink(log2);
     argv[14] = "127.0.0.1:0";
     argv[12] = "verbose";
-    pid2 = spawn(argv, log2);
+    pid2 = tu_spawn(argv, log2, environ);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 2, "--log-level verbose: exit 2");
     unlink(log2);
     unlink(log);

@@ -97,18 +97,6 @@ static const char *bin(const char *env)
     return p;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *s = calloc(1, 1 << 20);
-    size_t n = fread(s, 1, (1 << 20) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static void lst_start(lst_t *t)
 {
     const char *lb = bin("SLUICE_LISTENER_BIN");
@@ -117,9 +105,7 @@ static void lst_start(lst_t *t)
     t->b = kt_broker(topics, parts);
     const char *bs = sl_broker_bootstrap(t->b);
     snprintf(t->log, sizeof t->log, "/tmp/sluice-query-XXXXXX");
-    int fd = mkstemp(t->log);
-    cr_assert(fd >= 0);
-    close(fd);
+    tu_mkstemp(t->log);
     snprintf(t->db, sizeof t->db, "%s.db", t->log);
     char bsx[128], view[128];
     snprintf(bsx, sizeof bsx, "bootstrap.servers=%s", bs);
@@ -127,15 +113,10 @@ static void lst_start(lst_t *t)
     char *argv[] = {(char *)lb, "--source",    "kafka:events", "--key",       "/thing/id", "--view",
                     view,       "--entity-at", "/thing",       "--name",      "query",     "-X",
                     bsx,        "--http",      "127.0.0.1:0",  "--log-level", "info",      NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, t->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    cr_assert_eq(posix_spawn(&t->pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    t->pid = tu_spawn(argv, t->log, environ);
     int64_t end = tu_now_ms() + WAIT_MS;
     while (!t->port && tu_now_ms() < end) {
-        char *s = slurp(t->log);
+        char *s = tu_slurp(t->log);
         const char *at = strstr(s, "on http://127.0.0.1:");
         t->port = at ? atoi(at + strlen("on http://127.0.0.1:")) : 0;
         free(s);
@@ -151,7 +132,7 @@ static void lst_stop(lst_t *t)
 {
     kill(t->pid, SIGTERM);
     cr_assert_eq(kt_wait(t->pid, WAIT_MS), 0, "the listener drained and exited 0");
-    char *s = slurp(t->log);
+    char *s = tu_slurp(t->log);
     cr_assert_null(strstr(s, "ERROR: AddressSanitizer"), "%s", s);
     free(s);
     rd_kafka_destroy(t->prod);
