@@ -594,16 +594,9 @@ int main(int argc, char **argv)
         printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
     }
     if (memory) {
-        const char *bin = getenv("SLUICE_LISTENER_BIN");
         char path[PATH_MAX];
-        if (!bin) {
-            snprintf(path, sizeof path, "%s", argv[0]);
-            char *slash = strrchr(path, '/');
-            if (slash)
-                snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path),
-                         "../processors/sluice-listener");
-            bin = path;
-        }
+        const char *bin = bench_bin("SLUICE_LISTENER_BIN", argv[0], "../processors/sluice-listener",
+                                    path, sizeof path);
         /* Flat means: once the input is larger than what the processor may
          * hold (librdkafka's queue, up to 64 MiB; the engine's in-flight
          * bounds), more input costs no more memory. So the base is at least

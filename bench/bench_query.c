@@ -209,16 +209,9 @@ int main(int argc, char **argv)
     }
     if (n < 1000 || conns < 1)
         die("--events at least 1000, --connections at least 1");
-    const char *bin = getenv("SLUICE_LISTENER_BIN");
     char path[PATH_MAX];
-    if (!bin) {
-        snprintf(path, sizeof path, "%s", argv[0]);
-        char *slash = strrchr(path, '/');
-        if (slash)
-            snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path),
-                     "../processors/sluice-listener");
-        bin = path;
-    }
+    const char *bin = bench_bin("SLUICE_LISTENER_BIN", argv[0], "../processors/sluice-listener",
+                                path, sizeof path);
     sl_broker_t *b = bench_broker(&g_bs);
     snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-q-XXXXXX");
     if (!mkdtemp(g_dir))

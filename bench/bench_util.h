@@ -298,6 +298,21 @@ static inline size_t bench_event(char *out, size_t cap, size_t size, size_t i, c
     return (size_t)n;
 }
 
+/* The program named by the environment variable @p env, or else @p rel
+ * taken from the folder of @p argv0 (written into @p path, @p size bytes). */
+static inline const char *bench_bin(const char *env, const char *argv0, const char *rel, char *path,
+                                    size_t size)
+{
+    const char *bin = getenv(env);
+    if (bin)
+        return bin;
+    snprintf(path, size, "%s", argv0);
+    char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(slash + 1, size - (size_t)(slash + 1 - path), "%s", rel);
+    return path;
+}
+
 /* Sleeps @p ms milliseconds. */
 static inline void sleep_ms(int ms)
 {
