@@ -61,12 +61,6 @@ static void kill_members(void)
 static char g_dir[64];
 static atomic_int g_producing = 1;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the producer: a steady stream on every partition -------------------- */
 
 static void *producer_main(void *arg)
@@ -408,9 +402,6 @@ int main(int argc, char **argv)
     if (csv && fclose(csv))
         die("cannot write %s", csvpath);
     sl_broker_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_rmtree(g_dir);
     return 0;
 }

@@ -16,6 +16,7 @@
  * librdkafka and SQLite are used for the baselines and to produce the input;
  * everything measured of sluice goes through include/sluice/. */
 #define BENCH_NAME "bench_flavors"
+#include "bench_kafka.h"
 #include "bench_util.h"
 
 #include <fcntl.h>
@@ -34,26 +35,13 @@ extern char **environ;
 static char g_dir[64];
 static const char *g_bs;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- input ---- */
 
 static size_t g_change_bytes, g_event_bytes;
 
 static void produce(const char *topic, size_t n, int changes, size_t things)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
-    rd_kafka_conf_set(kc, "linger.ms", "5", err, sizeof err);
-    rd_kafka_conf_set(kc, "batch.num.messages", "10000", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
-    if (!rk)
-        die("producer: %s", err);
+    rd_kafka_t *rk = bench_producer(g_bs);
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         char v[700], key[32];
@@ -84,16 +72,9 @@ static void produce(const char *topic, size_t n, int changes, size_t things)
                 i, ver == 1 ? "thing-created" : "thing-updated", (long long)ts, key, key, id, ver,
                 id % 100);
         bytes += (size_t)len;
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                 RD_KAFKA_V_VALUE(v, (size_t)len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(rk, 10);
-        rd_kafka_poll(rk, 0);
+        bench_produce(rk, topic, key, v, (size_t)len);
     }
-    if (rd_kafka_flush(rk, 60000))
-        die("the input of %s was not all delivered", topic);
-    rd_kafka_destroy(rk);
+    bench_producer_done(rk, topic);
     if (changes)
         g_change_bytes = bytes / n;
     else
@@ -383,21 +364,7 @@ static long rss_kb(pid_t pid)
 
 static int64_t committed(const char *group, const char *topic, int parts)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    for (int i = 0; i < parts; i++)
-        rd_kafka_topic_partition_list_add(l, topic, i);
-    int64_t sum = 0;
-    if (!rd_kafka_committed(rk, l, 10000))
-        for (int i = 0; i < l->cnt; i++)
-            sum += l->elems[i].offset > 0 ? l->elems[i].offset : 0;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(rk);
-    return sum;
+    return bench_committed(g_bs, group, topic, parts);
 }
 
 /* Where each memory run's RSS goes, once a second (--rss-trace FILE, or
@@ -509,11 +476,7 @@ int main(int argc, char **argv)
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
-    char err[256];
-    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
-    if (!b)
-        die("embedded broker: %s", err);
-    g_bs = sl_broker_bootstrap(b);
+    sl_broker_t *b = bench_broker(&g_bs);
     snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-fl-XXXXXX");
     if (!mkdtemp(g_dir))
         die("mkdtemp");
@@ -631,16 +594,9 @@ int main(int argc, char **argv)
         printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
     }
     if (memory) {
-        const char *bin = getenv("SLUICE_LISTENER_BIN");
         char path[PATH_MAX];
-        if (!bin) {
-            snprintf(path, sizeof path, "%s", argv[0]);
-            char *slash = strrchr(path, '/');
-            if (slash)
-                snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path),
-                         "../processors/sluice-listener");
-            bin = path;
-        }
+        const char *bin = bench_bin("SLUICE_LISTENER_BIN", argv[0], "../processors/sluice-listener",
+                                    path, sizeof path);
         /* Flat means: once the input is larger than what the processor may
          * hold (librdkafka's queue, up to 64 MiB; the engine's in-flight
          * bounds), more input costs no more memory. So the base is at least
@@ -674,9 +630,6 @@ int main(int argc, char **argv)
     if (g_rss_trace && fclose(g_rss_trace))
         die("cannot write %s", rsspath);
     sl_broker_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_rmtree(g_dir);
     return 0;
 }

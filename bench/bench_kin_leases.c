@@ -7,7 +7,9 @@
  * kinesis.lease.failover.ms, less one renewal). Workers are forked
  * processors (kinesis in -> kinesis out). Quick: 1 rep. */
 #define BENCH_NAME "bench_kin_leases"
+#include "../tests/kinesis/kinesalite_http.h"
 #include "bench_util.h"
+#include "kinesalite.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,68 +25,16 @@ static char g_dir[64], g_url[128];
 static pid_t g_server = -1;
 static int g_server_in = -1;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void start_server(void)
 {
-    const char *js = getenv("SLUICE_KINESIS_SERVER");
-    char path[1024];
-    if (!js) {
-        snprintf(path, sizeof path, "%s/tests/kinesis/server/server.js", SLUICE_SOURCE_DIR);
-        js = path;
-    }
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-kl-XXXXXX");
-    if (!mkdtemp(g_dir))
-        die("mkdtemp: %s", strerror(errno));
-    char pf[128], log[128];
-    snprintf(pf, sizeof pf, "%s/ports.json", g_dir);
-    snprintf(log, sizeof log, "%s/server.log", g_dir);
-    char *argv[] = {"node",     (char *)js, "--port-file", pf,      "--exit-on-stdin-eof",
-                    "--stream", "in:6",     "--stream",    "out:1", "--stream",
-                    "faults:1", NULL};
-    int fds[2];
-    if (pipe(fds))
-        die("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawnp(&g_server, "node", &fa, NULL, argv, environ))
-        die("cannot start node %s (run scripts/deps.sh: npm ci in tests/kinesis/server)", js);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[0]);
-    g_server_in = fds[1];
-    fcntl(g_server_in, F_SETFD, FD_CLOEXEC);
-    json_t *j = NULL;
-    for (int i = 0; i < 600 && !j; i++) {
-        j = json_load_file(pf, 0, NULL);
-        if (!j)
-            sleep_ms(50);
-    }
-    if (!j)
-        die("the kinesalite server did not start (see %s)", log);
-    snprintf(g_url, sizeof g_url, "%s", json_string_value(json_object_get(j, "kinesalite")));
-    json_decref(j);
+    char *streams[] = {"--stream", "in:6", "--stream", "out:1", "--stream", "faults:1", NULL};
+    bench_kinesalite_start("/tmp/sluice-bench-kl-XXXXXX", streams, g_dir, sizeof g_dir, g_url,
+                           sizeof g_url, &g_server, &g_server_in);
 }
 
 static void stop_server(void)
 {
-    if (g_server_in >= 0)
-        close(g_server_in);
-    if (g_server > 0) {
-        kill(g_server, SIGTERM);
-        waitpid(g_server, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_kinesalite_stop(g_dir, g_server, g_server_in);
 }
 
 static sl_result_t copy(sl_uow_t *u, void *opaque)
@@ -102,7 +52,7 @@ static pid_t worker(const char *id, const char *failover, int rep)
         die("fork");
     if (pid)
         return pid;
-    char log[128], ck[128], app[32], err[512];
+    char log[128], ck[128], app[32];
     snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
@@ -126,25 +76,7 @@ static pid_t worker(const char *id, const char *failover, int rep)
                         "log.level",
                         "warn",
                         NULL};
-    sl_conf_t *c = sl_conf_new();
-    for (size_t i = 0; c && kv[i]; i += 2)
-        if (sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err))
-            _exit(3);
-    sl_processor_t *p = c ? sl_processor_new(c, err, sizeof err) : NULL;
-    sl_conf_destroy(c);
-    if (!p || sl_kinesis_source_attach(p, "in", err, sizeof err))
-        _exit(3);
-    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
-    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    sl_pipeline_t *pl = sl_pipeline_new("copy");
-    sl_batch_opts_t b = {0, 0, -1};
-    if (!o || !f || !pl || sl_pipeline_map(pl, copy, NULL) || sl_pipeline_batch(pl, &b) ||
-        sl_pipeline_sink(pl, o) || sl_processor_add_pipeline(p, pl) ||
-        sl_processor_set_fault_sink(p, f))
-        _exit(3);
-    int rc = sl_processor_run(p);
-    sl_processor_destroy(p);
-    _exit(rc ? 1 : 0);
+    kh_worker_run(kv, copy);
 }
 
 /* Open leases held by each of w1, w2, w3 (of application app<rep>). */

@@ -14,6 +14,7 @@
 #define BENCH_NAME "bench_kinesis"
 #include "../tests/kinesis/kinesalite_http.h"
 #include "bench_util.h"
+#include "kinesalite.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -35,12 +36,6 @@ extern char **environ;
 static char g_url[128], g_dir[64];
 static pid_t g_server;
 static int g_server_in = -1;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static CURL *g_easy;
 
@@ -91,57 +86,14 @@ static void create_stream(const char *name, int shards)
 
 static void start_server(void)
 {
-    const char *js = getenv("SLUICE_KINESIS_SERVER");
-    char path[1024];
-    if (!js) {
-        snprintf(path, sizeof path, "%s/tests/kinesis/server/server.js", SLUICE_SOURCE_DIR);
-        js = path;
-    }
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-kin-XXXXXX");
-    if (!mkdtemp(g_dir))
-        die("mkdtemp: %s", strerror(errno));
-    char pf[128], log[128];
-    snprintf(pf, sizeof pf, "%s/ports.json", g_dir);
-    snprintf(log, sizeof log, "%s/server.log", g_dir);
-    char *argv[] = {"node", (char *)js, "--port-file", pf, "--exit-on-stdin-eof", NULL};
-    int fds[2];
-    if (pipe(fds))
-        die("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawnp(&g_server, "node", &fa, NULL, argv, environ))
-        die("cannot start node %s (run scripts/deps.sh: npm ci in tests/kinesis/server)", js);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[0]);
-    g_server_in = fds[1];
-    json_t *j = NULL;
-    for (int i = 0; i < 600 && !j; i++) {
-        j = json_load_file(pf, 0, NULL);
-        if (!j)
-            sleep_ms(50);
-    }
-    if (!j)
-        die("the kinesalite server did not start (see %s)", log);
-    snprintf(g_url, sizeof g_url, "%s", json_string_value(json_object_get(j, "kinesalite")));
-    json_decref(j);
+    char *streams[] = {NULL};
+    bench_kinesalite_start("/tmp/sluice-bench-kin-XXXXXX", streams, g_dir, sizeof g_dir, g_url,
+                           sizeof g_url, &g_server, &g_server_in);
 }
 
 static void stop_server(void)
 {
-    if (g_server_in >= 0)
-        close(g_server_in);
-    if (g_server > 0) {
-        kill(g_server, SIGTERM);
-        waitpid(g_server, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_kinesalite_stop(g_dir, g_server, g_server_in);
 }
 
 /* ---- a: the curl loop ---- */

@@ -15,6 +15,7 @@
  *
  *   bench_query [--quick] [--events N] [--connections C] */
 #define BENCH_NAME "bench_query"
+#include "bench_kafka.h"
 #include "bench_util.h"
 
 #include <fcntl.h>
@@ -38,23 +39,10 @@ extern char **environ;
 static char g_dir[64];
 static const char *g_bs;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* @p n events of @p things things, timestamps from @p ts0 on. */
 static void produce(const char *topic, size_t n, size_t things, int64_t ts0)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
-    rd_kafka_conf_set(kc, "linger.ms", "5", err, sizeof err);
-    rd_kafka_conf_set(kc, "batch.num.messages", "10000", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
-    if (!rk)
-        die("producer: %s", err);
+    rd_kafka_t *rk = bench_producer(g_bs);
     for (size_t i = 0; i < n; i++) {
         char v[700], key[32];
         size_t id = i % things;
@@ -64,35 +52,14 @@ static void produce(const char *topic, size_t n, size_t things, int64_t ts0)
                            "\"thing\":{\"id\":\"%s\",\"name\":\"Thing %zu\",\"status\":\"active\","
                            "\"count\":%zu,\"description\":\"an event of the query benchmark\"}}",
                            topic, i, (long long)(ts0 + (int64_t)i), key, id, i);
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                 RD_KAFKA_V_VALUE(v, (size_t)len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(rk, 10);
-        rd_kafka_poll(rk, 0);
+        bench_produce(rk, topic, key, v, (size_t)len);
     }
-    if (rd_kafka_flush(rk, 60000))
-        die("the input of %s was not all delivered", topic);
-    rd_kafka_destroy(rk);
+    bench_producer_done(rk, topic);
 }
 
 static int64_t committed(const char *group, const char *topic, int parts)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", g_bs, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    for (int i = 0; i < parts; i++)
-        rd_kafka_topic_partition_list_add(l, topic, i);
-    int64_t sum = 0;
-    if (!rd_kafka_committed(rk, l, 10000))
-        for (int i = 0; i < l->cnt; i++)
-            sum += l->elems[i].offset > 0 ? l->elems[i].offset : 0;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(rk);
-    return sum;
+    return bench_committed(g_bs, group, topic, parts);
 }
 
 static pid_t spawn(char *const argv[], const char *out)
@@ -242,21 +209,10 @@ int main(int argc, char **argv)
     }
     if (n < 1000 || conns < 1)
         die("--events at least 1000, --connections at least 1");
-    const char *bin = getenv("SLUICE_LISTENER_BIN");
     char path[PATH_MAX];
-    if (!bin) {
-        snprintf(path, sizeof path, "%s", argv[0]);
-        char *slash = strrchr(path, '/');
-        if (slash)
-            snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path),
-                     "../processors/sluice-listener");
-        bin = path;
-    }
-    char err[256];
-    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
-    if (!b)
-        die("embedded broker: %s", err);
-    g_bs = sl_broker_bootstrap(b);
+    const char *bin = bench_bin("SLUICE_LISTENER_BIN", argv[0], "../processors/sluice-listener",
+                                path, sizeof path);
+    sl_broker_t *b = bench_broker(&g_bs);
     snprintf(g_dir, sizeof g_dir, "/tmp/sluice-bench-q-XXXXXX");
     if (!mkdtemp(g_dir))
         die("mkdtemp");
@@ -283,9 +239,6 @@ int main(int argc, char **argv)
     printf("GET by key          %10.0f GET/s (%lld requests, %ld not 2xx) (goal >= 20000)\n",
            q.gets_s, q.gets, q.non2xx);
     sl_broker_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", g_dir);
+    bench_rmtree(g_dir);
     return 0;
 }

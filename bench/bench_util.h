@@ -298,4 +298,36 @@ static inline size_t bench_event(char *out, size_t cap, size_t size, size_t i, c
     return (size_t)n;
 }
 
+/* The program named by the environment variable @p env, or else @p rel
+ * taken from the folder of @p argv0 (written into @p path, @p size bytes). */
+static inline const char *bench_bin(const char *env, const char *argv0, const char *rel, char *path,
+                                    size_t size)
+{
+    const char *bin = getenv(env);
+    if (bin)
+        return bin;
+    snprintf(path, size, "%s", argv0);
+    char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(slash + 1, size - (size_t)(slash + 1 - path), "%s", rel);
+    return path;
+}
+
+/* Sleeps @p ms milliseconds. */
+static inline void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Removes the folder @p dir and what it holds (rm -rf); a failure is said
+ * on stderr, not fatal. */
+static inline void bench_rmtree(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 #endif

@@ -164,4 +164,19 @@ static inline char **tu_cmd(tu_cmd_t *c, const char *bin, const char *words, ...
     return c->argv;
 }
 
+/* Whether a line of the file @p path (lines up to 4095 bytes) holds
+ * @p needle; 0 when the file cannot be read. */
+static inline int tu_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
 #endif

@@ -648,17 +648,9 @@ static void yput(ybuf_t *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *ns = sl_realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
+    if (sl__grow(&b->s, &b->cap, b->n + n + 1, 1, 1024)) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->s + b->n, s, n);
     b->n += n;
@@ -685,15 +677,9 @@ static void yscalar(ybuf_t *b, const json_t *v)
         b->oom = 1;
         return;
     }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap * 2 > b->n + n + 1 ? b->cap * 2 : b->n + n + 1;
-        char *ns = sl_realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
+    if (sl__grow(&b->s, &b->cap, b->n + n + 1, 1, 1024)) {
+        b->oom = 1;
+        return;
     }
     /* The dump itself may allocate (jansson's loop check): it can fail. */
     if (json_dumpb(v, b->s + b->n, n, JSON_ENCODE_ANY | JSON_COMPACT) != n) {

@@ -67,6 +67,13 @@ static int src_text(const json_t *src, const char *name, char *out, size_t size)
     return n > 0 && (size_t)n < size;
 }
 
+/* An optional field: its text, or empty when it is missing or unusable. */
+static void src_opt(const json_t *src, const char *name, char *out, size_t size)
+{
+    if (!src_text(src, name, out, size))
+        out[0] = 0;
+}
+
 /* The change's position in the source database's log, per connector:
  * PostgreSQL lsn (with txId), MySQL binlog file/pos/row, SQL Server
  * change_lsn/commit_lsn/event_serial_no, Oracle scn/rs_id/ssn, MongoDB ord (with
@@ -83,26 +90,20 @@ static void source_identity(const json_t *src, char *out, size_t size)
     src_text(src, "name", name, sizeof name);
     int n = -1;
     if (src_text(src, "lsn", a, sizeof a)) {
-        if (!src_text(src, "txId", b, sizeof b))
-            b[0] = 0;
+        src_opt(src, "txId", b, sizeof b);
         n = snprintf(out, size, "debezium:%s/%s/lsn:%s/tx:%s", conn, name, a, b);
     } else if (src_text(src, "file", a, sizeof a) && src_text(src, "pos", b, sizeof b)) {
-        if (!src_text(src, "row", d, sizeof d))
-            d[0] = 0;
+        src_opt(src, "row", d, sizeof d);
         n = snprintf(out, size, "debezium:%s/%s/binlog:%s:%s:%s", conn, name, a, b, d);
     } else if (src_text(src, "change_lsn", a, sizeof a)) {
-        if (!src_text(src, "commit_lsn", b, sizeof b))
-            b[0] = 0;
-        if (!src_text(src, "event_serial_no", d, sizeof d))
-            d[0] = 0;
+        src_opt(src, "commit_lsn", b, sizeof b);
+        src_opt(src, "event_serial_no", d, sizeof d);
         n = snprintf(out, size, "debezium:%s/%s/change_lsn:%s:%s:%s", conn, name, a, b, d);
     } else if (src_text(src, "scn", a, sizeof a)) {
         /* Rows of one Oracle transaction may share an SCN: rs_id and ssn
          * (LogMiner's redo record and statement) tell them apart. */
-        if (!src_text(src, "rs_id", b, sizeof b))
-            b[0] = 0;
-        if (!src_text(src, "ssn", d, sizeof d))
-            d[0] = 0;
+        src_opt(src, "rs_id", b, sizeof b);
+        src_opt(src, "ssn", d, sizeof d);
         n = snprintf(out, size, "debezium:%s/%s/scn:%s:%s:%s", conn, name, a, b, d);
     } else if (src_text(src, "ord", a, sizeof a) && src_text(src, "ts_ms", b, sizeof b)) {
         n = snprintf(out, size, "debezium:%s/%s/ord:%s:%s", conn, name, b, a);

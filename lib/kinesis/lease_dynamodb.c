@@ -16,6 +16,7 @@
  * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, read at each call (never
  * copied, never logged). */
 #include "core/util.h"
+#include "kinesis/http.h"
 #include "kinesis/lease.h"
 #include "kinesis/sigv4.h"
 #include "sluice/error.h"
@@ -38,31 +39,10 @@ typedef struct ldy_s {
     char err[256];
 } ldy_t;
 
-typedef struct buf_s {
-    char *p;
-    size_t n;
-} buf_t;
-
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    buf_t *b = ud;
-    size_t n = size * nmemb;
-    if (b->n + n > (64u << 20))
-        return 0; /* no lease table answer is this big */
-    char *q = sl_realloc(b->p, b->n + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, n);
-    b->p = q;
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
 }
 
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -129,14 +109,14 @@ static int call(ldy_t *y, const char *op, json_t *req, json_t **out)
         free(body);
         return SL_ENOMEM;
     }
-    buf_t b = {NULL, 0};
+    sl__http_body_t b = {NULL, 0, 0};
     CURL *c = y->curl;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, y->endpoint);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sl__http_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CALL_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -228,23 +228,26 @@ int sl__lease_sqlite_open(const char *path, sl__lease_store_t *out, char *errstr
         sqlite3_busy_handler(c->db, busy_wait, c);
         rc = schema(c->db);
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(c->db,
-                                "SELECT shard, sequence, owner, counter, parents FROM checkpoints "
-                                "WHERE application = ?1 AND stream = ?2 ORDER BY shard",
-                                -1, SQLITE_PREPARE_PERSISTENT, &c->list, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(c->db,
-                                "INSERT INTO checkpoints (application, stream, shard, sequence, "
-                                "updated_at, owner, counter, parents) VALUES (?1, ?2, ?3, '', ?5, "
-                                "NULL, 0, ?4) ON CONFLICT (application, stream, shard) DO NOTHING",
-                                -1, SQLITE_PREPARE_PERSISTENT, &c->create, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(c->db,
-                                "UPDATE checkpoints SET owner = ?5, sequence = coalesce(?6, "
-                                "sequence), counter = counter + 1, updated_at = ?7 WHERE "
-                                "application = ?1 AND stream = ?2 AND shard = ?3 AND counter = ?4",
-                                -1, SQLITE_PREPARE_PERSISTENT, &c->update, NULL);
+    /* The statements every call uses, prepared once. */
+    const struct {
+        const char *sql;
+        sqlite3_stmt **st;
+    } prep[] = {
+        {"SELECT shard, sequence, owner, counter, parents FROM checkpoints "
+         "WHERE application = ?1 AND stream = ?2 ORDER BY shard",
+         &c->list},
+        {"INSERT INTO checkpoints (application, stream, shard, sequence, "
+         "updated_at, owner, counter, parents) VALUES (?1, ?2, ?3, '', ?5, "
+         "NULL, 0, ?4) ON CONFLICT (application, stream, shard) DO NOTHING",
+         &c->create},
+        {"UPDATE checkpoints SET owner = ?5, sequence = coalesce(?6, "
+         "sequence), counter = counter + 1, updated_at = ?7 WHERE "
+         "application = ?1 AND stream = ?2 AND shard = ?3 AND counter = ?4",
+         &c->update},
+    };
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof prep / sizeof *prep; i++)
+        rc =
+            sqlite3_prepare_v3(c->db, prep[i].sql, -1, SQLITE_PREPARE_PERSISTENT, prep[i].st, NULL);
     if (rc != SQLITE_OK) {
         sl__errf(errstr, errstr_size, "lease table at %s: %s", path,
                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

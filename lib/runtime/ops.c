@@ -10,6 +10,7 @@
 #include "runtime/ops.h"
 #include "core/conf_int.h"
 #include "core/core.h"
+#include "core/util.h"
 #include "runtime/http.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -66,16 +67,10 @@ void sl__buf_printf(sl__buf_t *b, const char *fmt, ...)
             b->len += (size_t)n;
             return;
         }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap - b->len <= (size_t)n)
-            cap *= 2;
-        char *np = sl_realloc(b->p, cap);
-        if (!np) {
+        if (sl__grow(&b->p, &b->cap, b->len + (size_t)n + 1, 1, 4096)) {
             b->oom = 1;
             return;
         }
-        b->p = np;
-        b->cap = cap;
     }
 }
 
@@ -114,34 +109,43 @@ static void labels(sl__buf_t *b, va_list ap)
     sl__buf_printf(b, "}");
 }
 
-void sl__metric_u(sl__metrics_t *m, const char *name, uint64_t v, ...)
+/* One sample line: the name, its labels (the NULL-ended pairs in @p ap), the
+ * value already formatted. */
+static void metric_line(sl__metrics_t *m, const char *name, const char *val, va_list ap)
 {
-    va_list ap;
-    va_start(ap, v);
     sl__buf_printf(m, "%s", name);
     labels(m, ap);
+    sl__buf_printf(m, " %s\n", val);
+}
+
+void sl__metric_u(sl__metrics_t *m, const char *name, uint64_t v, ...)
+{
+    char val[40];
+    snprintf(val, sizeof val, "%llu", (unsigned long long)v);
+    va_list ap;
+    va_start(ap, v);
+    metric_line(m, name, val, ap);
     va_end(ap);
-    sl__buf_printf(m, " %llu\n", (unsigned long long)v);
 }
 
 void sl__metric_i(sl__metrics_t *m, const char *name, int64_t v, ...)
 {
+    char val[40];
+    snprintf(val, sizeof val, "%lld", (long long)v);
     va_list ap;
     va_start(ap, v);
-    sl__buf_printf(m, "%s", name);
-    labels(m, ap);
+    metric_line(m, name, val, ap);
     va_end(ap);
-    sl__buf_printf(m, " %lld\n", (long long)v);
 }
 
 void sl__metric_d(sl__metrics_t *m, const char *name, double v, ...)
 {
+    char val[40];
+    snprintf(val, sizeof val, "%.15g", v);
     va_list ap;
     va_start(ap, v);
-    sl__buf_printf(m, "%s", name);
-    labels(m, ap);
+    metric_line(m, name, val, ap);
     va_end(ap);
-    sl__buf_printf(m, " %.15g\n", v);
 }
 
 /* ---- /metrics ---- */

@@ -142,24 +142,32 @@ static sl_result_t reject_odd(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
-Test(faults, stage_fault_carries_event_and_headers)
+/* Pushes @p n events of @p type (ids 0 to n - 1, partition key @p pkey) to
+ * @p topic / @p partition, each with key "k" and a traceparent header. */
+static void push_traced(sl_test_t *t, const char *topic, int32_t partition, const char *type,
+                        const char *pkey, int n)
 {
-    sl_test_sink_t *out;
-    sl_test_t *t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
     char b[256];
     sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
-    for (int i = 0; i < 4; i++) {
-        sl_record_t r = {.topic = "things",
-                         .partition = 1,
+    for (int i = 0; i < n; i++) {
+        sl_record_t r = {.topic = topic,
+                         .partition = partition,
                          .offset = -1,
                          .key = "k",
                          .key_len = 1,
-                         .value = ev(b, sizeof b, "thing-created", "p1", i),
+                         .value = ev(b, sizeof b, type, pkey, i),
                          .headers = h,
                          .header_count = 1};
         r.value_len = strlen(r.value);
         cr_assert_eq(sl_test_push_record(t, &r), 0);
     }
+}
+
+Test(faults, stage_fault_carries_event_and_headers)
+{
+    sl_test_sink_t *out;
+    sl_test_t *t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
+    push_traced(t, "things", 1, "thing-created", "p1", 4);
     cr_assert_eq(sl_test_sink_count(out), 2);
     sl_test_sink_t *f = sl_test_faults(t);
     cr_assert_eq(sl_test_sink_count(f), 2);
@@ -192,6 +200,7 @@ Test(faults, stage_fault_carries_event_and_headers)
 
     /* Replaying the same record yields the same fault id. */
     t = driver_out(NULL, "strict", reject_odd, NULL, 0, &out);
+    char b[256];
     sl_record_t r = {.topic = "things",
                      .partition = 1,
                      .offset = 1,
@@ -734,20 +743,7 @@ Test(faults, fault_names_processor_group_and_stage_by_index_and_name)
     cr_assert_eq(sl_pipeline_stage_name(p, NULL), SL_EINVAL);
     cr_assert_eq(sl_pipeline_sink(p, sl_test_sink_handle(out)), 0);
     cr_assert_eq(sl_test_add_pipeline(t, p), 0);
-    char b[256];
-    sl_header_t h[] = {{.name = "traceparent", .value = "00-ab", .value_len = 5}};
-    for (int i = 0; i < 2; i++) {
-        sl_record_t r = {.topic = "orders",
-                         .partition = 2,
-                         .offset = -1,
-                         .key = "k",
-                         .key_len = 1,
-                         .value = ev(b, sizeof b, "order-placed", "o-1", i),
-                         .headers = h,
-                         .header_count = 1};
-        r.value_len = strlen(r.value);
-        cr_assert_eq(sl_test_push_record(t, &r), 0);
-    }
+    push_traced(t, "orders", 2, "order-placed", "o-1", 2);
     cr_assert_eq(sl_test_sink_count(out), 1);
     sl_test_sink_t *f = sl_test_faults(t);
     cr_assert_eq(sl_test_sink_count(f), 1);

@@ -298,6 +298,20 @@ Test(materialize, retriable_store_errors_are_retried_then_land)
     sl_test_destroy(t);
 }
 
+/* The end of a test with a failing row: key "bad" is not in the view, the
+ * first of @p nfaults faults (@p why) names SL_ESTORE, and "in"/0 is
+ * committed to @p committed all the same. Destroys @p t. */
+static void bad_key_faulted(sl_test_t *t, mstore_t *s, size_t nfaults, int64_t committed,
+                            const char *why)
+{
+    cr_assert_null(mfind(s, "bad", 3));
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), nfaults, "%s", why);
+    cr_assert(strstr(sl_test_sink_msg(f, 0)->value, "SL_ESTORE"));
+    cr_assert_eq(sl_test_committed(t, "in", 0), committed);
+    sl_test_destroy(t);
+}
+
 Test(materialize, a_permanently_failing_row_faults_alone)
 {
     mstore_t s = {.poison = "bad"};
@@ -309,12 +323,7 @@ Test(materialize, a_permanently_failing_row_faults_alone)
     sl_test_advance(t, 1000);
     cr_assert(mfind(&s, "ok1", 3));
     cr_assert(mfind(&s, "ok2", 3));
-    cr_assert_null(mfind(&s, "bad", 3));
-    sl_test_sink_t *f = sl_test_faults(t);
-    cr_assert_eq(sl_test_sink_count(f), 2, "both events of the bad key fault");
-    cr_assert(strstr(sl_test_sink_msg(f, 0)->value, "SL_ESTORE"));
-    cr_assert_eq(sl_test_committed(t, "in", 0), 4);
-    sl_test_destroy(t);
+    bad_key_faulted(t, &s, 2, 4, "both events of the bad key fault");
 }
 
 Test(materialize, bad_options_are_rejected_and_the_store_stays_with_the_caller)
@@ -445,12 +454,7 @@ Test(materialize, a_failing_group_costs_only_the_bad_rows)
     sl_test_advance(t, 1000);
     sl_test_run_jobs(t);
     cr_assert(mfind(&s, "first", 5) && mfind(&s, "x", 1) && mfind(&s, "y", 1) && mfind(&s, "z", 1));
-    cr_assert_null(mfind(&s, "bad", 3));
-    sl_test_sink_t *f = sl_test_faults(t);
-    cr_assert_eq(sl_test_sink_count(f), 1, "only the bad row's event faults");
-    cr_assert(strstr(sl_test_sink_msg(f, 0)->value, "SL_ESTORE"));
-    cr_assert_eq(sl_test_committed(t, "in", 0), 5);
-    sl_test_destroy(t);
+    bad_key_faulted(t, &s, 1, 5, "only the bad row's event faults");
 }
 
 /* A write still queued when the driver goes is cancelled, never applied. */

@@ -380,19 +380,6 @@ Test(failures, a_fatal_producer_error_fails_the_processor_without_faults_or_loss
     sl_broker_destroy(b);
 }
 
-static int file_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 /* Runs kproc (consumer group @p group, settings @p extra) with its stderr
  * in the file @p log: it must fail with exit code 1, saying that the sink
  * "out" is unusable. */
@@ -404,7 +391,7 @@ static void kproc_sink_unusable(const char *bs, const char *group, const char *c
     int st = kt_wait(pid, 90000);
     kt_stderr_path = NULL;
     cr_assert_eq(st, 1, "the processor fails with exit code 1 (got %d)", st);
-    cr_assert(file_has(log, "kafka sink out is unusable"), "a clear error line");
+    cr_assert(tu_file_has(log, "kafka sink out is unusable"), "a clear error line");
 }
 
 Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_created)
@@ -426,7 +413,7 @@ Test(failures, a_sink_topic_that_does_not_exist_fails_the_processor_until_it_is_
                            "kafka.topic.metadata.propagation.max.ms=1000",
                            "kafka.session.timeout.ms=6000", NULL};
     kproc_sink_unusable(bs, "g-nosuch", extra, log);
-    cr_assert(file_has(log, "allow.auto.create.topics"), "that says what to do");
+    cr_assert(tu_file_has(log, "allow.auto.create.topics"), "that says what to do");
     unlink(log);
     int64_t c[PARTS];
     committed_each(bs, "g-nosuch", "in", PARTS, c);
@@ -512,17 +499,17 @@ Test(failures, a_stop_while_joining_the_group_exits_cleanly)
     pid_t pid = kt_spawn_kproc_v(bs, "in", "out", "faults", "g-join", extra);
     kt_stderr_path = NULL;
     int64_t end = tu_now_ms() + 60000;
-    while (!file_has(log, "JoinGroup response: GenerationId") && tu_now_ms() < end)
+    while (!tu_file_has(log, "JoinGroup response: GenerationId") && tu_now_ms() < end)
         tu_sleep_ms(100);
-    cr_assert(file_has(log, "JoinGroup response: GenerationId"), "the group answered the join");
+    cr_assert(tu_file_has(log, "JoinGroup response: GenerationId"), "the group answered the join");
     tu_sleep_ms(500); /* its SyncGroup fails meanwhile */
-    cr_assert_not(file_has(log, "\"assigned "), "no assignment yet");
+    cr_assert_not(tu_file_has(log, "\"assigned "), "no assignment yet");
     kill(pid, SIGTERM);
     int st = kt_wait(pid, 60000);
     cr_assert_eq(st, 0, "a stop before the first assignment exits 0 (got %d)", st);
-    cr_assert(file_has(log, "stopped while joining the group"),
+    cr_assert(tu_file_has(log, "stopped while joining the group"),
               "and says why it keeps the consumer");
-    cr_assert(file_has(log, "\"processor\":\"kproc\",\"msg\":\"librdkafka kproc#consumer"),
+    cr_assert(tu_file_has(log, "\"processor\":\"kproc\",\"msg\":\"librdkafka kproc#consumer"),
               "librdkafka's own lines name the processor, as the client's id does");
     unlink(log);
     sl_broker_destroy(b);
@@ -680,7 +667,7 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     tu_mkstemp(log);
     const char *extra[] = {"kafka.session.timeout.ms=6000", NULL};
     kproc_sink_unusable(bs, "g-auth", extra, log);
-    cr_assert(file_has(log, "TOPIC_AUTHORIZATION_FAILED"), "with the reason");
+    cr_assert(tu_file_has(log, "TOPIC_AUTHORIZATION_FAILED"), "with the reason");
     unlink(log);
     cr_assert_eq(kt_read(bs, "faults", 1, 0, 2000, 500, NULL, NULL), 0, "no fault events");
     kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};

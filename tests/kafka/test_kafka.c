@@ -203,6 +203,20 @@ static sl_result_t keep_value(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
+/* A "pass" pipeline (keep_value) from Kafka topic "in" into @p out, faults
+ * into @p faults, on @p p. */
+static void add_pass(sl_processor_t *p, sl_sink_t *out, sl_sink_t *faults)
+{
+    char err[512];
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep_value, NULL);
+    sl_pipeline_batch(pl, NULL);
+    sl_pipeline_sink(pl, out);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
+    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+}
+
 Test(kafka, embedded_bootstrap_in_process)
 {
     char err[256];
@@ -223,13 +237,7 @@ Test(kafka, embedded_bootstrap_in_process)
     cr_assert(faults);
     cr_assert_str_eq(sl_kafka_bootstrap(p), bs, "one embedded broker per processor");
     produce_inputs(bs, 0, 200);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep_value, NULL);
-    sl_pipeline_batch(pl, NULL);
-    sl_pipeline_sink(pl, out);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
-    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    add_pass(p, out, faults);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
     size_t got = kt_read(bs, "out", 4, 200, 60000, 1000, NULL, NULL); /* auto-created: 4 */
@@ -302,13 +310,7 @@ Test(kafka, a_tiny_memory_budget_still_processes_everything)
     sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
     sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
     cr_assert(out && faults, "%s", err);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep_value, NULL);
-    sl_pipeline_batch(pl, NULL);
-    sl_pipeline_sink(pl, out);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, faults), 0);
-    cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
+    add_pass(p, out, faults);
 
     /* the source's quarter, 256 kB: half for the queue, half for a fetch
      * (never below message.max.bytes, 1000000), a quarter of that for a

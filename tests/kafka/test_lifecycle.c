@@ -8,25 +8,12 @@
 
 TestSuite(lifecycle, .timeout = 300);
 
-static int file_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 static int wait_for(const char *path, const char *needle, int timeout_ms)
 {
     int64_t end = tu_now_ms() + timeout_ms;
-    while (!file_has(path, needle) && tu_now_ms() < end)
+    while (!tu_file_has(path, needle) && tu_now_ms() < end)
         tu_sleep_ms(50);
-    return file_has(path, needle);
+    return tu_file_has(path, needle);
 }
 
 static char *temp_log(void)
@@ -81,7 +68,7 @@ Test(lifecycle, joining_and_a_long_wait_for_an_assignment_are_logged)
                        "waiting for a partition assignment from consumer group g-life-wait: 10.",
                        30000),
               "and again a few seconds later");
-    cr_assert_not(file_has(log, "\"assigned "), "no assignment came");
+    cr_assert_not(tu_file_has(log, "\"assigned "), "no assignment came");
     kill(pid, SIGTERM);
     cr_assert_eq(kt_wait(pid, 60000), 0);
     unlink(log);
@@ -103,7 +90,7 @@ Test(lifecycle, the_assignment_names_the_group_and_the_partitions)
     cr_assert(
         wait_for(log, "assigned 3 partition(s) by consumer group g-life-assign: in[0,1,2]", 60000),
         "the assignment names the group and the partitions");
-    cr_assert(file_has(log, "in[0,1,2] after waiting "), "and how long it took");
+    cr_assert(tu_file_has(log, "in[0,1,2] after waiting "), "and how long it took");
     produce_n(bs, 20);
     cr_assert_eq(kt_read(bs, "out", 1, 20, 60000, 200, NULL, NULL), 20);
     kill(pid, SIGTERM);
@@ -161,7 +148,7 @@ Test(lifecycle, a_shutdown_against_a_frozen_broker_ends_within_drain_and_close_t
                   "close.timeout.ms (%d) + %d ms",
                   (long long)took, DRAIN_MS, CLOSE_MS, MARGIN_MS);
     cr_assert_eq(st, 3, "the drain timed out (exit 3), got %d", st);
-    cr_assert(file_has(log, "did not leave its group within close.timeout.ms"),
+    cr_assert(tu_file_has(log, "did not leave its group within close.timeout.ms"),
               "the log says the close was cut short");
     unlink(log);
     sl_broker_destroy(b);

@@ -1,13 +1,18 @@
-/* What the Kinesis tests (kinesis_helpers.h) and bench/bench_kinesis.c share
+/* What the Kinesis tests (kinesis_helpers.h) and the Kinesis benches share
  * to talk to kinesalite directly with libcurl: the response buffer and the
- * request headers (a fixed date and signature: kinesalite checks neither). */
+ * request headers (a fixed date and signature: kinesalite checks neither);
+ * and the body of a forked worker process. */
 #ifndef SL_TEST_KINESALITE_HTTP_H
 #define SL_TEST_KINESALITE_HTTP_H
+
+#include "sluice/kinesis.h"
+#include "sluice/sluice.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A response body: n bytes at p (malloc'd, NUL-terminated once anything
  * arrived). Starts zeroed; free(p) when done. */
@@ -51,6 +56,35 @@ static inline struct curl_slist *kh_headers(const char *op, const char *akid)
         h = curl_slist_append(h, target);
     }
     return h;
+}
+
+/* The rest of a forked worker: a processor configured by @p kv (NULL-ended
+ * key, value pairs) reading Kinesis stream "in", through the stage @p map
+ * (unbatched), into "out", faults into "faults", until it stops. Exits the
+ * process: 0 when it ran clean, 1 when sl_processor_run() failed, 3 when it
+ * could not be built. Never returns. */
+static inline _Noreturn void kh_worker_run(const char *const *kv, sl_stage_fn map)
+{
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    for (size_t i = 0; c && kv[i]; i += 2)
+        if (sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err))
+            _exit(3);
+    sl_processor_t *p = c ? sl_processor_new(c, err, sizeof err) : NULL;
+    sl_conf_destroy(c);
+    if (!p || sl_kinesis_source_attach(p, "in", err, sizeof err))
+        _exit(3);
+    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
+    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
+    sl_pipeline_t *pl = sl_pipeline_new("copy");
+    sl_batch_opts_t b = {0, 0, -1};
+    if (!o || !f || !pl || sl_pipeline_map(pl, map, NULL) || sl_pipeline_batch(pl, &b) ||
+        sl_pipeline_sink(pl, o) || sl_processor_add_pipeline(p, pl) ||
+        sl_processor_set_fault_sink(p, f))
+        _exit(3);
+    int rc = sl_processor_run(p);
+    sl_processor_destroy(p);
+    _exit(rc ? 1 : 0);
 }
 
 #endif

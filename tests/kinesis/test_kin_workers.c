@@ -31,7 +31,7 @@ static pid_t worker(const char *id, const char *failover_ms)
     cr_assert_neq(pid, -1);
     if (pid)
         return pid;
-    char log[128], ck[160], err[512];
+    char log[128], ck[160];
     snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
@@ -62,25 +62,7 @@ static pid_t worker(const char *id, const char *failover_ms)
                         "log.level",
                         "info",
                         NULL};
-    sl_conf_t *c = sl_conf_new();
-    for (size_t i = 0; c && kv[i]; i += 2)
-        if (sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err))
-            _exit(3);
-    sl_processor_t *p = c ? sl_processor_new(c, err, sizeof err) : NULL;
-    sl_conf_destroy(c);
-    if (!p || sl_kinesis_source_attach(p, "in", err, sizeof err))
-        _exit(3);
-    sl_sink_t *o = sl_kinesis_sink_new(p, "out", err, sizeof err);
-    sl_sink_t *f = sl_kinesis_sink_new(p, "faults", err, sizeof err);
-    sl_pipeline_t *pl = sl_pipeline_new("copy");
-    sl_batch_opts_t b = {0, 0, -1};
-    if (!o || !f || !pl || sl_pipeline_map(pl, copy, NULL) || sl_pipeline_batch(pl, &b) ||
-        sl_pipeline_sink(pl, o) || sl_processor_add_pipeline(p, pl) ||
-        sl_processor_set_fault_sink(p, f))
-        _exit(3);
-    int rc = sl_processor_run(p);
-    sl_processor_destroy(p);
-    _exit(rc ? 1 : 0);
+    kh_worker_run(kv, copy);
 }
 
 static int reap(pid_t pid, int sig)

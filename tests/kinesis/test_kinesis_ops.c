@@ -4,6 +4,7 @@
  * MillisBehindLatest, in seconds; every scrape checked by promtool. And a
  * Kinesis sink (behind a Kafka source on the embedded broker) that gets no
  * answer makes /ready name the sink. */
+#include "../http_util.h"
 #include "kinesis_helpers.h"
 #include "runtime/runtime.h"
 #include "sluice/broker.h"
@@ -18,50 +19,13 @@ TestSuite(kinesis_ops, .timeout = 300);
 
 static long get(int port, const char *path, char **out)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    cr_assert(c);
-    kh_body_t b = {calloc(1, 1), 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    *out = b.p;
-    return status;
+    return th_http(&(th_req_t){.port = port, .path = path}, out, NULL);
 }
 
+/* promtool check metrics over @p text; skipped without SLUICE_PROMTOOL. */
 static void promtool(const char *text)
 {
-    const char *tool = getenv("SLUICE_PROMTOOL");
-    if (!tool)
-        cr_skip_test("SLUICE_PROMTOOL is not set");
-    char path[] = "/tmp/sluice-kops-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    size_t len = strlen(text);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' check metrics < %s > /dev/null 2>&1", tool, path);
-    int rc = system(cmd);
-    unlink(path);
-    cr_assert_eq(rc, 0, "promtool check metrics failed on:\n%s", text);
-}
-
-static double sample(const char *text, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-        if (!strncmp(l, s, n) && l[n] == ' ')
-            return strtod(l + n + 1, NULL);
-    return -1e300;
+    th_promtool(text, 0);
 }
 
 static int ack_all(void *opaque, sl_uow_t *const *uows, size_t n)
@@ -78,6 +42,23 @@ static sl_result_t keep(sl_uow_t *u, void *opaque)
     (void)u;
     (void)opaque;
     return SL_OK;
+}
+
+/* A "pass" pipeline (keep) into @p o, faults into @p f, on @p p; runs it
+ * (kk_run into @p r) and returns the port of its operations endpoint. */
+static int run_pass(sl_processor_t *p, kk_run_t *r, sl_sink_t *o, sl_sink_t *f)
+{
+    sl_pipeline_t *pl = sl_pipeline_new("pass");
+    sl_pipeline_map(pl, keep, NULL);
+    sl_pipeline_sink(pl, o);
+    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
+    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
+    kk_run(r, p);
+    int port = 0;
+    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
+        tu_sleep_ms(10);
+    cr_assert(port > 0);
+    return port;
 }
 
 Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
@@ -132,17 +113,8 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
     sl_sink_ops_t ops = {.name = "out", .write = ack_all};
     sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
     sl_sink_t *o = sl_sink_new(&ops, &acked), *f = sl_sink_new(&fops, &faults);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep, NULL);
-    sl_pipeline_sink(pl, o);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
     kk_run_t r;
-    kk_run(&r, p);
-    int port = 0;
-    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
-        tu_sleep_ms(10);
-    cr_assert(port > 0);
+    int port = run_pass(p, &r, o, f);
 
     /* Every record read and done; both shards held, their lag known and 0
      * once read to the tip. */
@@ -152,22 +124,22 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
         free(m);
         cr_assert_eq(get(port, "/metrics", &m), 200);
         promtool(m);
-        if (sample(m, "sluice_records_done_total") == N &&
+        if (th_sample(m, "sluice_records_done_total") == N &&
             strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\"") &&
             strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"1\""))
             break;
         tu_sleep_ms(200);
     }
-    cr_assert_eq(sample(m, "sluice_records_done_total"), N, "%s", m);
-    cr_assert_eq(sample(m, "sluice_assigned_partitions"), 2, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_records_done_total"), N, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_assigned_partitions"), 2, "%s", m);
     for (end = tu_now_ms() + WAIT_MS;
-         sample(m, "sluice_last_commit_age_seconds") < 0 && tu_now_ms() < end;) {
+         th_sample(m, "sluice_last_commit_age_seconds") < 0 && tu_now_ms() < end;) {
         free(m);
         cr_assert_eq(get(port, "/metrics", &m), 200);
         promtool(m);
         tu_sleep_ms(200);
     }
-    cr_assert_geq(sample(m, "sluice_last_commit_age_seconds"), 0, "checkpoints stored:\n%s", m);
+    cr_assert_geq(th_sample(m, "sluice_last_commit_age_seconds"), 0, "checkpoints stored:\n%s", m);
     cr_assert(
         strstr(m, "sluice_consumer_lag_seconds{topic=\"in\",partition=\"0\",shard=\"shardId-"),
         "%s", m);
@@ -255,17 +227,8 @@ Test(kinesis_ops, ready_names_a_kinesis_sink_that_gets_no_answer)
     atomic_long faults = 0;
     sl_sink_ops_t fops = {.name = "faults", .write = ack_all};
     sl_sink_t *f = sl_sink_new(&fops, &faults);
-    sl_pipeline_t *pl = sl_pipeline_new("pass");
-    sl_pipeline_map(pl, keep, NULL);
-    sl_pipeline_sink(pl, o);
-    cr_assert_eq(sl_processor_add_pipeline(p, pl), 0);
-    cr_assert_eq(sl_processor_set_fault_sink(p, f), 0);
     kk_run_t r;
-    kk_run(&r, p);
-    int port = 0;
-    for (int64_t end = tu_now_ms() + WAIT_MS; !(port = sl__proc_http_port(p)) && tu_now_ms() < end;)
-        tu_sleep_ms(10);
-    cr_assert(port > 0);
+    int port = run_pass(p, &r, o, f);
 
     /* One record through: the sink answered. */
     char *body = NULL;

@@ -7,6 +7,7 @@
  * executor (libuv's thread pool, as a store sink): a gate holds its writes
  * (records stay in flight), a delay makes it slow. Every wait is a bounded
  * wait on a condition; nothing asserts a duration. */
+#include "../http_util.h"
 #include "../kafka/kafka_helpers.h"
 #include "runtime/runtime.h"
 
@@ -22,76 +23,17 @@
 
 /* ---- HTTP ---- */
 
-typedef struct {
-    char *p;
-    size_t len;
-} body_t;
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
-{
-    body_t *b = arg;
-    char *np = realloc(b->p, b->len + size * n + 1);
-    cr_assert(np);
-    memcpy(np + b->len, ptr, size * n);
-    b->len += size * n;
-    np[b->len] = 0;
-    b->p = np;
-    return size * n;
-}
-
 /* @p method on http://127.0.0.1:@p port@p path; returns the status, the
  * body (malloc'ed, NUL-terminated) in *@p out. */
 static long http(int port, const char *method, const char *path, char **out)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    cr_assert(c);
-    body_t b = {calloc(1, 1), 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (out)
-        *out = b.p;
-    else
-        free(b.p);
-    return status;
+    return th_http(&(th_req_t){.port = port, .method = method, .path = path}, out, NULL);
 }
 
-/* promtool check metrics over @p text: the exposition format and its
- * naming conventions. */
+/* promtool check metrics over @p text: SLUICE_PROMTOOL is required here. */
 static void promtool(const char *text)
 {
-    const char *tool = getenv("SLUICE_PROMTOOL");
-    cr_assert(tool, "SLUICE_PROMTOOL is not set");
-    char path[] = "/tmp/sluice-ops-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    size_t len = strlen(text);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    char cmd[512], outp[64];
-    snprintf(outp, sizeof outp, "%s.out", path);
-    snprintf(cmd, sizeof cmd, "'%s' check metrics < %s > %s 2>&1", tool, path, outp);
-    int rc = system(cmd);
-    char msg[2048] = "";
-    FILE *f = fopen(outp, "r");
-    if (f) {
-        size_t n = fread(msg, 1, sizeof msg - 1, f);
-        msg[n] = 0;
-        fclose(f);
-    }
-    unlink(path);
-    unlink(outp);
-    cr_assert_eq(rc, 0, "promtool check metrics failed:\n%s\non:\n%s", msg, text);
+    th_promtool(text, 1);
 }
 
 /* GET /metrics, validated; the caller frees. */
@@ -101,17 +43,6 @@ static char *scrape(int port)
     cr_assert_eq(http(port, "GET", "/metrics", &body), 200);
     promtool(body);
     return body;
-}
-
-/* The value of the sample @p sample (name with its labels, exactly as
- * rendered, e.g. name{a="b"}); -1e300 when absent. */
-static double sample(const char *text, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-        if (!strncmp(l, s, n) && l[n] == ' ')
-            return strtod(l + n + 1, NULL);
-    return -1e300;
 }
 
 /* The sum of every sample of family member @p name (any labels). */
@@ -379,7 +310,7 @@ Test(ops, counters_lag_and_stall)
         free(m);
         m = scrape(t.port);
         double in = sum(m, "sluice_records_in_total");
-        cr_assert_eq(sum(m, "sluice_records_done_total") + sample(m, "sluice_in_flight_records"),
+        cr_assert_eq(sum(m, "sluice_records_done_total") + th_sample(m, "sluice_in_flight_records"),
                      in, "records in = done + in flight:\n%s", m);
         if (in == GOOD + POISON && sum(m, "sluice_faults_total") == POISON)
             break;
@@ -387,9 +318,9 @@ Test(ops, counters_lag_and_stall)
     }
     cr_assert_eq(sum(m, "sluice_records_in_total"), GOOD + POISON, "%s", m);
     cr_assert_eq(sum(m, "sluice_faults_total"), POISON, "faults = poison records sent:\n%s", m);
-    cr_assert_eq(sample(m, "sluice_decode_faults_total"), POISON, "%s", m);
-    cr_assert_eq(sample(m, "sluice_in_flight_records"), GOOD, "%s", m);
-    cr_assert_eq(sample(m, "sluice_assigned_partitions"), 2, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_decode_faults_total"), POISON, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_in_flight_records"), GOOD, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_assigned_partitions"), 2, "%s", m);
     cr_assert(strstr(m, "sluice_faults_total{pipeline=\"\",error=\"SL_EJSON\"} 3"), "%s", m);
     free(m);
 
@@ -403,7 +334,7 @@ Test(ops, counters_lag_and_stall)
         int64_t want = -2;
         while (tu_now_ms() < end) {
             m = scrape(t.port);
-            got = sample(m, name);
+            got = th_sample(m, name);
             free(m);
             want = broker_lag(bs, "g-ops", "in", part);
             if (got == (double)want)
@@ -424,7 +355,7 @@ Test(ops, counters_lag_and_stall)
     double age = 0;
     while (tu_now_ms() < end && age < 2) {
         m = scrape(t.port);
-        age = sample(m, "sluice_oldest_in_flight_age_seconds");
+        age = th_sample(m, "sluice_oldest_in_flight_age_seconds");
         free(m);
         tu_sleep_ms(200);
     }
@@ -438,11 +369,11 @@ Test(ops, counters_lag_and_stall)
     while (tu_now_ms() < end) {
         m = scrape(t.port);
         int caught_up =
-            sample(m, "sluice_records_done_total") == GOOD + POISON &&
-            sample(m, "sluice_consumer_lag_records{topic=\"in\",partition=\"0\"}") == 0 &&
-            sample(m, "sluice_consumer_lag_records{topic=\"in\",partition=\"1\"}") == 0 &&
-            sample(m, "sluice_committed_offset{topic=\"in\",partition=\"0\"}") >= 0 &&
-            sample(m, "sluice_committed_offset{topic=\"in\",partition=\"1\"}") >= 0;
+            th_sample(m, "sluice_records_done_total") == GOOD + POISON &&
+            th_sample(m, "sluice_consumer_lag_records{topic=\"in\",partition=\"0\"}") == 0 &&
+            th_sample(m, "sluice_consumer_lag_records{topic=\"in\",partition=\"1\"}") == 0 &&
+            th_sample(m, "sluice_committed_offset{topic=\"in\",partition=\"0\"}") >= 0 &&
+            th_sample(m, "sluice_committed_offset{topic=\"in\",partition=\"1\"}") >= 0;
         if (caught_up)
             break;
         free(m);
@@ -450,19 +381,20 @@ Test(ops, counters_lag_and_stall)
         tu_sleep_ms(200);
     }
     cr_assert(m, "caught up: done = every record, lag 0 on every partition");
-    cr_assert_eq(sample(m, "sluice_in_flight_records"), 0, "%s", m);
-    cr_assert_eq(sample(m, "sluice_oldest_in_flight_age_seconds"), 0, "%s", m);
-    cr_assert_geq(sample(m, "sluice_last_commit_age_seconds"), 0, "a commit succeeded:\n%s", m);
-    cr_assert_geq(sample(m, "sluice_rebalances_total"), 1, "%s", m);
-    cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s", m);
-    cr_assert_eq(sample(m, "sluice_batch_size_count{pipeline=\"pass\"}"),
+    cr_assert_eq(th_sample(m, "sluice_in_flight_records"), 0, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_oldest_in_flight_age_seconds"), 0, "%s", m);
+    cr_assert_geq(th_sample(m, "sluice_last_commit_age_seconds"), 0, "a commit succeeded:\n%s", m);
+    cr_assert_geq(th_sample(m, "sluice_rebalances_total"), 1, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s",
+                 m);
+    cr_assert_eq(th_sample(m, "sluice_batch_size_count{pipeline=\"pass\"}"),
                  sum(m, "sluice_batches_total"), "one size per batch:\n%s", m);
-    cr_assert_eq(sample(m, "sluice_batch_size_sum{pipeline=\"pass\"}"), GOOD, "%s", m);
-    cr_assert_gt(sample(m, "sluice_sink_write_duration_seconds_count{pipeline=\"pass\",sink="
-                           "\"gated\"}"),
+    cr_assert_eq(th_sample(m, "sluice_batch_size_sum{pipeline=\"pass\"}"), GOOD, "%s", m);
+    cr_assert_gt(th_sample(m, "sluice_sink_write_duration_seconds_count{pipeline=\"pass\",sink="
+                              "\"gated\"}"),
                  0, "%s", m);
-    cr_assert_gt(sample(m, "process_resident_memory_bytes"), 0, "%s", m);
-    cr_assert_gt(sample(m, "process_open_fds"), 0, "%s", m);
+    cr_assert_gt(th_sample(m, "process_resident_memory_bytes"), 0, "%s", m);
+    cr_assert_gt(th_sample(m, "process_open_fds"), 0, "%s", m);
     free(m);
     for (int part = 0; part < 2; part++)
         cr_assert_eq(broker_lag(bs, "g-ops", "in", part), 0, "committed up to the end");
@@ -500,18 +432,19 @@ Test(ops, faults_and_retries_by_pipeline)
     while (tu_now_ms() < end) {
         free(m);
         m = scrape(t.port);
-        if (sample(m, "sluice_records_done_total") == GOOD + MARKED)
+        if (th_sample(m, "sluice_records_done_total") == GOOD + MARKED)
             break;
         tu_sleep_ms(200);
     }
-    cr_assert_eq(sample(m, "sluice_records_done_total"), GOOD + MARKED, "%s", m);
-    cr_assert_eq(sample(m, "sluice_faults_total{pipeline=\"pass\",error=\"SL_ESTAGE\"}"), MARKED,
+    cr_assert_eq(th_sample(m, "sluice_records_done_total"), GOOD + MARKED, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_faults_total{pipeline=\"pass\",error=\"SL_ESTAGE\"}"), MARKED,
                  "%s", m);
     cr_assert_eq(sum(m, "sluice_faults_total"), MARKED, "%s", m);
-    cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"faulted\"}"), MARKED,
+    cr_assert_eq(th_sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"faulted\"}"), MARKED,
                  "%s", m);
-    cr_assert_eq(sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s", m);
-    cr_assert_geq(sample(m, "sluice_retries_total{pipeline=\"pass\"}"), 1,
+    cr_assert_eq(th_sample(m, "sluice_uows_total{pipeline=\"pass\",outcome=\"sunk\"}"), GOOD, "%s",
+                 m);
+    cr_assert_geq(th_sample(m, "sluice_retries_total{pipeline=\"pass\"}"), 1,
                   "the failed write was retried:\n%s", m);
     free(m);
     cr_assert_eq(atomic_load(&t.faults), MARKED);
@@ -537,7 +470,7 @@ Test(ops, ready_follows_the_broker)
     cr_assert(strstr(r, "no broker reachable"), "%s", r);
     free(r);
     char *m = scrape(t.port);
-    cr_assert_eq(sample(m, "sluice_kafka_brokers_up"), 0, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_kafka_brokers_up"), 0, "%s", m);
     free(m);
     /* Liveness is not readiness: the loop still turns, nothing is stuck. */
     cr_assert_eq(http(t.port, "GET", "/health", NULL), 200);
@@ -572,18 +505,18 @@ Test(ops, not_ready_while_draining)
     while (tu_now_ms() < end) {
         free(m);
         m = scrape(t.port);
-        if (sample(m, "sluice_in_flight_records") == 5)
+        if (th_sample(m, "sluice_in_flight_records") == 5)
             break;
         tu_sleep_ms(100);
     }
-    cr_assert_eq(sample(m, "sluice_in_flight_records"), 5, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_in_flight_records"), 5, "%s", m);
     free(m);
     sl_processor_stop(t.p);
     r = wait_status(t.port, "/ready", 503, "\"reason\":\"draining\"");
     cr_assert(strstr(r, "\"part\":\"processor\""), "%s", r);
     free(r);
     m = scrape(t.port);
-    cr_assert_eq(sample(m, "sluice_up"), 0, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_up"), 0, "%s", m);
     free(m);
     cr_assert_eq(proc_stop(&t), 0, "the drain completes once the sink lets go");
     rd_kafka_destroy(prod);
@@ -623,7 +556,8 @@ Test(ops, healthy_under_a_slow_sink)
     cr_assert_eq(atomic_load(&t.sink.acked), N);
     cr_assert_gt(probes, 3, "probed while the sink worked");
     char *m = scrape(t.port);
-    cr_assert_eq(sample(m, "sluice_batches_total{pipeline=\"pass\",reason=\"count\"}"), N, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_batches_total{pipeline=\"pass\",reason=\"count\"}"), N, "%s",
+                 m);
     free(m);
     cr_assert_eq(proc_stop(&t), 0);
     rd_kafka_destroy(prod);
@@ -702,36 +636,12 @@ static const char *bin(const char *env)
     return p;
 }
 
-static pid_t spawn(char *const argv[], const char *log)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *s = calloc(1, 1 << 20);
-    size_t n = fread(s, 1, (1 << 20) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* The port a binary logged ("serving ... on http://127.0.0.1:PORT"). */
 static int logged_port(const char *log, pid_t pid)
 {
     int64_t end = tu_now_ms() + WAIT_MS;
     while (tu_now_ms() < end) {
-        char *s = slurp(log);
+        char *s = tu_slurp(log);
         const char *at = strstr(s, "on http://127.0.0.1:");
         int port = at ? atoi(at + strlen("on http://127.0.0.1:")) : 0;
         free(s);
@@ -762,7 +672,7 @@ Test(ops, listener_binary)
     char *argv[] = {(char *)lb, "--source", "kafka:events", "--key", "/thing/id", "--view",
                     view,       "--name",   "ops-listener", "-X",    bsx,         "--log-level",
                     "info",     "--http",   "127.0.0.1:0",  NULL};
-    pid_t pid = spawn(argv, log);
+    pid_t pid = tu_spawn(argv, log, environ);
     int port = logged_port(log, pid);
     rd_kafka_t *prod = kt_producer(bs);
     enum { N = 30 };
@@ -781,13 +691,13 @@ Test(ops, listener_binary)
     while (tu_now_ms() < end) {
         free(m);
         m = scrape(port);
-        cr_assert_eq(sum(m, "sluice_records_done_total") + sample(m, "sluice_in_flight_records"),
+        cr_assert_eq(sum(m, "sluice_records_done_total") + th_sample(m, "sluice_in_flight_records"),
                      sum(m, "sluice_records_in_total"), "%s", m);
-        if (sample(m, "sluice_records_done_total") == N)
+        if (th_sample(m, "sluice_records_done_total") == N)
             break;
         tu_sleep_ms(200);
     }
-    cr_assert_eq(sample(m, "sluice_records_done_total"), N, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_records_done_total"), N, "%s", m);
     cr_assert(strstr(m, "sluice_info{processor=\"ops-listener\""), "%s", m);
     free(m);
     char *r = wait_status(port, "/ready", 200, NULL);
@@ -801,9 +711,9 @@ Test(ops, listener_binary)
     snprintf(http2, sizeof http2, "127.0.0.1:%d", port);
     argv[14] = http2;
     argv[12] = "error";
-    pid_t pid2 = spawn(argv, log2);
+    pid_t pid2 = tu_spawn(argv, log2, environ);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 1, "a port in use: exit 1");
-    char *l2 = slurp(log2);
+    char *l2 = tu_slurp(log2);
     cr_assert(strstr(l2, "address already in use"), "%s", l2);
     cr_assert(strstr(l2, "\"level\":\"error\""), "%s", l2);
     cr_assert_null(strstr(l2, "\"level\":\"info\""), "--log-level error: %s", l2);
@@ -815,16 +725,16 @@ Test(ops, listener_binary)
 
     /* An unparsable address: one line on stderr, exit 2. */
     argv[14] = "localhost";
-    pid2 = spawn(argv, log2);
+    pid2 = tu_spawn(argv, log2, environ);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 2);
-    l2 = slurp(log2);
+    l2 = tu_slurp(log2);
     cr_assert(strstr(l2, "expected ADDR:PORT"), "%s", l2);
     cr_assert_eq(strchr(l2, '\n'), l2 + strlen(l2) - 1, "one line: %s", l2);
     free(l2);
     unlink(log2);
     argv[14] = "127.0.0.1:0";
     argv[12] = "verbose";
-    pid2 = spawn(argv, log2);
+    pid2 = tu_spawn(argv, log2, environ);
     cr_assert_eq(kt_wait(pid2, WAIT_MS), 2, "--log-level verbose: exit 2");
     unlink(log2);
     unlink(log);

@@ -797,6 +797,26 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
     rmtmp();
 }
 
+/* Whether the view of things in @p db holds @p key; 0 as well when the file
+ * cannot be read (a member that never wrote). */
+static int in_view(const char *db, const char *key)
+{
+    sqlite3 *q;
+    int found = 0;
+    if (sqlite3_open_v2(db, &q, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(q);
+        return 0;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(q, "SELECT 1 FROM things WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(q);
+    return found;
+}
+
 /* A Kafka revoke waits for the revoked partitions' records without running
  * the loop; their view writes, on the thread pool, must still complete
  * during that wait. The view is locked while a second listener joins, and
@@ -868,22 +888,9 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
     for (int i = 0; i < N1 + N2; i++) {
         int found = 0;
         const char *dbs[] = {dba, dbb};
-        for (int k = 0; k < 2 && !found; k++) {
-            sqlite3 *q;
-            if (sqlite3_open_v2(dbs[k], &q, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-                sqlite3_close(q);
-                continue;
-            }
-            sqlite3_stmt *st;
-            snprintf(key, sizeof key, "thing-%d", i);
-            if (sqlite3_prepare_v2(q, "SELECT 1 FROM things WHERE key = ?", -1, &st, NULL) ==
-                SQLITE_OK) {
-                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-                found = sqlite3_step(st) == SQLITE_ROW;
-                sqlite3_finalize(st);
-            }
-            sqlite3_close(q);
-        }
+        snprintf(key, sizeof key, "thing-%d", i);
+        for (int k = 0; k < 2 && !found; k++)
+            found = in_view(dbs[k], key);
         cr_assert(found, "thing-%d is in a view", i);
     }
     rd_kafka_destroy(p);
@@ -1089,21 +1096,8 @@ Test(processors, a_group_of_three_survives_a_member_killed_mid_stream)
     for (int i = 0; i < N1 + N2 + N3; i++) {
         int found = 0;
         snprintf(key, sizeof key, "thing-%d", i);
-        for (int k = 0; k < M && !found; k++) {
-            sqlite3 *q;
-            if (sqlite3_open_v2(dbs[k], &q, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-                sqlite3_close(q);
-                continue;
-            }
-            sqlite3_stmt *st;
-            if (sqlite3_prepare_v2(q, "SELECT 1 FROM things WHERE key = ?", -1, &st, NULL) ==
-                SQLITE_OK) {
-                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-                found = sqlite3_step(st) == SQLITE_ROW;
-                sqlite3_finalize(st);
-            }
-            sqlite3_close(q);
-        }
+        for (int k = 0; k < M && !found; k++)
+            found = in_view(dbs[k], key);
         cr_assert(found, "%s is in a view", key);
     }
     rd_kafka_destroy(p);

@@ -3,6 +3,7 @@
  * while the listener keeps writing), bad input as 400/404 with a JSON error.
  * The binary runs against an embedded broker in the test process and is
  * queried with libcurl; every wait is a bounded wait on a condition. */
+#include "../http_util.h"
 #include "../kafka/kafka_helpers.h"
 
 #include <curl/curl.h>
@@ -10,23 +11,6 @@
 #include <strings.h>
 
 #define WAIT_MS 60000
-
-typedef struct {
-    char *p;
-    size_t len;
-} body_t;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
-{
-    body_t *b = arg;
-    char *np = realloc(b->p, b->len + size * n + 1);
-    cr_assert(np);
-    memcpy(np + b->len, ptr, size * n);
-    b->len += size * n;
-    np[b->len] = 0;
-    b->p = np;
-    return size * n;
-}
 
 typedef struct {
     long status;
@@ -45,33 +29,12 @@ static void resp_free(resp_t *r)
  * when not NULL. */
 static resp_t get(int port, const char *path, const char *inm)
 {
-    char url[4096];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    cr_assert(c);
-    body_t b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
-    struct curl_slist *hl = NULL;
     char hv[256];
-    if (inm) {
+    if (inm)
         snprintf(hv, sizeof hv, "If-None-Match: %s", inm);
-        hl = curl_slist_append(hl, hv);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    /* Send the path exactly as written (no normalisation of "..", "%"). */
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
-    resp_t r = {0, b.p, h.p};
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
+    resp_t r = {0, NULL, NULL};
+    r.status = th_http(&(th_req_t){.port = port, .path = path, .header = inm ? hv : NULL}, &r.body,
+                       &r.headers);
     return r;
 }
 
@@ -134,18 +97,6 @@ static const char *bin(const char *env)
     return p;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *s = calloc(1, 1 << 20);
-    size_t n = fread(s, 1, (1 << 20) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static void lst_start(lst_t *t)
 {
     const char *lb = bin("SLUICE_LISTENER_BIN");
@@ -154,9 +105,7 @@ static void lst_start(lst_t *t)
     t->b = kt_broker(topics, parts);
     const char *bs = sl_broker_bootstrap(t->b);
     snprintf(t->log, sizeof t->log, "/tmp/sluice-query-XXXXXX");
-    int fd = mkstemp(t->log);
-    cr_assert(fd >= 0);
-    close(fd);
+    tu_mkstemp(t->log);
     snprintf(t->db, sizeof t->db, "%s.db", t->log);
     char bsx[128], view[128];
     snprintf(bsx, sizeof bsx, "bootstrap.servers=%s", bs);
@@ -164,15 +113,10 @@ static void lst_start(lst_t *t)
     char *argv[] = {(char *)lb, "--source",    "kafka:events", "--key",       "/thing/id", "--view",
                     view,       "--entity-at", "/thing",       "--name",      "query",     "-X",
                     bsx,        "--http",      "127.0.0.1:0",  "--log-level", "info",      NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, t->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    cr_assert_eq(posix_spawn(&t->pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    t->pid = tu_spawn(argv, t->log, environ);
     int64_t end = tu_now_ms() + WAIT_MS;
     while (!t->port && tu_now_ms() < end) {
-        char *s = slurp(t->log);
+        char *s = tu_slurp(t->log);
         const char *at = strstr(s, "on http://127.0.0.1:");
         t->port = at ? atoi(at + strlen("on http://127.0.0.1:")) : 0;
         free(s);
@@ -188,7 +132,7 @@ static void lst_stop(lst_t *t)
 {
     kill(t->pid, SIGTERM);
     cr_assert_eq(kt_wait(t->pid, WAIT_MS), 0, "the listener drained and exited 0");
-    char *s = slurp(t->log);
+    char *s = tu_slurp(t->log);
     cr_assert_null(strstr(s, "ERROR: AddressSanitizer"), "%s", s);
     free(s);
     rd_kafka_destroy(t->prod);
@@ -377,8 +321,8 @@ Test(query, bad_input)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/views/things/k1", t.port);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
-    body_t b = {calloc(1, 1), 0};
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    kh_body_t b = {calloc(1, 1), 0};
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     cr_assert_eq(curl_easy_perform(c), CURLE_OK);
     long st = 0;
@@ -397,8 +341,8 @@ Test(query, bad_input)
      * (lst_stop() waits for exit 0). */
     c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    b = (body_t){calloc(1, 1), 0};
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kh_body_write);
+    b = (kh_body_t){calloc(1, 1), 0};
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(curl_easy_perform(c), CURLE_OK);

@@ -5,6 +5,7 @@
  * processors over an embedded broker, queried with libcurl; every wait is
  * a bounded wait on a condition. */
 #define _GNU_SOURCE /* strcasestr */
+#include "../http_util.h"
 #include "../kafka/kafka_helpers.h"
 #include "runtime/runtime.h"
 
@@ -57,55 +58,17 @@ static void route_destroy(void *opaque)
     atomic_fetch_add(&r->destroys, 1);
 }
 
-typedef struct {
-    char *p;
-    size_t len;
-} body_t;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
-{
-    body_t *b = arg;
-    char *np = realloc(b->p, b->len + size * n + 1);
-    cr_assert(np);
-    memcpy(np + b->len, ptr, size * n);
-    b->len += size * n;
-    np[b->len] = 0;
-    b->p = np;
-    return size * n;
-}
-
 /* GET; the status (0: the transfer failed, e.g. timed out), body and
  * headers in *@p body and *@p hdrs when not NULL. */
 static long get(int port, const char *path, const char *extra_header, long timeout_ms, char **body,
                 char **hdrs)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    body_t b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
-    struct curl_slist *hl = extra_header ? curl_slist_append(NULL, extra_header) : NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (body)
-        *body = b.p;
-    else
-        free(b.p);
-    if (hdrs)
-        *hdrs = h.p;
-    else
-        free(h.p);
-    return status;
+    return th_http(&(th_req_t){.port = port,
+                               .path = path,
+                               .header = extra_header,
+                               .timeout_ms = timeout_ms,
+                               .lenient = 1},
+                   body, hdrs);
 }
 
 typedef struct {
