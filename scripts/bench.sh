@@ -95,6 +95,8 @@ fi
 if [ "$kinesis" = 1 ]; then
     step "bench_kinesis: PutRecords and GetRecords against kinesalite vs a curl loop"
     ./build/bench/bench_kinesis "${kin_args[@]}" >"$run/kinesis.txt" 2>>"$log"
+    step "bench_kin_leases: 6 shards spread from 1 to 3 workers; failover after a SIGKILL"
+    ./build/bench/bench_kin_leases $([ "$quick" = 1 ] && echo --quick) >"$run/leases.txt" 2>>"$log"
 fi
 
 step "summary"
