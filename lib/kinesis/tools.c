@@ -62,7 +62,6 @@ static int list_shards(sl__kin_t *k, long tmo, const char *stream, char ***ids, 
         char msg[512];
         rc = req ? sl__kin_call_sync(k, "ListShards", req, tmo, &resp, &why, msg, sizeof msg)
                  : SL_ENOMEM;
-        json_decref(req);
         if (rc) {
             if (why == KIN_NOT_FOUND) {
                 sl__errf(errstr, errstr_size, "stream %s does not exist", stream);
@@ -253,7 +252,6 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
         char msg[512] = "out of memory";
         int crc = req ? sl__kin_call_sync(k, "PutRecords", req, tmo, &resp, &why, msg, sizeof msg)
                       : SL_ENOMEM;
-        json_decref(req);
         if (crc) {
             /* Refused as a whole (throttled): nothing was written, the call
              * goes again. Any other failure may have written some records
@@ -361,7 +359,6 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
             rc = req ? sl__kin_call_sync(k, "GetShardIterator", req, tmo, &resp, &why, msg,
                                          sizeof msg)
                      : SL_ENOMEM;
-            json_decref(req);
             if (rc && why == KIN_THROTTLED && ++quiet < SCAN_QUIET_TRIES) {
                 sleep_ms(200);
                 continue;
@@ -380,7 +377,6 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
         json_t *req = json_pack("{s:s,s:i}", "ShardIterator", iter, "Limit", 10000);
         rc = req ? sl__kin_call_sync(k, "GetRecords", req, tmo, &resp, &why, msg, sizeof msg)
                  : SL_ENOMEM;
-        json_decref(req);
         if (rc && why == KIN_EXPIRED) {
             sl_free(iter);
             iter = NULL;
@@ -456,8 +452,8 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
         }
         const char *next = json_string_value(json_object_get(resp, "NextShardIterator"));
         json_t *behind = json_object_get(resp, "MillisBehindLatest");
-        int caught_up =
-            !json_array_size(recs) && (!json_is_integer(behind) || json_integer_value(behind) == 0);
+        size_t got = json_array_size(recs);
+        int caught_up = !got && (!json_is_integer(behind) || json_integer_value(behind) == 0);
         sl_free(iter);
         iter = next && !rc ? sl_strdup(next) : NULL;
         json_decref(resp);
@@ -467,7 +463,7 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
             rc = SL_ENOMEM;
             break;
         }
-        if (!json_array_size(recs))
+        if (!got)
             sleep_ms(poll_ms);
     }
     if (rc == SL_ENOMEM)
