@@ -56,6 +56,7 @@ typedef struct {
     char coords[300]; /* Kinesis: where it was found or written (JSON), or "" */
     int found;        /* in doubt, and found at the destination */
     int send;
+    int dest_done; /* its destination was handled */
 } item_t;
 
 typedef struct {
@@ -636,13 +637,15 @@ int faults_resubmit(int argc, char **argv)
     size_t sent = 0;
     rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (!items[i].send)
+        if (!items[i].send || items[i].dest_done)
             continue;
-        size_t k = 0;
-        while (k < i && (!items[k].send || strcmp(items[k].dest, items[i].dest)))
-            k++;
-        if (k < i)
-            continue; /* this destination is done */
+        /* Each destination once. Not judged by `send` of the items before:
+         * a fault found at the destination is no longer to send, and the
+         * destination would be taken again for the next one, sending again
+         * what its first pass sent. */
+        for (size_t k = i; k < n; k++)
+            if (!strcmp(items[k].dest, items[i].dest))
+                items[k].dest_done = 1;
         rc = strncmp(items[i].dest, "kinesis:", 8)
                  ? send_to(p, db, items, n, items[i].dest, rate, &sent)
                  : send_kinesis(p, db, items, n, items[i].dest, rate, &sent);

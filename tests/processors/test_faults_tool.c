@@ -6,6 +6,7 @@
 #include "../kafka/kafka_helpers.h"
 #include "../kinesis/kinesis_helpers.h"
 
+#include "core/util.h"
 #include "kafka/kafka_int.h"
 
 #include <errno.h>
@@ -840,6 +841,80 @@ Test(faults_tool, over_kinesis_store_list_show_and_resubmit_exactly_once_to_the_
     json_object_foreach(cnt, fid, c)
         cr_assert_eq(json_integer_value(c), 2, "fault %s: the first resubmit and this one", fid);
     cr_assert_eq(total, 2 * BADS);
+    json_decref(cnt);
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM faults_resubmit WHERE status = 'resubmitted'"),
+                 BADS);
+
+    /* The two cases a kill leaves, made on purpose: fault A was delivered by
+     * run "run-x" but killed before its mark (its record, with that run's id,
+     * is in the stream): only marked. Fault B's run "run-y" was killed before
+     * sending, and the stream holds a record of B from another run: not taken
+     * for B's, B is sent. */
+    char ida[64], idb[64];
+    {
+        sqlite3 *h;
+        cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+        sqlite3_stmt *q;
+        cr_assert_eq(sqlite3_prepare_v2(h, "SELECT id FROM faults_resubmit ORDER BY id LIMIT 2", -1,
+                                        &q, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+        snprintf(ida, sizeof ida, "%s", (const char *)sqlite3_column_text(q, 0));
+        cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+        snprintf(idb, sizeof idb, "%s", (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+        char sql[600];
+        int64_t now = (int64_t)time(NULL) * 1000;
+        snprintf(sql, sizeof sql,
+                 "UPDATE faults_resubmit SET status = 'sending', dest = 'kinesis:orders', probe ="
+                 " '{\"since\":%lld,\"run\":\"run-x\"}' WHERE id = '%s';"
+                 "UPDATE faults_resubmit SET status = 'sending', dest = 'kinesis:orders', probe ="
+                 " '{\"since\":%lld,\"run\":\"run-y\"}' WHERE id = '%s';",
+                 (long long)now, ida, (long long)now, idb);
+        cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+        sqlite3_close(h);
+    }
+    const char *runs[2][2] = {{ida, "run-x"}, {idb, "run-old"}};
+    for (int r = 0; r < 2; r++) {
+        /* An envelope by hand: magic, key mode 0, 3 headers, the value. */
+        unsigned char env[512];
+        size_t el = 0;
+        memcpy(env, KIN_MAGIC, 9);
+        el = 9;
+        env[el++] = 0;
+        env[el++] = 0;
+        env[el++] = 3;
+        const char *hs[3][2] = {{"sluice.resubmit.pipeline", "pricing"},
+                                {"sluice.resubmit.fault", runs[r][0]},
+                                {"sluice.resubmit.run", runs[r][1]}};
+        for (int j = 0; j < 3; j++) {
+            size_t nl = strlen(hs[j][0]) + 1, vl = strlen(hs[j][1]);
+            memcpy(env + el, hs[j][0], nl);
+            el += nl;
+            env[el++] = 0, env[el++] = 0, env[el++] = 0, env[el++] = (unsigned char)vl;
+            memcpy(env + el, hs[j][1], vl);
+            el += vl;
+        }
+        memcpy(env + el, "{}", 2);
+        el += 2;
+        char b64[700];
+        sl__b64_encode(env, el, b64);
+        json_t *pr = kk_call(ks.kinesalite, "PutRecords",
+                             json_pack("{s:s,s:[{s:s,s:s}]}", "StreamName", "orders", "Records",
+                                       "Data", b64, "PartitionKey", "by-hand"));
+        cr_assert_eq(json_integer_value(json_object_get(pr, "FailedRecordCount")), 0);
+        json_decref(pr);
+    }
+    cr_assert_eq(faults(&out, ex), 0, "%s", out);
+    char said[128];
+    snprintf(said, sizeof said, "%s: already at kinesis:orders", ida);
+    cr_assert(strstr(out, said) && strstr(out, "sent 1 fault to kinesis:orders"), "%s", out);
+    cr_assert_eq(lines(out), 3, "marked A, sent B, skipped the rest: %s", out);
+    free(out);
+    cnt = kin_resubmits(ks.kinesalite, &total, &for_pricing);
+    cr_assert_eq(json_integer_value(json_object_get(cnt, ida)), 3, "A: not sent again");
+    cr_assert_eq(json_integer_value(json_object_get(cnt, idb)), 4, "B: sent, once");
+    cr_assert_eq(total, 2 * BADS + 3);
     json_decref(cnt);
     cr_assert_eq(db_count(db, "SELECT count(*) FROM faults_resubmit WHERE status = 'resubmitted'"),
                  BADS);
