@@ -37,6 +37,7 @@
 #include "sluice/export.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/pipeline.h"
 #include "sluice/processor.h"
@@ -94,6 +95,93 @@ SL_EXPORT int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, ch
  */
 SL_EXPORT sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errstr,
                                          size_t errstr_size);
+
+/* ---- for tools that run once (sluice-faults resubmit) ---------------------
+ * Each call below makes its own client from the processor's configuration
+ * (endpoint, region, credentials as above; kinesis.request.timeout.ms per
+ * call) and returns when done; the processor need not run and must not be
+ * running on another thread. They block the calling thread.
+ *
+ * Records with headers travel in the sluice record envelope (the README,
+ * "When an event faults"): the record's data is a 9-byte magic
+ * (00 73 6C 75 69 63 65 1E 01), its key mode and key, its headers and then
+ * its value byte for byte. The Kinesis source unwraps it into the record it
+ * carries (value, key and headers), so pipelines see the original record; a
+ * malformed one becomes a fault event with the record as it came. */
+
+/** One record for sl_kinesis_put_sync(). */
+typedef struct sl_kinesis_msg_s {
+    const void *key; /**< the partition key when it can be one (1..256 bytes of printable
+                          ASCII); else it travels in the envelope; may be NULL */
+    size_t key_len;
+    const void *value; /**< may be NULL */
+    size_t value_len;
+    const sl_header_t *headers; /**< may be NULL; any header means an envelope */
+    size_t header_count;
+    int err;            /**< out: 0 once written, else why not */
+    char shard[80];     /**< out: the ShardId it was written to */
+    char sequence[160]; /**< out: its SequenceNumber */
+} sl_kinesis_msg_t;
+
+/**
+ * @brief Whether @p stream exists (ListShards, every page) with a shard.
+ * @returns 0; SL_ENOENT when it does not exist or has no shard; SL_EINVAL
+ *          (bad arguments or properties, no credentials); another error when
+ *          the service does not answer; a message in @p errstr.
+ * @remark Thread-safe with respect to other processors.
+ */
+SL_EXPORT int sl_kinesis_stream_check(sl_processor_t *p, const char *stream, char *errstr,
+                                      size_t errstr_size);
+
+/**
+ * @brief Write @p n records to @p stream (PutRecords: at most 500 records and
+ *        5 MiB a call) and wait for every entry's answer.
+ *
+ * A record with headers, with a key that cannot be a partition key, or whose
+ * value starts with the envelope's magic is written in the envelope; its
+ * partition key is its key when it can be one, else a hash of the key (or
+ * of the value without a key). Every record is checked first, and the
+ * stream's existence: an error there sends nothing. A failed entry (the
+ * documented entry errors: nothing was written) is written again, before
+ * later records, up to 10 times; a call throttled as a whole goes again with
+ * backoff. A call whose outcome is unknown (no answer, a timeout, a server
+ * error) is not repeated, since it may have written records: the call
+ * returns its error and those records get no @p acked call.
+ *
+ * @param msgs borrowed; err, shard and sequence are set from the answers.
+ * @param rate at most this many records per second; 0 = no limit.
+ * @param acked if not NULL, called on the calling thread for each record as
+ *        its entry is answered (written when m->err is 0, given up when not),
+ *        before the call returns.
+ * @returns 0 when every record was written; SL_ENOENT (the stream does not
+ *          exist: nothing was sent); SL_ETOOBIG (a record over 1 MiB with its
+ *          envelope: nothing was sent); SL_EINVAL (a header name empty, over
+ *          255 bytes, or too many headers: nothing was sent); SL_EAGAIN (an
+ *          entry failed 10 times); the call's error otherwise; a message in
+ *          @p errstr.
+ */
+SL_EXPORT int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t *msgs,
+                                  size_t n, double rate,
+                                  void (*acked)(void *opaque, size_t i, const sl_kinesis_msg_t *m),
+                                  void *opaque, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Read every shard of @p stream from @p since_ms (epoch ms, by
+ *        arrival time: AT_TIMESTAMP; 0 = from the oldest retained record) to
+ *        its end at the time of the call, calling @p cb for each record,
+ *        shard after shard, in order within a shard. Envelopes are unwrapped
+ *        (a malformed one is given as it came). Nothing is checkpointed.
+ * @param cb gets a record borrowed for the call: topic the stream, partition
+ *        the shard's index in the listing, offset its count in the scan,
+ *        position its sequence number, opaque its ShardId (a string); it
+ *        returns 0 to go on, anything else to stop with that value.
+ * @returns 0; what @p cb returned; SL_ENOENT when the stream does not exist;
+ *          SL_EIO, SL_ETIMEDOUT, SL_EINVAL, SL_ENOMEM (with a message in
+ *          @p errstr).
+ */
+SL_EXPORT int sl_kinesis_scan(sl_processor_t *p, const char *stream, int64_t since_ms,
+                              int (*cb)(void *opaque, const sl_record_t *rec), void *opaque,
+                              char *errstr, size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -144,6 +144,7 @@ static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
     size_t vl = sl__kin_rec_value(&e, val);
     memcpy(key, e.key, kl + 1);
     memcpy(pos, seq ? seq : "", sl + 1);
+    k->hdrs = NULL;
     k->rec = (sl_record_t){.topic = s->stream,
                            .partition = sh->part,
                            .offset = sh->next_off,
@@ -154,11 +155,41 @@ static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
                            .value_len = vl,
                            .position = seq ? pos : NULL,
                            .opaque = k};
+    /* A sluice envelope (sluice-faults resubmit): the record it carries, with
+     * its key and headers, is the record. An ordinary record costs the
+     * first-character compare of the base64 Data. A malformed envelope is a
+     * fault with the record as it came: never a guess at what it meant. */
+    if (!why[0] && sl__kenv_is_b64(e.data, e.data_len) && sl__kenv_is(val, vl)) {
+        sl__kenv_t env;
+        char ewhy[160];
+        int er = sl__kenv_unwrap(val, vl, &env, ewhy, sizeof ewhy);
+        if (er == SL_ENOMEM) {
+            sl_free(k);
+            return SL_ENOMEM;
+        }
+        if (er) {
+            snprintf(why, sizeof why, "kinesis record of shard %s at %s: %s", sh->id, seq, ewhy);
+        } else {
+            k->hdrs = env.headers;
+            k->rec.headers = env.headers;
+            k->rec.header_count = env.header_count;
+            if (env.key_mode == SL__KENV_KEY_NONE) {
+                k->rec.key = NULL;
+                k->rec.key_len = 0;
+            } else if (env.key_mode == SL__KENV_KEY_INLINE) {
+                k->rec.key = env.key;
+                k->rec.key_len = env.key_len;
+            }
+            k->rec.value = env.value_len ? env.value : NULL;
+            k->rec.value_len = env.value_len;
+        }
+    }
     /* the FIFO entry first: the engine may release the record during the push */
     if (sh->fn == sh->fcap) {
         size_t cap = sh->fcap ? sh->fcap * 2 : 64;
         seqent_t *n = sl_malloc(cap * sizeof *n);
         if (!n) {
+            sl_free(k->hdrs);
             sl_free(k);
             return SL_ENOMEM;
         }
@@ -171,6 +202,7 @@ static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
     }
     char *seqcopy = seq ? sl_strdup(seq) : NULL;
     if (seq && !seqcopy) {
+        sl_free(k->hdrs);
         sl_free(k);
         return SL_ENOMEM;
     }
@@ -178,6 +210,7 @@ static int push_record(kin_src_t *s, shard_t *sh, json_t *r)
                     : sl_engine_push(s->e, &k->rec);
     if (rc) {
         sl_free(seqcopy);
+        sl_free(k->hdrs);
         sl_free(k);
         return rc;
     }
@@ -462,7 +495,9 @@ static void ks_release(void *opaque, const sl_record_t *rec, int done)
 {
     (void)opaque;
     (void)done;
-    sl_free(rec->opaque);
+    kin_rec_t *k = rec->opaque;
+    sl_free(k->hdrs);
+    sl_free(k);
 }
 
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)

@@ -10,6 +10,7 @@
 
 #include "core/util.h"
 #include "kinesis/client.h"
+#include "kinesis/envelope.h"
 #include "kinesis/lease.h"
 #include "runtime/runtime.h"
 #include "sluice/error.h"
@@ -55,7 +56,8 @@ typedef struct shard_s {
 } shard_t;
 
 typedef struct kin_rec_s {
-    sl_record_t rec; /* first: the engine hands this pointer back */
+    sl_record_t rec;   /* first: the engine hands this pointer back */
+    sl_header_t *hdrs; /* an envelope's headers (envelope.h), or NULL */
     /* key, position and data follow in the same allocation */
 } kin_rec_t;
 

@@ -15,7 +15,8 @@ typedef struct fault_row_s {
     char *status;  /* open, sending or resubmitted */
     int64_t at;    /* when the status was set, epoch ms; 0 when open */
     char *dest;    /* kafka:TOPIC or kinesis:STREAM it was sent to, or NULL */
-    char *probe;   /* sending: the destination's end offsets before the send (JSON) */
+    char *probe;   /* sending: the destination's end offsets before the send (Kafka) or the
+                      run's time and id (Kinesis); resubmitted to Kinesis: where (JSON) */
 } fault_row_t;
 
 /* Filters of list and resubmit; NULL or 0 for none. */

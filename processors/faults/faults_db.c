@@ -57,7 +57,10 @@ sqlite3 *fdb_open(const char *prog, const char *store)
                      " at INTEGER NOT NULL,"              /* epoch ms of the status */
                      " dest TEXT NOT NULL,"               /* kafka:TOPIC or kinesis:STREAM */
                      " sends INTEGER NOT NULL DEFAULT 0," /* deliveries counted */
-                     " probe TEXT)", /* sending: the destination's ends before */
+                     /* sending: the destination's ends before (Kafka), the run's
+                      * time and id (Kinesis); resubmitted to Kinesis: the
+                      * record's shard and sequence number */
+                     " probe TEXT)",
                      NULL, NULL, &err) != SQLITE_OK) {
         fprintf(stderr, "%s: %s: %s\n", prog, path, err ? err : "cannot create faults_resubmit");
         sqlite3_free(err);

@@ -40,8 +40,9 @@ static void usage(FILE *f)
             "        (or --to), with the headers sluice.resubmit.pipeline (only that pipeline\n"
             "        processes it again) and sluice.resubmit.fault, and marks it resubmitted\n"
             "        once the destination acknowledged it, exactly once across interrupted\n"
-            "        runs. A resubmitted fault is skipped unless --force. --execute sends to\n"
-            "        Kafka only (Kinesis records have no headers to name the pipeline).\n\n"
+            "        runs. A resubmitted fault is skipped unless --force. To Kinesis, each\n"
+            "        record goes in the sluice envelope (key, headers and value), which the\n"
+            "        Kinesis source unwraps (see the README, \"When an event faults\").\n\n"
             "--store defaults to sqlite:faults.db (SLUICE_STORE). T is RFC 3339\n"
             "(2026-11-29T10:00:00Z) or milliseconds since the epoch. Exit codes: 0 done,\n"
             "1 could not run (store, brokers, unknown fault), 2 bad usage.\n",

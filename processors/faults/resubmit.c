@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sluice/sluice.h>
 
@@ -35,6 +37,10 @@
 #define MAX_PARTS 4096
 #define HDR_PIPELINE "sluice.resubmit.pipeline"
 #define HDR_FAULT "sluice.resubmit.fault"
+#define HDR_RUN "sluice.resubmit.run"
+/* How far before a Kinesis run's probe time a later run reads the stream:
+ * arrival times are the service's clock, the probe time this host's. */
+#define KIN_SKEW_MS (5 * 60 * 1000)
 
 /* One fault to send: its decoded record. */
 typedef struct {
@@ -45,9 +51,12 @@ typedef struct {
     sl_header_t *headers;
     unsigned char **hvals; /* the decoded header values, nvals of them */
     size_t nh, nvals;
-    int in_doubt; /* left `sending` by an interrupted run */
-    int found;    /* in doubt, and found at the destination */
+    int in_doubt;     /* left `sending` by an interrupted run */
+    char run[48];     /* Kinesis, in doubt: the run id of that run, "" for any */
+    char coords[300]; /* Kinesis: where it was found or written (JSON), or "" */
+    int found;        /* in doubt, and found at the destination */
     int send;
+    int dest_done; /* its destination was handled */
 } item_t;
 
 typedef struct {
@@ -97,7 +106,7 @@ static int item_load(item_t *it, fault_row_t *row, const char *to)
         it->key = b64_decode(k, &it->key_len);
     json_t *hs = json_object_get(r, "headers");
     size_t nh = json_array_size(hs);
-    it->headers = calloc(nh + 2, sizeof *it->headers);
+    it->headers = calloc(nh + 3, sizeof *it->headers);
     it->hvals = calloc(nh + 1, sizeof *it->hvals);
     if (!it->value || (k && !it->key) || !it->headers || !it->hvals) {
         fprintf(stderr, "%s: fault %s: its record cannot be decoded\n", PROG, row->id);
@@ -129,7 +138,8 @@ static int item_load(item_t *it, fault_row_t *row, const char *to)
 }
 
 /* The processor whose configuration the Kafka calls use: -X and -c. */
-static sl_processor_t *processor(const char **xkv, size_t nx, const char **ckv, size_t nc)
+static sl_processor_t *processor(const char **xkv, size_t nx, const char **ckv, size_t nc,
+                                 int kafka)
 {
     sl_conf_t *c = sl_conf_new();
     char err[512], k[512];
@@ -142,7 +152,7 @@ static sl_processor_t *processor(const char **xkv, size_t nx, const char **ckv, 
         snprintf(k, sizeof k, "%s%.*s", i < nx ? "kafka." : "", (int)(eq - kv), kv);
         bad = sl_conf_set(c, k, eq + 1, err, sizeof err);
     }
-    if (!bad && !sl_conf_get_str_pt(c, "kafka.bootstrap.servers")) {
+    if (!bad && kafka && !sl_conf_get_str_pt(c, "kafka.bootstrap.servers")) {
         snprintf(err, sizeof err,
                  "no Kafka brokers: set -X bootstrap.servers=HOST:PORT or "
                  "SLUICE_KAFKA_BOOTSTRAP_SERVERS");
@@ -165,6 +175,11 @@ typedef struct {
 static int on_record(void *opaque, const sl_record_t *rec)
 {
     scan_t *s = opaque;
+    /* Kinesis: the run that sent it (see send_kinesis). */
+    const sl_header_t *run = NULL;
+    for (size_t h = 0; h < rec->header_count; h++)
+        if (!strcmp(rec->headers[h].name, HDR_RUN))
+            run = &rec->headers[h];
     for (size_t h = 0; h < rec->header_count; h++) {
         const sl_header_t *hd = &rec->headers[h];
         if (strcmp(hd->name, HDR_FAULT))
@@ -173,9 +188,15 @@ static int on_record(void *opaque, const sl_record_t *rec)
             item_t *it = &s->items[i];
             if (it->in_doubt && !it->found && !strcmp(it->dest, s->dest) &&
                 strlen(it->row->id) == hd->value_len &&
-                !memcmp(it->row->id, hd->value, hd->value_len)) {
+                !memcmp(it->row->id, hd->value, hd->value_len) &&
+                (!it->run[0] || (run && strlen(it->run) == run->value_len &&
+                                 !memcmp(it->run, run->value, run->value_len)))) {
                 it->found = 1;
                 s->found++;
+                if (rec->position && rec->opaque)
+                    snprintf(it->coords, sizeof it->coords,
+                             "{\"shard\":\"%.80s\",\"sequence\":\"%.160s\"}",
+                             (const char *)rec->opaque, rec->position);
             }
         }
     }
@@ -255,7 +276,8 @@ static int send_to(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n, cons
         for (size_t i = 0; i < n; i++) {
             item_t *it = &items[i];
             if (it->send && it->found && !strcmp(it->dest, dest)) {
-                if (fdb_mark(PROG, db, it->row->id, "resubmitted", dest, NULL))
+                if (fdb_mark(PROG, db, it->row->id, "resubmitted", dest,
+                             it->coords[0] ? it->coords : NULL))
                     return EXIT_RUNTIME;
                 it->send = 0;
                 printf("%s: already at %s (an interrupted run sent it): marked resubmitted\n",
@@ -313,6 +335,157 @@ static int send_to(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n, cons
                 "%s: %s: %zu of %zu sent and marked; %s (run again: the rest is checked at the "
                 "destination and sent once)\n",
                 PROG, dest, r.marked, m, rc ? err : "some deliveries failed");
+        return EXIT_RUNTIME;
+    }
+    printf("sent %zu fault%s to %s\n", m, m == 1 ? "" : "s", dest);
+    return 0;
+}
+
+/* ---- Kinesis ----------------------------------------------------------
+ * The same three steps, with what Kinesis offers. A record has no headers:
+ * sl_kinesis_put_sync writes it in the sluice envelope, which the Kinesis
+ * source unwraps, so the headers route it as over Kafka. A stream has no
+ * end offsets to probe: the probe is the time of the run (the reread
+ * starts from it, less KIN_SKEW_MS for the service's clock: AT_TIMESTAMP)
+ * and an id of the run, sent as the header sluice.resubmit.run. A record
+ * counts as the in-doubt fault's only when it carries both the fault id and
+ * that run's id, so an earlier --force run's record of the same fault,
+ * read in the skew margin, is not taken for this one. Each fault is marked
+ * with the shard and sequence number of its record. */
+
+typedef struct {
+    sqlite3 *db;
+    item_t **sending;
+    size_t marked, failed;
+} krun_t;
+
+static void on_kack(void *opaque, size_t i, const sl_kinesis_msg_t *m)
+{
+    krun_t *r = opaque;
+    item_t *it = r->sending[i];
+    if (m->err) {
+        r->failed++; /* left `sending`: the next run checks the stream */
+        return;
+    }
+    snprintf(it->coords, sizeof it->coords, "{\"shard\":\"%.80s\",\"sequence\":\"%.160s\"}",
+             m->shard, m->sequence);
+    if (!fdb_mark(PROG, r->db, it->row->id, "resubmitted", it->dest, it->coords))
+        r->marked++;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int send_kinesis(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n, const char *dest,
+                        double rate, size_t *sent)
+{
+    const char *stream = dest + 8;
+    char err[512];
+    /* A stream that does not exist: an error before anything is marked. */
+    if (sl_kinesis_stream_check(p, stream, err, sizeof err)) {
+        fprintf(stderr, "%s: --to %s: %s\n", PROG, dest, err);
+        return EXIT_RUNTIME;
+    }
+    /* 3: faults a killed run left `sending` to this stream, looked for from
+     * the earliest of their runs' times. */
+    int64_t since = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->send || !it->in_doubt || strcmp(it->dest, dest))
+            continue;
+        if (it->row->dest && strcmp(it->row->dest, dest)) {
+            /* Left sending to another destination: never sent here. */
+            it->in_doubt = 0;
+            continue;
+        }
+        json_t *pr = it->row->probe ? json_loads(it->row->probe, 0, NULL) : NULL;
+        const char *run = jstr(pr, "run");
+        json_t *at = json_object_get(pr, "since");
+        int64_t t = json_is_integer(at) ? (int64_t)json_integer_value(at) : 0;
+        /* No usable probe: from the stream's start, by the fault id alone. */
+        snprintf(it->run, sizeof it->run, "%s", run && json_is_integer(at) ? run : "");
+        t = it->run[0] && t > KIN_SKEW_MS ? t - KIN_SKEW_MS : 0;
+        if (t < since)
+            since = t;
+        json_decref(pr);
+    }
+    if (since != INT64_MAX) {
+        scan_t s = {items, n, dest, 0};
+        int rc = sl_kinesis_scan(p, stream, since, on_record, &s, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "%s: cannot check %s for an interrupted run's faults: %s\n", PROG, dest,
+                    err);
+            return EXIT_RUNTIME;
+        }
+        for (size_t i = 0; i < n; i++) {
+            item_t *it = &items[i];
+            if (it->send && it->found && !strcmp(it->dest, dest)) {
+                if (fdb_mark(PROG, db, it->row->id, "resubmitted", dest,
+                             it->coords[0] ? it->coords : NULL))
+                    return EXIT_RUNTIME;
+                it->send = 0;
+                printf("%s: already at %s (an interrupted run sent it): marked resubmitted\n",
+                       it->row->id, dest);
+            }
+        }
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += items[i].send && !strcmp(items[i].dest, dest);
+    if (!m)
+        return 0;
+    /* 1: the probe (this run's time and id) and `sending`, in one
+     * transaction, before anything is sent. */
+    char run[48], probe[128];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t t0 = wall_ms();
+    snprintf(run, sizeof run, "%" PRIx64 "-%ld-%lx", (uint64_t)t0, (long)getpid(),
+             (unsigned long)ts.tv_nsec);
+    snprintf(probe, sizeof probe, "{\"since\":%" PRId64 ",\"run\":\"%s\"}", t0, run);
+    sl_kinesis_msg_t *msgs = calloc(m, sizeof *msgs);
+    item_t **order = calloc(m, sizeof *order);
+    int ok = msgs && order && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == 0;
+    size_t j = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->send || strcmp(it->dest, dest))
+            continue;
+        ok = !fdb_mark(PROG, db, it->row->id, "sending", dest, probe);
+        /* The run's id after the item's own headers (room kept by item_load). */
+        it->headers[it->nh] = (sl_header_t){HDR_RUN, run, strlen(run)};
+        order[j] = it;
+        msgs[j++] = (sl_kinesis_msg_t){.key = it->key,
+                                       .key_len = it->key_len,
+                                       .value = it->value,
+                                       .value_len = it->value_len,
+                                       .headers = it->headers,
+                                       .header_count = it->nh + 1};
+    }
+    ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == 0;
+    if (!ok) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        fprintf(stderr, "%s: cannot mark the faults before sending: %s\n", PROG,
+                sqlite3_errmsg(db));
+        free(msgs);
+        free(order);
+        return EXIT_RUNTIME;
+    }
+    /* 2: send; each fault is marked from its own entry's answer. */
+    krun_t r = {.db = db, .sending = order};
+    int rc = sl_kinesis_put_sync(p, stream, msgs, m, rate, on_kack, &r, err, sizeof err);
+    *sent += r.marked;
+    free(msgs);
+    free(order);
+    if (rc || r.failed || r.marked != m) {
+        fprintf(stderr,
+                "%s: %s: %zu of %zu sent and marked; %s (run again: the rest is checked at the "
+                "destination and sent once)\n",
+                PROG, dest, r.marked, m, rc ? err : "some entries failed");
         return EXIT_RUNTIME;
     }
     printf("sent %zu fault%s to %s\n", m, m == 1 ? "" : "s", dest);
@@ -421,7 +594,7 @@ int faults_resubmit(int argc, char **argv)
     if (!items)
         goto close;
     /* Every fault is checked before anything is sent: nothing half-sent. */
-    size_t skipped = 0, chosen = 0;
+    size_t skipped = 0, chosen = 0, kafka = 0;
     for (size_t i = 0; i < n; i++) {
         if (!strcmp(rows[i].status, "resubmitted") && !force) {
             skipped++;
@@ -431,13 +604,7 @@ int faults_resubmit(int argc, char **argv)
             goto close;
         items[i].send = 1;
         chosen++;
-        if (execute && strncmp(items[i].dest, "kafka:", 6)) {
-            fprintf(stderr,
-                    "%s: fault %s: %s: --execute sends to Kafka only in this version: nothing "
-                    "sent\n",
-                    PROG, rows[i].id, items[i].dest);
-            goto close;
-        }
+        kafka += !strncmp(items[i].dest, "kafka:", 6);
     }
     if (!execute) {
         for (size_t i = 0; i < n; i++) {
@@ -464,20 +631,24 @@ int faults_resubmit(int argc, char **argv)
         rc = 0;
         goto close;
     }
-    p = processor(xkv, nx, ckv, nc);
+    p = processor(xkv, nx, ckv, nc, kafka > 0);
     if (!p)
         goto close;
     size_t sent = 0;
     rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (!items[i].send)
+        if (!items[i].send || items[i].dest_done)
             continue;
-        size_t k = 0;
-        while (k < i && (!items[k].send || strcmp(items[k].dest, items[i].dest)))
-            k++;
-        if (k < i)
-            continue; /* this destination is done */
-        rc = send_to(p, db, items, n, items[i].dest, rate, &sent);
+        /* Each destination once. Not judged by `send` of the items before:
+         * a fault found at the destination is no longer to send, and the
+         * destination would be taken again for the next one, sending again
+         * what its first pass sent. */
+        for (size_t k = i; k < n; k++)
+            if (!strcmp(items[k].dest, items[i].dest))
+                items[k].dest_done = 1;
+        rc = strncmp(items[i].dest, "kinesis:", 8)
+                 ? send_to(p, db, items, n, items[i].dest, rate, &sent)
+                 : send_kinesis(p, db, items, n, items[i].dest, rate, &sent);
     }
     if (skipped)
         printf("%zu already resubmitted, skipped\n", skipped);

@@ -91,6 +91,13 @@ int faults_list(int argc, char **argv)
                 json_object_set_new(o, "statusAt", json_integer(r->at));
                 json_object_set_new(o, "destination", json_string(r->dest));
             }
+            /* Resubmitted to Kinesis: the shard and sequence number of the record. */
+            json_t *co = r->probe && !strcmp(r->status, "resubmitted")
+                             ? json_loads(r->probe, 0, NULL)
+                             : NULL;
+            if (json_is_object(co))
+                json_object_set(o, "coordinates", co);
+            json_decref(co);
             json_object_set(o, "fault", r->event);
             char *s = json_dumps(o, JSON_COMPACT);
             if (s)
@@ -185,7 +192,14 @@ int faults_show(int argc, char **argv)
     printf("status:      %s", rows[0].status);
     if (rows[0].dest) {
         fmt_time(rows[0].at, t, sizeof t);
-        printf(" (%s to %s)", t, rows[0].dest);
+        printf(" (%s to %s", t, rows[0].dest);
+        json_t *co = rows[0].probe && !strcmp(rows[0].status, "resubmitted")
+                         ? json_loads(rows[0].probe, 0, NULL)
+                         : NULL;
+        if (jstr(co, "shard") && jstr(co, "sequence"))
+            printf(", %s at %s", jstr(co, "shard"), jstr(co, "sequence"));
+        json_decref(co);
+        printf(")");
     }
     printf("\nprocessor:   %s", jstr(ev, "tags.processor"));
     if (jstr(ev, "tags.group"))

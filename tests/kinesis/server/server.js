@@ -268,7 +268,7 @@ async function handleKinesis(upstream, req, res) {
   st.calls++;
   const body = await readBody(req);
   const isJson = (req.headers['content-type'] || '').split(';')[0].trim() === AMZ_JSON;
-  const reqJson = isJson && ['PutRecords', 'PutRecord', 'GetRecords', 'ListShards'].includes(op) ? parseJson(body) : undefined;
+  const reqJson = isJson && ['PutRecords', 'PutRecord', 'GetRecords', 'ListShards', 'GetShardIterator'].includes(op) ? parseJson(body) : undefined;
   const records = op === 'PutRecords' && reqJson && Array.isArray(reqJson.Records) ? reqJson.Records : null;
   if (records) st.entries += records.length;
   // The most records a GetRecords asked for (Limit): what a reader buffers.
@@ -311,6 +311,18 @@ async function handleKinesis(upstream, req, res) {
   if (op === 'ListShards' && reqJson && reqJson.NextToken !== undefined && reqJson.StreamName === undefined) {
     return kinesisError(res, 'InvalidArgumentException',
       'NextToken is not supported by kinesalite (it never returns one); the test proxy refuses it.');
+  }
+  // kinesalite never answers an AT_TIMESTAMP GetShardIterator when no record
+  // of the shard arrived at or after the time (it waits for the first such
+  // record, forever). Asked for TRIM_HORIZON instead, it answers at once with
+  // the records before the time too, which the service would leave out;
+  // sluice's reader skips them by ApproximateArrivalTimestamp, so it reads
+  // what it would read from the service.
+  if (op === 'GetShardIterator' && reqJson && reqJson.ShardIteratorType === 'AT_TIMESTAMP') {
+    st.atTimestamp = (st.atTimestamp || 0) + 1;
+    const { Timestamp, ...rest } = reqJson; // eslint-disable-line no-unused-vars
+    const fixed = Buffer.from(JSON.stringify({ ...rest, ShardIteratorType: 'TRIM_HORIZON' }));
+    return pipeResponse(await forward(upstream, req, fixed), res);
   }
   const stream = reqJson && typeof reqJson.StreamName === 'string' ? ` in stream ${reqJson.StreamName}` : '';
   if (action === 'throttle') {
