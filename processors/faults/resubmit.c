@@ -53,7 +53,7 @@ typedef struct {
     size_t nh, nvals;
     int in_doubt;     /* left `sending` by an interrupted run */
     char run[48];     /* Kinesis, in doubt: the run id of that run, "" for any */
-    char coords[300]; /* Kinesis: where it was found or written (JSON), or "" */
+    char coords[300]; /* where it was found or written (JSON), or "" */
     int found;        /* in doubt, and found at the destination */
     int send;
     int dest_done; /* its destination was handled */
@@ -197,6 +197,10 @@ static int on_record(void *opaque, const sl_record_t *rec)
                     snprintf(it->coords, sizeof it->coords,
                              "{\"shard\":\"%.80s\",\"sequence\":\"%.160s\"}",
                              (const char *)rec->opaque, rec->position);
+                else
+                    snprintf(it->coords, sizeof it->coords,
+                             "{\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", rec->partition,
+                             rec->offset);
             }
         }
     }
@@ -212,7 +216,10 @@ static void on_ack(void *opaque, size_t i, const sl_kafka_msg_t *m)
         r->failed++;
         return;
     }
-    if (!fdb_mark(PROG, r->db, it->row->id, "resubmitted", it->dest, NULL))
+    /* Where it was delivered, as `show` and `list --json` report it. */
+    snprintf(it->coords, sizeof it->coords, "{\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
+             m->partition, m->offset);
+    if (!fdb_mark(PROG, r->db, it->row->id, "resubmitted", it->dest, it->coords))
         r->marked++;
 }
 

@@ -91,7 +91,8 @@ int faults_list(int argc, char **argv)
                 json_object_set_new(o, "statusAt", json_integer(r->at));
                 json_object_set_new(o, "destination", json_string(r->dest));
             }
-            /* Resubmitted to Kinesis: the shard and sequence number of the record. */
+            /* Resubmitted: where the record went (Kafka: partition and offset; Kinesis:
+             * shard and sequence number). */
             json_t *co = r->probe && !strcmp(r->status, "resubmitted")
                              ? json_loads(r->probe, 0, NULL)
                              : NULL;
@@ -198,6 +199,11 @@ int faults_show(int argc, char **argv)
                          : NULL;
         if (jstr(co, "shard") && jstr(co, "sequence"))
             printf(", %s at %s", jstr(co, "shard"), jstr(co, "sequence"));
+        else if (json_is_integer(json_object_get(co, "partition")) &&
+                 json_is_integer(json_object_get(co, "offset")))
+            printf(", partition %" JSON_INTEGER_FORMAT " offset %" JSON_INTEGER_FORMAT,
+                   json_integer_value(json_object_get(co, "partition")),
+                   json_integer_value(json_object_get(co, "offset")));
         json_decref(co);
         printf(")");
     }

@@ -417,6 +417,11 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
     json_decref(d.count);
     cr_assert_eq(db_count(db, "SELECT count(*) FROM faults_resubmit WHERE status = 'resubmitted'"),
                  N_BAD);
+    /* Each marked with where it was delivered: its own partition and offset. */
+    cr_assert_eq(db_count(db, "SELECT count(DISTINCT probe) FROM faults_resubmit"
+                              " WHERE status = 'resubmitted'"
+                              " AND probe LIKE '{\"partition\":%,\"offset\":%}'"),
+                 N_BAD);
 
     s = (svc_t){.bs = bs, .fixed = 1};
     svc_start(&s);
