@@ -382,6 +382,78 @@ Test(kinesis, a_partial_put_records_failure_resends_only_the_failed_entries)
     finish(&s);
 }
 
+/* One partition key, so one entry per call (the sink writes a key's events
+ * one at a time). The proxy fails the only entry of the first three calls
+ * (putRecordsFailures, the mock of a per-entry failure): with retry.max 2
+ * that is seq 0 written three times, then a fault (SL_ERETRIES, as the
+ * engine's retry limit), and only then the key goes on, in order, each
+ * record once. */
+Test(kinesis, an_entry_failing_past_retry_max_becomes_a_fault_and_its_key_goes_on_in_order)
+{
+    enum { N = 30 };
+    kk_server_t s = begin(NO_ENDPOINT, "in:1", "out:1", "faults:1", NULL);
+    char *keys[N], *vals[N];
+    for (int i = 0; i < N; i++) {
+        keys[i] = strdup("one");
+        vals[i] = malloc(128);
+        snprintf(vals[i], 128, "{\"type\":\"e\",\"id\":\"e%d\",\"seq\":%d}", i, i);
+    }
+    kk_put(s.kinesalite, "in", (const char *const *)keys, (const char *const *)vals, N);
+    for (int i = 0; i < N; i++) {
+        free(keys[i]);
+        free(vals[i]);
+    }
+    env_for(s.proxy);
+    kk_faults(&s, "{\"putRecordsFailures\":{\"indexes\":[0],\"calls\":3}}");
+    const char *extra[] = {
+        "retry.max", "2", "retry.backoff.ms", "5", "retry.backoff.max.ms", "20", "log.level",
+        "warn",      NULL};
+    kk_run_t r;
+    kk_run(&r, proc_kv("exhaust", "in", "out", extra));
+    json_t *out = wait_records(s.kinesalite, "out", N - 1);
+    json_t *faults = wait_records(s.kinesalite, "faults", 1);
+    tu_sleep_ms(500); /* a late re-send would show up by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    json_decref(faults);
+    out = kk_read_all(s.kinesalite, "out");
+    faults = kk_read_all(s.kinesalite, "faults");
+    cr_assert_eq(json_array_size(out), (size_t)N - 1,
+                 "%zu records in the output, want seq 1..%d once each", json_array_size(out),
+                 N - 1);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(out, i, rec)
+    {
+        json_t *ev = json_loads(json_string_value(json_object_get(rec, "value")), 0, NULL);
+        cr_assert(ev);
+        cr_assert_eq(json_integer_value(json_object_get(ev, "seq")), (json_int_t)i + 1,
+                     "record %zu of the output", i);
+        json_decref(ev);
+    }
+    cr_assert_eq(json_array_size(faults), 1);
+    json_t *f =
+        json_loads(json_string_value(json_object_get(json_array_get(faults, 0), "value")), 0, NULL);
+    cr_assert(f);
+    json_t *err = json_object_get(f, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_ERETRIES");
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    cr_assert(msg && strstr(msg, "retry limit (2) reached") && strstr(msg, "Rate exceeded"), "%s",
+              msg ? msg : "(no message)");
+    json_t *ev = json_object_get(json_object_get(f, "uow"), "event");
+    cr_assert(ev, "the fault holds the event");
+    cr_assert_eq(json_integer_value(json_object_get(ev, "seq")), 0);
+    json_decref(f);
+    json_t *st = kk_stats(&s);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(st, "PutRecords"), "failedEntries")), 3,
+        "seq 0 failed three times (the first write and two retries)");
+    json_decref(st);
+    json_decref(faults);
+    json_decref(out);
+    finish(&s);
+}
+
 /* ---- the service binaries over Kinesis ---- */
 
 static pid_t spawn_bin(char *const argv[], const char *log)
