@@ -1,6 +1,7 @@
 /* sluice — Kinesis sink: PutRecords calls of at most 500 records and 5 MiB,
  * one entry per partition key in flight, only failed entries written again
  * (by the sink, with backoff, its key held until it is stored). */
+#include "core/core.h"
 #include "core/describe.h"
 #include "core/util.h"
 #include "kinesis/client.h"
@@ -187,6 +188,7 @@ static void ent_retry(kin_sink_t *s, ent_t *e, const char *msg, int64_t due)
         ent_ack(s, e, SL_ESHUTDOWN, msg);
         return;
     }
+    sl__uow_sink_retry(e->u);
     if (++e->attempts > s->retry_max) {
         char m[256];
         snprintf(m, sizeof m, "retry limit (%u) reached; last error: %.200s", s->retry_max, msg);

@@ -443,6 +443,8 @@ Test(kinesis, an_entry_failing_past_retry_max_becomes_a_fault_and_its_key_goes_o
     json_t *ev = json_object_get(json_object_get(f, "uow"), "event");
     cr_assert(ev, "the fault holds the event");
     cr_assert_eq(json_integer_value(json_object_get(ev, "seq")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(f, "uow"), "attempts")), 3,
+                 "its three writes count as its attempts");
     json_decref(f);
     json_t *st = kk_stats(&s);
     cr_assert_eq(
