@@ -366,7 +366,7 @@ static void pump(kin_sink_t *s)
         return;
     }
     s->busy++;
-    int64_t next_due = INT64_MAX;
+    int64_t next_due = INT64_MAX; /* set when out of memory: try again then */
     do {
         s->again = 0;
         if (s->closed || s->down || (!s->pend && !s->retry))
@@ -382,20 +382,19 @@ static void pump(kin_sink_t *s)
         ent_t **ents = sl_malloc(PUT_MAX_RECORDS * sizeof *ents);
         if (!ents || keys_reset(s, nkeys)) {
             sl_free(ents);
-            next_due = now + backoff(s, 3); /* try again later */
+            next_due = now + backoff(s, 3);
             break;
         }
         for (put_t *c = s->calls; c; c = c->next)
             for (size_t i = 0; i < c->n; i++)
                 key_take(s, c->ents[i]->key);
         size_t n = 0, bytes = 0;
-        next_due = INT64_MAX;
+        int full = 0;
         for (ent_t **pp = &s->retry; *pp;) {
             ent_t *e = *pp;
             key_take(s, e->key);
             if (e->due > now || n == PUT_MAX_RECORDS || bytes + e->bytes > PUT_MAX_BYTES) {
-                if (e->due < next_due)
-                    next_due = e->due;
+                full |= e->due <= now;
                 pp = &e->next;
                 continue;
             }
@@ -409,8 +408,10 @@ static void pump(kin_sink_t *s)
                 pp = &e->next;
                 continue;
             }
-            if (bytes + e->bytes > PUT_MAX_BYTES)
+            if (bytes + e->bytes > PUT_MAX_BYTES) {
+                full = 1;
                 break;
+            }
             *pp = e->next;
             if (s->pend_tail == &e->next)
                 s->pend_tail = pp;
@@ -422,7 +423,7 @@ static void pump(kin_sink_t *s)
             break;
         }
         /* A full call may leave more to write: go round again. */
-        s->again = n == PUT_MAX_RECORDS || bytes > PUT_MAX_BYTES - RECORD_MAX_BYTES;
+        s->again = full || n == PUT_MAX_RECORDS;
         char msg[300];
         int rc = send_call(s, ents, n, msg, sizeof msg);
         if (rc) {
@@ -437,8 +438,12 @@ static void pump(kin_sink_t *s)
     } while (s->again);
     s->again = 0;
     if (s->timer && !s->closed) {
+        /* The earliest waiting retry (whatever added it) wakes the sink. */
+        for (ent_t *e = s->retry; e; e = e->next)
+            if (e->due < next_due)
+                next_due = e->due;
         uv_timer_stop(s->timer);
-        if (s->retry && next_due != INT64_MAX) {
+        if (next_due != INT64_MAX) {
             int64_t wait = next_due - loop_now(s);
             uv_timer_start(s->timer, on_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
         }
