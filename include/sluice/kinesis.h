@@ -91,8 +91,9 @@ SL_EXPORT int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, ch
  * order). A failed entry (or every entry of a throttled or unanswered call)
  * is written again by the sink, not the stored entries of its call, after
  * the retry.backoff.ms / retry.backoff.max.ms backoff, its key held; each
- * such write counts as a retry of the event; past retry.max it becomes a
- * fault (SL_ERETRIES). So a later event of a key never overtakes an earlier
+ * such write counts as a retry of the event; past retry.max it goes back
+ * to the engine as SL_EAGAIN: a fault (SL_ERETRIES), or, from the fault
+ * sink, retried on with intake held. So a later event of a key never overtakes an earlier
  * one, and a partial failure writes no event twice (a call whose answer was
  * lost after the service stored it can: at-least-once). Events of many keys
  * fill a call; a single busy key is written one event per round trip.

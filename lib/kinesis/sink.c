@@ -24,9 +24,8 @@ typedef struct ent_s {
     sl_uow_t *u;
     sl_span_t key;     /* its partition key (borrowed from the uow) */
     size_t bytes;      /* data and key, against the 5 MiB of a call */
-    unsigned attempts; /* failed writes so far */
+    unsigned attempts; /* times written again so far */
     int64_t due;       /* loop time of its next write, once failed */
-    char msg[300];     /* why its last write failed */
     struct ent_s *next;
 } ent_t;
 
@@ -177,7 +176,10 @@ static int64_t loop_now(kin_sink_t *s)
 }
 
 /* The write of @p e failed with a transient error (@p msg): written again
- * at loop time @p due, its key held meanwhile, or, past retry.max, a fault. */
+ * at loop time @p due, its key held meanwhile. Past retry.max it goes back
+ * to the engine as SL_EAGAIN, which counts that last failure as it counts
+ * its own: a fault (SL_ERETRIES) from a pipeline's sink, from the fault sink
+ * a retry with intake held (a fault is never dropped nor cut for it). */
 static void ent_retry(kin_sink_t *s, ent_t *e, const char *msg, int64_t due)
 {
     if (s->down) {
@@ -188,14 +190,12 @@ static void ent_retry(kin_sink_t *s, ent_t *e, const char *msg, int64_t due)
         ent_ack(s, e, SL_ESHUTDOWN, msg);
         return;
     }
-    sl__uow_sink_retry(e->u);
-    if (++e->attempts > s->retry_max) {
-        char m[256];
-        snprintf(m, sizeof m, "retry limit (%u) reached; last error: %.200s", s->retry_max, msg);
-        ent_ack(s, e, SL_ERETRIES, m);
+    if (e->attempts >= s->retry_max) {
+        ent_ack(s, e, SL_EAGAIN, msg);
         return;
     }
-    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    e->attempts++;
+    sl__uow_sink_retry(e->u);
     e->due = due;
     e->next = s->retry;
     s->retry = e;
@@ -504,7 +504,6 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
         e->bytes = k.len + v.len;
         e->attempts = 0;
         e->due = 0;
-        e->msg[0] = 0;
         e->next = NULL;
         *s->pend_tail = e;
         s->pend_tail = &e->next;
