@@ -85,9 +85,19 @@ SL_EXPORT int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, ch
  * Batches hold at most 500 records and 5 MiB (data and partition keys) per
  * call; a record over 1 MiB becomes a fault. The partition key is the
  * output key (the event's partitionKey by default), at most 256 characters.
- * Only failed entries of a call are written again, with backoff; calls
- * complete in the order they were made, so a later event of a key never
- * overtakes an earlier one (see sl_uow_ack()).
+ * Per partition key one event is in flight at a time: a call holds at most
+ * one entry of a key, and a key's next event is written once the previous
+ * one is stored (PutRecords stores the other entries of a call when some
+ * fail, so two entries of one key in flight together could be stored out of
+ * order). A failed entry (or every entry of a throttled or unanswered call)
+ * is written again by the sink, not the stored entries of its call, after
+ * the retry.backoff.ms / retry.backoff.max.ms backoff, its key held; each
+ * such write counts as a retry of the event; past retry.max it goes back
+ * to the engine as SL_EAGAIN: a fault (SL_ERETRIES), or, from the fault
+ * sink, retried on with intake held. So a later event of a key never overtakes an earlier
+ * one, and a partial failure writes no event twice (a call whose answer was
+ * lost after the service stored it can: at-least-once). Events of many keys
+ * fill a call; a single busy key is written one event per round trip.
  *
  * @param stream copied.
  * @returns A sink owned by the processor, or NULL with a message in @p errstr.

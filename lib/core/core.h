@@ -280,6 +280,12 @@ struct sl_engine_s {
  * are all that is left. */
 size_t sl__engine_stuck(const sl_engine_t *e);
 
+/* A sink that writes a failed entry of a batch call again itself (the
+ * Kinesis sink) counts it here: one retry of @p u (a uow at the sink), in
+ * its attempts, its first failure time and the retries statistics, as the
+ * engine's own retry would. Engine thread only. */
+void sl__uow_sink_retry(sl_uow_t *u);
+
 /* fault.c. The version of schemas/fault.json the events follow (field
  * `version`; events without it are version 1). */
 #define SL__FAULT_VERSION_S "2"

@@ -155,6 +155,18 @@ void sl__retry(sl_engine_t *e, sl_uow_t *u, int err, int stage)
     sl__timer_start(&e->timers, &u->timer, now(e) + sl__backoff(e, u->attempts), retry_fire);
 }
 
+void sl__uow_sink_retry(sl_uow_t *u)
+{
+    if (!u || u->state != U_AT_SINK || !u->pl)
+        return;
+    sl_engine_t *e = u->entry->eng;
+    if (u->first_fail_ms == INT64_MIN)
+        u->first_fail_ms = now(e);
+    u->attempts++;
+    u->pl->stats.retries++;
+    e->stats.retries++;
+}
+
 /* ---- faults ----------------------------------------------------------- */
 
 static void fault_write(sl_engine_t *e, sl_uow_t *u);

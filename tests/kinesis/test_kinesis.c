@@ -302,7 +302,8 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
     put_events(s.kinesalite, "in", 0, 400, 0);
     env_for(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
-                  "\"putRecordsFailures\":{\"every\":3,\"calls\":4},\"expiredIterator\":1}");
+                  "\"putRecordsFailures\":{\"every\":2,\"indexes\":[0],\"calls\":4},"
+                  "\"expiredIterator\":1}");
     int64_t t0 = tu_now_ms();
     kk_run_t r;
     kk_run(&r, proc("faulty", "in", "out", "kinesis.poll.interval.ms", "200"));
@@ -320,9 +321,137 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
     json_int_t calls = json_integer_value(json_object_get(gr, "calls"));
     cr_assert_leq(calls, (json_int_t)(secs * 5 * 2 + 4), "%lld GetRecords in %llds",
                   (long long)calls, (long long)secs);
-    fprintf(stderr, "faulty run: %lld GetRecords in %llds, %zu duplicates in the output\n",
-            (long long)calls, (long long)secs, dups);
+    json_int_t failed = json_integer_value(json_object_get(pr, "failedEntries"));
+    fprintf(stderr,
+            "faulty run: %lld GetRecords in %llds, %lld PutRecords entries failed, %zu "
+            "duplicates in the output\n",
+            (long long)calls, (long long)secs, (long long)failed, dups);
+    /* Nothing here stores a record twice: a throttled call is answered by
+     * the proxy without storing anything, a failed entry is really not
+     * stored, an expired iterator is renewed after the last record read,
+     * and no transport error is injected. So only failed entries are
+     * written again, and no record may be in the output twice (the sink
+     * used to write a failed entry's later events of the same key again
+     * behind it: 145-188 duplicates of 400). */
+    cr_assert_eq(dups, 0, "%zu duplicates in the output (%lld entries failed)", dups,
+                 (long long)failed);
     json_decref(st);
+    json_decref(out);
+    finish(&s);
+}
+
+/* A partial PutRecords failure (the proxy's putRecordsFailures: a mock of
+ * the service's per-entry ProvisionedThroughputExceeded, which kinesalite
+ * never answers; the failed entries are really not stored) fails a known
+ * subset: indexes 0, 2, 5, 8, ... of the first three calls. The keys
+ * repeat (k0..k9), so a failed entry has later entries of its key behind it
+ * (in the same call, when the sink puts them there). No
+ * transport error is injected, so every record must reach the stream exactly
+ * once, in key order, and the proxy must receive each record once plus once
+ * per failed entry: only failed entries are written again. */
+Test(kinesis, a_partial_put_records_failure_resends_only_the_failed_entries)
+{
+    enum { N = 200 };
+    kk_server_t s = begin(NO_ENDPOINT, "in:1", "out:1", "faults:1", NULL);
+    put_events(s.kinesalite, "in", 0, N, 0);
+    env_for(s.proxy);
+    kk_faults(&s, "{\"putRecordsFailures\":{\"every\":3,\"indexes\":[0],\"calls\":3}}");
+    kk_run_t r;
+    kk_run(&r, proc("partial", "in", "out", "log.level", "warn"));
+    json_t *out = wait_all_seqs(s.kinesalite, "out", N);
+    tu_sleep_ms(500); /* a late re-send would show up by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    out = kk_read_all(s.kinesalite, "out");
+    size_t dups = check_order(out, N, 0);
+    json_t *st = kk_stats(&s), *pr = json_object_get(st, "PutRecords");
+    json_int_t failed = json_integer_value(json_object_get(pr, "failedEntries"));
+    json_int_t entries = json_integer_value(json_object_get(pr, "entries"));
+    cr_assert_gt(failed, 0, "the proxy failed entries");
+    cr_assert_eq(dups, 0, "%zu duplicates in the output (%lld entries failed)", dups,
+                 (long long)failed);
+    cr_assert_eq(json_array_size(out), (size_t)N);
+    cr_assert_eq(entries, N + failed,
+                 "the proxy got %lld entries for %d records and %lld failed entries",
+                 (long long)entries, N, (long long)failed);
+    json_t *faults = kk_read_all(s.kinesalite, "faults");
+    cr_assert_eq(json_array_size(faults), 0, "nothing faulted");
+    json_decref(faults);
+    json_decref(st);
+    json_decref(out);
+    finish(&s);
+}
+
+/* One partition key, so one entry per call (the sink writes a key's events
+ * one at a time). The proxy fails the only entry of the first three calls
+ * (putRecordsFailures, the mock of a per-entry failure): with retry.max 2
+ * that is seq 0 written three times, then a fault (SL_ERETRIES, as the
+ * engine's retry limit), and only then the key goes on, in order, each
+ * record once. */
+Test(kinesis, an_entry_failing_past_retry_max_becomes_a_fault_and_its_key_goes_on_in_order)
+{
+    enum { N = 30 };
+    kk_server_t s = begin(NO_ENDPOINT, "in:1", "out:1", "faults:1", NULL);
+    char *keys[N], *vals[N];
+    for (int i = 0; i < N; i++) {
+        keys[i] = strdup("one");
+        vals[i] = malloc(128);
+        snprintf(vals[i], 128, "{\"type\":\"e\",\"id\":\"e%d\",\"seq\":%d}", i, i);
+    }
+    kk_put(s.kinesalite, "in", (const char *const *)keys, (const char *const *)vals, N);
+    for (int i = 0; i < N; i++) {
+        free(keys[i]);
+        free(vals[i]);
+    }
+    env_for(s.proxy);
+    kk_faults(&s, "{\"putRecordsFailures\":{\"indexes\":[0],\"calls\":3}}");
+    const char *extra[] = {
+        "retry.max", "2", "retry.backoff.ms", "5", "retry.backoff.max.ms", "20", "log.level",
+        "warn",      NULL};
+    kk_run_t r;
+    kk_run(&r, proc_kv("exhaust", "in", "out", extra));
+    json_t *out = wait_records(s.kinesalite, "out", N - 1);
+    json_t *faults = wait_records(s.kinesalite, "faults", 1);
+    tu_sleep_ms(500); /* a late re-send would show up by now */
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    json_decref(faults);
+    out = kk_read_all(s.kinesalite, "out");
+    faults = kk_read_all(s.kinesalite, "faults");
+    cr_assert_eq(json_array_size(out), (size_t)N - 1,
+                 "%zu records in the output, want seq 1..%d once each", json_array_size(out),
+                 N - 1);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(out, i, rec)
+    {
+        json_t *ev = json_loads(json_string_value(json_object_get(rec, "value")), 0, NULL);
+        cr_assert(ev);
+        cr_assert_eq(json_integer_value(json_object_get(ev, "seq")), (json_int_t)i + 1,
+                     "record %zu of the output", i);
+        json_decref(ev);
+    }
+    cr_assert_eq(json_array_size(faults), 1);
+    json_t *f =
+        json_loads(json_string_value(json_object_get(json_array_get(faults, 0), "value")), 0, NULL);
+    cr_assert(f);
+    json_t *err = json_object_get(f, "err");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_ERETRIES");
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    cr_assert(msg && strstr(msg, "retry limit (2) reached") && strstr(msg, "Rate exceeded"), "%s",
+              msg ? msg : "(no message)");
+    json_t *ev = json_object_get(json_object_get(f, "uow"), "event");
+    cr_assert(ev, "the fault holds the event");
+    cr_assert_eq(json_integer_value(json_object_get(ev, "seq")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(f, "uow"), "attempts")), 3,
+                 "its three writes count as its attempts");
+    json_decref(f);
+    json_t *st = kk_stats(&s);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(st, "PutRecords"), "failedEntries")), 3,
+        "seq 0 failed three times (the first write and two retries)");
+    json_decref(st);
+    json_decref(faults);
     json_decref(out);
     finish(&s);
 }
