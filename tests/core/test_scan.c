@@ -908,6 +908,41 @@ Test(scan, index_whitespace_escapes_and_limits)
     }
 }
 
+Test(scan, integer_timestamps_of_every_length)
+{
+    /* The scanner reads digit runs and integer values eight digits at a
+     * time: every length from 1 to 19 digits, both signs, against jansson. */
+    size_t digits, k;
+
+    for (digits = 1; digits <= 19; digits++) {
+        for (k = 0; k < 20; k++) {
+            char num[24], text[96];
+            size_t i;
+            int neg = (int)(k & 1), n;
+            json_t *root;
+            sl_envelope_t env;
+
+            num[0] = (char)('1' + rng() % 9);
+            for (i = 1; i < digits; i++)
+                num[i] = (char)('0' + rng() % 10);
+            if (digits == 19)
+                num[0] = k < 10 ? '9' : (char)('1' + rng() % 8); /* near and at int64's edge */
+            if (digits == 19 && k < 10)
+                memcpy(num, neg ? "9223372036854775808" : "9223372036854775807", 19);
+            num[digits] = '\0';
+            n = snprintf(text, sizeof text, "{\"type\":\"t\",\"timestamp\":%s%s,\"x\":[%s%s.%s]}",
+                         neg ? "-" : "", num, neg ? "-" : "", num, num);
+            cr_assert(n > 0 && (size_t)n < sizeof text);
+            root = json_loadb(text, (size_t)n, 0, NULL);
+            cr_assert_not_null(root, "%s", text);
+            cr_expect_eq(sl_envelope_scan(text, (size_t)n, &env, NULL), 0, "%s", text);
+            cr_expect_eq(env.timestamp, json_integer_value(json_object_get(root, "timestamp")),
+                         "%s: %lld", text, (long long)env.timestamp);
+            json_decref(root);
+        }
+    }
+}
+
 /* ---- CloudEvents binary mode ---- */
 
 #define HDR(n, v)                                                                                  \
