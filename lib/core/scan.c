@@ -783,7 +783,7 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
 
 /* The walk over the quote index when the text allows it, else (or when
  * that walk fails, to find the error) over the bytes. */
-static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want)
+S_INLINE int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want)
 {
     uint64_t m[S_QWORDS];
     s_quotes_t qs;
