@@ -527,6 +527,7 @@ typedef struct s_quotes_s {
  * taken in order, so no step waits on where the last string ended. */
 S_INLINE const unsigned char *s_qtake(s_quotes_t *qs)
 {
+#if S_SSE2
     const unsigned char *q;
 
     while (!qs->cur) {
@@ -538,6 +539,10 @@ S_INLINE const unsigned char *s_qtake(s_quotes_t *qs)
     q = qs->at + __builtin_ctzll(qs->cur);
     qs->cur &= qs->cur - 1;
     return q;
+#else
+    (void)qs; /* no index is ever built (s_index) */
+    return NULL;
+#endif
 }
 
 /* The closing quote of the string that opens at p, from the index; NULL
