@@ -828,6 +828,9 @@ int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err)
         }
         return SL_EJSON;
     }
+    /* Every failure sets both; set here too, for compilers that cannot see it. */
+    sc.at = p;
+    sc.reason = "invalid JSON";
     rc = s_scan(&sc, p, p + len, 0);
     if (rc)
         s_err_out(err, &sc, p);
@@ -936,6 +939,8 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
         return SL_EJSON;
     }
     memset(sc.f, 0, sizeof sc.f);
+    sc.at = base;
+    sc.reason = "invalid JSON";
     rc = s_scan(&sc, base, base + len, 1);
     if (rc) {
         s_err_out(err, &sc, base);
