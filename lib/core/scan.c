@@ -1,9 +1,10 @@
 /* sluice — the strict envelope scanner (see include/sluice/record.h).
  *
- * One pass, no recursion, no allocation. Its verdict must equal jansson
- * 2.14's json_loadb(buf, len, 0): tests/core/test_scan.c and
- * tests/fuzz/fuzz_scan.c hold the two together, so every rule below that
- * looks odd is there because jansson does it that way. */
+ * No recursion, no allocation (the quote index below is 2 KiB of stack).
+ * Its verdict must equal jansson 2.14's json_loadb(buf, len, 0):
+ * tests/core/test_scan.c and tests/fuzz/fuzz_scan.c hold the two together,
+ * so every rule below that looks odd is there because jansson does it that
+ * way. */
 #include "core/scan_int.h"
 #include "sluice/error.h"
 #include "sluice/record.h"
@@ -51,6 +52,15 @@ static const unsigned char s_cls[256] = {
 #define S_INLINE static inline
 #endif
 
+/* SSE2 (every x86-64) finds the end of a run of plain string bytes 16 at a
+ * time: strings are most of an event's bytes. */
+#if defined(__GNUC__) && defined(__SSE2__)
+#define S_SSE2 1
+#include <emmintrin.h>
+#else
+#define S_SSE2 0
+#endif
+
 /* Envelope members, and what kind of value each last held. */
 enum { F_NONE, F_TYPE, F_ID, F_PKEY, F_TS, F_SPEC, F_TIME, F_PKEY_CE, F_COUNT };
 enum { K_ABSENT, K_STR, K_INT, K_REAL, K_OTHER };
@@ -95,6 +105,11 @@ S_INLINE const unsigned char *s_ws(const unsigned char *p, const unsigned char *
         p++;
     return p;
 }
+
+/* The byte at p, or -1 at the end: lets a caller test for the byte it
+ * expects first and skip whitespace only when that test fails (compact
+ * JSON, the usual event, has none). */
+#define S_AT(p, end) ((p) < (end) ? (int)*(p) : -1)
 
 /* One UTF-8 sequence starting at a byte >= 0x80, by the same rules as
  * jansson's utf8_check_first/utf8_check_full: shortest form, no surrogates,
@@ -192,31 +207,49 @@ S_INLINE const unsigned char *s_string(s_scan_t *sc, const unsigned char *p,
     const char *reason;
 
     for (;;) {
-        /* Skip plain bytes a word at a time: flag bytes that are '"', '\\',
-         * below 0x20 or above 0x7F; borrows only run upward, so the lowest
-         * flag is exact. The byte loop only finishes the last word. */
-        if (end - p >= 8) {
-            uint64_t w, q, b, m;
-            memcpy(&w, p, 8);
-            q = w ^ (ones * '"');
-            b = w ^ (ones * '\\');
-            m = (((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & high;
-            if (!m) {
-                p += 8;
+#if S_SSE2
+        /* 16 bytes at a time: '"', '\\', and (a signed compare) every byte
+         * below 0x20 or above 0x7F. Fewer than 16 left: the word loop. */
+        if (end - p >= 16) {
+            const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                          space = _mm_set1_epi8(0x20);
+            unsigned mask;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            mask = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, space)));
+            if (!mask) {
+                p += 16;
                 continue;
             }
+            p += (unsigned)__builtin_ctz(mask);
+        } else
+#endif
+            /* Skip plain bytes a word at a time: flag bytes that are '"', '\\',
+             * below 0x20 or above 0x7F; borrows only run upward, so the lowest
+             * flag is exact. The byte loop only finishes the last word. */
+            if (end - p >= 8) {
+                uint64_t w, q, b, m;
+                memcpy(&w, p, 8);
+                q = w ^ (ones * '"');
+                b = w ^ (ones * '\\');
+                m = (((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & high;
+                if (!m) {
+                    p += 8;
+                    continue;
+                }
 #if S_CTZ
-            p += (unsigned)__builtin_ctzll(m) >> 3;
+                p += (unsigned)__builtin_ctzll(m) >> 3;
 #else
             while (!S_IS(*p, C_STR))
                 p++;
 #endif
-        } else {
-            while (p < end && !S_IS(*p, C_STR))
-                p++;
-            if (p == end)
-                return s_fail(sc, p, "unterminated string");
-        }
+            } else {
+                while (p < end && !S_IS(*p, C_STR))
+                    p++;
+                if (p == end)
+                    return s_fail(sc, p, "unterminated string");
+            }
         if (*p == '"')
             return p;
         if (*p == '\\') {
@@ -252,6 +285,27 @@ S_INLINE const unsigned char *s_string(s_scan_t *sc, const unsigned char *p,
             p = q;
         }
     }
+}
+
+/* The end of a run of digits at p: eight bytes at a time where there are
+ * eight (a byte is a digit when its high nibble is 3 and its low nibble
+ * plus 6 stays below 16; no carry crosses a byte). */
+S_INLINE const unsigned char *s_digits(const unsigned char *p, const unsigned char *end)
+{
+#if S_CTZ
+    while (end - p >= 8) {
+        uint64_t w, nd;
+        memcpy(&w, p, 8);
+        nd = ((w & 0xF0F0F0F0F0F0F0F0u) ^ 0x3030303030303030u) |
+             (((w & 0x0F0F0F0F0F0F0F0Fu) + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u);
+        if (nd)
+            return p + ((unsigned)__builtin_ctzll(nd) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && S_IS(*p, C_DIGIT))
+        p++;
+    return p;
 }
 
 /* The exact value of a validated JSON number, as strtod (so jansson) rounds
@@ -317,8 +371,8 @@ static double s_number_value(const unsigned char *p, const unsigned char *end, i
 /* A number token at p. Integers must fit int64 (strtoll) and reals must
  * not overflow to inf (strtod): both are decided from digit positions, and
  * only when the leading digit sits exactly at 10^308 by calling strtod. */
-static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const unsigned char *end,
-                                     unsigned char *kind)
+S_INLINE const unsigned char *s_number(s_scan_t *sc, const unsigned char *p,
+                                       const unsigned char *end, unsigned char *kind)
 {
     const unsigned char *s = p, *ib, *fb = NULL, *fe = NULL;
     int64_t x = 0, e10;
@@ -335,18 +389,14 @@ static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const
         if (p < end && S_IS(*p, C_DIGIT))
             return s_fail(sc, p, "leading zero in number");
     } else {
-        do
-            p++;
-        while (p < end && S_IS(*p, C_DIGIT));
+        p = s_digits(p + 1, end);
     }
     ni = (size_t)(p - ib);
     if (p < end && *p == '.') {
         fb = ++p;
         if (p == end || !S_IS(*p, C_DIGIT))
             return s_fail(sc, p, "invalid number");
-        do
-            p++;
-        while (p < end && S_IS(*p, C_DIGIT));
+        p = s_digits(p + 1, end);
         fe = p;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
@@ -397,7 +447,16 @@ static const unsigned char *s_number(s_scan_t *sc, const unsigned char *p, const
     return p;
 }
 
-static int s_field_id(const char *k, size_t n)
+/* Eight bytes as a word, to compare names of 9 to 12 bytes in two steps
+ * (memcmp of those lengths is a call). */
+S_INLINE uint64_t s_ld8(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+S_INLINE int s_field_id(const char *k, size_t n)
 {
     switch (n) {
     case 2:
@@ -407,20 +466,22 @@ static int s_field_id(const char *k, size_t n)
             return F_TYPE;
         return memcmp(k, "time", 4) ? F_NONE : F_TIME;
     case 9:
-        return memcmp(k, "timestamp", 9) ? F_NONE : F_TS;
+        return s_ld8(k) == s_ld8("timestam") && k[8] == 'p' ? F_TS : F_NONE;
     case 11:
-        return memcmp(k, "specversion", 11) ? F_NONE : F_SPEC;
+        return s_ld8(k) == s_ld8("specvers") && !memcmp(k + 8, "ion", 3) ? F_SPEC : F_NONE;
     case 12:
-        if (!memcmp(k, "partitionKey", 12))
+        if (s_ld8(k) != s_ld8("partitio"))
+            return F_NONE;
+        if (!memcmp(k + 8, "nKey", 4))
             return F_PKEY;
-        return memcmp(k, "partitionkey", 12) ? F_NONE : F_PKEY_CE;
+        return memcmp(k + 8, "nkey", 4) ? F_NONE : F_PKEY_CE;
     default:
         return F_NONE;
     }
 }
 
 /* A top-level key, which may be written with escapes ("ty\u0070e"). */
-static int s_match_key(const unsigned char *b, const unsigned char *e, int esc)
+S_INLINE int s_match_key(const unsigned char *b, const unsigned char *e, int esc)
 {
     char tmp[16];
     size_t n;
@@ -435,36 +496,157 @@ static int s_match_key(const unsigned char *b, const unsigned char *e, int esc)
     return s_field_id(tmp, n);
 }
 
-/* An object member's key and colon: p is at the key's opening quote. */
-S_INLINE const unsigned char *s_key(s_scan_t *sc, const unsigned char *p, const unsigned char *end,
-                                    int match, unsigned *field)
+/* ---- the quote index ----
+ *
+ * The string scan above follows a chain: where one string ends decides
+ * where the next load starts, so a text of short strings waits on that
+ * chain more than it computes. Most events hold no escape, no control byte
+ * and no byte above 0x7F, and in such a text every '"' opens or closes a
+ * string, and every string is valid. One pass over the text (no chain:
+ * the 16-byte blocks are independent) then sets a bit per quote, and the
+ * walk below takes each string's end from those bits, in order, instead of
+ * scanning for it. The walk still reads every byte outside strings, so it
+ * meets each opening quote exactly where the bits say it is; it checks
+ * that anyway. Any other text, and any failure in this mode, goes to the
+ * byte scanner, which alone reports errors (so reasons and offsets are
+ * the byte scanner's, always). Measured on bench_batch's events: about
+ * 1.4x the byte scanner's speed. */
+
+/* Bytes one index covers (64 per word): a bigger text takes the byte
+ * scanner. */
+#define S_QWORDS 256
+
+typedef struct s_quotes_s {
+    const uint64_t *m;       /* bit k of word w: byte 64w+k is a '"' */
+    size_t nw, w;            /* words; the one being taken from */
+    uint64_t cur;            /* its quotes not taken yet */
+    const unsigned char *at; /* the byte of its bit 0 */
+} s_quotes_t;
+
+/* The next quote of the text, or NULL when there is none. The bits are
+ * taken in order, so no step waits on where the last string ended. */
+S_INLINE const unsigned char *s_qtake(s_quotes_t *qs)
+{
+#if S_SSE2
+    const unsigned char *q;
+
+    while (!qs->cur) {
+        if (qs->w + 1 >= qs->nw)
+            return NULL;
+        qs->cur = qs->m[++qs->w];
+        qs->at += 64;
+    }
+    q = qs->at + __builtin_ctzll(qs->cur);
+    qs->cur &= qs->cur - 1;
+    return q;
+#else
+    (void)qs; /* no index is ever built (s_index) */
+    return NULL;
+#endif
+}
+
+/* The closing quote of the string that opens at p, from the index; NULL
+ * when p is not the next quote or the string has no end. */
+S_INLINE const unsigned char *s_quoted(s_quotes_t *qs, const unsigned char *p)
+{
+    if (s_qtake(qs) != p)
+        return NULL;
+    return s_qtake(qs);
+}
+
+#if S_SSE2
+/* The bits of the quotes in 16 bytes; *special gets those of '\\' and of
+ * bytes below 0x20 or above 0x7F (a signed compare). */
+S_INLINE uint64_t s_block16(const unsigned char *p, unsigned *special)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+    *special |= (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, bslash), _mm_cmplt_epi8(v, space)));
+    return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
+}
+
+S_INLINE uint64_t s_block64(const unsigned char *p, unsigned *special)
+{
+    return s_block16(p, special) | s_block16(p + 16, special) << 16 |
+           s_block16(p + 32, special) << 32 | s_block16(p + 48, special) << 48;
+}
+#endif
+
+/* Fills m with the quote bits of the text; returns how many words, or 0
+ * when the text holds '\\', a byte below 0x20 or above 0x7F, or is longer
+ * than S_QWORDS words (or when SSE2 is not there): then the byte scanner
+ * runs instead. */
+static size_t s_index(const unsigned char *p, size_t len, uint64_t *m)
+{
+#if S_SSE2
+    unsigned char tail[64];
+    unsigned special = 0;
+    size_t i, w = 0;
+
+    if (len > 64 * S_QWORDS)
+        return 0;
+    for (i = 0; len - i >= 64; i += 64)
+        m[w++] = s_block64(p + i, &special);
+    if (i < len) {
+        /* The last bytes, padded with spaces: neither quotes nor special. */
+        memset(tail, ' ', sizeof tail);
+        memcpy(tail, p + i, len - i);
+        m[w++] = s_block64(tail, &special);
+    }
+    return special ? 0 : w;
+#else
+    (void)p;
+    (void)len;
+    (void)m;
+    return 0;
+#endif
+}
+
+/* An object member's key and colon: p is where the key's opening quote
+ * should be, maybe after whitespace. With match set (a top-level member),
+ * *rec becomes the envelope slot the value goes to, or NULL. */
+S_INLINE const unsigned char *s_key(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p,
+                                    const unsigned char *end, int match, s_field_t **rec)
 {
     const unsigned char *kb;
     unsigned char esc = 0;
 
-    if (p == end || *p != '"')
-        return s_fail(sc, p, "expected string key");
+    if (S_AT(p, end) != '"') {
+        p = s_ws(p, end);
+        if (p == end || *p != '"')
+            return s_fail(sc, p, "expected string key");
+    }
     kb = p + 1;
-    p = s_string(sc, kb, end, &esc);
+    p = qs ? s_quoted(qs, p) : s_string(sc, kb, end, &esc);
     if (!p)
         return NULL;
-    if (match)
-        *field = (unsigned)s_match_key(kb, p, esc);
-    p = s_ws(p + 1, end);
-    if (p == end || *p != ':')
-        return s_fail(sc, p, "expected ':'");
+    if (match) {
+        int field = s_match_key(kb, p, esc);
+        *rec = field ? &sc->f[field] : NULL;
+    }
+    p++;
+    if (S_AT(p, end) != ':') {
+        p = s_ws(p, end);
+        if (p == end || *p != ':')
+            return s_fail(sc, p, "expected ':'");
+    }
     return p + 1;
 }
 
 /* The validator. With want set, the last value of each top-level envelope
  * member is kept in sc->f. Open containers live on a stack that the depth
- * limit bounds: nothing here recurses. */
-static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want)
+ * limit bounds: nothing here recurses. Whitespace is skipped only where the
+ * byte that should come next is not there. */
+S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const unsigned char *end,
+                    int want)
 {
     unsigned char objs[SL_JSON_MAX_DEPTH]; /* 1 for an object; written on push */
     size_t depth = 0;
-    unsigned field = F_NONE;
     int in_obj = 0;
+    s_field_t *rec = NULL; /* where the value about to be read goes, if anywhere */
 
     p = s_ws(p, end);
     if (p == end || (*p != '{' && *p != '['))
@@ -474,40 +656,21 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
     for (;;) {
         const unsigned char *v;
         unsigned char kind, esc = 0;
-        s_field_t *rec = want && depth == 1 && field ? &sc->f[field] : NULL;
 
         /* A value starts here; jansson counts scalars in the depth too. */
-        p = s_ws(p, end);
-        if (p == end)
-            return s_bad(sc, p, "unexpected end of input");
+        if (S_AT(p, end) <= ' ') {
+            p = s_ws(p, end);
+            if (p == end)
+                return s_bad(sc, p, "unexpected end of input");
+        }
         if (depth >= SL_JSON_MAX_DEPTH) {
             s_bad(sc, p, "nesting too deep");
             return SL_EDEPTH;
         }
         v = p;
-        switch (*p) {
-        case '{':
-        case '[':
-            if (rec) {
-                rec->b = p;
-                rec->e = p + 1;
-                rec->kind = K_OTHER;
-            }
-            in_obj = *p == '{';
-            objs[depth++] = (unsigned char)in_obj;
-            p = s_ws(p + 1, end);
-            if (p < end && *p == (in_obj ? '}' : ']')) {
-                p++;
-                depth--;
-                if (depth)
-                    in_obj = objs[depth - 1];
-                break;
-            }
-            if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field)))
-                return SL_EJSON;
-            continue;
-        case '"':
-            p = s_string(sc, p + 1, end, &esc);
+        if (*p == '"') {
+            /* Most values are strings: before the switch's jump table. */
+            p = qs ? s_quoted(qs, p) : s_string(sc, p + 1, end, &esc);
             if (!p)
                 return SL_EJSON;
             if (rec) {
@@ -517,76 +680,131 @@ static int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end
                 rec->esc = esc;
             }
             p++;
-            break;
-        case '-':
-        case '0':
-        case '1':
-        case '2':
-        case '3':
-        case '4':
-        case '5':
-        case '6':
-        case '7':
-        case '8':
-        case '9':
-            p = s_number(sc, p, end, &kind);
-            if (!p)
-                return SL_EJSON;
-            if (rec) {
-                rec->b = v;
-                rec->e = p;
-                rec->kind = kind;
-            }
-            /* jansson quirk: the byte after a number is "ungot" into its
-             * lookahead buffer, where a NUL reads as empty: it is dropped. */
-            if (p < end && *p == 0)
+        } else
+            switch (*p) {
+            case '{':
+            case '[':
+                if (rec) {
+                    rec->b = p;
+                    rec->e = p + 1;
+                    rec->kind = K_OTHER;
+                }
+                in_obj = *p == '{';
+                objs[depth++] = (unsigned char)in_obj;
                 p++;
-            break;
-        case 't':
-        case 'f':
-        case 'n': {
-            const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
-            size_t n = *p == 'f' ? 5 : 4;
-            if ((size_t)(end - p) < n || memcmp(p, w, n))
-                return s_bad(sc, p, "invalid literal");
-            p += n;
-            if (rec) {
-                rec->b = v;
-                rec->e = p;
-                rec->kind = K_OTHER;
+                if (p < end && S_IS(*p, C_WS))
+                    p = s_ws(p, end);
+                if (p < end && *p == (in_obj ? '}' : ']')) {
+                    p++;
+                    depth--;
+                    if (depth)
+                        in_obj = objs[depth - 1];
+                    rec = NULL;
+                    break;
+                }
+                rec = NULL;
+                if (in_obj && !(p = s_key(sc, qs, p, end, want && depth == 1, &rec)))
+                    return SL_EJSON;
+                continue;
+            case '-':
+            case '0':
+            case '1':
+            case '2':
+            case '3':
+            case '4':
+            case '5':
+            case '6':
+            case '7':
+            case '8':
+            case '9':
+                p = s_number(sc, p, end, &kind);
+                if (!p)
+                    return SL_EJSON;
+                if (rec) {
+                    rec->b = v;
+                    rec->e = p;
+                    rec->kind = kind;
+                }
+                /* jansson quirk: the byte after a number is "ungot" into its
+                 * lookahead buffer, where a NUL reads as empty: it is dropped. */
+                if (p < end && *p == 0)
+                    p++;
+                break;
+            case 't':
+            case 'f':
+            case 'n': {
+                const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+                size_t n = *p == 'f' ? 5 : 4;
+                if ((size_t)(end - p) < n || memcmp(p, w, n))
+                    return s_bad(sc, p, "invalid literal");
+                p += n;
+                if (rec) {
+                    rec->b = v;
+                    rec->e = p;
+                    rec->kind = K_OTHER;
+                }
+                if (p < end && *p == 0) /* the same NUL quirk as for numbers */
+                    p++;
+                break;
             }
-            if (p < end && *p == 0) /* the same NUL quirk as for numbers */
-                p++;
-            break;
-        }
-        default:
-            return s_bad(sc, p, "unexpected character");
-        }
+            default:
+                return s_bad(sc, p, "unexpected character");
+            }
 
         /* A value ended: close containers until one goes on with a ','. */
         for (;;) {
-            p = s_ws(p, end);
+            int c = S_AT(p, end);
             if (depth == 0) {
+                p = s_ws(p, end);
                 if (p != end)
                     return s_bad(sc, p, "trailing characters after JSON text");
                 return 0;
             }
-            if (p == end)
-                return s_bad(sc, p, "unexpected end of input");
-            if (*p == ',') {
-                p = s_ws(p + 1, end);
-                if (in_obj && !(p = s_key(sc, p, end, want && depth == 1, &field)))
+            if (c == ',') {
+                rec = NULL;
+                if (in_obj && !(p = s_key(sc, qs, p + 1, end, want && depth == 1, &rec)))
                     return SL_EJSON;
+                if (!in_obj)
+                    p++;
                 break;
             }
-            if (*p != (in_obj ? '}' : ']'))
-                return s_bad(sc, p, in_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-            p++;
-            depth--;
-            if (depth)
-                in_obj = objs[depth - 1];
+            if (c == (in_obj ? '}' : ']')) {
+                p++;
+                depth--;
+                if (depth)
+                    in_obj = objs[depth - 1];
+                continue;
+            }
+            if (c >= 0 && S_IS(c, C_WS)) {
+                p = s_ws(p + 1, end);
+                continue;
+            }
+            if (c < 0)
+                return s_bad(sc, p, "unexpected end of input");
+            return s_bad(sc, p, in_obj ? "expected ',' or '}'" : "expected ',' or ']'");
         }
     }
+}
+
+/* The walk over the quote index when the text allows it, else (or when
+ * that walk fails, to find the error) over the bytes. */
+S_INLINE int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want)
+{
+    uint64_t m[S_QWORDS];
+    s_quotes_t qs;
+
+    qs.nw = s_index(p, (size_t)(end - p), m);
+    if (qs.nw) {
+        qs.m = m;
+        qs.w = 0;
+        qs.cur = m[0];
+        qs.at = p;
+        if (s_walk(sc, &qs, p, end, want) == 0)
+            return 0;
+        if (want)
+            memset(sc->f, 0, sizeof sc->f);
+    }
+    return s_walk(sc, NULL, p, end, want);
 }
 
 static void s_err_out(sl_scan_error_t *err, const s_scan_t *sc, const unsigned char *base)
@@ -610,6 +828,9 @@ int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err)
         }
         return SL_EJSON;
     }
+    /* Every failure sets both; set here too, for compilers that cannot see it. */
+    sc.at = p;
+    sc.reason = "invalid JSON";
     rc = s_scan(&sc, p, p + len, 0);
     if (rc)
         s_err_out(err, &sc, p);
@@ -621,7 +842,22 @@ static int64_t s_int_value(const unsigned char *p, const unsigned char *end)
     uint64_t u = 0;
     int neg = *p == '-';
 
-    for (p += neg; p < end; p++)
+    p += neg;
+#if S_CTZ
+    /* Eight digits at a time (a 13-digit epoch in ms takes one step and
+     * five single ones): pairs, then fours, then the eight. */
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w -= 0x3030303030303030u;
+        w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFu;
+        w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFu;
+        w = (w * 10000 + (w >> 32)) & 0xFFFFFFFFu;
+        u = u * 100000000u + w;
+        p += 8;
+    }
+#endif
+    for (; p < end; p++)
         u = u * 10 + (uint64_t)(*p - '0');
     if (!neg)
         return (int64_t)u;
@@ -703,6 +939,8 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
         return SL_EJSON;
     }
     memset(sc.f, 0, sizeof sc.f);
+    sc.at = base;
+    sc.reason = "invalid JSON";
     rc = s_scan(&sc, base, base + len, 1);
     if (rc) {
         s_err_out(err, &sc, base);

@@ -715,6 +715,234 @@ Test(scan, randomized_differential)
     cr_expect_eq(disagreements, 0, "%zu disagreements (inputs on stderr)", disagreements);
 }
 
+/* ---- the quote index: compact ASCII texts ----
+ *
+ * A text with no '\\', no byte below 0x20 and none above 0x7F, of at most
+ * 16 KiB, is walked over an index of its quotes (scan.c); any other text,
+ * and any failure there, goes to the byte scanner. These tests feed both
+ * paths the same texts: a leading tab (whitespace before the value) sends
+ * a text to the byte scanner without changing its meaning, so the two
+ * verdicts, reasons and offsets (shifted by one, or both 0 for a missing
+ * type) must match, and jansson must agree with both. */
+
+/* Writes a compact ASCII event shaped like the benchmark's, string lengths
+ * from rng() so that quotes fall on every position of the 64-byte blocks. */
+static size_t ascii_event(char *buf, size_t cap)
+{
+    static const char alnum[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_./";
+    char s[4][80];
+    size_t i, k;
+    int n;
+
+    for (k = 0; k < 4; k++) {
+        size_t len = rng() % (sizeof s[k] - 1);
+        for (i = 0; i < len; i++)
+            s[k][i] = alnum[rng() % (sizeof alnum - 1)];
+        s[k][len] = '\0';
+    }
+    n = snprintf(buf, cap,
+                 "{\"id\":\"%s\",\"type\":\"thing-%s\",\"timestamp\":%llu,\"partitionKey\":\"%s\","
+                 "\"tags\":{\"a\":\"x\",\"b\":[]},\"thing\":{\"name\":\"%s\",\"count\":%d,"
+                 "\"price\":%d.%02d,\"ok\":true,\"no\":false,\"nil\":null,\"list\":[[],{},[1,[2]],"
+                 "\"\",-0.5e-3,{\"k\":{}}]}}",
+                 s[0], s[1], (unsigned long long)(rng() % 2000000000000ull), s[2], s[3],
+                 (int)(rng() % 100000), (int)(rng() % 1000), (int)(rng() % 100));
+    cr_assert(n > 0 && (size_t)n < cap);
+    return (size_t)n;
+}
+
+/* The same text through both paths and jansson. */
+/* The offset of a span in its text, shifted for the slow copy's tab. */
+static long span_at(sl_span_t s, const void *text, long shift)
+{
+    return s.ptr ? (long)(s.ptr - (const char *)text) + shift : -1;
+}
+
+static int same_span(sl_span_t f, const void *ftext, sl_span_t s, const void *stext)
+{
+    return f.len == s.len && span_at(f, ftext, 1) == span_at(s, stext, 0);
+}
+
+/* The same text through both paths and jansson. */
+static void both_paths_agree(const unsigned char *text, size_t len, size_t *fails)
+{
+    static unsigned char slow[4096];
+    sl_scan_error_t ef = {0, NULL}, es = {0, NULL};
+    sl_envelope_t vf, vs;
+    int rf, rs, j;
+
+    cr_assert_lt(len, sizeof slow);
+    slow[0] = '\t';
+    memcpy(slow + 1, text, len);
+    rf = sl_envelope_scan(text, len, &vf, &ef);
+    rs = sl_envelope_scan(slow, len + 1, &vs, &es);
+    j = jansson_accepts(text, len);
+    if (rf != rs || (rf == SL_EJSON || rf == SL_EDEPTH) == j ||
+        (rf &&
+         (ef.reason != es.reason || (ef.offset + 1 != es.offset && (ef.offset || es.offset)))) ||
+        (!rf && (vf.flags != vs.flags || vf.timestamp != vs.timestamp ||
+                 !same_span(vf.type, text, vs.type, slow) || !same_span(vf.id, text, vs.id, slow) ||
+                 !same_span(vf.partition_key, text, vs.partition_key, slow)))) {
+        fprintf(stderr, "index %s (%s at %zu), bytes %s (%s at %zu), jansson %s\n", sl_err_name(rf),
+                ef.reason ? ef.reason : "-", ef.offset, sl_err_name(rs),
+                es.reason ? es.reason : "-", es.offset, j ? "accepts" : "rejects");
+        hexdump("text", text, len);
+        (*fails)++;
+    }
+}
+
+Test(scan, index_reads_the_envelope)
+{
+    static const char text[] =
+        "{\"tags\":{\"type\":\"inner\",\"id\":[\"x\"]},\"id\":\"e-1\",\"list\":[{\"type\":\"no\"}],"
+        "\"type\":\"thing-updated\",\"partitionKey\":\"k 1\",\"timestamp\":1700000000123,"
+        "\"pad\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}";
+    sl_envelope_t env;
+
+    cr_assert_eq(sl_envelope_scan(text, sizeof text - 1, &env, NULL), 0);
+    cr_expect_eq(env.type.len, 13);
+    cr_expect_arr_eq(env.type.ptr, "thing-updated", 13);
+    cr_expect_eq(env.id.len, 3);
+    cr_expect_arr_eq(env.id.ptr, "e-1", 3);
+    cr_expect_eq(env.partition_key.len, 3);
+    cr_expect_arr_eq(env.partition_key.ptr, "k 1", 3);
+    cr_expect_eq(env.timestamp, 1700000000123);
+    cr_expect_eq(env.flags, SL_ENV_TYPE | SL_ENV_ID | SL_ENV_PKEY | SL_ENV_TIMESTAMP);
+}
+
+Test(scan, index_and_bytes_agree_on_every_truncation)
+{
+    char buf[1024];
+    size_t k, cut, fails = 0;
+
+    for (k = 0; k < 40; k++) {
+        size_t len = ascii_event(buf, sizeof buf);
+        both_paths_agree((const unsigned char *)buf, len, &fails);
+        cr_assert_eq(sl_envelope_scan(buf, len, NULL, NULL), 0, "%.*s", (int)len, buf);
+        for (cut = 0; cut < len; cut++)
+            both_paths_agree((const unsigned char *)buf, cut, &fails);
+    }
+    cr_expect_eq(fails, 0, "%zu disagreements (inputs on stderr)", fails);
+}
+
+Test(scan, index_and_bytes_agree_on_mutations)
+{
+    /* Mostly ASCII bytes, so the mutants stay on the index path; a few that
+     * send them to the byte scanner (escape, controls, UTF-8). */
+    static const unsigned char bytes[] = {
+        '"', '{', '}', '[', ']', ',', ':', '0', '1',  '9',  '-',  '+',  '.',  'e',  'E',
+        'a', 'n', 't', 'f', 'l', 'u', 'r', ' ', 0x7f, '\\', '\t', '\n', 0x00, 0xc3, 0xa9,
+    };
+    char buf[1100];
+    size_t iter, fails = 0;
+
+    for (iter = 0; iter < 20000; iter++) {
+        size_t len = ascii_event(buf, 1000), nmut = 1 + rng() % 3, m;
+
+        for (m = 0; m < nmut; m++) {
+            size_t at = (size_t)(rng() % len);
+            unsigned char b = bytes[rng() % (rng() % 8 ? 24 : sizeof bytes)];
+            switch (rng() % 3) {
+            case 0:
+                buf[at] = (char)b;
+                break;
+            case 1:
+                memmove(buf + at + 1, buf + at, len - at);
+                buf[at] = (char)b;
+                len++;
+                break;
+            default:
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+                break;
+            }
+        }
+        both_paths_agree((const unsigned char *)buf, len, &fails);
+    }
+    cr_expect_eq(fails, 0, "%zu disagreements (inputs on stderr)", fails);
+}
+
+Test(scan, index_whitespace_escapes_and_limits)
+{
+    /* Spaces stay on the index path; a tab, an escape or a UTF-8 byte
+     * anywhere sends the whole text to the byte scanner. */
+    static const char *const texts[] = {
+        "{ \"type\" : \"t\" , \"id\" : \"i\" , \"a\" : [ 1 , { } , [ ] ] }",
+        "{\"type\":\"t\",\"a\":\"\\\"quoted\\\" \\\\ \"}",
+        "{\"type\":\"t\",\"a\":\"caf\xc3\xa9\"}",
+        "{\"type\":\"t\",\"a\":\"\\u00e9\",\"id\":\"x\"}",
+        "{\"type\":\"t\",\"a\":\"\"}",
+        "{\"type\":\"t\",\"\":\"\"}",
+        "{\"type\":\"t\"} ",
+        "{\"type\":\"t\"}}",
+        "{\"type\":\"t\" \"id\":\"x\"}",
+        "{\"type\":\"t\",\"a\":\"unterminated}",
+        "{\"type\":\"t\",\"a\":\"x\"\"}",
+        "{\"type\":\"t\",\"a\":tru}",
+        "{\"type\":\"t\",\"a\":[1,]}",
+        "[\"a\",\"b\"]",
+    };
+    size_t i, fails = 0, len;
+    char *big;
+
+    for (i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        both_paths_agree((const unsigned char *)texts[i], strlen(texts[i]), &fails);
+    cr_expect_eq(fails, 0, "%zu disagreements (inputs on stderr)", fails);
+
+    /* 16 KiB is the index's limit: just under it and just over, one answer. */
+    for (len = 16384 - 2; len <= 16384 + 2; len++) {
+        static const char head[] = "{\"type\":\"big\",\"pad\":\"";
+        sl_envelope_t env;
+
+        big = malloc(len);
+        cr_assert_not_null(big);
+        memcpy(big, head, sizeof head - 1);
+        memset(big + sizeof head - 1, 'x', len - (sizeof head - 1) - 2);
+        memcpy(big + len - 2, "\"}", 2);
+        cr_expect_eq(sl_envelope_scan(big, len, &env, NULL), 0, "%zu bytes", len);
+        cr_expect_eq(env.type.len, 3);
+        big[len - 1] = ']';
+        cr_expect_eq(sl_json_validate(big, len, NULL), SL_EJSON, "%zu bytes", len);
+        free(big);
+    }
+}
+
+Test(scan, integer_timestamps_of_every_length)
+{
+    /* The scanner reads digit runs and integer values eight digits at a
+     * time: every length from 1 to 19 digits, both signs, against jansson. */
+    size_t digits, k;
+
+    for (digits = 1; digits <= 19; digits++) {
+        for (k = 0; k < 20; k++) {
+            char num[24], text[96];
+            size_t i;
+            int neg = (int)(k & 1), n;
+            json_t *root;
+            sl_envelope_t env;
+
+            num[0] = (char)('1' + rng() % 9);
+            for (i = 1; i < digits; i++)
+                num[i] = (char)('0' + rng() % 10);
+            if (digits == 19)
+                num[0] = k < 10 ? '9' : (char)('1' + rng() % 8); /* near and at int64's edge */
+            if (digits == 19 && k < 10)
+                memcpy(num, neg ? "9223372036854775808" : "9223372036854775807", 19);
+            num[digits] = '\0';
+            n = snprintf(text, sizeof text, "{\"type\":\"t\",\"timestamp\":%s%s,\"x\":[%s%s.%s]}",
+                         neg ? "-" : "", num, neg ? "-" : "", num, num);
+            cr_assert(n > 0 && (size_t)n < sizeof text);
+            root = json_loadb(text, (size_t)n, 0, NULL);
+            cr_assert_not_null(root, "%s", text);
+            cr_expect_eq(sl_envelope_scan(text, (size_t)n, &env, NULL), 0, "%s", text);
+            cr_expect_eq(env.timestamp, json_integer_value(json_object_get(root, "timestamp")),
+                         "%s: %lld", text, (long long)env.timestamp);
+            json_decref(root);
+        }
+    }
+}
+
 /* ---- CloudEvents binary mode ---- */
 
 #define HDR(n, v)                                                                                  \
