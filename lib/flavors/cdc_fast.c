@@ -69,6 +69,7 @@ typedef struct fx_s {
     char *tmp; /* decoded strings */
     size_t tcap;
     int oom;
+    int key_first; /* CDC_KEY_FIRST */
     mem_t m0[32];
     key_t_ k0[64];
 } fx_t;
@@ -453,12 +454,47 @@ static size_t literal_len(int kind)
 
 static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
 
+/* Whether the N text @p b is already as sl__cdc_n_text() writes it: an
+ * optional '-', digits without a leading zero (or a lone 0), and optionally
+ * '.' and digits, at most 18 digits in all (an integer fits int64). Most N
+ * texts are; they are copied without parsing. */
+static int n_plain(const u8_t *b, size_t n)
+{
+    size_t i = n && b[0] == '-', d0 = i;
+    if (n - i > 18 || i == n)
+        return 0;
+    while (i < n && b[i] >= '0' && b[i] <= '9')
+        i++;
+    if (i == d0 || (b[d0] == '0' && i > d0 + 1))
+        return 0;
+    if (i == n)
+        return 1;
+    if (b[i] != '.' || i + 1 == n)
+        return 0;
+    for (i++; i < n; i++)
+        if (b[i] < '0' || b[i] > '9')
+            return 0;
+    return 1;
+}
+
 static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 {
     const u8_t *b;
     size_t n;
     if (plain_str(p, x->end, &b, &n) != 1)
         return NULL;
+    if (n_plain(b, n)) {
+        if (sl__jw_reserve(&x->s, n))
+            return NULL;
+        memcpy(x->s.buf + x->s.len, b, n);
+        x->s.len += n;
+        if (m) {
+            m->kind = V_NUM;
+            m->vb = b;
+            m->vn = n;
+        }
+        return b + n + 1;
+    }
     int is_int;
     int64_t iv;
     int rc = sl__cdc_number_parse((const char *)b, n, &is_int, &iv, NULL);
@@ -756,7 +792,9 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     memcpy(type + en + 1, verb, vn + 1);
 
     const img_t *ent = ch->ent;
-    sl__jw_reserve(jw, 512 + pk->n * 6 + 2 * (x->s.len + 16));
+    sl__jw_reserve(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
+    if (x->key_first)
+        put(jw, pk->p, pk->n);
     put(jw, "{\"id\":", 6);
     sl__jw_str(jw, id, 36);
     put(jw, ",\"type\":", 8);
@@ -1188,12 +1226,21 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     return build(x, c, o, r, &ch, pk, jw);
 }
 
+void sl__cdc_keep_free(cdc_keep_t *k)
+{
+    sl_free(k->s);
+    sl_free(k->tmp);
+    *k = (cdc_keep_t){0};
+}
+
 int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
-                 fast_pk_t *pk)
+                 fast_pk_t *pk, cdc_keep_t *keep, unsigned flags)
 {
     *pk = (fast_pk_t){0};
     size_t len = r->value ? r->value_len : 0;
-    if (!len || sl_json_validate(r->value, len, NULL))
+    /* The walk below trusts the text's syntax: validated here unless the
+     * engine's scanner already did it on the same bytes. */
+    if (!len || (!(flags & CDC_VALIDATED) && sl_json_validate(r->value, len, NULL)))
         return CDC_FALLBACK;
     const u8_t *p = r->value, *end = p + len;
     p = ws(p, end);
@@ -1207,10 +1254,11 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     x.k = x.k0;
     x.nk = 0;
     x.capk = sizeof x.k0 / sizeof *x.k0;
-    x.tmp = NULL;
-    x.tcap = 0;
+    x.tmp = keep ? keep->tmp : NULL;
+    x.tcap = keep ? keep->tcap : 0;
     x.oom = 0;
-    sl__jw_init(&x.s, NULL, 0);
+    x.key_first = (flags & CDC_KEY_FIRST) != 0;
+    sl__jw_init(&x.s, keep ? keep->s : NULL, keep ? keep->scap : 0);
     sl__jw_reserve(&x.s, 2 * len + 64);
     char pkbuf[32];
     int rc = o->format == SL_CDC_DYNAMODB ? from_ddb(&x, c, o, r, p, jw, pk)
@@ -1231,11 +1279,16 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
         sl_free(pk->own);
         *pk = (fast_pk_t){0};
     }
-    sl_free(x.s.buf);
+    if (keep) {
+        /* a failed growth leaves the old buffer in place: still the keep's */
+        *keep = (cdc_keep_t){.s = x.s.buf, .scap = x.s.cap, .tmp = x.tmp, .tcap = x.tcap};
+    } else {
+        sl_free(x.s.buf);
+        sl_free(x.tmp);
+    }
     if (x.m != x.m0)
         sl_free(x.m);
     if (x.k != x.k0)
         sl_free(x.k);
-    sl_free(x.tmp);
     return rc == SL_ENOMEM ? sl__cdc_oom(c) : rc;
 }
