@@ -70,6 +70,7 @@ typedef struct fx_s {
     size_t tcap;
     int oom;
     int key_first; /* CDC_KEY_FIRST */
+    cdc_keep_t *keep;
     mem_t m0[32];
     key_t_ k0[64];
 } fx_t;
@@ -715,6 +716,59 @@ static void tag(sl__jw_t *jw, int *first, const char *name, const void *v, size_
     sl__jw_str(jw, v, n);
 }
 
+/* The tags before "region" (the first, "source", always there). */
+static void tags_head(sl__jw_t *jw, const sl_cdc_opts_t *o)
+{
+    int first = 1;
+    const char *src = o->source ? o->source : "sluice";
+    put(jw, ",\"tags\":{", 9);
+    tag(jw, &first, "source", src, strlen(src));
+    tag(jw, &first, "account", o->account, o->account ? strlen(o->account) : 0);
+    tag(jw, &first, "stage", o->stage, o->stage ? strlen(o->stage) : 0);
+}
+
+/* The tags after "region" up to "format". */
+static void tags_tail(sl__jw_t *jw, const sl_cdc_opts_t *o, const char *fmt)
+{
+    int first = 0;
+    tag(jw, &first, "functionname", o->function_name,
+        o->function_name ? strlen(o->function_name) : 0);
+    tag(jw, &first, "pipeline", o->pipeline, o->pipeline ? strlen(o->pipeline) : 0);
+    tag(jw, &first, "format", fmt, strlen(fmt));
+}
+
+/* The "entity" tag, the end of the tags and the entity's member name; none
+ * when @p entity is NULL (derived per record). */
+static void tags_entity(sl__jw_t *jw, const char *entity)
+{
+    if (!entity)
+        return;
+    int first = 0;
+    tag(jw, &first, "entity", entity, strlen(entity));
+    put(jw, "},", 2);
+    sl__jw_str(jw, entity, strlen(entity));
+    put(jw, ":", 1);
+}
+
+/* Writes the tags the options fix into @p k once. 0 or SL_ENOMEM. */
+static int keep_tags(cdc_keep_t *k, const sl_cdc_opts_t *o, const char *fmt)
+{
+    sl__jw_t w;
+    sl__jw_init(&w, NULL, 0);
+    tags_head(&w, o);
+    size_t head = w.len;
+    tags_tail(&w, o, fmt);
+    tags_entity(&w, o->entity);
+    if (w.oom) {
+        sl_free(w.buf);
+        return SL_ENOMEM;
+    }
+    k->tags = w.buf;
+    k->head_n = head;
+    k->tail_n = w.len - head;
+    return 0;
+}
+
 static void put_img(fx_t *x, sl__jw_t *jw, const img_t *img)
 {
     if (img && img->present)
@@ -803,24 +857,24 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     sl__jw_int(jw, ch->ts);
     put(jw, ",\"partitionKey\":", 16);
     sl__jw_str(jw, pk->p, pk->n);
-    put(jw, ",\"tags\":{", 9);
-    int first = 1;
-    const char *src = o->source ? o->source : "sluice";
-    tag(jw, &first, "source", src, strlen(src));
-    tag(jw, &first, "account", o->account, o->account ? strlen(o->account) : 0);
-    tag(jw, &first, "stage", o->stage, o->stage ? strlen(o->stage) : 0);
+    int first = 0; /* "source" always comes first */
+    const cdc_keep_t *kp = x->keep && x->keep->tags ? x->keep : NULL;
+    if (kp)
+        put(jw, kp->tags, kp->head_n);
+    else
+        tags_head(jw, o);
     if (ch->region)
         tag(jw, &first, "region", ch->region, ch->region_n);
     else
         tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
-    tag(jw, &first, "functionname", o->function_name,
-        o->function_name ? strlen(o->function_name) : 0);
-    tag(jw, &first, "pipeline", o->pipeline, o->pipeline ? strlen(o->pipeline) : 0);
-    tag(jw, &first, "format", c->fmt, strlen(c->fmt));
-    tag(jw, &first, "entity", entity, strlen(entity));
-    put(jw, "},", 2);
-    sl__jw_str(jw, entity, strlen(entity));
-    put(jw, ":", 1);
+    if (kp) {
+        put(jw, kp->tags + kp->head_n, kp->tail_n);
+    } else {
+        tags_tail(jw, o, c->fmt);
+        tags_entity(jw, o->entity);
+    }
+    if (!o->entity)
+        tags_entity(jw, entity);
     if (!o->drop_count) {
         put_img(x, jw, ent);
     } else {
@@ -1230,6 +1284,7 @@ void sl__cdc_keep_free(cdc_keep_t *k)
 {
     sl_free(k->s);
     sl_free(k->tmp);
+    sl_free(k->tags);
     *k = (cdc_keep_t){0};
 }
 
@@ -1258,6 +1313,9 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     x.tcap = keep ? keep->tcap : 0;
     x.oom = 0;
     x.key_first = (flags & CDC_KEY_FIRST) != 0;
+    x.keep = keep;
+    if (keep && !keep->tags && keep_tags(keep, o, c->fmt))
+        return sl__cdc_oom(c);
     sl__jw_init(&x.s, keep ? keep->s : NULL, keep ? keep->scap : 0);
     sl__jw_reserve(&x.s, 2 * len + 64);
     char pkbuf[32];
@@ -1281,7 +1339,10 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     }
     if (keep) {
         /* a failed growth leaves the old buffer in place: still the keep's */
-        *keep = (cdc_keep_t){.s = x.s.buf, .scap = x.s.cap, .tmp = x.tmp, .tcap = x.tcap};
+        keep->s = x.s.buf;
+        keep->scap = x.s.cap;
+        keep->tmp = x.tmp;
+        keep->tcap = x.tcap;
     } else {
         sl_free(x.s.buf);
         sl_free(x.tmp);

@@ -87,6 +87,12 @@ typedef struct cdc_keep_s {
     size_t scap;
     char *tmp; /* decoded strings */
     size_t tcap;
+    /* The tags the options fix, written once: those before "region", then
+     * those after it up to "entity" included when the options name the
+     * entity (with the entity's member name), else up to "format". A keep
+     * serves one set of options and one format. */
+    char *tags;
+    size_t head_n, tail_n;
 } cdc_keep_t;
 
 /* Frees what @p k holds and zeroes it. */

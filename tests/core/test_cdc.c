@@ -1585,7 +1585,7 @@ Test(cdc_stage, in_place_output_is_the_text_forms)
     int at = snprintf(big, sizeof big,
                       "{'eventName':'MODIFY','eventID':'e-big','dynamodb':{"
                       "'ApproximateCreationDateTime':1767225600,'Keys':{'pk':{'S':'t9'}},"
-                      "'NewImage':{'pk':{'S':'t9'},'l':{'L':[");
+                      "'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t9'},'l':{'L':[");
     for (int i = 0; i < 150; i++)
         at += snprintf(big + at, sizeof big - (size_t)at, "%s{'N':'%d.5'}", i ? "," : "", i);
     snprintf(big + at, sizeof big - (size_t)at,
@@ -1594,30 +1594,44 @@ Test(cdc_stage, in_place_output_is_the_text_forms)
     snprintf(bigv, sizeof bigv, "%s", sq(big));
     const char *in[] = {
         sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
-           "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'0012.50'},"
+           "'Keys':{'pk':{'S':'t1'}},'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t1'},'n'"
+           ":{'N':'0012.50'},"
            "'m':{'N':'-7'},'b':{'B':'AAEC'},'ss':{'SS':['a','b']}}}}"),
         bigv,
         sq("{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1767225601,"
-           "'Keys':{'pk':{'S':'t2'},'sk':{'N':'3'}}}}"),
+           "'Keys':{'pk':{'S':'t2'},'sk':{'N':'3'},'discriminator':{'S':'Widget'}}}}"),
         /* an escaped key: the fast path gives way to the tree path */
         sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225602,"
-           "'Keys':{'pk':{'S':'t3'}},'NewImage':{'p\\u006b':{'S':'t3'}}}}"),
+           "'Keys':{'pk':{'S':'t3'}},'NewImage':{'discriminator':{'S':'Widget'},'p\\u006b':{'S':'"
+           "t3'}}}}"),
         sq("{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225603,"
-           "'Keys':{'pk':{'S':'t4'}},'NewImage':{'pk':{'S':'t4'},'n':{'N':'1E3'},"
+           "'Keys':{'pk':{'S':'t4'}},'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t4'},'n'"
+           ":{'N':'1E3'},"
            "'i':{'N':'123456789012345678901'}},'OldImage':{'pk':{'S':'t4'}}}}"),
         bigv,
         sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225604,"
-           "'Keys':{'pk':{'S':'t5'}},'NewImage':{'pk':{'S':'t5'}}}}"),
+           "'Keys':{'pk':{'S':'t5'}},'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t5'}}}"
+           "}"),
     };
     size_t n = sizeof in / sizeof *in;
-    for (int earlier = 0; earlier < 2; earlier++) {
+    /* every tag, and the entity named per record */
+    const sl_cdc_opts_t all = {.format = SL_CDC_DYNAMODB,
+                               .source = "src \"q\"",
+                               .account = "acct",
+                               .stage = "dev",
+                               .region = "eu-west-1",
+                               .function_name = "fn",
+                               .pipeline = "pl"};
+    for (int run = 0; run < 4; run++) {
+        int earlier = run & 1;
+        const sl_cdc_opts_t *o = run & 2 ? &all : &DDB;
         const char *kv[] = {"source.format", "json", NULL};
         sl_test_t *t = driver(kv);
         sl_test_sink_t *out = sl_test_sink_new(t, "events", 0, 0, 0);
         sl_pipeline_t *p = sl_pipeline_new("cdc");
         if (earlier)
             cr_assert_eq(sl_pipeline_map(p, set_other_output, NULL), 0);
-        cr_assert_eq(sl_cdc(p, &DDB), 0);
+        cr_assert_eq(sl_cdc(p, o), 0);
         add_with_sink(t, p, out);
         for (int round = 0; round < 3; round++)
             for (size_t i = 0; i < n; i++)
@@ -1629,7 +1643,7 @@ Test(cdc_stage, in_place_output_is_the_text_forms)
             sl_record_t r = rec(in[k % n], NULL, m->offset);
             char *text = NULL, err[256] = "";
             size_t len = 0;
-            cr_assert_eq(sl_cdc_convert_text(&DDB, &r, &text, &len, err, sizeof err), 0, "%s", err);
+            cr_assert_eq(sl_cdc_convert_text(o, &r, &text, &len, err, sizeof err), 0, "%s", err);
             cr_assert_eq(m->value_len, len, "earlier %d, record %zu", earlier, k);
             cr_assert(!memcmp(m->value, text, len), "earlier %d, record %zu:\n %s\n %s", earlier, k,
                       m->value, text);
