@@ -105,12 +105,19 @@ static const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
         /* Eight bytes at a time to the first '"' or '\\' (the zero-byte
          * test on w ^ c: exact for the lowest flagged byte). */
         while (end - p >= 8) {
-            uint64_t w, q, b;
+            uint64_t w, q, b, hit;
             memcpy(&w, p, 8);
             q = w ^ (ones * '"');
             b = w ^ (ones * '\\');
-            if ((((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+            hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+            if (hit) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* straight to the first flagged byte (the lowest: exact),
+                 * not one byte and one word test at a time */
+                p += __builtin_ctzll(hit) / 8;
+#endif
                 break;
+            }
             p += 8;
         }
         if (*p == '"')
