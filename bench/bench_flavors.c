@@ -27,6 +27,7 @@
 #include <spawn.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,9 +156,25 @@ static sl_result_t count(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
-/* The trigger (@p view NULL) or the listener; returns its seconds from the
- * first record to the end of the drain after the last. */
-static double flavor(const char *group, const char *topic, size_t n, const char *view)
+/* CPU seconds of the last flavor()'s processor thread up to its last record. */
+static double g_flavor_cpu;
+
+/* The trigger's tree path, for the side-by-side "before" of issue 17: a
+ * mapping hook makes sl_cdc take the jansson path (parse, tree, dump), as
+ * every record did before the fast path; the entity is the image, shared
+ * as the default tree path shares it, so only the path differs. */
+static int tree_entity(const sl_cdc_change_t *ch, json_t **entity, void *arg)
+{
+    (void)arg;
+    const json_t *img = ch->new_image ? ch->new_image : ch->old_image;
+    *entity = img ? json_incref((json_t *)img) : NULL;
+    return 0;
+}
+
+/* The trigger (@p view NULL; @p tree: its jansson path) or the listener;
+ * returns its seconds from the first record to the end of the drain after
+ * the last. */
+static double flavor(const char *group, const char *topic, size_t n, const char *view, int tree)
 {
     char err[512];
     sl_conf_t *c = sl_conf_new();
@@ -202,7 +219,10 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
         sl_sink_t *out = sl_kafka_sink_new(p, "bench-thing-events", err, sizeof err);
         if (!out)
             die("sink: %s", err);
-        sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing", .source = "bench"};
+        sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB,
+                           .entity = "thing",
+                           .source = "bench",
+                           .to_entity = tree ? tree_entity : NULL};
         sl_batch_opts_t b = {500, 0, -1};
         check(sl_cdc(pl, &o), "sl_cdc");
         check(sl_pipeline_batch(pl, &b), "batch");
@@ -220,6 +240,13 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
     if (atomic_load(&g_seen.n) < n)
         die("%s saw %zu of %zu records", group, atomic_load(&g_seen.n), n);
     double t_seen = now_s();
+    /* the processor thread's own CPU time so far (sources, engine, stages,
+     * sinks on the loop; not librdkafka's or the broker's threads) */
+    clockid_t cid;
+    struct timespec ts = {0, 0};
+    if (!pthread_getcpuclockid(th, &cid))
+        clock_gettime(cid, &ts);
+    g_flavor_cpu = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
     sl_processor_stop(p);
     pthread_join(th, NULL);
     double t1 = now_s();
@@ -445,10 +472,60 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
     return peak;
 }
 
+/* --only-trigger: per rep the raw consumer on the change records, the
+ * trigger, and the trigger on its jansson path, side by side; with the CPU
+ * time the process spent per record in each trigger run (processor, client
+ * and broker threads together), which a busy machine disturbs less than
+ * the rates. */
+static void trigger_only(size_t n, size_t reps)
+{
+    double *raw = xcalloc(reps, sizeof *raw), *fast = xcalloc(reps, sizeof *fast),
+           *tree = xcalloc(reps, sizeof *tree), *qr = xcalloc(reps, sizeof *qr),
+           *qt = xcalloc(reps, sizeof *qt);
+    for (size_t r = 0; r < reps; r++) {
+        char g[64], a[32], b[32], c[32];
+        snprintf(g, sizeof g, "raw-c-%zu", r);
+        raw[r] = (double)n / raw_consumer("changes", n, g);
+        snprintf(g, sizeof g, "trigger-%zu", r);
+        double c0 = cpu_s();
+        fast[r] = (double)n / flavor(g, "changes", n, NULL, 0);
+        double c1 = cpu_s(), p1 = g_flavor_cpu;
+        snprintf(g, sizeof g, "trigger-tree-%zu", r);
+        tree[r] = (double)n / flavor(g, "changes", n, NULL, 1);
+        double c2 = cpu_s(), p2 = g_flavor_cpu;
+        qr[r] = fast[r] / raw[r];
+        qt[r] = fast[r] / tree[r];
+        printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx raw), trigger on the jansson path "
+               "%s/s (trigger %.2fx of it); CPU per record %.2f us, jansson path %.2f us; the "
+               "processor thread's %.2f us, jansson path %.2f us\n",
+               r + 1, reps, fmt_rate(a, sizeof a, raw[r]), fmt_rate(b, sizeof b, fast[r]), qr[r],
+               fmt_rate(c, sizeof c, tree[r]), qt[r], (c1 - c0) * 1e6 / (double)n,
+               (c2 - c1) * 1e6 / (double)n, p1 * 1e6 / (double)n, p2 * 1e6 / (double)n);
+        fflush(stdout);
+    }
+    summary_t s1 = summarize(raw, reps), s2 = summarize(fast, reps), s3 = summarize(tree, reps),
+              r1 = summarize(qr, reps), r2 = summarize(qt, reps);
+    char x[32], y[32], z[32];
+    const summary_t *rows[] = {&s1, &s2, &s3};
+    const char *names[] = {"raw librdkafka group consumer, change records",
+                           "trigger: cdc (DynamoDB) -> batch(500) -> Kafka sink",
+                           "the same trigger on the jansson path (a mapping hook)"};
+    for (size_t i = 0; i < 3; i++)
+        printf("%-58s %9s (%s..%s)\n", names[i], fmt_rate(x, sizeof x, rows[i]->med),
+               fmt_rate(y, sizeof y, rows[i]->min), fmt_rate(z, sizeof z, rows[i]->max));
+    printf("  trigger / raw consumer    %.3fx (%.3f..%.3f)\n", r1.med, r1.min, r1.max);
+    printf("  trigger / jansson path    %.2fx (%.2f..%.2f)\n", r2.med, r2.min, r2.max);
+    free(raw);
+    free(fast);
+    free(tree);
+    free(qr);
+    free(qt);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 50000, reps = 3;
-    int quick = 0, memory = 1, only_memory = 0, only_listener = 0;
+    int quick = 0, memory = 1, only_memory = 0, only_listener = 0, only_trigger = 0;
     const char *csvpath = NULL, *rsspath = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
@@ -466,13 +543,17 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--only-listener")) {
             only_listener = 1; /* the listener and SQLite alone; no memory case */
             memory = 0;
+        } else if (!strcmp(argv[i], "--only-trigger")) {
+            only_trigger = 1; /* the raw consumer and the trigger, fast and tree paths */
+            memory = 0;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csvpath = argv[++i];
         } else if (!strcmp(argv[i], "--rss-trace") && i + 1 < argc) {
             rsspath = argv[++i];
         } else {
             printf("usage: bench_flavors [--quick] [--events N] [--reps R] [--no-memory] "
-                   "[--only-memory] [--only-listener] [--csv FILE] [--rss-trace FILE]\n");
+                   "[--only-memory] [--only-listener] [--only-trigger] [--csv FILE] "
+                   "[--rss-trace FILE]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -511,6 +592,10 @@ int main(int argc, char **argv)
             die("cannot open %s", rsspath);
         fprintf(g_rss_trace, "case,seconds,rss_kb,committed\n");
     }
+    if (only_trigger) {
+        trigger_only(n, reps);
+        only_memory = 1; /* nothing else below but the (disabled) memory case */
+    }
     if (!only_memory) {
         double *traw = xcalloc(reps, sizeof *traw), *ttr = xcalloc(reps, sizeof *ttr),
                *lraw = xcalloc(reps, sizeof *lraw), *tli = xcalloc(reps, sizeof *tli),
@@ -526,13 +611,13 @@ int main(int argc, char **argv)
                 snprintf(g, sizeof g, "raw-c-%zu", r);
                 traw[r] = (double)n / raw_consumer("changes", n, g);
                 snprintf(g, sizeof g, "trigger-%zu", r);
-                ttr[r] = (double)n / flavor(g, "changes", n, NULL);
+                ttr[r] = (double)n / flavor(g, "changes", n, NULL, 0);
                 snprintf(g, sizeof g, "raw-e-%zu", r);
                 lraw[r] = (double)n / raw_consumer("events", n, g);
             }
             snprintf(g, sizeof g, "listener-%zu", r);
             snprintf(view, sizeof view, "%s/view-%zu.db", g_dir, r);
-            tli[r] = (double)n / flavor(g, "events", n, view);
+            tli[r] = (double)n / flavor(g, "events", n, view, 0);
             snprintf(view, sizeof view, "%s/bare-%zu.db", g_dir, r);
             tsq[r] = (double)n / bare_sqlite(view, n, things, 500);
             double k = only_listener ? 0 : kcat("events");

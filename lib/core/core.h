@@ -95,6 +95,11 @@ struct entry_s {
     uint64_t seq;  /* engine-wide arrival sequence */
     sl_envelope_t env;
     int decoded; /* envelope valid */
+    /* The engine's scanner held the value to jansson's verdict (source.format
+     * json, an envelope scan, a binary-mode value of a JSON content type):
+     * a stage may walk it without validating it again. 0 for a value pushed
+     * with sl_engine_push_decoded(), never scanned. */
+    int value_json;
     json_t *body;
     int body_tried;
     uint32_t pending; /* uows not yet done */
@@ -318,6 +323,25 @@ int sl__fault_build(sl_engine_t *e, sl_uow_t *u);
  * (@p n of them; n = 0 clears them). Returns 0 or SL_ENOMEM (the old
  * headers stay). */
 int sl__uow_headers_set(sl_uow_t *u, const sl_header_t *h, size_t n);
+
+/* engine_uow.c: whether the uow's record value was validated as JSON by the
+ * engine's scanner (entry_t.value_json): 1 or 0. For internal stages (the
+ * cdc flavor) that would otherwise validate it again; a user stage cannot
+ * see it and nothing it outputs is trusted because of it. */
+int sl__uow_value_is_json(const sl_uow_t *u);
+
+/* engine_uow.c: an internal stage writing its output in place, with no copy
+ * and, once the uow's pooled buffer is large enough, no allocation.
+ * sl__uow_output_lend() gives @p jw the uow's output buffer (empty) and
+ * returns 1, or returns 0 when the uow already has an output (an earlier
+ * stage's, which must stay whole should this stage fail): write elsewhere.
+ * sl__uow_output_take() takes the buffer back, grown or not, and counts it
+ * for the entry; with @p key_len <= jw->len the output becomes its first
+ * @p key_len bytes (the key) and the rest (the value), else the uow keeps
+ * no output. Between the two the uow's buffer is @p jw's alone. */
+struct sl__jw_s;
+int sl__uow_output_lend(sl_uow_t *u, struct sl__jw_s *jw);
+void sl__uow_output_take(sl_uow_t *u, struct sl__jw_s *jw, size_t key_len);
 
 /* The header that names the one pipeline a resubmitted record is for. */
 #define SL__RESUBMIT_PIPELINE "sluice.resubmit.pipeline"

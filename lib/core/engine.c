@@ -560,9 +560,12 @@ int sl__content_is_json(const sl_record_t *r)
 }
 
 /* Reads the envelope of @p r into @p env. Returns 0 or a decode error, with a
- * message in @p msg. */
-static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t *env, char *msg)
+ * message in @p msg; @p *json set when the whole value was validated as JSON
+ * (jansson's verdict), so that a stage need not do it again. */
+static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t *env, char *msg,
+                       int *json)
 {
+    *json = 0;
     if (r->value_len > e->record_max) {
         snprintf(msg, SL__ERRMSG_MAX + 1,
                  "record value of %zu bytes exceeds record.max.bytes (%zu)", r->value_len,
@@ -574,8 +577,10 @@ static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t
     if (e->json_only) {
         memset(env, 0, sizeof *env);
         env->type = (sl_span_t){"", 0};
-        if (r->value_len) /* an empty value is a tombstone, skipped by push() */
+        if (r->value_len) { /* an empty value is a tombstone, skipped by push() */
             rc = sl_json_validate(r->value, r->value_len, &se);
+            *json = !rc;
+        }
     } else if (r->header_count) {
         rc = sl_envelope_from_headers(r->headers, r->header_count, env);
     }
@@ -583,10 +588,13 @@ static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t
         /* validated above */
     } else if (rc == 1) {
         rc = 0;
-        if (r->value_len && sl__content_is_json(r))
+        if (r->value_len && sl__content_is_json(r)) {
             rc = sl_json_validate(r->value, r->value_len, &se);
+            *json = !rc;
+        }
     } else if (rc == 0) {
         rc = sl_envelope_scan(r->value ? r->value : "", r->value_len, env, &se);
+        *json = !rc; /* the scan validates the whole value */
     } else {
         se.reason = "bad CloudEvents header";
     }
@@ -695,16 +703,16 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     msg[0] = 0;
     sl_envelope_t local;
     const sl_envelope_t *env = given;
-    int derr = 0;
+    int derr = 0, json = 0;
     if (ferr) {
         derr = ferr;
         snprintf(msg, sizeof msg, "%s", fmsg ? fmsg : sl_strerror(ferr));
         env = &local;
     } else if (!given) {
-        derr = scan_record(e, rec, &local, msg);
+        derr = scan_record(e, rec, &local, msg, &json);
         env = &local;
     } else if (rec->value_len > e->record_max) {
-        derr = scan_record(e, rec, &local, msg);
+        derr = scan_record(e, rec, &local, msg, &json);
     }
     /* When every pipeline starts with a type filter, route on the envelope
      * before building anything: a record no pipeline wants is done on arrival.
@@ -737,6 +745,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
         return SL_ENOMEM;
     en->rec = rec;
     en->decoded = !derr;
+    en->value_json = !derr && json;
     en->key_u = (sl_span_t){rec->key, rec->key ? rec->key_len : 0};
     en->type_u = (sl_span_t){"", 0};
     if (!derr) {
@@ -745,7 +754,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
         if (derr == SL_ENOMEM)
             goto oom;
         if (derr)
-            en->decoded = 0;
+            en->decoded = en->value_json = 0;
     }
     if (sl__tracker_push(&part->tr, rec->offset, &en->tseq))
         goto oom;

@@ -74,6 +74,11 @@ int sl_uow_body_get(sl_uow_t *u, json_t **body)
     return SL_EJSON;
 }
 
+int sl__uow_value_is_json(const sl_uow_t *u)
+{
+    return u && u->entry->value_json;
+}
+
 json_t *sl_uow_body(sl_uow_t *u)
 {
     json_t *body;
@@ -232,6 +237,30 @@ int sl_uow_set_output_json(sl_uow_t *u, const void *key, size_t key_len, const j
     u->out_key_set = key != NULL;
     u->has_output = 1;
     return 0;
+}
+
+int sl__uow_output_lend(sl_uow_t *u, sl__jw_t *jw)
+{
+    if (u->has_output)
+        return 0;
+    sl__jw_init(jw, u->buf, u->buf_cap);
+    return 1;
+}
+
+void sl__uow_output_take(sl_uow_t *u, sl__jw_t *jw, size_t key_len)
+{
+    /* The writer may have grown the buffer, even on failure: it is the
+     * uow's, counted for its entry. */
+    u->entry->bytes += jw->cap - u->buf_cap;
+    u->entry->eng->inflight_bytes += jw->cap - u->buf_cap;
+    u->buf = jw->buf;
+    u->buf_cap = jw->cap;
+    if (jw->oom || key_len > jw->len)
+        return;
+    u->out_key_len = key_len;
+    u->out_val_len = jw->len - key_len;
+    u->out_key_set = 1;
+    u->has_output = 1;
 }
 
 void sl_uow_output(const sl_uow_t *u, sl_span_t *key, sl_span_t *value)

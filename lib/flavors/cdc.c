@@ -34,6 +34,7 @@
  *     so that changing it does not change raw.new / raw.old.
  *   - a member that is JSON null (Keys, NewImage, before, ts_ms, ...) counts
  *     as absent. */
+#include "core/core.h"
 #include "core/jsonw.h"
 #include "flavors/cdc_int.h"
 #include "sluice/error.h"
@@ -912,7 +913,7 @@ static int convert_jw(const sl_cdc_opts_t *opts, const sl_record_t *record, int 
         if (rc)
             return rc;
         c.fmt = opts->format == SL_CDC_DYNAMODB ? "dynamodb" : "debezium";
-        rc = sl__cdc_fast(&c, opts, record, jw, pk);
+        rc = sl__cdc_fast(&c, opts, record, jw, pk, NULL, 0);
         if (rc == CDC_SKIPPED) {
             *skipped = 1;
             return 0;
@@ -999,11 +1000,13 @@ typedef struct cdc_stage_s {
     char **strs; /* every copied string, freed with the stage */
     size_t nstrs;
     const char **drop;
+    cdc_keep_t keep; /* the fast path's scratch, kept between records */
 } cdc_stage_t;
 
 static void cdc_stage_free(void *opaque)
 {
     cdc_stage_t *s = opaque;
+    sl__cdc_keep_free(&s->keep);
     for (size_t i = 0; i < s->nstrs; i++)
         sl_free(s->strs[i]);
     sl_free(s->strs);
@@ -1023,15 +1026,47 @@ static int stage_dup(cdc_stage_t *s, const char **dst)
     return 0;
 }
 
+/* The fast path straight into the uow's output buffer, lent as @p jw: the
+ * partitionKey, then the event (the output's layout), no copy, and no
+ * allocation once the uow's pooled buffer and the stage's scratch are large
+ * enough. The options were checked by sl_cdc(). A record the engine's
+ * scanner validated is not validated again. Returns as sl__cdc_fast(). */
+static int cdc_in_place(cdc_stage_t *s, sl_uow_t *u, sl__jw_t *jw, char *err, size_t err_size)
+{
+    cvt_t c = {.fmt = s->opts.format == SL_CDC_DYNAMODB ? "dynamodb" : "debezium",
+               .err = err,
+               .err_size = err_size};
+    err[0] = 0;
+    fast_pk_t pk;
+    unsigned flags = CDC_KEY_FIRST | (sl__uow_value_is_json(u) ? CDC_VALIDATED : 0);
+    int rc = sl__cdc_fast(&c, &s->opts, sl_uow_record(u), jw, &pk, &s->keep, flags);
+    sl__uow_output_take(u, jw, rc ? SIZE_MAX : pk.n);
+    sl_free(pk.own);
+    return rc;
+}
+
 static sl_result_t cdc_map(sl_uow_t *u, void *opaque)
 {
-    const cdc_stage_t *s = opaque;
+    cdc_stage_t *s = opaque;
     char err[STAGE_ERR];
     sl__jw_t jw;
+    /* In place unless a hook makes the entity (the tree path) or an earlier
+     * stage set an output (kept whole until this one succeeds). */
+    int tried = !s->opts.to_entity && sl__uow_output_lend(u, &jw);
+    int rc = tried ? cdc_in_place(s, u, &jw, err, sizeof err) : CDC_FALLBACK;
+    if (rc == CDC_SKIPPED)
+        return SL_SKIP;
+    if (!rc)
+        return SL_OK;
+    if (rc != CDC_FALLBACK) {
+        sl_uow_fail(u, rc, err);
+        return rc == SL_ENOMEM ? SL_RETRY : SL_FAULT;
+    }
+    /* The tree path when the fast one gave way, else both as before. */
     sl__jw_init(&jw, NULL, 0);
     int skipped;
     fast_pk_t pk;
-    int rc = convert_jw(&s->opts, sl_uow_record(u), 1, &jw, &skipped, &pk, err, sizeof err);
+    rc = convert_jw(&s->opts, sl_uow_record(u), tried ? 0 : 1, &jw, &skipped, &pk, err, sizeof err);
     if (!rc && skipped) {
         sl_free(pk.own);
         sl_free(jw.buf);

@@ -69,6 +69,8 @@ typedef struct fx_s {
     char *tmp; /* decoded strings */
     size_t tcap;
     int oom;
+    int key_first; /* CDC_KEY_FIRST */
+    cdc_keep_t *keep;
     mem_t m0[32];
     key_t_ k0[64];
 } fx_t;
@@ -103,12 +105,19 @@ static const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
         /* Eight bytes at a time to the first '"' or '\\' (the zero-byte
          * test on w ^ c: exact for the lowest flagged byte). */
         while (end - p >= 8) {
-            uint64_t w, q, b;
+            uint64_t w, q, b, hit;
             memcpy(&w, p, 8);
             q = w ^ (ones * '"');
             b = w ^ (ones * '\\');
-            if ((((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+            hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+            if (hit) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* straight to the first flagged byte (the lowest: exact),
+                 * not one byte and one word test at a time */
+                p += __builtin_ctzll(hit) / 8;
+#endif
                 break;
+            }
             p += 8;
         }
         if (*p == '"')
@@ -453,12 +462,47 @@ static size_t literal_len(int kind)
 
 static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
 
+/* Whether the N text @p b is already as sl__cdc_n_text() writes it: an
+ * optional '-', digits without a leading zero (or a lone 0), and optionally
+ * '.' and digits, at most 18 digits in all (an integer fits int64). Most N
+ * texts are; they are copied without parsing. */
+static int n_plain(const u8_t *b, size_t n)
+{
+    size_t i = n && b[0] == '-', d0 = i;
+    if (n - i > 18 || i == n)
+        return 0;
+    while (i < n && b[i] >= '0' && b[i] <= '9')
+        i++;
+    if (i == d0 || (b[d0] == '0' && i > d0 + 1))
+        return 0;
+    if (i == n)
+        return 1;
+    if (b[i] != '.' || i + 1 == n)
+        return 0;
+    for (i++; i < n; i++)
+        if (b[i] < '0' || b[i] > '9')
+            return 0;
+    return 1;
+}
+
 static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 {
     const u8_t *b;
     size_t n;
     if (plain_str(p, x->end, &b, &n) != 1)
         return NULL;
+    if (n_plain(b, n)) {
+        if (sl__jw_reserve(&x->s, n))
+            return NULL;
+        memcpy(x->s.buf + x->s.len, b, n);
+        x->s.len += n;
+        if (m) {
+            m->kind = V_NUM;
+            m->vb = b;
+            m->vn = n;
+        }
+        return b + n + 1;
+    }
     int is_int;
     int64_t iv;
     int rc = sl__cdc_number_parse((const char *)b, n, &is_int, &iv, NULL);
@@ -679,6 +723,59 @@ static void tag(sl__jw_t *jw, int *first, const char *name, const void *v, size_
     sl__jw_str(jw, v, n);
 }
 
+/* The tags before "region" (the first, "source", always there). */
+static void tags_head(sl__jw_t *jw, const sl_cdc_opts_t *o)
+{
+    int first = 1;
+    const char *src = o->source ? o->source : "sluice";
+    put(jw, ",\"tags\":{", 9);
+    tag(jw, &first, "source", src, strlen(src));
+    tag(jw, &first, "account", o->account, o->account ? strlen(o->account) : 0);
+    tag(jw, &first, "stage", o->stage, o->stage ? strlen(o->stage) : 0);
+}
+
+/* The tags after "region" up to "format". */
+static void tags_tail(sl__jw_t *jw, const sl_cdc_opts_t *o, const char *fmt)
+{
+    int first = 0;
+    tag(jw, &first, "functionname", o->function_name,
+        o->function_name ? strlen(o->function_name) : 0);
+    tag(jw, &first, "pipeline", o->pipeline, o->pipeline ? strlen(o->pipeline) : 0);
+    tag(jw, &first, "format", fmt, strlen(fmt));
+}
+
+/* The "entity" tag, the end of the tags and the entity's member name; none
+ * when @p entity is NULL (derived per record). */
+static void tags_entity(sl__jw_t *jw, const char *entity)
+{
+    if (!entity)
+        return;
+    int first = 0;
+    tag(jw, &first, "entity", entity, strlen(entity));
+    put(jw, "},", 2);
+    sl__jw_str(jw, entity, strlen(entity));
+    put(jw, ":", 1);
+}
+
+/* Writes the tags the options fix into @p k once. 0 or SL_ENOMEM. */
+static int keep_tags(cdc_keep_t *k, const sl_cdc_opts_t *o, const char *fmt)
+{
+    sl__jw_t w;
+    sl__jw_init(&w, NULL, 0);
+    tags_head(&w, o);
+    size_t head = w.len;
+    tags_tail(&w, o, fmt);
+    tags_entity(&w, o->entity);
+    if (w.oom) {
+        sl_free(w.buf);
+        return SL_ENOMEM;
+    }
+    k->tags = w.buf;
+    k->head_n = head;
+    k->tail_n = w.len - head;
+    return 0;
+}
+
 static void put_img(fx_t *x, sl__jw_t *jw, const img_t *img)
 {
     if (img && img->present)
@@ -756,7 +853,9 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     memcpy(type + en + 1, verb, vn + 1);
 
     const img_t *ent = ch->ent;
-    sl__jw_reserve(jw, 512 + pk->n * 6 + 2 * (x->s.len + 16));
+    sl__jw_reserve(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
+    if (x->key_first)
+        put(jw, pk->p, pk->n);
     put(jw, "{\"id\":", 6);
     sl__jw_str(jw, id, 36);
     put(jw, ",\"type\":", 8);
@@ -765,24 +864,24 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     sl__jw_int(jw, ch->ts);
     put(jw, ",\"partitionKey\":", 16);
     sl__jw_str(jw, pk->p, pk->n);
-    put(jw, ",\"tags\":{", 9);
-    int first = 1;
-    const char *src = o->source ? o->source : "sluice";
-    tag(jw, &first, "source", src, strlen(src));
-    tag(jw, &first, "account", o->account, o->account ? strlen(o->account) : 0);
-    tag(jw, &first, "stage", o->stage, o->stage ? strlen(o->stage) : 0);
+    int first = 0; /* "source" always comes first */
+    const cdc_keep_t *kp = x->keep && x->keep->tags ? x->keep : NULL;
+    if (kp)
+        put(jw, kp->tags, kp->head_n);
+    else
+        tags_head(jw, o);
     if (ch->region)
         tag(jw, &first, "region", ch->region, ch->region_n);
     else
         tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
-    tag(jw, &first, "functionname", o->function_name,
-        o->function_name ? strlen(o->function_name) : 0);
-    tag(jw, &first, "pipeline", o->pipeline, o->pipeline ? strlen(o->pipeline) : 0);
-    tag(jw, &first, "format", c->fmt, strlen(c->fmt));
-    tag(jw, &first, "entity", entity, strlen(entity));
-    put(jw, "},", 2);
-    sl__jw_str(jw, entity, strlen(entity));
-    put(jw, ":", 1);
+    if (kp) {
+        put(jw, kp->tags + kp->head_n, kp->tail_n);
+    } else {
+        tags_tail(jw, o, c->fmt);
+        tags_entity(jw, o->entity);
+    }
+    if (!o->entity)
+        tags_entity(jw, entity);
     if (!o->drop_count) {
         put_img(x, jw, ent);
     } else {
@@ -1188,12 +1287,22 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     return build(x, c, o, r, &ch, pk, jw);
 }
 
+void sl__cdc_keep_free(cdc_keep_t *k)
+{
+    sl_free(k->s);
+    sl_free(k->tmp);
+    sl_free(k->tags);
+    *k = (cdc_keep_t){0};
+}
+
 int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
-                 fast_pk_t *pk)
+                 fast_pk_t *pk, cdc_keep_t *keep, unsigned flags)
 {
     *pk = (fast_pk_t){0};
     size_t len = r->value ? r->value_len : 0;
-    if (!len || sl_json_validate(r->value, len, NULL))
+    /* The walk below trusts the text's syntax: validated here unless the
+     * engine's scanner already did it on the same bytes. */
+    if (!len || (!(flags & CDC_VALIDATED) && sl_json_validate(r->value, len, NULL)))
         return CDC_FALLBACK;
     const u8_t *p = r->value, *end = p + len;
     p = ws(p, end);
@@ -1207,10 +1316,14 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     x.k = x.k0;
     x.nk = 0;
     x.capk = sizeof x.k0 / sizeof *x.k0;
-    x.tmp = NULL;
-    x.tcap = 0;
+    x.tmp = keep ? keep->tmp : NULL;
+    x.tcap = keep ? keep->tcap : 0;
     x.oom = 0;
-    sl__jw_init(&x.s, NULL, 0);
+    x.key_first = (flags & CDC_KEY_FIRST) != 0;
+    x.keep = keep;
+    if (keep && !keep->tags && keep_tags(keep, o, c->fmt))
+        return sl__cdc_oom(c);
+    sl__jw_init(&x.s, keep ? keep->s : NULL, keep ? keep->scap : 0);
     sl__jw_reserve(&x.s, 2 * len + 64);
     char pkbuf[32];
     int rc = o->format == SL_CDC_DYNAMODB ? from_ddb(&x, c, o, r, p, jw, pk)
@@ -1231,11 +1344,19 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
         sl_free(pk->own);
         *pk = (fast_pk_t){0};
     }
-    sl_free(x.s.buf);
+    if (keep) {
+        /* a failed growth leaves the old buffer in place: still the keep's */
+        keep->s = x.s.buf;
+        keep->scap = x.s.cap;
+        keep->tmp = x.tmp;
+        keep->tcap = x.tcap;
+    } else {
+        sl_free(x.s.buf);
+        sl_free(x.tmp);
+    }
     if (x.m != x.m0)
         sl_free(x.m);
     if (x.k != x.k0)
         sl_free(x.k);
-    sl_free(x.tmp);
     return rc == SL_ENOMEM ? sl__cdc_oom(c) : rc;
 }

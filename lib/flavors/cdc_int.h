@@ -78,12 +78,44 @@ typedef struct fast_pk_s {
     char *own; /* sl_malloc'd when set */
 } fast_pk_t;
 
+/* What the fast path keeps from one record to the next: its scratch
+ * buffers, grown to the largest record met (at most about twice its size),
+ * so that a stage allocates nothing per record. A stage's own, used on the
+ * engine's thread only. All zero = nothing kept yet. */
+typedef struct cdc_keep_s {
+    char *s; /* the images as written */
+    size_t scap;
+    char *tmp; /* decoded strings */
+    size_t tcap;
+    /* The tags the options fix, written once: those before "region", then
+     * those after it up to "entity" included when the options name the
+     * entity (with the entity's member name), else up to "format". A keep
+     * serves one set of options and one format. */
+    char *tags;
+    size_t head_n, tail_n;
+} cdc_keep_t;
+
+/* Frees what @p k holds and zeroes it. */
+void sl__cdc_keep_free(cdc_keep_t *k);
+
+/* Flags of sl__cdc_fast(). */
+enum {
+    /* The record's value was validated as JSON by the engine's scanner
+     * (sl__uow_value_is_json()): the walk is not preceded by another
+     * validation. Only from a verdict on these very bytes. */
+    CDC_VALIDATED = 1,
+    /* The partitionKey's bytes go to @p jw before the event: a uow's output
+     * layout (key, then value), written in place. */
+    CDC_KEY_FIRST = 2
+};
+
 /* The event of a record straight from its bytes (cdc_fast.c), without the
- * mapping hook, into @p jw (the caller frees jw->buf). Returns 0 (@p pk
- * set, the caller frees pk->own), CDC_SKIPPED (the reason in the error
- * buffer), CDC_FALLBACK or SL_ENOMEM. */
+ * mapping hook, appended to @p jw (the caller frees jw->buf). @p keep:
+ * buffers to reuse, or NULL (allocated and freed in the call). @p flags:
+ * CDC_*. Returns 0 (@p pk set, the caller frees pk->own), CDC_SKIPPED (the
+ * reason in the error buffer), CDC_FALLBACK or SL_ENOMEM. */
 int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
-                 fast_pk_t *pk);
+                 fast_pk_t *pk, cdc_keep_t *keep, unsigned flags);
 /* sl_cdc_convert_text() by one path: @p mode 0 the jansson tree only, 1 the
  * fast path with the tree as its fallback, 2 the fast path only (returns
  * CDC_FALLBACK when it would fall back). For the differential tests. */

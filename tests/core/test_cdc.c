@@ -2,6 +2,7 @@
  * events (sl_cdc_convert), and the map stage over a json source (sl_cdc).
  * JSON in this file is written with single quotes; sq() turns them into
  * double quotes (no test text needs a real single quote). */
+#include "core/core.h"
 #include "helpers.h"
 
 #include <stdlib.h>
@@ -1458,4 +1459,201 @@ Test(cdc, debezium_numbers_keep_their_text)
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(text, sq("'thing':{'id':7,'price':1.50,'big':1e5,'neg':-0.0}")), "%s", text);
     sl_free(text);
+}
+
+/* ---- the stage writes in place (issue 17) ------------------------------- */
+
+/* What a stage saw of the engine's verdict on each record's value. */
+static int g_json_seen[8];
+static size_t g_json_n;
+
+static sl_result_t note_json(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    if (g_json_n < 8)
+        g_json_seen[g_json_n++] = sl__uow_value_is_json(u);
+    return SL_OK;
+}
+
+static int push_binary(sl_test_t *t, const char *content_type, const char *value)
+{
+    sl_header_t h[] = {
+        {.name = "ce_type", .value = "thing-seen", .value_len = 10},
+        {.name = "ce_id", .value = "e-1", .value_len = 3},
+        {.name = "content-type", .value = content_type, .value_len = strlen(content_type)}};
+    sl_record_t r = {.topic = "bin",
+                     .partition = 0,
+                     .offset = -1,
+                     .timestamp_ms = REC_TS,
+                     .value = value,
+                     .value_len = strlen(value),
+                     .headers = h,
+                     .header_count = 3};
+    return sl_test_push_record(t, &r);
+}
+
+/* The flag a stage reads to skip its own validation is set exactly when the
+ * engine's scanner held that value to jansson's verdict. */
+Test(cdc_stage, the_engine_says_which_values_it_validated)
+{
+    g_json_n = 0;
+    sl_test_sink_t *out;
+    const char *json[] = {"source.format", "json", NULL};
+    sl_test_t *t = driver_out(json, "seen", note_json, NULL, 0, &out);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, "{\"a\":[1,2]}"), 0);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, "{\"a\":"), 0); /* a decode fault */
+    sl_test_destroy(t);
+    cr_assert_eq(g_json_n, 1, "the bad record never reached the stage");
+    cr_assert_eq(g_json_seen[0], 1, "source.format=json validated it");
+
+    g_json_n = 0;
+    t = driver_out(NULL, "seen", note_json, NULL, 0, &out);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, NULL, "{\"type\":\"thing-seen\",\"n\":1}"), 0);
+    cr_assert_eq(push_binary(t, "application/octet-stream", "{not json"), 0);
+    cr_assert_eq(push_binary(t, "application/cloudevents+json", "{\"n\":1}"), 0);
+    sl_test_destroy(t);
+    cr_assert_eq(g_json_n, 3);
+    cr_assert_eq(g_json_seen[0], 1, "the envelope scan validates the whole value");
+    cr_assert_eq(g_json_seen[1], 0, "a binary value of another content type is not scanned");
+    cr_assert_eq(g_json_seen[2], 1, "a binary value of a JSON content type is validated");
+}
+
+/* A DynamoDB change record the engine did not validate: the stage validates
+ * it itself, so bad JSON is a fault with the tree path's reason, never an
+ * event; the same record as valid JSON is published. */
+Test(cdc_stage, a_value_the_engine_did_not_validate_is_validated_by_the_stage)
+{
+    const char *good = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                          "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}");
+    /* what the walk alone would read as a record: bad only in the parts it skips */
+    const char *bad[] = {
+        sq("{'eventName':'INSERT','x':[1,,2],'dynamodb':{'ApproximateCreationDateTime':1,"
+           "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}"),
+        sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+           "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}} trailing"),
+        sq("{'eventName':'INSERT','x':tru,'dynamodb':{'ApproximateCreationDateTime':1,"
+           "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}"),
+    };
+    sl_test_t *t = driver(NULL);
+    sl_test_sink_t *out = sl_test_sink_new(t, "events", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("cdc");
+    cr_assert_eq(sl_cdc(p, &DDB), 0);
+    add_with_sink(t, p, out);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(push_binary(t, "application/octet-stream", bad[i]), 0);
+    cr_assert_eq(push_binary(t, "application/octet-stream", good), 0);
+    cr_assert_eq(sl_test_sink_count(out), 1, "only the valid record is published");
+    const sl_test_msg_t *m = sl_test_sink_msg(out, 0);
+    cr_assert_eq(m->offset, 3);
+    sl_test_sink_t *f = sl_test_faults(t);
+    cr_assert_eq(sl_test_sink_count(f), 3);
+    for (size_t i = 0; i < 3; i++) {
+        m = sl_test_sink_msg(f, i);
+        json_t *fault = json_loadb(m->value, m->value_len, 0, NULL);
+        cr_assert_not_null(fault);
+        json_t *err = json_object_get(fault, "err");
+        cr_assert_str_eq(json_string_value(json_object_get(err, "name")), "SL_EJSON", "record %zu",
+                         i);
+        /* the reason the tree path gives for the same record */
+        sl_record_t r = rec(bad[i], NULL, (int64_t)i);
+        char want[256] = "";
+        json_t *ev = NULL;
+        cr_assert_eq(sl_cdc_convert(&DDB, &r, &ev, want, sizeof want), SL_EJSON);
+        cr_assert(strstr(json_string_value(json_object_get(err, "message")), want), "%s vs %s",
+                  json_string_value(json_object_get(err, "message")), want);
+        json_decref(fault);
+    }
+    cr_assert_eq(sl_test_committed(t, "bin", 0), 4, "every record done");
+    sl_test_destroy(t);
+}
+
+static sl_result_t set_other_output(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    return sl_uow_set_output(u, "k", 1, "{\"earlier\":true}", 16) ? SL_FAULT : SL_OK;
+}
+
+/* The stage's output, written in place into the uow (its key the
+ * partitionKey), is what sl_cdc_convert_text() writes for the same record,
+ * byte for byte: over records of growing and shrinking sizes (the uows'
+ * pooled buffers and the stage's scratch are reused), with and without an
+ * earlier stage's output (then it is written apart and copied), for records
+ * the fast path takes and ones it gives way on. */
+Test(cdc_stage, in_place_output_is_the_text_forms)
+{
+    char big[8192];
+    int at = snprintf(big, sizeof big,
+                      "{'eventName':'MODIFY','eventID':'e-big','dynamodb':{"
+                      "'ApproximateCreationDateTime':1767225600,'Keys':{'pk':{'S':'t9'}},"
+                      "'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t9'},'l':{'L':[");
+    for (int i = 0; i < 150; i++)
+        at += snprintf(big + at, sizeof big - (size_t)at, "%s{'N':'%d.5'}", i ? "," : "", i);
+    snprintf(big + at, sizeof big - (size_t)at,
+             "]},'s':{'S':'caf\\u00e9 \\\"q\\\"'}},'OldImage':{'pk':{'S':'t9'}}}}");
+    char bigv[8192];
+    snprintf(bigv, sizeof bigv, "%s", sq(big));
+    const char *in[] = {
+        sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+           "'Keys':{'pk':{'S':'t1'}},'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t1'},'n'"
+           ":{'N':'0012.50'},"
+           "'m':{'N':'-7'},'b':{'B':'AAEC'},'ss':{'SS':['a','b']}}}}"),
+        bigv,
+        sq("{'eventName':'REMOVE','dynamodb':{'ApproximateCreationDateTime':1767225601,"
+           "'Keys':{'pk':{'S':'t2'},'sk':{'N':'3'},'discriminator':{'S':'Widget'}}}}"),
+        /* an escaped key: the fast path gives way to the tree path */
+        sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225602,"
+           "'Keys':{'pk':{'S':'t3'}},'NewImage':{'discriminator':{'S':'Widget'},'p\\u006b':{'S':'"
+           "t3'}}}}"),
+        sq("{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225603,"
+           "'Keys':{'pk':{'S':'t4'}},'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t4'},'n'"
+           ":{'N':'1E3'},"
+           "'i':{'N':'123456789012345678901'}},'OldImage':{'pk':{'S':'t4'}}}}"),
+        bigv,
+        sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225604,"
+           "'Keys':{'pk':{'S':'t5'}},'NewImage':{'discriminator':{'S':'Widget'},'pk':{'S':'t5'}}}"
+           "}"),
+    };
+    size_t n = sizeof in / sizeof *in;
+    /* every tag, and the entity named per record */
+    const sl_cdc_opts_t all = {.format = SL_CDC_DYNAMODB,
+                               .source = "src \"q\"",
+                               .account = "acct",
+                               .stage = "dev",
+                               .region = "eu-west-1",
+                               .function_name = "fn",
+                               .pipeline = "pl"};
+    for (int run = 0; run < 4; run++) {
+        int earlier = run & 1;
+        const sl_cdc_opts_t *o = run & 2 ? &all : &DDB;
+        const char *kv[] = {"source.format", "json", NULL};
+        sl_test_t *t = driver(kv);
+        sl_test_sink_t *out = sl_test_sink_new(t, "events", 0, 0, 0);
+        sl_pipeline_t *p = sl_pipeline_new("cdc");
+        if (earlier)
+            cr_assert_eq(sl_pipeline_map(p, set_other_output, NULL), 0);
+        cr_assert_eq(sl_cdc(p, o), 0);
+        add_with_sink(t, p, out);
+        for (int round = 0; round < 3; round++)
+            for (size_t i = 0; i < n; i++)
+                cr_assert_eq(sl_test_push_str(t, "things-cdc", 0, NULL, in[i]), 0);
+        cr_assert_eq(sl_test_sink_count(out), 3 * n, "earlier %d", earlier);
+        cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+        for (size_t k = 0; k < 3 * n; k++) {
+            const sl_test_msg_t *m = sl_test_sink_msg(out, k);
+            sl_record_t r = rec(in[k % n], NULL, m->offset);
+            char *text = NULL, err[256] = "";
+            size_t len = 0;
+            cr_assert_eq(sl_cdc_convert_text(o, &r, &text, &len, err, sizeof err), 0, "%s", err);
+            cr_assert_eq(m->value_len, len, "earlier %d, record %zu", earlier, k);
+            cr_assert(!memcmp(m->value, text, len), "earlier %d, record %zu:\n %s\n %s", earlier, k,
+                      m->value, text);
+            json_t *ev = json_loadb(text, len, 0, NULL);
+            const char *pk = str_of(ev, "partitionKey");
+            cr_assert_eq(m->key_len, strlen(pk));
+            cr_assert(!memcmp(m->key, pk, m->key_len), "the key is the partitionKey");
+            json_decref(ev);
+            sl_free(text);
+        }
+        sl_test_destroy(t);
+    }
 }

@@ -129,6 +129,16 @@ static const char *const AV[] = {
     "{'N':'9223372036854775808'}",
     "{'N':'123456789012345678901234567890'}",
     "{'N':'0.000000000000000000000000000001'}",
+    /* about the bounds of the texts copied without parsing (n_plain) */
+    "{'N':'0'}",
+    "{'N':'00'}",
+    "{'N':'0.0'}",
+    "{'N':'-0.50'}",
+    "{'N':'999999999999999999'}",
+    "{'N':'-999999999999999999'}",
+    "{'N':'9999999999999999999'}",
+    "{'N':'1234567890123456.5'}",
+    "{'N':'12345678901234567.5'}",
     "{'B':'AAECAwQ='}",
     "{'B':''}",
     "{'BOOL':true}",
@@ -340,6 +350,10 @@ Test(cdc_fast, malformed_records_are_the_tree_paths_faults)
         "{'eventName':'INSERT','dynamodb':[]}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'S':1}}}}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'N':'abc'}}}}",
+        "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'N':'1.2.3'}}}}",
+        "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'N':'-'}}}}",
+        "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'N':'1-'}}}}",
+        "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'N':'1.'}}}}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'N':'1e999'}}}}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'S':'x','N':'1'}}}}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'X':'1'}}}}",
@@ -500,4 +514,56 @@ Test(cdc_fast, wide_images)
         diff(&o, &r, widths[w] < 256, "wide");
         free(v);
     }
+}
+
+/* CDC_VALIDATED is honoured: the walk then trusts the caller's verdict and
+ * does not validate again (a record bad only where the walk skips comes out
+ * as an event), while without it the same record gives way to the tree
+ * path, which refuses it. CDC_KEY_FIRST puts the partitionKey before the
+ * event; a kept scratch is reused and freed once. */
+Test(cdc_fast, the_validated_flag_skips_the_validation)
+{
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing"};
+    char *good = sqd("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                     "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}");
+    char *bad = sqd("{'eventName':'INSERT','x':[1,,2],'dynamodb':{'ApproximateCreationDateTime':1,"
+                    "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}");
+    cdc_keep_t keep = {0};
+    char err[256];
+    cvt_t c = {.fmt = "dynamodb", .err = err, .err_size = sizeof err};
+    sl__jw_t jw;
+    fast_pk_t pk;
+    sl_record_t r = rec(bad, NULL, NULL);
+    sl__jw_init(&jw, NULL, 0);
+    cr_assert_eq(sl__cdc_fast(&c, &o, &r, &jw, &pk, &keep, 0), CDC_FALLBACK,
+                 "validated by the fast path itself");
+    cr_assert_eq(sl__cdc_fast(&c, &o, &r, &jw, &pk, &keep, CDC_VALIDATED), 0,
+                 "the caller's verdict is trusted");
+    sl_free(pk.own);
+    sl_free(jw.buf);
+    outcome_t tree = run(&o, &r, 0);
+    cr_assert_eq(tree.rc, SL_EJSON, "the tree path refuses it");
+
+    r = rec(good, NULL, NULL);
+    outcome_t want = run(&o, &r, 0);
+    cr_assert_eq(want.rc, 0);
+    for (unsigned flags = 0; flags < 4; flags++) {
+        sl__jw_init(&jw, NULL, 0);
+        cr_assert_eq(sl__cdc_fast(&c, &o, &r, &jw, &pk, flags & 1 ? &keep : NULL,
+                                  flags & 2 ? CDC_KEY_FIRST | CDC_VALIDATED : 0),
+                     0);
+        size_t k = flags & 2 ? pk.n : 0;
+        cr_assert_eq(pk.n, 2);
+        cr_assert(!(flags & 2) || !memcmp(jw.buf, "t1", 2), "the key first");
+        cr_assert_eq(jw.len - k, want.len, "flags %u", flags);
+        cr_assert(!memcmp(jw.buf + k, want.text, want.len), "flags %u", flags);
+        sl_free(pk.own);
+        sl_free(jw.buf);
+    }
+    cr_assert_not_null(keep.s, "the scratch is kept");
+    sl__cdc_keep_free(&keep);
+    cr_assert_null(keep.s);
+    release(&want);
+    free(good);
+    free(bad);
 }
