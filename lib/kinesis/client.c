@@ -4,6 +4,7 @@
 #include "kinesis/sigv4.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +56,9 @@ size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out)
 {
     if (!r->data)
         return 0;
-    long n = sl__b64_decode(r->data, r->data_len, out);
-    if (n >= 0)
-        return (size_t)n;
+    size_t n;
+    if (!sl_base64_decode(r->data, r->data_len, out, &n))
+        return n;
     memcpy(out, r->data, r->data_len);
     return r->data_len;
 }

@@ -6,6 +6,7 @@
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,7 +163,7 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
             b64 = nb;
             b64cap = need;
         }
-        size_t bl = sl__b64_encode(v.ptr, v.len, b64);
+        size_t bl = sl_base64_encode(v.ptr, v.len, b64);
         json_t *e = json_pack("{s:s%,s:s%}", "Data", b64, bl, "PartitionKey", k.ptr, k.len);
         if (!e || json_array_append_new(recs, e))
             goto oom_taken;
