@@ -292,9 +292,8 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
     sl__http_body_t b = {NULL, 0, 0};
     sl__http_post_opts(e, url, hdrs, body, len, &b, timeout_ms);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cc = curl_easy_perform(e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    long status;
+    CURLcode cc = sl__http_perform(e, &status);
     curl_easy_cleanup(e);
     curl_slist_free_all(hdrs);
     free(body);

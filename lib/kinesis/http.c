@@ -89,6 +89,14 @@ void sl__http_post_opts(CURL *e, const char *url, struct curl_slist *headers, co
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 }
 
+CURLcode sl__http_perform(CURL *e, long *status)
+{
+    CURLcode cc = curl_easy_perform(e);
+    *status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    return cc;
+}
+
 static void sock_closed(uv_handle_t *hd)
 {
     sl_free(hd->data);

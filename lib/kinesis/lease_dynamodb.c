@@ -116,9 +116,8 @@ static int call(ldy_t *y, const char *op, json_t *req, json_t **out)
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, y);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    long status;
+    CURLcode cc = sl__http_perform(c, &status);
     curl_slist_free_all(h);
     free(body);
     if (cc != CURLE_OK) {
