@@ -13,14 +13,6 @@ TestSuite(kinesis, .timeout = 240);
 
 static char g_dir[64];
 
-static void env_for(const char *endpoint)
-{
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", endpoint, 1);
-}
-
 static sl_result_t copy(sl_uow_t *u, void *opaque)
 {
     (void)opaque;
@@ -160,15 +152,12 @@ static size_t check_order(json_t *recs, int n, int poison_every)
 
 static void setup_dir(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-kt-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
+    tu_mkdtemp(g_dir, sizeof g_dir, "sluice-kt");
 }
 
 static void rm_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(g_dir), 0);
 }
 
 enum endpoint_e { NO_ENDPOINT, TO_KINESALITE, TO_PROXY };
@@ -191,7 +180,7 @@ static kk_server_t begin(enum endpoint_e to, ...)
     setup_dir();
     kk_start(&s, streams);
     if (to != NO_ENDPOINT)
-        env_for(to == TO_PROXY ? s.proxy : s.kinesalite);
+        kk_env(to == TO_PROXY ? s.proxy : s.kinesalite);
     return s;
 }
 
@@ -300,7 +289,7 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
 {
     kk_server_t s = begin(NO_ENDPOINT, "in:2", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 400, 0);
-    env_for(s.proxy); /* the processor talks to the proxy */
+    kk_env(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
                   "\"putRecordsFailures\":{\"every\":3,\"calls\":4},\"expiredIterator\":1}");
     int64_t t0 = tu_now_ms();
@@ -672,7 +661,7 @@ Test(kinesis, the_memory_budget_bounds_the_records_asked_per_call)
     kk_server_t s;
     const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
     kk_start(&s, streams);
-    env_for(s.proxy);
+    kk_env(s.proxy);
     put_events(s.kinesalite, "in", 0, 400, 0);
     const char *tiny[] = {"memory.max.bytes", "1m", NULL};
     kk_run_t r;

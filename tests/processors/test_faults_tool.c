@@ -295,8 +295,7 @@ static dest_t count_dest(const char *bs, const int64_t *from)
 
 Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipeline)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-faults-XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "sluice-faults");
     const char *topics[] = {"orders",      "faults",    "faults.unstorable",
                             "out-pricing", "out-audit", NULL};
     const int parts[] = {2, 1, 1, 1, 1};
@@ -513,9 +512,7 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
     cr_assert(e4[0] == e3[0] && e4[1] == e3[1], "bad input sent nothing");
 
     sl_broker_destroy(b);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(tmpdir), 0);
 }
 
 /* ---- the same over Kinesis: store, list, show and a dry run ---- */
@@ -539,15 +536,11 @@ static size_t stream_count(const char *url, const char *stream)
 Test(faults_tool, over_kinesis_store_list_show_and_a_dry_run)
 {
     enum { N = 100, BADS = 4 }; /* 5, 32, 59, 86 */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-faults-XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "sluice-faults");
     kk_server_t ks;
     const char *streams[] = {"orders:1", "faults:1", "faults-unstorable:1", "out:1", NULL};
     kk_start(&ks, streams);
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", ks.kinesalite, 1);
+    kk_env(ks.kinesalite);
     const char *keys[N], *vals[N];
     static char kb[N][16], vb[N][256];
     for (int i = 0; i < N; i++) {
@@ -652,7 +645,5 @@ Test(faults_tool, over_kinesis_store_list_show_and_a_dry_run)
     free(out);
     cr_assert_eq(stream_count(ks.kinesalite, "orders"), N, "nothing sent");
     kk_stop(&ks);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(tmpdir), 0);
 }
