@@ -18,15 +18,12 @@ static char tmpdir[256];
 
 static void mktmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-proc-XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "sluice-proc");
 }
 
 static void rmtmp(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(tmpdir), 0);
 }
 
 static const char *bin(const char *env)
@@ -54,25 +51,36 @@ static pid_t run(char *const argv[], const char *log, char *const *envs)
     return tu_spawn(argv, log, envp);
 }
 
-/* Wait until @p group committed @p want offsets on @p topic, bounded. */
-static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
-                           int64_t want, pid_t pid, const char *log)
+/* Wait until @p group committed @p want offsets on @p topic, bounded; any
+ * of the @p n processors @p pids (logging to @p logs) exiting first fails
+ * the test. */
+static void wait_members_committed(const char *bs, const char *group, const char *topic, int parts,
+                                   int64_t want, const pid_t *pids, const char *const *logs, int n)
 {
     int64_t end = tu_now_ms() + 60000, got = -1;
     while (tu_now_ms() < end) {
         got = kt_committed(bs, group, topic, parts);
         if (got >= want)
             return;
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            char *l = tu_slurp(log);
-            cr_assert_fail("the processor exited early; its log:\n%s", l);
+        for (int i = 0; i < n; i++) {
+            int st;
+            if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                char *l = tu_slurp(logs[i]);
+                cr_assert_fail("member %d of %d exited early; its log:\n%s", i, n, l);
+            }
         }
         tu_sleep_ms(100);
     }
-    char *l = tu_slurp(log);
-    cr_assert_fail("%s committed %lld of %lld on %s; log:\n%s", group, (long long)got,
+    char *l = tu_slurp(logs[0]);
+    cr_assert_fail("%s committed %lld of %lld on %s; member 0's log:\n%s", group, (long long)got,
                    (long long)want, topic, l);
+}
+
+/* Wait until @p group committed @p want offsets on @p topic, bounded. */
+static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
+                           int64_t want, pid_t pid, const char *log)
+{
+    wait_members_committed(bs, group, topic, parts, want, &pid, &log, 1);
 }
 
 static int stop(pid_t pid)
@@ -900,27 +908,15 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
 
 /* ---- a consumer group of three, one killed ---- */
 
-/* Like wait_committed(), for @p n members: any one exiting fails the test. */
+/* wait_members_committed() for @p n members logging to @p logs. */
 static void wait_group_committed(const char *bs, const char *group, const char *topic, int parts,
                                  int64_t want, const pid_t *pids, char logs[][300], int n)
 {
-    int64_t end = tu_now_ms() + 60000, got = -1;
-    while (tu_now_ms() < end) {
-        got = kt_committed(bs, group, topic, parts);
-        if (got >= want)
-            return;
-        for (int i = 0; i < n; i++) {
-            int st;
-            if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
-                char *l = tu_slurp(logs[i]);
-                cr_assert_fail("member %d exited early; its log:\n%s", i, l);
-            }
-        }
-        tu_sleep_ms(100);
-    }
-    char *l = tu_slurp(logs[0]);
-    cr_assert_fail("%s committed %lld of %lld on %s; member 0's log:\n%s", group, (long long)got,
-                   (long long)want, topic, l);
+    const char *lp[8];
+    cr_assert_leq(n, 8);
+    for (int i = 0; i < n; i++)
+        lp[i] = logs[i];
+    wait_members_committed(bs, group, topic, parts, want, pids, lp, n);
 }
 
 /* Partitions a member holds now, from its "assigned N" / "revoking N" /
