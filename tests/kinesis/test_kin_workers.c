@@ -26,18 +26,12 @@ static sl_result_t copy(sl_uow_t *u, void *opaque)
 /* A worker process: kinesis in → copy → kinesis out until SIGTERM. */
 static pid_t worker(const char *id, const char *failover_ms)
 {
-    fflush(NULL);
-    pid_t pid = fork();
+    char log[128], ck[160];
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
+    pid_t pid = kh_fork_logged(log);
     cr_assert_neq(pid, -1);
     if (pid)
         return pid;
-    char log[128], ck[160];
-    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 2);
-        close(fd);
-    }
     snprintf(ck, sizeof ck, "%s", g_store);
     const char *kv[] = {"processor.name",
                         "app",
