@@ -100,17 +100,18 @@ static int thing_event(char *buf, size_t cap, const char *type, int id, int vers
                     id, version, type, type, (long long)ts, id, id, id, version, version);
 }
 
-/* mktmp() and an embedded broker for a listener test: "events" (4
- * partitions) and "faults" (1); its bootstrap in *@p bs and a producer to it
- * in *@p p. */
-static sl_broker_t *listener_broker(const char **bs, rd_kafka_t **p)
+/* mktmp() and an embedded broker for a listener test: "events" (@p events
+ * partitions) and "faults" (1); its bootstrap in *@p bs and, unless @p p is
+ * NULL, a producer to it in *@p p. */
+static sl_broker_t *listener_broker(int events, const char **bs, rd_kafka_t **p)
 {
     mktmp();
     const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
+    const int parts[] = {events, 1};
     sl_broker_t *b = kt_broker(topics, parts);
     *bs = sl_broker_bootstrap(b);
-    *p = kt_producer(*bs);
+    if (p)
+        *p = kt_producer(*bs);
     return b;
 }
 
@@ -173,7 +174,7 @@ Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
     rd_kafka_t *p;
-    sl_broker_t *b = listener_broker(&bs, &p);
+    sl_broker_t *b = listener_broker(4, &bs, &p);
     enum { N = 300 };
     expect_t ex[N] = {{0}};
     char buf[512], key[32];
@@ -740,7 +741,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
     rd_kafka_t *p;
-    sl_broker_t *b = listener_broker(&bs, &p);
+    sl_broker_t *b = listener_broker(4, &bs, &p);
     enum { N1 = 200, N2 = 200, DRAIN_MS = 1000 };
     int64_t t0 = 1767225600000ll;
     produce_created(p, 0, N1, t0);
@@ -835,7 +836,7 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
     rd_kafka_t *p;
-    sl_broker_t *b = listener_broker(&bs, &p);
+    sl_broker_t *b = listener_broker(4, &bs, &p);
     enum { N1 = 100, N2 = 100 };
     char key[32];
     int64_t t0 = 1767225600000ll;
@@ -942,12 +943,8 @@ static int held_partitions(const char *log)
  * warn about a consumer property; SLUICE_INSTANCE_ID does the same. */
 Test(processors, instance_id_sets_group_instance_id_on_the_consumer)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {2, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    sl_broker_t *b = listener_broker(2, &bs, NULL);
     char view[320], log[300], xb[300];
     snprintf(view, sizeof view, "sqlite:%s/v.db", tmpdir);
     snprintf(log, sizeof log, "%s/l.log", tmpdir);
@@ -1001,13 +998,9 @@ Test(processors, instance_id_sets_group_instance_id_on_the_consumer)
  * static membership: the kill is handled like a dynamic member's.) */
 Test(processors, a_group_of_three_survives_a_member_killed_mid_stream)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {6, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(6, &bs, &p);
     enum { N1 = 300, N2 = 300, N3 = 300, M = 3 };
     char buf[512], key[32];
     int64_t t0 = 1767225600000ll;
