@@ -46,19 +46,13 @@ static sl_result_t copy(sl_uow_t *u, void *opaque)
 
 static pid_t worker(const char *id, const char *failover, int rep)
 {
-    fflush(NULL);
-    pid_t pid = fork();
+    char log[128], ck[128], app[32];
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
+    pid_t pid = kh_fork_logged(log);
     if (pid < 0)
         die("fork");
     if (pid)
         return pid;
-    char log[128], ck[128], app[32];
-    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 2);
-        close(fd);
-    }
     snprintf(ck, sizeof ck, "sqlite:%s/leases.db", g_dir);
     snprintf(app, sizeof app, "app%d", rep);
     const char *kv[] = {"processor.name",

@@ -5,6 +5,7 @@
 #define SL_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -94,6 +95,23 @@ static inline void tu_mkstemp(char *tmpl)
     int fd = mkstemp(tmpl);
     cr_assert_geq(fd, 0, "mkstemp %s", tmpl);
     close(fd);
+}
+
+/* Creates a fresh directory "/tmp/PREFIX-XXXXXX" (mkdtemp) in @p dir, a
+ * buffer of @p size bytes; fails the test when it cannot. */
+static inline void tu_mkdtemp(char *dir, size_t size, const char *prefix)
+{
+    snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);
+    cr_assert(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+}
+
+/* Removes @p dir and everything below it (rm -rf). Returns system()'s
+ * status: 0 once it is gone. */
+static inline int tu_rmtree(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
 }
 
 /* The files of a run of the service binaries in directory @p dir: the

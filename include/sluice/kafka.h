@@ -81,13 +81,16 @@ SL_EXPORT const char *sl_kafka_bootstrap(const sl_processor_t *p);
  * and returns when done; the processor need not run and must not be running
  * on another thread. They block the calling thread. */
 
-/** One record for sl_kafka_produce_sync(). */
+/**
+ * One record for sl_kafka_produce_sync(). Key, value and headers are those
+ * of sl_record_t (each may be NULL), borrowed for the call.
+ */
 typedef struct sl_kafka_msg_s {
-    const void *key; /**< may be NULL */
+    const void *key;
     size_t key_len;
-    const void *value; /**< may be NULL */
+    const void *value;
     size_t value_len;
-    const sl_header_t *headers; /**< may be NULL */
+    const sl_header_t *headers;
     size_t header_count;
     int err;           /**< out: 0 once delivered, else why not */
     int32_t partition; /**< out: where it was delivered, -1 if not */

@@ -157,6 +157,33 @@ SL_EXPORT int sl_span_unescape(sl_span_t s, char *out, size_t cap, size_t *out_l
  */
 SL_EXPORT int sl_rfc3339_parse(const char *s, size_t len, int64_t *out_ms);
 
+/** Bytes sl_base64_encode() writes for @p n input bytes, its NUL included. */
+#define SL_BASE64_ENCODED_SIZE(n) (((n) + 2) / 3 * 4 + 1)
+
+/**
+ * @brief Encode [in, in + n) as standard base64 with padding (RFC 4648
+ *        section 4), the form of the bytes of a fault event (key, value,
+ *        header values) and of a Kinesis record's Data.
+ * @param out room for SL_BASE64_ENCODED_SIZE(n) bytes, owned by the caller;
+ *        the result is NUL-terminated.
+ * @returns the length of the text, without the NUL. It cannot fail.
+ * @remark Allocates nothing. Thread-safe.
+ */
+SL_EXPORT size_t sl_base64_encode(const void *in, size_t n, char *out);
+
+/**
+ * @brief Decode standard padded base64 [in, in + n) (no whitespace, no
+ *        URL-safe alphabet).
+ * @param out room for n / 4 * 3 bytes, owned by the caller; the result is
+ *        not NUL-terminated. On error its content is unspecified.
+ * @param out_len set to the decoded length on success.
+ * @returns 0, or SL_EFIELD if the text is not standard padded base64 (a
+ *          length not a multiple of 4, a character outside the alphabet,
+ *          padding before the last four characters, "x=y" padding).
+ * @remark Allocates nothing. Thread-safe.
+ */
+SL_EXPORT int sl_base64_decode(const char *in, size_t n, void *out, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -388,7 +389,7 @@ void sl__jw_b64(sl__jw_t *jw, const void *s, size_t n)
         return;
     char *o = jw->buf + jw->len;
     *o++ = '"';
-    o += sl__b64_encode(s, n, o);
+    o += sl_base64_encode(s, n, o);
     *o++ = '"';
     jw->len = (size_t)(o - jw->buf);
 }

@@ -3,6 +3,7 @@
 
 #include "sluice/error.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -47,7 +48,7 @@ int sl__grow_slow(void *arrp, size_t *cap, size_t need, size_t elem, size_t firs
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t sl__b64_encode(const void *in, size_t n, char *out)
+size_t sl_base64_encode(const void *in, size_t n, char *out)
 {
     const unsigned char *s = in;
     size_t o = 0, i = 0;
@@ -84,23 +85,25 @@ static int b64v(char c)
     return -1;
 }
 
-long sl__b64_decode(const char *in, size_t n, unsigned char *out)
+int sl_base64_decode(const char *in, size_t n, void *out, size_t *out_len)
 {
     if (n % 4)
-        return -1;
-    long o = 0;
+        return SL_EFIELD;
+    unsigned char *d = out;
+    size_t o = 0;
     for (size_t i = 0; i < n; i += 4) {
         int a = b64v(in[i]), b = b64v(in[i + 1]);
         int pad2 = in[i + 2] == '=', pad3 = in[i + 3] == '=';
-        int c = pad2 ? 0 : b64v(in[i + 2]), d = pad3 ? 0 : b64v(in[i + 3]);
-        if (a < 0 || b < 0 || c < 0 || d < 0 || (pad2 && !pad3) || ((pad2 || pad3) && i + 4 != n))
-            return -1;
-        unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)d;
-        out[o++] = (unsigned char)(v >> 16);
+        int c = pad2 ? 0 : b64v(in[i + 2]), e = pad3 ? 0 : b64v(in[i + 3]);
+        if (a < 0 || b < 0 || c < 0 || e < 0 || (pad2 && !pad3) || ((pad2 || pad3) && i + 4 != n))
+            return SL_EFIELD;
+        unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)e;
+        d[o++] = (unsigned char)(v >> 16);
         if (!pad2)
-            out[o++] = (unsigned char)(v >> 8);
+            d[o++] = (unsigned char)(v >> 8);
         if (!pad3)
-            out[o++] = (unsigned char)v;
+            d[o++] = (unsigned char)v;
     }
-    return o;
+    *out_len = o;
+    return 0;
 }

@@ -11,16 +11,6 @@ __attribute__((format(printf, 3, 4)))
 #endif
 void sl__errf(char *errstr, size_t errstr_size, const char *fmt, ...);
 
-/* Standard base64 with padding of [in, in + n) into @p out, which holds
- * at least (n + 2) / 3 * 4 + 1 bytes; NUL-terminated. Returns the length. */
-size_t sl__b64_encode(const void *in, size_t n, char *out);
-
-/* Decodes standard padded base64 [in, in + n) into @p out (room for
- * n / 4 * 3 bytes). Returns the decoded length, or -1 when @p in is not
- * base64 (a length not a multiple of 4, a foreign character, padding
- * inside). */
-long sl__b64_decode(const char *in, size_t n, unsigned char *out);
-
 int sl__grow_slow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* Makes the array *@p arrp (a pointer to any object pointer, e.g.

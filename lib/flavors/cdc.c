@@ -36,6 +36,7 @@
  *     as absent. */
 #include "core/core.h"
 #include "core/jsonw.h"
+#include "core/util.h"
 #include "flavors/cdc_int.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -121,47 +122,19 @@ const char *sl__cdc_clip(char out[QUOTE_MAX + 4], const char *s, size_t n)
 
 /* ---- conversion context and errors ----------------------------------- */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 0)))
-#endif
-static int
-vfail(cvt_t *c, int rc, int at, const char *fmt, va_list ap)
+int sl__cdc_failx(cvt_t *c, int rc, int at, const char *fmt, ...)
 {
     if (!c->err || !c->err_size)
         return rc;
     int n = at ? snprintf(c->err, c->err_size, "%s: %s%s: ", c->fmt, c->path, c->cut ? "..." : "")
                : snprintf(c->err, c->err_size, "%s: ", c->fmt);
-    if (n >= 0 && (size_t)n < c->err_size)
+    if (n >= 0 && (size_t)n < c->err_size) {
+        va_list ap;
+        va_start(ap, fmt);
         vsnprintf(c->err + n, c->err_size - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
     utf8_trim(c->err);
-    return rc;
-}
-
-/* Writes "<format>: <message>" to the caller's buffer; returns @p rc. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int
-sl__cdc_fail(cvt_t *c, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(c, rc, 0, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* Writes "<format>: <path>: <message>"; returns @p rc. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int
-sl__cdc_fail_at(cvt_t *c, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(c, rc, 1, fmt, ap);
-    va_end(ap);
     return rc;
 }
 
@@ -410,14 +383,8 @@ int sl__cdc_keep_text(cvt_t *c, json_t *node, const char *s, size_t n)
     numtab_t *t = c->nums;
     if (!t)
         return 0;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        numtext_t *v = sl_realloc(t->v, cap * sizeof *v);
-        if (!v)
-            return SL_ENOMEM;
-        t->v = v;
-        t->cap = cap;
-    }
+    if (sl__grow(&t->v, &t->cap, t->n + 1, sizeof *t->v, 16))
+        return SL_ENOMEM;
     /* "0" may be added before a point; ".", "E" and an exponent after the
      * first digit of a long integer. */
     char *text = sl_malloc(n + 32);

@@ -122,16 +122,16 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
 int sl__cdc_convert_text_mode(const sl_cdc_opts_t *opts, const sl_record_t *record, int mode,
                               char **text, size_t *len, char *err, size_t err_size);
 
-/* Writes "<format>: <message>" to the caller's buffer; returns @p rc. */
+/* Writes "<format>: <message>" to the caller's buffer, or with @p at
+ * "<format>: <path>: <message>"; returns @p rc. */
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
+__attribute__((format(printf, 4, 5)))
 #endif
-int sl__cdc_fail(cvt_t *c, int rc, const char *fmt, ...);
-/* Writes "<format>: <path>: <message>"; returns @p rc. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int sl__cdc_fail_at(cvt_t *c, int rc, const char *fmt, ...);
+int sl__cdc_failx(cvt_t *c, int rc, int at, const char *fmt, ...);
+/* sl__cdc_fail(c, rc, fmt, ...): "<format>: <message>"; returns @p rc. */
+#define sl__cdc_fail(c, rc, ...) sl__cdc_failx(c, rc, 0, __VA_ARGS__)
+/* sl__cdc_fail_at(c, rc, fmt, ...): "<format>: <path>: <message>". */
+#define sl__cdc_fail_at(c, rc, ...) sl__cdc_failx(c, rc, 1, __VA_ARGS__)
 int sl__cdc_oom(cvt_t *c);
 const char *sl__cdc_clip(char out[QUOTE_MAX + 4], const char *s, size_t n);
 void sl__cdc_path_set(cvt_t *c, const char *name);

@@ -4,6 +4,7 @@
 #include "kinesis/sigv4.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +56,9 @@ size_t sl__kin_rec_value(const sl__kin_rec_t *r, unsigned char *out)
 {
     if (!r->data)
         return 0;
-    long n = sl__b64_decode(r->data, r->data_len, out);
-    if (n >= 0)
-        return (size_t)n;
+    size_t n;
+    if (!sl_base64_decode(r->data, r->data_len, out, &n))
+        return n;
     memcpy(out, r->data, r->data_len);
     return r->data_len;
 }
@@ -289,18 +290,10 @@ int sl__kin_call_sync(sl__kin_t *k, const char *op, json_t *req, long timeout_ms
     snprintf(url, sizeof url, "%s/", k->endpoint);
     hdrs = curl_slist_append(hdrs, "Expect:");
     sl__http_body_t b = {NULL, 0, 0};
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl__http_body_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    sl__http_post_opts(e, url, hdrs, body, len, &b, timeout_ms);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    CURLcode cc = curl_easy_perform(e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    long status;
+    CURLcode cc = sl__http_perform(e, &status);
     curl_easy_cleanup(e);
     curl_slist_free_all(hdrs);
     free(body);

@@ -76,6 +76,27 @@ size_t sl__http_body_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+void sl__http_post_opts(CURL *e, const char *url, struct curl_slist *headers, const char *body,
+                        size_t len, sl__http_body_t *resp, long timeout_ms)
+{
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl__http_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+}
+
+CURLcode sl__http_perform(CURL *e, long *status)
+{
+    CURLcode cc = curl_easy_perform(e);
+    *status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    return cc;
+}
+
 static void sock_closed(uv_handle_t *hd)
 {
     sl_free(hd->data);
@@ -223,17 +244,10 @@ int sl__http_post(sl__http_t *h, const char *url, struct curl_slist *headers, ch
     r->body = body;
     r->cb = cb;
     r->opaque = opaque;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    sl__http_post_opts(e, url, headers, body, len, &r->resp, timeout_ms);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl__http_body_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->resp);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
     /* "Expect: 100-continue" costs a round trip per large body. */
     r->headers = curl_slist_append(r->headers, "Expect:");

@@ -23,6 +23,16 @@ typedef struct sl__http_body_s {
  * fails the transfer with CURLE_WRITE_ERROR). */
 size_t sl__http_body_write(char *ptr, size_t size, size_t nmemb, void *ud);
 
+/* Sets @p e up to POST [body, body + len) to @p url with @p headers (both
+ * borrowed until the transfer ends), the answer appended to @p resp, without
+ * signals and for at most @p timeout_ms: what every AWS call here shares. */
+void sl__http_post_opts(CURL *e, const char *url, struct curl_slist *headers, const char *body,
+                        size_t len, sl__http_body_t *resp, long timeout_ms);
+
+/* curl_easy_perform(@p e), blocking; *@p status is the HTTP status of the
+ * answer, 0 when none arrived. Returns curl's result. */
+CURLcode sl__http_perform(CURL *e, long *status);
+
 /* A finished request. @p err is 0 when an HTTP response arrived (whatever
  * its status), SL_EIO for a transport failure (connect, reset, timeout),
  * SL_ESHUTDOWN when the client closed first. @p body is valid during the

@@ -112,20 +112,12 @@ static int call(ldy_t *y, const char *op, json_t *req, json_t **out)
     sl__http_body_t b = {NULL, 0, 0};
     CURL *c = y->curl;
     curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, y->endpoint);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sl__http_body_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CALL_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    sl__http_post_opts(c, y->endpoint, h, body, strlen(body), &b, CALL_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, y);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    long status;
+    CURLcode cc = sl__http_perform(c, &status);
     curl_slist_free_all(h);
     free(body);
     if (cc != CURLE_OK) {

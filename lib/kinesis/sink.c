@@ -8,6 +8,7 @@
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,7 +327,7 @@ static int send_call(kin_sink_t *s, ent_t **ents, size_t n, char *msg, size_t ms
             b64 = nb;
             b64cap = need;
         }
-        size_t bl = sl__b64_encode(v.ptr, v.len, b64);
+        size_t bl = sl_base64_encode(v.ptr, v.len, b64);
         json_t *e = json_pack("{s:s%,s:s%}", "Data", b64, bl, "PartitionKey", ents[i]->key.ptr,
                               ents[i]->key.len);
         if (!e || json_array_append_new(recs, e))

@@ -97,14 +97,8 @@ static char *dup_or_null(const char *v)
 static int row_add(void *opaque, const sl__lease_t *l)
 {
     ljob_t *j = opaque;
-    if (j->nrows == j->rcap) {
-        size_t cap = j->rcap ? j->rcap * 2 : 16;
-        row_t *n = sl_realloc(j->rows, cap * sizeof *n);
-        if (!n)
-            return SL_ENOMEM;
-        j->rows = n;
-        j->rcap = cap;
-    }
+    if (sl__grow(&j->rows, &j->rcap, j->nrows + 1, sizeof *j->rows, 16))
+        return SL_ENOMEM;
     row_t *r = &j->rows[j->nrows];
     *r = (row_t){sl_strdup(l->shard), dup_or_null(l->owner), dup_or_null(l->ckpt),
                  dup_or_null(l->parents), l->counter};
@@ -175,14 +169,8 @@ static void seen_put(kin_src_t *s, const char *shard, const char *owner, int64_t
 {
     seen_t *e = seen_find(s, shard);
     if (!e) {
-        if (s->nseen == s->secap) {
-            size_t cap = s->secap ? s->secap * 2 : 16;
-            seen_t *n = sl_realloc(s->seen, cap * sizeof *n);
-            if (!n)
-                return; /* out of memory: the next listing adds it */
-            s->seen = n;
-            s->secap = cap;
-        }
+        if (sl__grow(&s->seen, &s->secap, s->nseen + 1, sizeof *s->seen, 16))
+            return; /* out of memory: the next listing adds it */
         e = &s->seen[s->nseen];
         *e = (seen_t){.shard = sl_strdup(shard), .counter = counter, .changed_ms = now};
         if (!e->shard)

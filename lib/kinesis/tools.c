@@ -175,7 +175,7 @@ static int entry_make(const sl_kinesis_msg_t *m, entry_t *e)
     e->bytes = dl + strlen(e->pk);
     e->data = sl_malloc((dl + 2) / 3 * 4 + 1);
     if (e->data)
-        sl__b64_encode(data, dl, e->data);
+        sl_base64_encode(data, dl, e->data);
     sl_free(env);
     return e->data ? 0 : SL_ENOMEM;
 }

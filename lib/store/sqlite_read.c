@@ -6,6 +6,7 @@
  * waiting for it, pooled under a mutex and each used by one worker thread
  * at a time. The SQL text is fixed at open (the table name is the
  * configured, validated one); requests only bind parameters. */
+#include "core/jsonw.h"
 #include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -166,78 +167,58 @@ void sl_view_reader_destroy(void *reader)
 
 /* ---- the response body ---- */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} jbuf_t;
-
-static void put(jbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (sl__grow(&b->p, &b->cap, b->len + n + 1, 1, 1024)) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void puts_(jbuf_t *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
+/* Written with the JSON writer's buffer (sticky oom). */
+typedef sl__jw_t jbuf_t;
 
 static void put_i64(jbuf_t *b, int64_t v)
 {
     char n[32];
-    put(b, n, (size_t)snprintf(n, sizeof n, "%" PRId64, v));
+    sl__jw_raw(b, n, (size_t)snprintf(n, sizeof n, "%" PRId64, v));
 }
 
 /* A JSON string of @p n bytes (UTF-8 as stored; control characters,
  * quote and backslash escaped). */
 static void put_str(jbuf_t *b, const char *s, size_t n)
 {
-    put(b, "\"", 1);
+    sl__jw_raw(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(b, s + run, i - run);
+        sl__jw_raw(b, s + run, i - run);
         char e[8];
-        put(b, e, (size_t)snprintf(e, sizeof e, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c));
+        sl__jw_raw(b, e,
+                   (size_t)snprintf(e, sizeof e, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c));
         run = i + 1;
     }
-    put(b, s + run, n - run);
-    put(b, "\"", 1);
+    sl__jw_raw(b, s + run, n - run);
+    sl__jw_raw(b, "\"", 1);
 }
 
 /* The row @p st stands on (columns of "cols" in conn_open()). */
 static void put_row(jbuf_t *b, sqlite3_stmt *st)
 {
-    puts_(b, "{\"key\":");
+    sl__jw_lit(b, "{\"key\":");
     put_str(b, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    puts_(b, ",\"timestamp\":");
+    sl__jw_lit(b, ",\"timestamp\":");
     put_i64(b, sqlite3_column_int64(st, 1));
-    puts_(b, ",\"type\":");
+    sl__jw_lit(b, ",\"type\":");
     put_str(b, (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2));
-    puts_(b, ",\"event_id\":");
+    sl__jw_lit(b, ",\"event_id\":");
     if (sqlite3_column_type(st, 3) == SQLITE_NULL)
-        puts_(b, "null");
+        sl__jw_lit(b, "null");
     else
         put_str(b, (const char *)sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3));
     /* The entity is JSON text already (the store wrote it so): as is. */
-    puts_(b, ",\"entity\":");
+    sl__jw_lit(b, ",\"entity\":");
     const char *ent = (const char *)sqlite3_column_text(st, 4);
     size_t elen = (size_t)sqlite3_column_bytes(st, 4);
     if (ent && elen)
-        put(b, ent, elen);
+        sl__jw_raw(b, ent, elen);
     else
-        puts_(b, "null");
-    puts_(b, "}");
+        sl__jw_lit(b, "null");
+    sl__jw_lit(b, "}");
 }
 
 /* ---- requests ---- */
@@ -256,9 +237,9 @@ static void add_header(sl_http_response_t *res, const char *name, int quoted, in
 static int fail(sl_http_response_t *res, jbuf_t *b, int status, const char *msg)
 {
     b->len = 0;
-    puts_(b, "{\"error\":");
+    sl__jw_lit(b, "{\"error\":");
     put_str(b, msg, strlen(msg));
-    puts_(b, "}\n");
+    sl__jw_lit(b, "}\n");
     res->status = status;
     return status;
 }
@@ -351,7 +332,7 @@ static void get_key(conn_t *c, const char *key, size_t klen, const sl_http_reque
             res->status = 304;
         } else {
             put_row(b, st);
-            puts_(b, "\n");
+            sl__jw_lit(b, "\n");
             res->status = 200;
         }
     } else if (rc == SQLITE_DONE) {
@@ -361,9 +342,9 @@ static void get_key(conn_t *c, const char *key, size_t klen, const sl_http_reque
         if (rc == SQLITE_ROW) {
             int64_t at = sqlite3_column_int64(t, 0);
             add_header(res, "X-Sluice-Deleted-At", 0, at);
-            puts_(b, "{\"error\":\"deleted\",\"deleted_at\":");
+            sl__jw_lit(b, "{\"error\":\"deleted\",\"deleted_at\":");
             put_i64(b, at);
-            puts_(b, "}\n");
+            sl__jw_lit(b, "}\n");
             res->status = 404;
         } else if (rc == SQLITE_DONE) {
             fail(res, b, 404, "not found");
@@ -422,7 +403,7 @@ static void list(conn_t *c, const sl_http_request_t *req, sl_http_response_t *re
     } else {
         sqlite3_bind_int64(st, 1, limit + 1);
     }
-    puts_(b, "{\"items\":[");
+    sl__jw_lit(b, "{\"items\":[");
     long n = 0;
     int rc;
     jbuf_t last = {0}; /* the page's last key: the next cursor */
@@ -430,22 +411,23 @@ static void list(conn_t *c, const sl_http_request_t *req, sl_http_response_t *re
         if (n == limit)
             break;
         if (n++)
-            puts_(b, ",");
+            sl__jw_lit(b, ",");
         put_row(b, st);
         last.len = 0;
-        put(&last, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        sl__jw_raw(&last, (const char *)sqlite3_column_text(st, 0),
+                   (size_t)sqlite3_column_bytes(st, 0));
     }
     if (rc == SQLITE_ROW) {
-        puts_(b, "],\"next\":");
-        put_str(b, last.p ? last.p : "", last.len);
+        sl__jw_lit(b, "],\"next\":");
+        put_str(b, last.buf ? last.buf : "", last.len);
         b->oom |= last.oom;
-        puts_(b, "}\n");
+        sl__jw_lit(b, "}\n");
         res->status = 200;
     } else if (rc == SQLITE_DONE) {
-        puts_(b, "],\"next\":null}\n");
+        sl__jw_lit(b, "],\"next\":null}\n");
         res->status = 200;
     }
-    sl_free(last.p);
+    sl_free(last.buf);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }
@@ -498,13 +480,16 @@ int sl_view_reader_http(void *reader, const sl_http_request_t *req, sl_http_resp
     }
     conn_give(r, c);
 out:
+    /* NUL-terminated for convenience (not counted in body_len). */
+    if (!sl__jw_reserve(&b, 1))
+        b.buf[b.len] = 0;
     if (b.oom) {
-        sl_free(b.p);
+        sl_free(b.buf);
         *res = (sl_http_response_t){0};
         return SL_ENOMEM;
     }
     res->content_type = "application/json";
-    res->body = b.p;
+    res->body = b.buf;
     res->body_len = b.len;
     return 0;
 }

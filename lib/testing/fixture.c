@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
+#include "sluice/record.h"
 #include "sluice/testing.h"
 
 #include <errno.h>
@@ -143,11 +144,9 @@ static int bytes_of(const fline_t *fl, json_t *o, const char *name, int json_ok,
         *buf = sl_malloc(bl / 4 * 3 + 1);
         if (!*buf)
             return SL_ENOMEM;
-        long dl = sl__b64_decode(json_string_value(b), bl, (unsigned char *)*buf);
-        if (dl < 0)
+        if (sl_base64_decode(json_string_value(b), bl, *buf, len))
             return bad(fl, SL_EFIELD, "\"%s\" is not standard padded base64", n_b64);
         *out = *buf;
-        *len = (size_t)dl;
         return 0;
     }
     if (j) {

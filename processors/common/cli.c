@@ -468,3 +468,18 @@ int cli_describe(const cli_t *c, sl_processor_t *p)
     }
     return EXIT_DRAINED;
 }
+
+int cli_start(const cli_t *c, sl_processor_t *p)
+{
+    return c->describe ? cli_describe(c, p) : cli_run(p);
+}
+
+int cli_add_pipeline(const cli_t *c, sl_processor_t *p, sl_pipeline_t *pl)
+{
+    int rc = sl_processor_add_pipeline(p, pl);
+    if (!rc)
+        return 0;
+    cli_error(c, "cannot add the pipeline: %s", sl_strerror(rc));
+    sl_pipeline_destroy(pl);
+    return EXIT_RUNTIME;
+}

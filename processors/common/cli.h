@@ -62,6 +62,14 @@ int cli_describe(const cli_t *c, sl_processor_t *p);
 /* Run @p p until stopped; returns the exit code. */
 int cli_run(sl_processor_t *p);
 
+/* What the binary was asked for: --describe (cli_describe()) or a run
+ * (cli_run()). Returns the exit code. */
+int cli_start(const cli_t *c, sl_processor_t *p);
+
+/* sl_processor_add_pipeline(): 0, or EXIT_RUNTIME after printing why and
+ * destroying @p pl (the processor took it only on success). */
+int cli_add_pipeline(const cli_t *c, sl_processor_t *p, sl_pipeline_t *pl);
+
 /* Print a one-line error prefixed with the program name on stderr. */
 void cli_error(const cli_t *c, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -234,42 +234,17 @@ void fmt_time(int64_t ms, char *buf, size_t cap)
     snprintf(buf, cap, "%s.%03dZ", d, (int)(ms % 1000));
 }
 
-static int b64v(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 unsigned char *b64_decode(const char *s, size_t *len)
 {
     size_t n = strlen(s);
-    if (n % 4)
-        return NULL;
     unsigned char *o = malloc(n / 4 * 3 + 1);
     if (!o)
         return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        for (int j = 0; j < 4; j++)
-            v[j] = s[i + j] == '=' && i + 4 == n && j >= 2 ? -2 : b64v(s[i + j]);
-        if (v[0] < 0 || v[1] < 0 || v[2] == -1 || v[3] == -1 || (v[2] == -2 && v[3] != -2)) {
-            free(o);
-            return NULL;
-        }
-        o[k++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-        if (v[2] >= 0)
-            o[k++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-        if (v[3] >= 0)
-            o[k++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+    if (sl_base64_decode(s, n, o, len)) {
+        free(o);
+        return NULL;
     }
-    o[k] = 0;
-    *len = k;
+    o[*len] = 0;
     return o;
 }
 

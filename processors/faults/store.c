@@ -59,13 +59,9 @@ int faults_store_run(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    if ((mrc = sl_processor_add_pipeline(p, pl))) {
-        cli_error(&c, "cannot add the pipeline: %s", sl_strerror(mrc));
-        sl_pipeline_destroy(pl);
-        rc = EXIT_RUNTIME;
+    if ((rc = cli_add_pipeline(&c, p, pl)))
         goto out;
-    }
-    rc = c.describe ? cli_describe(&c, p) : cli_run(p);
+    rc = cli_start(&c, p);
 out:
     sl_processor_destroy(p);
     free(view);

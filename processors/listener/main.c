@@ -130,12 +130,8 @@ int main(int argc, char **argv)
         rc = mrc == SL_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
-    if ((mrc = sl_processor_add_pipeline(p, pl))) {
-        cli_error(&c, "cannot add the pipeline: %s", sl_strerror(mrc));
-        sl_pipeline_destroy(pl);
-        rc = EXIT_RUNTIME;
+    if ((rc = cli_add_pipeline(&c, p, pl)))
         goto out;
-    }
     /* With --http, the view is served read-only beside /metrics: GET
      * /views/<table>/<key> and /views/<table>?after=&limit= (sluice/view.h). */
     if (c.http) {
@@ -153,7 +149,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    rc = c.describe ? cli_describe(&c, p) : cli_run(p);
+    rc = cli_start(&c, p);
 out:
     sl_processor_destroy(p);
     free(view);

@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         cli_free(&c);
         return EXIT_RUNTIME;
     }
-    rc = c.describe ? cli_describe(&c, p) : cli_run(p);
+    rc = cli_start(&c, p);
     sl_processor_destroy(p);
     cli_free(&c);
     return rc;

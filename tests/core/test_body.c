@@ -50,14 +50,20 @@ static sl_test_t *one_pipeline(seen_t *s, sl_test_sink_t **out)
     return t;
 }
 
+/* Pushes one thing-created event (key "k") to "in". */
+static void push_created(sl_test_t *t)
+{
+    char buf[256];
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(buf, sizeof buf, "thing-created", "k", 1)),
+                 0);
+}
+
 Test(body, is_the_whole_event_envelope_fields_included)
 {
     seen_t s = {0};
     sl_test_sink_t *out;
     sl_test_t *t = one_pipeline(&s, &out);
-    char buf[256];
-    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(buf, sizeof buf, "thing-created", "k", 1)),
-                 0);
+    push_created(t);
     cr_assert_eq(s.calls, 1);
     cr_assert_eq(s.rc[0], 0);
     cr_assert(s.had_type, "the body is the whole event, not only the entity");
@@ -100,9 +106,7 @@ Test(body, out_of_memory_is_SL_ENOMEM_and_the_retry_gets_the_body)
     seen_t s = {.fail_first_parse = 1};
     sl_test_sink_t *out;
     sl_test_t *t = one_pipeline(&s, &out);
-    char buf[256];
-    cr_assert_eq(sl_test_push_str(t, "in", 0, "k", ev(buf, sizeof buf, "thing-created", "k", 1)),
-                 0);
+    push_created(t);
     cr_assert_eq(s.calls, 1);
     cr_assert_eq(s.rc[0], SL_ENOMEM, "got %s", sl_err_name(s.rc[0]));
     sl_test_advance(t, 100); /* the retry's backoff */

@@ -1163,3 +1163,47 @@ Test(scan, rfc3339)
     }
     cr_expect_eq(sl_rfc3339_parse(NULL, 0, NULL), SL_EFIELD);
 }
+
+/* The RFC 4648 test vectors both ways, every byte value and every tail
+ * length round trip, and what is not standard padded base64 is refused. */
+Test(scan, base64)
+{
+    static const char *const vec[][2] = {
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
+    };
+    char text[SL_BASE64_ENCODED_SIZE(258)];
+    unsigned char bytes[258], back[258];
+    size_t n;
+
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        size_t len = strlen(vec[i][0]);
+        cr_expect_eq(sl_base64_encode(vec[i][0], len, text), strlen(vec[i][1]));
+        cr_expect_str_eq(text, vec[i][1]);
+        n = 99;
+        cr_expect_eq(sl_base64_decode(vec[i][1], strlen(vec[i][1]), back, &n), 0, "%s", vec[i][1]);
+        cr_expect_eq(n, len);
+        cr_expect(!memcmp(back, vec[i][0], len), "%s", vec[i][1]);
+    }
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (unsigned char)(255 - i);
+    for (size_t len = 256; len <= 258; len++) {
+        size_t tl = sl_base64_encode(bytes, len, text);
+        cr_expect_eq(tl + 1, SL_BASE64_ENCODED_SIZE(len));
+        cr_expect_eq(sl_base64_decode(text, tl, back, &n), 0);
+        cr_expect_eq(n, len);
+        cr_expect(!memcmp(back, bytes, len), "%zu bytes", len);
+    }
+    static const char *const bad[] = {"Zg=",      "Zg",     "Z===", "=Zg=", "Zg=a",
+                                      "Zg==Zg==", "Zm9v\n", "Zm-_", "Zm9 ", "Zm\x80v"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = 99;
+        cr_expect_eq(sl_base64_decode(bad[i], strlen(bad[i]), back, &n), SL_EFIELD, "'%s'", bad[i]);
+        cr_expect_eq(n, 99, "'%s'", bad[i]);
+    }
+}

@@ -9,6 +9,7 @@
 #include "sluice/sluice.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,23 @@ static inline struct curl_slist *kh_headers(const char *op, const char *akid)
         h = curl_slist_append(h, target);
     }
     return h;
+}
+
+/* Forks a worker process whose stderr appends to the file @p log (when it
+ * can be opened). Returns as fork() does: the child's pid in the parent, 0
+ * in the child, -1 when it failed. */
+static inline pid_t kh_fork_logged(const char *log)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid)
+        return pid;
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, 2);
+        close(fd);
+    }
+    return 0;
 }
 
 /* The rest of a forked worker: a processor configured by @p kv (NULL-ended

@@ -33,6 +33,17 @@ typedef struct kk_server_s {
     char dir[64];
 } kk_server_t;
 
+/* The credentials and region every test signs with; with @p endpoint,
+ * also the Kinesis endpoint (kinesalite or its proxy). */
+static inline void kk_env(const char *endpoint)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    if (endpoint)
+        setenv("AWS_ENDPOINT_URL_KINESIS", endpoint, 1);
+}
+
 /* Start the server with @p streams ("name:shards", NULL-terminated). */
 static inline void kk_start(kk_server_t *s, const char *const *streams)
 {
@@ -40,8 +51,7 @@ static inline void kk_start(kk_server_t *s, const char *const *streams)
     if (!js)
         cr_skip_test("SLUICE_KINESIS_SERVER is not set");
     memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "/tmp/sluice-kin-XXXXXX");
-    cr_assert(mkdtemp(s->dir));
+    tu_mkdtemp(s->dir, sizeof s->dir, "sluice-kin");
     char pf[128];
     snprintf(pf, sizeof pf, "%s/ports.json", s->dir);
     char *argv[40] = {"node", (char *)js, "--port-file", pf, "--exit-on-stdin-eof"};
@@ -87,9 +97,7 @@ static inline void kk_stop(kk_server_t *s)
     kill(s->pid, SIGTERM);
     int st;
     waitpid(s->pid, &st, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-    if (system(cmd))
+    if (tu_rmtree(s->dir))
         fprintf(stderr, "cannot remove %s\n", s->dir);
 }
 

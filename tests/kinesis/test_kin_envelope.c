@@ -24,7 +24,7 @@ Test(kin_envelope, a_binary_value_headers_and_key_come_back_byte_for_byte)
         cr_assert(sl__kenv_is(buf, len));
         /* The source recognises it on the base64 Data, before decoding. */
         char *b64 = sl_malloc((len + 2) / 3 * 4 + 1);
-        size_t bl = sl__b64_encode(buf, len, b64);
+        size_t bl = sl_base64_encode(buf, len, b64);
         cr_assert(sl__kenv_is_b64(b64, bl), "%s", b64);
         sl_free(b64);
         sl__kenv_t e;

@@ -26,18 +26,12 @@ static sl_result_t copy(sl_uow_t *u, void *opaque)
 /* A worker process: kinesis in → copy → kinesis out until SIGTERM. */
 static pid_t worker(const char *id, const char *failover_ms)
 {
-    fflush(NULL);
-    pid_t pid = fork();
+    char log[128], ck[160];
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
+    pid_t pid = kh_fork_logged(log);
     cr_assert_neq(pid, -1);
     if (pid)
         return pid;
-    char log[128], ck[160];
-    snprintf(log, sizeof log, "%s/%s.log", g_dir, id);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 2);
-        close(fd);
-    }
     snprintf(ck, sizeof ck, "%s", g_store);
     const char *kv[] = {"processor.name",
                         "app",
@@ -284,16 +278,12 @@ static size_t wait_all(int n, int ordered)
 
 static void start(kk_server_t *s, const char *in, int dynamodb)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-kw-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
+    tu_mkdtemp(g_dir, sizeof g_dir, "sluice-kw");
     memset(&g_max, 0, sizeof g_max);
     const char *streams[] = {in, "out:1", "faults:1", NULL};
     kk_start(s, streams);
     g_url = s->kinesalite;
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", s->kinesalite, 1);
+    kk_env(s->kinesalite);
     setenv("AWS_ENDPOINT_URL_DYNAMODB", s->dynalite, 1);
     if (dynamodb)
         snprintf(g_store, sizeof g_store, "dynamodb:leases");
@@ -304,9 +294,7 @@ static void start(kk_server_t *s, const char *in, int dynamodb)
 static void finish(kk_server_t *s)
 {
     kk_stop(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(g_dir), 0);
 }
 
 /* 6 shards: one worker takes all; two more join and the leases spread to
@@ -478,13 +466,7 @@ Test(kin_workers, an_unreachable_lease_store_fails_the_start_with_exit_1)
                     "-c",
                     "kinesis.checkpoints.timeout.ms=1000",
                     NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t pid = tu_spawn(argv, log, environ);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     char *out = tu_slurp(log);

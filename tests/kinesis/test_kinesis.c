@@ -13,14 +13,6 @@ TestSuite(kinesis, .timeout = 240);
 
 static char g_dir[64];
 
-static void env_for(const char *endpoint)
-{
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", endpoint, 1);
-}
-
 static sl_result_t copy(sl_uow_t *u, void *opaque)
 {
     (void)opaque;
@@ -160,22 +152,19 @@ static size_t check_order(json_t *recs, int n, int poison_every)
 
 static void setup_dir(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-kt-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
+    tu_mkdtemp(g_dir, sizeof g_dir, "sluice-kt");
 }
 
 static void rm_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(g_dir), 0);
 }
 
 enum endpoint_e { NO_ENDPOINT, TO_KINESALITE, TO_PROXY };
 
 /* Every test's start: its own directory, kinesalite (and the proxy) with
  * the streams that follow ("name:shards", ..., NULL), the processors'
- * endpoint set (env_for) to kinesalite or the proxy, or left alone;
+ * endpoint set (kk_env) to kinesalite or the proxy, or left alone;
  * returns the server... */
 static kk_server_t begin(enum endpoint_e to, ...)
 {
@@ -191,7 +180,7 @@ static kk_server_t begin(enum endpoint_e to, ...)
     setup_dir();
     kk_start(&s, streams);
     if (to != NO_ENDPOINT)
-        env_for(to == TO_PROXY ? s.proxy : s.kinesalite);
+        kk_env(to == TO_PROXY ? s.proxy : s.kinesalite);
     return s;
 }
 
@@ -300,7 +289,7 @@ Test(kinesis, throttling_partial_failures_and_expired_iterators_lose_nothing_and
 {
     kk_server_t s = begin(NO_ENDPOINT, "in:2", "out:2", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, 400, 0);
-    env_for(s.proxy); /* the processor talks to the proxy */
+    kk_env(s.proxy); /* the processor talks to the proxy */
     kk_faults(&s, "{\"throttle\":{\"GetRecords\":4,\"PutRecords\":1},"
                   "\"putRecordsFailures\":{\"every\":2,\"indexes\":[0],\"calls\":4},"
                   "\"expiredIterator\":1}");
@@ -354,7 +343,7 @@ Test(kinesis, a_partial_put_records_failure_resends_only_the_failed_entries)
     enum { N = 200 };
     kk_server_t s = begin(NO_ENDPOINT, "in:1", "out:1", "faults:1", NULL);
     put_events(s.kinesalite, "in", 0, N, 0);
-    env_for(s.proxy);
+    kk_env(s.proxy);
     kk_faults(&s, "{\"putRecordsFailures\":{\"every\":3,\"indexes\":[0],\"calls\":3}}");
     kk_run_t r;
     kk_run(&r, proc("partial", "in", "out", "log.level", "warn"));
@@ -403,7 +392,7 @@ Test(kinesis, an_entry_failing_past_retry_max_becomes_a_fault_and_its_key_goes_o
         free(keys[i]);
         free(vals[i]);
     }
-    env_for(s.proxy);
+    kk_env(s.proxy);
     kk_faults(&s, "{\"putRecordsFailures\":{\"indexes\":[0],\"calls\":3}}");
     const char *extra[] = {
         "retry.max", "2", "retry.backoff.ms", "5", "retry.backoff.max.ms", "20", "log.level",
@@ -801,7 +790,7 @@ Test(kinesis, the_memory_budget_bounds_the_records_asked_per_call)
     kk_server_t s;
     const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
     kk_start(&s, streams);
-    env_for(s.proxy);
+    kk_env(s.proxy);
     put_events(s.kinesalite, "in", 0, 400, 0);
     const char *tiny[] = {"memory.max.bytes", "1m", NULL};
     kk_run_t r;

@@ -31,15 +31,11 @@ static sl_processor_t *proc(void)
 Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_goes_on)
 {
     enum { BIG = 900000, GOOD = 10 };
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-kbig-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
+    tu_mkdtemp(g_dir, sizeof g_dir, "sluice-kbig");
     kk_server_t s;
     const char *streams[] = {"in:1", "out:1", "faults:1", NULL};
     kk_start(&s, streams);
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", s.kinesalite, 1);
+    kk_env(s.kinesalite);
     char *big = malloc(BIG + 1);
     int h = snprintf(big, BIG + 1, "{\"type\":\"thing-updated\",\"pad\":\"");
     memset(big + h, 'p', BIG - (size_t)h);
@@ -101,7 +97,5 @@ Test(kinesis_bigfault, a_900kb_fault_fits_the_kinesis_fault_sink_and_the_stream_
     }
     free(big);
     kk_stop(&s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(g_dir), 0);
 }

@@ -64,15 +64,11 @@ static int run_pass(sl_processor_t *p, kk_run_t *r, sl_sink_t *o, sl_sink_t *f)
 Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
 {
     char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/sluice-kops-XXXXXX");
-    cr_assert(mkdtemp(dir));
+    tu_mkdtemp(dir, sizeof dir, "sluice-kops");
     kk_server_t s;
     const char *streams[] = {"in:2", NULL};
     kk_start(&s, streams);
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", s.kinesalite, 1);
+    kk_env(s.kinesalite);
     enum { N = 20 };
     char *keys[N], *vals[N];
     for (int i = 0; i < N; i++) {
@@ -176,9 +172,7 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
         free(keys[i]);
         free(vals[i]);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(dir), 0);
 }
 
 /* A Kafka source writing to a Kinesis sink: once the Kinesis endpoint is
@@ -186,15 +180,11 @@ Test(kinesis_ops, ready_and_lag_follow_the_endpoint)
 Test(kinesis_ops, ready_names_a_kinesis_sink_that_gets_no_answer)
 {
     char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/sluice-kops-XXXXXX");
-    cr_assert(mkdtemp(dir));
+    tu_mkdtemp(dir, sizeof dir, "sluice-kops");
     kk_server_t s;
     const char *streams[] = {"out:1", NULL};
     kk_start(&s, streams);
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_KINESIS", s.kinesalite, 1);
+    kk_env(s.kinesalite);
     char err[512];
     sl_broker_t *b = sl_broker_new(1, err, sizeof err);
     cr_assert(b, "%s", err);
@@ -284,7 +274,5 @@ Test(kinesis_ops, ready_names_a_kinesis_sink_that_gets_no_answer)
     kk_stop_run(&r);
     sl_sink_destroy(f);
     sl_broker_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(dir), 0);
 }

@@ -16,15 +16,12 @@ static char g_dir[64];
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/sluice-lease-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
+    tu_mkdtemp(g_dir, sizeof g_dir, "sluice-lease");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(g_dir), 0);
 }
 
 typedef struct got_s {
@@ -137,9 +134,7 @@ Test(kin_lease, a_worker_whose_lease_was_stolen_cannot_checkpoint_dynamodb, .ini
     kk_start(&srv, NULL);
     cr_assert(srv.dynalite[0], "the test server runs dynalite");
     setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.dynalite, 1);
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
+    kk_env(NULL);
     sl__lease_store_t a, b;
     char err[256] = "";
     cr_assert_eq(sl__lease_open("dynamodb:leases", &a, err, sizeof err), 0, "%s", err);

@@ -296,8 +296,7 @@ static dest_t count_dest(const char *bs, const int64_t *from)
 
 Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipeline)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-faults-XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "sluice-faults");
     const char *topics[] = {"orders",      "faults",    "faults.unstorable",
                             "out-pricing", "out-audit", NULL};
     const int parts[] = {2, 1, 1, 1, 1};
@@ -574,9 +573,7 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
     cr_assert(e4[0] == e3[0] && e4[1] == e3[1], "bad input sent nothing");
 
     sl_broker_destroy(b);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(tmpdir), 0);
 }
 
 /* ---- the same over Kinesis: store, list, show and a dry run ---- */
@@ -703,17 +700,13 @@ static json_t *kin_resubmits(const char *url, size_t *total, size_t *for_pricing
 Test(faults_tool, over_kinesis_store_list_show_and_resubmit_exactly_once_to_the_fixed_pipeline)
 {
     enum { N = 200, BADS = 8 }; /* 5, 32, 59, 86, 113, 140, 167, 194 */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-faults-XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "sluice-faults");
     kk_server_t ks;
     const char *streams[] = {"orders:2", "faults:1",    "faults-unstorable:1",
                              "out:1",    "out-audit:1", NULL};
     kk_start(&ks, streams);
-    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "not-a-secret", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
     /* Through the proxy: it answers AT_TIMESTAMP (see tests/kinesis/server). */
-    setenv("AWS_ENDPOINT_URL_KINESIS", ks.proxy, 1);
+    kk_env(ks.proxy);
     const char *keys[N], *vals[N];
     static char kb[N][16], vb[N][256];
     for (int i = 0; i < N; i++) {
@@ -958,7 +951,7 @@ Test(faults_tool, over_kinesis_store_list_show_and_resubmit_exactly_once_to_the_
         memcpy(env + el, "{}", 2);
         el += 2;
         char b64[700];
-        sl__b64_encode(env, el, b64);
+        sl_base64_encode(env, el, b64);
         json_t *pr = kk_call(ks.kinesalite, "PutRecords",
                              json_pack("{s:s,s:[{s:s,s:s}]}", "StreamName", "orders", "Records",
                                        "Data", b64, "PartitionKey", "by-hand"));
@@ -979,7 +972,5 @@ Test(faults_tool, over_kinesis_store_list_show_and_resubmit_exactly_once_to_the_
     cr_assert_eq(db_count(db, "SELECT count(*) FROM faults_resubmit WHERE status = 'resubmitted'"),
                  BADS);
     kk_stop(&ks);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(tmpdir), 0);
 }

@@ -18,15 +18,12 @@ static char tmpdir[256];
 
 static void mktmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sluice-proc-XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "sluice-proc");
 }
 
 static void rmtmp(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(tu_rmtree(tmpdir), 0);
 }
 
 static const char *bin(const char *env)
@@ -54,25 +51,36 @@ static pid_t run(char *const argv[], const char *log, char *const *envs)
     return tu_spawn(argv, log, envp);
 }
 
-/* Wait until @p group committed @p want offsets on @p topic, bounded. */
-static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
-                           int64_t want, pid_t pid, const char *log)
+/* Wait until @p group committed @p want offsets on @p topic, bounded; any
+ * of the @p n processors @p pids (logging to @p logs) exiting first fails
+ * the test. */
+static void wait_members_committed(const char *bs, const char *group, const char *topic, int parts,
+                                   int64_t want, const pid_t *pids, const char *const *logs, int n)
 {
     int64_t end = tu_now_ms() + 60000, got = -1;
     while (tu_now_ms() < end) {
         got = kt_committed(bs, group, topic, parts);
         if (got >= want)
             return;
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            char *l = tu_slurp(log);
-            cr_assert_fail("the processor exited early; its log:\n%s", l);
+        for (int i = 0; i < n; i++) {
+            int st;
+            if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+                char *l = tu_slurp(logs[i]);
+                cr_assert_fail("member %d of %d exited early; its log:\n%s", i, n, l);
+            }
         }
         tu_sleep_ms(100);
     }
-    char *l = tu_slurp(log);
-    cr_assert_fail("%s committed %lld of %lld on %s; log:\n%s", group, (long long)got,
+    char *l = tu_slurp(logs[0]);
+    cr_assert_fail("%s committed %lld of %lld on %s; member 0's log:\n%s", group, (long long)got,
                    (long long)want, topic, l);
+}
+
+/* Wait until @p group committed @p want offsets on @p topic, bounded. */
+static void wait_committed(const char *bs, const char *group, const char *topic, int parts,
+                           int64_t want, pid_t pid, const char *log)
+{
+    wait_members_committed(bs, group, topic, parts, want, &pid, &log, 1);
 }
 
 static int stop(pid_t pid)
@@ -92,17 +100,18 @@ static int thing_event(char *buf, size_t cap, const char *type, int id, int vers
                     id, version, type, type, (long long)ts, id, id, id, version, version);
 }
 
-/* mktmp() and an embedded broker for a listener test: "events" (4
- * partitions) and "faults" (1); its bootstrap in *@p bs and a producer to it
- * in *@p p. */
-static sl_broker_t *listener_broker(const char **bs, rd_kafka_t **p)
+/* mktmp() and an embedded broker for a listener test: "events" (@p events
+ * partitions) and "faults" (1); its bootstrap in *@p bs and, unless @p p is
+ * NULL, a producer to it in *@p p. */
+static sl_broker_t *listener_broker(int events, const char **bs, rd_kafka_t **p)
 {
     mktmp();
     const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {4, 1};
+    const int parts[] = {events, 1};
     sl_broker_t *b = kt_broker(topics, parts);
     *bs = sl_broker_bootstrap(b);
-    *p = kt_producer(*bs);
+    if (p)
+        *p = kt_producer(*bs);
     return b;
 }
 
@@ -165,7 +174,7 @@ Test(processors, listener_keeps_the_newest_state_through_replays_reordering_and_
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
     rd_kafka_t *p;
-    sl_broker_t *b = listener_broker(&bs, &p);
+    sl_broker_t *b = listener_broker(4, &bs, &p);
     enum { N = 300 };
     expect_t ex[N] = {{0}};
     char buf[512], key[32];
@@ -732,7 +741,7 @@ Test(processors, a_locked_view_blocks_neither_the_loop_nor_the_drain_and_loses_n
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
     rd_kafka_t *p;
-    sl_broker_t *b = listener_broker(&bs, &p);
+    sl_broker_t *b = listener_broker(4, &bs, &p);
     enum { N1 = 200, N2 = 200, DRAIN_MS = 1000 };
     int64_t t0 = 1767225600000ll;
     produce_created(p, 0, N1, t0);
@@ -827,7 +836,7 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
 {
     const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
     rd_kafka_t *p;
-    sl_broker_t *b = listener_broker(&bs, &p);
+    sl_broker_t *b = listener_broker(4, &bs, &p);
     enum { N1 = 100, N2 = 100 };
     char key[32];
     int64_t t0 = 1767225600000ll;
@@ -900,27 +909,15 @@ Test(processors, a_revoke_completes_view_writes_that_finish_during_it)
 
 /* ---- a consumer group of three, one killed ---- */
 
-/* Like wait_committed(), for @p n members: any one exiting fails the test. */
+/* wait_members_committed() for @p n members logging to @p logs. */
 static void wait_group_committed(const char *bs, const char *group, const char *topic, int parts,
                                  int64_t want, const pid_t *pids, char logs[][300], int n)
 {
-    int64_t end = tu_now_ms() + 60000, got = -1;
-    while (tu_now_ms() < end) {
-        got = kt_committed(bs, group, topic, parts);
-        if (got >= want)
-            return;
-        for (int i = 0; i < n; i++) {
-            int st;
-            if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
-                char *l = tu_slurp(logs[i]);
-                cr_assert_fail("member %d exited early; its log:\n%s", i, l);
-            }
-        }
-        tu_sleep_ms(100);
-    }
-    char *l = tu_slurp(logs[0]);
-    cr_assert_fail("%s committed %lld of %lld on %s; member 0's log:\n%s", group, (long long)got,
-                   (long long)want, topic, l);
+    const char *lp[8];
+    cr_assert_leq(n, 8);
+    for (int i = 0; i < n; i++)
+        lp[i] = logs[i];
+    wait_members_committed(bs, group, topic, parts, want, pids, lp, n);
 }
 
 /* Partitions a member holds now, from its "assigned N" / "revoking N" /
@@ -946,12 +943,8 @@ static int held_partitions(const char *log)
  * warn about a consumer property; SLUICE_INSTANCE_ID does the same. */
 Test(processors, instance_id_sets_group_instance_id_on_the_consumer)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {2, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    sl_broker_t *b = listener_broker(2, &bs, NULL);
     char view[320], log[300], xb[300];
     snprintf(view, sizeof view, "sqlite:%s/v.db", tmpdir);
     snprintf(log, sizeof log, "%s/l.log", tmpdir);
@@ -1005,13 +998,9 @@ Test(processors, instance_id_sets_group_instance_id_on_the_consumer)
  * static membership: the kill is handled like a dynamic member's.) */
 Test(processors, a_group_of_three_survives_a_member_killed_mid_stream)
 {
-    const char *lbin = bin("SLUICE_LISTENER_BIN");
-    mktmp();
-    const char *topics[] = {"events", "faults", NULL};
-    const int parts[] = {6, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    rd_kafka_t *p = kt_producer(bs);
+    const char *lbin = bin("SLUICE_LISTENER_BIN"), *bs;
+    rd_kafka_t *p;
+    sl_broker_t *b = listener_broker(6, &bs, &p);
     enum { N1 = 300, N2 = 300, N3 = 300, M = 3 };
     char buf[512], key[32];
     int64_t t0 = 1767225600000ll;

@@ -185,14 +185,20 @@ static void *call(void *arg)
     return NULL;
 }
 
+/* A processor serving echo() on /echo, running. */
+static void echo_run(proc_t *t)
+{
+    proc_new(t);
+    cr_assert_eq(sl_processor_add_route(t->p, "/echo", echo, &t->route, route_destroy), 0);
+    proc_run(t);
+}
+
 /* The function runs off the loop: while it is held, /health still
  * answers; then its response comes with its status, type, header, body. */
 Test(routes, served_off_the_loop)
 {
     proc_t t = {0};
-    proc_new(&t);
-    cr_assert_eq(sl_processor_add_route(t.p, "/echo", echo, &t.route, route_destroy), 0);
-    proc_run(&t);
+    echo_run(&t);
 
     atomic_store(&t.route.gate, 1);
     call_t c = {t.port, "/echo/a%2Fb?x=1&y", 30000, 0, NULL};
@@ -237,9 +243,7 @@ Test(routes, served_off_the_loop)
 Test(routes, client_gone_before_the_answer)
 {
     proc_t t = {0};
-    proc_new(&t);
-    cr_assert_eq(sl_processor_add_route(t.p, "/echo", echo, &t.route, route_destroy), 0);
-    proc_run(&t);
+    echo_run(&t);
     atomic_store(&t.route.gate, 1);
     enum { N = 5 }; /* more than run at once: some wait queued */
     call_t c[N];
