@@ -49,11 +49,19 @@ struct sl_uow_s {
     uint8_t state; /* uow_state_t */
     uint8_t is_child;
     uint8_t has_output;
-    uint8_t holding;       /* this uow holds its key in the pipeline's gate */
-    uint8_t fault_stage;   /* stage kind name index for the fault tags */
-    uint8_t queued;        /* on the engine's completion queue */
-    uint8_t fault_min;     /* its fault is minimal: 1 with some value bytes, 2 with none */
-    uint32_t fault_index;  /* index of the stage that faulted (nstages: collector or sink) */
+    uint8_t holding;     /* this uow holds its key in the pipeline's gate */
+    uint8_t fault_stage; /* stage kind name index for the fault tags */
+    uint8_t queued;      /* on the engine's completion queue */
+    uint8_t fault_min;   /* its fault is minimal: 1 with some value bytes, 2 with none */
+    /* The first of its batch, not yet acknowledged as sunk: sink_at holds
+     * the low 32 bits of the engine clock when the batch was written (sink
+     * latency, in the histogram when it is acknowledged). Both sit in what
+     * was padding between fields uow_init resets anyway: the latency stamp
+     * adds no byte to the uow (its size sets how many cache lines a record
+     * touches) and no cache line to its reset. */
+    uint8_t sink_first;
+    uint32_t fault_index; /* index of the stage that faulted (nstages: collector or sink) */
+    uint32_t sink_at;
     int64_t first_fail_ms; /* engine clock: first failure (retry or fault) of this uow;
                               INT64_MIN = none */
     int64_t last_fail_ms;  /* engine clock: the failure that made it a fault */
@@ -78,9 +86,6 @@ struct sl_uow_s {
     char errmsg[SL__ERRMSG_MAX + 1];
     void *data;
     void (*data_free)(void *);
-    /* The first of its batch: when the batch was written (sink latency);
-     * next to data, which uow_init and completion touch anyway. */
-    int64_t sink_ms;
     /* gate: uows of the same key waiting behind this holder, in order */
     sl_uow_t *wait_head, *wait_tail;
     sl_uow_t *hnext;    /* holder hash chain */
@@ -227,7 +232,9 @@ typedef struct part_s {
     sl__tracker_t tr;
     size_t inflight;
     int paused;
-    uint64_t in; /* records pushed */
+    /* Records done on arrival (no pipeline wanted them): with the tracker's
+     * pushes (tr.tail, kept anyway) the records pushed, for /metrics. */
+    uint64_t in_skipped;
     struct part_s *next;
 } part_t;
 

@@ -385,7 +385,7 @@ void sl__finish(sl_engine_t *e, sl_uow_t *u, outcome_t how)
         case OUT_SUNK:
             p->stats.sunk++;
             e->stats.sunk++;
-            if (u->sink_ms)
+            if (u->sink_first)
                 sl__sink_latency(e, p, u);
             break;
         case OUT_SKIP:
@@ -727,7 +727,7 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
         if (!mask) {
             if (sl__tracker_push_done(&part->tr, rec->offset))
                 return SL_ENOMEM;
-            part->in++;
+            part->in_skipped++;
             e->stats.records_in++;
             e->stats.records_done++;
             e->stats.skipped += e->npl;
@@ -767,7 +767,6 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     en->body_tried = 0;
     en->children = 0;
     part->inflight++;
-    part->in++;
     e->inflight++;
     en->bytes = rec->value_len;
     e->inflight_bytes += rec->value_len;

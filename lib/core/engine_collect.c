@@ -17,7 +17,8 @@ static void sink_write(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t **arr, size_t 
      * acknowledged): one clock read per batch. A uow written again after a
      * failed write keeps the time of its first write. */
     int64_t t = now(e);
-    arr[0]->sink_ms = t > 0 ? t : 1;
+    arr[0]->sink_first = 1;
+    arr[0]->sink_at = (uint32_t)(t > 0 ? t : 1);
     sl__batch_size(p, n);
     p->stats.batches++;
     e->stats.batches++;

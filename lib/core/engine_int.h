@@ -99,6 +99,7 @@ static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipelin
     u->pending_err = 0;
     u->fault_cap = 0;
     u->fault_min = 0;
+    u->sink_first = 0;
     u->fault_index = 0;
     u->first_fail_ms = INT64_MIN; /* none yet: a virtual clock may read 0 */
     u->last_fail_ms = 0;
@@ -110,7 +111,6 @@ static inline void uow_init(sl_engine_t *e, sl_uow_t *u, entry_t *en, sl_pipelin
     u->errmsg[0] = 0;
     u->data = NULL;
     u->data_free = NULL;
-    u->sink_ms = 0;
     u->wait_head = u->wait_tail = NULL;
     u->hnext = NULL;
 }

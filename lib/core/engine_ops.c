@@ -19,10 +19,11 @@ void sl__batch_size(sl_pipeline_t *p, size_t n)
 
 void sl__sink_latency(sl_engine_t *e, sl_pipeline_t *p, sl_uow_t *u)
 {
-    int64_t ms = now(e) - u->sink_ms;
-    u->sink_ms = 0;
-    if (ms < 0)
-        ms = 0;
+    /* The stamp keeps the clock's low 32 bits: the difference modulo 2^32
+     * is the latency below 2^31 ms (24 days); above, the clock went back. */
+    uint32_t d = (uint32_t)now(e) - u->sink_at;
+    int64_t ms = d > INT32_MAX ? 0 : (int64_t)d;
+    u->sink_first = 0;
     size_t b = 0;
     while (b < SL__LAT_BUCKETS - 1 && ms > sl__lat_bounds_ms[b])
         b++;
@@ -38,7 +39,7 @@ void sl__engine_each_part(const sl_engine_t *e, void (*fn)(void *arg, const sl__
         return;
     for (uint32_t i = 0; i <= e->pmask; i++)
         for (const part_t *p = e->parts[i]; p; p = p->next) {
-            sl__part_view_t v = {p->topic,        p->partition, p->in,
+            sl__part_view_t v = {p->topic,        p->partition, p->tr.tail + p->in_skipped,
                                  p->tr.watermark, p->inflight,  p->paused || e->paused_all};
             fn(arg, &v);
         }

@@ -171,6 +171,9 @@ static sl_result_t fail_marked(sl_uow_t *u, void *opaque)
 
 /* The map stage of the test processors. */
 static sl_stage_fn g_stage = keep;
+/* If set, the pipeline starts with a filter on this type: records of other
+ * types are done on arrival, never tracked. */
+static const char *g_type;
 
 /* A processor reading @p topic of @p bs as @p group into the test sink,
  * with http.listen=127.0.0.1:0 and the pairs of @p extra (NULL-ended). */
@@ -200,6 +203,8 @@ static void proc_start(proc_t *t, const char *bs, const char *group, const char 
     t->fsink = sl_sink_new(&fops, &t->faults);
     cr_assert(t->out && t->fsink);
     sl_pipeline_t *pl = sl_pipeline_new("pass");
+    if (g_type)
+        cr_assert_eq(sl_pipeline_filter_types(pl, SL_MATCH_EXACT, &g_type, 1), 0);
     sl_pipeline_map(pl, g_stage, NULL);
     sl_pipeline_batch(pl, NULL);
     sl_pipeline_sink(pl, t->out);
@@ -398,6 +403,67 @@ Test(ops, counters_lag_and_stall)
     free(m);
     for (int part = 0; part < 2; part++)
         cr_assert_eq(broker_lag(bs, "g-ops", "in", part), 0, "committed up to the end");
+    cr_assert_eq(proc_stop(&t), 0);
+    rd_kafka_destroy(prod);
+    sl_broker_destroy(b);
+}
+
+/* A partition's records in counts those done on arrival (no pipeline wants
+ * their type) as well as those tracked, also while tracked ones wait at the
+ * sink between them: equal to what was produced, and per partition to its
+ * watermark once every record is done. */
+Test(ops, records_in_counts_those_done_on_arrival)
+{
+    const char *topics[] = {"in", NULL};
+    const int parts[] = {2};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *prod = kt_producer(bs);
+    enum { N = 40 }; /* every other one of the wanted type */
+    char buf[256], key[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(buf, sizeof buf, "{\"id\":\"e%d\",\"type\":\"%s\",\"n\":%d}", i,
+                 i % 2 ? "thing-other" : "thing-created", i);
+        kt_produce(prod, "in", key, buf, strlen(buf));
+    }
+    kt_flush(prod);
+    proc_t t = {0};
+    g_type = "thing-created";
+    atomic_store(&t.sink.closed, 1);
+    proc_start(&t, bs, "g-in", "in", NULL);
+    int64_t end = tu_now_ms() + WAIT_MS;
+    char *m = NULL;
+    while (tu_now_ms() < end) {
+        free(m);
+        m = scrape(t.port);
+        if (sum(m, "sluice_records_in_total") == N)
+            break;
+        tu_sleep_ms(200);
+    }
+    cr_assert_eq(sum(m, "sluice_records_in_total"), N, "%s", m);
+    cr_assert_eq(th_sample(m, "sluice_in_flight_records"), N / 2, "the wanted ones wait:\n%s", m);
+    cr_assert_eq(th_sample(m, "sluice_records_done_total"), N / 2, "the others are done:\n%s", m);
+    atomic_store(&t.sink.closed, 0);
+    end = tu_now_ms() + WAIT_MS;
+    while (tu_now_ms() < end) {
+        free(m);
+        m = scrape(t.port);
+        if (th_sample(m, "sluice_records_done_total") == N)
+            break;
+        tu_sleep_ms(200);
+    }
+    cr_assert_eq(th_sample(m, "sluice_records_done_total"), N, "%s", m);
+    cr_assert_eq(sum(m, "sluice_records_in_total"), N, "%s", m);
+    for (int part = 0; part < 2; part++) {
+        char in[96], wm[96];
+        snprintf(in, sizeof in, "sluice_records_in_total{topic=\"in\",partition=\"%d\"}", part);
+        snprintf(wm, sizeof wm, "sluice_partition_watermark_offset{topic=\"in\",partition=\"%d\"}",
+                 part);
+        double w = th_sample(m, wm);
+        cr_assert_eq(th_sample(m, in), w < 0 ? 0 : w, "partition %d:\n%s", part, m);
+    }
+    free(m);
     cr_assert_eq(proc_stop(&t), 0);
     rd_kafka_destroy(prod);
     sl_broker_destroy(b);
