@@ -223,6 +223,80 @@ static void on_ack(void *opaque, size_t i, const sl_kafka_msg_t *m)
         r->marked++;
 }
 
+/* After the check of @p dest (@p rc, @p err: the scan's result): marks
+ * resubmitted the faults it found there (an interrupted run sent them).
+ * Returns 0, or -1 with the error printed. */
+static int mark_found(sqlite3 *db, item_t *items, size_t n, const char *dest, int rc,
+                      const char *err)
+{
+    if (rc) {
+        fprintf(stderr, "%s: cannot check %s for an interrupted run's faults: %s\n", PROG, dest,
+                err);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        if (it->send && it->found && !strcmp(it->dest, dest)) {
+            if (fdb_mark(PROG, db, it->row->id, "resubmitted", dest,
+                         it->coords[0] ? it->coords : NULL))
+                return -1;
+            it->send = 0;
+            printf("%s: already at %s (an interrupted run sent it): marked resubmitted\n",
+                   it->row->id, dest);
+        }
+    }
+    return 0;
+}
+
+/* How many faults are still to be sent to @p dest. */
+static size_t to_send(const item_t *items, size_t n, const char *dest)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += items[i].send && !strcmp(items[i].dest, dest);
+    return m;
+}
+
+/* Step 1: every fault to be sent to @p dest marked `sending` with @p probe,
+ * in one transaction, and listed in @p order (room for to_send()). Returns
+ * 0, or -1 with nothing marked and the error printed. */
+static int mark_sending(sqlite3 *db, item_t *items, size_t n, const char *dest, const char *probe,
+                        item_t **order)
+{
+    int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == 0;
+    size_t j = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->send || strcmp(it->dest, dest))
+            continue;
+        ok = !fdb_mark(PROG, db, it->row->id, "sending", dest, probe);
+        order[j++] = it;
+    }
+    ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == 0;
+    if (ok)
+        return 0;
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    fprintf(stderr, "%s: cannot mark the faults before sending: %s\n", PROG, sqlite3_errmsg(db));
+    return -1;
+}
+
+/* Step 2's outcome for @p dest: 0 when each of the @p m was acknowledged
+ * and marked, else the error (@p err of the call, or @p partial) and
+ * EXIT_RUNTIME. */
+static int sent_report(const char *dest, size_t m, size_t marked, size_t failed, const char *err,
+                       const char *partial)
+{
+    if (err || failed || marked != m) {
+        fprintf(stderr,
+                "%s: %s: %zu of %zu sent and marked; %s (run again: the rest is checked at the "
+                "destination and sent once)\n",
+                PROG, dest, marked, m, err ? err : partial);
+        return EXIT_RUNTIME;
+    }
+    printf("sent %zu fault%s to %s\n", m, m == 1 ? "" : "s", dest);
+    return 0;
+}
+
 /* Resolves the in-doubt faults of @p dest and sends what must be sent.
  * Returns 0 or an exit code. */
 static int send_to(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n, const char *dest,
@@ -275,26 +349,10 @@ static int send_to(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n, cons
         json_decref(from);
         scan_t s = {items, n, dest, 0};
         rc = sl_kafka_scan(p, topic, start, nparts, on_record, &s, err, sizeof err);
-        if (rc) {
-            fprintf(stderr, "%s: cannot check %s for an interrupted run's faults: %s\n", PROG, dest,
-                    err);
+        if (mark_found(db, items, n, dest, rc, err))
             return EXIT_RUNTIME;
-        }
-        for (size_t i = 0; i < n; i++) {
-            item_t *it = &items[i];
-            if (it->send && it->found && !strcmp(it->dest, dest)) {
-                if (fdb_mark(PROG, db, it->row->id, "resubmitted", dest,
-                             it->coords[0] ? it->coords : NULL))
-                    return EXIT_RUNTIME;
-                it->send = 0;
-                printf("%s: already at %s (an interrupted run sent it): marked resubmitted\n",
-                       it->row->id, dest);
-            }
-        }
     }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        m += items[i].send && !strcmp(items[i].dest, dest);
+    size_t m = to_send(items, n, dest);
     if (!m)
         return 0;
     /* 1: the probe and `sending`, in one transaction. */
@@ -305,47 +363,27 @@ static int send_to(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n, cons
     json_decref(probe);
     sl_kafka_msg_t *msgs = calloc(m, sizeof *msgs);
     item_t **order = calloc(m, sizeof *order);
-    int ok = ps && msgs && order && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == 0;
-    size_t j = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        item_t *it = &items[i];
-        if (!it->send || strcmp(it->dest, dest))
-            continue;
-        ok = !fdb_mark(PROG, db, it->row->id, "sending", dest, ps);
-        order[j] = it;
-        msgs[j++] = (sl_kafka_msg_t){.key = it->key,
-                                     .key_len = it->key_len,
-                                     .value = it->value,
-                                     .value_len = it->value_len,
-                                     .headers = it->headers,
-                                     .header_count = it->nh};
-    }
-    ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == 0;
-    if (!ok) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        fprintf(stderr, "%s: cannot mark the faults before sending: %s\n", PROG,
-                sqlite3_errmsg(db));
+    if (!ps || !msgs || !order || mark_sending(db, items, n, dest, ps, order)) {
         free(ps);
         free(msgs);
         free(order);
         return EXIT_RUNTIME;
     }
     free(ps);
+    for (size_t j = 0; j < m; j++)
+        msgs[j] = (sl_kafka_msg_t){.key = order[j]->key,
+                                   .key_len = order[j]->key_len,
+                                   .value = order[j]->value,
+                                   .value_len = order[j]->value_len,
+                                   .headers = order[j]->headers,
+                                   .header_count = order[j]->nh};
     /* 2: send; each fault is marked from its own delivery report. */
     run_t r = {.db = db, .sending = order};
     rc = sl_kafka_produce_sync(p, topic, msgs, m, rate, on_ack, &r, err, sizeof err);
     *sent += r.marked;
     free(msgs);
     free(order);
-    if (rc || r.failed || r.marked != m) {
-        fprintf(stderr,
-                "%s: %s: %zu of %zu sent and marked; %s (run again: the rest is checked at the "
-                "destination and sent once)\n",
-                PROG, dest, r.marked, m, rc ? err : "some deliveries failed");
-        return EXIT_RUNTIME;
-    }
-    printf("sent %zu fault%s to %s\n", m, m == 1 ? "" : "s", dest);
-    return 0;
+    return sent_report(dest, m, r.marked, r.failed, rc ? err : NULL, "some deliveries failed");
 }
 
 /* ---- Kinesis ----------------------------------------------------------
@@ -423,26 +461,10 @@ static int send_kinesis(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n,
     if (since != INT64_MAX) {
         scan_t s = {items, n, dest, 0};
         int rc = sl_kinesis_scan(p, stream, since, on_record, &s, err, sizeof err);
-        if (rc) {
-            fprintf(stderr, "%s: cannot check %s for an interrupted run's faults: %s\n", PROG, dest,
-                    err);
+        if (mark_found(db, items, n, dest, rc, err))
             return EXIT_RUNTIME;
-        }
-        for (size_t i = 0; i < n; i++) {
-            item_t *it = &items[i];
-            if (it->send && it->found && !strcmp(it->dest, dest)) {
-                if (fdb_mark(PROG, db, it->row->id, "resubmitted", dest,
-                             it->coords[0] ? it->coords : NULL))
-                    return EXIT_RUNTIME;
-                it->send = 0;
-                printf("%s: already at %s (an interrupted run sent it): marked resubmitted\n",
-                       it->row->id, dest);
-            }
-        }
     }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        m += items[i].send && !strcmp(items[i].dest, dest);
+    size_t m = to_send(items, n, dest);
     if (!m)
         return 0;
     /* 1: the probe (this run's time and id) and `sending`, in one
@@ -456,31 +478,21 @@ static int send_kinesis(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n,
     snprintf(probe, sizeof probe, "{\"since\":%" PRId64 ",\"run\":\"%s\"}", t0, run);
     sl_kinesis_msg_t *msgs = calloc(m, sizeof *msgs);
     item_t **order = calloc(m, sizeof *order);
-    int ok = msgs && order && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == 0;
-    size_t j = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        item_t *it = &items[i];
-        if (!it->send || strcmp(it->dest, dest))
-            continue;
-        ok = !fdb_mark(PROG, db, it->row->id, "sending", dest, probe);
-        /* The run's id after the item's own headers (room kept by item_load). */
-        it->headers[it->nh] = (sl_header_t){HDR_RUN, run, strlen(run)};
-        order[j] = it;
-        msgs[j++] = (sl_kinesis_msg_t){.key = it->key,
-                                       .key_len = it->key_len,
-                                       .value = it->value,
-                                       .value_len = it->value_len,
-                                       .headers = it->headers,
-                                       .header_count = it->nh + 1};
-    }
-    ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == 0;
-    if (!ok) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        fprintf(stderr, "%s: cannot mark the faults before sending: %s\n", PROG,
-                sqlite3_errmsg(db));
+    if (!msgs || !order || mark_sending(db, items, n, dest, probe, order)) {
         free(msgs);
         free(order);
         return EXIT_RUNTIME;
+    }
+    for (size_t j = 0; j < m; j++) {
+        item_t *it = order[j];
+        /* The run's id after the item's own headers (room kept by item_load). */
+        it->headers[it->nh] = (sl_header_t){HDR_RUN, run, strlen(run)};
+        msgs[j] = (sl_kinesis_msg_t){.key = it->key,
+                                     .key_len = it->key_len,
+                                     .value = it->value,
+                                     .value_len = it->value_len,
+                                     .headers = it->headers,
+                                     .header_count = it->nh + 1};
     }
     /* 2: send; each fault is marked from its own entry's answer. */
     krun_t r = {.db = db, .sending = order};
@@ -488,15 +500,7 @@ static int send_kinesis(sl_processor_t *p, sqlite3 *db, item_t *items, size_t n,
     *sent += r.marked;
     free(msgs);
     free(order);
-    if (rc || r.failed || r.marked != m) {
-        fprintf(stderr,
-                "%s: %s: %zu of %zu sent and marked; %s (run again: the rest is checked at the "
-                "destination and sent once)\n",
-                PROG, dest, r.marked, m, rc ? err : "some entries failed");
-        return EXIT_RUNTIME;
-    }
-    printf("sent %zu fault%s to %s\n", m, m == 1 ? "" : "s", dest);
-    return 0;
+    return sent_report(dest, m, r.marked, r.failed, rc ? err : NULL, "some entries failed");
 }
 
 int faults_resubmit(int argc, char **argv)

@@ -184,6 +184,33 @@ static int64_t db_count(const char *db, const char *sql)
     return n;
 }
 
+/* The ids of the first two faults of the store @p db in the order resubmit
+ * takes them (A and B of the kill cases). */
+static void first_two(const char *db, char *ida, char *idb, size_t cap)
+{
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT key FROM faults ORDER BY timestamp, key LIMIT 2", -1,
+                                    &q, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    snprintf(ida, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    snprintf(idb, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+
+/* Runs @p sql on the store @p db. */
+static void db_exec(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
 /* Ids of the outputs of the pricing pipeline, counted per order id. */
 typedef struct {
     int seen[N_EVENTS];
@@ -481,17 +508,7 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
      * was marked sending and never sent: sent, once. */
     {
         char ida[64], idb[64];
-        sqlite3 *h;
-        cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-        sqlite3_stmt *q;
-        cr_assert_eq(sqlite3_prepare_v2(h, "SELECT key FROM faults ORDER BY timestamp, key LIMIT 2",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-        cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-        snprintf(ida, sizeof ida, "%s", (const char *)sqlite3_column_text(q, 0));
-        cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-        snprintf(idb, sizeof idb, "%s", (const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
+        first_two(db, ida, idb, sizeof ida);
         int64_t e5[2];
         ends(bs, e5);
         char sql[600];
@@ -499,8 +516,7 @@ Test(faults_tool, store_list_show_and_resubmit_exactly_once_to_the_fixed_pipelin
                  "UPDATE faults_resubmit SET status = 'sending', dest = 'kafka:orders', probe ="
                  " '[%lld,%lld]' WHERE id IN ('%s', '%s')",
                  (long long)e5[0], (long long)e5[1], ida, idb);
-        cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-        sqlite3_close(h);
+        db_exec(db, sql);
         sl_processor_t *tp = tool_proc(bs);
         sl_header_t hd[2] = {{"sluice.resubmit.pipeline", "pricing", 7},
                              {"sluice.resubmit.fault", ida, strlen(ida)}};
@@ -905,17 +921,7 @@ Test(faults_tool, over_kinesis_store_list_show_and_resubmit_exactly_once_to_the_
      * for B's, B is sent. */
     char ida[64], idb[64];
     {
-        sqlite3 *h;
-        cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-        sqlite3_stmt *q;
-        cr_assert_eq(sqlite3_prepare_v2(h, "SELECT key FROM faults ORDER BY timestamp, key LIMIT 2",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-        cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-        snprintf(ida, sizeof ida, "%s", (const char *)sqlite3_column_text(q, 0));
-        cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-        snprintf(idb, sizeof idb, "%s", (const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
+        first_two(db, ida, idb, sizeof ida);
         char sql[600];
         int64_t now = (int64_t)time(NULL) * 1000;
         snprintf(sql, sizeof sql,
@@ -924,8 +930,7 @@ Test(faults_tool, over_kinesis_store_list_show_and_resubmit_exactly_once_to_the_
                  "UPDATE faults_resubmit SET status = 'sending', dest = 'kinesis:orders', probe ="
                  " '{\"since\":%lld,\"run\":\"run-y\"}' WHERE id = '%s';",
                  (long long)now, ida, (long long)now, idb);
-        cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-        sqlite3_close(h);
+        db_exec(db, sql);
     }
     const char *runs[2][2] = {{ida, "run-x"}, {idb, "run-old"}};
     for (int r = 0; r < 2; r++) {
