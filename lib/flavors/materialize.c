@@ -239,31 +239,63 @@ static int key_is(const char *b, const char *e, const char *tok)
     return t == tl;
 }
 
+/* The object at @p p (its '{'), member by member: the value of the last
+ * member named @p tok (*v, NULL when none; *vend, its end). Every member is
+ * read: of duplicates the last one counts, as for the envelope scanner and
+ * jansson. When @p sub is not NULL and that last member's value is an
+ * object, its own last member named @p sub as well (*sv, NULL when none;
+ * *svend): walking that object's members finds its end too, so the entity
+ * and the key inside it cost one walk of the event, not three (past the
+ * entity, again for its length, and through it for the key). Returns the
+ * end of the object (past its '}'). */
+static const char *members(const char *p, const char *e, const char *tok, const char *sub,
+                           const char **v, const char **vend, const char **sv, const char **svend)
+{
+    *v = *vend = NULL;
+    if (sub)
+        *sv = *svend = NULL;
+    p = skip_ws(p + 1, e);
+    while (p < e && *p == '"') {
+        const char *kb = p + 1;
+        p = skip_string(p, e);
+        int hit = key_is(kb, p - 1, tok);
+        p = skip_ws(p, e);
+        p = skip_ws(p + 1, e); /* past ':' */
+        const char *val = p;
+        if (hit && sub && p < e && *p == '{') {
+            p = members(p, e, sub, NULL, sv, svend, NULL, NULL);
+        } else {
+            p = skip_value(p, e);
+            if (hit && sub)
+                *sv = *svend = NULL; /* this later one is no object */
+        }
+        if (hit) {
+            *v = val;
+            *vend = p;
+        }
+        p = skip_ws(p, e);
+        if (p >= e || *p != ',')
+            break;
+        p = skip_ws(p + 1, e);
+    }
+    return p < e && *p == '}' ? p + 1 : e;
+}
+
 /* The value at the tokens of @p ptr from @p from on in the JSON text
  * [buf, buf + len). */
 static int span_from(const ptr_t *ptr, size_t from, const char *buf, size_t len, sl_span_t *out)
 {
     const char *e = buf + len, *p = skip_ws(buf, e);
+    /* The end of the value at p when the walk of its object found it (NULL:
+     * not known): the last token's value is not walked again for its
+     * length. */
+    const char *vend = NULL;
     for (size_t t = from; t < ptr->n; t++) {
         const char *tok = ptr->tok[t];
+        vend = NULL;
         if (p < e && *p == '{') {
-            /* Every member is read: of duplicates the last one counts, as
-             * for the envelope scanner and jansson. */
-            const char *found = NULL;
-            p = skip_ws(p + 1, e);
-            while (p < e && *p == '"') {
-                const char *kb = p + 1;
-                p = skip_string(p, e);
-                int hit = key_is(kb, p - 1, tok);
-                p = skip_ws(p, e);
-                p = skip_ws(p + 1, e); /* past ':' */
-                if (hit)
-                    found = p;
-                p = skip_ws(skip_value(p, e), e);
-                if (p >= e || *p != ',')
-                    break;
-                p = skip_ws(p + 1, e);
-            }
+            const char *found;
+            members(p, e, tok, NULL, &found, &vend, NULL, NULL);
             if (!found)
                 return SL_ENOENT;
             p = found;
@@ -290,7 +322,7 @@ static int span_from(const ptr_t *ptr, size_t from, const char *buf, size_t len,
     if (p >= e)
         return SL_ENOENT;
     out->ptr = p;
-    out->len = (size_t)(skip_value(p, e) - p);
+    out->len = (size_t)((vend ? vend : skip_value(p, e)) - p);
     return 0;
 }
 
@@ -344,7 +376,19 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     sl_span_t k, ent;
     char kbuf[256];
     int ent_found = 0;
-    if (m->key_in_entity) {
+    const char *bend = buf + rec->value_len, *top = skip_ws(buf, bend), *v = NULL, *vend, *kv,
+               *kvend;
+    if (m->key_in_entity && m->entity.n == 1 && m->key.n == 2 && top < bend && *top == '{' &&
+        (members(top, bend, m->entity.tok[0], m->key.tok[1], &v, &vend, &kv, &kvend), v) &&
+        *v == '{') {
+        /* The default, /entity/key: one walk finds both (below: the same
+         * spans, for any other entity). */
+        if (!kv)
+            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+        ent = (sl_span_t){v, (size_t)(vend - v)};
+        k = (sl_span_t){kv, (size_t)(kvend - kv)};
+        ent_found = 1;
+    } else if (m->key_in_entity) {
         /* The same spans as two walks from the top (of duplicate members
          * the last one counts either way), for one walk of the event. */
         if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent) ||

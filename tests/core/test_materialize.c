@@ -533,6 +533,43 @@ Test(materialize, duplicate_members_read_as_the_scanner_reads_them)
     sl_test_destroy(t);
 }
 
+/* The entity and its key come from one walk of the event: only the last
+ * member of the entity's name counts, whatever an earlier one held. */
+Test(materialize, an_earlier_entity_never_lends_its_key)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *bad[] = {
+        /* the last "thing" has no id; the first one had */
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"id\":\"early\"},"
+        "\"thing\":{\"v\":1}}",
+        /* the last "thing" is no object */
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"id\":\"early\"},"
+        "\"thing\":[\"id\"]}",
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"id\":\"early\"},"
+        "\"thing\":\"early\"}",
+        /* "id" is the entity's member, not a member of its members */
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"in\":{\"id\":\"deep\"}}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(sl_test_push_str(t, "in", 0, "k", bad[i]), 0, "%s", bad[i]);
+    /* an id that is an object ends the walk of the entity at its end */
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k",
+                                  "{\"type\":\"thing-created\",\"timestamp\":8,\"thing\":"
+                                  "{\"id\":\"ok\",\"in\":{\"id\":\"no\",\"x\":[{}]},\"z\":2},"
+                                  "\"after\":{\"id\":\"no\"}}"),
+                 0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 4);
+    cr_assert_null(mfind(&s, "early", 5));
+    cr_assert_null(mfind(&s, "deep", 4));
+    cr_assert_null(mfind(&s, "no", 2));
+    mrow_t *r = mfind(&s, "ok", 2);
+    cr_assert(r, "the key of the entity was not found");
+    cr_assert_str_eq(r->entity, "{\"id\":\"ok\",\"in\":{\"id\":\"no\",\"x\":[{}]},\"z\":2}");
+    sl_test_destroy(t);
+}
+
 /* Found by fuzz_materialize: a member name whose escaped text is longer than
  * 256 bytes never matched a pointer token, even when it decodes to one. */
 Test(materialize, long_escaped_member_names_match)
