@@ -397,7 +397,8 @@ static void *bare_ck_main(void *arg)
  * the key's row and tombstone timestamps and its upsert, with the store's
  * pragmas (WAL, synchronous=NORMAL), connection flags (NOMUTEX), checkpoint
  * arrangement (BENCH_BARE_AUTOCKPT=1: SQLite's automatic one, in the
- * COMMIT, instead) and statements prepared once. Returns seconds. What the
+ * COMMIT, instead) and statements prepared once. BENCH_BARE_TXN=N replays
+ * the same rows in transactions of N instead (what a batch size costs). Returns seconds. What the
  * listener can reach at best. */
 static double bare_sqlite(const char *path, size_t n, size_t things)
 {
@@ -429,7 +430,11 @@ static double bare_sqlite(const char *path, size_t n, size_t things)
                         NULL) != SQLITE_OK)
         die("sqlite: cannot open %s", path);
     sq_exec(db, "PRAGMA journal_mode=WAL");
-    sq_exec(db, "PRAGMA synchronous=NORMAL");
+    /* BENCH_BARE_SYNC=FULL (or OFF): what another setting would cost */
+    char sync[64];
+    snprintf(sync, sizeof sync, "PRAGMA synchronous=%.30s",
+             getenv("BENCH_BARE_SYNC") ? getenv("BENCH_BARE_SYNC") : "NORMAL");
+    sq_exec(db, sync);
     sq_exec(db, "CREATE TABLE things (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, type "
                 "TEXT NOT NULL, event_id TEXT, entity TEXT NOT NULL, updated_at INTEGER NOT NULL)");
     sq_exec(db, "CREATE TABLE things_deleted (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, "
@@ -467,11 +472,13 @@ static double bare_sqlite(const char *path, size_t n, size_t things)
     sq_check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL), "prepare");
     double t0 = now_s(), c0 = cpu_s(), tc0 = thread_cpu_s();
     size_t at = 0;
-    for (size_t t = 0; t < g_log.ntxn; t++) {
+    size_t fixed = getenv("BENCH_BARE_TXN") ? strtoul(getenv("BENCH_BARE_TXN"), NULL, 10) : 0;
+    for (size_t t = 0; fixed ? at < g_log.nev : t < g_log.ntxn; t++) {
         sq_check(db, sqlite3_step(begin), "BEGIN");
         sqlite3_reset(begin);
         int64_t now = (int64_t)(now_s() * 1000);
-        for (size_t end = at + g_log.txn[t]; at < end; at++) {
+        size_t size = fixed ? (g_log.nev - at < fixed ? g_log.nev - at : fixed) : g_log.txn[t];
+        for (size_t end = at + size; at < end; at++) {
             const row_t *r = &rows[g_log.ev[at]];
             sqlite3_bind_text(get, 1, r->key, -1, SQLITE_STATIC);
             sq_check(db, sqlite3_step(get), "lookup");
