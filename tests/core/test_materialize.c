@@ -570,6 +570,63 @@ Test(materialize, an_earlier_entity_never_lends_its_key)
     sl_test_destroy(t);
 }
 
+/* Strings are skipped byte by byte for their first 32 bytes, then with
+ * memchr: an escaped quote or backslash on either side of that boundary, or
+ * straddling it, never ends a string early or late (a fake member inside the
+ * string would then be read). */
+Test(materialize, escapes_around_the_short_string_boundary_are_skipped_exactly)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *esc[] = {"\\\"", "\\\\", "\\\\\\\"", "\\u0041"};
+    int pushed = 0;
+    for (int at = 26; at <= 40; at++)
+        for (size_t x = 0; x < sizeof esc / sizeof esc[0]; x++) {
+            char note[128], ev[512], key[32];
+            memset(note, 'a', (size_t)at);
+            snprintf(note + at, sizeof note - (size_t)at, "%s\\\",\\\"thing\\\":{\\\"id\\\":1}",
+                     esc[x]);
+            snprintf(key, sizeof key, "k-%d-%zu", at, x);
+            snprintf(ev, sizeof ev,
+                     "{\"type\":\"thing-created\",\"timestamp\":7,\"note\":\"%s\","
+                     "\"thing\":{\"d\":\"%s\",\"id\":\"%s\"}}",
+                     note, note, key);
+            cr_assert_eq(sl_test_push_str(t, "in", 0, key, ev), 0, "%s", ev);
+            pushed++;
+        }
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    for (int at = 26; at <= 40; at++)
+        for (size_t x = 0; x < 4; x++) {
+            char key[32];
+            snprintf(key, sizeof key, "k-%d-%zu", at, x);
+            cr_assert(mfind(&s, key, strlen(key)), "%s was not found", key);
+        }
+    cr_assert_eq(pushed, 15 * 4);
+    sl_test_destroy(t);
+}
+
+/* A member name as long as the pointer's token matches only when it has no
+ * escape: "k\n" (a newline) is not the token k\n (a backslash and an n);
+ * "k\\n" is. */
+Test(materialize, a_name_as_long_as_the_token_matches_only_without_escapes)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/k\\n", NULL);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "a",
+                                  "{\"type\":\"thing-created\",\"timestamp\":7,\"k\\n\":\"no\"}"),
+                 0);
+    cr_assert_eq(
+        sl_test_push_str(t, "in", 0, "b",
+                         "{\"type\":\"thing-created\",\"timestamp\":8,\"k\\\\n\":\"yes\"}"),
+        0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 1);
+    cr_assert_null(mfind(&s, "no", 2));
+    cr_assert(mfind(&s, "yes", 3), "the escaped name did not match");
+    sl_test_destroy(t);
+}
+
 /* Found by fuzz_materialize: a member name whose escaped text is longer than
  * 256 bytes never matched a pointer token, even when it decodes to one. */
 Test(materialize, long_escaped_member_names_match)
