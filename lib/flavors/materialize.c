@@ -155,7 +155,7 @@ static const char *skip_ws(const char *p, const char *e)
 
 /* p at an opening quote; returns just past the closing one. Most strings
  * of an event are short (member names, ids, types): their first bytes are
- * looked at one by one, each escape skipped with the byte it escapes, which
+ * looked at one by one (16), each escape skipped with the byte it escapes, which
  * costs less than a call. A longer rest is left to memchr, which finds each
  * candidate quote; it closes the string when an even number of backslashes
  * precede it (the run cannot reach back past where memchr started, which is
@@ -163,7 +163,7 @@ static const char *skip_ws(const char *p, const char *e)
 static const char *skip_string(const char *p, const char *e)
 {
     p++;
-    const char *stop = e - p > 32 ? p + 32 : e;
+    const char *stop = e - p > 16 ? p + 16 : e;
     while (p < stop) {
         if (*p == '"')
             return p + 1;
@@ -221,15 +221,23 @@ static const char *skip_value(const char *p, const char *e)
  * its own, so a key of any length needs no buffer. */
 static int key_is(const char *b, const char *e, const char *tok)
 {
-    size_t n = (size_t)(e - b), tl = strlen(tok), t = 0;
-    /* Escapes only make a key shorter: one as long as the token matches
-     * only as it is, and only without escapes (the token's backslash is
-     * then one in the key too: checked on a match only); a shorter one
-     * never. Most member names end here without a look for a backslash. */
-    if (n == tl)
-        return !memcmp(b, tok, n) && !memchr(tok, '\\', tl);
-    if (n < tl || !memchr(b, '\\', n))
-        return 0;
+    size_t n = (size_t)(e - b), i = 0, t = 0;
+    /* One pass over the raw name: equal to the token as it is, unless it
+     * holds an escape (no strlen, no memchr: most names are a few bytes).
+     * The token is not read past its end: the name holds no NUL, so a
+     * mismatch stops at it. */
+    int same = 1;
+    for (; i < n; i++) {
+        if (b[i] == '\\')
+            break;
+        if (same && (b[i] != tok[i] || !tok[i]))
+            same = 0;
+    }
+    if (i == n)
+        return same && !tok[n];
+    size_t tl = strlen(tok);
+    if (tl > n)
+        return 0; /* escapes only make a key shorter */
     while (b < e) {
         const char *bs = memchr(b, '\\', (size_t)(e - b));
         size_t run = (size_t)((bs ? bs : e) - b);
