@@ -570,11 +570,10 @@ Test(materialize, an_earlier_entity_never_lends_its_key)
     sl_test_destroy(t);
 }
 
-/* Strings are skipped byte by byte for their first 16 bytes, then with
- * memchr: an escaped quote or backslash on either side of that boundary, or
- * straddling it, never ends a string early or late (a fake member inside the
- * string would then be read). */
-Test(materialize, escapes_around_the_short_string_boundary_are_skipped_exactly)
+/* Strings are skipped eight bytes at a time: an escaped quote or backslash
+ * on either side of a word's boundary, or straddling it, never ends a string
+ * early or late (a fake member inside the string would then be read). */
+Test(materialize, escapes_around_word_boundaries_are_skipped_exactly)
 {
     mstore_t s = {0};
     sl_test_t *t = listener(&s, "/thing/id", NULL);
