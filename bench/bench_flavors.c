@@ -192,6 +192,20 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
                         NULL};
     for (size_t i = 0; kv[i]; i += 2)
         check(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), kv[i]);
+    /* BENCH_FLAVOR_CONF="k=v k=v": more properties for both flavors (e.g. a
+     * lower inflight.max.records, to pace the reading behind the store) */
+    const char *fc = getenv("BENCH_FLAVOR_CONF");
+    if (fc) {
+        char buf[512], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", fc);
+        for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(t, '=');
+            if (!eq)
+                die("BENCH_FLAVOR_CONF: %s is not k=v", t);
+            *eq = 0;
+            check(sl_conf_set(c, t, eq + 1, err, sizeof err), err);
+        }
+    }
     sl_processor_t *p = sl_processor_new(c, err, sizeof err);
     sl_conf_destroy(c);
     if (!p)
