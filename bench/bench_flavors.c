@@ -9,8 +9,9 @@
  *   listener sl_materialize (thing events -> newest per key -> SQLite view),
  *            on a processor thread
  *   sqlite   SQLite alone: the listener's conditional upserts of the same
- *            rows with the view store's statements and pragmas, in
- *            transactions of the listener's batch size: its ceiling
+ *            rows in the same transactions (as the listener's store
+ *            recorded them), with the view store's statements, pragmas
+ *            and checkpoint arrangement: its ceiling
  *   memory   the sluice-listener binary over N and then 10 N events: its peak
  *            RSS, sampled every 50 ms, should stay flat.
  * librdkafka and SQLite are used for the baselines and to produce the input;
@@ -146,12 +147,27 @@ static double kcat(const char *topic)
 
 /* ---- the flavors on a processor thread ---- */
 
+static sl_store_t *recording_store(const char *path, size_t n);
+
 static bench_seen_t g_seen;
+/* the process's CPU seconds over the last flavor (from its first record to
+ * the end of its drain, the in-process broker included) or SQLite alone
+ * run: less noisy than the rates on a shared machine */
+static double g_cpu;
+
+/* The process's CPU seconds when the first record was seen: a flavor's CPU
+ * is counted over the window its rate is (start-up and group join left
+ * out, as SQLite alone's opening is). */
+static atomic_int g_cpu_first_set;
+static double g_cpu_first;
 
 static sl_result_t count(sl_uow_t *u, void *opaque)
 {
     (void)u;
     (void)opaque;
+    if (!atomic_load_explicit(&g_cpu_first_set, memory_order_relaxed) &&
+        !atomic_exchange(&g_cpu_first_set, 1))
+        g_cpu_first = cpu_s();
     bench_seen_note(&g_seen);
     return SL_OK;
 }
@@ -193,6 +209,20 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
                         NULL};
     for (size_t i = 0; kv[i]; i += 2)
         check(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), kv[i]);
+    /* BENCH_FLAVOR_CONF="k=v k=v": more properties for both flavors (e.g. a
+     * lower inflight.max.records, to pace the reading behind the store) */
+    const char *fc = getenv("BENCH_FLAVOR_CONF");
+    if (fc) {
+        char buf[512], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", fc);
+        for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(t, '=');
+            if (!eq)
+                die("BENCH_FLAVOR_CONF: %s is not k=v", t);
+            *eq = 0;
+            check(sl_conf_set(c, t, eq + 1, err, sizeof err), err);
+        }
+    }
     sl_processor_t *p = sl_processor_new(c, err, sizeof err);
     sl_conf_destroy(c);
     if (!p)
@@ -205,9 +235,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
     sl_pipeline_t *pl = sl_pipeline_new(view ? "materialize" : "cdc");
     check(sl_pipeline_tap(pl, count, NULL), "tap");
     if (view) {
-        sl_store_t *st = sl_store_sqlite_open(view, "things", err, sizeof err);
-        if (!st)
-            die("view: %s", err);
+        sl_store_t *st = recording_store(view, n);
         const char *types[] = {"thing-created", "thing-updated", "thing-deleted"};
         sl_materialize_opts_t o = {.types = types,
                                    .type_count = 3,
@@ -230,6 +258,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
     }
     check(sl_processor_add_pipeline(p, pl), "pipeline");
     bench_seen_reset(&g_seen);
+    atomic_store(&g_cpu_first_set, 0);
     bench_run_t r = {p, -999};
     pthread_t th;
     if (pthread_create(&th, NULL, bench_runner, &r))
@@ -250,6 +279,7 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
     sl_processor_stop(p);
     pthread_join(th, NULL);
     double t1 = now_s();
+    g_cpu = cpu_s() - g_cpu_first;
     sl_stats_t st;
     sl_engine_stats(sl_processor_engine(p), &st);
     if (r.rc || st.records_done != n || st.faults)
@@ -264,6 +294,88 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
 
 /* ---- the ceiling: SQLite alone ---- */
 
+/* What the listener's store was asked to do, for SQLite alone to do the
+ * same: each transaction's rows (their events' indexes, from the ids
+ * "ev-N"), in order. The listener compacts a batch by key and groups the
+ * batches queued behind the one in flight into one transaction, so its
+ * transactions are neither of 500 rows nor in the order produced; the
+ * ceiling replays exactly these. Recording costs an append per row. */
+typedef struct {
+    sl_store_t *inner;
+    uint32_t *ev; /* event index of each row, in apply order */
+    size_t nev, cap;
+    uint32_t *txn; /* rows per transaction */
+    size_t ntxn, txn_cap;
+    size_t deletes;
+    double apply_cpu; /* the applying thread's CPU seconds inside the store */
+} txlog_t;
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static txlog_t g_log;
+static double g_bare_thread_cpu; /* SQLite alone's own thread, seconds */
+
+static int rec_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *applied)
+{
+    txlog_t *l = opaque;
+    double c0 = thread_cpu_s();
+    int rc = sl_store_apply(l->inner, rows, n, applied);
+    l->apply_cpu += thread_cpu_s() - c0;
+    if (rc || !n)
+        return rc;
+    if (l->nev + n > l->cap || l->ntxn == l->txn_cap)
+        die("txlog: more rows than events");
+    for (size_t i = 0; i < n; i++) {
+        const sl_view_row_t *r = &rows[i];
+        uint32_t ix = 0;
+        /* "ev-N": the bench's own ids */
+        for (size_t k = 3; k < r->event_id_len; k++)
+            ix = ix * 10 + (uint32_t)(r->event_id[k] - '0');
+        l->ev[l->nev++] = ix;
+        l->deletes += (size_t)r->deleted;
+    }
+    l->txn[l->ntxn++] = (uint32_t)n;
+    return 0;
+}
+
+static void rec_interrupt(void *opaque)
+{
+    sl_store_interrupt(((txlog_t *)opaque)->inner);
+}
+
+static void rec_destroy(void *opaque)
+{
+    txlog_t *l = opaque;
+    sl_store_destroy(l->inner);
+    l->inner = NULL;
+}
+
+/* The view store at @p path, recording into g_log (reset, room for @p n rows). */
+static sl_store_t *recording_store(const char *path, size_t n)
+{
+    char err[256];
+    free(g_log.ev);
+    free(g_log.txn);
+    memset(&g_log, 0, sizeof g_log);
+    g_log.ev = xcalloc(n, sizeof *g_log.ev);
+    g_log.txn = xcalloc(n, sizeof *g_log.txn);
+    g_log.cap = g_log.txn_cap = n;
+    g_log.inner = sl_store_sqlite_open(path, "things", err, sizeof err);
+    if (!g_log.inner)
+        die("view: %s", err);
+    static const sl_store_ops_t ops = {
+        .name = "sqlite", .apply = rec_apply, .destroy = rec_destroy, .interrupt = rec_interrupt};
+    sl_store_t *s = sl_store_new(&ops, &g_log);
+    if (!s)
+        die("store: out of memory");
+    return s;
+}
+
 static void sq_check(sqlite3 *db, int rc, const char *what)
 {
     if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -275,20 +387,78 @@ static void sq_exec(sqlite3 *db, const char *sql)
     sq_check(db, sqlite3_exec(db, sql, NULL, NULL, NULL), sql);
 }
 
-/* The listener's SQL work without sluice: the rows the listener writes for
+/* The view store's WAL arrangement (lib/store/sqlite.c): no automatic
+ * checkpoint in the COMMIT; the commit's WAL hook wakes a thread that
+ * checkpoints (PASSIVE) on a connection of its own past 1000 pages, and
+ * past 4000 the writer checkpoints itself (RESTART). Rebuilt here with
+ * SQLite's API only, as a program of its own would. */
+typedef struct {
+    sqlite3 *db;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int want, quit;
+} bare_ck_t;
+
+static int bare_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    bare_ck_t *c = arg;
+    if (pages >= 4000) {
+        for (int tries = 0; tries < 100; tries++) {
+            if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL) !=
+                SQLITE_BUSY)
+                break;
+            sleep_ms(2);
+        }
+    } else if (pages >= 1000) {
+        pthread_mutex_lock(&c->mu);
+        if (!c->want) {
+            c->want = 1;
+            pthread_cond_signal(&c->cv);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *bare_ck_main(void *arg)
+{
+    bare_ck_t *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->want && !c->quit)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->quit)
+            break;
+        c->want = 0;
+        pthread_mutex_unlock(&c->mu);
+        sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* The listener's SQL work without sluice: the rows the listener wrote for
  * the same n events (key, timestamp, type, event id, and the entity's text
- * as the events carry it), built before the clock starts; then, in
- * transactions of @p batch rows (the listener's batch), per row the view
- * store's lookup of the key's row and tombstone timestamps and its upsert,
- * with the store's pragmas (WAL, synchronous=NORMAL) and statements prepared
- * once. Returns seconds. What the listener can reach at best. */
-static double bare_sqlite(const char *path, size_t n, size_t things, size_t batch)
+ * as the events carry it), built before the clock starts; then the
+ * listener's transactions as its store recorded them (g_log: the same rows
+ * in the same order and transactions), per row the view store's lookup of
+ * the key's row and tombstone timestamps and its upsert, with the store's
+ * pragmas (WAL, synchronous=NORMAL), connection flags (NOMUTEX), checkpoint
+ * arrangement (BENCH_BARE_AUTOCKPT=1: SQLite's automatic one, in the
+ * COMMIT, instead) and statements prepared once. BENCH_BARE_TXN=N replays
+ * the same rows in transactions of N instead (what a batch size costs). Returns seconds. What the
+ * listener can reach at best. */
+static double bare_sqlite(const char *path, size_t n, size_t things)
 {
     typedef struct {
         char key[24], id[24], entity[256];
         int64_t ts;
         int first;
     } row_t;
+    if (g_log.deletes)
+        die("sqlite alone: the listener deleted %zu rows; the bench has no deletes", g_log.deletes);
     row_t *rows = xcalloc(n, sizeof *rows);
     for (size_t i = 0; i < n; i++) {
         size_t id = i % things, ver = i / things + 1;
@@ -302,40 +472,64 @@ static double bare_sqlite(const char *path, size_t n, size_t things, size_t batc
         rows[i].ts = 1767225600000ll + (int64_t)i;
         rows[i].first = ver == 1;
     }
+    for (size_t i = 0; i < g_log.nev; i++)
+        if (g_log.ev[i] >= n)
+            die("sqlite alone: the listener wrote event %u of %zu", g_log.ev[i], n);
     sqlite3 *db;
-    if (sqlite3_open(path, &db) != SQLITE_OK)
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
         die("sqlite: cannot open %s", path);
     sq_exec(db, "PRAGMA journal_mode=WAL");
-    sq_exec(db, "PRAGMA synchronous=NORMAL");
+    /* BENCH_BARE_SYNC=FULL (or OFF): what another setting would cost */
+    char sync[64];
+    snprintf(sync, sizeof sync, "PRAGMA synchronous=%.30s",
+             getenv("BENCH_BARE_SYNC") ? getenv("BENCH_BARE_SYNC") : "NORMAL");
+    sq_exec(db, sync);
     sq_exec(db, "CREATE TABLE things (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, type "
                 "TEXT NOT NULL, event_id TEXT, entity TEXT NOT NULL, updated_at INTEGER NOT NULL)");
     sq_exec(db, "CREATE TABLE things_deleted (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, "
                 "event_id TEXT)");
+    bare_ck_t ck = {0};
+    int ck_on = !getenv("BENCH_BARE_AUTOCKPT");
+    if (ck_on) {
+        if (sqlite3_open_v2(path, &ck.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK)
+            die("sqlite: cannot open %s", path);
+        sq_exec(ck.db, "SELECT count(*) FROM sqlite_schema");
+        pthread_mutex_init(&ck.mu, NULL);
+        pthread_cond_init(&ck.cv, NULL);
+        if (pthread_create(&ck.th, NULL, bare_ck_main, &ck))
+            die("thread");
+        sqlite3_wal_hook(db, bare_wal_hook, &ck);
+    }
     sqlite3_stmt *get, *put, *begin, *commit;
     sq_check(db,
-             sqlite3_prepare_v2(db,
+             sqlite3_prepare_v3(db,
                                 "SELECT (SELECT timestamp FROM things WHERE key = ?1), (SELECT "
                                 "timestamp FROM things_deleted WHERE key = ?1)",
-                                -1, &get, NULL),
+                                -1, SQLITE_PREPARE_PERSISTENT, &get, NULL),
              "prepare");
     sq_check(db,
-             sqlite3_prepare_v2(db,
+             sqlite3_prepare_v3(db,
                                 "INSERT INTO things (key, timestamp, type, event_id, entity, "
                                 "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO "
                                 "UPDATE SET timestamp = excluded.timestamp, type = excluded.type, "
                                 "event_id = excluded.event_id, entity = excluded.entity, "
                                 "updated_at = excluded.updated_at",
-                                -1, &put, NULL),
+                                -1, SQLITE_PREPARE_PERSISTENT, &put, NULL),
              "prepare");
     sq_check(db, sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL), "prepare");
     sq_check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL), "prepare");
-    double t0 = now_s();
-    for (size_t i = 0; i < n; i += batch) {
+    double t0 = now_s(), c0 = cpu_s(), tc0 = thread_cpu_s();
+    size_t at = 0;
+    size_t fixed = getenv("BENCH_BARE_TXN") ? strtoul(getenv("BENCH_BARE_TXN"), NULL, 10) : 0;
+    for (size_t t = 0; fixed ? at < g_log.nev : t < g_log.ntxn; t++) {
         sq_check(db, sqlite3_step(begin), "BEGIN");
         sqlite3_reset(begin);
         int64_t now = (int64_t)(now_s() * 1000);
-        for (size_t j = i; j < n && j < i + batch; j++) {
-            const row_t *r = &rows[j];
+        size_t size = fixed ? (g_log.nev - at < fixed ? g_log.nev - at : fixed) : g_log.txn[t];
+        for (size_t end = at + size; at < end; at++) {
+            const row_t *r = &rows[g_log.ev[at]];
             sqlite3_bind_text(get, 1, r->key, -1, SQLITE_STATIC);
             sq_check(db, sqlite3_step(get), "lookup");
             int newer =
@@ -357,6 +551,8 @@ static double bare_sqlite(const char *path, size_t n, size_t things, size_t batc
         sqlite3_reset(commit);
     }
     double t = now_s() - t0;
+    g_cpu = cpu_s() - c0;
+    g_bare_thread_cpu = thread_cpu_s() - tc0;
     sqlite3_stmt *cnt;
     sq_check(db, sqlite3_prepare_v2(db, "SELECT count(*) FROM things", -1, &cnt, NULL), "count");
     sq_check(db, sqlite3_step(cnt), "count");
@@ -368,6 +564,17 @@ static double bare_sqlite(const char *path, size_t n, size_t things, size_t batc
     sqlite3_finalize(put);
     sqlite3_finalize(begin);
     sqlite3_finalize(commit);
+    if (ck_on) {
+        sqlite3_wal_hook(db, NULL, NULL);
+        pthread_mutex_lock(&ck.mu);
+        ck.quit = 1;
+        pthread_cond_signal(&ck.cv);
+        pthread_mutex_unlock(&ck.mu);
+        pthread_join(ck.th, NULL);
+        pthread_cond_destroy(&ck.cv);
+        pthread_mutex_destroy(&ck.mu);
+        sqlite3_close(ck.db);
+    }
     sqlite3_close(db);
     free(rows);
     return t;
@@ -601,7 +808,8 @@ int main(int argc, char **argv)
                *lraw = xcalloc(reps, sizeof *lraw), *tli = xcalloc(reps, sizeof *tli),
                *tk = xcalloc(reps, sizeof *tk), *qt = xcalloc(reps, sizeof *qt),
                *ql = xcalloc(reps, sizeof *ql), *tsq = xcalloc(reps, sizeof *tsq),
-               *qs = xcalloc(reps, sizeof *qs);
+               *qs = xcalloc(reps, sizeof *qs), *ucl = xcalloc(reps, sizeof *ucl),
+               *ucs = xcalloc(reps, sizeof *ucs);
         for (size_t r = 0; r < reps; r++) {
             char g[64], view[128];
             if (only_listener) {
@@ -618,8 +826,10 @@ int main(int argc, char **argv)
             snprintf(g, sizeof g, "listener-%zu", r);
             snprintf(view, sizeof view, "%s/view-%zu.db", g_dir, r);
             tli[r] = (double)n / flavor(g, "events", n, view, 0);
+            double cpu_li = g_cpu;
             snprintf(view, sizeof view, "%s/bare-%zu.db", g_dir, r);
-            tsq[r] = (double)n / bare_sqlite(view, n, things, 500);
+            tsq[r] = (double)n / bare_sqlite(view, n, things);
+            double cpu_sq = g_cpu;
             double k = only_listener ? 0 : kcat("events");
             tk[r] = k > 0 ? (double)n / k : 0;
             qt[r] = ttr[r] / traw[r];
@@ -627,16 +837,25 @@ int main(int argc, char **argv)
             qs[r] = tli[r] / tsq[r];
             char a[32], c[32], d[32], e[32], f[32];
             if (only_listener)
-                printf("rep %zu/%zu: listener %s/s, SQLite alone %s/s (listener %.3fx of it)\n",
+                printf("rep %zu/%zu: listener %s/s, SQLite alone %s/s (listener %.3fx of it); "
+                       "%zu transactions of %.0f rows\n",
                        r + 1, reps, fmt_rate(e, sizeof e, tli[r]), fmt_rate(f, sizeof f, tsq[r]),
-                       qs[r]);
+                       qs[r], g_log.ntxn, (double)g_log.nev / (double)g_log.ntxn);
             else
                 printf(
                     "rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx); raw %s/s, listener %s/s (%.3fx), "
-                    "SQLite alone %s/s (listener %.3fx of it)\n",
+                    "SQLite alone %s/s (listener %.3fx of it); %zu transactions of %.0f rows\n",
                     r + 1, reps, fmt_rate(a, sizeof a, traw[r]), fmt_rate(c, sizeof c, ttr[r]),
                     qt[r], fmt_rate(d, sizeof d, lraw[r]), fmt_rate(e, sizeof e, tli[r]), ql[r],
-                    fmt_rate(f, sizeof f, tsq[r]), qs[r]);
+                    fmt_rate(f, sizeof f, tsq[r]), qs[r], g_log.ntxn,
+                    (double)g_log.nev / (double)g_log.ntxn);
+            ucl[r] = cpu_li * 1e6 / (double)n;
+            ucs[r] = cpu_sq * 1e6 / (double)n;
+            printf("  CPU per event: listener %.2f us (the process, the in-process broker "
+                   "included), SQLite alone %.2f us; of which the writing thread's: listener's "
+                   "store %.2f us, SQLite alone's loop %.2f us\n",
+                   ucl[r], ucs[r], g_log.apply_cpu * 1e6 / (double)n,
+                   g_bare_thread_cpu * 1e6 / (double)n);
             fflush(stdout);
         }
         summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
@@ -677,6 +896,10 @@ int main(int argc, char **argv)
         if (s5.med > 0)
             printf("  listener / kcat           %.3fx\n", s4.med / s5.med);
         printf("  listener / SQLite alone   %.3fx (%.3f..%.3f)\n", r3.med, r3.min, r3.max);
+        summary_t u1 = summarize(ucl, reps), u2 = summarize(ucs, reps);
+        printf("CPU per event (median, min..max): listener %.2f us (%.2f..%.2f), SQLite alone "
+               "%.2f us (%.2f..%.2f)\n",
+               u1.med, u1.min, u1.max, u2.med, u2.min, u2.max);
     }
     if (memory) {
         char path[PATH_MAX];
@@ -714,6 +937,8 @@ int main(int argc, char **argv)
         die("cannot write %s", csvpath);
     if (g_rss_trace && fclose(g_rss_trace))
         die("cannot write %s", rsspath);
+    free(g_log.ev);
+    free(g_log.txn);
     sl_broker_destroy(b);
     bench_rmtree(g_dir);
     return 0;

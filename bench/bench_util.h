@@ -242,8 +242,10 @@ static inline void bench_seen_reset(bench_seen_t *s)
 
 static inline void bench_seen_note(bench_seen_t *s)
 {
+    /* the clock read once, not per record: it ran in the measured thread */
     double zero = 0;
-    atomic_compare_exchange_strong(&s->first, &zero, now_s());
+    if (atomic_load_explicit(&s->first, memory_order_relaxed) == 0)
+        atomic_compare_exchange_strong(&s->first, &zero, now_s());
     atomic_fetch_add(&s->n, 1);
 }
 

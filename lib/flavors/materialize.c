@@ -153,24 +153,46 @@ static const char *skip_ws(const char *p, const char *e)
     return p;
 }
 
-/* p at an opening quote; returns just past the closing one. memchr finds
- * each candidate quote; it closes the string when an even number of
- * backslashes precede it (the run cannot reach back past p, which follows a
- * quote). */
+/* The bytes of @p w equal to the byte repeated in @p c, as their high bits;
+ * exact up to the first match (a borrow can only flag bytes above it). */
+static inline uint64_t bytes_eq(uint64_t w, uint64_t c)
+{
+    uint64_t x = w ^ c;
+    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
+/* p at an opening quote; returns just past the closing one. The string is
+ * looked at eight bytes at a time for a quote or a backslash (SWAR: no
+ * call, no per-byte branch: most strings of an event are a few bytes, and
+ * memchr's call cost more than its search); an escape is stepped over
+ * with the byte it escapes, so a quote found is the closing one. */
 static const char *skip_string(const char *p, const char *e)
 {
-    for (p++; p < e;) {
-        const char *q = memchr(p, '"', (size_t)(e - p));
-        if (!q)
+    const uint64_t q = 0x2222222222222222ull, bs = 0x5c5c5c5c5c5c5c5cull; /* '"', '\\' */
+    p++;
+    for (;;) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+        while (e - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            uint64_t m = bytes_eq(w, q) | bytes_eq(w, bs);
+            if (m) {
+                p += __builtin_ctzll(m) >> 3; /* the lowest flagged byte: a real match */
+                break;
+            }
+            p += 8;
+        }
+#endif
+        while (p < e && *p != '"' && *p != '\\')
+            p++;
+        if (p >= e)
             return e;
-        const char *b = q;
-        while (b > p && b[-1] == '\\')
-            b--;
-        if (!((q - b) & 1))
-            return q + 1;
-        p = q + 1;
+        if (*p == '"')
+            return p + 1;
+        if (e - p < 2)
+            return e;
+        p += 2; /* the backslash and the byte it escapes */
     }
-    return e;
 }
 
 static const char *skip_value(const char *p, const char *e)
@@ -206,9 +228,21 @@ static const char *skip_value(const char *p, const char *e)
  * its own, so a key of any length needs no buffer. */
 static int key_is(const char *b, const char *e, const char *tok)
 {
-    size_t n = (size_t)(e - b), tl = strlen(tok), t = 0;
-    if (!memchr(b, '\\', n))
-        return n == tl && !memcmp(b, tok, n);
+    size_t n = (size_t)(e - b), i = 0, t = 0;
+    /* One pass over the raw name: equal to the token as it is, unless it
+     * holds an escape (no strlen, no memchr: most names are a few bytes).
+     * The token is not read past its end: the name holds no NUL, so a
+     * mismatch stops at it. */
+    int same = 1;
+    for (; i < n; i++) {
+        if (b[i] == '\\')
+            break;
+        if (same && (b[i] != tok[i] || !tok[i]))
+            same = 0;
+    }
+    if (i == n)
+        return same && !tok[n];
+    size_t tl = strlen(tok);
     if (tl > n)
         return 0; /* escapes only make a key shorter */
     while (b < e) {
@@ -239,31 +273,63 @@ static int key_is(const char *b, const char *e, const char *tok)
     return t == tl;
 }
 
+/* The object at @p p (its '{'), member by member: the value of the last
+ * member named @p tok (*v, NULL when none; *vend, its end). Every member is
+ * read: of duplicates the last one counts, as for the envelope scanner and
+ * jansson. When @p sub is not NULL and that last member's value is an
+ * object, its own last member named @p sub as well (*sv, NULL when none;
+ * *svend): walking that object's members finds its end too, so the entity
+ * and the key inside it cost one walk of the event, not three (past the
+ * entity, again for its length, and through it for the key). Returns the
+ * end of the object (past its '}'). */
+static const char *members(const char *p, const char *e, const char *tok, const char *sub,
+                           const char **v, const char **vend, const char **sv, const char **svend)
+{
+    *v = *vend = NULL;
+    if (sub)
+        *sv = *svend = NULL;
+    p = skip_ws(p + 1, e);
+    while (p < e && *p == '"') {
+        const char *kb = p + 1;
+        p = skip_string(p, e);
+        int hit = key_is(kb, p - 1, tok);
+        p = skip_ws(p, e);
+        p = skip_ws(p + 1, e); /* past ':' */
+        const char *val = p;
+        if (hit && sub && p < e && *p == '{') {
+            p = members(p, e, sub, NULL, sv, svend, NULL, NULL);
+        } else {
+            p = skip_value(p, e);
+            if (hit && sub)
+                *sv = *svend = NULL; /* this later one is no object */
+        }
+        if (hit) {
+            *v = val;
+            *vend = p;
+        }
+        p = skip_ws(p, e);
+        if (p >= e || *p != ',')
+            break;
+        p = skip_ws(p + 1, e);
+    }
+    return p < e && *p == '}' ? p + 1 : e;
+}
+
 /* The value at the tokens of @p ptr from @p from on in the JSON text
  * [buf, buf + len). */
 static int span_from(const ptr_t *ptr, size_t from, const char *buf, size_t len, sl_span_t *out)
 {
     const char *e = buf + len, *p = skip_ws(buf, e);
+    /* The end of the value at p when the walk of its object found it (NULL:
+     * not known): the last token's value is not walked again for its
+     * length. */
+    const char *vend = NULL;
     for (size_t t = from; t < ptr->n; t++) {
         const char *tok = ptr->tok[t];
+        vend = NULL;
         if (p < e && *p == '{') {
-            /* Every member is read: of duplicates the last one counts, as
-             * for the envelope scanner and jansson. */
-            const char *found = NULL;
-            p = skip_ws(p + 1, e);
-            while (p < e && *p == '"') {
-                const char *kb = p + 1;
-                p = skip_string(p, e);
-                int hit = key_is(kb, p - 1, tok);
-                p = skip_ws(p, e);
-                p = skip_ws(p + 1, e); /* past ':' */
-                if (hit)
-                    found = p;
-                p = skip_ws(skip_value(p, e), e);
-                if (p >= e || *p != ',')
-                    break;
-                p = skip_ws(p + 1, e);
-            }
+            const char *found;
+            members(p, e, tok, NULL, &found, &vend, NULL, NULL);
             if (!found)
                 return SL_ENOENT;
             p = found;
@@ -290,7 +356,7 @@ static int span_from(const ptr_t *ptr, size_t from, const char *buf, size_t len,
     if (p >= e)
         return SL_ENOENT;
     out->ptr = p;
-    out->len = (size_t)(skip_value(p, e) - p);
+    out->len = (size_t)((vend ? vend : skip_value(p, e)) - p);
     return 0;
 }
 
@@ -344,7 +410,19 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     sl_span_t k, ent;
     char kbuf[256];
     int ent_found = 0;
-    if (m->key_in_entity) {
+    const char *bend = buf + rec->value_len, *top = skip_ws(buf, bend), *v = NULL, *vend, *kv,
+               *kvend;
+    if (m->key_in_entity && m->entity.n == 1 && m->key.n == 2 && top < bend && *top == '{' &&
+        (members(top, bend, m->entity.tok[0], m->key.tok[1], &v, &vend, &kv, &kvend), v) &&
+        *v == '{') {
+        /* The default, /entity/key: one walk finds both (below: the same
+         * spans, for any other entity). */
+        if (!kv)
+            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+        ent = (sl_span_t){v, (size_t)(vend - v)};
+        k = (sl_span_t){kv, (size_t)(kvend - kv)};
+        ent_found = 1;
+    } else if (m->key_in_entity) {
         /* The same spans as two walks from the top (of duplicate members
          * the last one counts either way), for one walk of the event. */
         if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent) ||

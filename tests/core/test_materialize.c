@@ -533,6 +533,99 @@ Test(materialize, duplicate_members_read_as_the_scanner_reads_them)
     sl_test_destroy(t);
 }
 
+/* The entity and its key come from one walk of the event: only the last
+ * member of the entity's name counts, whatever an earlier one held. */
+Test(materialize, an_earlier_entity_never_lends_its_key)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *bad[] = {
+        /* the last "thing" has no id; the first one had */
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"id\":\"early\"},"
+        "\"thing\":{\"v\":1}}",
+        /* the last "thing" is no object */
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"id\":\"early\"},"
+        "\"thing\":[\"id\"]}",
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"id\":\"early\"},"
+        "\"thing\":\"early\"}",
+        /* "id" is the entity's member, not a member of its members */
+        "{\"type\":\"thing-created\",\"timestamp\":7,\"thing\":{\"in\":{\"id\":\"deep\"}}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(sl_test_push_str(t, "in", 0, "k", bad[i]), 0, "%s", bad[i]);
+    /* an id that is an object ends the walk of the entity at its end */
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "k",
+                                  "{\"type\":\"thing-created\",\"timestamp\":8,\"thing\":"
+                                  "{\"id\":\"ok\",\"in\":{\"id\":\"no\",\"x\":[{}]},\"z\":2},"
+                                  "\"after\":{\"id\":\"no\"}}"),
+                 0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 4);
+    cr_assert_null(mfind(&s, "early", 5));
+    cr_assert_null(mfind(&s, "deep", 4));
+    cr_assert_null(mfind(&s, "no", 2));
+    mrow_t *r = mfind(&s, "ok", 2);
+    cr_assert(r, "the key of the entity was not found");
+    cr_assert_str_eq(r->entity, "{\"id\":\"ok\",\"in\":{\"id\":\"no\",\"x\":[{}]},\"z\":2}");
+    sl_test_destroy(t);
+}
+
+/* Strings are skipped eight bytes at a time: an escaped quote or backslash
+ * on either side of a word's boundary, or straddling it, never ends a string
+ * early or late (a fake member inside the string would then be read). */
+Test(materialize, escapes_around_word_boundaries_are_skipped_exactly)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/thing/id", NULL);
+    const char *esc[] = {"\\\"", "\\\\", "\\\\\\\"", "\\u0041"};
+    int pushed = 0;
+    for (int at = 9; at <= 23; at++)
+        for (size_t x = 0; x < sizeof esc / sizeof esc[0]; x++) {
+            char note[128], ev[512], key[32];
+            memset(note, 'a', (size_t)at);
+            snprintf(note + at, sizeof note - (size_t)at, "%s\\\",\\\"thing\\\":{\\\"id\\\":1}",
+                     esc[x]);
+            snprintf(key, sizeof key, "k-%d-%zu", at, x);
+            snprintf(ev, sizeof ev,
+                     "{\"type\":\"thing-created\",\"timestamp\":7,\"note\":\"%s\","
+                     "\"thing\":{\"d\":\"%s\",\"id\":\"%s\"}}",
+                     note, note, key);
+            cr_assert_eq(sl_test_push_str(t, "in", 0, key, ev), 0, "%s", ev);
+            pushed++;
+        }
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 0);
+    for (int at = 9; at <= 23; at++)
+        for (size_t x = 0; x < 4; x++) {
+            char key[32];
+            snprintf(key, sizeof key, "k-%d-%zu", at, x);
+            cr_assert(mfind(&s, key, strlen(key)), "%s was not found", key);
+        }
+    cr_assert_eq(pushed, 15 * 4);
+    sl_test_destroy(t);
+}
+
+/* A member name as long as the pointer's token matches only when it has no
+ * escape: "k\n" (a newline) is not the token k\n (a backslash and an n);
+ * "k\\n" is. */
+Test(materialize, a_name_as_long_as_the_token_matches_only_without_escapes)
+{
+    mstore_t s = {0};
+    sl_test_t *t = listener(&s, "/k\\n", NULL);
+    cr_assert_eq(sl_test_push_str(t, "in", 0, "a",
+                                  "{\"type\":\"thing-created\",\"timestamp\":7,\"k\\n\":\"no\"}"),
+                 0);
+    cr_assert_eq(
+        sl_test_push_str(t, "in", 0, "b",
+                         "{\"type\":\"thing-created\",\"timestamp\":8,\"k\\\\n\":\"yes\"}"),
+        0);
+    sl_test_advance(t, 1000);
+    cr_assert_eq(sl_test_sink_count(sl_test_faults(t)), 1);
+    cr_assert_null(mfind(&s, "no", 2));
+    cr_assert(mfind(&s, "yes", 3), "the escaped name did not match");
+    sl_test_destroy(t);
+}
+
 /* Found by fuzz_materialize: a member name whose escaped text is longer than
  * 256 bytes never matched a pointer token, even when it decodes to one. */
 Test(materialize, long_escaped_member_names_match)
