@@ -298,6 +298,13 @@ size_t sl__engine_stuck(const sl_engine_t *e);
  * engine's own retry would. Engine thread only. */
 void sl__uow_sink_retry(sl_uow_t *u);
 
+/* A sink about to acknowledge many uows (the Kafka sink's delivery reports)
+ * warms what sl_uow_ack() will touch, one level per call so the loads do not
+ * wait on each other: @p depth 0 the uow, 1 its entry (needs the uow in
+ * cache to be useful), 2 the entry's record. Touches nothing else; no
+ * effect on the engine's state. Engine thread only. */
+void sl__uow_prefetch(const sl_uow_t *u, int depth);
+
 /* fault.c. The version of schemas/fault.json the events follow (field
  * `version`; events without it are version 1). */
 #define SL__FAULT_VERSION_S "2"

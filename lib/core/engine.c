@@ -512,6 +512,23 @@ static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
     }
 }
 
+void sl__uow_prefetch(const sl_uow_t *u, int depth)
+{
+#if defined(__GNUC__)
+    if (!u)
+        return;
+    if (depth == 0)
+        __builtin_prefetch(u, 1, 3);
+    else if (depth == 1)
+        __builtin_prefetch(u->entry, 1, 3);
+    else if (u->entry)
+        __builtin_prefetch(u->entry->rec, 0, 3);
+#else
+    (void)u;
+    (void)depth;
+#endif
+}
+
 void sl_uow_ack(sl_uow_t *u, int err)
 {
     if (!u || (u->state != U_AT_SINK && u->state != U_AT_FAULT_SINK))

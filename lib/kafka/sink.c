@@ -11,6 +11,7 @@
  * producer is one service of the processor: shutdown purges what every sink
  * has in flight (each uow acknowledged while the engine is alive), close
  * flushes once, destroy frees the topic handles before the producer. */
+#include "core/core.h"
 #include "core/describe.h"
 #include "core/util.h"
 #include "kafka/kafka_int.h"
@@ -41,6 +42,14 @@ typedef struct kafka_prod_s {
     int all_down;         /* librdkafka said all brokers are down, and none came up since */
     kafka_sink_t **sinks; /* each sink's state, freed with the producer */
     size_t nsinks;
+    /* Acknowledgements of the delivery reports one rd_kafka_poll() served,
+     * made after it returns (acks_flush) */
+    struct dr_ack_s {
+        sl_uow_t *u;
+        int err;
+    } * acks;
+    size_t nacks, acap;
+    int acking; /* acks_flush() is running: a nested one leaves the rest to it */
 } kafka_prod_t;
 
 struct kafka_sink_s {
@@ -215,7 +224,50 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         kafka_prod_t *pr = opaque;
         pr->all_down = 0; /* delivered: a broker is back (statistics may be off) */
     }
+    /* While running, the acknowledgement waits until the poll that serves
+     * this report returns: the uows of a poll's reports were written long
+     * ago and are out of cache, and acknowledged together their loads can be
+     * started ahead (acks_flush). Once the producer is closed (purge, flush,
+     * destroy) each is acknowledged at once, as before. */
+    kafka_prod_t *pr = opaque;
+    if (!pr->closed && !sl__grow(&pr->acks, &pr->acap, pr->nacks + 1, sizeof *pr->acks, 256)) {
+        pr->acks[pr->nacks++] = (struct dr_ack_s){u, err};
+        return;
+    }
     sl_uow_ack(u, err);
+}
+
+/* How far ahead of the acknowledgement the uow, its entry and its record
+ * are asked for: three dependent loads, each started AHEAD reports after
+ * the one it needs. */
+#define AHEAD 4
+
+/* Acknowledges the reports dr_cb() kept, in their order. An acknowledgement
+ * may write (a retry) and poll again: the reports that poll serves are
+ * appended, and taken by this same loop. */
+static void acks_flush(kafka_prod_t *pr)
+{
+    if (pr->acking)
+        return;
+    pr->acking = 1;
+    for (size_t i = 0; i < pr->nacks; i++) {
+        if (i + 3 * AHEAD < pr->nacks)
+            sl__uow_prefetch(pr->acks[i + 3 * AHEAD].u, 0);
+        if (i + 2 * AHEAD < pr->nacks)
+            sl__uow_prefetch(pr->acks[i + 2 * AHEAD].u, 1);
+        if (i + AHEAD < pr->nacks)
+            sl__uow_prefetch(pr->acks[i + AHEAD].u, 2);
+        sl_uow_ack(pr->acks[i].u, pr->acks[i].err);
+    }
+    pr->nacks = 0;
+    pr->acking = 0;
+}
+
+/* rd_kafka_poll() on the producer, then the acknowledgements it gave. */
+static void prod_poll(kafka_prod_t *pr, int timeout_ms)
+{
+    rd_kafka_poll(pr->rk, timeout_ms);
+    acks_flush(pr);
 }
 
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
@@ -273,7 +325,7 @@ static void ks_poll(void *opaque, int timeout_ms)
 {
     kafka_prod_t *pr = opaque;
     if (pr->rk)
-        rd_kafka_poll(pr->rk, timeout_ms);
+        prod_poll(pr, timeout_ms);
 }
 
 static void wake_cb(uv_poll_t *h, int status, int events)
@@ -282,14 +334,14 @@ static void wake_cb(uv_poll_t *h, int status, int events)
     (void)events;
     kafka_prod_t *pr = h->data;
     sl__kqwake_drain(&pr->wake);
-    rd_kafka_poll(pr->rk, 0);
+    prod_poll(pr, 0);
     sl__proc_after(pr->proc);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
     kafka_prod_t *pr = t->data;
-    rd_kafka_poll(pr->rk, 0);
+    prod_poll(pr, 0);
     sl__proc_after(pr->proc);
 }
 
@@ -315,7 +367,7 @@ static void ks_shutdown(void *opaque)
     /* Give back what librdkafka still holds, for every sink: each uow is
      * acknowledged with a purge error now, while the engine is alive. */
     rd_kafka_purge(pr->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(pr->rk, 0);
+    prod_poll(pr, 0);
 }
 
 static void ks_close(void *opaque)
@@ -323,8 +375,10 @@ static void ks_close(void *opaque)
     kafka_prod_t *pr = opaque;
     /* Whatever is still unacknowledged at this point was drained or timed
      * out; librdkafka may still deliver it while we wait a little. */
-    if (pr->rk)
+    if (pr->rk) {
         rd_kafka_flush(pr->rk, 100);
+        acks_flush(pr);
+    }
     sl__kqwake_close(&pr->wake, pr->mainq);
     if (pr->timer_on) {
         uv_timer_stop(&pr->timer);
@@ -350,6 +404,7 @@ static void ks_destroy(void *opaque)
     for (size_t i = 0; i < pr->nsinks; i++)
         sink_free(pr->sinks[i]);
     sl_free(pr->sinks);
+    sl_free(pr->acks);
     if (pr->mainq)
         rd_kafka_queue_destroy(pr->mainq);
     if (pr->rk)
