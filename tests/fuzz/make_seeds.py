@@ -277,3 +277,23 @@ hdrs("empty_type", (0, ""), (1, "x"))
 hdrs("repeated", (0, "a"), (1, "1"), (0, "b"), (1, ""), (2, "p"), (2, "q"))
 hdrs("not_cloudevents", (5, "t"), (6, "t"), (7, "2026-11-27T05:06:31Z"))
 hdrs("binary_values", (0, b"\xff\x00t"), (2, b"\x00"))
+
+
+# ---- kin_envelope: the bytes after the magic (the target adds it) ----------
+def kenv(name, mode, headers, value, key=b""):
+    out = bytes([mode])
+    if mode == 2:
+        out += len(key).to_bytes(4, "big") + key
+    out += len(headers).to_bytes(2, "big")
+    for n, v in headers:
+        out += n + b"\x00" + len(v).to_bytes(4, "big") + v
+    write("kin_envelope", name, out + value)
+
+
+kenv("plain", 0, [], b'{"type":"t"}')
+kenv("resubmit", 0, [(b"sluice.resubmit.pipeline", b"pricing"), (b"sluice.resubmit.fault", b"f-1"),
+                     (b"sluice.resubmit.run", b"r-1")], b'{"id":"e-1"}')
+kenv("inline_key", 2, [(b"h", b"\x00\xff")], b"\x00\x01binary", key=b"\x00bin key")
+kenv("no_key", 1, [(b"ce_type", b"")], b"")
+write("kin_envelope", "cut_in_header", bytes([0, 0, 2]) + b"name\x00\x00\x00\x00\x09ab")
+write("kin_envelope", "bad_mode", bytes([7, 0, 0]) + b"x")
