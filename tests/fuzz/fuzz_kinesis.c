@@ -2,12 +2,13 @@
  * bodies, and GetRecords / ListShards / PutRecords / GetShardIterator
  * results) and of GetRecords entries, and its base64.
  *
- * Input: byte 0 picks the HTTP status (200 mostly; 400, 500, 503, 413),
+ * Input: byte 0 picks the HTTP status (200 mostly; 403, 400, 500, 503, 413),
  * the rest is the body, as kinesalite or AWS would send it.
  *
  * Properties: an answer is accepted exactly when the status is 200 and
  * jansson reads the body; otherwise the code, the failure class and the
- * __type agree (throttling is retriable, an expired iterator SL_ESTATE, ...)
+ * __type agree (throttling is retriable, an expired iterator SL_ESTATE,
+ * refused credentials or signatures a class of their own, ...)
  * and the message is terminated and starts "kinesis: HTTP <status>". As
  * PutRecords results, an answer is refused unless it holds one result per
  * record, and an entry fails (retriably, with a reason) exactly when it has
@@ -39,7 +40,7 @@ static sl__kin_fail_t class_of(long status, const char *type)
     if (status >= 500)
         return KIN_SERVER;
     if (!type)
-        return KIN_INVALID;
+        return status == 403 ? KIN_DENIED : KIN_INVALID;
     const char *h = strrchr(type, '#');
     if (h)
         type = h + 1;
@@ -53,6 +54,17 @@ static sl__kin_fail_t class_of(long status, const char *type)
         {"KMSThrottlingException", KIN_THROTTLED},
         {"ExpiredIteratorException", KIN_EXPIRED},
         {"ResourceNotFoundException", KIN_NOT_FOUND},
+        /* AWS's names for credentials or signatures that no retry fixes */
+        {"AccessDeniedException", KIN_DENIED},
+        {"AccessDenied", KIN_DENIED},
+        {"KMSAccessDeniedException", KIN_DENIED},
+        {"UnrecognizedClientException", KIN_DENIED},
+        {"InvalidSignatureException", KIN_DENIED},
+        {"IncompleteSignatureException", KIN_DENIED},
+        {"MissingAuthenticationTokenException", KIN_DENIED},
+        {"MissingAuthenticationToken", KIN_DENIED},
+        {"InvalidClientTokenId", KIN_DENIED},
+        {"ExpiredTokenException", KIN_DENIED},
         {"InternalFailure", KIN_SERVER},
         {"ServiceUnavailable", KIN_SERVER},
     };
@@ -138,7 +150,7 @@ static void check_put(json_t *resp, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const long statuses[] = {200, 200, 200, 200, 400, 500, 503, 413};
+    static const long statuses[] = {200, 200, 200, 403, 400, 500, 503, 413};
     if (size < 1)
         return 0;
     long status = statuses[data[0] & 7];

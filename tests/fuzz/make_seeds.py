@@ -148,7 +148,7 @@ mat("utf8_key", "/\u00e9t\u00e9", '{"\u00e9t\u00e9":"summer","\\u00e9t\\u00e9":"
 mat("long_escaped_key", "/" + "a" * 100, '{"' + "\\u0061" * 100 + '":1}')
 
 
-# ---- kinesis: status index (0 = 200, 4 = 400, 5 = 500, 6 = 503, 7 = 413), body
+# ---- kinesis: status index (0 = 200, 3 = 403, 4 = 400, 5 = 500, 6 = 503, 7 = 413), body
 def kin(name, status, body):
     if not isinstance(body, str):
         body = j(body)
@@ -198,6 +198,12 @@ kin("error_validation", 4, {"__type": "ValidationException", "message":
                             "1 validation error detected: " + "x" * 300})
 kin("error_serialization", 4, {"__type": "SerializationException", "Message": None})
 kin("error_internal", 5, {"__type": "InternalFailure"})
+# refused credentials: a class of their own, by __type on any 4xx, or a bare 403
+kin("error_denied_403", 3, {"__type": "AccessDeniedException", "message": "User is not authorized"})
+kin("error_denied_403_no_type", 3, {"message": "Forbidden"})
+kin("error_bad_signature_400", 4, {"__type": "InvalidSignatureException",
+                                   "message": "Stream s under account 000000000000 not found."})
+kin("error_expired_token", 4, {"__type": "com.amazonaws.kinesis#ExpiredTokenException", "message": "expired"})
 kin("error_unavailable_text", 6, "Service Unavailable")
 kin("error_too_large", 7, "")
 kin("ok_not_json", 0, "<html>nope</html>")
