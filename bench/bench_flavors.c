@@ -679,6 +679,10 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
     return peak;
 }
 
+/* --trigger-alone: only the trigger, no raw consumer and no jansson path
+ * beside it (a profile of the processor thread sees the trigger alone). */
+static int g_trigger_alone;
+
 /* --only-trigger: per rep the raw consumer on the change records, the
  * trigger, and the trigger on its jansson path, side by side; with the CPU
  * time the process spent per record in each trigger run (processor, client
@@ -686,6 +690,19 @@ static long listener_peak_rss(const char *bin, const char *topic, int parts, siz
  * the rates. */
 static void trigger_only(size_t n, size_t reps)
 {
+    if (g_trigger_alone) {
+        /* for profilers: the trigger's processor runs alone, nothing beside */
+        for (size_t r = 0; r < reps; r++) {
+            char g[64], a[32];
+            snprintf(g, sizeof g, "trigger-%zu", r);
+            double c0 = cpu_s(), rate = (double)n / flavor(g, "changes", n, NULL, 0);
+            printf("rep %zu/%zu: trigger alone %s/s; CPU per record %.2f us, the processor "
+                   "thread's %.2f us\n",
+                   r + 1, reps, fmt_rate(a, sizeof a, rate), (cpu_s() - c0) * 1e6 / (double)n,
+                   g_flavor_cpu * 1e6 / (double)n);
+        }
+        return;
+    }
     double *raw = xcalloc(reps, sizeof *raw), *fast = xcalloc(reps, sizeof *fast),
            *tree = xcalloc(reps, sizeof *tree), *qr = xcalloc(reps, sizeof *qr),
            *qt = xcalloc(reps, sizeof *qt);
@@ -753,14 +770,18 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--only-trigger")) {
             only_trigger = 1; /* the raw consumer and the trigger, fast and tree paths */
             memory = 0;
+        } else if (!strcmp(argv[i], "--trigger-alone")) {
+            only_trigger = g_trigger_alone = 1; /* the trigger only, for profiles */
+            memory = 0;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csvpath = argv[++i];
         } else if (!strcmp(argv[i], "--rss-trace") && i + 1 < argc) {
             rsspath = argv[++i];
         } else {
-            printf("usage: bench_flavors [--quick] [--events N] [--reps R] [--no-memory] "
-                   "[--only-memory] [--only-listener] [--only-trigger] [--csv FILE] "
-                   "[--rss-trace FILE]\n");
+            printf(
+                "usage: bench_flavors [--quick] [--events N] [--reps R] [--no-memory] "
+                "[--only-memory] [--only-listener] [--only-trigger] [--trigger-alone] [--csv FILE] "
+                "[--rss-trace FILE]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }

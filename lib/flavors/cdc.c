@@ -210,6 +210,16 @@ int sl__cdc_number_parse(const char *s, size_t n, int *is_int, int64_t *iv, doub
     }
     if (i != n)
         return 1;
+    if (integral && n - d0 <= 18) {
+        /* At most 18 digits always fit an int64_t: no overflow test, whose
+         * division per digit cost more than the rest of the parse. */
+        uint64_t acc = 0;
+        for (size_t k = d0; k < n; k++)
+            acc = acc * 10 + (unsigned)(s[k] - '0');
+        *is_int = 1;
+        *iv = neg ? -(int64_t)acc : (int64_t)acc;
+        return 0;
+    }
     if (integral) {
         uint64_t acc = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
         int fits = 1;

@@ -90,14 +90,22 @@ typedef struct fch_s {
 
 static const u8_t *ws(const u8_t *p, const u8_t *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    /* every JSON space is at most ' ': most bytes are decided by one test */
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
 }
 
+#if defined(__GNUC__)
+#define FX_INLINE static inline __attribute__((always_inline))
+#else
+#define FX_INLINE static inline
+#endif
+
 /* @p p just past an opening quote: the closing quote; *esc when the string
- * holds an escape. */
-static const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
+ * holds an escape. Inlined in its callers: a call per key and string cost
+ * a third of the search itself (most strings of a change record are short). */
+FX_INLINE const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     *esc = 0;
@@ -171,6 +179,18 @@ static const u8_t *skip_value(const u8_t *p, const u8_t *end)
     return NULL;
 }
 
+/* Whether key @p kb of @p kn bytes is @p name, without a strlen() and a
+ * memcmp() call per name and key: a key has no NUL byte (the scanner let
+ * none through unescaped and an escaped key is the tree path's), so the
+ * loop stops at the name's end at the latest. */
+static int same_name(const char *name, const u8_t *kb, size_t kn)
+{
+    size_t j = 0;
+    while (j < kn && name[j] == (char)kb[j])
+        j++;
+    return j == kn && !name[kn];
+}
+
 /* The next member of an object: *pp is past its '{' (*first set) or past a
  * member's value. Returns 1 with the key and *pp at the value, 0 at the end
  * (*pp past the '}'), -1 for what the fast path leaves to the tree (an
@@ -236,7 +256,7 @@ static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const cha
             return r;
         }
         for (i = 0; i < nn; i++)
-            if (names[i][0] == (char)kb[0] && strlen(names[i]) == kn && !memcmp(names[i], kb, kn))
+            if (same_name(names[i], kb, kn))
                 break;
         v = p;
         if (i < nn) {
@@ -279,9 +299,57 @@ static int plain_str(const u8_t *v, const u8_t *end, const u8_t **b, size_t *n)
 
 /* ---- writing ----------------------------------------------------------- */
 
-static void put(sl__jw_t *jw, const void *s, size_t n)
+/* Appends @p n bytes; in place when the buffer has room (the usual case:
+ * the writers reserve ahead), else through sl__jw_raw(), which grows it.
+ * A call per punctuation byte was a tenth of the conversion. */
+static inline void put(sl__jw_t *jw, const void *s, size_t n)
 {
+    if (!n)
+        return;
+    if (!jw->oom && jw->cap - jw->len >= n) {
+        memcpy(jw->buf + jw->len, s, n);
+        jw->len += n;
+        return;
+    }
     sl__jw_raw(jw, s, n);
+}
+
+/* Whether sl__jw_str() writes @p n bytes at @p s as they are: printable
+ * ASCII without '"' or '\\' (eight bytes at a time: a high bit, a byte below
+ * 0x20, a quote or a backslash in the word). */
+static int plain_text(const void *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    const u8_t *p = s;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, p + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+            return 0;
+    }
+    for (; i < n; i++)
+        if (p[i] < 0x20 || p[i] >= 0x80 || p[i] == '"' || p[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* A JSON string of @p n bytes, exactly as sl__jw_str() writes it: copied
+ * between quotes when nothing in it needs an escape (ids, types, keys,
+ * tags), else by sl__jw_str(). */
+static void put_text(sl__jw_t *jw, const void *s, size_t n)
+{
+    if (!plain_text(s, n) || sl__jw_reserve(jw, n + 2)) {
+        sl__jw_str(jw, s, n);
+        return;
+    }
+    char *o = jw->buf + jw->len;
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    jw->len += n + 2;
 }
 
 /* A string as the tree path writes it: verbatim when it has no escape,
@@ -381,11 +449,19 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
             return NULL;
         if (!r)
             break;
+        /* ["," ] "key": in one reservation (the key has no escape) */
+        if (sl__jw_reserve(&x->s, kn + 4))
+            return NULL;
+        char *o = x->s.buf + x->s.len;
         if (x->nk > base + 1)
-            put(&x->s, ",", 1);
-        size_t ob = x->s.len;
-        put_str(x, &x->s, kb, kn, 0);
-        put(&x->s, ":", 1);
+            *o++ = ',';
+        size_t ob = (size_t)(o - x->s.buf);
+        *o++ = '"';
+        memcpy(o, kb, kn);
+        o += kn;
+        *o++ = '"';
+        *o++ = ':';
+        x->s.len = (size_t)(o - x->s.buf);
         mem_t *m = NULL;
         size_t mi = x->nm;
         if (img && !new_mem(x))
@@ -718,9 +794,9 @@ static void tag(sl__jw_t *jw, int *first, const char *name, const void *v, size_
     if (!*first)
         put(jw, ",", 1);
     *first = 0;
-    sl__jw_str(jw, name, strlen(name));
+    put_text(jw, name, strlen(name));
     put(jw, ":", 1);
-    sl__jw_str(jw, v, n);
+    put_text(jw, v, n);
 }
 
 /* The tags before "region" (the first, "source", always there). */
@@ -857,13 +933,13 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     if (x->key_first)
         put(jw, pk->p, pk->n);
     put(jw, "{\"id\":", 6);
-    sl__jw_str(jw, id, 36);
+    put_text(jw, id, 36);
     put(jw, ",\"type\":", 8);
-    sl__jw_str(jw, type, tn);
+    put_text(jw, type, tn);
     put(jw, ",\"timestamp\":", 13);
     sl__jw_int(jw, ch->ts);
     put(jw, ",\"partitionKey\":", 16);
-    sl__jw_str(jw, pk->p, pk->n);
+    put_text(jw, pk->p, pk->n);
     int first = 0; /* "source" always comes first */
     const cdc_keep_t *kp = x->keep && x->keep->tags ? x->keep : NULL;
     if (kp)

@@ -270,54 +270,86 @@ static void prod_poll(kafka_prod_t *pr, int timeout_ms)
     acks_flush(pr);
 }
 
+/* A uow librdkafka refused to take (@p e): failed and acknowledged now. */
+static void refused(kafka_sink_t *s, sl_uow_t *u, rd_kafka_resp_err_t e)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "kafka produce to %s failed: %s", s->topic, rd_kafka_err2str(e));
+    int err = sink_err(s, e);
+    sl_uow_fail(u, err, msg);
+    sl_uow_ack(u, err);
+}
+
+/* Header-less uows are handed over this many at a time. */
+#define RUN_MAX 64
+
+/* rd_kafka_produce_batch() of @p n messages, in their order: one clock
+ * read, one produce check and one topic lock for the run instead of one
+ * each per record (rd_kafka_produce). Each message librdkafka did not take
+ * carries its error, as rd_kafka_produce() would have returned it. */
+static void produce_run(kafka_sink_t *s, rd_kafka_message_t *ms, size_t n)
+{
+    if (!n)
+        return;
+    if ((size_t)rd_kafka_produce_batch(s->rkt, RD_KAFKA_PARTITION_UA, 0, ms, (int)n) == n)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (ms[i].err)
+            refused(s, ms[i]._private, ms[i].err);
+}
+
 static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
 {
     kafka_sink_t *s = opaque;
-    int refused = sl__sink_refusal(s->prod->closed, s->down);
-    if (refused)
-        return refused; /* SL_ESINKDOWN: each uow stays undone, read again by the next run */
+    int refused_all = sl__sink_refusal(s->prod->closed, s->down);
+    if (refused_all)
+        return refused_all; /* SL_ESINKDOWN: each uow stays undone, read again by the next run */
+    rd_kafka_message_t run[RUN_MAX];
+    size_t nrun = 0;
     for (size_t i = 0; i < n; i++) {
         sl_uow_t *u = uows[i];
         sl_span_t k, v;
         sl_uow_output(u, &k, &v);
         size_t nh;
         const sl_header_t *h = sl_uow_output_headers(u, &nh);
-        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (!nh) {
-            if (rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, 0, (void *)v.ptr, v.len,
-                                 k.len ? k.ptr : NULL, k.len, u) == -1)
-                e = rd_kafka_last_error();
-        } else {
-            /* Headers (a fault's sluice.fault.*, a resubmitted record's):
-             * librdkafka copies them and owns the list once produced. */
-            rd_kafka_headers_t *hs = rd_kafka_headers_new(nh);
-            for (size_t j = 0; j < nh; j++)
-                rd_kafka_header_add(hs, h[j].name, -1, h[j].value, (ssize_t)h[j].value_len);
-            /* rd_kafka_produceva, not producev: producev's argument macros
-             * are GNU statement expressions, refused by clang -Wpedantic. */
-            rd_kafka_vu_t vu[6] = {
-                {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = s->rkt},
-                {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = RD_KAFKA_PARTITION_UA},
-                {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)v.ptr, v.len}},
-                {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {k.len ? (void *)k.ptr : NULL, k.len}},
-                {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hs},
-                {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = u}};
-            rd_kafka_error_t *pe = rd_kafka_produceva(s->prod->rk, vu, 6);
-            if (pe) {
-                e = rd_kafka_error_code(pe);
-                rd_kafka_error_destroy(pe);
-                rd_kafka_headers_destroy(hs);
+            run[nrun++] = (rd_kafka_message_t){.payload = (void *)v.ptr,
+                                               .len = v.len,
+                                               .key = k.len ? (void *)k.ptr : NULL,
+                                               .key_len = k.len,
+                                               ._private = u};
+            if (nrun == RUN_MAX) {
+                produce_run(s, run, nrun);
+                nrun = 0;
             }
+            continue;
         }
-        if (e) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "kafka produce to %s failed: %s", s->topic,
-                     rd_kafka_err2str(e));
-            int err = sink_err(s, e);
-            sl_uow_fail(u, err, msg);
-            sl_uow_ack(u, err);
+        /* The run before this uow first: the records keep their order. */
+        produce_run(s, run, nrun);
+        nrun = 0;
+        /* Headers (a fault's sluice.fault.*, a resubmitted record's):
+         * librdkafka copies them and owns the list once produced. */
+        rd_kafka_headers_t *hs = rd_kafka_headers_new(nh);
+        for (size_t j = 0; j < nh; j++)
+            rd_kafka_header_add(hs, h[j].name, -1, h[j].value, (ssize_t)h[j].value_len);
+        /* rd_kafka_produceva, not producev: producev's argument macros
+         * are GNU statement expressions, refused by clang -Wpedantic. */
+        rd_kafka_vu_t vu[6] = {
+            {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = s->rkt},
+            {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = RD_KAFKA_PARTITION_UA},
+            {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)v.ptr, v.len}},
+            {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {k.len ? (void *)k.ptr : NULL, k.len}},
+            {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hs},
+            {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = u}};
+        rd_kafka_error_t *pe = rd_kafka_produceva(s->prod->rk, vu, 6);
+        if (pe) {
+            rd_kafka_resp_err_t e = rd_kafka_error_code(pe);
+            rd_kafka_error_destroy(pe);
+            rd_kafka_headers_destroy(hs);
+            refused(s, u, e);
         }
     }
+    produce_run(s, run, nrun);
     return 0;
 }
 

@@ -13,6 +13,8 @@
 #include "flavors/cdc_int.h"
 #include "helpers.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 
 TestSuite(cdc_fast);
@@ -566,4 +568,102 @@ Test(cdc_fast, the_validated_flag_skips_the_validation)
     release(&want);
     free(good);
     free(bad);
+}
+
+/* The strings the event writes from a record or the options (the
+ * partitionKey from the record's key, the tags, the region) are copied
+ * verbatim when nothing in them needs an escape, and written by the JSON
+ * writer otherwise: each byte that needs care, at every place in and
+ * around the eight-byte words the copy tests, comes out as the tree path
+ * writes it. */
+Test(cdc_fast, strings_that_need_escapes_at_every_place)
+{
+    static const char *const hazards[] = {
+        "\"", "\\", "\x01",     "\x1f",         "\x7f",
+        " ",  "~",  "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing"};
+    char *v = ddb_record("MODIFY", "{'pk':{'S':'p'},'n':{'N':'1'}}", "{'pk':{'S':'p'}}",
+                         "{'pk':{'S':'p'}}", NULL);
+    for (size_t h = 0; h < sizeof hazards / sizeof *hazards; h++)
+        for (size_t len = 1; len <= 24; len++)
+            for (size_t at = 0; at < len; at++) {
+                char key[64], src[64];
+                size_t k = 0;
+                for (size_t i = 0; i < len; i++) {
+                    const char *s = i == at ? hazards[h] : "k";
+                    memcpy(key + k, s, strlen(s));
+                    k += strlen(s);
+                }
+                key[k] = 0;
+                sl_record_t r = rec(v, key, NULL);
+                o.source = NULL;
+                o.account = NULL;
+                diff(&o, &r, 1, key);
+                /* the same bytes as option tags, with the record's key plain */
+                snprintf(src, sizeof src, "%s", key);
+                o.source = src;
+                o.account = key;
+                r = rec(v, "plain-key", NULL);
+                diff(&o, &r, 1, key);
+            }
+    free(v);
+    /* an image's key and value read into the partitionKey (Keys, no record key) */
+    char *w = sqd("{'eventName':'INSERT','awsRegion':'eu-w\xc3\xa9st-1','dynamodb':{"
+                  "'ApproximateCreationDateTime':17,'Keys':{'pk':{'S':'caf\xc3\xa9 \xe2\x82\xac "
+                  "twelve+ bytes'},'sk':{'N':'12345678901234567'}},'NewImage':{'pk':{'S':'x'}}}}");
+    sl_record_t r = rec(w, NULL, NULL);
+    o.source = NULL;
+    o.account = NULL;
+    diff(&o, &r, 1, "keys");
+    free(w);
+}
+
+/* sl__cdc_number_parse() reads integers exactly as strtoll() does, within
+ * int64_t and at its bounds (texts of up to 18 digits take a shorter way),
+ * and calls those beyond no integer: seeded texts of 1 to 21 digits with
+ * and without signs and leading zeros, and the bounds themselves. */
+Test(cdc_fast, integers_as_strtoll_reads_them)
+{
+    static const char *const fixed[] = {"0",
+                                        "-0",
+                                        "+0",
+                                        "7",
+                                        "+7",
+                                        "-7",
+                                        "007",
+                                        "-000000000000000000001",
+                                        "999999999999999999",
+                                        "-999999999999999999",
+                                        "1000000000000000000",
+                                        "9223372036854775807",
+                                        "-9223372036854775808",
+                                        "9223372036854775808",
+                                        "-9223372036854775809",
+                                        "18446744073709551616",
+                                        "000000000000000000000000042"};
+    char text[40];
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 20000; i++) {
+        const char *s = text;
+        if (i < sizeof fixed / sizeof *fixed) {
+            s = fixed[i];
+        } else {
+            size_t n = 0, digits = 1 + rnd(21);
+            unsigned sign = rnd(3);
+            if (sign)
+                text[n++] = sign == 1 ? '-' : '+';
+            for (size_t d = 0; d < digits; d++)
+                text[n++] = (char)('0' + (d == 0 && rnd(4) ? 1 + rnd(9) : rnd(10)));
+            text[n] = 0;
+        }
+        int is_int = -1;
+        int64_t iv = 0;
+        cr_assert_eq(sl__cdc_number_parse(s, strlen(s), &is_int, &iv, NULL), 0, "%s", s);
+        errno = 0;
+        char *endp;
+        long long want = strtoll(s, &endp, 10);
+        int fits = errno != ERANGE && *endp == 0;
+        cr_assert_eq(is_int, fits, "%s: is_int %d", s, is_int);
+        if (fits)
+            cr_assert_eq(iv, (int64_t)want, "%s: %" PRId64 ", strtoll %lld", s, iv, want);
+    }
 }
