@@ -20,6 +20,7 @@
 #include "bench_kafka.h"
 #include "bench_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <limits.h>
@@ -148,6 +149,101 @@ static double kcat(const char *topic)
 /* ---- the flavors on a processor thread ---- */
 
 static sl_store_t *recording_store(const char *path, size_t n);
+static char g_view_sync[16] = "normal";
+
+/* ---- CPU per thread (BENCH_THREAD_CPU=1) ----
+ * Each thread's run time (ns, /proc/self/task/TID/schedstat) when the
+ * listener saw its first record and when it saw its last: where the
+ * process's CPU goes beside the store's thread. */
+#define TSNAP_MAX 128
+typedef struct {
+    int tid;
+    char comm[20];
+    unsigned long long ns;
+} tcpu_t;
+typedef struct {
+    tcpu_t t[TSNAP_MAX];
+    size_t n;
+} tsnap_t;
+
+static void tsnap(tsnap_t *s)
+{
+    s->n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && s->n < TSNAP_MAX) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        tcpu_t *t = &s->t[s->n];
+        t->tid = atoi(e->d_name);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", t->tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ok = fscanf(f, "%llu", &t->ns) == 1;
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", t->tid);
+        f = fopen(path, "r");
+        t->comm[0] = 0;
+        if (f) {
+            if (fgets(t->comm, sizeof t->comm, f))
+                t->comm[strcspn(t->comm, "\n")] = 0;
+            fclose(f);
+        }
+        s->n += (size_t)ok;
+    }
+    closedir(d);
+}
+
+static tsnap_t g_ts0, g_ts1;
+
+/* The calling thread's id (/proc/thread-self is PID/task/TID). */
+static int my_tid(void)
+{
+    char l[64];
+    ssize_t k = readlink("/proc/thread-self", l, sizeof l - 1);
+    if (k <= 0)
+        return 0;
+    l[k] = 0;
+    const char *t = strrchr(l, '/');
+    return t ? atoi(t + 1) : 0;
+}
+static int g_loop_tid, g_main_tid;
+
+/* Each thread's CPU between the two snapshots, per event, busiest first. */
+static void tsnap_print(size_t n)
+{
+    tcpu_t d[TSNAP_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < g_ts1.n; i++) {
+        unsigned long long before = 0;
+        for (size_t j = 0; j < g_ts0.n; j++)
+            if (g_ts0.t[j].tid == g_ts1.t[i].tid)
+                before = g_ts0.t[j].ns;
+        d[k] = g_ts1.t[i];
+        d[k].ns -= before;
+        if ((double)d[k].ns / (double)n >= 50) /* 0.05 us an event */
+            k++;
+    }
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && d[j].ns > d[j - 1].ns; j--) {
+            tcpu_t x = d[j];
+            d[j] = d[j - 1];
+            d[j - 1] = x;
+        }
+    printf("  CPU per event by thread, first to last record:");
+    for (size_t i = 0; i < k; i++)
+        printf(" %s%s %.2f us%s", d[i].comm,
+               d[i].tid == g_loop_tid   ? "[loop]"
+               : d[i].tid == g_main_tid ? "[bench]"
+                                        : "",
+               (double)d[i].ns / 1e3 / (double)n, i + 1 < k ? "," : "\n");
+    if (!k)
+        printf("\n");
+}
 
 static bench_seen_t g_seen;
 /* the process's CPU seconds over the last flavor (from its first record to
@@ -166,8 +262,13 @@ static sl_result_t count(sl_uow_t *u, void *opaque)
     (void)u;
     (void)opaque;
     if (!atomic_load_explicit(&g_cpu_first_set, memory_order_relaxed) &&
-        !atomic_exchange(&g_cpu_first_set, 1))
+        !atomic_exchange(&g_cpu_first_set, 1)) {
         g_cpu_first = cpu_s();
+        if (getenv("BENCH_THREAD_CPU")) {
+            g_loop_tid = my_tid();
+            tsnap(&g_ts0);
+        }
+    }
     bench_seen_note(&g_seen);
     return SL_OK;
 }
@@ -209,6 +310,13 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
                         NULL};
     for (size_t i = 0; kv[i]; i += 2)
         check(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), kv[i]);
+    /* The listener as sluice-listener runs it: with its 32 MiB budget (about
+     * 4 000 records in flight, smaller Kafka buffers), so the reading keeps
+     * pace with the store rather than holding the whole input in flight
+     * (BENCH_FLAVOR_CONF="memory.max.bytes=0": the library's default, no
+     * budget). */
+    if (view)
+        check(sl_conf_set(c, "memory.max.bytes", "33554432", err, sizeof err), err);
     /* BENCH_FLAVOR_CONF="k=v k=v": more properties for both flavors (e.g. a
      * lower inflight.max.records, to pace the reading behind the store) */
     const char *fc = getenv("BENCH_FLAVOR_CONF");
@@ -223,6 +331,9 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
             check(sl_conf_set(c, t, eq + 1, err, sizeof err), err);
         }
     }
+    /* the view's PRAGMA synchronous (BENCH_FLAVOR_CONF="view.synchronous=
+     * full"): the store opens with it, and SQLite alone uses the same */
+    snprintf(g_view_sync, sizeof g_view_sync, "%s", sl_conf_get_str(c, "view.synchronous"));
     sl_processor_t *p = sl_processor_new(c, err, sizeof err);
     sl_conf_destroy(c);
     if (!p)
@@ -269,6 +380,10 @@ static double flavor(const char *group, const char *topic, size_t n, const char 
     if (atomic_load(&g_seen.n) < n)
         die("%s saw %zu of %zu records", group, atomic_load(&g_seen.n), n);
     double t_seen = now_s();
+    if (getenv("BENCH_THREAD_CPU")) {
+        g_main_tid = my_tid();
+        tsnap(&g_ts1);
+    }
     /* the processor thread's own CPU time so far (sources, engine, stages,
      * sinks on the loop; not librdkafka's or the broker's threads) */
     clockid_t cid;
@@ -365,7 +480,8 @@ static sl_store_t *recording_store(const char *path, size_t n)
     g_log.ev = xcalloc(n, sizeof *g_log.ev);
     g_log.txn = xcalloc(n, sizeof *g_log.txn);
     g_log.cap = g_log.txn_cap = n;
-    g_log.inner = sl_store_sqlite_open(path, "things", err, sizeof err);
+    sl_store_sqlite_opts_t so = {.synchronous = g_view_sync};
+    g_log.inner = sl_store_sqlite_open_opts(path, "things", &so, err, sizeof err);
     if (!g_log.inner)
         die("view: %s", err);
     static const sl_store_ops_t ops = {
@@ -480,10 +596,11 @@ static double bare_sqlite(const char *path, size_t n, size_t things)
                         NULL) != SQLITE_OK)
         die("sqlite: cannot open %s", path);
     sq_exec(db, "PRAGMA journal_mode=WAL");
-    /* BENCH_BARE_SYNC=FULL (or OFF): what another setting would cost */
+    /* the listener's view.synchronous; BENCH_BARE_SYNC=FULL (or OFF): what
+     * another setting would cost SQLite alone */
     char sync[64];
     snprintf(sync, sizeof sync, "PRAGMA synchronous=%.30s",
-             getenv("BENCH_BARE_SYNC") ? getenv("BENCH_BARE_SYNC") : "NORMAL");
+             getenv("BENCH_BARE_SYNC") ? getenv("BENCH_BARE_SYNC") : g_view_sync);
     sq_exec(db, sync);
     sq_exec(db, "CREATE TABLE things (key TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, type "
                 "TEXT NOT NULL, event_id TEXT, entity TEXT NOT NULL, updated_at INTEGER NOT NULL)");
@@ -877,6 +994,8 @@ int main(int argc, char **argv)
                    "store %.2f us, SQLite alone's loop %.2f us\n",
                    ucl[r], ucs[r], g_log.apply_cpu * 1e6 / (double)n,
                    g_bare_thread_cpu * 1e6 / (double)n);
+            if (getenv("BENCH_THREAD_CPU"))
+                tsnap_print(n);
             fflush(stdout);
         }
         summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),

@@ -62,6 +62,12 @@ typedef struct sl_materialize_opts_s {
  * cannot be placed in the view); store errors are retried when retriable and
  * become faults otherwise. Within a batch, only the newest event of each key
  * is written (by timestamp; the later one on a tie).
+ *
+ * The store bounds a listener's rate: sluice-listener sets the processor's
+ * memory.max.bytes to 33554432 (about 4 000 records in flight rather than
+ * the library's 50 000), which costs no rate and less CPU per event than
+ * reading far ahead of the store (bench/README.md, bench_flavors); a program
+ * that builds its own listener should set it too.
  * @returns 0; SL_EINVAL (bad options, or @p p already has a sink); SL_ENOMEM.
  * @remark Not thread-safe: build pipelines on one thread.
  */

@@ -107,6 +107,12 @@ static const prop_t props[] = {
      "one (logged). Empty = off."},
     {"health.stall.ms", P_INT, "60000", 100, 86400000,
      "/health answers 503 once records are in flight and none was done for this long."},
+    {"view.synchronous", P_STR, "normal", 0, 0,
+     "Durability of sluice-listener's SQLite view (PRAGMA synchronous on its WAL; "
+     "sl_store_sqlite_open_opts()): \"normal\" (a commit is fsynced at the next checkpoint: "
+     "a power loss or OS crash may lose the last commits, whose offsets may be committed "
+     "already; a crash of the process loses nothing) or \"full\" (each commit, one per batch "
+     "or group of batches, fsyncs the WAL before its events are done)."},
 };
 #define NPROPS (sizeof props / sizeof props[0])
 
@@ -263,6 +269,11 @@ static int check_str(const prop_t *p, const char *value, char *errstr, size_t er
                      value);
             return SL_EINVAL;
         }
+    }
+    if (!strcmp(p->name, "view.synchronous") && strcmp(value, "normal") && strcmp(value, "full")) {
+        sl__errf(errstr, errstr_size, "view.synchronous: expected normal or full, got \"%s\"",
+                 value);
+        return SL_EINVAL;
     }
     if (!strcmp(p->name, "log.level") && strcmp(value, "debug") && strcmp(value, "info") &&
         strcmp(value, "warn") && strcmp(value, "error")) {

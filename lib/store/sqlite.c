@@ -603,8 +603,29 @@ static int busy_ms(void)
     return (int)ms;
 }
 
+/* The PRAGMA for a view.synchronous value, or NULL when it is not one. WAL
+ * makes NORMAL safe against a crash of the process; FULL adds an fsync of
+ * the WAL at every commit, so a committed transaction survives a power
+ * loss too. OFF and EXTRA are not offered: OFF risks the database itself on
+ * a power loss, and EXTRA only differs from FULL in DELETE journal mode. */
+static const char *sync_pragma(const char *v)
+{
+    if (!v || !strcmp(v, "normal"))
+        return "PRAGMA synchronous=NORMAL";
+    if (!strcmp(v, "full"))
+        return "PRAGMA synchronous=FULL";
+    return NULL;
+}
+
 sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errstr,
                                  size_t errstr_size)
+{
+    return sl_store_sqlite_open_opts(path, table, NULL, errstr, errstr_size);
+}
+
+sl_store_t *sl_store_sqlite_open_opts(const char *path, const char *table,
+                                      const sl_store_sqlite_opts_t *opts, char *errstr,
+                                      size_t errstr_size)
 {
     if (errstr && errstr_size)
         errstr[0] = '\0';
@@ -616,6 +637,13 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
     }
     if (!valid_table(table, errstr, errstr_size))
         return NULL;
+    const char *sync = sync_pragma(opts ? opts->synchronous : NULL);
+    if (!sync) {
+        sl__errf(errstr, errstr_size,
+                 "sqlite store: synchronous: expected normal or full, got \"%s\"",
+                 opts->synchronous);
+        return NULL;
+    }
     sqstore_t *s = sl_calloc(1, sizeof *s);
     if (!s) {
         sl__errf(errstr, errstr_size, "sqlite store: out of memory");
@@ -641,7 +669,7 @@ sl_store_t *sl_store_sqlite_open(const char *path, const char *table, char *errs
     sqlite3_busy_handler(s->db, busy_wait, s);
     /* The busy timeout comes first: switching to WAL waits for other users. */
     if (set_wal(s->db, errstr, errstr_size) != SQLITE_OK ||
-        exec_sql(s->db, "PRAGMA synchronous=NORMAL", errstr, errstr_size) != SQLITE_OK ||
+        exec_sql(s->db, sync, errstr, errstr_size) != SQLITE_OK ||
         create_tables(s->db, table, errstr, errstr_size) != SQLITE_OK ||
         prepare_all(s, table, errstr, errstr_size) != SQLITE_OK)
         goto fail;

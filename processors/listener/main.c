@@ -105,9 +105,13 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     char err[512];
+    /* -c view.synchronous=full: every commit fsyncs (sl_store_sqlite_opts_t);
+     * the property table has checked the value. */
+    sl_store_sqlite_opts_t so = {.synchronous =
+                                     sl_conf_get_str(sl_processor_conf(p), "view.synchronous")};
     /* --describe touches no file: an in-memory view stands in for it. */
     sl_store_t *store =
-        sl_store_sqlite_open(c.describe ? ":memory:" : view, table, err, sizeof err);
+        sl_store_sqlite_open_opts(c.describe ? ":memory:" : view, table, &so, err, sizeof err);
     if (!store) {
         cli_error(&c, "--view %s: %s", c.view, err);
         rc = EXIT_RUNTIME;

@@ -212,3 +212,28 @@ Test(conf, property_table_is_documented)
     cr_assert(strstr(doc, "`kafka.*`"));
     free(doc);
 }
+
+/* view.synchronous (the listener's view store): normal, the default, or
+ * full; anything else is refused with the choices named, the value kept. */
+Test(conf, view_synchronous_is_normal_or_full)
+{
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_str_eq(sl_conf_get_str(c, "view.synchronous"), "normal");
+    char err[256] = "";
+    cr_assert_eq(sl_conf_set(c, "view.synchronous", "full", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(sl_conf_get_str(c, "view.synchronous"), "full");
+    static const char *const bad[] = {"off", "extra", "FULL", "2", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        cr_assert_eq(sl_conf_set(c, "view.synchronous", bad[i], err, sizeof err), SL_EINVAL,
+                     "\"%s\"", bad[i]);
+        char want[128];
+        snprintf(want, sizeof want, "view.synchronous: expected normal or full, got \"%s\"",
+                 bad[i]);
+        cr_assert_str_eq(err, want);
+        cr_assert_str_eq(sl_conf_get_str(c, "view.synchronous"), "full", "the value is kept");
+    }
+    cr_assert_eq(sl_conf_set(c, "view.synchronous", "normal", NULL, 0), 0);
+    cr_assert_str_eq(sl_conf_get_str(c, "view.synchronous"), "normal");
+    sl_conf_destroy(c);
+}

@@ -373,9 +373,11 @@ Test(processors, trigger_publishes_domain_events_and_the_listener_materializes_t
                "--entity thing --group g-trigger -X %s -c commit.interval.ms=100",
                xb);
     tu_cmd_t largv_c;
+    /* This listener's view fsyncs every commit (the other listener tests keep
+     * the default, normal). */
     char **largv = tu_cmd(&largv_c, lbin,
                           "--source kafka:events --key /thing/id --view %s --group g-listener2 -X "
-                          "%s -c commit.interval.ms=100",
+                          "%s -c commit.interval.ms=100 -c view.synchronous=full",
                           view, xb);
     pid_t tp = run(targv, tlog, NULL);
     pid_t lp = run(largv, llog, NULL);
@@ -635,6 +637,11 @@ Test(processors, bad_flags_give_a_clear_error_and_exit_code)
          {"--source", "kafka:e", "--key", "/id", "--types", "a,b*"},
          2,
          "either exact names or prefixes"},
+        {"bad view.synchronous",
+         {"--source", "kafka:e", "--key", "/id", "-X", "bootstrap.servers=x:1", "-c",
+          "view.synchronous=off"},
+         2,
+         "view.synchronous: expected normal or full, got \"off\""},
     };
     for (size_t i = 0; i < sizeof lcases / sizeof *lcases; i++)
         check_usage(lbin, &lcases[i]);

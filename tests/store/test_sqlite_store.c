@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,4 +872,203 @@ Test(sqlite_store, the_wal_stays_bounded_under_continuous_writes)
     cr_assert_eq(q_int("SELECT count(*) FROM view", -1), BATCHES * ROWS);
     sl_store_destroy(s);
     cr_assert_eq(file_size(wal), 0, "the close checkpoints and removes the WAL");
+}
+
+/* ---- synchronous (view.synchronous) ----------------------------------- */
+
+/* A probe of what the store's own connection asks of the disk: a VFS that
+ * wraps SQLite's default one (the real unix VFS does every operation) and
+ * counts the fsyncs of the WAL that end a commit, made on the thread that
+ * applies. The store's connection is private, so its PRAGMA synchronous is
+ * read back from what it does: FULL syncs the WAL in every COMMIT, NORMAL
+ * never does (only a checkpoint, on the store's checkpointer thread, and a
+ * WAL header written when the WAL starts over, which this probe tells from a
+ * commit by the write that comes before the sync: the header at offset 0). */
+typedef struct pfile_s {
+    sqlite3_file base;
+    sqlite3_file *real; /* the default VFS's file, right after this struct */
+    int wal;
+    sqlite3_int64 last_write; /* offset of the last write to this file */
+} pfile_t;
+
+static sqlite3_vfs *p_real;
+static sqlite3_vfs p_vfs;
+static pthread_t p_writer;
+static atomic_int p_commit_syncs, p_header_syncs;
+
+#define REAL(f) (((pfile_t *)(f))->real)
+static int p_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int p_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int p_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    ((pfile_t *)f)->last_write = o;
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int p_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int p_sync(sqlite3_file *f, int flags)
+{
+    pfile_t *p = (pfile_t *)f;
+    if (p->wal && pthread_equal(pthread_self(), p_writer))
+        atomic_fetch_add(p->last_write == 0 ? &p_header_syncs : &p_commit_syncs, 1);
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int p_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int p_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int p_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int p_check(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int p_fctl(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int p_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int p_caps(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int p_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
+}
+static int p_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void p_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int p_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int p_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), o, n, pp);
+}
+static int p_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), o, p);
+}
+
+static const sqlite3_io_methods p_io = {
+    3,          p_close,       p_read,      p_write, p_truncate, p_sync, p_size,
+    p_lock,     p_unlock,      p_check,     p_fctl,  p_sector,   p_caps, p_shm_map,
+    p_shm_lock, p_shm_barrier, p_shm_unmap, p_fetch, p_unfetch,
+};
+
+static int p_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    pfile_t *p = (pfile_t *)f;
+    p->real = (sqlite3_file *)(p + 1);
+    p->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    p->last_write = -1;
+    int rc = p_real->xOpen(p_real, name, p->real, flags, out);
+    /* SQLite closes a file whose pMethods is set, even when the open failed. */
+    p->base.pMethods = p->real->pMethods ? &p_io : NULL;
+    return rc;
+}
+
+/* Make the probe SQLite's default VFS for this test's process. */
+static void probe_on(void)
+{
+    p_real = sqlite3_vfs_find(NULL);
+    cr_assert(p_real && p_real->iVersion >= 1);
+    p_vfs = *p_real; /* every other method is the real one's, with its pAppData */
+    p_vfs.zName = "sl_sync_probe";
+    p_vfs.szOsFile = (int)sizeof(pfile_t) + p_real->szOsFile;
+    p_vfs.xOpen = p_open;
+    p_vfs.pNext = NULL;
+    cr_assert_eq(sqlite3_vfs_register(&p_vfs, 1), SQLITE_OK);
+    p_writer = pthread_self();
+}
+
+static sl_store_t *open_sync(const char *mode)
+{
+    char err[256];
+    sl_store_sqlite_opts_t o = {.synchronous = mode};
+    sl_store_t *s = sl_store_sqlite_open_opts(dbpath, NULL, &o, err, sizeof err);
+    cr_assert(s, "open with synchronous %s failed: %s", mode ? mode : "(default)", err);
+    return s;
+}
+
+/* @p n applies of one row each: the WAL syncs that ended a commit. */
+static int64_t sync_ts = 100;
+static int commit_syncs_of(sl_store_t *s, int n)
+{
+    atomic_store(&p_commit_syncs, 0);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(apply1(s, up("k", sync_ts++, "{\"n\":1}")), 1);
+    return atomic_load(&p_commit_syncs);
+}
+
+Test(sqlite_store, synchronous_full_fsyncs_the_wal_in_every_commit)
+{
+    probe_on();
+    sl_store_t *s = open_sync("full");
+    cr_assert_eq(commit_syncs_of(s, 5), 5, "one fsync of the WAL per commit");
+    cr_assert_eq(view_ts("k"), 104);
+    sl_store_destroy(s);
+}
+
+Test(sqlite_store, synchronous_normal_is_the_default_and_leaves_commits_unsynced)
+{
+    probe_on();
+    sl_store_t *s = open_sync("normal");
+    cr_assert_eq(commit_syncs_of(s, 5), 0, "NORMAL: no fsync in a commit");
+    sl_store_destroy(s);
+    for (int i = 0; i < 2; i++) {
+        /* no options, and options that leave synchronous NULL: the same */
+        sl_store_sqlite_opts_t zero = {0};
+        char err[256];
+        s = i ? sl_store_sqlite_open(dbpath, NULL, err, sizeof err)
+              : sl_store_sqlite_open_opts(dbpath, NULL, &zero, err, sizeof err);
+        cr_assert(s, "%s", err);
+        cr_assert_eq(commit_syncs_of(s, 3), 0, "the default is NORMAL (open %d)", i);
+        sl_store_destroy(s);
+    }
+    /* and the probe sees syncs at all: the same file, FULL */
+    s = open_sync("full");
+    cr_assert_eq(commit_syncs_of(s, 2), 2);
+    sl_store_destroy(s);
+}
+
+Test(sqlite_store, synchronous_bad_value_is_an_open_error)
+{
+    static const char *const bad[] = {"off", "extra", "FULL", "Normal", "", "full "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "unchanged";
+        sl_store_sqlite_opts_t o = {.synchronous = bad[i]};
+        cr_assert_null(sl_store_sqlite_open_opts(dbpath, NULL, &o, err, sizeof err), "\"%s\"",
+                       bad[i]);
+        char want[128];
+        snprintf(want, sizeof want, "synchronous: expected normal or full, got \"%s\"", bad[i]);
+        cr_assert(strstr(err, want), "\"%s\": %s", bad[i], err);
+        cr_assert_null(sl_store_sqlite_open_opts(dbpath, NULL, &o, NULL, 0), "errstr may be NULL");
+    }
+    cr_assert_eq(access(dbpath, F_OK), -1, "a refused open creates no database");
 }
