@@ -151,12 +151,14 @@ SL_EXPORT int sl_kinesis_stream_check(sl_processor_t *p, const char *stream, cha
  * value starts with the envelope's magic is written in the envelope; its
  * partition key is its key when it can be one, else a hash of the key (or
  * of the value without a key). Every record is checked first, and the
- * stream's existence: an error there sends nothing. A failed entry (the
- * documented entry errors: nothing was written) is written again, before
- * later records, up to 10 times; a call throttled as a whole goes again with
- * backoff. A call whose outcome is unknown (no answer, a timeout, a server
- * error) is not repeated, since it may have written records: the call
- * returns its error and those records get no @p acked call.
+ * stream's existence: an error there sends nothing. A call holds at most
+ * one record of a partition key, so the records of a key are stored in
+ * their order. A failed entry (the documented entry errors: nothing was
+ * written) is written again, before later records, up to 10 times; a call
+ * throttled as a whole goes again with backoff. A call whose outcome is
+ * unknown (no answer, a timeout, a server error) is not repeated, since it
+ * may have written records: the call returns its error and those records
+ * get no @p acked call.
  *
  * @param msgs borrowed; err, shard and sequence are set from the answers.
  * @param rate at most this many records per second; 0 = no limit.
@@ -169,6 +171,8 @@ SL_EXPORT int sl_kinesis_stream_check(sl_processor_t *p, const char *stream, cha
  *          255 bytes, or too many headers: nothing was sent); SL_EAGAIN (an
  *          entry failed 10 times); the call's error otherwise; a message in
  *          @p errstr.
+ * @remark Blocks the calling thread. Thread-safe with respect to other
+ *         processors; not to be called on @p p from two threads at once.
  */
 SL_EXPORT int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t *msgs,
                                   size_t n, double rate,
@@ -188,6 +192,9 @@ SL_EXPORT int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kine
  * @returns 0; what @p cb returned; SL_ENOENT when the stream does not exist;
  *          SL_EIO, SL_ETIMEDOUT, SL_EINVAL, SL_ENOMEM (with a message in
  *          @p errstr).
+ * @remark Blocks the calling thread; @p cb runs on it. Thread-safe with
+ *         respect to other processors; not to be called on @p p from two
+ *         threads at once.
  */
 SL_EXPORT int sl_kinesis_scan(sl_processor_t *p, const char *stream, int64_t since_ms,
                               int (*cb)(void *opaque, const sl_record_t *rec), void *opaque,

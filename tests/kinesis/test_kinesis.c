@@ -875,3 +875,47 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     free(out);
     finish(&s);
 }
+
+/* sl_kinesis_put_sync (sluice-faults resubmit) with a partial failure: the
+ * proxy fails entry 0 of the first PutRecords (really not stored). Every
+ * record has the same key, so a call that held more than one of them would
+ * store the later ones while the failed first one goes again behind them:
+ * the key's records out of order. Each must be stored once, in order. */
+Test(kinesis, put_sync_keeps_a_keys_order_across_a_partial_failure)
+{
+    enum { N = 12 };
+    kk_server_t s = begin(TO_PROXY, "out:1", NULL);
+    kk_faults(&s, "{\"putRecordsFailures\":{\"indexes\":[0],\"calls\":1}}");
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    sl_kinesis_msg_t msgs[N];
+    char vals[N][16];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < N; i++) {
+        snprintf(vals[i], sizeof vals[i], "v%02d", i);
+        msgs[i] = (sl_kinesis_msg_t){
+            .key = "k", .key_len = 1, .value = vals[i], .value_len = strlen(vals[i])};
+    }
+    cr_assert_eq(sl_kinesis_put_sync(p, "out", msgs, N, 0, NULL, NULL, err, sizeof err), 0, "%s",
+                 err);
+    sl_processor_destroy(p);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(msgs[i].err, 0, "record %d", i);
+    json_t *st = kk_stats(&s);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(st, "PutRecords"), "failedEntries")), 1,
+        "the proxy failed one entry");
+    json_decref(st);
+    json_t *out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(json_array_size(out), (size_t)N, "%zu records stored", json_array_size(out));
+    for (size_t i = 0; i < N; i++) {
+        const char *v = json_string_value(json_object_get(json_array_get(out, i), "value"));
+        cr_assert(v && !strcmp(v, vals[i]), "record %zu of the stream is %s, want %s", i,
+                  v ? v : "(none)", vals[i]);
+    }
+    json_decref(out);
+    finish(&s);
+}
