@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PUT_MAX_RECORDS 500
 #define PUT_MAX_BYTES (5 * 1024 * 1024)
@@ -59,8 +58,6 @@ typedef struct kin_sink_s {
     } keys;
     uv_timer_t *timer; /* the next due retry; closed with the sink */
     unsigned retry_max;
-    int64_t backoff_base, backoff_max;
-    uint64_t rnd;
     int busy;  /* a pump or an answer is being handled */
     int again; /* ... and more was written meanwhile */
     int closed;
@@ -152,23 +149,11 @@ static int key_take(kin_sink_t *s, sl_span_t k)
 
 /* ---- retries ---- */
 
-static uint64_t rnd_next(kin_sink_t *s)
-{
-    s->rnd ^= s->rnd << 13;
-    s->rnd ^= s->rnd >> 7;
-    s->rnd ^= s->rnd << 17;
-    return s->rnd;
-}
-
-/* Capped full-jitter exponential backoff, as the engine's. */
+/* The engine's own backoff (retry.backoff.ms, retry.backoff.max.ms, its
+ * random.seed): a retry here waits as one made by the engine would. */
 static int64_t backoff(kin_sink_t *s, unsigned attempt)
 {
-    int64_t cap = s->backoff_base;
-    for (unsigned i = 1; i < attempt && cap < s->backoff_max; i++)
-        cap *= 2;
-    if (cap > s->backoff_max)
-        cap = s->backoff_max;
-    return 1 + (int64_t)(rnd_next(s) % (uint64_t)cap);
+    return sl__backoff(sl__proc_engine(s->proc), attempt);
 }
 
 static int64_t loop_now(kin_sink_t *s)
@@ -609,12 +594,6 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
     s->pend_tail = &s->pend;
     const sl_conf_t *conf = sl_processor_conf(p);
     s->retry_max = (unsigned)sl_conf_get_int(conf, "retry.max");
-    s->backoff_base = sl_conf_get_int(conf, "retry.backoff.ms");
-    s->backoff_max = sl_conf_get_int(conf, "retry.backoff.max.ms");
-    s->rnd = (uint64_t)sl_conf_get_int(conf, "random.seed");
-    if (!s->rnd)
-        s->rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
-    s->rnd = s->rnd * 0x9E3779B97F4A7C15ULL | 1; /* never 0: xorshift would stay there */
     s->kin = sl__kin_new(p, errstr, errstr_size);
     s->timer = s->kin ? sl_malloc(sizeof *s->timer) : NULL;
     if (!s->timer) {
