@@ -22,6 +22,7 @@
 #define RECORD_MAX (1024 * 1024)
 #define PUT_ATTEMPTS 10
 #define PKEY_SLOTS 1024     /* a call's partition keys, at most half full */
+#define SCAN_LIMIT 10000    /* records a GetRecords of a scan asks for */
 #define SCAN_QUIET_TRIES 60 /* throttled or failed calls in a row before a scan gives up */
 
 static void sleep_ms(long ms)
@@ -398,7 +399,7 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
                 break; /* nothing to read in it */
             continue;
         }
-        json_t *req = json_pack("{s:s,s:i}", "ShardIterator", iter, "Limit", 10000);
+        json_t *req = json_pack("{s:s,s:i}", "ShardIterator", iter, "Limit", SCAN_LIMIT);
         rc = req ? sl__kin_call_sync(k, "GetRecords", req, tmo, &resp, &why, msg, sizeof msg)
                  : SL_ENOMEM;
         if (rc && why == KIN_EXPIRED) {
@@ -477,7 +478,13 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
         const char *next = json_string_value(json_object_get(resp, "NextShardIterator"));
         json_t *behind = json_object_get(resp, "MillisBehindLatest");
         size_t got = json_array_size(recs);
-        int caught_up = !got && (!json_is_integer(behind) || json_integer_value(behind) == 0);
+        /* The end of the shard at the time of the call: a page at the tip
+         * (MillisBehindLatest 0) not cut by the Limit, or an empty page
+         * from a service that does not say. Not only an empty page: on a
+         * stream written to all along every page holds records, and the
+         * scan would follow the writes for as long as they go on. */
+        int at_tip = json_is_integer(behind) && json_integer_value(behind) == 0 && got < SCAN_LIMIT;
+        int caught_up = at_tip || (!got && !json_is_integer(behind));
         sl_free(iter);
         iter = next && !rc ? sl_strdup(next) : NULL;
         json_decref(resp);

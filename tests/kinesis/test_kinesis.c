@@ -8,6 +8,7 @@
 #include "../../examples/view_count.h"
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 TestSuite(kinesis, .timeout = 240);
 
@@ -917,5 +918,59 @@ Test(kinesis, put_sync_keeps_a_keys_order_across_a_partial_failure)
                   v ? v : "(none)", vals[i]);
     }
     json_decref(out);
+    finish(&s);
+}
+
+/* A writer that keeps a stream busy (records of 50 a call) until told to
+ * stop or 30 s have passed. */
+typedef struct {
+    const char *url;
+    atomic_int stop, done;
+} busy_writer_t;
+
+static void *busy_write(void *arg)
+{
+    busy_writer_t *w = arg;
+    const char *keys[50], *vals[50];
+    for (int i = 0; i < 50; i++)
+        keys[i] = "k", vals[i] = "{\"type\":\"busy\"}";
+    for (int64_t end = tu_now_ms() + 30000; !atomic_load(&w->stop) && tu_now_ms() < end;)
+        kk_put(w->url, "busy", keys, vals, 50);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static int count_rec(void *opaque, const sl_record_t *rec)
+{
+    (void)rec;
+    (*(size_t *)opaque)++;
+    return 0;
+}
+
+/* sl_kinesis_scan reads a stream to its end at the time of the call: on a
+ * stream written to all along (GetRecords never comes back empty) it must
+ * still return, not follow the writes for as long as they go on. */
+Test(kinesis, scan_returns_while_the_stream_is_still_written)
+{
+    kk_server_t s = begin(TO_KINESALITE, "busy:1", NULL);
+    busy_writer_t w = {.url = s.kinesalite};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, busy_write, &w), 0);
+    tu_sleep_ms(300); /* the writes are under way */
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "kinesis.poll.interval.ms", "50", err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    size_t n = 0;
+    int rc = sl_kinesis_scan(p, "busy", 0, count_rec, &n, err, sizeof err);
+    int writer_done = atomic_load(&w.done);
+    atomic_store(&w.stop, 1);
+    pthread_join(th, NULL);
+    sl_processor_destroy(p);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_gt(n, 0);
+    cr_assert_not(writer_done, "the scan of %zu records returned only once the writes stopped", n);
     finish(&s);
 }
