@@ -83,8 +83,11 @@ SL_EXPORT int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, ch
  * @brief A Kinesis PutRecords sink writing to @p stream, owned by the processor.
  *
  * Batches hold at most 500 records and 5 MiB (data and partition keys) per
- * call; a record over 1 MiB becomes a fault. The partition key is the
- * output key (the event's partitionKey by default), at most 256 characters.
+ * call; a record over 1 MiB (its data and partition key) becomes a fault
+ * (SL_ETOOBIG). The partition key is the output key (the event's
+ * partitionKey by default), at most 256 characters. A value that starts
+ * with the sluice record envelope's magic (below) is written in an
+ * envelope of its own, so that a reader gets it as it was.
  * Per partition key one event is in flight at a time: a call holds at most
  * one entry of a key, and a key's next event is written once the previous
  * one is stored (PutRecords stores the other entries of a call when some

@@ -5,6 +5,7 @@
 #include "core/describe.h"
 #include "core/util.h"
 #include "kinesis/client.h"
+#include "kinesis/envelope.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
 #include "sluice/mem.h"
@@ -304,15 +305,30 @@ static int send_call(kin_sink_t *s, ent_t **ents, size_t n, char *msg, size_t ms
     for (size_t i = 0; i < n; i++) {
         sl_span_t k, v;
         sl_uow_output(ents[i]->u, &k, &v);
-        size_t need = 4 * ((v.len + 2) / 3) + 1;
+        /* A value that starts with the envelope's magic goes in an envelope
+         * of its own (key mode 0, no headers): a Kinesis source unwraps
+         * what starts with the magic, and would otherwise take these bytes
+         * for an envelope (another value, headers) or fault them. */
+        unsigned char *env = NULL;
+        const void *data = v.ptr;
+        size_t dl = v.len;
+        if (sl__kenv_is(v.ptr, v.len)) {
+            if (sl__kenv_wrap(SL__KENV_KEY_PK, NULL, 0, NULL, 0, v.ptr, v.len, &env, &dl))
+                goto fail;
+            data = env;
+        }
+        size_t need = 4 * ((dl + 2) / 3) + 1;
         if (need > b64cap) {
             char *nb = sl_realloc(b64, need);
-            if (!nb)
+            if (!nb) {
+                sl_free(env);
                 goto fail;
+            }
             b64 = nb;
             b64cap = need;
         }
-        size_t bl = sl_base64_encode(v.ptr, v.len, b64);
+        size_t bl = sl_base64_encode(data, dl, b64);
+        sl_free(env);
         json_t *e = json_pack("{s:s%,s:s%}", "Data", b64, bl, "PartitionKey", ents[i]->key.ptr,
                               ents[i]->key.len);
         if (!e || json_array_append_new(recs, e))
@@ -483,11 +499,25 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
             sl_uow_ack(uows[i], SL_ESINK);
             continue;
         }
+        /* What Kinesis counts against its 1 MiB: the data (in its envelope
+         * when the value starts with the magic, see send_call) and the
+         * partition key. Over it, the service would refuse the whole call. */
+        size_t bytes = k.len + v.len + (sl__kenv_is(v.ptr, v.len) ? SL__KENV_MAGIC_LEN + 3 : 0);
+        if (bytes > RECORD_MAX_BYTES) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "kinesis: %zu bytes with the partition key (and envelope), over the 1 MiB "
+                     "of a record",
+                     bytes);
+            sl_uow_fail(uows[i], SL_ETOOBIG, msg);
+            sl_uow_ack(uows[i], SL_ETOOBIG);
+            continue;
+        }
         ent_t *e = s->spare;
         s->spare = e->next;
         e->u = uows[i];
         e->key = k;
-        e->bytes = k.len + v.len;
+        e->bytes = bytes;
         e->attempts = 0;
         e->due = 0;
         e->next = NULL;

@@ -974,3 +974,95 @@ Test(kinesis, scan_returns_while_the_stream_is_still_written)
     cr_assert_not(writer_done, "the scan of %zu records returned only once the writes stopped", n);
     finish(&s);
 }
+
+/* A sluice envelope by hand (layout in lib/kinesis/envelope.h): key mode
+ * 0, one header "h" = "x", the value "inner". */
+static const unsigned char k_inner_env[] = {0x00, 's',  'l',  'u',  'i', 'c',  'e',  0x1e,
+                                            0x01, 0x00, 0x00, 0x01, 'h', 0x00, 0x00, 0x00,
+                                            0x00, 0x01, 'x',  'i',  'n', 'n',  'e',  'r'};
+
+static sl_result_t emit_envelope_bytes(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    return sl_uow_set_output(u, NULL, 0, k_inner_env, sizeof k_inner_env) ? SL_RETRY : SL_OK;
+}
+
+typedef struct {
+    size_t n, header_count, len;
+    unsigned char value[64];
+} scanned_t;
+
+static int keep_rec(void *opaque, const sl_record_t *rec)
+{
+    scanned_t *s = opaque;
+    s->n++;
+    s->header_count = rec->header_count;
+    s->len = rec->value_len;
+    memcpy(s->value, rec->value, rec->value_len < sizeof s->value ? rec->value_len : 0);
+    return 0;
+}
+
+/* An event whose value happens to start with the envelope's magic (here a
+ * whole valid envelope: bytes anyone can put in a pipeline's output) must
+ * reach a reader of the stream as it was: not taken for an envelope and
+ * turned into another value with headers (nor, malformed, into a fault).
+ * The sink writes it in an envelope of its own. */
+Test(kinesis, a_value_that_looks_like_an_envelope_is_written_as_it_is)
+{
+    kk_server_t s = begin(TO_KINESALITE, "in:1", "out:1", "faults:1", NULL);
+    put_events(s.kinesalite, "in", 0, 1, 0);
+    kk_run_t r;
+    kk_run(&r,
+           kk_processor("magic", g_dir, "in", "out", "copy", emit_envelope_bytes, 1, NULL, NULL));
+    json_t *out = wait_records(s.kinesalite, "out", 1);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    scanned_t got = {0};
+    cr_assert_eq(sl_kinesis_scan(p, "out", 0, keep_rec, &got, err, sizeof err), 0, "%s", err);
+    sl_processor_destroy(p);
+    cr_assert_eq(got.n, 1);
+    cr_assert_eq(got.header_count, 0, "the value was read as an envelope with %zu header(s)",
+                 got.header_count);
+    cr_assert_eq(got.len, sizeof k_inner_env);
+    cr_assert_arr_eq(got.value, k_inner_env, sizeof k_inner_env);
+    finish(&s);
+}
+
+static char g_big[1024 * 1024];
+
+/* A value of exactly 1 MiB with no output key: within the engine's limit
+ * for the sink (key and value), but its partition key (the event's) makes
+ * the record larger than the 1 MiB Kinesis takes. */
+static sl_result_t emit_1mib(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    memset(g_big, 'a', sizeof g_big);
+    return sl_uow_set_output(u, NULL, 0, g_big, sizeof g_big) ? SL_RETRY : SL_OK;
+}
+
+/* Such an event is a fault of its own (SL_ETOOBIG), from the sink, before
+ * any call: sent, it would make the service refuse its whole call. */
+Test(kinesis, a_record_over_1_mib_with_its_partition_key_is_a_fault_of_its_own)
+{
+    kk_server_t s = begin(TO_KINESALITE, "in:1", "out:1", "faults:1", NULL);
+    put_events(s.kinesalite, "in", 0, 1, 0);
+    kk_run_t r;
+    kk_run(&r, kk_processor("big", g_dir, "in", "out", "copy", emit_1mib, 1, NULL, NULL));
+    json_t *faults = wait_records(s.kinesalite, "faults", 1);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    cr_assert_eq(json_array_size(faults), 1);
+    json_t *f =
+        json_loads(json_string_value(json_object_get(json_array_get(faults, 0), "value")), 0, NULL);
+    cr_assert(f);
+    const char *name = json_string_value(json_object_get(json_object_get(f, "err"), "name"));
+    cr_assert(name && !strcmp(name, "SL_ETOOBIG"), "fault %s: %s", name ? name : "(none)",
+              json_string_value(json_object_get(json_object_get(f, "err"), "message")));
+    json_decref(f);
+    json_decref(faults);
+    finish(&s);
+}
