@@ -83,8 +83,11 @@ SL_EXPORT int sl_kinesis_source_attach(sl_processor_t *p, const char *stream, ch
  * @brief A Kinesis PutRecords sink writing to @p stream, owned by the processor.
  *
  * Batches hold at most 500 records and 5 MiB (data and partition keys) per
- * call; a record over 1 MiB becomes a fault. The partition key is the
- * output key (the event's partitionKey by default), at most 256 characters.
+ * call; a record over 1 MiB (its data and partition key) becomes a fault
+ * (SL_ETOOBIG). The partition key is the output key (the event's
+ * partitionKey by default), at most 256 characters. A value that starts
+ * with the sluice record envelope's magic (below) is written in an
+ * envelope of its own, so that a reader gets it as it was.
  * Per partition key one event is in flight at a time: a call holds at most
  * one entry of a key, and a key's next event is written once the previous
  * one is stored (PutRecords stores the other entries of a call when some
@@ -151,12 +154,14 @@ SL_EXPORT int sl_kinesis_stream_check(sl_processor_t *p, const char *stream, cha
  * value starts with the envelope's magic is written in the envelope; its
  * partition key is its key when it can be one, else a hash of the key (or
  * of the value without a key). Every record is checked first, and the
- * stream's existence: an error there sends nothing. A failed entry (the
- * documented entry errors: nothing was written) is written again, before
- * later records, up to 10 times; a call throttled as a whole goes again with
- * backoff. A call whose outcome is unknown (no answer, a timeout, a server
- * error) is not repeated, since it may have written records: the call
- * returns its error and those records get no @p acked call.
+ * stream's existence: an error there sends nothing. A call holds at most
+ * one record of a partition key, so the records of a key are stored in
+ * their order. A failed entry (the documented entry errors: nothing was
+ * written) is written again, before later records, up to 10 times; a call
+ * throttled as a whole goes again with backoff. A call whose outcome is
+ * unknown (no answer, a timeout, a server error) is not repeated, since it
+ * may have written records: the call returns its error and those records
+ * get no @p acked call.
  *
  * @param msgs borrowed; err, shard and sequence are set from the answers.
  * @param rate at most this many records per second; 0 = no limit.
@@ -169,6 +174,8 @@ SL_EXPORT int sl_kinesis_stream_check(sl_processor_t *p, const char *stream, cha
  *          255 bytes, or too many headers: nothing was sent); SL_EAGAIN (an
  *          entry failed 10 times); the call's error otherwise; a message in
  *          @p errstr.
+ * @remark Blocks the calling thread. Thread-safe with respect to other
+ *         processors; not to be called on @p p from two threads at once.
  */
 SL_EXPORT int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t *msgs,
                                   size_t n, double rate,
@@ -188,6 +195,9 @@ SL_EXPORT int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kine
  * @returns 0; what @p cb returned; SL_ENOENT when the stream does not exist;
  *          SL_EIO, SL_ETIMEDOUT, SL_EINVAL, SL_ENOMEM (with a message in
  *          @p errstr).
+ * @remark Blocks the calling thread; @p cb runs on it. Thread-safe with
+ *         respect to other processors; not to be called on @p p from two
+ *         threads at once.
  */
 SL_EXPORT int sl_kinesis_scan(sl_processor_t *p, const char *stream, int64_t since_ms,
                               int (*cb)(void *opaque, const sl_record_t *rec), void *opaque,

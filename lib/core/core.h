@@ -298,6 +298,12 @@ size_t sl__engine_stuck(const sl_engine_t *e);
  * engine's own retry would. Engine thread only. */
 void sl__uow_sink_retry(sl_uow_t *u);
 
+/* The engine's retry backoff (engine.c): capped full jitter from
+ * retry.backoff.ms to retry.backoff.max.ms for retry @p attempt (1 the
+ * first), at least 1 ms, from the engine's random.seed. For a sink that
+ * retries itself (the Kinesis sink). Engine thread only. */
+int64_t sl__backoff(sl_engine_t *e, unsigned attempt);
+
 /* A sink about to acknowledge many uows (the Kafka sink's delivery reports)
  * warms what sl_uow_ack() will touch, one level per call so the loads do not
  * wait on each other: @p depth 0 the uow, 1 its entry (needs the uow in

@@ -5,6 +5,7 @@
 #include "core/describe.h"
 #include "core/util.h"
 #include "kinesis/client.h"
+#include "kinesis/envelope.h"
 #include "sluice/error.h"
 #include "sluice/kinesis.h"
 #include "sluice/mem.h"
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PUT_MAX_RECORDS 500
 #define PUT_MAX_BYTES (5 * 1024 * 1024)
@@ -59,8 +59,6 @@ typedef struct kin_sink_s {
     } keys;
     uv_timer_t *timer; /* the next due retry; closed with the sink */
     unsigned retry_max;
-    int64_t backoff_base, backoff_max;
-    uint64_t rnd;
     int busy;  /* a pump or an answer is being handled */
     int again; /* ... and more was written meanwhile */
     int closed;
@@ -152,23 +150,11 @@ static int key_take(kin_sink_t *s, sl_span_t k)
 
 /* ---- retries ---- */
 
-static uint64_t rnd_next(kin_sink_t *s)
-{
-    s->rnd ^= s->rnd << 13;
-    s->rnd ^= s->rnd >> 7;
-    s->rnd ^= s->rnd << 17;
-    return s->rnd;
-}
-
-/* Capped full-jitter exponential backoff, as the engine's. */
+/* The engine's own backoff (retry.backoff.ms, retry.backoff.max.ms, its
+ * random.seed): a retry here waits as one made by the engine would. */
 static int64_t backoff(kin_sink_t *s, unsigned attempt)
 {
-    int64_t cap = s->backoff_base;
-    for (unsigned i = 1; i < attempt && cap < s->backoff_max; i++)
-        cap *= 2;
-    if (cap > s->backoff_max)
-        cap = s->backoff_max;
-    return 1 + (int64_t)(rnd_next(s) % (uint64_t)cap);
+    return sl__backoff(sl__proc_engine(s->proc), attempt);
 }
 
 static int64_t loop_now(kin_sink_t *s)
@@ -319,15 +305,30 @@ static int send_call(kin_sink_t *s, ent_t **ents, size_t n, char *msg, size_t ms
     for (size_t i = 0; i < n; i++) {
         sl_span_t k, v;
         sl_uow_output(ents[i]->u, &k, &v);
-        size_t need = 4 * ((v.len + 2) / 3) + 1;
+        /* A value that starts with the envelope's magic goes in an envelope
+         * of its own (key mode 0, no headers): a Kinesis source unwraps
+         * what starts with the magic, and would otherwise take these bytes
+         * for an envelope (another value, headers) or fault them. */
+        unsigned char *env = NULL;
+        const void *data = v.ptr;
+        size_t dl = v.len;
+        if (sl__kenv_is(v.ptr, v.len)) {
+            if (sl__kenv_wrap(SL__KENV_KEY_PK, NULL, 0, NULL, 0, v.ptr, v.len, &env, &dl))
+                goto fail;
+            data = env;
+        }
+        size_t need = 4 * ((dl + 2) / 3) + 1;
         if (need > b64cap) {
             char *nb = sl_realloc(b64, need);
-            if (!nb)
+            if (!nb) {
+                sl_free(env);
                 goto fail;
+            }
             b64 = nb;
             b64cap = need;
         }
-        size_t bl = sl_base64_encode(v.ptr, v.len, b64);
+        size_t bl = sl_base64_encode(data, dl, b64);
+        sl_free(env);
         json_t *e = json_pack("{s:s%,s:s%}", "Data", b64, bl, "PartitionKey", ents[i]->key.ptr,
                               ents[i]->key.len);
         if (!e || json_array_append_new(recs, e))
@@ -498,11 +499,25 @@ static int ks_write(void *opaque, sl_uow_t *const *uows, size_t n)
             sl_uow_ack(uows[i], SL_ESINK);
             continue;
         }
+        /* What Kinesis counts against its 1 MiB: the data (in its envelope
+         * when the value starts with the magic, see send_call) and the
+         * partition key. Over it, the service would refuse the whole call. */
+        size_t bytes = k.len + v.len + (sl__kenv_is(v.ptr, v.len) ? SL__KENV_MAGIC_LEN + 3 : 0);
+        if (bytes > RECORD_MAX_BYTES) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "kinesis: %zu bytes with the partition key (and envelope), over the 1 MiB "
+                     "of a record",
+                     bytes);
+            sl_uow_fail(uows[i], SL_ETOOBIG, msg);
+            sl_uow_ack(uows[i], SL_ETOOBIG);
+            continue;
+        }
         ent_t *e = s->spare;
         s->spare = e->next;
         e->u = uows[i];
         e->key = k;
-        e->bytes = k.len + v.len;
+        e->bytes = bytes;
         e->attempts = 0;
         e->due = 0;
         e->next = NULL;
@@ -609,12 +624,6 @@ sl_sink_t *sl_kinesis_sink_new(sl_processor_t *p, const char *stream, char *errs
     s->pend_tail = &s->pend;
     const sl_conf_t *conf = sl_processor_conf(p);
     s->retry_max = (unsigned)sl_conf_get_int(conf, "retry.max");
-    s->backoff_base = sl_conf_get_int(conf, "retry.backoff.ms");
-    s->backoff_max = sl_conf_get_int(conf, "retry.backoff.max.ms");
-    s->rnd = (uint64_t)sl_conf_get_int(conf, "random.seed");
-    if (!s->rnd)
-        s->rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
-    s->rnd = s->rnd * 0x9E3779B97F4A7C15ULL | 1; /* never 0: xorshift would stay there */
     s->kin = sl__kin_new(p, errstr, errstr_size);
     s->timer = s->kin ? sl_malloc(sizeof *s->timer) : NULL;
     if (!s->timer) {

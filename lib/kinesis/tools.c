@@ -21,6 +21,8 @@
 #define PUT_MAX_BYTES (5 * 1024 * 1024)
 #define RECORD_MAX (1024 * 1024)
 #define PUT_ATTEMPTS 10
+#define PKEY_SLOTS 1024     /* a call's partition keys, at most half full */
+#define SCAN_LIMIT 10000    /* records a GetRecords of a scan asks for */
 #define SCAN_QUIET_TRIES 60 /* throttled or failed calls in a row before a scan gives up */
 
 static void sleep_ms(long ms)
@@ -193,9 +195,10 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
     long tmo = timeout_of(p);
     entry_t *ents = sl_calloc(n ? n : 1, sizeof *ents);
     size_t *queue = sl_calloc(n ? n : 1, sizeof *queue),
-           *retry = sl_calloc(n ? n : 1, sizeof *retry);
+           *retry = sl_calloc(n ? n : 1, sizeof *retry), *kept = sl_calloc(n ? n : 1, sizeof *kept),
+           *call = sl_calloc(n < PUT_MAX_RECORDS ? (n ? n : 1) : PUT_MAX_RECORDS, sizeof *call);
     unsigned *tries = sl_calloc(n ? n : 1, sizeof *tries);
-    int rc = ents && queue && retry && tries ? 0 : SL_ENOMEM;
+    int rc = ents && queue && retry && kept && call && tries ? 0 : SL_ENOMEM;
     /* Every record is checked before anything is sent: nothing half-sent
      * for a record that could never go. */
     for (size_t i = 0; i < n && !rc; i++) {
@@ -218,7 +221,12 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
         free_ids(ids, ns);
     }
     /* The queue: records not yet answered, in order; failed entries go back
-     * to its front, so a retry is not overtaken by what was never sent. */
+     * to its front, so a retry is not overtaken by what was never sent.
+     * A call holds at most one entry of a partition key: PutRecords stores
+     * the other entries of a call when some fail, so a key's later entry in
+     * the same call would be stored before its failed earlier one. The
+     * entries passed over for that stay in the queue, in order, behind the
+     * call's failed ones. */
     size_t qh = 0, qn = 0, next = 0, started = 0;
     double t0 = now_s();
     unsigned backoff = 0;
@@ -236,15 +244,31 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
             continue;
         }
         json_t *recs = json_array();
-        size_t take = 0, bytes = 0;
-        while (recs && take < qn && take < PUT_MAX_RECORDS) {
-            entry_t *e = &ents[queue[qh + take]];
+        size_t take = 0, bytes = 0, scanned = 0, nkept = 0;
+        size_t keys[PKEY_SLOTS] = {0}; /* the call's partition keys: entry index + 1 */
+        while (recs && scanned < qn && take < PUT_MAX_RECORDS) {
+            size_t qi = queue[qh + scanned];
+            entry_t *e = &ents[qi];
+            size_t slot = (size_t)fnv(e->pk, strlen(e->pk)) & (PKEY_SLOTS - 1);
+            while (keys[slot] && strcmp(ents[keys[slot] - 1].pk, e->pk))
+                slot = (slot + 1) & (PKEY_SLOTS - 1);
+            if (keys[slot]) { /* its key is in the call already */
+                kept[nkept++] = qi;
+                scanned++;
+                continue;
+            }
             if (take && bytes + e->bytes > PUT_MAX_BYTES)
                 break;
+            json_t *rj = json_pack("{s:s,s:s}", "Data", e->data, "PartitionKey", e->pk);
+            if (!rj || json_array_append_new(recs, rj)) {
+                json_decref(recs); /* out of memory: the call is not made */
+                recs = NULL;
+                break;
+            }
+            keys[slot] = qi + 1;
+            call[take++] = qi;
             bytes += e->bytes;
-            json_array_append_new(recs,
-                                  json_pack("{s:s,s:s}", "Data", e->data, "PartitionKey", e->pk));
-            take++;
+            scanned++;
         }
         json_t *req = recs ? json_pack("{s:s,s:o}", "StreamName", stream, "Records", recs) : NULL;
         json_t *resp = NULL;
@@ -278,7 +302,7 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
         }
         size_t nretry = 0, failed = 0;
         for (size_t j = 0; j < take; j++) {
-            size_t i = queue[qh + j];
+            size_t i = call[j];
             json_t *r = json_array_get(res, j);
             const char *sh = json_string_value(json_object_get(r, "ShardId"));
             const char *sq = json_string_value(json_object_get(r, "SequenceNumber"));
@@ -302,13 +326,12 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
             }
         }
         json_decref(resp);
-        qh += take;
-        qn -= take;
-        /* Retries before the rest: back to the front of the queue (the
-         * answered entries left room there). */
-        qh -= nretry;
-        qn += nretry;
+        /* Retries before the rest: back to the front of the queue, then
+         * the entries passed over (the answered entries left room there). */
+        qh += scanned - nkept - nretry;
+        qn -= scanned - nkept - nretry;
         memcpy(&queue[qh], retry, nretry * sizeof *retry);
+        memcpy(&queue[qh + nretry], kept, nkept * sizeof *kept);
         if (failed) {
             rc = SL_EAGAIN;
             break;
@@ -321,6 +344,8 @@ int sl_kinesis_put_sync(sl_processor_t *p, const char *stream, sl_kinesis_msg_t 
     sl_free(ents);
     sl_free(queue);
     sl_free(retry);
+    sl_free(kept);
+    sl_free(call);
     sl_free(tries);
     sl__kin_destroy(k);
     if (rc == SL_ENOMEM)
@@ -374,7 +399,7 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
                 break; /* nothing to read in it */
             continue;
         }
-        json_t *req = json_pack("{s:s,s:i}", "ShardIterator", iter, "Limit", 10000);
+        json_t *req = json_pack("{s:s,s:i}", "ShardIterator", iter, "Limit", SCAN_LIMIT);
         rc = req ? sl__kin_call_sync(k, "GetRecords", req, tmo, &resp, &why, msg, sizeof msg)
                  : SL_ENOMEM;
         if (rc && why == KIN_EXPIRED) {
@@ -453,7 +478,13 @@ static int scan_shard(sl__kin_t *k, long tmo, int64_t poll_ms, const char *strea
         const char *next = json_string_value(json_object_get(resp, "NextShardIterator"));
         json_t *behind = json_object_get(resp, "MillisBehindLatest");
         size_t got = json_array_size(recs);
-        int caught_up = !got && (!json_is_integer(behind) || json_integer_value(behind) == 0);
+        /* The end of the shard at the time of the call: a page at the tip
+         * (MillisBehindLatest 0) not cut by the Limit, or an empty page
+         * from a service that does not say. Not only an empty page: on a
+         * stream written to all along every page holds records, and the
+         * scan would follow the writes for as long as they go on. */
+        int at_tip = json_is_integer(behind) && json_integer_value(behind) == 0 && got < SCAN_LIMIT;
+        int caught_up = at_tip || (!got && !json_is_integer(behind));
         sl_free(iter);
         iter = next && !rc ? sl_strdup(next) : NULL;
         json_decref(resp);

@@ -8,6 +8,7 @@
 #include "../../examples/view_count.h"
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 TestSuite(kinesis, .timeout = 240);
 
@@ -873,5 +874,195 @@ Test(kinesis, a_corrupt_checkpoint_store_fails_the_start_with_exit_1)
     cr_assert(strstr(out, "cannot read the checkpoints of stream changes"), "%s", out);
     cr_assert(strstr(out, "not a database"), "the reason: %s", out);
     free(out);
+    finish(&s);
+}
+
+/* sl_kinesis_put_sync (sluice-faults resubmit) with a partial failure: the
+ * proxy fails entry 0 of the first PutRecords (really not stored). Every
+ * record has the same key, so a call that held more than one of them would
+ * store the later ones while the failed first one goes again behind them:
+ * the key's records out of order. Each must be stored once, in order. */
+Test(kinesis, put_sync_keeps_a_keys_order_across_a_partial_failure)
+{
+    enum { N = 12 };
+    kk_server_t s = begin(TO_PROXY, "out:1", NULL);
+    kk_faults(&s, "{\"putRecordsFailures\":{\"indexes\":[0],\"calls\":1}}");
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    sl_kinesis_msg_t msgs[N];
+    char vals[N][16];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < N; i++) {
+        snprintf(vals[i], sizeof vals[i], "v%02d", i);
+        msgs[i] = (sl_kinesis_msg_t){
+            .key = "k", .key_len = 1, .value = vals[i], .value_len = strlen(vals[i])};
+    }
+    cr_assert_eq(sl_kinesis_put_sync(p, "out", msgs, N, 0, NULL, NULL, err, sizeof err), 0, "%s",
+                 err);
+    sl_processor_destroy(p);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(msgs[i].err, 0, "record %d", i);
+    json_t *st = kk_stats(&s);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(st, "PutRecords"), "failedEntries")), 1,
+        "the proxy failed one entry");
+    json_decref(st);
+    json_t *out = kk_read_all(s.kinesalite, "out");
+    cr_assert_eq(json_array_size(out), (size_t)N, "%zu records stored", json_array_size(out));
+    for (size_t i = 0; i < N; i++) {
+        const char *v = json_string_value(json_object_get(json_array_get(out, i), "value"));
+        cr_assert(v && !strcmp(v, vals[i]), "record %zu of the stream is %s, want %s", i,
+                  v ? v : "(none)", vals[i]);
+    }
+    json_decref(out);
+    finish(&s);
+}
+
+/* A writer that keeps a stream busy (records of 50 a call) until told to
+ * stop or 30 s have passed. */
+typedef struct {
+    const char *url;
+    atomic_int stop, done;
+} busy_writer_t;
+
+static void *busy_write(void *arg)
+{
+    busy_writer_t *w = arg;
+    const char *keys[50], *vals[50];
+    for (int i = 0; i < 50; i++)
+        keys[i] = "k", vals[i] = "{\"type\":\"busy\"}";
+    for (int64_t end = tu_now_ms() + 30000; !atomic_load(&w->stop) && tu_now_ms() < end;)
+        kk_put(w->url, "busy", keys, vals, 50);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static int count_rec(void *opaque, const sl_record_t *rec)
+{
+    (void)rec;
+    (*(size_t *)opaque)++;
+    return 0;
+}
+
+/* sl_kinesis_scan reads a stream to its end at the time of the call: on a
+ * stream written to all along (GetRecords never comes back empty) it must
+ * still return, not follow the writes for as long as they go on. */
+Test(kinesis, scan_returns_while_the_stream_is_still_written)
+{
+    kk_server_t s = begin(TO_KINESALITE, "busy:1", NULL);
+    busy_writer_t w = {.url = s.kinesalite};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, busy_write, &w), 0);
+    tu_sleep_ms(300); /* the writes are under way */
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "kinesis.poll.interval.ms", "50", err, sizeof err), 0, "%s", err);
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    size_t n = 0;
+    int rc = sl_kinesis_scan(p, "busy", 0, count_rec, &n, err, sizeof err);
+    int writer_done = atomic_load(&w.done);
+    atomic_store(&w.stop, 1);
+    pthread_join(th, NULL);
+    sl_processor_destroy(p);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_gt(n, 0);
+    cr_assert_not(writer_done, "the scan of %zu records returned only once the writes stopped", n);
+    finish(&s);
+}
+
+/* A sluice envelope by hand (layout in lib/kinesis/envelope.h): key mode
+ * 0, one header "h" = "x", the value "inner". */
+static const unsigned char k_inner_env[] = {0x00, 's',  'l',  'u',  'i', 'c',  'e',  0x1e,
+                                            0x01, 0x00, 0x00, 0x01, 'h', 0x00, 0x00, 0x00,
+                                            0x00, 0x01, 'x',  'i',  'n', 'n',  'e',  'r'};
+
+static sl_result_t emit_envelope_bytes(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    return sl_uow_set_output(u, NULL, 0, k_inner_env, sizeof k_inner_env) ? SL_RETRY : SL_OK;
+}
+
+typedef struct {
+    size_t n, header_count, len;
+    unsigned char value[64];
+} scanned_t;
+
+static int keep_rec(void *opaque, const sl_record_t *rec)
+{
+    scanned_t *s = opaque;
+    s->n++;
+    s->header_count = rec->header_count;
+    s->len = rec->value_len;
+    memcpy(s->value, rec->value, rec->value_len < sizeof s->value ? rec->value_len : 0);
+    return 0;
+}
+
+/* An event whose value happens to start with the envelope's magic (here a
+ * whole valid envelope: bytes anyone can put in a pipeline's output) must
+ * reach a reader of the stream as it was: not taken for an envelope and
+ * turned into another value with headers (nor, malformed, into a fault).
+ * The sink writes it in an envelope of its own. */
+Test(kinesis, a_value_that_looks_like_an_envelope_is_written_as_it_is)
+{
+    kk_server_t s = begin(TO_KINESALITE, "in:1", "out:1", "faults:1", NULL);
+    put_events(s.kinesalite, "in", 0, 1, 0);
+    kk_run_t r;
+    kk_run(&r,
+           kk_processor("magic", g_dir, "in", "out", "copy", emit_envelope_bytes, 1, NULL, NULL));
+    json_t *out = wait_records(s.kinesalite, "out", 1);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    json_decref(out);
+    char err[512];
+    sl_conf_t *c = sl_conf_new();
+    sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(p, "%s", err);
+    scanned_t got = {0};
+    cr_assert_eq(sl_kinesis_scan(p, "out", 0, keep_rec, &got, err, sizeof err), 0, "%s", err);
+    sl_processor_destroy(p);
+    cr_assert_eq(got.n, 1);
+    cr_assert_eq(got.header_count, 0, "the value was read as an envelope with %zu header(s)",
+                 got.header_count);
+    cr_assert_eq(got.len, sizeof k_inner_env);
+    cr_assert_arr_eq(got.value, k_inner_env, sizeof k_inner_env);
+    finish(&s);
+}
+
+static char g_big[1024 * 1024];
+
+/* A value of exactly 1 MiB with no output key: within the engine's limit
+ * for the sink (key and value), but its partition key (the event's) makes
+ * the record larger than the 1 MiB Kinesis takes. */
+static sl_result_t emit_1mib(sl_uow_t *u, void *opaque)
+{
+    (void)opaque;
+    memset(g_big, 'a', sizeof g_big);
+    return sl_uow_set_output(u, NULL, 0, g_big, sizeof g_big) ? SL_RETRY : SL_OK;
+}
+
+/* Such an event is a fault of its own (SL_ETOOBIG), from the sink, before
+ * any call: sent, it would make the service refuse its whole call. */
+Test(kinesis, a_record_over_1_mib_with_its_partition_key_is_a_fault_of_its_own)
+{
+    kk_server_t s = begin(TO_KINESALITE, "in:1", "out:1", "faults:1", NULL);
+    put_events(s.kinesalite, "in", 0, 1, 0);
+    kk_run_t r;
+    kk_run(&r, kk_processor("big", g_dir, "in", "out", "copy", emit_1mib, 1, NULL, NULL));
+    json_t *faults = wait_records(s.kinesalite, "faults", 1);
+    cr_assert_eq(kk_stop_run(&r), 0);
+    cr_assert_eq(json_array_size(faults), 1);
+    json_t *f =
+        json_loads(json_string_value(json_object_get(json_array_get(faults, 0), "value")), 0, NULL);
+    cr_assert(f);
+    const char *name = json_string_value(json_object_get(json_object_get(f, "err"), "name"));
+    cr_assert(name && !strcmp(name, "SL_ETOOBIG"), "fault %s: %s", name ? name : "(none)",
+              json_string_value(json_object_get(json_object_get(f, "err"), "message")));
+    json_decref(f);
+    json_decref(faults);
     finish(&s);
 }
