@@ -32,7 +32,6 @@
 
 typedef enum { OUT_SUNK, OUT_SKIP, OUT_COMPACTED, OUT_FAULT, OUT_EXPANDED } outcome_t;
 
-int64_t sl__backoff(sl_engine_t *e, unsigned attempt);
 sl_uow_t *sl__child_get(sl_engine_t *e);
 void sl__child_put(sl_engine_t *e, sl_uow_t *u);
 void sl__linger_fire(sl__timer_t *t, void *ctx);
