@@ -172,6 +172,25 @@ typedef struct {
     size_t found;
 } scan_t;
 
+/* Where a fault was found or written, as `show` and `list --json` report
+ * it: a Kafka partition and offset. */
+static void kafka_coords(item_t *it, int32_t partition, int64_t offset)
+{
+    snprintf(it->coords, sizeof it->coords, "{\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
+             partition, offset);
+}
+
+/* The same for a Kinesis shard and sequence number: strings the service
+ * chose, so written escaped; coordinates that do not fit are left out ("")
+ * rather than cut into invalid JSON. */
+static void shard_coords(item_t *it, const char *shard, const char *sequence)
+{
+    json_t *j = json_pack("{s:s?,s:s?}", "shard", shard, "sequence", sequence);
+    size_t n = j ? json_dumpb(j, it->coords, sizeof it->coords - 1, JSON_COMPACT) : 0;
+    json_decref(j);
+    it->coords[n && n < sizeof it->coords ? n : 0] = 0;
+}
+
 static int on_record(void *opaque, const sl_record_t *rec)
 {
     scan_t *s = opaque;
@@ -194,13 +213,9 @@ static int on_record(void *opaque, const sl_record_t *rec)
                 it->found = 1;
                 s->found++;
                 if (rec->position && rec->opaque)
-                    snprintf(it->coords, sizeof it->coords,
-                             "{\"shard\":\"%.80s\",\"sequence\":\"%.160s\"}",
-                             (const char *)rec->opaque, rec->position);
+                    shard_coords(it, (const char *)rec->opaque, rec->position);
                 else
-                    snprintf(it->coords, sizeof it->coords,
-                             "{\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", rec->partition,
-                             rec->offset);
+                    kafka_coords(it, rec->partition, rec->offset);
             }
         }
     }
@@ -217,8 +232,7 @@ static void on_ack(void *opaque, size_t i, const sl_kafka_msg_t *m)
         return;
     }
     /* Where it was delivered, as `show` and `list --json` report it. */
-    snprintf(it->coords, sizeof it->coords, "{\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
-             m->partition, m->offset);
+    kafka_coords(it, m->partition, m->offset);
     if (!fdb_mark(PROG, r->db, it->row->id, "resubmitted", it->dest, it->coords))
         r->marked++;
 }
@@ -412,8 +426,7 @@ static void on_kack(void *opaque, size_t i, const sl_kinesis_msg_t *m)
         r->failed++; /* left `sending`: the next run checks the stream */
         return;
     }
-    snprintf(it->coords, sizeof it->coords, "{\"shard\":\"%.80s\",\"sequence\":\"%.160s\"}",
-             m->shard, m->sequence);
+    shard_coords(it, m->shard, m->sequence);
     if (!fdb_mark(PROG, r->db, it->row->id, "resubmitted", it->dest, it->coords))
         r->marked++;
 }
