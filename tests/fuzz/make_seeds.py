@@ -240,6 +240,17 @@ cli("bad_property", 0, "--source", "kafka:a", "--key", "/k", "-X", "bootstrap.se
     "-c", "batch.max.events=0", "-c", "nope=1")
 cli("long_key", 0, "--source", "kinesis:a", "--faults", "kinesis:f", "--key", "/k", "-c", "kinesis." + "k" * 600 + "=v")
 cli("unknown", 1, "--frobnicate")
+# Flags that set properties: --instance-id (group.instance.id), --http,
+# --log-level, the listener's memory bound and -c/-X over them
+cli("ops_flags", 0, "--source", "kafka:e", "--key", "/k", "-X", "bootstrap.servers=h:1",
+    "--instance-id", "m-1", "--http", "127.0.0.1:0", "--log-level", "warn", "-c", "memory.max.bytes=1m")
+cli("ops_env", 1, "\x01SLUICE_INSTANCE_ID=m-2", "\x01SLUICE_HTTP=[::1]:9464", "\x01SLUICE_LOG_LEVEL=debug",
+    "--source", "kafka:c", "--sink", "kafka:d", "--format", "dynamodb", "-X", "bootstrap.servers=h:1",
+    "-X", "group.instance.id=m-3", "-c", "log.level=error", "--describe=yaml")
+cli("ops_bad", 0, "--source", "kafka:e", "--key", "/k", "-X", "bootstrap.servers=h:1", "--http", "nowhere",
+    "--log-level", "loud")
+cli("instance_kinesis", 0, "--source", "kinesis:s", "--key", "/k", "--instance-id", "m-1")
+cli("describe_bad", 1, "--describe=xml")
 
 
 # ---- conf: byte 0 (> 0xf0: inject an allocation failure at byte 1), then
@@ -259,6 +270,13 @@ conf("passthrough", "kafka.bootstrap.servers", "h:9092", "kinesis.endpoint", "ht
      "kinesis.endpoint", "")
 conf("unknown", "nope", "1", "", "", "batch", "1")
 conf("oom", "kafka.a", "b", "kafka.c", "d", "processor.name", "p", fail=1)
+# The Kinesis connector's typed rows: any other kinesis.* name is unknown
+# (the target once saw none of them and took every kinesis.* as pass-through)
+conf("kinesis_rows", "kinesis.foo", "x", "kinesis.records.limit", "0", "kinesis.records.limit", "5k",
+     "kinesis.iterator", "LATEST", "kinesis.lease.failover.ms", "299", "kinesis.", "v")
+# Unset after set: the default again, a pass-through one gone, an unknown one refused
+conf("unset", "batch.max.events", "7", "kafka.linger.ms", "5", "processor.name", "p",
+     "http.listen", "127.0.0.1:0", "nope", "1")
 
 
 # ---- headers: (name index, value length, value)*; names: 0 ce_type, 1 ce_id,
