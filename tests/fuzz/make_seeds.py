@@ -146,6 +146,13 @@ mat("scalar_root", "/a", "42")
 mat("integer_key", "/thing/n", EV)
 mat("utf8_key", "/\u00e9t\u00e9", '{"\u00e9t\u00e9":"summer","\\u00e9t\\u00e9":"again"}')
 mat("long_escaped_key", "/" + "a" * 100, '{"' + "\\u0061" * 100 + '":1}')
+# The map stage's one walk (entity and key): duplicate entities, a later
+# one that is no object, the key inside a later duplicate only
+mat("entity_dup_last_wins", "/thing/id",
+    '{"thing":{"id":"a","id":"b"},"type":"t","thing":{"x":1,"id":"c","y":[{"id":0}]}}')
+mat("entity_dup_then_scalar", "/thing/id", '{"thing":{"id":"a"},"thing":"flat"}')
+mat("entity_dup_key_missing", "/thing/id", '{"thing":{"id":"a"},"thing":{"name":"b"}}')
+mat("entity_deep_key", "/a/b/c", '{"a":{"b":{"c":1},"b":{"c":[2]}},"a":{"b":{"c":3,"d":4}}}')
 
 
 # ---- kinesis: status index (0 = 200, 3 = 403, 4 = 400, 5 = 500, 6 = 503, 7 = 413), body
