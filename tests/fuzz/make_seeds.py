@@ -111,6 +111,29 @@ cdc("dbz_key", DEBEZIUM, {"after": {"id": 9}, "op": "u", "ts_ms": 1}, key=b"{\"i
 cdc("dbz_negative_ts", DEBEZIUM, {"after": {"id": 9}, "op": "c", "ts_ms": -1})
 cdc("dbz_oom", DEBEZIUM | OOM, {"before": AFTER, "after": AFTER, "op": "u", "ts_ms": 7}, fail=3)
 
+# Bit 6: the fast paths against the tree's with every option set by byte 1
+# (bit 0 keep latched, 1 keep replicas, 2 region eu-west-1, 3 latched attr
+# "loop", 4 pk attr "pk", 5 deleted attr "gone", 6-7 expired mode, 7 drop
+# "secret" and "sk"); bit 7 with it: the entity from the discriminator or sk.
+OPTS, DISCR = 64, 128
+ST = {"pk": {"S": "o-1"}, "sk": {"S": "ORDER"}, "discriminator": {"S": "Order"},
+      "secret": {"S": "x"}, "latched": {"BOOL": True}, "loop": {"BOOL": False},
+      "awsregion": {"S": "us-east-1"}, "gone": {"BOOL": True}, "deleted": {"BOOL": False}}
+STK = {"pk": {"S": "o-1"}, "sk": {"S": "ORDER"}}
+cdc("opt_discriminator", OPTS | DISCR, ddb("INSERT", ST, keys=STK), fail=16 | 128)
+cdc("opt_sk_only", OPTS | DISCR, ddb("INSERT", {"pk": {"S": "o-2"}, "sk": {"S": "Line"}}, keys=STK))
+cdc("opt_latched_kept", OPTS, ddb("MODIFY", ST, dict(ST, gone={"BOOL": False}), STK), fail=1 | 4 | 32)
+cdc("opt_latched_skipped", OPTS, ddb("MODIFY", ST, ST, STK), fail=4)
+cdc("opt_replica", OPTS | RTS, ddb("INSERT", dict(ST, latched={"BOOL": False}), keys=STK), fail=4 | 8)
+cdc("opt_ttl", OPTS, ddb("REMOVE", None, ST, STK, userIdentity={
+    "type": "Service", "principalId": "dynamodb.amazonaws.com"}), fail=1 | 64)
+cdc("opt_ttl_skip", OPTS | DISCR, ddb("REMOVE", None, ST, STK, userIdentity={
+    "type": "Service", "principalId": "dynamodb.amazonaws.com"}), fail=1 | 128)
+cdc("opt_dbz", DEBEZIUM | OPTS | DISCR, {"before": {"id": 1, "deleted": False, "gone": False},
+                                         "after": {"id": 1, "discriminator": "Thing", "gone": True,
+                                                   "secret": "s"}, "op": "u", "ts_ms": 3},
+    fail=1 | 32 | 128)
+
 if __name__ == "__main__" and len(sys.argv) > 1:
     sys.exit("usage: make_seeds.py")
 
