@@ -391,15 +391,21 @@ static void three_workers(int dynamodb)
                   (long long)took);
     put_events("in", 600, 900);
 
-    /* A drain: the leases are released and taken at once. */
+    /* A drain: the leases are released and taken at once. Released, they
+     * name nobody (or w1, once taken) the moment w2 has exited; not
+     * released, they would name w2 until they expired. This is the
+     * property, not the time the handover took: on a loaded machine the
+     * drain and w1's next cycle may well take longer than the failover. */
     int64_t d0 = tu_now_ms();
     st = reap(w2, SIGTERM);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "w2 drained and exited 0 (%d)", st);
+    view_t at_exit = read_view();
+    cr_assert_eq(held_by(&at_exit, "w2"), 0, "a drained worker released its leases before exiting");
     const char *after_drain[] = {"w1", "6", "w2", "0", NULL};
     wait_held(60000, after_drain);
     int64_t handed = tu_now_ms() - d0;
-    fprintf(stderr, "w2's leases handed over %lld ms after SIGTERM\n", (long long)handed);
-    cr_assert_lt(handed, failover, "a drained worker's leases move without the failover wait");
+    fprintf(stderr, "w2's leases handed over %lld ms after SIGTERM (failover %lld ms)\n",
+            (long long)handed, (long long)failover);
     put_events("in", 900, 1000);
     size_t dups = wait_all(1000, 0, 90000);
     fprintf(stderr, "duplicates: %zu\n", dups);
