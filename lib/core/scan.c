@@ -864,21 +864,44 @@ static int64_t s_int_value(const unsigned char *p, const unsigned char *end)
     return u ? -(int64_t)(u - 1) - 1 : 0;
 }
 
-/* An RFC 3339 string member (possibly written with escapes). */
+/* An RFC 3339 string member (possibly written with escapes). A time with
+ * escapes is unescaped one character at a time into a small buffer; a
+ * fraction has no length limit, so its digits past the twelfth are checked
+ * to be digits but not kept (they add nothing to the milliseconds): a valid
+ * time then always fits, as it does without escapes (a 64-byte copy of the
+ * whole text refused a long fraction only when it was escaped). */
 static int s_time_value(const s_field_t *f, int64_t *ms)
 {
     char tmp[64];
-    size_t n;
-    sl_span_t sp;
+    size_t n = 0, frac = 0; /* frac: the fraction's digits so far */
+    int in_frac = 0;
+    const unsigned char *p = f->b;
 
     if (f->kind != K_STR)
         return SL_EFIELD;
     if (!f->esc)
         return sl_rfc3339_parse((const char *)f->b, (size_t)(f->e - f->b), ms);
-    sp.ptr = (const char *)f->b;
-    sp.len = (size_t)(f->e - f->b);
-    if (sl_span_unescape(sp, tmp, sizeof tmp, &n))
-        return SL_EFIELD;
+    while (p < f->e) {
+        char c[4];
+        size_t k = 1, cl;
+        if (*p == '\\')
+            k = f->e - p >= 6 && p[1] == 'u' ? 6 : 2;
+        /* RFC 3339 is ASCII: an escape of anything else (a surrogate half
+         * too) fails here or in the parse, as it should. */
+        if ((size_t)(f->e - p) < k ||
+            sl_span_unescape((sl_span_t){(const char *)p, k}, c, sizeof c, &cl) || cl != 1)
+            return SL_EFIELD;
+        p += k;
+        if (n == 20 && tmp[19] == '.')
+            in_frac = 1; /* "YYYY-MM-DDTHH:MM:SS." read: the fraction's digits follow */
+        if (in_frac && !(c[0] >= '0' && c[0] <= '9'))
+            in_frac = 0;
+        else if (in_frac && ++frac > 12)
+            continue; /* a fraction digit past the twelfth */
+        if (n == sizeof tmp)
+            return SL_EFIELD; /* longer than any valid time once its fraction is cut */
+        tmp[n++] = c[0];
+    }
     return sl_rfc3339_parse(tmp, n, ms);
 }
 

@@ -25,4 +25,12 @@ void sl__jptr_free(sl__jptr_t *p);
  * 0 or SL_ENOENT. Allocates nothing. */
 int sl__jptr_span(const sl__jptr_t *ptr, const char *buf, size_t len, sl_span_t *out);
 
+/* The map stage's lookup: the value at @p key and, when @p key_in_entity
+ * (@p entity's tokens are the first of @p key's), the value at @p entity,
+ * found in one walk of the event. 0 with *@p k (and *@p ent, *@p ent_found
+ * set when the entity was found on the way); SL_ENOENT when the key is not
+ * there. Same text requirements and duplicate rule as sl__jptr_span(). */
+int sl__jptr_key_entity(const sl__jptr_t *key, const sl__jptr_t *entity, int key_in_entity,
+                        const char *buf, size_t len, sl_span_t *k, sl_span_t *ent, int *ent_found);
+
 #endif

@@ -366,6 +366,34 @@ int sl__jptr_span(const ptr_t *ptr, const char *buf, size_t len, sl_span_t *out)
     return span_from(ptr, 0, buf, len, out);
 }
 
+int sl__jptr_key_entity(const ptr_t *key, const ptr_t *entity, int key_in_entity, const char *buf,
+                        size_t len, sl_span_t *k, sl_span_t *ent, int *ent_found)
+{
+    const char *bend = buf + len, *top = skip_ws(buf, bend), *v = NULL, *vend, *kv, *kvend;
+    *ent_found = 0;
+    if (key_in_entity && entity->n == 1 && key->n == 2 && top < bend && *top == '{' &&
+        (members(top, bend, entity->tok[0], key->tok[1], &v, &vend, &kv, &kvend), v) && *v == '{') {
+        /* The default, /entity/key: one walk finds both (below: the same
+         * spans, for any other entity). */
+        if (!kv)
+            return SL_ENOENT;
+        *ent = (sl_span_t){v, (size_t)(vend - v)};
+        *k = (sl_span_t){kv, (size_t)(kvend - kv)};
+        *ent_found = 1;
+        return 0;
+    }
+    if (key_in_entity) {
+        /* The same spans as two walks from the top (of duplicate members
+         * the last one counts either way), for one walk of the event. */
+        if (sl__jptr_span(entity, buf, len, ent) ||
+            span_from(key, entity->n, ent->ptr, ent->len, k))
+            return SL_ENOENT;
+        *ent_found = 1;
+        return 0;
+    }
+    return sl__jptr_span(key, buf, len, k);
+}
+
 /* ---- the map stage ---- */
 
 static sl_result_t fail(sl_uow_t *u, int err, const char *msg)
@@ -409,29 +437,10 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     const char *buf = rec->value;
     sl_span_t k, ent;
     char kbuf[256];
-    int ent_found = 0;
-    const char *bend = buf + rec->value_len, *top = skip_ws(buf, bend), *v = NULL, *vend, *kv,
-               *kvend;
-    if (m->key_in_entity && m->entity.n == 1 && m->key.n == 2 && top < bend && *top == '{' &&
-        (members(top, bend, m->entity.tok[0], m->key.tok[1], &v, &vend, &kv, &kvend), v) &&
-        *v == '{') {
-        /* The default, /entity/key: one walk finds both (below: the same
-         * spans, for any other entity). */
-        if (!kv)
-            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
-        ent = (sl_span_t){v, (size_t)(vend - v)};
-        k = (sl_span_t){kv, (size_t)(kvend - kv)};
-        ent_found = 1;
-    } else if (m->key_in_entity) {
-        /* The same spans as two walks from the top (of duplicate members
-         * the last one counts either way), for one walk of the event. */
-        if (sl__jptr_span(&m->entity, buf, rec->value_len, &ent) ||
-            span_from(&m->key, m->entity.n, ent.ptr, ent.len, &k))
-            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
-        ent_found = 1;
-    } else if (sl__jptr_span(&m->key, buf, rec->value_len, &k)) {
+    int ent_found;
+    if (sl__jptr_key_entity(&m->key, &m->entity, m->key_in_entity, buf, rec->value_len, &k, &ent,
+                            &ent_found))
         return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
-    }
     if (k.len >= 2 && k.ptr[0] == '"') {
         k.ptr++;
         k.len -= 2;

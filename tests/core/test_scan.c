@@ -452,6 +452,22 @@ static const env_case_t env_cases[] = {
       .rc = 0, .flags = F_T | F_S, .type = "t", .ts = 1795750591000),
     E("escaped RFC 3339", "{\"type\":\"t\",\"timestamp\":\"2026-11-27\\u005405:06:31.123Z\"}",
       .rc = 0, .flags = F_T | F_S, .type = "t", .ts = 1795755991123),
+    /* A fraction has no length limit, escaped or not (an escaped time was
+     * copied whole into 64 bytes, refusing a long fraction: fuzz_scan). */
+    E("escaped RFC 3339, long fraction",
+      "{\"type\":\"t\",\"time\":\"\\u0032018-04-05T17:31:00."
+      "1111111111111111111111111111111111111111111111111111111111111111111111Z\"}",
+      .rc = 0, .flags = F_T | F_S, .type = "t", .ts = 1522949460111),
+    E("escaped RFC 3339, long fraction then offset",
+      "{\"type\":\"t\",\"timestamp\":\"2018-04-05T17:31:00."
+      "1111111111111111111111111111111111111111111111111111111111111111111111\\u002b01:00\"}",
+      .rc = 0, .flags = F_T | F_S, .type = "t", .ts = 1522945860111),
+    E("escaped RFC 3339, long fraction then junk",
+      "{\"type\":\"t\",\"time\":\"2018-04-05T17:31:00."
+      "\\u00311111111111111111111111111111111111111111111111111111111111111111111111xZ\"}",
+      .rc = SL_EFIELD),
+    E("escaped RFC 3339, not ASCII", "{\"type\":\"t\",\"time\":\"2018-04-05T17:31:00\\u00e9Z\"}",
+      .rc = SL_EFIELD),
     E("CloudEvents structured",
       "{\"specversion\":\"1.0\",\"type\":\"com.example.created\",\"source\":\"/x\","
       "\"id\":\"A1\",\"time\":\"2018-04-05T17:31:00Z\",\"partitionkey\":\"k1\"}",

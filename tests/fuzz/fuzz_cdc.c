@@ -288,6 +288,58 @@ static void check_event(json_t *ev, json_t *root, const sl_record_t *r, int debe
     count_free(text);
 }
 
+/* The text form's fast path (no jansson tree) against its tree path, and
+ * the stage's in-place way against the text form, for options @p opts. */
+static void check_fast(const sl_cdc_opts_t *opts, const sl_record_t *recp, int debezium)
+{
+    json_error_t je;
+    sl_record_t rec = *recp;
+    /* the fast text path against the tree's */
+    char *ft = NULL, *tt = NULL, fe[256] = "", te[256] = "";
+    size_t fl = 0, tl = 0;
+    int frc = sl__cdc_convert_text_mode(opts, &rec, 1, &ft, &fl, fe, sizeof fe);
+    int trc = sl__cdc_convert_text_mode(opts, &rec, 0, &tt, &tl, te, sizeof te);
+    if (frc != trc || !ft != !tt)
+        fuzz_fail(T, "the fast path's answer is not the tree path's");
+    if ((frc || !tt) && strcmp(fe, te))
+        fuzz_fail(T, "the fast path's reason is not the tree path's");
+    if (tt && !debezium && (fl != tl || memcmp(ft, tt, tl)))
+        fuzz_fail(T, "the fast path's DynamoDB event differs from the tree path's");
+    if (tt && debezium) {
+        json_t *a = json_loadb(ft, fl, 0, &je), *b = json_loadb(tt, tl, 0, &je);
+        if (!a || !b || !json_equal(a, b))
+            fuzz_fail(T, "the fast path's Debezium event is not the tree path's as JSON");
+        json_decref(a);
+        json_decref(b);
+    }
+    /* The stage's way (cdc_map): a scratch kept from one record to the next
+     * (here twice over the same record), the partitionKey first, and the
+     * validation skipped when the engine's scanner validated the value. */
+    cdc_keep_t keep = {0};
+    unsigned how = CDC_KEY_FIRST;
+    if (rec.value_len && !sl_json_validate(rec.value, rec.value_len, NULL))
+        how |= CDC_VALIDATED;
+    for (int k = 0; k < 2; k++) {
+        char se[256] = "";
+        cvt_t c = {.fmt = debezium ? "debezium" : "dynamodb", .err = se, .err_size = sizeof se};
+        sl__jw_t jw;
+        sl__jw_init(&jw, NULL, 0);
+        fast_pk_t pk;
+        int src = sl__cdc_fast(&c, opts, &rec, &jw, &pk, &keep, how);
+        if (src == 0 && (!ft || jw.len != pk.n + fl || memcmp(jw.buf + pk.n, ft, fl)))
+            fuzz_fail(T, "the stage's in-place event is not the text form's");
+        if (src == CDC_SKIPPED && (ft || frc))
+            fuzz_fail(T, "the stage skips a record the text form does not");
+        if (src != 0 && src != CDC_SKIPPED && src != CDC_FALLBACK)
+            fuzz_fail(T, "the stage's fast path failed otherwise");
+        sl_free(pk.own);
+        sl_free(jw.buf);
+    }
+    sl__cdc_keep_free(&keep);
+    sl_free(ft);
+    sl_free(tt);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3)
@@ -358,51 +410,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_fail(T, "the out-of-memory message is not terminated UTF-8");
         json_decref(again);
     }
-    /* the fast text path against the tree's */
-    char *ft = NULL, *tt = NULL, fe[256] = "", te[256] = "";
-    size_t fl = 0, tl = 0;
-    int frc = sl__cdc_convert_text_mode(&opts, &rec, 1, &ft, &fl, fe, sizeof fe);
-    int trc = sl__cdc_convert_text_mode(&opts, &rec, 0, &tt, &tl, te, sizeof te);
-    if (frc != trc || !ft != !tt)
-        fuzz_fail(T, "the fast path's answer is not the tree path's");
-    if ((frc || !tt) && strcmp(fe, te))
-        fuzz_fail(T, "the fast path's reason is not the tree path's");
-    if (tt && !debezium && (fl != tl || memcmp(ft, tt, tl)))
-        fuzz_fail(T, "the fast path's DynamoDB event differs from the tree path's");
-    if (tt && debezium) {
-        json_t *a = json_loadb(ft, fl, 0, &je), *b = json_loadb(tt, tl, 0, &je);
-        if (!a || !b || !json_equal(a, b))
-            fuzz_fail(T, "the fast path's Debezium event is not the tree path's as JSON");
-        json_decref(a);
-        json_decref(b);
+    /* The fast paths against the tree's, with the default options and,
+     * with bit 6, with every option that changes what a record gives (the
+     * entity from the discriminator or sort key, a pk attribute, latched and
+     * replica records kept or skipped, dropped attributes, soft deletes and
+     * expiry by other names, tags): they must agree whatever is set. */
+    check_fast(&opts, &rec, debezium);
+    if (flags & 64) {
+        static const char *const drop[] = {"secret", "sk"};
+        sl_cdc_opts_t o2 = {.format = opts.format,
+                            .entity = (flags & 128) ? NULL : ENTITY,
+                            .source = opts.source,
+                            .keep_latched = fail_at & 1,
+                            .keep_replicas = fail_at & 2,
+                            .region = (fail_at & 4) ? "eu-west-1" : NULL,
+                            .latched_attr = (fail_at & 8) ? "loop" : NULL,
+                            .pk_attr = (fail_at & 16) ? "pk" : NULL,
+                            .deleted_attr = (fail_at & 32) ? "gone" : NULL,
+                            .expired = (sl_cdc_expired_t)((fail_at >> 6) % 3),
+                            .drop = drop,
+                            .drop_count = (fail_at & 128) ? 2 : 0,
+                            .account = "acct",
+                            .stage = "dev",
+                            .function_name = "fn",
+                            .pipeline = "pl"};
+        check_fast(&o2, &rec, debezium);
     }
-    /* The stage's way (cdc_map): a scratch kept from one record to the next
-     * (here twice over the same record), the partitionKey first, and the
-     * validation skipped when the engine's scanner validated the value. */
-    cdc_keep_t keep = {0};
-    unsigned how = CDC_KEY_FIRST;
-    if (rec.value_len && !sl_json_validate(rec.value, rec.value_len, NULL))
-        how |= CDC_VALIDATED;
-    for (int k = 0; k < 2; k++) {
-        char se[256] = "";
-        cvt_t c = {.fmt = debezium ? "debezium" : "dynamodb", .err = se, .err_size = sizeof se};
-        sl__jw_t jw;
-        sl__jw_init(&jw, NULL, 0);
-        fast_pk_t pk;
-        int src = sl__cdc_fast(&c, &opts, &rec, &jw, &pk, &keep, how);
-        if (src == 0 && (!ft || jw.len != pk.n + fl || memcmp(jw.buf + pk.n, ft, fl)))
-            fuzz_fail(T, "the stage's in-place event is not the text form's");
-        if (src == CDC_SKIPPED && (ft || frc))
-            fuzz_fail(T, "the stage skips a record the text form does not");
-        if (src != 0 && src != CDC_SKIPPED && src != CDC_FALLBACK)
-            fuzz_fail(T, "the stage's fast path failed otherwise");
-        sl_free(pk.own);
-        sl_free(jw.buf);
-    }
-    sl__cdc_keep_free(&keep);
-    sl_free(ft);
-    sl_free(tt);
-
     json_decref(ev);
     json_decref(root);
     if (live_blocks() != live)

@@ -9,10 +9,12 @@
  * Properties: cli_parse() returns 0, -1 (--help or --version, printed on
  * stdout) or EXIT_USAGE (a message on stderr naming the program); a parse
  * that succeeds has every required option, pointers starting with '/', a
- * sqlite: view or a known format, and KEY=VALUE pairs with a key; the
- * configuration built from it holds the last value given for every key
- * (pass-through and string properties exactly), or its refusal says why on
- * stderr. Nothing leaks (LeakSanitizer, per input). */
+ * sqlite: view or a known format, KEY=VALUE pairs with a key, a --describe
+ * of json or yaml, and no --instance-id with a kinesis: source; the
+ * configuration built from it holds, for every key it sets (the flags',
+ * --instance-id, --http and --log-level included, and the listener's memory
+ * bound), what setting the last value given for that key alone gives, or its
+ * refusal says why on stderr. Nothing leaks (LeakSanitizer, per input). */
 #include "common/cli.h"
 #include "fuzz_common.h"
 
@@ -23,31 +25,61 @@
 
 extern char **environ;
 
-/* Where the value of @p key must end up after cli_conf(). */
+/* The property @p key as text; NULL when unknown (caller frees). */
+static char *get(const sl_conf_t *conf, const char *key)
+{
+    size_t n = 0;
+    if (sl_conf_get(conf, key, NULL, &n))
+        return NULL;
+    char *b = malloc(n);
+    if (!b)
+        abort();
+    if (sl_conf_get(conf, key, b, &n))
+        fuzz_fail(T, "sl_conf_get failed with the size it asked for");
+    return b;
+}
+
+/* Where the value of @p key must end up after cli_conf(): as if that value
+ * alone were set on a new configuration (any type: a size suffix, a bool's
+ * spelling, a pass-through string). */
 static void check_key(const sl_conf_t *conf, const char *key, const char *value)
 {
-    char buf[8];
-    size_t n = sizeof buf;
-    const char *s = sl_conf_get_str(conf, key);
-    const char *pt = sl_conf_get_str_pt(conf, key);
-    if ((s && strcmp(s, value)) || (pt && strcmp(pt, value)))
-        fuzz_fail(T, "a property does not hold the value given last");
-    if (!s && !pt && sl_conf_get(conf, key, buf, &n) == SL_ENOENT)
+    sl_conf_t *alone = sl_conf_new();
+    if (!alone)
+        abort();
+    if (sl_conf_set(alone, key, value, NULL, 0))
+        fuzz_fail(T, "a value the built configuration took is refused alone");
+    char *want = get(alone, key), *got = get(conf, key);
+    if (!got)
         fuzz_fail(T, "a property given on the command line is missing");
+    if (!want || strcmp(got, want))
+        fuzz_fail(T, "a property does not hold the value given last");
+    free(want);
+    free(got);
+    sl_conf_destroy(alone);
 }
 
 static void check_conf(const cli_t *c, const sl_conf_t *conf, int kinesis)
 {
     /* Each key once, checked at its last assignment, in cli_conf's order. */
-    const char *keys[2 * MAXARGS + 8], *vals[2 * MAXARGS + 8];
-    char *owned[2 * MAXARGS + 8];
+    const char *keys[2 * MAXARGS + 12], *vals[2 * MAXARGS + 12];
+    char *owned[2 * MAXARGS + 12];
     size_t n = 0, no = 0;
     keys[n] = "processor.name", vals[n++] = c->name;
     keys[n] = "log.stats.interval.ms", vals[n++] = "10000";
+    /* the listener's bound on its buffers, unless -c says otherwise */
+    if (c->kind == CLI_LISTENER)
+        keys[n] = "memory.max.bytes", vals[n++] = "33554432";
     keys[n] = kinesis ? "kinesis.application" : "kafka.group.id";
     vals[n++] = c->group ? c->group : c->name;
+    if (c->instance_id)
+        keys[n] = "kafka.group.instance.id", vals[n++] = c->instance_id;
     if (c->kind == CLI_TRIGGER)
         keys[n] = "source.format", vals[n++] = "json";
+    if (c->http)
+        keys[n] = "http.listen", vals[n++] = c->http;
+    if (c->log_level)
+        keys[n] = "log.level", vals[n++] = c->log_level;
     for (size_t pass = 0; pass < 2; pass++) {
         const char **kv = pass ? c->xkv : c->ckv;
         for (size_t i = 0; i < (pass ? c->nx : c->nc); i++) {
@@ -85,6 +117,11 @@ static void check_parsed(const cli_t *c)
                (strcmp(c->format, "dynamodb") && strcmp(c->format, "debezium"))) {
         fuzz_fail(T, "a trigger without sink or a known format");
     }
+    if (c->describe && strcmp(c->describe, "json") && strcmp(c->describe, "yaml"))
+        fuzz_fail(T, "a --describe other than json or yaml");
+    /* static membership is a Kafka group's: a Kinesis source has none */
+    if (c->instance_id && !strncmp(c->source, "kinesis:", 8))
+        fuzz_fail(T, "--instance-id with a kinesis: source");
     for (size_t i = 0; i < c->nc + c->nx; i++) {
         const char *kv = i < c->nc ? c->ckv[i] : c->xkv[i - c->nc];
         const char *eq = strchr(kv, '=');

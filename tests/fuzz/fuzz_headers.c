@@ -12,8 +12,9 @@
  * are accepted and converted exactly as an independent reading with timegm()
  * does, and the same text as a JSON "timestamp" string gives the same
  * milliseconds through the envelope scanner. */
-#define _DEFAULT_SOURCE /* timegm */
+#define _DEFAULT_SOURCE /* timegm, in fuzz_time.h */
 #include "fuzz_common.h"
+#include "fuzz_time.h"
 #include "sluice/error.h"
 #include "sluice/record.h"
 
@@ -26,74 +27,11 @@ static const char *const names[] = {"ce_type", "ce_id",          "ce_partitionke
                                     "ce_time", "ce_specversion", "ce_Type",
                                     "type",    "ce_time "};
 
-static int digits(const char *s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return 1;
-}
-
-/* RFC 3339 date-time as the header documents it (a space or 't' for 'T',
- * 'z' for 'Z', second 60 rolling into the next minute, fractions truncated
- * to ms), read here apart from the library. */
-static int rfc3339(const char *s, size_t n, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, sign = 0;
-    size_t i = 19;
-    if (n < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || !strchr("Tt ", s[10]) || !s[10] || !digits(s + 11, 2, &h) ||
-        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
-        return 0;
-    if (s[i] == '.') {
-        size_t f0 = ++i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') {
-            if (i - f0 < 3)
-                frac = frac * 10 + (s[i] - '0');
-            i++;
-        }
-        if (i == f0)
-            return 0;
-        for (size_t k = i - f0; k < 3; k++)
-            frac *= 10;
-    }
-    if (i == n)
-        return 0;
-    if (s[i] == 'Z' || s[i] == 'z') {
-        i++;
-    } else if (s[i] == '+' || s[i] == '-') {
-        sign = s[i] == '-' ? -1 : 1;
-        if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
-            !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
-            return 0;
-        i += 6;
-    } else {
-        return 0;
-    }
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (i != n || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
-        return 0;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ms = ((int64_t)t - (int64_t)sign * (oh * 3600 + om * 60)) * 1000 + frac;
-    return 1;
-}
-
 static void check_time(const char *s, size_t n)
 {
     int64_t got = -1, want = -1;
     int rc = sl_rfc3339_parse(s, n, &got);
-    int ok = rfc3339(s, n, &want);
+    int ok = fuzz_rfc3339(s, n, &want);
     if (rc != 0 && rc != SL_EFIELD)
         fuzz_fail(T, "sl_rfc3339_parse returned an unexpected code");
     if ((rc == 0) != ok)
@@ -139,10 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_envelope_t env;
     int rc = sl_envelope_from_headers(h, n, &env);
     int64_t ms = 0;
-    int want = !seen[0]                                                           ? 0
-               : !h[last[0]].value_len                                            ? SL_EFIELD
-               : seen[3] && !rfc3339(h[last[3]].value, h[last[3]].value_len, &ms) ? SL_EFIELD
-                                                                                  : 1;
+    int want = !seen[0]                                                                ? 0
+               : !h[last[0]].value_len                                                 ? SL_EFIELD
+               : seen[3] && !fuzz_rfc3339(h[last[3]].value, h[last[3]].value_len, &ms) ? SL_EFIELD
+                                                                                       : 1;
     if (rc != want)
         fuzz_fail(T, "sl_envelope_from_headers returned another verdict");
     if (rc != 1)

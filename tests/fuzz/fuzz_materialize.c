@@ -9,7 +9,11 @@
  * accepts, the lookup finds a value exactly when the pointer resolves in
  * jansson's tree, its span lies inside the text and holds JSON equal to
  * jansson's value (duplicate members: the last one, as the scanner and
- * jansson read them); nothing leaks. */
+ * jansson read them). The map stage's own lookup (the key and the entity in
+ * one walk: sl__jptr_key_entity), with the entity the key's first token (the
+ * default) and its tokens but the last, finds the key exactly when jansson
+ * does, with the same value, and the entity, when it says it found it, as
+ * jansson's value at the entity pointer; nothing leaks. */
 #include "flavors/jptr.h"
 #include "fuzz_common.h"
 #include "sluice/error.h"
@@ -104,6 +108,46 @@ static json_t *resolve(json_t *v, const sl__jptr_t *ptr)
     return v;
 }
 
+static int in_text(sl_span_t s, const char *doc, size_t dlen)
+{
+    return s.ptr && s.ptr >= doc && s.len <= dlen && (size_t)(s.ptr - doc) <= dlen - s.len;
+}
+
+/* The map stage's lookup with the first @p n tokens of @p key as the entity. */
+static void check_key_entity(const sl__jptr_t *key, size_t n, json_t *root, const char *doc,
+                             size_t dlen)
+{
+    json_error_t je;
+    sl__jptr_t ent = {key->tok, n};
+    sl_span_t k = {NULL, 0}, e = {NULL, 0};
+    int found = -1;
+    int rc = sl__jptr_key_entity(key, &ent, 1, doc, dlen, &k, &e, &found);
+    json_t *want = resolve(root, key), *want_ent = resolve(root, &ent);
+    if (rc != 0 && rc != SL_ENOENT)
+        fuzz_fail(T, "sl__jptr_key_entity returned an unexpected code");
+    if (!want != (rc != 0))
+        fuzz_fail(T, want ? "the map stage misses a key jansson finds"
+                          : "the map stage finds a key jansson does not");
+    if (rc)
+        return;
+    if (!in_text(k, doc, dlen))
+        fuzz_fail(T, "the map stage's key span is outside the text");
+    json_t *v = json_loadb(k.ptr, k.len, JSON_DECODE_ANY, &je);
+    if (!v || !json_equal(v, want))
+        fuzz_fail(T, "the map stage's key holds another value than jansson's");
+    json_decref(v);
+    if (found != 0 && found != 1)
+        fuzz_fail(T, "the map stage does not say whether it found the entity");
+    if (!found)
+        return;
+    if (!in_text(e, doc, dlen))
+        fuzz_fail(T, "the map stage's entity span is outside the text");
+    v = json_loadb(e.ptr, e.len, JSON_DECODE_ANY, &je);
+    if (!v || !want_ent || !json_equal(v, want_ent))
+        fuzz_fail(T, "the map stage's entity holds another value than jansson's");
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *nl = memchr(data, '\n', size);
@@ -141,6 +185,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!v || !json_equal(v, want))
                 fuzz_fail(T, "the span holds another value than jansson's");
             json_decref(v);
+        }
+        if (ptr.n > 1) {
+            check_key_entity(&ptr, 1, root, doc, dlen);
+            if (ptr.n > 2)
+                check_key_entity(&ptr, ptr.n - 1, root, doc, dlen);
         }
         json_decref(root);
     }

@@ -111,6 +111,29 @@ cdc("dbz_key", DEBEZIUM, {"after": {"id": 9}, "op": "u", "ts_ms": 1}, key=b"{\"i
 cdc("dbz_negative_ts", DEBEZIUM, {"after": {"id": 9}, "op": "c", "ts_ms": -1})
 cdc("dbz_oom", DEBEZIUM | OOM, {"before": AFTER, "after": AFTER, "op": "u", "ts_ms": 7}, fail=3)
 
+# Bit 6: the fast paths against the tree's with every option set by byte 1
+# (bit 0 keep latched, 1 keep replicas, 2 region eu-west-1, 3 latched attr
+# "loop", 4 pk attr "pk", 5 deleted attr "gone", 6-7 expired mode, 7 drop
+# "secret" and "sk"); bit 7 with it: the entity from the discriminator or sk.
+OPTS, DISCR = 64, 128
+ST = {"pk": {"S": "o-1"}, "sk": {"S": "ORDER"}, "discriminator": {"S": "Order"},
+      "secret": {"S": "x"}, "latched": {"BOOL": True}, "loop": {"BOOL": False},
+      "awsregion": {"S": "us-east-1"}, "gone": {"BOOL": True}, "deleted": {"BOOL": False}}
+STK = {"pk": {"S": "o-1"}, "sk": {"S": "ORDER"}}
+cdc("opt_discriminator", OPTS | DISCR, ddb("INSERT", ST, keys=STK), fail=16 | 128)
+cdc("opt_sk_only", OPTS | DISCR, ddb("INSERT", {"pk": {"S": "o-2"}, "sk": {"S": "Line"}}, keys=STK))
+cdc("opt_latched_kept", OPTS, ddb("MODIFY", ST, dict(ST, gone={"BOOL": False}), STK), fail=1 | 4 | 32)
+cdc("opt_latched_skipped", OPTS, ddb("MODIFY", ST, ST, STK), fail=4)
+cdc("opt_replica", OPTS | RTS, ddb("INSERT", dict(ST, latched={"BOOL": False}), keys=STK), fail=4 | 8)
+cdc("opt_ttl", OPTS, ddb("REMOVE", None, ST, STK, userIdentity={
+    "type": "Service", "principalId": "dynamodb.amazonaws.com"}), fail=1 | 64)
+cdc("opt_ttl_skip", OPTS | DISCR, ddb("REMOVE", None, ST, STK, userIdentity={
+    "type": "Service", "principalId": "dynamodb.amazonaws.com"}), fail=1 | 128)
+cdc("opt_dbz", DEBEZIUM | OPTS | DISCR, {"before": {"id": 1, "deleted": False, "gone": False},
+                                         "after": {"id": 1, "discriminator": "Thing", "gone": True,
+                                                   "secret": "s"}, "op": "u", "ts_ms": 3},
+    fail=1 | 32 | 128)
+
 if __name__ == "__main__" and len(sys.argv) > 1:
     sys.exit("usage: make_seeds.py")
 
@@ -146,6 +169,13 @@ mat("scalar_root", "/a", "42")
 mat("integer_key", "/thing/n", EV)
 mat("utf8_key", "/\u00e9t\u00e9", '{"\u00e9t\u00e9":"summer","\\u00e9t\\u00e9":"again"}')
 mat("long_escaped_key", "/" + "a" * 100, '{"' + "\\u0061" * 100 + '":1}')
+# The map stage's one walk (entity and key): duplicate entities, a later
+# one that is no object, the key inside a later duplicate only
+mat("entity_dup_last_wins", "/thing/id",
+    '{"thing":{"id":"a","id":"b"},"type":"t","thing":{"x":1,"id":"c","y":[{"id":0}]}}')
+mat("entity_dup_then_scalar", "/thing/id", '{"thing":{"id":"a"},"thing":"flat"}')
+mat("entity_dup_key_missing", "/thing/id", '{"thing":{"id":"a"},"thing":{"name":"b"}}')
+mat("entity_deep_key", "/a/b/c", '{"a":{"b":{"c":1},"b":{"c":[2]}},"a":{"b":{"c":3,"d":4}}}')
 
 
 # ---- kinesis: status index (0 = 200, 3 = 403, 4 = 400, 5 = 500, 6 = 503, 7 = 413), body
@@ -240,6 +270,17 @@ cli("bad_property", 0, "--source", "kafka:a", "--key", "/k", "-X", "bootstrap.se
     "-c", "batch.max.events=0", "-c", "nope=1")
 cli("long_key", 0, "--source", "kinesis:a", "--faults", "kinesis:f", "--key", "/k", "-c", "kinesis." + "k" * 600 + "=v")
 cli("unknown", 1, "--frobnicate")
+# Flags that set properties: --instance-id (group.instance.id), --http,
+# --log-level, the listener's memory bound and -c/-X over them
+cli("ops_flags", 0, "--source", "kafka:e", "--key", "/k", "-X", "bootstrap.servers=h:1",
+    "--instance-id", "m-1", "--http", "127.0.0.1:0", "--log-level", "warn", "-c", "memory.max.bytes=1m")
+cli("ops_env", 1, "\x01SLUICE_INSTANCE_ID=m-2", "\x01SLUICE_HTTP=[::1]:9464", "\x01SLUICE_LOG_LEVEL=debug",
+    "--source", "kafka:c", "--sink", "kafka:d", "--format", "dynamodb", "-X", "bootstrap.servers=h:1",
+    "-X", "group.instance.id=m-3", "-c", "log.level=error", "--describe=yaml")
+cli("ops_bad", 0, "--source", "kafka:e", "--key", "/k", "-X", "bootstrap.servers=h:1", "--http", "nowhere",
+    "--log-level", "loud")
+cli("instance_kinesis", 0, "--source", "kinesis:s", "--key", "/k", "--instance-id", "m-1")
+cli("describe_bad", 1, "--describe=xml")
 
 
 # ---- conf: byte 0 (> 0xf0: inject an allocation failure at byte 1), then
@@ -259,6 +300,13 @@ conf("passthrough", "kafka.bootstrap.servers", "h:9092", "kinesis.endpoint", "ht
      "kinesis.endpoint", "")
 conf("unknown", "nope", "1", "", "", "batch", "1")
 conf("oom", "kafka.a", "b", "kafka.c", "d", "processor.name", "p", fail=1)
+# The Kinesis connector's typed rows: any other kinesis.* name is unknown
+# (the target once saw none of them and took every kinesis.* as pass-through)
+conf("kinesis_rows", "kinesis.foo", "x", "kinesis.records.limit", "0", "kinesis.records.limit", "5k",
+     "kinesis.iterator", "LATEST", "kinesis.lease.failover.ms", "299", "kinesis.", "v")
+# Unset after set: the default again, a pass-through one gone, an unknown one refused
+conf("unset", "batch.max.events", "7", "kafka.linger.ms", "5", "processor.name", "p",
+     "http.listen", "127.0.0.1:0", "nope", "1")
 
 
 # ---- headers: (name index, value length, value)*; names: 0 ce_type, 1 ce_id,
