@@ -9,10 +9,9 @@
  * Properties: without ce_type the headers are not CloudEvents (0); with an
  * empty one, or a ce_time that is not RFC 3339, SL_EFIELD; else 1 with
  * every span being the value of the last header of its name. RFC 3339 times
- * are accepted and converted exactly as an independent reading with timegm()
+ * are accepted and converted exactly as an independent reading (fuzz_time.h)
  * does, and the same text as a JSON "timestamp" string gives the same
  * milliseconds through the envelope scanner. */
-#define _DEFAULT_SOURCE /* timegm, in fuzz_time.h */
 #include "fuzz_common.h"
 #include "fuzz_time.h"
 #include "sluice/error.h"

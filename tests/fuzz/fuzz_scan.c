@@ -11,7 +11,6 @@
  * the milliseconds, and the flags (found, CloudEvents for a "specversion",
  * escapes in a span). Of duplicate members the last counts, as in jansson.
  * Any difference aborts. */
-#define _DEFAULT_SOURCE /* timegm, in fuzz_time.h */
 #include "fuzz_time.h"
 #include "sluice/error.h"
 #include "sluice/record.h"
