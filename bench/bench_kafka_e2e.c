@@ -23,10 +23,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -499,13 +501,105 @@ static void check_committed(const char *bootstrap, const char *gid, const input_
 
 /* ---- results -------------------------------------------------------------------------- */
 
+/* ---- CPU by thread ---------------------------------------------------------------- */
+
+/* Every thread of this process lives in one of these: the benchmark's main
+ * thread (case a consumes on it; in b it only waits and watches), the
+ * processor's thread, the clients' broker threads (consumer and producer
+ * alike: librdkafka names them all rdk:brokerN), the clients' main threads,
+ * the embedded broker (rdk:mock) and anything else. */
+enum { TK_MAIN, TK_PROC, TK_CLIENT, TK_RDMAIN, TK_MOCK, TK_OTHER, NTK };
+static const char *const tk_names[NTK] = {"main",     "sl-processor", "rdk:broker*",
+                                          "rdk:main", "rdk:mock",     "other"};
+
+#define TSNAP_MAX 512
+typedef struct tsnap_s {
+    int n;
+    pid_t tid[TSNAP_MAX];
+    uint8_t kind[TSNAP_MAX];
+    double cpu[TSNAP_MAX]; /* seconds */
+} tsnap_t;
+
+/* Linux's CPU clock of any thread of this process, by its id
+ * (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)): librdkafka's threads have no
+ * pthread_t of ours to ask pthread_getcpuclockid() with. */
+static clockid_t tid_clock(pid_t tid)
+{
+    return (clockid_t)((~(uint32_t)tid << 3) | 6u);
+}
+
+static int thread_kind(pid_t tid, const char *comm)
+{
+    if (tid == getpid())
+        return TK_MAIN;
+    if (!strncmp(comm, "sl-processor", 12))
+        return TK_PROC;
+    if (!strncmp(comm, "rdk:broker", 10))
+        return TK_CLIENT;
+    if (!strncmp(comm, "rdk:main", 8))
+        return TK_RDMAIN;
+    if (!strncmp(comm, "rdk:mock", 8))
+        return TK_MOCK;
+    return TK_OTHER;
+}
+
+/* Every live thread's CPU time and kind (about 0.1 ms: a directory walk). */
+static void tsnap_take(tsnap_t *t)
+{
+    t->n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) && t->n < TSNAP_MAX) {
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (tid <= 0)
+            continue;
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(comm, sizeof comm, f))
+                comm[0] = 0;
+            fclose(f);
+        }
+        double c = thread_cpu_s(tid_clock(tid));
+        if (c < 0)
+            continue; /* gone meanwhile */
+        t->tid[t->n] = tid;
+        t->kind[t->n] = (uint8_t)thread_kind(tid, comm);
+        t->cpu[t->n] = c;
+        t->n++;
+    }
+    closedir(d);
+}
+
+/* CPU ns per event of each kind of thread between @p a and @p b: a thread
+ * born in between counts whole, one that ended in between is lost (none
+ * does in a timed window). */
+static void tsnap_per_event(const tsnap_t *a, const tsnap_t *b, size_t events, double *out)
+{
+    for (int k = 0; k < NTK; k++)
+        out[k] = 0;
+    for (int i = 0; i < b->n; i++) {
+        double before = 0;
+        for (int j = 0; j < a->n; j++)
+            if (a->tid[j] == b->tid[i]) {
+                before = a->cpu[j];
+                break;
+            }
+        out[b->kind[i]] += (b->cpu[i] - before) * 1e9 / (double)events;
+    }
+}
+
 typedef struct sample_s {
-    double rate;   /* events per second over the timed window */
-    double secs;   /* the timed window */
-    double join_s; /* subscribe (or start) to first message */
-    double cpu;    /* process CPU time / wall time over the window (cores) */
-    double tail_s; /* (b) last output stored -> sl_processor_run() returned */
-    double app;    /* CPU time / wall time over the window of the thread that consumes */
+    double rate;    /* events per second over the timed window */
+    double secs;    /* the timed window */
+    double join_s;  /* subscribe (or start) to first message */
+    double cpu;     /* process CPU time / wall time over the window (cores) */
+    double tail_s;  /* (b) last output stored -> sl_processor_run() returned */
+    double app;     /* CPU time / wall time over the window of the thread that consumes */
+    double tk[NTK]; /* CPU ns per input event over the window, by kind of thread */
     long rss_kb;
     int ok;
 } sample_t;
@@ -558,6 +652,7 @@ static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, do
     const size_t keep_len = strlen(KEEP_TYPE);
     double t_first = 0, t_last = 0, c_first = 0, c_last = 0, deadline = join_deadline;
     double a_first = 0, a_last = 0;
+    static tsnap_t ts0, ts1;
     while (got < in->n) {
         /* The call returns when it has the number asked for or at its
          * timeout: never ask for more than are left, or the last call
@@ -576,6 +671,7 @@ static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, do
                     t_first = now_s();
                     c_first = cpu_s();
                     a_first = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
+                    tsnap_take(&ts0);
                     deadline = t_first + budget_s;
                 }
                 got++;
@@ -597,6 +693,7 @@ static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, do
             t_last = now_s();
             c_last = cpu_s();
             a_last = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
+            tsnap_take(&ts1);
         } else if (now_s() > deadline) {
             die("raw consumer: %" PRIu64 " of %zu messages %s", got, in->n,
                 got ? "at the deadline" : "and no group join by the deadline");
@@ -617,6 +714,7 @@ static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, do
     r.join_s = t_first - t_sub;
     r.cpu = (c_last - c_first) / r.secs;
     r.app = (a_last - a_first) / r.secs;
+    tsnap_per_event(&ts0, &ts1, in->n, r.tk);
     r.rss_kb = peak_rss_kb(RUSAGE_SELF);
     r.ok = 1;
     return r;
@@ -635,6 +733,8 @@ typedef struct live_s {
     int run_rc;                 /* its result, read after `finished` */
     const int64_t *last_off;
     int nparts;
+    uint32_t nonempty; /* partitions holding input: all read when parts_end reaches it */
+    sem_t all_read;    /* posted once, when parts_end reaches nonempty */
     sl_processor_t *p;
 } live_t;
 
@@ -701,8 +801,9 @@ static sl_result_t map_out(sl_uow_t *u, void *opaque)
         atomic_store(&lv->first_ns, now_ns());
     }
     if (rec->partition >= 0 && rec->partition < lv->nparts &&
-        rec->offset == lv->last_off[rec->partition])
-        atomic_fetch_add(&lv->parts_end, 1);
+        rec->offset == lv->last_off[rec->partition] &&
+        atomic_fetch_add(&lv->parts_end, 1) + 1 == lv->nonempty)
+        sem_post(&lv->all_read);
     return SL_OK;
 }
 
@@ -879,6 +980,9 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     atomic_init(&lv->first_cpu, 0);
     atomic_init(&lv->first_tcpu, 0);
     atomic_init(&lv->parts_end, 0);
+    lv->nonempty = (uint32_t)in->nonempty;
+    if (sem_init(&lv->all_read, 0, 0))
+        die("sem_init failed: %s", strerror(errno));
     atomic_init(&lv->finished, 0);
 
     sl_sink_t *out = sl_kafka_sink_new(p, TOPIC_OUT, err, sizeof err);
@@ -924,6 +1028,8 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
             proc_fail(lv, now_s() + 30, "sluice: no record by the deadline (group join?)");
         sleep_us(200);
     }
+    static tsnap_t ts0, ts1;
+    tsnap_take(&ts0); /* at most one wait (0.2 ms) after the first record */
     double t_first = (double)first * 1e-9;
     double c_first = (double)atomic_load(&lv->first_cpu) * 1e-9;
     double a_first = (double)atomic_load(&lv->first_tcpu) * 1e-9;
@@ -942,7 +1048,19 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
             tl.last = 0;
             tl_sample(&tl, lv, sum64(out1, OUT_PARTS) - sum64(out0, OUT_PARTS));
         }
-        sleep_us(200);
+        /* Wait for the map's post, not in a polling loop: waking every
+         * 0.2 ms cost this thread about 100 ns of CPU per input event, on
+         * the cores the processor needs, and counted in b's 'cores'. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long step_ns = tl.f ? 1000000L : 50000000L;
+        until.tv_nsec += step_ns;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (sem_timedwait(&lv->all_read, &until) && errno == EINTR)
+            ;
     }
     /* 3. drain: open batches flush, outputs are delivered, offsets committed */
     sl_processor_stop(p);
@@ -953,6 +1071,7 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
             t_out = now_s();
             c_out = cpu_s();
             a_out = thread_cpu_s(tclock);
+            tsnap_take(&ts1);
             tl.last = 0;
             tl_sample(&tl, lv, sum64(out1, OUT_PARTS) - sum64(out0, OUT_PARTS));
             break;
@@ -1006,6 +1125,7 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     int64_t back = read_back(bootstrap, TOPIC_OUT, OUT_PARTS, out0, out1, now_s() + 60);
     if (back != (int64_t)in->nkeep)
         die("sluice: read back %" PRId64 " outputs, expected %zu", back, in->nkeep);
+    sem_destroy(&lv->all_read);
     free(lv);
 
     r.secs = t_out - t_first;
@@ -1013,6 +1133,7 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
     r.join_s = t_first - t_start;
     r.cpu = (c_out - c_first) / r.secs;
     r.app = a_out >= 0 ? (a_out - a_first) / r.secs : -1;
+    tsnap_per_event(&ts0, &ts1, in->n, r.tk);
     r.tail_s = t_ret - t_out;
     r.rss_kb = peak_rss_kb(RUSAGE_SELF);
     r.ok = 1;
@@ -1345,6 +1466,27 @@ int main(int argc, char **argv)
     }
     if (!have_kcat)
         printf("  (kcat %s)\n", o.kcat ? "is not on PATH: no kcat row" : "skipped (--no-kcat)");
+    printf("\nCPU per input event by thread, ns (median over reps; the embedded broker and every "
+           "client\nshare this process):\n  %-4s",
+           "case");
+    for (int k = 0; k < NTK; k++)
+        printf(" %12s", tk_names[k]);
+    printf(" %12s\n", "all");
+    for (int row = 0; row < NROWS; row++) {
+        if (row == R_KCAT || (row == R_SLUICE_M && !o.metrics))
+            continue;
+        static const char *const short_names[NROWS] = {"a", "a2", "b", "c", "b+m"};
+        printf("  %-4s", short_names[row]);
+        for (int k = 0; k <= NTK; k++) { /* each kind, then all of them */
+            for (size_t r = 0; r < o.reps; r++) {
+                tmp[r] = 0;
+                for (int j = 0; j < NTK; j++)
+                    tmp[r] += k == NTK || j == k ? res[r][row].tk[j] : 0;
+            }
+            printf(" %12.0f", summarize(tmp, o.reps).med);
+        }
+        putchar('\n');
+    }
     printf("  per rep, sluice / raw:");
     for (size_t r = 0; r < o.reps; r++)
         printf(" %.2f", res[r][R_SLUICE].rate / res[r][R_RAW].rate);

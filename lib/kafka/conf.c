@@ -102,6 +102,19 @@ static void broker_destroy(void *b)
     sl_broker_destroy(b);
 }
 
+/* The source's queued.min.messages unless set or lower from a budget, below
+ * librdkafka's 100000. A processor slower than its fetcher keeps the queue
+ * at this bound: with 100000 queued messages (tens of MB) every message is
+ * taken long after its broker thread wrote it, out of every cache, and the
+ * fetch buffers the backlog pins grow the heap. In bench_kafka_e2e (b, 200000
+ * events of 328 bytes, 32 partitions) 20000 cost about 11% less CPU per
+ * event over all threads (the clients' broker threads about a quarter less,
+ * the processor's thread a tenth) and about a quarter less peak RSS than
+ * 100000, side by side (bench/README.md); 10000 and 5000 stalled the fetcher
+ * (librdkafka 2.0's refill, see kick_fetcher in source.c) often enough to
+ * lose throughput. */
+#define QMIN_DEFAULT 20000
+
 /* The consumer's buffers from the source's share of memory.max.bytes, for
  * each one not set explicitly as kafka.*: the consumer queue
  * (queued.max.messages.kbytes, and queued.min.messages at 256 bytes a
@@ -110,7 +123,8 @@ static void broker_destroy(void *b)
  * never below message.max.bytes as librdkafka requires; one partition's part
  * of it (max.partition.fetch.bytes), a quarter of a fetch so that one answer
  * spreads over several partitions. A message larger than these bounds is
- * still fetched, alone (KIP-74). None goes above librdkafka's default. */
+ * still fetched, alone (KIP-74). None goes above librdkafka's default, and
+ * queued.min.messages not above QMIN_DEFAULT. */
 static int consumer_memory(sl_processor_t *p, struct conf_walk *w)
 {
     const sl_conf_t *c = sl_processor_conf(p);
@@ -128,7 +142,7 @@ static int consumer_memory(sl_processor_t *p, struct conf_walk *w)
         int64_t value, def;
     } d[] = {
         {"queued.max.messages.kbytes", queue / 1024, 65536},
-        {"queued.min.messages", queue / 256, 100000},
+        {"queued.min.messages", queue / 256, QMIN_DEFAULT},
         {"fetch.max.bytes", fetch, 52428800},
         {"max.partition.fetch.bytes", fetch / 4, 1048576},
     };

@@ -715,3 +715,157 @@ Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
     sl_broker_destroy(b);
     tu_sleep_ms(2000);
 }
+
+/* ---- a sink that polls the producer while its delivery reports are acknowledged ---- */
+
+/* The Kafka sink acknowledges the delivery reports one rd_kafka_poll()
+ * served after that poll returns, in one pass (acks_flush in
+ * lib/kafka/sink.c). An acknowledgement may write again: with retry.max 0 a
+ * failed delivery becomes a fault at once, written to the fault sink inside
+ * that pass. The fault sink here polls the producer during its write, as a
+ * sink retrying a full queue would, so delivery reports arrive while the
+ * pass is still acknowledging the earlier ones (the array they are appended
+ * to may move). Each must still be acknowledged exactly once: every record
+ * ends up either on "out" or as a fault, once, and every offset is
+ * committed. */
+enum { PF_PARTS = 2, PF_PER = 500, PF_N = PF_PARTS * PF_PER };
+static rd_kafka_t *pf_rk;        /* the processor's producer */
+static int pf_faults[PF_N];      /* faults per record id */
+static int pf_outs[PF_N];        /* outputs on "out" per record id */
+static int pf_served, pf_writes; /* events the fault sink's polls served; its writes */
+static int pf_bad_ids;
+
+/* The id of a value written by value_of(), or -1. */
+static int id_of_value(const void *v, size_t len)
+{
+    char buf[128];
+    if (!v || len >= sizeof buf)
+        return -1;
+    memcpy(buf, v, len);
+    buf[len] = 0;
+    const char *at = strstr(buf, "\"id\":\"e");
+    int id = at ? atoi(at + 7) : -1;
+    return id >= 0 && id < PF_N ? id : -1;
+}
+
+static int polling_fault_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    (void)opaque;
+    /* Poll until the producer serves something, unless nothing is left. */
+    int served = 0;
+    int64_t end = tu_now_ms() + 5000;
+    while (!served && rd_kafka_outq_len(pf_rk) > 0 && tu_now_ms() < end)
+        served = rd_kafka_poll(pf_rk, 20);
+    pf_served += served;
+    pf_writes++;
+    for (size_t i = 0; i < n; i++) {
+        const sl_record_t *r = sl_uow_record(uows[i]);
+        int id = id_of_value(r->value, r->value_len);
+        if (id < 0)
+            pf_bad_ids++;
+        else
+            pf_faults[id]++;
+        sl_uow_ack(uows[i], 0);
+    }
+    return 0;
+}
+
+static void count_out(const rd_kafka_message_t *m, void *opaque)
+{
+    (void)opaque;
+    int id = id_of_value(m->payload, m->len);
+    if (id < 0)
+        pf_bad_ids++;
+    else
+        pf_outs[id]++;
+}
+
+Test(failures, a_fault_sink_polling_during_the_bulk_acknowledgements_loses_and_repeats_nothing)
+{
+    const char *bs;
+    sl_broker_t *b = filled_broker(PF_PARTS, PF_PER, &bs);
+    /* The input is stored: from here every Produce is the processor's. The
+     * first two fail (no retry in librdkafka, none in the engine); answers
+     * come 20 ms late, records enter 50 at a time with at most 64 in flight
+     * and a produce request carries at most 10, so other requests are still
+     * in flight when the first failure is acknowledged. */
+    cr_assert_eq(
+        sl_broker_inject_errors(b, SL_KAFKA_API_PRODUCE, 2, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS),
+        0);
+    cr_assert_eq(sl_broker_set_rtt(b, SL_BROKER_ALL, 20), 0);
+    const char *kv[] = {"kafka.bootstrap.servers",
+                        bs,
+                        "kafka.group.id",
+                        "g-pollfault",
+                        "processor.signals",
+                        "false",
+                        "processor.name",
+                        "inproc",
+                        "batch.linger.ms",
+                        "10",
+                        "retry.max",
+                        "0",
+                        "kafka.enable.idempotence",
+                        "false",
+                        "kafka.retries",
+                        "0",
+                        "kafka.linger.ms",
+                        "2",
+                        "inflight.max.records",
+                        "64",
+                        "source.batch.size",
+                        "50",
+                        "kafka.batch.num.messages",
+                        "10",
+                        NULL};
+    sl_processor_t *p = tu_processor(kv, NULL);
+    char err[256];
+    sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
+    cr_assert(out, "%s", err);
+    pf_rk = sl__kafka_sink_rk(out);
+    cr_assert(pf_rk);
+    sl_sink_ops_t ops = {.name = "polling-faults", .write = polling_fault_write};
+    sl_sink_t *faults = sl_sink_new(&ops, NULL);
+    cr_assert(faults);
+    pass_through(p, keep_value, out, faults);
+    atomic_store(&run_over, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    /* Done when every offset is committed. */
+    int64_t off[PF_PARTS] = {-1, -1};
+    int64_t end = tu_now_ms() + 120000;
+    while ((off[0] != PF_PER || off[1] != PF_PER) && tu_now_ms() < end) {
+        tu_sleep_ms(300);
+        committed_each(bs, "g-pollfault", "in", PF_PARTS, off);
+    }
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    cr_assert(off[0] == PF_PER && off[1] == PF_PER, "committed %lld and %lld of %d each",
+              (long long)off[0], (long long)off[1], PF_PER);
+    cr_assert_eq(rc, 0, "the drain completed: %s", sl_err_name((int)rc));
+    sl_stats_t st;
+    sl_engine_stats(sl_processor_engine(p), &st);
+    sl_processor_destroy(p);
+    sl_sink_destroy(faults);
+    /* The premise: deliveries failed, and the fault sink's polls served
+     * delivery reports while the reports before them were acknowledged. */
+    int nfaults = 0;
+    for (int i = 0; i < PF_N; i++)
+        nfaults += pf_faults[i];
+    cr_assert_gt(nfaults, 0, "the injected produce errors became faults");
+    cr_assert_gt(pf_served, 0, "the fault sink's polls served delivery reports (%d writes)",
+                 pf_writes);
+    size_t got = kt_read(bs, "out", 1, (size_t)(PF_N - nfaults), 30000, 1000, count_out, NULL);
+    cr_assert_eq(pf_bad_ids, 0);
+    for (int i = 0; i < PF_N; i++)
+        cr_assert_eq(pf_outs[i] + pf_faults[i], 1,
+                     "record e%d: %d output(s), %d fault(s) (%zu outputs, %d faults in all)", i,
+                     pf_outs[i], pf_faults[i], got, nfaults);
+    cr_assert_eq(got, (size_t)(PF_N - nfaults));
+    /* Each record released once, each output and fault acknowledged once. */
+    cr_assert_eq(st.records_in, (uint64_t)PF_N);
+    cr_assert_eq(st.records_done, (uint64_t)PF_N);
+    cr_assert_eq(st.sunk, got);
+    cr_assert_eq(st.faults, (uint64_t)nfaults);
+    sl_broker_destroy(b);
+}

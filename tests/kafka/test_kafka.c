@@ -337,6 +337,68 @@ static const char *consumer_conf(rd_kafka_t *rk, const char *name, char *buf, si
     return buf;
 }
 
+/* The consumer queue's message bound, queued.min.messages: 20000 unless set
+ * (librdkafka's own is 100000; a backlog that long is taken out of cache,
+ * see lib/kafka/conf.c), less when a budget's share is smaller, and an
+ * explicit kafka.queued.min.messages wins either way. The other buffers
+ * keep librdkafka's defaults without a budget. */
+Test(kafka, the_consumer_queue_holds_at_most_20000_messages_unless_told_otherwise)
+{
+    const char *topics[] = {"in", NULL};
+    const int parts[] = {1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    static const struct {
+        const char *budget, *explicit_qmin;
+        const char *qmin, *qkb, *fetch;
+    } cases[] = {
+        {NULL, NULL, "20000", "65536", "52428800"},
+        /* 64 MiB: a quarter for the source, half of it for the queue, 8 MiB:
+         * 32768 messages at 256 bytes, above 20000 */
+        {"64m", NULL, "20000", "8192", "8388608"},
+        /* 16 MiB: 2 MiB for the queue, 8192 messages */
+        {"16m", NULL, "8192", "2048", "2097152"},
+        {NULL, "150000", "150000", "65536", "52428800"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256];
+        sl_conf_t *c = sl_conf_new();
+        const char *kv[] = {"kafka.bootstrap.servers",
+                            bs,
+                            "kafka.group.id",
+                            "g-qmin",
+                            "processor.signals",
+                            "false",
+                            NULL};
+        for (size_t j = 0; kv[j]; j += 2)
+            cr_assert_eq(sl_conf_set(c, kv[j], kv[j + 1], err, sizeof err), 0, "%s", err);
+        if (cases[i].budget)
+            cr_assert_eq(sl_conf_set(c, "memory.max.bytes", cases[i].budget, err, sizeof err), 0);
+        if (cases[i].explicit_qmin)
+            cr_assert_eq(sl_conf_set(c, "kafka.queued.min.messages", cases[i].explicit_qmin, err,
+                                     sizeof err),
+                         0);
+        sl_processor_t *p = sl_processor_new(c, err, sizeof err);
+        sl_conf_destroy(c);
+        cr_assert(p, "%s", err);
+        sl_sink_t *out = sl_kafka_sink_new(p, "out", err, sizeof err);
+        sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
+        cr_assert(out && faults, "%s", err);
+        add_pass(p, out, faults);
+        rd_kafka_t *rk = sl__kafka_source_rk(p);
+        cr_assert(rk);
+        char buf[64];
+        cr_assert_str_eq(consumer_conf(rk, "queued.min.messages", buf, sizeof buf), cases[i].qmin,
+                         "case %zu", i);
+        cr_assert_str_eq(consumer_conf(rk, "queued.max.messages.kbytes", buf, sizeof buf),
+                         cases[i].qkb, "case %zu", i);
+        cr_assert_str_eq(consumer_conf(rk, "fetch.max.bytes", buf, sizeof buf), cases[i].fetch,
+                         "case %zu", i);
+        sl_processor_destroy(p);
+    }
+    sl_broker_destroy(b);
+}
+
 /* The smallest budget (1 MiB): the consumer's buffers follow from it, an
  * explicit kafka.* property wins over its share, and records larger than
  * every share (700 kB, above the engine's 512 kB and the consumer queue's
