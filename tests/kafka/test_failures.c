@@ -93,6 +93,23 @@ static void committed_each(const char *bs, const char *group, const char *topic,
     rd_kafka_destroy(rk);
 }
 
+/* Polls until @p group has committed every partition of "in" (@p parts) at
+ * @p want, or @p timeout_ms passed; @p off holds the last offsets read. */
+static void wait_committed_each(const char *bs, const char *group, int parts, int64_t want,
+                                int64_t timeout_ms, int64_t *off)
+{
+    int64_t end = tu_now_ms() + timeout_ms;
+    for (;;) {
+        int all = 1;
+        for (int i = 0; i < parts; i++)
+            all = all && off[i] == want;
+        if (all || tu_now_ms() >= end)
+            return;
+        tu_sleep_ms(300);
+        committed_each(bs, group, "in", parts, off);
+    }
+}
+
 /* @p group committed every partition of "in" (@p parts) at @p per, and
  * there is no fault event. */
 static void assert_all_committed_no_faults(const char *bs, const char *group, int parts,
@@ -590,17 +607,13 @@ Test(failures, a_partition_back_from_another_member_is_never_committed_below_its
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
     /* Both partitions read; each committed at HOLD_FROM (the rest in flight). */
     int64_t off[PARTS] = {-1, -1};
-    int64_t end = tu_now_ms() + 60000;
-    while ((off[0] != HOLD_FROM || off[1] != HOLD_FROM) && tu_now_ms() < end) {
-        tu_sleep_ms(300);
-        committed_each(bs, "g-stale", "in", PARTS, off);
-    }
+    wait_committed_each(bs, "g-stale", PARTS, HOLD_FROM, 60000, off);
     cr_assert(off[0] == HOLD_FROM && off[1] == HOLD_FROM, "committed %lld, %lld", (long long)off[0],
               (long long)off[1]);
     /* A second member takes one partition, commits far ahead on it, leaves. */
     rd_kafka_t *m = group_member(bs, "g-stale");
     rd_kafka_topic_partition_list_t *mine = NULL;
-    end = tu_now_ms() + 90000;
+    int64_t end = tu_now_ms() + 90000;
     while (tu_now_ms() < end) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(m, 100);
         if (msg)
@@ -833,11 +846,7 @@ Test(failures, a_fault_sink_polling_during_the_bulk_acknowledgements_loses_and_r
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
     /* Done when every offset is committed. */
     int64_t off[PF_PARTS] = {-1, -1};
-    int64_t end = tu_now_ms() + 120000;
-    while ((off[0] != PF_PER || off[1] != PF_PER) && tu_now_ms() < end) {
-        tu_sleep_ms(300);
-        committed_each(bs, "g-pollfault", "in", PF_PARTS, off);
-    }
+    wait_committed_each(bs, "g-pollfault", PF_PARTS, PF_PER, 120000, off);
     intptr_t rc;
     join_within(p, th, 0, &rc);
     cr_assert(off[0] == PF_PER && off[1] == PF_PER, "committed %lld and %lld of %d each",
