@@ -817,6 +817,8 @@ static void trigger_only(size_t n, size_t reps)
                    "thread's %.2f us\n",
                    r + 1, reps, fmt_rate(a, sizeof a, rate), (cpu_s() - c0) * 1e6 / (double)n,
                    g_flavor_cpu * 1e6 / (double)n);
+            if (getenv("BENCH_THREAD_CPU"))
+                tsnap_print(n);
         }
         return;
     }
@@ -831,9 +833,17 @@ static void trigger_only(size_t n, size_t reps)
         double c0 = cpu_s();
         fast[r] = (double)n / flavor(g, "changes", n, NULL, 0);
         double c1 = cpu_s(), p1 = g_flavor_cpu;
+        if (getenv("BENCH_THREAD_CPU")) {
+            printf("  trigger:");
+            tsnap_print(n);
+        }
         snprintf(g, sizeof g, "trigger-tree-%zu", r);
         tree[r] = (double)n / flavor(g, "changes", n, NULL, 1);
         double c2 = cpu_s(), p2 = g_flavor_cpu;
+        if (getenv("BENCH_THREAD_CPU")) {
+            printf("  jansson path:");
+            tsnap_print(n);
+        }
         qr[r] = fast[r] / raw[r];
         qt[r] = fast[r] / tree[r];
         printf("rep %zu/%zu: raw %s/s, trigger %s/s (%.3fx raw), trigger on the jansson path "
