@@ -5,7 +5,9 @@
  * listener binary's end-to-end tests use it for real. */
 #include "core/helpers.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 TestSuite(materialize);
 
@@ -385,10 +387,12 @@ static sl_test_t *first_write_held(mstore_t *s)
     return t;
 }
 
-/* A store is used by one thread at a time: while a write's job is in
- * flight the next write waits behind it (not submitted), and they apply in
- * order. The driver's executor holds jobs here so the test can look. */
-Test(materialize, one_store_write_in_flight_and_the_next_ones_queue_in_order)
+/* A turn of the store takes the writes queued when it runs: while one
+ * has not yet run, no other is submitted for the writes behind it, and
+ * they apply with it, in write order. The driver's executor holds jobs
+ * here so the test can look (it runs a job's work and done together; the
+ * threaded executor below runs them apart). */
+Test(materialize, writes_queued_before_a_turn_runs_go_with_it_in_order)
 {
     mstore_t s = {0};
     sl_test_t *t = first_write_held(&s);
@@ -396,20 +400,20 @@ Test(materialize, one_store_write_in_flight_and_the_next_ones_queue_in_order)
     push_thing(t, "thing-updated", "a", 200, 2);
     push_thing(t, "thing-created", "b", 150, 1);
     sl_test_advance(t, 1000);
-    cr_assert_eq(sl_test_jobs_pending(t), 1, "the second write waits behind the first");
+    cr_assert_eq(sl_test_jobs_pending(t), 1, "the turn not yet run takes the second write too");
     cr_assert_eq(sl_test_committed(t, "in", 0), -1, "nothing done before its apply");
-    cr_assert_eq(sl_test_run_jobs(t), 2, "the first, then the second it started");
-    cr_assert_eq(s.calls, 2);
-    cr_assert_eq(s.last_call_rows, 2, "a and b in the second apply");
+    cr_assert_eq(sl_test_run_jobs(t), 1, "one turn");
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq(s.last_call_rows, 3, "a, then a and b, in one apply");
     cr_assert_eq(mfind(&s, "a", 1)->ts, 200, "applied in write order");
     cr_assert_eq(sl_test_committed(t, "in", 0), 3);
     sl_test_destroy(t);
 }
 
-/* Group commit: the writes that queued behind the one in flight go to the
- * store together, in one apply, in write order (so the newest-wins rule
- * holds across them: an older event of a later write stays out). */
-Test(materialize, writes_queued_behind_the_one_in_flight_apply_together_in_order)
+/* Group commit: the writes queued when a turn runs go to the store
+ * together, in one apply, in write order (so the newest-wins rule holds
+ * across them: an older event of a later write stays out). */
+Test(materialize, writes_queued_when_a_turn_runs_apply_together_in_order)
 {
     mstore_t s = {0};
     sl_test_t *t = listener(&s, "/thing/id", NULL);
@@ -424,10 +428,10 @@ Test(materialize, writes_queued_behind_the_one_in_flight_apply_together_in_order
     sl_test_advance(t, 1000);
     push_thing(t, "thing-created", "c", 150, 1); /* write 4 */
     sl_test_advance(t, 1000);
-    cr_assert_eq(sl_test_jobs_pending(t), 1, "writes 2 to 4 wait behind the first");
-    cr_assert_eq(sl_test_run_jobs(t), 2, "the first, then one job for the three others");
-    cr_assert_eq(s.calls, 2, "two applies for four writes");
-    cr_assert_eq(s.last_call_rows, 4, "a, a, b and c: each write's rows, in order");
+    cr_assert_eq(sl_test_jobs_pending(t), 1, "writes 2 to 4 wait with the first");
+    cr_assert_eq(sl_test_run_jobs(t), 1, "one turn for the four writes");
+    cr_assert_eq(s.calls, 1, "one apply for four writes");
+    cr_assert_eq(s.last_call_rows, 5, "a, a, a and b, c: each write's rows, in order");
     cr_assert_eq(mfind(&s, "a", 1)->ts, 200, "the older event of a later write stays out");
     cr_assert_str_eq(mfind(&s, "a", 1)->entity, "{\"id\":\"a\",\"name\":\"Thing 2\",\"n\":2}");
     cr_assert(mfind(&s, "b", 1) && mfind(&s, "c", 1));
@@ -695,4 +699,190 @@ Test(materialize, events_of_its_own_source_are_skipped)
     cr_assert_eq(sl_materialize(p, &o), SL_EINVAL);
     sl_pipeline_destroy(p);
     sl_store_destroy(st);
+}
+
+/* ---- turns on real threads ----
+ * An executor that runs each job's work on a thread of its own, at once,
+ * and leaves its done to the test (an engine thread busy elsewhere), and a
+ * store whose first apply waits at a gate: the store's next turn must not
+ * wait for the engine to take the first one's done. */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sl_job_t jobs[8];
+    pthread_t th[8];
+    int worked[8];
+    size_t n;
+    /* the store */
+    int gate_open;
+    int in_apply, max_in_apply;
+    size_t calls;
+    char seen[32][8]; /* row keys, in apply order */
+    size_t nseen;
+} tx_t;
+
+typedef struct {
+    tx_t *x;
+    size_t i;
+} tx_arg_t;
+
+static void *tx_thread(void *arg)
+{
+    tx_arg_t *a = arg;
+    tx_t *x = a->x;
+    size_t i = a->i;
+    free(a);
+    x->jobs[i].work(x->jobs[i].arg);
+    pthread_mutex_lock(&x->mu);
+    x->worked[i] = 1;
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+    return NULL;
+}
+
+static int tx_submit(void *opaque, const sl_job_t *job)
+{
+    tx_t *x = opaque;
+    pthread_mutex_lock(&x->mu);
+    size_t i = x->n;
+    cr_assert_lt(i, 8);
+    x->jobs[i] = *job;
+    x->n++;
+    pthread_mutex_unlock(&x->mu);
+    tx_arg_t *a = malloc(sizeof *a);
+    cr_assert(a);
+    a->x = x;
+    a->i = i;
+    cr_assert_eq(pthread_create(&x->th[i], NULL, tx_thread, a), 0);
+    return 0;
+}
+
+static int tx_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *applied)
+{
+    tx_t *x = opaque;
+    pthread_mutex_lock(&x->mu);
+    x->in_apply++;
+    if (x->in_apply > x->max_in_apply)
+        x->max_in_apply = x->in_apply;
+    size_t call = ++x->calls;
+    pthread_cond_broadcast(&x->cv);
+    while (call == 1 && !x->gate_open)
+        pthread_cond_wait(&x->cv, &x->mu);
+    for (size_t i = 0; i < n && x->nseen < 32; i++)
+        snprintf(x->seen[x->nseen++], sizeof x->seen[0], "%.*s", (int)rows[i].key_len, rows[i].key);
+    x->in_apply--;
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+    if (applied)
+        *applied = n;
+    return 0;
+}
+
+/* Waits (10 s at most) until @p cond holds, under x->mu. */
+#define TX_WAIT(x, cond, what)                                                                     \
+    do {                                                                                           \
+        struct timespec dl_;                                                                       \
+        clock_gettime(CLOCK_REALTIME, &dl_);                                                       \
+        dl_.tv_sec += 10;                                                                          \
+        pthread_mutex_lock(&(x)->mu);                                                              \
+        int rc_ = 0;                                                                               \
+        while (!(cond) && rc_ == 0)                                                                \
+            rc_ = pthread_cond_timedwait(&(x)->cv, &(x)->mu, &dl_);                                \
+        int ok_ = (cond);                                                                          \
+        pthread_mutex_unlock(&(x)->mu);                                                            \
+        cr_assert(ok_, "waited 10 s for %s", what);                                                \
+    } while (0)
+
+static int tx_fault_write(void *opaque, sl_uow_t *const *uows, size_t n)
+{
+    (void)opaque;
+    cr_assert_fail("a fault was written (%zu)", n);
+    for (size_t i = 0; i < n; i++)
+        sl_uow_ack(uows[i], 0);
+    return 0;
+}
+
+static void tx_push(sl_engine_t *e, int64_t off, const char *id, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "{\"id\":\"e-%s\",\"type\":\"thing-created\",\"timestamp\":%lld,"
+             "\"thing\":{\"id\":\"%s\"}}",
+             id, (long long)(100 + off), id);
+    sl_record_t r = {
+        .topic = "in", .partition = 0, .offset = off, .value = buf, .value_len = strlen(buf)};
+    cr_assert_eq(sl_engine_push(e, &r), 0);
+}
+
+static void tx_release(void *opaque, const sl_record_t *rec, int done)
+{
+    (void)opaque;
+    (void)rec;
+    (void)done;
+}
+
+Test(materialize, the_next_turn_applies_while_the_engine_has_not_taken_the_last_ones_done)
+{
+    tx_t x = {0};
+    pthread_mutex_init(&x.mu, NULL);
+    pthread_cond_init(&x.cv, NULL);
+    char err[256];
+    sl_conf_t *c = sl_conf_new();
+    cr_assert_eq(sl_conf_set(c, "source.format", "event", err, sizeof err), 0);
+    sl_engine_t *e = sl_engine_new(c, err, sizeof err);
+    sl_conf_destroy(c);
+    cr_assert(e, "%s", err);
+    static const sl_store_ops_t ops = {.name = "gated", .apply = tx_apply};
+    static const sl_sink_ops_t fops = {.name = "faults", .write = tx_fault_write};
+    sl_sink_t *faults = sl_sink_new(&fops, NULL);
+    sl_source_ops_t src = {tx_release, NULL};
+    sl_executor_t ex = {tx_submit, &x};
+    sl_pipeline_t *p = sl_pipeline_new("view");
+    sl_store_t *st = sl_store_new(&ops, &x);
+    cr_assert(faults && p && st);
+    /* one uow per write: each push is a write */
+    sl_materialize_opts_t o = {.key_pointer = "/thing/id", .store = st, .batch = {1, 0, 1000}};
+    cr_assert_eq(sl_materialize(p, &o), 0);
+    cr_assert_eq(sl_engine_add_pipeline(e, p), 0);
+    cr_assert_eq(sl_engine_set_source(e, &src, NULL), 0);
+    cr_assert_eq(sl_engine_set_executor(e, &ex), 0);
+    cr_assert_eq(sl_engine_set_fault_sink(e, faults), 0);
+    cr_assert_eq(sl_engine_start(e, err, sizeof err), 0, "%s", err);
+
+    char b[4][256];
+    tx_push(e, 0, "a", b[0], sizeof b[0]);
+    TX_WAIT(&x, x.calls == 1, "the first turn in its apply");
+    tx_push(e, 1, "b", b[1], sizeof b[1]);
+    tx_push(e, 2, "c", b[2], sizeof b[2]);
+    pthread_mutex_lock(&x.mu);
+    size_t submitted = x.n;
+    pthread_mutex_unlock(&x.mu);
+    cr_assert_eq(submitted, 2, "a second turn is out while the first applies (%zu)", submitted);
+    pthread_mutex_lock(&x.mu);
+    x.gate_open = 1;
+    pthread_cond_broadcast(&x.cv);
+    pthread_mutex_unlock(&x.mu);
+    /* the engine's thread (this one) has not run the first turn's done */
+    TX_WAIT(&x, x.worked[0] && x.worked[1], "both turns' work");
+    cr_assert_eq(x.calls, 2, "the second turn applied b and c before the first's done");
+    cr_assert_eq(x.max_in_apply, 1, "applies never overlap");
+    cr_assert_eq(x.nseen, 3);
+    cr_assert_str_eq(x.seen[0], "a");
+    cr_assert_str_eq(x.seen[1], "b", "in write order");
+    cr_assert_str_eq(x.seen[2], "c", "in write order");
+    cr_assert_eq(sl_engine_watermark(e, "in", 0), -1, "nothing done before a done ran");
+    for (size_t i = 0; i < 2; i++) {
+        pthread_join(x.th[i], NULL);
+        x.jobs[i].done(x.jobs[i].arg, 0);
+    }
+    cr_assert_eq(x.n, 2, "nothing left to take: no third turn");
+    cr_assert_eq(sl_engine_watermark(e, "in", 0), 3, "all three done");
+    sl_stats_t stt;
+    sl_engine_stats(e, &stt);
+    cr_assert_eq(stt.records_done, 3);
+    cr_assert_eq(stt.faults, 0);
+    sl_engine_destroy(e);
+    sl_sink_destroy(faults);
+    pthread_cond_destroy(&x.cv);
+    pthread_mutex_destroy(&x.mu);
 }
