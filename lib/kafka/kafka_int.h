@@ -59,4 +59,18 @@ int sl__kqwake_init(sl__kqwake_t *w, uv_loop_t *loop, rd_kafka_queue_t *q, uv_po
 void sl__kqwake_drain(sl__kqwake_t *w);
 void sl__kqwake_close(sl__kqwake_t *w, rd_kafka_queue_t *q);
 
+/* When to kick librdkafka 2.0's fetcher (see kick_fetcher in source.c):
+ * when the consumer queue ran dry from a backlog near one of librdkafka's
+ * thresholds, in messages or in bytes. Loop thread; no librdkafka call. */
+typedef struct sl__kick_s {
+    size_t at_msgs;     /* queue length at which librdkafka may have stopped fetching */
+    size_t at_bytes;    /* queue bytes at which it may have */
+    size_t peak;        /* longest queue seen since it last ran dry */
+    size_t msgs, bytes; /* messages and their payload bytes read since */
+} sl__kick_t;
+/* @p n messages of @p bytes read, the queue holding @p queued before. */
+void sl__kick_read(sl__kick_t *k, size_t queued, size_t n, size_t bytes);
+/* The queue is empty: 1 when the fetcher is to be kicked, 0 when not. */
+int sl__kick_dry(sl__kick_t *k);
+
 #endif

@@ -56,11 +56,8 @@ typedef struct kafka_src_s {
     int sync_commit_done; /* commit_within(): its answer came, with this error */
     rd_kafka_resp_err_t sync_commit_err;
     int64_t drain_ms;
-    int64_t revoke_ms;    /* bound of a revoke's drain: it blocks the consumer */
-    size_t backlog_peak;  /* longest consumer queue seen since it last ran dry */
-    size_t kick_at;       /* ... at which librdkafka may have stopped fetching */
-    size_t backlog_bytes; /* payload bytes read since the queue last ran dry */
-    size_t kick_bytes;    /* ... at which librdkafka may have stopped fetching */
+    int64_t revoke_ms;     /* bound of a revoke's drain: it blocks the consumer */
+    sl__kick_t kick_state; /* when to kick the fetcher */
     uint64_t kicks;
     sl__ksrc_counters_t counters;
     rd_kafka_topic_partition_list_t *rewind; /* this batch's partitions to read again */
