@@ -195,7 +195,7 @@ static int same_name(const char *name, const u8_t *kb, size_t kn)
  * member's value. Returns 1 with the key and *pp at the value, 0 at the end
  * (*pp past the '}'), -1 for what the fast path leaves to the tree (an
  * escaped key, a byte it does not expect). */
-static int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **kb, size_t *kn)
+FX_INLINE int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **kb, size_t *kn)
 {
     const u8_t *p = ws(*pp, end);
     unsigned char esc;
@@ -341,7 +341,7 @@ static int plain_text(const void *s, size_t n)
  * tags), else by sl__jw_str(). */
 static void put_text(sl__jw_t *jw, const void *s, size_t n)
 {
-    if (!plain_text(s, n) || sl__jw_reserve(jw, n + 2)) {
+    if (!plain_text(s, n) || sl__jw_room(jw, n + 2)) {
         sl__jw_str(jw, s, n);
         return;
     }
@@ -357,7 +357,7 @@ static void put_text(sl__jw_t *jw, const void *s, size_t n)
 static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
 {
     if (!esc) {
-        if (sl__jw_reserve(jw, n + 2))
+        if (sl__jw_room(jw, n + 2))
             return -1;
         char *o = jw->buf + jw->len;
         o[0] = '"';
@@ -450,7 +450,7 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
         if (!r)
             break;
         /* ["," ] "key": in one reservation (the key has no escape) */
-        if (sl__jw_reserve(&x->s, kn + 4))
+        if (sl__jw_room(&x->s, kn + 4))
             return NULL;
         char *o = x->s.buf + x->s.len;
         if (x->nk > base + 1)
@@ -568,7 +568,7 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
     if (plain_str(p, x->end, &b, &n) != 1)
         return NULL;
     if (n_plain(b, n)) {
-        if (sl__jw_reserve(&x->s, n))
+        if (sl__jw_room(&x->s, n))
             return NULL;
         memcpy(x->s.buf + x->s.len, b, n);
         x->s.len += n;
@@ -586,7 +586,7 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
         x->oom |= rc == SL_ENOMEM;
         return NULL;
     }
-    if (sl__jw_reserve(&x->s, n + 40))
+    if (sl__jw_room(&x->s, n + 40))
         return NULL;
     x->s.len += sl__cdc_n_text((const char *)b, n, !is_int, x->s.buf + x->s.len);
     if (m) {
@@ -629,9 +629,19 @@ static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m)
     int first = 1;
     if (p == end || *p != '{')
         return NULL;
-    p++;
-    if (next_key(&p, end, &first, &kb, &kn) != 1)
-        return NULL;
+    if (end - p >= 6 && p[1] == '"' && p[2] > '"' && p[2] != '\\' && p[3] == '"' && p[4] == ':' &&
+        p[5] > ' ') {
+        /* {"S":, {"N":, {"M":... written compactly (most producers): the
+         * one-letter type without next_key()'s general walk. The scanner
+         * validated the text, so p[5] starts the value. */
+        kb = p + 2;
+        kn = 1;
+        p += 5;
+    } else {
+        p++;
+        if (next_key(&p, end, &first, &kb, &kn) != 1)
+            return NULL;
+    }
     char t0 = (char)kb[0], t1 = kn > 1 ? (char)kb[1] : 0;
     mem_t dummy;
     mem_t *d = m ? m : &dummy;
@@ -736,6 +746,18 @@ static int num_value(const u8_t *s, size_t n, int *is_int, int64_t *iv, double *
 /* sl__cdc_ms_of() of a number text. */
 static int ms_of(const u8_t *s, size_t n, int64_t *ms)
 {
+    /* Most are plain digits (an epoch in ms): what the parse would make of
+     * them, without it. At most 18 digits fit an int64_t. */
+    if (n && n <= 18) {
+        uint64_t acc = 0;
+        size_t i = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            acc = acc * 10 + (unsigned)(s[i++] - '0');
+        if (i == n) {
+            *ms = (int64_t)acc;
+            return 0;
+        }
+    }
     int is_int;
     int64_t iv;
     double dv;
@@ -932,8 +954,10 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     sl__jw_reserve(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
     if (x->key_first)
         put(jw, pk->p, pk->n);
-    put(jw, "{\"id\":", 6);
-    put_text(jw, id, 36);
+    /* the id is hex digits and dashes: nothing to check or escape */
+    put(jw, "{\"id\":\"", 7);
+    put(jw, id, 36);
+    put(jw, "\"", 1);
     put(jw, ",\"type\":", 8);
     put_text(jw, type, tn);
     put(jw, ",\"timestamp\":", 13);
@@ -946,9 +970,11 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
         put(jw, kp->tags, kp->head_n);
     else
         tags_head(jw, o);
-    if (ch->region)
-        tag(jw, &first, "region", ch->region, ch->region_n);
-    else
+    if (ch->region) {
+        /* tag() without its checks: "source" came first, the name is plain */
+        put(jw, ",\"region\":", 10);
+        put_text(jw, ch->region, ch->region_n);
+    } else
         tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
     if (kp) {
         put(jw, kp->tags + kp->head_n, kp->tail_n);
