@@ -179,27 +179,59 @@ static const u8_t *skip_value(const u8_t *p, const u8_t *end)
     return NULL;
 }
 
-/* Whether key @p kb of @p kn bytes is @p name, without a strlen() and a
- * memcmp() call per name and key: a key has no NUL byte (the scanner let
- * none through unescaped and an escaped key is the tree path's), so the
- * loop stops at the name's end at the latest. */
-static int same_name(const char *name, const u8_t *kb, size_t kn)
+/* skip_value() with a string (most skipped values) done in place. */
+FX_INLINE const u8_t *skip_fast(const u8_t *p, const u8_t *end)
 {
-    size_t j = 0;
-    while (j < kn && name[j] == (char)kb[j])
-        j++;
-    return j == kn && !name[kn];
+    if (p < end && *p == '"') {
+        unsigned char esc;
+        p = str_end(p + 1, end, &esc);
+        return p ? p + 1 : NULL;
+    }
+    return skip_value(p, end);
+}
+
+/* A member name the walks look for, with its length: a key of another
+ * length is passed over at one comparison (a byte-by-byte test of every
+ * name against every key was a twentieth of the conversion). */
+typedef struct name_s {
+    const char *s;
+    size_t n;
+} name_t;
+#define NM(lit)                                                                                    \
+    {                                                                                              \
+        lit, sizeof lit - 1                                                                        \
+    }
+
+/* Whether key @p kb of @p kn bytes is @p nm. */
+static int same_name(const name_t *nm, const u8_t *kb, size_t kn)
+{
+    if (nm->n != kn)
+        return 0;
+    for (size_t j = 0; j < kn; j++)
+        if (nm->s[j] != (char)kb[j])
+            return 0;
+    return 1;
 }
 
 /* The next member of an object: *pp is past its '{' (*first set) or past a
  * member's value. Returns 1 with the key and *pp at the value, 0 at the end
  * (*pp past the '}'), -1 for what the fast path leaves to the tree (an
  * escaped key, a byte it does not expect). */
+/* The byte at @p p when it is not JSON space, else the first after the
+ * space (or NULL at @p end): compact text is tested once, not skipped. */
+FX_INLINE const u8_t *at_token(const u8_t *p, const u8_t *end)
+{
+    if (p<end && * p> ' ')
+        return p;
+    p = ws(p, end);
+    return p < end ? p : NULL;
+}
+
 FX_INLINE int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **kb, size_t *kn)
 {
-    const u8_t *p = ws(*pp, end);
+    const u8_t *p = at_token(*pp, end);
     unsigned char esc;
-    if (p == end)
+    if (!p)
         return -1;
     if (*p == '}') {
         *pp = p + 1;
@@ -208,21 +240,23 @@ FX_INLINE int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t 
     if (!*first) {
         if (*p != ',')
             return -1;
-        p = ws(p + 1, end);
+        p = at_token(p + 1, end);
+        if (!p)
+            return -1;
     }
     *first = 0;
-    if (p == end || *p != '"')
+    if (*p != '"')
         return -1;
     *kb = p + 1;
     p = str_end(p + 1, end, &esc);
     if (!p || esc)
         return -1;
     *kn = (size_t)(p - *kb);
-    p = ws(p + 1, end);
-    if (p == end || *p != ':')
+    p = at_token(p + 1, end);
+    if (!p || *p != ':')
         return -1;
-    p = ws(p + 1, end);
-    if (p == end)
+    p = at_token(p + 1, end);
+    if (!p)
         return -1;
     *pp = p;
     return 1;
@@ -237,7 +271,7 @@ typedef const u8_t *(*act_fn)(struct fx_s *x, void *arg, size_t i, const u8_t *v
  * wanted member that repeats is left to the tree path (-1). Each wanted
  * value goes through @p act (when set) instead of being skipped, so that an
  * image is walked once; *after (when set) is past the object. 0 or -1. */
-static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const char *const *names,
+static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const name_t *names,
                        size_t nn, const u8_t **vals, act_fn act, void *arg, const u8_t **after)
 {
     for (size_t i = 0; i < nn; i++)
@@ -256,7 +290,7 @@ static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const cha
             return r;
         }
         for (i = 0; i < nn; i++)
-            if (same_name(names[i], kb, kn))
+            if (same_name(&names[i], kb, kn))
                 break;
         v = p;
         if (i < nn) {
@@ -264,13 +298,13 @@ static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const cha
                 return -1;
             vals[i] = v;
         }
-        p = i < nn && act ? act(x, arg, i, v) : skip_value(v, end);
+        p = i < nn && act ? act(x, arg, i, v) : skip_fast(v, end);
         if (!p)
             return -1;
     }
 }
 
-static int members(const u8_t *p, const u8_t *end, const char *const *names, size_t nn,
+static int members(const u8_t *p, const u8_t *end, const name_t *names, size_t nn,
                    const u8_t **vals)
 {
     return members_act(NULL, p, end, names, nn, vals, NULL, NULL, NULL);
@@ -1080,7 +1114,8 @@ static int str_eq(const u8_t *v, const u8_t *end, const char *s)
     return n == strlen(s) && !memcmp(b, s, n);
 }
 
-static const char *const DYN[] = {"ApproximateCreationDateTime", "Keys", "NewImage", "OldImage"};
+static const name_t DYN[] = {NM("ApproximateCreationDateTime"), NM("Keys"), NM("NewImage"),
+                             NM("OldImage")};
 
 typedef struct ddb_arg_s {
     fch_t *ch;
@@ -1094,7 +1129,7 @@ static const u8_t *ddb_dyn_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     fch_t *ch = arg;
     img_t *img = i == 1 ? &ch->keys : i == 2 ? &ch->nw : i == 3 ? &ch->old : NULL;
     if (!img || absent(v))
-        return skip_value(v, x->end);
+        return skip_fast(v, x->end);
     return put_obj(x, v, ddb_val, img);
 }
 
@@ -1103,7 +1138,7 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     ddb_arg_t *a = arg;
     const u8_t *after;
     if (i != 1 || *v != '{')
-        return skip_value(v, x->end);
+        return skip_fast(v, x->end);
     if (members_act(x, v, x->end, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
         return NULL;
     a->seen = 1;
@@ -1113,8 +1148,8 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
 static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
                     sl__jw_t *jw, fast_pk_t *pk)
 {
-    static const char *const top[] = {"eventName", "dynamodb", "awsRegion", "userIdentity",
-                                      "eventID"};
+    static const name_t top[] = {NM("eventName"), NM("dynamodb"), NM("awsRegion"),
+                                 NM("userIdentity"), NM("eventID")};
     const u8_t *tv[5], *dv[4] = {NULL, NULL, NULL, NULL}, *end = x->end, *b;
     size_t n;
     fch_t ch;
@@ -1179,7 +1214,7 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     if (k == 0 || ch.region_n == 0)
         ch.region = NULL;
     if (ch.op == OP_DELETE && tv[3] && *tv[3] == '{') {
-        static const char *const who[] = {"type", "principalId"};
+        static const name_t who[] = {NM("type"), NM("principalId")};
         const u8_t *wv[2];
         if (members(tv[3], end, who, 2, wv))
             return CDC_FALLBACK;
@@ -1228,10 +1263,10 @@ static int src_text(const u8_t *v, const u8_t *end, char *out, size_t size)
 static int source_identity(const u8_t *src, const u8_t *end, char *out, size_t size)
 {
     enum { CONN, NAME, LSN, TX, FILE_, POS, ROW, CLSN, COMMIT, SERIAL, SCN, RS, SSN, ORD, TS, NF };
-    static const char *const names[NF] = {
-        "connector", "name",  "lsn",        "txId",       "file",
-        "pos",       "row",   "change_lsn", "commit_lsn", "event_serial_no",
-        "scn",       "rs_id", "ssn",        "ord",        "ts_ms"};
+    static const name_t names[NF] = {
+        NM("connector"), NM("name"),  NM("lsn"),        NM("txId"),       NM("file"),
+        NM("pos"),       NM("row"),   NM("change_lsn"), NM("commit_lsn"), NM("event_serial_no"),
+        NM("scn"),       NM("rs_id"), NM("ssn"),        NM("ord"),        NM("ts_ms")};
     const u8_t *v[NF];
     char t[NF][96];
     int have[NF];
@@ -1296,7 +1331,8 @@ static int key_text(const mem_t *m, char *buf, size_t size, fast_pk_t *pk)
     return 1;
 }
 
-static const char *const DBZ[] = {"op", "before", "after", "ts_ms", "source", "payload"};
+static const name_t DBZ[] = {NM("op"),    NM("before"), NM("after"),
+                             NM("ts_ms"), NM("source"), NM("payload")};
 
 /* One level of a Debezium record: the envelope itself, or its payload. */
 typedef struct dbz_lvl_s {
@@ -1364,7 +1400,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
             return CDC_FALLBACK;
         have_change = 1;
     } else if (v[4] && *v[4] == '{') {
-        static const char *const ts[] = {"ts_ms"};
+        static const name_t ts[] = {NM("ts_ms")};
         const u8_t *tv;
         if (members(v[4], end, ts, 1, &tv))
             return CDC_FALLBACK;
