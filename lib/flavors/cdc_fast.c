@@ -29,6 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define FX_SSE2 1
+#else
+#define FX_SSE2 0
+#endif
 
 typedef unsigned char u8_t;
 
@@ -56,11 +62,23 @@ typedef struct key_s {
     size_t n;
 } key_t_;
 
+/* The record's text, and where its quotes are when it has no backslash:
+ * then every quote delimits a string, and a string's end is the next bit
+ * of qm (bit i of word w: byte 64 w + i), found without reading the
+ * string. qm is NULL otherwise (or for a text over QW_MAX words). */
+#define QW_MAX 64
+typedef struct txt_s {
+    const u8_t *base, *end;
+    const uint64_t *qm;
+    size_t qn;
+} txt_t;
+
 /* Keys of one object beyond this: the tree path (repeats are checked by pairs). */
 #define KEYS_MAX 256
 
 typedef struct fx_s {
     const u8_t *end;
+    txt_t t;
     sl__jw_t s; /* scratch: the images */
     mem_t *m;
     size_t nm, capm;
@@ -105,10 +123,26 @@ static const u8_t *ws(const u8_t *p, const u8_t *end)
 /* @p p just past an opening quote: the closing quote; *esc when the string
  * holds an escape. Inlined in its callers: a call per key and string cost
  * a third of the search itself (most strings of a change record are short). */
-FX_INLINE const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
+FX_INLINE const u8_t *str_end(const txt_t *t, const u8_t *p, unsigned char *esc)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    const u8_t *end = t->end;
     *esc = 0;
+#if defined(__GNUC__)
+    if (t->qm) {
+        /* the next quote at or after p, from the index */
+        size_t at = (size_t)(p - t->base), w = at >> 6;
+        if (w >= t->qn)
+            return NULL;
+        uint64_t bits = t->qm[w] & (~(uint64_t)0 << (at & 63));
+        while (!bits) {
+            if (++w == t->qn)
+                return NULL;
+            bits = t->qm[w];
+        }
+        return t->base + (w << 6) + (size_t)__builtin_ctzll(bits);
+    }
+#endif
     while (p < end) {
         /* Eight bytes at a time to the first '"' or '\\' (the zero-byte
          * test on w ^ c: exact for the lowest flagged byte). */
@@ -146,14 +180,58 @@ static int scalar_byte(u8_t c)
            c == 'E';
 }
 
-/* Past the value at @p p. */
-static const u8_t *skip_value(const u8_t *p, const u8_t *end)
+#if FX_SSE2
+/* The quote bits of 64 bytes at @p s; *bs collects their backslashes. */
+static inline uint64_t quote_block(const u8_t *s, __m128i *bs)
 {
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\');
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
+        *bs = _mm_or_si128(*bs, _mm_cmpeq_epi8(v, bsl));
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
+    }
+    return m;
+}
+#endif
+
+/* Fills @p qm with the quote bits of the @p n bytes at @p s (see txt_t);
+ * returns how many words, or 0 when the text holds a backslash, is longer
+ * than QW_MAX words, or SSE2 is not there: then strings are searched. One
+ * pass over the record costs less than searching its strings one by one. */
+static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm)
+{
+#if FX_SSE2
+    __m128i bs = _mm_setzero_si128();
+    size_t w = 0, i = 0;
+    if (n > 64 * QW_MAX)
+        return 0;
+    for (; n - i >= 64; i += 64)
+        qm[w++] = quote_block(s + i, &bs);
+    if (i < n) {
+        u8_t tail[64]; /* the last bytes, padded with spaces */
+        memset(tail, ' ', sizeof tail);
+        memcpy(tail, s + i, n - i);
+        qm[w++] = quote_block(tail, &bs);
+    }
+    return _mm_movemask_epi8(bs) ? 0 : w;
+#else
+    (void)s;
+    (void)n;
+    (void)qm;
+    return 0;
+#endif
+}
+
+/* Past the value at @p p. */
+static const u8_t *skip_value(const txt_t *t, const u8_t *p)
+{
+    const u8_t *end = t->end;
     unsigned char esc;
     if (p >= end)
         return NULL;
     if (*p == '"') {
-        p = str_end(p + 1, end, &esc);
+        p = str_end(t, p + 1, &esc);
         return p ? p + 1 : NULL;
     }
     if (*p != '{' && *p != '[') {
@@ -165,7 +243,7 @@ static const u8_t *skip_value(const u8_t *p, const u8_t *end)
     while (p < end) {
         u8_t c = *p;
         if (c == '"') {
-            p = str_end(p + 1, end, &esc);
+            p = str_end(t, p + 1, &esc);
             if (!p)
                 return NULL;
         } else if (c == '{' || c == '[') {
@@ -180,14 +258,14 @@ static const u8_t *skip_value(const u8_t *p, const u8_t *end)
 }
 
 /* skip_value() with a string (most skipped values) done in place. */
-FX_INLINE const u8_t *skip_fast(const u8_t *p, const u8_t *end)
+FX_INLINE const u8_t *skip_fast(const txt_t *t, const u8_t *p)
 {
-    if (p < end && *p == '"') {
+    if (p < t->end && *p == '"') {
         unsigned char esc;
-        p = str_end(p + 1, end, &esc);
+        p = str_end(t, p + 1, &esc);
         return p ? p + 1 : NULL;
     }
-    return skip_value(p, end);
+    return skip_value(t, p);
 }
 
 /* A member name the walks look for, with its length: a key of another
@@ -202,15 +280,33 @@ typedef struct name_s {
         lit, sizeof lit - 1                                                                        \
     }
 
+/* Whether the @p n bytes at @p a and @p b are equal: eight at a time,
+ * the last word overlapping (both have @p n bytes to read). */
+FX_INLINE int same_bytes(const void *a, const void *b, size_t n)
+{
+    const char *x = a, *y = b;
+    uint64_t u, v;
+    if (n < 8) {
+        for (size_t j = 0; j < n; j++)
+            if (x[j] != y[j])
+                return 0;
+        return 1;
+    }
+    for (size_t j = 0; j + 8 < n; j += 8) {
+        memcpy(&u, x + j, 8);
+        memcpy(&v, y + j, 8);
+        if (u != v)
+            return 0;
+    }
+    memcpy(&u, x + n - 8, 8);
+    memcpy(&v, y + n - 8, 8);
+    return u == v;
+}
+
 /* Whether key @p kb of @p kn bytes is @p nm. */
 static int same_name(const name_t *nm, const u8_t *kb, size_t kn)
 {
-    if (nm->n != kn)
-        return 0;
-    for (size_t j = 0; j < kn; j++)
-        if (nm->s[j] != (char)kb[j])
-            return 0;
-    return 1;
+    return nm->n == kn && same_bytes(nm->s, kb, kn);
 }
 
 /* The next member of an object: *pp is past its '{' (*first set) or past a
@@ -227,8 +323,9 @@ FX_INLINE const u8_t *at_token(const u8_t *p, const u8_t *end)
     return p < end ? p : NULL;
 }
 
-FX_INLINE int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **kb, size_t *kn)
+FX_INLINE int next_key(const u8_t **pp, const txt_t *t, int *first, const u8_t **kb, size_t *kn)
 {
+    const u8_t *end = t->end;
     const u8_t *p = at_token(*pp, end);
     unsigned char esc;
     if (!p)
@@ -248,7 +345,7 @@ FX_INLINE int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t 
     if (*p != '"')
         return -1;
     *kb = p + 1;
-    p = str_end(p + 1, end, &esc);
+    p = str_end(t, p + 1, &esc);
     if (!p || esc)
         return -1;
     *kn = (size_t)(p - *kb);
@@ -271,11 +368,12 @@ typedef const u8_t *(*act_fn)(struct fx_s *x, void *arg, size_t i, const u8_t *v
  * wanted member that repeats is left to the tree path (-1). Each wanted
  * value goes through @p act (when set) instead of being skipped, so that an
  * image is walked once; *after (when set) is past the object. 0 or -1. */
-static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const name_t *names,
+static int members_act(struct fx_s *x, const u8_t *p, const txt_t *t, const name_t *names,
                        size_t nn, const u8_t **vals, act_fn act, void *arg, const u8_t **after)
 {
     for (size_t i = 0; i < nn; i++)
         vals[i] = NULL;
+    const u8_t *end = t->end;
     if (!p || p == end || *p != '{')
         return -1;
     p++;
@@ -283,7 +381,7 @@ static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const nam
     for (;;) {
         const u8_t *kb, *v;
         size_t kn, i;
-        int r = next_key(&p, end, &first, &kb, &kn);
+        int r = next_key(&p, t, &first, &kb, &kn);
         if (r <= 0) {
             if (after)
                 *after = p;
@@ -298,16 +396,15 @@ static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const nam
                 return -1;
             vals[i] = v;
         }
-        p = i < nn && act ? act(x, arg, i, v) : skip_fast(v, end);
+        p = i < nn && act ? act(x, arg, i, v) : skip_fast(t, v);
         if (!p)
             return -1;
     }
 }
 
-static int members(const u8_t *p, const u8_t *end, const name_t *names, size_t nn,
-                   const u8_t **vals)
+static int members(const u8_t *p, const txt_t *t, const name_t *names, size_t nn, const u8_t **vals)
 {
-    return members_act(NULL, p, end, names, nn, vals, NULL, NULL, NULL);
+    return members_act(NULL, p, t, names, nn, vals, NULL, NULL, NULL);
 }
 
 /* A value that is absent or JSON null (sl__cdc_member). */
@@ -318,12 +415,12 @@ static int absent(const u8_t *v)
 
 /* The string at @p v without escapes: 1 with its bytes, 0 not a string, -1
  * a string with escapes. */
-static int plain_str(const u8_t *v, const u8_t *end, const u8_t **b, size_t *n)
+static int plain_str(const u8_t *v, const txt_t *t, const u8_t **b, size_t *n)
 {
     unsigned char esc;
     if (!v || *v != '"')
         return 0;
-    const u8_t *q = str_end(v + 1, end, &esc);
+    const u8_t *q = str_end(t, v + 1, &esc);
     if (!q || esc)
         return -1;
     *b = v + 1;
@@ -417,13 +514,19 @@ static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
 }
 
 /* Whether key @p kb is new among those of the object opened at @p base. */
-static int key_new(fx_t *x, size_t base, const u8_t *kb, size_t kn)
+static int key_new(fx_t *x, size_t base, uint64_t *seen, const u8_t *kb, size_t kn)
 {
     if (x->nk - base >= KEYS_MAX)
         return 0;
-    for (size_t i = base; i < x->nk; i++)
-        if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
-            return 0;
+    /* A bit per (length, first and last byte) among the object's keys: a
+     * key whose bit is clear repeats none, without comparing it to each. */
+    uint64_t bit = (uint64_t)1 << ((kn * 7 + (kn ? kb[0] * 3u + kb[kn - 1] : 0)) & 63);
+    if (*seen & bit) {
+        for (size_t i = base; i < x->nk; i++)
+            if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
+                return 0;
+    }
+    *seen |= bit;
     if (x->nk == x->capk) {
         size_t cap = x->capk * 2;
         /* the first block lives in the frame (no allocation for most records) */
@@ -467,10 +570,12 @@ typedef const u8_t *(*val_fn)(fx_t *x, const u8_t *p, mem_t *m);
 static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
 {
     const u8_t *end = x->end;
+    const txt_t *t = &x->t;
     if (p == end || *p != '{')
         return NULL;
     p++;
     size_t base = x->nk;
+    uint64_t seen = 0;
     if (img)
         *img = (img_t){.first = x->nm, .ob = x->s.len, .present = 1};
     int first = 1;
@@ -478,8 +583,8 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
     for (;;) {
         const u8_t *kb;
         size_t kn;
-        int r = next_key(&p, end, &first, &kb, &kn);
-        if (r < 0 || (r && !key_new(x, base, kb, kn)))
+        int r = next_key(&p, t, &first, &kb, &kn);
+        if (r < 0 || (r && !key_new(x, base, &seen, kb, kn)))
             return NULL;
         if (!r)
             break;
@@ -599,7 +704,7 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 {
     const u8_t *b;
     size_t n;
-    if (plain_str(p, x->end, &b, &n) != 1)
+    if (plain_str(p, &x->t, &b, &n) != 1)
         return NULL;
     if (n_plain(b, n)) {
         if (sl__jw_room(&x->s, n))
@@ -636,7 +741,7 @@ static const u8_t *ddb_str(fx_t *x, const u8_t *p, mem_t *m)
     unsigned char esc;
     if (*p != '"')
         return NULL;
-    const u8_t *q = str_end(p + 1, x->end, &esc);
+    const u8_t *q = str_end(&x->t, p + 1, &esc);
     if (!q || put_str(x, &x->s, p + 1, (size_t)(q - p - 1), esc))
         return NULL;
     if (m) {
@@ -673,7 +778,7 @@ static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m)
         p += 5;
     } else {
         p++;
-        if (next_key(&p, end, &first, &kb, &kn) != 1)
+        if (next_key(&p, &x->t, &first, &kb, &kn) != 1)
             return NULL;
     }
     char t0 = (char)kb[0], t1 = kn > 1 ? (char)kb[1] : 0;
@@ -758,10 +863,14 @@ static const mem_t *find(const fx_t *x, const img_t *img, const char *name)
 {
     if (!img || !img->present)
         return NULL;
-    size_t n = strlen(name);
-    for (size_t i = img->first; i < img->first + img->n; i++)
-        if (x->m[i].kn == n && !memcmp(x->m[i].kb, name, n))
-            return &x->m[i];
+    /* the first byte decides most members, without a strlen() per call */
+    for (size_t i = img->first; i < img->first + img->n; i++) {
+        const mem_t *m = &x->m[i];
+        if (!m->kn ? !name[0]
+                   : (char)m->kb[0] == name[0] && !strncmp(name, (const char *)m->kb, m->kn) &&
+                         !name[m->kn])
+            return m;
+    }
     return NULL;
 }
 
@@ -1104,11 +1213,11 @@ static int record_key(const sl_record_t *r, fast_pk_t *pk)
 }
 
 /* A string member of an object equal to @p s: 1, 0, or -1 (escaped). */
-static int str_eq(const u8_t *v, const u8_t *end, const char *s)
+static int str_eq(const u8_t *v, const txt_t *tx, const char *s)
 {
     const u8_t *b;
     size_t n;
-    int k = plain_str(v, end, &b, &n);
+    int k = plain_str(v, tx, &b, &n);
     if (k != 1)
         return k;
     return n == strlen(s) && !memcmp(b, s, n);
@@ -1129,7 +1238,7 @@ static const u8_t *ddb_dyn_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     fch_t *ch = arg;
     img_t *img = i == 1 ? &ch->keys : i == 2 ? &ch->nw : i == 3 ? &ch->old : NULL;
     if (!img || absent(v))
-        return skip_fast(v, x->end);
+        return skip_fast(&x->t, v);
     return put_obj(x, v, ddb_val, img);
 }
 
@@ -1138,8 +1247,8 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     ddb_arg_t *a = arg;
     const u8_t *after;
     if (i != 1 || *v != '{')
-        return skip_fast(v, x->end);
-    if (members_act(x, v, x->end, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
+        return skip_fast(&x->t, v);
+    if (members_act(x, v, &x->t, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
         return NULL;
     a->seen = 1;
     return after;
@@ -1155,9 +1264,9 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     fch_t ch;
     memset(&ch, 0, sizeof ch);
     ddb_arg_t a = {&ch, dv, 0};
-    if (members_act(x, p, end, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
+    if (members_act(x, p, &x->t, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
         return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
-    if (plain_str(tv[0], end, &b, &n) != 1)
+    if (plain_str(tv[0], &x->t, &b, &n) != 1)
         return CDC_FALLBACK;
     if (n == 6 && !memcmp(b, "INSERT", 6))
         ch.op = OP_CREATE;
@@ -1208,7 +1317,7 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         if (rc)
             return rc;
     }
-    int k = plain_str(tv[2], end, &ch.region, &ch.region_n);
+    int k = plain_str(tv[2], &x->t, &ch.region, &ch.region_n);
     if (k < 0)
         return CDC_FALLBACK;
     if (k == 0 || ch.region_n == 0)
@@ -1216,14 +1325,15 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     if (ch.op == OP_DELETE && tv[3] && *tv[3] == '{') {
         static const name_t who[] = {NM("type"), NM("principalId")};
         const u8_t *wv[2];
-        if (members(tv[3], end, who, 2, wv))
+        if (members(tv[3], &x->t, who, 2, wv))
             return CDC_FALLBACK;
-        int t = str_eq(wv[0], end, "Service"), pi = str_eq(wv[1], end, "dynamodb.amazonaws.com");
+        int t = str_eq(wv[0], &x->t, "Service"),
+            pi = str_eq(wv[1], &x->t, "dynamodb.amazonaws.com");
         if (t < 0 || pi < 0)
             return CDC_FALLBACK;
         ch.by_ttl = t && pi;
     }
-    k = plain_str(tv[4], end, &b, &n);
+    k = plain_str(tv[4], &x->t, &b, &n);
     if (k < 0)
         return CDC_FALLBACK;
     if (k && n && n < sizeof ch.identity - 16) {
@@ -1237,11 +1347,12 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
 /* ---- Debezium ----------------------------------------------------------- */
 
 /* src_text() of cdc_debezium.c: 1 with the text, 0 absent, -1 escaped. */
-static int src_text(const u8_t *v, const u8_t *end, char *out, size_t size)
+static int src_text(const u8_t *v, const txt_t *tx, char *out, size_t size)
 {
     const u8_t *b;
     size_t n;
-    int k = plain_str(v, end, &b, &n), w;
+    const u8_t *end = tx->end;
+    int k = plain_str(v, tx, &b, &n), w;
     if (k < 0)
         return -1;
     if (k) {
@@ -1260,7 +1371,7 @@ static int src_text(const u8_t *v, const u8_t *end, char *out, size_t size)
     return w > 0 && (size_t)w < size;
 }
 
-static int source_identity(const u8_t *src, const u8_t *end, char *out, size_t size)
+static int source_identity(const u8_t *src, const txt_t *tx, char *out, size_t size)
 {
     enum { CONN, NAME, LSN, TX, FILE_, POS, ROW, CLSN, COMMIT, SERIAL, SCN, RS, SSN, ORD, TS, NF };
     static const name_t names[NF] = {
@@ -1275,14 +1386,14 @@ static int source_identity(const u8_t *src, const u8_t *end, char *out, size_t s
         t[i][0] = 0;
     if (!src || *src != '{')
         return 0;
-    if (members(src, end, names, NF, v))
+    if (members(src, tx, names, NF, v))
         return -1;
     for (int i = 0; i < NF; i++) {
         /* conn and name as src_text() with buffers of 64 and 96 bytes;
          * like the tree path, a connector or name too long for its buffer
          * stays cut there, the other texts count as absent. */
         size_t sz = i == NAME ? 96 : 64;
-        have[i] = src_text(v[i], end, t[i], sz);
+        have[i] = src_text(v[i], tx, t[i], sz);
         if (have[i] < 0)
             return -1;
         if (!have[i] && i != CONN && i != NAME)
@@ -1350,8 +1461,8 @@ static const u8_t *dbz_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     if ((i == 1 || i == 2) && !absent(v))
         return put_obj(x, v, dbz_val, i == 1 ? &l->old : &l->nw);
     if (i != 5 || !l->payload || *v != '{')
-        return skip_value(v, x->end);
-    if (members_act(x, v, x->end, DBZ, 5, l->payload->v, dbz_act, l->payload, &after))
+        return skip_value(&x->t, v);
+    if (members_act(x, v, &x->t, DBZ, 5, l->payload->v, dbz_act, l->payload, &after))
         return NULL;
     l->payload->seen = 1;
     return after;
@@ -1366,7 +1477,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     memset(&top, 0, sizeof top);
     memset(&pay, 0, sizeof pay);
     top.payload = &pay;
-    if (members_act(x, p, end, DBZ, 6, top.v, dbz_act, &top, NULL))
+    if (members_act(x, p, &x->t, DBZ, 6, top.v, dbz_act, &top, NULL))
         return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
     dbz_lvl_t *l = &top;
     if (!top.v[0] && top.v[5]) {
@@ -1377,7 +1488,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     const u8_t **v = l->v;
     fch_t ch;
     memset(&ch, 0, sizeof ch);
-    if (plain_str(v[0], end, &b, &n) != 1 || n != 1)
+    if (plain_str(v[0], &x->t, &b, &n) != 1 || n != 1)
         return CDC_FALLBACK;
     char op = (char)b[0];
     if (op == 'c' || op == 'r')
@@ -1402,7 +1513,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     } else if (v[4] && *v[4] == '{') {
         static const name_t ts[] = {NM("ts_ms")};
         const u8_t *tv;
-        if (members(v[4], end, ts, 1, &tv))
+        if (members(v[4], &x->t, ts, 1, &tv))
             return CDC_FALLBACK;
         size_t tn = num_token(tv, end);
         have_change = tn && !ms_of(tv, tn, &change);
@@ -1413,7 +1524,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         if (!change_or_record(have_change, change, r, &ch.ts))
             return CDC_FALLBACK;
     ch.ent = ch.op == OP_DELETE ? &ch.old : &ch.nw;
-    if (op != 'r' && source_identity(v[4], end, ch.identity, sizeof ch.identity))
+    if (op != 'r' && source_identity(v[4], &x->t, ch.identity, sizeof ch.identity))
         return CDC_FALLBACK;
     if (!record_key(r, pk)) {
         int k = key_text(find(x, ch.ent, "id"), pkbuf, pksize, pk);
@@ -1448,6 +1559,10 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
         return CDC_FALLBACK;
     fx_t x;
     x.end = end;
+    uint64_t qm[QW_MAX];
+    x.t = (txt_t){.base = r->value, .end = end};
+    x.t.qn = quote_index(r->value, len, qm);
+    x.t.qm = x.t.qn ? qm : NULL;
     x.m = x.m0;
     x.nm = 0;
     x.capm = sizeof x.m0 / sizeof *x.m0;
