@@ -326,30 +326,39 @@ FX_INLINE const u8_t *at_token(const u8_t *p, const u8_t *end)
 FX_INLINE int next_key(const u8_t **pp, const txt_t *t, int *first, const u8_t **kb, size_t *kn)
 {
     const u8_t *end = t->end;
-    const u8_t *p = at_token(*pp, end);
+    const u8_t *p = *pp, *q;
     unsigned char esc;
-    if (!p)
-        return -1;
-    if (*p == '}') {
-        *pp = p + 1;
-        return 0;
-    }
-    if (!*first) {
-        if (*p != ',')
-            return -1;
-        p = at_token(p + 1, end);
+    if (!*first && end - p > 1 && p[0] == ',' && p[1] == '"') {
+        p++; /* ,"key" written compactly: nothing to skip */
+    } else {
+        p = at_token(p, end);
         if (!p)
+            return -1;
+        if (*p == '}') {
+            *pp = p + 1;
+            return 0;
+        }
+        if (!*first) {
+            if (*p != ',')
+                return -1;
+            p = at_token(p + 1, end);
+            if (!p)
+                return -1;
+        }
+        if (*p != '"')
             return -1;
     }
     *first = 0;
-    if (*p != '"')
-        return -1;
     *kb = p + 1;
-    p = str_end(t, p + 1, &esc);
-    if (!p || esc)
+    q = str_end(t, p + 1, &esc);
+    if (!q || esc)
         return -1;
-    *kn = (size_t)(p - *kb);
-    p = at_token(p + 1, end);
+    *kn = (size_t)(q - *kb);
+    if (end - q > 2 && q[1] == ':' && q[2] > ' ') {
+        *pp = q + 2; /* "key":value compactly */
+        return 1;
+    }
+    p = at_token(q + 1, end);
     if (!p || *p != ':')
         return -1;
     p = at_token(p + 1, end);
