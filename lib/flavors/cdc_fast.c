@@ -380,8 +380,13 @@ typedef const u8_t *(*act_fn)(struct fx_s *x, void *arg, size_t i, const u8_t *v
 static int members_act(struct fx_s *x, const u8_t *p, const txt_t *t, const name_t *names,
                        size_t nn, const u8_t **vals, act_fn act, void *arg, const u8_t **after)
 {
-    for (size_t i = 0; i < nn; i++)
+    /* the names' lengths as bits: a key of no wanted length (most of those
+     * skipped) is passed over without a comparison */
+    uint64_t lens = 0;
+    for (size_t i = 0; i < nn; i++) {
         vals[i] = NULL;
+        lens |= (uint64_t)1 << (names[i].n & 63);
+    }
     const u8_t *end = t->end;
     if (!p || p == end || *p != '{')
         return -1;
@@ -396,9 +401,11 @@ static int members_act(struct fx_s *x, const u8_t *p, const txt_t *t, const name
                 *after = p;
             return r;
         }
-        for (i = 0; i < nn; i++)
-            if (same_name(&names[i], kb, kn))
-                break;
+        i = nn;
+        if (lens >> (kn & 63) & 1)
+            for (i = 0; i < nn; i++)
+                if (same_name(&names[i], kb, kn))
+                    break;
         v = p;
         if (i < nn) {
             if (vals[i])
@@ -424,7 +431,7 @@ static int absent(const u8_t *v)
 
 /* The string at @p v without escapes: 1 with its bytes, 0 not a string, -1
  * a string with escapes. */
-static int plain_str(const u8_t *v, const txt_t *t, const u8_t **b, size_t *n)
+FX_INLINE int plain_str(const u8_t *v, const txt_t *t, const u8_t **b, size_t *n)
 {
     unsigned char esc;
     if (!v || *v != '"')
@@ -476,6 +483,18 @@ static int plain_text(const void *s, size_t n)
     return 1;
 }
 
+/* Copies the @p n bytes at @p s to @p o; sixteen at once when the text
+ * has them (up to @p send) and the buffer room for them (@p oroom), in
+ * place of a memcpy() call of a size not known here: most keys and short
+ * strings. The bytes past @p n land beyond what the writer counts. */
+FX_INLINE void copy_short(char *o, const u8_t *s, size_t n, const u8_t *send, size_t oroom)
+{
+    if (n <= 16 && send - s >= 16 && oroom >= 16)
+        memcpy(o, s, 16);
+    else
+        memcpy(o, s, n);
+}
+
 /* A JSON string of @p n bytes, exactly as sl__jw_str() writes it: copied
  * between quotes when nothing in it needs an escape (ids, types, keys,
  * tags), else by sl__jw_str(). */
@@ -501,7 +520,7 @@ static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
             return -1;
         char *o = jw->buf + jw->len;
         o[0] = '"';
-        memcpy(o + 1, b, n);
+        copy_short(o + 1, b, n, x->end, jw->cap - jw->len - 1);
         o[n + 1] = '"';
         jw->len += n + 2;
         return 0;
@@ -605,7 +624,7 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
             *o++ = ',';
         size_t ob = (size_t)(o - x->s.buf);
         *o++ = '"';
-        memcpy(o, kb, kn);
+        copy_short(o, kb, kn, end, x->s.cap - (size_t)(o - x->s.buf));
         o += kn;
         *o++ = '"';
         *o++ = ':';
