@@ -54,6 +54,7 @@ typedef struct mem_s {
 /* An image: members [first, first + n) of fx_t.m, its text [ob, oe). */
 typedef struct img_s {
     size_t first, n, ob, oe;
+    uint64_t heads; /* bit (b & 63) for each member's first key byte b */
     int present;
 } img_t;
 
@@ -634,6 +635,8 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
         if (img && !new_mem(x))
             return NULL;
         if (img)
+            img->heads |= (uint64_t)1 << ((kn ? kb[0] : 0) & 63);
+        if (img)
             m = &x->m[mi];
         if (!(p = val(x, p, m)))
             return NULL;
@@ -889,8 +892,8 @@ static const u8_t *dbz_val(fx_t *x, const u8_t *p, mem_t *m)
 
 static const mem_t *find(const fx_t *x, const img_t *img, const char *name)
 {
-    if (!img || !img->present)
-        return NULL;
+    if (!img || !img->present || !(img->heads >> ((u8_t)name[0] & 63) & 1))
+        return NULL; /* no member starts as the name does (most lookups) */
     /* the first byte decides most members, without a strlen() per call */
     for (size_t i = img->first; i < img->first + img->n; i++) {
         const mem_t *m = &x->m[i];
@@ -914,21 +917,28 @@ static int num_value(const u8_t *s, size_t n, int *is_int, int64_t *iv, double *
     return sl__cdc_number_parse((const char *)s, n, is_int, iv, dv) ? -1 : 0;
 }
 
+/* Most numbers of a change record are plain digits (epochs): 0 with the
+ * value sl__cdc_number_parse() would give them, without it; -1 for any
+ * other text. At most 18 digits always fit an int64_t. */
+static int plain_int(const u8_t *s, size_t n, int64_t *v)
+{
+    uint64_t acc = 0;
+    if (!n || n > 18)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        acc = acc * 10 + (unsigned)(s[i] - '0');
+    }
+    *v = (int64_t)acc;
+    return 0;
+}
+
 /* sl__cdc_ms_of() of a number text. */
 static int ms_of(const u8_t *s, size_t n, int64_t *ms)
 {
-    /* Most are plain digits (an epoch in ms): what the parse would make of
-     * them, without it. At most 18 digits fit an int64_t. */
-    if (n && n <= 18) {
-        uint64_t acc = 0;
-        size_t i = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            acc = acc * 10 + (unsigned)(s[i++] - '0');
-        if (i == n) {
-            *ms = (int64_t)acc;
-            return 0;
-        }
-    }
+    if (!plain_int(s, n, ms))
+        return 0;
     int is_int;
     int64_t iv;
     double dv;
@@ -1311,7 +1321,11 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         int is_int;
         int64_t iv;
         double d;
-        if (!tn || num_value(dv[0], tn, &is_int, &iv, &d))
+        if (!tn)
+            return CDC_FALLBACK;
+        if (!plain_int(dv[0], tn, &iv))
+            is_int = 1;
+        else if (num_value(dv[0], tn, &is_int, &iv, &d))
             return CDC_FALLBACK;
         if (is_int) {
             if (iv < 0 || iv > INT64_MAX / 1000)
