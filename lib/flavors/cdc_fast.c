@@ -478,6 +478,14 @@ static int plain_text(const void *s, size_t n)
         if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
             return 0;
     }
+    if (i < n && n >= 8) {
+        /* the tail as the last eight bytes (some tested twice) */
+        uint64_t w, q, b;
+        memcpy(&w, p + n - 8, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        return !((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high);
+    }
     for (; i < n; i++)
         if (p[i] < 0x20 || p[i] >= 0x80 || p[i] == '"' || p[i] == '\\')
             return 0;
