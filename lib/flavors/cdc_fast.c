@@ -318,7 +318,7 @@ static int same_name(const name_t *nm, const u8_t *kb, size_t kn)
  * space (or NULL at @p end): compact text is tested once, not skipped. */
 FX_INLINE const u8_t *at_token(const u8_t *p, const u8_t *end)
 {
-    if (p<end && * p> ' ')
+    if (end > p && *p > ' ')
         return p;
     p = ws(p, end);
     return p < end ? p : NULL;
