@@ -18,6 +18,12 @@ typedef struct sl__jw_s {
  * reallocate it, so the caller takes back jw->buf and jw->cap afterwards. */
 void sl__jw_init(sl__jw_t *jw, char *buf, size_t cap);
 int sl__jw_reserve(sl__jw_t *jw, size_t extra);
+/* sl__jw_reserve() with its common case inline: room enough already (a
+ * call per small write was a tenth of the cdc fast path's writing). */
+static inline int sl__jw_room(sl__jw_t *jw, size_t extra)
+{
+    return !jw->oom && jw->cap - jw->len >= extra ? 0 : sl__jw_reserve(jw, extra);
+}
 void sl__jw_raw(sl__jw_t *jw, const void *s, size_t n);
 void sl__jw_lit(sl__jw_t *jw, const char *s);
 /* A quoted JSON string; control characters escaped; invalid UTF-8 becomes U+FFFD. */

@@ -29,6 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define FX_SSE2 1
+#else
+#define FX_SSE2 0
+#endif
 
 typedef unsigned char u8_t;
 
@@ -48,6 +54,7 @@ typedef struct mem_s {
 /* An image: members [first, first + n) of fx_t.m, its text [ob, oe). */
 typedef struct img_s {
     size_t first, n, ob, oe;
+    uint64_t heads; /* bit (b & 63) for each member's first key byte b */
     int present;
 } img_t;
 
@@ -56,11 +63,23 @@ typedef struct key_s {
     size_t n;
 } key_t_;
 
+/* The record's text, and where its quotes are when it has no backslash:
+ * then every quote delimits a string, and a string's end is the next bit
+ * of qm (bit i of word w: byte 64 w + i), found without reading the
+ * string. qm is NULL otherwise (or for a text over QW_MAX words). */
+#define QW_MAX 64
+typedef struct txt_s {
+    const u8_t *base, *end;
+    const uint64_t *qm;
+    size_t qn;
+} txt_t;
+
 /* Keys of one object beyond this: the tree path (repeats are checked by pairs). */
 #define KEYS_MAX 256
 
 typedef struct fx_s {
     const u8_t *end;
+    txt_t t;
     sl__jw_t s; /* scratch: the images */
     mem_t *m;
     size_t nm, capm;
@@ -105,10 +124,26 @@ static const u8_t *ws(const u8_t *p, const u8_t *end)
 /* @p p just past an opening quote: the closing quote; *esc when the string
  * holds an escape. Inlined in its callers: a call per key and string cost
  * a third of the search itself (most strings of a change record are short). */
-FX_INLINE const u8_t *str_end(const u8_t *p, const u8_t *end, unsigned char *esc)
+FX_INLINE const u8_t *str_end(const txt_t *t, const u8_t *p, unsigned char *esc)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    const u8_t *end = t->end;
     *esc = 0;
+#if defined(__GNUC__)
+    if (t->qm) {
+        /* the next quote at or after p, from the index */
+        size_t at = (size_t)(p - t->base), w = at >> 6;
+        if (w >= t->qn)
+            return NULL;
+        uint64_t bits = t->qm[w] & (~(uint64_t)0 << (at & 63));
+        while (!bits) {
+            if (++w == t->qn)
+                return NULL;
+            bits = t->qm[w];
+        }
+        return t->base + (w << 6) + (size_t)__builtin_ctzll(bits);
+    }
+#endif
     while (p < end) {
         /* Eight bytes at a time to the first '"' or '\\' (the zero-byte
          * test on w ^ c: exact for the lowest flagged byte). */
@@ -146,14 +181,58 @@ static int scalar_byte(u8_t c)
            c == 'E';
 }
 
-/* Past the value at @p p. */
-static const u8_t *skip_value(const u8_t *p, const u8_t *end)
+#if FX_SSE2
+/* The quote bits of 64 bytes at @p s; *bs collects their backslashes. */
+static inline uint64_t quote_block(const u8_t *s, __m128i *bs)
 {
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\');
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
+        *bs = _mm_or_si128(*bs, _mm_cmpeq_epi8(v, bsl));
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
+    }
+    return m;
+}
+#endif
+
+/* Fills @p qm with the quote bits of the @p n bytes at @p s (see txt_t);
+ * returns how many words, or 0 when the text holds a backslash, is longer
+ * than QW_MAX words, or SSE2 is not there: then strings are searched. One
+ * pass over the record costs less than searching its strings one by one. */
+static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm)
+{
+#if FX_SSE2
+    __m128i bs = _mm_setzero_si128();
+    size_t w = 0, i = 0;
+    if (n > 64 * QW_MAX)
+        return 0;
+    for (; n - i >= 64; i += 64)
+        qm[w++] = quote_block(s + i, &bs);
+    if (i < n) {
+        u8_t tail[64]; /* the last bytes, padded with spaces */
+        memset(tail, ' ', sizeof tail);
+        memcpy(tail, s + i, n - i);
+        qm[w++] = quote_block(tail, &bs);
+    }
+    return _mm_movemask_epi8(bs) ? 0 : w;
+#else
+    (void)s;
+    (void)n;
+    (void)qm;
+    return 0;
+#endif
+}
+
+/* Past the value at @p p. */
+static const u8_t *skip_value(const txt_t *t, const u8_t *p)
+{
+    const u8_t *end = t->end;
     unsigned char esc;
     if (p >= end)
         return NULL;
     if (*p == '"') {
-        p = str_end(p + 1, end, &esc);
+        p = str_end(t, p + 1, &esc);
         return p ? p + 1 : NULL;
     }
     if (*p != '{' && *p != '[') {
@@ -165,7 +244,7 @@ static const u8_t *skip_value(const u8_t *p, const u8_t *end)
     while (p < end) {
         u8_t c = *p;
         if (c == '"') {
-            p = str_end(p + 1, end, &esc);
+            p = str_end(t, p + 1, &esc);
             if (!p)
                 return NULL;
         } else if (c == '{' || c == '[') {
@@ -179,50 +258,112 @@ static const u8_t *skip_value(const u8_t *p, const u8_t *end)
     return NULL;
 }
 
-/* Whether key @p kb of @p kn bytes is @p name, without a strlen() and a
- * memcmp() call per name and key: a key has no NUL byte (the scanner let
- * none through unescaped and an escaped key is the tree path's), so the
- * loop stops at the name's end at the latest. */
-static int same_name(const char *name, const u8_t *kb, size_t kn)
+/* skip_value() with a string (most skipped values) done in place. */
+FX_INLINE const u8_t *skip_fast(const txt_t *t, const u8_t *p)
 {
-    size_t j = 0;
-    while (j < kn && name[j] == (char)kb[j])
-        j++;
-    return j == kn && !name[kn];
+    if (p < t->end && *p == '"') {
+        unsigned char esc;
+        p = str_end(t, p + 1, &esc);
+        return p ? p + 1 : NULL;
+    }
+    return skip_value(t, p);
+}
+
+/* A member name the walks look for, with its length: a key of another
+ * length is passed over at one comparison (a byte-by-byte test of every
+ * name against every key was a twentieth of the conversion). */
+typedef struct name_s {
+    const char *s;
+    size_t n;
+} name_t;
+#define NM(lit)                                                                                    \
+    {                                                                                              \
+        lit, sizeof lit - 1                                                                        \
+    }
+
+/* Whether the @p n bytes at @p a and @p b are equal: eight at a time,
+ * the last word overlapping (both have @p n bytes to read). */
+FX_INLINE int same_bytes(const void *a, const void *b, size_t n)
+{
+    const char *x = a, *y = b;
+    uint64_t u, v;
+    if (n < 8) {
+        for (size_t j = 0; j < n; j++)
+            if (x[j] != y[j])
+                return 0;
+        return 1;
+    }
+    for (size_t j = 0; j + 8 < n; j += 8) {
+        memcpy(&u, x + j, 8);
+        memcpy(&v, y + j, 8);
+        if (u != v)
+            return 0;
+    }
+    memcpy(&u, x + n - 8, 8);
+    memcpy(&v, y + n - 8, 8);
+    return u == v;
+}
+
+/* Whether key @p kb of @p kn bytes is @p nm. */
+static int same_name(const name_t *nm, const u8_t *kb, size_t kn)
+{
+    return nm->n == kn && same_bytes(nm->s, kb, kn);
 }
 
 /* The next member of an object: *pp is past its '{' (*first set) or past a
  * member's value. Returns 1 with the key and *pp at the value, 0 at the end
  * (*pp past the '}'), -1 for what the fast path leaves to the tree (an
  * escaped key, a byte it does not expect). */
-static int next_key(const u8_t **pp, const u8_t *end, int *first, const u8_t **kb, size_t *kn)
+/* The byte at @p p when it is not JSON space, else the first after the
+ * space (or NULL at @p end): compact text is tested once, not skipped. */
+FX_INLINE const u8_t *at_token(const u8_t *p, const u8_t *end)
 {
-    const u8_t *p = ws(*pp, end);
+    if (end > p && *p > ' ')
+        return p;
+    p = ws(p, end);
+    return p < end ? p : NULL;
+}
+
+FX_INLINE int next_key(const u8_t **pp, const txt_t *t, int *first, const u8_t **kb, size_t *kn)
+{
+    const u8_t *end = t->end;
+    const u8_t *p = *pp, *q;
     unsigned char esc;
-    if (p == end)
-        return -1;
-    if (*p == '}') {
-        *pp = p + 1;
-        return 0;
-    }
-    if (!*first) {
-        if (*p != ',')
+    if (!*first && end - p > 1 && p[0] == ',' && p[1] == '"') {
+        p++; /* ,"key" written compactly: nothing to skip */
+    } else {
+        p = at_token(p, end);
+        if (!p)
             return -1;
-        p = ws(p + 1, end);
+        if (*p == '}') {
+            *pp = p + 1;
+            return 0;
+        }
+        if (!*first) {
+            if (*p != ',')
+                return -1;
+            p = at_token(p + 1, end);
+            if (!p)
+                return -1;
+        }
+        if (*p != '"')
+            return -1;
     }
     *first = 0;
-    if (p == end || *p != '"')
-        return -1;
     *kb = p + 1;
-    p = str_end(p + 1, end, &esc);
-    if (!p || esc)
+    q = str_end(t, p + 1, &esc);
+    if (!q || esc)
         return -1;
-    *kn = (size_t)(p - *kb);
-    p = ws(p + 1, end);
-    if (p == end || *p != ':')
+    *kn = (size_t)(q - *kb);
+    if (end - q > 2 && q[1] == ':' && q[2] > ' ') {
+        *pp = q + 2; /* "key":value compactly */
+        return 1;
+    }
+    p = at_token(q + 1, end);
+    if (!p || *p != ':')
         return -1;
-    p = ws(p + 1, end);
-    if (p == end)
+    p = at_token(p + 1, end);
+    if (!p)
         return -1;
     *pp = p;
     return 1;
@@ -237,11 +378,17 @@ typedef const u8_t *(*act_fn)(struct fx_s *x, void *arg, size_t i, const u8_t *v
  * wanted member that repeats is left to the tree path (-1). Each wanted
  * value goes through @p act (when set) instead of being skipped, so that an
  * image is walked once; *after (when set) is past the object. 0 or -1. */
-static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const char *const *names,
+static int members_act(struct fx_s *x, const u8_t *p, const txt_t *t, const name_t *names,
                        size_t nn, const u8_t **vals, act_fn act, void *arg, const u8_t **after)
 {
-    for (size_t i = 0; i < nn; i++)
+    /* the names' lengths as bits: a key of no wanted length (most of those
+     * skipped) is passed over without a comparison */
+    uint64_t lens = 0;
+    for (size_t i = 0; i < nn; i++) {
         vals[i] = NULL;
+        lens |= (uint64_t)1 << (names[i].n & 63);
+    }
+    const u8_t *end = t->end;
     if (!p || p == end || *p != '{')
         return -1;
     p++;
@@ -249,31 +396,32 @@ static int members_act(struct fx_s *x, const u8_t *p, const u8_t *end, const cha
     for (;;) {
         const u8_t *kb, *v;
         size_t kn, i;
-        int r = next_key(&p, end, &first, &kb, &kn);
+        int r = next_key(&p, t, &first, &kb, &kn);
         if (r <= 0) {
             if (after)
                 *after = p;
             return r;
         }
-        for (i = 0; i < nn; i++)
-            if (same_name(names[i], kb, kn))
-                break;
+        i = nn;
+        if (lens >> (kn & 63) & 1)
+            for (i = 0; i < nn; i++)
+                if (same_name(&names[i], kb, kn))
+                    break;
         v = p;
         if (i < nn) {
             if (vals[i])
                 return -1;
             vals[i] = v;
         }
-        p = i < nn && act ? act(x, arg, i, v) : skip_value(v, end);
+        p = i < nn && act ? act(x, arg, i, v) : skip_fast(t, v);
         if (!p)
             return -1;
     }
 }
 
-static int members(const u8_t *p, const u8_t *end, const char *const *names, size_t nn,
-                   const u8_t **vals)
+static int members(const u8_t *p, const txt_t *t, const name_t *names, size_t nn, const u8_t **vals)
 {
-    return members_act(NULL, p, end, names, nn, vals, NULL, NULL, NULL);
+    return members_act(NULL, p, t, names, nn, vals, NULL, NULL, NULL);
 }
 
 /* A value that is absent or JSON null (sl__cdc_member). */
@@ -284,12 +432,12 @@ static int absent(const u8_t *v)
 
 /* The string at @p v without escapes: 1 with its bytes, 0 not a string, -1
  * a string with escapes. */
-static int plain_str(const u8_t *v, const u8_t *end, const u8_t **b, size_t *n)
+FX_INLINE int plain_str(const u8_t *v, const txt_t *t, const u8_t **b, size_t *n)
 {
     unsigned char esc;
     if (!v || *v != '"')
         return 0;
-    const u8_t *q = str_end(v + 1, end, &esc);
+    const u8_t *q = str_end(t, v + 1, &esc);
     if (!q || esc)
         return -1;
     *b = v + 1;
@@ -330,10 +478,30 @@ static int plain_text(const void *s, size_t n)
         if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
             return 0;
     }
+    if (i < n && n >= 8) {
+        /* the tail as the last eight bytes (some tested twice) */
+        uint64_t w, q, b;
+        memcpy(&w, p + n - 8, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        return !((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high);
+    }
     for (; i < n; i++)
         if (p[i] < 0x20 || p[i] >= 0x80 || p[i] == '"' || p[i] == '\\')
             return 0;
     return 1;
+}
+
+/* Copies the @p n bytes at @p s to @p o; sixteen at once when the text
+ * has them (up to @p send) and the buffer room for them (@p oroom), in
+ * place of a memcpy() call of a size not known here: most keys and short
+ * strings. The bytes past @p n land beyond what the writer counts. */
+FX_INLINE void copy_short(char *o, const u8_t *s, size_t n, const u8_t *send, size_t oroom)
+{
+    if (n <= 16 && send - s >= 16 && oroom >= 16)
+        memcpy(o, s, 16);
+    else
+        memcpy(o, s, n);
 }
 
 /* A JSON string of @p n bytes, exactly as sl__jw_str() writes it: copied
@@ -341,7 +509,7 @@ static int plain_text(const void *s, size_t n)
  * tags), else by sl__jw_str(). */
 static void put_text(sl__jw_t *jw, const void *s, size_t n)
 {
-    if (!plain_text(s, n) || sl__jw_reserve(jw, n + 2)) {
+    if (!plain_text(s, n) || sl__jw_room(jw, n + 2)) {
         sl__jw_str(jw, s, n);
         return;
     }
@@ -357,11 +525,11 @@ static void put_text(sl__jw_t *jw, const void *s, size_t n)
 static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
 {
     if (!esc) {
-        if (sl__jw_reserve(jw, n + 2))
+        if (sl__jw_room(jw, n + 2))
             return -1;
         char *o = jw->buf + jw->len;
         o[0] = '"';
-        memcpy(o + 1, b, n);
+        copy_short(o + 1, b, n, x->end, jw->cap - jw->len - 1);
         o[n + 1] = '"';
         jw->len += n + 2;
         return 0;
@@ -383,13 +551,19 @@ static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
 }
 
 /* Whether key @p kb is new among those of the object opened at @p base. */
-static int key_new(fx_t *x, size_t base, const u8_t *kb, size_t kn)
+static int key_new(fx_t *x, size_t base, uint64_t *seen, const u8_t *kb, size_t kn)
 {
     if (x->nk - base >= KEYS_MAX)
         return 0;
-    for (size_t i = base; i < x->nk; i++)
-        if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
-            return 0;
+    /* A bit per (length, first and last byte) among the object's keys: a
+     * key whose bit is clear repeats none, without comparing it to each. */
+    uint64_t bit = (uint64_t)1 << ((kn * 7 + (kn ? kb[0] * 3u + kb[kn - 1] : 0)) & 63);
+    if (*seen & bit) {
+        for (size_t i = base; i < x->nk; i++)
+            if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
+                return 0;
+    }
+    *seen |= bit;
     if (x->nk == x->capk) {
         size_t cap = x->capk * 2;
         /* the first block lives in the frame (no allocation for most records) */
@@ -433,10 +607,12 @@ typedef const u8_t *(*val_fn)(fx_t *x, const u8_t *p, mem_t *m);
 static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
 {
     const u8_t *end = x->end;
+    const txt_t *t = &x->t;
     if (p == end || *p != '{')
         return NULL;
     p++;
     size_t base = x->nk;
+    uint64_t seen = 0;
     if (img)
         *img = (img_t){.first = x->nm, .ob = x->s.len, .present = 1};
     int first = 1;
@@ -444,20 +620,20 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
     for (;;) {
         const u8_t *kb;
         size_t kn;
-        int r = next_key(&p, end, &first, &kb, &kn);
-        if (r < 0 || (r && !key_new(x, base, kb, kn)))
+        int r = next_key(&p, t, &first, &kb, &kn);
+        if (r < 0 || (r && !key_new(x, base, &seen, kb, kn)))
             return NULL;
         if (!r)
             break;
         /* ["," ] "key": in one reservation (the key has no escape) */
-        if (sl__jw_reserve(&x->s, kn + 4))
+        if (sl__jw_room(&x->s, kn + 4))
             return NULL;
         char *o = x->s.buf + x->s.len;
         if (x->nk > base + 1)
             *o++ = ',';
         size_t ob = (size_t)(o - x->s.buf);
         *o++ = '"';
-        memcpy(o, kb, kn);
+        copy_short(o, kb, kn, end, x->s.cap - (size_t)(o - x->s.buf));
         o += kn;
         *o++ = '"';
         *o++ = ':';
@@ -466,6 +642,8 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
         size_t mi = x->nm;
         if (img && !new_mem(x))
             return NULL;
+        if (img)
+            img->heads |= (uint64_t)1 << ((kn ? kb[0] : 0) & 63);
         if (img)
             m = &x->m[mi];
         if (!(p = val(x, p, m)))
@@ -565,10 +743,10 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 {
     const u8_t *b;
     size_t n;
-    if (plain_str(p, x->end, &b, &n) != 1)
+    if (plain_str(p, &x->t, &b, &n) != 1)
         return NULL;
     if (n_plain(b, n)) {
-        if (sl__jw_reserve(&x->s, n))
+        if (sl__jw_room(&x->s, n))
             return NULL;
         memcpy(x->s.buf + x->s.len, b, n);
         x->s.len += n;
@@ -586,7 +764,7 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
         x->oom |= rc == SL_ENOMEM;
         return NULL;
     }
-    if (sl__jw_reserve(&x->s, n + 40))
+    if (sl__jw_room(&x->s, n + 40))
         return NULL;
     x->s.len += sl__cdc_n_text((const char *)b, n, !is_int, x->s.buf + x->s.len);
     if (m) {
@@ -602,7 +780,7 @@ static const u8_t *ddb_str(fx_t *x, const u8_t *p, mem_t *m)
     unsigned char esc;
     if (*p != '"')
         return NULL;
-    const u8_t *q = str_end(p + 1, x->end, &esc);
+    const u8_t *q = str_end(&x->t, p + 1, &esc);
     if (!q || put_str(x, &x->s, p + 1, (size_t)(q - p - 1), esc))
         return NULL;
     if (m) {
@@ -629,9 +807,19 @@ static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m)
     int first = 1;
     if (p == end || *p != '{')
         return NULL;
-    p++;
-    if (next_key(&p, end, &first, &kb, &kn) != 1)
-        return NULL;
+    if (end - p >= 6 && p[1] == '"' && p[2] > '"' && p[2] != '\\' && p[3] == '"' && p[4] == ':' &&
+        p[5] > ' ') {
+        /* {"S":, {"N":, {"M":... written compactly (most producers): the
+         * one-letter type without next_key()'s general walk. The scanner
+         * validated the text, so p[5] starts the value. */
+        kb = p + 2;
+        kn = 1;
+        p += 5;
+    } else {
+        p++;
+        if (next_key(&p, &x->t, &first, &kb, &kn) != 1)
+            return NULL;
+    }
     char t0 = (char)kb[0], t1 = kn > 1 ? (char)kb[1] : 0;
     mem_t dummy;
     mem_t *d = m ? m : &dummy;
@@ -712,12 +900,16 @@ static const u8_t *dbz_val(fx_t *x, const u8_t *p, mem_t *m)
 
 static const mem_t *find(const fx_t *x, const img_t *img, const char *name)
 {
-    if (!img || !img->present)
-        return NULL;
-    size_t n = strlen(name);
-    for (size_t i = img->first; i < img->first + img->n; i++)
-        if (x->m[i].kn == n && !memcmp(x->m[i].kb, name, n))
-            return &x->m[i];
+    if (!img || !img->present || !(img->heads >> ((u8_t)name[0] & 63) & 1))
+        return NULL; /* no member starts as the name does (most lookups) */
+    /* the first byte decides most members, without a strlen() per call */
+    for (size_t i = img->first; i < img->first + img->n; i++) {
+        const mem_t *m = &x->m[i];
+        if (!m->kn ? !name[0]
+                   : (char)m->kb[0] == name[0] && !strncmp(name, (const char *)m->kb, m->kn) &&
+                         !name[m->kn])
+            return m;
+    }
     return NULL;
 }
 
@@ -733,9 +925,28 @@ static int num_value(const u8_t *s, size_t n, int *is_int, int64_t *iv, double *
     return sl__cdc_number_parse((const char *)s, n, is_int, iv, dv) ? -1 : 0;
 }
 
+/* Most numbers of a change record are plain digits (epochs): 0 with the
+ * value sl__cdc_number_parse() would give them, without it; -1 for any
+ * other text. At most 18 digits always fit an int64_t. */
+static int plain_int(const u8_t *s, size_t n, int64_t *v)
+{
+    uint64_t acc = 0;
+    if (!n || n > 18)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        acc = acc * 10 + (unsigned)(s[i] - '0');
+    }
+    *v = (int64_t)acc;
+    return 0;
+}
+
 /* sl__cdc_ms_of() of a number text. */
 static int ms_of(const u8_t *s, size_t n, int64_t *ms)
 {
+    if (!plain_int(s, n, ms))
+        return 0;
     int is_int;
     int64_t iv;
     double dv;
@@ -932,8 +1143,10 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     sl__jw_reserve(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
     if (x->key_first)
         put(jw, pk->p, pk->n);
-    put(jw, "{\"id\":", 6);
-    put_text(jw, id, 36);
+    /* the id is hex digits and dashes: nothing to check or escape */
+    put(jw, "{\"id\":\"", 7);
+    put(jw, id, 36);
+    put(jw, "\"", 1);
     put(jw, ",\"type\":", 8);
     put_text(jw, type, tn);
     put(jw, ",\"timestamp\":", 13);
@@ -946,9 +1159,11 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
         put(jw, kp->tags, kp->head_n);
     else
         tags_head(jw, o);
-    if (ch->region)
-        tag(jw, &first, "region", ch->region, ch->region_n);
-    else
+    if (ch->region) {
+        /* tag() without its checks: "source" came first, the name is plain */
+        put(jw, ",\"region\":", 10);
+        put_text(jw, ch->region, ch->region_n);
+    } else
         tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
     if (kp) {
         put(jw, kp->tags + kp->head_n, kp->tail_n);
@@ -1044,17 +1259,18 @@ static int record_key(const sl_record_t *r, fast_pk_t *pk)
 }
 
 /* A string member of an object equal to @p s: 1, 0, or -1 (escaped). */
-static int str_eq(const u8_t *v, const u8_t *end, const char *s)
+static int str_eq(const u8_t *v, const txt_t *tx, const char *s)
 {
     const u8_t *b;
     size_t n;
-    int k = plain_str(v, end, &b, &n);
+    int k = plain_str(v, tx, &b, &n);
     if (k != 1)
         return k;
     return n == strlen(s) && !memcmp(b, s, n);
 }
 
-static const char *const DYN[] = {"ApproximateCreationDateTime", "Keys", "NewImage", "OldImage"};
+static const name_t DYN[] = {NM("ApproximateCreationDateTime"), NM("Keys"), NM("NewImage"),
+                             NM("OldImage")};
 
 typedef struct ddb_arg_s {
     fch_t *ch;
@@ -1068,7 +1284,7 @@ static const u8_t *ddb_dyn_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     fch_t *ch = arg;
     img_t *img = i == 1 ? &ch->keys : i == 2 ? &ch->nw : i == 3 ? &ch->old : NULL;
     if (!img || absent(v))
-        return skip_value(v, x->end);
+        return skip_fast(&x->t, v);
     return put_obj(x, v, ddb_val, img);
 }
 
@@ -1077,8 +1293,8 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     ddb_arg_t *a = arg;
     const u8_t *after;
     if (i != 1 || *v != '{')
-        return skip_value(v, x->end);
-    if (members_act(x, v, x->end, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
+        return skip_fast(&x->t, v);
+    if (members_act(x, v, &x->t, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
         return NULL;
     a->seen = 1;
     return after;
@@ -1087,16 +1303,16 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
 static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
                     sl__jw_t *jw, fast_pk_t *pk)
 {
-    static const char *const top[] = {"eventName", "dynamodb", "awsRegion", "userIdentity",
-                                      "eventID"};
+    static const name_t top[] = {NM("eventName"), NM("dynamodb"), NM("awsRegion"),
+                                 NM("userIdentity"), NM("eventID")};
     const u8_t *tv[5], *dv[4] = {NULL, NULL, NULL, NULL}, *end = x->end, *b;
     size_t n;
     fch_t ch;
     memset(&ch, 0, sizeof ch);
     ddb_arg_t a = {&ch, dv, 0};
-    if (members_act(x, p, end, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
+    if (members_act(x, p, &x->t, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
         return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
-    if (plain_str(tv[0], end, &b, &n) != 1)
+    if (plain_str(tv[0], &x->t, &b, &n) != 1)
         return CDC_FALLBACK;
     if (n == 6 && !memcmp(b, "INSERT", 6))
         ch.op = OP_CREATE;
@@ -1113,7 +1329,11 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         int is_int;
         int64_t iv;
         double d;
-        if (!tn || num_value(dv[0], tn, &is_int, &iv, &d))
+        if (!tn)
+            return CDC_FALLBACK;
+        if (!plain_int(dv[0], tn, &iv))
+            is_int = 1;
+        else if (num_value(dv[0], tn, &is_int, &iv, &d))
             return CDC_FALLBACK;
         if (is_int) {
             if (iv < 0 || iv > INT64_MAX / 1000)
@@ -1147,22 +1367,23 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         if (rc)
             return rc;
     }
-    int k = plain_str(tv[2], end, &ch.region, &ch.region_n);
+    int k = plain_str(tv[2], &x->t, &ch.region, &ch.region_n);
     if (k < 0)
         return CDC_FALLBACK;
     if (k == 0 || ch.region_n == 0)
         ch.region = NULL;
     if (ch.op == OP_DELETE && tv[3] && *tv[3] == '{') {
-        static const char *const who[] = {"type", "principalId"};
+        static const name_t who[] = {NM("type"), NM("principalId")};
         const u8_t *wv[2];
-        if (members(tv[3], end, who, 2, wv))
+        if (members(tv[3], &x->t, who, 2, wv))
             return CDC_FALLBACK;
-        int t = str_eq(wv[0], end, "Service"), pi = str_eq(wv[1], end, "dynamodb.amazonaws.com");
+        int t = str_eq(wv[0], &x->t, "Service"),
+            pi = str_eq(wv[1], &x->t, "dynamodb.amazonaws.com");
         if (t < 0 || pi < 0)
             return CDC_FALLBACK;
         ch.by_ttl = t && pi;
     }
-    k = plain_str(tv[4], end, &b, &n);
+    k = plain_str(tv[4], &x->t, &b, &n);
     if (k < 0)
         return CDC_FALLBACK;
     if (k && n && n < sizeof ch.identity - 16) {
@@ -1176,11 +1397,12 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
 /* ---- Debezium ----------------------------------------------------------- */
 
 /* src_text() of cdc_debezium.c: 1 with the text, 0 absent, -1 escaped. */
-static int src_text(const u8_t *v, const u8_t *end, char *out, size_t size)
+static int src_text(const u8_t *v, const txt_t *tx, char *out, size_t size)
 {
     const u8_t *b;
     size_t n;
-    int k = plain_str(v, end, &b, &n), w;
+    const u8_t *end = tx->end;
+    int k = plain_str(v, tx, &b, &n), w;
     if (k < 0)
         return -1;
     if (k) {
@@ -1199,13 +1421,13 @@ static int src_text(const u8_t *v, const u8_t *end, char *out, size_t size)
     return w > 0 && (size_t)w < size;
 }
 
-static int source_identity(const u8_t *src, const u8_t *end, char *out, size_t size)
+static int source_identity(const u8_t *src, const txt_t *tx, char *out, size_t size)
 {
     enum { CONN, NAME, LSN, TX, FILE_, POS, ROW, CLSN, COMMIT, SERIAL, SCN, RS, SSN, ORD, TS, NF };
-    static const char *const names[NF] = {
-        "connector", "name",  "lsn",        "txId",       "file",
-        "pos",       "row",   "change_lsn", "commit_lsn", "event_serial_no",
-        "scn",       "rs_id", "ssn",        "ord",        "ts_ms"};
+    static const name_t names[NF] = {
+        NM("connector"), NM("name"),  NM("lsn"),        NM("txId"),       NM("file"),
+        NM("pos"),       NM("row"),   NM("change_lsn"), NM("commit_lsn"), NM("event_serial_no"),
+        NM("scn"),       NM("rs_id"), NM("ssn"),        NM("ord"),        NM("ts_ms")};
     const u8_t *v[NF];
     char t[NF][96];
     int have[NF];
@@ -1214,14 +1436,14 @@ static int source_identity(const u8_t *src, const u8_t *end, char *out, size_t s
         t[i][0] = 0;
     if (!src || *src != '{')
         return 0;
-    if (members(src, end, names, NF, v))
+    if (members(src, tx, names, NF, v))
         return -1;
     for (int i = 0; i < NF; i++) {
         /* conn and name as src_text() with buffers of 64 and 96 bytes;
          * like the tree path, a connector or name too long for its buffer
          * stays cut there, the other texts count as absent. */
         size_t sz = i == NAME ? 96 : 64;
-        have[i] = src_text(v[i], end, t[i], sz);
+        have[i] = src_text(v[i], tx, t[i], sz);
         if (have[i] < 0)
             return -1;
         if (!have[i] && i != CONN && i != NAME)
@@ -1270,7 +1492,8 @@ static int key_text(const mem_t *m, char *buf, size_t size, fast_pk_t *pk)
     return 1;
 }
 
-static const char *const DBZ[] = {"op", "before", "after", "ts_ms", "source", "payload"};
+static const name_t DBZ[] = {NM("op"),    NM("before"), NM("after"),
+                             NM("ts_ms"), NM("source"), NM("payload")};
 
 /* One level of a Debezium record: the envelope itself, or its payload. */
 typedef struct dbz_lvl_s {
@@ -1288,8 +1511,8 @@ static const u8_t *dbz_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     if ((i == 1 || i == 2) && !absent(v))
         return put_obj(x, v, dbz_val, i == 1 ? &l->old : &l->nw);
     if (i != 5 || !l->payload || *v != '{')
-        return skip_value(v, x->end);
-    if (members_act(x, v, x->end, DBZ, 5, l->payload->v, dbz_act, l->payload, &after))
+        return skip_value(&x->t, v);
+    if (members_act(x, v, &x->t, DBZ, 5, l->payload->v, dbz_act, l->payload, &after))
         return NULL;
     l->payload->seen = 1;
     return after;
@@ -1304,7 +1527,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     memset(&top, 0, sizeof top);
     memset(&pay, 0, sizeof pay);
     top.payload = &pay;
-    if (members_act(x, p, end, DBZ, 6, top.v, dbz_act, &top, NULL))
+    if (members_act(x, p, &x->t, DBZ, 6, top.v, dbz_act, &top, NULL))
         return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
     dbz_lvl_t *l = &top;
     if (!top.v[0] && top.v[5]) {
@@ -1315,7 +1538,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     const u8_t **v = l->v;
     fch_t ch;
     memset(&ch, 0, sizeof ch);
-    if (plain_str(v[0], end, &b, &n) != 1 || n != 1)
+    if (plain_str(v[0], &x->t, &b, &n) != 1 || n != 1)
         return CDC_FALLBACK;
     char op = (char)b[0];
     if (op == 'c' || op == 'r')
@@ -1338,9 +1561,9 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
             return CDC_FALLBACK;
         have_change = 1;
     } else if (v[4] && *v[4] == '{') {
-        static const char *const ts[] = {"ts_ms"};
+        static const name_t ts[] = {NM("ts_ms")};
         const u8_t *tv;
-        if (members(v[4], end, ts, 1, &tv))
+        if (members(v[4], &x->t, ts, 1, &tv))
             return CDC_FALLBACK;
         size_t tn = num_token(tv, end);
         have_change = tn && !ms_of(tv, tn, &change);
@@ -1351,7 +1574,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         if (!change_or_record(have_change, change, r, &ch.ts))
             return CDC_FALLBACK;
     ch.ent = ch.op == OP_DELETE ? &ch.old : &ch.nw;
-    if (op != 'r' && source_identity(v[4], end, ch.identity, sizeof ch.identity))
+    if (op != 'r' && source_identity(v[4], &x->t, ch.identity, sizeof ch.identity))
         return CDC_FALLBACK;
     if (!record_key(r, pk)) {
         int k = key_text(find(x, ch.ent, "id"), pkbuf, pksize, pk);
@@ -1386,6 +1609,10 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
         return CDC_FALLBACK;
     fx_t x;
     x.end = end;
+    uint64_t qm[QW_MAX];
+    x.t = (txt_t){.base = r->value, .end = end};
+    x.t.qn = quote_index(r->value, len, qm);
+    x.t.qm = x.t.qn ? qm : NULL;
     x.m = x.m0;
     x.nm = 0;
     x.capm = sizeof x.m0 / sizeof *x.m0;

@@ -6,6 +6,7 @@
 #include "core/jsonw.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -172,6 +173,28 @@ Test(numbers, integers_are_exact)
                   t[i].want, (int)jw.len, jw.buf);
         json_decref(j);
         sl_free(jw.buf);
+    }
+}
+
+/* sl__jw_int() writes two digits at a time: every digit count, odd and
+ * even, each side of a power of ten, both signs, as printf writes them. */
+Test(numbers, integers_at_every_digit_count_are_decimal)
+{
+    int64_t p = 1;
+    for (int k = 0; k < 19; k++) {
+        if (k)
+            p *= 10; /* 10^k, up to 10^18 */
+        const int64_t vs[] = {p, p - 1, p + 1, -p, 1 - p, -p - 1, p * 5 / 3};
+        for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+            char want[32];
+            int n = snprintf(want, sizeof want, "%" PRId64, vs[i]);
+            sl__jw_t jw;
+            sl__jw_init(&jw, NULL, 0);
+            sl__jw_int(&jw, vs[i]);
+            cr_expect(!jw.oom && jw.len == (size_t)n && !memcmp(jw.buf, want, jw.len),
+                      "%s: got %.*s", want, (int)jw.len, jw.buf);
+            sl_free(jw.buf);
+        }
     }
 }
 
