@@ -102,6 +102,7 @@ typedef struct opts_s {
     int quick;
     int kcat;             /* 1 = run kcat if found */
     int metrics;          /* 1 = also row b+m: the endpoint on and scraped */
+    int only_b;           /* 1 = run only b (for a profiler: no other client's threads) */
     const char *conf[32]; /* extra processor properties, "key=value" */
     size_t nconf;
     const char *kafka[32]; /* extra librdkafka consumer properties for a, a2 and b */
@@ -130,6 +131,8 @@ static void usage(FILE *fp)
         "  --kafka K=V     librdkafka property for every consumer compared (a, a2, and b as\n"
         "                  kafka.K), e.g. queued.min.messages=10000000 (repeatable)\n"
         "  --no-kcat       skip the kcat reference row\n"
+        "  --only-b        run only b (no a, a2, c; for callgrind or perf: only b's threads\n"
+        "                  run after the warm-up; no ratios)\n"
         "  --metrics       also row b+m: b with http.listen on and /metrics scraped every\n"
         "                  %d ms (side by side with b in each rep)\n"
         "  --csv FILE      also write the rows as CSV\n"
@@ -159,6 +162,9 @@ static void parse_args(int argc, char **argv, opts_t *o)
         } else if (!strcmp(a, "--metrics")) {
             o->metrics = 1;
         } else if (!strcmp(a, "--no-kcat")) {
+            o->kcat = 0;
+        } else if (!strcmp(a, "--only-b")) {
+            o->only_b = 1;
             o->kcat = 0;
         } else if (!strcmp(a, "--csv")) {
             o->csv = opt_arg(argc, argv, &i, "a file name");
@@ -1356,6 +1362,8 @@ int main(int argc, char **argv)
         int ncases = o.metrics ? 4 : 3;
         for (int k = 0; k < ncases; k++) {
             int row = order[(r + (size_t)k) % (size_t)ncases];
+            if (o.only_b && row != R_SLUICE)
+                continue;
             if (row == R_SLUICE || row == R_SLUICE_M)
                 res[r][row] = run_sluice(bootstrap, qk, &in, r, budget_s, &o,
                                          row == R_SLUICE ? timeline : NULL, row == R_SLUICE_M);
@@ -1406,7 +1414,8 @@ int main(int argc, char **argv)
     printf("%-61s %9s %18s %8s %7s %6s %5s %5s %10s %6s\n", "case", "events/s", "(min..max)",
            "ns/event", "MB/s", "join s", "cores", "app", "peakRSS kB", "ratio");
     for (int row = 0; row < NROWS; row++) {
-        if ((row == R_KCAT && !have_kcat) || (row == R_SLUICE_M && !o.metrics))
+        if ((row == R_KCAT && !have_kcat) || (row == R_SLUICE_M && !o.metrics) ||
+            (o.only_b && row != R_SLUICE))
             continue;
         /* the process-wide peak never goes down: the lowest reading is the one
          * taken right after the case first ran */
@@ -1452,7 +1461,7 @@ int main(int argc, char **argv)
 
     printf("\nratios, measured side by side in each rep (median, min..max over %zu rep(s)):\n",
            o.reps);
-    for (size_t k = 0; k < nratios; k++) {
+    for (size_t k = 0; k < nratios && !o.only_b; k++) {
         if ((ratios[k].num == R_KCAT || ratios[k].den == R_KCAT) && !have_kcat)
             continue;
         if (ratios[k].num == R_SLUICE_M && !o.metrics)
@@ -1473,7 +1482,7 @@ int main(int argc, char **argv)
         printf(" %12s", tk_names[k]);
     printf(" %12s\n", "all");
     for (int row = 0; row < NROWS; row++) {
-        if (row == R_KCAT || (row == R_SLUICE_M && !o.metrics))
+        if (row == R_KCAT || (row == R_SLUICE_M && !o.metrics) || (o.only_b && row != R_SLUICE))
             continue;
         static const char *const short_names[NROWS] = {"a", "a2", "b", "c", "b+m"};
         printf("  %-4s", short_names[row]);
