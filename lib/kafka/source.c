@@ -780,6 +780,15 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
         sl__errf(errstr, errstr_size, "kafka.group.id is required for a kafka source");
         return SL_EINVAL;
     }
+    /* fetch.wait.max.ms: librdkafka keeps one fetch in flight per broker,
+     * and the broker holds a fetch whose partitions are all at their log's
+     * end for this long (librdkafka's default 500 ms). Partitions that
+     * become fetchable meanwhile (the rest of an assignment whose start
+     * offsets were still resolving, partitions resumed, a seek) wait behind
+     * it: bench_flavors' trigger waited 0.5 s at its start that way, behind
+     * a fetch of the one 204-record partition already read to its end. 100
+     * ms bounds that wait; an idle consumer asks its brokers ten times a
+     * second instead of twice. */
     static const char *const defaults[] = {"partition.assignment.strategy",
                                            "cooperative-sticky",
                                            "enable.auto.commit",
@@ -788,6 +797,8 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
                                            "false",
                                            "auto.offset.reset",
                                            "earliest",
+                                           "fetch.wait.max.ms",
+                                           "100",
                                            NULL};
     kafka_src_t *s = sl_calloc(1, sizeof *s);
     if (!s)

@@ -1,16 +1,21 @@
 /* Embedded broker: plain librdkafka clients against sl_broker_*, and the
  * sluice-broker binary (SLUICE_BROKER_BIN) as a child process. Every wait is
  * bounded; everything listens on 127.0.0.1 only. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -463,6 +468,70 @@ Test(broker, rtt_keeps_working)
     cr_assert_eq(dr.ok, 1, "%s", rd_kafka_err2name(dr.last_err));
     rd_kafka_destroy(p);
     cr_assert_eq(sl_broker_set_rtt(b, 1, 0), 0);
+    sl_broker_destroy(b);
+}
+
+/* The descriptor in this process of the connection whose local end is
+ * 127.0.0.1:@p local and remote end port @p peer (the broker's side of a
+ * client's connection), or -1. */
+static int accepted_fd(int local, int peer)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert(d);
+    struct dirent *e;
+    int found = -1;
+    while (found < 0 && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        struct sockaddr_in a, b;
+        socklen_t la = sizeof a, lb = sizeof b;
+        if (getsockname(fd, (struct sockaddr *)&a, &la) ||
+            getpeername(fd, (struct sockaddr *)&b, &lb) || a.sin_family != AF_INET)
+            continue;
+        if (ntohs(a.sin_port) == local && ntohs(b.sin_port) == peer)
+            found = fd;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The embedded broker answers without Nagle's algorithm: with it, a small
+ * answer written while the one before was not yet acknowledged waited for
+ * the client's delayed acknowledgement, about 40 ms (a producer's last
+ * ProduceResponse of a burst, in half the trigger's benchmark runs). Every
+ * connection each of its brokers accepts has TCP_NODELAY. */
+Test(broker, connections_are_answered_without_nagle_delay)
+{
+    sl_broker_t *b = start(2);
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", sl_broker_bootstrap(b));
+    int n = 0;
+    for (char *t = strtok(copy, ","); t; t = strtok(NULL, ","), n++) {
+        int port = atoi(strchr(t, ':') + 1);
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq(c, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(connect(c, (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+        struct sockaddr_in me;
+        socklen_t ml = sizeof me;
+        cr_assert_eq(getsockname(c, (struct sockaddr *)&me, &ml), 0);
+        /* the broker's thread accepts it soon after */
+        int fd = -1;
+        for (int64_t until = now_ms() + 5000; fd < 0 && now_ms() < until;) {
+            fd = accepted_fd(port, ntohs(me.sin_port));
+            if (fd < 0)
+                poll(NULL, 0, 5);
+        }
+        cr_assert_geq(fd, 0, "broker %s never accepted the connection", t);
+        int nodelay = 0;
+        socklen_t nl = sizeof nodelay;
+        cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl), 0);
+        cr_assert_eq(nodelay, 1, "broker %s answers with Nagle's algorithm on", t);
+        close(c);
+    }
+    cr_assert_eq(n, 2);
     sl_broker_destroy(b);
 }
 

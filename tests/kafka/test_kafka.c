@@ -394,6 +394,10 @@ Test(kafka, the_consumer_queue_holds_at_most_20000_messages_unless_told_otherwis
                          cases[i].qkb, "case %zu", i);
         cr_assert_str_eq(consumer_conf(rk, "fetch.max.bytes", buf, sizeof buf), cases[i].fetch,
                          "case %zu", i);
+        /* a fetch held at the log's end keeps partitions that become
+         * fetchable waiting at most this long (librdkafka's own: 500) */
+        cr_assert_str_eq(consumer_conf(rk, "fetch.wait.max.ms", buf, sizeof buf), "100", "case %zu",
+                         i);
         sl_processor_destroy(p);
     }
     sl_broker_destroy(b);
@@ -440,7 +444,9 @@ Test(kafka, a_tiny_memory_budget_still_processes_everything)
                         "processor.signals", "false", "batch.linger.ms", "10", "memory.max.bytes",
                         "1m",
                         /* explicit: wins over the budget's share */
-                        "kafka.queued.min.messages", "777", NULL};
+                        "kafka.queued.min.messages", "777",
+                        /* and over the source's own default */
+                        "kafka.fetch.wait.max.ms", "250", NULL};
     for (size_t i = 0; kv[i]; i += 2)
         cr_assert_eq(sl_conf_set(c, kv[i], kv[i + 1], err, sizeof err), 0, "%s", err);
     sl_processor_t *p = sl_processor_new(c, err, sizeof err);
@@ -461,6 +467,7 @@ Test(kafka, a_tiny_memory_budget_still_processes_everything)
     cr_assert_str_eq(consumer_conf(rk, "queued.min.messages", buf, sizeof buf), "777");
     cr_assert_str_eq(consumer_conf(rk, "fetch.max.bytes", buf, sizeof buf), "1000000");
     cr_assert_str_eq(consumer_conf(rk, "max.partition.fetch.bytes", buf, sizeof buf), "250000");
+    cr_assert_str_eq(consumer_conf(rk, "fetch.wait.max.ms", buf, sizeof buf), "250");
 
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
