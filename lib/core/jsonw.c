@@ -45,14 +45,6 @@ int sl__jw_reserve(sl__jw_t *jw, size_t extra)
     return 0;
 }
 
-void sl__jw_raw(sl__jw_t *jw, const void *s, size_t n)
-{
-    if (!n || sl__jw_reserve(jw, n))
-        return;
-    memcpy(jw->buf + jw->len, s, n);
-    jw->len += n;
-}
-
 void sl__jw_lit(sl__jw_t *jw, const char *s)
 {
     sl__jw_raw(jw, s, strlen(s));
@@ -154,11 +146,7 @@ void sl__jw_int(sl__jw_t *jw, int64_t v)
     }
     if (v < 0)
         *--p = '-';
-    size_t n = (size_t)(end - p);
-    if (sl__jw_room(jw, n))
-        return;
-    memcpy(jw->buf + jw->len, p, n);
-    jw->len += n;
+    sl__jw_raw(jw, p, (size_t)(end - p));
 }
 
 /* Whether @p a and @p b are the same double, bit for bit (-0.0 is not 0.0). */

@@ -447,21 +447,6 @@ FX_INLINE int plain_str(const u8_t *v, const txt_t *t, const u8_t **b, size_t *n
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* Appends @p n bytes; in place when the buffer has room (the usual case:
- * the writers reserve ahead), else through sl__jw_raw(), which grows it.
- * A call per punctuation byte was a tenth of the conversion. */
-static inline void put(sl__jw_t *jw, const void *s, size_t n)
-{
-    if (!n)
-        return;
-    if (!jw->oom && jw->cap - jw->len >= n) {
-        memcpy(jw->buf + jw->len, s, n);
-        jw->len += n;
-        return;
-    }
-    sl__jw_raw(jw, s, n);
-}
-
 /* Whether sl__jw_str() writes @p n bytes at @p s as they are: printable
  * ASCII without '"' or '\\' (eight bytes at a time: a high bit, a byte below
  * 0x20, a quote or a backslash in the word). */
@@ -616,7 +601,7 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
     if (img)
         *img = (img_t){.first = x->nm, .ob = x->s.len, .present = 1};
     int first = 1;
-    put(&x->s, "{", 1);
+    sl__jw_raw(&x->s, "{", 1);
     for (;;) {
         const u8_t *kb;
         size_t kn;
@@ -657,7 +642,7 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
         }
     }
     x->nk = base;
-    put(&x->s, "}", 1);
+    sl__jw_raw(&x->s, "}", 1);
     if (img) {
         img->n = x->nm - img->first;
         img->oe = x->s.len;
@@ -671,10 +656,10 @@ static const u8_t *put_arr(fx_t *x, const u8_t *p, val_fn val)
     const u8_t *end = x->end;
     if (p == end || *p != '[')
         return NULL;
-    put(&x->s, "[", 1);
+    sl__jw_raw(&x->s, "[", 1);
     p = ws(p + 1, end);
     if (p < end && *p == ']') {
-        put(&x->s, "]", 1);
+        sl__jw_raw(&x->s, "]", 1);
         return p + 1;
     }
     for (;;) {
@@ -684,12 +669,12 @@ static const u8_t *put_arr(fx_t *x, const u8_t *p, val_fn val)
         if (p == end)
             return NULL;
         if (*p == ']') {
-            put(&x->s, "]", 1);
+            sl__jw_raw(&x->s, "]", 1);
             return p + 1;
         }
         if (*p != ',')
             return NULL;
-        put(&x->s, ",", 1);
+        sl__jw_raw(&x->s, ",", 1);
         p = ws(p + 1, end);
     }
 }
@@ -746,10 +731,9 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
     if (plain_str(p, &x->t, &b, &n) != 1)
         return NULL;
     if (n_plain(b, n)) {
-        if (sl__jw_room(&x->s, n))
+        sl__jw_raw(&x->s, b, n);
+        if (x->s.oom)
             return NULL;
-        memcpy(x->s.buf + x->s.len, b, n);
-        x->s.len += n;
         if (m) {
             m->kind = V_NUM;
             m->vb = b;
@@ -835,11 +819,11 @@ static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m)
             return NULL;
         p += literal_len(lit);
         d->kind = t0 == 'B' ? (unsigned char)lit : V_NULL;
-        put(&x->s,
-            t0 == 'N'       ? "null"
-            : lit == V_TRUE ? "true"
-                            : "false",
-            t0 == 'N' || lit == V_TRUE ? 4 : 5);
+        sl__jw_raw(&x->s,
+                   t0 == 'N'       ? "null"
+                   : lit == V_TRUE ? "true"
+                                   : "false",
+                   t0 == 'N' || lit == V_TRUE ? 4 : 5);
     } else if (kn == 1 && t0 == 'M') {
         p = ddb_map(x, p, d);
     } else if (kn == 1 && t0 == 'L') {
@@ -881,7 +865,7 @@ static const u8_t *dbz_val(fx_t *x, const u8_t *p, mem_t *m)
     int lit = literal(p, end);
     if (lit) {
         d->kind = (unsigned char)(lit - 3);
-        put(&x->s, p, literal_len(lit - 3));
+        sl__jw_raw(&x->s, p, literal_len(lit - 3));
         return p + literal_len(lit - 3);
     }
     const u8_t *q = p;
@@ -889,7 +873,7 @@ static const u8_t *dbz_val(fx_t *x, const u8_t *p, mem_t *m)
         q++;
     if (q == p)
         return NULL;
-    put(&x->s, p, (size_t)(q - p));
+    sl__jw_raw(&x->s, p, (size_t)(q - p));
     d->kind = V_NUM;
     d->vb = p;
     d->vn = (size_t)(q - p);
@@ -1003,10 +987,10 @@ static void tag(sl__jw_t *jw, int *first, const char *name, const void *v, size_
     if (!v)
         return;
     if (!*first)
-        put(jw, ",", 1);
+        sl__jw_raw(jw, ",", 1);
     *first = 0;
     put_text(jw, name, strlen(name));
-    put(jw, ":", 1);
+    sl__jw_raw(jw, ":", 1);
     put_text(jw, v, n);
 }
 
@@ -1015,7 +999,7 @@ static void tags_head(sl__jw_t *jw, const sl_cdc_opts_t *o)
 {
     int first = 1;
     const char *src = o->source ? o->source : "sluice";
-    put(jw, ",\"tags\":{", 9);
+    sl__jw_raw(jw, ",\"tags\":{", 9);
     tag(jw, &first, "source", src, strlen(src));
     tag(jw, &first, "account", o->account, o->account ? strlen(o->account) : 0);
     tag(jw, &first, "stage", o->stage, o->stage ? strlen(o->stage) : 0);
@@ -1039,9 +1023,9 @@ static void tags_entity(sl__jw_t *jw, const char *entity)
         return;
     int first = 0;
     tag(jw, &first, "entity", entity, strlen(entity));
-    put(jw, "},", 2);
+    sl__jw_raw(jw, "},", 2);
     sl__jw_str(jw, entity, strlen(entity));
-    put(jw, ":", 1);
+    sl__jw_raw(jw, ":", 1);
 }
 
 /* Writes the tags the options fix into @p k once. 0 or SL_ENOMEM. */
@@ -1066,9 +1050,9 @@ static int keep_tags(cdc_keep_t *k, const sl_cdc_opts_t *o, const char *fmt)
 static void put_img(fx_t *x, sl__jw_t *jw, const img_t *img)
 {
     if (img && img->present)
-        put(jw, x->s.buf + img->ob, img->oe - img->ob);
+        sl__jw_raw(jw, x->s.buf + img->ob, img->oe - img->ob);
     else
-        put(jw, "null", 4);
+        sl__jw_raw(jw, "null", 4);
 }
 
 #define ATTR(o, field, dflt) ((o)->field ? (o)->field : (dflt))
@@ -1142,31 +1126,31 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     const img_t *ent = ch->ent;
     sl__jw_reserve(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
     if (x->key_first)
-        put(jw, pk->p, pk->n);
+        sl__jw_raw(jw, pk->p, pk->n);
     /* the id is hex digits and dashes: nothing to check or escape */
-    put(jw, "{\"id\":\"", 7);
-    put(jw, id, 36);
-    put(jw, "\"", 1);
-    put(jw, ",\"type\":", 8);
+    sl__jw_raw(jw, "{\"id\":\"", 7);
+    sl__jw_raw(jw, id, 36);
+    sl__jw_raw(jw, "\"", 1);
+    sl__jw_raw(jw, ",\"type\":", 8);
     put_text(jw, type, tn);
-    put(jw, ",\"timestamp\":", 13);
+    sl__jw_raw(jw, ",\"timestamp\":", 13);
     sl__jw_int(jw, ch->ts);
-    put(jw, ",\"partitionKey\":", 16);
+    sl__jw_raw(jw, ",\"partitionKey\":", 16);
     put_text(jw, pk->p, pk->n);
     int first = 0; /* "source" always comes first */
     const cdc_keep_t *kp = x->keep && x->keep->tags ? x->keep : NULL;
     if (kp)
-        put(jw, kp->tags, kp->head_n);
+        sl__jw_raw(jw, kp->tags, kp->head_n);
     else
         tags_head(jw, o);
     if (ch->region) {
         /* tag() without its checks: "source" came first, the name is plain */
-        put(jw, ",\"region\":", 10);
+        sl__jw_raw(jw, ",\"region\":", 10);
         put_text(jw, ch->region, ch->region_n);
     } else
         tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
     if (kp) {
-        put(jw, kp->tags + kp->head_n, kp->tail_n);
+        sl__jw_raw(jw, kp->tags + kp->head_n, kp->tail_n);
     } else {
         tags_tail(jw, o, c->fmt);
         tags_entity(jw, o->entity);
@@ -1176,7 +1160,7 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     if (!o->drop_count) {
         put_img(x, jw, ent);
     } else {
-        put(jw, "{", 1);
+        sl__jw_raw(jw, "{", 1);
         int any = 0;
         for (size_t i = ent->first; i < ent->first + ent->n; i++) {
             const mem_t *m = &x->m[i];
@@ -1186,17 +1170,17 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
             if (drop)
                 continue;
             if (any)
-                put(jw, ",", 1);
+                sl__jw_raw(jw, ",", 1);
             any = 1;
-            put(jw, x->s.buf + m->ob, m->oe - m->ob);
+            sl__jw_raw(jw, x->s.buf + m->ob, m->oe - m->ob);
         }
-        put(jw, "}", 1);
+        sl__jw_raw(jw, "}", 1);
     }
-    put(jw, ",\"raw\":{\"new\":", 14);
+    sl__jw_raw(jw, ",\"raw\":{\"new\":", 14);
     put_img(x, jw, &ch->nw);
-    put(jw, ",\"old\":", 7);
+    sl__jw_raw(jw, ",\"old\":", 7);
     put_img(x, jw, &ch->old);
-    put(jw, "}}", 2);
+    sl__jw_raw(jw, "}}", 2);
     return jw->oom ? SL_ENOMEM : 0;
 }
 
