@@ -1391,7 +1391,7 @@ int main(int argc, char **argv)
         double goal;
     } ratio_t;
     const ratio_t ratios[] = {
-        {"sluice processor / raw group consumer", R_SLUICE, R_RAW, 0.5},
+        {"sluice processor / raw group consumer", R_SLUICE, R_RAW, 0.6},
         {"sluice processor / raw consumer + envelope scan", R_SLUICE, R_RAW_SCAN, 0},
         {"raw consumer + envelope scan / raw consumer", R_RAW_SCAN, R_RAW, 0},
         {"kcat / raw group consumer", R_KCAT, R_RAW, 0},

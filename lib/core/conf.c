@@ -88,6 +88,13 @@ static const prop_t props[] = {
      "(any JSON text, e.g. change records for a cdc pipeline: validated, no envelope read; the "
      "record key is the key, type filters match nothing; an empty value, a Kafka tombstone, is "
      "skipped)."},
+    {"source.headers", P_BOOL, "true", 0, 1,
+     "Whether the Kafka source reads each record's headers. false is for topics known to "
+     "carry none: it saves librdkafka's header parse, which allocates and frees a buffer for "
+     "every record, even one without headers. A record then has no headers, so ce_* headers "
+     "(CloudEvents binary mode) are not read, a record resubmitted by sluice-faults goes to "
+     "every pipeline instead of the one that failed it, and faults carry none of the "
+     "original's. Kinesis records have no headers."},
     {"pipeline.ordering", P_STR, "sink", 0, 0,
      "Order of the units of work of one partition in a pipeline that does not set its own "
      "(sl_pipeline_ordering()): \"sink\" (the sink acknowledges each key's in write order), "

@@ -90,11 +90,15 @@ static void krec_put(kafka_src_t *s, kafka_rec_t *r)
     s->free_recs = r;
 }
 
-static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m)
+/* librdkafka 2.0.2 parses headers on request and keeps nothing when there
+ * are none: every call for a header-less record allocates, zeroes and frees
+ * a shadow buffer to read a count of 0. So source.headers=false skips the
+ * call altogether. */
+static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m, int headers)
 {
     rd_kafka_headers_t *hs = NULL;
     size_t nh = 0;
-    if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR && hs)
+    if (headers && rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR && hs)
         nh = rd_kafka_header_cnt(hs);
     if (nh > r->hcap) {
         sl_header_t *n = sl_realloc(r->hdrs, nh * sizeof *n);
@@ -223,7 +227,7 @@ static void take(kafka_src_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition
         return;
     }
     kafka_rec_t *r = krec_get(s);
-    int rc = r ? krec_fill(r, m) : SL_ENOMEM;
+    int rc = r ? krec_fill(r, m, s->headers) : SL_ENOMEM;
     if (!rc)
         rc = sl_engine_push(s->e, &r->rec);
     if (!rc)
@@ -817,6 +821,7 @@ int sl_kafka_source_attach(sl_processor_t *p, const char *topics, char *errstr, 
     if (!sl_conf_get(sl_processor_conf(p), "kafka.max.poll.interval.ms", mpi, &ml))
         s->revoke_ms = atoll(mpi) / 2;
     s->batch_size = (size_t)sl_conf_get_int(sl_processor_conf(p), "source.batch.size");
+    s->headers = (int)sl_conf_get_int(sl_processor_conf(p), "source.headers");
     s->batch = sl_calloc(s->batch_size, sizeof *s->batch);
     s->subscription = rd_kafka_topic_partition_list_new(4);
     s->rewind = rd_kafka_topic_partition_list_new(8);

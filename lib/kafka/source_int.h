@@ -40,6 +40,7 @@ typedef struct kafka_src_s {
     rd_kafka_topic_partition_list_t *subscription;
     rd_kafka_message_t **batch;
     size_t batch_size;
+    int headers; /* source.headers: read each record's headers */
     kafka_rec_t *free_recs, *all_recs;
     kpart_t *parts;
     size_t nparts, pcap;

@@ -620,6 +620,7 @@ static size_t hdr_shape(int i, const char *nm[4], char val[4][16])
 struct hdr_seen {
     int count[HDR_N];
     int bad;
+    int none; /* source.headers=false: every record arrives without headers */
 };
 
 /* Compares the record's headers with what input (its key) was produced with. */
@@ -637,8 +638,8 @@ static sl_result_t check_headers(sl_uow_t *u, void *opaque)
     hs->count[i]++;
     const char *nm[4];
     char val[4][16];
-    size_t nh = hdr_shape(i, nm, val);
-    int ok = r->header_count == nh;
+    size_t nh = hs->none ? 0 : hdr_shape(i, nm, val);
+    int ok = r->header_count == nh && (nh || !r->headers);
     for (size_t k = 0; ok && k < nh; k++)
         ok = !strcmp(r->headers[k].name, nm[k]) && r->headers[k].value_len == strlen(val[k]) &&
              !memcmp(r->headers[k].value, val[k], strlen(val[k]));
@@ -649,17 +650,11 @@ static sl_result_t check_headers(sl_uow_t *u, void *opaque)
     return SL_OK;
 }
 
-/* The source skips librdkafka's header parse for a record that surely has
- * none (source.c, surely_headerless): records with and without headers,
- * values of 1 to 3-byte varint lengths, empty and null values (whose
- * envelope only the headers carry) all reach the stage with exactly the
- * headers they were produced with, and none becomes a fault. */
-Test(kafka, headers_reach_the_engine_for_every_record_shape)
+/* Produces the HDR_N inputs to "in": record i has hdr_shape(i)'s headers, a
+ * JSON value of 60 bytes up to past 10 000 (1, 2 and 3-byte varint
+ * lengths), an empty value at shape 4 and a null one at shape 5. */
+static void hdr_produce(const char *bs)
 {
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {2, 2, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
     rd_kafka_t *pk = kt_producer(bs);
     static char v[12000];
     for (int i = 0; i < HDR_N; i++) {
@@ -670,13 +665,12 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
         for (size_t k = 0; k < nh; k++)
             rd_kafka_header_add(h, nm[k], -1, val[k], -1);
-        /* JSON of 60 bytes up to past 10 000: 1, 2 and 3-byte lengths */
         int pad = (i * 397) % 10000;
         int len = snprintf(
             v, sizeof v, "{\"id\":\"e%d\",\"type\":\"thing-updated\",\"pad\":\"%*s\"}", i, pad, "");
         int shape = i % 6;
-        void *body = shape == 5 ? NULL : v;         /* a null value */
-        size_t vlen = shape >= 4 ? 0 : (size_t)len; /* an empty one at 4 */
+        void *body = shape == 5 ? NULL : v;
+        size_t vlen = shape >= 4 ? 0 : (size_t)len;
         rd_kafka_resp_err_t e = rd_kafka_producev(
             pk, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(key, strlen(key)),
             RD_KAFKA_V_VALUE(body, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -685,7 +679,14 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
     }
     kt_flush(pk);
     rd_kafka_destroy(pk);
+}
 
+/* Runs one processor over "in" (the stage check_headers, then "out"; faults
+ * to "faults") with source.headers set to @p headers, until @p want_out
+ * records are on "out", and fills @p st with the engine's counters. */
+static void hdr_run(const char *bs, const char *headers, struct hdr_seen *hs, size_t want_out,
+                    sl_stats_t *st)
+{
     const char *kv[] = {"kafka.bootstrap.servers",
                         bs,
                         "kafka.group.id",
@@ -694,6 +695,8 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
                         "false",
                         "batch.linger.ms",
                         "10",
+                        "source.headers",
+                        headers,
                         NULL};
     sl_processor_t *p = tu_processor(kv, NULL);
     char err[256];
@@ -701,10 +704,8 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
     cr_assert(out, "%s", err);
     sl_sink_t *faults = sl_kafka_sink_new(p, "faults", err, sizeof err);
     cr_assert(faults, "%s", err);
-    static struct hdr_seen hs;
-    memset(&hs, 0, sizeof hs);
     sl_pipeline_t *pl = sl_pipeline_new("hdr");
-    sl_pipeline_map(pl, check_headers, &hs);
+    sl_pipeline_map(pl, check_headers, hs);
     sl_pipeline_batch(pl, NULL);
     sl_pipeline_sink(pl, out);
     cr_assert_eq(sl_processor_add_pipeline(p, pl), 0, "%s", sl_pipeline_error(pl));
@@ -712,19 +713,61 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
     cr_assert_eq(sl_kafka_source_attach(p, "in", err, sizeof err), 0, "%s", err);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
-    size_t got = kt_read(bs, "out", 2, HDR_N, 60000, 500, NULL, NULL);
+    size_t got = kt_read(bs, "out", 2, want_out, 60000, 500, NULL, NULL);
     sl_processor_stop(p);
     void *rc;
     pthread_join(th, &rc);
     cr_assert_eq((intptr_t)rc, 0, "complete drain");
-    sl_stats_t st;
-    sl_engine_stats(sl_processor_engine(p), &st);
+    sl_engine_stats(sl_processor_engine(p), st);
     sl_processor_destroy(p);
+    cr_assert_eq(got, want_out);
+}
+
+/* Records with and without headers, values of 1 to 3-byte varint lengths,
+ * empty and null values (whose envelope only the headers carry) all reach
+ * the stage with exactly the headers they were produced with, and none
+ * becomes a fault. */
+Test(kafka, headers_reach_the_engine_for_every_record_shape)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    hdr_produce(bs);
+    static struct hdr_seen hs;
+    memset(&hs, 0, sizeof hs);
+    sl_stats_t st;
+    hdr_run(bs, "true", &hs, HDR_N, &st);
     cr_assert_eq(hs.bad, 0, "%d record(s) with the wrong headers", hs.bad);
     for (int i = 0; i < HDR_N; i++)
         cr_assert_eq(hs.count[i], 1, "input %d reached the stage %d time(s)", i, hs.count[i]);
-    cr_assert_eq(got, HDR_N);
     cr_assert_eq(st.records_done, HDR_N);
     cr_assert_eq(st.faults, 0);
+    sl_broker_destroy(b);
+}
+
+/* source.headers=false: the same records reach the stage without headers,
+ * so the ones whose envelope only the ce_* headers carry (an empty and a
+ * null value) are not events: each is a fault with its coordinates, none is
+ * lost, and the others flow. */
+Test(kafka, source_headers_false_reads_no_headers)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    hdr_produce(bs);
+    static struct hdr_seen hs;
+    memset(&hs, 0, sizeof hs);
+    hs.none = 1;
+    sl_stats_t st;
+    hdr_run(bs, "false", &hs, HDR_N / 6 * 4, &st);
+    cr_assert_eq(hs.bad, 0, "%d record(s) with headers", hs.bad);
+    for (int i = 0; i < HDR_N; i++)
+        cr_assert_eq(hs.count[i], i % 6 >= 4 ? 0 : 1, "input %d reached the stage %d time(s)", i,
+                     hs.count[i]);
+    cr_assert_eq(st.records_done, HDR_N);
+    cr_assert_eq(st.faults, HDR_N / 6 * 2);
+    cr_assert_eq(kt_read(bs, "faults", 1, HDR_N / 6 * 2, 30000, 500, NULL, NULL), HDR_N / 6 * 2);
     sl_broker_destroy(b);
 }
