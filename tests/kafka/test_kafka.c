@@ -681,12 +681,21 @@ static void hdr_produce(const char *bs)
     rd_kafka_destroy(pk);
 }
 
-/* Runs one processor over "in" (the stage check_headers, then "out"; faults
- * to "faults") with source.headers set to @p headers, until @p want_out
- * records are on "out", and fills @p st with the engine's counters. */
-static void hdr_run(const char *bs, const char *headers, struct hdr_seen *hs, size_t want_out,
-                    sl_stats_t *st)
+/* Starts a broker, produces the HDR_N inputs (hdr_produce) and runs one
+ * processor over "in" (the stage check_headers, then "out"; faults to
+ * "faults") with source.headers set to @p headers, until @p want_out records
+ * are on "out". Fills @p hs (reset here) and @p st with the engine's
+ * counters; returns the broker, which the caller destroys. */
+static sl_broker_t *hdr_case(const char *headers, struct hdr_seen *hs, size_t want_out,
+                             sl_stats_t *st)
 {
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {2, 2, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    hdr_produce(bs);
+    memset(hs, 0, sizeof *hs);
+    hs->none = !strcmp(headers, "false");
     const char *kv[] = {"kafka.bootstrap.servers",
                         bs,
                         "kafka.group.id",
@@ -721,6 +730,7 @@ static void hdr_run(const char *bs, const char *headers, struct hdr_seen *hs, si
     sl_engine_stats(sl_processor_engine(p), st);
     sl_processor_destroy(p);
     cr_assert_eq(got, want_out);
+    return b;
 }
 
 /* Records with and without headers, values of 1 to 3-byte varint lengths,
@@ -729,15 +739,9 @@ static void hdr_run(const char *bs, const char *headers, struct hdr_seen *hs, si
  * becomes a fault. */
 Test(kafka, headers_reach_the_engine_for_every_record_shape)
 {
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {2, 2, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    hdr_produce(bs);
     static struct hdr_seen hs;
-    memset(&hs, 0, sizeof hs);
     sl_stats_t st;
-    hdr_run(bs, "true", &hs, HDR_N, &st);
+    sl_broker_t *b = hdr_case("true", &hs, HDR_N, &st);
     cr_assert_eq(hs.bad, 0, "%d record(s) with the wrong headers", hs.bad);
     for (int i = 0; i < HDR_N; i++)
         cr_assert_eq(hs.count[i], 1, "input %d reached the stage %d time(s)", i, hs.count[i]);
@@ -752,22 +756,17 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
  * lost, and the others flow. */
 Test(kafka, source_headers_false_reads_no_headers)
 {
-    const char *topics[] = {"in", "out", "faults", NULL};
-    const int parts[] = {2, 2, 1};
-    sl_broker_t *b = kt_broker(topics, parts);
-    const char *bs = sl_broker_bootstrap(b);
-    hdr_produce(bs);
     static struct hdr_seen hs;
-    memset(&hs, 0, sizeof hs);
-    hs.none = 1;
     sl_stats_t st;
-    hdr_run(bs, "false", &hs, HDR_N / 6 * 4, &st);
+    sl_broker_t *b = hdr_case("false", &hs, HDR_N / 6 * 4, &st);
     cr_assert_eq(hs.bad, 0, "%d record(s) with headers", hs.bad);
     for (int i = 0; i < HDR_N; i++)
         cr_assert_eq(hs.count[i], i % 6 >= 4 ? 0 : 1, "input %d reached the stage %d time(s)", i,
                      hs.count[i]);
     cr_assert_eq(st.records_done, HDR_N);
     cr_assert_eq(st.faults, HDR_N / 6 * 2);
-    cr_assert_eq(kt_read(bs, "faults", 1, HDR_N / 6 * 2, 30000, 500, NULL, NULL), HDR_N / 6 * 2);
+    cr_assert_eq(
+        kt_read(sl_broker_bootstrap(b), "faults", 1, HDR_N / 6 * 2, 30000, 500, NULL, NULL),
+        HDR_N / 6 * 2);
     sl_broker_destroy(b);
 }
