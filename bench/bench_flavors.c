@@ -160,6 +160,7 @@ typedef struct {
     int tid;
     char comm[20];
     unsigned long long ns;
+    unsigned long long wait; /* ns runnable but waiting for a CPU (run queue) */
 } tcpu_t;
 typedef struct {
     tcpu_t t[TSNAP_MAX];
@@ -183,7 +184,7 @@ static void tsnap(tsnap_t *s)
         FILE *f = fopen(path, "r");
         if (!f)
             continue;
-        int ok = fscanf(f, "%llu", &t->ns) == 1;
+        int ok = fscanf(f, "%llu %llu", &t->ns, &t->wait) == 2;
         fclose(f);
         snprintf(path, sizeof path, "/proc/self/task/%d/comm", t->tid);
         f = fopen(path, "r");
@@ -219,12 +220,15 @@ static void tsnap_print(size_t n)
     tcpu_t d[TSNAP_MAX];
     size_t k = 0;
     for (size_t i = 0; i < g_ts1.n; i++) {
-        unsigned long long before = 0;
+        unsigned long long before = 0, wbefore = 0;
         for (size_t j = 0; j < g_ts0.n; j++)
-            if (g_ts0.t[j].tid == g_ts1.t[i].tid)
+            if (g_ts0.t[j].tid == g_ts1.t[i].tid) {
                 before = g_ts0.t[j].ns;
+                wbefore = g_ts0.t[j].wait;
+            }
         d[k] = g_ts1.t[i];
         d[k].ns -= before;
+        d[k].wait -= wbefore;
         if ((double)d[k].ns / (double)n >= 50) /* 0.05 us an event */
             k++;
     }
@@ -234,15 +238,21 @@ static void tsnap_print(size_t n)
             d[j] = d[j - 1];
             d[j - 1] = x;
         }
-    printf("  CPU per event by thread, first to last record:");
-    for (size_t i = 0; i < k; i++)
-        printf(" %s%s %.2f us%s", d[i].comm,
+    /* the second figure: time the thread was ready to run but had no CPU
+     * (schedstat's run-queue wait), per event: what two cores shared by
+     * more busy threads cost it */
+    printf("  CPU per event by thread, first to last record (+ waiting for a CPU):");
+    unsigned long long wsum = 0;
+    for (size_t i = 0; i < k; i++) {
+        wsum += d[i].wait;
+        printf(" %s%s %.2f us (+%.2f)%s", d[i].comm,
                d[i].tid == g_loop_tid   ? "[loop]"
                : d[i].tid == g_main_tid ? "[bench]"
                                         : "",
-               (double)d[i].ns / 1e3 / (double)n, i + 1 < k ? "," : "\n");
-    if (!k)
-        printf("\n");
+               (double)d[i].ns / 1e3 / (double)n, (double)d[i].wait / 1e3 / (double)n,
+               i + 1 < k ? "," : "");
+    }
+    printf("; waiting in all %.2f us\n", (double)wsum / 1e3 / (double)n);
 }
 
 static bench_seen_t g_seen;
@@ -422,7 +432,8 @@ typedef struct {
     uint32_t *txn; /* rows per transaction */
     size_t ntxn, txn_cap;
     size_t deletes;
-    double apply_cpu; /* the applying thread's CPU seconds inside the store */
+    double apply_cpu;  /* the applying thread's CPU seconds inside the store */
+    double apply_wall; /* the same applies' wall-clock seconds */
 } txlog_t;
 
 static double thread_cpu_s(void)
@@ -438,9 +449,10 @@ static double g_bare_thread_cpu; /* SQLite alone's own thread, seconds */
 static int rec_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *applied)
 {
     txlog_t *l = opaque;
-    double c0 = thread_cpu_s();
+    double c0 = thread_cpu_s(), w0 = now_s();
     int rc = sl_store_apply(l->inner, rows, n, applied);
     l->apply_cpu += thread_cpu_s() - c0;
+    l->apply_wall += now_s() - w0;
     if (rc || !n)
         return rc;
     if (l->nev + n > l->cap || l->ntxn == l->txn_cap)
@@ -1004,8 +1016,17 @@ int main(int argc, char **argv)
                    "store %.2f us, SQLite alone's loop %.2f us\n",
                    ucl[r], ucs[r], g_log.apply_cpu * 1e6 / (double)n,
                    g_bare_thread_cpu * 1e6 / (double)n);
-            if (getenv("BENCH_THREAD_CPU"))
+            if (getenv("BENCH_THREAD_CPU")) {
+                /* the applies' wall time less their CPU: their thread
+                 * waiting for a core (or for the disk) while it applied;
+                 * the listener's wall time less the applies' wall: the
+                 * store with nothing to apply */
+                printf("  the store's applies: %.2f us CPU and %.2f us wall a row; the listener "
+                       "%.2f us wall an event\n",
+                       g_log.apply_cpu * 1e6 / (double)n, g_log.apply_wall * 1e6 / (double)n,
+                       1e6 / tli[r]);
                 tsnap_print(n);
+            }
             fflush(stdout);
         }
         summary_t s1 = summarize(traw, reps), s2 = summarize(ttr, reps), s3 = summarize(lraw, reps),
