@@ -752,8 +752,8 @@ Test(kafka, headers_reach_the_engine_for_every_record_shape)
 
 /* source.headers=false: the same records reach the stage without headers,
  * so the ones whose envelope only the ce_* headers carry (an empty and a
- * null value) are not events: each is a fault with its coordinates, none is
- * lost, and the others flow. */
+ * null value) are not events: each becomes a fault on the fault topic, none
+ * is lost, and the others flow. */
 Test(kafka, source_headers_false_reads_no_headers)
 {
     static struct hdr_seen hs;
