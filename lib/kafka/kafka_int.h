@@ -28,6 +28,7 @@ int sl__kafka_brokers_up(const char *stats);
 typedef struct sl__ksrc_counters_s {
     uint64_t rewound;       /* partitions sent back to a message the engine could not take */
     uint64_t skipped_taken; /* messages at or below an offset already taken, skipped */
+    uint64_t batch_len;     /* messages in the consume batch being taken (or the last one) */
 } sl__ksrc_counters_t;
 
 /* Reads the counters of @p p's Kafka source. SL_ENOENT if it has none.

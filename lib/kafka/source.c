@@ -365,6 +365,7 @@ static void fetch(kafka_src_t *s)
                 kick_fetcher(s);
             break;
         }
+        s->counters.batch_len = (uint64_t)n;
         size_t bytes = 0;
         for (ssize_t i = 0; i < n; i++)
             bytes += s->batch[i]->len;

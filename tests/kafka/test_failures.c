@@ -125,28 +125,45 @@ static void assert_all_committed_no_faults(const char *bs, const char *group, in
 
 /* ---- an allocation failure in the middle of a consume batch ---- */
 
-static int maps_seen;
-static sl_sink_t *out_sink; /* the in-process processor's output sink */
-static int parts_seen[8], nparts_seen, injected;
+enum { OOM_PARTS = 4, OOM_PER = 200, OOM_N = OOM_PARTS * OOM_PER };
 
-/* Keeps the value. The first call sleeps while every partition is fetched:
- * the next consume batch holds all the partitions not in the first one,
- * one after the other. At offset 50 of the third partition seen (the first
- * or second of such a batch, with more after it), the next allocation of
- * the loop thread fails: the source's take of the following message. */
+static int maps_seen;
+static sl_sink_t *out_sink;      /* the in-process processor's output sink */
+static sl_processor_t *oom_proc; /* the processor of the allocation-failure test */
+static int seen_of[OOM_PARTS];   /* records the stage saw, per partition */
+static int injected, left_parts;
+static uint64_t first_batch;
+
+/* Keeps the value, and builds the allocation-failure test's premise from
+ * what it sees. Its first call (the first record of the first consume
+ * batch) learns that batch's length, then waits until every other message
+ * is in the consumer's queue, so the second consume batch holds all of
+ * them. It picks the 50th record of a batch with more than OOM_PER + 50
+ * records: more than one partition's worth follows it, so messages of at
+ * least two partitions are left. There the next allocation of the loop
+ * thread fails: the source's take of the following message. left_parts
+ * counts the partitions with records not yet seen: each must be rewound. */
 static sl_result_t keep_then_fail(sl_uow_t *u, void *opaque)
 {
     (void)opaque;
     const sl_record_t *r = sl_uow_record(u);
-    if (++maps_seen == 1)
-        tu_sleep_ms(1000);
-    int known = 0;
-    for (int i = 0; i < nparts_seen; i++)
-        known |= parts_seen[i] == r->partition;
-    if (!known && nparts_seen < 8)
-        parts_seen[nparts_seen++] = r->partition;
-    if (!injected && nparts_seen == 3 && r->partition == parts_seen[2] && r->offset == 50) {
+    if (++maps_seen == 1) {
+        sl__ksrc_counters_t kc;
+        cr_assert_eq(sl__kafka_source_counters(oom_proc, &kc), 0);
+        first_batch = kc.batch_len;
+        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(sl__kafka_source_rk(oom_proc));
+        int64_t end = tu_now_ms() + 30000;
+        while (rd_kafka_queue_length(q) < OOM_N - first_batch && tu_now_ms() < end)
+            tu_sleep_ms(20);
+        rd_kafka_queue_destroy(q);
+    }
+    cr_assert(r->partition >= 0 && r->partition < OOM_PARTS);
+    seen_of[r->partition]++;
+    uint64_t at = first_batch > OOM_PER + 50 ? 50 : first_batch + 50;
+    if (!injected && (uint64_t)maps_seen == at) {
         injected = 1;
+        for (int i = 0; i < OOM_PARTS; i++)
+            left_parts += seen_of[i] < OOM_PER;
         sl_mem_fail_at(1, 0);
     }
     return SL_OK;
@@ -217,16 +234,17 @@ static sl_processor_t *in_process(const char *bs, const char *group, sl_stage_fn
 
 Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
 {
-    enum { PARTS = 4, PER = 200, N = PARTS * PER };
-    /* Everything is in the broker before the processor starts. The first
-     * consume batch holds the partitions whose start was known first
-     * (usually one); see keep_then_fail for the rest. The test checks that
-     * the failure left messages of several partitions. */
+    enum { PARTS = OOM_PARTS, PER = OOM_PER, N = OOM_N };
+    /* Everything is in the broker before the processor starts; see
+     * keep_then_fail for where the allocation fails. No statistics: their
+     * events would count in the consumer queue's length. */
+    static const char *const no_stats[] = {"kafka.statistics.interval.ms", "0", NULL};
     const char *bs;
     sl_broker_t *b = filled_broker(PARTS, PER, &bs);
     sl_mem_stats_t before, after;
     sl_mem_stats(&before);
-    sl_processor_t *p = in_process(bs, "g-oom", keep_then_fail, NULL);
+    sl_processor_t *p = in_process(bs, "g-oom", keep_then_fail, no_stats);
+    oom_proc = p;
     pthread_t th;
     atomic_store(&run_over, 0);
     cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
@@ -257,9 +275,10 @@ Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
     cr_assert_eq(st.faults, 0);
     sl__ksrc_counters_t kc;
     cr_assert_eq(sl__kafka_source_counters(p, &kc), 0);
-    cr_assert_geq(kc.rewound, 2,
-                  "the failure left messages of several partitions: each is rewound (%llu)",
-                  (unsigned long long)kc.rewound);
+    cr_assert_geq(left_parts, 2, "the premise: the failure left messages of several partitions");
+    cr_assert_eq(kc.rewound, (uint64_t)left_parts,
+                 "each partition with messages left is rewound (%llu of %d)",
+                 (unsigned long long)kc.rewound, left_parts);
     sl_processor_destroy(p);
     int64_t c[PARTS];
     committed_each(bs, "g-oom", "in", PARTS, c);
