@@ -61,3 +61,35 @@ Test(kick, an_idle_queue_is_never_kicked)
     for (int i = 0; i < 100; i++)
         cr_assert_eq(sl__kick_dry(&k), 0);
 }
+
+/* A short consume batch that left the queue empty: it ran dry from the
+ * backlog. The source used to kick only when a later read found the queue
+ * empty, and nothing woke the loop for that read while the fetcher, stopped
+ * by the backlog, brought nothing (bench_flavors' listener stood 30-40 ms
+ * at a time). */
+Test(kick, a_short_batch_that_drains_a_backlog_is_kicked)
+{
+    sl__kick_t k = kick();
+    sl__kick_read(&k, 1000, 1000, 1000 * 300);
+    cr_assert_eq(sl__kick_short(&k, 0), 1);
+    cr_assert_eq(sl__kick_dry(&k), 0, "once: nothing read since");
+}
+
+/* Messages came in while the batch was taken: the fetcher is fetching, and
+ * the backlog still counts when the queue runs dry later. */
+Test(kick, a_short_batch_with_messages_left_is_not_kicked_yet)
+{
+    sl__kick_t k = kick();
+    sl__kick_read(&k, 1000, 1000, 1000 * 300);
+    cr_assert_eq(sl__kick_short(&k, 40), 0);
+    sl__kick_read(&k, 40, 40, 40 * 300);
+    cr_assert_eq(sl__kick_short(&k, 0), 1, "the backlog before still counts");
+}
+
+/* What merely passed through a short queue is no backlog, drained or not. */
+Test(kick, a_short_batch_without_a_backlog_is_not_kicked)
+{
+    sl__kick_t k = kick();
+    sl__kick_read(&k, 200, 200, 200 * 300);
+    cr_assert_eq(sl__kick_short(&k, 0), 0);
+}
