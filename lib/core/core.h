@@ -282,7 +282,8 @@ struct sl_engine_s {
     int depth;
     sl_uow_t *cq_head, *cq_tail; /* deferred acks */
     uint64_t seq;
-    sl_executor_t exec; /* blocking work; submit NULL = inline */
+    int64_t first_in_ms; /* the engine's clock when the first record came in, 0 none */
+    sl_executor_t exec;  /* blocking work; submit NULL = inline */
     sl_stats_t stats;
     uint64_t faults_by_err[SL__ERR_SLOTS]; /* fault events acknowledged, by -error */
 };
@@ -291,6 +292,10 @@ struct sl_engine_s {
  * their uows with SL_ESINKDOWN. The runtime ends a failing drain once they
  * are all that is left. */
 size_t sl__engine_stuck(const sl_engine_t *e);
+
+/* The engine's clock (CLOCK_MONOTONIC in ms unless sl_engine_set_clock())
+ * when the first record was pushed; 0 when none was. Engine's thread. */
+int64_t sl__engine_first_in_ms(const sl_engine_t *e);
 
 /* A sink that writes a failed entry of a batch call again itself (the
  * Kinesis sink) counts it here: one retry of @p u (a uow at the sink), in

@@ -478,6 +478,11 @@ size_t sl__engine_stuck(const sl_engine_t *e)
     return e ? e->stuck : 0;
 }
 
+int64_t sl__engine_first_in_ms(const sl_engine_t *e)
+{
+    return e ? e->first_in_ms : 0;
+}
+
 static void process_ack(sl_engine_t *e, sl_uow_t *u, int err)
 {
     if (err == SL_ESINKDOWN) {
@@ -739,6 +744,8 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     int masked = !derr && e->skip_fast && !(env->flags & SL_ENV_TYPE_ESC);
     int tombstone = !derr && e->json_only && rec->value_len == 0;
     size_t route = !derr && rec->header_count ? resubmit_route(e, rec) : ROUTE_ALL;
+    if (!e->stats.records_in)
+        e->first_in_ms = now(e);
     if (masked || tombstone || route == ROUTE_NONE) {
         mask = tombstone || route == ROUTE_NONE ? 0 : pass_mask(e, env->type);
         if (!mask) {

@@ -37,7 +37,6 @@ struct sl_processor_s {
     uv_timer_t engine_timer, commit_timer, drain_timer, stats_timer;
     int64_t stats_ms;
     uint64_t started_ns;              /* when sl_processor_run() started */
-    uint64_t first_in_ns;             /* when the first record was seen in, 0 = none yet */
     uint64_t last_done_ns, last_done; /* when records_done last grew, and to what */
     uint64_t last_in, last_ns;        /* at the previous stats line */
     uv_signal_t sigint, sigterm;
@@ -465,8 +464,6 @@ void sl__proc_after(sl_processor_t *p)
     sl_engine_tick(p->e);
     sl_stats_t st;
     sl_engine_stats(p->e, &st);
-    if (st.records_in && !p->first_in_ns)
-        p->first_in_ns = uv_hrtime();
     if (st.records_done != p->last_done) {
         p->last_done = st.records_done;
         p->last_done_ns = uv_hrtime();
@@ -676,10 +673,15 @@ int sl_processor_run(sl_processor_t *p)
     sl_engine_stats(p->e, &st);
     double secs = (double)(uv_hrtime() - p->started_ns) / 1e9;
     /* The rate over the busy window: first record in to the last one done
-     * (not the group join before, nor the idle time after). */
-    double busy = p->first_in_ns && p->last_done_ns > p->first_in_ns
-                      ? (double)(p->last_done_ns - p->first_in_ns) / 1e9
-                      : 0;
+     * (not the group join before, nor the idle time after). The first
+     * record's time is the engine's, taken as it came in (the engine runs
+     * on CLOCK_MONOTONIC, as uv_hrtime() does): the processor itself first
+     * looks after the source's first read, which may have taken every
+     * record and made the window nothing. */
+    int64_t first_ms = sl__engine_first_in_ms(p->e);
+    uint64_t first_ns = first_ms > 0 ? (uint64_t)first_ms * 1000000u : 0;
+    double busy =
+        first_ns && p->last_done_ns > first_ns ? (double)(p->last_done_ns - first_ns) / 1e9 : 0;
     sl__log(p, "info",
             "stopped after %.2f s: %llu records in, %llu done, %llu sunk, %llu skipped, "
             "%llu faults; %.0f records/s over the %.3f s from the first record in to the last "

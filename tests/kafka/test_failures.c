@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <unistd.h>
 
 TestSuite(failures, .timeout = 300);
 
@@ -287,6 +288,63 @@ Test(failures, an_allocation_failure_mid_batch_rewinds_every_partition_it_left)
                      PER);
     free(t.count);
     sl_broker_destroy(b);
+}
+
+/* ---- the stop line's rate ---- */
+
+static atomic_int slow_seen;
+
+/* Keeps the value; takes 300 ms over the first record. */
+static sl_result_t slow_first(sl_uow_t *u, void *opaque)
+{
+    (void)u;
+    (void)opaque;
+    if (atomic_fetch_add(&slow_seen, 1) == 0)
+        tu_sleep_ms(300);
+    return SL_OK;
+}
+
+/* The processor's last log line gives the rate over the time from the first
+ * record in to the last one done. It took that first time after the
+ * source's first read: here that read holds every record and the 300 ms
+ * of the first, and the line said "over the 0.000 s" (and 1.5e11
+ * records/s) in a test where the first read took all 3000 records. */
+Test(failures, the_stop_line_counts_the_first_read_in_its_busy_window)
+{
+    enum { N = 50 };
+    const char *bs;
+    sl_broker_t *b = filled_broker(1, N, &bs);
+    FILE *log = tmpfile();
+    cr_assert(log);
+    fflush(stderr);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    cr_assert_geq(dup2(fileno(log), 2), 0);
+    sl_processor_t *p = in_process(bs, "g-line", slow_first, NULL);
+    pthread_t th;
+    atomic_store(&run_over, 0);
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    size_t got = kt_read(bs, "out", 1, N, 30000, 200, NULL, NULL);
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    sl_processor_destroy(p);
+    sl_broker_destroy(b);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    cr_assert_eq(got, N);
+    cr_assert_eq(rc, 0);
+    char line[4096];
+    double busy = -1;
+    rewind(log);
+    while (fgets(line, sizeof line, log)) {
+        const char *at = strstr(line, "records/s over the ");
+        if (at && strstr(line, "stopped after"))
+            busy = strtod(at + strlen("records/s over the "), NULL);
+    }
+    fclose(log);
+    cr_assert_geq(busy, 0.3, "the window is %.3f s, the first record alone took 0.3 s", busy);
+    cr_assert_lt(busy, 30.0);
 }
 
 /* ---- a sink that is unusable ---- */
