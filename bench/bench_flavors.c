@@ -434,6 +434,11 @@ typedef struct {
     size_t deletes;
     double apply_cpu;  /* the applying thread's CPU seconds inside the store */
     double apply_wall; /* the same applies' wall-clock seconds */
+    /* the store's waits from the end of one apply to the start of the next
+     * (nothing to apply): over 20 ms, 5 to 20 ms, shorter (count, seconds) */
+    double last_end;
+    size_t waits_long, waits_mid;
+    double wait_long_s, wait_mid_s, wait_short_s;
 } txlog_t;
 
 static double thread_cpu_s(void)
@@ -450,9 +455,22 @@ static int rec_apply(void *opaque, const sl_view_row_t *rows, size_t n, size_t *
 {
     txlog_t *l = opaque;
     double c0 = thread_cpu_s(), w0 = now_s();
+    if (l->last_end > 0) {
+        double w = w0 - l->last_end;
+        if (w > 0.020) {
+            l->waits_long++;
+            l->wait_long_s += w;
+        } else if (w > 0.005) {
+            l->waits_mid++;
+            l->wait_mid_s += w;
+        } else {
+            l->wait_short_s += w;
+        }
+    }
     int rc = sl_store_apply(l->inner, rows, n, applied);
     l->apply_cpu += thread_cpu_s() - c0;
-    l->apply_wall += now_s() - w0;
+    l->last_end = now_s();
+    l->apply_wall += l->last_end - w0;
     if (rc || !n)
         return rc;
     if (l->nev + n > l->cap || l->ntxn == l->txn_cap)
@@ -1025,6 +1043,12 @@ int main(int argc, char **argv)
                        "%.2f us wall an event\n",
                        g_log.apply_cpu * 1e6 / (double)n, g_log.apply_wall * 1e6 / (double)n,
                        1e6 / tli[r]);
+                /* a long wait is the store starved: the intake paused or
+                 * the fetcher stalled (bench/README, fourth session) */
+                printf("  the store's waits between applies: %zu over 20 ms (%.1f ms in all), "
+                       "%zu of 5-20 ms (%.1f ms), the shorter ones %.1f ms\n",
+                       g_log.waits_long, g_log.wait_long_s * 1e3, g_log.waits_mid,
+                       g_log.wait_mid_s * 1e3, g_log.wait_short_s * 1e3);
                 tsnap_print(n);
             }
             fflush(stdout);
