@@ -73,11 +73,11 @@ typedef struct sl__kick_s {
 void sl__kick_read(sl__kick_t *k, size_t queued, size_t n, size_t bytes);
 /* The queue is empty: 1 when the fetcher is to be kicked, 0 when not. */
 int sl__kick_dry(sl__kick_t *k);
-/* A consume batch came back short, and @p left messages are in the queue
- * now. None left: it ran dry, as sl__kick_dry() (nothing else would make
- * the source read again, find it empty and kick: the fetcher stopped by
- * the backlog brings nothing that wakes it). Some left: the fetcher is
- * busy, 0 and the backlog still counts. */
+/* A consume batch came back short and @p left messages are queued now.
+ * None left: the queue ran dry, decided as sl__kick_dry() (the source must
+ * not wait for a read that finds it empty: a fetcher stopped by the backlog
+ * brings nothing that would wake the loop for one). Some left: the fetcher
+ * is fetching; 0, and the backlog still counts. */
 int sl__kick_short(sl__kick_t *k, size_t left);
 
 #endif

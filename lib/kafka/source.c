@@ -398,7 +398,7 @@ static void fetch(kafka_src_t *s)
             /* Drained the queue: the next read would find it empty only
              * when some timer or delivery report woke the loop, and the
              * fetcher, stopped by the backlog, waited until then
-             * (bench_flavors' listener: 30-40 ms at a time). */
+             * (bench_flavors' listener: 20-44 ms at a time). */
             if (sl__kick_short(&s->kick_state, rd_kafka_queue_length(s->q)))
                 kick_fetcher(s);
             break;

@@ -65,7 +65,7 @@ Test(kick, an_idle_queue_is_never_kicked)
 /* A short consume batch that left the queue empty: it ran dry from the
  * backlog. The source used to kick only when a later read found the queue
  * empty, and nothing woke the loop for that read while the fetcher, stopped
- * by the backlog, brought nothing (bench_flavors' listener stood 30-40 ms
+ * by the backlog, brought nothing (bench_flavors' listener stood 20-44 ms
  * at a time). */
 Test(kick, a_short_batch_that_drains_a_backlog_is_kicked)
 {
