@@ -59,8 +59,15 @@ static const prop_t props[] = {
      "Records in flight in one partition above which that partition pauses; flat-map "
      "children count as for inflight.max.records. Unless set: as inflight.max.records, at most "
      "this default."},
-    {"inflight.resume.pct", P_INT, "50", 1, 99,
-     "Paused input resumes when in-flight work falls below this percentage of its bound."},
+    {"inflight.resume.pct", P_INT, "85", 1, 99,
+     "Input paused at inflight.max.records or inflight.max.bytes resumes when the records and "
+     "bytes in flight fall to this percentage of those bounds. High by default: such a pause "
+     "only stops reading (Kafka: the consumer's queue, for its first 500 ms; Kinesis: GetRecords), "
+     "so resuming early costs little and keeps a sink that takes all that is queued fed."},
+    {"inflight.partition.resume.pct", P_INT, "50", 1, 99,
+     "A partition paused at inflight.partition.max.records resumes when its records in flight "
+     "fall to this percentage of that bound (a Kafka partition's pause drops what librdkafka "
+     "prefetched for it, so it resumes lower)."},
     {"fault.value.max.bytes", P_INT, "524288", 0, INT32_MAX,
      "Bytes of the original value copied into a fault event; longer values are truncated "
      "(the record's coordinates still identify it)."},

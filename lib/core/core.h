@@ -257,7 +257,8 @@ struct sl_engine_s {
     unsigned retry_max;
     int64_t backoff_base, backoff_max;
     size_t inflight_max, inflight_bytes_max, part_inflight_max;
-    unsigned resume_pct;
+    unsigned resume_pct;      /* inflight.resume.pct: the processor-wide pause */
+    unsigned part_resume_pct; /* inflight.partition.resume.pct */
     uint64_t rng;
     /* pools */
     size_t entry_size;

@@ -212,7 +212,7 @@ void sl__flow(sl_engine_t *e, const char *topic, int32_t partition, int pause)
 
 static void flow_check_resume(sl_engine_t *e, part_t *p)
 {
-    if (p && p->paused && p->inflight * 100 <= e->part_inflight_max * e->resume_pct) {
+    if (p && p->paused && p->inflight * 100 <= e->part_inflight_max * e->part_resume_pct) {
         p->paused = 0;
         sl__flow(e, p->topic, p->partition, 0);
     }

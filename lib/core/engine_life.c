@@ -246,6 +246,7 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
     e->buf_pool_max = e->inflight_bytes_max;
     e->part_inflight_max = (size_t)sl__mem_derived(c, "inflight.partition.max.records");
     e->resume_pct = (unsigned)sl_conf_get_int(c, "inflight.resume.pct");
+    e->part_resume_pct = (unsigned)sl_conf_get_int(c, "inflight.partition.resume.pct");
     int64_t seed = sl_conf_get_int(c, "random.seed");
     e->rng = seed ? (uint64_t)seed : (uint64_t)sl__mono_ms(NULL) ^ (uint64_t)(uintptr_t)e;
     if (!e->rng)
