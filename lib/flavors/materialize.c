@@ -44,6 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 typedef sl__jptr_t ptr_t;
 
@@ -179,12 +182,21 @@ int sl__jptr_parse(const char *s, ptr_t *out)
  * already validated, so the walk only skips: no tree, no copy, and the
  * entity is stored as the producer wrote it (numbers keep their text). */
 
-static const char *skip_ws(const char *p, const char *e)
+/* Most events have no whitespace between tokens: one compare says so (every
+ * JSON whitespace byte is at most ' '). */
+static inline const char *skip_ws(const char *p, const char *e)
 {
+    if (p < e && (unsigned char)*p > ' ')
+        return p;
     while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
 }
+
+/* The bytes that end a number or a literal in valid JSON: ',', '}', ']'
+ * and whitespace. */
+static const unsigned char scalar_end[256] = {
+    [','] = 1, ['}'] = 1, [']'] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
 /* The bytes of @p w equal to the byte repeated in @p c, as their high bits;
  * exact up to the first match (a borrow can only flag bytes above it). */
@@ -204,6 +216,20 @@ static const char *skip_string(const char *p, const char *e)
     const uint64_t q = 0x2222222222222222ull, bs = 0x5c5c5c5c5c5c5c5cull; /* '"', '\\' */
     p++;
     for (;;) {
+#if defined(__SSE2__) && defined(__GNUC__)
+        /* Sixteen bytes a step for the long strings (descriptions, text). */
+        const __m128i vq = _mm_set1_epi8('"'), vb = _mm_set1_epi8('\\');
+        while (e - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, vq), _mm_cmpeq_epi8(v, vb)));
+            if (m) {
+                p += __builtin_ctz(m);
+                goto found;
+            }
+            p += 16;
+        }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
         while (e - p >= 8) {
             uint64_t w;
@@ -218,6 +244,9 @@ static const char *skip_string(const char *p, const char *e)
 #endif
         while (p < e && *p != '"' && *p != '\\')
             p++;
+#if defined(__SSE2__) && defined(__GNUC__)
+    found:
+#endif
         if (p >= e)
             return e;
         if (*p == '"')
@@ -250,34 +279,35 @@ static const char *skip_value(const char *p, const char *e)
         }
         return e;
     }
-    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
-           *p != '\r')
+    while (p < e && !scalar_end[(unsigned char)*p])
         p++;
     return p;
 }
 
-/* Whether the raw key between quotes [b, e) equals @p tok once unescaped.
- * Piecewise: plain runs compare as they are and each escape is decoded on
- * its own, so a key of any length needs no buffer. */
-static int key_is(const char *b, const char *e, const char *tok)
+/* Whether the @p n bytes at @p b hold a backslash (names are short: no call). */
+static int has_bslash(const char *b, size_t n)
 {
-    size_t n = (size_t)(e - b), i = 0, t = 0;
-    /* One pass over the raw name: equal to the token as it is, unless it
-     * holds an escape (no strlen, no memchr: most names are a few bytes).
-     * The token is not read past its end: the name holds no NUL, so a
-     * mismatch stops at it. */
-    int same = 1;
-    for (; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (b[i] == '\\')
-            break;
-        if (same && (b[i] != tok[i] || !tok[i]))
-            same = 0;
-    }
-    if (i == n)
-        return same && !tok[n];
-    size_t tl = strlen(tok);
-    if (tl > n)
-        return 0; /* escapes only make a key shorter */
+            return 1;
+    return 0;
+}
+
+/* Whether the raw key between quotes [b, e) equals @p tok once unescaped;
+ * @p tl is strlen(@p tok). An escape makes a raw name longer than the name
+ * it stands for, so the lengths decide most names without reading them: a
+ * raw name as long as the token equals it exactly when its bytes do and it
+ * holds no escape (one with an escape stands for a shorter name); a shorter
+ * one never does; a longer one only through escapes, compared piecewise:
+ * plain runs as they are and each escape decoded on its own, so a key of any
+ * length needs no buffer. */
+static int key_is(const char *b, const char *e, const char *tok, size_t tl)
+{
+    size_t n = (size_t)(e - b), t = 0;
+    if (n == tl)
+        return !memcmp(b, tok, n) && !has_bslash(b, n);
+    if (n < tl || !has_bslash(b, n))
+        return 0;
     while (b < e) {
         const char *bs = memchr(b, '\\', (size_t)(e - b));
         size_t run = (size_t)((bs ? bs : e) - b);
@@ -321,11 +351,12 @@ static const char *members(const char *p, const char *e, const char *tok, const 
     *v = *vend = NULL;
     if (sub)
         *sv = *svend = NULL;
+    size_t tl = strlen(tok);
     p = skip_ws(p + 1, e);
     while (p < e && *p == '"') {
         const char *kb = p + 1;
         p = skip_string(p, e);
-        int hit = key_is(kb, p - 1, tok);
+        int hit = key_is(kb, p - 1, tok, tl);
         p = skip_ws(p, e);
         p = skip_ws(p + 1, e); /* past ':' */
         const char *val = p;
