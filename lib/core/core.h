@@ -2,6 +2,7 @@
 #ifndef SL_CORE_CORE_H
 #define SL_CORE_CORE_H
 
+#include "core/scan_int.h"
 #include "core/timer.h"
 #include "core/tracker.h"
 #include "sluice/engine.h"
@@ -116,7 +117,8 @@ struct entry_s {
     char *scratch; /* unescaped type and key when they hold escapes */
     size_t scratch_cap;
     sl_span_t type_u, key_u;
-    sl_uow_t uows[]; /* one per pipeline */
+    sl__scan_hits_t hits; /* the engine's pointers, found by the envelope scan */
+    sl_uow_t uows[];      /* one per pipeline */
 };
 
 typedef struct stage_s {
@@ -221,6 +223,12 @@ struct sl_pipeline_s {
     size_t nheld;
     sl_stats_t stats;
     sl__pl_ops_t ops;
+    /* pointers its stages read, for the envelope scan to find on its way
+     * (sl__pipeline_want_ptr()); want_slot: each one's index in the engine's
+     * registry, -1 when the registry was full */
+    sl__scan_ptr_t want[SL__SCAN_PTRS];
+    int8_t want_slot[SL__SCAN_PTRS];
+    size_t nwant;
 };
 
 typedef struct part_s {
@@ -248,6 +256,9 @@ struct sl_engine_s {
     const char *group; /* consumer group or Kinesis application for fault tags, or NULL */
     sl_pipeline_t **pls;
     size_t npl;
+    /* the pointers the pipelines' stages read (their want), found by the
+     * envelope scan of every record; tokens borrowed from the pipelines */
+    sl__scan_ptrs_t ptrs;
     int started;
     int skip_fast; /* every pipeline starts with a type filter */
     /* settings */
@@ -355,6 +366,25 @@ int sl__uow_headers_set(sl_uow_t *u, const sl_header_t *h, size_t n);
  * cdc flavor) that would otherwise validate it again; a user stage cannot
  * see it and nothing it outputs is trusted because of it. */
 int sl__uow_value_is_json(const sl_uow_t *u);
+
+/* pipeline.c: asks the engine's envelope scan to find the JSON pointer of
+ * @p ntok member names @p tok (unescaped, NUL-terminated, borrowed: they
+ * must live as long as the pipeline) in every record it scans, so that a
+ * stage need not walk the text again. For internal stages (the materialize
+ * flavor), before the pipeline is added. Returns the pipeline's index for
+ * sl__uow_ptr(), or -1 when the pointer cannot be found that way (no token,
+ * more than SL__SCAN_PTR_TOKS, an array index among them, or the pipeline
+ * already has SL__SCAN_PTRS): the stage walks the text itself. Not
+ * thread-safe (a builder). */
+int sl__pipeline_want_ptr(sl_pipeline_t *pl, const char *const *tok, size_t ntok);
+
+/* engine_uow.c: the value at the pointer the uow's pipeline registered as
+ * @p want (sl__pipeline_want_ptr()), as the engine's scan of the record
+ * found it: 1 with *@p out its span in the record's value (a string with
+ * its quotes), 0 when the pointer does not resolve, -1 when the scan cannot
+ * tell (not scanned, an escaped name on the path, the engine's registry
+ * full, @p want < 0): walk the text. Engine thread. */
+int sl__uow_ptr(const sl_uow_t *u, int want, sl_span_t *out);
 
 /* engine_uow.c: an internal stage writing its output in place, with no copy
  * and, once the uow's pooled buffer is large enough, no allocation.

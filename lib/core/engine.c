@@ -585,9 +585,10 @@ int sl__content_is_json(const sl_record_t *r)
  * message in @p msg; @p *json set when the whole value was validated as JSON
  * (jansson's verdict), so that a stage need not do it again. */
 static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t *env, char *msg,
-                       int *json)
+                       int *json, sl__scan_hits_t *hits)
 {
     *json = 0;
+    hits->known = 0;
     if (r->value_len > e->record_max) {
         snprintf(msg, SL__ERRMSG_MAX + 1,
                  "record value of %zu bytes exceeds record.max.bytes (%zu)", r->value_len,
@@ -615,7 +616,9 @@ static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t
             *json = !rc;
         }
     } else if (rc == 0) {
-        rc = sl_envelope_scan(r->value ? r->value : "", r->value_len, env, &se);
+        rc = e->ptrs.n ? sl__envelope_scan_ptrs(r->value ? r->value : "", r->value_len, env, &se,
+                                                &e->ptrs, hits)
+                       : sl_envelope_scan(r->value ? r->value : "", r->value_len, env, &se);
         *json = !rc; /* the scan validates the whole value */
     } else {
         se.reason = "bad CloudEvents header";
@@ -724,17 +727,19 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     char msg[SL__ERRMSG_MAX + 1];
     msg[0] = 0;
     sl_envelope_t local;
+    sl__scan_hits_t hits;
     const sl_envelope_t *env = given;
     int derr = 0, json = 0;
+    hits.known = 0;
     if (ferr) {
         derr = ferr;
         snprintf(msg, sizeof msg, "%s", fmsg ? fmsg : sl_strerror(ferr));
         env = &local;
     } else if (!given) {
-        derr = scan_record(e, rec, &local, msg, &json);
+        derr = scan_record(e, rec, &local, msg, &json, &hits);
         env = &local;
     } else if (rec->value_len > e->record_max) {
-        derr = scan_record(e, rec, &local, msg, &json);
+        derr = scan_record(e, rec, &local, msg, &json, &hits);
     }
     /* When every pipeline starts with a type filter, route on the envelope
      * before building anything: a record no pipeline wants is done on arrival.
@@ -770,6 +775,9 @@ static int push(sl_engine_t *e, const sl_record_t *rec, const sl_envelope_t *giv
     en->rec = rec;
     en->decoded = !derr;
     en->value_json = !derr && json;
+    en->hits.known = 0;
+    if (hits.known && !derr)
+        en->hits = hits;
     en->key_u = (sl_span_t){rec->key, rec->key ? rec->key_len : 0};
     en->type_u = (sl_span_t){"", 0};
     if (!derr) {

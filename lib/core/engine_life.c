@@ -101,6 +101,8 @@ int sl_engine_add_pipeline(sl_engine_t *e, sl_pipeline_t *p)
     p->index = e->npl;
     p->eng = e;
     e->pls[e->npl++] = p;
+    for (size_t i = 0; i < p->nwant; i++)
+        p->want_slot[i] = (int8_t)sl__scan_ptrs_add(&e->ptrs, &p->want[i]);
     return 0;
 }
 

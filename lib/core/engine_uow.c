@@ -79,6 +79,19 @@ int sl__uow_value_is_json(const sl_uow_t *u)
     return u && u->entry->value_json;
 }
 
+int sl__uow_ptr(const sl_uow_t *u, int want, sl_span_t *out)
+{
+    const sl__scan_hits_t *h = &u->entry->hits;
+    int slot;
+    if (want < 0 || (size_t)want >= u->pl->nwant || !h->known ||
+        (slot = u->pl->want_slot[want]) < 0)
+        return -1;
+    if (!(h->found & (1u << slot)))
+        return 0;
+    *out = h->at[slot];
+    return 1;
+}
+
 json_t *sl_uow_body(sl_uow_t *u)
 {
     json_t *body;

@@ -39,6 +39,24 @@ sl_pipeline_t *sl_pipeline_new(const char *name)
     return p;
 }
 
+int sl__pipeline_want_ptr(sl_pipeline_t *pl, const char *const *tok, size_t ntok)
+{
+    if (!pl || !ntok || ntok > SL__SCAN_PTR_TOKS || pl->nwant == SL__SCAN_PTRS)
+        return -1;
+    sl__scan_ptr_t *w = &pl->want[pl->nwant];
+    for (size_t i = 0; i < ntok; i++) {
+        /* an array index: the scan follows object members only */
+        size_t n = strlen(tok[i]), d = strspn(tok[i], "0123456789");
+        if (n && d == n)
+            return -1;
+        w->tok[i] = tok[i];
+        w->len[i] = n;
+    }
+    w->ntok = ntok;
+    pl->want_slot[pl->nwant] = -1; /* until the engine takes it */
+    return (int)pl->nwant++;
+}
+
 static void stage_fini(stage_t *s)
 {
     sl_free(s->name);

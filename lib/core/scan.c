@@ -605,11 +605,140 @@ static size_t s_index(const unsigned char *p, size_t len, uint64_t *m)
 #endif
 }
 
+/* ---- pointers found on the way (sl__envelope_scan_ptrs) ----
+ *
+ * The walk knows, for each open object down to SL__SCAN_PTR_TOKS, which
+ * registered pointers its path still matches (live); a member whose name is
+ * the next token of such a pointer either is the pointer's value (full) or
+ * opens the rest of its path (pref). Every new occurrence of a prefix
+ * forgets what an earlier one found: of duplicate members the last counts.
+ * A container value's end is taken when it closes (close, by depth). */
+typedef struct s_cap_s {
+    const sl__scan_ptrs_t *want;
+    sl__scan_hits_t *hits;
+    uint8_t live[SL__SCAN_PTR_TOKS + 2];  /* by depth */
+    uint8_t close[SL__SCAN_PTR_TOKS + 2]; /* by depth: pointers whose value that container is */
+    uint8_t full, pref;                   /* of the member whose value comes next */
+    uint8_t unsure;                       /* an escaped name on a live path */
+} s_cap_t;
+
+static void s_cap_reset(s_cap_t *c)
+{
+    memset(c->hits, 0, sizeof *c->hits);
+    memset(c->live, 0, sizeof c->live);
+    memset(c->close, 0, sizeof c->close);
+    c->full = 0;
+    c->pref = (uint8_t)((1u << c->want->n) - 1); /* the document is every path's start */
+    c->unsure = 0;
+}
+
+int sl__scan_ptrs_add(sl__scan_ptrs_t *set, const sl__scan_ptr_t *w)
+{
+    size_t i, t;
+
+    if (!w->ntok || w->ntok > SL__SCAN_PTR_TOKS)
+        return -1;
+    for (i = 0; i < set->n; i++) {
+        const sl__scan_ptr_t *h = &set->p[i];
+        if (h->ntok != w->ntok)
+            continue;
+        for (t = 0; t < w->ntok; t++)
+            if (h->len[t] != w->len[t] || memcmp(h->tok[t], w->tok[t], w->len[t]))
+                break;
+        if (t == w->ntok)
+            return (int)i;
+    }
+    if (set->n == SL__SCAN_PTRS)
+        return -1;
+    set->p[set->n] = *w;
+    for (t = 0; t < w->ntok; t++)
+        set->lens[t] |= 1ull << (w->len[t] & 63);
+    return (int)set->n++;
+}
+
+/* The member named [kb, ke) in the object at @p depth. */
+S_INLINE void s_cap_key(s_cap_t *c, size_t depth, const unsigned char *kb, const unsigned char *ke,
+                        unsigned char esc)
+{
+    unsigned live, full = 0, pref = 0;
+    size_t n = (size_t)(ke - kb);
+
+    c->full = c->pref = 0;
+    if (depth > SL__SCAN_PTR_TOKS || !(live = c->live[depth]))
+        return;
+    if (esc) {
+        c->unsure = 1; /* names are compared raw: leave this text to the reader */
+        return;
+    }
+    if (!(c->want->lens[depth - 1] >> (n & 63) & 1))
+        return;
+    for (size_t i = 0; live; i++, live >>= 1) {
+        const sl__scan_ptr_t *pt = &c->want->p[i];
+        const char *tok = pt->tok[depth - 1];
+        size_t k = 0;
+        if (!(live & 1) || pt->len[depth - 1] != n)
+            continue;
+        while (k < n && tok[k] == (char)kb[k]) /* names are short: no call */
+            k++;
+        if (k < n)
+            continue;
+        if (pt->ntok == depth)
+            full |= 1u << i;
+        else
+            pref |= 1u << i;
+    }
+    if (full | pref) {
+        c->full = (uint8_t)full;
+        c->pref = (uint8_t)pref;
+        c->hits->found &= (uint8_t) ~(full | pref);
+    }
+}
+
+/* A scalar value [v, e) of the member just named. */
+S_INLINE void s_cap_scalar(s_cap_t *c, const unsigned char *v, const unsigned char *e)
+{
+    unsigned f = c->full;
+    c->full = c->pref = 0;
+    c->hits->found |= (uint8_t)f;
+    for (size_t i = 0; f; i++, f >>= 1)
+        if (f & 1)
+            c->hits->at[i] = (sl_span_t){(const char *)v, (size_t)(e - v)};
+}
+
+/* A container opening at @p v as the value at @p depth (its own depth,
+ * after the push); @p obj when it is an object. */
+S_INLINE void s_cap_open(s_cap_t *c, size_t depth, const unsigned char *v, int obj)
+{
+    unsigned f = c->full;
+    if (depth <= SL__SCAN_PTR_TOKS + 1) {
+        c->close[depth] = (uint8_t)f;
+        c->live[depth] = obj && depth <= SL__SCAN_PTR_TOKS ? c->pref : 0;
+    }
+    for (size_t i = 0; f; i++, f >>= 1)
+        if (f & 1)
+            c->hits->at[i].ptr = (const char *)v;
+    c->full = c->pref = 0;
+}
+
+/* The container at @p depth closed; @p e is just past it. */
+S_INLINE void s_cap_close(s_cap_t *c, size_t depth, const unsigned char *e)
+{
+    unsigned f;
+    if (depth > SL__SCAN_PTR_TOKS + 1 || !(f = c->close[depth]))
+        return;
+    c->hits->found |= (uint8_t)f;
+    for (size_t i = 0; f; i++, f >>= 1)
+        if (f & 1)
+            c->hits->at[i].len = (size_t)((const char *)e - c->hits->at[i].ptr);
+}
+
 /* An object member's key and colon: p is where the key's opening quote
  * should be, maybe after whitespace. With match set (a top-level member),
- * *rec becomes the envelope slot the value goes to, or NULL. */
+ * *rec becomes the envelope slot the value goes to, or NULL. With @p cap,
+ * the member is matched against the pointers live at @p depth. */
 S_INLINE const unsigned char *s_key(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p,
-                                    const unsigned char *end, int match, s_field_t **rec)
+                                    const unsigned char *end, int match, s_field_t **rec,
+                                    s_cap_t *cap, size_t depth)
 {
     const unsigned char *kb;
     unsigned char esc = 0;
@@ -627,6 +756,8 @@ S_INLINE const unsigned char *s_key(s_scan_t *sc, s_quotes_t *qs, const unsigned
         int field = s_match_key(kb, p, esc);
         *rec = field ? &sc->f[field] : NULL;
     }
+    if (cap)
+        s_cap_key(cap, depth, kb, p, esc);
     p++;
     if (S_AT(p, end) != ':') {
         p = s_ws(p, end);
@@ -641,7 +772,7 @@ S_INLINE const unsigned char *s_key(s_scan_t *sc, s_quotes_t *qs, const unsigned
  * limit bounds: nothing here recurses. Whitespace is skipped only where the
  * byte that should come next is not there. */
 S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const unsigned char *end,
-                    int want)
+                    int want, s_cap_t *cap)
 {
     unsigned char objs[SL_JSON_MAX_DEPTH]; /* 1 for an object; written on push */
     size_t depth = 0;
@@ -680,6 +811,8 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                 rec->esc = esc;
             }
             p++;
+            if (cap)
+                s_cap_scalar(cap, v, p);
         } else
             switch (*p) {
             case '{':
@@ -691,11 +824,15 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                 }
                 in_obj = *p == '{';
                 objs[depth++] = (unsigned char)in_obj;
+                if (cap)
+                    s_cap_open(cap, depth, p, in_obj);
                 p++;
                 if (p < end && S_IS(*p, C_WS))
                     p = s_ws(p, end);
                 if (p < end && *p == (in_obj ? '}' : ']')) {
                     p++;
+                    if (cap)
+                        s_cap_close(cap, depth, p);
                     depth--;
                     if (depth)
                         in_obj = objs[depth - 1];
@@ -703,7 +840,7 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                     break;
                 }
                 rec = NULL;
-                if (in_obj && !(p = s_key(sc, qs, p, end, want && depth == 1, &rec)))
+                if (in_obj && !(p = s_key(sc, qs, p, end, want && depth == 1, &rec, cap, depth)))
                     return SL_EJSON;
                 continue;
             case '-':
@@ -726,9 +863,12 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                     rec->kind = kind;
                 }
                 /* jansson quirk: the byte after a number is "ungot" into its
-                 * lookahead buffer, where a NUL reads as empty: it is dropped. */
+                 * lookahead buffer, where a NUL reads as empty: it is dropped
+                 * (a pointer's span keeps it, as a walk of the text does). */
                 if (p < end && *p == 0)
                     p++;
+                if (cap)
+                    s_cap_scalar(cap, v, p);
                 break;
             case 't':
             case 'f':
@@ -745,6 +885,8 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                 }
                 if (p < end && *p == 0) /* the same NUL quirk as for numbers */
                     p++;
+                if (cap)
+                    s_cap_scalar(cap, v, p);
                 break;
             }
             default:
@@ -762,7 +904,8 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
             }
             if (c == ',') {
                 rec = NULL;
-                if (in_obj && !(p = s_key(sc, qs, p + 1, end, want && depth == 1, &rec)))
+                if (in_obj &&
+                    !(p = s_key(sc, qs, p + 1, end, want && depth == 1, &rec, cap, depth)))
                     return SL_EJSON;
                 if (!in_obj)
                     p++;
@@ -770,6 +913,8 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
             }
             if (c == (in_obj ? '}' : ']')) {
                 p++;
+                if (cap)
+                    s_cap_close(cap, depth, p);
                 depth--;
                 if (depth)
                     in_obj = objs[depth - 1];
@@ -788,7 +933,8 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
 
 /* The walk over the quote index when the text allows it, else (or when
  * that walk fails, to find the error) over the bytes. */
-S_INLINE int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want)
+S_INLINE int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *end, int want,
+                    s_cap_t *cap)
 {
     uint64_t m[S_QWORDS];
     s_quotes_t qs;
@@ -799,12 +945,16 @@ S_INLINE int s_scan(s_scan_t *sc, const unsigned char *p, const unsigned char *e
         qs.w = 0;
         qs.cur = m[0];
         qs.at = p;
-        if (s_walk(sc, &qs, p, end, want) == 0)
+        if (cap)
+            s_cap_reset(cap);
+        if (s_walk(sc, &qs, p, end, want, cap) == 0)
             return 0;
         if (want)
             memset(sc->f, 0, sizeof sc->f);
     }
-    return s_walk(sc, NULL, p, end, want);
+    if (cap)
+        s_cap_reset(cap);
+    return s_walk(sc, NULL, p, end, want, cap);
 }
 
 static void s_err_out(sl_scan_error_t *err, const s_scan_t *sc, const unsigned char *base)
@@ -831,7 +981,7 @@ int sl_json_validate(const void *buf, size_t len, sl_scan_error_t *err)
     /* Every failure sets both; set here too, for compilers that cannot see it. */
     sc.at = p;
     sc.reason = "invalid JSON";
-    rc = s_scan(&sc, p, p + len, 0);
+    rc = s_scan(&sc, p, p + len, 0, NULL);
     if (rc)
         s_err_out(err, &sc, p);
     return rc;
@@ -943,7 +1093,9 @@ static int s_field_fail(sl_scan_error_t *err, const unsigned char *base, const s
     return code;
 }
 
-int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err)
+/* sl_envelope_scan(), and with @p cap the pointers found on the way. */
+S_INLINE int s_envelope(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err,
+                        s_cap_t *cap)
 {
     s_scan_t sc;
     const unsigned char *base = buf;
@@ -964,7 +1116,9 @@ int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_er
     memset(sc.f, 0, sizeof sc.f);
     sc.at = base;
     sc.reason = "invalid JSON";
-    rc = s_scan(&sc, base, base + len, 1);
+    rc = s_scan(&sc, base, base + len, 1, cap);
+    if (cap)
+        cap->hits->known = rc == 0 && !cap->unsure;
     if (rc) {
         s_err_out(err, &sc, base);
         return rc;
@@ -1024,6 +1178,24 @@ bad_ts:
 fail:
     memset(env, 0, sizeof *env);
     return rc;
+}
+
+int sl_envelope_scan(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err)
+{
+    return s_envelope(buf, len, env, err, NULL);
+}
+
+int sl__envelope_scan_ptrs(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err,
+                           const sl__scan_ptrs_t *want, sl__scan_hits_t *hits)
+{
+    s_cap_t cap;
+
+    memset(hits, 0, sizeof *hits);
+    if (!want->n)
+        return s_envelope(buf, len, env, err, NULL);
+    cap.want = want;
+    cap.hits = hits;
+    return s_envelope(buf, len, env, err, &cap);
 }
 
 int sl_envelope_from_headers(const sl_header_t *headers, size_t count, sl_envelope_t *env)

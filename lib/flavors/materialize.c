@@ -93,6 +93,9 @@ typedef struct mat_s {
                           default): one walk finds the entity, the key is
                           looked up inside it */
     ptr_t src;         /* /tags/source, when skip_source is set */
+    /* the three pointers as the engine's envelope scan finds them
+     * (sl__uow_ptr()); -1: not registered, walked here */
+    int want_key, want_ent, want_src;
     char *skip_source;
     char *del_suffix;
     size_t del_len;
@@ -467,12 +470,14 @@ static sl_result_t fail(sl_uow_t *u, int err, const char *msg)
 }
 
 /* Whether the event's tags.source is the string @p name (escapes undone). */
-static int source_is(const mat_t *m, const sl_record_t *rec, const char *name)
+static int source_is(const mat_t *m, const sl_uow_t *u, const sl_record_t *rec, const char *name)
 {
     sl_span_t v;
     char buf[256];
-    if ((!rec->value_len) || sl__jptr_span(&m->src, rec->value, rec->value_len, &v) || v.len < 2 ||
-        v.ptr[0] != '"')
+    int found = sl__uow_ptr(u, m->want_src, &v);
+    if (found < 0)
+        found = rec->value_len && !sl__jptr_span(&m->src, rec->value, rec->value_len, &v);
+    if (!found || v.len < 2 || v.ptr[0] != '"')
         return 0;
     v.ptr++;
     v.len -= 2;
@@ -492,7 +497,7 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     const sl_record_t *rec = sl_uow_record(u);
     /* The service's own events (its trigger's) are not for its listener:
      * done, not written (aws-lambda-stream's outSourceIsSelf). */
-    if (m->skip_source && !(env->flags & SL_ENV_BINARY) && source_is(m, rec, m->skip_source))
+    if (m->skip_source && !(env->flags & SL_ENV_BINARY) && source_is(m, u, rec, m->skip_source))
         return SL_SKIP;
     if (!(env->flags & SL_ENV_TIMESTAMP))
         return fail(u, SL_EFIELD, "materialize: the event has no timestamp");
@@ -501,10 +506,20 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
     const char *buf = rec->value;
     sl_span_t k, ent;
     char kbuf[256];
-    int ent_found;
-    if (sl__jptr_key_entity(&m->key, &m->entity, m->key_in_entity, buf, rec->value_len, &k, &ent,
-                            &ent_found))
+    /* The key and the entity as the engine's scan found them; else (an
+     * escaped name on the way, ...) one walk of the text here. ent_found:
+     * 1 found, 0 not there, -1 not looked for yet. */
+    int kr = sl__uow_ptr(u, m->want_key, &k);
+    int ent_found = m->entity_whole ? -1 : sl__uow_ptr(u, m->want_ent, &ent);
+    if (kr < 0 || (!m->entity_whole && ent_found < 0)) {
+        if (sl__jptr_key_entity(&m->key, &m->entity, m->key_in_entity, buf, rec->value_len, &k,
+                                &ent, &ent_found))
+            return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+        if (!ent_found)
+            ent_found = -1;
+    } else if (!kr) {
         return fail(u, SL_EFIELD, "materialize: the event has no value at the key pointer");
+    }
     if (k.len >= 2 && k.ptr[0] == '"') {
         k.ptr++;
         k.len -= 2;
@@ -533,7 +548,8 @@ static sl_result_t mat_map(sl_uow_t *u, void *opaque)
         while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
             e--;
         ent = (sl_span_t){p, (size_t)(e - p)};
-    } else if (!ent_found && sl__jptr_span(&m->entity, buf, rec->value_len, &ent)) {
+    } else if (!ent_found ||
+               (ent_found < 0 && sl__jptr_span(&m->entity, buf, rec->value_len, &ent))) {
         if (!del)
             return fail(u, SL_EFIELD, "materialize: the event has no entity");
         ent = (sl_span_t){"null", 4};
@@ -1082,6 +1098,14 @@ int sl_materialize(sl_pipeline_t *p, const sl_materialize_opts_t *o)
     /* From here on the pipeline frees m, whatever happens next. */
     if ((rc = sl_pipeline_on_destroy(p, mat_free, m)))
         goto fail;
+    /* The engine's scan finds the key, the entity and the source on its
+     * way (the tokens are m's, freed with the pipeline). */
+    m->want_key = sl__pipeline_want_ptr(p, (const char *const *)m->key.tok, m->key.n);
+    m->want_ent = m->entity_whole
+                      ? -1
+                      : sl__pipeline_want_ptr(p, (const char *const *)m->entity.tok, m->entity.n);
+    m->want_src =
+        m->skip_source ? sl__pipeline_want_ptr(p, (const char *const *)m->src.tok, m->src.n) : -1;
     /* What it consumes, for the processor's description: the kept types
      * (prefixes when they match by prefix), else any event. A fault event
      * (sluice-faults store) has its own schema. */

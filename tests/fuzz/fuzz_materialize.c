@@ -13,7 +13,11 @@
  * one walk: sl__jptr_key_entity), with the entity the key's first token (the
  * default) and its tokens but the last, finds the key exactly when jansson
  * does, with the same value, and the entity, when it says it found it, as
- * jansson's value at the entity pointer; nothing leaks. */
+ * jansson's value at the entity pointer. The engine's envelope scan, asked
+ * for the pointer and its prefixes (sl__envelope_scan_ptrs), either leaves
+ * the text to the walk (an escaped name on the way) or finds exactly the
+ * spans the walk finds; nothing leaks. */
+#include "core/scan_int.h"
 #include "flavors/jptr.h"
 #include "fuzz_common.h"
 #include "sluice/error.h"
@@ -148,6 +152,49 @@ static void check_key_entity(const sl__jptr_t *key, size_t n, json_t *root, cons
     json_decref(v);
 }
 
+/* The scan's pointers: @p ptr and each of its prefixes, when the scan can
+ * take them (member names only), against sl__jptr_span(). */
+static void check_scan_ptrs(const sl__jptr_t *ptr, const char *doc, size_t dlen)
+{
+    sl__scan_ptrs_t set;
+    int slot[SL__SCAN_PTR_TOKS];
+    if (!ptr->n || ptr->n > SL__SCAN_PTR_TOKS)
+        return;
+    memset(&set, 0, sizeof set);
+    for (size_t t = 0; t < ptr->n; t++) {
+        size_t n = strlen(ptr->tok[t]);
+        if (n && strspn(ptr->tok[t], "0123456789") == n)
+            return; /* an array index: never registered (sl__pipeline_want_ptr) */
+    }
+    for (size_t k = 1; k <= ptr->n; k++) {
+        sl__scan_ptr_t w = {.ntok = k};
+        for (size_t t = 0; t < k; t++) {
+            w.tok[t] = ptr->tok[t];
+            w.len[t] = strlen(ptr->tok[t]);
+        }
+        if ((slot[k - 1] = sl__scan_ptrs_add(&set, &w)) < 0)
+            fuzz_fail(T, "sl__scan_ptrs_add refused a pointer it can take");
+    }
+    sl_envelope_t env;
+    sl__scan_hits_t h;
+    sl__envelope_scan_ptrs(doc, dlen, &env, NULL, &set, &h);
+    if (!h.known) {
+        if (!memchr(doc, '\\', dlen))
+            fuzz_fail(T, "the scan leaves a text without escapes to the walk");
+        return;
+    }
+    for (size_t k = 1; k <= ptr->n; k++) {
+        sl__jptr_t pre = {ptr->tok, k};
+        sl_span_t w;
+        int walk = sl__jptr_span(&pre, doc, dlen, &w) == 0, sc = slot[k - 1];
+        if (walk != !!(h.found & (1u << sc)))
+            fuzz_fail(T, walk ? "the scan misses a value the walk finds"
+                              : "the scan finds a value the walk does not");
+        if (walk && (h.at[sc].ptr != w.ptr || h.at[sc].len != w.len))
+            fuzz_fail(T, "the scan's span differs from the walk's");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *nl = memchr(data, '\n', size);
@@ -186,6 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_fail(T, "the span holds another value than jansson's");
             json_decref(v);
         }
+        check_scan_ptrs(&ptr, doc, dlen);
         if (ptr.n > 1) {
             check_key_entity(&ptr, 1, root, doc, dlen);
             if (ptr.n > 2)
