@@ -616,10 +616,11 @@ static size_t s_index(const unsigned char *p, size_t len, uint64_t *m)
 typedef struct s_cap_s {
     const sl__scan_ptrs_t *want;
     sl__scan_hits_t *hits;
+    uint64_t lens[SL__SCAN_PTR_TOKS + 1]; /* by depth: want->lens of the names there */
     uint8_t live[SL__SCAN_PTR_TOKS + 2];  /* by depth */
     uint8_t close[SL__SCAN_PTR_TOKS + 2]; /* by depth: pointers whose value that container is */
-    uint8_t full, pref;                   /* of the member whose value comes next */
-    uint8_t unsure;                       /* an escaped name on a live path */
+    uint8_t full, pref; /* of the member whose value comes next; 0 once it is read */
+    uint8_t unsure;     /* an escaped name on a live path */
 } s_cap_t;
 
 static void s_cap_reset(s_cap_t *c)
@@ -630,6 +631,8 @@ static void s_cap_reset(s_cap_t *c)
     c->full = 0;
     c->pref = (uint8_t)((1u << c->want->n) - 1); /* the document is every path's start */
     c->unsure = 0;
+    c->lens[0] = 0;
+    memcpy(c->lens + 1, c->want->lens, sizeof c->want->lens);
 }
 
 int sl__scan_ptrs_add(sl__scan_ptrs_t *set, const sl__scan_ptr_t *w)
@@ -663,14 +666,15 @@ S_INLINE void s_cap_key(s_cap_t *c, size_t depth, const unsigned char *kb, const
     unsigned live, full = 0, pref = 0;
     size_t n = (size_t)(ke - kb);
 
-    c->full = c->pref = 0;
+    /* full and pref are 0 here: the value before, or the object's opening,
+     * took them */
     if (depth > SL__SCAN_PTR_TOKS || !(live = c->live[depth]))
         return;
     if (esc) {
         c->unsure = 1; /* names are compared raw: leave this text to the reader */
         return;
     }
-    if (!(c->want->lens[depth - 1] >> (n & 63) & 1))
+    if (!(c->lens[depth] >> (n & 63) & 1))
         return;
     for (size_t i = 0; live; i++, live >>= 1) {
         const sl__scan_ptr_t *pt = &c->want->p[i];
@@ -811,7 +815,7 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                 rec->esc = esc;
             }
             p++;
-            if (cap)
+            if (cap && (cap->full | cap->pref))
                 s_cap_scalar(cap, v, p);
         } else
             switch (*p) {
@@ -867,7 +871,7 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                  * (a pointer's span keeps it, as a walk of the text does). */
                 if (p < end && *p == 0)
                     p++;
-                if (cap)
+                if (cap && (cap->full | cap->pref))
                     s_cap_scalar(cap, v, p);
                 break;
             case 't':
@@ -885,7 +889,7 @@ S_INLINE int s_walk(s_scan_t *sc, s_quotes_t *qs, const unsigned char *p, const 
                 }
                 if (p < end && *p == 0) /* the same NUL quirk as for numbers */
                     p++;
-                if (cap)
+                if (cap && (cap->full | cap->pref))
                     s_cap_scalar(cap, v, p);
                 break;
             }
