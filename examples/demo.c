@@ -54,7 +54,11 @@ extern char **environ;
 
 static int tty;
 
-static void die(const char *fmt, ...)
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void
+die(const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "%ssluice-demo: ", tty ? "\n" : "");

@@ -236,8 +236,8 @@ Test(cdc_fast, the_issue_16_options)
     };
     static const char *const images[] = {
         "{'pk':{'S':'1'},'sk':{'S':'Thing'},'secret':{'S':'s'},'n':{'N':'4.14'}}",
-        "{'pk':{'N':'17'},'sk':{'S':'thing'},'discriminator':{'S':'Order'},'kind':{'S':'Kind'},"
-        "'type':{'S':'Typ'}}",
+        ("{'pk':{'N':'17'},'sk':{'S':'thing'},'discriminator':{'S':'Order'},'kind':{'S':'Kind'},"
+         "'type':{'S':'Typ'}}"),
         "{'pk':{'S':'1'},'sk':{'S':'thing'},'latched':{'BOOL':true},'mine':{'BOOL':true}}",
         "{'pk':{'S':'1'},'sk':{'S':'thing'},'awsregion':{'S':'eu-west-1'}}",
         "{'pk':{'S':'1'},'sk':{'S':'thing'},'awsregion':{'S':'us-east-1'}}",
@@ -307,8 +307,8 @@ Test(cdc_fast, debezium_values_and_identities)
     static const char *const sources[] = {
         "{'connector':'postgresql','name':'db','lsn':123,'txId':7,'ts_ms':5}",
         "{'connector':'mysql','name':'db','file':'bin.1','pos':4,'row':0}",
-        "{'connector':'sqlserver','name':'db','change_lsn':'0:1','commit_lsn':'0:2','event_serial_"
-        "no':1}",
+        ("{'connector':'sqlserver','name':'db','change_lsn':'0:1','commit_lsn':'0:2','event_serial_"
+         "no':1}"),
         "{'connector':'oracle','name':'db','scn':'99','rs_id':'r','ssn':2}",
         "{'connector':'mongodb','name':'db','ord':3,'ts_ms':1767225600}",
         "{}",
@@ -371,8 +371,8 @@ Test(cdc_fast, malformed_records_are_the_tree_paths_faults)
         "{'eventName':'REMOVE','dynamodb':{}}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'a':{'S':'x'},'a':{'S':'y'}}}}",
         "{'eventName':'INSERT','dynamodb':{'NewImage':{'\\u0061':{'S':'x'}}}}",
-        "{'eventName':'INSERT','dynamodb':{'Keys':{'pk':{'BOOL':true}},'NewImage':{'a':{'S':'x'}}}"
-        "}",
+        ("{'eventName':'INSERT','dynamodb':{'Keys':{'pk':{'BOOL':true}},'NewImage':{'a':{'S':'x'}}}"
+         "}"),
         "{'op':'x','after':{}}",
         "{'op':'c','after':[]}",
         "{'op':'c'}",

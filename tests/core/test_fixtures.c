@@ -54,7 +54,9 @@ Test(fixtures, the_trigger_output_of_the_demo_changes_is_the_recorded_fixture)
     /* Record, then compare with the recording the listener's test replays:
      * a change of the trigger's output must be a deliberate one
      * (SLUICE_RECORD_FIXTURES=1 rewrites the recording). */
-    const char *rec = getenv("SLUICE_RECORD_FIXTURES") ? EVENTS : temp_path("jsonl");
+    /* recording: the fixture itself; else a temporary file, removed after */
+    int recording = getenv("SLUICE_RECORD_FIXTURES") != NULL;
+    const char *rec = recording ? EVENTS : temp_path("jsonl");
     cr_assert_eq(sl_test_sink_save(events, rec, err, sizeof err), 0, "%s", err);
     char *got = tu_slurp(rec), *want = tu_slurp(EVENTS);
     cr_assert(got && want);
@@ -63,7 +65,7 @@ Test(fixtures, the_trigger_output_of_the_demo_changes_is_the_recorded_fixture)
                      "): re-record with SLUICE_RECORD_FIXTURES=1 if the change is meant");
     free(got);
     free(want);
-    if (rec != (const char *)EVENTS)
+    if (!recording)
         unlink(rec);
     sl_test_destroy(t);
 }

@@ -210,8 +210,8 @@ Test(numbers, the_rest_is_byte_for_byte_what_jansson_writes)
         "true",
         "{\"type\":\"thing-created\",\"id\":\"e1\",\"n\":[1,-2,3,{\"a\":null,\"b\":false}]}",
         "{\"z\":1,\"a\":2,\"m\":{\"y\":[],\"b\":{}}}",
-        "\"tab\\t nl\\n cr\\r bs\\b ff\\f quote\\\" backslash\\\\ slash/ ctl\\u0001\\u001f "
-        "del\x7f\"",
+        ("\"tab\\t nl\\n cr\\r bs\\b ff\\f quote\\\" backslash\\\\ slash/ ctl\\u0001\\u001f "
+         "del\x7f\""),
         "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \\u2028\"",
         "{\"v\":\"v\\u0000w\"}",
     };
