@@ -52,11 +52,13 @@ typedef struct sl__scan_hits_s {
     uint8_t known;
 } sl__scan_hits_t;
 
-/* sl_envelope_scan() that also finds the pointers of @p want (not NULL)
- * and writes what it found to @p hits (not NULL). Same return values and
- * envelope as sl_envelope_scan(); @p hits is known when the text is valid
- * JSON whose top level is an object, also when the envelope's fields fail
- * (a missing type). Thread-safe; allocates nothing. */
+/* sl_envelope_scan() that also finds the pointers of @p want (not NULL,
+ * borrowed for the call) and writes what it found to @p hits (not NULL, the
+ * caller's). Same return values and envelope as sl_envelope_scan(). @p hits
+ * is known whenever the text is valid JSON and no escaped name lies on a
+ * pointer's path, also when the envelope's fields fail (a missing type, a
+ * top level that is no object: then nothing is found); not known when
+ * @p want holds no pointer. Thread-safe; allocates nothing. */
 int sl__envelope_scan_ptrs(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err,
                            const sl__scan_ptrs_t *want, sl__scan_hits_t *hits);
 
