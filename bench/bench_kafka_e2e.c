@@ -5,6 +5,11 @@
  *   a. a raw librdkafka group consumer reading the topic with
  *      rd_kafka_consume_batch_queue() (the ceiling: it does nothing else);
  *  a2. the same, plus sl_envelope_scan() of every value (the decode alone);
+ *  a3. the same consumer plus a producer doing the processor's librdkafka
+ *      work and nothing else: every record's headers asked for, the kept
+ *      quarter (known from the plan, not decoded) produced as outputs of
+ *      the processor's size to another topic, each delivery report awaited
+ *      (the floor that librdkafka and the broker leave to any processor);
  *   b. a sluice processor: Kafka source -> filter_types -> map -> batch(500)
  *      -> Kafka sink, faults to a Kafka sink, run on its own thread;
  *   c. kcat -C -e on the same topic, when kcat is on PATH (a reference that
@@ -60,6 +65,8 @@ extern char **environ;
 #define TOPIC_IN "in"
 #define TOPIC_OUT "out"
 #define TOPIC_FAULTS "faults"
+#define TOPIC_IO "out-a3" /* a3's outputs */
+#define IO_OUT_BYTES 110  /* a3's output: about the size of b's map output */
 #define PIPELINE "bench"
 #define KEEP_TYPE "thing-updated"
 #define JOIN_DEADLINE_S 60.0 /* group join, first record */
@@ -105,7 +112,7 @@ typedef struct opts_s {
     int only_b;           /* 1 = run only b (for a profiler: no other client's threads) */
     const char *conf[32]; /* extra processor properties, "key=value" */
     size_t nconf;
-    const char *kafka[32]; /* extra librdkafka consumer properties for a, a2 and b */
+    const char *kafka[32]; /* extra librdkafka consumer properties for a, a2, a3 and b */
     size_t nkafka;
 } opts_t;
 
@@ -128,10 +135,10 @@ static void usage(FILE *fp)
         "  --conf K=V      extra sluice property for the processor (b), e.g.\n"
         "                  inflight.max.records=1000000\n"
         "                  (repeatable; applied after the benchmark's own)\n"
-        "  --kafka K=V     librdkafka property for every consumer compared (a, a2, and b as\n"
+        "  --kafka K=V     librdkafka property for every consumer compared (a, a2, a3, and b as\n"
         "                  kafka.K), e.g. queued.min.messages=10000000 (repeatable)\n"
         "  --no-kcat       skip the kcat reference row\n"
-        "  --only-b        run only b (no a, a2, c; for callgrind or perf: only b's threads\n"
+        "  --only-b        run only b (no a, a2, a3, c; for callgrind or perf: only b's threads\n"
         "                  run after the warm-up; no ratios)\n"
         "  --metrics       also row b+m: b with http.listen on and /metrics scraped every\n"
         "                  %d ms (side by side with b in each rep)\n"
@@ -216,6 +223,7 @@ typedef struct input_s {
     uint64_t bytes;    /* sum of value sizes */
     int64_t *count;    /* messages per partition */
     int64_t *last_off; /* offset of each partition's last message (a kept one), -1 if empty */
+    uint8_t **kept;    /* [partition][offset]: 1 for an event of the kept type (a3) */
     int nonempty;      /* partitions holding messages */
     double produce_s;
 } input_t;
@@ -277,6 +285,16 @@ static evspec_t *plan_events(input_t *in)
     for (size_t i = 0; i < in->n; i++) {
         in->count[ev[i].partition]++;
         in->nkeep += ev[i].type == 0;
+    }
+    in->kept = xcalloc((size_t)in->nparts, sizeof *in->kept);
+    for (int p = 0; p < in->nparts; p++)
+        in->kept[p] = xcalloc((size_t)in->count[p] + 1, 1);
+    {
+        /* offsets follow the production order (an idempotent producer) */
+        int64_t *at = xcalloc((size_t)in->nparts, sizeof *at);
+        for (size_t i = 0; i < in->n; i++)
+            in->kept[ev[i].partition][at[ev[i].partition]++] = ev[i].type == 0;
+        free(at);
     }
     for (int p = 0; p < in->nparts; p++) {
         in->last_off[p] = in->count[p] - 1;
@@ -622,12 +640,93 @@ static void group_id(char *buf, size_t size, const char *what, size_t rep)
 /* With @p scan, every message's value also goes through sl_envelope_scan()
  * and a type compare: the decode the processor cannot skip, without the rest
  * of the processor. */
+enum { RAW_PLAIN, RAW_SCAN, RAW_IO };
+
+/* a3's producer: its delivery reports, counted on the consuming thread
+ * (rd_kafka_poll() there). */
+typedef struct io_s {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    size_t produced, delivered, failed;
+} io_t;
+
+static void io_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    io_t *io = opaque;
+    io->delivered++;
+    if (m->err && !io->failed++)
+        fprintf(stderr, "bench_kafka_e2e: a3 delivery failed: %s\n", rd_kafka_err2str(m->err));
+}
+
+/* The producer of a3: the sink's own defaults (enable.idempotence, linger.ms
+ * 5), to a topic of its own. */
+static void io_open(io_t *io, const char *bootstrap)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    kconf(c, "bootstrap.servers", bootstrap);
+    kconf(c, "enable.idempotence", "true");
+    kconf(c, "linger.ms", "5");
+    rd_kafka_conf_set_dr_msg_cb(c, io_dr_cb);
+    rd_kafka_conf_set_opaque(c, io);
+    io->rk = knew(RD_KAFKA_PRODUCER, c, "a3 producer");
+    io->rkt = rd_kafka_topic_new(io->rk, TOPIC_IO, NULL);
+    if (!io->rkt)
+        die("rd_kafka_topic_new(%s) failed: %s", TOPIC_IO, rd_kafka_err2str(rd_kafka_last_error()));
+}
+
+/* Produces the kept messages among @p msgs[0..n) in one
+ * rd_kafka_produce_batch() (as the sink does): an output of the size of
+ * the processor's (its first IO_OUT_BYTES bytes), keyed as the input. */
+static void io_take(io_t *io, rd_kafka_message_t **msgs, size_t n, const input_t *in)
+{
+    rd_kafka_message_t run[CONSUME_BATCH];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        rd_kafka_headers_t *hs;
+        if (m->err)
+            continue;
+        /* the source asks for every record's headers (source.headers) */
+        if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_cnt(hs))
+            die("a3: unexpected headers on %s/%d@%" PRId64, TOPIC_IN, (int)m->partition, m->offset);
+        if (m->partition < 0 || m->partition >= in->nparts || m->offset < 0 ||
+            m->offset >= in->count[m->partition])
+            die("a3: %s/%d@%" PRId64 " is not in the plan", TOPIC_IN, (int)m->partition, m->offset);
+        if (!in->kept[m->partition][m->offset])
+            continue;
+        run[k++] = (rd_kafka_message_t){.payload = m->payload,
+                                        .len = m->len < IO_OUT_BYTES ? m->len : IO_OUT_BYTES,
+                                        .key = m->key,
+                                        .key_len = m->key_len};
+    }
+    if (!k)
+        return;
+    /* F_COPY: the consumed messages are destroyed before delivery */
+    int took =
+        rd_kafka_produce_batch(io->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, run, (int)k);
+    if (took != (int)k)
+        die("a3: rd_kafka_produce_batch took %d of %zu: %s", took, k,
+            rd_kafka_err2str(run[took < 0 ? 0 : took].err));
+    io->produced += k;
+    rd_kafka_poll(io->rk, 0);
+}
+
 static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, double budget_s,
-                        int scan, const opts_t *o)
+                        int mode, const opts_t *o)
 {
     sample_t r = {0};
     char gid[128];
-    group_id(gid, sizeof gid, scan ? "raw-scan" : "raw", rep);
+    const int scan = mode == RAW_SCAN;
+    io_t io = {0};
+    group_id(gid, sizeof gid,
+             mode == RAW_SCAN ? "raw-scan"
+             : mode == RAW_IO ? "raw-io"
+                              : "raw",
+             rep);
+    if (mode == RAW_IO)
+        io_open(&io, bootstrap);
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     kconf(c, "bootstrap.servers", bootstrap);
     kconf(c, "group.id", gid);
@@ -693,7 +792,22 @@ static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, do
                     kept += env.type.len == keep_len && !memcmp(env.type.ptr, KEEP_TYPE, keep_len);
                 }
             }
-            rd_kafka_message_destroy(m);
+            if (mode != RAW_IO)
+                rd_kafka_message_destroy(m);
+        }
+        if (mode == RAW_IO && n > 0) {
+            io_take(&io, msgs, (size_t)n, in);
+            for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+        }
+        if (mode == RAW_IO && got >= in->n) {
+            /* the window ends with the last output stored, as b's */
+            while (io.delivered < io.produced) {
+                rd_kafka_poll(io.rk, 5);
+                if (now_s() > deadline)
+                    die("a3: %zu of %zu outputs delivered at the deadline", io.delivered,
+                        io.produced);
+            }
         }
         if (got >= in->n) {
             t_last = now_s();
@@ -711,10 +825,17 @@ static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, do
     if (scan && kept != in->nkeep)
         die("raw consumer: scanned %" PRIu64 " events of type %s, produced %zu", kept, KEEP_TYPE,
             in->nkeep);
+    if (mode == RAW_IO && (io.produced != in->nkeep || io.failed))
+        die("a3: %zu outputs produced for %zu kept events, %zu not delivered", io.produced,
+            in->nkeep, io.failed);
     free(msgs);
     rd_kafka_queue_destroy(q);
     consumer_close(rk, "raw consumer", 30);
     rd_kafka_destroy(rk);
+    if (mode == RAW_IO) {
+        rd_kafka_topic_destroy(io.rkt);
+        rd_kafka_destroy(io.rk);
+    }
     r.secs = t_last - t_first;
     r.rate = (double)in->n / r.secs;
     r.join_s = t_first - t_sub;
@@ -1243,11 +1364,12 @@ static sample_t run_kcat(const char *bootstrap, const input_t *in, double budget
 
 /* ---- report ------------------------------------------------------------------------------- */
 
-enum { R_RAW, R_RAW_SCAN, R_SLUICE, R_KCAT, R_SLUICE_M, NROWS };
+enum { R_RAW, R_RAW_SCAN, R_RAW_IO, R_SLUICE, R_KCAT, R_SLUICE_M, NROWS };
 
 static const char *const row_names[NROWS] = {
     [R_RAW] = "a  raw librdkafka group consumer, consume_batch_queue",
     [R_RAW_SCAN] = "a2 the same + sl_envelope_scan + type compare",
+    [R_RAW_IO] = "a3 a + headers + produce the kept 25% (librdkafka only)",
     [R_SLUICE] = "b  sluice: source->filter_types->map->batch(500)->kafka sink",
     [R_KCAT] = "c  kcat -C -e -q > /dev/null (process + connect incl.)",
     [R_SLUICE_M] = "b+m b, http.listen on, /metrics scraped every 200 ms",
@@ -1313,6 +1435,7 @@ int main(int argc, char **argv)
     const char *bootstrap = sl_broker_bootstrap(b);
     check(sl_broker_create_topic(b, TOPIC_IN, in.nparts, 1), "sl_broker_create_topic(in)");
     check(sl_broker_create_topic(b, TOPIC_OUT, OUT_PARTS, 1), "sl_broker_create_topic(out)");
+    check(sl_broker_create_topic(b, TOPIC_IO, OUT_PARTS, 1), "sl_broker_create_topic(out-a3)");
     check(sl_broker_create_topic(b, TOPIC_FAULTS, 1, 1), "sl_broker_create_topic(faults)");
 
     char la[128];
@@ -1358,8 +1481,8 @@ int main(int argc, char **argv)
     sample_t(*res)[NROWS] = xcalloc(o.reps, sizeof *res);
     for (size_t r = 0; r < o.reps; r++) {
         /* rotate the order, so that no case always runs first on a cold broker */
-        static const int order[] = {R_RAW, R_RAW_SCAN, R_SLUICE, R_SLUICE_M};
-        int ncases = o.metrics ? 4 : 3;
+        static const int order[] = {R_RAW, R_RAW_SCAN, R_RAW_IO, R_SLUICE, R_SLUICE_M};
+        int ncases = o.metrics ? 5 : 4;
         for (int k = 0; k < ncases; k++) {
             int row = order[(r + (size_t)k) % (size_t)ncases];
             if (o.only_b && row != R_SLUICE)
@@ -1368,13 +1491,21 @@ int main(int argc, char **argv)
                 res[r][row] = run_sluice(bootstrap, qk, &in, r, budget_s, &o,
                                          row == R_SLUICE ? timeline : NULL, row == R_SLUICE_M);
             else
-                res[r][row] = run_raw(bootstrap, &in, r, budget_s, row == R_RAW_SCAN, &o);
+                res[r][row] = run_raw(bootstrap, &in, r, budget_s,
+                                      row == R_RAW_SCAN ? RAW_SCAN
+                                      : row == R_RAW_IO ? RAW_IO
+                                                        : RAW_PLAIN,
+                                      &o);
         }
         if (have_kcat)
             res[r][R_KCAT] = run_kcat(bootstrap, &in, budget_s);
-        fprintf(stderr, "rep %zu/%zu: raw %.0f/s, raw+scan %.0f/s, sluice %.0f/s (%.2fx raw)",
-                r + 1, o.reps, res[r][R_RAW].rate, res[r][R_RAW_SCAN].rate, res[r][R_SLUICE].rate,
-                res[r][R_SLUICE].rate / res[r][R_RAW].rate);
+        fprintf(
+            stderr,
+            "rep %zu/%zu: raw %.0f/s, raw+scan %.0f/s, raw+io %.0f/s, sluice %.0f/s (%.2fx raw, "
+            "%.2fx raw+io)",
+            r + 1, o.reps, res[r][R_RAW].rate, res[r][R_RAW_SCAN].rate, res[r][R_RAW_IO].rate,
+            res[r][R_SLUICE].rate, res[r][R_SLUICE].rate / res[r][R_RAW].rate,
+            res[r][R_SLUICE].rate / res[r][R_RAW_IO].rate);
         if (have_kcat)
             fprintf(stderr, ", kcat %.0f/s", res[r][R_KCAT].rate);
         if (o.metrics)
@@ -1394,6 +1525,8 @@ int main(int argc, char **argv)
         {"sluice processor / raw group consumer", R_SLUICE, R_RAW, 0.6},
         {"sluice processor / raw consumer + envelope scan", R_SLUICE, R_RAW_SCAN, 0},
         {"raw consumer + envelope scan / raw consumer", R_RAW_SCAN, R_RAW, 0},
+        {"librdkafka's part alone (a3) / raw consumer", R_RAW_IO, R_RAW, 0},
+        {"sluice processor / librdkafka's part alone (a3)", R_SLUICE, R_RAW_IO, 0},
         {"kcat / raw group consumer", R_KCAT, R_RAW, 0},
         {"sluice processor / kcat", R_SLUICE, R_KCAT, 0},
         {"sluice with /metrics scraped / sluice", R_SLUICE_M, R_SLUICE, 0},
@@ -1484,7 +1617,7 @@ int main(int argc, char **argv)
     for (int row = 0; row < NROWS; row++) {
         if (row == R_KCAT || (row == R_SLUICE_M && !o.metrics) || (o.only_b && row != R_SLUICE))
             continue;
-        static const char *const short_names[NROWS] = {"a", "a2", "b", "c", "b+m"};
+        static const char *const short_names[NROWS] = {"a", "a2", "a3", "b", "c", "b+m"};
         printf("  %-4s", short_names[row]);
         for (int k = 0; k <= NTK; k++) { /* each kind, then all of them */
             for (size_t r = 0; r < o.reps; r++) {
@@ -1504,7 +1637,8 @@ int main(int argc, char **argv)
         tmp[r] = res[r][R_SLUICE].tail_s;
     summary_t tail = summarize(tmp, o.reps);
     printf(
-        "\ntimed windows: a, a2 from the first message received to the %zu-th; b from the "
+        "\ntimed windows: a, a2 from the first message received to the %zu-th; a3 to the "
+        "last of its\noutputs delivered (its producer's delivery report); b from the "
         "first record\nin the map to the last of the %zu outputs stored on '%s' (all input "
         "read, stop, drain).\nsl_processor_run() returned %.0f ms (median) after that: final "
         "commit, leaving the group.\n'join s': subscribe/start to the first message (not "
@@ -1523,7 +1657,7 @@ int main(int argc, char **argv)
         putchar('\n');
     }
     if (o.nkafka) {
-        printf("consumer properties added with --kafka (a, a2 and b):");
+        printf("consumer properties added with --kafka (a, a2, a3 and b):");
         for (size_t i = 0; i < o.nkafka; i++)
             printf(" %s", o.kafka[i]);
         putchar('\n');
@@ -1538,5 +1672,8 @@ int main(int argc, char **argv)
     sl_broker_destroy(b);
     free(in.count);
     free(in.last_off);
+    for (int p = 0; p < in.nparts; p++)
+        free(in.kept[p]);
+    free(in.kept);
     return 0;
 }

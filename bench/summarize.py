@@ -242,6 +242,7 @@ def chart_list():
               [bar("kafka e2e: a ", "raw consumer"),
                bar("kafka e2e: b ", "sluice processor"),
                bar("kafka e2e: a2", "raw + scan"),
+               bar("kafka e2e: a3", "raw + headers + produce"),
                bar("kafka e2e: c ", "kcat")],
               ("sluice processor", "raw consumer"))
     add_chart("trigger", "trigger / raw consumer, change records", "events/s",
