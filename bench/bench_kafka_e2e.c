@@ -637,9 +637,8 @@ static void group_id(char *buf, size_t size, const char *what, size_t rep)
 
 /* ---- (a) raw librdkafka group consumer ---------------------------------------------------- */
 
-/* With @p scan, every message's value also goes through sl_envelope_scan()
- * and a type compare: the decode the processor cannot skip, without the rest
- * of the processor. */
+/* What the raw consumer does besides consuming: nothing (a), the scan (a2),
+ * librdkafka's part of the processor (a3). */
 enum { RAW_PLAIN, RAW_SCAN, RAW_IO };
 
 /* a3's producer: its delivery reports, counted on the consuming thread
@@ -713,6 +712,10 @@ static void io_take(io_t *io, rd_kafka_message_t **msgs, size_t n, const input_t
     rd_kafka_poll(io->rk, 0);
 }
 
+/* The raw consumer (a). With @p mode RAW_SCAN (a2), every message's value
+ * also goes through sl_envelope_scan() and a type compare: the decode the
+ * processor cannot skip, without the rest of the processor. With RAW_IO
+ * (a3), librdkafka's part of the processor instead (io_take). */
 static sample_t run_raw(const char *bootstrap, const input_t *in, size_t rep, double budget_s,
                         int mode, const opts_t *o)
 {
