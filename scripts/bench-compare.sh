@@ -40,7 +40,7 @@ for c in ${cases//,/ }; do
     case "$c" in
     batch) progs+=(bench_batch) ;;
     e2e) progs+=(bench_kafka_e2e) ;;
-    trigger | listener) progs+=(bench_flavors) ;;
+    trigger | listener) [[ " ${progs[*]} " == *" bench_flavors "* ]] || progs+=(bench_flavors) ;;
     *) echo "bench-compare.sh: unknown case $c (batch, e2e, trigger, listener)" >&2; exit 2 ;;
     esac
 done
