@@ -114,7 +114,8 @@ static const prop_t props[] = {
      "consumer group may take in all, so that a Kafka processor's shutdown lasts at most "
      "drain.timeout.ms + close.timeout.ms; a consumer that could not leave in time is left to "
      "the process exit, and the group gives its partitions to others after its session "
-     "timeout."},
+     "timeout. A final commit that finds the group rebalancing (members stopping or starting "
+     "at the same time) waits within this bound for the rebalance to end and commits again."},
     {"http.listen", P_STR, "", 0, 0,
      "Serve /metrics (Prometheus), /health and /ready on this ADDR:PORT, on the processor's "
      "loop: an IPv4 address, [IPv6], localhost or * (every interface); port 0 picks a free "

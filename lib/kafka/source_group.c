@@ -13,6 +13,15 @@
 
 /* ---- commits ---- */
 
+/* A commit refused because the group is rebalancing (REBALANCE_IN_PROGRESS,
+ * or ILLEGAL_GENERATION once the group has moved to a generation this
+ * member has not joined yet). */
+static int refused_by_rebalance(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+           err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION;
+}
+
 void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
@@ -24,7 +33,17 @@ void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
-    sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
+    if (refused_by_rebalance(err) && !s->commit_hold) {
+        /* See commit_parts: no more periodic commits until this member's
+         * rebalance has ended. */
+        s->commit_hold = 1;
+        sl__log(s->proc, "info",
+                "offset commit refused: %s; committing again once consumer group %s has "
+                "rebalanced",
+                rd_kafka_err2str(err), sl__kafsrc_group(s));
+    } else if (!refused_by_rebalance(err)) {
+        sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
+    }
     for (int i = 0; offsets && i < offsets->cnt; i++) {
         kpart_t *kp =
             sl__kafsrc_part_find(s, offsets->elems[i].topic, offsets->elems[i].partition, 0);
@@ -68,8 +87,10 @@ static rd_kafka_resp_err_t commit_within(kafka_src_t *s, rd_kafka_topic_partitio
     return err;
 }
 
-/* Commit the watermark of @p only (or every assigned partition when NULL). */
-static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *only, int sync)
+/* The done watermarks of @p only (or of every assigned partition when
+ * NULL) that are not committed yet, each marked committed. */
+static rd_kafka_topic_partition_list_t *uncommitted(kafka_src_t *s,
+                                                    const rd_kafka_topic_partition_list_t *only)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->nparts; i++) {
@@ -87,17 +108,112 @@ static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *
         rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = wm;
         kp->committed = wm;
     }
-    if (l->cnt) {
-        rd_kafka_resp_err_t err = sync ? commit_within(s, l, sl__proc_close_left_ms(s->proc))
-                                       : rd_kafka_commit(s->rk, l, 1);
-        if (sync && err) {
+    return l;
+}
+
+/* Commits the watermark of @p only (or every assigned partition when NULL)
+ * without waiting: the answer goes to sl__kafsrc_commit_cb.
+ *
+ * The periodic commit (@p only NULL) holds back while this member
+ * rebalances, from a commit refused that way to the assignment that ends
+ * the rebalance. librdkafka 2.0.2 sends a commit made while this member
+ * rejoins after its JoinGroup, which the coordinator answers only when the
+ * group has moved on; the commit then carries the old generation, is
+ * refused with ILLEGAL_GENERATION, and librdkafka drops the whole
+ * assignment as lost (its bug #4059, fixed in 2.6): the records in flight
+ * are read again. Its own auto-commit skips a rebalance the same way. The
+ * commit of a revoke is sent in the new generation and goes out. */
+static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *only)
+{
+    if (!only && s->commit_hold)
+        return;
+    rd_kafka_topic_partition_list_t *l = uncommitted(s, only);
+    if (l->cnt)
+        rd_kafka_commit(s->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Serves the consumer until the group hands this member the assignment that
+ * ends its rebalance or @p deadline (ms) passes; returns
+ * whether the assignment came. Called while stopping: what is read
+ * meanwhile is not taken (every partition is paused, only what was fetched
+ * before can come), so the next owner reads it. */
+static int await_assignment(kafka_src_t *s, int64_t deadline)
+{
+    uint64_t seen = s->settled;
+    while (s->settled == seen) {
+        int64_t left = deadline - sl__kafsrc_now_ms();
+        if (left <= 0)
+            return 0;
+        /* Rebalances reach sl__kafsrc_rebalance_cb from inside this call. */
+        ssize_t n = rd_kafka_consume_batch_queue(s->q, (int)(left < 100 ? left : 100), s->batch,
+                                                 s->batch_size);
+        for (ssize_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(s->batch[i]);
+    }
+    return 1;
+}
+
+/* The final commit, waiting for the answer within close.timeout.ms.
+ *
+ * A group that is rebalancing (another member joined or left, as when
+ * several stop at once) refuses commits until its members have rejoined.
+ * Giving up would make the next owner read again all that was finished
+ * since the last commit. This member keeps its partitions through a
+ * cooperative rebalance, so it waits for the assignment that ends the
+ * rebalance and commits again, in the new generation. It waits for the
+ * assignment, not a timer: a commit sent between the group's new generation
+ * and this member's sync would be refused again. The offsets are kept
+ * aside: a refusal with ILLEGAL_GENERATION makes librdkafka drop the
+ * assignment (see commit_parts), and the engine forgets a revoked
+ * partition. They are committed for the partitions the group gives back,
+ * unless the group committed further meanwhile. */
+static void commit_final(kafka_src_t *s)
+{
+    int64_t deadline = sl__kafsrc_now_ms() + sl__proc_close_left_ms(s->proc);
+    rd_kafka_topic_partition_list_t *l = uncommitted(s, NULL);
+    int waited = 0;
+    while (l->cnt) {
+        rd_kafka_resp_err_t err = commit_within(s, l, sl__proc_close_left_ms(s->proc));
+        if (!err) {
+            s->last_commit_ms = sl__kafsrc_now_ms();
+            break;
+        }
+        for (int i = 0; i < l->cnt; i++) {
+            kpart_t *kp = sl__kafsrc_part_find(s, l->elems[i].topic, l->elems[i].partition, 0);
+            if (kp)
+                kp->committed = -1;
+        }
+        if (!refused_by_rebalance(err)) {
             sl__log(s->proc, "warn", "offset commit failed: %s", rd_kafka_err2str(err));
-            for (int i = 0; i < l->cnt; i++) {
-                kpart_t *kp = sl__kafsrc_part_find(s, l->elems[i].topic, l->elems[i].partition, 0);
-                if (kp)
-                    kp->committed = -1;
+            break;
+        }
+        if (!waited++)
+            sl__log(s->proc, "info",
+                    "offset commit refused: %s; committing again once consumer group %s has "
+                    "assigned this member its partitions",
+                    rd_kafka_err2str(err), sl__kafsrc_group(s));
+        if (!await_assignment(s, deadline)) {
+            sl__log(s->proc, "warn",
+                    "consumer group %s was still rebalancing at close.timeout.ms: offsets not "
+                    "committed, the next owner reads again what was finished since the last "
+                    "commit",
+                    sl__kafsrc_group(s));
+            break;
+        }
+        /* Only what this member owns again, above what the group has. */
+        rd_kafka_topic_partition_list_t *again = rd_kafka_topic_partition_list_new(l->cnt);
+        for (int i = 0; i < l->cnt; i++) {
+            const rd_kafka_topic_partition_t *e = &l->elems[i];
+            kpart_t *kp = sl__kafsrc_part_find(s, e->topic, e->partition, 0);
+            if (kp && kp->assigned && e->offset > kp->floor) {
+                rd_kafka_topic_partition_list_add(again, e->topic, e->partition)->offset =
+                    e->offset;
+                kp->committed = e->offset;
             }
         }
+        rd_kafka_topic_partition_list_destroy(l);
+        l = again;
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -105,8 +221,12 @@ static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *
 void sl__kafsrc_commit(void *opaque, int sync)
 {
     kafka_src_t *s = opaque;
-    if (!s->consumer_closed)
-        commit_parts(s, NULL, sync);
+    if (s->consumer_closed)
+        return;
+    if (sync)
+        commit_final(s);
+    else
+        commit_parts(s, NULL);
 }
 
 /* ---- rebalances ---- */
@@ -196,7 +316,7 @@ void sl__kafsrc_revoke(kafka_src_t *s, rd_kafka_topic_partition_list_t *l, int l
      * commit that fails or comes late leaves the group's offset lower, so
      * the next owner reads some records again, never skips one. */
     if (!lost)
-        commit_parts(s, l, 0);
+        commit_parts(s, l);
     for (int i = 0; i < l->cnt; i++) {
         const char *t = l->elems[i].topic;
         int32_t part = l->elems[i].partition;
@@ -224,6 +344,14 @@ void sl__kafsrc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     s->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* The end of this member's rebalance, unless it gave partitions up
+         * in it: a cooperative member then rejoins right after this
+         * assignment, for a second rebalance that hands them to others. */
+        if (!(coop && s->gave_up)) {
+            s->settled++;
+            s->commit_hold = 0;
+        }
+        s->gave_up = 0;
         char what[512], waited[64] = "";
         rd_kafka_topic_partition_list_t *sorted = rd_kafka_topic_partition_list_copy(l);
         parts_text(sorted, what, sizeof what);
@@ -272,8 +400,10 @@ void sl__kafsrc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         sl__kafsrc_apply_pauses(s);
     } else {
-        sl__kafsrc_revoke(
-            s, l, err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk));
+        int lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk);
+        if (!lost)
+            s->gave_up = 1;
+        sl__kafsrc_revoke(s, l, lost);
         if (coop) {
             rd_kafka_error_t *e2 = rd_kafka_incremental_unassign(rk, l);
             if (e2)

@@ -66,6 +66,9 @@ typedef struct kafka_src_s {
     int brokers_up;         /* brokers connected, from the last statistics; -1 not yet known */
     int all_down;           /* librdkafka said all brokers are down, and none came up since */
     uint64_t rebalances;    /* assignments and revocations */
+    uint64_t settled;       /* rebalances of this member that ended (an assignment, no rejoin) */
+    int gave_up;            /* partitions revoked since the last assignment */
+    int commit_hold;        /* a commit was refused by a rebalance: none until it has settled */
     int64_t last_commit_ms; /* when a commit last succeeded (sl__kafsrc_now_ms), 0 never */
 } kafka_src_t;
 

@@ -107,6 +107,27 @@ static inline size_t kt_read(const char *bootstrap, const char *topic, int parti
     return n;
 }
 
+/* Sum over partitions of @p topic's high watermarks: how many records it
+ * holds (no transactions here). Exact and quick, where a read must guess
+ * when the last record has come. */
+static inline int64_t kt_high_sum(const char *bootstrap, const char *topic, int partitions)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    cr_assert(rk, "watermarks: %s", err);
+    int64_t sum = 0;
+    for (int i = 0; i < partitions; i++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000);
+        cr_assert_eq(e, 0, "watermarks of %s/%d: %s", topic, i, rd_kafka_err2str(e));
+        sum += hi;
+    }
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
 /* Sum over partitions of the offsets committed by @p group on @p topic. */
 static inline int64_t kt_committed(const char *bootstrap, const char *group, const char *topic,
                                    int partitions)
