@@ -88,9 +88,13 @@ static rd_kafka_resp_err_t commit_within(kafka_src_t *s, rd_kafka_topic_partitio
 }
 
 /* The done watermarks of @p only (or of every assigned partition when
- * NULL) that are not committed yet, each marked committed. */
-static rd_kafka_topic_partition_list_t *uncommitted(kafka_src_t *s,
-                                                    const rd_kafka_topic_partition_list_t *only)
+ * NULL), each marked committed: those not committed yet, or with @p all
+ * also those whose commit went out. A commit still on its way can be
+ * refused, and its callback, which makes the next periodic commit send the
+ * offsets again, may come after the last one (the final commit, a revoke):
+ * those send everything. */
+static rd_kafka_topic_partition_list_t *
+uncommitted(kafka_src_t *s, const rd_kafka_topic_partition_list_t *only, int all)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->nparts; i++) {
@@ -103,7 +107,7 @@ static rd_kafka_topic_partition_list_t *uncommitted(kafka_src_t *s,
         /* Below the floor, the watermark is a stale one: the partition came
          * back while records of its earlier assignment were in flight, and
          * another member committed further meanwhile. */
-        if (wm < 0 || wm <= kp->committed || wm < kp->floor)
+        if (wm < 0 || (!all && wm <= kp->committed) || wm < kp->floor)
             continue;
         rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = wm;
         kp->committed = wm;
@@ -127,7 +131,8 @@ static void commit_parts(kafka_src_t *s, const rd_kafka_topic_partition_list_t *
 {
     if (!only && s->commit_hold)
         return;
-    rd_kafka_topic_partition_list_t *l = uncommitted(s, only);
+    /* (At the close, the final commit has just sent everything.) */
+    rd_kafka_topic_partition_list_t *l = uncommitted(s, only, only && !s->closed);
     if (l->cnt)
         rd_kafka_commit(s->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
@@ -171,7 +176,7 @@ static int await_assignment(kafka_src_t *s, int64_t deadline)
 static void commit_final(kafka_src_t *s)
 {
     int64_t deadline = sl__kafsrc_now_ms() + sl__proc_close_left_ms(s->proc);
-    rd_kafka_topic_partition_list_t *l = uncommitted(s, NULL);
+    rd_kafka_topic_partition_list_t *l = uncommitted(s, NULL, 1);
     int waited = 0;
     while (l->cnt) {
         rd_kafka_resp_err_t err = commit_within(s, l, sl__proc_close_left_ms(s->proc));

@@ -27,6 +27,35 @@ static void produce_inputs(const char *bootstrap, int n)
 
 static int file_has(const char *path, const char *needle);
 
+/* Whether the processor logging to @p path was assigned partitions. */
+static int assigned_some(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    cr_assert(fp, "%s", path);
+    char line[4096];
+    int some = 0;
+    while (!some && fgets(line, sizeof line, fp)) {
+        const char *m = strstr(line, "\"msg\":\"assigned ");
+        some = m && atoi(m + strlen("\"msg\":\"assigned ")) > 0;
+    }
+    fclose(fp);
+    return some;
+}
+
+/* Whether the processor logging to @p path lost partitions before it was
+ * told to stop. */
+static int lost_while_running(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    cr_assert(fp, "%s", path);
+    char line[4096];
+    int lost = 0;
+    while (!lost && fgets(line, sizeof line, fp) && !strstr(line, "\"draining (SIG"))
+        lost = strstr(line, "\"msg\":\"lost ") != NULL;
+    fclose(fp);
+    return lost;
+}
+
 static size_t missing(const kt_tally_t *t)
 {
     size_t m = 0;
@@ -167,6 +196,14 @@ Test(chaos, second_member_joins_mid_run)
     kt_stderr_path = NULL;
     kt_tally_t t = {N, calloc(N, sizeof(unsigned)), 0};
     read_until_complete(bs, 6, &t, 150000);
+    /* The second member takes partitions over: the group has settled with
+     * both members working. (Stopping both while partitions are still on
+     * their way from one to the other leaves them to the next owner, which
+     * reads again what the first finished after it gave them up.) */
+    end = tu_now_ms() + 60000;
+    while (!assigned_some(log_c) && tu_now_ms() < end)
+        tu_sleep_ms(100);
+    cr_assert(assigned_some(log_c), "the second member was given partitions (%s)", log_c);
     kill(a, SIGTERM);
     kill(c, SIGTERM);
     int ra = kt_wait(a, 60000), rc = kt_wait(c, 60000);
@@ -174,12 +211,15 @@ Test(chaos, second_member_joins_mid_run)
     cr_log_info("two members: %zu outputs for %d inputs", t.total, N);
     cr_assert_eq(ra, 0);
     cr_assert_eq(rc, 0);
-    /* A commit sent while a member rejoins is answered once the group has
-     * a new generation, refused, and librdkafka 2.0.2 then drops the
-     * member's whole assignment: the records in flight are read again. */
-    cr_assert_not(file_has(log_a, "\"lost "), "the first member lost its partitions (%s)", log_a);
-    cr_assert_not(file_has(log_c, "\"lost "), "the second member lost its partitions (%s)", log_c);
     cr_assert_eq(kt_committed(bs, "g-two", "in", 6), N);
+    /* A periodic commit sent while a member rejoins is answered once the
+     * group has a new generation, refused, and librdkafka 2.0.2 then drops
+     * the member's whole assignment: the records in flight are read again.
+     * (At the stop, after the drain, a final commit can meet that too: it
+     * costs nothing there, the offsets are committed once the partitions
+     * are given back, as the assertion above shows.) */
+    cr_assert_not(lost_while_running(log_a), "the first member lost its partitions (%s)", log_a);
+    cr_assert_not(lost_while_running(log_c), "the second member lost its partitions (%s)", log_c);
     unlink(log_a);
     unlink(log_c);
     free(t.count);
