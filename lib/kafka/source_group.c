@@ -33,7 +33,9 @@ void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
-    if (refused_by_rebalance(err) && !s->commit_hold) {
+    if (!refused_by_rebalance(err)) {
+        sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
+    } else if (!s->commit_hold) {
         /* See commit_parts: no more periodic commits until this member's
          * rebalance has ended. */
         s->commit_hold = 1;
@@ -41,8 +43,6 @@ void sl__kafsrc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 "offset commit refused: %s; committing again once consumer group %s has "
                 "rebalanced",
                 rd_kafka_err2str(err), sl__kafsrc_group(s));
-    } else if (!refused_by_rebalance(err)) {
-        sl__log(s->proc, "warn", "offset commit failed: %s; will retry", rd_kafka_err2str(err));
     }
     for (int i = 0; offsets && i < offsets->cnt; i++) {
         kpart_t *kp =
