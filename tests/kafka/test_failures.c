@@ -773,6 +773,64 @@ Test(failures, an_authorization_error_fails_the_processor_without_faults_or_loss
     sl_broker_destroy(b);
 }
 
+/* A periodic commit marks its offsets committed when it goes out; when it is
+ * refused, its callback makes the next commit send them again. Here the
+ * refusal comes only after the stop's final commit was made (the answer is
+ * held on the coordinator's connection), so the final commit must carry
+ * every done offset itself, or the group keeps the older one and the next
+ * owner reads the record again. The order of the two answers is forced:
+ * the broker holds the periodic commit's answer for 3 s and answers in
+ * order, and the stop comes once the broker has taken that commit. */
+Test(failures, a_periodic_commit_refused_after_the_final_commit_was_made_loses_no_offset)
+{
+    enum { PARTS = 2, PER = 100, HOLD_MS = 3000 };
+    const char *bs;
+    sl_broker_t *b = filled_broker(PARTS, PER, &bs);
+    const char *extra[] = {"commit.interval.ms", "200", "close.timeout.ms", "20000", NULL};
+    sl_processor_t *p = in_process(bs, "g-inflight", keep_value, extra);
+    atomic_store(&run_over, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_proc, p), 0);
+    int64_t c[PARTS] = {-1, -1};
+    wait_committed_each(bs, "g-inflight", PARTS, PER, 60000, c);
+    for (int i = 0; i < PARTS; i++)
+        cr_assert_eq(c[i], PER, "the first records are done and committed");
+
+    /* Nothing moves now, so the next commit is the one for the record
+     * below: its answer is a refusal, held for HOLD_MS. */
+    rd_kafka_mock_cluster_t *mc = sl__broker_mock(b);
+    cr_assert_eq(
+        rd_kafka_mock_broker_push_request_error_rtts(
+            mc, 1, SL_KAFKA_API_OFFSET_COMMIT, 1, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, HOLD_MS),
+        0);
+    rd_kafka_t *rk = kt_producer(bs);
+    cr_assert_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(0),
+                                   RD_KAFKA_V_VALUE("{\"id\":\"late\",\"type\":\"t\"}", 24),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+    size_t left = 1;
+    int64_t end = tu_now_ms() + 30000;
+    while (left && tu_now_ms() < end) {
+        tu_sleep_ms(20);
+        cr_assert_eq(rd_kafka_mock_broker_error_stack_cnt(mc, 1, SL_KAFKA_API_OFFSET_COMMIT, &left),
+                     0);
+    }
+    cr_assert_eq(left, 0, "the periodic commit of the late record reached the broker");
+
+    /* Stop while that commit waits for its answer. */
+    intptr_t rc;
+    join_within(p, th, 0, &rc);
+    cr_assert_eq(rc, 0);
+    committed_each(bs, "g-inflight", "in", PARTS, c);
+    cr_assert_eq(c[0], PER + 1, "the late record's offset is committed (got %lld)",
+                 (long long)c[0]);
+    cr_assert_eq(c[1], PER);
+    sl_processor_destroy(p);
+    sl_broker_destroy(b);
+}
+
 Test(failures, a_processor_stopped_while_joining_in_process_is_destroyed_safely)
 {
     const char *bs;
