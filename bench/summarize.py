@@ -10,6 +10,7 @@ kinesis.txt (bench_kinesis output), events.jsonl
 (the peers' input, for its average size)."""
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -301,6 +302,27 @@ def human(v):
     return f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
+def tick_label(v):
+    """A tick's figure with the decimals it needs: 1.5M stays 1.5M (gnuplot's
+    '%.0s%c' wrote it as 2M, beside the 2M of the next tick)."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
+def linear_tics(top):
+    """Ticks 0, step, 2 step, ... up to @p top, step a 1, 2, 2.5 or 5 times a
+    power of ten, about five to eight of them."""
+    if top <= 0:
+        return []
+    raw = top / 6
+    p = 10 ** math.floor(math.log10(raw))
+    step = next(m * p for m in (1, 2, 2.5, 5, 10) if m * p >= raw)
+    n = int(top / step + 1e-9)
+    return [k * step for k in range(n + 1)]
+
+
 def plot_body(c, dat):
     vals = [v for _, v in c["bars"]]
     lo, hi = min(vals), max(vals)
@@ -312,10 +334,13 @@ def plot_body(c, dat):
              "set grid x", "set style fill solid 0.85 border -1", "set format x '%.0s%c'"]
     if logx:
         # log axis from half the smallest to 3x the largest: every bar shows
-        lines += ["set logscale x", f"set xrange [{lo / 2:g}:{hi * 3:g}]"]
+        # (autofreq: a linear chart before it on the summary page set its own)
+        lines += ["set logscale x", f"set xrange [{lo / 2:g}:{hi * 3:g}]", "set xtics autofreq"]
         base = lo / 2
     else:
         lines += ["unset logscale x", f"set xrange [0:{hi * 1.25:g}]"]
+        tics = ", ".join(f'"{tick_label(t)}" {t:g}' for t in linear_tics(hi * 1.25))
+        lines.append(f"set xtics ({tics})" if tics else "set xtics autofreq")
         base = 0
     lines.append(
         f'plot "{dat}" using ({base:g}):1:({base:g}):2:($1-0.32):($1+0.32):yticlabels(3) '
