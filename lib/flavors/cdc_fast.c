@@ -3,14 +3,21 @@
  * (issue 17). Used by sl_cdc_convert_text() and the sl_cdc stage when no
  * mapping hook is set (the hook takes jansson images).
  *
- * The record is first held to jansson's verdict by the strict scanner
- * (sl_json_validate), then walked. The walk handles every change record
- * the tree path publishes or skips; whatever else it meets (an error, whose
- * message the tree path writes, or a form it leaves alone: an escaped key,
- * a member repeated in an object that is written, a JSON null where a
- * container is expected, an escaped string that a decision reads, a real
- * Debezium key) is CDC_FALLBACK and the tree path runs instead. So a fault
- * and its reason are the tree path's, word for word.
+ * The record is held to jansson's verdict: by the engine's scanner
+ * (CDC_VALIDATED), or, for a DynamoDB record in ASCII without control
+ * bytes or escapes, by the walk itself, which checks every byte it passes
+ * as the grammar wants (strings by the quote index, the scalars it skips
+ * strictly, the end of the text) and leaves whatever it cannot prove (a
+ * container it skips, a number with an exponent or of more than 18 digits,
+ * nesting past PROVE_DEPTH) to the strict scanner (sl_json_validate) after
+ * it; any other record is validated by that scanner first. The walk
+ * handles every change record the tree path publishes or skips; whatever
+ * else it meets (an error, whose message the tree path writes, or a form it
+ * leaves alone: an escaped key, a member repeated in an object that is
+ * written, a JSON null where a container is expected, an escaped string
+ * that a decision reads, a real Debezium key) is CDC_FALLBACK and the tree
+ * path runs instead. So a fault and its reason are the tree path's, word
+ * for word.
  *
  * The output equals the tree path's byte for byte, but for Debezium
  * numbers: they keep the producer's text (the tree writes an integer in
@@ -72,10 +79,13 @@ typedef struct txt_s {
     const u8_t *base, *end;
     const uint64_t *qm;
     size_t qn;
+    int plain; /* with qm: no byte below 0x20 or above 0x7F either */
 } txt_t;
 
 /* Keys of one object beyond this: the tree path (repeats are checked by pairs). */
 #define KEYS_MAX 256
+/* M and L attribute values nested deeper than this end a proof (fx_t). */
+#define PROVE_DEPTH 64
 
 typedef struct fx_s {
     const u8_t *end;
@@ -89,6 +99,11 @@ typedef struct fx_s {
     size_t tcap;
     int oom;
     int key_first; /* CDC_KEY_FIRST */
+    /* The walk proves the text JSON (not validated before): every byte it
+     * passes is checked as the grammar wants, or unproven is set and the
+     * validator decides after the walk. covered: the walk reached the end
+     * of the text; abort: it stopped for the proof's own limit (depth). */
+    int prove, unproven, covered, abort, depth;
     cdc_keep_t *keep;
     mem_t m0[32];
     key_t_ k0[64];
@@ -182,14 +197,17 @@ static int scalar_byte(u8_t c)
 }
 
 #if FX_SSE2
-/* The quote bits of 64 bytes at @p s; *bs collects their backslashes. */
-static inline uint64_t quote_block(const u8_t *s, __m128i *bs)
+/* The quote bits of 64 bytes at @p s; *bs collects their backslashes, *ctl
+ * their bytes below 0x20 or above 0x7F (below 0x20 as signed bytes). */
+static inline uint64_t quote_block(const u8_t *s, __m128i *bs, __m128i *ctl)
 {
-    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\');
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
     uint64_t m = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
         *bs = _mm_or_si128(*bs, _mm_cmpeq_epi8(v, bsl));
+        *ctl = _mm_or_si128(*ctl, _mm_cmplt_epi8(v, space));
         m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
     }
     return m;
@@ -199,23 +217,29 @@ static inline uint64_t quote_block(const u8_t *s, __m128i *bs)
 /* Fills @p qm with the quote bits of the @p n bytes at @p s (see txt_t);
  * returns how many words, or 0 when the text holds a backslash, is longer
  * than QW_MAX words, or SSE2 is not there: then strings are searched. One
- * pass over the record costs less than searching its strings one by one. */
-static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm)
+ * pass over the record costs less than searching its strings one by one.
+ * *plain: an index was made and no byte is below 0x20 or above 0x7F (every
+ * string of the text is then a valid JSON string, whatever its place). */
+static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm, int *plain)
 {
+    *plain = 0;
 #if FX_SSE2
-    __m128i bs = _mm_setzero_si128();
+    __m128i bs = _mm_setzero_si128(), ctl = _mm_setzero_si128();
     size_t w = 0, i = 0;
     if (n > 64 * QW_MAX)
         return 0;
     for (; n - i >= 64; i += 64)
-        qm[w++] = quote_block(s + i, &bs);
+        qm[w++] = quote_block(s + i, &bs, &ctl);
     if (i < n) {
         u8_t tail[64]; /* the last bytes, padded with spaces */
         memset(tail, ' ', sizeof tail);
         memcpy(tail, s + i, n - i);
-        qm[w++] = quote_block(tail, &bs);
+        qm[w++] = quote_block(tail, &bs, &ctl);
     }
-    return _mm_movemask_epi8(bs) ? 0 : w;
+    if (_mm_movemask_epi8(bs))
+        return 0;
+    *plain = !_mm_movemask_epi8(ctl);
+    return w;
 #else
     (void)s;
     (void)n;
@@ -267,6 +291,15 @@ FX_INLINE const u8_t *skip_fast(const txt_t *t, const u8_t *p)
         return p ? p + 1 : NULL;
     }
     return skip_value(t, p);
+}
+
+/* A value the walk passes over, proven (see fx_t) when it proves: strictly
+ * checked, or the proof left to the validator (skip_proving(), below). */
+static const u8_t *skip_proving(struct fx_s *x, const u8_t *p);
+
+FX_INLINE const u8_t *skip_member(struct fx_s *x, const txt_t *t, const u8_t *p)
+{
+    return x && x->prove ? skip_proving(x, p) : skip_fast(t, p);
 }
 
 /* A member name the walks look for, with its length: a key of another
@@ -413,7 +446,7 @@ static int members_act(struct fx_s *x, const u8_t *p, const txt_t *t, const name
                 return -1;
             vals[i] = v;
         }
-        p = i < nn && act ? act(x, arg, i, v) : skip_fast(t, v);
+        p = i < nn && act ? act(x, arg, i, v) : skip_member(x, t, v);
         if (!p)
             return -1;
     }
@@ -697,6 +730,55 @@ static size_t literal_len(int kind)
     return kind == V_FALSE ? 5 : 4;
 }
 
+/* Past a JSON number at @p p that jansson reads without a doubt: an
+ * integer of at most 18 digits (it fits json_int_t), or such an integer
+ * part with a fraction and no exponent (strtod cannot overflow on it).
+ * NULL for any other text, JSON or not: that one is left to the validator.
+ * What follows the number is checked by the caller's next step. */
+static const u8_t *proven_number(const u8_t *p, const u8_t *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    const u8_t *d = p;
+    if (p == end || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    if (p - d > 18)
+        return NULL;
+    if (p < end && *p == '.') {
+        const u8_t *f = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == f)
+            return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E'))
+        return NULL;
+    return p;
+}
+
+static const u8_t *skip_proving(struct fx_s *x, const u8_t *p)
+{
+    const u8_t *end = x->end, *q;
+    if (p >= end)
+        return NULL;
+    if (*p == '"') /* a plain text: every string is valid JSON */
+        return skip_fast(&x->t, p);
+    if ((*p == '-' || (*p >= '0' && *p <= '9')) && (q = proven_number(p, end)))
+        return q;
+    int lit = (*p == 't' || *p == 'f' || *p == 'n') ? literal(p, end) : 0;
+    if (lit)
+        return p + literal_len(lit - 3);
+    /* A container, another number form, or no JSON: passed over as the
+     * trusting walk does, and the validator decides. */
+    x->unproven = 1;
+    return skip_value(&x->t, p);
+}
+
 /* ---- DynamoDB attribute values ----------------------------------------- */
 
 static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
@@ -824,11 +906,20 @@ static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m)
                    : lit == V_TRUE ? "true"
                                    : "false",
                    t0 == 'N' || lit == V_TRUE ? 4 : 5);
-    } else if (kn == 1 && t0 == 'M') {
-        p = ddb_map(x, p, d);
-    } else if (kn == 1 && t0 == 'L') {
-        d->kind = V_ARR;
-        p = put_arr(x, p, ddb_val);
+    } else if (kn == 1 && (t0 == 'M' || t0 == 'L')) {
+        /* Nesting unbounded by a validator: the proof stops at its depth
+         * (the validator bounds it, and the trusting walk runs then). */
+        if (x->prove && ++x->depth > PROVE_DEPTH) {
+            x->abort = 1;
+            return NULL;
+        }
+        if (t0 == 'M') {
+            p = ddb_map(x, p, d);
+        } else {
+            d->kind = V_ARR;
+            p = put_arr(x, p, ddb_val);
+        }
+        x->depth -= x->prove;
     } else if (kn == 2 && (t0 == 'S' || t0 == 'B') && t1 == 'S') {
         d->kind = V_ARR;
         p = put_arr(x, p, ddb_str);
@@ -1268,7 +1359,7 @@ static const u8_t *ddb_dyn_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     fch_t *ch = arg;
     img_t *img = i == 1 ? &ch->keys : i == 2 ? &ch->nw : i == 3 ? &ch->old : NULL;
     if (!img || absent(v))
-        return skip_fast(&x->t, v);
+        return skip_member(x, &x->t, v);
     return put_obj(x, v, ddb_val, img);
 }
 
@@ -1277,7 +1368,7 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
     ddb_arg_t *a = arg;
     const u8_t *after;
     if (i != 1 || *v != '{')
-        return skip_fast(&x->t, v);
+        return skip_member(x, &x->t, v);
     if (members_act(x, v, &x->t, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
         return NULL;
     a->seen = 1;
@@ -1294,8 +1385,11 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     fch_t ch;
     memset(&ch, 0, sizeof ch);
     ddb_arg_t a = {&ch, dv, 0};
-    if (members_act(x, p, &x->t, top, 5, tv, ddb_top_act, &a, NULL) || !a.seen)
+    const u8_t *after = NULL;
+    if (members_act(x, p, &x->t, top, 5, tv, ddb_top_act, &a, &after) || !a.seen)
         return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
+    /* The whole text was walked: what follows the object is space only. */
+    x->covered = ws(after, end) == end;
     if (plain_str(tv[0], &x->t, &b, &n) != 1)
         return CDC_FALLBACK;
     if (n == 6 && !memcmp(b, "INSERT", 6))
@@ -1578,14 +1672,25 @@ void sl__cdc_keep_free(cdc_keep_t *k)
     *k = (cdc_keep_t){0};
 }
 
+/* The strict scanner's verdict on the record (jansson's), noted in @p c. */
+static int validate_here(cvt_t *c, const sl_record_t *r, size_t len)
+{
+    c->validated = 1;
+    return sl_json_validate(r->value, len, NULL);
+}
+
 int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
                  fast_pk_t *pk, cdc_keep_t *keep, unsigned flags)
 {
     *pk = (fast_pk_t){0};
     size_t len = r->value ? r->value_len : 0;
-    /* The walk below trusts the text's syntax: validated here unless the
-     * engine's scanner already did it on the same bytes. */
-    if (!len || (!(flags & CDC_VALIDATED) && sl_json_validate(r->value, len, NULL)))
+    if (!len)
+        return CDC_FALLBACK;
+    /* The walk trusts the text's syntax when the engine's scanner validated
+     * these bytes. Otherwise a DynamoDB record is proven JSON by the walk
+     * itself when its text allows (fx_t), else validated first. */
+    int prove = !(flags & CDC_VALIDATED) && o->format == SL_CDC_DYNAMODB;
+    if (!(flags & CDC_VALIDATED) && !prove && validate_here(c, r, len))
         return CDC_FALLBACK;
     const u8_t *p = r->value, *end = p + len;
     p = ws(p, end);
@@ -1595,8 +1700,17 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     x.end = end;
     uint64_t qm[QW_MAX];
     x.t = (txt_t){.base = r->value, .end = end};
-    x.t.qn = quote_index(r->value, len, qm);
+    x.t.qn = quote_index(r->value, len, qm, &x.t.plain);
     x.t.qm = x.t.qn ? qm : NULL;
+    /* Escapes, control bytes or UTF-8 in the text (or no index): the
+     * validator first, as for a Debezium envelope. */
+    if (prove && !x.t.plain) {
+        prove = 0;
+        if (validate_here(c, r, len))
+            return CDC_FALLBACK;
+    }
+    x.prove = prove;
+    x.unproven = x.covered = x.abort = x.depth = 0;
     x.m = x.m0;
     x.nm = 0;
     x.capm = sizeof x.m0 / sizeof *x.m0;
@@ -1615,6 +1729,14 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     char pkbuf[32];
     int rc = o->format == SL_CDC_DYNAMODB ? from_ddb(&x, c, o, r, p, jw, pk)
                                           : from_dbz(&x, c, o, r, p, jw, pk, pkbuf, sizeof pkbuf);
+    int again = 0;
+    if (prove && rc != SL_ENOMEM && !(x.covered && !x.unproven)) {
+        /* Not proven: the validator's verdict on the whole text. */
+        if (validate_here(c, r, len))
+            rc = CDC_FALLBACK; /* not JSON: the tree path's fault */
+        else if (x.abort)
+            again = 1; /* JSON nested past the proof's depth: the trusting walk */
+    }
     if (!rc && pk->p == pkbuf) {
         /* the decimal key outlives this frame */
         char *own = sl_malloc(pk->n + 1);
@@ -1645,5 +1767,7 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
         sl_free(x.m);
     if (x.k != x.k0)
         sl_free(x.k);
+    if (again && rc != SL_ENOMEM)
+        return sl__cdc_fast(c, o, r, jw, pk, keep, flags | CDC_VALIDATED);
     return rc == SL_ENOMEM ? sl__cdc_oom(c) : rc;
 }

@@ -38,7 +38,8 @@ typedef struct cvt_s {
     size_t err_size;
     char path[160]; /* where an attribute error is, e.g. "NewImage.tags[2]" */
     size_t plen;
-    unsigned cut; /* path pushes that did not fit */
+    unsigned cut;  /* path pushes that did not fit */
+    int validated; /* sl__cdc_fast() ran the strict scanner on the record itself */
 } cvt_t;
 
 #define NO_MARK ((size_t)-1)
@@ -102,7 +103,9 @@ void sl__cdc_keep_free(cdc_keep_t *k);
 enum {
     /* The record's value was validated as JSON by the engine's scanner
      * (sl__uow_value_is_json()): the walk is not preceded by another
-     * validation. Only from a verdict on these very bytes. */
+     * validation. Only from a verdict on these very bytes. Without it, a
+     * DynamoDB record in compact printable ASCII is proven JSON by the walk
+     * itself, any other validated first (cvt_t.validated tells which). */
     CDC_VALIDATED = 1,
     /* The partitionKey's bytes go to @p jw before the event: a uow's output
      * layout (key, then value), written in place. */

@@ -667,3 +667,161 @@ Test(cdc_fast, integers_as_strtoll_reads_them)
             cr_assert_eq(iv, (int64_t)want, "%s: %" PRId64 ", strtoll %lld", s, iv, want);
     }
 }
+
+/* sl__cdc_fast() on @p v without a verdict from the caller; *validated:
+ * whether it ran the strict scanner itself. Returns its code; frees all. */
+static int fast_alone(const sl_cdc_opts_t *o, const char *v, int *validated)
+{
+    char err[256];
+    cvt_t c = {.fmt = "dynamodb", .err = err, .err_size = sizeof err};
+    sl__jw_t jw;
+    fast_pk_t pk;
+    sl_record_t r = rec(v, NULL, NULL);
+    sl__jw_init(&jw, NULL, 0);
+    int rc = sl__cdc_fast(&c, o, &r, &jw, &pk, NULL, 0);
+    sl_free(pk.own);
+    sl_free(jw.buf);
+    *validated = c.validated;
+    return rc;
+}
+
+/* A DynamoDB record written compactly in printable ASCII is proven JSON by
+ * the walk itself: the strict scanner does not run on it. Whatever the
+ * walk cannot prove (a container it passes over, a number with an
+ * exponent, an escape, a control byte, UTF-8, nesting past the proof's
+ * depth) is left to the scanner, and the answer is the tree path's. */
+Test(cdc_fast, a_compact_record_is_proven_json_by_its_walk)
+{
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing"};
+    static const char *const proven[] = {
+        "{'pk':{'S':'p'},'a':{'N':'42'},'b':{'BOOL':true},'c':{'NULL':true}}",
+        "{'pk':{'S':'p'},'m':{'M':{'x':{'L':[{'S':'a'},{'N':'-1.5'},{'SS':['q','r']}]}}}}",
+        "{'pk':{'S':'p'},'n':{'NS':['1','2']},'b':{'B':'AAEC'},'e':{'M':{}},'l':{'L':[]}}",
+    };
+    int validated;
+    for (size_t i = 0; i < sizeof proven / sizeof *proven; i++) {
+        char *v = ddb_record("MODIFY", proven[i], proven[i], "{'pk':{'S':'p'}}",
+                             ",'eventVersion':'1.1','n':-12,'f':0.25,'t':false,'z':null");
+        cr_assert_eq(fast_alone(&o, v, &validated), 0, "%s", v);
+        cr_assert_eq(validated, 0, "proven by the walk: %s", v);
+        sl_record_t r = rec(v, NULL, NULL);
+        diff(&o, &r, 1, "proven");
+        free(v);
+    }
+    /* Left to the scanner, and still converted by the fast path. */
+    char deep[4096];
+    size_t at = (size_t)snprintf(deep, sizeof deep, "{'pk':{'S':'p'},'d':");
+    for (int k = 0; k < 70; k++)
+        at += (size_t)snprintf(deep + at, sizeof deep - at, "{'L':[");
+    at += (size_t)snprintf(deep + at, sizeof deep - at, "{'S':'x'}");
+    for (int k = 0; k < 70; k++)
+        at += (size_t)snprintf(deep + at, sizeof deep - at, "]}");
+    snprintf(deep + at, sizeof deep - at, "}");
+    const char *img = "{'pk':{'S':'p'}}";
+    struct {
+        const char *img, *extra;
+    } left[] = {
+        {img, ",'userIdentity':{'type':'Service'}"},
+        {img, ",'x':1e3"},
+        {img, ",'x':1234567890123456789"},
+        {"{'pk':{'S':'caf\\u00e9'}}", NULL},
+        {"{'pk':{'S':'h\xc3\xa9llo'}}", NULL},
+        {img, ",\n'x':1"},
+        {deep, NULL},
+    };
+    for (size_t i = 0; i < sizeof left / sizeof *left; i++) {
+        char *v = ddb_record("INSERT", left[i].img, NULL, "{'pk':{'S':'p'}}", left[i].extra);
+        cr_assert_eq(fast_alone(&o, v, &validated), 0, "%s", v);
+        cr_assert_eq(validated, 1, "left to the scanner: %s", v);
+        sl_record_t r = rec(v, NULL, NULL);
+        diff(&o, &r, 1, "left to the scanner");
+        free(v);
+    }
+    /* Not JSON, though the walk alone could read a change in each: the
+     * fast path gives way and the answer is the tree path's (SL_EJSON). */
+    static const char *const extras[] = {",'x':tru",     ",'x':01", ",'x':1.",   ",'x':-",
+                                         ",'x':1e",      ",'x':.5", ",'x':+1",   ",'x':[1,,2]",
+                                         ",'x':{'a' 1}", ",'x'",    ",'x':'a'b'"};
+    for (size_t i = 0; i < sizeof extras / sizeof *extras; i++) {
+        char *v = ddb_record("INSERT", img, NULL, "{'pk':{'S':'p'}}", extras[i]);
+        cr_assert_eq(fast_alone(&o, v, &validated), CDC_FALLBACK, "%s", v);
+        sl_record_t r = rec(v, NULL, NULL);
+        outcome_t tree = run(&o, &r, 0);
+        cr_assert_eq(tree.rc, SL_EJSON, "%s", v);
+        release(&tree);
+        diff(&o, &r, 0, "not JSON");
+        free(v);
+    }
+    /* After the record's object: space only. */
+    static const char *const tails[] = {" ", " \n", "}", " x", ",", "{}", "\"", "0"};
+    char *base = ddb_record("INSERT", img, NULL, "{'pk':{'S':'p'}}", NULL);
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        char v[1024];
+        snprintf(v, sizeof v, "%s%s", base, tails[i]);
+        int space = tails[i][strspn(tails[i], " \n")] == 0;
+        cr_assert_eq(fast_alone(&o, v, &validated), space ? 0 : CDC_FALLBACK, "[%s]", tails[i]);
+        sl_record_t r = rec(v, NULL, NULL);
+        diff(&o, &r, 0, "tail");
+    }
+    free(base);
+}
+
+/* The proof against the tree path over every single-byte change of
+ * compact records: each byte deleted, replaced by a byte that matters to
+ * the grammar, and doubled, and each cut. The fast path may give way; when
+ * it answers, it is the tree path's answer (so it never takes text that is
+ * not JSON for JSON). */
+Test(cdc_fast, every_one_byte_change_of_a_compact_record_is_the_tree_paths_answer)
+{
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing"};
+    static const char subs[] = "\",:{}[]0-.1eEtfnx\\ ";
+    char *bases[] = {
+        ddb_record(
+            "MODIFY",
+            "{'pk':{'S':'p1'},'n':{'N':'1.5'},'b':{'BOOL':false},'m':{'M':{'l':{'L':[{'NULL':"
+            "true},{'NS':['2']}]}}}}",
+            "{'pk':{'S':'p1'}}", "{'pk':{'S':'p1'}}", ",'eventVersion':'1.1','s':12"),
+        ddb_record("REMOVE", NULL, "{'pk':{'S':'p2'},'x':{'SS':['a']}}", "{'pk':{'S':'p2'}}",
+                   ",'z':null,'t':true,'f':-0.5"),
+    };
+    size_t answered = 0, mutants = 0;
+    for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
+        const char *s = bases[b];
+        size_t n = strlen(s);
+        char *v = malloc(n + 2);
+        cr_assert_not_null(v);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < sizeof subs + 2; k++) {
+                size_t m;
+                if (k < sizeof subs - 1) { /* replaced */
+                    if (s[i] == subs[k])
+                        continue;
+                    memcpy(v, s, n);
+                    v[i] = subs[k];
+                    m = n;
+                } else if (k == sizeof subs - 1) { /* deleted */
+                    memcpy(v, s, i);
+                    memcpy(v + i, s + i + 1, n - i - 1);
+                    m = n - 1;
+                } else if (k == sizeof subs) { /* doubled */
+                    memcpy(v, s, i + 1);
+                    memcpy(v + i + 1, s + i, n - i);
+                    m = n + 1;
+                } else { /* cut */
+                    memcpy(v, s, i);
+                    m = i;
+                }
+                v[m] = 0;
+                sl_record_t r = rec(v, NULL, NULL);
+                int before = g_fast;
+                diff(&o, &r, 0, "one byte changed");
+                answered += (size_t)(g_fast - before);
+                mutants++;
+            }
+        }
+        free(v);
+        free(bases[b]);
+    }
+    /* most changes break the text or the change: still, many are answered */
+    cr_assert_gt(answered, mutants / 20, "%zu of %zu answered by the fast path", answered, mutants);
+}
