@@ -463,12 +463,13 @@ static int absent(const u8_t *v)
     return !v || *v == 'n';
 }
 
-/* The string at @p v without escapes: 1 with its bytes, 0 not a string, -1
- * a string with escapes. */
+/* The string at @p v without escapes: 1 with its bytes, 0 not a string (or
+ * the end of a text the walk proves: an array cut after a comma), -1 a
+ * string with escapes. */
 FX_INLINE int plain_str(const u8_t *v, const txt_t *t, const u8_t **b, size_t *n)
 {
     unsigned char esc;
-    if (!v || *v != '"')
+    if (!v || v >= t->end || *v != '"')
         return 0;
     const u8_t *q = str_end(t, v + 1, &esc);
     if (!q || esc)
@@ -844,7 +845,7 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 static const u8_t *ddb_str(fx_t *x, const u8_t *p, mem_t *m)
 {
     unsigned char esc;
-    if (*p != '"')
+    if (p == x->end || *p != '"') /* (an element after a comma may be the end) */
         return NULL;
     const u8_t *q = str_end(&x->t, p + 1, &esc);
     if (!q || put_str(x, &x->s, p + 1, (size_t)(q - p - 1), esc))
