@@ -129,6 +129,7 @@ typedef struct stage_s {
             sl_stage_fn fn;
             sl_flat_map_fn flat;
             void *opaque;
+            struct sl__json_check_s *check; /* a map's stand-in validator, or NULL */
         } f;
         struct {
             sl_match_t match;
@@ -265,6 +266,9 @@ struct sl_engine_s {
     size_t record_max, fault_value_max;
     size_t fault_max; /* a fault event (key and value) fits this; 0 = no bound */
     int json_only;    /* source.format=json: records are validated JSON, no envelope */
+    /* with json_only: a stage's stand-in for sl_json_validate() (the first
+     * offered by a map of the pipelines), or NULL */
+    const struct sl__json_check_s *json_check;
     unsigned retry_max;
     int64_t backoff_base, backoff_max;
     size_t inflight_max, inflight_bytes_max, part_inflight_max;
@@ -366,6 +370,26 @@ int sl__uow_headers_set(sl_uow_t *u, const sl_header_t *h, size_t n);
  * cdc flavor) that would otherwise validate it again; a user stage cannot
  * see it and nothing it outputs is trusted because of it. */
 int sl__uow_value_is_json(const sl_uow_t *u);
+
+/* A stage's stand-in for the engine's validation of a record's value when
+ * source.format=json: fn(opaque, r, se) returns exactly what
+ * sl_json_validate(r->value, r->value_len, se) returns for those bytes (its
+ * verdict and its error), and may keep what it learnt on the way (the cdc
+ * flavor keeps the event its walk wrote while proving the text JSON) for
+ * its own stage's call on the same record, which runs next on the same
+ * thread unless a stage before it holds the record. The stage must find out
+ * that what it kept is for another record and then do its work as if
+ * nothing were kept. Engine thread. */
+typedef struct sl__json_check_s {
+    int (*fn)(void *opaque, const sl_record_t *r, sl_scan_error_t *se);
+    void *opaque;
+} sl__json_check_t;
+
+/* pipeline.c: sl_pipeline_map() whose stage offers @p check (borrowed: it
+ * must live as long as the pipeline) to the engine. For internal stages (the
+ * cdc flavor). Returns as sl_pipeline_map(). Not thread-safe (a builder). */
+int sl__pipeline_map_checked(sl_pipeline_t *p, sl_stage_fn fn, void *opaque,
+                             sl__json_check_t *check);
 
 /* pipeline.c: asks the engine's envelope scan to find the JSON pointer of
  * @p ntok member names @p tok (unescaped, NUL-terminated, borrowed: they

@@ -601,7 +601,8 @@ static int scan_record(const sl_engine_t *e, const sl_record_t *r, sl_envelope_t
         memset(env, 0, sizeof *env);
         env->type = (sl_span_t){"", 0};
         if (r->value_len) { /* an empty value is a tombstone, skipped by push() */
-            rc = sl_json_validate(r->value, r->value_len, &se);
+            rc = e->json_check ? e->json_check->fn(e->json_check->opaque, r, &se)
+                               : sl_json_validate(r->value, r->value_len, &se);
             *json = !rc;
         }
     } else if (r->header_count) {

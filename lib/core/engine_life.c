@@ -255,6 +255,13 @@ int sl_engine_start(sl_engine_t *e, char *errstr, size_t errstr_size)
         e->rng = 88172645463325252ull;
     e->entry_size = (sizeof(entry_t) + e->npl * sizeof(sl_uow_t) + 15) & ~(size_t)15;
     e->skip_fast = e->npl <= 64 && !e->json_only;
+    /* A map that proves the records JSON while doing its work validates
+     * them in the engine's stead (the first one offered). */
+    e->json_check = NULL;
+    for (size_t i = 0; e->json_only && !e->json_check && i < e->npl; i++)
+        for (size_t j = 0; !e->json_check && j < e->pls[i]->nstages; j++)
+            if (e->pls[i]->stages[j].kind == ST_MAP)
+                e->json_check = e->pls[i]->stages[j].u.f.check;
     for (size_t i = 0; i < e->npl; i++)
         if (!e->pls[i]->nstages || e->pls[i]->stages[0].kind != ST_TYPES)
             e->skip_fast = 0;

@@ -202,6 +202,7 @@ static int add_fn(sl_pipeline_t *p, stage_kind_t kind, sl_stage_fn fn, sl_flat_m
     s->u.f.fn = fn;
     s->u.f.flat = flat;
     s->u.f.opaque = opaque;
+    s->u.f.check = NULL;
     p->nstages++;
     return 0;
 }
@@ -214,6 +215,15 @@ int sl_pipeline_filter(sl_pipeline_t *p, sl_stage_fn fn, void *opaque)
 int sl_pipeline_map(sl_pipeline_t *p, sl_stage_fn fn, void *opaque)
 {
     return add_fn(p, ST_MAP, fn, NULL, opaque);
+}
+
+int sl__pipeline_map_checked(sl_pipeline_t *p, sl_stage_fn fn, void *opaque,
+                             sl__json_check_t *check)
+{
+    int rc = add_fn(p, ST_MAP, fn, NULL, opaque);
+    if (!rc)
+        p->stages[p->nstages - 1].u.f.check = check;
+    return rc;
 }
 
 int sl_pipeline_tap(sl_pipeline_t *p, sl_stage_fn fn, void *opaque)

@@ -1013,12 +1013,29 @@ typedef struct cdc_stage_s {
     size_t nstrs;
     const char **drop;
     cdc_keep_t keep; /* the fast path's scratch, kept between records */
+    /* The event the walk wrote while it proved the record JSON in the
+     * engine's stead (cdc_check()), for cdc_map() on the same record. */
+    struct {
+        const sl_record_t *rec; /* NULL: nothing kept */
+        const void *value;
+        size_t value_len;
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        int rc;         /* the walk's verdict: 0, CDC_SKIPPED or CDC_FALLBACK */
+        size_t key_len; /* with rc 0: the partitionKey's bytes first in buf */
+        char *buf;      /* the output (key, then event), or a spare buffer */
+        size_t len, cap;
+        char err[STAGE_ERR];
+    } kept;
+    sl__json_check_t check;
 } cdc_stage_t;
 
 static void cdc_stage_free(void *opaque)
 {
     cdc_stage_t *s = opaque;
     sl__cdc_keep_free(&s->keep);
+    sl_free(s->kept.buf);
     for (size_t i = 0; i < s->nstrs; i++)
         sl_free(s->strs[i]);
     sl_free(s->strs);
@@ -1043,8 +1060,66 @@ static int stage_dup(cdc_stage_t *s, const char **dst)
  * allocation once the uow's pooled buffer and the stage's scratch are large
  * enough. The options were checked by sl_cdc(). A record the engine's
  * scanner validated is not validated again. Returns as sl__cdc_fast(). */
+/* The engine's validation of a record's value (source.format=json), done by
+ * the walk that converts it (sl__json_check_t): a compact DynamoDB record in
+ * printable ASCII is proven JSON while its event is written, and the event
+ * is kept for cdc_map(). Any other record, or one the walk cannot decide,
+ * gets the strict scanner's verdict and message, as without the stage. */
+static int cdc_check(void *opaque, const sl_record_t *r, sl_scan_error_t *se)
+{
+    cdc_stage_t *s = opaque;
+    s->kept.rec = NULL;
+    cvt_t c = {.fmt = "dynamodb", .err = s->kept.err, .err_size = sizeof s->kept.err};
+    s->kept.err[0] = 0;
+    sl__jw_t jw;
+    sl__jw_init(&jw, s->kept.buf, s->kept.cap);
+    fast_pk_t pk;
+    int rc = sl__cdc_fast(&c, &s->opts, r, &jw, &pk, &s->keep, CDC_KEY_FIRST | CDC_CHECK);
+    sl_free(pk.own);
+    s->kept.buf = jw.buf;
+    s->kept.cap = jw.cap;
+    int known = c.proven || (c.validated && !c.invalid);
+    if (!known || jw.oom || (rc && rc != CDC_SKIPPED && rc != CDC_FALLBACK))
+        return sl_json_validate(r->value, r->value_len, se);
+    s->kept.rec = r;
+    s->kept.value = r->value;
+    s->kept.value_len = r->value_len;
+    s->kept.topic = r->topic;
+    s->kept.partition = r->partition;
+    s->kept.offset = r->offset;
+    s->kept.rc = rc;
+    s->kept.key_len = pk.n;
+    s->kept.len = jw.len;
+    return 0;
+}
+
+/* Whether cdc_check() kept the event of @p r: the same record, at the same
+ * place, with the same bytes. Forgets it either way: it serves once. */
+static int kept_for(cdc_stage_t *s, const sl_record_t *r)
+{
+    int same = s->kept.rec == r && s->kept.value == r->value && s->kept.value_len == r->value_len &&
+               s->kept.topic == r->topic && s->kept.partition == r->partition &&
+               s->kept.offset == r->offset;
+    s->kept.rec = NULL;
+    return same;
+}
+
 static int cdc_in_place(cdc_stage_t *s, sl_uow_t *u, sl__jw_t *jw, char *err, size_t err_size)
 {
+    if (kept_for(s, sl_uow_record(u))) {
+        /* The event is written: the kept buffer becomes the uow's, the
+         * uow's the next spare (no copy). */
+        int rc = s->kept.rc;
+        snprintf(err, err_size, "%s", s->kept.err);
+        char *spare = jw->buf;
+        size_t spare_cap = jw->cap;
+        sl__jw_init(jw, s->kept.buf, s->kept.cap);
+        jw->len = s->kept.len;
+        s->kept.buf = spare;
+        s->kept.cap = spare_cap;
+        sl__uow_output_take(u, jw, rc ? SIZE_MAX : s->kept.key_len);
+        return rc;
+    }
     cvt_t c = {.fmt = s->opts.format == SL_CDC_DYNAMODB ? "dynamodb" : "debezium",
                .err = err,
                .err_size = err_size};
@@ -1160,5 +1235,10 @@ int sl_cdc(sl_pipeline_t *p, const sl_cdc_opts_t *opts)
     }
     if ((rc = cdc_declare(p, o)))
         return rc;
-    return sl_pipeline_map(p, cdc_map, s);
+    /* DynamoDB records are proven JSON by the walk (Debezium envelopes are
+     * validated first, which the engine does anyway). */
+    if (o->format != SL_CDC_DYNAMODB || o->to_entity)
+        return sl_pipeline_map(p, cdc_map, s);
+    s->check = (sl__json_check_t){cdc_check, s};
+    return sl__pipeline_map_checked(p, cdc_map, s, &s->check);
 }

@@ -197,9 +197,11 @@ static int scalar_byte(u8_t c)
 }
 
 #if FX_SSE2
-/* The quote bits of 64 bytes at @p s; *bs collects their backslashes, *ctl
- * their bytes below 0x20 or above 0x7F (below 0x20 as signed bytes). */
-static inline uint64_t quote_block(const u8_t *s, __m128i *bs, __m128i *ctl)
+/* The quote bits of 64 bytes at @p s; *bs collects their backslashes and,
+ * with @p want_ctl, *ctl their bytes below 0x20 or above 0x7F (below 0x20 as
+ * signed bytes). A constant @p want_ctl: the trusting walk pays no compare
+ * for a verdict it does not use. */
+FX_INLINE uint64_t quote_block(const u8_t *s, __m128i *bs, __m128i *ctl, int want_ctl)
 {
     const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'),
                   space = _mm_set1_epi8(0x20);
@@ -207,10 +209,31 @@ static inline uint64_t quote_block(const u8_t *s, __m128i *bs, __m128i *ctl)
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
         *bs = _mm_or_si128(*bs, _mm_cmpeq_epi8(v, bsl));
-        *ctl = _mm_or_si128(*ctl, _mm_cmplt_epi8(v, space));
+        if (want_ctl)
+            *ctl = _mm_or_si128(*ctl, _mm_cmplt_epi8(v, space));
         m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
     }
     return m;
+}
+
+FX_INLINE size_t quote_scan(const u8_t *s, size_t n, uint64_t *qm, int *plain, int want_ctl)
+{
+    __m128i bs = _mm_setzero_si128(), ctl = _mm_setzero_si128();
+    size_t w = 0, i = 0;
+    if (n > 64 * QW_MAX)
+        return 0;
+    for (; n - i >= 64; i += 64)
+        qm[w++] = quote_block(s + i, &bs, &ctl, want_ctl);
+    if (i < n) {
+        u8_t tail[64]; /* the last bytes, padded with spaces */
+        memset(tail, ' ', sizeof tail);
+        memcpy(tail, s + i, n - i);
+        qm[w++] = quote_block(tail, &bs, &ctl, want_ctl);
+    }
+    if (_mm_movemask_epi8(bs))
+        return 0;
+    *plain = want_ctl && !_mm_movemask_epi8(ctl);
+    return w;
 }
 #endif
 
@@ -218,32 +241,19 @@ static inline uint64_t quote_block(const u8_t *s, __m128i *bs, __m128i *ctl)
  * returns how many words, or 0 when the text holds a backslash, is longer
  * than QW_MAX words, or SSE2 is not there: then strings are searched. One
  * pass over the record costs less than searching its strings one by one.
- * *plain: an index was made and no byte is below 0x20 or above 0x7F (every
- * string of the text is then a valid JSON string, whatever its place). */
-static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm, int *plain)
+ * *plain (looked for only with @p want_plain, else 0): an index was made and
+ * no byte is below 0x20 or above 0x7F (every string of the text is then a
+ * valid JSON string, whatever its place). */
+static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm, int *plain, int want_plain)
 {
     *plain = 0;
 #if FX_SSE2
-    __m128i bs = _mm_setzero_si128(), ctl = _mm_setzero_si128();
-    size_t w = 0, i = 0;
-    if (n > 64 * QW_MAX)
-        return 0;
-    for (; n - i >= 64; i += 64)
-        qm[w++] = quote_block(s + i, &bs, &ctl);
-    if (i < n) {
-        u8_t tail[64]; /* the last bytes, padded with spaces */
-        memset(tail, ' ', sizeof tail);
-        memcpy(tail, s + i, n - i);
-        qm[w++] = quote_block(tail, &bs, &ctl);
-    }
-    if (_mm_movemask_epi8(bs))
-        return 0;
-    *plain = !_mm_movemask_epi8(ctl);
-    return w;
+    return want_plain ? quote_scan(s, n, qm, plain, 1) : quote_scan(s, n, qm, plain, 0);
 #else
     (void)s;
     (void)n;
     (void)qm;
+    (void)want_plain;
     return 0;
 #endif
 }
@@ -1677,7 +1687,8 @@ void sl__cdc_keep_free(cdc_keep_t *k)
 static int validate_here(cvt_t *c, const sl_record_t *r, size_t len)
 {
     c->validated = 1;
-    return sl_json_validate(r->value, len, NULL);
+    c->invalid = sl_json_validate(r->value, len, NULL) != 0;
+    return c->invalid;
 }
 
 int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
@@ -1701,11 +1712,13 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     x.end = end;
     uint64_t qm[QW_MAX];
     x.t = (txt_t){.base = r->value, .end = end};
-    x.t.qn = quote_index(r->value, len, qm, &x.t.plain);
+    x.t.qn = quote_index(r->value, len, qm, &x.t.plain, prove);
     x.t.qm = x.t.qn ? qm : NULL;
     /* Escapes, control bytes or UTF-8 in the text (or no index): the
      * validator first, as for a Debezium envelope. */
     if (prove && !x.t.plain) {
+        if (flags & CDC_CHECK)
+            return CDC_UNCHECKED;
         prove = 0;
         if (validate_here(c, r, len))
             return CDC_FALLBACK;
@@ -1731,6 +1744,7 @@ int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_
     int rc = o->format == SL_CDC_DYNAMODB ? from_ddb(&x, c, o, r, p, jw, pk)
                                           : from_dbz(&x, c, o, r, p, jw, pk, pkbuf, sizeof pkbuf);
     int again = 0;
+    c->proven = prove && rc != SL_ENOMEM && x.covered && !x.unproven;
     if (prove && rc != SL_ENOMEM && !(x.covered && !x.unproven)) {
         /* Not proven: the validator's verdict on the whole text. */
         if (validate_here(c, r, len))

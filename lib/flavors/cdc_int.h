@@ -40,6 +40,8 @@ typedef struct cvt_s {
     size_t plen;
     unsigned cut;  /* path pushes that did not fit */
     int validated; /* sl__cdc_fast() ran the strict scanner on the record itself */
+    int invalid;   /* ... and the scanner found no JSON there */
+    int proven;    /* sl__cdc_fast()'s walk proved the record JSON itself */
 } cvt_t;
 
 #define NO_MARK ((size_t)-1)
@@ -71,6 +73,9 @@ typedef struct change_s {
  * error (whose message that path writes), or a form the fast path leaves to
  * it (escaped keys, repeated members, ...). */
 #define CDC_FALLBACK 2
+/* sl__cdc_fast() with CDC_CHECK returns this, having done nothing, for a
+ * record whose text the walk cannot prove JSON itself. */
+#define CDC_UNCHECKED 3
 
 /* The partitionKey the fast path found: borrowed from the record, or owned. */
 typedef struct fast_pk_s {
@@ -109,14 +114,21 @@ enum {
     CDC_VALIDATED = 1,
     /* The partitionKey's bytes go to @p jw before the event: a uow's output
      * layout (key, then value), written in place. */
-    CDC_KEY_FIRST = 2
+    CDC_KEY_FIRST = 2,
+    /* The engine's stand-in validation (sl__json_check_t): a record the walk
+     * cannot prove JSON itself returns CDC_UNCHECKED at once, unwalked and
+     * unvalidated, for the caller to validate. Without CDC_VALIDATED. */
+    CDC_CHECK = 4
 };
 
 /* The event of a record straight from its bytes (cdc_fast.c), without the
  * mapping hook, appended to @p jw (the caller frees jw->buf). @p keep:
  * buffers to reuse, or NULL (allocated and freed in the call). @p flags:
  * CDC_*. Returns 0 (@p pk set, the caller frees pk->own), CDC_SKIPPED (the
- * reason in the error buffer), CDC_FALLBACK or SL_ENOMEM. */
+ * reason in the error buffer), CDC_FALLBACK, CDC_UNCHECKED or SL_ENOMEM.
+ * @p c tells how the text was found JSON: proven by the walk, or validated
+ * (valid or invalid), or neither (CDC_VALIDATED, CDC_UNCHECKED, or a record
+ * given up before any verdict: an empty value, no object). */
 int sl__cdc_fast(cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, sl__jw_t *jw,
                  fast_pk_t *pk, cdc_keep_t *keep, unsigned flags);
 /* sl_cdc_convert_text() by one path: @p mode 0 the jansson tree only, 1 the

@@ -882,13 +882,15 @@ Test(cdc, pipeline_over_debezium)
     sl_test_destroy(t);
 }
 
-/* Out of memory inside the map is transient: the stage asks for a retry and
- * the record goes through once memory is back. */
-Test(cdc_alloc, out_of_memory_in_the_stage_is_retried)
+/* Pushes @p v with the @p n-th allocation failing, for n = 1..120, and
+ * checks that each record is published or faulted exactly once and
+ * committed. Returns the retries the pipeline counted over all of them;
+ * *runs how many pushes were taken (not refused for memory), *published
+ * how many of them published the event. */
+static uint64_t push_failing(const char *v, unsigned *runs, unsigned *published)
 {
-    const char *v = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
-                       "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'1.5'}}}}");
     uint64_t retried = 0;
+    *runs = *published = 0;
     for (uint64_t n = 1; n <= 120; n++) {
         const char *kv[] = {
             "source.format",        "json", "retry.max", "100", "retry.backoff.ms", "1",
@@ -907,17 +909,47 @@ Test(cdc_alloc, out_of_memory_in_the_stage_is_retried)
             continue;
         }
         cr_assert_eq(rc, 0);
+        ++*runs;
         for (int i = 0; i < 10; i++)
             sl_test_advance(t, 10);
         cr_assert_eq(sl_test_sink_count(out) + sl_test_sink_count(sl_test_faults(t)), 1,
                      "n=%llu: published or faulted, once", (unsigned long long)n);
+        *published += (unsigned)sl_test_sink_count(out);
         cr_assert_eq(sl_test_committed(t, "in", 0), 1);
         sl_stats_t st;
         cr_assert_eq(sl_engine_pipeline_stats(sl_test_engine(t), "cdc", &st), 0);
         retried += st.retries;
         sl_test_destroy(t);
     }
-    cr_assert_gt(retried, 5, "failures inside the stage were retried");
+    return retried;
+}
+
+/* Out of memory inside the map is transient: the stage asks for a retry and
+ * the record goes through once memory is back. The record is not in plain
+ * ASCII, so the engine validates it and the map walks it. */
+Test(cdc_alloc, out_of_memory_in_the_stage_is_retried)
+{
+    unsigned runs, published;
+    const char *v = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                       "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'1.5'},"
+                       "'city':{'S':'Z\xc3\xbcrich'}}}}");
+    uint64_t retried = push_failing(v, &runs, &published);
+    cr_assert_gt(retried, 5, "failures inside the stage were retried (%llu)",
+                 (unsigned long long)retried);
+    cr_assert_eq(published, runs, "every run published the event (%u of %u)", published, runs);
+}
+
+/* A compact record in plain ASCII is proven JSON by the stage's walk in the
+ * engine's stead, which keeps the event for the map. Out of memory in that
+ * walk is no verdict on the record: the engine validates it, the map writes
+ * the event; never a decode fault. */
+Test(cdc_alloc, out_of_memory_while_proving_a_record_is_no_fault)
+{
+    unsigned runs, published;
+    const char *v = sq("{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+                       "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'1.5'}}}}");
+    push_failing(v, &runs, &published);
+    cr_assert_eq(published, runs, "every run published the event (%u of %u)", published, runs);
 }
 
 /* ---- migrating from aws-lambda-stream (issue 16) ----------------------- */
@@ -1656,4 +1688,164 @@ Test(cdc_stage, in_place_output_is_the_text_forms)
         }
         sl_test_destroy(t);
     }
+}
+
+/* ---- the stage proving records in the engine's stead ------------------- */
+
+/* The message sink @p s took for source offset @p offset, or NULL. */
+static const sl_test_msg_t *msg_at(const sl_test_sink_t *s, int64_t offset)
+{
+    for (size_t i = 0; i < sl_test_sink_count(s); i++)
+        if (sl_test_sink_msg(s, i)->offset == offset)
+            return sl_test_sink_msg(s, i);
+    return NULL;
+}
+
+/* The err.message of a fault event. */
+static char *fault_message(const sl_test_msg_t *m)
+{
+    json_t *fault = json_loadb(m->value, m->value_len, 0, NULL);
+    cr_assert_not_null(fault);
+    const char *s = json_string_value(json_object_get(json_object_get(fault, "err"), "message"));
+    cr_assert_not_null(s);
+    char *out = strdup(s);
+    json_decref(fault);
+    return out;
+}
+
+/* Checks what the driver did with record @p off of value @p v: a decode fault
+ * with the strict scanner's message when it is not JSON, else exactly what
+ * sl_cdc_convert_text() gives for it (the event, or the stage's fault with
+ * that reason). Returns 1 for a published event. */
+static int as_without_the_stage(sl_test_t *t, const sl_test_sink_t *out, const char *v, int64_t off)
+{
+    size_t n = strlen(v);
+    const sl_test_msg_t *ev = msg_at(out, off), *f = msg_at(sl_test_faults(t), off);
+    sl_scan_error_t se = {0, NULL};
+    int vrc = sl_json_validate(v, n, &se);
+    if (vrc) {
+        cr_assert_null(ev, "offset %lld: not JSON, not published", (long long)off);
+        cr_assert_not_null(f, "offset %lld: not JSON, a fault", (long long)off);
+        cr_assert_str_eq(f->pipeline, "-", "offset %lld: a decode fault", (long long)off);
+        char want[256];
+        snprintf(want, sizeof want, "%s at byte %zu: %s", sl_strerror(vrc), se.offset, se.reason);
+        char *got = fault_message(f);
+        cr_assert(strstr(got, want), "offset %lld: \"%s\" names \"%s\"", (long long)off, got, want);
+        free(got);
+        return 0;
+    }
+    sl_record_t r = rec(v, NULL, off);
+    char *text = NULL, err[256] = "";
+    size_t len = 0;
+    int rc = sl_cdc_convert_text(&DDB, &r, &text, &len, err, sizeof err);
+    if (rc) {
+        cr_assert_null(ev, "offset %lld: not published (%s)", (long long)off, err);
+        cr_assert_not_null(f, "offset %lld: the stage's fault", (long long)off);
+        cr_assert_str_eq(f->pipeline, "cdc");
+        char *got = fault_message(f);
+        cr_assert(strstr(got, err), "offset %lld: \"%s\" names \"%s\"", (long long)off, got, err);
+        free(got);
+        return 0;
+    }
+    cr_assert_null(f, "offset %lld: no fault", (long long)off);
+    cr_assert_not_null(ev, "offset %lld: published", (long long)off);
+    cr_assert_eq(ev->value_len, len, "offset %lld: %.*s\nvs\n%s", (long long)off,
+                 (int)ev->value_len, ev->value, text);
+    cr_assert_eq(memcmp(ev->value, text, len), 0, "offset %lld: %s\nvs\n%s", (long long)off,
+                 ev->value, text);
+    sl_free(text);
+    return 1;
+}
+
+/* With source.format=json the stage proves compact DynamoDB records JSON in
+ * the engine's stead, and the walk that proves one keeps its event for the
+ * map. Whatever the record, what comes out is what comes out without that:
+ * sl_cdc_convert_text()'s event or fault, or a decode fault with the strict
+ * scanner's message for text that is not JSON, proven or not. */
+Test(cdc_stage, records_proven_for_the_engine_come_out_as_without_it)
+{
+    const char *in[] = {
+        /* proven by the walk */
+        "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225600,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'1.50'},"
+        "'m':{'M':{'l':{'L':[{'S':'a'},{'BOOL':true},{'NULL':true}]}}}}}}",
+        "{'eventName':'REMOVE','eventID':'e1','dynamodb':{'ApproximateCreationDateTime':1767225601,"
+        "'Keys':{'pk':{'S':'t2'}},'OldImage':{'pk':{'S':'t2'},'s':{'SS':['x','y']}}}}",
+        /* plain, the walk cannot prove it (a number with an exponent) */
+        "{'eventName':'INSERT','x':1e3,'dynamodb':{'ApproximateCreationDateTime':1767225602,"
+        "'Keys':{'pk':{'S':'t3'}},'NewImage':{'pk':{'S':'t3'}}}}",
+        /* not plain: UTF-8, an escape, a line break */
+        "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225603,"
+        "'Keys':{'pk':{'S':'t4'}},'NewImage':{'pk':{'S':'t4'},'c':{'S':'Z\xc3\xbcrich'}}}}",
+        "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1767225604,"
+        "'Keys':{'pk':{'S':'t5'}},'NewImage':{'pk':{'S':'t\\u0035'}}}}",
+        "{'eventName':'INSERT',\n'dynamodb':{'ApproximateCreationDateTime':1767225605,"
+        "'Keys':{'pk':{'S':'t6'}},'NewImage':{'pk':{'S':'t6'}}}}",
+        /* JSON, not a change the stage can publish */
+        "{'a':1}",
+        "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225606,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'abc'}}}}",
+        /* not JSON, plain and not */
+        "{'eventName':'INSERT','x':tru,'dynamodb':{'ApproximateCreationDateTime':1,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}}",
+        "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'}}}} x",
+        "{'eventName':'INSERT','dynamodb':{'ApproximateCreationDateTime':1,'Keys':{'pk':{'S':'t1'}",
+        "{'eventName':'INS\xc3',\n'x':}",
+        /* proven again after all that */
+        "{'eventName':'MODIFY','dynamodb':{'ApproximateCreationDateTime':1767225607,"
+        "'Keys':{'pk':{'S':'t1'}},'NewImage':{'pk':{'S':'t1'},'n':{'N':'-0.25'}},"
+        "'OldImage':{'pk':{'S':'t1'}}}}",
+    };
+    size_t count = sizeof in / sizeof *in;
+    char *v[sizeof in / sizeof *in];
+    sl_test_sink_t *out;
+    sl_test_t *t = cdc_driver(&DDB, &out);
+    for (size_t i = 0; i < count; i++) {
+        v[i] = strdup(sq(in[i]));
+        cr_assert_eq(sl_test_push(t, "things-cdc", 0, (int64_t)i, NULL, 0, v[i], strlen(v[i])), 0);
+    }
+    unsigned published = 0;
+    for (size_t i = 0; i < count; i++)
+        published += (unsigned)as_without_the_stage(t, out, v[i], (int64_t)i);
+    cr_assert_eq(published, 7, "the seven changes published");
+    cr_assert_eq(sl_test_sink_count(out) + sl_test_sink_count(sl_test_faults(t)), count,
+                 "every record accounted for once");
+    sl_stats_t st;
+    sl_engine_stats(sl_test_engine(t), &st);
+    cr_assert_eq(st.decode_faults, 4, "the four texts that are not JSON");
+    cr_assert_eq(sl_test_committed(t, "things-cdc", 0), (int64_t)count);
+    sl_test_destroy(t);
+    for (size_t i = 0; i < count; i++)
+        free(v[i]);
+}
+
+/* The event kept while proving a record is that record's alone: a record
+ * held before the stage (here by a rate limit) reaches the map after later
+ * records were proven, and gets its own event. */
+Test(cdc_stage, a_record_held_before_the_stage_gets_its_own_event)
+{
+    const char *kv[] = {"source.format", "json", NULL};
+    sl_test_t *t = driver(kv);
+    sl_test_sink_t *out = sl_test_sink_new(t, "events", 0, 0, 0);
+    sl_pipeline_t *p = sl_pipeline_new("cdc");
+    cr_assert_eq(sl_pipeline_rate_limit(p, 10, 1), 0);
+    cr_assert_eq(sl_cdc(p, &DDB), 0);
+    add_with_sink(t, p, out);
+    cr_assert_eq(sl_test_start(t), 0);
+    char v[4][256];
+    for (int i = 0; i < 4; i++) {
+        snprintf(v[i], sizeof v[i],
+                 "{\"eventName\":\"INSERT\",\"dynamodb\":{\"ApproximateCreationDateTime\":%d,"
+                 "\"Keys\":{\"pk\":{\"S\":\"k%d\"}},\"NewImage\":{\"pk\":{\"S\":\"k%d\"}}}}",
+                 1767225600 + i, i, i);
+        cr_assert_eq(sl_test_push(t, "things-cdc", 0, i, NULL, 0, v[i], strlen(v[i])), 0);
+    }
+    cr_assert_lt(sl_test_sink_count(out), 4, "the rate limit holds records");
+    for (int i = 0; i < 100 && sl_test_sink_count(out) < 4; i++)
+        sl_test_advance(t, 100);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(as_without_the_stage(t, out, v[i], i), 1);
+    cr_assert_eq(sl_test_committed(t, "things-cdc", 0), 4);
+    sl_test_destroy(t);
 }
