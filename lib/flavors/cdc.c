@@ -572,12 +572,33 @@ static void hex8_split(char *out, uint32_t v)
     memcpy(out + 5, t + 4, 4);
 }
 
+/* The id from the hash of its text. */
+static void id_finish(const idhash_t *h, char id[37])
+{
+    uint64_t a = fmix64(h->a), b = fmix64(h->b ^ 0x5851f42d4c957f2dull);
+    uint64_t p5 = b & 0xffffffffffffull;
+    /* %08x-%04x-%04x-%04x-%012x by hand: snprintf costs more than the hash. */
+    hex8(id, (uint32_t)(a >> 32));
+    id[8] = '-';
+    hex8_split(id + 9, (uint32_t)(((a >> 16) & 0xffff) << 16 | ((a & 0x0fff) | 0x8000)));
+    id[18] = '-';
+    hex8_split(id + 19, (uint32_t)((((b >> 48) & 0x3fff) | 0x8000) << 16 | (p5 >> 32)));
+    hex8(id + 28, (uint32_t)p5);
+    id[36] = 0;
+}
+
+static void id_start(idhash_t *h, const char *entity)
+{
+    *h = (idhash_t){1469598103934665603ull, 1469598103934665603ull ^ 0x9e3779b97f4a7c15ull};
+    id_feed(h, entity, strlen(entity));
+    id_feed(h, "\n", 1);
+}
+
 /* The event id, described at the top of this file. */
 void sl__cdc_event_id(const char *entity, const sl_record_t *r, const char *identity, char id[37])
 {
-    idhash_t h = {1469598103934665603ull, 1469598103934665603ull ^ 0x9e3779b97f4a7c15ull};
-    id_feed(&h, entity, strlen(entity));
-    id_feed(&h, "\n", 1);
+    idhash_t h;
+    id_start(&h, entity);
     if (identity && *identity) {
         /* No topic or offset: the same change read from anywhere is one id. */
         id_feed(&h, "change\n", 7);
@@ -593,16 +614,30 @@ void sl__cdc_event_id(const char *entity, const sl_record_t *r, const char *iden
         if (r->position)
             id_feed(&h, r->position, strlen(r->position));
     }
-    uint64_t a = fmix64(h.a), b = fmix64(h.b ^ 0x5851f42d4c957f2dull);
-    uint64_t p5 = b & 0xffffffffffffull;
-    /* %08x-%04x-%04x-%04x-%012x by hand: snprintf costs more than the hash. */
-    hex8(id, (uint32_t)(a >> 32));
-    id[8] = '-';
-    hex8_split(id + 9, (uint32_t)(((a >> 16) & 0xffff) << 16 | ((a & 0x0fff) | 0x8000)));
-    id[18] = '-';
-    hex8_split(id + 19, (uint32_t)((((b >> 48) & 0x3fff) | 0x8000) << 16 | (p5 >> 32)));
-    hex8(id + 28, (uint32_t)p5);
-    id[36] = 0;
+    id_finish(&h, id);
+}
+
+void sl__cdc_event_id_kept(cdc_keep_t *k, const char *entity, const sl_record_t *r,
+                           const char *identity, char id[37])
+{
+    static const char head[] = "dynamodb:";
+    if (!k || !identity || strncmp(identity, head, sizeof head - 1)) {
+        sl__cdc_event_id(entity, r, identity, id);
+        return;
+    }
+    idhash_t h;
+    if (!k->id_ready) {
+        id_start(&h, entity);
+        id_feed(&h, "change\n", 7);
+        id_feed(&h, head, sizeof head - 1);
+        k->id_a = h.a;
+        k->id_b = h.b;
+        k->id_ready = 1;
+    }
+    h = (idhash_t){k->id_a, k->id_b};
+    identity += sizeof head - 1;
+    id_feed(&h, identity, strlen(identity));
+    id_finish(&h, id);
 }
 
 /* ---- the event -------------------------------------------------------- */
@@ -1110,7 +1145,11 @@ static int cdc_in_place(cdc_stage_t *s, sl_uow_t *u, sl__jw_t *jw, char *err, si
         /* The event is written: the kept buffer becomes the uow's, the
          * uow's the next spare (no copy). */
         int rc = s->kept.rc;
-        snprintf(err, err_size, "%s", s->kept.err);
+        if (rc) { /* the reason, for a skip or the tree path (no printf per event) */
+            size_t n = strnlen(s->kept.err, err_size - 1);
+            memcpy(err, s->kept.err, n);
+            err[n] = 0;
+        }
         char *spare = jw->buf;
         size_t spare_cap = jw->cap;
         sl__jw_init(jw, s->kept.buf, s->kept.cap);

@@ -224,8 +224,12 @@ FX_INLINE size_t quote_scan(const u8_t *s, size_t n, uint64_t *qm, int *plain, i
         return 0;
     for (; n - i >= 64; i += 64)
         qm[w++] = quote_block(s + i, &bs, &ctl, want_ctl);
-    if (i < n) {
-        u8_t tail[64]; /* the last bytes, padded with spaces */
+    if (i < n && n >= 64) {
+        /* the last 64 bytes of the text, those before i shifted out (they
+         * are the text's: what they add to bs and ctl is true of it) */
+        qm[w++] = quote_block(s + n - 64, &bs, &ctl, want_ctl) >> (64 - (n - i));
+    } else if (i < n) {
+        u8_t tail[64]; /* the short text, padded with spaces */
         memset(tail, ' ', sizeof tail);
         memcpy(tail, s + i, n - i);
         qm[w++] = quote_block(tail, &bs, &ctl, want_ctl);
@@ -1217,7 +1221,10 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
         entity = derived;
     }
     char id[37], type[200];
-    sl__cdc_event_id(entity, r, ch->identity, id);
+    if (entity == o->entity)
+        sl__cdc_event_id_kept(x->keep, entity, r, ch->identity, id);
+    else
+        sl__cdc_event_id(entity, r, ch->identity, id);
     size_t en = strlen(entity), vn = strlen(verb), tn = en + 1 + vn;
     if (tn >= sizeof type) /* a long entity option: the tree path */
         return CDC_FALLBACK;

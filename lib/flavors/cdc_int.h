@@ -99,6 +99,10 @@ typedef struct cdc_keep_s {
      * serves one set of options and one format. */
     char *tags;
     size_t head_n, tail_n;
+    /* The id's hash after "<entity>\nchange\ndynamodb:" for the options'
+     * entity (sl__cdc_event_id_kept()), once id_ready. */
+    uint64_t id_a, id_b;
+    int id_ready;
 } cdc_keep_t;
 
 /* Frees what @p k holds and zeroes it. */
@@ -165,6 +169,12 @@ size_t sl__cdc_n_text(const char *s, size_t n, int real, char *out);
 int sl__cdc_utf8_text(const void *buf, size_t n);
 /* The event id (see cdc.c) into @p id. */
 void sl__cdc_event_id(const char *entity, const sl_record_t *r, const char *identity, char id[37]);
+/* sl__cdc_event_id() for the entity the options fix (@p entity, the same
+ * for every call with @p k), the hash of its constant head kept in @p k for
+ * the next record: the same id, a third of the hashing for a DynamoDB
+ * change's identity. */
+void sl__cdc_event_id_kept(cdc_keep_t *k, const char *entity, const sl_record_t *r,
+                           const char *identity, char id[37]);
 /* Why @p e is not an entity name, or NULL when it is one. */
 const char *sl__cdc_bad_entity(const char *e);
 /* Keeps @p s (a number sl__cdc_number_of() accepted) as @p node's text when
