@@ -20,7 +20,9 @@
  * allocation failure (in the converter's own allocations) gives SL_ENOMEM
  * or the same answer; nothing leaks. The text form's fast path (no jansson
  * tree) gives the tree path's answer: the same code and reason, the same
- * event (DynamoDB byte for byte, Debezium equal as JSON). */
+ * event (DynamoDB byte for byte, Debezium equal as JSON). The engine's
+ * check (CDC_CHECK) names the strict scanner's verdict when it names one,
+ * and keeps the text form's event for a record it proves. */
 #include "flavors/cdc_int.h"
 #include "fuzz_common.h"
 #include "sluice/error.h"
@@ -332,6 +334,30 @@ static void check_fast(const sl_cdc_opts_t *opts, const sl_record_t *recp, int d
             fuzz_fail(T, "the stage skips a record the text form does not");
         if (src != 0 && src != CDC_SKIPPED && src != CDC_FALLBACK)
             fuzz_fail(T, "the stage's fast path failed otherwise");
+        sl_free(pk.own);
+        sl_free(jw.buf);
+    }
+    /* The engine's check (cdc_check() in the stage): when it names a
+     * verdict (proven, or validated) it is the strict scanner's, and a
+     * record it proves gets the text form's event. */
+    if (!debezium) {
+        char ce[256] = "";
+        cvt_t c = {.fmt = "dynamodb", .err = ce, .err_size = sizeof ce};
+        sl__jw_t jw;
+        sl__jw_init(&jw, NULL, 0);
+        fast_pk_t pk;
+        int crc = sl__cdc_fast(&c, opts, &rec, &jw, &pk, &keep, CDC_KEY_FIRST | CDC_CHECK);
+        int json = rec.value_len && !sl_json_validate(rec.value, rec.value_len, NULL);
+        if (c.proven && !json)
+            fuzz_fail(T, "the check's walk proved JSON what the scanner rejects");
+        if (c.validated && c.invalid == json)
+            fuzz_fail(T, "the check's verdict is not the scanner's");
+        if (crc == CDC_UNCHECKED && (c.proven || c.validated || jw.len))
+            fuzz_fail(T, "an unchecked record was walked");
+        if (crc == 0 && (!ft || jw.len != pk.n + fl || memcmp(jw.buf + pk.n, ft, fl)))
+            fuzz_fail(T, "the check's kept event is not the text form's");
+        if (crc != 0 && crc != CDC_SKIPPED && crc != CDC_FALLBACK && crc != CDC_UNCHECKED)
+            fuzz_fail(T, "the check failed otherwise");
         sl_free(pk.own);
         sl_free(jw.buf);
     }
