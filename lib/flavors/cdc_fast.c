@@ -10,7 +10,10 @@
  * strictly, the end of the text) and leaves whatever it cannot prove (a
  * container it skips, a number with an exponent or of more than 18 digits,
  * nesting past PROVE_DEPTH) to the strict scanner (sl_json_validate) after
- * it; any other record is validated by that scanner first. The walk
+ * it; any other record is validated by that scanner first. For the engine
+ * of a source.format=json processor the sl_cdc stage runs the proving walk
+ * as the record's validation (CDC_CHECK, cdc_check() in cdc.c) and keeps
+ * the event for its map. The walk
  * handles every change record the tree path publishes or skips; whatever
  * else it meets (an error, whose message the tree path writes, or a form it
  * leaves alone: an escaped key, a member repeated in an object that is
