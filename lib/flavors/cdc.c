@@ -1090,11 +1090,6 @@ static int stage_dup(cdc_stage_t *s, const char **dst)
     return 0;
 }
 
-/* The fast path straight into the uow's output buffer, lent as @p jw: the
- * partitionKey, then the event (the output's layout), no copy, and no
- * allocation once the uow's pooled buffer and the stage's scratch are large
- * enough. The options were checked by sl_cdc(). A record the engine's
- * scanner validated is not validated again. Returns as sl__cdc_fast(). */
 /* The engine's validation of a record's value (source.format=json), done by
  * the walk that converts it (sl__json_check_t): a compact DynamoDB record in
  * printable ASCII is proven JSON while its event is written, and the event
@@ -1139,6 +1134,12 @@ static int kept_for(cdc_stage_t *s, const sl_record_t *r)
     return same;
 }
 
+/* The fast path straight into the uow's output buffer, lent as @p jw: the
+ * partitionKey, then the event (the output's layout), no copy, and no
+ * allocation once the uow's pooled buffer and the stage's scratch are large
+ * enough. The options were checked by sl_cdc(). The event cdc_check() kept
+ * for this record is taken as it is; a record the engine's scanner
+ * validated is not validated again. Returns as sl__cdc_fast(). */
 static int cdc_in_place(cdc_stage_t *s, sl_uow_t *u, sl__jw_t *jw, char *err, size_t err_size)
 {
     if (kept_for(s, sl_uow_record(u))) {
