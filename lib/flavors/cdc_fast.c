@@ -115,6 +115,10 @@ typedef struct fx_s {
 typedef struct fch_s {
     op_t op;
     int64_t ts;
+    /* ts's text when it is the image's, in the digits sl__jw_int() would
+     * write for it (no sign, no leading zero): copied, not converted back */
+    const u8_t *ts_b;
+    size_t ts_n;
     img_t nw, old, keys;
     const img_t *ent;
     const u8_t *region;
@@ -191,6 +195,42 @@ FX_INLINE const u8_t *str_end(const txt_t *t, const u8_t *p, unsigned char *esc)
         }
     }
     return NULL;
+}
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FX_SWAR 1
+#else
+#define FX_SWAR 0
+#endif
+
+#if FX_SWAR
+/* Per byte of @p w (a byte of text each, the first lowest): nonzero bits
+ * where the byte is no ASCII digit. The high nibble must be 3 and the low
+ * one at most 9 (adding 6 keeps the high nibble 3). A carry out of a byte
+ * of 0xFA or more reaches only later bytes: the lowest flagged byte is
+ * exact. */
+FX_INLINE uint64_t non_digits(uint64_t w)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0u, three = 0x3030303030303030u;
+    return ((w & hi) ^ three) | (((w + 0x0606060606060606u) & hi) ^ three);
+}
+#endif
+
+/* Past the ASCII digits at @p q (eight at a time when the text has them). */
+FX_INLINE const u8_t *digit_run(const u8_t *q, const u8_t *end)
+{
+#if FX_SWAR
+    while (end - q >= 8) {
+        uint64_t w, bad;
+        memcpy(&w, q, 8);
+        if ((bad = non_digits(w)))
+            return q + __builtin_ctzll(bad) / 8;
+        q += 8;
+    }
+#endif
+    while (q < end && (unsigned)(*q - '0') < 10)
+        q++;
+    return q;
 }
 
 static int scalar_byte(u8_t c)
@@ -617,7 +657,24 @@ static int key_new(fx_t *x, size_t base, uint64_t *seen, const u8_t *kb, size_t 
     return 1;
 }
 
-static mem_t *new_mem(fx_t *x)
+/* key_new() for an image's object, whose keys are its members'
+ * (x->m[img->first..]): the same verdict, with nothing stored. */
+FX_INLINE int img_key_new(const fx_t *x, const img_t *img, uint64_t *seen, const u8_t *kb,
+                          size_t kn)
+{
+    if (x->nm - img->first >= KEYS_MAX)
+        return 0;
+    uint64_t bit = (uint64_t)1 << ((kn * 7 + (kn ? kb[0] * 3u + kb[kn - 1] : 0)) & 63);
+    if (*seen & bit) {
+        for (size_t i = img->first; i < x->nm; i++)
+            if (x->m[i].kn == kn && !memcmp(x->m[i].kb, kb, kn))
+                return 0;
+    }
+    *seen |= bit;
+    return 1;
+}
+
+FX_INLINE mem_t *new_mem(fx_t *x)
 {
     if (x->nm == x->capm) {
         size_t cap = x->capm * 2;
@@ -638,9 +695,12 @@ static mem_t *new_mem(fx_t *x)
 
 typedef const u8_t *(*val_fn)(fx_t *x, const u8_t *p, mem_t *m);
 
+static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
+FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const u8_t *p, mem_t *m);
+
 /* The object at @p p with each member's value by @p val, into the scratch;
  * with @p img, its members recorded. Past the object, or NULL. */
-static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
+FX_INLINE const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
 {
     const u8_t *end = x->end;
     const txt_t *t = &x->t;
@@ -652,12 +712,14 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
     if (img)
         *img = (img_t){.first = x->nm, .ob = x->s.len, .present = 1};
     int first = 1;
+    size_t count = 0;
     sl__jw_raw(&x->s, "{", 1);
     for (;;) {
         const u8_t *kb;
         size_t kn;
         int r = next_key(&p, t, &first, &kb, &kn);
-        if (r < 0 || (r && !key_new(x, base, &seen, kb, kn)))
+        if (r < 0 ||
+            (r && !(img ? img_key_new(x, img, &seen, kb, kn) : key_new(x, base, &seen, kb, kn))))
             return NULL;
         if (!r)
             break;
@@ -665,7 +727,7 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
         if (sl__jw_room(&x->s, kn + 4))
             return NULL;
         char *o = x->s.buf + x->s.len;
-        if (x->nk > base + 1)
+        if (count++)
             *o++ = ',';
         size_t ob = (size_t)(o - x->s.buf);
         *o++ = '"';
@@ -682,7 +744,9 @@ static const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
             img->heads |= (uint64_t)1 << ((kn ? kb[0] : 0) & 63);
         if (img)
             m = &x->m[mi];
-        if (!(p = val(x, p, m)))
+        /* an image's {"S":..} or {"N":..} member in the loop, not a call */
+        const u8_t *f = img && val == ddb_val ? ddb_attr_fast(x, p, m) : NULL;
+        if (!(p = f ? f : val(x, p, m)))
             return NULL;
         if (img) {
             m = &x->m[mi];
@@ -763,14 +827,12 @@ static const u8_t *proven_number(const u8_t *p, const u8_t *end)
     if (*p == '0')
         p++;
     else
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
+        p = digit_run(p, end);
     if (p - d > 18)
         return NULL;
     if (p < end && *p == '.') {
         const u8_t *f = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
+        p = digit_run(p, end);
         if (p == f)
             return NULL;
     }
@@ -799,8 +861,6 @@ static const u8_t *skip_proving(struct fx_s *x, const u8_t *p)
 
 /* ---- DynamoDB attribute values ----------------------------------------- */
 
-static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
-
 /* Whether the N text @p b is already as sl__cdc_n_text() writes it: an
  * optional '-', digits without a leading zero (or a lone 0), and optionally
  * '.' and digits, at most 18 digits in all (an integer fits int64). Most N
@@ -824,10 +884,85 @@ static int n_plain(const u8_t *b, size_t n)
     return 1;
 }
 
+/* The closing quote of the N text at @p b (past its opening quote) when
+ * the text is n_plain() up to a '"': found and checked in one pass, without
+ * searching the string first. NULL for any other text (then the caller
+ * searches the string and looks again). Digits, '-' and '.' are no quotes
+ * or backslashes: the quote is the string's end, escapes or not. */
+FX_INLINE const u8_t *n_closed(const u8_t *b, const u8_t *end)
+{
+    const u8_t *q = b < end && *b == '-' ? b + 1 : b, *d = q;
+    q = digit_run(q, end);
+    if (q == d || (*d == '0' && q > d + 1))
+        return NULL;
+    if (q < end && *q == '.') {
+        const u8_t *f = ++q;
+        q = digit_run(q, end);
+        if (q == f)
+            return NULL;
+    }
+    return q < end && *q == '"' && q - d <= 18 ? q : NULL;
+}
+
+/* The attribute value at @p p when it is {"S":"..."} without escapes or
+ * {"N":"..."} as n_plain() holds it, written compactly (most members of an
+ * image): written to the scratch and *m filled as ddb_val() does, in one
+ * pass; past it. NULL, with nothing written, for any other value: then
+ * ddb_val() takes it. */
+FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const u8_t *p, mem_t *m)
+{
+    const u8_t *end = x->end, *q;
+    unsigned char esc;
+    if (end - p < 8 || p[0] != '{' || p[1] != '"' || p[3] != '"' || p[4] != ':' || p[5] != '"')
+        return NULL;
+    int str = p[2] == 'S';
+    if (str) {
+        q = str_end(&x->t, p + 6, &esc);
+        if (!q || esc)
+            return NULL;
+    } else if (p[2] == 'N') {
+        if (!(q = n_closed(p + 6, end)))
+            return NULL;
+    } else {
+        return NULL;
+    }
+    if (end - q < 2 || q[1] != '}')
+        return NULL;
+    size_t n = (size_t)(q - p - 6);
+    if (sl__jw_room(&x->s, n + 2))
+        return NULL;
+    char *o = x->s.buf + x->s.len;
+    if (str)
+        *o++ = '"';
+    copy_short(o, p + 6, n, end, x->s.cap - (size_t)(o - x->s.buf));
+    o += n;
+    if (str)
+        *o++ = '"';
+    x->s.len = (size_t)(o - x->s.buf);
+    m->kind = str ? V_STR : V_NUM;
+    m->vb = p + 6;
+    m->vn = n;
+    m->atype = (char)p[2];
+    return q + 2;
+}
+
 static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 {
-    const u8_t *b;
+    const u8_t *b, *q;
     size_t n;
+    if (p < x->end && *p == '"' && (q = n_closed(p + 1, x->end))) {
+        b = p + 1;
+        n = (size_t)(q - b);
+        sl__jw_raw(&x->s, b, n);
+        if (x->s.oom)
+            return NULL;
+        if (m) {
+            m->kind = V_NUM;
+            m->vb = b;
+            m->vn = n;
+        }
+        return q + 1;
+    }
     if (plain_str(p, &x->t, &b, &n) != 1)
         return NULL;
     if (n_plain(b, n)) {
@@ -1024,9 +1159,25 @@ static int num_value(const u8_t *s, size_t n, int *is_int, int64_t *iv, double *
 static int plain_int(const u8_t *s, size_t n, int64_t *v)
 {
     uint64_t acc = 0;
+    size_t i = 0;
     if (!n || n > 18)
         return -1;
-    for (size_t i = 0; i < n; i++) {
+#if FX_SWAR
+    for (; n - i >= 8; i += 8) {
+        /* eight digits at once: pairs, then fours, then the eight */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (non_digits(w))
+            return -1;
+        w -= 0x3030303030303030u;
+        w = w * 10 + (w >> 8); /* byte 2k: digit 2k * 10 + digit 2k+1 */
+        w = ((w & 0x000000FF000000FFu) * (100 + (1000000ull << 32)) +
+             ((w >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32))) >>
+            32;
+        acc = acc * 100000000u + (uint32_t)w;
+    }
+#endif
+    for (; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return -1;
         acc = acc * 10 + (unsigned)(s[i] - '0');
@@ -1068,10 +1219,18 @@ static size_t num_token(const u8_t *v, const u8_t *end)
     return (size_t)(q - v);
 }
 
-static int image_ts(const fx_t *x, const img_t *img, int64_t *ms)
+static int image_ts(const fx_t *x, const img_t *img, fch_t *ch)
 {
     const mem_t *m = find(x, img, "timestamp");
-    return m && m->kind == V_NUM && !ms_of(m->vb, m->vn, ms);
+    if (!m || m->kind != V_NUM)
+        return 0;
+    if (plain_int(m->vb, m->vn, &ch->ts))
+        return !ms_of(m->vb, m->vn, &ch->ts);
+    if (m->vb[0] != '0' || m->vn == 1) {
+        ch->ts_b = m->vb;
+        ch->ts_n = m->vn;
+    }
+    return 1;
 }
 
 static int change_or_record(int have, int64_t change, const sl_record_t *r, int64_t *ms)
@@ -1236,7 +1395,7 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     memcpy(type + en + 1, verb, vn + 1);
 
     const img_t *ent = ch->ent;
-    sl__jw_reserve(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
+    sl__jw_room(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
     if (x->key_first)
         sl__jw_raw(jw, pk->p, pk->n);
     /* the id is hex digits and dashes: nothing to check or escape */
@@ -1246,7 +1405,10 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     sl__jw_raw(jw, ",\"type\":", 8);
     put_text(jw, type, tn);
     sl__jw_raw(jw, ",\"timestamp\":", 13);
-    sl__jw_int(jw, ch->ts);
+    if (ch->ts_b)
+        sl__jw_raw(jw, ch->ts_b, ch->ts_n);
+    else
+        sl__jw_int(jw, ch->ts);
     sl__jw_raw(jw, ",\"partitionKey\":", 16);
     put_text(jw, pk->p, pk->n);
     int first = 0; /* "source" always comes first */
@@ -1451,7 +1613,7 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     if (ch.op == OP_DELETE && !ch.old.present && !ch.keys.present)
         return CDC_FALLBACK;
     ch.ent = ch.op == OP_DELETE ? (ch.old.present ? &ch.old : &ch.keys) : &ch.nw;
-    if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch.ts))
+    if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch))
         if (!change_or_record(have_change, change, r, &ch.ts))
             return CDC_FALLBACK;
     const mem_t *named = o->pk_attr ? find(x, &ch.keys, o->pk_attr) : NULL;
@@ -1669,7 +1831,7 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     }
     ch.old = l->old;
     ch.nw = l->nw;
-    if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch.ts))
+    if (ch.op == OP_DELETE || !image_ts(x, &ch.nw, &ch))
         if (!change_or_record(have_change, change, r, &ch.ts))
             return CDC_FALLBACK;
     ch.ent = ch.op == OP_DELETE ? &ch.old : &ch.nw;

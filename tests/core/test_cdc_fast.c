@@ -492,6 +492,50 @@ Test(cdc_fast, seeded_random_images)
     }
 }
 
+/* Digit texts of every length up to 24, read eight bytes at a time by the
+ * fast path (an image's N, its "timestamp", the change's time), with or
+ * without leading zeros, and with a byte next to the digits ('/' and ':'
+ * around them in ASCII, '.', '-', 'e') at every place: the tree's answer. */
+Test(cdc_fast, digit_texts_of_every_length_are_the_tree_paths_answer)
+{
+    static const char bad[] = {'/', ':', '.', '-', 'e'};
+    sl_cdc_opts_t o = {.format = SL_CDC_DYNAMODB, .entity = "thing"};
+    int fast_before = g_fast;
+    for (size_t len = 1; len <= 24; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t b = 0; b < (at < len ? sizeof bad : 1); b++) {
+                char g[32], d[32], change[32], v[1024];
+                for (size_t i = 0; i < len; i++)
+                    g[i] = (char)('0' + (i == 0 && rnd(3) ? 1 + rnd(9) : rnd(10)));
+                g[len] = 0;
+                memcpy(d, g, len + 1);
+                if (at < len)
+                    d[at] = bad[b];
+                /* the odd text in one place of four, the digits in the others */
+                size_t f = (at + b) % 4;
+                const char *ts = f == 1 ? d : g, *n = f == 2 ? d : g, *w = f == 3 ? d : g;
+                /* the change's time is a JSON number (and its milliseconds
+                 * fit): only such a one, else a usual one */
+                int json_int = (d[0] != '0' || len == 1) && len <= 12;
+                for (size_t i = 0; i < len; i++)
+                    json_int &= d[i] >= '0' && d[i] <= '9';
+                snprintf(change, sizeof change, "%s", f == 0 && json_int ? d : "1767225600");
+                snprintf(v, sizeof v,
+                         "{\"eventID\":\"ev-1\",\"eventName\":\"INSERT\",\"dynamodb\":{"
+                         "\"ApproximateCreationDateTime\":%s,\"Keys\":{\"pk\":{\"S\":\"p\"}},"
+                         "\"NewImage\":{\"pk\":{\"S\":\"p\"},\"timestamp\":{\"N\":\"%s\"},"
+                         "\"v\":{\"N\":\"%s\"},\"w\":{\"N\":\"-%s.%s\"}}}}",
+                         change, ts, n, w, g);
+                sl_record_t r = rec(v, NULL, NULL);
+                /* digits alone (any length: a timestamp past int64 is not
+                 * the event's time) always go the fast way */
+                diff(&o, &r, at == len, d);
+            }
+        }
+    }
+    cr_assert_gt(g_fast - fast_before, 400, "fast %d", g_fast - fast_before);
+}
+
 /* Images past the walk's first blocks (32 members, 64 open keys) and past
  * its bound on one object's keys (256: the tree path takes those). */
 Test(cdc_fast, wide_images)
