@@ -124,8 +124,10 @@ typedef struct fch_s {
     const u8_t *region;
     size_t region_n;
     int by_ttl;
-    char identity[IDENTITY_MAX];
+    char identity[IDENTITY_MAX]; /* last: zeroed up to its first byte */
 } fch_t;
+_Static_assert(sizeof(fch_t) - (offsetof(fch_t, identity) + IDENTITY_MAX) < _Alignof(fch_t),
+               "fch_t's identity is its last member");
 
 /* ---- walking validated JSON ------------------------------------------ */
 
@@ -356,7 +358,13 @@ static const u8_t *skip_proving(struct fx_s *x, const u8_t *p);
 
 FX_INLINE const u8_t *skip_member(struct fx_s *x, const txt_t *t, const u8_t *p)
 {
-    return x && x->prove ? skip_proving(x, p) : skip_fast(t, p);
+    /* a string (most skipped values) in place: proven or not, the same */
+    if (p < t->end && *p == '"') {
+        unsigned char esc;
+        p = str_end(t, p + 1, &esc);
+        return p ? p + 1 : NULL;
+    }
+    return x && x->prove ? skip_proving(x, p) : skip_value(t, p);
 }
 
 /* A member name the walks look for, with its length: a key of another
@@ -1130,12 +1138,11 @@ static const mem_t *find(const fx_t *x, const img_t *img, const char *name)
 {
     if (!img || !img->present || !(img->heads >> ((u8_t)name[0] & 63) & 1))
         return NULL; /* no member starts as the name does (most lookups) */
-    /* the first byte decides most members, without a strlen() per call */
+    /* the length and the first byte decide most members */
+    size_t nl = strlen(name);
     for (size_t i = img->first; i < img->first + img->n; i++) {
         const mem_t *m = &x->m[i];
-        if (!m->kn ? !name[0]
-                   : (char)m->kb[0] == name[0] && !strncmp(name, (const char *)m->kb, m->kn) &&
-                         !name[m->kn])
+        if (m->kn == nl && (!nl || ((char)m->kb[0] == name[0] && !memcmp(m->kb, name, nl))))
             return m;
     }
     return NULL;
@@ -1213,7 +1220,7 @@ static size_t num_token(const u8_t *v, const u8_t *end)
 {
     if (!v || !(*v == '-' || (*v >= '0' && *v <= '9')))
         return 0;
-    const u8_t *q = v;
+    const u8_t *q = digit_run(v + 1, end); /* most are digits alone */
     while (q < end && scalar_byte(*q))
         q++;
     return (size_t)(q - v);
@@ -1403,7 +1410,11 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     sl__jw_raw(jw, id, 36);
     sl__jw_raw(jw, "\"", 1);
     sl__jw_raw(jw, ",\"type\":", 8);
-    put_text(jw, type, tn);
+    /* an entity name (letters, digits, '-' and '_': checked with the
+     * options, or when derived) and a verb: nothing to check or escape */
+    sl__jw_raw(jw, "\"", 1);
+    sl__jw_raw(jw, type, tn);
+    sl__jw_raw(jw, "\"", 1);
     sl__jw_raw(jw, ",\"timestamp\":", 13);
     if (ch->ts_b)
         sl__jw_raw(jw, ch->ts_b, ch->ts_n);
@@ -1420,7 +1431,13 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     if (ch->region) {
         /* tag() without its checks: "source" came first, the name is plain */
         sl__jw_raw(jw, ",\"region\":", 10);
-        put_text(jw, ch->region, ch->region_n);
+        if (x->t.plain) { /* a string of a plain text: written as it is */
+            sl__jw_raw(jw, "\"", 1);
+            sl__jw_raw(jw, ch->region, ch->region_n);
+            sl__jw_raw(jw, "\"", 1);
+        } else {
+            put_text(jw, ch->region, ch->region_n);
+        }
     } else
         tag(jw, &first, "region", o->region, o->region ? strlen(o->region) : 0);
     if (kp) {
@@ -1566,7 +1583,8 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     const u8_t *tv[5], *dv[4] = {NULL, NULL, NULL, NULL}, *end = x->end, *b;
     size_t n;
     fch_t ch;
-    memset(&ch, 0, sizeof ch);
+    /* all but the identity's bytes (a string: its first byte says) */
+    memset(&ch, 0, offsetof(fch_t, identity) + 1);
     ddb_arg_t a = {&ch, dv, 0};
     const u8_t *after = NULL;
     if (members_act(x, p, &x->t, top, 5, tv, ddb_top_act, &a, &after) || !a.seen)
@@ -1798,7 +1816,8 @@ static int from_dbz(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     }
     const u8_t **v = l->v;
     fch_t ch;
-    memset(&ch, 0, sizeof ch);
+    /* all but the identity's bytes (a string: its first byte says) */
+    memset(&ch, 0, offsetof(fch_t, identity) + 1);
     if (plain_str(v[0], &x->t, &b, &n) != 1 || n != 1)
         return CDC_FALLBACK;
     char op = (char)b[0];
