@@ -704,19 +704,21 @@ FX_INLINE mem_t *new_mem(fx_t *x)
 typedef const u8_t *(*val_fn)(fx_t *x, const u8_t *p, mem_t *m);
 
 static const u8_t *ddb_val(fx_t *x, const u8_t *p, mem_t *m);
-FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const u8_t *p, mem_t *m);
+FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const txt_t *t, const u8_t *p, mem_t *m);
 
 /* The object at @p p with each member's value by @p val, into the scratch;
  * with @p img, its members recorded. Past the object, or NULL. */
 FX_INLINE const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
 {
     const u8_t *end = x->end;
-    const txt_t *t = &x->t;
+    /* the text's bounds and index in a local: the writes below (bytes,
+     * which may alias anything) do not make them be read again */
+    const txt_t tl = x->t, *t = &tl;
     if (p == end || *p != '{')
         return NULL;
     p++;
     size_t base = x->nk;
-    uint64_t seen = 0;
+    uint64_t seen = 0, heads = 0;
     if (img)
         *img = (img_t){.first = x->nm, .ob = x->s.len, .present = 1};
     int first = 1;
@@ -748,12 +750,11 @@ FX_INLINE const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
         size_t mi = x->nm;
         if (img && !new_mem(x))
             return NULL;
-        if (img)
-            img->heads |= (uint64_t)1 << ((kn ? kb[0] : 0) & 63);
+        heads |= (uint64_t)1 << ((kn ? kb[0] : 0) & 63);
         if (img)
             m = &x->m[mi];
         /* an image's {"S":..} or {"N":..} member in the loop, not a call */
-        const u8_t *f = img && val == ddb_val ? ddb_attr_fast(x, p, m) : NULL;
+        const u8_t *f = img && val == ddb_val ? ddb_attr_fast(x, t, p, m) : NULL;
         if (!(p = f ? f : val(x, p, m)))
             return NULL;
         if (img) {
@@ -769,6 +770,7 @@ FX_INLINE const u8_t *put_obj(fx_t *x, const u8_t *p, val_fn val, img_t *img)
     if (img) {
         img->n = x->nm - img->first;
         img->oe = x->s.len;
+        img->heads = heads;
     }
     return p;
 }
@@ -917,15 +919,26 @@ FX_INLINE const u8_t *n_closed(const u8_t *b, const u8_t *end)
  * image): written to the scratch and *m filled as ddb_val() does, in one
  * pass; past it. NULL, with nothing written, for any other value: then
  * ddb_val() takes it. */
-FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const u8_t *p, mem_t *m)
+FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const txt_t *t, const u8_t *p, mem_t *m)
 {
-    const u8_t *end = x->end, *q;
+    const u8_t *end = t->end, *q;
     unsigned char esc;
-    if (end - p < 8 || p[0] != '{' || p[1] != '"' || p[3] != '"' || p[4] != ':' || p[5] != '"')
+    if (end - p < 8)
         return NULL;
+#if FX_SWAR
+    /* {"?":" in one compare of the first eight bytes (the type letter and
+     * the two after the quote masked out) */
+    uint64_t w;
+    memcpy(&w, p, 8);
+    if ((w & 0x0000FFFFFF00FFFFu) != 0x0000223A2200227Bu)
+        return NULL;
+#else
+    if (p[0] != '{' || p[1] != '"' || p[3] != '"' || p[4] != ':' || p[5] != '"')
+        return NULL;
+#endif
     int str = p[2] == 'S';
     if (str) {
-        q = str_end(&x->t, p + 6, &esc);
+        q = str_end(t, p + 6, &esc);
         if (!q || esc)
             return NULL;
     } else if (p[2] == 'N') {
