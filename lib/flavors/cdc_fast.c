@@ -1416,23 +1416,30 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
 
     const img_t *ent = ch->ent;
     sl__jw_room(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
-    if (x->key_first)
-        sl__jw_raw(jw, pk->p, pk->n);
-    /* the id is hex digits and dashes: nothing to check or escape */
-    sl__jw_raw(jw, "{\"id\":\"", 7);
-    sl__jw_raw(jw, id, 36);
-    sl__jw_raw(jw, "\"", 1);
-    sl__jw_raw(jw, ",\"type\":", 8);
-    /* an entity name (letters, digits, '-' and '_': checked with the
-     * options, or when derived) and a verb: nothing to check or escape */
-    sl__jw_raw(jw, "\"", 1);
-    sl__jw_raw(jw, type, tn);
-    sl__jw_raw(jw, "\"", 1);
-    sl__jw_raw(jw, ",\"timestamp\":", 13);
-    if (ch->ts_b)
-        sl__jw_raw(jw, ch->ts_b, ch->ts_n);
-    else
-        sl__jw_int(jw, ch->ts);
+    /* The head up to the time in one reservation: the id is hex digits and
+     * dashes, the type an entity name (letters, digits, '-' and '_':
+     * checked with the options, or when derived) and a verb, the time's
+     * text digits (image_ts()): nothing to check or escape. */
+    size_t tsn = ch->ts_b ? ch->ts_n : 0;
+    if (!sl__jw_room(jw, (x->key_first ? pk->n : 0) + 7 + 36 + 10 + tn + 14 + tsn)) {
+        char *w = jw->buf + jw->len;
+        if (x->key_first && pk->n) {
+            memcpy(w, pk->p, pk->n);
+            w += pk->n;
+        }
+        memcpy(w, "{\"id\":\"", 7);
+        memcpy(w + 7, id, 36);
+        memcpy(w + 43, "\",\"type\":\"", 10);
+        w += 53;
+        memcpy(w, type, tn);
+        w += tn;
+        memcpy(w, "\",\"timestamp\":", 14);
+        w += 14;
+        memcpy(w, ch->ts_b ? (const char *)ch->ts_b : "", tsn);
+        jw->len = (size_t)(w + tsn - jw->buf);
+        if (!ch->ts_b)
+            sl__jw_int(jw, ch->ts);
+    }
     sl__jw_raw(jw, ",\"partitionKey\":", 16);
     put_text(jw, pk->p, pk->n);
     int first = 0; /* "source" always comes first */
@@ -1564,6 +1571,10 @@ typedef struct ddb_arg_s {
     fch_t *ch;
     const u8_t **dv;
     int seen; /* "dynamodb" was an object */
+    /* a top member that is a string: its closing quote (found by the walk,
+     * not searched again), and whether it holds an escape */
+    const u8_t *q[5];
+    unsigned char esc[5];
 } ddb_arg_t;
 
 /* dynamodb.Keys, NewImage and OldImage are unmarshalled where they are met. */
@@ -1580,12 +1591,30 @@ static const u8_t *ddb_top_act(fx_t *x, void *arg, size_t i, const u8_t *v)
 {
     ddb_arg_t *a = arg;
     const u8_t *after;
+    if (i != 1 && v < x->end && *v == '"') {
+        const u8_t *q = str_end(&x->t, v + 1, &a->esc[i]);
+        a->q[i] = q;
+        return q ? q + 1 : NULL;
+    }
     if (i != 1 || *v != '{')
         return skip_member(x, &x->t, v);
     if (members_act(x, v, &x->t, DYN, 4, a->dv, ddb_dyn_act, a->ch, &after))
         return NULL;
     a->seen = 1;
     return after;
+}
+
+/* plain_str() of top member @p i at @p v, from its end as the walk found it. */
+static int top_str(const ddb_arg_t *a, size_t i, const u8_t *v, const txt_t *t, const u8_t **b,
+                   size_t *n)
+{
+    if (!v || !a->q[i])
+        return plain_str(v, t, b, n);
+    if (a->esc[i])
+        return -1;
+    *b = v + 1;
+    *n = (size_t)(a->q[i] - *b);
+    return 1;
 }
 
 static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r, const u8_t *p,
@@ -1598,13 +1627,13 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
     fch_t ch;
     /* all but the identity's bytes (a string: its first byte says) */
     memset(&ch, 0, offsetof(fch_t, identity) + 1);
-    ddb_arg_t a = {&ch, dv, 0};
+    ddb_arg_t a = {&ch, dv, 0, {NULL}, {0}};
     const u8_t *after = NULL;
     if (members_act(x, p, &x->t, top, 5, tv, ddb_top_act, &a, &after) || !a.seen)
         return x->oom || x->s.oom ? SL_ENOMEM : CDC_FALLBACK;
     /* The whole text was walked: what follows the object is space only. */
     x->covered = ws(after, end) == end;
-    if (plain_str(tv[0], &x->t, &b, &n) != 1)
+    if (top_str(&a, 0, tv[0], &x->t, &b, &n) != 1)
         return CDC_FALLBACK;
     if (n == 6 && !memcmp(b, "INSERT", 6))
         ch.op = OP_CREATE;
@@ -1659,7 +1688,7 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
         if (rc)
             return rc;
     }
-    int k = plain_str(tv[2], &x->t, &ch.region, &ch.region_n);
+    int k = top_str(&a, 2, tv[2], &x->t, &ch.region, &ch.region_n);
     if (k < 0)
         return CDC_FALLBACK;
     if (k == 0 || ch.region_n == 0)
@@ -1675,7 +1704,7 @@ static int from_ddb(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t
             return CDC_FALLBACK;
         ch.by_ttl = t && pi;
     }
-    k = plain_str(tv[4], &x->t, &b, &n);
+    k = top_str(&a, 4, tv[4], &x->t, &b, &n);
     if (k < 0)
         return CDC_FALLBACK;
     if (k && n && n < sizeof ch.identity - 16) {
