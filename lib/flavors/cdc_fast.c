@@ -235,6 +235,16 @@ FX_INLINE const u8_t *digit_run(const u8_t *q, const u8_t *end)
     return q;
 }
 
+/* Past the fraction at @p p ('.' and at least one digit), or @p p when
+ * none begins there; NULL for a '.' without digits. */
+FX_INLINE const u8_t *fraction(const u8_t *p, const u8_t *end)
+{
+    if (p == end || *p != '.')
+        return p;
+    const u8_t *f = p + 1, *q = digit_run(f, end);
+    return q == f ? NULL : q;
+}
+
 static int scalar_byte(u8_t c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
@@ -840,12 +850,8 @@ static const u8_t *proven_number(const u8_t *p, const u8_t *end)
         p = digit_run(p, end);
     if (p - d > 18)
         return NULL;
-    if (p < end && *p == '.') {
-        const u8_t *f = ++p;
-        p = digit_run(p, end);
-        if (p == f)
-            return NULL;
-    }
+    if (!(p = fraction(p, end)))
+        return NULL;
     if (p < end && (*p == 'e' || *p == 'E'))
         return NULL;
     return p;
@@ -905,12 +911,8 @@ FX_INLINE const u8_t *n_closed(const u8_t *b, const u8_t *end)
     q = digit_run(q, end);
     if (q == d || (*d == '0' && q > d + 1))
         return NULL;
-    if (q < end && *q == '.') {
-        const u8_t *f = ++q;
-        q = digit_run(q, end);
-        if (q == f)
-            return NULL;
-    }
+    if (!(q = fraction(q, end)))
+        return NULL;
     return q < end && *q == '"' && q - d <= 18 ? q : NULL;
 }
 
@@ -971,42 +973,32 @@ static const u8_t *ddb_n(fx_t *x, const u8_t *p, mem_t *m)
 {
     const u8_t *b, *q;
     size_t n;
+    int plain;
     if (p < x->end && *p == '"' && (q = n_closed(p + 1, x->end))) {
         b = p + 1;
         n = (size_t)(q - b);
+        plain = 1;
+    } else {
+        if (plain_str(p, &x->t, &b, &n) != 1)
+            return NULL;
+        plain = n_plain(b, n);
+    }
+    if (plain) {
         sl__jw_raw(&x->s, b, n);
         if (x->s.oom)
             return NULL;
-        if (m) {
-            m->kind = V_NUM;
-            m->vb = b;
-            m->vn = n;
-        }
-        return q + 1;
-    }
-    if (plain_str(p, &x->t, &b, &n) != 1)
-        return NULL;
-    if (n_plain(b, n)) {
-        sl__jw_raw(&x->s, b, n);
-        if (x->s.oom)
+    } else {
+        int is_int;
+        int64_t iv;
+        int rc = sl__cdc_number_parse((const char *)b, n, &is_int, &iv, NULL);
+        if (rc) {
+            x->oom |= rc == SL_ENOMEM;
             return NULL;
-        if (m) {
-            m->kind = V_NUM;
-            m->vb = b;
-            m->vn = n;
         }
-        return b + n + 1;
+        if (sl__jw_room(&x->s, n + 40))
+            return NULL;
+        x->s.len += sl__cdc_n_text((const char *)b, n, !is_int, x->s.buf + x->s.len);
     }
-    int is_int;
-    int64_t iv;
-    int rc = sl__cdc_number_parse((const char *)b, n, &is_int, &iv, NULL);
-    if (rc) {
-        x->oom |= rc == SL_ENOMEM;
-        return NULL;
-    }
-    if (sl__jw_room(&x->s, n + 40))
-        return NULL;
-    x->s.len += sl__cdc_n_text((const char *)b, n, !is_int, x->s.buf + x->s.len);
     if (m) {
         m->kind = V_NUM;
         m->vb = b;
