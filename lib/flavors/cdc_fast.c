@@ -928,8 +928,8 @@ FX_INLINE const u8_t *ddb_attr_fast(fx_t *x, const txt_t *t, const u8_t *p, mem_
     if (end - p < 8)
         return NULL;
 #if FX_SWAR
-    /* {"?":" in one compare of the first eight bytes (the type letter and
-     * the two after the quote masked out) */
+    /* {"?":" in one compare of the first eight bytes: the type letter
+     * (byte 2) and the value's first two bytes (6 and 7) masked out */
     uint64_t w;
     memcpy(&w, p, 8);
     if ((w & 0x0000FFFFFF00FFFFu) != 0x0000223A2200227Bu)
