@@ -15,10 +15,13 @@
  * --instance-id, --http and --log-level included, and the listener's memory
  * bound), what setting the last value given for that key alone gives, or its
  * refusal says why on stderr. Nothing leaks (LeakSanitizer, per input). */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "common/cli.h"
 #include "fuzz_common.h"
 
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define T "fuzz_cli"
 #define MAXARGS 64
@@ -130,17 +133,43 @@ static void check_parsed(const cli_t *c)
     }
 }
 
+/* @p n bytes that end where a page that cannot be read begins: a read past
+ * the last (by the parser, or by libc, which ASan does not instrument: its
+ * redzones would not catch it there) faults at once, whatever the heap's
+ * layout. *map and *len: what to munmap(). NULL when the system refuses. */
+static char *guarded(size_t n, void **map, size_t *len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    *len = (n + page - 1) / page * page + page;
+    char *m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (mprotect(m + *len - page, page, PROT_NONE)) {
+        munmap(m, *len);
+        return NULL;
+    }
+    *map = m;
+    return m + *len - page - n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     int kind = (data[0] & 1) ? CLI_TRIGGER : CLI_LISTENER;
     const char *prog = kind == CLI_LISTENER ? "sluice-listener" : "sluice-trigger";
-    char *copy = malloc(size + 1);
+    /* Two NULs after the input: the last string ends at the first, and the
+     * second is there for getenv(), which reads the first two bytes of every
+     * entry, even of an empty one (an input ending in 0x01 makes the last
+     * entry empty; with one NUL the read went past the copy, and it crashed
+     * when the copy ended a page: corpus/cli/env_entry_empty_at_end). */
+    void *map;
+    size_t maplen;
+    char *copy = guarded(size + 2, &map, &maplen);
     if (!copy)
         return 0;
     memcpy(copy, data, size);
-    copy[size] = 0;
+    copy[size] = copy[size + 1] = 0;
     char *argv[MAXARGS + 2], *envp[MAXARGS + 1];
     int argc = 0, envc = 0;
     argv[argc++] = (char *)prog;
@@ -198,6 +227,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cli_free(&c);
     free(out);
     free(err);
-    free(copy);
+    munmap(map, maplen);
     return 0;
 }
