@@ -644,14 +644,19 @@ static int put_str(fx_t *x, sl__jw_t *jw, const u8_t *b, size_t n, int esc)
     return 0;
 }
 
+/* A bit per (length, first and last byte) among an object's keys: a key
+ * whose bit is clear repeats none, without comparing it to each. */
+FX_INLINE uint64_t key_bit(const u8_t *kb, size_t kn)
+{
+    return (uint64_t)1 << ((kn * 7 + (kn ? kb[0] * 3u + kb[kn - 1] : 0)) & 63);
+}
+
 /* Whether key @p kb is new among those of the object opened at @p base. */
 static int key_new(fx_t *x, size_t base, uint64_t *seen, const u8_t *kb, size_t kn)
 {
     if (x->nk - base >= KEYS_MAX)
         return 0;
-    /* A bit per (length, first and last byte) among the object's keys: a
-     * key whose bit is clear repeats none, without comparing it to each. */
-    uint64_t bit = (uint64_t)1 << ((kn * 7 + (kn ? kb[0] * 3u + kb[kn - 1] : 0)) & 63);
+    uint64_t bit = key_bit(kb, kn);
     if (*seen & bit) {
         for (size_t i = base; i < x->nk; i++)
             if (x->k[i].n == kn && !memcmp(x->k[i].b, kb, kn))
@@ -682,7 +687,7 @@ FX_INLINE int img_key_new(const fx_t *x, const img_t *img, uint64_t *seen, const
 {
     if (x->nm - img->first >= KEYS_MAX)
         return 0;
-    uint64_t bit = (uint64_t)1 << ((kn * 7 + (kn ? kb[0] * 3u + kb[kn - 1] : 0)) & 63);
+    uint64_t bit = key_bit(kb, kn);
     if (*seen & bit) {
         for (size_t i = img->first; i < x->nm; i++)
             if (x->m[i].kn == kn && !memcmp(x->m[i].kb, kb, kn))
@@ -1407,13 +1412,14 @@ static int build(fx_t *x, cvt_t *c, const sl_cdc_opts_t *o, const sl_record_t *r
     memcpy(type + en + 1, verb, vn + 1);
 
     const img_t *ent = ch->ent;
-    sl__jw_room(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16));
-    /* The head up to the time in one reservation: the id is hex digits and
-     * dashes, the type an entity name (letters, digits, '-' and '_':
-     * checked with the options, or when derived) and a verb, the time's
-     * text digits (image_ts()): nothing to check or escape. */
+    /* One reservation for most of the event; it holds the head up to the
+     * time (at most pk->n + 285 bytes: tn < 200, tsn <= 18), written
+     * without further checks: the id is hex digits and dashes, the type an
+     * entity name (letters, digits, '-' and '_': checked with the options,
+     * or when derived) and a verb, the time's text digits (image_ts()):
+     * nothing to escape. */
     size_t tsn = ch->ts_b ? ch->ts_n : 0;
-    if (!sl__jw_room(jw, (x->key_first ? pk->n : 0) + 7 + 36 + 10 + tn + 14 + tsn)) {
+    if (!sl__jw_room(jw, 512 + pk->n * 7 + 2 * (x->s.len + 16))) {
         char *w = jw->buf + jw->len;
         if (x->key_first && pk->n) {
             memcpy(w, pk->p, pk->n);
