@@ -27,9 +27,10 @@ extern "C" {
  * false, auto.offset.reset earliest. Offsets are committed from the engine's
  * done watermark (offset + 1) every commit.interval.ms, and synchronously on
  * revoke and at the end of a drain; nothing is committed for a lost
- * assignment. Records are read in batches on the loop thread and stay
- * zero-copy until done; headers pass through and CloudEvents binary mode
- * (ce_* headers) is read.
+ * assignment. Records are read in batches on the loop thread; each one's
+ * key, value and headers are copied once into a buffer the source keeps until
+ * the record is done, and librdkafka's message is freed at once; headers pass
+ * through and CloudEvents binary mode (ce_* headers) is read.
  *
  * @param topics comma-separated topic names (copied).
  * @returns 0; SL_EINVAL (no topics, no kafka.group.id, bad property, with a

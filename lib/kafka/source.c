@@ -1,7 +1,9 @@
 /* sluice — Kafka source: a consumer-group consumer read in batches on the
  * loop thread (librdkafka 2.0's batch consume is not safe with pause, seek
- * or rebalance on another thread). Messages stay zero-copy until the engine
- * says they are done; offsets are committed from its watermark. */
+ * or rebalance on another thread). Each message's bytes are copied into a
+ * record of the source's own and the message is destroyed at once; the
+ * record lives until the engine says it is done; offsets are committed from
+ * its watermark. */
 #include "core/util.h"
 #include "kafka/source_int.h"
 #include "sluice/error.h"
@@ -83,9 +85,17 @@ static kafka_rec_t *krec_get(kafka_src_t *s)
     return r;
 }
 
+/* A record's buffer above this is freed when the record is: the free list
+ * keeps up to inflight.max.records of them, sized for the common record. */
+#define KREC_KEEP_BYTES 16384
+
 static void krec_put(kafka_src_t *s, kafka_rec_t *r)
 {
-    r->m = NULL;
+    if (r->bcap > KREC_KEEP_BYTES) {
+        sl_free(r->buf);
+        r->buf = NULL;
+        r->bcap = 0;
+    }
     r->next_free = s->free_recs;
     s->free_recs = r;
 }
@@ -94,12 +104,41 @@ static void krec_put(kafka_src_t *s, kafka_rec_t *r)
  * are none: every call for a header-less record allocates, zeroes and frees
  * a shadow buffer to read a count of 0. So source.headers=false skips the
  * call altogether. */
-static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m, int headers)
+static size_t headers_get(rd_kafka_message_t *m, int headers, rd_kafka_headers_t **hs)
 {
-    rd_kafka_headers_t *hs = NULL;
-    size_t nh = 0;
-    if (headers && rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR && hs)
-        nh = rd_kafka_header_cnt(hs);
+    *hs = NULL;
+    if (headers && rd_kafka_message_headers(m, hs) == RD_KAFKA_RESP_ERR_NO_ERROR && *hs)
+        return rd_kafka_header_cnt(*hs);
+    return 0;
+}
+
+/* The topic's name as the source keeps it for as long as it lives: a
+ * record's topic must outlast librdkafka's message, destroyed once copied. */
+static const char *topic_intern(kafka_src_t *s, const char *name)
+{
+    if (s->last_topic && !strcmp(s->last_topic, name))
+        return s->last_topic;
+    for (size_t i = 0; i < s->ntopics; i++)
+        if (!strcmp(s->topics[i], name))
+            return s->last_topic = s->topics[i];
+    if (sl__grow(&s->topics, &s->tcap, s->ntopics + 1, sizeof *s->topics, 4))
+        return NULL;
+    char *t = sl_strdup(name);
+    if (!t)
+        return NULL;
+    s->topics[s->ntopics++] = t;
+    return s->last_topic = t;
+}
+
+/* Copies @p m (key, value, headers) into @p r's own buffer, so librdkafka's
+ * message can be destroyed at once, while its memory is still in this
+ * core's cache: held until the engine is done, tens of thousands of
+ * messages pinned whole fetch responses, whose frees came cold and whose
+ * replacements the broker thread took from fresh pages. */
+static int krec_fill(kafka_src_t *s, kafka_rec_t *r, rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hs;
+    size_t nh = headers_get(m, s->headers, &hs);
     if (nh > r->hcap) {
         sl_header_t *n = sl_realloc(r->hdrs, nh * sizeof *n);
         if (!n)
@@ -107,6 +146,8 @@ static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m, int headers)
         r->hdrs = n;
         r->hcap = nh;
     }
+    size_t klen = m->key ? m->key_len : 0, vlen = m->payload ? m->len : 0;
+    size_t need = klen + vlen;
     for (size_t i = 0; i < nh; i++) {
         const char *name;
         const void *val;
@@ -114,21 +155,51 @@ static int krec_fill(kafka_rec_t *r, rd_kafka_message_t *m, int headers)
         if (rd_kafka_header_get_all(hs, i, &name, &val, &size))
             return SL_EIO;
         r->hdrs[i] = (sl_header_t){name, val, val ? size : 0};
+        need += strlen(name) + 1 + r->hdrs[i].value_len;
+    }
+    if (need > r->bcap) {
+        size_t cap = need < 256 ? 256 : need;
+        char *b = sl_realloc(r->buf, cap);
+        if (!b)
+            return SL_ENOMEM;
+        r->buf = b;
+        r->bcap = cap;
+    }
+    const char *topic = topic_intern(s, rd_kafka_topic_name(m->rkt));
+    if (!topic)
+        return SL_ENOMEM;
+    char *w = r->buf;
+    const void *key = NULL, *value = NULL;
+    if (m->key) {
+        key = memcpy(w, m->key, klen);
+        w += klen;
+    }
+    if (m->payload) {
+        value = memcpy(w, m->payload, vlen);
+        w += vlen;
+    }
+    for (size_t i = 0; i < nh; i++) {
+        size_t nl = strlen(r->hdrs[i].name) + 1;
+        r->hdrs[i].name = memcpy(w, r->hdrs[i].name, nl);
+        w += nl;
+        if (r->hdrs[i].value) {
+            r->hdrs[i].value = memcpy(w, r->hdrs[i].value, r->hdrs[i].value_len);
+            w += r->hdrs[i].value_len;
+        }
     }
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
-    r->m = m;
-    r->rec = (sl_record_t){.topic = rd_kafka_topic_name(m->rkt),
+    r->rec = (sl_record_t){.topic = topic,
                            .partition = m->partition,
                            .offset = m->offset,
                            .timestamp_ms = ts > 0 ? ts : 0,
-                           .key = m->key,
-                           .key_len = m->key ? m->key_len : 0,
-                           .value = m->payload,
-                           .value_len = m->payload ? m->len : 0,
+                           .key = key,
+                           .key_len = klen,
+                           .value = value,
+                           .value_len = vlen,
                            .headers = nh ? r->hdrs : NULL,
                            .header_count = nh,
-                           .opaque = m};
+                           .opaque = NULL};
     return 0;
 }
 
@@ -227,11 +298,13 @@ static void take(kafka_src_t *s, rd_kafka_message_t *m, rd_kafka_topic_partition
         return;
     }
     kafka_rec_t *r = krec_get(s);
-    int rc = r ? krec_fill(r, m, s->headers) : SL_ENOMEM;
+    int rc = r ? krec_fill(s, r, m) : SL_ENOMEM;
     if (!rc)
         rc = sl_engine_push(s->e, &r->rec);
-    if (!rc)
+    if (!rc) {
+        rd_kafka_message_destroy(m);
         return;
+    }
     if (r)
         krec_put(s, r);
     if (rc == SL_EINVAL) {
@@ -596,9 +669,7 @@ static void ks_release(void *opaque, const sl_record_t *rec, int done)
 {
     (void)done;
     kafka_src_t *s = opaque;
-    kafka_rec_t *r = (kafka_rec_t *)rec;
-    rd_kafka_message_destroy(r->m);
-    krec_put(s, r);
+    krec_put(s, (kafka_rec_t *)rec);
 }
 
 static void ks_flow(void *opaque, const char *topic, int32_t partition, int pause)
@@ -643,11 +714,15 @@ static void ks_destroy(void *opaque)
     for (kafka_rec_t *r = s->all_recs; r;) {
         kafka_rec_t *n = r->all_next;
         sl_free(r->hdrs);
+        sl_free(r->buf);
         sl_free(r);
         r = n;
     }
     for (size_t i = 0; i < s->nparts; i++)
         sl_free(s->parts[i].topic);
+    for (size_t i = 0; i < s->ntopics; i++)
+        sl_free(s->topics[i]);
+    sl_free(s->topics);
     sl_free(s->parts);
     sl_free(s->batch);
     sl_free(s);

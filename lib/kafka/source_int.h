@@ -12,7 +12,8 @@
 
 typedef struct kafka_rec_s {
     sl_record_t rec; /* first: the engine hands this pointer back */
-    rd_kafka_message_t *m;
+    char *buf;       /* key, value and headers, copied from librdkafka's message */
+    size_t bcap;
     sl_header_t *hdrs;
     size_t hcap;
     struct kafka_rec_s *next_free;
@@ -44,6 +45,9 @@ typedef struct kafka_src_s {
     kafka_rec_t *free_recs, *all_recs;
     kpart_t *parts;
     size_t nparts, pcap;
+    char **topics; /* the records' topic names, kept while the source lives */
+    size_t ntopics, tcap;
+    const char *last_topic;
     int paused_all;     /* the engine asked to pause everything */
     int hard_all;       /* ... and it lasted: librdkafka was told to pause */
     int64_t soft_since; /* when the engine-wide pause began */
