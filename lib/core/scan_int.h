@@ -62,4 +62,20 @@ typedef struct sl__scan_hits_s {
 int sl__envelope_scan_ptrs(const void *buf, size_t len, sl_envelope_t *env, sl_scan_error_t *err,
                            const sl__scan_ptrs_t *want, sl__scan_hits_t *hits);
 
+/* The quote index's instruction sets (see scan.c). */
+enum { S_ISA_NONE, S_ISA_SSE2, S_ISA_AVX2, S_ISA_AVX512 };
+
+/* The widest index this CPU runs: S_ISA_AVX512 (AVX-512BW), S_ISA_AVX2,
+ * S_ISA_SSE2, or S_ISA_NONE (no index: the byte scanner alone). Asked of
+ * the CPU once. Thread-safe. */
+int sl__scan_isa(void);
+
+/* The quote index of the @p len bytes at @p p with instruction set @p isa
+ * (at most sl__scan_isa()): into @p m (at least (len + 63) / 64 words),
+ * bit k of word w set when byte 64w+k is a '"'. Returns the words written,
+ * or 0 when the text holds a '\\', a byte below 0x20 or above 0x7F, is
+ * longer than 16 KiB, or @p isa builds no index. For the tests, which hold
+ * every set to the same answer. Thread-safe. */
+size_t sl__scan_index(const unsigned char *p, size_t len, uint64_t *m, int isa);
+
 #endif

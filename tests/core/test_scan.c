@@ -1,5 +1,7 @@
 /* The strict envelope scanner: same verdicts as jansson, envelope fields,
  * malformed input, CloudEvents headers, unescaping and RFC 3339. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include "core/scan_int.h"
 #include "sluice/error.h"
 #include "sluice/record.h"
 
@@ -11,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 TestSuite(scan);
 
@@ -922,6 +926,87 @@ Test(scan, index_whitespace_escapes_and_limits)
         cr_expect_eq(sl_json_validate(big, len, NULL), SL_EJSON, "%zu bytes", len);
         free(big);
     }
+}
+
+/* The quote index the scalar way: the words sl__scan_index() must write,
+ * or 0 when the text must go to the byte scanner. */
+static size_t index_reference(const unsigned char *p, size_t len, uint64_t *m)
+{
+    size_t w = (len + 63) / 64, i;
+    if (len > 16384)
+        return 0;
+    memset(m, 0, w * sizeof *m);
+    for (i = 0; i < len; i++) {
+        if (p[i] == '\\' || p[i] < 0x20 || p[i] > 0x7f)
+            return 0;
+        if (p[i] == '"')
+            m[i / 64] |= 1ull << (i % 64);
+    }
+    return w;
+}
+
+static const char *const isa_names[] = {"none", "SSE2", "AVX2", "AVX-512BW"};
+
+/* Every instruction set this CPU runs writes the reference's index, on texts
+ * of every length around the word edges with quotes and special bytes at
+ * random places, each placed so that it ends where a page no one may read
+ * begins: no set reads past the text. */
+Test(scan, quote_index_agrees_on_every_instruction_set)
+{
+    static const unsigned char bytes[] = {'"',  '"',  '"',  'a',  ' ',  '{',  ':',
+                                          '\\', 0x1f, 0x7f, 0x80, 0xff, 0x00, '\t'};
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t region = 5 * (size_t)pg;
+    unsigned char *map =
+        mmap(NULL, region, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(map != MAP_FAILED);
+    /* the last page unreadable: a text ends right before it */
+    cr_assert_eq(mprotect(map + 4 * (size_t)pg, (size_t)pg, PROT_NONE), 0);
+    unsigned char *limit = map + 4 * (size_t)pg;
+    uint64_t want[64], got[64];
+    int best = sl__scan_isa();
+    size_t checked = 0;
+
+    cr_log_info("quote index: this CPU's widest is %s", isa_names[best]);
+    for (size_t len = 0; len <= 3 * 64 + 1; len++) {
+        for (int round = 0; round < 40; round++) {
+            unsigned char *p = limit - len;
+            for (size_t i = 0; i < len; i++)
+                p[i] = 'x';
+            /* quotes mostly, and now and then one special byte */
+            size_t nq = len ? (size_t)(rng() % (len / 4 + 2)) : 0;
+            for (size_t k = 0; k < nq; k++)
+                p[rng() % len] = '"';
+            if (len && round % 3 == 0)
+                p[rng() % len] = bytes[rng() % sizeof bytes];
+            size_t nw = index_reference(p, len, want);
+            for (int isa = S_ISA_SSE2; isa <= best; isa++) {
+                memset(got, 0xa5, sizeof got);
+                size_t gw = sl__scan_index(p, len, got, isa);
+                cr_assert_eq(gw, nw, "%s, %zu bytes: %zu words, want %zu", isa_names[isa], len, gw,
+                             nw);
+                for (size_t w = 0; w < nw; w++)
+                    cr_assert_eq(got[w], want[w], "%s, %zu bytes, word %zu: %016llx, want %016llx",
+                                 isa_names[isa], len, w, (unsigned long long)got[w],
+                                 (unsigned long long)want[w]);
+                checked++;
+            }
+        }
+    }
+    /* the limit: 16 KiB indexes, one byte more does not */
+    unsigned char *big = malloc(16385);
+    uint64_t *bw = malloc(257 * sizeof *bw);
+    cr_assert(big && bw);
+    memset(big, '"', 16385);
+    for (int isa = S_ISA_SSE2; isa <= best; isa++) {
+        cr_expect_eq(sl__scan_index(big, 16384, bw, isa), 256, "%s", isa_names[isa]);
+        cr_expect_eq(bw[255], ~0ull, "%s", isa_names[isa]);
+        cr_expect_eq(sl__scan_index(big, 16385, bw, isa), 0, "%s", isa_names[isa]);
+    }
+    free(big);
+    free(bw);
+    munmap(map, region);
+    cr_expect_gt(checked, 0, "no instruction set was checked");
 }
 
 Test(scan, integer_timestamps_of_every_length)
