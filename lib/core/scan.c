@@ -567,63 +567,53 @@ S_INLINE const unsigned char *s_quoted(s_quotes_t *qs, const unsigned char *p)
 }
 
 #if S_SSE2
-/* The bits of the quotes in 16 bytes; *special gets those of '\\' and of
- * bytes below 0x20 or above 0x7F (a signed compare). */
-S_INLINE uint64_t s_block16(const unsigned char *p, unsigned *special)
+/* The bits of the quotes in 16 bytes; *bs collects those of '\\' and *ctl
+ * those of bytes below 0x20 or above 0x7F (a signed compare). */
+S_INLINE uint64_t s_block16(const unsigned char *p, unsigned *bs, unsigned *ctl)
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
                   space = _mm_set1_epi8(0x20);
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 
-    *special |= (unsigned)_mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(v, bslash), _mm_cmplt_epi8(v, space)));
+    *bs |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
+    *ctl |= (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, space));
     return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
 }
 
-S_INLINE uint64_t s_block64(const unsigned char *p, unsigned *special)
+S_INLINE uint64_t s_block64(const unsigned char *p, unsigned *bs, unsigned *ctl)
 {
-    return s_block16(p, special) | s_block16(p + 16, special) << 16 |
-           s_block16(p + 32, special) << 32 | s_block16(p + 48, special) << 48;
+    return s_block16(p, bs, ctl) | s_block16(p + 16, bs, ctl) << 16 |
+           s_block16(p + 32, bs, ctl) << 32 | s_block16(p + 48, bs, ctl) << 48;
 }
-#endif
 
-/* Fills m with the quote bits of the text; returns how many words, or 0
- * when the text holds '\\', a byte below 0x20 or above 0x7F, or is longer
- * than S_QWORDS words (or when SSE2 is not there): then the byte scanner
- * runs instead. */
-static size_t s_index_sse2(const unsigned char *p, size_t len, uint64_t *m)
+static size_t s_index_sse2(const unsigned char *p, size_t len, uint64_t *m, unsigned *flags)
 {
-#if S_SSE2
     unsigned char tail[64];
-    unsigned special = 0;
+    unsigned bs = 0, ctl = 0;
     size_t i, w = 0;
 
     for (i = 0; len - i >= 64; i += 64)
-        m[w++] = s_block64(p + i, &special);
+        m[w++] = s_block64(p + i, &bs, &ctl);
     if (i < len) {
         /* The last bytes, padded with spaces: neither quotes nor special. */
         memset(tail, ' ', sizeof tail);
         memcpy(tail, p + i, len - i);
-        m[w++] = s_block64(tail, &special);
+        m[w++] = s_block64(tail, &bs, &ctl);
     }
-    return special ? 0 : w;
-#else
-    (void)p;
-    (void)len;
-    (void)m;
-    return 0;
-#endif
+    *flags = (bs ? SL__QI_BSLASH : 0) | (ctl ? SL__QI_CTL : 0);
+    return w;
 }
+#endif
 
 #if S_X86
 /* The same with 32-byte compares: half the loads and masks of SSE2. */
 __attribute__((target("avx2"))) static size_t s_index_avx2(const unsigned char *p, size_t len,
-                                                           uint64_t *m)
+                                                           uint64_t *m, unsigned *flags)
 {
     const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\'),
                   space = _mm256_set1_epi8(0x20);
     unsigned char tail[64];
-    uint32_t special = 0;
+    __m256i bs = _mm256_setzero_si256(), ctl = _mm256_setzero_si256();
     size_t i, w = 0;
 
     for (i = 0;; i += 64) {
@@ -637,41 +627,46 @@ __attribute__((target("avx2"))) static size_t s_index_avx2(const unsigned char *
         }
         __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)b);
         __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
-        special |= (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
-            _mm256_or_si256(_mm256_cmpeq_epi8(lo, bslash), _mm256_cmpgt_epi8(space, lo)),
-            _mm256_or_si256(_mm256_cmpeq_epi8(hi, bslash), _mm256_cmpgt_epi8(space, hi))));
+        bs = _mm256_or_si256(
+            bs, _mm256_or_si256(_mm256_cmpeq_epi8(lo, bslash), _mm256_cmpeq_epi8(hi, bslash)));
+        ctl = _mm256_or_si256(
+            ctl, _mm256_or_si256(_mm256_cmpgt_epi8(space, lo), _mm256_cmpgt_epi8(space, hi)));
         m[w++] = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote)) |
                  (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote)) << 32;
         if (b == tail)
             break;
     }
-    return special ? 0 : w;
+    *flags = (_mm256_movemask_epi8(bs) ? SL__QI_BSLASH : 0) |
+             (_mm256_movemask_epi8(ctl) ? SL__QI_CTL : 0);
+    return w;
 }
 
 /* And with 64-byte compares into mask registers: one load and three
  * compares a word; the last bytes by a masked load, which reads nothing
  * past the text. */
 __attribute__((target("avx512bw"))) static size_t s_index_avx512(const unsigned char *p, size_t len,
-                                                                 uint64_t *m)
+                                                                 uint64_t *m, unsigned *flags)
 {
     const __m512i quote = _mm512_set1_epi8('"'), bslash = _mm512_set1_epi8('\\'),
                   space = _mm512_set1_epi8(0x20);
-    uint64_t special = 0;
+    uint64_t bs = 0, ctl = 0;
     size_t i, w = 0;
 
     for (i = 0; len - i >= 64; i += 64) {
         __m512i v = _mm512_loadu_si512((const void *)(p + i));
-        special |= _mm512_cmpeq_epi8_mask(v, bslash) | _mm512_cmplt_epi8_mask(v, space);
+        bs |= _mm512_cmpeq_epi8_mask(v, bslash);
+        ctl |= _mm512_cmplt_epi8_mask(v, space);
         m[w++] = _mm512_cmpeq_epi8_mask(v, quote);
     }
     if (i < len) {
         __mmask64 k = (1ull << (len - i)) - 1;
         __m512i v = _mm512_maskz_loadu_epi8(k, (const void *)(p + i));
-        special |=
-            _mm512_mask_cmpeq_epi8_mask(k, v, bslash) | _mm512_mask_cmplt_epi8_mask(k, v, space);
+        bs |= _mm512_mask_cmpeq_epi8_mask(k, v, bslash);
+        ctl |= _mm512_mask_cmplt_epi8_mask(k, v, space);
         m[w++] = _mm512_mask_cmpeq_epi8_mask(k, v, quote);
     }
-    return special ? 0 : w;
+    *flags = (bs ? SL__QI_BSLASH : 0) | (ctl ? SL__QI_CTL : 0);
+    return w;
 }
 #endif
 
@@ -700,27 +695,42 @@ int sl__scan_isa(void)
     return isa;
 }
 
-size_t sl__scan_index(const unsigned char *p, size_t len, uint64_t *m, int isa)
+size_t sl__quote_index_isa(const unsigned char *p, size_t len, uint64_t *m, unsigned *flags,
+                           int isa)
 {
-    if (len > 64 * S_QWORDS)
-        return 0;
+    *flags = SL__QI_BSLASH | SL__QI_CTL;
     switch (isa) {
 #if S_X86
     case S_ISA_AVX512:
-        return s_index_avx512(p, len, m);
+        return s_index_avx512(p, len, m, flags);
     case S_ISA_AVX2:
-        return s_index_avx2(p, len, m);
+        return s_index_avx2(p, len, m, flags);
 #endif
+#if S_SSE2
     case S_ISA_SSE2:
-        return s_index_sse2(p, len, m);
+        return s_index_sse2(p, len, m, flags);
+#endif
     default:
         return 0;
     }
 }
 
+size_t sl__quote_index(const unsigned char *p, size_t len, uint64_t *m, unsigned *flags)
+{
+    return sl__quote_index_isa(p, len, m, flags, sl__scan_isa());
+}
+
+/* Fills m with the quote bits of the text; returns how many words, or 0
+ * when the text holds '\\', a byte below 0x20 or above 0x7F, or is longer
+ * than S_QWORDS words (or when no index can be made): then the byte
+ * scanner runs instead. */
 static size_t s_index(const unsigned char *p, size_t len, uint64_t *m)
 {
-    return sl__scan_index(p, len, m, sl__scan_isa());
+    unsigned flags;
+    if (len > 64 * S_QWORDS)
+        return 0;
+    size_t w = sl__quote_index(p, len, m, &flags);
+    return flags ? 0 : w;
 }
 
 /* ---- pointers found on the way (sl__envelope_scan_ptrs) ----

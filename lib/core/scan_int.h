@@ -65,17 +65,26 @@ int sl__envelope_scan_ptrs(const void *buf, size_t len, sl_envelope_t *env, sl_s
 /* The quote index's instruction sets (see scan.c). */
 enum { S_ISA_NONE, S_ISA_SSE2, S_ISA_AVX2, S_ISA_AVX512 };
 
-/* The widest index this CPU runs: S_ISA_AVX512 (AVX-512BW), S_ISA_AVX2,
- * S_ISA_SSE2, or S_ISA_NONE (no index: the byte scanner alone). Asked of
- * the CPU once. Thread-safe. */
+/* The widest quote index this CPU runs: S_ISA_AVX512 (AVX-512BW),
+ * S_ISA_AVX2, S_ISA_SSE2, or S_ISA_NONE (no index can be made). Asked of the
+ * CPU once. Thread-safe. */
 int sl__scan_isa(void);
 
-/* The quote index of the @p len bytes at @p p with instruction set @p isa
- * (at most sl__scan_isa()): into @p m (at least (len + 63) / 64 words),
- * bit k of word w set when byte 64w+k is a '"'. Returns the words written,
- * or 0 when the text holds a '\\', a byte below 0x20 or above 0x7F, is
- * longer than 16 KiB, or @p isa builds no index. For the tests, which hold
- * every set to the same answer. Thread-safe. */
-size_t sl__scan_index(const unsigned char *p, size_t len, uint64_t *m, int isa);
+/* What a quote index saw besides the quotes. */
+#define SL__QI_BSLASH 1u /* a '\\' */
+#define SL__QI_CTL 2u    /* a byte below 0x20 or above 0x7F */
+
+/* The quote index of the @p len bytes at @p p, with the widest instruction
+ * set this CPU runs: into @p m ((len + 63) / 64 words, the caller's), bit k
+ * of word w set when byte 64w+k is a '"'; *flags gets SL__QI_* of what else
+ * the text holds. Returns the words written; 0 when no index can be made
+ * (no SSE2: *flags then has every bit) or @p len is 0. Reads no byte past
+ * the text. Thread-safe. */
+size_t sl__quote_index(const unsigned char *p, size_t len, uint64_t *m, unsigned *flags);
+
+/* The same with instruction set @p isa (at most sl__scan_isa()): for the
+ * tests, which hold every set to the same answer. */
+size_t sl__quote_index_isa(const unsigned char *p, size_t len, uint64_t *m, unsigned *flags,
+                           int isa);
 
 #endif

@@ -30,6 +30,7 @@
  * scanner checked them: what sl__jw_str() would write); escaped ones are
  * decoded and written with sl__jw_str(), as the tree path does. */
 #include "core/jsonw.h"
+#include "core/scan_int.h"
 #include "flavors/cdc_int.h"
 #include "sluice/error.h"
 #include "sluice/mem.h"
@@ -39,12 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__) && defined(__GNUC__)
-#include <emmintrin.h>
-#define FX_SSE2 1
-#else
-#define FX_SSE2 0
-#endif
 
 typedef unsigned char u8_t;
 
@@ -251,70 +246,24 @@ static int scalar_byte(u8_t c)
            c == 'E';
 }
 
-#if FX_SSE2
-/* The quote bits of 64 bytes at @p s; *bs collects their backslashes and,
- * with @p want_ctl, *ctl their bytes below 0x20 or above 0x7F (below 0x20 as
- * signed bytes). A constant @p want_ctl: the trusting walk pays no compare
- * for a verdict it does not use. */
-FX_INLINE uint64_t quote_block(const u8_t *s, __m128i *bs, __m128i *ctl, int want_ctl)
-{
-    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'),
-                  space = _mm_set1_epi8(0x20);
-    uint64_t m = 0;
-    for (int k = 0; k < 4; k++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
-        *bs = _mm_or_si128(*bs, _mm_cmpeq_epi8(v, bsl));
-        if (want_ctl)
-            *ctl = _mm_or_si128(*ctl, _mm_cmplt_epi8(v, space));
-        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
-    }
-    return m;
-}
-
-FX_INLINE size_t quote_scan(const u8_t *s, size_t n, uint64_t *qm, int *plain, int want_ctl)
-{
-    __m128i bs = _mm_setzero_si128(), ctl = _mm_setzero_si128();
-    size_t w = 0, i = 0;
-    if (n > 64 * QW_MAX)
-        return 0;
-    for (; n - i >= 64; i += 64)
-        qm[w++] = quote_block(s + i, &bs, &ctl, want_ctl);
-    if (i < n && n >= 64) {
-        /* the last 64 bytes of the text, those before i shifted out (they
-         * are the text's: what they add to bs and ctl is true of it) */
-        qm[w++] = quote_block(s + n - 64, &bs, &ctl, want_ctl) >> (64 - (n - i));
-    } else if (i < n) {
-        u8_t tail[64]; /* the short text, padded with spaces */
-        memset(tail, ' ', sizeof tail);
-        memcpy(tail, s + i, n - i);
-        qm[w++] = quote_block(tail, &bs, &ctl, want_ctl);
-    }
-    if (_mm_movemask_epi8(bs))
-        return 0;
-    *plain = want_ctl && !_mm_movemask_epi8(ctl);
-    return w;
-}
-#endif
-
 /* Fills @p qm with the quote bits of the @p n bytes at @p s (see txt_t);
  * returns how many words, or 0 when the text holds a backslash, is longer
- * than QW_MAX words, or SSE2 is not there: then strings are searched. One
- * pass over the record costs less than searching its strings one by one.
- * *plain (looked for only with @p want_plain, else 0): an index was made and
- * no byte is below 0x20 or above 0x7F (every string of the text is then a
- * valid JSON string, whatever its place). */
+ * than QW_MAX words, or no index can be made (sl__quote_index): then
+ * strings are searched. One pass over the record costs less than searching
+ * its strings one by one. *plain (looked for only with @p want_plain, else
+ * 0): an index was made and no byte is below 0x20 or above 0x7F (every
+ * string of the text is then a valid JSON string, whatever its place). */
 static size_t quote_index(const u8_t *s, size_t n, uint64_t *qm, int *plain, int want_plain)
 {
+    unsigned flags;
     *plain = 0;
-#if FX_SSE2
-    return want_plain ? quote_scan(s, n, qm, plain, 1) : quote_scan(s, n, qm, plain, 0);
-#else
-    (void)s;
-    (void)n;
-    (void)qm;
-    (void)want_plain;
-    return 0;
-#endif
+    if (n > 64 * QW_MAX)
+        return 0;
+    size_t w = sl__quote_index(s, n, qm, &flags);
+    if (!w || (flags & SL__QI_BSLASH))
+        return 0;
+    *plain = want_plain && !(flags & SL__QI_CTL);
+    return w;
 }
 
 /* Past the value at @p p. */

@@ -928,17 +928,18 @@ Test(scan, index_whitespace_escapes_and_limits)
     }
 }
 
-/* The quote index the scalar way: the words sl__scan_index() must write,
- * or 0 when the text must go to the byte scanner. */
-static size_t index_reference(const unsigned char *p, size_t len, uint64_t *m)
+/* The quote index the scalar way: the words and flags sl__quote_index()
+ * must write. */
+static size_t index_reference(const unsigned char *p, size_t len, uint64_t *m, unsigned *flags)
 {
     size_t w = (len + 63) / 64, i;
-    if (len > 16384)
-        return 0;
     memset(m, 0, w * sizeof *m);
+    *flags = 0;
     for (i = 0; i < len; i++) {
-        if (p[i] == '\\' || p[i] < 0x20 || p[i] > 0x7f)
-            return 0;
+        if (p[i] == '\\')
+            *flags |= SL__QI_BSLASH;
+        if (p[i] < 0x20 || p[i] > 0x7f)
+            *flags |= SL__QI_CTL;
         if (p[i] == '"')
             m[i / 64] |= 1ull << (i % 64);
     }
@@ -947,10 +948,10 @@ static size_t index_reference(const unsigned char *p, size_t len, uint64_t *m)
 
 static const char *const isa_names[] = {"none", "SSE2", "AVX2", "AVX-512BW"};
 
-/* Every instruction set this CPU runs writes the reference's index, on texts
- * of every length around the word edges with quotes and special bytes at
- * random places, each placed so that it ends where a page no one may read
- * begins: no set reads past the text. */
+/* Every instruction set this CPU runs writes the reference's index and
+ * flags, on texts of every length around the word edges with quotes and
+ * special bytes at random places, each placed so that it ends where a page
+ * no one may read begins: no set reads past the text. */
 Test(scan, quote_index_agrees_on_every_instruction_set)
 {
     static const unsigned char bytes[] = {'"',  '"',  '"',  'a',  ' ',  '{',  ':',
@@ -964,6 +965,7 @@ Test(scan, quote_index_agrees_on_every_instruction_set)
     cr_assert_eq(mprotect(map + 4 * (size_t)pg, (size_t)pg, PROT_NONE), 0);
     unsigned char *limit = map + 4 * (size_t)pg;
     uint64_t want[64], got[64];
+    unsigned wflags, gflags;
     int best = sl__scan_isa();
     size_t checked = 0;
 
@@ -973,18 +975,20 @@ Test(scan, quote_index_agrees_on_every_instruction_set)
             unsigned char *p = limit - len;
             for (size_t i = 0; i < len; i++)
                 p[i] = 'x';
-            /* quotes mostly, and now and then one special byte */
+            /* quotes mostly, and now and then a special byte or two */
             size_t nq = len ? (size_t)(rng() % (len / 4 + 2)) : 0;
             for (size_t k = 0; k < nq; k++)
                 p[rng() % len] = '"';
-            if (len && round % 3 == 0)
+            for (int k = 0; len && k < round % 3; k++)
                 p[rng() % len] = bytes[rng() % sizeof bytes];
-            size_t nw = index_reference(p, len, want);
+            size_t nw = index_reference(p, len, want, &wflags);
             for (int isa = S_ISA_SSE2; isa <= best; isa++) {
                 memset(got, 0xa5, sizeof got);
-                size_t gw = sl__scan_index(p, len, got, isa);
+                size_t gw = sl__quote_index_isa(p, len, got, &gflags, isa);
                 cr_assert_eq(gw, nw, "%s, %zu bytes: %zu words, want %zu", isa_names[isa], len, gw,
                              nw);
+                cr_assert_eq(gflags, wflags, "%s, %zu bytes: flags %u, want %u", isa_names[isa],
+                             len, gflags, wflags);
                 for (size_t w = 0; w < nw; w++)
                     cr_assert_eq(got[w], want[w], "%s, %zu bytes, word %zu: %016llx, want %016llx",
                                  isa_names[isa], len, w, (unsigned long long)got[w],
@@ -993,18 +997,6 @@ Test(scan, quote_index_agrees_on_every_instruction_set)
             }
         }
     }
-    /* the limit: 16 KiB indexes, one byte more does not */
-    unsigned char *big = malloc(16385);
-    uint64_t *bw = malloc(257 * sizeof *bw);
-    cr_assert(big && bw);
-    memset(big, '"', 16385);
-    for (int isa = S_ISA_SSE2; isa <= best; isa++) {
-        cr_expect_eq(sl__scan_index(big, 16384, bw, isa), 256, "%s", isa_names[isa]);
-        cr_expect_eq(bw[255], ~0ull, "%s", isa_names[isa]);
-        cr_expect_eq(sl__scan_index(big, 16385, bw, isa), 0, "%s", isa_names[isa]);
-    }
-    free(big);
-    free(bw);
     munmap(map, region);
     cr_expect_gt(checked, 0, "no instruction set was checked");
 }
