@@ -670,7 +670,7 @@ __attribute__((target("avx512bw"))) static size_t s_index_avx512(const unsigned 
 }
 #endif
 
-/* The widest index this CPU runs (S_ISA_*), asked of it once. */
+/* The widest index this CPU runs (SL__ISA_*), asked of it once. */
 static _Atomic int s_isa_best = -1;
 
 static int s_isa_detect(void)
@@ -678,11 +678,11 @@ static int s_isa_detect(void)
 #if S_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512bw"))
-        return S_ISA_AVX512;
+        return SL__ISA_AVX512;
     if (__builtin_cpu_supports("avx2"))
-        return S_ISA_AVX2;
+        return SL__ISA_AVX2;
 #endif
-    return S_SSE2 ? S_ISA_SSE2 : S_ISA_NONE;
+    return S_SSE2 ? SL__ISA_SSE2 : SL__ISA_NONE;
 }
 
 int sl__scan_isa(void)
@@ -701,13 +701,13 @@ size_t sl__quote_index_isa(const unsigned char *p, size_t len, uint64_t *m, unsi
     *flags = SL__QI_BSLASH | SL__QI_CTL;
     switch (isa) {
 #if S_X86
-    case S_ISA_AVX512:
+    case SL__ISA_AVX512:
         return s_index_avx512(p, len, m, flags);
-    case S_ISA_AVX2:
+    case SL__ISA_AVX2:
         return s_index_avx2(p, len, m, flags);
 #endif
 #if S_SSE2
-    case S_ISA_SSE2:
+    case SL__ISA_SSE2:
         return s_index_sse2(p, len, m, flags);
 #endif
     default:

@@ -63,10 +63,10 @@ int sl__envelope_scan_ptrs(const void *buf, size_t len, sl_envelope_t *env, sl_s
                            const sl__scan_ptrs_t *want, sl__scan_hits_t *hits);
 
 /* The quote index's instruction sets (see scan.c). */
-enum { S_ISA_NONE, S_ISA_SSE2, S_ISA_AVX2, S_ISA_AVX512 };
+enum { SL__ISA_NONE, SL__ISA_SSE2, SL__ISA_AVX2, SL__ISA_AVX512 };
 
-/* The widest quote index this CPU runs: S_ISA_AVX512 (AVX-512BW),
- * S_ISA_AVX2, S_ISA_SSE2, or S_ISA_NONE (no index can be made). Asked of the
+/* The widest quote index this CPU runs: SL__ISA_AVX512 (AVX-512BW),
+ * SL__ISA_AVX2, SL__ISA_SSE2, or SL__ISA_NONE (no index can be made). Asked of the
  * CPU once. Thread-safe. */
 int sl__scan_isa(void);
 

@@ -982,7 +982,7 @@ Test(scan, quote_index_agrees_on_every_instruction_set)
             for (int k = 0; len && k < round % 3; k++)
                 p[rng() % len] = bytes[rng() % sizeof bytes];
             size_t nw = index_reference(p, len, want, &wflags);
-            for (int isa = S_ISA_SSE2; isa <= best; isa++) {
+            for (int isa = SL__ISA_SSE2; isa <= best; isa++) {
                 memset(got, 0xa5, sizeof got);
                 size_t gw = sl__quote_index_isa(p, len, got, &gflags, isa);
                 cr_assert_eq(gw, nw, "%s, %zu bytes: %zu words, want %zu", isa_names[isa], len, gw,
