@@ -157,7 +157,9 @@ static int krec_fill(kafka_src_t *s, kafka_rec_t *r, rd_kafka_message_t *m)
         r->hdrs[i] = (sl_header_t){name, val, val ? size : 0};
         need += strlen(name) + 1 + r->hdrs[i].value_len;
     }
-    if (need > r->bcap) {
+    /* A buffer even for no bytes: an empty key or value is there (not
+     * NULL), unlike a missing one, and keeps an address to say so. */
+    if (need > r->bcap || !r->buf) {
         size_t cap = need < 256 ? 256 : need;
         char *b = sl_realloc(r->buf, cap);
         if (!b)

@@ -148,6 +148,49 @@ Test(kafka, poison_events_become_faults)
     sl_broker_destroy(b);
 }
 
+/* The "key" member of a fault's original record, as JSON: a string ("" for
+ * an empty key) or null (no key). */
+static void collect_fault_key(const rd_kafka_message_t *m, void *opaque)
+{
+    int *kinds = opaque; /* [n, kind 0, kind 1, ...]: 1 string "", 2 null, 3 other */
+    json_error_t je;
+    json_t *j = json_loadb(m->payload, m->len, 0, &je);
+    cr_assert(j, "fault is JSON: %s", je.text);
+    json_t *k = json_object_get(json_object_get(json_object_get(j, "uow"), "record"), "key");
+    cr_assert_lt(kinds[0], 4);
+    kinds[1 + kinds[0]++] = json_is_string(k) && !json_string_length(k) ? 1
+                            : json_is_null(k)                           ? 2
+                                                                        : 3;
+    json_decref(j);
+}
+
+/* An empty key is a key: a record with an empty key and an empty value (no
+ * bytes to copy at all, the first record of a fresh source) keeps its key
+ * as empty, not absent, unlike a record with no key. It is a fault (an
+ * empty value is no JSON), whose record says which it had. */
+Test(kafka, an_empty_key_stays_a_key_when_the_record_has_no_bytes)
+{
+    const char *topics[] = {"in", "out", "faults", NULL};
+    const int parts[] = {1, 1, 1};
+    sl_broker_t *b = kt_broker(topics, parts);
+    const char *bs = sl_broker_bootstrap(b);
+    rd_kafka_t *rk = kt_producer(bs);
+    kt_produce(rk, "in", "", "", 0);
+    kt_produce(rk, "in", NULL, "", 0);
+    kt_flush(rk);
+    rd_kafka_destroy(rk);
+    pid_t pid =
+        kt_spawn_kproc(bs, "in", "out", "faults", "g-empty-key", "batch.linger.ms=10", NULL);
+    int kinds[5] = {0};
+    size_t nf = kt_read(bs, "faults", 1, 2, 30000, 1000, collect_fault_key, kinds);
+    kill(pid, SIGTERM);
+    cr_assert_eq(kt_wait(pid, 60000), 0);
+    cr_assert_eq(nf, 2, "each record faults once");
+    cr_assert_eq(kinds[1], 1, "the empty key stays an empty key (1), not %d (2: no key)", kinds[1]);
+    cr_assert_eq(kinds[2], 2, "no key stays no key (2), not %d", kinds[2]);
+    sl_broker_destroy(b);
+}
+
 static void count_only(const rd_kafka_message_t *m, void *opaque)
 {
     (void)m;
