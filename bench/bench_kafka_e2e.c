@@ -22,6 +22,7 @@
  * The engine is not thread-safe: while the processor runs, the main thread
  * only reads C11 atomics that the pipeline's map updates, and queries the
  * broker; engine stats are read after sl_processor_run() has returned. */
+#define _GNU_SOURCE /* sched_setaffinity() and CPU_SET for --pin (Linux) */
 #define BENCH_NAME "bench_kafka_e2e"
 #include "bench_util.h"
 
@@ -33,6 +34,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
@@ -110,6 +112,9 @@ typedef struct opts_s {
     int kcat;             /* 1 = run kcat if found */
     int metrics;          /* 1 = also row b+m: the endpoint on and scraped */
     int only_b;           /* 1 = run only b (for a profiler: no other client's threads) */
+    int brokers;          /* of the embedded cluster */
+    int pin_other;        /* --pin A:B: CPU A for every thread but b's processor; -1 = off */
+    int pin_proc;         /* CPU B for b's processor thread */
     const char *conf[32]; /* extra processor properties, "key=value" */
     size_t nconf;
     const char *kafka[32]; /* extra librdkafka consumer properties for a, a2, a3 and b */
@@ -126,6 +131,7 @@ static void usage(FILE *fp)
         fp,
         "usage: bench_kafka_e2e [--quick] [--events N] [--reps R] [--partitions P] [--no-kcat]\n"
         "                       [--conf K=V]... [--kafka K=V]... [--csv FILE] [--timeline FILE]\n"
+        "                       [--brokers N] [--pin A:B]\n"
         "  --quick         smoke run: 5000 events, 1 rep (well under 30 s)\n"
         "  --events N      events produced to the input topic (default 200000)\n"
         "  --reps R        repeat every case R times with fresh group ids; report median\n"
@@ -138,6 +144,13 @@ static void usage(FILE *fp)
         "  --kafka K=V     librdkafka property for every consumer compared (a, a2, a3, and b as\n"
         "                  kafka.K), e.g. queued.min.messages=10000000 (repeatable)\n"
         "  --no-kcat       skip the kcat reference row\n"
+        "  --brokers N     brokers in the embedded cluster (default 1); the partitions' leaders\n"
+        "                  spread over them, so each client fetches over N connections\n"
+        "  --pin A:B       for diagnosis: in b, from its first record to its last output, the\n"
+        "                  processor's thread runs on CPU B only and every other thread of the\n"
+        "                  process (clients, embedded broker) on CPU A only; then all get the\n"
+        "                  process's CPUs back. b's 'app' then says how much of its own CPU the\n"
+        "                  processor's thread used: the rest it waited for input or acks\n"
         "  --only-b        run only b (no a, a2, a3, c; for callgrind or perf: only b's threads\n"
         "                  run after the warm-up; no ratios)\n"
         "  --metrics       also row b+m: b with http.listen on and /metrics scraped every\n"
@@ -152,7 +165,7 @@ static void usage(FILE *fp)
 static void parse_args(int argc, char **argv, opts_t *o)
 {
     unsigned given = 0;
-    *o = (opts_t){.events = 200000, .reps = 1, .kcat = 1};
+    *o = (opts_t){.events = 200000, .reps = 1, .kcat = 1, .brokers = 1, .pin_other = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (opt_common(argc, argv, &i, &o->quick, &o->events, 1000, 20000000, &o->reps, 100,
@@ -168,6 +181,14 @@ static void parse_args(int argc, char **argv, opts_t *o)
             o->timeline = opt_arg(argc, argv, &i, "a file name");
         } else if (!strcmp(a, "--metrics")) {
             o->metrics = 1;
+        } else if (!strcmp(a, "--brokers")) {
+            o->brokers = (int)opt_size(argc, argv, &i, 1, 16);
+        } else if (!strcmp(a, "--pin")) {
+            const char *v = opt_arg(argc, argv, &i, "two CPU numbers, A:B");
+            char end;
+            if (sscanf(v, "%d:%d%c", &o->pin_other, &o->pin_proc, &end) != 2 || o->pin_other < 0 ||
+                o->pin_proc < 0 || o->pin_other >= CPU_SETSIZE || o->pin_proc >= CPU_SETSIZE)
+                die("--pin %s: expected two CPU numbers, A:B", v);
         } else if (!strcmp(a, "--no-kcat")) {
             o->kcat = 0;
         } else if (!strcmp(a, "--only-b")) {
@@ -1057,6 +1078,41 @@ static void *scrape_thread(void *arg)
     return NULL;
 }
 
+/* --pin: the CPUs the process may use, taken before any case runs. */
+static cpu_set_t g_cpus_all;
+
+/* Every live thread of this process to CPU @p cpu_other, the processor's to
+ * @p cpu_proc; with @p cpu_other -1, every thread back to g_cpus_all. A
+ * thread that ends meanwhile is skipped; any other refusal ends the run. */
+static void pin_threads(int cpu_other, int cpu_proc)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        die("--pin: /proc/self/task: %s", strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (tid <= 0)
+            continue;
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(comm, sizeof comm, f))
+                comm[0] = 0;
+            fclose(f);
+        }
+        cpu_set_t set = g_cpus_all;
+        if (cpu_other >= 0) {
+            CPU_ZERO(&set);
+            CPU_SET(thread_kind(tid, comm) == TK_PROC ? cpu_proc : cpu_other, &set);
+        }
+        if (sched_setaffinity(tid, sizeof set, &set) && errno != ESRCH)
+            die("--pin: sched_setaffinity(%d): %s", (int)tid, strerror(errno));
+    }
+    closedir(d);
+}
+
 static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t *in, size_t rep,
                            double budget_s, const opts_t *o, FILE *timeline, int metrics)
 {
@@ -1158,6 +1214,8 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
             proc_fail(lv, now_s() + 30, "sluice: no record by the deadline (group join?)");
         sleep_us(200);
     }
+    if (o->pin_other >= 0)
+        pin_threads(o->pin_other, o->pin_proc);
     static tsnap_t ts0, ts1;
     tsnap_take(&ts0); /* at most one wait (0.2 ms) after the first record */
     double t_first = (double)first * 1e-9;
@@ -1216,6 +1274,8 @@ static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t 
         tl_sample(&tl, lv, sum64(out1, OUT_PARTS) - sum64(out0, OUT_PARTS));
         sleep_us(200);
     }
+    if (o->pin_other >= 0)
+        pin_threads(-1, -1);
     if (!wait_finished(lv, now_s() + 30))
         die("sluice: sl_processor_run did not return within 30 s of the stop");
     double t_ret = now_s();
@@ -1407,6 +1467,11 @@ int main(int argc, char **argv)
     opts_t o;
     parse_args(argc, argv, &o);
     check_props(&o);
+    if (sched_getaffinity(0, sizeof g_cpus_all, &g_cpus_all))
+        die("sched_getaffinity: %s", strerror(errno));
+    if (o.pin_other >= 0 &&
+        (!CPU_ISSET(o.pin_other, &g_cpus_all) || !CPU_ISSET(o.pin_proc, &g_cpus_all)))
+        die("--pin %d:%d: this process may not run on both CPUs", o.pin_other, o.pin_proc);
     g_run_id = (unsigned long)time(NULL);
     double t_begin = now_s();
     /* each timed phase: at least 20k events/s or it is stuck */
@@ -1432,7 +1497,7 @@ int main(int argc, char **argv)
     evspec_t *ev = plan_events(&in);
 
     char err[512];
-    sl_broker_t *b = sl_broker_new(1, err, sizeof err);
+    sl_broker_t *b = sl_broker_new(o.brokers, err, sizeof err);
     if (!b)
         die("sl_broker_new failed: %s", err);
     const char *bootstrap = sl_broker_bootstrap(b);
@@ -1444,10 +1509,13 @@ int main(int argc, char **argv)
     char la[128];
     loadavg(la, sizeof la);
     printf("sluice %s bench_kafka_e2e: %zu events to %s (%d partitions), %zu (%.1f%%) of type "
-           "%s\nembedded broker %s, librdkafka %s, %zu rep(s), loadavg %s\n",
+           "%s\nembedded cluster of %d broker(s) %s, librdkafka %s, %zu rep(s), loadavg %s\n",
            SL_VERSION_STRING, in.n, TOPIC_IN, in.nparts, in.nkeep,
-           100.0 * (double)in.nkeep / (double)in.n, KEEP_TYPE, bootstrap, rd_kafka_version_str(),
-           o.reps, la);
+           100.0 * (double)in.nkeep / (double)in.n, KEEP_TYPE, o.brokers, bootstrap,
+           rd_kafka_version_str(), o.reps, la);
+    if (o.pin_other >= 0)
+        printf("--pin: in b, the processor's thread on CPU %d, every other thread on CPU %d\n",
+               o.pin_proc, o.pin_other);
     fflush(stdout);
 
     produce_input(bootstrap, &in, ev, now_s() + budget_s);
