@@ -588,15 +588,16 @@ static int thread_kind(pid_t tid, const char *comm)
     return TK_OTHER;
 }
 
-/* Every live thread's CPU time and kind (about 0.1 ms: a directory walk). */
-static void tsnap_take(tsnap_t *t)
+/* Calls @p fn with each live thread of this process and its kind, until
+ * @p fn returns non-zero. Returns -1 (errno set) if the threads cannot be
+ * listed, else 0. */
+static int thread_walk(int (*fn)(pid_t tid, int kind, void *arg), void *arg)
 {
-    t->n = 0;
     DIR *d = opendir("/proc/self/task");
     if (!d)
-        return;
+        return -1;
     struct dirent *de;
-    while ((de = readdir(d)) && t->n < TSNAP_MAX) {
+    while ((de = readdir(d))) {
         pid_t tid = (pid_t)atoi(de->d_name);
         if (tid <= 0)
             continue;
@@ -608,15 +609,30 @@ static void tsnap_take(tsnap_t *t)
                 comm[0] = 0;
             fclose(f);
         }
-        double c = thread_cpu_s(tid_clock(tid));
-        if (c < 0)
-            continue; /* gone meanwhile */
-        t->tid[t->n] = tid;
-        t->kind[t->n] = (uint8_t)thread_kind(tid, comm);
-        t->cpu[t->n] = c;
-        t->n++;
+        if (fn(tid, thread_kind(tid, comm), arg))
+            break;
     }
     closedir(d);
+    return 0;
+}
+
+static int tsnap_add(pid_t tid, int kind, void *arg)
+{
+    tsnap_t *t = arg;
+    double c = thread_cpu_s(tid_clock(tid));
+    if (c < 0)
+        return 0; /* gone meanwhile */
+    t->tid[t->n] = tid;
+    t->kind[t->n] = (uint8_t)kind;
+    t->cpu[t->n] = c;
+    return ++t->n >= TSNAP_MAX;
+}
+
+/* Every live thread's CPU time and kind (about 0.1 ms: a directory walk). */
+static void tsnap_take(tsnap_t *t)
+{
+    t->n = 0;
+    thread_walk(tsnap_add, t);
 }
 
 /* CPU ns per event of each kind of thread between @p a and @p b: a thread
@@ -1081,36 +1097,32 @@ static void *scrape_thread(void *arg)
 /* --pin: the CPUs the process may use, taken before any case runs. */
 static cpu_set_t g_cpus_all;
 
+/* The CPUs of --pin: -1 for every thread back to g_cpus_all. */
+typedef struct pin_s {
+    int other, proc;
+} pin_t;
+
+static int pin_one(pid_t tid, int kind, void *arg)
+{
+    const pin_t *pin = arg;
+    cpu_set_t set = g_cpus_all;
+    if (pin->other >= 0) {
+        CPU_ZERO(&set);
+        CPU_SET(kind == TK_PROC ? pin->proc : pin->other, &set);
+    }
+    if (sched_setaffinity(tid, sizeof set, &set) && errno != ESRCH)
+        die("--pin: sched_setaffinity(%d): %s", (int)tid, strerror(errno));
+    return 0;
+}
+
 /* Every live thread of this process to CPU @p cpu_other, the processor's to
  * @p cpu_proc; with @p cpu_other -1, every thread back to g_cpus_all. A
  * thread that ends meanwhile is skipped; any other refusal ends the run. */
 static void pin_threads(int cpu_other, int cpu_proc)
 {
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
+    pin_t pin = {cpu_other, cpu_proc};
+    if (thread_walk(pin_one, &pin))
         die("--pin: /proc/self/task: %s", strerror(errno));
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        pid_t tid = (pid_t)atoi(de->d_name);
-        if (tid <= 0)
-            continue;
-        char path[64], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (!fgets(comm, sizeof comm, f))
-                comm[0] = 0;
-            fclose(f);
-        }
-        cpu_set_t set = g_cpus_all;
-        if (cpu_other >= 0) {
-            CPU_ZERO(&set);
-            CPU_SET(thread_kind(tid, comm) == TK_PROC ? cpu_proc : cpu_other, &set);
-        }
-        if (sched_setaffinity(tid, sizeof set, &set) && errno != ESRCH)
-            die("--pin: sched_setaffinity(%d): %s", (int)tid, strerror(errno));
-    }
-    closedir(d);
 }
 
 static sample_t run_sluice(const char *bootstrap, rd_kafka_t *qk, const input_t *in, size_t rep,
